@@ -1,0 +1,101 @@
+"""The project's exception tree and the one place that renders any error for a person.
+
+Every error the agent raises on purpose derives from :class:`ZenithError`. Its message is a
+sentence that says what went wrong *and what to do*. ``code`` is a short stable word used in
+result files and error-report names.
+"""
+
+from __future__ import annotations
+
+
+class ZenithError(Exception):
+    """Base of every error the agent raises on purpose."""
+
+    code = "Error"
+    exit_code = 1
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        if code is not None:
+            self.code = code
+
+    @property
+    def message(self) -> str:
+        return str(self.args[0]) if self.args else self.__class__.__name__
+
+
+class ConfigError(ZenithError):
+    """The INI is invalid; ``problems`` lists every problem found."""
+
+    code = "BadConfig"
+    exit_code = 2
+
+    def __init__(self, problems: list[str], path: str = "") -> None:
+        self.problems = list(problems)
+        where = f" in {path}" if path else ""
+        lines = "\n".join(f"  - {p}" for p in self.problems)
+        super().__init__(f"{len(self.problems)} problem(s){where}:\n{lines}")
+
+
+class UsageError(ZenithError):
+    """Bad input from a person or a script (unknown record, malformed value)."""
+
+    code = "Invalid"
+    exit_code = 2
+
+
+class NotFoundError(ZenithError):
+    """A record named by the caller does not exist."""
+
+    code = "NotFound"
+
+
+class PreconditionError(ZenithError):
+    """The action cannot be done in the current state (e.g. no linked site)."""
+
+    code = "Precondition"
+
+
+class PrivilegeError(ZenithError):
+    """The employee lacks the Continuum Integration privilege (R21)."""
+
+    code = "NoPrivilege"
+    exit_code = 3
+
+
+class AlreadyRunning(ZenithError):
+    """Another agent holds the lock of this Dbsys folder."""
+
+    code = "AlreadyRunning"
+
+
+class StoreError(ZenithError):
+    """The embedded store could not be read or written."""
+
+    code = "StoreError"
+
+
+def describe(exc: BaseException) -> str:
+    """One actionable sentence for any exception, safe to log and to write to files."""
+    from dbsys.safexml import UnsafeXML
+
+    if isinstance(exc, ZenithError):
+        return exc.message
+    if isinstance(exc, UnsafeXML):
+        return f"Malformed or refused XML: {exc}. Fix the sender so it writes plain UTF-8 XML without a DOCTYPE."
+    if isinstance(exc, PermissionError):
+        return f"Permission denied: {exc.filename or exc}. Give the agent's account write access to that path."
+    if isinstance(exc, FileNotFoundError):
+        return f"File or folder not found: {exc.filename or exc}. Check the paths in the INI."
+    if isinstance(exc, OSError):
+        return f"Operating-system error: {exc}. Check the disk and the permissions of the Dbsys folder."
+    import sqlite3
+
+    if isinstance(exc, sqlite3.Error):
+        return f"The embedded store failed: {exc}. Check the disk, then run 'zenithlink backup' and restart."
+    return f"Unexpected error ({type(exc).__name__}): {exc}. This is a bug; please report it with the log file."
+
+
+def code_of(exc: BaseException) -> str:
+    """The short stable code of an exception, for result files and report names."""
+    return getattr(exc, "code", None) or type(exc).__name__

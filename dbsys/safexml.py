@@ -1,0 +1,92 @@
+"""Parsing XML that comes from outside the agent (API answers, request drops).
+
+Rule D5: entity resolution and network access are off, any DOCTYPE is refused and
+sizes are capped. Every problem becomes one :class:`UnsafeXML` with a sentence a
+person can act on; lxml's own exceptions never escape.
+"""
+
+from __future__ import annotations
+
+from typing import IO, Iterator
+
+from lxml import etree
+
+DEFAULT_MAX_BYTES = 16 * 1024 * 1024
+
+
+class UnsafeXML(ValueError):
+    """The document is malformed, hostile (DOCTYPE, entities) or too large."""
+
+
+def _parser(**extra) -> etree.XMLParser:
+    return etree.XMLParser(
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        dtd_validation=False,
+        huge_tree=False,
+        remove_comments=True,
+        remove_pis=True,
+        **extra,
+    )
+
+
+def _refuse_doctype(head: bytes) -> None:
+    # lxml still records an internal subset even with resolve_entities off, and the
+    # contract forbids any DOCTYPE, so look before parsing.
+    if b"<!DOCTYPE" in head.upper() or b"<!ENTITY" in head.upper():
+        raise UnsafeXML("the document declares a DOCTYPE or entities, which are refused")
+
+
+def parse_bytes(data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES, what: str = "document") -> etree._Element:
+    """Parse a whole document held in memory and return its root element."""
+    if len(data) > max_bytes:
+        raise UnsafeXML(f"the {what} is {len(data)} bytes, more than the limit of {max_bytes}")
+    if not data.strip():
+        raise UnsafeXML(f"the {what} is empty")
+    _refuse_doctype(data)
+    try:
+        root = etree.fromstring(data, parser=_parser())
+    except etree.XMLSyntaxError as exc:
+        raise UnsafeXML(f"the {what} is not well-formed XML: {exc}") from None
+    if root is None:
+        raise UnsafeXML(f"the {what} has no root element")
+    return root
+
+
+def iter_elements(stream: IO[bytes], tag: str, *, what: str = "document") -> Iterator[etree._Element]:
+    """Stream ``tag`` elements of a large file, freeing each once the caller is done.
+
+    Memory stays flat whatever the size of the file. The first 64 KiB are checked
+    for a DOCTYPE before anything is yielded.
+    """
+    head = stream.read(65536)
+    _refuse_doctype(head)
+    stream.seek(0)
+    context = etree.iterparse(
+        stream,
+        events=("end",),
+        tag=tag,
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        huge_tree=False,
+        remove_comments=True,
+        remove_pis=True,
+    )
+    try:
+        for _event, elem in context:
+            yield elem
+            elem.clear()
+            while elem.getprevious() is not None:
+                del elem.getparent()[0]
+    except etree.XMLSyntaxError as exc:
+        raise UnsafeXML(f"the {what} is not well-formed XML: {exc}") from None
+
+
+def child_text(elem: etree._Element, tag: str, default: str = "") -> str:
+    """Text of the first child named ``tag``, stripped; ``default`` when absent or empty."""
+    child = elem.find(tag)
+    if child is None or child.text is None:
+        return default
+    return child.text.strip()
