@@ -1,0 +1,161 @@
+"""Streaming writer and reader of the inventory files ``ZenithSites_*`` / ``ZenithDevices_*``.
+
+The writer streams with lxml's incremental writer into an :func:`dbsys.atomic.atomic_writer`,
+so memory stays flat whatever the number of devices and a failed refresh leaves the previous
+file byte-identical.
+
+``count`` is only known at the end. The root start tag is written with a placeholder
+``count="#####…"`` wide enough for any count; after the last item the placeholder is
+overwritten in place (same byte length) by ``count="N"`` followed by spaces, which XML
+allows inside a start tag, and only then is the temporary file renamed over the final name.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime
+from pathlib import Path
+from typing import Iterable, Iterator, Literal, Sequence
+
+from lxml import etree
+
+from dbsys import safexml
+from dbsys.atomic import atomic_writer
+from dbsys.timestamps import format_utc, parse_utc
+
+Kind = Literal["sites", "devices"]
+
+_ROOT = {"sites": "ZenithSites", "devices": "ZenithDevices"}
+_ITEM = {"sites": "Site", "devices": "Device"}
+_PLACEHOLDER = "#" * 20
+_HEAD_BYTES = 4096
+
+
+class MissingInventory(FileNotFoundError):
+    """The inventory file has not been written yet (R22)."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(
+            f"There is no inventory file {path.name} in {path.parent} yet. The agent writes it after "
+            f"its first successful inventory refresh; if it does not appear, read the error reports "
+            f"in {path.parent / 'ZenithErrors'} (or run 'zenithlink errors list')."
+        )
+        self.filename = str(path)
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class BadInventory(ValueError):
+    """The inventory file exists but is not one this module wrote."""
+
+
+def sites_path(folder: str | os.PathLike[str], instance_id: str) -> Path:
+    """``<folder>/ZenithSites_<InstanceID>.cmt``."""
+    return Path(folder) / f"ZenithSites_{instance_id}.cmt"
+
+
+def devices_path(folder: str | os.PathLike[str], instance_id: str) -> Path:
+    """``<folder>/ZenithDevices_<InstanceID>.cmt``."""
+    return Path(folder) / f"ZenithDevices_{instance_id}.cmt"
+
+
+def _check_kind(kind: str) -> None:
+    if kind not in _ROOT:
+        raise ValueError(f"inventory kind must be 'sites' or 'devices', not {kind!r}")
+
+
+def write_inventory(path: str | os.PathLike[str], kind: Kind,
+                    items: Iterable[Sequence[tuple[str, str]]], generated: datetime) -> int:
+    """Stream ``items`` into the inventory file at ``path``; return how many were written.
+
+    Each item is the ordered ``(tag, text)`` children of one Site or Device, written unchanged.
+    An exception from ``items`` (or from writing) aborts the write: the previous file stays
+    as it was and no temporary file is left.
+    """
+    _check_kind(kind)
+    item_tag = _ITEM[kind]
+    count = 0
+    with atomic_writer(path) as fh:
+        with etree.xmlfile(fh, encoding="utf-8") as xf:
+            xf.write_declaration()
+            with xf.element(_ROOT[kind], {"generated": format_utc(generated), "count": _PLACEHOLDER}):
+                for children in items:
+                    xf.write("\n  ")
+                    with xf.element(item_tag):
+                        for tag, text in children:
+                            with xf.element(tag):
+                                xf.write(text)
+                    count += 1
+                xf.write("\n")
+        fh.write(b"\n")
+        _patch_count(fh, count)
+    return count
+
+
+def _patch_count(fh, count: int) -> None:
+    fh.flush()
+    fh.seek(0)
+    head = fh.read(_HEAD_BYTES)
+    old = f'count="{_PLACEHOLDER}"'.encode()
+    at = head.find(old)
+    if at < 0:
+        raise RuntimeError("the inventory header placeholder was not found; the file was not replaced")
+    new = f'count="{count}"'.encode().ljust(len(old), b" ")
+    fh.seek(at)
+    fh.write(new)
+    fh.seek(0, os.SEEK_END)
+
+
+def read_inventory(path: str | os.PathLike[str], kind: Kind) -> Iterator[dict[str, str]]:
+    """Stream the items of an inventory file, each a dict of its children in file order.
+
+    :class:`MissingInventory` is raised by this call itself, before iteration starts.
+    """
+    _check_kind(kind)
+    path = Path(path)
+    return _items(_open(path), _ITEM[kind], path.name)
+
+
+def _items(fh, item_tag: str, name: str) -> Iterator[dict[str, str]]:
+    with fh:
+        for elem in safexml.iter_elements(fh, item_tag, what=f"inventory file {name}"):
+            yield {child.tag: child.text or "" for child in elem if isinstance(child.tag, str)}
+
+
+def inventory_header(path: str | os.PathLike[str]) -> tuple[datetime, int]:
+    """``(generated, count)`` from the root start tag, without reading the items."""
+    path = Path(path)
+    with _open(path) as fh:
+        head = fh.read(_HEAD_BYTES)
+    root = _root_start(head, path)
+    if root.tag not in _ROOT.values():
+        raise BadInventory(f"{path.name} is not an inventory file (its root is <{root.tag}>); "
+                           f"delete it and let the agent refresh the inventory")
+    try:
+        return parse_utc(root.get("generated", "")), int(root.get("count", ""))
+    except ValueError:
+        raise BadInventory(f"{path.name} has a damaged header; delete it and let the agent "
+                           f"refresh the inventory") from None
+
+
+def _open(path: Path):
+    try:
+        return open(path, "rb")
+    except FileNotFoundError:
+        raise MissingInventory(path) from None
+
+
+def _root_start(head: bytes, path: Path) -> etree._Element:
+    """The root element as soon as its start tag is parsed (attributes complete)."""
+    safexml._refuse_doctype(head)  # noqa: SLF001 - the one shared DOCTYPE check
+    parser = etree.XMLPullParser(events=("start",), resolve_entities=False, no_network=True,
+                                 load_dtd=False, huge_tree=False)
+    try:
+        parser.feed(head)
+        for _event, elem in parser.read_events():
+            return elem
+    except etree.XMLSyntaxError:
+        pass
+    raise BadInventory(f"{path.name} does not start with an inventory header; delete it and let "
+                       f"the agent refresh the inventory")
