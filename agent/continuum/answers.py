@@ -1,0 +1,158 @@
+"""Turning Continuum's XML answers into models.
+
+Every answer goes through :func:`dbsys.safexml.parse_bytes` (no DOCTYPE, no entities, no
+network, size cap); any problem, including an unexpected root element or a non-integer paging
+attribute, becomes :class:`BadAnswer`.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, TypeVar
+
+from lxml import etree
+
+from dbsys.safexml import UnsafeXML, child_text, parse_bytes
+
+from .errors import BadAnswer
+from .models import Change, ChangePage, Device, Note, Page, Pong, Site, Ticket
+
+T = TypeVar("T")
+
+_SITE_FIELDS = {
+    "SiteID": "site_id", "SiteCode": "site_code", "Name": "name",
+    "ClientID": "client_id", "ClientName": "client_name", "Address": "address",
+}
+_DEVICE_FIELDS = {
+    "DeviceID": "device_id", "SiteCode": "site_code", "Name": "name",
+    "FriendlyName": "friendly_name", "DeviceType": "device_type", "Manufacturer": "manufacturer",
+    "Model": "model", "SerialNumber": "serial_number", "OperatingSystem": "operating_system",
+    "IPAddress": "ip_address", "MACAddress": "mac_address", "LastSeen": "last_seen",
+}
+_TICKET_FIELDS = {
+    "TicketID": "ticket_id", "Title": "title", "Description": "description",
+    "Priority": "priority", "Status": "status", "AssignedTo": "assigned_to", "Source": "source",
+    "Origin": "origin", "SiteCode": "site_code", "DeviceID": "device_id",
+    "CreatedOn": "created_on", "CreatedBy": "created_by", "UpdatedOn": "updated_on",
+    "PsaTicketID": "psa_ticket_id",
+}
+_NOTE_FIELDS = {
+    "NoteID": "note_id", "Text": "text", "Author": "author",
+    "CreatedOn": "created_on", "Origin": "origin",
+}
+
+
+def parse(data: bytes, expected: str, *, max_bytes: int) -> etree._Element:
+    """Parse an answer safely and check that its root element is ``expected``."""
+    try:
+        root = parse_bytes(data, max_bytes=max_bytes, what="Continuum answer")
+    except UnsafeXML as exc:
+        raise BadAnswer(f"Continuum sent an answer that was refused ({exc}); "
+                        "the agent will try again later, check the ContinuumURL if this persists.") from None
+    if not isinstance(root.tag, str) or root.tag != expected:
+        raise BadAnswer(f"Continuum answered with <{_tag(root)}> where <{expected}> was expected; "
+                        "check that ContinuumURL points at the Continuum PSA API.")
+    return root
+
+
+def _tag(elem: etree._Element) -> str:
+    return elem.tag if isinstance(elem.tag, str) else "?"
+
+
+def _children(elem: etree._Element) -> tuple[tuple[str, str], ...]:
+    return tuple((child.tag, child.text or "") for child in elem if isinstance(child.tag, str))
+
+
+def _fields(elem: etree._Element, mapping: dict[str, str]) -> dict[str, str]:
+    return {attr: child_text(elem, tag) for tag, attr in mapping.items()}
+
+
+def _required(elem: etree._Element, values: dict[str, str], *attrs: str) -> dict[str, str]:
+    missing = [a for a in attrs if not values[a]]
+    if missing:
+        raise BadAnswer(f"Continuum sent a <{_tag(elem)}> without {', '.join(missing)}; "
+                        "the agent will try again later, report this to Continuum if it persists.")
+    return values
+
+
+def site(elem: etree._Element) -> Site:
+    values = _required(elem, _fields(elem, _SITE_FIELDS), "site_code")
+    return Site(children=_children(elem), **values)
+
+
+def device(elem: etree._Element) -> Device:
+    values = _required(elem, _fields(elem, _DEVICE_FIELDS), "device_id")
+    return Device(children=_children(elem), **values)
+
+
+def ticket(elem: etree._Element) -> Ticket:
+    return Ticket(**_required(elem, _fields(elem, _TICKET_FIELDS), "ticket_id"))
+
+
+def note(elem: etree._Element) -> Note:
+    return Note(**_fields(elem, _NOTE_FIELDS))
+
+
+def change(elem: etree._Element) -> Change:
+    ticket_elem = elem.find("Ticket")
+    if ticket_elem is None:
+        raise BadAnswer("Continuum sent a change without its <Ticket>; "
+                        "the agent will try again later, report this to Continuum if it persists.")
+    note_elem = elem.find("Note")
+    return Change(
+        id=_attr(elem, "id"),
+        kind=_attr(elem, "kind"),
+        ticket=ticket(ticket_elem),
+        note=note(note_elem) if note_elem is not None else None,
+    )
+
+
+def changes(root: etree._Element) -> ChangePage:
+    items = tuple(change(e) for e in root.iterchildren("Change"))
+    more = (root.get("more") or "").strip().lower() == "true"
+    return ChangePage(changes=items, next=root.get("next") or None, more=more)
+
+
+def page(root: etree._Element, item: str, build: Callable[[etree._Element], T], page_size: int) -> Page[T]:
+    items = tuple(build(e) for e in root.iterchildren(item))
+    return Page(
+        page=_int(root, "page", 1),
+        page_size=_int(root, "pageSize", page_size),
+        total=_int(root, "total", -1),
+        items=items,
+    )
+
+
+def pong(root: etree._Element) -> Pong:
+    return Pong(partner=root.get("partner", ""), activated=(root.get("activated") or "").lower() == "true")
+
+
+def acked(root: etree._Element) -> str:
+    return _attr(root, "cursor")
+
+
+def error(data: bytes, *, max_bytes: int) -> tuple[str, str]:
+    """``(code, message)`` of an error answer; empty strings when the body is not an <Error>."""
+    try:
+        root = parse(data, "Error", max_bytes=max_bytes)
+    except BadAnswer:
+        return "", ""
+    return (root.get("code") or "").strip(), child_text(root, "Message")
+
+
+def _attr(elem: etree._Element, name: str) -> str:
+    value = (elem.get(name) or "").strip()
+    if not value:
+        raise BadAnswer(f"Continuum sent a <{_tag(elem)}> without its '{name}' attribute; "
+                        "the agent will try again later, report this to Continuum if it persists.")
+    return value
+
+
+def _int(elem: etree._Element, name: str, default: int) -> int:
+    raw = elem.get(name)
+    if raw is None or not raw.strip():
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise BadAnswer(f"Continuum sent {name}={raw[:40]!r}, which is not a number; "
+                        "the agent will try again later, report this to Continuum if it persists.") from None
