@@ -1,0 +1,107 @@
+"""The ``zenithlink`` command line (see the CLI contract in docs/cli.md).
+
+Exit codes: 0 done; 1 the action failed; 2 bad usage or bad configuration; 3 refused for lack
+of privilege. Every error reaches the person through :func:`agent.errors.describe`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from pathlib import Path
+
+import click
+from loguru import logger
+
+from agent import __version__, logs
+from agent.app import App
+from agent.errors import ConfigError, ZenithError, describe
+
+# Each module exposes ``commands``: a list of click commands or groups.
+COMMAND_MODULES: tuple[str, ...] = (
+    "agent.cli.config_cmd",
+    "agent.cli.records_cmd",
+    "agent.cli.plugins_cmd",
+    "agent.cli.run_cmd",
+    "agent.cli.sandbox_cmd",
+)
+
+
+class RootGroup(click.Group):
+    """Adds commands from the command modules and from installed plugins (entry points)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._loaded = False
+
+    def _load(self) -> None:
+        if self._loaded:
+            return
+        self._loaded = True
+        for name in COMMAND_MODULES:
+            try:
+                module = importlib.import_module(name)
+            except ModuleNotFoundError as exc:
+                if exc.name == name:
+                    continue
+                raise
+            for command in module.commands:
+                self.add_command(command)
+        try:
+            from agent.plugins import get_plugin_manager
+
+            get_plugin_manager(None).hook.zenith_register_commands(cli=self)
+        except ZenithError as exc:
+            logger.warning("plugin commands are unavailable: {}", exc.message)
+
+    def list_commands(self, ctx):
+        self._load()
+        return super().list_commands(ctx)
+
+    def get_command(self, ctx, cmd_name):
+        self._load()
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=RootGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="zenithlink")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="The INI file (default: $ZENITHLINK_CONFIG, else ./CmtZenithLink.ini).")
+@click.option("-v", "--verbose", count=True, help="More log output on stderr (-v INFO, -vv DEBUG).")
+@click.pass_context
+def cli(ctx: click.Context, config_path: Path | None, verbose: int) -> None:
+    """zenithlink: links a RangerMSP PSA with the Continuum RMM."""
+    logs.configure(level=("WARNING", "INFO", "DEBUG")[min(verbose, 2)])
+    ctx.obj = App(config_path)
+    ctx.call_on_close(ctx.obj.close)
+
+
+user_option = click.option("--user", "user", envvar="ZENITHLINK_USER", default=None,
+                           help="Employee login on whose behalf to act (default: $ZENITHLINK_USER).")
+json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point: runs the CLI and maps every error to its exit code."""
+    try:
+        result = cli.main(args=argv, prog_name="zenithlink", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(1)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(2 if exc.exit_code in (1, 2) else exc.exit_code)
+    except ConfigError as exc:
+        click.echo(logs.redact(f"Configuration problem: {exc.message}"), err=True)
+        sys.exit(exc.exit_code)
+    except ZenithError as exc:
+        click.echo(logs.redact(f"Error: {exc.message}"), err=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as exc:  # noqa: BLE001 - the one place every error becomes a message
+        logger.opt(exception=exc).debug("unexpected error")
+        click.echo(logs.redact(f"Error: {describe(exc)}"), err=True)
+        sys.exit(1)
+    else:
+        sys.exit(result if isinstance(result, int) else 0)

@@ -1,0 +1,80 @@
+"""``check-config`` and ``init``: the INI, validated and explained."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from agent.cli.output import console, emit_json, table
+from agent.errors import ConfigError, UsageError
+from config.loader import InvalidConfig, load_settings
+from config.template import render_reference, render_template
+
+
+@click.command("check-config")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.option("--ping/--no-ping", default=True, help="Check the connection to Continuum when a URL and PSG are set.")
+@click.option("--reference", is_flag=True, help="Print the INI reference (every key) and exit.")
+@click.pass_obj
+def check_config(app, as_json: bool, ping: bool, reference: bool) -> None:
+    """Validate the INI and print the effective settings, or every problem (exit 2)."""
+    if reference:
+        click.echo(render_reference(), nl=False)
+        return
+    try:
+        settings = load_settings(app.config_path)
+    except InvalidConfig as exc:
+        if as_json:
+            emit_json({"valid": False, "path": str(app.config_path), "problems": exc.problems})
+        raise ConfigError(exc.problems, str(app.config_path)) from None
+    connection = _ping(app, settings) if ping and settings.has_continuum else None
+    if as_json:
+        emit_json({"valid": True, "path": str(app.config_path), "warnings": settings.warnings,
+                   "settings": [{"section": s, "key": k, "value": v} for s, k, v in settings.summary()],
+                   "connection": connection})
+        return
+    table(f"Effective settings of {app.config_path}", ["section", "key", "value"], settings.summary())
+    for warning in settings.warnings:
+        console.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
+    if connection is not None:
+        colour = "green" if connection["ok"] else "red"
+        console.print(f"[{colour}]Continuum:[/{colour}] {connection['message']}", highlight=False)
+    console.print("[green]The configuration is valid.[/green]")
+
+
+def _ping(app, settings) -> dict:
+    from agent.errors import describe
+
+    try:
+        from agent.continuum.client import ContinuumClient
+    except ImportError:
+        return {"ok": False, "message": "this build has no Continuum client"}
+    try:
+        with ContinuumClient.from_settings(settings) as client:
+            pong = client.ping()
+    except Exception as exc:  # noqa: BLE001 - every failure is reported, none is fatal here
+        return {"ok": False, "message": describe(exc)}
+    state = "activated" if pong.activated else "not activated yet"
+    return {"ok": True, "message": f"reached, partner {pong.partner}, {state}", "partner": pong.partner,
+            "activated": pong.activated}
+
+
+@click.command("init")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path), required=False)
+@click.option("--force", is_flag=True, help="Overwrite an existing file.")
+@click.pass_obj
+def init(app, path: Path | None, force: bool) -> None:
+    """Write the INI template (every key, its default and a comment) to PATH."""
+    from dbsys.atomic import atomic_write
+
+    target = path or app.config_path
+    if target.exists() and not force:
+        raise UsageError(f"{target} exists already; pass --force to overwrite it")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(target, render_template().encode("utf-8"))
+    console.print(f"Wrote {target}. Set PSG and ContinuumURL, then run 'zenithlink --config {target} check-config'.",
+                  highlight=False)
+
+
+commands = [check_config, init]

@@ -1,0 +1,23 @@
+"""``plugins``: every plugin the agent knows, where it comes from, whether it is on."""
+
+from __future__ import annotations
+
+import click
+
+from agent.cli.output import emit_json, table
+
+
+@click.command("plugins")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
+@click.pass_obj
+def plugins(app, as_json: bool) -> None:
+    """List every plugin: name, source, enabled, hooks."""
+    infos = sorted(app.pm.infos.values(), key=lambda i: (i.source != "built-in", i.name))
+    if as_json:
+        emit_json([i.as_dict() for i in infos])
+        return
+    table("Plugins", ["name", "source", "enabled", "hooks"],
+          [(i.name, i.source, "yes" if i.enabled else "no", ", ".join(i.hooks)) for i in infos])
+
+
+commands = [plugins]

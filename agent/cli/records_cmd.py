@@ -1,0 +1,264 @@
+"""PSA records: accounts, employees, privilege groups, assets, tickets, and ``backup``."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import click
+
+from agent.cli.output import done, emit_json, table
+from agent.errors import UsageError
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
+
+
+# -- accounts --------------------------------------------------------------------------------
+@click.group("accounts")
+def accounts() -> None:
+    """PSA accounts (customers)."""
+
+
+@accounts.command("add")
+@click.argument("name")
+@click.option("--manager", default=None, help="Employee login of the account manager.")
+@json_option
+@click.pass_obj
+def accounts_add(app, name: str, manager: str | None, as_json: bool) -> None:
+    """Create an account."""
+    rec_id = app.store.add_account(name, manager)
+    emit_json({"rec_id": rec_id}) if as_json else done(f"Account {name!r} created: {rec_id}")
+
+
+@accounts.command("list")
+@json_option
+@click.pass_obj
+def accounts_list(app, as_json: bool) -> None:
+    """List the accounts, oldest first, with their linked sites."""
+    store = app.store
+    rows = [dict(a.as_dict(), sites=store.sites_for_account(a.rec_id)) for a in store.list_accounts()]
+    if as_json:
+        emit_json(rows)
+        return
+    table("Accounts", ["REC ID", "name", "manager", "sites"],
+          [(r["rec_id"], r["name"], r["manager"], ", ".join(r["sites"])) for r in rows])
+
+
+@accounts.command("show")
+@click.argument("rec_id")
+@json_option
+@click.pass_obj
+def accounts_show(app, rec_id: str, as_json: bool) -> None:
+    """Show one account with its sites, assets and tickets."""
+    store = app.store
+    account = store.get_account(rec_id)
+    doc = dict(account.as_dict(), sites=store.sites_for_account(rec_id),
+               assets=[a.rec_id for a in store.list_assets(rec_id)],
+               tickets=[t.rec_id for t in store.list_tickets(account_rec_id=rec_id)])
+    if as_json:
+        emit_json(doc)
+        return
+    table(f"Account {account.name}", ["field", "value"],
+          [(k, ", ".join(v) if isinstance(v, list) else v) for k, v in doc.items()])
+
+
+@accounts.command("merge")
+@click.argument("source")
+@click.argument("into")
+@click.option("--user", envvar="ZENITHLINK_USER", default=None, help="Employee login (audit).")
+@click.pass_obj
+def accounts_merge(app, source: str, into: str, user: str | None) -> None:
+    """Merge account SOURCE into INTO: site links, tickets and assets move; no relinking needed."""
+    store = app.store
+    src_name, dst_name = store.get_account(source).name, store.get_account(into).name
+    with store.transaction():
+        moved = store.merge_accounts(source, into)
+        store.audit(user or "", "merge_accounts", f"{source} {src_name!r} into {into} {dst_name!r}: {moved}")
+    done(f"Merged {src_name!r} into {dst_name!r}: {moved['sites']} site link(s), {moved['tickets']} ticket(s), "
+         f"{moved['assets']} asset(s) moved.")
+
+
+@accounts.command("import")
+@click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.pass_obj
+def accounts_import(app, csv_file: Path) -> None:
+    """Create accounts in bulk from a CSV file with the columns name, manager (header optional)."""
+    rows = _read_account_rows(csv_file)
+    store = app.store
+    with store.transaction():
+        for line, name, manager in rows:
+            try:
+                store.add_account(name, manager or None)
+            except UsageError as exc:
+                raise UsageError(f"{csv_file} line {line}: {exc.message}; nothing was imported") from None
+            except Exception as exc:
+                raise UsageError(f"{csv_file} line {line}: {exc}; nothing was imported") from None
+    done(f"Imported {len(rows)} account(s) from {csv_file}.")
+
+
+def _read_account_rows(path: Path) -> list[tuple[int, str, str]]:
+    with path.open(newline="", encoding="utf-8-sig") as handle:
+        rows = list(csv.reader(handle))
+    if rows and [c.strip().lower() for c in rows[0][:2]] in (["name", "manager"], ["name"]):
+        rows = [None] + rows[1:]  # keep line numbers right
+    out = []
+    for number, row in enumerate(rows, start=1):
+        if not row or not any(c.strip() for c in row):
+            continue
+        out.append((number, row[0].strip(), row[1].strip() if len(row) > 1 else ""))
+    return out
+
+
+# -- employees and groups -------------------------------------------------------------------
+@click.group("employees")
+def employees() -> None:
+    """PSA employees (the people who act through the agent)."""
+
+
+@employees.command("add")
+@click.argument("login")
+@click.option("--name", default="", help="Full name.")
+@click.option("--group", default="Full", show_default=True, help="Privilege group.")
+@json_option
+@click.pass_obj
+def employees_add(app, login: str, name: str, group: str, as_json: bool) -> None:
+    """Create an employee in a privilege group (Full, Partial, Limited, Sys Admin, or your own)."""
+    rec_id = app.store.add_employee(login, name, group)
+    emit_json({"rec_id": rec_id}) if as_json else done(f"Employee {login} created in group {group!r}: {rec_id}")
+
+
+@employees.command("list")
+@json_option
+@click.pass_obj
+def employees_list(app, as_json: bool) -> None:
+    """List the employees with their group and whether it holds the Continuum privilege."""
+    rows = app.store.list_employees()
+    if as_json:
+        emit_json(rows)
+        return
+    table("Employees", ["login", "name", "group", "Continuum Integration"],
+          [(e["login"], e["name"], e["group"], "yes" if e["continuum"] else "no") for e in rows])
+
+
+@click.group("groups")
+def groups() -> None:
+    """Privilege groups."""
+
+
+@groups.command("add")
+@click.argument("name")
+@click.option("--continuum", is_flag=True, help="Grant the Continuum Integration privilege.")
+@click.pass_obj
+def groups_add(app, name: str, continuum: bool) -> None:
+    """Create a privilege group."""
+    app.store.add_group(name, continuum=continuum)
+    done(f"Group {name!r} created" + (" with the Continuum Integration privilege." if continuum else "."))
+
+
+@groups.command("list")
+@json_option
+@click.pass_obj
+def groups_list(app, as_json: bool) -> None:
+    """List the privilege groups."""
+    rows = app.store.list_groups()
+    if as_json:
+        emit_json(rows)
+        return
+    table("Privilege groups", ["name", "Continuum Integration", "built-in"],
+          [(g["name"], "yes" if g["continuum"] else "no", "yes" if g["builtin"] else "") for g in rows])
+
+
+# -- assets ----------------------------------------------------------------------------------
+@click.group("assets")
+def assets() -> None:
+    """PSA assets (customers' equipment)."""
+
+
+@assets.command("add")
+@click.argument("name")
+@click.option("--account", "account", required=True, help="REC ID of the owning account.")
+@click.option("--serial", default="", help="Serial number.")
+@click.option("--manufacturer", default="", help="Manufacturer.")
+@json_option
+@click.pass_obj
+def assets_add(app, name: str, account: str, serial: str, manufacturer: str, as_json: bool) -> None:
+    """Create an asset."""
+    rec_id = app.store.add_asset(name, account, serial=serial, manufacturer=manufacturer)
+    emit_json({"rec_id": rec_id}) if as_json else done(f"Asset {name!r} created: {rec_id}")
+
+
+@assets.command("list")
+@click.option("--account", default=None, help="Only this account's assets.")
+@json_option
+@click.pass_obj
+def assets_list(app, account: str | None, as_json: bool) -> None:
+    """List the assets with their linked device."""
+    store = app.store
+    rows = [dict(a.as_dict(), device_id=store.device_for_asset(a.rec_id)) for a in store.list_assets(account)]
+    if as_json:
+        emit_json(rows)
+        return
+    table("Assets", ["REC ID", "name", "account", "serial", "device"],
+          [(r["rec_id"], r["name"], r["account_rec_id"], r["serial"], r["device_id"]) for r in rows])
+
+
+# -- tickets ---------------------------------------------------------------------------------
+@click.group("tickets")
+def tickets() -> None:
+    """PSA tickets."""
+
+
+@tickets.command("list")
+@click.option("--inbox", is_flag=True, help="Only tickets in the Inbox.")
+@json_option
+@click.pass_obj
+def tickets_list(app, inbox: bool, as_json: bool) -> None:
+    """List tickets (with --inbox, those waiting in the Inbox)."""
+    rows = app.store.list_tickets(inbox=True if inbox else None)
+    if as_json:
+        emit_json([t.as_dict() for t in rows])
+        return
+    table("Inbox" if inbox else "Tickets", ["no", "REC ID", "status", "inbox", "account", "Continuum", "description"],
+          [(t.ticket_no, t.rec_id, t.status, "yes" if t.in_inbox else "", t.account_rec_id,
+            t.continuum_ticket_id, t.description.splitlines()[0][:60]) for t in rows])
+
+
+@tickets.command("show")
+@click.argument("rec_id")
+@json_option
+@click.pass_obj
+def tickets_show(app, rec_id: str, as_json: bool) -> None:
+    """Show one ticket with its history notes."""
+    ticket = app.store.get_ticket(rec_id)
+    if as_json:
+        emit_json(ticket.as_dict())
+        return
+    doc = ticket.as_dict()
+    history = doc.pop("history")
+    table(f"Ticket {ticket.ticket_no}", ["field", "value"], list(doc.items()))
+    table("History", ["at", "note"], [(h["at"], h["text"]) for h in history])
+
+
+@tickets.command("add")
+@click.option("--account", required=True, help="REC ID of the account.")
+@click.option("--description", required=True, help="What the ticket is about.")
+@click.option("--asset", default=None, help="REC ID of the asset.")
+@json_option
+@click.pass_obj
+def tickets_add(app, account: str, description: str, asset: str | None, as_json: bool) -> None:
+    """Create a PSA ticket by hand."""
+    rec_id = app.store.add_ticket(account, description, asset_rec_id=asset)
+    emit_json({"rec_id": rec_id}) if as_json else done(f"Ticket created: {rec_id}")
+
+
+# -- backup ----------------------------------------------------------------------------------
+@click.command("backup")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.pass_obj
+def backup(app, path: Path) -> None:
+    """Write a consistent copy of the embedded store to PATH, even while the agent runs."""
+    app.store.db.backup(path)
+    done(f"Backup written to {path}.")
+
+
+commands = [accounts, employees, groups, assets, tickets, backup]

@@ -1,0 +1,44 @@
+"""Events handed to every notifier through ``zenith_notify``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+TICKET_CREATED = "ticket_created"
+TICKET_RETURNED = "ticket_returned"
+TICKET_CLOSED_IN_CONTINUUM = "ticket_closed_in_continuum"
+REQUEST_FAILED = "request_failed"
+INVENTORY_REFRESHED = "inventory_refreshed"
+INVENTORY_FAILED = "inventory_failed"
+ACTIVATION_PENDING = "activation_pending"
+SECURITY_CODE_REFUSED = "security_code_refused"
+LINK_CHANGED = "link_changed"
+CONFIG_REJECTED = "config_rejected"
+
+ALL_KINDS = (TICKET_CREATED, TICKET_RETURNED, TICKET_CLOSED_IN_CONTINUUM, REQUEST_FAILED,
+             INVENTORY_REFRESHED, INVENTORY_FAILED, ACTIVATION_PENDING, SECURITY_CODE_REFUSED,
+             LINK_CHANGED, CONFIG_REJECTED)
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc).replace(microsecond=0)
+
+
+@dataclass(frozen=True)
+class Event:
+    """Something an administrator may want to hear about.
+
+    ``kind`` is one of the constants of this module; ``summary`` is one line for a person;
+    ``data`` holds the details (REC IDs, Continuum ids, counts), JSON-serialisable.
+    """
+
+    kind: str
+    summary: str
+    data: dict[str, Any] = field(default_factory=dict)
+    at: datetime = field(default_factory=utcnow)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "summary": self.summary, "at": self.at.isoformat().replace("+00:00", "Z"),
+                "data": self.data}

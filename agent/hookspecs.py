@@ -1,0 +1,117 @@
+"""Every hook of zenithlink, in one module.
+
+A plugin is any module or object with functions marked ``@hookimpl`` whose names and arguments
+match the specifications below (a plugin may take fewer arguments than specified). Built-in
+behaviour is made of ordinary plugins (``agent.plugins.DEFAULT_PLUGINS``); the built-in
+fallbacks are ``trylast``, so a third-party implementation runs first and, for a
+``firstresult`` hook, wins by returning something other than ``None``.
+
+``firstresult`` means: implementations are called newest-registered first (``tryfirst`` before,
+``trylast`` after) until one returns a value that is not ``None``; that value is the result.
+"""
+
+from __future__ import annotations
+
+import pluggy
+
+PROJECT = "zenithlink"
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+@hookspec(firstresult=True)
+def zenith_resolve_account(ticket, store, settings):
+    """Choose the PSA account for an incoming Continuum ticket (R3-R5).
+
+    Called once per ``TicketCreated`` change that has no PSA ticket yet, inside the inbound
+    transaction. ``ticket`` is an ``agent.continuum.models.Ticket``; ``store`` the PSA store
+    (writes join the current transaction); ``settings`` the ``config.loader.Settings``.
+    Return the account's REC ID (``str``), or ``None`` to let the next implementation decide.
+    firstresult: the first REC ID returned is used. Built-in chain (plugin
+    ``account_resolver``): linked account, then a new auto-created account linked to the site,
+    then the own-business account for a ticket with no site.
+    """
+
+
+@hookspec(firstresult=True)
+def zenith_resolve_asset(ticket, account, store, settings):
+    """Choose the PSA asset for an incoming Continuum ticket (R6).
+
+    Called after the account is known (``account`` is its REC ID). Return the asset's REC ID,
+    or ``None`` to let the next implementation decide. firstresult: the first REC ID returned is
+    used; when every implementation returns ``None`` the ticket is linked to the account only
+    and the device details go into its description. Built-in (plugin ``asset_resolver``): the
+    asset linked to the ticket's device.
+    """
+
+
+@hookspec(firstresult=True)
+def zenith_ticket_manager(ticket, account, store, settings):
+    """Choose the manager (employee login) of a new PSA ticket (R2).
+
+    Return a login, or ``None`` to let the next implementation decide. firstresult: the first
+    login returned is used; if none, the ticket has no manager. Built-in (plugin
+    ``account_resolver``): the account's manager, else ``[RangerMSP] DefaultTicketManager``.
+    """
+
+
+@hookspec(firstresult=True)
+def zenith_ticket_description(ticket, device, asset, settings):
+    """Write the description of a new PSA ticket from a Continuum ticket (R1, R6).
+
+    ``device`` is the inventory record of the ticket's device (a ``dict`` of its children), or
+    ``None``; ``asset`` the linked asset's REC ID or ``None``. Return the description text.
+    firstresult: the first text returned is used. Built-in (plugin ``ticket_format``): the
+    Continuum title and description, plus the device details when no asset is linked.
+    """
+
+
+@hookspec(firstresult=True)
+def zenith_skip_change(change, settings):
+    """Decide whether to ignore one change of the Continuum feed.
+
+    Called for every change before it is applied. Return ``True`` to skip it (it is still
+    acknowledged and recorded as processed), or ``None`` to continue. firstresult: the first
+    ``True`` wins. Built-in (plugin ``echo_filter``): changes whose ``Origin`` is ``PSA`` (R11).
+    """
+
+
+@hookspec
+def zenith_notify(event):
+    """Tell someone that something happened.
+
+    ``event`` is an ``agent.events.Event`` (ticket created, ticket returned, ticket closed in
+    Continuum, request failed, inventory refreshed or failed, activation pending, …). Every
+    enabled notifier is called; return values are ignored. Called after the change is
+    committed; an exception is logged and does not stop the agent or the other notifiers.
+    """
+
+
+@hookspec(firstresult=True)
+def zenith_suggest_accounts(site, accounts, limit, settings):
+    """Rank the PSA accounts most likely to be a Continuum site's account (R18).
+
+    ``site`` is the site's inventory record (``dict`` with ``SiteCode``, ``Name``,
+    ``ClientName`` …); ``accounts`` a list of ``(rec_id, name)``. Return a list of at most
+    ``limit`` ``agent.links.Suggestion`` objects, best first. firstresult: the first list
+    returned is used. Built-in (plugin ``matcher``): normalised name similarity.
+    """
+
+
+@hookspec(firstresult=True)
+def zenith_suggest_assets(device, assets, limit, settings):
+    """Rank the PSA assets most likely to be a Continuum device's asset (R18).
+
+    ``device`` is the device's inventory record; ``assets`` a list of ``dict`` with
+    ``rec_id``, ``name``, ``serial``, ``account_rec_id``. Return at most ``limit``
+    ``agent.links.Suggestion`` objects, best first. firstresult: the first list returned is used.
+    Built-in (plugin ``matcher``): same serial number first (never on junk serials), then names.
+    """
+
+
+@hookspec
+def zenith_register_commands(cli):
+    """Add commands to the ``zenithlink`` command line.
+
+    Called once at start-up with the root ``click.Group``; call ``cli.add_command(...)``.
+    """

@@ -1,0 +1,76 @@
+"""Logging, configured once at the entry point, with the PSG redacted in every sink (D6).
+
+Sinks are callables that receive loguru's fully formatted text (message *and* traceback), so
+redaction covers exception text too; ``diagnose`` is off so local variables never reach a sink.
+"""
+
+from __future__ import annotations
+
+import logging
+import logging.handlers
+import sys
+import threading
+from pathlib import Path
+
+from loguru import logger
+
+REDACTED = "***"
+_secrets: set[str] = set()
+_lock = threading.Lock()
+_FORMAT = "{time:YYYY-MM-DD HH:mm:ss.SSS} | {level: <7} | {name}:{line} | {message}"
+_STDERR_FORMAT = "<green>{time:HH:mm:ss}</green> <level>{level: <7}</level> {message}"
+
+
+def add_secret(secret: str | None) -> None:
+    """Remember a value that must never be written anywhere (the PSG)."""
+    if secret and len(secret) >= 3:
+        with _lock:
+            _secrets.add(secret)
+
+
+def redact(text: str) -> str:
+    """``text`` with every known secret replaced."""
+    for secret in _secrets:
+        if secret in text:
+            text = text.replace(secret, REDACTED)
+    return text
+
+
+class _RotatingSink:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._handler = logging.handlers.RotatingFileHandler(
+            path, maxBytes=10 * 1024 * 1024, backupCount=10, encoding="utf-8")
+        self._handler.terminator = ""
+        self._handler.setFormatter(logging.Formatter("%(message)s"))
+
+    def __call__(self, message: str) -> None:
+        self._handler.emit(logging.makeLogRecord({"msg": redact(str(message)), "levelno": 20}))
+
+    def close(self) -> None:
+        self._handler.close()
+
+
+def _stderr_sink(message: str) -> None:
+    sys.stderr.write(redact(str(message)))
+
+
+_file_sink: _RotatingSink | None = None
+
+
+def configure(level: str = "INFO", log_folder: Path | None = None, *, quiet: bool = False) -> None:
+    """Configure loguru: stderr plus, when ``log_folder`` is given, rotating files."""
+    global _file_sink
+    logger.remove()
+    if _file_sink is not None:
+        _file_sink.close()
+        _file_sink = None
+    logger.add(_stderr_sink, level="WARNING" if quiet else level, format=_STDERR_FORMAT,
+               colorize=sys.stderr.isatty(), backtrace=False, diagnose=False)
+    if log_folder is not None:
+        try:
+            _file_sink = _RotatingSink(Path(log_folder) / "zenithlink.log")
+        except OSError as exc:
+            logger.warning("cannot write log files in {}: {}; logging to stderr only", log_folder, exc)
+        else:
+            logger.add(_file_sink, level=level, format=_FORMAT, backtrace=False, diagnose=False)

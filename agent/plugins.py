@@ -1,0 +1,135 @@
+"""The plugin manager: built-in plugins, entry points, plugin folders, on/off from the INI.
+
+Built-in behaviour is ordinary plugins registered here exactly like third-party ones. A
+plugin's name is its module's last component (built-in), its entry-point name (``zenithlink``
+group), or its file name without ``.py`` (``[Plugins] PluginFolders``). ``[Plugins] <name> = N``
+keeps a plugin from being registered; ``Y`` registers one whose own default is off.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import importlib.util
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pluggy
+from loguru import logger
+
+from agent import hookspecs
+from agent.errors import ZenithError
+
+DEFAULT_PLUGINS: tuple[str, ...] = (
+    "plugins.account_resolver",
+    "plugins.asset_resolver",
+    "plugins.ticket_format",
+    "plugins.echo_filter",
+    "plugins.matcher",
+    "plugins.notify_log",
+    "plugins.notify_email",
+    "plugins.notify_webhook",
+)
+ENTRY_POINT_GROUP = "zenithlink"
+
+
+class PluginError(ZenithError):
+    """A plugin could not be loaded or implements a hook that does not exist."""
+
+    code = "BadPlugin"
+    exit_code = 2
+
+
+@dataclass
+class PluginInfo:
+    name: str
+    source: str  # "built-in", "entry point <dist>", "folder <path>", "inline"
+    enabled: bool
+    hooks: list[str] = field(default_factory=list)
+    default_enabled: bool = True
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "source": self.source, "enabled": self.enabled, "hooks": self.hooks}
+
+
+class PluginManager(pluggy.PluginManager):
+    """pluggy's manager plus the list of every plugin seen, enabled or not."""
+
+    def __init__(self) -> None:
+        super().__init__(hookspecs.PROJECT)
+        self.add_hookspecs(hookspecs)
+        self.infos: dict[str, PluginInfo] = {}
+
+    def add(self, plugin: Any, name: str, source: str, settings=None) -> bool:
+        """Register ``plugin`` unless the INI switches it off; record it either way."""
+        default = bool(getattr(plugin, "DEFAULT_ENABLED", True))
+        enabled = settings.plugin_enabled(name, default) if settings is not None else default
+        info = PluginInfo(name=name, source=source, enabled=enabled, default_enabled=default)
+        self.infos[name.lower()] = info
+        if not enabled:
+            return False
+        if self.has_plugin(name):
+            self.unregister(name=name)
+        self.register(plugin, name=name)
+        info.hooks = sorted(h.name for h in self.get_hookcallers(plugin) or [])
+        return True
+
+    def validate(self) -> None:
+        """Refuse hook implementations that match no hook (a misspelled name)."""
+        try:
+            self.check_pending()
+        except pluggy.PluginValidationError as exc:
+            raise PluginError(f"plugin {exc.plugin_name!r} implements an unknown hook: {exc}. "
+                              "Check the function's name against the hook reference, or switch the "
+                              "plugin off in [Plugins].") from None
+
+    def notify(self, event) -> None:
+        """Call every notifier; a failing notifier is logged and never stops the others."""
+        for impl in reversed(self.hook.zenith_notify.get_hookimpls()):
+            try:
+                impl.function(event=event)
+            except Exception as exc:  # noqa: BLE001 - a notifier must not stop the agent
+                logger.warning("notifier {} failed on {}: {}", impl.plugin_name, event.kind, exc)
+
+
+def get_plugin_manager(settings=None, *, extra: list[tuple[str, Any]] | None = None) -> PluginManager:
+    """A manager with the built-in plugins, entry points, plugin folders and ``extra`` plugins."""
+    pm = PluginManager()
+    for module_name in DEFAULT_PLUGINS:
+        module = importlib.import_module(module_name)
+        pm.add(module, module_name.rsplit(".", 1)[-1], "built-in", settings)
+    for ep in _entry_points():
+        try:
+            plugin = ep.load()
+        except Exception as exc:  # noqa: BLE001 - report any import failure the same way
+            raise PluginError(f"the installed plugin {ep.name!r} cannot be loaded: {exc}") from None
+        dist = ep.dist.name if ep.dist else "unknown"
+        pm.add(plugin, ep.name, f"entry point ({dist})", settings)
+    for folder in getattr(settings, "plugin_folders", None) or []:
+        for path in sorted(Path(folder).glob("*.py")):
+            pm.add(_load_file(path), path.stem, f"folder {folder}", settings)
+    for name, plugin in extra or []:
+        pm.add(plugin, name, "inline", settings)
+    pm.validate()
+    return pm
+
+
+def _entry_points() -> list[importlib.metadata.EntryPoint]:
+    return list(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP))
+
+
+def _load_file(path: Path) -> ModuleType:
+    module_name = f"zenithlink_plugin_{path.stem}"
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None or spec.loader is None:
+        raise PluginError(f"cannot load the plugin file {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:  # noqa: BLE001 - any error in a plugin file is reported the same way
+        raise PluginError(f"the plugin file {path} failed to load: {type(exc).__name__}: {exc}") from None
+    return module

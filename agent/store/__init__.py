@@ -1,0 +1,41 @@
+"""The embedded PSA store: the one interface through which the agent reads and writes the PSA.
+
+Its vocabulary is RangerMSP's (REC IDs, accounts, assets, tickets, history notes, status
+codes) so that a backend for RangerMSP's own API can later stand in its place.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from agent.store.db import Database, now_iso
+from agent.store.links import LinkTables
+from agent.store.psa import (STATUS_COMPLETED, STATUS_NAMES, STATUS_NEW, Account, Asset, HistoryNote,
+                             PsaModel, Ticket)
+from agent.store.sync import OutboxItem, SyncState
+
+__all__ = ["Store", "Account", "Asset", "Ticket", "HistoryNote", "OutboxItem", "STATUS_COMPLETED",
+           "STATUS_NAMES", "STATUS_NEW", "now_iso"]
+
+
+class Store(PsaModel, LinkTables, SyncState):
+    """The embedded SQLite store. ``with store.transaction():`` groups calls into one commit."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.db = Database(path)
+
+    @property
+    def path(self) -> Path:
+        return self.db.path
+
+    def transaction(self):
+        return self.db.transaction()
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -1,0 +1,127 @@
+"""Links between Continuum and the PSA: site → account, device → asset, ticket → ticket."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from agent.errors import UsageError
+from agent.store.db import Database, now_iso
+
+
+class LinkTables:
+    """Mixin of :class:`agent.store.Store` for the three link tables."""
+
+    db: Database
+
+    # -- sites -----------------------------------------------------------------------------
+    def link_site(self, site_code: str, account_rec_id: str, *, by: str = "") -> str | None:
+        """Link a site to an account (many sites may share one); returns the previous account."""
+        self.get_account(account_rec_id)  # type: ignore[attr-defined]
+        with self.db.transaction() as conn:
+            previous = self.account_for_site(site_code)
+            conn.execute("INSERT INTO site_links(site_code, account_rec_id, linked_at, linked_by) VALUES (?,?,?,?)"
+                         " ON CONFLICT(site_code) DO UPDATE SET account_rec_id = excluded.account_rec_id,"
+                         " linked_at = excluded.linked_at, linked_by = excluded.linked_by",
+                         (site_code, account_rec_id, now_iso(), by))
+        return previous
+
+    def unlink_site(self, site_code: str) -> str | None:
+        """Remove one site link; returns the account it pointed to, or ``None``."""
+        with self.db.transaction() as conn:
+            previous = self.account_for_site(site_code)
+            conn.execute("DELETE FROM site_links WHERE site_code = ?", (site_code,))
+        return previous
+
+    def account_for_site(self, site_code: str) -> str | None:
+        return self.db.scalar("SELECT account_rec_id FROM site_links WHERE site_code = ?", (site_code,))
+
+    def sites_for_account(self, account_rec_id: str) -> list[str]:
+        return [r[0] for r in self.db.query(
+            "SELECT site_code FROM site_links WHERE account_rec_id = ? ORDER BY site_code", (account_rec_id,))]
+
+    def site_links(self) -> dict[str, str]:
+        return {r[0]: r[1] for r in self.db.query("SELECT site_code, account_rec_id FROM site_links")}
+
+    # -- devices ---------------------------------------------------------------------------
+    def link_device(self, device_id: str, asset_rec_id: str, *, by: str = "") -> str | None:
+        """Link a device to an asset (one to one); returns the previous asset."""
+        self.get_asset(asset_rec_id)  # type: ignore[attr-defined]
+        other = self.device_for_asset(asset_rec_id)
+        if other and other != device_id:
+            raise UsageError(f"asset {asset_rec_id} is linked to device {other} already; unlink it first")
+        with self.db.transaction() as conn:
+            previous = self.asset_for_device(device_id)
+            conn.execute("INSERT INTO device_links(device_id, asset_rec_id, linked_at, linked_by) VALUES (?,?,?,?)"
+                         " ON CONFLICT(device_id) DO UPDATE SET asset_rec_id = excluded.asset_rec_id,"
+                         " linked_at = excluded.linked_at, linked_by = excluded.linked_by",
+                         (device_id, asset_rec_id, now_iso(), by))
+        return previous
+
+    def unlink_device(self, device_id: str) -> str | None:
+        with self.db.transaction() as conn:
+            previous = self.asset_for_device(device_id)
+            conn.execute("DELETE FROM device_links WHERE device_id = ?", (device_id,))
+        return previous
+
+    def asset_for_device(self, device_id: str) -> str | None:
+        return self.db.scalar("SELECT asset_rec_id FROM device_links WHERE device_id = ?", (device_id,))
+
+    def device_for_asset(self, asset_rec_id: str) -> str | None:
+        return self.db.scalar("SELECT device_id FROM device_links WHERE asset_rec_id = ?", (asset_rec_id,))
+
+    def device_links(self) -> dict[str, str]:
+        return {r[0]: r[1] for r in self.db.query("SELECT device_id, asset_rec_id FROM device_links")}
+
+    # -- tickets ---------------------------------------------------------------------------
+    def link_ticket(self, continuum_ticket_id: str, ticket_rec_id: str, *, acked: bool = False) -> None:
+        self.db.execute("INSERT INTO ticket_links(continuum_ticket_id, ticket_rec_id, linked_at, acked)"
+                        " VALUES (?,?,?,?)", (continuum_ticket_id, ticket_rec_id, now_iso(), int(acked)))
+
+    def ticket_for_continuum(self, continuum_ticket_id: str) -> str | None:
+        return self.db.scalar("SELECT ticket_rec_id FROM ticket_links WHERE continuum_ticket_id = ?",
+                              (continuum_ticket_id,))
+
+    def continuum_for_ticket(self, ticket_rec_id: str) -> str | None:
+        return self.db.scalar("SELECT continuum_ticket_id FROM ticket_links WHERE ticket_rec_id = ?",
+                              (ticket_rec_id,))
+
+    def unacked_ticket_links(self) -> list[tuple[str, str]]:
+        """(Continuum ticket id, PSA REC ID) pairs not yet reported to Continuum in an ack."""
+        return [(r[0], r[1]) for r in self.db.query(
+            "SELECT continuum_ticket_id, ticket_rec_id FROM ticket_links WHERE acked = 0")]
+
+    def mark_links_acked(self, continuum_ticket_ids: list[str]) -> None:
+        with self.db.transaction() as conn:
+            conn.executemany("UPDATE ticket_links SET acked = 1 WHERE continuum_ticket_id = ?",
+                             [(t,) for t in continuum_ticket_ids])
+
+    # -- cascades --------------------------------------------------------------------------
+    def unlink_account(self, account_rec_id: str) -> dict[str, Any]:
+        """Remove every Continuum link of an account: its sites, its tickets', its assets' (R19)."""
+        self.get_account(account_rec_id)  # type: ignore[attr-defined]
+        with self.db.transaction() as conn:
+            sites = self.sites_for_account(account_rec_id)
+            conn.execute("DELETE FROM site_links WHERE account_rec_id = ?", (account_rec_id,))
+            tickets = conn.execute("DELETE FROM ticket_links WHERE ticket_rec_id IN"
+                                   " (SELECT rec_id FROM tickets WHERE account_rec_id = ?)", (account_rec_id,)).rowcount
+            devices = conn.execute("DELETE FROM device_links WHERE asset_rec_id IN"
+                                   " (SELECT rec_id FROM assets WHERE account_rec_id = ?)", (account_rec_id,)).rowcount
+        return {"sites": sites, "ticket_links": tickets, "device_links": devices}
+
+    def merge_accounts(self, source: str, into: str) -> dict[str, int]:
+        """Move site links, tickets and assets of ``source`` into ``into``; retire ``source`` (R20)."""
+        if source == into:
+            raise UsageError("an account cannot be merged into itself")
+        self.get_account(source)  # type: ignore[attr-defined]
+        self.get_account(into)  # type: ignore[attr-defined]
+        with self.db.transaction() as conn:
+            moved = {
+                "sites": conn.execute("UPDATE site_links SET account_rec_id = ? WHERE account_rec_id = ?",
+                                      (into, source)).rowcount,
+                "tickets": conn.execute("UPDATE tickets SET account_rec_id = ? WHERE account_rec_id = ?",
+                                        (into, source)).rowcount,
+                "assets": conn.execute("UPDATE assets SET account_rec_id = ? WHERE account_rec_id = ?",
+                                       (into, source)).rowcount,
+            }
+            conn.execute("UPDATE accounts SET merged_into = ? WHERE rec_id = ?", (into, source))
+        return moved

@@ -1,0 +1,131 @@
+"""Schema migrations: append-only. Never edit a released step; add a new one.
+
+Step ``n`` brings the database from ``user_version`` n-1 to n.
+"""
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: the PSA model and the sync state
+    """
+    CREATE TABLE privilege_groups (
+        name        TEXT PRIMARY KEY COLLATE NOCASE,
+        continuum   INTEGER NOT NULL DEFAULT 0,
+        builtin     INTEGER NOT NULL DEFAULT 0
+    );
+    INSERT INTO privilege_groups(name, continuum, builtin) VALUES
+        ('Full', 1, 1), ('Partial', 0, 1), ('Limited', 0, 1), ('Sys Admin', 1, 1);
+    CREATE TABLE employees (
+        rec_id      TEXT PRIMARY KEY,
+        login       TEXT NOT NULL UNIQUE COLLATE NOCASE,
+        name        TEXT NOT NULL DEFAULT '',
+        group_name  TEXT NOT NULL REFERENCES privilege_groups(name)
+    );
+    CREATE TABLE accounts (
+        rec_id       TEXT PRIMARY KEY,
+        seq          INTEGER NOT NULL UNIQUE,
+        name         TEXT NOT NULL,
+        manager      TEXT,
+        notes        TEXT NOT NULL DEFAULT '',
+        auto_created INTEGER NOT NULL DEFAULT 0,
+        merged_into  TEXT,
+        created_at   TEXT NOT NULL
+    );
+    CREATE INDEX accounts_name ON accounts(name COLLATE NOCASE);
+    CREATE TABLE assets (
+        rec_id          TEXT PRIMARY KEY,
+        account_rec_id  TEXT NOT NULL REFERENCES accounts(rec_id),
+        name            TEXT NOT NULL,
+        serial          TEXT NOT NULL DEFAULT '',
+        manufacturer    TEXT NOT NULL DEFAULT '',
+        notes           TEXT NOT NULL DEFAULT '',
+        created_at      TEXT NOT NULL
+    );
+    CREATE INDEX assets_account ON assets(account_rec_id);
+    CREATE TABLE tickets (
+        rec_id          TEXT PRIMARY KEY,
+        ticket_no       INTEGER NOT NULL UNIQUE,
+        account_rec_id  TEXT NOT NULL REFERENCES accounts(rec_id),
+        asset_rec_id    TEXT REFERENCES assets(rec_id),
+        description     TEXT NOT NULL,
+        status_code     INTEGER NOT NULL DEFAULT 100,
+        manager         TEXT,
+        in_inbox        INTEGER NOT NULL DEFAULT 0,
+        created_at      TEXT NOT NULL,
+        updated_at      TEXT NOT NULL
+    );
+    CREATE INDEX tickets_account ON tickets(account_rec_id);
+    CREATE INDEX tickets_inbox ON tickets(in_inbox);
+    CREATE TABLE history (
+        rec_id          TEXT PRIMARY KEY,
+        ticket_rec_id   TEXT NOT NULL REFERENCES tickets(rec_id),
+        at              TEXT NOT NULL,
+        text            TEXT NOT NULL,
+        author          TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX history_ticket ON history(ticket_rec_id, at);
+    CREATE TABLE site_links (
+        site_code       TEXT PRIMARY KEY,
+        account_rec_id  TEXT NOT NULL REFERENCES accounts(rec_id),
+        linked_at       TEXT NOT NULL,
+        linked_by       TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX site_links_account ON site_links(account_rec_id);
+    CREATE TABLE device_links (
+        device_id       TEXT PRIMARY KEY,
+        asset_rec_id    TEXT NOT NULL UNIQUE REFERENCES assets(rec_id),
+        linked_at       TEXT NOT NULL,
+        linked_by       TEXT NOT NULL DEFAULT ''
+    );
+    CREATE TABLE ticket_links (
+        continuum_ticket_id TEXT PRIMARY KEY,
+        ticket_rec_id       TEXT NOT NULL UNIQUE REFERENCES tickets(rec_id),
+        linked_at           TEXT NOT NULL,
+        acked               INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE sync_state (
+        key     TEXT PRIMARY KEY,
+        value   TEXT
+    );
+    CREATE TABLE processed_changes (
+        change_id     TEXT PRIMARY KEY,
+        processed_at  TEXT NOT NULL
+    );
+    CREATE TABLE outbox (
+        id              INTEGER PRIMARY KEY AUTOINCREMENT,
+        idem_key        TEXT NOT NULL UNIQUE,
+        ticket_rec_id   TEXT NOT NULL,
+        action          TEXT NOT NULL,
+        payload         TEXT NOT NULL,
+        request_id      TEXT,
+        requested_by    TEXT NOT NULL DEFAULT '',
+        state           TEXT NOT NULL DEFAULT 'pending',
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at TEXT NOT NULL,
+        last_error      TEXT,
+        result          TEXT,
+        created_at      TEXT NOT NULL,
+        finished_at     TEXT
+    );
+    CREATE INDEX outbox_pending ON outbox(state, next_attempt_at);
+    CREATE INDEX outbox_ticket ON outbox(ticket_rec_id, id);
+    CREATE TABLE requests (
+        request_id    TEXT PRIMARY KEY,
+        content_hash  TEXT NOT NULL,
+        filename      TEXT NOT NULL,
+        action        TEXT NOT NULL,
+        user          TEXT NOT NULL DEFAULT '',
+        status        TEXT NOT NULL,
+        error_code    TEXT,
+        error_message TEXT,
+        continuum_ticket_id TEXT,
+        received_at   TEXT NOT NULL,
+        finished_at   TEXT
+    );
+    CREATE TABLE audit (
+        id      INTEGER PRIMARY KEY AUTOINCREMENT,
+        at      TEXT NOT NULL,
+        who     TEXT NOT NULL DEFAULT '',
+        action  TEXT NOT NULL,
+        detail  TEXT NOT NULL DEFAULT ''
+    );
+    """,
+)

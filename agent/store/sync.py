@@ -1,0 +1,141 @@
+"""Sync state: feed cursor, processed changes, outbox, request inbox, audit log."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from agent.store.db import Database, now_iso
+
+
+@dataclass
+class OutboxItem:
+    id: int
+    idem_key: str
+    ticket_rec_id: str
+    action: str
+    payload: dict[str, Any]
+    request_id: str | None
+    requested_by: str
+    state: str
+    attempts: int
+    next_attempt_at: str
+    last_error: str | None
+    created_at: str
+
+
+class SyncState:
+    """Mixin of :class:`agent.store.Store` for the agent's own bookkeeping."""
+
+    db: Database
+
+    # -- key/value state -------------------------------------------------------------------
+    def get_state(self, key: str, default: str | None = None) -> str | None:
+        value = self.db.scalar("SELECT value FROM sync_state WHERE key = ?", (key,))
+        return default if value is None else value
+
+    def set_state(self, key: str, value: str | None) -> None:
+        self.db.execute("INSERT INTO sync_state(key, value) VALUES (?, ?)"
+                        " ON CONFLICT(key) DO UPDATE SET value = excluded.value", (key, value))
+
+    @property
+    def feed_cursor(self) -> str | None:
+        return self.get_state("feed_cursor")
+
+    # -- processed changes (exactly-once effect of the feed) -------------------------------
+    def is_processed(self, change_id: str) -> bool:
+        return self.db.scalar("SELECT 1 FROM processed_changes WHERE change_id = ?", (change_id,)) is not None
+
+    def mark_processed(self, change_id: str) -> bool:
+        """Record a change as applied; ``False`` if it was recorded already."""
+        cur = self.db.execute("INSERT OR IGNORE INTO processed_changes(change_id, processed_at) VALUES (?, ?)",
+                              (change_id, now_iso()))
+        return cur.rowcount == 1
+
+    # -- outbox ----------------------------------------------------------------------------
+    def enqueue_outbox(self, idem_key: str, ticket_rec_id: str, action: str, payload: dict[str, Any], *,
+                       request_id: str | None = None, requested_by: str = "") -> int | None:
+        """Queue an outbound action; ``None`` if that idempotency key is queued already."""
+        stamp = now_iso()
+        cur = self.db.execute(
+            "INSERT OR IGNORE INTO outbox(idem_key, ticket_rec_id, action, payload, request_id, requested_by,"
+            " next_attempt_at, created_at) VALUES (?,?,?,?,?,?,?,?)",
+            (idem_key, ticket_rec_id, action, json.dumps(payload), request_id, requested_by, stamp, stamp))
+        return cur.lastrowid if cur.rowcount == 1 else None
+
+    def due_outbox(self, now: str, limit: int = 100) -> list[OutboxItem]:
+        """Pending items that are due, only the oldest pending item of each ticket (order per ticket)."""
+        rows = self.db.query(
+            "SELECT * FROM outbox o WHERE state = 'pending' AND next_attempt_at <= ? AND id = ("
+            " SELECT MIN(id) FROM outbox p WHERE p.ticket_rec_id = o.ticket_rec_id AND p.state = 'pending')"
+            " ORDER BY id LIMIT ?", (now, limit))
+        return [_outbox(r) for r in rows]
+
+    def get_outbox(self, item_id: int) -> OutboxItem:
+        return _outbox(self.db.query_one("SELECT * FROM outbox WHERE id = ?", (item_id,)))
+
+    def outbox_retry_later(self, item_id: int, next_attempt_at: str, error: str) -> None:
+        self.db.execute("UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ?"
+                        " WHERE id = ?", (next_attempt_at, error, item_id))
+
+    def outbox_finish(self, item_id: int, state: str, *, result: dict[str, Any] | None = None,
+                      error: str | None = None) -> None:
+        self.db.execute("UPDATE outbox SET state = ?, attempts = attempts + 1, result = ?, last_error = ?,"
+                        " finished_at = ? WHERE id = ?",
+                        (state, json.dumps(result or {}), error, now_iso(), item_id))
+
+    def outbox_depth(self) -> int:
+        return self.db.scalar("SELECT COUNT(*) FROM outbox WHERE state = 'pending'")
+
+    def oldest_pending_outbox(self) -> str | None:
+        return self.db.scalar("SELECT MIN(created_at) FROM outbox WHERE state = 'pending'")
+
+    # -- request inbox ---------------------------------------------------------------------
+    def request_seen(self, request_id: str) -> dict[str, Any] | None:
+        row = self.db.query_one("SELECT * FROM requests WHERE request_id = ?", (request_id,))
+        return dict(row) if row else None
+
+    def record_request(self, request_id: str, content_hash: str, filename: str, action: str, user: str,
+                       status: str, *, error_code: str | None = None, error_message: str | None = None,
+                       continuum_ticket_id: str | None = None) -> bool:
+        """Claim a request id; ``False`` if it was claimed already (a duplicate)."""
+        finished = None if status == "Queued" else now_iso()
+        cur = self.db.execute(
+            "INSERT OR IGNORE INTO requests(request_id, content_hash, filename, action, user, status, error_code,"
+            " error_message, continuum_ticket_id, received_at, finished_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            (request_id, content_hash, filename, action, user, status, error_code, error_message,
+             continuum_ticket_id, now_iso(), finished))
+        return cur.rowcount == 1
+
+    def finish_request(self, request_id: str, status: str, *, error_code: str | None = None,
+                       error_message: str | None = None, continuum_ticket_id: str | None = None) -> None:
+        self.db.execute("UPDATE requests SET status = ?, error_code = ?, error_message = ?,"
+                        " continuum_ticket_id = COALESCE(?, continuum_ticket_id), finished_at = ?"
+                        " WHERE request_id = ?",
+                        (status, error_code, error_message, continuum_ticket_id, now_iso(), request_id))
+
+    def list_requests(self, *, failed_only: bool = False, limit: int = 1000) -> list[dict[str, Any]]:
+        sql = "SELECT * FROM requests"
+        if failed_only:
+            sql += " WHERE status = 'Failed'"
+        return [dict(r) for r in self.db.query(sql + " ORDER BY received_at DESC LIMIT ?", (limit,))]
+
+    def request_counts(self) -> dict[str, int]:
+        return {r[0]: r[1] for r in self.db.query("SELECT status, COUNT(*) FROM requests GROUP BY status")}
+
+    # -- audit -----------------------------------------------------------------------------
+    def audit(self, who: str, action: str, detail: str = "") -> None:
+        self.db.execute("INSERT INTO audit(at, who, action, detail) VALUES (?,?,?,?)",
+                        (now_iso(), who or "", action, detail))
+
+    def audit_log(self, limit: int = 100) -> list[dict[str, Any]]:
+        return [dict(r) for r in self.db.query("SELECT * FROM audit ORDER BY id DESC LIMIT ?", (limit,))]
+
+
+def _outbox(row) -> OutboxItem:
+    return OutboxItem(id=row["id"], idem_key=row["idem_key"], ticket_rec_id=row["ticket_rec_id"],
+                      action=row["action"], payload=json.loads(row["payload"]), request_id=row["request_id"],
+                      requested_by=row["requested_by"], state=row["state"], attempts=row["attempts"],
+                      next_attempt_at=row["next_attempt_at"], last_error=row["last_error"],
+                      created_at=row["created_at"])

@@ -1,0 +1,224 @@
+"""Reads and validates ``CmtZenithLink.ini``: every problem at once, the PSG never echoed.
+
+Rules (see the INI reference): keys and section names are case-insensitive; a file with no
+section header is read as ``[Continuum]``; ``%`` is an ordinary character; booleans take
+Y/N, Yes/No, True/False, 1/0, On/Off; unknown keys are warnings naming the nearest known key.
+"""
+
+from __future__ import annotations
+
+import configparser
+import difflib
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+from config.schema import PLUGIN_SECTION_PREFIX, SCHEMA, SECTIONS, BadValue, Key, key_for
+
+DEFAULT_FILENAME = "CmtZenithLink.ini"
+REQUIRED_FOR_CONTINUUM = ("PSG", "ContinuumURL")
+_INSTANCE_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+
+
+class InvalidConfig(ValueError):
+    """The INI has problems; ``problems`` lists every one of them."""
+
+    def __init__(self, problems: list[str], path: Path | None) -> None:
+        self.problems = problems
+        self.path = path
+        super().__init__("\n".join(problems))
+
+
+@dataclass
+class Settings:
+    """The validated configuration. Attribute names come from :data:`config.schema.SCHEMA`."""
+
+    path: Path | None
+    values: dict[str, Any]
+    plugins_enabled: dict[str, bool] = field(default_factory=dict)
+    plugin_sections: dict[str, dict[str, str]] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    explicit: set[str] = field(default_factory=set)
+
+    def __getattr__(self, name: str) -> Any:
+        values = self.__dict__.get("values", {})
+        if name in values:
+            return values[name]
+        raise AttributeError(name)
+
+    @property
+    def base_dir(self) -> Path:
+        return self.path.parent if self.path else Path.cwd()
+
+    def plugin_enabled(self, name: str, default: bool) -> bool:
+        return self.plugins_enabled.get(name.lower(), default)
+
+    def plugin_settings(self, name: str) -> dict[str, str]:
+        """The ``[plugin:<name>]`` section, keys lower-cased; empty when absent."""
+        return dict(self.plugin_sections.get(name.lower(), {}))
+
+    @property
+    def has_continuum(self) -> bool:
+        return bool(self.psg and self.continuum_url)
+
+    def summary(self) -> list[tuple[str, str, str]]:
+        """(section, key, effective value) for display; the PSG only as set / not set."""
+        rows = []
+        for key in SCHEMA:
+            value = self.values[key.attr]
+            if key.secret:
+                shown = "(set)" if value else "(not set)"
+            elif isinstance(value, bool):
+                shown = "Y" if value else "N"
+            elif isinstance(value, list):
+                shown = ";".join(str(v) for v in value)
+            else:
+                shown = str(value)
+            rows.append((key.section, key.name, shown))
+        for name, enabled in sorted(self.plugins_enabled.items()):
+            rows.append(("Plugins", name, "Y" if enabled else "N"))
+        return rows
+
+
+def default_config_path() -> Path:
+    import os
+
+    env = os.environ.get("ZENITHLINK_CONFIG")
+    return Path(env) if env else Path.cwd() / DEFAULT_FILENAME
+
+
+def load_settings(path: Path | str, *, require: Iterable[str] = ()) -> Settings:
+    """Load and validate the INI at ``path``; raise :class:`InvalidConfig` listing every problem."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise InvalidConfig(
+            [f"no configuration file at {path}: create one with 'zenithlink init {path}' "
+             "or name another with --config / ZENITHLINK_CONFIG"], path) from None
+    except UnicodeDecodeError as exc:
+        raise InvalidConfig([f"{path} is not UTF-8 text ({exc.reason}); save it as UTF-8"], path) from None
+    except OSError as exc:
+        raise InvalidConfig([f"cannot read {path}: {exc.strerror}"], path) from None
+    return parse_settings(text, base_dir=path.parent.resolve(), path=path, require=require)
+
+
+def parse_settings(text: str, *, base_dir: Path, path: Path | None = None,
+                   require: Iterable[str] = ()) -> Settings:
+    """Validate INI text; relative paths are taken from ``base_dir``."""
+    parser = configparser.ConfigParser(interpolation=None, strict=False, default_section="\x00none")
+    parser.optionxform = str.lower  # type: ignore[assignment]
+    try:
+        parser.read_string(_with_legacy_header(text))
+    except configparser.Error as exc:
+        raise InvalidConfig([f"the file cannot be read as an INI file: {_first_line(exc)}"], path) from None
+
+    problems: list[str] = []
+    warnings: list[str] = []
+    raw: dict[tuple[str, str], str] = {}
+    plugins_enabled: dict[str, bool] = {}
+    plugin_sections: dict[str, dict[str, str]] = {}
+
+    for section in parser.sections():
+        canonical = _canonical_section(section)
+        items = dict(parser.items(section))
+        if canonical is None and section.lower().startswith(PLUGIN_SECTION_PREFIX):
+            name = section[len(PLUGIN_SECTION_PREFIX):].strip().lower()
+            plugin_sections.setdefault(name, {}).update(items)
+            continue
+        if canonical is None:
+            hint = _nearest(section, list(SECTIONS))
+            warnings.append(f"unknown section [{section}] is ignored{hint}")
+            continue
+        for name, value in items.items():
+            key = key_for(canonical, name)
+            if key is not None:
+                raw[(key.section, key.name)] = value
+            elif canonical == "Plugins":
+                try:
+                    plugins_enabled[name.lower()] = _parse_switch(value)
+                except BadValue as exc:
+                    problems.append(f"[Plugins] {name} = {value!r}: {exc} to enable or disable that plugin")
+            else:
+                names = [k.name for k in SCHEMA if k.section == canonical]
+                warnings.append(f"unknown key [{canonical}] {name} is ignored{_nearest(name, names)}")
+
+    values, explicit = _typed_values(raw, problems)
+    _check_required(values, require, problems)
+    if values["instance_id"] and not _INSTANCE_ID.match(values["instance_id"]):
+        problems.append(f"[Continuum] InstanceID = {values['instance_id']!r}: use 1 to 64 letters, "
+                        "digits, '.', '_' or '-' (it becomes part of file names)")
+    if problems:
+        raise InvalidConfig(problems, path)
+    _resolve_paths(values, base_dir)
+    return Settings(path=path, values=values, plugins_enabled=plugins_enabled,
+                    plugin_sections=plugin_sections, warnings=warnings, explicit=explicit)
+
+
+def _with_legacy_header(text: str) -> str:
+    for line in text.splitlines():
+        stripped = line.strip()
+        if not stripped or stripped[0] in "#;":
+            continue
+        return text if stripped.startswith("[") else "[Continuum]\n" + text
+    return text
+
+
+def _canonical_section(section: str) -> str | None:
+    for known in SECTIONS:
+        if known.lower() == section.strip().lower():
+            return known
+    return None
+
+
+def _nearest(word: str, candidates: list[str]) -> str:
+    lowered = {c.lower(): c for c in candidates}
+    match = difflib.get_close_matches(word.lower(), list(lowered), n=1, cutoff=0.6)
+    return f" (did you mean {lowered[match[0]]}?)" if match else ""
+
+
+def _parse_switch(value: str) -> bool:
+    return Key("Plugins", "x", "x", "bool", False, "").parse(value)
+
+
+def _typed_values(raw: dict[tuple[str, str], str], problems: list[str]) -> tuple[dict[str, Any], set[str]]:
+    values: dict[str, Any] = {}
+    explicit: set[str] = set()
+    for key in SCHEMA:
+        given = raw.get((key.section, key.name))
+        if given is None or (given.strip() == "" and key.kind not in ("str", "secret", "path")):
+            values[key.attr] = key.default
+            continue
+        explicit.add(key.attr)
+        try:
+            values[key.attr] = key.parse(given)
+        except BadValue as exc:
+            shown = "(hidden)" if key.secret else repr(given.strip())
+            problems.append(f"[{key.section}] {key.name} = {shown}: must be {exc}")
+            values[key.attr] = key.default
+    return values, explicit
+
+
+def _check_required(values: dict[str, Any], require: Iterable[str], problems: list[str]) -> None:
+    for name in require:
+        key = key_for("Continuum", name) or next(k for k in SCHEMA if k.name == name)
+        if not values.get(key.attr):
+            problems.append(f"[{key.section}] {key.name} is missing: {key.help.split(' (')[0].lower()} is required")
+
+
+def _resolve_paths(values: dict[str, Any], base_dir: Path) -> None:
+    def resolve(p: str | Path) -> Path:
+        p = Path(p).expanduser()
+        return p if p.is_absolute() else (base_dir / p)
+
+    dbsys = resolve(values["dbsys_folder"] or "Dbsys")
+    values["dbsys_folder"] = dbsys
+    values["requests_folder"] = resolve(values["requests_folder"]) if values["requests_folder"] else dbsys / "ZenithRequests"
+    values["database"] = resolve(values["database"]) if values["database"] else dbsys / "zenithlink.sqlite3"
+    values["log_folder"] = resolve(values["log_folder"]) if values["log_folder"] else dbsys / "Logs"
+    values["plugin_folders"] = [resolve(p) for p in values["plugin_folders"]]
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).splitlines()[0]

@@ -1,0 +1,157 @@
+"""Every INI key, declared once: section, key, type, default, help.
+
+The loader, the shipped template, ``check-config`` and the INI reference in the docs are all
+generated from :data:`SCHEMA`, so they cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+TRUE_WORDS = {"y", "yes", "true", "1", "on"}
+FALSE_WORDS = {"n", "no", "false", "0", "off"}
+LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+class BadValue(ValueError):
+    """A value does not fit its key; the message says what is allowed."""
+
+
+@dataclass(frozen=True)
+class Key:
+    section: str
+    name: str
+    attr: str
+    kind: str  # str | secret | url | bool | int | float | choice | path | paths
+    default: Any
+    help: str
+    minimum: float | None = None
+    maximum: float | None = None
+    choices: tuple[str, ...] = ()
+    shown_default: str = ""  # how the default reads in docs when it is derived
+
+    @property
+    def secret(self) -> bool:
+        return self.kind == "secret"
+
+    def allowed(self) -> str:
+        if self.kind == "bool":
+            return "Y or N (also Yes/No, True/False, 1/0, On/Off)"
+        if self.kind in ("int", "float"):
+            unit = "a whole number" if self.kind == "int" else "a number"
+            return f"{unit} from {self.minimum:g} to {self.maximum:g}"
+        if self.kind == "choice":
+            return "one of " + ", ".join(self.choices)
+        if self.kind == "url":
+            return "an http:// or https:// URL with a host name"
+        if self.kind == "paths":
+            return "folder paths separated by ';'"
+        return "text"
+
+    def parse(self, raw: str) -> Any:
+        return PARSERS[self.kind](self, raw.strip())
+
+
+def _bool(key: Key, raw: str) -> bool:
+    word = raw.lower()
+    if word in TRUE_WORDS:
+        return True
+    if word in FALSE_WORDS:
+        return False
+    raise BadValue(key.allowed())
+
+
+def _number(key: Key, raw: str) -> float | int:
+    try:
+        value = int(raw) if key.kind == "int" else float(raw)
+    except ValueError:
+        raise BadValue(key.allowed()) from None
+    if (key.minimum is not None and value < key.minimum) or (key.maximum is not None and value > key.maximum):
+        raise BadValue(key.allowed())
+    return value
+
+
+def _choice(key: Key, raw: str) -> str:
+    for choice in key.choices:
+        if raw.lower() == choice.lower():
+            return choice
+    raise BadValue(key.allowed())
+
+
+def _url(key: Key, raw: str) -> str:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(raw)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise BadValue(key.allowed())
+    return raw.rstrip("/")
+
+
+def _text(key: Key, raw: str) -> str:
+    return raw
+
+
+def _paths(key: Key, raw: str) -> list[str]:
+    return [p.strip() for p in raw.split(";") if p.strip()]
+
+
+PARSERS: dict[str, Callable[[Key, str], Any]] = {
+    "str": _text, "secret": _text, "path": _text, "url": _url, "bool": _bool,
+    "int": _number, "float": _number, "choice": _choice, "paths": _paths,
+}
+
+SCHEMA: tuple[Key, ...] = (
+    Key("Continuum", "PSG", "psg", "secret", "",
+        "Partner Security Code from the Continuum portal (a secret: never logged or echoed)",
+        shown_default="(required, except in the demo)"),
+    Key("Continuum", "ContinuumURL", "continuum_url", "url", "",
+        "Base URL of the Continuum PSA API", shown_default="(required, except in the demo)"),
+    Key("Continuum", "InstanceID", "instance_id", "str", "RMAZenithINFOTECHID1",
+        "Suffix of the inventory file names in the Dbsys folder"),
+    Key("Continuum", "ProcessContinuumUpdatesQueue", "process_queue", "bool", False,
+        "Y: turn Continuum tickets into PSA tickets. N: inventory and links only (link sites first)"),
+    Key("Continuum", "PollIntervalSeconds", "poll_interval_seconds", "int", 30,
+        "Seconds between two polls of the Continuum change feed", minimum=1, maximum=3600),
+    Key("Continuum", "InventoryRefreshMinutes", "inventory_refresh_minutes", "int", 60,
+        "Minutes between two downloads of the sites and devices", minimum=1, maximum=10080),
+    Key("Continuum", "RequestTimeoutSeconds", "request_timeout_seconds", "float", 30,
+        "Total deadline of one HTTP request to Continuum, in seconds", minimum=1, maximum=600),
+    Key("Continuum", "VerifyTLS", "verify_tls", "bool", True,
+        "Verify the Continuum server's TLS certificate"),
+    Key("RangerMSP", "DbsysFolder", "dbsys_folder", "path", "Dbsys",
+        "The Dbsys folder (relative paths are taken from the INI's folder)",
+        shown_default="Dbsys beside the INI"),
+    Key("RangerMSP", "RequestsFolder", "requests_folder", "path", "",
+        "Folder where the PSA side drops requests", shown_default="<DbsysFolder>/ZenithRequests"),
+    Key("RangerMSP", "Database", "database", "path", "",
+        "The agent's embedded store (SQLite)", shown_default="<DbsysFolder>/zenithlink.sqlite3"),
+    Key("RangerMSP", "OwnBusinessAccount", "own_business_account", "str", "",
+        "REC ID or exact name of the account for tickets without a site",
+        shown_default="the first account created"),
+    Key("RangerMSP", "DefaultTicketManager", "default_ticket_manager", "str", "",
+        "Employee login used as ticket manager when the account has no manager",
+        shown_default="(none)"),
+    Key("RangerMSP", "AutoCreatedAccountPrefix", "auto_created_account_prefix", "str",
+        "[Continuum AUTO CREATED]", "Name prefix of accounts created for unlinked sites"),
+    Key("RangerMSP", "RequestScanSeconds", "request_scan_seconds", "int", 30,
+        "Seconds between two full scans of the request folder (events can be missed)",
+        minimum=1, maximum=3600),
+    Key("Plugins", "PluginFolders", "plugin_folders", "paths", [],
+        "Extra folders of *.py plugin files, separated by ';'", shown_default="(none)"),
+    Key("Logging", "LogFolder", "log_folder", "path", "",
+        "Folder of the rotating log files", shown_default="<DbsysFolder>/Logs"),
+    Key("Logging", "Level", "level", "choice", "INFO",
+        "Log level", choices=LEVELS),
+)
+
+SECTIONS: tuple[str, ...] = ("Continuum", "RangerMSP", "Plugins", "Logging")
+PLUGIN_SECTION_PREFIX = "plugin:"
+
+
+def key_for(section: str, name: str) -> Key | None:
+    """The declared key, case-insensitively; ``None`` if unknown."""
+    for key in SCHEMA:
+        if key.section.lower() == section.lower() and key.name.lower() == name.lower():
+            return key
+    return None
