@@ -1,0 +1,38 @@
+"""The one way a failure that an administrator must see is reported.
+
+It goes to the log, to an error report in ``ZenithErrors/``, to the store (the status file's
+"last error"), and to the notifiers — always as the same actionable sentence.
+"""
+
+from __future__ import annotations
+
+from loguru import logger
+
+from agent import events, logs
+from agent.errors import describe
+
+
+def report_failure(app, kind: str, what: str, exc: BaseException | None = None, *, todo: str = "",
+                   event_kind: str | None = None, data: dict | None = None) -> str:
+    """Log, write an error report, remember it as the last error, notify. Returns the sentence."""
+    from dbsys import reports
+
+    sentence = logs.redact(describe(exc) if exc is not None else what)
+    logger.error("{}: {}", what, sentence)
+    try:
+        reports.write_report(app.settings.dbsys_folder, kind, what, sentence, todo or _todo(exc), details=data)
+    except OSError as err:
+        logger.error("cannot write the error report for {}: {}", kind, err)
+    try:
+        app.store.set_state("last_error", f"{what}: {sentence}")
+    except Exception as err:  # noqa: BLE001 - reporting must never raise
+        logger.error("cannot record the last error in the store: {}", err)
+    if event_kind:
+        app.notify(events.Event(event_kind, f"{what}: {sentence}", data or {}))
+    return sentence
+
+
+def _todo(exc: BaseException | None) -> str:
+    if exc is None:
+        return "See the log file for details."
+    return "Follow the advice in the error text; the agent retries on its own where that can help."
