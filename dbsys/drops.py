@@ -113,12 +113,11 @@ def _parse(data: bytes, filename: str) -> etree._Element:
         raise _refused(filename)
     try:
         root = safexml.parse_bytes(data, max_bytes=len(data), what=filename)
+    except safexml.RefusedXML:
+        raise _refused(filename) from None
     except safexml.UnsafeXML as exc:
         raise BadRequest("Malformed", f"{exc}. Write well-formed UTF-8 XML with one <{ROOT_TAG}> root "
                          f"element, and write to a .tmp name first, then rename it to .xml.") from None
-    # A document in another encoding (UTF-16) hides its DOCTYPE from the byte check above.
-    if root.getroottree().docinfo.doctype:
-        raise _refused(filename)
     if root.tag != ROOT_TAG:
         raise BadRequest("Malformed", f"{filename} has the root element <{root.tag}>; a request must be "
                          f"a <{ROOT_TAG} id=\"…\" action=\"…\" user=\"…\"> element.")

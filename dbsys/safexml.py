@@ -18,6 +18,10 @@ class UnsafeXML(ValueError):
     """The document is malformed, hostile (DOCTYPE, entities) or too large."""
 
 
+class RefusedXML(UnsafeXML):
+    """The document declares a DOCTYPE or entities."""
+
+
 def _parser(**extra) -> etree.XMLParser:
     return etree.XMLParser(
         resolve_entities=False,
@@ -35,7 +39,7 @@ def _refuse_doctype(head: bytes) -> None:
     # lxml still records an internal subset even with resolve_entities off, and the
     # contract forbids any DOCTYPE, so look before parsing.
     if b"<!DOCTYPE" in head.upper() or b"<!ENTITY" in head.upper():
-        raise UnsafeXML("the document declares a DOCTYPE or entities, which are refused")
+        raise RefusedXML("the document declares a DOCTYPE or entities, which are refused")
 
 
 def parse_bytes(data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES, what: str = "document") -> etree._Element:
@@ -51,7 +55,14 @@ def parse_bytes(data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES, what: str = 
         raise UnsafeXML(f"the {what} is not well-formed XML: {exc}") from None
     if root is None:
         raise UnsafeXML(f"the {what} has no root element")
+    _refuse_parsed_doctype(root)
     return root
+
+
+def _refuse_parsed_doctype(elem: etree._Element) -> None:
+    # The byte check misses a DOCTYPE in a UTF-16 document; the parser still records it.
+    if elem.getroottree().docinfo.doctype:
+        raise RefusedXML("the document declares a DOCTYPE or entities, which are refused")
 
 
 def iter_elements(stream: IO[bytes], tag: str, *, what: str = "document") -> Iterator[etree._Element]:
@@ -75,7 +86,11 @@ def iter_elements(stream: IO[bytes], tag: str, *, what: str = "document") -> Ite
         remove_pis=True,
     )
     try:
+        checked = False
         for _event, elem in context:
+            if not checked:
+                _refuse_parsed_doctype(elem)
+                checked = True
             yield elem
             elem.clear()
             while elem.getprevious() is not None:
