@@ -83,7 +83,7 @@ class Admin:
     def handle(self, req: Request) -> Answer:
         try:
             fn, args = self._route(req)
-            status = 201 if req.method == "POST" and fn.__name__ == "<lambda>" and _creates(req) else 200
+            status = 201 if req.method == "POST" and _creates(req) else 200
             return json_answer(status, fn(_json_body(req.body), *args))
         except SandboxError as exc:
             return json_answer(exc.status, {"error": {"code": exc.code, "message": exc.message}})
