@@ -155,3 +155,19 @@ def test_bad_url_is_refused():
     with pytest.raises(ZenithError) as info:
         ContinuumClient("ftp://x", "psg")
     assert "ContinuumURL" in str(info.value)
+
+
+def test_psg_never_in_debug_logs():
+    from loguru import logger
+
+    lines: list[str] = []
+    sink = logger.add(lambda m: lines.append(str(m)), level="DEBUG")
+    answers = iter([httpx.Response(503), httpx.Response(401, content=f"<Error code='BadSecurityCode'>"
+                                                                       f"<Message>{PSG}</Message></Error>".encode())])
+    try:
+        with pytest.raises(BadSecurityCode):
+            client_for(lambda r: next(answers), attempts=3).ping()
+    finally:
+        logger.remove(sink)
+    assert any("/psa/v1/ping" in line for line in lines)  # requests are logged at DEBUG
+    assert not any(PSG in line for line in lines)
