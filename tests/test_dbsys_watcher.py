@@ -182,3 +182,15 @@ def test_file_watcher_poll_catches_a_change_without_events(ini):
         assert wait_for(lambda: counter.count == 1, timeout=3.0)
     finally:
         watcher.stop()
+
+
+def test_periodic_scan_catches_files_whose_events_were_lost(tmp_path):
+    recorder = Recorder()
+    watcher = FolderWatcher(tmp_path, recorder, scan_interval=0.3).start()
+    try:
+        watcher._observer.stop()  # as if inotify had overflowed: no more events
+        watcher._observer.join()
+        (tmp_path / "missed.xml").write_bytes(b"x")
+        assert wait_for(lambda: tmp_path / "missed.xml" in recorder.seen, timeout=3)
+    finally:
+        watcher.stop()
