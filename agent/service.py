@@ -1,0 +1,259 @@
+"""The service (``zenithlink run``): one agent per Dbsys folder, its workers and watchers.
+
+Each engine runs in a worker thread of its own on its own schedule, so a long inventory
+download never delays a ticket. The watchers only signal; workers act. SIGTERM/SIGINT set one
+stop flag: workers finish the round they are in (a store transaction either commits or rolls
+back) and the process exits within a few seconds.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from loguru import logger
+
+from agent import __version__, events, logs
+from agent.app import App, load
+from agent.errors import ConfigError, describe
+from agent.lock import FolderLock
+from agent.reporting import report_failure
+from agent.store import now_iso
+
+STATUS_EVERY_SECONDS = 15.0
+STOP_GRACE_SECONDS = 4.0
+
+
+@dataclass
+class Worker:
+    """Calls ``job`` every ``interval()`` seconds, or sooner when woken, until stopped."""
+
+    name: str
+    job: Callable[[], object]
+    interval: Callable[[], float]
+    stop: threading.Event
+    wake: threading.Event = field(default_factory=threading.Event)
+    thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self.thread = threading.Thread(target=self._loop, name=f"zenithlink-{self.name}", daemon=True)
+        self.thread.start()
+
+    def _loop(self) -> None:
+        while not self.stop.is_set():
+            self.run_guarded()
+            self.wake.wait(timeout=max(0.05, self.interval()))
+            self.wake.clear()
+
+    def run_guarded(self) -> None:
+        try:
+            self.job()
+        except Exception as exc:  # noqa: BLE001 - a worker must outlive any single failure
+            logger.opt(exception=exc).error("{} failed: {}", self.name, describe(exc))
+
+
+class Service:
+    """The agent's long-running process (or one cycle of it with ``once``)."""
+
+    def __init__(self, app: App, *, once: bool = False) -> None:
+        self.app = app
+        self.once = once
+        self.stop = threading.Event()
+        self.reload_requested = threading.Event()
+        self.started_at = now_iso()
+        self.workers: dict[str, Worker] = {}
+        self._request_watcher = None
+        self._ini_watcher = None
+        self._processor = None
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def run(self) -> int:
+        settings = self.app.settings
+        logs.configure(settings.level, settings.log_folder)
+        lock = FolderLock(settings.dbsys_folder)
+        lock.acquire()
+        try:
+            self._prepare()
+            logger.info("zenithlink {} started for {} (queue processing {})", __version__,
+                        settings.dbsys_folder, "on" if settings.process_queue else "off")
+            if self.once:
+                self._one_cycle()
+            else:
+                self._serve()
+        finally:
+            self._shutdown()
+            lock.release()
+        return 0
+
+    def _prepare(self) -> None:
+        from dbsys.atomic import sweep_temp_files
+
+        settings = self.app.settings
+        for folder in (settings.dbsys_folder, settings.requests_folder):
+            Path(folder).mkdir(parents=True, exist_ok=True)
+            sweep_temp_files(folder)
+        self.app.pm  # load plugins now: a broken plugin stops the start, not a later ticket
+        self.app.store
+
+    def _one_cycle(self) -> None:
+        from dbsys.drops import request_files
+
+        self._run_job("inventory", self._inventory)
+        self._run_job("requests", lambda: self.processor.process(set(request_files(self.app.settings.requests_folder))))
+        self._run_job("inbound", self._inbound)
+        self._run_job("outbox", self._outbox)
+        self.write_status()
+
+    def _run_job(self, name: str, job: Callable[[], object]) -> None:
+        Worker(name, job, lambda: 0.0, self.stop).run_guarded()
+
+    def _serve(self) -> None:
+        self._install_signal_handlers()
+        settings = self.app.settings
+        self.workers = {
+            "inventory": Worker("inventory", self._inventory, lambda: self.app.settings.inventory_refresh_minutes * 60.0, self.stop),
+            "inbound": Worker("inbound", self._inbound, lambda: float(self.app.settings.poll_interval_seconds), self.stop),
+            "outbox": Worker("outbox", self._outbox, self._outbox_interval, self.stop),
+            "status": Worker("status", self.write_status, lambda: STATUS_EVERY_SECONDS, self.stop),
+        }
+        for worker in self.workers.values():
+            worker.start()
+        self._start_request_watcher(settings.requests_folder)
+        self._start_ini_watcher()
+        while not self.stop.is_set():
+            if self.reload_requested.wait(timeout=0.5):
+                self.reload_requested.clear()
+                self.reload()
+
+    def _install_signal_handlers(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return
+
+        def handler(signum, _frame):
+            logger.info("received {}, stopping", signal.Signals(signum).name)
+            self.request_stop()
+
+        signal.signal(signal.SIGTERM, handler)
+        signal.signal(signal.SIGINT, handler)
+
+    def request_stop(self) -> None:
+        self.stop.set()
+        for worker in self.workers.values():
+            worker.wake.set()
+
+    def _shutdown(self) -> None:
+        self.request_stop()
+        for watcher in (self._request_watcher, self._ini_watcher):
+            if watcher is not None:
+                watcher.stop()
+        deadline = time.monotonic() + STOP_GRACE_SECONDS
+        for worker in self.workers.values():
+            if worker.thread is not None:
+                worker.thread.join(timeout=max(0.0, deadline - time.monotonic()))
+        try:
+            self.write_status(stopped=True)
+        except Exception as exc:  # noqa: BLE001 - shutting down anyway
+            logger.warning("cannot write the final status: {}", exc)
+        logger.info("zenithlink stopped")
+
+    # -- jobs --------------------------------------------------------------------------------
+    def _inventory(self) -> None:
+        from agent.inventory import InventoryJob
+
+        InventoryJob(self.app).run_once()
+
+    def _inbound(self) -> None:
+        from agent.inbound import InboundSync
+
+        InboundSync(self.app).run_once()
+
+    def _outbox(self) -> None:
+        from agent.outbound import OutboxSender
+
+        OutboxSender(self.app).run_once()
+
+    def _outbox_interval(self) -> float:
+        from agent.outbound import OutboxSender
+
+        return min(5.0, max(0.05, OutboxSender(self.app).next_due_seconds()))
+
+    @property
+    def processor(self):
+        if self._processor is None:
+            from agent.requests import RequestProcessor
+
+            self._processor = RequestProcessor(self.app)
+        return self._processor
+
+    def _on_request_files(self, paths: set[Path]) -> None:
+        self.processor.process(paths)
+        outbox = self.workers.get("outbox")
+        if outbox is not None:
+            outbox.wake.set()
+
+    def _start_request_watcher(self, folder: Path) -> None:
+        from dbsys.watcher import FolderWatcher
+
+        if self._request_watcher is not None:
+            self._request_watcher.stop()
+        self._request_watcher = FolderWatcher(folder, self._on_request_files,
+                                              scan_interval=float(self.app.settings.request_scan_seconds))
+        self._request_watcher.start()
+
+    def _start_ini_watcher(self) -> None:
+        from dbsys.watcher import FileWatcher
+
+        self._ini_watcher = FileWatcher(self.app.config_path, self.reload_requested.set)
+        self._ini_watcher.start()
+
+    # -- configuration reload ------------------------------------------------------------------
+    def reload(self) -> bool:
+        """Take a changed INI if it is valid; otherwise keep the last good one and say why."""
+        old = self.app.settings
+        try:
+            new = load(self.app.config_path)
+        except ConfigError as exc:
+            report_failure(self.app, "config", "the changed configuration was refused; the previous one stays in force",
+                           exc, todo="Fix the listed problems in the INI and save it again.",
+                           event_kind=events.CONFIG_REJECTED)
+            return False
+        self.app.replace_settings(new)
+        logs.configure(new.level, new.log_folder)
+        for warning in new.warnings:
+            logger.warning("configuration: {}", warning)
+        changed = [f"[{s}] {k}" for (s, k, v), (_, _, w) in zip(old.summary(), new.summary()) if v != w]
+        logger.info("configuration reloaded{}", (": " + ", ".join(changed)) if changed else " (no change)")
+        if new.requests_folder != old.requests_folder:
+            Path(new.requests_folder).mkdir(parents=True, exist_ok=True)
+            self._start_request_watcher(new.requests_folder)
+        for worker in self.workers.values():
+            worker.wake.set()
+        return True
+
+    # -- status file -------------------------------------------------------------------------
+    def status_fields(self, *, stopped: bool = False) -> dict:
+        store, settings = self.app.store, self.app.settings
+        counts = store.request_counts()
+        state = store.get_state
+        return {
+            "version": __version__, "pid": __import__("os").getpid(), "running": not stopped,
+            "started_at": self.started_at, "updated_at": now_iso(),
+            "last_inventory_refresh": state("last_inventory_refresh"),
+            "inventory_sites": state("inventory_sites"), "inventory_devices": state("inventory_devices"),
+            "inventory_changes": state("inventory_changes"), "activation": state("activation"),
+            "last_queue_poll": state("last_queue_poll"), "queue_cursor": store.feed_cursor,
+            "process_queue": bool(settings.process_queue), "outbox_depth": store.outbox_depth(),
+            "outbox_oldest": store.oldest_pending_outbox(),
+            "requests_done": counts.get("Done", 0) + counts.get("Queued", 0),
+            "requests_failed": counts.get("Failed", 0), "last_error": state("last_error"),
+        }
+
+    def write_status(self, *, stopped: bool = False) -> None:
+        from dbsys.status import status_path, write_status
+
+        settings = self.app.settings
+        write_status(status_path(settings.dbsys_folder, settings.instance_id), self.status_fields(stopped=stopped))
