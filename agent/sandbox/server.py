@@ -183,7 +183,7 @@ class SandboxServer:
     def start(self) -> "SandboxServer":
         if self._httpd is None:
             self._httpd = _Server(self._address, self.api, Admin(self.world, self.faults), self.faults)
-            self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.1},
+            self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
                                             name="sandbox-http", daemon=True)
             self._thread.start()
             logger.info("sandbox Continuum listening on {}", self.url)
