@@ -144,3 +144,15 @@ def test_psg_never_reaches_any_file(tmp_path, redactor):
         data = path.read_bytes()
         assert PSG.encode() not in data, path.name
         assert b"***" in data
+
+
+def test_folder_layout(tmp_path):
+    from dbsys import paths
+
+    requests = paths.requests_folder(tmp_path)
+    assert requests == tmp_path / "ZenithRequests"
+    assert paths.requests_folder(tmp_path, tmp_path / "elsewhere") == tmp_path / "elsewhere"
+    assert paths.results_folder(requests) == requests / "Results"
+    assert paths.processed_folder(requests) == requests / "Processed"
+    assert paths.failed_folder(requests) == requests / "Failed"
+    assert paths.reports_folder(tmp_path) == tmp_path / "ZenithErrors"
