@@ -85,6 +85,9 @@ class Change:
 
 @dataclass(frozen=True)
 class ChangePage:
+    """One read of the feed. ``next`` is the cursor to ack once these changes are committed
+    (``None`` when the server named none, e.g. an empty page); ``more``: call again at once."""
+
     changes: tuple[Change, ...]
     next: str | None
     more: bool
@@ -92,6 +95,8 @@ class ChangePage:
 
 @dataclass(frozen=True)
 class Page(Generic[T]):
+    """One page of sites or devices; ``total`` is -1 when the server did not say."""
+
     page: int
     page_size: int
     total: int
