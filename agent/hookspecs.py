@@ -19,6 +19,20 @@ hookspec = pluggy.HookspecMarker(PROJECT)
 hookimpl = pluggy.HookimplMarker(PROJECT)
 
 
+@hookspec
+def zenith_configure(settings, app):
+    """Hand a plugin its configuration.
+
+    Called once right after the plugin manager is built and registered every enabled plugin,
+    and again after every accepted INI reload (a reload builds a new plugin manager).
+    ``settings`` is the ``config.loader.Settings``; read a plugin's own section with
+    ``settings.plugin_settings("<name>")`` (keys lower-cased). ``app`` is the ``agent.app.App``
+    when one is known, else ``None``. Return values are ignored. Raise
+    ``agent.errors.ConfigError`` for settings that cannot work (a missing required value): the
+    plugin manager is then not built, and the message reaches the administrator.
+    """
+
+
 @hookspec(firstresult=True)
 def zenith_resolve_account(ticket, store, settings):
     """Choose the PSA account for an incoming Continuum ticket (R3-R5).

@@ -114,6 +114,8 @@ def get_plugin_manager(settings=None, *, extra: list[tuple[str, Any]] | None = N
     for name, plugin in extra or []:
         pm.add(plugin, name, "inline", settings)
     pm.validate()
+    if settings is not None:
+        pm.hook.zenith_configure(settings=settings, app=None)
     return pm
 
 
