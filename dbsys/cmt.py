@@ -70,8 +70,9 @@ def write_inventory(path: str | os.PathLike[str], kind: Kind,
     """Stream ``items`` into the inventory file at ``path``; return how many were written.
 
     Each item is the ordered ``(tag, text)`` children of one Site or Device, written unchanged.
-    An exception from ``items`` (or from writing) aborts the write: the previous file stays
-    as it was and no temporary file is left.
+    An exception from ``items`` (or from writing, e.g. lxml's ``ValueError`` for a tag that
+    is not an XML name or text with control characters XML cannot hold) aborts the write:
+    the previous file stays as it was and no temporary file is left.
     """
     _check_kind(kind)
     item_tag = _ITEM[kind]
