@@ -1,0 +1,168 @@
+"""The INI contract: every rule of contracts/ini.md."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from config.loader import InvalidConfig, load_settings, parse_settings
+from config.schema import SCHEMA
+from config.template import TEMPLATE_PATH, render_reference, render_template
+
+SECRET = "PSG-Very-Secret-1234"
+
+
+def parse(text: str, tmp_path: Path, **kw):
+    return parse_settings(text, base_dir=tmp_path, **kw)
+
+
+def test_defaults_from_empty_file(tmp_path):
+    s = parse("", tmp_path)
+    assert s.instance_id == "RMAZenithINFOTECHID1"
+    assert s.process_queue is False
+    assert s.poll_interval_seconds == 30
+    assert s.inventory_refresh_minutes == 60
+    assert s.request_timeout_seconds == 30
+    assert s.verify_tls is True
+    assert s.dbsys_folder == tmp_path / "Dbsys"
+    assert s.requests_folder == tmp_path / "Dbsys" / "ZenithRequests"
+    assert s.database == tmp_path / "Dbsys" / "zenithlink.sqlite3"
+    assert s.log_folder == tmp_path / "Dbsys" / "Logs"
+    assert s.auto_created_account_prefix == "[Continuum AUTO CREATED]"
+    assert s.level == "INFO"
+
+
+def test_legacy_file_without_section_is_continuum(tmp_path):
+    s = parse(f"PSG={SECRET}\nProcessContinuumUpdatesQueue=Y\n", tmp_path)
+    assert s.psg == SECRET
+    assert s.process_queue is True
+
+
+def test_legacy_file_with_leading_comment(tmp_path):
+    s = parse(f"; written by hand\n\nPSG={SECRET}\n", tmp_path)
+    assert s.psg == SECRET
+
+
+def test_keys_and_sections_are_case_insensitive(tmp_path):
+    s = parse("[continuum]\npollintervalseconds=5\nINSTANCEID=abc\n[RANGERMSP]\ndbsysfolder=X\n", tmp_path)
+    assert s.poll_interval_seconds == 5
+    assert s.instance_id == "abc"
+    assert s.dbsys_folder == tmp_path / "X"
+
+
+@pytest.mark.parametrize("word,value", [
+    ("Y", True), ("n", False), ("Yes", True), ("no", False), ("TRUE", True), ("false", False),
+    ("1", True), ("0", False), ("On", True), ("off", False)])
+def test_booleans_accept_every_spelling(tmp_path, word, value):
+    assert parse(f"[Continuum]\nProcessContinuumUpdatesQueue={word}\n", tmp_path).process_queue is value
+
+
+def test_percent_is_an_ordinary_character(tmp_path):
+    s = parse("[Continuum]\nPSG=ab%(cd)s%%ef\n[RangerMSP]\nAutoCreatedAccountPrefix=100% auto\n", tmp_path)
+    assert s.psg == "ab%(cd)s%%ef"
+    assert s.auto_created_account_prefix == "100% auto"
+
+
+def test_unknown_key_warns_with_nearest_name(tmp_path):
+    s = parse("[Continuum]\nPollIntervalSecond=5\n", tmp_path)
+    assert s.poll_interval_seconds == 30
+    assert any("PollIntervalSecond" in w and "did you mean PollIntervalSeconds" in w for w in s.warnings)
+
+
+def test_unknown_section_warns(tmp_path):
+    s = parse("[Continum]\nPSG=x\n", tmp_path)
+    assert any("Continum" in w and "Continuum" in w for w in s.warnings)
+
+
+def test_five_problems_reported_at_once(tmp_path):
+    text = ("[Continuum]\nPollIntervalSeconds=soon\nVerifyTLS=maybe\nContinuumURL=ftp://x\n"
+            "InventoryRefreshMinutes=0\n[Logging]\nLevel=LOUD\n")
+    with pytest.raises(InvalidConfig) as info:
+        parse(text, tmp_path)
+    problems = info.value.problems
+    assert len(problems) == 5
+    joined = "\n".join(problems)
+    for key in ("PollIntervalSeconds", "VerifyTLS", "ContinuumURL", "InventoryRefreshMinutes", "Level"):
+        assert key in joined
+    assert "'soon'" in joined and "whole number" in joined
+    assert "DEBUG, INFO, WARNING, ERROR" in joined
+
+
+def test_bad_values_name_section_key_value_and_allowed(tmp_path):
+    with pytest.raises(InvalidConfig) as info:
+        parse("[Continuum]\nRequestTimeoutSeconds=-3\n", tmp_path)
+    (problem,) = info.value.problems
+    assert problem.startswith("[Continuum] RequestTimeoutSeconds = '-3': must be a number from 1 to 600")
+
+
+def test_psg_value_is_never_echoed(tmp_path):
+    with pytest.raises(InvalidConfig) as info:
+        parse(f"[Continuum]\nPSG={SECRET}\nPollIntervalSeconds=x\n", tmp_path, require=("PSG", "ContinuumURL"))
+    assert SECRET not in str(info.value)
+    assert any("ContinuumURL is missing" in p for p in info.value.problems)
+    s = parse(f"[Continuum]\nPSG={SECRET}\n", tmp_path)
+    assert SECRET not in repr(s.summary())
+    assert ("Continuum", "PSG", "(set)") in s.summary()
+
+
+def test_required_keys_only_when_asked(tmp_path):
+    parse("", tmp_path)
+    with pytest.raises(InvalidConfig) as info:
+        parse("", tmp_path, require=("PSG", "ContinuumURL"))
+    assert len(info.value.problems) == 2
+
+
+def test_plugins_switches_and_plugin_sections(tmp_path):
+    s = parse("[Plugins]\nnotify_email=Y\nNotify_Log=off\nPluginFolders=a;b\n"
+              "[plugin:notify_email]\nSMTPHost=mail.example.com\n", tmp_path)
+    assert s.plugin_enabled("notify_email", False) is True
+    assert s.plugin_enabled("notify_log", True) is False
+    assert s.plugin_enabled("other", True) is True
+    assert s.plugin_folders == [tmp_path / "a", tmp_path / "b"]
+    assert s.plugin_settings("NOTIFY_EMAIL") == {"smtphost": "mail.example.com"}
+
+
+def test_bad_plugin_switch_is_a_problem(tmp_path):
+    with pytest.raises(InvalidConfig) as info:
+        parse("[Plugins]\nnotify_email=perhaps\n", tmp_path)
+    assert "notify_email" in info.value.problems[0]
+
+
+def test_instance_id_must_be_file_name_safe(tmp_path):
+    with pytest.raises(InvalidConfig):
+        parse("[Continuum]\nInstanceID=../../etc\n", tmp_path)
+
+
+def test_missing_file_says_how_to_create_one(tmp_path):
+    with pytest.raises(InvalidConfig) as info:
+        load_settings(tmp_path / "nope.ini")
+    assert "zenithlink init" in info.value.problems[0]
+
+
+def test_not_utf8_is_a_clear_problem(tmp_path):
+    path = tmp_path / "x.ini"
+    path.write_bytes(b"[Continuum]\nPSG=\xff\xfe\x00bad\n")
+    with pytest.raises(InvalidConfig) as info:
+        load_settings(path)
+    assert "UTF-8" in info.value.problems[0]
+
+
+def test_broken_ini_syntax_is_reported(tmp_path):
+    with pytest.raises(InvalidConfig) as info:
+        parse("[Continuum\nPSG=x\n", tmp_path)
+    assert "cannot be read as an INI file" in info.value.problems[0]
+
+
+def test_shipped_template_lists_every_key_and_is_up_to_date():
+    text = TEMPLATE_PATH.read_text()
+    assert text == render_template(), "regenerate config/CmtZenithLink.ini from config/template.py"
+    for key in SCHEMA:
+        assert f"\n{key.name}=" in text
+    settings = load_settings(TEMPLATE_PATH)
+    assert settings.warnings == []
+
+
+def test_ini_reference_is_up_to_date():
+    reference = Path(__file__).resolve().parent.parent / "docs" / "ini-reference.md"
+    assert reference.read_text() == render_reference(), "regenerate docs/ini-reference.md"

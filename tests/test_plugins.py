@@ -1,0 +1,116 @@
+"""The plugin manager: built-ins like any plugin, folders, inline, on/off, misspelled hooks."""
+
+from __future__ import annotations
+
+import textwrap
+from types import SimpleNamespace
+
+import pytest
+
+from agent.hookspecs import hookimpl
+from agent.plugins import DEFAULT_PLUGINS, PluginError, get_plugin_manager
+from config.loader import parse_settings
+
+FOLDER_PLUGIN = textwrap.dedent('''
+    from agent.hookspecs import hookimpl
+
+    @hookimpl
+    def zenith_resolve_account(ticket, store, settings):
+        return "CRD_FROM_FOLDER"
+''')
+
+
+def settings_with(tmp_path, text=""):
+    return parse_settings(text, base_dir=tmp_path)
+
+
+def resolve(pm, ticket=None):
+    ticket = ticket or SimpleNamespace(site_code="ACME-HQ")
+    store = SimpleNamespace(account_for_site=lambda code: "CRD_LINKED")
+    return pm.hook.zenith_resolve_account(ticket=ticket, store=store, settings=None)
+
+
+def test_builtins_registered_through_the_same_manager(tmp_path):
+    pm = get_plugin_manager(settings_with(tmp_path))
+    names = {n for n, i in pm.infos.items() if i.source == "built-in"}
+    assert names == {m.rsplit(".", 1)[1] for m in DEFAULT_PLUGINS}
+    assert pm.infos["account_resolver"].enabled
+    assert "zenith_resolve_account" in pm.infos["account_resolver"].hooks
+    assert resolve(pm) == "CRD_LINKED"
+
+
+def test_plugin_from_folder_overrides_the_builtin(tmp_path):
+    folder = tmp_path / "myplugins"
+    folder.mkdir()
+    (folder / "vip.py").write_text(FOLDER_PLUGIN)
+    settings = settings_with(tmp_path, "[Plugins]\nPluginFolders=myplugins\n")
+    pm = get_plugin_manager(settings)
+    assert pm.infos["vip"].source.startswith("folder")
+    assert resolve(pm) == "CRD_FROM_FOLDER"
+
+
+def test_disabling_a_plugin_in_the_ini_restores_the_default(tmp_path):
+    folder = tmp_path / "myplugins"
+    folder.mkdir()
+    (folder / "vip.py").write_text(FOLDER_PLUGIN)
+    settings = settings_with(tmp_path, "[Plugins]\nPluginFolders=myplugins\nVIP=N\n")
+    pm = get_plugin_manager(settings)
+    assert pm.infos["vip"].enabled is False
+    assert resolve(pm) == "CRD_LINKED"
+
+
+def test_inline_class_plugin(tmp_path):
+    class Inline:
+        @hookimpl
+        def zenith_resolve_account(self, ticket, store, settings):
+            return "CRD_INLINE" if ticket.site_code == "ACME-HQ" else None
+
+    pm = get_plugin_manager(settings_with(tmp_path), extra=[("inline", Inline())])
+    assert resolve(pm) == "CRD_INLINE"
+    assert resolve(pm, SimpleNamespace(site_code="OTHER")) == "CRD_LINKED"
+
+
+def test_builtin_can_be_switched_off(tmp_path):
+    pm = get_plugin_manager(settings_with(tmp_path, "[Plugins]\naccount_resolver=N\n"))
+    assert not pm.has_plugin("account_resolver")
+    assert resolve(pm) is None
+
+
+def test_misspelled_hook_is_refused(tmp_path):
+    class Typo:
+        @hookimpl
+        def zenith_resolve_acount(self, ticket):
+            return "x"
+
+    with pytest.raises(PluginError) as info:
+        get_plugin_manager(settings_with(tmp_path), extra=[("typo", Typo())])
+    assert "zenith_resolve_acount" in info.value.message and "typo" in info.value.message
+
+
+def test_broken_plugin_file_is_a_clear_error(tmp_path):
+    folder = tmp_path / "p"
+    folder.mkdir()
+    (folder / "broken.py").write_text("import nonexistent_module_xyz\n")
+    with pytest.raises(PluginError) as info:
+        get_plugin_manager(settings_with(tmp_path, "[Plugins]\nPluginFolders=p\n"))
+    assert "broken.py" in info.value.message
+
+
+def test_failing_notifier_does_not_stop_the_others(tmp_path):
+    seen = []
+
+    class Bad:
+        @hookimpl
+        def zenith_notify(self, event):
+            raise RuntimeError("smtp down")
+
+    class Good:
+        @hookimpl
+        def zenith_notify(self, event):
+            seen.append(event.kind)
+
+    from agent.events import Event
+
+    pm = get_plugin_manager(settings_with(tmp_path), extra=[("bad", Bad()), ("good", Good())])
+    pm.notify(Event("ticket_created", "x"))
+    assert seen == ["ticket_created"]

@@ -1,0 +1,171 @@
+"""The embedded store: migrations, REC IDs, the PSA model, links, backup while writing."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+
+import pytest
+
+from agent.errors import NotFoundError, PrivilegeError, UsageError
+from agent.store import STATUS_COMPLETED, Store
+from agent.store.migrations import MIGRATIONS
+from agent.store.recid import PATTERN, is_rec_id, new_rec_id
+
+
+@pytest.fixture
+def store(tmp_path):
+    with Store(tmp_path / "z.sqlite3") as s:
+        yield s
+
+
+def test_migrates_from_empty_and_reopens(tmp_path):
+    path = tmp_path / "z.sqlite3"
+    with Store(path) as s:
+        assert s.db.schema_version == len(MIGRATIONS)
+        rec = s.add_account("ACME")
+    with Store(path) as s:
+        assert s.db.schema_version == len(MIGRATIONS)
+        assert s.get_account(rec).name == "ACME"
+
+
+def test_pragmas_wal_and_full_sync(store):
+    assert store.db.scalar("PRAGMA journal_mode") == "wal"
+    assert store.db.scalar("PRAGMA synchronous") == 2
+
+
+def test_newer_schema_is_refused(tmp_path):
+    path = tmp_path / "z.sqlite3"
+    Store(path).close()
+    conn = sqlite3.connect(path)
+    conn.execute(f"PRAGMA user_version={len(MIGRATIONS) + 1}")
+    conn.close()
+    with pytest.raises(Exception, match="newer zenithlink"):
+        Store(path)
+
+
+@pytest.mark.parametrize("table,prefix", [("account", "CRD"), ("asset", "AST"), ("ticket", "TKT"),
+                                          ("history", "HIS"), ("employee", "EMP")])
+def test_rec_id_format(table, prefix):
+    ids = {new_rec_id(table) for _ in range(500)}
+    assert len(ids) == 500
+    for rec in ids:
+        assert len(rec) == 20 and rec.startswith(prefix) and PATTERN.match(rec)
+        assert is_rec_id(rec, table)
+
+
+def test_accounts_keep_creation_order_and_first_account(store):
+    a = store.add_account("Own business")
+    b = store.add_account("ACME")
+    assert [x.rec_id for x in store.list_accounts()] == [a, b]
+    assert store.first_account().rec_id == a
+    assert store.find_account("acme").rec_id == b
+    with pytest.raises(UsageError):
+        store.add_account("  ")
+
+
+def test_builtin_groups_and_privilege(store):
+    groups = {g["name"]: g["continuum"] for g in store.list_groups()}
+    assert groups == {"Full": True, "Partial": False, "Limited": False, "Sys Admin": True}
+    store.add_group("Dispatch", continuum=True)
+    store.add_employee("ann", group="Dispatch")
+    store.add_employee("bob", group="Limited")
+    assert store.require_privilege("ann", "link sites")["login"] == "ann"
+    with pytest.raises(PrivilegeError) as info:
+        store.require_privilege("bob", "link sites")
+    assert "Continuum Integration" in info.value.message and "Limited" in info.value.message
+    assert info.value.exit_code == 3
+    with pytest.raises(PrivilegeError):
+        store.require_privilege(None, "link sites")
+
+
+def test_tickets_history_status_inbox(store):
+    acc = store.add_account("ACME")
+    ast = store.add_asset("PC-1", acc, serial="S1")
+    t = store.add_ticket(acc, "Disk full", asset_rec_id=ast, in_inbox=True)
+    store.add_history(t, "first", at="2026-11-27T10:00:00Z")
+    store.add_history(t, "second", at="2026-11-27T11:00:00Z")
+    assert store.set_ticket_status(t, STATUS_COMPLETED) == 100
+    ticket = store.get_ticket(t)
+    doc = ticket.as_dict()
+    assert doc["status"] == "Completed" and doc["status_code"] == 1000 and doc["in_inbox"] is True
+    assert [h["text"] for h in doc["history"]] == ["first", "second"]
+    assert set(doc) >= {"rec_id", "ticket_no", "description", "status", "status_code", "in_inbox",
+                        "account_rec_id", "asset_rec_id", "manager", "continuum_ticket_id", "history"}
+    assert [x.rec_id for x in store.list_tickets(inbox=True)] == [t]
+    with pytest.raises(NotFoundError):
+        store.get_ticket("TKT00000000000000000")
+
+
+def test_transaction_rolls_back_everything(store):
+    with pytest.raises(RuntimeError):
+        with store.transaction():
+            store.add_account("A")
+            store.set_state("feed_cursor", "c-9")
+            raise RuntimeError("crash")
+    assert store.list_accounts() == [] and store.feed_cursor is None
+
+
+def test_unlink_account_cascade_and_merge(store):
+    auto = store.add_account("[Continuum AUTO CREATED] ACME", auto_created=True)
+    real = store.add_account("ACME")
+    store.link_site("ACME-HQ", auto)
+    store.link_site("ACME-BR", auto)
+    asset = store.add_asset("DC01", auto)
+    store.link_device("D-1", asset)
+    t = store.add_ticket(auto, "x")
+    store.link_ticket("2026000001", t)
+    moved = store.merge_accounts(auto, real)
+    assert moved == {"sites": 2, "tickets": 1, "assets": 1}
+    assert store.account_for_site("ACME-HQ") == real
+    assert store.get_ticket(t).account_rec_id == real
+    with pytest.raises(NotFoundError):
+        store.get_account(auto)
+    removed = store.unlink_account(real)
+    assert removed == {"sites": ["ACME-BR", "ACME-HQ"], "ticket_links": 1, "device_links": 1}
+    assert store.site_links() == {} and store.device_links() == {} and store.continuum_for_ticket(t) is None
+
+
+def test_outbox_orders_per_ticket_and_dedupes_keys(store):
+    acc = store.add_account("A")
+    t1, t2 = store.add_ticket(acc, "one"), store.add_ticket(acc, "two")
+    first = store.enqueue_outbox("k1", t1, "create", {"a": 1})
+    store.enqueue_outbox("k2", t1, "note", {})
+    store.enqueue_outbox("k3", t2, "note", {})
+    assert store.enqueue_outbox("k1", t1, "create", {"a": 1}) is None
+    due = store.due_outbox("9999")
+    assert [i.idem_key for i in due] == ["k1", "k3"]
+    store.outbox_finish(first, "done")
+    assert [i.idem_key for i in store.due_outbox("9999")] == ["k2", "k3"]
+    assert store.outbox_depth() == 2
+
+
+def test_requests_are_claimed_once(store):
+    assert store.record_request("r1", "h", "r1.xml", "AddNote", "ann", "Queued")
+    assert not store.record_request("r1", "h", "r1.xml", "AddNote", "ann", "Queued")
+    store.finish_request("r1", "Done", continuum_ticket_id="42")
+    assert store.request_seen("r1")["status"] == "Done"
+
+
+def test_backup_while_writing(store, tmp_path):
+    acc = store.add_account("A")
+    stop = threading.Event()
+
+    def writer():
+        while not stop.is_set():
+            store.add_ticket(acc, "load")
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        for n in range(3):
+            target = tmp_path / f"backup{n}.sqlite3"
+            store.db.backup(target)
+            copy = sqlite3.connect(target)
+            assert copy.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+            assert copy.execute("SELECT COUNT(*) FROM accounts").fetchone()[0] == 1
+            copy.close()
+    finally:
+        stop.set()
+        thread.join()
+    assert store.count_tickets() > 0
