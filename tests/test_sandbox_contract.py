@@ -330,3 +330,30 @@ def test_without_key_each_request_applies(api, sb):
     post(api, "/tickets", NEW)
     post(api, "/tickets", NEW)
     assert [e["action"] for e in sb.world.ledger] == ["create", "create"]
+
+
+# ---- framing ------------------------------------------------------------------------------------
+
+def _raw(sb, request: bytes) -> bytes:
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(sb.url)
+    with socket.create_connection((parts.hostname, parts.port), timeout=5) as sock:
+        sock.sendall(request)
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+@pytest.mark.parametrize("headers,status", [
+    (b"Content-Length: 99999999\r\n", b"413"),
+    (b"Transfer-Encoding: chunked\r\n", b"411"),
+    (b"Content-Length: lots\r\n", b"400"),
+])
+def test_unreadable_bodies_get_an_error_body_and_close(sb, headers, status):
+    answer = _raw(sb, b"POST /psa/v1/tickets HTTP/1.1\r\nHost: x\r\nX-PSG: " + PSG.encode() + b"\r\n" + headers + b"\r\n")
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.split(b" ")[1] == status and b"Connection: close" in head
+    assert etree.fromstring(body).get("code") == "Invalid"

@@ -27,6 +27,14 @@ MAX_REQUEST_BODY = 4 * 1024 * 1024
 TRICKLE_TICK = 0.05
 
 
+class _BadFraming(Exception):
+    """The request's body cannot be read safely; the connection is closed after the answer."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
@@ -85,8 +93,8 @@ class _Handler(BaseHTTPRequestHandler):
     def _serve(self) -> None:
         try:
             req = self._request()
-        except ValueError as exc:
-            self._send(Answer(413 if "large" in str(exc) else 400, b""), close=True)
+        except _BadFraming as exc:
+            self._send(error(exc.status, "Invalid", str(exc)), close=True)
             return
         if req.path == PREFIX or req.path.startswith(PREFIX + "/"):
             self._serve_api(req)
@@ -96,9 +104,14 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(error(404, "NotFound", f"No endpoint {req.path}; the API lives under {PREFIX}/."))
 
     def _request(self) -> Request:
-        length = int(self.headers.get("Content-Length") or 0)
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            raise _BadFraming(411, "Send the body with a Content-Length; chunked bodies are not accepted.")
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            raise _BadFraming(400, "The Content-Length header is not a number.") from None
         if length > MAX_REQUEST_BODY:
-            raise ValueError("request body too large")
+            raise _BadFraming(413, f"The request body is larger than {MAX_REQUEST_BODY} bytes.")
         body = self.rfile.read(length) if length > 0 else b""
         parts = urlsplit(self.path)
         return Request(self.command, parts.path, dict(parse_qsl(parts.query, keep_blank_values=True)),
