@@ -74,3 +74,14 @@ def configure(level: str = "INFO", log_folder: Path | None = None, *, quiet: boo
             logger.warning("cannot write log files in {}: {}; logging to stderr only", log_folder, exc)
         else:
             logger.add(_file_sink, level=level, format=_FORMAT, backtrace=False, diagnose=False)
+
+
+def _install_file_redaction() -> None:
+    # Results, error reports and the status file are written by ``dbsys``, which knows nothing
+    # of the PSG: hand it the same redaction the log sinks use.
+    from dbsys.redact import set_redactor
+
+    set_redactor(redact)
+
+
+_install_file_redaction()

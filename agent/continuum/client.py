@@ -55,7 +55,7 @@ class ContinuumClient:
 
     def __init__(self, base_url: str, psg: str, *, timeout: float = 30.0, verify: bool = True,
                  transport: httpx.BaseTransport | None = None, retry: RetryPolicy | None = None,
-                 circuit: CircuitBreaker | None = None, max_answer_bytes: int = 64 * MiB,
+                 circuit: CircuitBreaker | None = None, max_answer_bytes: int = 16 * MiB,
                  sleep: Callable[[float], None] = time.sleep,
                  user_agent: str = f"zenithlink/{__version__}") -> None:
         _check_psg(psg)
