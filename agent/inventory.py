@@ -1,0 +1,362 @@
+"""Sites and devices from the Continuum PSA API into the ``.cmt`` inventory files.
+
+Every page is streamed from the client straight into :func:`dbsys.cmt.write_inventory`, so
+memory does not grow with the number of devices (only a compact ``{id: name}`` map of the
+previous file is held, to report what changed).
+
+Both files or neither: the sites and the devices are each written to a staging file in the
+Dbsys folder (a name :func:`dbsys.atomic.sweep_temp_files` removes after a crash), and only
+when both downloads succeeded are they renamed over the final names, sites then devices. A
+failure part-way (network, 5xx after retries, bad XML, full disk) leaves both previous files
+byte-identical, so the PSA side never sees new sites beside devices of another refresh.
+The only window for a mixed pair is between the two renames (microseconds).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator
+
+from loguru import logger
+
+from agent import events
+from agent.continuum.errors import BadSecurityCode, NotActivated
+from agent.reporting import report_failure
+from dbsys import cmt
+from dbsys.atomic import fsync_folder, temp_name
+from dbsys.timestamps import utc
+
+PAGE_SIZE = 1000
+MAX_LISTED = 50
+KINDS = ("sites", "devices")
+KEY_TAG = {"sites": "SiteCode", "devices": "DeviceID"}
+
+Progress = Callable[[str, int, int, int], None]
+"""``progress(kind, pages_done, items_done, total)`` after each page; ``total`` is -1 when unknown."""
+
+_refresh_lock = threading.Lock()
+
+
+@dataclass
+class KindChanges:
+    """What changed in one file since the previous one (lists are capped at ``MAX_LISTED``)."""
+
+    first: bool = False
+    added: int = 0
+    removed: int = 0
+    renamed: int = 0
+    added_ids: list[str] = field(default_factory=list)
+    removed_ids: list[str] = field(default_factory=list)
+    renamed_ids: list[tuple[str, str, str]] = field(default_factory=list)
+
+    @property
+    def any(self) -> bool:
+        return bool(self.added or self.removed or self.renamed)
+
+    def summary(self) -> str:
+        if self.first:
+            return f"{self.added} new (first download)"
+        return f"+{self.added} -{self.removed} ~{self.renamed}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"first": self.first, "added": self.added, "removed": self.removed, "renamed": self.renamed,
+                "added_ids": list(self.added_ids), "removed_ids": list(self.removed_ids),
+                "renamed_ids": [list(r) for r in self.renamed_ids]}
+
+
+@dataclass
+class InventoryChanges:
+    sites: KindChanges = field(default_factory=KindChanges)
+    devices: KindChanges = field(default_factory=KindChanges)
+
+    @property
+    def any(self) -> bool:
+        return self.sites.any or self.devices.any
+
+    def summary(self) -> str:
+        """One short line, e.g. ``sites +1 -0 ~2; devices +5 -3 ~0``."""
+        return f"sites {self.sites.summary()}; devices {self.devices.summary()}"
+
+    def lines(self) -> Iterator[str]:
+        """One line per listed change, for the log."""
+        for kind, changes in (("site", self.sites), ("device", self.devices)):
+            if changes.first:
+                continue
+            for key in changes.added_ids:
+                yield f"{kind} added: {key}"
+            for key in changes.removed_ids:
+                yield f"{kind} removed: {key}"
+            for key, old, new in changes.renamed_ids:
+                yield f"{kind} renamed: {key} {old!r} -> {new!r}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"sites": self.sites.as_dict(), "devices": self.devices.as_dict()}
+
+
+@dataclass(frozen=True)
+class InventoryResult:
+    sites: int
+    devices: int
+    pages: int
+    seconds: float
+    changes: InventoryChanges
+    generated: datetime
+
+    def summary(self) -> str:
+        return (f"{self.sites} sites and {self.devices} devices in {self.seconds:.1f} s "
+                f"({self.pages} pages); changes: {self.changes.summary()}")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"sites": self.sites, "devices": self.devices, "pages": self.pages,
+                "seconds": round(self.seconds, 3), "generated": self.generated.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "changes": self.changes.as_dict()}
+
+
+# -- refresh ---------------------------------------------------------------------------------
+def inventory_paths(settings) -> dict[str, Path]:
+    """The final paths of the two files, by kind."""
+    return {"sites": cmt.sites_path(settings.dbsys_folder, settings.instance_id),
+            "devices": cmt.devices_path(settings.dbsys_folder, settings.instance_id)}
+
+
+def refresh(app, progress: Progress | None = None, *, page_size: int = PAGE_SIZE) -> InventoryResult:
+    """Download every site and device and replace both inventory files; raises on failure.
+
+    On any exception the previous files are left exactly as they were.
+    """
+    client = app.client
+    finals = inventory_paths(app.settings)
+    folder = finals["sites"].parent
+    folder.mkdir(parents=True, exist_ok=True)
+    sources = {"sites": lambda: client.site_pages(page_size), "devices": lambda: client.device_pages(page_size)}
+    with _refresh_lock:
+        start = time.monotonic()
+        generated = utc()
+        staged: dict[str, Path] = {}
+        counts: dict[str, int] = {}
+        changes: dict[str, KindChanges] = {}
+        pages = [0]
+        try:
+            for kind in KINDS:
+                staged[kind] = folder / temp_name(finals[kind].name)
+                differ = _Differ(_previous_names(finals[kind], kind))
+                items = _stream(sources[kind](), kind, differ, pages, progress)
+                counts[kind] = cmt.write_inventory(staged[kind], kind, items, generated)
+                changes[kind] = differ.finish()
+            _publish(staged, finals)
+        except BaseException:
+            for path in staged.values():
+                _remove_quietly(path)
+            raise
+    return InventoryResult(counts["sites"], counts["devices"], pages[0], time.monotonic() - start,
+                           InventoryChanges(changes["sites"], changes["devices"]), generated)
+
+
+def _stream(pages: Iterable, kind: str, differ: "_Differ", page_counter: list[int],
+            progress: Progress | None) -> Iterator[tuple[tuple[str, str], ...]]:
+    key_attr, done, number = ("site_code" if kind == "sites" else "device_id"), 0, 0
+    for page in pages:
+        for item in page.items:
+            differ.see(getattr(item, key_attr), item.name)
+            yield item.children
+        number += 1
+        done += len(page.items)
+        page_counter[0] += 1
+        if progress is not None:
+            progress(kind, number, done, page.total)
+
+
+def _publish(staged: dict[str, Path], finals: dict[str, Path]) -> None:
+    for kind in KINDS:
+        os.replace(staged[kind], finals[kind])
+    fsync_folder(finals["sites"].parent)
+
+
+def _remove_quietly(path: Path) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        logger.warning("Could not remove the staging file {}: {}", path.name, exc)
+
+
+# -- changes since the previous files -------------------------------------------------------
+def _previous_names(path: Path, kind: str) -> dict[str, str] | None:
+    """``{id: name}`` of the current file; ``None`` when there is none (or it cannot be read)."""
+    key_tag = KEY_TAG[kind]
+    try:
+        return {item.get(key_tag, ""): item.get("Name", "") for item in cmt.read_inventory(path, kind)}
+    except cmt.MissingInventory:
+        return None
+    except Exception as exc:  # noqa: BLE001 - a damaged old file only costs the change report
+        logger.warning("The previous inventory file {} cannot be read ({}); it is replaced, "
+                       "and this refresh reports no changes against it", path.name, exc)
+        return None
+
+
+class _Missing:
+    pass
+
+
+_MISSING = _Missing()
+
+
+class _Differ:
+    """Compares the stream of new items with the previous ``{id: name}`` map, item by item."""
+
+    def __init__(self, previous: dict[str, str] | None) -> None:
+        self._old = previous
+        self.changes = KindChanges(first=previous is None)
+
+    def see(self, key: str, name: str) -> None:
+        c = self.changes
+        if self._old is None:
+            c.added += 1
+            return
+        old = self._old.pop(key, _MISSING)
+        if old is _MISSING:
+            c.added += 1
+            _append(c.added_ids, key)
+        elif old != name:
+            c.renamed += 1
+            _append(c.renamed_ids, (key, old, name))
+
+    def finish(self) -> KindChanges:
+        if self._old:
+            self.changes.removed = len(self._old)
+            self.changes.removed_ids = list(self._old)[:MAX_LISTED]
+        self._old = None
+        return self.changes
+
+
+def _append(bucket: list, value: Any) -> None:
+    if len(bucket) < MAX_LISTED:
+        bucket.append(value)
+
+
+# -- the service job ------------------------------------------------------------------------
+PENDING_WARNING = "waiting for Continuum to apply the PSA activation (this can take up to 24 hours)"
+WARN_EVERY = timedelta(hours=1)
+REPORT_EVERY = timedelta(days=1)
+
+
+def _utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class InventoryJob:
+    """One inventory refresh for the service; never raises for expected failures."""
+
+    def __init__(self, app, *, now: Callable[[], datetime] = _utcnow) -> None:
+        self.app = app
+        self._now = now
+
+    def run_once(self) -> InventoryResult | None:
+        try:
+            result = refresh(self.app)
+        except NotActivated as exc:
+            self._activation_pending(exc)
+            return None
+        except BadSecurityCode as exc:
+            self._set_state(activation="refused")
+            report_failure(self.app, "inventory", "Continuum refused the Security Code", exc,
+                           todo="Correct [Continuum] PSG in the INI; the agent retries the inventory at the "
+                                "next refresh.", event_kind=events.SECURITY_CODE_REFUSED)
+            return None
+        except Exception as exc:  # noqa: BLE001 - the service must keep running; retried next interval
+            report_failure(self.app, "inventory", "The inventory refresh failed", exc,
+                           todo="The previous inventory files were kept; the agent retries at the next "
+                                "refresh (InventoryRefreshMinutes). Check the network and ContinuumURL if it lasts.",
+                           event_kind=events.INVENTORY_FAILED)
+            return None
+        self._record(result)
+        return result
+
+    def _record(self, result: InventoryResult) -> None:
+        previous = self._state("activation")
+        failure = self._set_state(last_inventory_refresh=_iso(self._now()), inventory_sites=str(result.sites),
+                                  inventory_devices=str(result.devices),
+                                  inventory_changes=result.changes.summary(), activation="ok",
+                                  activation_pending_since=None, activation_warned_at=None,
+                                  activation_reported_at=None)
+        if failure is not None:
+            report_failure(self.app, "store", "Recording the inventory refresh in the store failed", failure)
+        if previous in ("pending", "refused"):
+            logger.info("Continuum accepts the Security Code now; the inventory was downloaded")
+        logger.info("Inventory refreshed: {}", result.summary())
+        for line in result.changes.lines():
+            logger.info("inventory change: {}", line)
+        self._notify(events.Event(events.INVENTORY_REFRESHED, f"Inventory refreshed: {result.summary()}",
+                                  result.as_dict()))
+
+    def _activation_pending(self, exc: NotActivated) -> None:
+        """Not an agent failure: say so plainly, once an hour in the log, once a day in a report."""
+        now = self._now()
+        since = self._state("activation_pending_since")
+        self._set_state(activation="pending", **({} if since else {"activation_pending_since": _iso(now)}))
+        if _due(self._state("activation_warned_at"), now, WARN_EVERY):
+            logger.warning(PENDING_WARNING)
+            self._set_state(activation_warned_at=_iso(now))
+        if not since:
+            self._notify(events.Event(events.ACTIVATION_PENDING, PENDING_WARNING.capitalize(),
+                                      {"since": _iso(now)}))
+        if _due(self._state("activation_reported_at"), now, REPORT_EVERY):
+            self._report_pending(exc, since or _iso(now))
+            self._set_state(activation_reported_at=_iso(now))
+
+    def _report_pending(self, exc: NotActivated, since: str) -> None:
+        from dbsys import reports
+
+        try:
+            reports.write_report(self.app.settings.dbsys_folder, "activation-pending",
+                                 "Continuum has not applied the PSA activation yet", exc.message,
+                                 "Nothing needs fixing: the agent keeps retrying at every inventory refresh. "
+                                 "If this lasts more than 24 hours, check the activation with Continuum.",
+                                 details={"pending_since": since})
+        except OSError as err:
+            logger.error("cannot write the activation-pending report: {}", err)
+
+    def _notify(self, event: events.Event) -> None:
+        try:
+            self.app.notify(event)
+        except Exception as exc:  # noqa: BLE001 - a broken notifier set-up must not stop the refreshes
+            logger.error("cannot notify {}: {}", event.kind, exc)
+
+    def _state(self, key: str) -> str | None:
+        try:
+            return self.app.store.get_state(key)
+        except Exception as exc:  # noqa: BLE001 - bookkeeping must not stop the job
+            logger.warning("cannot read {} from the store: {}", key, exc)
+            return None
+
+    def _set_state(self, **values: str | None) -> Exception | None:
+        """Write the values in one transaction; the error instead of raising it."""
+        try:
+            store = self.app.store
+            with store.transaction():
+                for key, value in values.items():
+                    store.set_state(key, value)
+        except Exception as exc:  # noqa: BLE001 - bookkeeping must not stop the job
+            logger.warning("cannot record {} in the store: {}", ", ".join(values), exc)
+            return exc
+        return None
+
+
+def _iso(at: datetime) -> str:
+    return at.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _due(last: str | None, now: datetime, every: timedelta) -> bool:
+    if not last:
+        return True
+    try:
+        then = datetime.fromisoformat(last.replace("Z", "+00:00"))
+    except ValueError:
+        return True
+    return now - then >= every
