@@ -1,0 +1,158 @@
+"""``zenithlink inventory refresh | sites | devices``: download and read the inventory files."""
+
+from __future__ import annotations
+
+import json
+import sys
+from contextlib import contextmanager
+from typing import Iterator
+
+import click
+from loguru import logger
+
+from agent.cli.output import done, emit_json, err_console, table
+from agent.errors import AlreadyRunning, PreconditionError, ZenithError, describe
+from agent.inventory import Progress, inventory_paths, refresh
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
+# Above this many items a listing is streamed as tab-separated lines instead of a drawn table.
+TABLE_LIMIT = 1000
+COLUMNS = {"sites": ("SiteCode", "Name", "ClientName", "SiteID"),
+           "devices": ("DeviceID", "SiteCode", "Name", "DeviceType", "SerialNumber")}
+
+
+class InventoryFailed(ZenithError):
+    code = "InventoryFailed"
+
+
+@click.group("inventory")
+def inventory() -> None:
+    """Continuum sites and devices in the Dbsys folder's .cmt files."""
+
+
+@inventory.command("refresh")
+@json_option
+@click.pass_obj
+def inventory_refresh(app, as_json: bool) -> None:
+    """Download sites and devices now and write the .cmt files."""
+    _sweep_if_idle(app)
+    try:
+        with _progress() as progress:
+            result = refresh(app, progress)
+    except Exception as exc:  # noqa: BLE001 - every failure becomes one actionable sentence
+        raise InventoryFailed(f"The inventory refresh failed: {describe(exc)} "
+                              "The previous inventory files were kept.") from None
+    if as_json:
+        emit_json(result.as_dict())
+    else:
+        done(f"Inventory refreshed: {result.summary()}")
+
+
+@inventory.command("sites")
+@json_option
+@click.pass_obj
+def inventory_sites(app, as_json: bool) -> None:
+    """The downloaded sites."""
+    _list(app, "sites", as_json, None)
+
+
+@inventory.command("devices")
+@click.option("--site", "site_code", default=None, help="Only the devices of this site code.")
+@json_option
+@click.pass_obj
+def inventory_devices(app, site_code: str | None, as_json: bool) -> None:
+    """The downloaded devices."""
+    _list(app, "devices", as_json, site_code)
+
+
+# -- refresh helpers --------------------------------------------------------------------------
+def _sweep_if_idle(app) -> None:
+    """Remove stray temporary files of a crash, unless a running agent owns the folder."""
+    from agent.lock import FolderLock
+    from dbsys.atomic import sweep_temp_files
+
+    folder = app.settings.dbsys_folder
+    lock = FolderLock(folder)
+    try:
+        lock.acquire()
+    except AlreadyRunning:
+        return  # the running agent swept at its start, and may be writing right now
+    try:
+        sweep_temp_files(folder)
+    finally:
+        lock.release()
+
+
+@contextmanager
+def _progress() -> Iterator[Progress]:
+    if not sys.stderr.isatty():
+        yield _plain_progress
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress as Bar, TextColumn, TimeElapsedColumn
+
+    columns = (TextColumn("{task.description:<8}"), BarColumn(), MofNCompleteColumn(),
+               TextColumn("page {task.fields[page]}"), TimeElapsedColumn())
+    with Bar(*columns, console=err_console, transient=False) as bar:
+        tasks: dict[str, int] = {}
+
+        def update(kind: str, page: int, items: int, total: int) -> None:
+            if kind not in tasks:
+                tasks[kind] = bar.add_task(kind, total=None, page=0)
+            bar.update(tasks[kind], completed=items, total=total if total >= 0 else None, page=page)
+
+        yield update
+
+
+def _plain_progress(kind: str, page: int, items: int, total: int) -> None:
+    of = f" of {total}" if total >= 0 else ""
+    click.echo(f"{kind}: page {page}, {items}{of}", err=True)
+
+
+# -- listings ---------------------------------------------------------------------------------
+def _list(app, kind: str, as_json: bool, site_code: str | None) -> None:
+    from dbsys import cmt
+
+    path = inventory_paths(app.settings)[kind]
+    try:
+        _generated, count = cmt.inventory_header(path)
+        items = cmt.read_inventory(path, kind)
+    except cmt.MissingInventory as exc:
+        raise PreconditionError(f"{exc} To download it now, run 'zenithlink inventory refresh'.") from None
+    except Exception as exc:  # noqa: BLE001 - a damaged file: say which and what to do
+        raise PreconditionError(f"{describe(exc)} Run 'zenithlink inventory refresh' to write it again.") from None
+    if site_code:
+        items = (item for item in items if item.get("SiteCode") == site_code)
+    try:
+        if as_json:
+            _stream_json(items)
+        elif count <= TABLE_LIMIT:
+            table(f"{kind} ({path.name})", COLUMNS[kind], ([item.get(c, "") for c in COLUMNS[kind]] for item in items))
+        else:
+            _stream_tsv(items, COLUMNS[kind])
+    except ZenithError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - damaged part-way through
+        logger.debug("reading {} failed: {}", path, exc)
+        raise PreconditionError(f"{describe(exc)} Run 'zenithlink inventory refresh' to write it again.") from None
+
+
+def _stream_json(items: Iterator[dict[str, str]]) -> None:
+    """A JSON list written item by item, so 100,000 devices never sit in memory at once."""
+    out = sys.stdout
+    out.write("[")
+    first = True
+    for item in items:
+        out.write("\n  " if first else ",\n  ")
+        out.write(json.dumps(item, ensure_ascii=False))
+        first = False
+    out.write("\n]\n" if not first else "]\n")
+
+
+def _stream_tsv(items: Iterator[dict[str, str]], columns: tuple[str, ...]) -> None:
+    out = sys.stdout
+    out.write("\t".join(columns) + "\n")
+    for item in items:
+        out.write("\t".join(item.get(c, "").replace("\t", " ").replace("\n", " ") for c in columns) + "\n")
+
+
+commands = [inventory]
