@@ -84,6 +84,7 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print one JS
 
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: runs the CLI and maps every error to its exit code."""
+    logs.configure("WARNING")  # before anything can log: no unredacted default sink, ever
     try:
         result = cli.main(args=argv, prog_name="zenithlink", standalone_mode=False)
     except click.exceptions.Abort:
