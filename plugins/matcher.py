@@ -1,5 +1,210 @@
-"""Built-in link suggestions (R18): normalised name similarity, serial numbers for devices."""
+"""Built-in link suggestions (R18): normalised name similarity, serial numbers for devices.
+
+Names are normalised (accents, case, punctuation, ``&`` → ``and``, a leading "The", trailing
+legal forms such as Inc, LLC, Ltd, GmbH) and then ranked with rapidfuzz's ``WRatio``.
+Scoring every site against every account with ``WRatio`` is too slow for thousands of each,
+so candidates are first gathered from a word index (with a cheap typo-tolerant look-up of
+each word); only those are scored. The index of an account list is kept for as long as the
+caller keeps handing the same list, so a bulk review builds it once.
+"""
 
 from __future__ import annotations
 
+import re
+import unicodedata
+from typing import Any, Iterable
+
+from rapidfuzz import fuzz, process
+
+from agent.hookspecs import hookimpl
+from agent.links import Suggestion
+
 DEFAULT_ENABLED = True
+
+SAME_NAME = "same name once normalised"
+ALL_WORDS = "all words in common"
+SIMILAR = "similar name"
+SAME_SERIAL = "same serial number"
+
+LEGAL_FORMS = frozenset("""
+    inc incorporated llc llp lp lc pllc ltd limited gmbh mbh ag kg kgaa ohg ug corp corporation co
+    company plc pty pvt sa sas sarl srl spa bv nv oy ab aps as asa pc cv se
+""".split())
+JUNK_SERIALS = frozenset(s.casefold() for s in (
+    "To be filled by O.E.M.", "To be filled by OEM", "Default string", "System Serial Number",
+    "Chassis Serial Number", "Serial Number", "Base Board Serial Number", "0", "None", "N/A", "NA",
+    "Not Specified", "Not Applicable", "Not Available", "Unknown", "Invalid", "Default", "OEM",
+    "123456789", "0123456789", "1234567890", "System Product Name", "Type1ProductConfigId",
+))
+# Beyond this many candidates from the word index, only the more telling ones are scored.
+CANDIDATE_CAP = 300
+_DROPPED = re.compile(r"[.'’`´]")
+_NON_WORD = re.compile(r"[^0-9a-z]+")
+
+
+def _plain(text: str) -> str:
+    """Accents off, case folded."""
+    decomposed = unicodedata.normalize("NFKD", text or "")
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold().replace("ß", "ss")
+
+
+def normalise_name(name: str) -> str:
+    """The comparable form of a company name: ``"The Smith & Sons, Ltd."`` → ``"smith and sons"``."""
+    text = _plain(name).replace("&", " and ").replace("+", " and ")
+    words = _NON_WORD.sub(" ", _DROPPED.sub("", text)).split()
+    if len(words) > 1 and words[0] == "the":
+        words = words[1:]
+    while len(words) > 1 and (words[-1] in LEGAL_FORMS or words[-1] == "and"):
+        words.pop()
+    return " ".join(words)
+
+
+def normalise_host(name: str) -> str:
+    """The comparable form of a machine or asset name: domain part off, punctuation to spaces."""
+    text = _plain(name).strip()
+    if "." in text and " " not in text:
+        text = text.split(".", 1)[0]
+    return " ".join(_NON_WORD.sub(" ", text).split())
+
+
+def is_junk_serial(serial: str | None) -> bool:
+    """True for serial numbers that many machines share (BIOS placeholders, zeros, blanks)."""
+    text = (serial or "").strip()
+    if text.casefold() in JUNK_SERIALS or len(text) < 3:
+        return True
+    compact = re.sub(r"[\s\-_.:]", "", text)
+    return len(compact) < 3 or len(set(compact.casefold())) == 1
+
+
+def _serial_key(serial: str) -> str:
+    return re.sub(r"[\s\-_.:]", "", serial or "").upper()
+
+
+def _reason(query: str, candidate: str) -> str:
+    if query == candidate:
+        return SAME_NAME
+    if fuzz.token_set_ratio(query, candidate, processor=None) == 100:
+        return ALL_WORDS
+    return SIMILAR
+
+
+class NameIndex:
+    """Normalised names with a word index, for fast ranking of many queries."""
+
+    def __init__(self, names: Iterable[str], normalise=normalise_name) -> None:
+        self.normalise = normalise
+        self.norms: list[str] = [normalise(n) for n in names]
+        self.postings: dict[str, set[int]] = {}
+        for i, norm in enumerate(self.norms):
+            for word in _index_words(norm):
+                self.postings.setdefault(word, set()).add(i)
+        self._by_initial: dict[str, list[str]] = {}
+        for word in self.postings:
+            self._by_initial.setdefault(word[0], []).append(word)
+        self._near_cache: dict[str, list[str]] = {}
+
+    def _near_words(self, word: str) -> list[str]:
+        """Indexed words equal or close to ``word`` (typos; same first letter)."""
+        near = self._near_cache.get(word)
+        if near is None:
+            near = [word] if word in self.postings else []
+            if len(word) >= 4:
+                pool = self._by_initial.get(word[0], [])
+                near += [w for w, _, _ in process.extract(word, pool, scorer=fuzz.ratio, processor=None,
+                                                          score_cutoff=80, limit=8) if w != word]
+            self._near_cache[word] = near
+        return near
+
+    def candidates(self, query: str) -> set[int]:
+        lists = [self.postings[w] for word in _index_words(query) for w in self._near_words(word)]
+        union = set().union(*lists) if lists else set()
+        if len(union) <= CANDIDATE_CAP:
+            return union
+        # Too many: keep names sharing two of the query's words, and those of its rarer words.
+        lists.sort(key=len)
+        keep: set[int] = set()
+        for i, first in enumerate(lists):
+            if len(first) <= CANDIDATE_CAP // 2:
+                keep |= first
+            for second in lists[i + 1:]:
+                keep |= first & second
+        return keep or set(lists[0])
+
+    def rank(self, queries: Iterable[str], limit: int) -> list[tuple[int, float, str]]:
+        """``(index, score, reason)`` of the best ``limit`` names for any of ``queries``, best first."""
+        best: dict[int, tuple[float, str]] = {}
+        for raw in queries:
+            query = self.normalise(raw)
+            if not query:
+                continue
+            cands = sorted(self.candidates(query))
+            choices = [self.norms[i] for i in cands]
+            for _, score, pos in process.extract(query, choices, scorer=fuzz.WRatio, processor=None,
+                                                 limit=limit, score_cutoff=1):
+                index = cands[pos]
+                score = 100.0 if choices[pos] == query else min(round(score, 1), 99.0)
+                if score > best.get(index, (-1.0, ""))[0]:
+                    best[index] = (score, _reason(query, choices[pos]))
+        ranked = sorted(best.items(), key=lambda item: (-item[1][0], item[0]))[:limit]
+        return [(i, score, reason) for i, (score, reason) in ranked]
+
+
+def _index_words(norm: str) -> list[str]:
+    """The words of a normalised name, plus each pair of neighbours written together."""
+    words = norm.split()
+    return words + [a + b for a, b in zip(words, words[1:])]
+
+
+_account_cache: dict[str, Any] = {"source": None, "size": -1, "index": None}
+
+
+def _account_index(accounts: list[tuple[str, str]]) -> NameIndex:
+    if _account_cache["source"] is not accounts or _account_cache["size"] != len(accounts):
+        _account_cache.update(source=accounts, size=len(accounts),
+                              index=NameIndex(name for _, name in accounts))
+    return _account_cache["index"]
+
+
+def suggest_accounts(site: dict, accounts: list[tuple[str, str]], limit: int) -> list[Suggestion]:
+    """Accounts ranked by how alike their names are to the site's name and client name."""
+    if not accounts or limit <= 0:
+        return []
+    index = _account_index(accounts)
+    queries = _unique([site.get("Name", ""), site.get("ClientName", "")])
+    return [Suggestion(accounts[i][0], accounts[i][1], score, reason)
+            for i, score, reason in index.rank(queries, limit)]
+
+
+def suggest_assets(device: dict, assets: list[dict], limit: int) -> list[Suggestion]:
+    """Assets with the device's serial number first, then those whose names are most alike."""
+    if not assets or limit <= 0:
+        return []
+    out: list[Suggestion] = []
+    serial = device.get("SerialNumber", "")
+    if not is_junk_serial(serial):
+        key = _serial_key(serial)
+        out = [Suggestion(a["rec_id"], a["name"], 100.0, SAME_SERIAL) for a in assets
+               if not is_junk_serial(a.get("serial")) and _serial_key(a.get("serial", "")) == key][:limit]
+    taken = {s.rec_id for s in out}
+    if len(out) < limit:
+        index = NameIndex((a["name"] for a in assets), normalise=normalise_host)
+        queries = _unique([device.get("Name", ""), device.get("FriendlyName", "")])
+        for i, score, reason in index.rank(queries, limit + len(taken)):
+            if assets[i]["rec_id"] not in taken and len(out) < limit:
+                out.append(Suggestion(assets[i]["rec_id"], assets[i]["name"], min(score, 99.0),
+                                      reason.replace("same name once normalised", "same name")))
+    return out
+
+
+def _unique(values: list[str]) -> list[str]:
+    return list(dict.fromkeys(v for v in values if v and v.strip()))
+
+
+@hookimpl(trylast=True)
+def zenith_suggest_accounts(site, accounts, limit, settings):
+    return suggest_accounts(site, accounts, limit)
+
+
+@hookimpl(trylast=True)
+def zenith_suggest_assets(device, assets, limit, settings):
+    return suggest_assets(device, assets, limit)

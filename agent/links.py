@@ -1,0 +1,399 @@
+"""The links manager (R17-R22): Continuum sites and devices ↔ PSA accounts and assets.
+
+One core shared by the command line and the request drops. Viewing needs no privilege; every
+change checks the employee's privilege (R21), checks that the site or device is in the
+downloaded inventory, commits its store writes and an audit row in one transaction, and then
+tells the notifiers (``events.LINK_CHANGED``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+from loguru import logger
+
+from agent import events, inventory_index
+from agent.errors import NotFoundError, PreconditionError, UsageError, ZenithError
+
+# The device children copied into an asset's own fields; every other non-empty one goes to its notes.
+_ASSET_FIELDS = ("Name", "SerialNumber", "Manufacturer")
+_KIND_WORD = {"sites": "site", "devices": "device"}
+_KEY = {"sites": "SiteCode", "devices": "DeviceID"}
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """A PSA record that may be the one to link: ``score`` 0..100 (100 = certain), ``reason`` why."""
+
+    rec_id: str
+    name: str
+    score: float
+    reason: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class InventoryNotDownloaded(PreconditionError):
+    """R22: the .cmt files are not there yet."""
+
+    code = "NoInventory"
+
+
+def missing_inventory_message(path: Path) -> str:
+    folder = path.parent
+    return (f"The Continuum sites and devices have not been downloaded yet ({path.name} is not in {folder}). "
+            "Check that the zenithlink service is running ('zenithlink status'), that the PSG in the INI is "
+            "right, and that the agent is activated in Continuum (activation can take up to 24 hours); then "
+            "run 'zenithlink inventory refresh'. Why a download failed is written to the error reports in "
+            f"{folder / 'ZenithErrors'} ('zenithlink errors list').")
+
+
+class LinksManager:
+    """Lists, suggests, links and unlinks; ``app`` is an :class:`agent.app.App`."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    @property
+    def store(self):
+        return self.app.store
+
+    @property
+    def settings(self):
+        return self.app.settings
+
+    # -- the inventory files ---------------------------------------------------------------
+    def inventory_path(self, kind: str) -> Path:
+        from dbsys import cmt
+
+        maker = cmt.sites_path if kind == "sites" else cmt.devices_path
+        return maker(self.settings.dbsys_folder, self.settings.instance_id)
+
+    def _require(self, kind: str) -> Path:
+        path = self.inventory_path(kind)
+        if not path.is_file():
+            raise InventoryNotDownloaded(missing_inventory_message(path))
+        return path
+
+    def _iter(self, kind: str) -> Iterator[dict[str, str]]:
+        from dbsys import cmt
+
+        path = self._require(kind)
+        try:
+            yield from cmt.read_inventory(path, kind)  # type: ignore[arg-type]
+        except cmt.MissingInventory:
+            raise InventoryNotDownloaded(missing_inventory_message(path)) from None
+        except (ValueError, OSError) as exc:
+            raise PreconditionError(f"The inventory file {path.name} cannot be read ({exc}). Run "
+                                    "'zenithlink inventory refresh' to download it again.") from None
+
+    def site(self, site_code: str) -> dict[str, str]:
+        """The site's record from the inventory; R22 when not downloaded, ``NotFoundError`` if unknown."""
+        return self._record("sites", site_code)
+
+    def device(self, device_id: str) -> dict[str, str]:
+        """The device's record from the inventory; R22 when not downloaded, ``NotFoundError`` if unknown."""
+        return self._record("devices", device_id)
+
+    def _record(self, kind: str, key: str) -> dict[str, str]:
+        self._require(kind)
+        look_up = inventory_index.site_record if kind == "sites" else inventory_index.device_record
+        record = look_up(self.settings, key)
+        if record is None:
+            word = _KIND_WORD[kind]
+            raise NotFoundError(
+                f"there is no {word} {key!r} in the downloaded inventory; 'zenithlink links {kind}' lists "
+                f"them. If the {word} is new in Continuum, run 'zenithlink inventory refresh' first.")
+        return record
+
+    # -- listings --------------------------------------------------------------------------
+    def sites(self, linked: bool | None = None) -> list[dict[str, Any]]:
+        """Sites of the inventory with their account; ``linked`` True/False filters, None lists all.
+
+        Links whose site is no longer in the inventory are listed too (``in_inventory`` False),
+        unless only unlinked sites are asked for, so that they can be found and removed.
+        """
+        links = self.store.site_links()
+        names = dict(self.store.account_names())
+        rows, seen = [], set()
+        for record in self._iter("sites"):
+            code = record.get("SiteCode", "")
+            seen.add(code)
+            rows.append(_site_row(code, record, links.get(code), names, True))
+        rows += [_site_row(code, {}, account, names, False) for code, account in sorted(links.items())
+                 if code not in seen]
+        return [r for r in rows if linked is None or r["linked"] == linked]
+
+    def devices(self, linked: bool | None = None) -> list[dict[str, Any]]:
+        """Devices of the inventory with their asset; ``linked`` filters as for :meth:`sites`."""
+        links = self.store.device_links()
+        names = {a.rec_id: a.name for a in self.store.list_assets()}
+        rows, seen = [], set()
+        for record in self._iter("devices"):
+            device_id = record.get("DeviceID", "")
+            seen.add(device_id)
+            rows.append(_device_row(device_id, record, links.get(device_id), names, True))
+        rows += [_device_row(d, {}, asset, names, False) for d, asset in sorted(links.items()) if d not in seen]
+        return [r for r in rows if linked is None or r["linked"] == linked]
+
+    # -- sites ↔ accounts ------------------------------------------------------------------
+    def link_site(self, site_code: str, account_rec_id: str, user: str | None) -> str | None:
+        """Link a site to an account (several sites may share one); returns the previous account."""
+        self._privilege(user, "link sites to accounts")
+        site = self.site(site_code)
+        account = self.store.get_account(account_rec_id)
+        with self.store.transaction():
+            previous = self.store.link_site(site_code, account.rec_id, by=user or "")
+            self.store.audit(user or "", "link_site", f"site {site_code} {site.get('Name', '')!r} → account "
+                             f"{account.rec_id} {account.name!r}" + (f" (was {previous})" if previous else ""))
+        self._changed(f"site {site_code} linked to account {account.name!r} by {user}", action="link_site",
+                      site_code=site_code, account_rec_id=account.rec_id, previous=previous, user=user)
+        return previous
+
+    def unlink_site(self, site_code: str, user: str | None) -> str:
+        """Remove one site's link; returns the account it pointed to."""
+        self._privilege(user, "unlink sites")
+        account = self.store.account_for_site(site_code)
+        if account is None:
+            self.site(site_code)  # R22 / unknown site come first: they say more
+            raise PreconditionError(f"site {site_code!r} is not linked to any account; nothing to unlink")
+        with self.store.transaction():
+            self.store.unlink_site(site_code)
+            self.store.audit(user or "", "unlink_site", f"site {site_code} from account {account}")
+        self._changed(f"site {site_code} unlinked from account {account} by {user}", action="unlink_site",
+                      site_code=site_code, account_rec_id=account, user=user)
+        return account
+
+    def unlink_account(self, account_rec_id: str, user: str | None) -> dict[str, Any]:
+        """R19: remove all site links of the account and the Continuum links of its tickets and assets."""
+        self._privilege(user, "unlink accounts")
+        account = self.store.get_account(account_rec_id)
+        with self.store.transaction():
+            removed = self.store.unlink_account(account.rec_id)
+            self.store.audit(user or "", "unlink_account", f"account {account.rec_id} {account.name!r}: "
+                             f"{len(removed['sites'])} site link(s), {removed['ticket_links']} ticket link(s), "
+                             f"{removed['device_links']} device link(s) removed")
+        self._changed(f"every Continuum link of account {account.name!r} removed by {user}",
+                      action="unlink_account", account_rec_id=account.rec_id, user=user, **removed)
+        return removed
+
+    def create_account_from_site(self, site_code: str, user: str | None) -> str:
+        """R17: a new account carrying the site's name only, linked to the site; returns its REC ID."""
+        self._privilege(user, "create accounts from sites")
+        site = self.site(site_code)
+        current = self.store.account_for_site(site_code)
+        if current:
+            raise PreconditionError(f"site {site_code!r} is linked to account {current} already; unlink it "
+                                    f"first ('zenithlink links unlink-site {site_code}')")
+        name = (site.get("Name") or "").strip() or site_code
+        with self.store.transaction():
+            rec_id = self.store.add_account(name)
+            self.store.link_site(site_code, rec_id, by=user or "")
+            self.store.audit(user or "", "create_account_from_site", f"account {rec_id} {name!r} from site {site_code}")
+        self._changed(f"account {name!r} created from site {site_code} by {user}", action="create_account_from_site",
+                      site_code=site_code, account_rec_id=rec_id, user=user)
+        return rec_id
+
+    def merge_accounts(self, source: str, into: str, user: str | None) -> dict[str, int]:
+        """R20: move the site links, tickets and assets of ``source`` to ``into``; no relinking needed."""
+        self._privilege(user, "merge accounts")
+        src, dst = self.store.get_account(source), self.store.get_account(into)
+        with self.store.transaction():
+            moved = self.store.merge_accounts(src.rec_id, dst.rec_id)
+            self.store.audit(user or "", "merge_accounts", f"{src.rec_id} {src.name!r} into {dst.rec_id} "
+                             f"{dst.name!r}: {moved}")
+        self._changed(f"account {src.name!r} merged into {dst.name!r} by {user}", action="merge_accounts",
+                      source=src.rec_id, into=dst.rec_id, user=user, **moved)
+        return moved
+
+    # -- devices ↔ assets ------------------------------------------------------------------
+    def link_device(self, device_id: str, asset_rec_id: str, user: str | None) -> str | None:
+        """Link a device to an asset (one to one); returns the previous asset."""
+        self._privilege(user, "link devices to assets")
+        device = self.device(device_id)
+        asset = self.store.get_asset(asset_rec_id)
+        with self.store.transaction():
+            previous = self.store.link_device(device_id, asset.rec_id, by=user or "")
+            self.store.audit(user or "", "link_device", f"device {device_id} {device.get('Name', '')!r} → asset "
+                             f"{asset.rec_id} {asset.name!r}" + (f" (was {previous})" if previous else ""))
+        self._changed(f"device {device_id} linked to asset {asset.name!r} by {user}", action="link_device",
+                      device_id=device_id, asset_rec_id=asset.rec_id, previous=previous, user=user)
+        return previous
+
+    def unlink_device(self, device_id: str, user: str | None) -> str:
+        """Remove one device's link; returns the asset it pointed to."""
+        self._privilege(user, "unlink devices")
+        asset = self.store.asset_for_device(device_id)
+        if asset is None:
+            self.device(device_id)
+            raise PreconditionError(f"device {device_id!r} is not linked to any asset; nothing to unlink")
+        with self.store.transaction():
+            self.store.unlink_device(device_id)
+            self.store.audit(user or "", "unlink_device", f"device {device_id} from asset {asset}")
+        self._changed(f"device {device_id} unlinked from asset {asset} by {user}", action="unlink_device",
+                      device_id=device_id, asset_rec_id=asset, user=user)
+        return asset
+
+    def create_asset_from_device(self, device_id: str, account_rec_id: str | None, user: str | None) -> str:
+        """R17: a new asset (name, serial number, manufacturer; other details in its notes), linked."""
+        self._privilege(user, "create assets from devices")
+        device = self.device(device_id)
+        current = self.store.asset_for_device(device_id)
+        if current:
+            raise PreconditionError(f"device {device_id!r} is linked to asset {current} already; unlink it "
+                                    f"first ('zenithlink links unlink-device {device_id}')")
+        account = self.store.get_account(account_rec_id or self._device_account(device_id, device))
+        name = (device.get("Name") or "").strip() or device_id
+        notes = "\n".join(f"{tag}: {value}" for tag, value in device.items()
+                          if tag not in _ASSET_FIELDS and (value or "").strip())
+        with self.store.transaction():
+            rec_id = self.store.add_asset(name, account.rec_id, serial=device.get("SerialNumber", "").strip(),
+                                          manufacturer=device.get("Manufacturer", "").strip(), notes=notes)
+            self.store.link_device(device_id, rec_id, by=user or "")
+            self.store.audit(user or "", "create_asset_from_device",
+                             f"asset {rec_id} {name!r} in account {account.rec_id} from device {device_id}")
+        self._changed(f"asset {name!r} created from device {device_id} by {user}", action="create_asset_from_device",
+                      device_id=device_id, asset_rec_id=rec_id, account_rec_id=account.rec_id, user=user)
+        return rec_id
+
+    def _device_account(self, device_id: str, device: dict[str, str]) -> str:
+        site_code = device.get("SiteCode", "")
+        account = self.store.account_for_site(site_code) if site_code else None
+        if account is None:
+            raise PreconditionError(
+                f"device {device_id!r} belongs to site {site_code!r}, which is not linked to an account, so "
+                f"the new asset has no account to go to. Link the site first ('zenithlink links link-site "
+                f"{site_code} ACCOUNT_REC_ID') or name the account (--account REC_ID).")
+        return account
+
+    # -- suggestions and search (R18; no privilege needed) ---------------------------------
+    def suggestion_accounts(self) -> list[tuple[str, str]]:
+        """The accounts suggestions are drawn from: auto-created ones are left out (merge them instead)."""
+        return [(a.rec_id, a.name) for a in self.store.list_accounts() if not a.auto_created]
+
+    def suggest_accounts(self, site_code: str, limit: int = 5,
+                         accounts: list[tuple[str, str]] | None = None) -> list[Suggestion]:
+        """The accounts whose names are most alike the site's, best first."""
+        site = self.site(site_code)
+        pool = self.suggestion_accounts() if accounts is None else accounts
+        return self._suggest_accounts(site, pool, limit)
+
+    def _suggest_accounts(self, site: dict, accounts: list[tuple[str, str]], limit: int) -> list[Suggestion]:
+        found = self.app.pm.hook.zenith_suggest_accounts(site=site, accounts=accounts, limit=limit,
+                                                         settings=self.settings)
+        return list(found or [])[:limit]
+
+    def suggest_assets(self, device_id: str, limit: int = 5) -> list[Suggestion]:
+        """The assets most likely to be the device's (same serial number first), best first."""
+        device = self.device(device_id)
+        taken = set(self.store.device_links().values())
+        assets = [{"rec_id": a.rec_id, "name": a.name, "serial": a.serial, "account_rec_id": a.account_rec_id,
+                   "manufacturer": a.manufacturer} for a in self.store.list_assets() if a.rec_id not in taken]
+        found = self.app.pm.hook.zenith_suggest_assets(device=device, assets=assets, limit=limit,
+                                                       settings=self.settings)
+        return list(found or [])[:limit]
+
+    def search_accounts(self, keyword: str) -> list[dict[str, Any]]:
+        """Accounts whose name contains every word of ``keyword`` (case and accents ignored)."""
+        words = _words(keyword)
+        return [{"rec_id": a.rec_id, "name": a.name, "auto_created": a.auto_created,
+                 "sites": self.store.sites_for_account(a.rec_id)}
+                for a in self.store.list_accounts() if _contains(a.name, words)]
+
+    def search_assets(self, keyword: str) -> list[dict[str, Any]]:
+        """Assets whose name, serial number or manufacturer contain every word of ``keyword``."""
+        words = _words(keyword)
+        links = {asset: device for device, asset in self.store.device_links().items()}
+        return [{"rec_id": a.rec_id, "name": a.name, "serial": a.serial, "manufacturer": a.manufacturer,
+                 "account_rec_id": a.account_rec_id, "device_id": links.get(a.rec_id)}
+                for a in self.store.list_assets()
+                if _contains(" ".join((a.name, a.serial, a.manufacturer)), words)]
+
+    # -- bulk review -----------------------------------------------------------------------
+    def review_plan(self, min_score: float | None = None) -> list[dict[str, Any]]:
+        """Every unlinked site with its best suggestion; ``action`` says what :meth:`apply` would do."""
+        accounts = self.suggestion_accounts()
+        plan = []
+        for row in self.sites(linked=False):
+            best = self._suggest_accounts(row["record"], accounts, 1) if row["in_inventory"] else []
+            top = best[0] if best else None
+            selected = top is not None and min_score is not None and top.score >= min_score
+            plan.append({"site_code": row["site_code"], "site_name": row["name"],
+                         "account_rec_id": top.rec_id if top else None, "account_name": top.name if top else None,
+                         "score": top.score if top else None, "reason": top.reason if top else "",
+                         "action": "link" if selected else ("review" if top else "no suggestion")})
+        return plan
+
+    def apply(self, plan: list[dict[str, Any]], user: str | None) -> int:
+        """Link every plan row whose action is ``link``, in one transaction; returns how many."""
+        self._privilege(user, "link sites to accounts")
+        chosen = [row for row in plan if row["action"] == "link"]
+        if not chosen:
+            return 0
+        with self.store.transaction():
+            for row in chosen:
+                self.store.link_site(row["site_code"], row["account_rec_id"], by=user or "")
+                self.store.audit(user or "", "link_site", f"site {row['site_code']} {row['site_name']!r} → account "
+                                 f"{row['account_rec_id']} {row['account_name']!r} (review, score {row['score']})")
+        for row in chosen:
+            row["action"] = "linked"
+        self._changed(f"{len(chosen)} site(s) linked by review by {user}", action="review", user=user,
+                      links={row["site_code"]: row["account_rec_id"] for row in chosen})
+        return len(chosen)
+
+    def review(self, min_score: float | None = None, dry_run: bool = False,
+               user: str | None = None) -> list[dict[str, Any]]:
+        """The plan; with ``min_score`` and not ``dry_run``, also link the rows at or above it."""
+        if min_score is not None and not dry_run:
+            self._privilege(user, "link sites to accounts")
+        if min_score is not None and not 0 <= min_score <= 100:
+            raise UsageError(f"the minimum score must be between 0 and 100, not {min_score}")
+        plan = self.review_plan(min_score)
+        if min_score is not None and not dry_run:
+            self.apply(plan, user)
+        return plan
+
+    # -- helpers ---------------------------------------------------------------------------
+    def _privilege(self, user: str | None, action: str) -> dict[str, Any]:
+        return self.store.require_privilege(user, action)
+
+    def _changed(self, summary: str, **data: Any) -> None:
+        try:
+            self.app.notify(events.Event(events.LINK_CHANGED, summary, data))
+        except ZenithError as exc:  # the change is committed; a broken plugin set must not undo that
+            logger.warning("link change not notified: {}", exc.message)
+
+
+def _site_row(code: str, record: dict, account: str | None, names: dict[str, str], present: bool) -> dict:
+    return {"site_code": code, "name": record.get("Name", ""), "client_name": record.get("ClientName", ""),
+            "linked": account is not None, "account_rec_id": account,
+            "account_name": names.get(account) if account else None, "in_inventory": present, "record": record}
+
+
+def _device_row(device_id: str, record: dict, asset: str | None, names: dict[str, str], present: bool) -> dict:
+    return {"device_id": device_id, "name": record.get("Name", ""), "site_code": record.get("SiteCode", ""),
+            "serial": record.get("SerialNumber", ""), "manufacturer": record.get("Manufacturer", ""),
+            "linked": asset is not None, "asset_rec_id": asset, "asset_name": names.get(asset) if asset else None,
+            "in_inventory": present, "record": record}
+
+
+def _fold(text: str) -> str:
+    import unicodedata
+
+    decomposed = unicodedata.normalize("NFKD", text or "")
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+
+
+def _words(keyword: str) -> list[str]:
+    words = _fold(keyword).split()
+    if not words:
+        raise UsageError("give a keyword to search for")
+    return words
+
+
+def _contains(text: str, words: list[str]) -> bool:
+    folded = _fold(text)
+    return all(w in folded for w in words)
