@@ -1,6 +1,14 @@
-"""Built-in asset resolver (R6): the asset linked to the ticket's device, else none."""
+"""Built-in asset resolver (R6): the asset linked to the ticket's device, else none.
+
+A RangerMSP ticket's asset belongs to the ticket's account, so an asset linked to the device
+but owned by another account (the site and the device were linked to different customers) is
+not used: the ticket gets the device details in its description instead, and a warning says
+which links disagree.
+"""
 
 from __future__ import annotations
+
+from loguru import logger
 
 from agent.hookspecs import hookimpl
 
@@ -11,4 +19,13 @@ DEFAULT_ENABLED = True
 def zenith_resolve_asset(ticket, account, store, settings):
     if not ticket.device_id:
         return None
-    return store.asset_for_device(ticket.device_id)
+    asset = store.asset_for_device(ticket.device_id)
+    if asset is None:
+        return None
+    owner = store.get_asset(asset).account_rec_id
+    if owner != account:
+        logger.warning("device {} is linked to asset {} of account {}, but Continuum ticket {} goes to account {}; "
+                       "the ticket is not linked to that asset. Check the links of site {} and of the device.",
+                       ticket.device_id, asset, owner, ticket.ticket_id, account, ticket.site_code or "(none)")
+        return None
+    return asset

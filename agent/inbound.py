@@ -1,0 +1,526 @@
+"""The change feed into PSA tickets (R1-R12, D1).
+
+One round (:meth:`InboundSync.run_once`) reads a bounded number of feed pages. Each page is
+applied in ONE store transaction together with the new cursor; Continuum is acknowledged only
+after that commit, and notifiers hear about the page only after it too. Changes are recorded
+as processed by id, so a page delivered twice, or again after a crash, changes nothing more.
+
+Decisions where the contract is silent:
+
+- A ``TicketReturned``, ``NoteAdded`` or ``TicketUpdated`` for a Continuum ticket that has no
+  PSA ticket (it was opened before the server's oldest retained change) creates the PSA ticket
+  from the ticket element the change carries, exactly as a ``TicketCreated`` would, and then
+  applies the change. No extra request is made: every change carries the whole ticket. Not
+  adopted: a ticket that is closed, and a ticket Continuum says is mastered by a PSA ticket
+  already (``PsaTicketID``), e.g. one whose link was removed on purpose (R19).
+- A change that cannot be applied because of its data (unknown kind, a note change without a
+  note) is recorded as processed at once, with a warning and an audit entry. A change whose
+  application raises anything else (a plugin error, say) stops the round; after
+  ``give_up_after`` rounds failing on the same change it is recorded as processed the same way
+  and reported, so one bad change never blocks the feed forever.
+- History notes carry Continuum's time of the event (``CreatedOn`` of the ticket or the note,
+  ``UpdatedOn`` for other changes), so a ticket's history reads in Continuum's order.
+- ``TicketUpdated`` notes list what changed since the last change seen for that ticket; the
+  last seen fields are kept in the sync state (``continuum_ticket:<id>``).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Iterable
+
+from loguru import logger
+
+from agent import events, inventory_index
+from agent.continuum.errors import (BadSecurityCode, ContinuumError, ContinuumRefused, NotActivated)
+from agent.errors import StoreError, ZenithError, describe
+from agent.reporting import report_failure
+from agent.store import now_iso
+
+PAGE_LIMIT = 500
+MAX_PAGES_PER_ROUND = 20
+ACK_LINKS_PER_CALL = 500
+GIVE_UP_AFTER = 3
+AUTHOR = "Continuum"
+KINDS = ("TicketCreated", "TicketReturned", "TicketClosed", "NoteAdded", "TicketUpdated")
+SNAPSHOT_FIELDS = (("title", "Title"), ("description", "Description"), ("priority", "Priority"),
+                   ("status", "Status"), ("assigned_to", "Assigned to"), ("site_code", "Site"),
+                   ("device_id", "Device"))
+_PROBLEM_STATE = "inbound_problem"
+
+
+class BadChange(ZenithError):
+    """A feed change whose data cannot be applied; it is recorded as processed and skipped."""
+
+    code = "BadChange"
+
+
+@dataclass
+class RoundStats:
+    """What one round did; ``applied`` is what :meth:`InboundSync.run_once` returns."""
+
+    pages: int = 0
+    fetched: int = 0
+    applied: int = 0
+    skipped: int = 0
+    duplicates: int = 0
+    given_up: int = 0
+    stopped_by: str = ""
+
+
+@dataclass
+class _PageResult:
+    applied: int = 0
+    skipped: int = 0
+    duplicates: int = 0
+    given_up: list[tuple[Any, str]] = field(default_factory=list)
+    events: list[events.Event] = field(default_factory=list)
+
+
+class _ChangeFailed(Exception):
+    def __init__(self, change, exc: BaseException, permanent: bool) -> None:
+        super().__init__(str(exc))
+        self.change, self.exc, self.permanent = change, exc, permanent
+
+
+class _StopRound(Exception):
+    """The round ends here; what happened is logged or reported already."""
+
+
+class InboundSync:
+    """Turns the Continuum change feed into PSA work; build one per round or keep one."""
+
+    def __init__(self, app, *, limit: int = PAGE_LIMIT, max_pages: int = MAX_PAGES_PER_ROUND,
+                 give_up_after: int = GIVE_UP_AFTER) -> None:
+        self.app = app
+        self.limit = limit
+        self.max_pages = max_pages
+        self.give_up_after = give_up_after
+        self.last_round = RoundStats()
+
+    # -- the round -------------------------------------------------------------------------
+    def run_once(self) -> int:
+        """Read and apply up to ``max_pages`` pages; return how many changes were applied.
+
+        Returns 0 at once while ``ProcessContinuumUpdatesQueue`` is off (R12). Never raises for
+        expected failures: transient ones end the round (the next poll retries), the others are
+        reported through :func:`agent.reporting.report_failure`.
+        """
+        stats = self.last_round = RoundStats()
+        if not self.app.settings.process_queue:
+            stats.stopped_by = "queue off"
+            return 0
+        try:
+            for _ in range(self.max_pages):
+                if not self._one_page(stats):
+                    break
+            else:
+                stats.stopped_by = "page budget"
+            self._clear_problem()
+        except _StopRound:
+            pass
+        except NotActivated:
+            stats.stopped_by = "not activated"
+            self._activation_pending()
+        except BadSecurityCode as exc:
+            stats.stopped_by = "security code"
+            self._problem("BadSecurityCode", "Continuum refused the Security Code while reading the ticket queue",
+                          exc, events.SECURITY_CODE_REFUSED)
+        except ContinuumRefused as exc:
+            stats.stopped_by = "refused"
+            self._problem("QueueRefused", "Continuum refused to serve the ticket queue", exc)
+        except ContinuumError as exc:
+            stats.stopped_by = "continuum unavailable"
+            if exc.retryable and exc.code != "BadAnswer":
+                logger.warning("ticket queue not read this time, retried at the next poll: {}", describe(exc))
+            else:
+                self._problem(exc.code, "The ticket queue could not be read", exc)
+        except (StoreError, sqlite3.Error) as exc:
+            stats.stopped_by = "store"
+            self._problem("StoreError", "Continuum changes could not be written to the store", exc)
+        return stats.applied
+
+    def _one_page(self, stats: RoundStats) -> bool:
+        """Fetch, apply, commit, ack and notify one page; ``True`` if more are waiting."""
+        page = self._fetch()
+        stats.pages += 1
+        stats.fetched += len(page.changes)
+        result = self._apply_page(page)
+        stats.applied += result.applied
+        stats.skipped += result.skipped
+        stats.duplicates += result.duplicates
+        stats.given_up += len(result.given_up)
+        try:
+            self._ack(page.next)
+        finally:
+            for event in result.events:
+                self.app.notify(event)
+            self._report_given_up(result.given_up)
+        return bool(page.more and page.changes)
+
+    def _fetch(self):
+        store, client = self.app.store, self.app.client
+        cursor = store.feed_cursor
+        try:
+            page = client.changes(after=cursor, limit=self.limit)
+        except ContinuumRefused as exc:
+            if not cursor:
+                raise
+            # The server forgot our cursor: read again from what it has acknowledged; the
+            # processed ids make the re-read harmless.
+            logger.warning("Continuum refused the feed cursor {} ({}); reading from its acknowledged position",
+                           cursor, describe(exc))
+            page = client.changes(after=None, limit=self.limit)
+        if store.get_state("activation") == "pending":
+            store.set_state("activation", "active")
+            logger.info("Continuum accepts the Security Code now: the PSA activation has arrived")
+        return page
+
+    # -- one page in one transaction (D1) --------------------------------------------------
+    def _apply_page(self, page) -> _PageResult:
+        give_up: dict[str, str] = {}
+        while True:
+            try:
+                return self._commit_page(page, give_up)
+            except _ChangeFailed as failure:
+                give_up[failure.change.id] = self._after_failure(failure)
+
+    def _commit_page(self, page, give_up: dict[str, str]) -> _PageResult:
+        store = self.app.store
+        result = _PageResult()
+        applier = _Applier(self.app)
+        with store.transaction():
+            for change in page.changes:
+                if store.is_processed(change.id):
+                    result.duplicates += 1
+                    continue
+                if change.id in give_up:
+                    result.given_up.append((change, give_up[change.id]))
+                    store.audit("zenithlink", "change_given_up", f"{change.id} {change.kind} ticket "
+                                f"{change.ticket.ticket_id}: {give_up[change.id]}")
+                    store.set_state(_failures_key(change.id), None)
+                elif _guarded(applier.skip, change):
+                    result.skipped += 1
+                else:
+                    produced = _guarded(applier.apply, change)
+                    if produced is None:
+                        result.skipped += 1
+                    else:
+                        result.applied += 1
+                        result.events.extend(produced)
+                store.mark_processed(change.id)
+            if page.next:
+                store.set_state("feed_cursor", page.next)
+            store.set_state("last_queue_poll", now_iso())
+        return result
+
+    def _after_failure(self, failure: _ChangeFailed) -> str:
+        """Count a failed change; the reason to give it up, or stop the round to retry it later."""
+        change, reason = failure.change, describe(failure.exc)
+        key = _failures_key(change.id)
+        store = self.app.store
+        attempts = int(store.get_state(key) or 0) + 1
+        if failure.permanent or attempts >= self.give_up_after:
+            logger.warning("change {} ({} of Continuum ticket {}) cannot be applied and is skipped: {}",
+                           change.id, change.kind, change.ticket.ticket_id, reason)
+            return reason
+        store.set_state(key, str(attempts))
+        logger.warning("change {} ({} of Continuum ticket {}) failed (attempt {} of {}); the round stops and "
+                       "tries again at the next poll: {}", change.id, change.kind, change.ticket.ticket_id,
+                       attempts, self.give_up_after, reason)
+        self.last_round.stopped_by = "change failed"
+        raise _StopRound from failure.exc
+
+    def _report_given_up(self, given_up: list[tuple[Any, str]]) -> None:
+        unexpected = [(c, r) for c, r in given_up if c.kind in KINDS]
+        if not unexpected:
+            return
+        details = {c.id: f"{c.kind} of Continuum ticket {c.ticket.ticket_id}: {r}" for c, r in unexpected}
+        report_failure(self.app, "ChangeSkipped",
+                       f"{len(unexpected)} Continuum change(s) could not be applied and were skipped",
+                       todo="Check the plugins named in the log and the tickets listed here; "
+                            "the audit log ('change_given_up') keeps every skipped change.",
+                       data=details)
+
+    # -- acknowledgement -------------------------------------------------------------------
+    def _ack(self, cursor: str | None) -> None:
+        """Ack ``cursor`` with the links Continuum has not been told about yet."""
+        store, client = self.app.store, self.app.client
+        links = store.unacked_ticket_links()
+        if not cursor or (not links and store.get_state("acked_cursor") == cursor):
+            return
+        for chunk in _chunks(links, ACK_LINKS_PER_CALL):
+            try:
+                client.ack(cursor, chunk)
+            except ContinuumRefused as exc:
+                if not chunk:
+                    raise
+                self._ack_links_one_by_one(cursor, chunk, exc)
+            store.mark_links_acked([tid for tid, _ in chunk])
+        store.set_state("acked_cursor", cursor)
+
+    def _ack_links_one_by_one(self, cursor: str, links: list[tuple[str, str]], exc: ContinuumError) -> None:
+        logger.warning("Continuum refused an ack with {} link(s) ({}); sending them one by one", len(links),
+                       describe(exc))
+        self.app.client.ack(cursor, [])
+        for tid, rec_id in links:
+            try:
+                self.app.client.ack(cursor, [(tid, rec_id)])
+            except ContinuumRefused as err:
+                # Continuum keeps another PSA ticket as this ticket's master; nothing to retry.
+                logger.warning("Continuum refused the link of its ticket {} to {}: {}", tid, rec_id, describe(err))
+                self.app.store.audit("zenithlink", "link_refused", f"{tid} -> {rec_id}: {describe(err)}")
+
+    # -- failures --------------------------------------------------------------------------
+    def _activation_pending(self) -> None:
+        store = self.app.store
+        if store.get_state("activation") == "pending":
+            return
+        store.set_state("activation", "pending")
+        summary = ("Continuum knows the Security Code but the PSA activation has not reached it yet "
+                   "(this can take up to 24 hours); the agent keeps polling")
+        logger.info(summary)
+        self.app.notify(events.Event(events.ACTIVATION_PENDING, summary, {}))
+
+    def _problem(self, kind: str, what: str, exc: BaseException, event_kind: str | None = None) -> None:
+        """Report a failure once; the same failure again, round after round, is only logged."""
+        try:
+            last = self.app.store.get_state(_PROBLEM_STATE)
+        except Exception:  # noqa: BLE001 - the store itself may be what failed
+            last = None
+        if last == kind:
+            logger.warning("{}: {}", what, describe(exc))
+            return
+        report_failure(self.app, kind, what, exc, event_kind=event_kind)
+        try:
+            self.app.store.set_state(_PROBLEM_STATE, kind)
+        except Exception:  # noqa: BLE001 - already reported
+            pass
+
+    def _clear_problem(self) -> None:
+        if self.app.store.get_state(_PROBLEM_STATE):
+            self.app.store.set_state(_PROBLEM_STATE, None)
+
+
+def _guarded(step, change):
+    """Run one step on one change; classify what it raises (storage trouble stops the round as it is)."""
+    try:
+        return step(change)
+    except BadChange as exc:
+        raise _ChangeFailed(change, exc, permanent=True) from exc
+    except StoreError:
+        raise
+    except sqlite3.IntegrityError as exc:
+        raise _ChangeFailed(change, exc, permanent=False) from exc
+    except sqlite3.Error:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a plugin or bad data: counted and eventually skipped
+        raise _ChangeFailed(change, exc, permanent=False) from exc
+
+
+class _Applier:
+    """Applies single changes inside the page's transaction; collects nothing but events."""
+
+    def __init__(self, app) -> None:
+        self.settings = app.settings
+        self.store = app.store
+        self.hook = app.pm.hook
+        self._handlers = {"TicketCreated": self._created, "TicketReturned": self._returned,
+                          "TicketClosed": self._closed, "NoteAdded": self._note_added,
+                          "TicketUpdated": self._updated}
+
+    def skip(self, change) -> bool:
+        return bool(self.hook.zenith_skip_change(change=change, settings=self.settings))
+
+    def apply(self, change) -> list[events.Event] | None:
+        """Apply one change; its events, or ``None`` when it asks for nothing (R10, orphans)."""
+        handler = self._handlers.get(change.kind)
+        if handler is None:
+            raise BadChange(f"unknown change kind {change.kind!r}; this agent knows {', '.join(KINDS)}")
+        return handler(change)
+
+    # -- kinds -----------------------------------------------------------------------------
+    def _created(self, change) -> list[events.Event] | None:
+        ticket = change.ticket
+        if self.store.ticket_for_continuum(ticket.ticket_id):
+            return None  # R10: this Continuum ticket has its PSA ticket already
+        return [self._create(ticket)]
+
+    def _returned(self, change) -> list[events.Event] | None:
+        produced, rec_id = self._linked(change)
+        if rec_id is None:
+            return None
+        ticket, note = change.ticket, change.note
+        self.store.set_inbox(rec_id, True)
+        text = f"Returned by {_who(ticket.origin)} in Continuum with status {ticket.status or 'unknown'}"
+        self._history(rec_id, text + _note_suffix(note), note.created_on if note else ticket.updated_on)
+        self._remember(ticket)
+        produced.append(_event(events.TICKET_RETURNED, f"Continuum ticket {ticket.ticket_id} returned "
+                               f"({ticket.status}) into the Inbox as {rec_id}", ticket, rec_id,
+                               status=ticket.status, note=note.text if note else ""))
+        return produced
+
+    def _closed(self, change) -> list[events.Event] | None:
+        produced, rec_id = self._linked(change)
+        if rec_id is None:
+            return None
+        ticket, note = change.ticket, change.note
+        text = f"Closed in Continuum by {_who(ticket.origin)}; the status of this ticket is unchanged"
+        self._history(rec_id, text + _note_suffix(note), note.created_on if note else ticket.updated_on)
+        self._remember(ticket)
+        produced.append(_event(events.TICKET_CLOSED_IN_CONTINUUM,
+                               f"Continuum ticket {ticket.ticket_id} was closed in Continuum ({rec_id})",
+                               ticket, rec_id))
+        return produced
+
+    def _note_added(self, change) -> list[events.Event] | None:
+        note = change.note
+        if note is None:
+            raise BadChange("a NoteAdded change without its <Note>")
+        produced, rec_id = self._linked(change)
+        if rec_id is None:
+            return None
+        author = note.author or _who(note.origin)
+        self._history(rec_id, f"Note from {author} in Continuum: {note.text}", note.created_on)
+        self._remember(change.ticket)
+        return produced
+
+    def _updated(self, change) -> list[events.Event] | None:
+        ticket = change.ticket
+        before = self._snapshot(ticket.ticket_id)
+        produced, rec_id = self._linked(change)
+        if rec_id is None:
+            return None
+        if produced:
+            before = None  # adopted just now from this very change: nothing to compare with
+        text = f"Updated in Continuum by {_who(ticket.origin)}: {update_summary(before, ticket)}"
+        self._history(rec_id, text, ticket.updated_on)
+        self._remember(ticket)
+        return produced
+
+    # -- shared steps ----------------------------------------------------------------------
+    def _linked(self, change) -> tuple[list[events.Event], str | None]:
+        """The PSA ticket of the change's Continuum ticket, adopting it when sensible."""
+        ticket = change.ticket
+        rec_id = self.store.ticket_for_continuum(ticket.ticket_id)
+        if rec_id:
+            return [], rec_id
+        if change.kind == "TicketClosed" or ticket.status == "Closed" or ticket.psa_ticket_id:
+            logger.info("{} of Continuum ticket {} ignored: no PSA ticket is linked to it{}", change.kind,
+                        ticket.ticket_id, f" (Continuum names {ticket.psa_ticket_id})" if ticket.psa_ticket_id else "")
+            return [], None
+        created = self._create(ticket)
+        return [created], created.data["ticket_rec_id"]
+
+    def _create(self, ticket) -> events.Event:
+        """R1-R6: one PSA ticket in the Inbox, linked to the Continuum ticket."""
+        hook, store, settings = self.hook, self.store, self.settings
+        account = hook.zenith_resolve_account(ticket=ticket, store=store, settings=settings)
+        if not account:
+            raise BadChange(f"no plugin chose an account for Continuum ticket {ticket.ticket_id}; "
+                            "enable the account_resolver plugin or a replacement")
+        asset = hook.zenith_resolve_asset(ticket=ticket, account=account, store=store, settings=settings)
+        manager = hook.zenith_ticket_manager(ticket=ticket, account=account, store=store, settings=settings)
+        device = inventory_index.device_record(settings, ticket.device_id) if ticket.device_id else None
+        description = hook.zenith_ticket_description(ticket=ticket, device=device, asset=asset, settings=settings)
+        rec_id = store.add_ticket(account, description or _fallback_description(ticket), asset_rec_id=asset,
+                                  manager=manager, in_inbox=True)
+        self._history(rec_id, created_text(ticket), ticket.created_on)
+        store.link_ticket(ticket.ticket_id, rec_id)
+        self._remember(ticket)
+        return _event(events.TICKET_CREATED, f"Continuum ticket {ticket.ticket_id} became PSA ticket {rec_id}",
+                      ticket, rec_id, account_rec_id=account, asset_rec_id=asset, manager=manager,
+                      title=ticket.title)
+
+    def _history(self, rec_id: str, text: str, when: str) -> None:
+        self.store.add_history(rec_id, text, at=store_time(when), author=AUTHOR)
+
+    def _snapshot(self, ticket_id: str) -> dict[str, str] | None:
+        raw = self.store.get_state(_snapshot_key(ticket_id))
+        return json.loads(raw) if raw else None
+
+    def _remember(self, ticket) -> None:
+        fields = {name: getattr(ticket, name) or "" for name, _ in SNAPSHOT_FIELDS}
+        self.store.set_state(_snapshot_key(ticket.ticket_id), json.dumps(fields, separators=(",", ":")))
+
+
+# -- texts -----------------------------------------------------------------------------------
+def created_text(ticket) -> str:
+    """The History Note of a new ticket, with Continuum's creation date and time (R1)."""
+    by = ticket.created_by or "Continuum"
+    source = f" ({ticket.source})" if ticket.source else ""
+    return f"Created in Continuum on {human_time(ticket.created_on)} by {by}{source}; Continuum ticket {ticket.ticket_id}"
+
+
+def update_summary(before: dict[str, str] | None, ticket) -> str:
+    """What changed (``before`` is the last seen fields), or the current fields if unknown."""
+    now = {name: getattr(ticket, name) or "" for name, _ in SNAPSHOT_FIELDS}
+    if before is None:
+        return "; ".join(f"{label} {_short(now[name]) or '(none)'}" for name, label in SNAPSHOT_FIELDS if now[name])
+    changed = [f"{label} {_short(before.get(name, '')) or '(none)'} -> {_short(now[name]) or '(none)'}"
+               for name, label in SNAPSHOT_FIELDS if before.get(name, "") != now[name]]
+    return "; ".join(changed) if changed else "no change to the title, description, priority, status, assignee, site or device"
+
+
+def human_time(value: str) -> str:
+    moment = _parse_time(value)
+    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else (value or "an unknown time")
+
+
+def store_time(value: str) -> str:
+    """A Continuum time in the store's own format (so history sorts right); now if unreadable."""
+    moment = _parse_time(value)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ") if moment else now_iso()
+
+
+def _parse_time(value: str) -> datetime | None:
+    if not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.strip())
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc)
+
+
+def _note_suffix(note) -> str:
+    return f". Note from {note.author or _who(note.origin)}: {note.text}" if note and note.text else ""
+
+
+def _who(origin: str) -> str:
+    return {"NOC": "the NOC", "VSD": "the Virtual Service Desk", "System": "Continuum"}.get(origin or "", origin or "Continuum")
+
+
+def _short(text: str, limit: int = 80) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def _fallback_description(ticket) -> str:
+    return ticket.title or ticket.description or f"Continuum ticket {ticket.ticket_id}"
+
+
+def _event(kind: str, summary: str, ticket, rec_id: str, **data: Any) -> events.Event:
+    return events.Event(kind, summary, {"ticket_rec_id": rec_id, "continuum_ticket_id": ticket.ticket_id,
+                                        "site_code": ticket.site_code, "device_id": ticket.device_id, **data})
+
+
+def _snapshot_key(ticket_id: str) -> str:
+    return f"continuum_ticket:{ticket_id}"
+
+
+def _failures_key(change_id: str) -> str:
+    return f"change_failures:{change_id}"
+
+
+def _chunks(items: list, size: int) -> Iterable[list]:
+    if not items:
+        yield []
+        return
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
