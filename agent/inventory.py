@@ -157,6 +157,27 @@ def refresh(app, progress: Progress | None = None, *, page_size: int = PAGE_SIZE
                            InventoryChanges(changes["sites"], changes["devices"]), generated)
 
 
+def sweep_if_idle(settings) -> int:
+    """Remove temporary files left by a crash, unless a running agent owns the Dbsys folder.
+
+    A running agent swept at its own start and may be writing right now, so its folder is left
+    alone. Returns how many files were removed.
+    """
+    from agent.errors import AlreadyRunning
+    from agent.lock import FolderLock
+    from dbsys.atomic import sweep_temp_files
+
+    lock = FolderLock(settings.dbsys_folder)
+    try:
+        lock.acquire()
+    except AlreadyRunning:
+        return 0
+    try:
+        return sweep_temp_files(settings.dbsys_folder)
+    finally:
+        lock.release()
+
+
 def _stream(pages: Iterable, kind: str, differ: "_Differ", page_counter: list[int],
             progress: Progress | None) -> Iterator[tuple[tuple[str, str], ...]]:
     key_attr, done, number = ("site_code" if kind == "sites" else "device_id"), 0, 0

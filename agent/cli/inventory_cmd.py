@@ -11,8 +11,8 @@ import click
 from loguru import logger
 
 from agent.cli.output import done, emit_json, err_console, table
-from agent.errors import AlreadyRunning, PreconditionError, ZenithError, describe
-from agent.inventory import Progress, inventory_paths, refresh
+from agent.errors import PreconditionError, ZenithError, describe
+from agent.inventory import Progress, inventory_paths, refresh, sweep_if_idle
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
 # Above this many items a listing is streamed as tab-separated lines instead of a drawn table.
@@ -35,7 +35,7 @@ def inventory() -> None:
 @click.pass_obj
 def inventory_refresh(app, as_json: bool) -> None:
     """Download sites and devices now and write the .cmt files."""
-    _sweep_if_idle(app)
+    sweep_if_idle(app.settings)
     try:
         with _progress() as progress:
             result = refresh(app, progress)
@@ -66,23 +66,6 @@ def inventory_devices(app, site_code: str | None, as_json: bool) -> None:
 
 
 # -- refresh helpers --------------------------------------------------------------------------
-def _sweep_if_idle(app) -> None:
-    """Remove stray temporary files of a crash, unless a running agent owns the folder."""
-    from agent.lock import FolderLock
-    from dbsys.atomic import sweep_temp_files
-
-    folder = app.settings.dbsys_folder
-    lock = FolderLock(folder)
-    try:
-        lock.acquire()
-    except AlreadyRunning:
-        return  # the running agent swept at its start, and may be writing right now
-    try:
-        sweep_temp_files(folder)
-    finally:
-        lock.release()
-
-
 @contextmanager
 def _progress() -> Iterator[Progress]:
     if not sys.stderr.isatty():
