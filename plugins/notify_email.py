@@ -1,0 +1,233 @@
+"""Built-in notifier (off by default): events by e-mail, at most ``MaxPerHour`` mails an hour.
+
+``[plugin:notify_email]``: ``SMTPHost``, ``SMTPPort`` (25), ``Security`` (none, starttls, tls),
+``Username``, ``Password``, ``From``, ``To`` (comma-separated), ``Events`` (comma-separated event
+kinds or ``all``; default every ticket event and every failure), ``MaxPerHour`` (20),
+``TimeoutSeconds`` (30). Above the cap, events are held and sent as one digest mail when the
+hour turns, or when the agent stops: an alert storm never becomes a mail storm. Mail goes out
+from a background thread, so a slow or dead SMTP server never holds the agent up; failures
+are logged, never raised.
+"""
+
+from __future__ import annotations
+
+import atexit
+import smtplib
+import socket
+import ssl
+import threading
+import time
+from dataclasses import dataclass, field
+from email import policy
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+from typing import Any, Callable
+
+from loguru import logger
+
+from agent import logs
+from agent.errors import ConfigError
+from agent.hookspecs import hookimpl
+from plugins._notify_common import Worker, events_text, parse_events, parse_number, split_list
+
+DEFAULT_ENABLED = False
+NAME = "notify_email"
+SECTION = f"plugin:{NAME}"
+SECURITY_CHOICES = ("none", "starttls", "tls")
+HOUR = 3600.0
+# Subjects are at most ~170 characters: keep them on one line rather than folded.
+_POLICY = policy.SMTP.clone(max_line_length=998)
+
+
+@dataclass(frozen=True)
+class EmailConfig:
+    host: str
+    to: tuple[str, ...]
+    port: int = 25
+    security: str = "none"
+    username: str = ""
+    password: str = field(default="", repr=False)
+    sender: str = "zenithlink@localhost"
+    events: frozenset[str] = frozenset()
+    max_per_hour: int = 20
+    timeout: float = 30.0
+
+
+def config_from(values: dict[str, str]) -> EmailConfig:
+    """Validate a ``[plugin:notify_email]`` section (keys lower-cased); raise :class:`ConfigError`."""
+    problems: list[str] = []
+    host = (values.get("smtphost") or "").strip()
+    to = tuple(split_list(values.get("to")))
+    if not host:
+        problems.append(f"[{SECTION}] SMTPHost is missing: name the mail server that accepts the agent's "
+                        f"mail (or set notify_email=N in [Plugins])")
+    if not to:
+        problems.append(f"[{SECTION}] To is missing: give one or more addresses, separated by commas")
+    security = (values.get("security") or "none").strip().lower()
+    if security not in SECURITY_CHOICES:
+        problems.append(f"[{SECTION}] Security = {security!r}: must be one of {', '.join(SECURITY_CHOICES)}")
+    default_port = 465 if security == "tls" else (587 if security == "starttls" else 25)
+    port = parse_number(values, "SMTPPort", default_port, SECTION, problems, minimum=1, maximum=65535)
+    cap = parse_number(values, "MaxPerHour", 20, SECTION, problems, minimum=1, maximum=10000)
+    timeout = parse_number(values, "TimeoutSeconds", 30.0, SECTION, problems, minimum=1, maximum=600, whole=False)
+    events, event_problems = parse_events(values.get("events"), SECTION)
+    problems += event_problems
+    username, password = (values.get("username") or "").strip(), values.get("password") or ""
+    if password and not username:
+        problems.append(f"[{SECTION}] Password is set but Username is not: set both, or neither")
+    if problems:
+        raise ConfigError(problems)
+    logs.add_secret(password)
+    sender = (values.get("from") or "").strip() or f"zenithlink@{socket.gethostname() or 'localhost'}"
+    return EmailConfig(host=host, to=to, port=port, security=security, username=username, password=password,
+                       sender=sender, events=events, max_per_hour=cap, timeout=timeout)
+
+
+class EmailNotifier:
+    """Sends each chosen event as one mail, holding the overflow of an hour for one digest."""
+
+    def __init__(self, config: EmailConfig, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.config = config
+        self._clock = clock
+        self._window_start: float | None = None
+        self._sent_in_window = 0
+        self._held: list[Any] = []
+        self._lock = threading.Lock()
+        self.sent = 0
+        self.failed = 0
+        self.worker = Worker(f"{NAME} worker", self._handle, maxsize=1000, wait=self._wait,
+                             tick=self._roll_window, finish=self._finish)
+
+    def notify(self, event) -> None:
+        if event.kind in self.config.events:
+            self.worker.submit(event)
+
+    def close(self, timeout: float = 10.0) -> None:
+        self.worker.close(timeout)
+
+    # -- worker side -----------------------------------------------------------------------
+    def _handle(self, event) -> None:
+        if self._window_start is None:
+            self._window_start = self._clock()
+        if self._sent_in_window >= self.config.max_per_hour:
+            self._held.append(event)
+            return
+        self._sent_in_window += 1
+        self._send(_subject(event.summary), _event_body(event))
+
+    def _wait(self) -> float | None:
+        if not self._held or self._window_start is None:
+            return None
+        return max(0.0, self._window_start + HOUR - self._clock())
+
+    def _roll_window(self) -> None:
+        if self._window_start is None or self._clock() < self._window_start + HOUR:
+            return
+        self._window_start, self._sent_in_window = self._clock(), 0
+        self._send_digest()
+
+    def _finish(self) -> None:
+        self._send_digest()
+
+    def _send_digest(self) -> None:
+        held, self._held = self._held, []
+        if not held:
+            return
+        subject = _subject(f"{len(held)} more events (over {self.config.max_per_hour} mails in an hour)")
+        body = (f"More than {self.config.max_per_hour} events arrived within an hour, so these were held "
+                f"and are sent together:\n\n{events_text(held)}\n")
+        self._send(subject, body)
+
+    def _send(self, subject: str, body: str) -> None:
+        message = EmailMessage(policy=_POLICY)
+        message["Subject"] = subject
+        message["From"] = self.config.sender
+        message["To"] = ", ".join(self.config.to)
+        message["Date"] = formatdate(localtime=True)
+        message["Message-ID"] = make_msgid(domain="zenithlink")
+        message.set_content(body)
+        try:
+            with _connect(self.config) as smtp:
+                smtp.send_message(message)
+        except (OSError, smtplib.SMTPException) as exc:
+            self.failed += 1
+            logger.warning("notify_email: cannot send {!r} through {}:{}: {}. Check [{}] SMTPHost, "
+                           "SMTPPort, Security and the credentials.", subject, self.config.host,
+                           self.config.port, exc, SECTION)
+            return
+        self.sent += 1
+
+
+def _connect(config: EmailConfig) -> smtplib.SMTP:
+    if config.security == "tls":
+        smtp: smtplib.SMTP = smtplib.SMTP_SSL(config.host, config.port, timeout=config.timeout,
+                                              context=ssl.create_default_context())
+    else:
+        smtp = smtplib.SMTP(config.host, config.port, timeout=config.timeout)
+    try:
+        if config.security == "starttls":
+            smtp.starttls(context=ssl.create_default_context())
+        if config.username:
+            smtp.login(config.username, config.password)
+    except BaseException:
+        smtp.close()
+        raise
+    return smtp
+
+
+def _subject(summary: str) -> str:
+    line = " ".join(summary.split())
+    return f"[zenithlink] {line[:150]}{'…' if len(line) > 150 else ''}"
+
+
+def _event_body(event) -> str:
+    d = event.as_dict()
+    lines = [d["summary"], "", f"Event: {d['kind']}", f"At:    {d['at']}"]
+    for key, value in sorted(d["data"].items()):
+        lines.append(f"{key}: {value}")
+    return "\n".join(lines) + "\n"
+
+
+# -- the plugin: one notifier per configuration, replaced on reload -------------------------
+_current: EmailNotifier | None = None
+_current_lock = threading.Lock()
+
+
+def configure(values: dict[str, str]) -> EmailNotifier:
+    """Install the notifier for ``values``; an unchanged configuration keeps the running one."""
+    global _current
+    config = config_from(values)
+    with _current_lock:
+        old = _current
+        if old is not None and old.config == config:
+            return old
+        _current = EmailNotifier(config)
+    if old is not None:
+        old.close(timeout=0.5)
+    return _current
+
+
+def shutdown(timeout: float = 10.0) -> None:
+    """Send what is held as a digest and stop the worker (also run at interpreter exit)."""
+    global _current
+    with _current_lock:
+        old, _current = _current, None
+    if old is not None:
+        old.close(timeout)
+
+
+atexit.register(shutdown)
+
+
+@hookimpl
+def zenith_configure(settings, app):
+    configure(settings.plugin_settings(NAME))
+
+
+@hookimpl
+def zenith_notify(event):
+    notifier = _current
+    if notifier is None:
+        logger.warning("notify_email is enabled but was given no settings; the event {} is not mailed", event.kind)
+        return
+    notifier.notify(event)

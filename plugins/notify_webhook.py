@@ -1,0 +1,203 @@
+"""Built-in notifier (off by default): each event as a JSON POST to a URL.
+
+``[plugin:notify_webhook]``: ``URL`` (required), ``Secret`` (optional: each request then carries
+``X-Zenithlink-Signature: sha256=<hex HMAC-SHA256 of the body>``), ``Events`` (comma-separated
+event kinds or ``all``; default every ticket event and every failure), ``TimeoutSeconds`` (10),
+``MaxAttempts`` (6). The body is ``event.as_dict()``. A background thread posts the events in
+order; connection errors, 408, 429 and 5xx answers are retried with exponential backoff and
+jitter (``Retry-After`` honoured); other 4xx answers are not. The queue is bounded (1000
+events): when the receiver is down for long, the newest events are dropped and logged.
+"""
+
+from __future__ import annotations
+
+import atexit
+import hashlib
+import hmac
+import json
+import random
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Callable
+from urllib.parse import urlsplit
+
+import httpx
+from loguru import logger
+
+from agent import logs
+from agent.errors import ConfigError
+from agent.hookspecs import hookimpl
+from plugins._notify_common import Worker, parse_events, parse_number
+
+DEFAULT_ENABLED = False
+NAME = "notify_webhook"
+SECTION = f"plugin:{NAME}"
+SIGNATURE_HEADER = "X-Zenithlink-Signature"
+EVENT_HEADER = "X-Zenithlink-Event"
+DELIVERY_HEADER = "X-Zenithlink-Delivery"
+MAX_BACKOFF = 300.0
+
+
+@dataclass(frozen=True)
+class WebhookConfig:
+    url: str
+    secret: str = field(default="", repr=False)
+    events: frozenset[str] = frozenset()
+    timeout: float = 10.0
+    max_attempts: int = 6
+    queue_size: int = 1000
+
+
+def config_from(values: dict[str, str]) -> WebhookConfig:
+    """Validate a ``[plugin:notify_webhook]`` section (keys lower-cased); raise :class:`ConfigError`."""
+    problems: list[str] = []
+    url = (values.get("url") or "").strip()
+    parts = urlsplit(url)
+    if not url:
+        problems.append(f"[{SECTION}] URL is missing: give the http(s) address that receives the events "
+                        f"(or set notify_webhook=N in [Plugins])")
+    elif parts.scheme not in ("http", "https") or not parts.hostname:
+        problems.append(f"[{SECTION}] URL = {url!r}: must be an http:// or https:// URL with a host name")
+    timeout = parse_number(values, "TimeoutSeconds", 10.0, SECTION, problems, minimum=1, maximum=300, whole=False)
+    attempts = parse_number(values, "MaxAttempts", 6, SECTION, problems, minimum=1, maximum=20)
+    events, event_problems = parse_events(values.get("events"), SECTION)
+    problems += event_problems
+    if problems:
+        raise ConfigError(problems)
+    secret = values.get("secret") or ""
+    logs.add_secret(secret)
+    return WebhookConfig(url=url, secret=secret, events=events, timeout=timeout, max_attempts=attempts)
+
+
+def signature(secret: str, body: bytes) -> str:
+    """The value of ``X-Zenithlink-Signature`` for ``body``."""
+    return "sha256=" + hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
+
+
+class WebhookNotifier:
+    """Posts each chosen event, in order, retrying what a later attempt can fix."""
+
+    def __init__(self, config: WebhookConfig, *, backoff_base: float = 1.0,
+                 sleep: Callable[[float], None] | None = None) -> None:
+        self.config = config
+        self._backoff_base = backoff_base
+        self._stopping = threading.Event()
+        self._sleep = sleep or self._stopping.wait
+        self._client: httpx.Client | None = None
+        self.delivered = 0
+        self.failed = 0
+        self.worker = Worker(f"{NAME} worker", self._deliver, maxsize=config.queue_size, finish=self._close_client)
+
+    def notify(self, event) -> None:
+        if event.kind in self.config.events:
+            self.worker.submit(event)
+
+    def close(self, timeout: float = 10.0) -> None:
+        # Backoff waits end at once; the current attempt may still take up to TimeoutSeconds.
+        self._stopping.set()
+        self.worker.close(timeout)
+
+    def _deliver(self, event) -> None:
+        body = json.dumps(event.as_dict(), ensure_ascii=False, default=str).encode("utf-8")
+        headers = {"Content-Type": "application/json", EVENT_HEADER: event.kind, DELIVERY_HEADER: uuid.uuid4().hex,
+                   "User-Agent": "zenithlink"}
+        if self.config.secret:
+            headers[SIGNATURE_HEADER] = signature(self.config.secret, body)
+        for attempt in range(1, self.config.max_attempts + 1):
+            retry_after, why = self._attempt(body, headers)
+            if why is None:
+                self.delivered += 1
+                return
+            if retry_after is None or attempt == self.config.max_attempts or self._stopping.is_set():
+                break
+            self._sleep(retry_after if retry_after > 0 else self._backoff(attempt))
+        self.failed += 1
+        logger.warning("notify_webhook: the {} event was not delivered to {}: {}. Check [{}] URL and the "
+                       "receiver.", event.kind, _safe_url(self.config.url), why, SECTION)
+
+    def _attempt(self, body: bytes, headers: dict[str, str]) -> tuple[float | None, str | None]:
+        """``(None, None)`` when delivered; else ``(retry_after or 0 to retry | None to give up, why)``."""
+        try:
+            response = self._http().post(self.config.url, content=body, headers=headers)
+        except httpx.HTTPError as exc:
+            return 0.0, f"{type(exc).__name__}: {exc}"
+        if response.status_code < 300:
+            return None, None
+        why = f"HTTP {response.status_code}"
+        if response.status_code in (408, 429) or response.status_code >= 500:
+            return _retry_after(response), why
+        return None, why
+
+    def _backoff(self, attempt: int) -> float:
+        delay = min(MAX_BACKOFF, self._backoff_base * 2 ** (attempt - 1))
+        return delay * random.uniform(0.5, 1.0)
+
+    def _http(self) -> httpx.Client:
+        if self._client is None:
+            self._client = httpx.Client(timeout=self.config.timeout, follow_redirects=False)
+        return self._client
+
+    def _close_client(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+
+def _retry_after(response: httpx.Response) -> float:
+    try:
+        return min(MAX_BACKOFF, max(0.0, float(response.headers.get("Retry-After", ""))))
+    except ValueError:
+        return 0.0
+
+
+def _safe_url(url: str) -> str:
+    # A URL may carry a token in its query; the log only needs where it points.
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.hostname}{':' + str(parts.port) if parts.port else ''}{parts.path}"
+
+
+# -- the plugin: one notifier per configuration, replaced on reload -------------------------
+_current: WebhookNotifier | None = None
+_current_lock = threading.Lock()
+
+
+def configure(values: dict[str, str]) -> WebhookNotifier:
+    """Install the notifier for ``values``; an unchanged configuration keeps the running one."""
+    global _current
+    config = config_from(values)
+    with _current_lock:
+        old = _current
+        if old is not None and old.config == config:
+            return old
+        _current = WebhookNotifier(config)
+    if old is not None:
+        old.close(timeout=0.5)
+    return _current
+
+
+def shutdown(timeout: float = 10.0) -> None:
+    """Deliver what is queued (within ``timeout``) and stop the worker; also run at exit."""
+    global _current
+    with _current_lock:
+        old, _current = _current, None
+    if old is not None:
+        old.close(timeout)
+
+
+atexit.register(shutdown)
+
+
+@hookimpl
+def zenith_configure(settings, app):
+    configure(settings.plugin_settings(NAME))
+
+
+@hookimpl
+def zenith_notify(event):
+    notifier = _current
+    if notifier is None:
+        logger.warning("notify_webhook is enabled but was given no settings; the event {} is not sent", event.kind)
+        return
+    notifier.notify(event)

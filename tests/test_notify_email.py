@@ -1,0 +1,193 @@
+"""The e-mail notifier against a real SMTP server (aiosmtpd) on loopback."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from email import message_from_bytes, policy
+from email.message import Message
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from agent import events, logs
+from agent.errors import ConfigError
+from agent.events import Event
+from agent.plugins import get_plugin_manager
+from config.loader import parse_settings
+from plugins import notify_email
+from plugins.notify_email import EmailNotifier, config_from
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Inbox:
+    def __init__(self) -> None:
+        self.messages: list[Message] = []
+        self.lock = threading.Lock()
+
+    async def handle_DATA(self, server, session, envelope):
+        with self.lock:
+            self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
+        return "250 OK"
+
+    def wait_for(self, count: int, timeout: float = 10.0) -> list[Message]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.lock:
+                if len(self.messages) >= count:
+                    return list(self.messages)
+            time.sleep(0.02)
+        raise AssertionError(f"expected {count} mails, got {len(self.messages)}")
+
+
+@pytest.fixture()
+def smtp():
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    inbox.port = controller.port
+    yield inbox
+    controller.stop()
+
+
+@pytest.fixture(autouse=True)
+def _no_leftover_notifier():
+    yield
+    notify_email.shutdown(timeout=2)
+
+
+def values(port: int, **extra: str) -> dict[str, str]:
+    base = {"smtphost": "127.0.0.1", "smtpport": str(port), "to": "noc@example.com, boss@example.com",
+            "from": "agent@example.com", "timeoutseconds": "5"}
+    base.update({k.lower(): v for k, v in extra.items()})
+    return base
+
+
+def ticket_event(n: int = 1) -> Event:
+    return Event(events.TICKET_CREATED, f"Continuum ticket {1000 + n} became PSA ticket TKT{n:017d}",
+                 {"continuum_ticket_id": str(1000 + n), "ticket_rec_id": f"TKT{n:017d}"})
+
+
+def test_an_enabled_plugin_mails_a_ticket_event(tmp_path, smtp):
+    settings = parse_settings(
+        f"[Plugins]\nnotify_email=Y\n[plugin:notify_email]\nSMTPHost=127.0.0.1\nSMTPPort={smtp.port}\n"
+        f"To=noc@example.com\nFrom=agent@example.com\n", base_dir=tmp_path)
+    pm = get_plugin_manager(settings)
+    assert pm.infos["notify_email"].enabled
+
+    pm.notify(ticket_event(7))
+
+    [mail] = smtp.wait_for(1)
+    assert mail["Subject"] == "[zenithlink] Continuum ticket 1007 became PSA ticket TKT00000000000000007"
+    assert mail["To"] == "noc@example.com"
+    assert mail["From"] == "agent@example.com"
+    body = mail.get_payload(decode=True).decode()
+    assert "Event: ticket_created" in body
+    assert "continuum_ticket_id: 1007" in body
+
+
+def test_events_not_chosen_are_not_mailed(smtp):
+    notifier = EmailNotifier(config_from(values(smtp.port, events="request_failed")))
+    notifier.notify(ticket_event())
+    notifier.notify(Event(events.REQUEST_FAILED, "request r1 failed: no linked site"))
+    notifier.close()
+    mails = smtp.wait_for(1)
+    time.sleep(0.1)
+    assert [m["Subject"] for m in smtp.messages] == ["[zenithlink] request r1 failed: no linked site"]
+    assert len(mails) == 1
+
+
+def test_a_storm_becomes_at_most_the_cap_plus_one_digest(smtp):
+    notifier = EmailNotifier(config_from(values(smtp.port, maxperhour="5")))
+    for n in range(100):
+        notifier.notify(ticket_event(n))
+    notifier.close(timeout=20)  # the agent stops: what is held goes out as one digest
+
+    mails = smtp.wait_for(6)
+    time.sleep(0.2)
+    assert len(smtp.messages) == 6
+    singles, digest = mails[:5], mails[5]
+    assert all("became PSA ticket" in m["Subject"] for m in singles)
+    assert "95 more events" in digest["Subject"]
+    body = digest.get_payload(decode=True).decode()
+    assert body.count("[ticket_created]") == 95
+    assert "Continuum ticket 1099 became" in body
+
+
+def test_the_digest_goes_out_when_the_hour_turns(smtp):
+    now = [1000.0]
+    notifier = EmailNotifier(config_from(values(smtp.port, maxperhour="2")), clock=lambda: now[0])
+    for n in range(5):
+        notifier.notify(ticket_event(n))
+    smtp.wait_for(2)
+    time.sleep(0.2)
+    assert len(smtp.messages) == 2  # three are held
+
+    now[0] += 3601
+    notifier.notify(ticket_event(99))
+    mails = smtp.wait_for(4)
+    assert "3 more events" in mails[2]["Subject"]
+    assert "Continuum ticket 1099" in mails[3]["Subject"]
+    notifier.close()
+    time.sleep(0.1)
+    assert len(smtp.messages) == 4  # nothing left to digest at shutdown
+
+
+def test_a_dead_smtp_server_neither_blocks_nor_raises():
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(50)  # accepts connections, never says a word
+    try:
+        notifier = EmailNotifier(config_from(values(silent.getsockname()[1], timeoutseconds="1")))
+        started = time.monotonic()
+        for n in range(30):
+            notifier.notify(ticket_event(n))
+        assert time.monotonic() - started < 1.0  # thirty sends would take 30 s if they blocked the caller
+        deadline = time.monotonic() + 10
+        while notifier.failed == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert notifier.failed >= 1 and notifier.sent == 0
+        notifier.close(timeout=0.2)
+    finally:
+        silent.close()
+
+
+def test_a_refused_connection_is_logged_not_raised():
+    notifier = EmailNotifier(config_from(values(free_port())))
+    notifier.notify(ticket_event())
+    notifier.close(timeout=5)
+    assert notifier.failed == 1 and notifier.sent == 0
+
+
+def test_missing_host_and_to_are_clear_problems(tmp_path):
+    with pytest.raises(ConfigError) as info:
+        config_from({"to": ""})
+    text = info.value.message
+    assert "SMTPHost is missing" in text and "To is missing" in text
+
+    settings = parse_settings("[Plugins]\nnotify_email=Y\n", base_dir=tmp_path)
+    with pytest.raises(ConfigError, match="SMTPHost is missing"):
+        get_plugin_manager(settings)
+
+
+def test_bad_values_are_reported_together():
+    with pytest.raises(ConfigError) as info:
+        config_from(values(25, security="ssl", maxperhour="lots", events="ticket_created,typo"))
+    text = info.value.message
+    assert "Security = 'ssl'" in text and "MaxPerHour = 'lots'" in text and "typo" in text
+
+
+def test_off_by_default_and_needs_no_settings(tmp_path):
+    pm = get_plugin_manager(parse_settings("", base_dir=tmp_path))
+    assert pm.infos["notify_email"].enabled is False
+
+
+def test_the_password_is_a_secret():
+    config_from(values(25, username="agent", password="s3cret-mail-pass"))
+    assert logs.redact("login with s3cret-mail-pass failed") == f"login with {logs.REDACTED} failed"
