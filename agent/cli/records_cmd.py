@@ -65,15 +65,16 @@ def accounts_show(app, rec_id: str, as_json: bool) -> None:
 @accounts.command("merge")
 @click.argument("source")
 @click.argument("into")
-@click.option("--user", envvar="ZENITHLINK_USER", default=None, help="Employee login (audit).")
+@click.option("--user", envvar="ZENITHLINK_USER", default=None,
+              help="Employee login with the Continuum Integration privilege (default: $ZENITHLINK_USER).")
 @click.pass_obj
 def accounts_merge(app, source: str, into: str, user: str | None) -> None:
     """Merge account SOURCE into INTO: site links, tickets and assets move; no relinking needed."""
+    from agent.links import LinksManager
+
     store = app.store
     src_name, dst_name = store.get_account(source).name, store.get_account(into).name
-    with store.transaction():
-        moved = store.merge_accounts(source, into)
-        store.audit(user or "", "merge_accounts", f"{source} {src_name!r} into {into} {dst_name!r}: {moved}")
+    moved = LinksManager(app).merge_accounts(source, into, user)
     done(f"Merged {src_name!r} into {dst_name!r}: {moved['sites']} site link(s), {moved['tickets']} ticket(s), "
          f"{moved['assets']} asset(s) moved.")
 

@@ -1,0 +1,259 @@
+"""``zenithlink links …``: view, suggest, link and unlink Continuum sites and devices (R17-R22)."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any, Sequence
+
+import click
+
+from agent.cli.output import console, done, emit_json, table
+from agent.links import LinksManager
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
+user_option = click.option("--user", "user", envvar="ZENITHLINK_USER", default=None,
+                           help="Employee login on whose behalf to act (default: $ZENITHLINK_USER).")
+# Above this many rows a listing is printed as tab-separated lines instead of a drawn table.
+TABLE_LIMIT = 1000
+
+
+def _linked_option(func):
+    func = click.option("--unlinked", "linked", flag_value=False, help="Only those not linked yet.")(func)
+    return click.option("--linked", "linked", flag_value=True, default=None, help="Only linked ones.")(func)
+
+
+def _rows_out(title: str, columns: Sequence[str], rows: list[Sequence[Any]]) -> None:
+    if len(rows) <= TABLE_LIMIT:
+        table(title, columns, rows)
+        return
+    sys.stdout.write("\t".join(columns) + "\n")
+    for row in rows:
+        sys.stdout.write("\t".join("" if v is None else str(v) for v in row) + "\n")
+
+
+@click.group("links")
+def links() -> None:
+    """Links between Continuum sites/devices and PSA accounts/assets."""
+
+
+# -- listings --------------------------------------------------------------------------------
+@links.command("sites")
+@_linked_option
+@json_option
+@click.pass_obj
+def links_sites(app, linked: bool | None, as_json: bool) -> None:
+    """List the Continuum sites with the account each is linked to."""
+    rows = LinksManager(app).sites(linked)
+    if as_json:
+        emit_json(rows)
+        return
+    title = {True: "Linked sites", False: "Unlinked sites", None: "Sites"}[linked]
+    _rows_out(title, ["site code", "name", "client", "account", "account name"],
+              [(r["site_code"], r["name"] if r["in_inventory"] else "(no longer in Continuum)", r["client_name"],
+                r["account_rec_id"], r["account_name"]) for r in rows])
+
+
+@links.command("devices")
+@_linked_option
+@json_option
+@click.pass_obj
+def links_devices(app, linked: bool | None, as_json: bool) -> None:
+    """List the Continuum devices with the asset each is linked to."""
+    rows = LinksManager(app).devices(linked)
+    if as_json:
+        emit_json(rows)
+        return
+    title = {True: "Linked devices", False: "Unlinked devices", None: "Devices"}[linked]
+    _rows_out(title, ["device id", "name", "site", "serial", "asset", "asset name"],
+              [(r["device_id"], r["name"] if r["in_inventory"] else "(no longer in Continuum)", r["site_code"],
+                r["serial"], r["asset_rec_id"], r["asset_name"]) for r in rows])
+
+
+# -- suggestions and search ------------------------------------------------------------------
+@links.group("suggest")
+def suggest() -> None:
+    """Ranked candidates to link, with scores."""
+
+
+def _show_suggestions(title: str, found: list, as_json: bool) -> None:
+    if as_json:
+        emit_json([s.as_dict() for s in found])
+        return
+    table(title, ["REC ID", "name", "score", "why"], [(s.rec_id, s.name, f"{s.score:.1f}", s.reason) for s in found])
+
+
+@suggest.command("site")
+@click.argument("site_code")
+@click.option("--limit", default=5, show_default=True, type=click.IntRange(1, 100))
+@json_option
+@click.pass_obj
+def suggest_site(app, site_code: str, limit: int, as_json: bool) -> None:
+    """Accounts whose names are most alike the site's."""
+    _show_suggestions(f"Accounts for site {site_code}", LinksManager(app).suggest_accounts(site_code, limit), as_json)
+
+
+@suggest.command("device")
+@click.argument("device_id")
+@click.option("--limit", default=5, show_default=True, type=click.IntRange(1, 100))
+@json_option
+@click.pass_obj
+def suggest_device(app, device_id: str, limit: int, as_json: bool) -> None:
+    """Assets most likely to be the device's (same serial number first)."""
+    _show_suggestions(f"Assets for device {device_id}", LinksManager(app).suggest_assets(device_id, limit), as_json)
+
+
+@links.group("search")
+def search() -> None:
+    """Find accounts or assets by keyword."""
+
+
+@search.command("accounts")
+@click.argument("keyword")
+@json_option
+@click.pass_obj
+def search_accounts(app, keyword: str, as_json: bool) -> None:
+    """Accounts whose name holds every word of KEYWORD."""
+    rows = LinksManager(app).search_accounts(keyword)
+    if as_json:
+        emit_json(rows)
+        return
+    table(f"Accounts matching {keyword!r}", ["REC ID", "name", "sites"],
+          [(r["rec_id"], r["name"], ", ".join(r["sites"])) for r in rows])
+
+
+@search.command("assets")
+@click.argument("keyword")
+@json_option
+@click.pass_obj
+def search_assets(app, keyword: str, as_json: bool) -> None:
+    """Assets whose name, serial number or manufacturer hold every word of KEYWORD."""
+    rows = LinksManager(app).search_assets(keyword)
+    if as_json:
+        emit_json(rows)
+        return
+    table(f"Assets matching {keyword!r}", ["REC ID", "name", "serial", "account", "device"],
+          [(r["rec_id"], r["name"], r["serial"], r["account_rec_id"], r["device_id"]) for r in rows])
+
+
+# -- changes ---------------------------------------------------------------------------------
+@links.command("link-site")
+@click.argument("site_code")
+@click.argument("account_rec_id")
+@user_option
+@click.pass_obj
+def link_site(app, site_code: str, account_rec_id: str, user: str | None) -> None:
+    """Link a site to an account (several sites may share one account)."""
+    previous = LinksManager(app).link_site(site_code, account_rec_id, user)
+    done(f"Site {site_code} linked to account {account_rec_id}" + (f" (was {previous})." if previous else "."))
+
+
+@links.command("unlink-site")
+@click.argument("site_code")
+@user_option
+@click.pass_obj
+def unlink_site(app, site_code: str, user: str | None) -> None:
+    """Remove the link of one site."""
+    account = LinksManager(app).unlink_site(site_code, user)
+    done(f"Site {site_code} is no longer linked to account {account}.")
+
+
+@links.command("unlink-account")
+@click.argument("account_rec_id")
+@user_option
+@click.pass_obj
+def unlink_account(app, account_rec_id: str, user: str | None) -> None:
+    """Remove every Continuum link of an account: its sites, and its tickets' and assets' links."""
+    removed = LinksManager(app).unlink_account(account_rec_id, user)
+    done(f"Account {account_rec_id}: {len(removed['sites'])} site link(s), {removed['ticket_links']} ticket "
+         f"link(s) and {removed['device_links']} device link(s) removed.")
+
+
+@links.command("create-account")
+@click.argument("site_code")
+@user_option
+@json_option
+@click.pass_obj
+def create_account(app, site_code: str, user: str | None, as_json: bool) -> None:
+    """Create an account named after the site and link it to the site."""
+    rec_id = LinksManager(app).create_account_from_site(site_code, user)
+    emit_json({"rec_id": rec_id}) if as_json else done(f"Account {rec_id} created from site {site_code} and linked.")
+
+
+@links.command("link-device")
+@click.argument("device_id")
+@click.argument("asset_rec_id")
+@user_option
+@click.pass_obj
+def link_device(app, device_id: str, asset_rec_id: str, user: str | None) -> None:
+    """Link a device to an asset."""
+    previous = LinksManager(app).link_device(device_id, asset_rec_id, user)
+    done(f"Device {device_id} linked to asset {asset_rec_id}" + (f" (was {previous})." if previous else "."))
+
+
+@links.command("unlink-device")
+@click.argument("device_id")
+@user_option
+@click.pass_obj
+def unlink_device(app, device_id: str, user: str | None) -> None:
+    """Remove the link of one device."""
+    asset = LinksManager(app).unlink_device(device_id, user)
+    done(f"Device {device_id} is no longer linked to asset {asset}.")
+
+
+@links.command("create-asset")
+@click.argument("device_id")
+@click.option("--account", "account", default=None,
+              help="REC ID of the owning account (default: the account linked to the device's site).")
+@user_option
+@json_option
+@click.pass_obj
+def create_asset(app, device_id: str, account: str | None, user: str | None, as_json: bool) -> None:
+    """Create an asset from a device (name, serial number, manufacturer; the rest in its notes) and link it."""
+    rec_id = LinksManager(app).create_asset_from_device(device_id, account, user)
+    emit_json({"rec_id": rec_id}) if as_json else done(f"Asset {rec_id} created from device {device_id} and linked.")
+
+
+# -- bulk review -----------------------------------------------------------------------------
+@links.command("review")
+@click.option("--min-score", type=click.FloatRange(0, 100), default=None,
+              help="Link every unlinked site whose best suggestion scores at least this much.")
+@click.option("--dry-run", is_flag=True, help="Only show what --min-score would link.")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask before linking.")
+@user_option
+@json_option
+@click.pass_obj
+def review(app, min_score: float | None, dry_run: bool, yes: bool, user: str | None, as_json: bool) -> None:
+    """Every unlinked site with its best account; with --min-score, link the good ones.
+
+    The plan is shown first; on a terminal you are asked before anything is linked.
+    """
+    manager = LinksManager(app)
+    applying = min_score is not None and not dry_run
+    if applying:
+        manager.store.require_privilege(user, "link sites to accounts")
+    plan = manager.review_plan(min_score)
+    chosen = sum(1 for row in plan if row["action"] == "link")
+    if not as_json:
+        _show_plan(plan)
+    if applying and chosen and not as_json and not yes and sys.stdin.isatty():
+        click.confirm(f"Link these {chosen} site(s)?", abort=True)
+    linked = manager.apply(plan, user) if applying else 0
+    if as_json:
+        emit_json(plan)
+    elif applying:
+        done(f"{linked} site(s) linked.")
+    elif min_score is not None:
+        done(f"Dry run: {chosen} site(s) would be linked; nothing was changed.")
+
+
+def _show_plan(plan: list[dict]) -> None:
+    rows = [(r["site_code"], r["site_name"], r["account_rec_id"], r["account_name"],
+             "" if r["score"] is None else f"{r['score']:.1f}", r["reason"], r["action"]) for r in plan]
+    if not rows:
+        console.print("Every site is linked.")
+        return
+    _rows_out("Review of unlinked sites", ["site code", "site name", "account", "account name", "score", "why",
+                                           "action"], rows)
+
+
+commands = [links]
