@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from email.utils import parsedate_to_datetime
 
@@ -103,7 +104,6 @@ def test_outage_seconds_ends_by_itself(sb, api):
 
 def test_trickle_sends_the_body_slowly_but_whole(sb, api):
     sb.faults.set(trickle_bytes_per_second=200)
-    normal_len = 0
     start = time.monotonic()
     r = api.get("/ping")
     elapsed = time.monotonic() - start
@@ -186,7 +186,6 @@ def test_stop_releases_hanging_requests():
     server = SandboxServer(sites=1, devices=1).start()
     server.faults.set(hang=True)
     with httpx.Client(base_url=server.url, headers={"X-PSG": "demo"}) as client:
-        import threading
         outcome = []
         worker = threading.Thread(target=lambda: outcome.append(_try(client)))
         worker.start()

@@ -8,7 +8,6 @@ import subprocess
 import sys
 
 import httpx
-import pytest
 
 from agent.sandbox import World
 

@@ -12,7 +12,7 @@ import random
 from typing import Any
 
 from agent.sandbox import worldgen
-from agent.sandbox.errors import SandboxError, conflict, invalid, not_found
+from agent.sandbox.errors import conflict, invalid, not_found
 from agent.sandbox.inventory import Inventory
 from agent.sandbox.model import (ASSIGNEES, ORIGIN_OF_SOURCE, PRIORITIES, RETURN_STATUSES, SOURCES,
                                  STATUSES, Change, Note, Ticket, change_id, now_iso, parse_change_id)
@@ -339,5 +339,3 @@ class World(Inventory):
                 fresh[tid] = psa_id
         return list(fresh.items())
 
-
-__all__ = ["World", "SandboxError"]
