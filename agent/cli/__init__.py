@@ -21,6 +21,7 @@ from agent.errors import ConfigError, ZenithError, describe
 COMMAND_MODULES: tuple[str, ...] = (
     "agent.cli.config_cmd",
     "agent.cli.records_cmd",
+    "agent.cli.actions_cmd",
     "agent.cli.inventory_cmd",
     "agent.cli.links_cmd",
     "agent.cli.plugins_cmd",

@@ -1,0 +1,251 @@
+"""Outbound actions on PSA tickets: the one core behind the CLI and the request drops.
+
+Each action checks its preconditions first (reads only, so a refusal changes nothing), then
+makes the PSA-side change, the outbox row and an audit entry in ONE store transaction (D2).
+The outbox sender delivers the row later with its idempotency key.
+
+Privileges (R21): creating a Continuum ticket and reassigning one hand work to Continuum's
+NOC or Virtual Service Desk, so both need the Continuum Integration privilege. Adding a note
+and completing a ticket are everyday PSA work: they need a known employee, of any group.
+
+A note, reassignment or close may be queued while the ticket's creation in Continuum is still
+pending: the outbox keeps the order per ticket, so it goes out once the ticket exists.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from loguru import logger
+
+from agent.errors import PreconditionError, PrivilegeError, UsageError
+from agent.store import STATUS_COMPLETED
+
+CREATE_ASSIGNEES = ("NOC", "VSD", "Partner")
+REASSIGN_ASSIGNEES = ("Keep", "VSD", "Partner")
+TITLE_LIMIT = 200
+
+# Outbox action names (also the ``action`` column of the outbox table).
+CREATE, ASSIGN, NOTE, CLOSE = "create", "assign", "note", "close"
+
+
+@dataclass(frozen=True)
+class Queued:
+    """What an action did: the outbox row it queued (``outbox_id`` None when nothing was needed)."""
+
+    ticket_rec_id: str
+    action: str
+    outbox_id: int | None
+    idem_key: str | None
+    continuum_ticket_id: str | None = None
+    message: str = ""
+    payload: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def queued(self) -> bool:
+        return self.outbox_id is not None
+
+
+def idempotency_key(request_id: str | None) -> str:
+    """The outbox row's key: stable for a request drop (a replay queues nothing new), else random."""
+    return f"zl-req-{request_id}" if request_id else f"zl-{uuid.uuid4().hex}"
+
+
+def notify_queued() -> None:
+    """Wake an outbox sender of this process (it waits in :func:`agent.outbound.wait_for_work`)."""
+    from agent import outbound
+
+    outbound.wake()
+
+
+# -- the four actions ------------------------------------------------------------------------
+
+def create_in_continuum(app, ticket_rec_id: str, assign_to: str, note: str | None, user: str | None,
+                        request_id: str | None = None) -> Queued:
+    """Queue the creation of a Continuum ticket for a PSA ticket (R13)."""
+    store = app.store
+    assign_to = _choice(assign_to, CREATE_ASSIGNEES, "create a Continuum ticket")
+    ticket = store.get_ticket(ticket_rec_id, history=False)
+    store.require_privilege(user, "create Continuum tickets")
+    if ticket.continuum_ticket_id:
+        raise PreconditionError(
+            f"ticket {ticket_rec_id} is linked to Continuum ticket {ticket.continuum_ticket_id} already; "
+            "use reassign or note to update it instead of creating another one.")
+    if _open_rows(store, ticket_rec_id, (CREATE,)):
+        raise PreconditionError(f"the Continuum ticket for {ticket_rec_id} is queued already; "
+                                "wait for it ('zenithlink tickets show' lists the result in its history).")
+    site_code, device_id = _place(app, ticket)
+    title = _title(ticket.description)
+    payload = {"site_code": site_code, "device_id": device_id, "title": title,
+               "description": ticket.description, "priority": "Medium", "assign_to": assign_to,
+               "note": _text(note), "psa_ticket_id": ticket.rec_id, "author": user}
+    return _queue(app, ticket_rec_id, CREATE, payload, user, request_id,
+                  f"create in Continuum for site {site_code}, assigned to {assign_to}")
+
+
+def reassign(app, ticket_rec_id: str, assign_to: str, note: str | None, user: str | None,
+             request_id: str | None = None) -> Queued:
+    """Queue a reassignment (``Keep``: only the note) of the linked Continuum ticket (R14)."""
+    store = app.store
+    assign_to = _choice(assign_to, REASSIGN_ASSIGNEES, "reassign a Continuum ticket")
+    ticket = store.get_ticket(ticket_rec_id, history=False)
+    store.require_privilege(user, "reassign Continuum tickets")
+    linked = _require_link(store, ticket, "reassign it")
+    if assign_to == "Keep" and not _text(note):
+        raise UsageError("reassign with Keep only sends the note, and no note was given; add a note "
+                         "or choose VSD or Partner.")
+    payload = {"assign_to": assign_to, "note": _text(note), "author": user}
+    return _queue(app, ticket_rec_id, ASSIGN, payload, user, request_id,
+                  f"reassign to {assign_to}", linked)
+
+
+def add_note(app, ticket_rec_id: str, text: str, user: str | None, request_id: str | None = None) -> Queued:
+    """Queue a note for the linked Continuum ticket (R14)."""
+    store = app.store
+    text = _text(text)
+    if not text:
+        raise UsageError("a note needs some text; give the note to send to Continuum.")
+    ticket = store.get_ticket(ticket_rec_id, history=False)
+    _require_employee(store, user, "send notes to Continuum")
+    linked = _require_link(store, ticket, "send a note to it")
+    payload = {"text": text, "author": user}
+    return _queue(app, ticket_rec_id, NOTE, payload, user, request_id, "note", linked)
+
+
+def complete_ticket(app, ticket_rec_id: str, note: str | None, user: str | None,
+                    request_id: str | None = None) -> Queued:
+    """Set the PSA ticket to Completed and queue the close of its Continuum ticket, once (R15)."""
+    store = app.store
+    ticket = store.get_ticket(ticket_rec_id, history=False)
+    _require_employee(store, user, "complete tickets")
+    linked = _require_link(store, ticket, "close it")
+    with store.transaction():
+        if ticket.status_code != STATUS_COMPLETED:
+            store.set_ticket_status(ticket_rec_id, STATUS_COMPLETED)
+            store.audit(user or "", "complete", ticket_rec_id)
+        if _open_rows(store, ticket_rec_id, (CLOSE,), states=("pending", "done")):
+            return Queued(ticket_rec_id, CLOSE, None, None, linked,
+                          "the ticket is completed; its Continuum ticket is closed (or queued to close) already")
+        payload = {"resolution": _text(note), "author": user}
+        return _queue(app, ticket_rec_id, CLOSE, payload, user, request_id, "close", linked)
+
+
+ACTIONS = {"CreateTicket": CREATE, "Reassign": ASSIGN, "AddNote": NOTE, "CompleteTicket": CLOSE}
+
+
+def run_request(app, action: str, fields: dict[str, str], user: str, request_id: str) -> Queued:
+    """Run the ticket action of a request drop (``CreateTicket``, ``Reassign``, ``AddNote``, ``CompleteTicket``)."""
+    rec_id = fields["TicketRecID"]
+    if action == "CreateTicket":
+        return create_in_continuum(app, rec_id, fields["AssignTo"], fields.get("Note"), user, request_id)
+    if action == "Reassign":
+        return reassign(app, rec_id, fields["AssignTo"], fields.get("Note"), user, request_id)
+    if action == "AddNote":
+        return add_note(app, rec_id, fields["Note"], user, request_id)
+    if action == "CompleteTicket":
+        return complete_ticket(app, rec_id, fields.get("Note"), user, request_id)
+    raise UsageError(f"{action} is not a ticket action; use one of {', '.join(ACTIONS)}.")
+
+
+# -- helpers ---------------------------------------------------------------------------------
+
+def _queue(app, ticket_rec_id: str, action: str, payload: dict[str, Any], user: str | None,
+           request_id: str | None, what: str, continuum_id: str | None = None) -> Queued:
+    store = app.store
+    key = idempotency_key(request_id)
+    with store.transaction():
+        row = store.enqueue_outbox(key, ticket_rec_id, action, payload, request_id=request_id,
+                                   requested_by=user or "")
+        if row is None:  # the same request queued before (a replay after a crash): nothing new
+            row = _row_id_by_key(store, key)
+        else:
+            store.audit(user or "", f"queue {action}", f"{ticket_rec_id}: {what}")
+    logger.info("queued {} for ticket {} ({})", action, ticket_rec_id, what)
+    return Queued(ticket_rec_id, action, row, key, continuum_id,
+                  "queued; the agent sends it to Continuum", payload)
+
+
+def _choice(value: str, allowed: tuple[str, ...], what: str) -> str:
+    for option in allowed:
+        if (value or "").strip().lower() == option.lower():
+            return option
+    raise UsageError(f"cannot {what} with assignee {value!r}; choose one of {', '.join(allowed)}.")
+
+
+def _text(value: str | None) -> str | None:
+    value = (value or "").strip()
+    return value or None
+
+
+def _title(description: str) -> str:
+    first = next((line.strip() for line in description.splitlines() if line.strip()), description.strip())
+    return first if len(first) <= TITLE_LIMIT else first[:TITLE_LIMIT - 1] + "…"
+
+
+def _require_employee(store, login: str | None, action: str) -> dict[str, Any]:
+    if not login:
+        raise PrivilegeError(f"to {action} the agent needs to know who you are: pass --user LOGIN "
+                             "(or set ZENITHLINK_USER), or set user= in the request.")
+    try:
+        return store.get_employee(login)
+    except Exception as exc:  # NotFoundError: an unknown login may not act
+        raise PrivilegeError(f"{login} cannot {action}: {getattr(exc, 'message', exc)}") from None
+
+
+def _require_link(store, ticket, doing: str) -> str | None:
+    """The linked Continuum ticket id; ``None`` when only its creation is queued (it goes first)."""
+    if ticket.continuum_ticket_id:
+        return ticket.continuum_ticket_id
+    if _open_rows(store, ticket.rec_id, (CREATE,)):
+        return None
+    raise PreconditionError(
+        f"ticket {ticket.rec_id} has no linked Continuum ticket, so the agent cannot {doing}. Create it in "
+        f"Continuum first ('zenithlink tickets create-in-continuum {ticket.rec_id} --assign NOC', or a "
+        "CreateTicket request).")
+
+
+def _place(app, ticket) -> tuple[str, str | None]:
+    """The site and device for a new Continuum ticket (R13)."""
+    store = app.store
+    sites = store.sites_for_account(ticket.account_rec_id)
+    if not sites:
+        account = store.get_account(ticket.account_rec_id)
+        raise PreconditionError(
+            f"the account {account.name!r} ({account.rec_id}) of ticket {ticket.rec_id} is not linked to a "
+            f"Continuum site, so Continuum cannot take the ticket. Link it first: 'zenithlink links link-site "
+            f"SITECODE {account.rec_id}' (or a LinkSite request); 'zenithlink links suggest site SITECODE' "
+            "helps to find the site.")
+    device_id = store.device_for_asset(ticket.asset_rec_id) if ticket.asset_rec_id else None
+    device_site = _device_site(app, device_id) if device_id else None
+    if device_site and device_site in sites:
+        return device_site, device_id
+    if device_site and device_site not in sites:
+        # Continuum refuses a device of another site; the ticket is still worth creating.
+        logger.warning("device {} of ticket {} belongs to site {}, not to the account's sites; sent without it",
+                       device_id, ticket.rec_id, device_site)
+        return sites[0], None
+    return sites[0], device_id
+
+
+def _device_site(app, device_id: str) -> str | None:
+    from agent.inventory_index import device_record
+
+    try:
+        record = device_record(app.settings, device_id)
+    except Exception as exc:  # noqa: BLE001 - the inventory is a hint here, not a requirement
+        logger.debug("no inventory record for device {}: {}", device_id, exc)
+        return None
+    return (record or {}).get("SiteCode") or None
+
+
+def _open_rows(store, ticket_rec_id: str, actions: tuple[str, ...], states: tuple[str, ...] = ("pending",)) -> int:
+    marks = ",".join("?" * len(actions))
+    smarks = ",".join("?" * len(states))
+    return store.db.scalar(f"SELECT COUNT(*) FROM outbox WHERE ticket_rec_id = ? AND action IN ({marks})"
+                           f" AND state IN ({smarks})", (ticket_rec_id, *actions, *states))
+
+
+def _row_id_by_key(store, key: str) -> int | None:
+    return store.db.scalar("SELECT id FROM outbox WHERE idem_key = ?", (key,))

@@ -1,0 +1,148 @@
+"""``zenithlink tickets create-in-continuum|reassign|note|complete`` and ``zenithlink requests``.
+
+The ticket commands queue an outbox row (the agent's service sends it); ``--wait SECONDS``
+delivers it from this process right away and prints what Continuum answered. A row that is
+still not sent when the wait ends stays queued (exit code 0: it is not lost); a definitive
+refusal exits with 1.
+"""
+
+from __future__ import annotations
+
+import time
+
+import click
+
+from agent import actions
+from agent.cli.output import done, emit_json, table
+from agent.cli.records_cmd import tickets
+from agent.errors import ZenithError
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
+user_option = click.option("--user", "user", envvar="ZENITHLINK_USER", default=None,
+                           help="Employee login on whose behalf to act (default: $ZENITHLINK_USER).")
+wait_option = click.option("--wait", "wait", type=click.FloatRange(min=0), default=None, metavar="SECONDS",
+                           help="Send it to Continuum now and wait up to SECONDS for the answer.")
+
+
+class ActionFailed(ZenithError):
+    """Continuum refused the action for good (exit code 1)."""
+
+    code = "Refused"
+
+
+def _finish(app, queued: actions.Queued, wait: float | None, as_json: bool) -> None:
+    doc = {"ticket_rec_id": queued.ticket_rec_id, "action": queued.action, "outbox_id": queued.outbox_id,
+           "state": "pending" if queued.queued else "nothing to send", "message": queued.message,
+           "continuum_ticket_id": queued.continuum_ticket_id, "error": None}
+    if queued.queued and wait is not None:
+        doc.update(_wait(app, queued.outbox_id, wait))
+    if as_json:
+        emit_json(doc)
+    else:
+        done(_describe(doc))
+    if doc["state"] == "failed":
+        raise ActionFailed(f"Continuum refused it: {doc['error']}")
+
+
+def _wait(app, outbox_id: int, wait: float) -> dict:
+    from agent.outbound import OutboxSender
+
+    sender = OutboxSender(app)
+    deadline = time.monotonic() + wait
+    while True:
+        state = sender.deliver_row(outbox_id)
+        left = deadline - time.monotonic()
+        if state != "pending" or left <= 0:
+            break
+        time.sleep(min(left, max(0.05, min(sender.next_due_seconds(), 1.0))))
+    row = app.store.get_outbox(outbox_id)
+    result = app.store.db.scalar("SELECT result FROM outbox WHERE id = ?", (outbox_id,))
+    import json
+
+    ticket_id = (json.loads(result) if result else {}).get("continuum_ticket_id")
+    return {"state": row.state, "error": row.last_error, "attempts": row.attempts,
+            "continuum_ticket_id": ticket_id or app.store.continuum_for_ticket(row.ticket_rec_id),
+            "message": {"done": "sent to Continuum", "failed": "refused by Continuum"}.get(
+                row.state, "still queued; the agent keeps trying to send it")}
+
+
+def _describe(doc: dict) -> str:
+    text = f"Ticket {doc['ticket_rec_id']}: {doc['action']} {doc['message']}"
+    if doc.get("continuum_ticket_id"):
+        text += f" (Continuum ticket {doc['continuum_ticket_id']})"
+    if doc.get("error") and doc["state"] != "done":
+        text += f". Last error: {doc['error']}"
+    return text + "."
+
+
+@tickets.command("create-in-continuum")
+@click.argument("rec_id")
+@click.option("--assign", "assign_to", required=True, type=click.Choice(actions.CREATE_ASSIGNEES, case_sensitive=False),
+              help="Who works on it in Continuum.")
+@click.option("--note", default=None, help="A first note for Continuum.")
+@user_option
+@wait_option
+@json_option
+@click.pass_obj
+def create_in_continuum(app, rec_id: str, assign_to: str, note: str | None, user: str | None,
+                        wait: float | None, as_json: bool) -> None:
+    """Create the Continuum ticket of PSA ticket REC_ID (its account must be linked to a site)."""
+    _finish(app, actions.create_in_continuum(app, rec_id, assign_to, note, user or app.user), wait, as_json)
+
+
+@tickets.command("reassign")
+@click.argument("rec_id")
+@click.option("--assign", "assign_to", required=True,
+              type=click.Choice(actions.REASSIGN_ASSIGNEES, case_sensitive=False),
+              help="Keep (only send the note), VSD or Partner.")
+@click.option("--note", default=None, help="A note for Continuum.")
+@user_option
+@wait_option
+@json_option
+@click.pass_obj
+def reassign(app, rec_id: str, assign_to: str, note: str | None, user: str | None, wait: float | None,
+             as_json: bool) -> None:
+    """Reassign the Continuum ticket linked to PSA ticket REC_ID."""
+    _finish(app, actions.reassign(app, rec_id, assign_to, note, user or app.user), wait, as_json)
+
+
+@tickets.command("note")
+@click.argument("rec_id")
+@click.argument("text")
+@user_option
+@wait_option
+@json_option
+@click.pass_obj
+def note(app, rec_id: str, text: str, user: str | None, wait: float | None, as_json: bool) -> None:
+    """Send TEXT as a note to the Continuum ticket linked to PSA ticket REC_ID."""
+    _finish(app, actions.add_note(app, rec_id, text, user or app.user), wait, as_json)
+
+
+@tickets.command("complete")
+@click.argument("rec_id")
+@click.option("--note", default=None, help="The resolution, sent with the close.")
+@user_option
+@wait_option
+@json_option
+@click.pass_obj
+def complete(app, rec_id: str, note: str | None, user: str | None, wait: float | None, as_json: bool) -> None:
+    """Set PSA ticket REC_ID to Completed; that closes its Continuum ticket (once)."""
+    _finish(app, actions.complete_ticket(app, rec_id, note, user or app.user), wait, as_json)
+
+
+@click.command("requests")
+@click.option("--failed", "failed_only", is_flag=True, help="Only the requests that failed.")
+@json_option
+@click.pass_obj
+def requests_cmd(app, failed_only: bool, as_json: bool) -> None:
+    """The request drops the agent took, newest first, with their results."""
+    rows = app.store.list_requests(failed_only=failed_only)
+    if as_json:
+        emit_json(rows)
+        return
+    table("Requests", ["id", "action", "user", "status", "Continuum ticket", "received", "error"],
+          [(r["request_id"], r["action"], r["user"], r["status"], r["continuum_ticket_id"], r["received_at"],
+            f"{r['error_code']}: {r['error_message']}" if r["error_code"] else "") for r in rows])
+
+
+commands = [requests_cmd]

@@ -1,0 +1,312 @@
+"""The outbox sender: delivers queued PSA actions to Continuum (R13–R16, D2).
+
+Rows go out oldest first, in order per ticket, each with its own ``Idempotency-Key`` so a
+retry after a lost answer (or a crash) is applied once by Continuum. A success commits the
+row, the audit History Note (R16), the ticket link (create) and the request's result in one
+transaction; the result file follows. A transient failure reschedules the row with
+exponential backoff and jitter (honouring ``Retry-After``) for as long as it takes; a
+definitive refusal fails the row and its request and tells the administrator.
+Conditions that concern every row (Continuum down, rate limit, Security Code refused,
+activation pending) pause the whole sender instead of burning through the rows.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import threading
+import time
+import weakref
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any, Callable
+
+from loguru import logger
+
+from agent import events
+from agent.actions import ASSIGN, CLOSE, CREATE, NOTE
+from agent.errors import PreconditionError, ZenithError, describe
+from agent.reporting import report_failure
+from agent.store import OutboxItem, now_iso
+
+_work = threading.Event()
+
+
+def wake() -> None:
+    """Tell a sender waiting in :func:`wait_for_work` that new rows are queued."""
+    _work.set()
+
+
+def wait_for_work(timeout: float | None) -> bool:
+    """Sleep until :func:`wake` is called or ``timeout`` seconds pass; True when woken."""
+    woken = _work.wait(timeout)
+    _work.clear()
+    return woken
+
+
+@dataclass
+class _PauseState:
+    """Why and until when a sender of one ``App`` holds back; shared by every sender of that app,
+    as the service makes a new :class:`OutboxSender` for each round."""
+
+    until: float = 0.0
+    pauses: int = 0
+    reported: str | None = None
+    refused_settings: Any = None
+
+
+_states: "weakref.WeakKeyDictionary[Any, _PauseState]" = weakref.WeakKeyDictionary()
+_states_lock = threading.Lock()
+
+
+def _state_for(app) -> _PauseState:
+    with _states_lock:
+        state = _states.get(app)
+        if state is None:
+            state = _states[app] = _PauseState()
+        return state
+
+
+class Delivery:
+    """What Continuum answered for one row."""
+
+    def __init__(self, continuum_ticket_id: str, note: str) -> None:
+        self.continuum_ticket_id = continuum_ticket_id
+        self.note = note
+
+
+class OutboxSender:
+    """Delivers due outbox rows through ``app.client``; one bounded round per :meth:`run_once`."""
+
+    def __init__(self, app, *, batch: int = 100, round_limit: int = 500, base_delay: float = 1.0,
+                 max_delay: float = 300.0, pause_max: float = 60.0,
+                 rng: Callable[[], float] = random.random, clock: Callable[[], float] = time.monotonic) -> None:
+        self.app = app
+        self.batch = batch
+        self.round_limit = round_limit
+        self.base_delay = base_delay
+        self.max_delay = max_delay
+        self.pause_max = pause_max
+        self._rng = rng
+        self._clock = clock
+        self._state = _state_for(app)
+
+    # -- the round -------------------------------------------------------------------------
+    def run_once(self) -> int:
+        """Deliver what is due; returns how many rows were finished (done or failed)."""
+        if self._paused():
+            return 0
+        finished = 0
+        tried: set[int] = set()
+        while len(tried) < self.round_limit:
+            items = [i for i in self.app.store.due_outbox(now_iso(), self.batch) if i.id not in tried]
+            if not items:
+                break
+            for item in items:
+                tried.add(item.id)
+                outcome = self._deliver(item)
+                if outcome == "pause":
+                    return finished
+                finished += outcome == "finished"
+        if finished:
+            self._resume()
+        return finished
+
+    def next_due_seconds(self) -> float:
+        """Seconds until the next row is due (0: now); ``math.inf`` when nothing is pending."""
+        pause = max(0.0, self._state.until - self._clock())
+        when = self.app.store.db.scalar("SELECT MIN(next_attempt_at) FROM outbox WHERE state = 'pending'")
+        if when is None:
+            return math.inf
+        due = (_parse(when) - datetime.now(timezone.utc)).total_seconds()
+        return max(0.0, due, pause)
+
+    def deliver_row(self, item_id: int) -> str:
+        """Deliver one row now, whatever its schedule (the CLI's ``--wait``); returns its state."""
+        item = self.app.store.get_outbox(item_id)
+        if item.state == "pending" and not self._paused():
+            earlier = self.app.store.db.scalar(
+                "SELECT MIN(id) FROM outbox WHERE ticket_rec_id = ? AND state = 'pending'", (item.ticket_rec_id,))
+            if earlier == item.id:
+                self._deliver(item)
+            else:
+                self.run_once()
+        return self.app.store.get_outbox(item_id).state
+
+    # -- one row ---------------------------------------------------------------------------
+    def _deliver(self, item: OutboxItem) -> str:
+        from agent.continuum.errors import (BadSecurityCode, ContinuumError, ContinuumRefused,
+                                            ContinuumUnavailable, NotActivated, RateLimited)
+        try:
+            delivery = self._send(item)
+        except BadSecurityCode as exc:
+            self._pause_for(exc, events.SECURITY_CODE_REFUSED, until_new_settings=True)
+            return "pause"
+        except NotActivated as exc:
+            self._pause_for(exc, events.ACTIVATION_PENDING, long=True)
+            return "pause"
+        except (ContinuumUnavailable, RateLimited) as exc:
+            self._retry_later(item, exc)
+            self._pause_for(exc, None)
+            return "pause"
+        except (ContinuumRefused, PreconditionError) as exc:
+            self._fail(item, exc)
+            return "finished"
+        except ContinuumError as exc:  # BadAnswer and the like: this row again later, others go on
+            self._retry_later(item, exc)
+            return "retry"
+        except ZenithError as exc:  # configuration (no ContinuumURL, bad PSG characters): all wait
+            self._pause_for(exc, None, until_new_settings=True)
+            return "pause"
+        except Exception as exc:  # noqa: BLE001 - a bug must not lose the row: keep it, say so
+            logger.opt(exception=exc).error("unexpected error sending outbox row {}", item.id)
+            self._retry_later(item, exc)
+            return "retry"
+        self._succeed(item, delivery)
+        return "finished"
+
+    def _send(self, item: OutboxItem) -> Delivery:
+        from agent.continuum.models import NewTicket
+
+        client, p = self.app.client, item.payload
+        if item.action == CREATE:
+            existing = self.app.store.continuum_for_ticket(item.ticket_rec_id)
+            if existing:  # linked by other means meanwhile: never make a second Continuum ticket
+                return Delivery(existing, f"already linked to Continuum ticket {existing}")
+            new = NewTicket(site_code=p["site_code"], title=p["title"], description=p.get("description") or "",
+                            priority=p.get("priority") or "Medium", assign_to=p["assign_to"],
+                            device_id=p.get("device_id"), note=p.get("note"), psa_ticket_id=p["psa_ticket_id"])
+            ticket = client.create_ticket(new, idempotency_key=item.idem_key)
+            return Delivery(ticket.ticket_id, _sentence(f"new ticket {ticket.ticket_id}, assigned to {p['assign_to']}",
+                                                       p.get("note")))
+        target = self._linked(item)
+        if item.action == ASSIGN:
+            client.assign(target, p["assign_to"], p.get("note"), idempotency_key=item.idem_key)
+            what = "assignment kept" if p["assign_to"] == "Keep" else f"assigned to {p['assign_to']}"
+            return Delivery(target, _sentence(what, p.get("note")))
+        if item.action == NOTE:
+            client.add_note(target, p["text"], p.get("author") or item.requested_by or "PSA",
+                            idempotency_key=item.idem_key)
+            return Delivery(target, _sentence("note", p["text"]))
+        if item.action == CLOSE:
+            client.close(target, p.get("resolution"), idempotency_key=item.idem_key)
+            return Delivery(target, _sentence("closed", p.get("resolution")))
+        raise PreconditionError(f"outbox row {item.id} has the unknown action {item.action!r}; "
+                                "it was written by a newer zenithlink; upgrade the agent.")
+
+    def _linked(self, item: OutboxItem) -> str:
+        target = self.app.store.continuum_for_ticket(item.ticket_rec_id)
+        if not target:
+            raise PreconditionError(
+                f"ticket {item.ticket_rec_id} has no linked Continuum ticket (its creation failed or its "
+                "links were removed); create it in Continuum again, then repeat this action.")
+        return target
+
+    # -- outcomes --------------------------------------------------------------------------
+    def _succeed(self, item: OutboxItem, delivery: Delivery) -> None:
+        store = self.app.store
+        with store.transaction():
+            if store.get_outbox(item.id).state != "pending":
+                return  # another sender (the CLI's --wait beside the service) finished it already
+            if item.action == CREATE and not store.continuum_for_ticket(item.ticket_rec_id):
+                # Continuum holds the link already (PsaTicketID went with the ticket): nothing to ack.
+                store.link_ticket(delivery.continuum_ticket_id, item.ticket_rec_id, acked=True)
+            store.add_history(item.ticket_rec_id, f"Sent to Continuum: {delivery.note}",
+                              author=item.requested_by or "zenithlink")
+            store.outbox_finish(item.id, "done", result={"continuum_ticket_id": delivery.continuum_ticket_id})
+            if item.request_id:
+                store.finish_request(item.request_id, "Done", continuum_ticket_id=delivery.continuum_ticket_id)
+        logger.info("sent {} for ticket {} to Continuum ({})", item.action, item.ticket_rec_id, delivery.note)
+        self._write_result(item)
+
+    def _fail(self, item: OutboxItem, exc: BaseException) -> None:
+        store = self.app.store
+        sentence = describe(exc)
+        code = getattr(exc, "code", None) or "Refused"
+        with store.transaction():
+            if store.get_outbox(item.id).state != "pending":
+                return
+            store.add_history(item.ticket_rec_id, f"Not sent to Continuum ({_label(item.action)}): {sentence}",
+                              author="zenithlink")
+            store.outbox_finish(item.id, "failed", error=sentence)
+            if item.request_id:
+                store.finish_request(item.request_id, "Failed", error_code=code, error_message=sentence)
+        self._write_result(item)
+        report_failure(self.app, "request", f"Continuum refused to {_label(item.action)} for ticket "
+                       f"{item.ticket_rec_id}", exc, todo="Fix what the error says, then repeat the action "
+                       "(a new request, or the CLI).", event_kind=events.REQUEST_FAILED,
+                       data={"ticket_rec_id": item.ticket_rec_id, "action": item.action,
+                             "request_id": item.request_id, "code": code})
+
+    def _retry_later(self, item: OutboxItem, exc: BaseException) -> None:
+        delay = self._backoff(item.attempts + 1, getattr(exc, "retry_after", None))
+        when = datetime.now(timezone.utc) + timedelta(seconds=delay)
+        self.app.store.outbox_retry_later(item.id, _format(when), describe(exc))
+        logger.warning("outbox row {} ({} for {}) not sent: {}; next try in {:.1f} s", item.id, item.action,
+                       item.ticket_rec_id, describe(exc), delay)
+
+    def _backoff(self, attempt: int, retry_after: float | None) -> float:
+        ceiling = min(self.max_delay, self.base_delay * 2 ** min(attempt - 1, 30))
+        jittered = ceiling * (0.5 + 0.5 * self._rng())
+        return max(jittered, float(retry_after)) if retry_after else jittered
+
+    def _write_result(self, item: OutboxItem) -> None:
+        if not item.request_id:
+            return
+        from agent.requests import write_request_result
+
+        try:
+            write_request_result(self.app, item.request_id)
+        except OSError as exc:
+            logger.error("cannot write the result of request {}: {}", item.request_id, exc)
+
+    # -- pausing ---------------------------------------------------------------------------
+    def _paused(self) -> bool:
+        state = self._state
+        if state.refused_settings is not None and self.app.settings is not state.refused_settings:
+            self._resume()  # a new INI was loaded: try again at once
+        return self._clock() < state.until
+
+    def _pause_for(self, exc: BaseException, event_kind: str | None, *, long: bool = False,
+                   until_new_settings: bool = False) -> None:
+        state = self._state
+        state.pauses += 1
+        delay = self.pause_max if long or until_new_settings else self._backoff(state.pauses, None)
+        delay = max(min(delay, self.pause_max), float(getattr(exc, "retry_after", None) or 0))
+        state.until = self._clock() + delay
+        if until_new_settings:
+            state.refused_settings = self.app.settings
+        code = getattr(exc, "code", type(exc).__name__)
+        if event_kind is not None or until_new_settings:
+            if state.reported != code:  # say it once per episode, not once per round
+                state.reported = code
+                report_failure(self.app, "outbox", "Outbound actions are waiting", exc, event_kind=event_kind)
+        else:
+            logger.warning("Continuum is not taking outbound actions ({}); pausing {:.1f} s", describe(exc), delay)
+
+    def _resume(self) -> None:
+        state = self._state
+        state.until, state.pauses, state.reported, state.refused_settings = 0.0, 0, None, None
+
+
+def _sentence(what: str, text: str | None) -> str:
+    return f"{what}, note: {text}" if text and what != "note" else (f"note: {text}" if text else what)
+
+
+def _label(action: str) -> str:
+    return {CREATE: "create the ticket", ASSIGN: "reassign the ticket", NOTE: "add the note",
+            CLOSE: "close the ticket"}.get(action, action)
+
+
+def _format(when: datetime) -> str:
+    return when.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _parse(text: str) -> datetime:
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
+
+
+def row_summary(item: OutboxItem) -> dict[str, Any]:
+    """A row as shown by the CLI."""
+    return {"id": item.id, "ticket_rec_id": item.ticket_rec_id, "action": item.action, "state": item.state,
+            "attempts": item.attempts, "last_error": item.last_error, "request_id": item.request_id}

@@ -1,0 +1,312 @@
+"""Request drops: ``*.xml`` files in the requests folder become store changes and outbox rows (D3).
+
+For each drop, in this order (a crash at any point is safe):
+
+1. read and validate it (a file still being written is kept for a later look);
+2. in ONE transaction: claim its id and content hash in the request inbox and do or queue
+   its work — a duplicate id with the same content does nothing;
+3. write its result (``Results/<id>.xml``) from the state the store holds;
+4. move the file to ``Processed/`` or ``Failed/``.
+
+A restart after 2 finds the id claimed with the same hash and only repeats 3 and 4. Results
+are always written from the store under one lock, so a ``Queued`` result can never overwrite
+the ``Done`` that the outbox sender wrote a moment before.
+
+A drop whose id is already used by a different request fails with ``DuplicateId``; its result
+goes to ``Results/<id>.duplicate.xml`` so the first request's result stays in place. A drop
+with no readable id is recorded under ``file:<name>:<hash>`` and its result is named after
+the file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+from loguru import logger
+
+from agent import actions
+from agent.errors import ZenithError, code_of, describe
+from dbsys import drops, results
+
+GRACE_SECONDS = 2.0
+RECHECK_SECONDS = 0.2
+LINK_ACTIONS = ("LinkSite", "UnlinkSite", "UnlinkAccount", "CreateAccountFromSite", "LinkDevice",
+                "UnlinkDevice", "CreateAssetFromDevice")
+_RETRYABLE_PARSE = ("Malformed", "Empty")
+_result_lock = threading.Lock()
+
+
+@dataclass
+class Outcome:
+    """The store's verdict on one drop: the row to write a result from."""
+
+    request_id: str
+    result_name: str
+    failed: bool
+
+
+class RequestProcessor:
+    """Takes request drops exactly once; the folder watcher's callback (also fed by full scans)."""
+
+    def __init__(self, app, *, grace_seconds: float = GRACE_SECONDS) -> None:
+        self.app = app
+        self.grace_seconds = grace_seconds
+        self.folder = Path(app.settings.requests_folder).absolute()
+        self.results_folder = self.folder / "Results"
+        self.processed_folder = self.folder / "Processed"
+        self.failed_folder = self.folder / "Failed"
+        self._lock = threading.RLock()
+        self._pending: set[Path] = set()
+        self._timer: threading.Timer | None = None
+        self._closed = False
+
+    # -- entry points ----------------------------------------------------------------------
+    def process(self, paths: set[Path]) -> int:
+        """Handle the candidate drops in ``paths`` (and any kept for a later look); returns how many were taken."""
+        with self._lock:
+            candidates = {Path(p).absolute() for p in paths} | self._pending
+            self._pending = set()
+            taken = 0
+            for path in _oldest_first(candidates):
+                if not self._is_drop(path):
+                    continue
+                try:
+                    taken += self._one(path)
+                except Exception as exc:  # noqa: BLE001 - one bad file must not stop the others
+                    logger.opt(exception=exc).error("request drop {} could not be handled: {}; it stays for the "
+                                                    "next scan", path.name, describe(exc))
+            self._schedule_recheck()
+            return taken
+
+    def scan(self) -> int:
+        """Handle every drop in the folder (start-up and periodic full scans)."""
+        return self.process(set(drops.request_files(self.folder)))
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            if self._timer is not None:
+                self._timer.cancel()
+
+    @property
+    def pending(self) -> set[Path]:
+        """Drops seen but not complete yet."""
+        return set(self._pending)
+
+    # -- one drop --------------------------------------------------------------------------
+    def _one(self, path: Path) -> int:
+        try:
+            before = os.stat(path)
+        except FileNotFoundError:
+            return 0
+        try:
+            data = _read(path)
+        except FileNotFoundError:
+            return 0
+        if len(data) > drops.MAX_BYTES:  # too large: no need to read the rest
+            exc = drops.BadRequest("TooLarge", f"{path.name} is {before.st_size} bytes; a request may be at most "
+                                   f"{drops.MAX_BYTES} bytes. Keep notes short and drop a smaller file.")
+            return self._settle(path, self._bad(path, exc, hashlib.sha256(data).hexdigest()))
+        age = time.time() - before.st_mtime
+        try:
+            request = drops.parse_request(data, path.name)
+        except drops.BadRequest as exc:
+            if exc.code in _RETRYABLE_PARSE and age < self.grace_seconds:
+                self._pending.add(path)  # probably still being written in place
+                return 0
+            return self._settle(path, self._bad(path, exc, hashlib.sha256(data).hexdigest()))
+        if _changed(path, before):
+            self._pending.add(path)  # well-formed, yet the writer is still at it
+            return 0
+        return self._settle(path, self._claim(request))
+
+    def _claim(self, request: drops.Request) -> Outcome:
+        store = self.app.store
+        queued = False
+        with store.transaction():
+            seen = store.request_seen(request.id)
+            if seen is not None:
+                if seen["content_hash"] == request.content_hash:
+                    logger.info("request {} ({}) was taken before; moving the file away", request.id,
+                                request.filename)
+                    return Outcome(request.id, request.id, seen["status"] == "Failed")
+                return self._duplicate_id(request, seen)
+            status, extra = "Failed", {}
+            try:
+                with _savepoint(store):
+                    status, extra, queued = self._work(request)
+                error_code = error_message = None
+            except ZenithError as exc:
+                error_code, error_message = code_of(exc), _advice(exc)
+            store.record_request(request.id, request.content_hash, request.filename, request.action, request.user,
+                                 status, error_code=error_code, error_message=error_message,
+                                 continuum_ticket_id=extra.pop("ContinuumTicketID", None))
+            if extra:
+                store.set_state(_extra_key(request.id), json.dumps(extra))
+        if queued:
+            actions.notify_queued()
+        if status == "Failed":
+            logger.warning("request {} ({} by {}) failed: {}", request.id, request.action, request.user, error_message)
+        return Outcome(request.id, request.id, status == "Failed")
+
+    def _work(self, request: drops.Request) -> tuple[str, dict[str, str], bool]:
+        """Do or queue the request's work; (status, result extras, whether an outbox row was queued)."""
+        if request.action in actions.ACTIONS:
+            done = actions.run_request(self.app, request.action, request.fields, request.user, request.id)
+            extra = {"ContinuumTicketID": done.continuum_ticket_id} if done.continuum_ticket_id else {}
+            return ("Queued" if done.queued else "Done"), extra, done.queued
+        return "Done", self._link(request), False
+
+    def _link(self, request: drops.Request) -> dict[str, str]:
+        from agent.links import LinksManager
+
+        links, f, user = LinksManager(self.app), request.fields, request.user
+        action = request.action
+        if action == "LinkSite":
+            links.link_site(f["SiteCode"], f["AccountRecID"], user)
+        elif action == "UnlinkSite":
+            links.unlink_site(f["SiteCode"], user)
+        elif action == "UnlinkAccount":
+            links.unlink_account(f["AccountRecID"], user)
+        elif action == "CreateAccountFromSite":
+            return {"AccountRecID": links.create_account_from_site(f["SiteCode"], user)}
+        elif action == "LinkDevice":
+            links.link_device(f["DeviceID"], f["AssetRecID"], user)
+        elif action == "UnlinkDevice":
+            links.unlink_device(f["DeviceID"], user)
+        elif action == "CreateAssetFromDevice":
+            return {"AssetRecID": links.create_asset_from_device(f["DeviceID"], f.get("AccountRecID"), user)}
+        return {}
+
+    def _duplicate_id(self, request: drops.Request, seen: dict[str, Any]) -> Outcome:
+        name = f"{request.id}.duplicate"
+        message = (f"the id {request.id!r} was used by an earlier request ({seen['action']}, from "
+                   f"{seen['filename']}, status {seen['status']}) with different content; nothing was done. "
+                   "Give every request a new, unique id and drop it again.")
+        logger.warning("request file {}: {}", request.filename, message)
+        self._write(name, request.action, "Failed", error_code="DuplicateId", error_message=message)
+        return Outcome(request.id, "", True)
+
+    def _bad(self, path: Path, exc: drops.BadRequest, content_hash: str) -> Outcome:
+        """A drop that is not a valid request: claim it (by id, else by file) as Failed."""
+        store = self.app.store
+        request_id = exc.request_id or f"file:{path.name[:120]}:{content_hash[:16]}"
+        with store.transaction():
+            seen = store.request_seen(request_id)
+            if seen is not None and seen["content_hash"] != content_hash:
+                bogus = drops.Request(request_id, "", "", {}, content_hash, path.name)
+                return self._duplicate_id(bogus, seen)
+            if seen is None:
+                store.record_request(request_id, content_hash, path.name, "", "", "Failed",
+                                     error_code=exc.code, error_message=exc.message)
+        logger.warning("request file {} refused ({}): {}", path.name, exc.code, exc.message)
+        return Outcome(request_id, exc.request_id or Path(path.name).stem, True)
+
+    def _settle(self, path: Path, outcome: Outcome) -> int:
+        if outcome.result_name:
+            write_request_result(self.app, outcome.request_id, name=outcome.result_name)
+        try:
+            drops.move_to(path, self.failed_folder if outcome.failed else self.processed_folder)
+        except FileNotFoundError:
+            pass  # moved by someone else meanwhile; the result stands
+        return 1
+
+    def _write(self, name: str, action: str, status: str, **kwargs: Any) -> None:
+        with _result_lock:
+            results.write_result(self.results_folder, name, action, status, **kwargs)
+
+    # -- housekeeping ----------------------------------------------------------------------
+    def _is_drop(self, path: Path) -> bool:
+        return (path.parent == self.folder and path.name.lower().endswith(".xml")
+                and not _is_temp(path.name) and path.is_file())
+
+    def _schedule_recheck(self) -> None:
+        if not self._pending or self._closed or (self._timer is not None and self._timer.is_alive()):
+            return
+        self._timer = threading.Timer(RECHECK_SECONDS, self._recheck)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _recheck(self) -> None:
+        try:
+            self.process(set())
+        except Exception:  # noqa: BLE001 - a timer thread must not die noisily
+            logger.exception("re-checking request drops failed")
+
+
+def write_request_result(app, request_id: str, *, name: str | None = None) -> Path | None:
+    """(Re)write the result file of a request from the store's record of it."""
+    folder = Path(app.settings.requests_folder) / "Results"
+    with _result_lock:
+        row = app.store.request_seen(request_id)
+        if row is None:
+            return None
+        extra_raw = app.store.get_state(_extra_key(request_id))
+        extra = json.loads(extra_raw) if extra_raw else None
+        failed = row["status"] == "Failed"
+        return results.write_result(folder, name or request_id, row["action"] or "", row["status"],
+                                    continuum_ticket_id=row["continuum_ticket_id"],
+                                    error_code=(row["error_code"] or "Error") if failed else None,
+                                    error_message=(row["error_message"] or "see the log") if failed else None,
+                                    extra=extra)
+
+
+def _extra_key(request_id: str) -> str:
+    return f"request_extra:{request_id}"
+
+
+def _advice(exc: ZenithError) -> str:
+    text = describe(exc)
+    # The request id is spent: a retry after fixing the cause needs a new one.
+    return f"{text} Then drop the request again with a new id."
+
+
+def _read(path: Path) -> bytes:
+    """At most one byte more than a request may hold."""
+    with open(path, "rb") as fh:
+        return fh.read(drops.MAX_BYTES + 1)
+
+
+@contextmanager
+def _savepoint(store) -> Iterator[None]:
+    """Undo a request's own writes when it fails, keeping the rest of the transaction."""
+    conn = store.db.conn
+    conn.execute("SAVEPOINT request_work")
+    try:
+        yield
+    except BaseException:
+        conn.execute("ROLLBACK TO request_work")
+        conn.execute("RELEASE request_work")
+        raise
+    conn.execute("RELEASE request_work")
+
+
+def _changed(path: Path, before: os.stat_result) -> bool:
+    try:
+        after = os.stat(path)
+    except FileNotFoundError:
+        return True
+    return (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns)
+
+
+def _is_temp(name: str) -> bool:
+    from dbsys.atomic import is_temp_name
+
+    return is_temp_name(name)
+
+
+def _oldest_first(paths: set[Path]) -> list[Path]:
+    def key(p: Path) -> tuple[int, str]:
+        try:
+            return os.stat(p).st_mtime_ns, p.name
+        except OSError:
+            return 0, p.name
+    return sorted(paths, key=key)
