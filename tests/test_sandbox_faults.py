@@ -120,6 +120,17 @@ def test_hang_never_answers(sb, api):
     assert api.get("/ping").status_code == 200
 
 
+def test_clearing_hang_closes_held_requests_without_answer(sb, api):
+    sb.faults.set(hang=True)
+    outcome: list[str] = []
+    worker = threading.Thread(target=lambda: outcome.append(_try(api, "/ping")))
+    worker.start()
+    time.sleep(0.2)
+    sb.faults.clear()
+    worker.join(timeout=5)
+    assert outcome == ["closed"]
+
+
 def test_drop_after_apply_applies_then_closes(sb, api):
     sb.faults.set(drop_after_apply_rate=1.0)
     with pytest.raises(httpx.RemoteProtocolError):
@@ -195,9 +206,9 @@ def test_stop_releases_hanging_requests():
     assert outcome and outcome[0] == "closed"
 
 
-def _try(client: httpx.Client) -> str:
+def _try(client: httpx.Client, path: str = "/psa/v1/ping") -> str:
     try:
-        client.get("/psa/v1/ping", timeout=10)
+        client.get(path, timeout=10)
         return "answered"
     except httpx.HTTPError:
         return "closed"

@@ -138,6 +138,10 @@ class Faults:
                                 message="Injected failure; retry with backoff.", headers=headers)
             return Injected(delay=delay)
 
+    def hanging(self, path: str) -> bool:
+        with self._lock:
+            return self._settings.hang and self._applies(path)
+
     def drop_after_apply(self, path: str) -> bool:
         with self._lock:
             rate = self._settings.drop_after_apply_rate

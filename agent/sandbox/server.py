@@ -121,7 +121,10 @@ class _Handler(BaseHTTPRequestHandler):
         faults = self.server.faults
         injected = faults.before(req.path)
         if injected.hang:
-            self.server.stopping.wait()
+            # Never answered; once the fault is cleared (or the server stops) the connection
+            # is closed without an answer, so hung threads do not pile up.
+            while faults.hanging(req.path) and not self.server.stopping.wait(0.1):
+                pass
             self.close_connection = True
             return
         if injected.delay and self.server.stopping.wait(injected.delay):
