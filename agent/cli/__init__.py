@@ -27,6 +27,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "agent.cli.plugins_cmd",
     "agent.cli.run_cmd",
     "agent.cli.sandbox_cmd",
+    "agent.cli.ops_cmd",
 )
 
 
