@@ -50,6 +50,7 @@ SNAPSHOT_FIELDS = (("title", "Title"), ("description", "Description"), ("priorit
                    ("status", "Status"), ("assigned_to", "Assigned to"), ("site_code", "Site"),
                    ("device_id", "Device"))
 _PROBLEM_STATE = "inbound_problem"
+ACTIVATION_PENDING = "Waiting for Continuum to apply the PSA activation (this can take up to 24 hours)"
 
 
 class BadChange(ZenithError):
@@ -127,8 +128,10 @@ class InboundSync:
             self._activation_pending()
         except BadSecurityCode as exc:
             stats.stopped_by = "security code"
+            self.app.store.set_state("activation", "refused")
             self._problem("BadSecurityCode", "Continuum refused the Security Code while reading the ticket queue",
-                          exc, events.SECURITY_CODE_REFUSED)
+                          exc, events.SECURITY_CODE_REFUSED,
+                          todo="Correct [Continuum] PSG in the INI; the agent reads the queue again at the next poll.")
         except ContinuumRefused as exc:
             stats.stopped_by = "refused"
             self._problem("QueueRefused", "Continuum refused to serve the ticket queue", exc)
@@ -174,9 +177,11 @@ class InboundSync:
             logger.warning("Continuum refused the feed cursor {} ({}); reading from its acknowledged position",
                            cursor, describe(exc))
             page = client.changes(after=None, limit=self.limit)
-        if store.get_state("activation") == "pending":
-            store.set_state("activation", "active")
-            logger.info("Continuum accepts the Security Code now: the PSA activation has arrived")
+        if store.get_state("activation") in ("pending", "refused"):
+            with store.transaction():
+                store.set_state("activation", "ok")
+                store.set_state("activation_pending_since", None)
+            logger.info("Continuum accepts the Security Code now; the ticket queue is read")
         return page
 
     # -- one page in one transaction (D1) --------------------------------------------------
@@ -276,16 +281,22 @@ class InboundSync:
 
     # -- failures --------------------------------------------------------------------------
     def _activation_pending(self) -> None:
+        """Not a failure of the agent: noted quietly; notifiers hear it once (as the inventory job does)."""
         store = self.app.store
-        if store.get_state("activation") == "pending":
+        since = store.get_state("activation_pending_since")
+        with store.transaction():
+            store.set_state("activation", "pending")
+            if not since:
+                store.set_state("activation_pending_since", now_iso())
+        if since:
+            logger.debug("ticket queue: the PSA activation is still pending")
             return
-        store.set_state("activation", "pending")
-        summary = ("Continuum knows the Security Code but the PSA activation has not reached it yet "
-                   "(this can take up to 24 hours); the agent keeps polling")
-        logger.info(summary)
-        self.app.notify(events.Event(events.ACTIVATION_PENDING, summary, {}))
+        logger.info("ticket queue: Continuum has not applied the PSA activation yet (this can take up to "
+                    "24 hours); the agent keeps polling")
+        self.app.notify(events.Event(events.ACTIVATION_PENDING, ACTIVATION_PENDING, {"since": now_iso()}))
 
-    def _problem(self, kind: str, what: str, exc: BaseException, event_kind: str | None = None) -> None:
+    def _problem(self, kind: str, what: str, exc: BaseException, event_kind: str | None = None, *,
+                 todo: str = "") -> None:
         """Report a failure once; the same failure again, round after round, is only logged."""
         try:
             last = self.app.store.get_state(_PROBLEM_STATE)
@@ -294,7 +305,7 @@ class InboundSync:
         if last == kind:
             logger.warning("{}: {}", what, describe(exc))
             return
-        report_failure(self.app, kind, what, exc, event_kind=event_kind)
+        report_failure(self.app, kind, what, exc, event_kind=event_kind, todo=todo)
         try:
             self.app.store.set_state(_PROBLEM_STATE, kind)
         except Exception:  # noqa: BLE001 - already reported
