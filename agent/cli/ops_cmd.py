@@ -1,0 +1,328 @@
+"""Operations: ``status``, ``errors``, ``requests`` and ``service``."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import click
+
+from agent import servicectl
+from agent.cli.output import done, emit_json, table
+from agent.errors import NotFoundError, UsageError
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
+
+# Fields of ZenithStatus_<InstanceID>.xml written by the running agent (docs/troubleshooting.md).
+STATUS_FIELDS = ("version", "pid", "started_at", "updated_at", "last_inventory_refresh", "inventory_sites",
+                 "inventory_devices", "inventory_changes", "activation", "last_queue_poll", "queue_cursor",
+                 "process_queue", "outbox_depth", "outbox_oldest", "requests_done", "requests_failed",
+                 "last_error")
+
+
+# -- status ----------------------------------------------------------------------------------
+@click.command("status")
+@json_option
+@click.pass_obj
+def status(app, as_json: bool) -> None:
+    """Is the agent running; last inventory refresh, queue, outbox, requests, last error."""
+    doc = gather_status(app)
+    if as_json:
+        emit_json(doc)
+        return
+    table(f"zenithlink — {'running (pid ' + str(doc['pid']) + ')' if doc['running'] else 'NOT running'}",
+          ["field", "value"], _status_rows(doc))
+
+
+def gather_status(app) -> dict[str, Any]:
+    """The status document: the status file's fields, brought up to date from the store."""
+    from dbsys import reports
+    from dbsys.status import read_status, status_path
+
+    settings = app.settings
+    folder = settings.dbsys_folder
+    running, pid = servicectl.agent_running(folder)
+    path = status_path(folder, settings.instance_id)
+    doc: dict[str, Any] = {"running": running, "pid": pid, "config": str(app.config_path),
+                           "dbsys_folder": str(folder), "instance_id": settings.instance_id,
+                           "status_file": str(path), "status_file_found": path.exists(), "status_file_problem": None}
+    doc.update({name: None for name in STATUS_FIELDS})
+    doc["process_queue"] = settings.process_queue
+    if path.exists():
+        try:
+            fields = read_status(path)
+        except (OSError, ValueError) as exc:
+            doc["status_file_problem"] = f"cannot read {path.name}: {exc}"
+        else:
+            doc.update({k: v for k, v in fields.items() if k in STATUS_FIELDS and k != "pid"})
+            doc["pid"] = pid or fields.get("pid")
+    doc.update(_store_status(app))
+    doc["inventory_files"] = _inventory_files(settings)
+    found = reports.list_reports(folder)
+    doc["error_reports"] = len(found)
+    doc["latest_error_report"] = found[0].name if found else None
+    return doc
+
+
+def _store_status(app) -> dict[str, Any]:
+    """Live figures from the store, when it exists (a fresh install has none: never create it)."""
+    if not Path(app.settings.database).exists():
+        return {}
+    store = app.store
+    counts = store.request_counts()
+    live = {"queue_cursor": store.feed_cursor(), "outbox_depth": store.outbox_depth(),
+            "outbox_oldest": store.oldest_pending_outbox(), "requests_done": counts.get("Done", 0),
+            "requests_failed": counts.get("Failed", 0), "requests_queued": counts.get("Queued", 0)}
+    last_error = store.get_state("last_error")
+    if last_error:
+        live["last_error"] = last_error
+    return live
+
+
+def _inventory_files(settings) -> dict[str, Any]:
+    from dbsys import cmt
+
+    files = {}
+    for kind, maker in (("sites", cmt.sites_path), ("devices", cmt.devices_path)):
+        path = maker(settings.dbsys_folder, settings.instance_id)
+        try:
+            generated, count = cmt.inventory_header(path)
+        except (OSError, ValueError):
+            files[kind] = None
+        else:
+            files[kind] = {"file": path.name, "generated": generated, "count": count}
+    return files
+
+
+def _status_rows(doc: dict[str, Any]) -> list[tuple[str, Any]]:
+    inv = doc["inventory_files"]
+    files = ", ".join(f"{k}: {v['count']} ({v['generated']})" if v else f"{k}: missing" for k, v in inv.items())
+    rows = [
+        ("Dbsys folder", doc["dbsys_folder"]),
+        ("status file", doc["status_file"] if doc["status_file_found"] else "not written yet"),
+        ("started / updated", f"{doc['started_at'] or '-'} / {doc['updated_at'] or '-'}"),
+        ("activation", doc["activation"] or "unknown"),
+        ("last inventory refresh", _or_never(doc["last_inventory_refresh"])),
+        ("inventory found", f"{_n(doc['inventory_sites'])} sites, {_n(doc['inventory_devices'])} devices, "
+                            f"{_n(doc['inventory_changes'])} changes"),
+        ("inventory files", files),
+        ("queue", "ON (tickets are created)" if doc["process_queue"] else "off (inventory and links only)"),
+        ("last queue poll", _or_never(doc["last_queue_poll"])),
+        ("queue cursor", doc["queue_cursor"] or "-"),
+        ("outbox", f"{_n(doc['outbox_depth'])} waiting, oldest {doc['outbox_oldest'] or '-'}"),
+        ("requests", f"{_n(doc['requests_done'])} done, {_n(doc['requests_failed'])} failed"),
+        ("error reports", f"{doc['error_reports']}, latest {doc['latest_error_report'] or '-'}"),
+        ("last error", doc["last_error"] or "-"),
+    ]
+    if doc["status_file_problem"]:
+        rows.insert(2, ("status file problem", doc["status_file_problem"]))
+    return rows
+
+
+def _or_never(value: Any) -> str:
+    return str(value) if value else "never"
+
+
+def _n(value: Any) -> str:
+    return "?" if value is None else str(value)
+
+
+# -- errors ----------------------------------------------------------------------------------
+@click.group("errors", invoke_without_command=True)
+@json_option
+@click.pass_context
+def errors(ctx: click.Context, as_json: bool) -> None:
+    """The error reports in <DbsysFolder>/ZenithErrors (default: list them)."""
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(errors_list, as_json=as_json)
+
+
+@errors.command("list")
+@json_option
+@click.pass_obj
+def errors_list(app, as_json: bool) -> None:
+    """List the error reports, newest first."""
+    from dbsys import reports
+
+    found = reports.list_reports(app.settings.dbsys_folder)
+    if as_json:
+        emit_json([{"name": r.name, "at": r.at, "kind": r.kind, "what": r.what} for r in found])
+        return
+    table(f"Error reports in {reports.reports_folder(app.settings.dbsys_folder)}", ["name", "at", "kind", "what"],
+          [(r.name, r.at, r.kind, r.what) for r in found])
+
+
+@errors.command("show")
+@click.argument("name")
+@json_option
+@click.pass_obj
+def errors_show(app, name: str, as_json: bool) -> None:
+    """Show one error report: what failed, when, the error and what to do."""
+    from dbsys import reports
+
+    try:
+        report = reports.read_report(app.settings.dbsys_folder, name)
+    except FileNotFoundError as exc:
+        raise NotFoundError(str(exc)) from None
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if as_json:
+        emit_json(report)
+        return
+    rows = [("report", report["name"]), ("at", report["at"]), ("kind", report["kind"]), ("what", report["what"]),
+            ("error", report["error"]), ("to do", report["todo"])]
+    rows += [(f"  {k}", v) for k, v in report["details"].items()]
+    table(None, ["field", "value"], rows)
+
+
+# -- requests --------------------------------------------------------------------------------
+@click.command("requests")
+@click.option("--failed", is_flag=True, help="Only the requests that failed.")
+@json_option
+@click.pass_obj
+def requests_cmd(app, failed: bool, as_json: bool) -> None:
+    """Request drops and their results, newest first."""
+    rows = gather_requests(app, failed_only=failed)
+    if as_json:
+        emit_json(rows)
+        return
+    table("Failed requests" if failed else "Requests", ["id", "action", "user", "status", "received", "result"],
+          [(r["id"], r["action"], r["user"], r["status"], r["received_at"],
+            r["continuum_ticket_id"] or (f"{r['error_code']}: {r['error_message']}" if r["error_code"] else ""))
+           for r in rows])
+
+
+def gather_requests(app, *, failed_only: bool = False) -> list[dict[str, Any]]:
+    """The store's request inbox joined with the ``Results/`` files (a bad drop may have only a result)."""
+    from dbsys.results import list_results
+
+    by_id: dict[str, dict[str, Any]] = {}
+    if Path(app.settings.database).exists():
+        for r in app.store.list_requests():
+            by_id[r["request_id"]] = {
+                "id": r["request_id"], "action": r["action"], "user": r["user"], "status": r["status"],
+                "received_at": r["received_at"], "finished_at": r["finished_at"],
+                "continuum_ticket_id": r["continuum_ticket_id"], "error_code": r["error_code"],
+                "error_message": r["error_message"], "filename": r["filename"], "result_file": None}
+    for res in list_results(Path(app.settings.requests_folder) / "Results"):
+        row = by_id.get(res["id"])
+        if row is None:
+            by_id[res["id"]] = {
+                "id": res["id"], "action": res["action"], "user": "", "status": res["status"],
+                "received_at": res["at"], "finished_at": res["at"] if res["status"] != "Queued" else None,
+                "continuum_ticket_id": res["continuum_ticket_id"], "error_code": res["error_code"],
+                "error_message": res["error_message"], "filename": None, "result_file": res["file"]}
+        else:
+            row["result_file"] = res["file"]
+    rows = sorted(by_id.values(), key=lambda r: (r["received_at"] or "", r["id"]), reverse=True)
+    return [r for r in rows if r["status"] == "Failed"] if failed_only else rows
+
+
+# -- service ---------------------------------------------------------------------------------
+@click.group("service")
+def service() -> None:
+    """Install, remove or query the agent as a system service (systemd)."""
+
+
+def _service_options(fn):
+    fn = click.option("--dry-run", is_flag=True, help="Print what would be done; change nothing.")(fn)
+    fn = click.option("--unit-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+                      hidden=True)(fn)
+    fn = click.option("--systemctl", "systemctl", default="systemctl", hidden=True)(fn)
+    return fn
+
+
+def _systemctl(unit_dir: Path | None, systemctl: str) -> str:
+    # A unit folder given by hand (tests, packaging) is not the live systemd: skip that check.
+    return servicectl.check_systemd(systemctl, real=unit_dir is None)
+
+
+@service.command("install")
+@_service_options
+@click.option("--run-as", default=None, metavar="USER", help="Run the agent as this system user (default: root).")
+@click.pass_obj
+def service_install(app, dry_run: bool, unit_dir: Path | None, systemctl: str, run_as: str | None) -> None:
+    """Install and start the agent as a service that starts at boot."""
+    settings = app.settings  # an invalid INI stops here (exit 2), before anything is installed
+    plan = servicectl.install_plan(app.config_path, settings.dbsys_folder, unit_dir=unit_dir or servicectl.SYSTEM_UNIT_DIR,
+                                   run_as=run_as, systemctl=systemctl)
+    if dry_run:
+        _print_plan(plan)
+        return
+    plan = servicectl.install_plan(app.config_path, settings.dbsys_folder, unit_dir=plan.unit_path.parent,
+                                   run_as=run_as, systemctl=_systemctl(unit_dir, systemctl))
+    servicectl.check_writable(plan.unit_path.parent)
+    if plan.unit_path.exists() and plan.unit_path.read_text(encoding="utf-8") != plan.unit_text:
+        click.echo(f"Replacing the existing unit {plan.unit_name} (one agent per Dbsys folder).", err=True)
+    for step in servicectl.apply(plan):
+        click.echo(f"  {step}", err=True)
+    done(f"Installed and started {plan.unit_name}. Check it with 'zenithlink service status'.")
+
+
+@service.command("uninstall")
+@_service_options
+@click.pass_obj
+def service_uninstall(app, dry_run: bool, unit_dir: Path | None, systemctl: str) -> None:
+    """Stop the service and remove it."""
+    settings = app.settings
+    folder = unit_dir or servicectl.SYSTEM_UNIT_DIR
+    plan = servicectl.uninstall_plan(settings.dbsys_folder, unit_dir=folder, systemctl=systemctl)
+    if dry_run:
+        _print_plan(plan)
+        return
+    if not plan.unit_path.exists():
+        done(f"Nothing to do: {plan.unit_name} is not installed in {folder}.")
+        return
+    plan = servicectl.uninstall_plan(settings.dbsys_folder, unit_dir=folder,
+                                     systemctl=_systemctl(unit_dir, systemctl))
+    servicectl.check_writable(folder)
+    for step in servicectl.apply(plan):
+        click.echo(f"  {step}", err=True)
+    done(f"Stopped and removed {plan.unit_name}.")
+
+
+@service.command("status")
+@_service_options
+@json_option
+@click.pass_obj
+def service_status(app, dry_run: bool, unit_dir: Path | None, systemctl: str, as_json: bool) -> None:
+    """Whether the service is installed, enabled and active."""
+    settings = app.settings
+    name = servicectl.unit_name(settings.dbsys_folder)
+    path = (unit_dir or servicectl.SYSTEM_UNIT_DIR) / name
+    doc: dict[str, Any] = {"unit": name, "unit_file": str(path), "installed": path.exists(),
+                           "active": None, "enabled": None, "problem": None}
+    if path.exists():
+        doc["exec_start"] = next((line.split("=", 1)[1] for line in path.read_text(encoding="utf-8").splitlines()
+                                  if line.startswith("ExecStart=")), None)
+    if dry_run:
+        doc["problem"] = f"not asked (--dry-run): {systemctl} is-active {name}; {systemctl} is-enabled {name}"
+    else:
+        try:
+            answers = servicectl.query(name, _systemctl(unit_dir, systemctl))
+        except servicectl.ServiceError as exc:
+            doc["problem"] = exc.message
+        else:
+            doc["active"], doc["enabled"] = answers["is-active"], answers["is-enabled"]
+    if as_json:
+        emit_json(doc)
+        return
+    table(f"Service {name}", ["field", "value"], [
+        ("unit file", f"{path} ({'installed' if doc['installed'] else 'not installed'})"),
+        ("active", doc["active"] or "-"), ("enabled", doc["enabled"] or "-"),
+        *([("note", doc["problem"])] if doc["problem"] else [])])
+
+
+def _print_plan(plan: servicectl.Plan) -> None:
+    click.echo(f"# {plan.unit_path}")
+    if plan.unit_text is not None:
+        click.echo(plan.unit_text)
+    click.echo("# steps (not done: --dry-run)")
+    for step in plan.describe():
+        click.echo(f"#   {step}")
+    if os.name != "nt" and hasattr(os, "geteuid") and os.geteuid() != 0:
+        click.echo("# these steps need root: run without --dry-run under sudo")
+
+
+commands = [status, errors, requests_cmd, service]
