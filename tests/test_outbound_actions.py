@@ -1,0 +1,261 @@
+"""Outbound actions and the outbox sender against the sandbox over loopback HTTP (R13–R16, D2)."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from agent import actions, events
+from agent.errors import NotFoundError, PreconditionError, PrivilegeError, UsageError
+from agent.outbound import OutboxSender
+from agent.sandbox import SandboxServer
+from agent.store import STATUS_COMPLETED, STATUS_NEW
+from dbsys import reports
+from test_outbound_support import PSG, Capture, fast_client, ledger_by_key, make_env
+
+
+@pytest.fixture
+def sandbox():
+    with SandboxServer(psg=PSG, seed=3, sites=6, devices=30) as server:
+        yield server
+
+
+@pytest.fixture
+def capture():
+    return Capture()
+
+
+@pytest.fixture
+def env(tmp_path, sandbox, capture):
+    env = make_env(tmp_path, sandbox, capture)
+    yield env
+    env.app.close()
+
+
+def send(env) -> int:
+    return OutboxSender(env.app, base_delay=0.05).run_once()
+
+
+def history(env, rec_id) -> list[str]:
+    return [h.text for h in env.store.get_ticket(rec_id).history]
+
+
+# -- create (R13) ----------------------------------------------------------------------------
+
+def test_create_queues_then_sends_with_site_device_and_links(env, sandbox):
+    rec_id = env.ticket()
+    queued = actions.create_in_continuum(env.app, rec_id, "noc", "Please check the backup job.", "jsmith")
+    assert queued.queued and queued.payload["assign_to"] == "NOC"
+    assert env.store.outbox_depth() == 1
+    assert history(env, rec_id) == []  # nothing is claimed before Continuum has it
+
+    assert send(env) == 1
+    ticket = env.store.get_ticket(rec_id)
+    remote = sandbox.world.ticket(ticket.continuum_ticket_id)
+    assert remote["site_code"] == env.site and remote["device_id"] == env.device
+    assert remote["psa_ticket_id"] == rec_id and remote["assigned_to"] == "NOC"
+    assert remote["title"] == "Backup job failed"
+    assert [e["action"] for e in sandbox.world.ledger] == ["create"]
+    assert sandbox.world.ledger[0]["idempotency_key"] == queued.idem_key
+    notes = history(env, rec_id)
+    assert len(notes) == 1 and notes[0].startswith("Sent to Continuum: new ticket")
+    assert "assigned to NOC" in notes[0] and "Please check the backup job." in notes[0]
+    assert env.store.outbox_depth() == 0
+    assert send(env) == 0
+
+
+def test_create_without_asset_sends_no_device(env, sandbox):
+    rec_id = env.ticket(asset=False)
+    actions.create_in_continuum(env.app, rec_id, "VSD", None, "jsmith")
+    send(env)
+    remote = sandbox.world.ticket(env.store.continuum_for_ticket(rec_id))
+    assert remote["device_id"] in (None, "") and remote["assigned_to"] == "VSD"
+
+
+def test_create_needs_a_linked_site_and_names_the_account(env):
+    rec_id = env.ticket(account=env.unlinked_account)
+    with pytest.raises(PreconditionError) as err:
+        actions.create_in_continuum(env.app, rec_id, "NOC", None, "jsmith")
+    assert "Nobody Ltd" in err.value.message and "link-site" in err.value.message
+    assert env.store.outbox_depth() == 0
+
+
+@pytest.mark.parametrize("user", ["limited", None, "ghost"])
+def test_create_needs_the_privilege(env, user):
+    rec_id = env.ticket()
+    with pytest.raises(PrivilegeError) as err:
+        actions.create_in_continuum(env.app, rec_id, "NOC", None, user)
+    assert err.value.exit_code == 3
+    assert env.store.outbox_depth() == 0
+
+
+def test_create_refuses_unknown_ticket_bad_assignee_and_duplicates(env):
+    with pytest.raises(NotFoundError):
+        actions.create_in_continuum(env.app, "TKTNOTHERE0000000000", "NOC", None, "jsmith")
+    rec_id = env.ticket()
+    with pytest.raises(UsageError):
+        actions.create_in_continuum(env.app, rec_id, "Keep", None, "jsmith")
+    actions.create_in_continuum(env.app, rec_id, "NOC", None, "jsmith")
+    with pytest.raises(PreconditionError, match="queued already"):
+        actions.create_in_continuum(env.app, rec_id, "NOC", None, "jsmith")
+    send(env)
+    with pytest.raises(PreconditionError, match="linked to Continuum ticket"):
+        actions.create_in_continuum(env.app, rec_id, "NOC", None, "jsmith")
+
+
+# -- reassign, note (R14) --------------------------------------------------------------------
+
+def test_reassign_note_and_keep(env, sandbox):
+    rec_id, tid = env.linked_ticket()
+    actions.reassign(env.app, rec_id, "VSD", "Over to you.", "jsmith")
+    send(env)
+    assert sandbox.world.ticket(tid)["assigned_to"] == "VSD"
+    actions.reassign(env.app, rec_id, "Keep", "Only a note.", "jsmith")
+    actions.add_note(env.app, rec_id, "Rebooted the server.", "limited")
+    assert send(env) == 2
+    remote = sandbox.world.ticket(tid)
+    assert remote["assigned_to"] == "VSD"
+    assert [n["text"] for n in remote["notes"]][-3:] == ["Over to you.", "Only a note.", "Rebooted the server."]
+    assert remote["notes"][-1]["author"] == "limited"
+    notes = history(env, rec_id)
+    assert notes[0] == "Sent to Continuum: assigned to VSD, note: Over to you."
+    assert notes[1] == "Sent to Continuum: assignment kept, note: Only a note."
+    assert notes[2] == "Sent to Continuum: note: Rebooted the server."
+
+
+def test_reassign_note_and_complete_need_a_linked_ticket(env):
+    rec_id = env.ticket()
+    for call in (lambda: actions.reassign(env.app, rec_id, "VSD", None, "jsmith"),
+                 lambda: actions.add_note(env.app, rec_id, "hello", "jsmith"),
+                 lambda: actions.complete_ticket(env.app, rec_id, None, "jsmith")):
+        with pytest.raises(PreconditionError, match="no linked Continuum ticket"):
+            call()
+    assert env.store.outbox_depth() == 0
+    assert env.store.get_ticket(rec_id).status_code == STATUS_NEW
+
+
+def test_reassign_privilege_and_note_rules(env):
+    rec_id, _tid = env.linked_ticket()
+    with pytest.raises(PrivilegeError):
+        actions.reassign(env.app, rec_id, "VSD", None, "limited")
+    with pytest.raises(UsageError):
+        actions.reassign(env.app, rec_id, "Keep", "  ", "jsmith")
+    with pytest.raises(UsageError):
+        actions.add_note(env.app, rec_id, "", "jsmith")
+    with pytest.raises(PrivilegeError):
+        actions.add_note(env.app, rec_id, "hi", None)
+
+
+def test_actions_queued_behind_a_pending_create_go_out_in_order(env, sandbox):
+    rec_id = env.ticket()
+    actions.create_in_continuum(env.app, rec_id, "NOC", None, "jsmith")
+    actions.add_note(env.app, rec_id, "first", "jsmith")
+    actions.reassign(env.app, rec_id, "VSD", "second", "jsmith")
+    actions.complete_ticket(env.app, rec_id, "done", "jsmith")
+    assert send(env) == 4
+    assert [e["action"] for e in sandbox.world.ledger] == ["create", "note", "assign", "close"]
+    assert sandbox.world.ticket(env.store.continuum_for_ticket(rec_id))["status"] == "Closed"
+
+
+# -- complete (R15) --------------------------------------------------------------------------
+
+def test_complete_sets_completed_and_closes_once(env, sandbox):
+    rec_id, tid = env.linked_ticket()
+    first = actions.complete_ticket(env.app, rec_id, "Fixed.", "jsmith")
+    assert first.queued
+    assert env.store.get_ticket(rec_id).status_code == STATUS_COMPLETED
+    again = actions.complete_ticket(env.app, rec_id, None, "jsmith")  # while the close is pending
+    assert not again.queued
+    send(env)
+    assert not actions.complete_ticket(env.app, rec_id, None, "jsmith").queued  # after it was sent
+    send(env)
+    assert [e["action"] for e in sandbox.world.ledger] == ["close"]
+    assert sandbox.world.ticket(tid)["status"] == "Closed"
+    assert history(env, rec_id) == ["Sent to Continuum: closed, note: Fixed."]
+
+
+def test_status_change_and_outbox_row_commit_together(env, monkeypatch):
+    rec_id, _tid = env.linked_ticket()
+
+    def broken(*args, **kwargs):
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(env.store, "enqueue_outbox", broken)
+    with pytest.raises(sqlite3.OperationalError):
+        actions.complete_ticket(env.app, rec_id, None, "jsmith")
+    assert env.store.get_ticket(rec_id).status_code == STATUS_NEW  # rolled back with the row
+    monkeypatch.undo()
+    assert actions.complete_ticket(env.app, rec_id, None, "jsmith").queued
+
+
+# -- failures --------------------------------------------------------------------------------
+
+def test_definitive_refusal_fails_the_row_and_tells_the_administrator(env, capture):
+    rec_id = env.ticket()
+    env.store.link_ticket("999999999", rec_id, acked=True)  # Continuum never heard of it
+    actions.add_note(env.app, rec_id, "hello", "jsmith")
+    assert send(env) == 1
+    row = env.store.get_outbox(1)
+    assert row.state == "failed" and row.last_error
+    assert any(t.startswith("Not sent to Continuum") for t in history(env, rec_id))
+    assert events.REQUEST_FAILED in capture.kinds()
+    assert reports.list_reports(env.app.settings.dbsys_folder)
+    assert send(env) == 0
+
+
+def test_transient_failures_are_retried_with_backoff_until_delivered(env, sandbox):
+    rec_id, tid = env.linked_ticket()
+    actions.add_note(env.app, rec_id, "patience", "jsmith")
+    sandbox.faults.set(error_rate=1.0, error_status=503, paths=["/psa/v1/tickets"])
+    sender = OutboxSender(env.app, base_delay=0.05, pause_max=0.05)
+    assert sender.run_once() == 0
+    row = env.store.get_outbox(1)
+    assert row.state == "pending" and row.attempts == 1 and "Continuum" in row.last_error
+    assert sender.next_due_seconds() > 0
+    sandbox.faults.clear()
+    import time
+    time.sleep(0.2)
+    assert sender.run_once() == 1
+    assert [n["text"] for n in sandbox.world.ticket(tid)["notes"]] == ["patience"]
+
+
+def test_answer_lost_after_apply_is_applied_once(env, sandbox):
+    rec_id = env.ticket()
+    actions.create_in_continuum(env.app, rec_id, "NOC", None, "jsmith")
+    sandbox.faults.set(drop_after_apply_rate=1.0, paths=["/psa/v1/tickets"])
+    sender = OutboxSender(env.app, base_delay=0.01, pause_max=0.01)
+    sender.run_once()
+    sandbox.faults.clear()
+    import time
+    time.sleep(0.1)
+    sender.run_once()
+    assert env.store.continuum_for_ticket(rec_id)
+    assert len(sandbox.world.ledger) == 1 and list(ledger_by_key(sandbox).values()) == [1]
+
+
+def test_bad_security_code_waits_without_failing_the_row(env, sandbox, capture):
+    rec_id, _tid = env.linked_ticket()
+    actions.add_note(env.app, rec_id, "hello", "jsmith")
+    env.app.__dict__["client"] = fast_client(sandbox.url, "wrong-code")
+    sender = OutboxSender(env.app, pause_max=60)
+    assert sender.run_once() == 0
+    assert sender.run_once() == 0  # paused: no second report, no hammering
+    row = env.store.get_outbox(1)
+    assert row.state == "pending"
+    assert capture.kinds().count(events.SECURITY_CODE_REFUSED) == 1
+    assert PSG not in str(reports.list_reports(env.app.settings.dbsys_folder))
+    # a new INI (new settings object) lifts the pause at once
+    from config.loader import parse_settings
+    settings = parse_settings(env.app.config_path.read_text(), base_dir=env.app.config_path.parent)
+    env.app.replace_settings(settings)
+    env.app.__dict__["client"] = fast_client(sandbox.url)
+    assert OutboxSender(env.app).run_once() == 1
+
+
+def test_next_due_seconds(env):
+    sender = OutboxSender(env.app)
+    assert sender.next_due_seconds() == float("inf")
+    rec_id, _tid = env.linked_ticket()
+    actions.add_note(env.app, rec_id, "x", "jsmith")
+    assert sender.next_due_seconds() == 0

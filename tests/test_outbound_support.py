@@ -1,0 +1,154 @@
+"""Shared set-up for the outbound and request-drop tests (imported by them; holds no tests).
+
+An ``Env`` is a real agent set-up: an INI in ``tmp_path``, an embedded store, a sandbox
+Continuum over loopback HTTP, employees, an account linked to a sandbox site and an asset
+linked to one of that site's devices.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from xml.sax.saxutils import escape, quoteattr
+
+from agent.app import App
+from agent.hookspecs import hookimpl
+from agent.continuum.circuit import CircuitBreaker
+from agent.continuum.client import ContinuumClient
+from agent.continuum.retry import RetryPolicy
+from config.loader import parse_settings
+from dbsys import results
+
+PSG = "demo-psg-secret"
+
+
+def ini_text(url: str, psg: str = PSG) -> str:
+    return (f"[Continuum]\nPSG={psg}\nContinuumURL={url}\nRequestTimeoutSeconds=5\n"
+            "[RangerMSP]\nDbsysFolder=Dbsys\n")
+
+
+def fast_client(url: str, psg: str = PSG) -> ContinuumClient:
+    """A client that gives up quickly, so tests do not wait for production backoffs."""
+    return ContinuumClient(url, psg, timeout=5.0, retry=RetryPolicy(max_attempts=2, base=0.02, cap=0.1),
+                           circuit=CircuitBreaker(failure_threshold=50, reset_after=0.2))
+
+
+class Capture:
+    """A notifier plugin that keeps every event."""
+
+    def __init__(self) -> None:
+        self.events: list = []
+
+    @hookimpl
+    def zenith_notify(self, event) -> None:
+        self.events.append(event)
+
+    def kinds(self) -> list[str]:
+        return [e.kind for e in self.events]
+
+
+def make_app(tmp_path: Path, url: str, psg: str = PSG, capture: Capture | None = None) -> App:
+    config = tmp_path / "CmtZenithLink.ini"
+    config.write_text(ini_text(url, psg))
+    settings = parse_settings(config.read_text(), base_dir=tmp_path, path=config)
+    app = App(config, settings=settings, extra_plugins=[("capture", capture)] if capture else None)
+    app.__dict__["client"] = fast_client(url, psg)
+    return app
+
+
+@dataclass
+class Env:
+    app: App
+    sandbox: object
+    site: str
+    device: str
+    account: str
+    asset: str
+    unlinked_account: str
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def store(self):
+        return self.app.store
+
+    @property
+    def requests_folder(self) -> Path:
+        return Path(self.app.settings.requests_folder)
+
+    def ticket(self, description: str = "Backup job failed\nThe nightly backup did not run.",
+               *, asset: bool = True, account: str | None = None) -> str:
+        return self.store.add_ticket(account or self.account, description,
+                                     asset_rec_id=self.asset if asset and not account else None)
+
+    def linked_ticket(self) -> tuple[str, str]:
+        """A PSA ticket linked to a Continuum ticket opened in the sandbox."""
+        opened = self.sandbox.world.open_ticket(site_code=self.site, title="Disk low")
+        rec_id = self.ticket()
+        self.store.link_ticket(opened["ticket_id"], rec_id, acked=True)
+        return rec_id, opened["ticket_id"]
+
+
+def make_env(tmp_path: Path, sandbox, capture: Capture | None = None) -> Env:
+    app = make_app(tmp_path, sandbox.url, capture=capture)
+    store = app.store
+    store.add_employee("jsmith", "Jane Smith", "Full")
+    store.add_employee("limited", "Lee Mited", "Limited")
+    world = sandbox.world
+    site = world._site_list()[0].site_code
+    device = world._devices_of(site)[0].device_id
+    account = store.add_account("ACME")
+    store.link_site(site, account, by="jsmith")
+    asset = store.add_asset("ACME-DC01", account)
+    store.link_device(device, asset, by="jsmith")
+    unlinked = store.add_account("Nobody Ltd")
+    return Env(app, sandbox, site, device, account, asset, unlinked)
+
+
+def request_xml(request_id: str | None, action: str, user: str = "jsmith", **children: str) -> bytes:
+    attrs = (f" id={quoteattr(request_id)}" if request_id is not None else "") + f" action={quoteattr(action)}"
+    attrs += f" user={quoteattr(user)}" if user else ""
+    body = "".join(f"<{k}>{escape(v)}</{k}>" for k, v in children.items())
+    return f'<?xml version="1.0" encoding="utf-8"?>\n<ZenithRequest{attrs}>{body}</ZenithRequest>\n'.encode()
+
+
+def drop(folder: Path, name: str, data: bytes, *, in_place: bool = False) -> Path:
+    """Drop a request the way the PSA side does: a .tmp then a rename (or in place)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    final = folder / name
+    if in_place:
+        final.write_bytes(data)
+        return final
+    tmp = folder / (name + ".tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, final)
+    return final
+
+
+def age(path: Path, seconds: float = 10.0) -> None:
+    """Make a file look older than the processor's grace period."""
+    past = time.time() - seconds
+    os.utime(path, (past, past))
+
+
+def result(folder: Path, name: str) -> dict | None:
+    path = folder / "Results" / f"{name}.xml"
+    return results.read_result(path) if path.exists() else None
+
+
+def wait_for(predicate, timeout: float = 20.0, interval: float = 0.02):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout} s")
+
+
+def ledger_by_key(sandbox) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for entry in sandbox.world.ledger:
+        counts[entry["idempotency_key"]] = counts.get(entry["idempotency_key"], 0) + 1
+    return counts
