@@ -138,9 +138,13 @@ def check_systemd(systemctl: str = "systemctl", *, real: bool = True) -> str:
 
 def check_writable(unit_dir: Path) -> None:
     """:class:`PreconditionError` (exit 1) unless the unit folder can be written (usually: root)."""
-    if not os.access(unit_dir, os.W_OK):
+    if not _writable(unit_dir):
         raise PreconditionError(f"cannot write to {unit_dir}: installing a system service needs root. Run the "
                                 f"same command with sudo, or add --dry-run to see what it would do.")
+
+
+def _writable(folder: Path) -> bool:
+    return os.access(folder, os.W_OK)
 
 
 def apply(plan: Plan) -> list[str]:

@@ -71,7 +71,7 @@ def _store_status(app) -> dict[str, Any]:
         return {}
     store = app.store
     counts = store.request_counts()
-    live = {"queue_cursor": store.feed_cursor(), "outbox_depth": store.outbox_depth(),
+    live = {"queue_cursor": store.feed_cursor, "outbox_depth": store.outbox_depth(),
             "outbox_oldest": store.oldest_pending_outbox(), "requests_done": counts.get("Done", 0),
             "requests_failed": counts.get("Failed", 0), "requests_queued": counts.get("Queued", 0)}
     last_error = store.get_state("last_error")
