@@ -244,7 +244,7 @@ class PsaModel:
         ticket = _ticket(row)
         if history:
             ticket.history = [HistoryNote(r["rec_id"], r["at"], r["text"]) for r in self.db.query(
-                "SELECT rec_id, at, text FROM history WHERE ticket_rec_id = ? ORDER BY at, rowid", (rec_id,))]
+                "SELECT rec_id, at, text FROM history WHERE ticket_rec_id = ? ORDER BY rowid", (rec_id,))]
         return ticket
 
     def list_tickets(self, *, inbox: bool | None = None, account_rec_id: str | None = None) -> list[Ticket]:

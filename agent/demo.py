@@ -1,0 +1,276 @@
+"""``zenithlink demo``: the product's whole story on built-in defaults.
+
+A sandbox Continuum on loopback and an embedded store in a working folder; every step goes
+through the same engines the service uses (inventory, links manager, inbound sync, actions,
+outbox sender), so what the demo shows is what the agent does.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import threading
+from pathlib import Path
+
+from loguru import logger
+from rich.console import Console
+from rich.panel import Panel
+from rich.table import Table
+
+from agent import logs
+from agent.app import App, load
+from agent.errors import ZenithError
+
+DEMO_PSG = "demo-security-code"
+ADMIN, TECH = "admin", "tech"
+
+
+class Demo:
+    def __init__(self, folder: Path | None, *, port: int = 0, console: Console | None = None) -> None:
+        self.folder = Path(folder) if folder else Path(tempfile.mkdtemp(prefix="zenithlink-demo-"))
+        self.port = port
+        self.console = console or Console()
+        self.step_no = 0
+        self.sandbox = None
+        self.app: App | None = None
+
+    # -- plumbing --------------------------------------------------------------------------
+    def step(self, title: str, text: str) -> None:
+        self.step_no += 1
+        self.console.print()
+        self.console.print(Panel(text, title=f"[bold]{self.step_no}. {title}[/bold]", title_align="left",
+                                 border_style="cyan"))
+
+    def table(self, title: str, columns: list[str], rows: list[list]) -> None:
+        t = Table(title=title, title_justify="left", header_style="bold")
+        for column in columns:
+            t.add_column(column, overflow="fold")
+        for row in rows:
+            t.add_row(*["" if v is None else str(v) for v in row])
+        self.console.print(t)
+
+    def say(self, text: str) -> None:
+        self.console.print(text, highlight=False)
+
+    def write_ini(self, queue: bool) -> Path:
+        ini = self.folder / "CmtZenithLink.ini"
+        ini.write_text(
+            "; written by 'zenithlink demo'\n[Continuum]\n"
+            f"PSG={DEMO_PSG}\nContinuumURL={self.sandbox.url}\n"
+            f"ProcessContinuumUpdatesQueue={'Y' if queue else 'N'}\nPollIntervalSeconds=2\n"
+            "[RangerMSP]\nDbsysFolder=Dbsys\nOwnBusinessAccount=Own business\n"
+            f"DefaultTicketManager={ADMIN}\n[Logging]\nLevel=INFO\n", encoding="utf-8")
+        return ini
+
+    # -- the story -------------------------------------------------------------------------
+    def start(self) -> None:
+        from agent.sandbox import SandboxServer
+
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.sandbox = SandboxServer(psg=DEMO_PSG, seed=7, sites=12, devices=48, tickets=0, port=self.port).start()
+        ini = self.write_ini(queue=False)
+        self.app = App(ini)
+        self.say(f"[bold]zenithlink demo[/bold] — sandbox Continuum at {self.sandbox.url}, "
+                 f"working folder {self.folder}")
+
+    def story(self) -> dict:
+        self.prepare_psa()
+        sites = self.inventory()
+        self.link_sites()
+        asset_device = self.link_a_device(sites)
+        self.switch_queue_on()
+        tickets = self.tickets_arrive(sites, asset_device)
+        self.hand_to_noc()
+        return self.summary(tickets)
+
+    def prepare_psa(self) -> None:
+        store = self.app.store
+        store.add_account("Own business")
+        store.add_employee(ADMIN, "Alex Admin", "Sys Admin")
+        store.add_employee(TECH, "Terry Tech", "Limited")
+
+    def inventory(self) -> list[dict]:
+        from agent.inventory import refresh
+        from agent.links import LinksManager
+
+        self.step("Inventory", "The agent downloads Continuum's sites and devices into the Dbsys folder "
+                               "(streamed page by page, written atomically).")
+        result = refresh(self.app)
+        self.say(f"Downloaded {result.sites} sites and {result.devices} devices in {result.seconds:.2f} s.")
+        for path in sorted((self.app.settings.dbsys_folder).glob("Zenith*.cmt")):
+            self.say(f"  {path.name}  ({path.stat().st_size:,} bytes)")
+        sites = LinksManager(self.app).sites()
+        self.table("Some Continuum sites", ["SiteCode", "Name", "Client"],
+                   [[s["site_code"], s["name"], s["record"].get("ClientName")] for s in sites[:6]])
+        # The MSP's PSA already knows most of these customers, under its own spelling.
+        clients = sorted({s["record"].get("ClientName", "") for s in sites[:-2]} - {""})
+        for name in clients:
+            self.app.store.add_account(_psa_spelling(name))
+        self.say(f"The PSA has {len(clients)} customer accounts of its own (spelt its own way).")
+        return sites
+
+    def link_sites(self) -> None:
+        from agent.links import LinksManager
+
+        links = LinksManager(self.app)
+        self.step("Link sites to accounts", "Suggestions rank the PSA accounts by how alike their names are; "
+                                            "the review links every suggestion above a score.")
+        code = links.sites(linked=False)[0]["site_code"]
+        try:
+            links.link_site(code, self.app.store.first_account().rec_id, TECH)
+        except ZenithError as exc:
+            self.say(f"[yellow]{TECH} tries to link {code}:[/yellow] {exc.message}")
+        plan = links.review(min_score=85, user=ADMIN)
+        self.table("Review (min score 85, by admin)", ["site", "suggested account", "score", "why", "action"],
+                   [[p["site_code"], p["account_name"], p["score"] and f"{p['score']:.0f}", p["reason"], p["action"]]
+                    for p in plan])
+
+    def link_a_device(self, sites: list[dict]) -> tuple[str, str] | None:
+        from agent.links import LinksManager
+
+        links = LinksManager(self.app)
+        linked_sites = {s["site_code"] for s in links.sites(linked=True)}
+        devices = [d for d in links.devices() if d["record"].get("SiteCode") in linked_sites]
+        if not devices:
+            return None
+        device = devices[0]
+        rec_id = links.create_asset_from_device(device["device_id"], None, ADMIN)
+        asset = self.app.store.get_asset(rec_id)
+        self.step("Link a device to an asset", "An asset is created from a Continuum device (name, serial "
+                                               "number, manufacturer; the rest goes into its notes) and linked.")
+        self.say(f"Device {device['device_id']} → asset {asset.name} ({rec_id}), serial {asset.serial or '—'}")
+        return device["device_id"], rec_id
+
+    def switch_queue_on(self) -> None:
+        self.step("Switch the queue on", "ProcessContinuumUpdatesQueue=Y in CmtZenithLink.ini: from now on "
+                                         "Continuum tickets become PSA tickets.")
+        ini = self.write_ini(queue=True)
+        self.app.replace_settings(load(ini))
+
+    def tickets_arrive(self, sites: list[dict], asset_device: tuple[str, str] | None) -> dict[str, str]:
+        from agent.inbound import InboundSync
+        from agent.links import LinksManager
+
+        self.step("Tickets arrive", "Continuum opens tickets: an alert on a linked device, one on a device "
+                                    "with no asset, one from a site nobody linked, and a NOC ticket with no site.")
+        links = LinksManager(self.app)
+        linked = {s["site_code"] for s in links.sites(linked=True)}
+        unlinked = [s["site_code"] for s in links.sites(linked=False)]
+        world = self.sandbox.world
+        opened = {}
+        if asset_device:
+            opened["linked device"] = world.open_ticket(device_id=asset_device[0], title="Low disk space on C:",
+                                                        description="Free space below 5%.")["ticket_id"]
+        free_device = next((d for d in links.devices(linked=False) if d["record"].get("SiteCode") in linked), None)
+        if free_device:
+            opened["unlinked device"] = world.open_ticket(device_id=free_device["device_id"],
+                                                          title="Backup job failed")["ticket_id"]
+        if unlinked:
+            opened["unlinked site"] = world.open_ticket(site_code=unlinked[0], title="Firewall offline")["ticket_id"]
+        opened["no site"] = world.open_ticket(title="Monthly NOC report ready", source="NOC",
+                                              priority="Low")["ticket_id"]
+        applied = InboundSync(self.app).run_once()
+        store = self.app.store
+        names = dict(store.account_names())
+        rows = []
+        for case, cid in opened.items():
+            t = store.get_ticket(store.ticket_for_continuum(cid))
+            rows.append([case, cid, t.ticket_no, names.get(t.account_rec_id, t.account_rec_id),
+                         t.asset_rec_id or "—", "yes" if t.in_inbox else "", t.description.splitlines()[0]])
+        self.table(f"Inbox after one poll ({applied} changes applied)",
+                   ["case", "Continuum", "PSA no", "account", "asset", "inbox", "description"], rows)
+        return opened
+
+    def hand_to_noc(self) -> None:
+        from agent import actions
+        from agent.inbound import InboundSync
+        from agent.outbound import OutboxSender
+
+        store = self.app.store
+        account = next(a for a in store.list_accounts() if store.sites_for_account(a.rec_id))
+        rec_id = store.add_ticket(account.rec_id, "Nightly backup of the file server keeps failing")
+        self.step("Hand a ticket to the NOC", f"A technician's PSA ticket for {account.name} is created in "
+                                              "Continuum, assigned to the NOC, with a note.")
+        actions.create_in_continuum(self.app, rec_id, "NOC", "Please check the backup job.", ADMIN)
+        OutboxSender(self.app).run_once()
+        cid = store.continuum_for_ticket(rec_id)
+        self.say(f"PSA ticket {store.get_ticket(rec_id).ticket_no} → Continuum ticket {cid} (assigned to NOC).")
+
+        self.sandbox.world.return_ticket(cid, "Work Completed", note="Backup job repaired and re-run.")
+        InboundSync(self.app).run_once()
+        self.say("The NOC returns it with 'Work Completed': the ticket is back in the Inbox.")
+
+        actions.add_note(self.app, rec_id, "Thanks, confirmed with the customer.", ADMIN)
+        actions.complete_ticket(self.app, rec_id, "Resolved by the NOC.", ADMIN)
+        OutboxSender(self.app).run_once()
+        InboundSync(self.app).run_once()
+        ticket = store.get_ticket(rec_id)
+        self.say(f"Note sent; the PSA ticket is {ticket.status}, and in Continuum it is "
+                 f"{self.sandbox.world.ticket(cid)['status']}.")
+        self.table(f"History of PSA ticket {ticket.ticket_no}", ["at", "note"],
+                   [[h.at[:19].replace("T", " "), h.text] for h in ticket.history])
+
+    def summary(self, opened: dict[str, str]) -> dict:
+        store, world = self.app.store, self.sandbox.world
+        figures = {
+            "sites linked": len(store.site_links()),
+            "PSA tickets": store.count_tickets(),
+            "in the Inbox": len(store.list_tickets(inbox=True)),
+            "Continuum tickets linked": len(world.links),
+            "effects applied in Continuum": len(world.ledger),
+            "outbox waiting": store.outbox_depth(),
+        }
+        self.step("Summary", "Everything above went through the agent's own engines and the wire.")
+        self.table("Figures", ["", "count"], [[k, v] for k, v in figures.items()])
+        return figures
+
+    # -- keep serving ----------------------------------------------------------------------
+    def serve(self) -> None:
+        from agent.service import Service
+
+        stop = threading.Event()
+        ticker = threading.Thread(target=self._alerts, args=(stop,), daemon=True)
+        ticker.start()
+        self.say("\n[bold]Serving.[/bold] New alerts arrive every 10 s; the agent turns them into PSA tickets. "
+                 "Drop requests into Dbsys/ZenithRequests, edit the INI, or use the CLI with "
+                 f"--config {self.app.config_path}. Ctrl-C stops.")
+        try:
+            Service(self.app).run()
+        finally:
+            stop.set()
+
+    def _alerts(self, stop: threading.Event) -> None:
+        while not stop.wait(10):
+            try:
+                tid = self.sandbox.world.open_tickets(1)[0]
+                logger.info("sandbox: Continuum opened ticket {}", tid)
+            except Exception as exc:  # noqa: BLE001 - the demo's ticker must not die
+                logger.warning("sandbox ticker: {}", exc)
+
+    def close(self) -> None:
+        if self.app is not None:
+            self.app.close()
+        if self.sandbox is not None:
+            self.sandbox.stop()
+
+
+def _psa_spelling(name: str) -> str:
+    """How a PSA would often spell a customer: another case, suffix or punctuation."""
+    variants = {" Inc.": ", Inc", " GmbH": " GmbH", " LLC": " L.L.C.", " Ltd": " Limited", "&": "and"}
+    for old, new in variants.items():
+        if old in name:
+            return name.replace(old, new)
+    return name.upper() if len(name) < 12 else name
+
+
+def run_demo(folder: Path | None = None, *, once: bool = False, port: int = 0) -> dict:
+    """Tell the whole story; then serve until Ctrl-C unless ``once``. Returns the summary figures."""
+    logs.configure("WARNING" if once else "INFO")
+    demo = Demo(folder, port=port)
+    try:
+        demo.start()
+        figures = demo.story()
+        if not once:
+            demo.serve()
+        return figures
+    finally:
+        demo.close()
