@@ -44,10 +44,10 @@ def gather_status(app) -> dict[str, Any]:
     folder = settings.dbsys_folder
     running, pid = servicectl.agent_running(folder)
     path = status_path(folder, settings.instance_id)
-    doc: dict[str, Any] = {"running": running, "pid": pid, "config": str(app.config_path),
-                           "dbsys_folder": str(folder), "instance_id": settings.instance_id,
-                           "status_file": str(path), "status_file_found": path.exists(), "status_file_problem": None}
-    doc.update({name: None for name in STATUS_FIELDS})
+    doc: dict[str, Any] = {name: None for name in STATUS_FIELDS}
+    doc.update({"running": running, "pid": pid, "config": str(app.config_path), "dbsys_folder": str(folder),
+                "instance_id": settings.instance_id, "status_file": str(path), "status_file_found": path.exists(),
+                "status_file_problem": None})
     doc["process_queue"] = settings.process_queue
     if path.exists():
         try:
@@ -56,7 +56,8 @@ def gather_status(app) -> dict[str, Any]:
             doc["status_file_problem"] = f"cannot read {path.name}: {exc}"
         else:
             doc.update({k: v for k, v in fields.items() if k in STATUS_FIELDS and k != "pid"})
-            doc["pid"] = pid or fields.get("pid")
+            # The status file outlives the agent; its pid only counts while the lock is held.
+            doc["pid"] = pid or (fields.get("pid") if running else None)
     doc.update(_store_status(app))
     doc["inventory_files"] = _inventory_files(settings)
     found = reports.list_reports(folder)
