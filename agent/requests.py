@@ -236,6 +236,8 @@ class RequestProcessor:
         self._timer.start()
 
     def _recheck(self) -> None:
+        with self._lock:
+            self._timer = None  # this timer is done: process() may arm the next one
         try:
             self.process(set())
         except Exception:  # noqa: BLE001 - a timer thread must not die noisily

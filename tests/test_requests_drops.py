@@ -1,0 +1,307 @@
+"""Request drops: every action, its preconditions, bad files, duplicates and crash points (D3)."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from agent.inventory import InventoryJob
+from agent.outbound import OutboxSender
+from agent.requests import RequestProcessor
+from agent.sandbox import SandboxServer
+from agent.store import STATUS_COMPLETED
+from dbsys.watcher import FolderWatcher
+from test_outbound_support import PSG, age, drop, make_env, request_xml, result, wait_for
+
+
+@pytest.fixture
+def sandbox():
+    with SandboxServer(psg=PSG, seed=5, sites=6, devices=30) as server:
+        yield server
+
+
+@pytest.fixture
+def env(tmp_path, sandbox):
+    env = make_env(tmp_path, sandbox)
+    InventoryJob(env.app).run_once()  # the links manager reads the .cmt files
+    yield env
+    env.app.close()
+
+
+@pytest.fixture
+def proc(env):
+    processor = RequestProcessor(env.app)
+    yield processor
+    processor.close()
+
+
+def put(env, request_id, action, user="jsmith", **children):
+    return drop(env.requests_folder, f"{request_id}.xml", request_xml(request_id, action, user, **children))
+
+
+def run(proc, *paths):
+    return proc.process(set(paths))
+
+
+def folder_names(env, sub):
+    path = env.requests_folder / sub
+    return sorted(p.name for p in path.iterdir()) if path.exists() else []
+
+
+# -- ticket actions --------------------------------------------------------------------------
+
+def test_create_ticket_drop_is_queued_then_done(env, proc, sandbox):
+    rec_id = env.ticket()
+    path = put(env, "req-1", "CreateTicket", TicketRecID=rec_id, AssignTo="NOC", Note="check it")
+    assert run(proc, path) == 1
+    assert not path.exists() and folder_names(env, "Processed") == ["req-1.xml"]
+    assert result(env.requests_folder, "req-1")["status"] == "Queued"
+    OutboxSender(env.app).run_once()
+    done = result(env.requests_folder, "req-1")
+    assert done["status"] == "Done" and done["action"] == "CreateTicket"
+    assert done["continuum_ticket_id"] == env.store.continuum_for_ticket(rec_id)
+    assert sandbox.world.ledger[0]["idempotency_key"] == "zl-req-req-1"
+    assert env.store.request_seen("req-1")["status"] == "Done"
+
+
+def test_reassign_note_and_complete_drops(env, proc, sandbox):
+    rec_id, tid = env.linked_ticket()
+    paths = [put(env, "r-a", "Reassign", TicketRecID=rec_id, AssignTo="vsd", Note="over"),
+             put(env, "r-b", "AddNote", TicketRecID=rec_id, Note="a note"),
+             put(env, "r-c", "CompleteTicket", TicketRecID=rec_id, Note="fixed")]
+    assert run(proc, *paths) == 3
+    assert env.store.get_ticket(rec_id).status_code == STATUS_COMPLETED
+    assert OutboxSender(env.app).run_once() == 3
+    for rid in ("r-a", "r-b", "r-c"):
+        got = result(env.requests_folder, rid)
+        assert got["status"] == "Done" and got["continuum_ticket_id"] == tid
+    assert [e["action"] for e in sandbox.world.ledger] == ["assign", "note", "close"]
+    # a second completion: nothing more to send, Done at once
+    run(proc, put(env, "r-d", "CompleteTicket", TicketRecID=rec_id))
+    assert result(env.requests_folder, "r-d")["status"] == "Done"
+    assert env.store.outbox_depth() == 0
+
+
+def test_ticket_preconditions_fail_with_a_clear_result(env, proc):
+    unlinked = env.ticket(account=env.unlinked_account)
+    linked, _tid = env.linked_ticket()
+    paths = [put(env, "p-1", "CreateTicket", TicketRecID=unlinked, AssignTo="NOC"),
+             put(env, "p-2", "CreateTicket", user="limited", TicketRecID=env.ticket(), AssignTo="NOC"),
+             put(env, "p-3", "AddNote", TicketRecID=unlinked, Note="x"),
+             put(env, "p-4", "Reassign", TicketRecID="TKTNOTHERE0000000000", AssignTo="VSD"),
+             put(env, "p-5", "AddNote", user="ghost", TicketRecID=linked, Note="x")]
+    assert run(proc, *paths) == 5
+    codes = {rid: result(env.requests_folder, rid)["error_code"] for rid in ("p-1", "p-2", "p-3", "p-4", "p-5")}
+    assert codes == {"p-1": "Precondition", "p-2": "NoPrivilege", "p-3": "Precondition", "p-4": "NotFound",
+                     "p-5": "NoPrivilege"}
+    assert "Nobody Ltd" in result(env.requests_folder, "p-1")["error_message"]
+    assert "new id" in result(env.requests_folder, "p-1")["error_message"]
+    assert folder_names(env, "Failed") == [f"p-{n}.xml" for n in range(1, 6)]
+    assert env.store.outbox_depth() == 0
+    assert len(env.store.list_requests(failed_only=True)) == 5
+
+
+# -- link actions ----------------------------------------------------------------------------
+
+def test_link_actions(env, proc, sandbox):
+    world = sandbox.world
+    site2 = world._site_list()[1].site_code
+    site3 = world._site_list()[2].site_code
+    device2 = world._devices_of(site2)[0].device_id
+    device3 = world._devices_of(site3)[0].device_id
+    other_asset = env.store.add_asset("Spare", env.unlinked_account)
+    run(proc, put(env, "l-1", "LinkSite", SiteCode=site2, AccountRecID=env.unlinked_account))
+    assert env.store.account_for_site(site2) == env.unlinked_account
+    run(proc, put(env, "l-2", "CreateAccountFromSite", SiteCode=site3))
+    created = result(env.requests_folder, "l-2")
+    assert created["status"] == "Done" and env.store.account_for_site(site3) == created["extra"]["AccountRecID"]
+    run(proc, put(env, "l-3", "LinkDevice", DeviceID=device2, AssetRecID=other_asset))
+    assert env.store.asset_for_device(device2) == other_asset
+    run(proc, put(env, "l-4", "CreateAssetFromDevice", DeviceID=device3))
+    assert env.store.asset_for_device(device3) == result(env.requests_folder, "l-4")["extra"]["AssetRecID"]
+    run(proc, put(env, "l-5", "UnlinkDevice", DeviceID=device2))
+    assert env.store.asset_for_device(device2) is None
+    run(proc, put(env, "l-6", "UnlinkSite", SiteCode=site2))
+    assert env.store.account_for_site(site2) is None
+    run(proc, put(env, "l-7", "UnlinkAccount", AccountRecID=env.account))
+    assert env.store.sites_for_account(env.account) == [] and env.store.asset_for_device(env.device) is None
+    run(proc, put(env, "l-8", "LinkSite", user="limited", SiteCode=site2, AccountRecID=env.account))
+    assert [result(env.requests_folder, f"l-{n}")["status"] for n in range(1, 9)] == ["Done"] * 7 + ["Failed"]
+    assert result(env.requests_folder, "l-8")["error_code"] == "NoPrivilege"
+
+
+# -- bad drops -------------------------------------------------------------------------------
+
+BAD = {
+    "malformed.xml": b'<ZenithRequest id="m1" action="AddNote" user="jsmith"><Note>x</Note>',
+    "doctype.xml": b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY e SYSTEM "file:///etc/passwd">]>'
+                   b'<ZenithRequest id="d1" action="AddNote" user="jsmith"><TicketRecID>&e;</TicketRecID>'
+                   b'<Note>x</Note></ZenithRequest>',
+    "bomb.xml": b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;">]>'
+                b'<ZenithRequest id="b1" action="AddNote" user="jsmith"><Note>&lol2;</Note></ZenithRequest>',
+    "unknown.xml": request_xml("u1", "DeleteEverything"),
+    "missing.xml": request_xml("mc1", "AddNote", TicketRecID="TKT0"),
+    "badid.xml": request_xml("bad id/../x", "AddNote", TicketRecID="TKT0", Note="x"),
+    "noid.xml": request_xml(None, "AddNote", TicketRecID="TKT0", Note="x"),
+    "empty.xml": b"",
+    "badassign.xml": request_xml("ba1", "CreateTicket", TicketRecID="TKT0", AssignTo="Keep"),
+}
+
+
+def test_bad_drops_fail_with_clear_results_and_the_rest_goes_on(env, proc):
+    for name, data in BAD.items():
+        age(drop(env.requests_folder, name, data))
+    huge = env.requests_folder / "huge.xml"
+    with open(huge, "wb") as fh:
+        fh.write(request_xml("h1", "AddNote", TicketRecID="TKT0", Note="x")[:-18])
+        fh.write(b"x" * (10 * 1024 * 1024) + b"</Note></ZenithRequest>")
+    age(huge)
+    rec_id, _tid = env.linked_ticket()
+    good = put(env, "good-1", "AddNote", TicketRecID=rec_id, Note="still works")
+    assert proc.scan() == len(BAD) + 2
+    assert result(env.requests_folder, "good-1")["status"] == "Queued"
+    expected = {"malformed": ("malformed", "Malformed"), "doctype": ("doctype", "Refused"),
+                "bomb": ("bomb", "Refused"), "unknown": ("u1", "UnknownAction"), "missing": ("mc1", "MissingField"),
+                "badid": ("badid", "BadId"), "noid": ("noid", "BadId"), "empty": ("empty", "Empty"),
+                "badassign": ("ba1", "BadValue"), "huge": ("huge", "TooLarge")}
+    for stem, (name, code) in expected.items():
+        got = result(env.requests_folder, name)
+        assert got is not None, stem
+        assert got["status"] == "Failed" and got["error_code"] == code, (stem, got)
+        assert len(got["error_message"]) > 20
+    assert "root:" not in (env.requests_folder / "Results" / "doctype.xml").read_text()
+    assert sorted(folder_names(env, "Failed")) == sorted(f"{s}.xml" for s in expected)
+    assert folder_names(env, "Processed") == ["good-1.xml"]
+    assert not list(env.requests_folder.glob("*.xml"))
+    assert not good.exists()
+
+
+def test_file_still_being_written_waits_then_is_taken(env, proc):
+    rec_id, _tid = env.linked_ticket()
+    data = request_xml("slow-1", "AddNote", TicketRecID=rec_id, Note="written slowly")
+    path = env.requests_folder / "slow-1.xml"
+    env.requests_folder.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as fh:
+        fh.write(data[:40])
+        fh.flush()
+        assert run(proc, path) == 0  # half a file: kept for later, not failed
+        assert path.exists() and path in proc.pending and result(env.requests_folder, "slow-1") is None
+        time.sleep(0.3)
+        fh.write(data[40:])
+    wait_for(lambda: result(env.requests_folder, "slow-1"), timeout=5)  # the processor re-checks on its own
+    assert result(env.requests_folder, "slow-1")["status"] == "Queued"
+
+
+def test_abandoned_partial_file_fails_after_the_grace_period(env):
+    proc = RequestProcessor(env.app, grace_seconds=0.3)
+    try:
+        path = drop(env.requests_folder, "stuck.xml", b'<ZenithRequest id="stuck" action="AddNote"', in_place=True)
+        assert run(proc, path) == 0
+        got = wait_for(lambda: result(env.requests_folder, "stuck"), timeout=5)
+        assert got["status"] == "Failed" and got["error_code"] == "Malformed"
+        assert folder_names(env, "Failed") == ["stuck.xml"]
+    finally:
+        proc.close()
+
+
+# -- duplicates and crash points -------------------------------------------------------------
+
+def test_same_request_twice_is_taken_once(env, proc):
+    rec_id, _tid = env.linked_ticket()
+    data = request_xml("dup-1", "AddNote", TicketRecID=rec_id, Note="once")
+    run(proc, drop(env.requests_folder, "dup-1.xml", data))
+    run(proc, drop(env.requests_folder, "dup-1.xml", data))  # the same file dropped again
+    assert env.store.outbox_depth() == 1
+    assert folder_names(env, "Processed") == ["dup-1-1.xml", "dup-1.xml"]
+    assert result(env.requests_folder, "dup-1")["status"] == "Queued"
+
+
+def test_same_id_with_other_content_fails_without_touching_the_first(env, proc):
+    rec_id, _tid = env.linked_ticket()
+    run(proc, put(env, "dup-2", "AddNote", TicketRecID=rec_id, Note="first"))
+    run(proc, drop(env.requests_folder, "again.xml", request_xml("dup-2", "AddNote", TicketRecID=rec_id, Note="2nd")))
+    assert env.store.outbox_depth() == 1
+    assert result(env.requests_folder, "dup-2")["status"] == "Queued"
+    dup = result(env.requests_folder, "dup-2.duplicate")
+    assert dup["status"] == "Failed" and dup["error_code"] == "DuplicateId" and "new, unique id" in dup["error_message"]
+    assert folder_names(env, "Failed") == ["again.xml"]
+
+
+def test_crash_after_commit_before_result_and_move(env, proc, monkeypatch):
+    rec_id, _tid = env.linked_ticket()
+    path = put(env, "crash-1", "AddNote", TicketRecID=rec_id, Note="once")
+
+    def crash(*args, **kwargs):
+        raise KeyboardInterrupt("power cut")
+
+    monkeypatch.setattr(proc, "_settle", crash)
+    with pytest.raises(KeyboardInterrupt):
+        run(proc, path)
+    monkeypatch.undo()
+    assert path.exists() and env.store.outbox_depth() == 1
+    restarted = RequestProcessor(env.app)
+    assert restarted.scan() == 1
+    assert env.store.outbox_depth() == 1  # the work was not done twice
+    assert result(env.requests_folder, "crash-1")["status"] == "Queued"
+    assert folder_names(env, "Processed") == ["crash-1.xml"]
+
+
+def test_crash_after_result_before_move(env, proc, monkeypatch):
+    from dbsys import drops
+
+    rec_id, _tid = env.linked_ticket()
+    path = put(env, "crash-2", "AddNote", TicketRecID=rec_id, Note="once")
+    monkeypatch.setattr(drops, "move_to", lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt()))
+    with pytest.raises(KeyboardInterrupt):
+        run(proc, path)
+    monkeypatch.undo()
+    OutboxSender(env.app).run_once()  # meanwhile the note went out: the result says Done
+    RequestProcessor(env.app).scan()
+    assert env.store.outbox_depth() == 0 and len(env.store.list_requests()) == 1
+    assert result(env.requests_folder, "crash-2")["status"] == "Done"  # not overwritten by Queued
+
+
+def test_failure_in_the_work_rolls_back_only_that_request(env, proc, monkeypatch):
+    from agent import actions
+
+    rec_id, _tid = env.linked_ticket()
+    real = actions.complete_ticket
+
+    def half_done(app, ticket_rec_id, *args, **kwargs):
+        app.store.set_ticket_status(ticket_rec_id, STATUS_COMPLETED)
+        from agent.errors import PreconditionError
+        raise PreconditionError("refused after a write")
+
+    monkeypatch.setattr(actions, "complete_ticket", half_done)
+    run(proc, put(env, "sp-1", "CompleteTicket", TicketRecID=rec_id))
+    assert result(env.requests_folder, "sp-1")["status"] == "Failed"
+    assert env.store.get_ticket(rec_id).status_code != STATUS_COMPLETED
+    monkeypatch.setattr(actions, "complete_ticket", real)
+
+
+# -- the real watcher --------------------------------------------------------------------------
+
+def test_watcher_feeds_the_processor(env, proc):
+    rec_id, _tid = env.linked_ticket()
+    env.requests_folder.mkdir(parents=True, exist_ok=True)
+    with FolderWatcher(env.requests_folder, proc.process, debounce=0.05, scan_interval=0.5):
+        for n in range(20):
+            put(env, f"w-{n}", "AddNote", TicketRecID=rec_id, Note=f"note {n}")
+        wait_for(lambda: len(folder_names(env, "Processed")) == 20, timeout=15)
+    assert env.store.outbox_depth() == 20
+    assert all(result(env.requests_folder, f"w-{n}")["status"] == "Queued" for n in range(20))
+
+
+def test_concurrent_calls_take_each_file_once(env, proc):
+    rec_id, _tid = env.linked_ticket()
+    paths = {put(env, f"c-{n}", "AddNote", TicketRecID=rec_id, Note=f"n{n}") for n in range(30)}
+    threads = [threading.Thread(target=proc.process, args=(set(paths),)) for _ in range(4)]
+    threads += [threading.Thread(target=RequestProcessor(env.app).process, args=(set(paths),)) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert env.store.outbox_depth() == 30
+    assert len(folder_names(env, "Processed")) == 30
