@@ -325,7 +325,7 @@ class InventoryJob:
             logger.warning(PENDING_WARNING)
             self._set_state(activation_warned_at=_iso(now))
         if not since:
-            self._notify(events.Event(events.ACTIVATION_PENDING, PENDING_WARNING.capitalize(),
+            self._notify(events.Event(events.ACTIVATION_PENDING, PENDING_WARNING[0].upper() + PENDING_WARNING[1:],
                                       {"since": _iso(now)}))
         if _due(self._state("activation_reported_at"), now, REPORT_EVERY):
             self._report_pending(exc, since or _iso(now))

@@ -114,6 +114,7 @@ def test_not_activated_is_pending_not_a_failure_and_is_not_repeated(tmp_path, sa
         clock.advance(minutes=20)
     assert app.store.get_state("activation") == "pending"
     assert kinds(notified) == [events.ACTIVATION_PENDING]
+    assert notified[0].summary.startswith("Waiting for Continuum to apply the PSA activation")
     assert warnings.count(PENDING_WARNING) == 1
     assert len(report_files(app)) == 1
     assert app.store.get_state("last_error") is None
