@@ -152,3 +152,7 @@ def ledger_by_key(sandbox) -> dict[str, int]:
     for entry in sandbox.world.ledger:
         counts[entry["idempotency_key"]] = counts.get(entry["idempotency_key"], 0) + 1
     return counts
+
+
+def put_request(env: Env, request_id: str, action: str, user: str = "jsmith", **children: str) -> Path:
+    return drop(env.requests_folder, f"{request_id}.xml", request_xml(request_id, action, user, **children))

@@ -1,4 +1,4 @@
-"""``zenithlink tickets create-in-continuum|reassign|note|complete`` and ``zenithlink requests``.
+"""``zenithlink tickets create-in-continuum|reassign|note|complete``.
 
 The ticket commands queue an outbox row (the agent's service sends it); ``--wait SECONDS``
 delivers it from this process right away and prints what Continuum answered. A row that is
@@ -13,7 +13,7 @@ import time
 import click
 
 from agent import actions
-from agent.cli.output import done, emit_json, table
+from agent.cli.output import done, emit_json
 from agent.cli.records_cmd import tickets
 from agent.errors import ZenithError
 
@@ -130,19 +130,5 @@ def complete(app, rec_id: str, note: str | None, user: str | None, wait: float |
     _finish(app, actions.complete_ticket(app, rec_id, note, user or app.user), wait, as_json)
 
 
-@click.command("requests")
-@click.option("--failed", "failed_only", is_flag=True, help="Only the requests that failed.")
-@json_option
-@click.pass_obj
-def requests_cmd(app, failed_only: bool, as_json: bool) -> None:
-    """The request drops the agent took, newest first, with their results."""
-    rows = app.store.list_requests(failed_only=failed_only)
-    if as_json:
-        emit_json(rows)
-        return
-    table("Requests", ["id", "action", "user", "status", "Continuum ticket", "received", "error"],
-          [(r["request_id"], r["action"], r["user"], r["status"], r["continuum_ticket_id"], r["received_at"],
-            f"{r['error_code']}: {r['error_message']}" if r["error_code"] else "") for r in rows])
-
-
-commands = [requests_cmd]
+# The commands join the ``tickets`` group on import; ``requests`` lives in ops_cmd.
+commands: list = []
