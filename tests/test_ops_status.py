@@ -150,3 +150,21 @@ def test_requests_from_the_store_and_the_result_files(site):
     assert sorted(r["id"] for r in failed) == ["broken.xml", "r-failed"]
     text = CliRunner().invoke(cli, ["--config", str(site), "requests", "--failed"]).output
     assert "r-failed" in text and "NotFound:" in text and "r-done" not in text
+
+
+def test_without_a_status_file_the_store_answers(site):
+    dbsys = site.parent / "Dbsys"
+    dbsys.mkdir()
+    store = Store(dbsys / "zenithlink.sqlite3")
+    for key, value in {"activation": "pending", "activation_pending_since": "2026-11-27T08:00:00Z",
+                       "inventory_sites": "0", "last_queue_poll": "2026-11-27T09:00:00Z"}.items():
+        store.set_state(key, value)
+    store.record_request("q1", "h", "q1.xml", "CreateTicket", "jsmith", "Queued")
+    store.close()
+    doc = run_json(site, "status")
+    assert doc["status_file_found"] is False
+    assert doc["activation"] == "pending" and doc["activation_pending_since"] == "2026-11-27T08:00:00Z"
+    assert doc["inventory_sites"] == 0 and doc["last_queue_poll"] == "2026-11-27T09:00:00Z"
+    assert doc["requests_done"] == 1 and doc["requests_queued"] == 1
+    text = CliRunner().invoke(cli, ["--config", str(site), "status"]).output
+    assert "PENDING since 2026-11-27T08:00:00Z" in text

@@ -66,18 +66,31 @@ def gather_status(app) -> dict[str, Any]:
     return doc
 
 
+# Sync-state keys of the store that the service copies into the status file under the same name.
+_STATE_FIELDS = ("last_inventory_refresh", "inventory_sites", "inventory_devices", "inventory_changes", "activation",
+                 "last_queue_poll", "last_error")
+
+
 def _store_status(app) -> dict[str, Any]:
-    """Live figures from the store, when it exists (a fresh install has none: never create it)."""
+    """Live figures from the store, when it exists (a fresh install has none: never create it).
+
+    The store is at least as fresh as the status file (the service writes the file from it), and
+    it answers after ``run --once`` or while no agent runs at all.
+    """
     if not Path(app.settings.database).exists():
         return {}
     store = app.store
     counts = store.request_counts()
-    live = {"queue_cursor": store.feed_cursor, "outbox_depth": store.outbox_depth(),
-            "outbox_oldest": store.oldest_pending_outbox(), "requests_done": counts.get("Done", 0),
-            "requests_failed": counts.get("Failed", 0), "requests_queued": counts.get("Queued", 0)}
-    last_error = store.get_state("last_error")
-    if last_error:
-        live["last_error"] = last_error
+    live: dict[str, Any] = {"queue_cursor": store.feed_cursor, "outbox_depth": store.outbox_depth(),
+                            "outbox_oldest": store.oldest_pending_outbox(),
+                            # as in the status file: a queued request counts as processed
+                            "requests_done": counts.get("Done", 0) + counts.get("Queued", 0),
+                            "requests_failed": counts.get("Failed", 0), "requests_queued": counts.get("Queued", 0),
+                            "activation_pending_since": store.get_state("activation_pending_since")}
+    for key in _STATE_FIELDS:
+        value = store.get_state(key)
+        if value is not None:
+            live[key] = int(value) if value.isdigit() else value
     return live
 
 
@@ -103,7 +116,7 @@ def _status_rows(doc: dict[str, Any]) -> list[tuple[str, Any]]:
         ("Dbsys folder", doc["dbsys_folder"]),
         ("status file", doc["status_file"] if doc["status_file_found"] else "not written yet"),
         ("started / updated", f"{doc['started_at'] or '-'} / {doc['updated_at'] or '-'}"),
-        ("activation", doc["activation"] or "unknown"),
+        ("activation", _activation(doc)),
         ("last inventory refresh", _or_never(doc["last_inventory_refresh"])),
         ("inventory found", f"{_n(doc['inventory_sites'])} sites, {_n(doc['inventory_devices'])} devices, "
                             f"{_n(doc['inventory_changes'])} changes"),
@@ -119,6 +132,14 @@ def _status_rows(doc: dict[str, Any]) -> list[tuple[str, Any]]:
     if doc["status_file_problem"]:
         rows.insert(2, ("status file problem", doc["status_file_problem"]))
     return rows
+
+
+def _activation(doc: dict[str, Any]) -> str:
+    if doc["activation"] == "pending":
+        return f"PENDING since {doc.get('activation_pending_since') or '?'} (Continuum can take up to 24 hours)"
+    if doc["activation"] == "refused":
+        return "REFUSED: Continuum does not accept the PSG (see docs/troubleshooting.md)"
+    return doc["activation"] or "unknown (no inventory refresh yet)"
 
 
 def _or_never(value: Any) -> str:
