@@ -28,7 +28,10 @@ def new_rec_id(table: str) -> str:
     """A new REC ID for ``table`` (one of :data:`PREFIXES`)."""
     prefix = PREFIXES[table]
     stamp = _base36(time.time_ns() // 1_000_000, 9)
-    tail = "".join(secrets.choice(ALPHABET) for _ in range(LENGTH - len(prefix) - len(stamp)))
+    width = LENGTH - len(prefix) - len(stamp)
+    # One draw for the whole tail (same distribution as a draw per character, a tenth of the cost:
+    # REC IDs are made for every ticket and history note the inbound sync writes).
+    tail = _base36(secrets.randbelow(36 ** width), width)
     return prefix + stamp + tail
 
 

@@ -1,0 +1,128 @@
+"""Inbound throughput: queued Continuum tickets to PSA tickets end to end (feed pages over HTTP,
+hooks, one transaction per page, ack) beside a baseline that fetches the same pages with the
+same client and inserts one bare row per change with sqlite3. Also the latency of one ticket
+opened in the sandbox to its PSA ticket, through a poll loop."""
+
+from __future__ import annotations
+
+import sqlite3
+import tempfile
+import threading
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+from loguru import logger
+
+from agent.app import App
+from agent.continuum.client import ContinuumClient
+from agent.inbound import PAGE_LIMIT, InboundSync
+from agent.sandbox import SandboxServer
+from bench.common import Table, peak_rss_mb, stopwatch
+from dbsys import cmt
+
+POLL_INTERVAL = 0.5
+
+
+def _ini(folder: Path, url: str) -> Path:
+    (folder / "Dbsys").mkdir(exist_ok=True)
+    ini = folder / "CmtZenithLink.ini"
+    ini.write_text(f"[Continuum]\nPSG=demo\nContinuumURL={url}\nProcessContinuumUpdatesQueue=Y\n"
+                   f"[RangerMSP]\nDbsysFolder={folder / 'Dbsys'}\n")
+    return ini
+
+
+def _inventory(app: App, url: str) -> None:
+    """The .cmt files, so account names and device details come from a real inventory."""
+    settings, now = app.settings, datetime.now(timezone.utc)
+    with ContinuumClient(url, "demo") as client:
+        cmt.write_inventory(cmt.sites_path(settings.dbsys_folder, settings.instance_id), "sites",
+                            (s.children for s in client.iter_sites()), now)
+        cmt.write_inventory(cmt.devices_path(settings.dbsys_folder, settings.instance_id), "devices",
+                            (d.children for d in client.iter_devices()), now)
+
+
+def _baseline(url: str, db_path: Path, total: int) -> int:
+    """The same pages, one bare row per change, one transaction per page, no ack."""
+    conn = sqlite3.connect(str(db_path), isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("CREATE TABLE t (id TEXT PRIMARY KEY, ticket_id TEXT, title TEXT, description TEXT)")
+    count, cursor = 0, None
+    with ContinuumClient(url, "demo") as client:
+        while count < total:
+            page = client.changes(after=cursor, limit=PAGE_LIMIT)
+            conn.execute("BEGIN IMMEDIATE")
+            conn.executemany("INSERT INTO t VALUES (?,?,?,?)", [(c.id, c.ticket.ticket_id, c.ticket.title,
+                                                                 c.ticket.description) for c in page.changes])
+            conn.execute("COMMIT")
+            count += len(page.changes)
+            cursor = page.next
+            if not page.more:
+                break
+    conn.close()
+    return count
+
+
+def _ingest(app: App) -> int:
+    total = 0
+    while True:
+        sync = InboundSync(app)
+        total += sync.run_once()
+        if sync.last_round.stopped_by != "page budget":
+            return total
+
+
+def _latency(app: App, sandbox: SandboxServer, samples: int) -> list[float]:
+    """Seconds from opening a ticket in Continuum to its PSA ticket, with a poll loop running."""
+    stop = threading.Event()
+
+    def poll() -> None:
+        while not stop.is_set():
+            InboundSync(app).run_once()
+            stop.wait(POLL_INTERVAL)
+
+    poller = threading.Thread(target=poll, daemon=True)
+    poller.start()
+    found: list[float] = []
+    try:
+        for _ in range(samples):
+            time.sleep(POLL_INTERVAL * 0.37)  # not in step with the poll
+            start = time.perf_counter()
+            tid = sandbox.world.open_ticket(title="Latency probe")["ticket_id"]
+            while app.store.ticket_for_continuum(tid) is None:
+                time.sleep(0.005)
+            found.append(time.perf_counter() - start)
+    finally:
+        stop.set()
+        poller.join()
+    return found
+
+
+def main(quick: bool) -> Table:
+    total = 2_000 if quick else 10_000
+    logger.remove()  # the figures, not 10,000 log lines; production logs go to a file
+    table = Table(f"Inbound: {total} queued Continuum tickets to PSA tickets, pages of {PAGE_LIMIT}")
+    with tempfile.TemporaryDirectory() as tmp, SandboxServer(psg="demo", seed=1, sites=50, devices=2000) as sb:
+        folder = Path(tmp)
+        sb.world.open_tickets(total)
+        with stopwatch() as bare:
+            assert _baseline(sb.url, folder / "baseline.sqlite3", total) == total
+        app = App(_ini(folder, sb.url))
+        try:
+            _inventory(app, sb.url)
+            with stopwatch() as full:
+                applied = _ingest(app)
+            assert applied == total and app.store.count_tickets() == total, (applied, app.store.count_tickets())
+            assert sb.world.acked_cursor == app.store.feed_cursor
+            waits = sorted(_latency(app, sb, 5 if quick else 10))
+        finally:
+            app.close()
+    table.add("tickets per second (inbound sync)", total / full[0], "tkt/s", baseline=total / bare[0],
+              target=">= 1000 tkt/s and >= 0.5x baseline (bare sqlite3 rows)")
+    table.add(f"open-to-PSA latency, median (poll {POLL_INTERVAL}s)", waits[len(waits) // 2], "s",
+              higher_is_better=False, target=f"<= poll interval + 1 s ({POLL_INTERVAL + 1:.1f} s)")
+    table.add("open-to-PSA latency, worst", waits[-1], "s", higher_is_better=False,
+              target=f"<= {POLL_INTERVAL + 1:.1f} s")
+    table.add("peak RSS of the run", peak_rss_mb(), "MB", higher_is_better=False)
+    return table
