@@ -110,3 +110,26 @@ def test_a_damaged_file_is_reported_with_what_to_do(app):
     result = invoke(app, "sites", "--json")
     assert isinstance(result.exception, PreconditionError)
     assert "zenithlink inventory refresh" in result.exception.message
+
+
+def test_exit_codes_through_the_real_command_line(tmp_path, sandbox):
+    import subprocess
+    import sys
+
+    ini = tmp_path / "CmtZenithLink.ini"
+    ini.write_text(f"[Continuum]\nPSG=demo\nContinuumURL={sandbox.url}\n"
+                   f"[RangerMSP]\nDbsysFolder=Dbsys\nDatabase=store.db\n")
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-c", "from agent.cli import main; main()", "--config", str(ini),
+                               "inventory", *args], capture_output=True, text=True, timeout=60)
+
+    missing = run("devices")
+    assert missing.returncode == 1 and "zenithlink inventory refresh" in missing.stderr
+    ok = run("refresh")
+    assert ok.returncode == 0 and "Inventory refreshed" in ok.stdout, ok.stderr
+    sandbox.world.set_activated(False)
+    pending = run("refresh")
+    assert pending.returncode == 1 and "24 hours" in pending.stderr and "were kept" in pending.stderr
+    assert "demo" not in pending.stderr
+    assert len(json.loads(run("sites", "--json").stdout)) == 12
