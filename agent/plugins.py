@@ -82,7 +82,8 @@ class PluginManager(pluggy.PluginManager):
         try:
             self.check_pending()
         except pluggy.PluginValidationError as exc:
-            raise PluginError(f"plugin {exc.plugin_name!r} implements an unknown hook: {exc}. "
+            name = self.get_name(exc.plugin) or repr(exc.plugin)
+            raise PluginError(f"plugin {name!r} implements an unknown hook: {exc}. "
                               "Check the function's name against the hook reference, or switch the "
                               "plugin off in [Plugins].") from None
 
