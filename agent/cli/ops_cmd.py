@@ -118,8 +118,8 @@ def _status_rows(doc: dict[str, Any]) -> list[tuple[str, Any]]:
         ("started / updated", f"{doc['started_at'] or '-'} / {doc['updated_at'] or '-'}"),
         ("activation", _activation(doc)),
         ("last inventory refresh", _or_never(doc["last_inventory_refresh"])),
-        ("inventory found", f"{_n(doc['inventory_sites'])} sites, {_n(doc['inventory_devices'])} devices, "
-                            f"{_n(doc['inventory_changes'])} changes"),
+        ("inventory found", f"{_n(doc['inventory_sites'])} sites, {_n(doc['inventory_devices'])} devices"),
+        ("inventory changes", doc["inventory_changes"] or "-"),
         ("inventory files", files),
         ("queue", "ON (tickets are created)" if doc["process_queue"] else "off (inventory and links only)"),
         ("last queue poll", _or_never(doc["last_queue_poll"])),
