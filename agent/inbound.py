@@ -41,7 +41,7 @@ from agent.reporting import report_failure
 from agent.store import now_iso
 
 PAGE_LIMIT = 500
-MAX_PAGES_PER_ROUND = 20
+MAX_PAGES_PER_ROUND = 10
 ACK_LINKS_PER_CALL = 500
 GIVE_UP_AFTER = 3
 AUTHOR = "Continuum"
@@ -144,6 +144,9 @@ class InboundSync:
         except (StoreError, sqlite3.Error) as exc:
             stats.stopped_by = "store"
             self._problem("StoreError", "Continuum changes could not be written to the store", exc)
+        except Exception as exc:  # noqa: BLE001 - the service loop must survive a bug here; report it
+            stats.stopped_by = "error"
+            self._problem("InboundFailed", "Reading the Continuum ticket queue failed", exc)
         return stats.applied
 
     def _one_page(self, stats: RoundStats) -> bool:
