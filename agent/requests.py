@@ -8,6 +8,10 @@ For each drop, in this order (a crash at any point is safe):
 3. write its result (``Results/<id>.xml``) from the state the store holds;
 4. move the file to ``Processed/`` or ``Failed/``.
 
+Drops that arrive together are handled as a batch: step 2 for all of them in one
+transaction (each inside its own savepoint, so one failing request undoes only itself), then
+all results, then all moves, the file writes in parallel (fsync dominates their cost).
+
 A restart after 2 finds the id claimed with the same hash and only repeats 3 and 4. Results
 are always written from the store under one lock, so a ``Queued`` result can never overwrite
 the ``Done`` that the outbox sender wrote a moment before.
@@ -25,6 +29,7 @@ import json
 import os
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,7 +46,30 @@ RECHECK_SECONDS = 0.2
 LINK_ACTIONS = ("LinkSite", "UnlinkSite", "UnlinkAccount", "CreateAccountFromSite", "LinkDevice",
                 "UnlinkDevice", "CreateAssetFromDevice")
 _RETRYABLE_PARSE = ("Malformed", "Empty")
-_result_lock = threading.Lock()
+BATCH = 200
+# fsync dominates the cost of a drop; many in flight at once share the journal commits.
+SETTLE_THREADS = 16
+# Results are written from the store under a lock per request, so a late "Queued" never
+# replaces the "Done" that the outbox sender wrote a moment before.
+_result_locks = [threading.Lock() for _ in range(64)]
+_move_locks = [threading.Lock() for _ in range(64)]
+
+
+def _lock_for(request_id: str) -> threading.Lock:
+    return _result_locks[hash(request_id) % len(_result_locks)]
+
+
+def _each(calls: list) -> None:
+    """Run the calls, in parallel when there are several; the first error is raised after all ran."""
+    if len(calls) <= 1:
+        for call in calls:
+            call()
+        return
+    with ThreadPoolExecutor(min(SETTLE_THREADS, len(calls)), thread_name_prefix="zenithlink-settle") as pool:
+        futures = [pool.submit(call) for call in calls]
+    errors = [f.exception() for f in futures if f.exception() is not None]
+    if errors:
+        raise errors[0]
 
 
 @dataclass
@@ -51,6 +79,7 @@ class Outcome:
     request_id: str
     result_name: str
     failed: bool
+    queued: bool = False
 
 
 class RequestProcessor:
@@ -74,17 +103,32 @@ class RequestProcessor:
         with self._lock:
             candidates = {Path(p).absolute() for p in paths} | self._pending
             self._pending = set()
+            ready = [item for item in map(self._read_drop, _oldest_first(candidates)) if item is not None]
             taken = 0
-            for path in _oldest_first(candidates):
-                if not self._is_drop(path):
-                    continue
+            for start in range(0, len(ready), BATCH):
+                taken += self._take(ready[start:start + BATCH])
+            self._schedule_recheck()
+            return taken
+
+    def _take(self, batch: list[tuple[Path, Any]]) -> int:
+        """Claim a batch in one transaction, then write its results, then move its files."""
+        claimed: list[tuple[Path, Outcome]] = []
+        queued = False
+        with self.app.store.transaction():
+            for path, parsed in batch:
                 try:
-                    taken += self._one(path)
+                    with _savepoint(self.app.store):
+                        outcome = self._claim(parsed) if isinstance(parsed, drops.Request) else self._bad(path, *parsed)
                 except Exception as exc:  # noqa: BLE001 - one bad file must not stop the others
                     logger.opt(exception=exc).error("request drop {} could not be handled: {}; it stays for the "
                                                     "next scan", path.name, describe(exc))
-            self._schedule_recheck()
-            return taken
+                    continue
+                queued = queued or outcome.queued
+                claimed.append((path, outcome))
+        if queued:
+            actions.notify_queued()
+        self._settle(claimed)
+        return len(claimed)
 
     def scan(self) -> int:
         """Handle every drop in the folder (start-up and periodic full scans)."""
@@ -102,31 +146,35 @@ class RequestProcessor:
         return set(self._pending)
 
     # -- one drop --------------------------------------------------------------------------
-    def _one(self, path: Path) -> int:
+    def _read_drop(self, path: Path) -> tuple[Path, Any] | None:
+        """``(path, Request)`` or ``(path, (BadRequest, content hash))``; ``None``: gone, or not complete yet."""
+        if not self._is_drop(path):
+            return None
         try:
             before = os.stat(path)
-        except FileNotFoundError:
-            return 0
-        try:
             data = _read(path)
         except FileNotFoundError:
-            return 0
+            return None
+        except OSError as exc:
+            logger.warning("cannot read request drop {}: {}; trying again later", path.name, exc)
+            self._pending.add(path)
+            return None
+        digest = hashlib.sha256(data).hexdigest()
         if len(data) > drops.MAX_BYTES:  # too large: no need to read the rest
-            exc = drops.BadRequest("TooLarge", f"{path.name} is {before.st_size} bytes; a request may be at most "
-                                   f"{drops.MAX_BYTES} bytes. Keep notes short and drop a smaller file.")
-            return self._settle(path, self._bad(path, exc, hashlib.sha256(data).hexdigest()))
-        age = time.time() - before.st_mtime
+            return path, (drops.BadRequest("TooLarge", f"{path.name} is {before.st_size} bytes; a request may be "
+                                           f"at most {drops.MAX_BYTES} bytes. Keep notes short and drop a smaller "
+                                           "file."), digest)
         try:
             request = drops.parse_request(data, path.name)
         except drops.BadRequest as exc:
-            if exc.code in _RETRYABLE_PARSE and age < self.grace_seconds:
+            if exc.code in _RETRYABLE_PARSE and time.time() - before.st_mtime < self.grace_seconds:
                 self._pending.add(path)  # probably still being written in place
-                return 0
-            return self._settle(path, self._bad(path, exc, hashlib.sha256(data).hexdigest()))
+                return None
+            return path, (exc, digest)
         if _changed(path, before):
             self._pending.add(path)  # well-formed, yet the writer is still at it
-            return 0
-        return self._settle(path, self._claim(request))
+            return None
+        return path, request
 
     def _claim(self, request: drops.Request) -> Outcome:
         store = self.app.store
@@ -141,7 +189,7 @@ class RequestProcessor:
                 return self._duplicate_id(request, seen)
             status, extra = "Failed", {}
             try:
-                with _savepoint(store):
+                with _savepoint(store, "request_work"):
                     status, extra, queued = self._work(request)
                 error_code = error_message = None
             except ZenithError as exc:
@@ -151,11 +199,9 @@ class RequestProcessor:
                                  continuum_ticket_id=extra.pop("ContinuumTicketID", None))
             if extra:
                 store.set_state(_extra_key(request.id), json.dumps(extra))
-        if queued:
-            actions.notify_queued()
         if status == "Failed":
             logger.warning("request {} ({} by {}) failed: {}", request.id, request.action, request.user, error_message)
-        return Outcome(request.id, request.id, status == "Failed")
+        return Outcome(request.id, request.id, status == "Failed", queued)
 
     def _work(self, request: drops.Request) -> tuple[str, dict[str, str], bool]:
         """Do or queue the request's work; (status, result extras, whether an outbox row was queued)."""
@@ -210,17 +256,22 @@ class RequestProcessor:
         logger.warning("request file {} refused ({}): {}", path.name, exc.code, exc.message)
         return Outcome(request_id, exc.request_id or Path(path.name).stem, True)
 
-    def _settle(self, path: Path, outcome: Outcome) -> int:
-        if outcome.result_name:
-            write_request_result(self.app, outcome.request_id, name=outcome.result_name)
-        try:
-            drops.move_to(path, self.failed_folder if outcome.failed else self.processed_folder)
-        except FileNotFoundError:
-            pass  # moved by someone else meanwhile; the result stands
-        return 1
+    def _settle(self, claimed: list[tuple[Path, Outcome]]) -> None:
+        """Results first (durable), then the moves: a crash in between only repeats both."""
+        _each([(lambda o=o: write_request_result(self.app, o.request_id, name=o.result_name))
+               for _p, o in claimed if o.result_name])
+        _each([(lambda p=p, o=o: self._move(p, o)) for p, o in claimed])
+
+    def _move(self, path: Path, outcome: Outcome) -> None:
+        # Two movers of one file could each leave a copy (link, link under "-1", unlink).
+        with _move_locks[hash(path.name) % len(_move_locks)]:
+            try:
+                drops.move_to(path, self.failed_folder if outcome.failed else self.processed_folder)
+            except FileNotFoundError:
+                pass  # moved by someone else meanwhile; the result stands
 
     def _write(self, name: str, action: str, status: str, **kwargs: Any) -> None:
-        with _result_lock:
+        with _lock_for(name):
             results.write_result(self.results_folder, name, action, status, **kwargs)
 
     # -- housekeeping ----------------------------------------------------------------------
@@ -247,7 +298,7 @@ class RequestProcessor:
 def write_request_result(app, request_id: str, *, name: str | None = None) -> Path | None:
     """(Re)write the result file of a request from the store's record of it."""
     folder = Path(app.settings.requests_folder) / "Results"
-    with _result_lock:
+    with _lock_for(request_id):
         row = app.store.request_seen(request_id)
         if row is None:
             return None
@@ -278,17 +329,17 @@ def _read(path: Path) -> bytes:
 
 
 @contextmanager
-def _savepoint(store) -> Iterator[None]:
-    """Undo a request's own writes when it fails, keeping the rest of the transaction."""
+def _savepoint(store, name: str = "request_drop") -> Iterator[None]:
+    """Undo one request's writes when it fails, keeping the rest of the transaction."""
     conn = store.db.conn
-    conn.execute("SAVEPOINT request_work")
+    conn.execute(f"SAVEPOINT {name}")
     try:
         yield
     except BaseException:
-        conn.execute("ROLLBACK TO request_work")
-        conn.execute("RELEASE request_work")
+        conn.execute(f"ROLLBACK TO {name}")
+        conn.execute(f"RELEASE {name}")
         raise
-    conn.execute("RELEASE request_work")
+    conn.execute(f"RELEASE {name}")
 
 
 def _changed(path: Path, before: os.stat_result) -> bool:

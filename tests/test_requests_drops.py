@@ -192,6 +192,7 @@ def test_file_still_being_written_waits_then_is_taken(env, proc):
         fh.write(data[40:])
     wait_for(lambda: result(env.requests_folder, "slow-1"), timeout=5)  # the processor re-checks on its own
     assert result(env.requests_folder, "slow-1")["status"] == "Queued"
+    wait_for(lambda: folder_names(env, "Processed") == ["slow-1.xml"], timeout=5)
 
 
 def test_abandoned_partial_file_fails_after_the_grace_period(env):
@@ -201,7 +202,7 @@ def test_abandoned_partial_file_fails_after_the_grace_period(env):
         assert run(proc, path) == 0
         got = wait_for(lambda: result(env.requests_folder, "stuck"), timeout=5)
         assert got["status"] == "Failed" and got["error_code"] == "Malformed"
-        assert folder_names(env, "Failed") == ["stuck.xml"]
+        wait_for(lambda: folder_names(env, "Failed") == ["stuck.xml"], timeout=5)
     finally:
         proc.close()
 
