@@ -91,7 +91,7 @@ def _sender_loop(app, stop: threading.Event) -> None:
 class _Agent:
     """Watcher, processor and sender of one bench run."""
 
-    def __init__(self, app) -> None:
+    def __init__(self, app, *, send: bool = True) -> None:
         from agent.requests import RequestProcessor
         from dbsys.watcher import FolderWatcher
 
@@ -102,9 +102,10 @@ class _Agent:
         self.seen: dict[str, tuple[float | None, float | None]] = {}
         self.processor = RequestProcessor(app)
         self.watcher = FolderWatcher(self.folder, self.processor.process, debounce=0.02, scan_interval=5.0)
-        self.threads = [threading.Thread(target=_sender_loop, args=(app, self.stop), daemon=True),
-                        threading.Thread(target=_watch_results, args=(self.folder / "Results", self.seen, self.stop),
+        self.threads = [threading.Thread(target=_watch_results, args=(self.folder / "Results", self.seen, self.stop),
                                          daemon=True)]
+        if send:
+            self.threads.append(threading.Thread(target=_sender_loop, args=(app, self.stop), daemon=True))
 
     def __enter__(self) -> "_Agent":
         self.watcher.start()
@@ -121,7 +122,7 @@ class _Agent:
 
 
 def _steady(sandbox, seconds: float) -> tuple[list[float], list[float]]:
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as tmp:
         app, tickets = _env(Path(tmp), sandbox)
         with _Agent(app) as agent:
             dropped: dict[str, float] = {}
@@ -143,7 +144,7 @@ def _steady(sandbox, seconds: float) -> tuple[list[float], list[float]]:
 
 
 def _burst(sandbox, count: int) -> float:
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as tmp:
         app, tickets = _env(Path(tmp), sandbox)
         folder = Path(app.settings.requests_folder)
         folder.mkdir(parents=True, exist_ok=True)
@@ -151,7 +152,7 @@ def _burst(sandbox, count: int) -> float:
             rid = f"burst-{n}"
             _drop(folder, f"{rid}.xml", _xml(rid, tickets[n % len(tickets)]))
         start = time.perf_counter()
-        with _Agent(app) as agent:
+        with _Agent(app, send=False):  # the burst measures taking the drops; sending is the steady part's
             processed = folder / "Processed"
             while len(os.listdir(processed) if processed.exists() else ()) < count:
                 time.sleep(0.01)
@@ -164,7 +165,7 @@ def _bare_loop(count: int) -> float:
     """The baseline: parse and move the same files, nothing else."""
     from dbsys import drops
 
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as tmp:
         folder = Path(tmp)
         for n in range(count):
             _drop(folder, f"bare-{n}.xml", _xml(f"bare-{n}", "TKT0000000000000000A"))
