@@ -33,6 +33,7 @@ class App:
         self.user = user or os.environ.get("ZENITHLINK_USER") or None
         self._settings = settings
         self._extra_plugins = extra_plugins or []
+        self._retired: list = []
         if settings is not None:
             logs.add_secret(settings.psg)
 
@@ -51,11 +52,11 @@ class App:
     def replace_settings(self, settings: Settings) -> None:
         """Take a reloaded configuration; plugins are rebuilt for it on next use."""
         logs.add_secret(settings.psg)
-        self._settings = settings
+        previous, self._settings = self._settings, settings
         self.__dict__.pop("pm", None)
-        client = self.__dict__.pop("client", None)
-        if client is not None:
-            client.close_connection()
+        if previous is not None and _connection(previous) != _connection(settings) and "client" in self.__dict__:
+            # Another thread may be in the middle of a request: retire the client, close it at exit.
+            self._retired.append(self.__dict__.pop("client"))
 
     @cached_property
     def pm(self) -> PluginManager:
@@ -75,9 +76,14 @@ class App:
         self.pm.notify(event)
 
     def close(self) -> None:
-        client = self.__dict__.pop("client", None)
-        if client is not None:
-            client.close_connection()
+        for client in self._retired + [self.__dict__.pop("client", None)]:
+            if client is not None:
+                client.close_connection()
+        self._retired = []
         store = self.__dict__.pop("store", None)
         if store is not None:
             store.close()
+
+
+def _connection(settings: Settings) -> tuple:
+    return (settings.continuum_url, settings.psg, settings.request_timeout_seconds, settings.verify_tls)

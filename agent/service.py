@@ -19,7 +19,8 @@ from loguru import logger
 
 from agent import __version__, events, logs
 from agent.app import App, load
-from agent.errors import ConfigError, describe
+from agent.errors import ZenithError, describe
+from agent.plugins import get_plugin_manager
 from agent.lock import FolderLock
 from agent.reporting import report_failure
 from agent.store import now_iso
@@ -120,10 +121,11 @@ class Service:
             "outbox": Worker("outbox", self._outbox, self._outbox_interval, self.stop),
             "status": Worker("status", self.write_status, lambda: STATUS_EVERY_SECONDS, self.stop),
         }
+        self._start_ini_watcher()
+        self._start_request_watcher(settings.requests_folder)
         for worker in self.workers.values():
             worker.start()
-        self._start_request_watcher(settings.requests_folder)
-        self._start_ini_watcher()
+        self.reload_requested.set()  # an edit made while the agent was starting is not missed
         while not self.stop.is_set():
             if self.reload_requested.wait(timeout=0.5):
                 self.reload_requested.clear()
@@ -216,7 +218,8 @@ class Service:
         old = self.app.settings
         try:
             new = load(self.app.config_path)
-        except ConfigError as exc:
+            get_plugin_manager(new)  # a plugin switched on with bad settings refuses the change too
+        except ZenithError as exc:
             report_failure(self.app, "config", "the changed configuration was refused; the previous one stays in force",
                            exc, todo="Fix the listed problems in the INI and save it again.",
                            event_kind=events.CONFIG_REJECTED)
@@ -225,8 +228,10 @@ class Service:
         logs.configure(new.level, new.log_folder)
         for warning in new.warnings:
             logger.warning("configuration: {}", warning)
-        changed = [f"[{s}] {k}" for (s, k, v), (_, _, w) in zip(old.summary(), new.summary()) if v != w]
-        logger.info("configuration reloaded{}", (": " + ", ".join(changed)) if changed else " (no change)")
+        changed = sorted(set(new.summary()) ^ set(old.summary()))
+        if not changed:
+            return True
+        logger.info("configuration reloaded: {}", ", ".join(sorted({f"[{s}] {k}" for s, k, _ in changed})))
         if new.requests_folder != old.requests_folder:
             Path(new.requests_folder).mkdir(parents=True, exist_ok=True)
             self._start_request_watcher(new.requests_folder)

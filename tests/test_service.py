@@ -1,0 +1,165 @@
+"""The service: one per folder, hot reload, clean stop, and the PSG nowhere (real processes)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from agent.sandbox import SandboxServer
+from conftest import ROOT, TEST_PSG, run_cli, write_ini
+from dbsys.status import read_status, status_path
+
+LEAKY_PLUGIN = '''
+import os
+from agent.hookspecs import hookimpl
+
+def _psg():
+    for line in open(os.environ["ZENITHLINK_CONFIG"], encoding="utf-8"):
+        if line.lower().startswith("psg="):
+            return line.split("=", 1)[1].strip()
+
+@hookimpl
+def zenith_notify(event):
+    secret = _psg()
+    raise RuntimeError("notifier exploded holding " + secret)
+
+@hookimpl
+def zenith_skip_change(change, settings):
+    psg = settings.psg
+    raise ValueError(f"skip rule exploded with {psg}")
+'''
+
+
+@pytest.fixture
+def sandbox():
+    with SandboxServer(psg=TEST_PSG, seed=3, sites=5, devices=20, tickets=3) as sb:
+        yield sb
+
+
+def start_agent(ini: Path, *extra: str) -> subprocess.Popen:
+    env = dict(os.environ, PYTHONPATH=str(ROOT), ZENITHLINK_CONFIG=str(ini))
+    return subprocess.Popen([sys.executable, "-c", "from agent.cli import main; main()", "-v", "run", *extra],
+                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def wait_for(predicate, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def status_of(ini: Path) -> dict:
+    path = status_path(ini.parent / "Dbsys", "RMAZenithINFOTECHID1")
+    try:
+        return read_status(path)
+    except (FileNotFoundError, ValueError):
+        return {}
+
+
+def stop(proc: subprocess.Popen) -> tuple[int, str]:
+    proc.send_signal(signal.SIGTERM)
+    try:
+        _, err = proc.communicate(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        _, err = proc.communicate()
+    return proc.returncode, err
+
+
+def test_second_instance_is_refused_naming_the_holder(tmp_path, sandbox):
+    ini = write_ini(tmp_path, url=sandbox.url)
+    first = start_agent(ini)
+    try:
+        wait_for(lambda: status_of(ini).get("pid"), 15, "the first agent's status file")
+        res = run_cli(["run"], config=ini, timeout=30)
+        assert res.code == 1
+        assert f"pid {first.pid}" in res.err and "already running" in res.err
+    finally:
+        stop(first)
+
+
+def test_sigterm_stops_promptly_and_cleanly(tmp_path, sandbox):
+    ini = write_ini(tmp_path, url=sandbox.url)
+    proc = start_agent(ini)
+    wait_for(lambda: status_of(ini).get("pid"), 15, "the status file")
+    started = time.monotonic()
+    code, err = stop(proc)
+    assert code == 0, err
+    assert time.monotonic() - started < 5
+    assert status_of(ini)["running"] is False
+    leftovers = [p for p in (tmp_path / "Dbsys").rglob("*.tmp")]
+    assert leftovers == []
+
+
+@pytest.mark.parametrize("how", ["rename", "in_place"])
+def test_ini_hot_reload_within_two_seconds(tmp_path, sandbox, how):
+    ini = write_ini(tmp_path, url=sandbox.url)
+    proc = start_agent(ini)
+    try:
+        wait_for(lambda: status_of(ini).get("pid"), 15, "the status file")
+        assert status_of(ini)["process_queue"] is False
+        new_text = ini.read_text() + "ProcessContinuumUpdatesQueue=Y\n"
+        if how == "rename":
+            tmp = ini.with_name(".CmtZenithLink.ini.swp")
+            tmp.write_text(new_text)
+            os.replace(tmp, ini)
+        else:
+            with open(ini, "r+") as handle:
+                handle.seek(0)
+                handle.write(new_text)
+                handle.truncate()
+        changed = time.monotonic()
+        wait_for(lambda: status_of(ini).get("process_queue") is True, 5, "the reloaded setting")
+        assert time.monotonic() - changed < 2.5
+    finally:
+        stop(proc)
+
+
+def test_invalid_reload_keeps_the_last_good_config(tmp_path, sandbox):
+    ini = write_ini(tmp_path, url=sandbox.url)
+    proc = start_agent(ini)
+    try:
+        wait_for(lambda: status_of(ini).get("pid"), 15, "the status file")
+        good = ini.read_text()
+        ini.write_text(good + "PollIntervalSeconds=often\n")
+        errors = tmp_path / "Dbsys" / "ZenithErrors"
+        report = wait_for(lambda: [p for p in errors.glob("*config*.xml")] if errors.exists() else None, 5,
+                          "an error report for the refused configuration")
+        assert "PollIntervalSeconds" in report[0].read_text()
+        assert proc.poll() is None, "the agent must keep running on the last good configuration"
+        ini.write_text(good + "ProcessContinuumUpdatesQueue=Y\n")
+        wait_for(lambda: status_of(ini).get("process_queue") is True, 5, "a later valid change")
+    finally:
+        stop(proc)
+
+
+def test_invalid_ini_at_start_exits_2_with_every_problem(tmp_path):
+    ini = write_ini(tmp_path, "VerifyTLS=sometimes\nPollIntervalSeconds=-1\n")
+    res = run_cli(["run", "--once"], config=ini)
+    assert res.code == 2
+    assert "VerifyTLS" in res.err and "PollIntervalSeconds" in res.err
+
+
+def test_psg_never_written_anywhere(tmp_path, sandbox):
+    plugins = tmp_path / "plugins"
+    plugins.mkdir()
+    (plugins / "leaky.py").write_text(LEAKY_PLUGIN)
+    ini = write_ini(tmp_path, "ProcessContinuumUpdatesQueue=Y\n[Plugins]\nPluginFolders=plugins\n"
+                              "[Logging]\nLevel=DEBUG\n", url=sandbox.url)
+    res = run_cli(["-vv", "run", "--once"], config=ini, env={"ZENITHLINK_CONFIG": str(ini)})
+    assert "exploded" in res.err, "the leaky plugin must have run for this test to mean anything"
+    assert TEST_PSG not in res.out + res.err
+    written = [p for p in tmp_path.rglob("*") if p.is_file() and p != ini and p.parent != plugins]
+    assert any(p.suffix == ".log" for p in written)
+    for path in written:
+        assert TEST_PSG.encode() not in path.read_bytes(), f"the PSG leaked into {path.name}"
