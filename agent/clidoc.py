@@ -35,8 +35,8 @@ def render_cli_reference() -> str:
         pieces = command.collect_usage_pieces(ctx)
         out += [f"### `zenithlink {' '.join(path + pieces)}`", "",
                 (command.help or "").strip().split("\f")[0], ""]
-        rows = [p.get_help_record(ctx) for p in command.get_params(ctx)]
-        rows = [r for r in rows if r and not r[0].startswith("-h, --help")]
+        options = [p for p in command.get_params(ctx) if isinstance(p, click.Option) and "--help" not in p.opts]
+        rows = [r for r in (p.get_help_record(ctx) for p in options) if r]
         if rows:
             out += ["| option | meaning |", "|---|---|"]
             out += [f"| `{name}` | {text.replace('|', '/')} |" for name, text in rows]
