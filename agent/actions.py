@@ -132,6 +132,18 @@ def complete_ticket(app, ticket_rec_id: str, note: str | None, user: str | None,
         return _queue(app, ticket_rec_id, CLOSE, payload, user, request_id, "close", linked)
 
 
+def close_completed_tickets(app) -> int:
+    """Queue the close of every linked ticket set to Completed by any means but ``complete_ticket``
+    (a plugin, another tool writing the PSA), so that R15 holds whoever completed it."""
+    store = app.store
+    queued = 0
+    for rec_id in store.completed_without_close():
+        payload = {"resolution": None, "author": ""}
+        _queue(app, rec_id, CLOSE, payload, None, None, "close (completed in the PSA)", key=f"zl-completed-{rec_id}")
+        queued += 1
+    return queued
+
+
 ACTIONS = {"CreateTicket": CREATE, "Reassign": ASSIGN, "AddNote": NOTE, "CompleteTicket": CLOSE}
 
 
@@ -152,9 +164,9 @@ def run_request(app, action: str, fields: dict[str, str], user: str, request_id:
 # -- helpers ---------------------------------------------------------------------------------
 
 def _queue(app, ticket_rec_id: str, action: str, payload: dict[str, Any], user: str | None,
-           request_id: str | None, what: str, continuum_id: str | None = None) -> Queued:
+           request_id: str | None, what: str, continuum_id: str | None = None, *, key: str | None = None) -> Queued:
     store = app.store
-    key = idempotency_key(request_id)
+    key = key or idempotency_key(request_id)
     with store.transaction():
         row = store.enqueue_outbox(key, ticket_rec_id, action, payload, request_id=request_id,
                                    requested_by=user or "")

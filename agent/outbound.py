@@ -24,7 +24,7 @@ from typing import Any, Callable
 from loguru import logger
 
 from agent import events
-from agent.actions import ASSIGN, CLOSE, CREATE, NOTE
+from agent.actions import ASSIGN, CLOSE, CREATE, NOTE, close_completed_tickets
 from agent.errors import PreconditionError, ZenithError, describe
 from agent.reporting import report_failure
 from agent.store import OutboxItem, now_iso
@@ -96,6 +96,7 @@ class OutboxSender:
         """Deliver what is due; returns how many rows were finished (done or failed)."""
         if self._paused():
             return 0
+        close_completed_tickets(self.app)
         finished = 0
         tried: set[int] = set()
         while len(tried) < self.round_limit:

@@ -175,6 +175,19 @@ def test_complete_sets_completed_and_closes_once(env, sandbox):
     assert history(env, rec_id) == ["Sent to Continuum: closed, note: Fixed."]
 
 
+def test_completed_by_other_means_is_closed_once(env, sandbox):
+    """R15 holds when a plugin or another tool sets the status without going through the CLI."""
+    rec_id, tid = env.linked_ticket()
+    unlinked = env.ticket()
+    env.store.set_ticket_status(rec_id, STATUS_COMPLETED)
+    env.store.set_ticket_status(unlinked, STATUS_COMPLETED)
+    send(env)
+    send(env)
+    assert [(e["action"], e["ticket_id"]) for e in sandbox.world.ledger] == [("close", tid)]
+    assert sandbox.world.ticket(tid)["status"] == "Closed"
+    assert not actions.complete_ticket(env.app, rec_id, None, "jsmith").queued
+
+
 def test_status_change_and_outbox_row_commit_together(env, monkeypatch):
     rec_id, _tid = env.linked_ticket()
 
