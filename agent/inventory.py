@@ -2,7 +2,11 @@
 
 Every page is streamed from the client straight into :func:`dbsys.cmt.write_inventory`, so
 memory does not grow with the number of devices (only a compact ``{id: name}`` map of the
-previous file is held, to report what changed).
+previous file is held, to report what changed). The items travel as the lxml elements parsed
+from the answer (:meth:`ContinuumClient.raw_pages`, already checked for their required
+children) and are serialised unchanged: turning 100,000 devices into Python values and back
+cost more than the download. Only the id and name of each item are read, a page at a time,
+and only when there is a previous file to compare with.
 
 Both files or neither: the sites and the devices are each written to a staging file in the
 Dbsys folder (a name :func:`dbsys.atomic.sweep_temp_files` removes after a crash), and only
@@ -23,8 +27,10 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
 from loguru import logger
+from lxml import etree
 
 from agent import events
+from agent.continuum.answers import ElementPage
 from agent.continuum.errors import BadSecurityCode, NotActivated
 from agent.reporting import report_failure
 from dbsys import cmt
@@ -133,7 +139,6 @@ def refresh(app, progress: Progress | None = None, *, page_size: int = PAGE_SIZE
     finals = inventory_paths(app.settings)
     folder = finals["sites"].parent
     folder.mkdir(parents=True, exist_ok=True)
-    sources = {"sites": lambda: client.site_pages(page_size), "devices": lambda: client.device_pages(page_size)}
     with _refresh_lock:
         start = time.monotonic()
         generated = utc()
@@ -145,7 +150,7 @@ def refresh(app, progress: Progress | None = None, *, page_size: int = PAGE_SIZE
             for kind in KINDS:
                 staged[kind] = folder / temp_name(finals[kind].name)
                 differ = _Differ(_previous_names(finals[kind], kind))
-                items = _stream(sources[kind](), kind, differ, pages, progress)
+                items = _stream(client.raw_pages(kind, page_size), kind, differ, pages, progress)
                 counts[kind] = cmt.write_inventory(staged[kind], kind, items, generated)
                 changes[kind] = differ.finish()
             _publish(staged, finals)
@@ -178,13 +183,13 @@ def sweep_if_idle(settings) -> int:
         lock.release()
 
 
-def _stream(pages: Iterable, kind: str, differ: "_Differ", page_counter: list[int],
-            progress: Progress | None) -> Iterator[tuple[tuple[str, str], ...]]:
-    key_attr, done, number = ("site_code" if kind == "sites" else "device_id"), 0, 0
+def _stream(pages: Iterable[ElementPage], kind: str, differ: "_Differ", page_counter: list[int],
+            progress: Progress | None) -> Iterator[etree._Element]:
+    """The items of every page, as parsed, for the writer; each page is shown to ``differ`` first."""
+    key_tag, done, number = KEY_TAG[kind], 0, 0
     for page in pages:
-        for item in page.items:
-            differ.see(getattr(item, key_attr), item.name)
-            yield item.children
+        differ.see_page(page, key_tag)
+        yield from page.items
         number += 1
         done += len(page.items)
         page_counter[0] += 1
@@ -210,9 +215,8 @@ def _remove_quietly(path: Path) -> None:
 # -- changes since the previous files -------------------------------------------------------
 def _previous_names(path: Path, kind: str) -> dict[str, str] | None:
     """``{id: name}`` of the current file; ``None`` when there is none (or it cannot be read)."""
-    key_tag = KEY_TAG[kind]
     try:
-        return {item.get(key_tag, ""): item.get("Name", "") for item in cmt.read_inventory(path, kind)}
+        return dict(cmt.read_fields(path, kind, KEY_TAG[kind], "Name"))
     except cmt.MissingInventory:
         return None
     except Exception as exc:  # noqa: BLE001 - a damaged old file only costs the change report
@@ -234,6 +238,14 @@ class _Differ:
     def __init__(self, previous: dict[str, str] | None) -> None:
         self._old = previous
         self.changes = KindChanges(first=previous is None)
+
+    def see_page(self, page: ElementPage, key_tag: str) -> None:
+        """Every item of one page; ids and names are only read when there is something to compare."""
+        if self._old is None:
+            self.changes.added += len(page.items)
+            return
+        for key, name in zip(page.texts(key_tag), page.texts("Name")):
+            self.see(key, name)
 
     def see(self, key: str, name: str) -> None:
         c = self.changes

@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 from datetime import datetime
 from pathlib import Path
-from typing import Iterable, Iterator, Literal, Sequence
+from typing import Iterable, Iterator, Literal, Sequence, Union
 
 from lxml import etree
 
@@ -24,6 +24,8 @@ from dbsys.atomic import atomic_writer
 from dbsys.timestamps import format_utc, parse_utc
 
 Kind = Literal["sites", "devices"]
+Item = Union[Sequence[tuple[str, str]], etree._Element]
+"""One Site or Device: its ordered ``(tag, text)`` children, or the element itself."""
 
 _ROOT = {"sites": "ZenithSites", "devices": "ZenithDevices"}
 _ITEM = {"sites": "Site", "devices": "Device"}
@@ -65,14 +67,16 @@ def _check_kind(kind: str) -> None:
         raise ValueError(f"inventory kind must be 'sites' or 'devices', not {kind!r}")
 
 
-def write_inventory(path: str | os.PathLike[str], kind: Kind,
-                    items: Iterable[Sequence[tuple[str, str]]], generated: datetime) -> int:
+def write_inventory(path: str | os.PathLike[str], kind: Kind, items: Iterable[Item], generated: datetime) -> int:
     """Stream ``items`` into the inventory file at ``path``; return how many were written.
 
-    Each item is the ordered ``(tag, text)`` children of one Site or Device, written unchanged.
-    An exception from ``items`` (or from writing, e.g. lxml's ``ValueError`` for a tag that
-    is not an XML name or text with control characters XML cannot hold) aborts the write:
-    the previous file stays as it was and no temporary file is left.
+    Each item is either the ordered ``(tag, text)`` children of one Site or Device, or the
+    lxml ``<Site>``/``<Device>`` element itself (as parsed from an API answer), which is
+    serialised unchanged (attributes, children, text; its tail, the text after it in the
+    answer, is not). An exception from ``items`` (or from writing, e.g. lxml's ``ValueError``
+    for a tag that is not an XML name or text with control characters XML cannot hold, or an
+    element of the wrong kind) aborts the write: the previous file stays as it was and no
+    temporary file is left.
     """
     _check_kind(kind)
     item_tag = _ITEM[kind]
@@ -81,17 +85,35 @@ def write_inventory(path: str | os.PathLike[str], kind: Kind,
         with etree.xmlfile(fh, encoding="utf-8") as xf:
             xf.write_declaration()
             with xf.element(_ROOT[kind], {"generated": format_utc(generated), "count": _PLACEHOLDER}):
-                for children in items:
+                for item in items:
                     xf.write("\n  ")
-                    with xf.element(item_tag):
-                        for tag, text in children:
-                            with xf.element(tag):
-                                xf.write(text)
+                    if isinstance(item, etree._Element):
+                        _write_element(xf, item, item_tag)
+                    else:
+                        with xf.element(item_tag):
+                            for tag, text in item:
+                                with xf.element(tag):
+                                    xf.write(text)
                     count += 1
                 xf.write("\n")
         fh.write(b"\n")
         _patch_count(fh, count)
     return count
+
+
+def _write_element(xf, elem: etree._Element, item_tag: str) -> None:
+    if elem.tag != item_tag:
+        raise ValueError(f"an inventory of <{item_tag}> items cannot hold a <{elem.tag}> element")
+    tail = elem.tail
+    if tail is None:
+        xf.write(elem)
+        return
+    # lxml writes an element's tail with it; the file's own layout goes between items instead.
+    elem.tail = None
+    try:
+        xf.write(elem)
+    finally:
+        elem.tail = tail
 
 
 def _patch_count(fh, count: int) -> None:
@@ -122,6 +144,29 @@ def _items(fh, item_tag: str, name: str) -> Iterator[dict[str, str]]:
     with fh:
         for elem in safexml.iter_elements(fh, item_tag, what=f"inventory file {name}"):
             yield {child.tag: child.text or "" for child in elem if isinstance(child.tag, str)}
+
+
+def read_fields(path: str | os.PathLike[str], kind: Kind, *tags: str) -> Iterator[tuple[str, ...]]:
+    """Stream, for each item of an inventory file, the stripped text of the first child named
+    by each of ``tags`` (``""`` when absent), e.g. ``read_fields(p, "sites", "SiteCode", "Name")``.
+
+    Much cheaper than :func:`read_inventory` when only a few fields are wanted.
+    :class:`MissingInventory` is raised by this call itself, before iteration starts.
+    """
+    _check_kind(kind)
+    path = Path(path)
+    return _fields(_open(path), _ITEM[kind], path.name, tags)
+
+
+def _fields(fh, item_tag: str, name: str, tags: tuple[str, ...]) -> Iterator[tuple[str, ...]]:
+    empty = dict.fromkeys(tags, "")
+    with fh:
+        for elem in safexml.iter_elements(fh, item_tag, what=f"inventory file {name}"):
+            found = dict(empty)
+            # One C-level filtered pass over the children; the first occurrence of a tag wins.
+            for child in elem.iterchildren(*tags, reversed=True):
+                found[child.tag] = child.text or ""
+            yield tuple(found[t].strip() for t in tags)
 
 
 def inventory_header(path: str | os.PathLike[str]) -> tuple[datetime, int]:

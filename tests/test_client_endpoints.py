@@ -6,7 +6,8 @@ import httpx
 import pytest
 from lxml import etree
 
-from agent.continuum import ContinuumClient, NewTicket, RetryPolicy
+from agent.continuum import BadAnswer, ContinuumClient, NewTicket, RetryPolicy
+from agent.errors import UsageError
 
 TICKET = """<Ticket><TicketID>202611270001</TicketID><Title>Low disk &amp; space</Title>
 <Description>Free space below 5%</Description><Priority>High</Priority><Status>New</Status>
@@ -254,3 +255,94 @@ def test_from_settings_and_context_manager():
     with ContinuumClient.from_settings(Settings()) as client:
         assert client.timeout == 7.0
         assert "abc" not in repr(client)
+
+
+# -- raw pages: the items as parsed elements ---------------------------------------------------
+
+def test_raw_pages_page_like_site_pages_and_keep_items_unchanged():
+    client, rec = make({("GET", "/base/psa/v1/sites"): _sites_page})
+    pages = list(client.raw_pages("sites", page_size=2))
+    assert [len(p.items) for p in pages] == [2, 2, 1]
+    assert [p.page for p in pages] == [1, 2, 3] and pages[0].total == 5
+    assert len(rec.requests) == 3
+    models = list(client.iter_sites(page_size=2))
+    elements = [item for page in pages for item in page.items]
+    assert all(isinstance(e, etree._Element) and e.tag == "Site" for e in elements)
+    assert [[(c.tag, c.text) for c in e] for e in elements] == [list(s.children) for s in models]
+    assert pages[0].texts("SiteCode") == ["S-0", "S-1"]
+    assert pages[0].texts("Name") == ["Site 0", "Site 1"]  # stripped, like the models' fields
+
+
+def test_raw_pages_are_lazy_and_refuse_an_unknown_kind():
+    client, rec = make({("GET", "/base/psa/v1/devices"): "<Devices/>"})
+    pages = client.raw_pages("devices", page_size=5000)
+    assert rec.requests == []
+    assert list(pages) and rec.requests[0].url.params["pageSize"] == "1000"
+    with pytest.raises(UsageError):
+        client.raw_pages("tickets")
+
+
+def test_raw_device_pages_filter_by_site():
+    body = ('<Devices page="1" pageSize="500" total="1"><Device><DeviceID>D-1</DeviceID>'
+            '<SiteCode>ACME-HQ</SiteCode><Name>PC</Name></Device></Devices>')
+    client, rec = make({("GET", "/base/psa/v1/devices"): body})
+    (page,) = client.raw_pages("devices", site_code="ACME-HQ")
+    assert rec.requests[0].url.params["siteCode"] == "ACME-HQ"
+    assert page.texts("DeviceID") == ["D-1"]
+
+
+def test_texts_of_an_optional_child_follow_the_items_one_to_one():
+    body = """<Sites page="1" pageSize="500" total="4">
+      <Site><SiteCode>A</SiteCode><Name>a</Name><Address> 1 Main St </Address></Site>
+      <Site><SiteCode>B</SiteCode><Name>b</Name></Site>
+      <Site><SiteCode>C</SiteCode><Name>c</Name><Address>first</Address><Address>second</Address></Site>
+      <Site><SiteCode>D</SiteCode><Name>d</Name><Address/></Site>
+    </Sites>"""
+    client, _ = make({("GET", "/base/psa/v1/sites"): body})
+    (page,) = client.raw_pages("sites")
+    assert page.texts("Address") == ["1 Main St", "", "first", ""]
+    assert page.texts("SiteCode") == ["A", "B", "C", "D"]
+    assert page.texts("Nothing") == ["", "", "", ""]
+
+
+@pytest.mark.parametrize("kind, item, missing", [
+    ("sites", "<Site><SiteID>1</SiteID><Name>n</Name></Site>", "SiteCode"),
+    ("sites", "<Site><SiteCode>S</SiteCode><Name> \n\t</Name></Site>", "Name"),
+    ("devices", "<Device><SiteCode>S</SiteCode><Name>PC</Name></Device>", "DeviceID"),
+    ("devices", "<Device><DeviceID>D</DeviceID><Name>PC</Name></Device>", "SiteCode"),
+    ("devices", "<Device><DeviceID>D</DeviceID><SiteCode>S</SiteCode><Name/></Device>", "Name"),
+    ("devices", "<Device><DeviceID><b>D</b></DeviceID><SiteCode>S</SiteCode><Name>PC</Name></Device>", "DeviceID"),
+], ids=["site-code", "site-name-blank", "device-id", "device-site", "device-name", "device-id-markup"])
+def test_an_item_without_a_required_child_is_refused_on_both_paths(kind, item, missing):
+    good = {"sites": "<Site><SiteCode>OK</SiteCode><Name>fine</Name></Site>",
+            "devices": "<Device><DeviceID>OK</DeviceID><SiteCode>S</SiteCode><Name>fine</Name></Device>"}[kind]
+    root = kind.capitalize()
+    client, _ = make({("GET", f"/base/psa/v1/{kind}"): f"<{root}>{good}{item}{good}</{root}>"})
+    with pytest.raises(BadAnswer) as raw:
+        list(client.raw_pages(kind))
+    assert missing in str(raw.value) and ("<Site>" in str(raw.value) or "<Device>" in str(raw.value))
+    pages = client.site_pages() if kind == "sites" else client.device_pages()
+    with pytest.raises(BadAnswer):
+        list(pages)
+
+
+@pytest.mark.parametrize("body", [
+    b'<!DOCTYPE Sites><Sites><Site><SiteCode>S</SiteCode><Name>n</Name></Site></Sites>',
+    b'<?xml version="1.0"?><!DOCTYPE Sites [<!ENTITY x "boom">]><Sites><Site><SiteCode>&x;</SiteCode>'
+    b'<Name>n</Name></Site></Sites>',
+    b'<Sites><Site><SiteCode>S</SiteCode><Name>&nope;</Name></Site></Sites>',
+    b'<Sites><Site><SiteCode>S</SiteCode><Name>n</Name></Site>',
+    b'<Devices><Device><DeviceID>D</DeviceID><SiteCode>S</SiteCode><Name>n</Name></Device></Devices>',
+    b'<Sites total="many"><Site><SiteCode>S</SiteCode><Name>n</Name></Site></Sites>',
+], ids=["doctype", "entity", "undefined-entity", "malformed", "wrong-root", "bad-total"])
+def test_raw_pages_refuse_hostile_and_malformed_answers(body):
+    client, _ = make({("GET", "/base/psa/v1/sites"): body.decode()})
+    with pytest.raises(BadAnswer):
+        list(client.raw_pages("sites"))
+
+
+def test_raw_pages_refuse_an_oversized_answer():
+    big = "<Sites>" + "<Site><SiteCode>S</SiteCode><Name>n</Name></Site>" * 200 + "</Sites>"
+    client, _ = make({("GET", "/base/psa/v1/sites"): big}, max_answer_bytes=1000)
+    with pytest.raises(BadAnswer):
+        list(client.raw_pages("sites"))

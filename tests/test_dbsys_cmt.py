@@ -6,8 +6,9 @@ import os
 from datetime import datetime, timezone
 
 import pytest
+from lxml import etree
 
-from dbsys import cmt
+from dbsys import cmt, safexml
 from dbsys.safexml import UnsafeXML
 
 GENERATED = datetime(2026, 11, 27, 10, 0, 0, tzinfo=timezone.utc)
@@ -113,3 +114,97 @@ def test_header_of_a_foreign_file_is_refused(tmp_path):
 def test_unknown_kind_is_refused(tmp_path):
     with pytest.raises(ValueError):
         cmt.write_inventory(tmp_path / "x", "tickets", [], GENERATED)  # type: ignore[arg-type]
+
+
+# -- lxml elements written through unchanged ----------------------------------------------------
+
+PAGE = """<Devices page="1" pageSize="3" total="3">
+  <Device><DeviceID>D-1</DeviceID><SiteCode>ACME-HQ</SiteCode><Name>Smith &amp; Sons &lt;PC&gt;</Name><FriendlyName/>
+    <Address>line1
+line2</Address><Note>Zürich — Café 東京 😀 "quoted" 'single'</Note></Device>
+  <Device kind="virtual"><DeviceID>D-2</DeviceID><SiteCode>ACME-HQ</SiteCode><Name> padded </Name></Device>text after
+  <Device><Name>order matters</Name><DeviceID>D-3</DeviceID><SiteCode>X</SiteCode><Extra><Nested>n</Nested></Extra></Device>
+</Devices>"""
+
+
+def api_devices() -> list:
+    return list(safexml.parse_bytes(PAGE.encode()).iterchildren("Device"))
+
+
+def test_elements_round_trip_unchanged(tmp_path):
+    path = cmt.devices_path(tmp_path, "I1")
+    elements = api_devices()
+    assert cmt.write_inventory(path, "devices", iter(elements), GENERATED) == 3
+    assert cmt.inventory_header(path) == (GENERATED, 3)
+    written = etree.parse(str(path)).getroot()
+    assert [etree.tostring(e, with_tail=False) for e in written] == \
+        [etree.tostring(e, with_tail=False) for e in elements]
+    assert [list(r.items()) for r in cmt.read_inventory(path, "devices")] == \
+        [[(c.tag, c.text or "") for c in e] for e in elements]
+    data = path.read_bytes()
+    assert b"text after" not in data  # an item's tail in the answer is not part of the item
+    assert data.count(b"\n  <Device") == 3
+    assert elements[1].tail.strip() == "text after"  # the caller's elements are left as they were
+
+
+def test_elements_and_children_tuples_write_the_same_items(tmp_path):
+    simple = [[("DeviceID", "D-1"), ("SiteCode", "S"), ("Name", "A & B"), ("Empty", "")],
+              [("DeviceID", "D-2"), ("SiteCode", "S"), ("Name", "<two>")]]
+    as_elements = safexml.parse_bytes(
+        b"<Devices><Device><DeviceID>D-1</DeviceID><SiteCode>S</SiteCode><Name>A &amp; B</Name><Empty></Empty>"
+        b"</Device><Device><DeviceID>D-2</DeviceID><SiteCode>S</SiteCode><Name>&lt;two&gt;</Name></Device></Devices>")
+    mixed = [simple[0], as_elements[1]]
+    paths = {name: tmp_path / f"{name}.cmt" for name in ("tuples", "elements", "mixed")}
+    cmt.write_inventory(paths["tuples"], "devices", simple, GENERATED)
+    cmt.write_inventory(paths["elements"], "devices", list(as_elements), GENERATED)
+    cmt.write_inventory(paths["mixed"], "devices", mixed, GENERATED)
+    expected = [dict(s) for s in simple]
+    for path in paths.values():
+        assert list(cmt.read_inventory(path, "devices")) == expected
+    # The same document: only the spelling of an empty element (<Empty/>) may differ.
+    canonical = {name: etree.canonicalize(from_file=str(path)) for name, path in paths.items()}
+    assert canonical["tuples"] == canonical["mixed"] == canonical["elements"]
+
+
+def test_an_element_of_the_wrong_kind_aborts_and_keeps_the_old_file(tmp_path):
+    path = cmt.sites_path(tmp_path, "I1")
+    cmt.write_inventory(path, "sites", [[("SiteCode", "A"), ("Name", "a")]], GENERATED)
+    before = path.read_bytes()
+    with pytest.raises(ValueError, match="Device"):
+        cmt.write_inventory(path, "sites", api_devices(), GENERATED)
+    assert path.read_bytes() == before
+    assert os.listdir(tmp_path) == [path.name]
+
+
+def test_failing_element_stream_leaves_old_file_byte_identical(tmp_path):
+    path = cmt.devices_path(tmp_path, "I1")
+    cmt.write_inventory(path, "devices", api_devices(), GENERATED)
+    before = path.read_bytes()
+
+    def broken():
+        yield from api_devices()
+        raise ConnectionError("the API went away")
+
+    with pytest.raises(ConnectionError):
+        cmt.write_inventory(path, "devices", broken(), datetime.now(timezone.utc))
+    assert path.read_bytes() == before
+    assert os.listdir(tmp_path) == [path.name]
+
+
+def test_read_fields_first_occurrence_stripped_and_absent_empty(tmp_path):
+    path = cmt.sites_path(tmp_path, "I1")
+    items = [[("SiteCode", " A "), ("Name", "first"), ("Name", "second")],
+             [("Name", "no code")],
+             [("Address", "x"), ("SiteCode", "C"), ("Name", "")]]
+    cmt.write_inventory(path, "sites", items, GENERATED)
+    assert list(cmt.read_fields(path, "sites", "SiteCode", "Name")) == [("A", "first"), ("", "no code"), ("C", "")]
+    assert list(cmt.read_fields(path, "sites", "Name")) == [("first",), ("no code",), ("",)]
+    with pytest.raises(cmt.MissingInventory):
+        cmt.read_fields(tmp_path / "nothing.cmt", "sites", "SiteCode")
+
+
+def test_read_fields_refuses_a_hostile_file(tmp_path):
+    path = tmp_path / "x.cmt"
+    path.write_bytes(b'<!DOCTYPE x [<!ENTITY a "b">]><ZenithSites><Site><SiteCode>&a;</SiteCode></Site></ZenithSites>')
+    with pytest.raises(UnsafeXML):
+        list(cmt.read_fields(path, "sites", "SiteCode"))

@@ -78,6 +78,37 @@ def test_text_is_copied_unchanged_including_markup_characters(app, sandbox):
     assert names[code] == "Smith & Sons <Ltd> \"quoted\" ünïcode"
 
 
+def test_file_items_are_the_api_elements_byte_for_byte(app, sandbox):
+    refresh(app, page_size=64)
+    paths = inventory_paths(app.settings)
+    with httpx.Client(base_url=sandbox.url, headers={"X-PSG": "demo"}) as http:
+        for kind, item in (("sites", "Site"), ("devices", "Device")):
+            answer = etree.fromstring(http.get(f"/psa/v1/{kind}", params={"pageSize": 1000}).content)
+            api = [etree.tostring(e, with_tail=False) for e in answer.iterchildren(item)]
+            written = [etree.tostring(e, with_tail=False) for e in etree.parse(str(paths[kind])).getroot()]
+            assert written == api and len(api) == {"sites": 20, "devices": 200}[kind]
+
+
+def test_an_item_without_its_name_refuses_the_refresh_and_keeps_both_files(app, sandbox):
+    refresh(app, page_size=50)
+    before = folder_snapshot(app.settings.dbsys_folder)
+    device = list(sandbox.world._devices.values())[120]
+    device.name = "  "  # the sandbox's own API refuses a blank name; a faulty server would not
+    with pytest.raises(BadAnswer) as info:
+        refresh(app, page_size=50)
+    assert "<Device> without Name" in str(info.value)
+    assert folder_snapshot(app.settings.dbsys_folder) == before
+
+
+def test_names_with_surrounding_spaces_are_not_reported_as_renamed(app, sandbox):
+    code = next(iter(sandbox.world._sites))
+    sandbox.world.rename_site(code, "  Padded Name  ")
+    refresh(app)
+    names = {s["SiteCode"]: s["Name"] for s in cmt.read_inventory(inventory_paths(app.settings)["sites"], "sites")}
+    assert names[code] == "  Padded Name  "  # the file keeps the value unchanged
+    assert not refresh(app).changes.any
+
+
 def test_failure_on_page_3_of_5_leaves_the_previous_files_byte_identical(app, sandbox):
     refresh(app, page_size=40)
     folder = app.settings.dbsys_folder

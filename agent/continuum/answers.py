@@ -7,7 +7,10 @@ attribute, becomes :class:`BadAnswer`.
 
 from __future__ import annotations
 
-from typing import Callable, TypeVar
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Callable, Sequence, TypeVar
 
 from lxml import etree
 
@@ -35,6 +38,10 @@ _TICKET_FIELDS = {
     "CreatedOn": "created_on", "CreatedBy": "created_by", "UpdatedOn": "updated_on",
     "PsaTicketID": "psa_ticket_id",
 }
+SITE_REQUIRED = ("SiteCode", "Name")
+"""Children a Site must carry with a non-blank value (the rest may be empty or absent)."""
+DEVICE_REQUIRED = ("DeviceID", "SiteCode", "Name")
+"""Children a Device must carry with a non-blank value (the contract's rule)."""
 _NOTE_FIELDS = {
     "NoteID": "note_id", "Text": "text", "Author": "author",
     "CreatedOn": "created_on", "Origin": "origin",
@@ -79,26 +86,31 @@ def _read(elem: etree._Element, mapping: dict[str, str]) -> tuple[tuple[tuple[st
     return tuple(children), values
 
 
-def _required(elem: etree._Element, values: dict[str, str], *attrs: str) -> dict[str, str]:
-    missing = [a for a in attrs if not values[a]]
+def _required(elem: etree._Element, values: dict[str, str], mapping: dict[str, str],
+              tags: Sequence[str]) -> dict[str, str]:
+    missing = [t for t in tags if not values[mapping[t]]]
     if missing:
-        raise BadAnswer(f"Continuum sent a <{_tag(elem)}> without {', '.join(missing)}; "
-                        "the agent will try again later, report this to Continuum if it persists.")
+        raise _missing(elem, missing)
     return values
+
+
+def _missing(elem: etree._Element, tags: Sequence[str]) -> BadAnswer:
+    return BadAnswer(f"Continuum sent a <{_tag(elem)}> without {', '.join(tags)}; "
+                     "the agent will try again later, report this to Continuum if it persists.")
 
 
 def site(elem: etree._Element) -> Site:
     children, values = _read(elem, _SITE_FIELDS)
-    return Site(children=children, **_required(elem, values, "site_code"))
+    return Site(children=children, **_required(elem, values, _SITE_FIELDS, SITE_REQUIRED))
 
 
 def device(elem: etree._Element) -> Device:
     children, values = _read(elem, _DEVICE_FIELDS)
-    return Device(children=children, **_required(elem, values, "device_id"))
+    return Device(children=children, **_required(elem, values, _DEVICE_FIELDS, DEVICE_REQUIRED))
 
 
 def ticket(elem: etree._Element) -> Ticket:
-    return Ticket(**_required(elem, _read(elem, _TICKET_FIELDS)[1], "ticket_id"))
+    return Ticket(**_required(elem, _read(elem, _TICKET_FIELDS)[1], _TICKET_FIELDS, ("TicketID",)))
 
 
 def note(elem: etree._Element) -> Note:
@@ -126,13 +138,82 @@ def changes(root: etree._Element) -> ChangePage:
 
 
 def page(root: etree._Element, item: str, build: Callable[[etree._Element], T], page_size: int) -> Page[T]:
-    items = tuple(build(e) for e in root.iterchildren(item))
+    return _page(root, tuple(build(e) for e in root.iterchildren(item)), page_size)
+
+
+@dataclass(frozen=True)
+class ElementPage(Page[etree._Element]):
+    """A page whose ``items`` are the ``<Site>``/``<Device>`` elements as parsed, in order.
+
+    ``texts(tag)`` reads one field of every item at once (cached), without turning the other
+    children into Python values.
+    """
+
+    root: etree._Element | None = None
+    _texts: dict[str, list[str]] = field(default_factory=dict, repr=False, compare=False)
+
+    def texts(self, tag: str) -> list[str]:
+        """The stripped text of each item's first ``tag`` child (``""`` when absent), in item order."""
+        cached = self._texts.get(tag)
+        if cached is None:
+            cached = self._texts[tag] = _first_texts(self.root, self.items, tag)
+        return cached
+
+
+def element_page(root: etree._Element, item: str, required: Sequence[str], page_size: int) -> ElementPage:
+    """The page with its ``item`` elements as parsed, each checked to carry the ``required`` children.
+
+    Nothing is copied into Python values: the inventory writes these elements through unchanged.
+    """
+    items = tuple(root.iterchildren(item))
+    base = _page(root, items, page_size)
+    page = ElementPage(base.page, base.page_size, base.total, items, root)
+    for tag in required:
+        texts = page.texts(tag)
+        if not all(texts):
+            bad = items[texts.index("")]
+            raise _missing(bad, [t for t in required if not _first_text(bad, t)])
+    return page
+
+
+def _page(root: etree._Element, items: tuple[T, ...], page_size: int) -> Page[T]:
     return Page(
         page=_int(root, "page", 1),
         page_size=_int(root, "pageSize", page_size),
         total=_int(root, "total", -1),
         items=items,
     )
+
+
+def _first_texts(root: etree._Element | None, items: Sequence[etree._Element], tag: str) -> list[str]:
+    # ``items`` are all the same-named children of ``root`` (a page), so one compiled XPath call
+    # reads a field of every item: this is the hot loop of a 100,000-device inventory. Each item
+    # gives at most one element, so as many elements as items means one per item, in order.
+    if not items:
+        return []
+    finder = _first_child_finder(items[0].tag, tag) if root is not None else None
+    if finder is not None:
+        found = finder(root)
+        if len(found) == len(items):
+            return [(c.text or "").strip() for c in found]
+    return [_first_text(i, tag) for i in items]
+
+
+def _first_text(elem: etree._Element, tag: str) -> str:
+    for child in elem.iterchildren(tag):
+        return (child.text or "").strip()
+    return ""
+
+
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*\Z")
+
+
+@lru_cache(maxsize=64)
+def _first_child_finder(item: object, tag: str) -> etree.XPath | None:
+    # Only plain names go into the expression; anything else takes the per-item path.
+    if not (isinstance(item, str) and _NAME.match(item) and _NAME.match(tag)):
+        return None
+    return etree.XPath(f"{item}/{tag}[1]")
 
 
 def pong(root: etree._Element) -> Pong:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Iterator, TypeVar
+from typing import Any, Callable, Iterable, Iterator, Literal, TypeVar
 from urllib.parse import quote
 
 import httpx
@@ -37,6 +37,9 @@ API = "/psa/v1"
 XML = "application/xml; charset=utf-8"
 MAX_PAGE_SIZE = 1000
 MAX_QUEUE_LIMIT = 500
+# kind -> (path, root element, item element, children each item must carry)
+_LISTS = {"sites": ("/sites", "Sites", "Site", answers.SITE_REQUIRED),
+          "devices": ("/devices", "Devices", "Device", answers.DEVICE_REQUIRED)}
 
 
 @dataclass(frozen=True)
@@ -90,12 +93,30 @@ class ContinuumClient:
 
     def site_pages(self, page_size: int = 500) -> Iterator[Page[Site]]:
         """Every page of sites, fetched one after the other as the caller consumes them."""
-        return self._pages("/sites", "Sites", "Site", answers.site, page_size, {})
+        return self._pages("/sites", "Sites", lambda root, size: answers.page(root, "Site", answers.site, size),
+                           page_size, {})
 
     def device_pages(self, page_size: int = 500, site_code: str | None = None) -> Iterator[Page[Device]]:
         """Every page of devices (of one site when ``site_code`` is given), fetched lazily."""
         extra = {"siteCode": site_code} if site_code else {}
-        return self._pages("/devices", "Devices", "Device", answers.device, page_size, extra)
+        return self._pages("/devices", "Devices",
+                           lambda root, size: answers.page(root, "Device", answers.device, size), page_size, extra)
+
+    def raw_pages(self, kind: Literal["sites", "devices"], page_size: int = 500,
+                  site_code: str | None = None) -> Iterator[answers.ElementPage]:
+        """Every page of ``"sites"`` or ``"devices"`` with its items as parsed lxml elements.
+
+        The same requests, paging, retries, deadline and safe parsing as :meth:`site_pages` /
+        :meth:`device_pages`, and the same check of the required children, without turning
+        each child into Python values: for copying items through unchanged (the inventory).
+        ``page.texts(tag)`` reads one field of every item. ``site_code`` filters devices only.
+        """
+        if kind not in _LISTS:
+            raise UsageError(f"The kind of list must be 'sites' or 'devices', not {str(kind)[:40]!r}.")
+        path, root_tag, item, required = _LISTS[kind]
+        extra = {"siteCode": site_code} if site_code and kind == "devices" else {}
+        return self._pages(path, root_tag, lambda root, size: answers.element_page(root, item, required, size),
+                           page_size, extra)
 
     def iter_sites(self, page_size: int = 500) -> Iterator[Site]:
         for page in self.site_pages(page_size):
@@ -151,13 +172,12 @@ class ContinuumClient:
 
     # -- plumbing --------------------------------------------------------------------------
 
-    def _pages(self, path: str, root_tag: str, item: str, build: Callable[[etree._Element], T],
+    def _pages(self, path: str, root_tag: str, build: Callable[[etree._Element, int], Page[T]],
                page_size: int, extra: dict[str, str]) -> Iterator[Page[T]]:
         size = max(1, min(int(page_size), MAX_PAGE_SIZE))
         number = 1
         while True:
-            page = answers.page(self._get(path, root_tag, {**extra, "page": number, "pageSize": size}),
-                                item, build, size)
+            page = build(self._get(path, root_tag, {**extra, "page": number, "pageSize": size}), size)
             yield page
             if not page.items or (page.total >= 0 and number * page.page_size >= page.total):
                 return
