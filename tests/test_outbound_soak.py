@@ -67,16 +67,17 @@ def test_exactly_once_with_lost_answers_and_killed_senders(env, sandbox):
     tests_dir = os.path.dirname(__file__)
     rng = random.Random(4)
     kills = 0
-    deadline = time.monotonic() + 240
-    while env.store.outbox_depth() and time.monotonic() < deadline:
-        proc = subprocess.Popen([sys.executable, "-c", SENDER, str(env.app.config_path), sandbox.url, tests_dir],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            proc.wait(timeout=rng.uniform(0.3, 1.2))
-        except subprocess.TimeoutExpired:
+    for _ in range(6):  # kill senders mid-way, each only after it has delivered something
+        depth = env.store.outbox_depth()
+        proc = spawn_sender(env, sandbox, tests_dir)
+        wait_for(lambda: proc.poll() is not None or env.store.outbox_depth() < depth, timeout=60)
+        time.sleep(rng.uniform(0.0, 0.3))
+        if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
-            proc.wait()
             kills += 1
+        proc.wait()
+    last = spawn_sender(env, sandbox, tests_dir)
+    last.wait(timeout=180)
     assert kills >= 3, "the sender was not killed mid-way often enough to mean anything"
     assert env.store.outbox_depth() == 0
     counts = ledger_by_key(sandbox)
@@ -92,6 +93,11 @@ def test_exactly_once_with_lost_answers_and_killed_senders(env, sandbox):
     for rec_id in tickets:
         tid = env.store.continuum_for_ticket(rec_id)
         assert per_ticket[tid] == [k for n, k in enumerate(keys) if tickets[n % 50] == rec_id]
+
+
+def spawn_sender(env, sandbox, tests_dir) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-c", SENDER, str(env.app.config_path), sandbox.url, tests_dir],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def _sender_thread(env, stop):
