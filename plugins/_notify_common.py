@@ -148,3 +148,49 @@ def events_text(events: Iterable[Any]) -> str:
         d = event.as_dict()
         lines.append(f"{d['at']}  [{d['kind']}]  {d['summary']}")
     return "\n".join(lines)
+
+
+class NotifierSlot:
+    """The one running notifier of a plugin, replaced when its configuration changes.
+
+    ``config_from(values)`` validates a ``[plugin:<name>]`` section (raising on bad settings);
+    ``factory(config)`` starts a notifier with ``.config``, ``.notify(event)`` and
+    ``.close(timeout)``.
+    """
+
+    def __init__(self, name: str, config_from: Callable[[dict[str, str]], Any], factory: Callable[[Any], Any],
+                 verb: str) -> None:
+        self.name = name
+        self._config_from = config_from
+        self._factory = factory
+        self._verb = verb
+        self._current: Any = None
+        self._lock = threading.Lock()
+
+    def configure(self, values: dict[str, str]) -> Any:
+        """Install the notifier for ``values``; an unchanged configuration keeps the running one."""
+        config = self._config_from(values)
+        with self._lock:
+            old = self._current
+            if old is not None and old.config == config:
+                return old
+            self._current = self._factory(config)
+            current = self._current
+        if old is not None:
+            old.close(timeout=0.5)
+        return current
+
+    def shutdown(self, timeout: float = 10.0) -> None:
+        """Finish what is held or queued (within ``timeout``) and stop the worker."""
+        with self._lock:
+            old, self._current = self._current, None
+        if old is not None:
+            old.close(timeout)
+
+    def notify(self, event) -> None:
+        notifier = self._current
+        if notifier is None:
+            logger.warning("{} is enabled but was given no settings; the event {} is not {}",
+                           self.name, event.kind, self._verb)
+            return
+        notifier.notify(event)

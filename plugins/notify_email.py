@@ -28,7 +28,7 @@ from loguru import logger
 from agent import logs
 from agent.errors import ConfigError
 from agent.hookspecs import hookimpl
-from plugins._notify_common import Worker, events_text, parse_events, parse_number, split_list
+from plugins._notify_common import NotifierSlot, Worker, events_text, parse_events, parse_number, split_list
 
 DEFAULT_ENABLED = False
 NAME = "notify_email"
@@ -189,33 +189,9 @@ def _event_body(event) -> str:
 
 
 # -- the plugin: one notifier per configuration, replaced on reload -------------------------
-_current: EmailNotifier | None = None
-_current_lock = threading.Lock()
-
-
-def configure(values: dict[str, str]) -> EmailNotifier:
-    """Install the notifier for ``values``; an unchanged configuration keeps the running one."""
-    global _current
-    config = config_from(values)
-    with _current_lock:
-        old = _current
-        if old is not None and old.config == config:
-            return old
-        _current = EmailNotifier(config)
-    if old is not None:
-        old.close(timeout=0.5)
-    return _current
-
-
-def shutdown(timeout: float = 10.0) -> None:
-    """Send what is held as a digest and stop the worker (also run at interpreter exit)."""
-    global _current
-    with _current_lock:
-        old, _current = _current, None
-    if old is not None:
-        old.close(timeout)
-
-
+_slot = NotifierSlot(NAME, config_from, EmailNotifier, "mailed")
+configure = _slot.configure
+shutdown = _slot.shutdown
 atexit.register(shutdown)
 
 
@@ -226,8 +202,4 @@ def zenith_configure(settings, app):
 
 @hookimpl
 def zenith_notify(event):
-    notifier = _current
-    if notifier is None:
-        logger.warning("notify_email is enabled but was given no settings; the event {} is not mailed", event.kind)
-        return
-    notifier.notify(event)
+    _slot.notify(event)

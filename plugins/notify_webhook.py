@@ -29,7 +29,7 @@ from loguru import logger
 from agent import logs
 from agent.errors import ConfigError
 from agent.hookspecs import hookimpl
-from plugins._notify_common import Worker, parse_events, parse_number
+from plugins._notify_common import NotifierSlot, Worker, parse_events, parse_number
 
 DEFAULT_ENABLED = False
 NAME = "notify_webhook"
@@ -159,33 +159,9 @@ def _safe_url(url: str) -> str:
 
 
 # -- the plugin: one notifier per configuration, replaced on reload -------------------------
-_current: WebhookNotifier | None = None
-_current_lock = threading.Lock()
-
-
-def configure(values: dict[str, str]) -> WebhookNotifier:
-    """Install the notifier for ``values``; an unchanged configuration keeps the running one."""
-    global _current
-    config = config_from(values)
-    with _current_lock:
-        old = _current
-        if old is not None and old.config == config:
-            return old
-        _current = WebhookNotifier(config)
-    if old is not None:
-        old.close(timeout=0.5)
-    return _current
-
-
-def shutdown(timeout: float = 10.0) -> None:
-    """Deliver what is queued (within ``timeout``) and stop the worker; also run at exit."""
-    global _current
-    with _current_lock:
-        old, _current = _current, None
-    if old is not None:
-        old.close(timeout)
-
-
+_slot = NotifierSlot(NAME, config_from, WebhookNotifier, "sent")
+configure = _slot.configure
+shutdown = _slot.shutdown
 atexit.register(shutdown)
 
 
@@ -196,8 +172,4 @@ def zenith_configure(settings, app):
 
 @hookimpl
 def zenith_notify(event):
-    notifier = _current
-    if notifier is None:
-        logger.warning("notify_webhook is enabled but was given no settings; the event {} is not sent", event.kind)
-        return
-    notifier.notify(event)
+    _slot.notify(event)
