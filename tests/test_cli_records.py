@@ -103,3 +103,19 @@ def test_init_writes_the_template(tmp_path):
 def test_missing_config_is_exit_2(tmp_path):
     res = run_cli(["accounts", "list"], config=tmp_path / "none.ini")
     assert res.code == 2 and "zenithlink init" in res.err
+
+
+def test_check_config_pings_continuum(tmp_path):
+    from agent.sandbox import SandboxServer
+
+    with SandboxServer(psg="right-code", sites=1, devices=1) as sb:
+        good = tmp_path / "good.ini"
+        good.write_text(f"[Continuum]\nPSG=right-code\nContinuumURL={sb.url}\n")
+        doc = json.loads(run_cli(["check-config", "--json"], config=good).out)
+        assert doc["connection"]["ok"] is True and doc["connection"]["activated"] is True
+        bad = tmp_path / "bad.ini"
+        bad.write_text(f"[Continuum]\nPSG=wrong-code\nContinuumURL={sb.url}\n")
+        res = run_cli(["check-config", "--json"], config=bad)
+        doc = json.loads(res.out)
+        assert doc["connection"]["ok"] is False and "PSG" in doc["connection"]["message"]
+        assert "wrong-code" not in res.out + res.err
