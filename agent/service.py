@@ -235,8 +235,10 @@ class Service:
         if new.requests_folder != old.requests_folder:
             Path(new.requests_folder).mkdir(parents=True, exist_ok=True)
             self._start_request_watcher(new.requests_folder)
-        for worker in self.workers.values():
-            worker.wake.set()
+        inventory_keys = ("continuum_url", "psg", "instance_id", "dbsys_folder", "inventory_refresh_minutes")
+        for name, worker in self.workers.items():
+            if name != "inventory" or any(getattr(old, k) != getattr(new, k) for k in inventory_keys):
+                worker.wake.set()
         return True
 
     # -- status file -------------------------------------------------------------------------
