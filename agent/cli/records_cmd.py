@@ -219,8 +219,9 @@ def tickets_list(app, inbox: bool, as_json: bool) -> None:
     if as_json:
         emit_json([t.as_dict() for t in rows])
         return
+    names = dict(app.store.account_names())
     table("Inbox" if inbox else "Tickets", ["no", "REC ID", "status", "inbox", "account", "Continuum", "description"],
-          [(t.ticket_no, t.rec_id, t.status, "yes" if t.in_inbox else "", t.account_rec_id,
+          [(t.ticket_no, t.rec_id, t.status, "yes" if t.in_inbox else "", names.get(t.account_rec_id, t.account_rec_id),
             t.continuum_ticket_id, t.description.splitlines()[0][:60]) for t in rows])
 
 
