@@ -38,8 +38,9 @@ _TICKET_FIELDS = {
     "CreatedOn": "created_on", "CreatedBy": "created_by", "UpdatedOn": "updated_on",
     "PsaTicketID": "psa_ticket_id",
 }
-SITE_REQUIRED = ("SiteCode", "Name")
-"""Children a Site must carry with a non-blank value (the rest may be empty or absent)."""
+SITE_REQUIRED = ("SiteCode",)
+"""Children a Site must carry with a non-blank value: the code the agent links on. A site with an
+empty name is still a site (it is shown by its code); one bad name must not stop the inventory."""
 DEVICE_REQUIRED = ("DeviceID", "SiteCode", "Name")
 """Children a Device must carry with a non-blank value (the contract's rule)."""
 _NOTE_FIELDS = {
