@@ -30,6 +30,7 @@ import json
 import sqlite3
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from functools import lru_cache
 from typing import Any, Iterable
 
 from loguru import logger
@@ -50,6 +51,7 @@ SNAPSHOT_FIELDS = (("title", "Title"), ("description", "Description"), ("priorit
                    ("status", "Status"), ("assigned_to", "Assigned to"), ("site_code", "Site"),
                    ("device_id", "Device"))
 _PROBLEM_STATE = "inbound_problem"
+_COMPACT_JSON = json.JSONEncoder(separators=(",", ":"))  # json.dumps builds an encoder per call
 ACTIVATION_PENDING = "Waiting for Continuum to apply the PSA activation (this can take up to 24 hours)"
 
 
@@ -199,10 +201,13 @@ class InboundSync:
     def _commit_page(self, page, give_up: dict[str, str]) -> _PageResult:
         store = self.app.store
         result = _PageResult()
-        applier = _Applier(self.app)
         with store.transaction():
+            # Read inside the transaction: nothing else writes until it commits.
+            applier = _Applier(self.app, page.changes)
+            done = store.processed_among(change.id for change in page.changes)
+            processed: list[str] = []
             for change in page.changes:
-                if store.is_processed(change.id):
+                if change.id in done:
                     result.duplicates += 1
                     continue
                 if change.id in give_up:
@@ -219,10 +224,14 @@ class InboundSync:
                     else:
                         result.applied += 1
                         result.events.extend(produced)
-                store.mark_processed(change.id)
+                done.add(change.id)
+                processed.append(change.id)
+            store.mark_processed_many(processed)
+            applier.finish()
+            states = {"last_queue_poll": now_iso()}
             if page.next:
-                store.set_state("feed_cursor", page.next)
-            store.set_state("last_queue_poll", now_iso())
+                states["feed_cursor"] = page.next
+            store.set_states(states)
         return result
 
     def _after_failure(self, failure: _ChangeFailed) -> str:
@@ -267,8 +276,11 @@ class InboundSync:
                 if not chunk:
                     raise
                 self._ack_links_one_by_one(cursor, chunk, exc)
-            store.mark_links_acked([tid for tid, _ in chunk])
-        store.set_state("acked_cursor", cursor)
+            # Each call acknowledged the cursor too: one commit for both, and one that need not
+            # wait for the disk: if it is lost, the next round acknowledges the same again.
+            with store.transaction(durable=False):
+                store.mark_links_acked([tid for tid, _ in chunk])
+                store.set_state("acked_cursor", cursor)
 
     def _ack_links_one_by_one(self, cursor: str, links: list[tuple[str, str]], exc: ContinuumError) -> None:
         logger.warning("Continuum refused an ack with {} link(s) ({}); sending them one by one", len(links),
@@ -336,18 +348,41 @@ def _guarded(step, change):
 
 
 class _Applier:
-    """Applies single changes inside the page's transaction; collects nothing but events."""
+    """Applies the single changes of one page inside the page's transaction; collects nothing but events.
 
-    def __init__(self, app) -> None:
+    What the page needs from the store is read once when the page starts (the PSA tickets of
+    its Continuum tickets, their last seen fields) and kept up to date as the page is applied:
+    within the page's transaction only this page writes ticket links and sync state. The last
+    seen fields are written when the page ends (:meth:`finish`); PSA records (accounts,
+    tickets, history notes, ticket links) are written at once, so the hooks called for a later
+    change of the page see them.
+    """
+
+    def __init__(self, app, changes: Iterable[Any] = ()) -> None:
         self.settings = app.settings
         self.store = app.store
-        self.hook = app.pm.hook
+        hook = app.pm.hook
+        self._skip_change = hook.zenith_skip_change
+        self._resolve_account = hook.zenith_resolve_account
+        self._resolve_asset = hook.zenith_resolve_asset
+        self._ticket_manager = hook.zenith_ticket_manager
+        self._ticket_description = hook.zenith_ticket_description
         self._handlers = {"TicketCreated": self._created, "TicketReturned": self._returned,
                           "TicketClosed": self._closed, "NoteAdded": self._note_added,
                           "TicketUpdated": self._updated}
+        ticket_ids = {change.ticket.ticket_id for change in changes}
+        self._links = self.store.tickets_for_continuum(ticket_ids)
+        self._seen = self.store.get_states(_snapshot_key(tid) for tid in ticket_ids)
+        self._remembered: dict[str, str] = {}
+        self._device_lookup = None
+
+    def finish(self) -> None:
+        """Write what the page remembered of its tickets; call once, inside the page's transaction."""
+        self.store.set_states(self._remembered)
+        self._remembered = {}
 
     def skip(self, change) -> bool:
-        return bool(self.hook.zenith_skip_change(change=change, settings=self.settings))
+        return bool(self._skip_change(change=change, settings=self.settings))
 
     def apply(self, change) -> list[events.Event] | None:
         """Apply one change; its events, or ``None`` when it asks for nothing (R10, orphans)."""
@@ -359,7 +394,7 @@ class _Applier:
     # -- kinds -----------------------------------------------------------------------------
     def _created(self, change) -> list[events.Event] | None:
         ticket = change.ticket
-        if self.store.ticket_for_continuum(ticket.ticket_id):
+        if ticket.ticket_id in self._links:
             return None  # R10: this Continuum ticket has its PSA ticket already
         return [self._create(ticket)]
 
@@ -419,7 +454,7 @@ class _Applier:
     def _linked(self, change) -> tuple[list[events.Event], str | None]:
         """The PSA ticket of the change's Continuum ticket, adopting it when sensible."""
         ticket = change.ticket
-        rec_id = self.store.ticket_for_continuum(ticket.ticket_id)
+        rec_id = self._links.get(ticket.ticket_id)
         if rec_id:
             return [], rec_id
         if change.kind == "TicketClosed" or ticket.status == "Closed" or ticket.psa_ticket_id:
@@ -431,34 +466,41 @@ class _Applier:
 
     def _create(self, ticket) -> events.Event:
         """R1-R6: one PSA ticket in the Inbox, linked to the Continuum ticket."""
-        hook, store, settings = self.hook, self.store, self.settings
-        account = hook.zenith_resolve_account(ticket=ticket, store=store, settings=settings)
+        store, settings = self.store, self.settings
+        account = self._resolve_account(ticket=ticket, store=store, settings=settings)
         if not account:
             raise BadChange(f"no plugin chose an account for Continuum ticket {ticket.ticket_id}; "
                             "enable the account_resolver plugin or a replacement")
-        asset = hook.zenith_resolve_asset(ticket=ticket, account=account, store=store, settings=settings)
-        manager = hook.zenith_ticket_manager(ticket=ticket, account=account, store=store, settings=settings)
-        device = inventory_index.device_record(settings, ticket.device_id) if ticket.device_id else None
-        description = hook.zenith_ticket_description(ticket=ticket, device=device, asset=asset, settings=settings)
+        asset = self._resolve_asset(ticket=ticket, account=account, store=store, settings=settings)
+        manager = self._ticket_manager(ticket=ticket, account=account, store=store, settings=settings)
+        device = self._device(ticket.device_id) if ticket.device_id else None
+        description = self._ticket_description(ticket=ticket, device=device, asset=asset, settings=settings)
         rec_id = store.add_ticket(account, description or _fallback_description(ticket), asset_rec_id=asset,
                                   manager=manager, in_inbox=True)
-        self._history(rec_id, created_text(ticket), ticket.created_on)
+        self._history(rec_id, created_text(ticket), ticket.created_on, touch=False)
         store.link_ticket(ticket.ticket_id, rec_id)
+        self._links[ticket.ticket_id] = rec_id
         self._remember(ticket)
         return _event(events.TICKET_CREATED, f"Continuum ticket {ticket.ticket_id} became PSA ticket {rec_id}",
                       ticket, rec_id, account_rec_id=account, asset_rec_id=asset, manager=manager,
                       title=ticket.title)
 
-    def _history(self, rec_id: str, text: str, when: str) -> None:
-        self.store.add_history(rec_id, text, at=store_time(when), author=AUTHOR)
+    def _device(self, device_id: str) -> dict[str, str] | None:
+        if self._device_lookup is None:  # the devices file as it is when the page first needs it
+            self._device_lookup = inventory_index.device_lookup(self.settings)
+        return self._device_lookup(device_id)
+
+    def _history(self, rec_id: str, text: str, when: str, *, touch: bool = True) -> None:
+        self.store.add_history(rec_id, text, at=store_time(when), author=AUTHOR, touch=touch)
 
     def _snapshot(self, ticket_id: str) -> dict[str, str] | None:
-        raw = self.store.get_state(_snapshot_key(ticket_id))
+        raw = self._seen.get(_snapshot_key(ticket_id))
         return json.loads(raw) if raw else None
 
     def _remember(self, ticket) -> None:
         fields = {name: getattr(ticket, name) or "" for name, _ in SNAPSHOT_FIELDS}
-        self.store.set_state(_snapshot_key(ticket.ticket_id), json.dumps(fields, separators=(",", ":")))
+        key = _snapshot_key(ticket.ticket_id)
+        self._seen[key] = self._remembered[key] = _COMPACT_JSON.encode(fields)
 
 
 # -- texts -----------------------------------------------------------------------------------
@@ -481,15 +523,16 @@ def update_summary(before: dict[str, str] | None, ticket) -> str:
 
 def human_time(value: str) -> str:
     moment = _parse_time(value)
-    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else (value or "an unknown time")
+    return moment.isoformat(" ", "minutes")[:16] + " UTC" if moment else (value or "an unknown time")
 
 
 def store_time(value: str) -> str:
     """A Continuum time in the store's own format (so history sorts right); now if unreadable."""
     moment = _parse_time(value)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ") if moment else now_iso()
+    return moment.isoformat("T", "microseconds")[:26] + "Z" if moment else now_iso()
 
 
+@lru_cache(maxsize=64)  # a new ticket's time is read twice: its note's text and its note's time
 def _parse_time(value: str) -> datetime | None:
     if not value:
         return None

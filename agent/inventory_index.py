@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import threading
 from pathlib import Path
+from typing import Callable
 
 from loguru import logger
 
@@ -58,3 +59,14 @@ def device_record(settings, device_id: str) -> dict[str, str] | None:
     """The device's children from ``ZenithDevices_*.cmt``, or ``None``."""
     raw = _index(_path(settings, "devices"), "devices").get(device_id)
     return json.loads(raw) if raw else None
+
+
+def device_lookup(settings) -> Callable[[str], dict[str, str] | None]:
+    """:func:`device_record` bound to the devices file as it is now: one ``stat`` for many look-ups."""
+    index = _index(_path(settings, "devices"), "devices")
+
+    def lookup(device_id: str) -> dict[str, str] | None:
+        raw = index.get(device_id)
+        return json.loads(raw) if raw else None
+
+    return lookup

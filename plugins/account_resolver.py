@@ -61,5 +61,4 @@ def own_business_account(store, settings) -> str:
 
 @hookimpl(trylast=True)
 def zenith_ticket_manager(ticket, account, store, settings):
-    manager = store.get_account(account).manager
-    return manager or settings.default_ticket_manager or None
+    return store.account_manager(account) or settings.default_ticket_manager or None

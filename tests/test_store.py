@@ -169,3 +169,150 @@ def test_backup_while_writing(store, tmp_path):
         stop.set()
         thread.join()
     assert store.count_tickets() > 0
+
+
+# -- batch methods and per-transaction memos the inbound sync relies on -----------------------
+
+def test_processed_changes_in_batches(store):
+    assert store.processed_among([]) == set() and store.mark_processed_many([]) == 0
+    store.mark_processed("c-1")
+    assert store.mark_processed_many(["c-2", "c-1", "c-3", "c-2"]) == 2  # c-1 known, c-2 twice
+    assert store.processed_among(["c-0", "c-1", "c-2", "c-3", "c-4"]) == {"c-1", "c-2", "c-3"}
+    assert all(store.is_processed(c) for c in ("c-1", "c-2", "c-3")) and not store.is_processed("c-4")
+    many = [f"x-{n}" for n in range(2000)]  # more than a page, in one query
+    store.mark_processed_many(many[::2])
+    assert store.processed_among(many) == set(many[::2])
+
+
+def test_states_in_batches(store):
+    store.set_states({"a": "1", "b": "2", "c": None})
+    store.set_states({"b": "3"})
+    store.set_states({})
+    assert store.get_states(["a", "b", "c", "d"]) == {"a": "1", "b": "3"}
+    assert store.get_state("b") == "3" and store.get_state("c", "none") == "none"
+    assert store.get_states([]) == {}
+
+
+def test_tickets_for_continuum_in_one_query(store):
+    acct = store.add_account("ACME")
+    t1, t2 = store.add_ticket(acct, "one"), store.add_ticket(acct, "two")
+    store.link_ticket("C-1", t1)
+    store.link_ticket("C-2", t2)
+    assert store.tickets_for_continuum(["C-1", "C-2", "C-3"]) == {"C-1": t1, "C-2": t2}
+    assert store.tickets_for_continuum([]) == {}
+
+
+def test_account_manager_and_unknown_or_merged_accounts(store):
+    store.add_employee("alice")
+    a = store.add_account("ACME", manager="alice")
+    b = store.add_account("Beta")
+    assert store.account_manager(a) == "alice" and store.account_manager(b) is None
+    with pytest.raises(NotFoundError):
+        store.account_manager("CRD00000000000000000")
+    store.merge_accounts(b, a)
+    with pytest.raises(NotFoundError):
+        store.account_manager(b)
+    with pytest.raises(NotFoundError):
+        store.add_ticket(b, "into a merged account")
+
+
+def test_ticket_numbers_run_on_within_and_across_transactions(store):
+    acct = store.add_account("ACME")
+    first = store.add_ticket(acct, "before")
+    with store.transaction():
+        inside = [store.add_ticket(acct, f"t{n}") for n in range(5)]
+    with pytest.raises(RuntimeError):
+        with store.transaction():
+            store.add_ticket(acct, "rolled back")
+            raise RuntimeError("boom")
+    # a ticket written by another connection between two transactions of this one
+    other = sqlite3.connect(store.path)
+    other.execute("INSERT INTO tickets(rec_id, ticket_no, account_rec_id, description, created_at, updated_at)"
+                  " VALUES ('TKT00000000000000001', 7, ?, 'elsewhere', 'x', 'x')", (acct,))
+    other.commit()
+    other.close()
+    with store.transaction():
+        after = store.add_ticket(acct, "after")
+    numbers = {t.rec_id: t.ticket_no for t in store.list_tickets()}
+    assert [numbers[t] for t in [first, *inside]] == [1, 2, 3, 4, 5, 6]
+    assert numbers[after] == 8 and len(numbers) == 8
+
+
+def test_site_account_memo_follows_link_changes_inside_a_transaction(store):
+    a, b = store.add_account("A"), store.add_account("B")
+    with store.transaction():
+        assert store.account_for_site("S1") is None
+        store.link_site("S1", a)
+        assert store.account_for_site("S1") == a
+        store.link_site("S1", b)
+        assert store.account_for_site("S1") == b
+        store.unlink_site("S1")
+        assert store.account_for_site("S1") is None
+        store.link_site("S1", a)
+        store.merge_accounts(a, b)
+        assert store.account_for_site("S1") == b
+        store.unlink_account(b)
+        assert store.account_for_site("S1") is None
+    with pytest.raises(RuntimeError):
+        with store.transaction():
+            store.link_site("S2", b)
+            assert store.account_for_site("S2") == b
+            raise RuntimeError("boom")
+    with store.transaction():
+        assert store.account_for_site("S2") is None  # nothing remembered from the rolled-back one
+
+
+def test_memo_is_not_shared_with_another_thread_outside_the_transaction(store):
+    a = store.add_account("A")
+    store.link_site("S1", a)
+    seen = []
+    with store.transaction():
+        assert store.account_for_site("S1") == a
+        worker = threading.Thread(target=lambda: seen.append(store.account_for_site("S1")))
+        worker.start()
+        store.unlink_site("S1")
+    worker.join()
+    assert seen == [None]  # waited for the commit, then read the store itself
+
+
+def test_a_transaction_that_need_not_wait_for_the_disk(store):
+    with store.transaction(durable=False):
+        assert store.db.scalar("PRAGMA synchronous") == 1
+        store.set_state("k", "v")
+        with store.transaction():  # joins; the outer one decides
+            store.set_state("k2", "v2")
+    assert store.db.scalar("PRAGMA synchronous") == 2
+    assert store.get_states(["k", "k2"]) == {"k": "v", "k2": "v2"}
+    with pytest.raises(RuntimeError):
+        with store.transaction(durable=False):
+            store.set_state("k", "lost")
+            raise RuntimeError("boom")
+    assert store.db.scalar("PRAGMA synchronous") == 2 and store.get_state("k") == "v"
+    with store.transaction():
+        with store.transaction(durable=False):
+            assert store.db.scalar("PRAGMA synchronous") == 2
+
+
+def test_unacked_links_use_their_index(store):
+    acct = store.add_account("ACME")
+    tickets = [store.add_ticket(acct, f"t{n}") for n in range(3)]
+    for n, rec in enumerate(tickets):
+        store.link_ticket(f"C-{n}", rec)
+    store.mark_links_acked(["C-1"])
+    assert sorted(store.unacked_ticket_links()) == [("C-0", tickets[0]), ("C-2", tickets[2])]
+    plan = " ".join(r[3] for r in store.db.query(
+        "EXPLAIN QUERY PLAN SELECT continuum_ticket_id, ticket_rec_id FROM ticket_links WHERE acked = 0"))
+    assert "ticket_links_unacked" in plan
+
+
+def test_now_iso_format():
+    from datetime import datetime, timezone
+
+    from agent.store import now_iso
+
+    before = datetime.now(timezone.utc)
+    stamp = now_iso()
+    after = datetime.now(timezone.utc)
+    assert len(stamp) == 27 and stamp.endswith("Z") and stamp[10] == "T"
+    moment = datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
+    assert before.replace(microsecond=0) <= moment <= after

@@ -28,8 +28,9 @@ class Store(PsaModel, LinkTables, SyncState):
     def path(self) -> Path:
         return self.db.path
 
-    def transaction(self):
-        return self.db.transaction()
+    def transaction(self, *, durable: bool = True):
+        """Group calls into one commit; see :meth:`agent.store.db.Database.transaction` for ``durable``."""
+        return self.db.transaction(durable=durable)
 
     def close(self) -> None:
         self.db.close()

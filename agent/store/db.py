@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from contextlib import contextmanager
-from datetime import datetime, timezone
+import time
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable
 
 from loguru import logger
 
@@ -15,9 +14,18 @@ from agent.errors import StoreError
 from agent.store.migrations import MIGRATIONS
 
 
+_second: tuple[int, str] = (-1, "")
+
+
 def now_iso() -> str:
-    """Current UTC time as stored: ISO 8601 with a ``Z``."""
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """Current UTC time as stored: ISO 8601 with microseconds and a ``Z``."""
+    global _second
+    seconds, nanos = divmod(time.time_ns(), 1_000_000_000)
+    last = _second
+    if last[0] != seconds:
+        # strftime is the dear part and is called for nearly every row written: once a second.
+        last = _second = (seconds, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)))
+    return f"{last[1]}.{nanos // 1000:06d}Z"
 
 
 class Database:
@@ -38,6 +46,9 @@ class Database:
         self.conn.row_factory = sqlite3.Row
         self._lock = threading.RLock()
         self._depth = 0
+        self._serial = 0
+        self._memos: dict[str, dict[Any, Any]] = {}
+        self._memo_serial = 0
         self._pragmas()
         self._migrate()
 
@@ -68,30 +79,53 @@ class Database:
     def schema_version(self) -> int:
         return self.conn.execute("PRAGMA user_version").fetchone()[0]
 
-    @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            if self._depth:
-                self._depth += 1
-                try:
-                    yield self.conn
-                finally:
-                    self._depth -= 1
-                return
-            self.conn.execute("BEGIN IMMEDIATE")
-            self._depth = 1
-            try:
-                yield self.conn
-            except BaseException:
-                self._depth = 0
-                self.conn.execute("ROLLBACK")
-                raise
-            self._depth = 0
-            self.conn.execute("COMMIT")
+    def transaction(self, *, durable: bool = True) -> "_Transaction":
+        """``with db.transaction() as conn:``; re-entrant (a nested one joins the outer transaction).
+
+        ``durable=False`` commits without waiting for the disk (``synchronous=NORMAL`` for that
+        one commit): a crash of the process loses nothing, a power cut may lose that transaction
+        (never half of it), and the next durable commit makes it durable too. Only for writes
+        that are safe to lose, such as a note that Continuum was told something it may be told
+        again. Ignored when the transaction joins an outer one.
+        """
+        return _Transaction(self, durable)
 
     @property
     def in_transaction(self) -> bool:
         return self._depth > 0
+
+    @property
+    def transaction_serial(self) -> int | None:
+        """A number that names the current outer transaction (``None`` outside one).
+
+        Lets a caller keep a value worked out inside a transaction (a counter, say) for exactly
+        as long as that transaction lasts: a new transaction has a new number.
+        """
+        return self._serial if self._depth else None
+
+    def cached(self, memo: str, key: Any, load: Callable[[], Any]) -> Any:
+        """``load()``, remembered under ``(memo, key)`` until the current transaction ends.
+
+        Outside a transaction nothing is remembered. Inside one, nothing else writes, so a value
+        read once stays true unless this store's own methods change it: those that do call
+        :meth:`forget` with the memo's name. An exception from ``load`` is not remembered.
+        """
+        with self._lock:
+            if not self._depth:
+                return load()
+            if self._memo_serial != self._serial:
+                self._memos, self._memo_serial = {}, self._serial
+            table = self._memos.setdefault(memo, {})
+            if key in table:
+                return table[key]
+            value = table[key] = load()
+            return value
+
+    def forget(self, *memos: str) -> None:
+        """Drop what :meth:`cached` remembers under these names."""
+        with self._lock:
+            for memo in memos:
+                self._memos.pop(memo, None)
 
     def query(self, sql: str, params: tuple | dict = ()) -> list[sqlite3.Row]:
         with self._lock:
@@ -106,6 +140,9 @@ class Database:
         return row[0] if row is not None else None
 
     def execute(self, sql: str, params: tuple | dict = ()) -> sqlite3.Cursor:
+        with self._lock:
+            if self._depth:  # joins the open transaction
+                return self.conn.execute(sql, params)
         with self.transaction() as conn:
             return conn.execute(sql, params)
 
@@ -129,6 +166,64 @@ class Database:
     def close(self) -> None:
         with self._lock:
             self.conn.close()
+
+
+class _Transaction:
+    """The context manager of :meth:`Database.transaction` (a class: it is entered for nearly
+    every row the agent writes, and a generator-based one costs several times more)."""
+
+    __slots__ = ("db", "durable")
+
+    def __init__(self, db: Database, durable: bool = True) -> None:
+        self.db = db
+        self.durable = durable
+
+    def __enter__(self) -> sqlite3.Connection:
+        db = self.db
+        db._lock.acquire()
+        if db._depth:
+            db._depth += 1
+            self.durable = True  # joined: the outer transaction decides
+            return db.conn
+        try:
+            if not self.durable:
+                db.conn.execute("PRAGMA synchronous=NORMAL")
+            db.conn.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            self._restore()
+            db._lock.release()
+            raise
+        db._depth = 1
+        db._serial += 1
+        return db.conn
+
+    def _restore(self) -> None:
+        if not self.durable:
+            self.db.conn.execute("PRAGMA synchronous=FULL")
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        db = self.db
+        try:
+            if db._depth > 1:
+                db._depth -= 1
+                return False
+            db._depth = 0
+            if exc_type is not None:
+                db.conn.execute("ROLLBACK")
+                return False
+            try:
+                db.conn.execute("COMMIT")
+            except BaseException:
+                if db.conn.in_transaction:  # never leave a failed commit's transaction open
+                    db.conn.execute("ROLLBACK")
+                raise
+            return False
+        finally:
+            try:
+                if db._depth == 0:
+                    self._restore()
+            finally:
+                db._lock.release()
 
 
 def _statements(script: str) -> list[str]:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+import json
+from typing import Any, Iterable
 
 from agent.errors import UsageError
 from agent.store.db import Database, now_iso
+from agent.store.psa import ACCOUNT_MEMO, SITE_ACCOUNT_MEMO
 
 
 class LinkTables:
@@ -23,6 +25,7 @@ class LinkTables:
                          " ON CONFLICT(site_code) DO UPDATE SET account_rec_id = excluded.account_rec_id,"
                          " linked_at = excluded.linked_at, linked_by = excluded.linked_by",
                          (site_code, account_rec_id, now_iso(), by))
+            self.db.forget(SITE_ACCOUNT_MEMO)
         return previous
 
     def unlink_site(self, site_code: str) -> str | None:
@@ -30,10 +33,14 @@ class LinkTables:
         with self.db.transaction() as conn:
             previous = self.account_for_site(site_code)
             conn.execute("DELETE FROM site_links WHERE site_code = ?", (site_code,))
+            self.db.forget(SITE_ACCOUNT_MEMO)
         return previous
 
     def account_for_site(self, site_code: str) -> str | None:
-        return self.db.scalar("SELECT account_rec_id FROM site_links WHERE site_code = ?", (site_code,))
+        # Asked for every incoming ticket: remembered for the rest of the transaction; every
+        # method here that changes site links forgets it.
+        return self.db.cached(SITE_ACCOUNT_MEMO, site_code, lambda: self.db.scalar(
+            "SELECT account_rec_id FROM site_links WHERE site_code = ?", (site_code,)))
 
     def sites_for_account(self, account_rec_id: str) -> list[str]:
         return [r[0] for r in self.db.query(
@@ -81,6 +88,15 @@ class LinkTables:
         return self.db.scalar("SELECT ticket_rec_id FROM ticket_links WHERE continuum_ticket_id = ?",
                               (continuum_ticket_id,))
 
+    def tickets_for_continuum(self, continuum_ticket_ids: Iterable[str]) -> dict[str, str]:
+        """``{Continuum ticket id: PSA REC ID}`` for those of the ids that are linked, in one query."""
+        ids = list(continuum_ticket_ids)
+        if not ids:
+            return {}
+        return {r[0]: r[1] for r in self.db.query(
+            "SELECT l.continuum_ticket_id, l.ticket_rec_id FROM json_each(?) j"
+            " JOIN ticket_links l ON l.continuum_ticket_id = j.value", (json.dumps(ids),))}
+
     def continuum_for_ticket(self, ticket_rec_id: str) -> str | None:
         return self.db.scalar("SELECT continuum_ticket_id FROM ticket_links WHERE ticket_rec_id = ?",
                               (ticket_rec_id,))
@@ -102,6 +118,7 @@ class LinkTables:
         with self.db.transaction() as conn:
             sites = self.sites_for_account(account_rec_id)
             conn.execute("DELETE FROM site_links WHERE account_rec_id = ?", (account_rec_id,))
+            self.db.forget(SITE_ACCOUNT_MEMO)
             tickets = conn.execute("DELETE FROM ticket_links WHERE ticket_rec_id IN"
                                    " (SELECT rec_id FROM tickets WHERE account_rec_id = ?)", (account_rec_id,)).rowcount
             devices = conn.execute("DELETE FROM device_links WHERE asset_rec_id IN"
@@ -124,4 +141,5 @@ class LinkTables:
                                        (into, source)).rowcount,
             }
             conn.execute("UPDATE accounts SET merged_into = ? WHERE rec_id = ?", (into, source))
+            self.db.forget(SITE_ACCOUNT_MEMO, ACCOUNT_MEMO)
         return moved

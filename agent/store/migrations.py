@@ -128,4 +128,9 @@ MIGRATIONS: tuple[str, ...] = (
         detail  TEXT NOT NULL DEFAULT ''
     );
     """,
+    # 2: the links not yet acknowledged are read after every feed page; without this index that
+    # read scans every ticket link ever made.
+    """
+    CREATE INDEX ticket_links_unacked ON ticket_links(continuum_ticket_id) WHERE acked = 0;
+    """,
 )

@@ -16,6 +16,8 @@ STATUS_NEW = 100
 STATUS_COMPLETED = 1000
 BUILTIN_GROUPS = ("Full", "Partial", "Limited", "Sys Admin")
 CONTINUUM_PRIVILEGE = "Continuum Integration"
+ACCOUNT_MEMO = "account"  # names of the store's per-transaction memos (Database.cached)
+SITE_ACCOUNT_MEMO = "site_account"
 
 
 @dataclass
@@ -109,6 +111,21 @@ class PsaModel:
         if row is None:
             raise NotFoundError(f"no account with REC ID {rec_id!r}; 'zenithlink accounts list' shows them")
         return _account(row)
+
+    def account_manager(self, rec_id: str) -> str | None:
+        """The manager login of an account (``None`` if it has none); raises if there is no such account."""
+        return self._account_facts(rec_id)[0]
+
+    def _account_facts(self, rec_id: str) -> tuple[str | None]:
+        # Asked for every ticket the inbound sync creates (manager rule, then add_ticket's check):
+        # remembered for the rest of the transaction; merge_accounts forgets it.
+        def load() -> tuple[str | None]:
+            row = self.db.query_one("SELECT manager FROM accounts WHERE rec_id = ? AND merged_into IS NULL", (rec_id,))
+            if row is None:
+                raise NotFoundError(f"no account with REC ID {rec_id!r}; 'zenithlink accounts list' shows them")
+            return (row[0],)
+
+        return self.db.cached(ACCOUNT_MEMO, rec_id, load)
 
     def find_account(self, ref: str) -> Account | None:
         """An account by REC ID or, failing that, by exact name (the oldest of that name)."""
@@ -222,18 +239,27 @@ class PsaModel:
                    manager: str | None = None, in_inbox: bool = False, status_code: int = STATUS_NEW) -> str:
         if not (description or "").strip():
             raise UsageError("a ticket needs a description")
-        self.get_account(account_rec_id)
+        self._account_facts(account_rec_id)
         if asset_rec_id:
             self.get_asset(asset_rec_id)
         rec_id = new_rec_id("ticket")
         stamp = now_iso()
         with self.db.transaction() as conn:
-            number = conn.execute("SELECT COALESCE(MAX(ticket_no), 0) + 1 FROM tickets").fetchone()[0]
+            number = self._next_ticket_no(conn)
             conn.execute("INSERT INTO tickets(rec_id, ticket_no, account_rec_id, asset_rec_id, description,"
                          " status_code, manager, in_inbox, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
                          (rec_id, number, account_rec_id, asset_rec_id, description, status_code,
                           manager, int(in_inbox), stamp, stamp))
+            self._ticket_no_hint = (self.db.transaction_serial, number + 1)
         return rec_id
+
+    def _next_ticket_no(self, conn) -> int:
+        # Inside one transaction nobody else writes, so the next number is known after the
+        # first ticket: a page of a thousand tickets asks for MAX() once, not a thousand times.
+        serial, number = getattr(self, "_ticket_no_hint", (None, 0))
+        if serial is not None and serial == self.db.transaction_serial:
+            return number
+        return conn.execute("SELECT COALESCE(MAX(ticket_no), 0) + 1 FROM tickets").fetchone()[0]
 
     def get_ticket(self, rec_id: str, *, history: bool = True) -> Ticket:
         row = self.db.query_one(
@@ -262,12 +288,17 @@ class PsaModel:
     def count_tickets(self) -> int:
         return self.db.scalar("SELECT COUNT(*) FROM tickets")
 
-    def add_history(self, ticket_rec_id: str, text: str, *, at: str | None = None, author: str = "") -> str:
+    def add_history(self, ticket_rec_id: str, text: str, *, at: str | None = None, author: str = "",
+                    touch: bool = True) -> str:
+        """Add a History Note; ``touch=False`` leaves the ticket's ``updated_at`` alone (the first
+        note of a ticket made a moment ago in the same transaction)."""
         rec_id = new_rec_id("history")
+        stamp = now_iso()
         with self.db.transaction() as conn:
             conn.execute("INSERT INTO history(rec_id, ticket_rec_id, at, text, author) VALUES (?,?,?,?,?)",
-                         (rec_id, ticket_rec_id, at or now_iso(), text, author))
-            conn.execute("UPDATE tickets SET updated_at = ? WHERE rec_id = ?", (now_iso(), ticket_rec_id))
+                         (rec_id, ticket_rec_id, at or stamp, text, author))
+            if touch:
+                conn.execute("UPDATE tickets SET updated_at = ? WHERE rec_id = ?", (stamp, ticket_rec_id))
         return rec_id
 
     def set_ticket_status(self, rec_id: str, status_code: int) -> int:

@@ -6,8 +6,9 @@ random characters so two agents (or two threads) never collide.
 
 from __future__ import annotations
 
+import os
+import random
 import re
-import secrets
 import time
 
 PREFIXES = {"account": "CRD", "asset": "AST", "ticket": "TKT", "history": "HIS", "employee": "EMP"}
@@ -24,15 +25,39 @@ def _base36(number: int, width: int) -> str:
     return "".join(reversed(digits))
 
 
+# Two base-36 digits per step: REC IDs are made for every ticket and history note the inbound
+# sync writes, so the conversion is worth a 1,296-entry table.
+_PAIRS = tuple(a + b for a in ALPHABET for b in ALPHABET)
+_TAIL_WIDTH = 8
+_TAIL_RANGE = 36 ** _TAIL_WIDTH
+_TAIL_BITS = _TAIL_RANGE.bit_length()
+_stamp: tuple[int, str] = (-1, "")
+# Uniqueness, not secrecy, is asked of the tail: a generator seeded from os.urandom (and again
+# in every forked child) gives it without a system call per REC ID.
+_random = random.Random()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_random.seed)
+
+
+def _tail() -> str:
+    # One draw for the whole tail: the same distribution as a draw per character.
+    number = _random.getrandbits(_TAIL_BITS)
+    while number >= _TAIL_RANGE:  # rejection keeps the draw uniform (as randrange does)
+        number = _random.getrandbits(_TAIL_BITS)
+    number, d = divmod(number, 1296)
+    number, c = divmod(number, 1296)
+    a, b = divmod(number, 1296)
+    return _PAIRS[a] + _PAIRS[b] + _PAIRS[c] + _PAIRS[d]
+
+
 def new_rec_id(table: str) -> str:
     """A new REC ID for ``table`` (one of :data:`PREFIXES`)."""
-    prefix = PREFIXES[table]
-    stamp = _base36(time.time_ns() // 1_000_000, 9)
-    width = LENGTH - len(prefix) - len(stamp)
-    # One draw for the whole tail (same distribution as a draw per character, a tenth of the cost:
-    # REC IDs are made for every ticket and history note the inbound sync writes).
-    tail = _base36(secrets.randbelow(36 ** width), width)
-    return prefix + stamp + tail
+    global _stamp
+    millis = time.time_ns() // 1_000_000
+    last = _stamp
+    if last[0] != millis:
+        last = _stamp = (millis, _base36(millis, LENGTH - 3 - _TAIL_WIDTH))
+    return PREFIXES[table] + last[1] + _tail()
 
 
 def is_rec_id(value: str, table: str | None = None) -> bool:

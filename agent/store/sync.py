@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Iterable, Mapping
 
 from agent.store.db import Database, now_iso
 
@@ -39,6 +39,23 @@ class SyncState:
         self.db.execute("INSERT INTO sync_state(key, value) VALUES (?, ?)"
                         " ON CONFLICT(key) DO UPDATE SET value = excluded.value", (key, value))
 
+    def get_states(self, keys: Iterable[str]) -> dict[str, str]:
+        """The values of those of ``keys`` that are set, in one query."""
+        keys = list(keys)
+        if not keys:
+            return {}
+        return {r[0]: r[1] for r in self.db.query(
+            "SELECT s.key, s.value FROM json_each(?) j JOIN sync_state s ON s.key = j.value"
+            " WHERE s.value IS NOT NULL", (json.dumps(keys),))}
+
+    def set_states(self, values: Mapping[str, str | None]) -> None:
+        """Set several keys in one statement (``None`` clears a key's value, as in :meth:`set_state`)."""
+        if not values:
+            return
+        with self.db.transaction() as conn:
+            conn.executemany("INSERT INTO sync_state(key, value) VALUES (?, ?)"
+                             " ON CONFLICT(key) DO UPDATE SET value = excluded.value", list(values.items()))
+
     @property
     def feed_cursor(self) -> str | None:
         return self.get_state("feed_cursor")
@@ -52,6 +69,23 @@ class SyncState:
         cur = self.db.execute("INSERT OR IGNORE INTO processed_changes(change_id, processed_at) VALUES (?, ?)",
                               (change_id, now_iso()))
         return cur.rowcount == 1
+
+    def processed_among(self, change_ids: Iterable[str]) -> set[str]:
+        """Which of ``change_ids`` are recorded as processed, in one query (a page's worth at a time)."""
+        ids = list(change_ids)
+        if not ids:
+            return set()
+        return {r[0] for r in self.db.query(
+            "SELECT p.change_id FROM json_each(?) j JOIN processed_changes p ON p.change_id = j.value",
+            (json.dumps(ids),))}
+
+    def mark_processed_many(self, change_ids: Iterable[str]) -> int:
+        """Record changes as applied in one statement; how many were not recorded already."""
+        stamp = now_iso()
+        with self.db.transaction() as conn:
+            cur = conn.executemany("INSERT OR IGNORE INTO processed_changes(change_id, processed_at) VALUES (?, ?)",
+                                   [(change_id, stamp) for change_id in change_ids])
+        return max(cur.rowcount, 0)
 
     # -- outbox ----------------------------------------------------------------------------
     def enqueue_outbox(self, idem_key: str, ticket_rec_id: str, action: str, payload: dict[str, Any], *,
