@@ -1,0 +1,76 @@
+"""One feed page is applied in one transaction with what it reads once per page (processed ids,
+linked tickets, last seen fields) kept up to date as it goes: several changes of one ticket, and
+several tickets of one unlinked site, in the same page."""
+
+from __future__ import annotations
+
+from agent import events
+from agent.hookspecs import hookimpl
+from test_inbound_support import Env, sandbox  # noqa: F401 - fixtures
+
+
+class Watcher:
+    """A manager rule that looks at the store: how many PSA tickets exist when it is asked."""
+
+    def __init__(self) -> None:
+        self.counts: list[int] = []
+
+    @hookimpl
+    def zenith_ticket_manager(self, ticket, account, store, settings):
+        self.counts.append(store.count_tickets())
+        return None
+
+
+def test_every_change_of_one_ticket_in_one_page(tmp_path, sandbox):
+    env = Env(tmp_path, sandbox)
+    try:
+        site = env.site_codes()[0]
+        tid = env.open(site, title="Backup failed", priority="High")
+        env.world.add_note(tid, "Looking at it.", author="NOC")
+        env.world.update_ticket(tid, priority="Critical")
+        env.world.return_ticket(tid, "Info Needed")
+        env.world.update_ticket(tid, assigned_to="VSD")
+        env.world.close_ticket(tid)
+
+        assert env.sync() == 6
+        assert env.sandbox.world.acked_cursor == env.store.feed_cursor
+        assert env.store.count_tickets() == 1
+        texts = [h.text for h in env.ticket_of(tid).history]
+        assert len(texts) == 6
+        assert texts[0].startswith("Created in Continuum") and "Looking at it." in texts[1]
+        assert "Priority High -> Critical" in texts[2] and "Title" not in texts[2]
+        assert "Info Needed" in texts[3]
+        assert "Priority" not in texts[4] and "-> VSD" in texts[4]  # compared with the change before it
+        assert texts[5].startswith("Closed in Continuum")
+        assert env.recorder.kinds() == [events.TICKET_CREATED, events.TICKET_RETURNED,
+                                        events.TICKET_CLOSED_IN_CONTINUUM]
+
+        # The fields remembered at the end of that page are what the next page compares with.
+        env.world.update_ticket(tid, title="Backup failed twice")
+        assert env.sync() == 1
+        last = env.ticket_of(tid).history[-1].text
+        assert "Title Backup failed -> Backup failed twice" in last and "Priority" not in last
+    finally:
+        env.close()
+
+
+def test_tickets_of_one_unlinked_site_in_one_page_share_one_new_account(tmp_path, sandbox):
+    watcher = Watcher()
+    env = Env(tmp_path, sandbox, plugins=[("watcher", watcher)])
+    try:
+        site = env.site_codes()[1]
+        ids = [env.open(site, title=f"Alert {n}") for n in range(3)]
+        own = env.store.add_account("Own business")
+
+        assert env.sync() == 3
+
+        accounts = {env.ticket_of(t).account_rec_id for t in ids}
+        assert len(accounts) == 1 and own not in accounts  # R4: created once, then linked
+        assert env.store.account_for_site(site) in accounts
+        assert [a.auto_created for a in env.store.list_accounts()] == [False, True]
+        assert [env.ticket_of(t).ticket_no for t in ids] == [1, 2, 3]
+        assert watcher.counts == [0, 1, 2]  # a hook sees the tickets made earlier in the page
+        assert env.store.unacked_ticket_links() == []
+        assert env.sandbox.world.links == {t: env.ticket_of(t).rec_id for t in ids}
+    finally:
+        env.close()
