@@ -5,6 +5,13 @@ applied in ONE store transaction together with the new cursor; Continuum is ackn
 after that commit, and notifiers hear about the page only after it too. Changes are recorded
 as processed by id, so a page delivered twice, or again after a crash, changes nothing more.
 
+Throughput: what a page needs to know is read once, inside its transaction (which of its
+changes are processed, the PSA tickets of its Continuum tickets, their last seen fields) and
+kept up to date in memory while the page is applied; the processed ids and last seen fields are
+written in one statement each when the page ends. PSA records (accounts, tickets, history
+notes, ticket links) are still written change by change, so every hook, called once per change
+as before, sees what the earlier changes of the page did.
+
 Decisions where the contract is silent:
 
 - A ``TicketReturned``, ``NoteAdded`` or ``TicketUpdated`` for a Continuum ticket that has no
