@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Iterable
 
 from lxml import etree
@@ -14,13 +15,12 @@ def _sub(parent: etree._Element, tag: str, text: str | None) -> None:
         etree.SubElement(parent, tag).text = _clean(text)
 
 
+_NOT_XML = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
 def _clean(text: str) -> str:
     # XML 1.0 cannot carry most control characters; lxml would refuse the whole body.
-    return "".join(c for c in text if _allowed(ord(c)))
-
-
-def _allowed(cp: int) -> bool:
-    return cp in (0x9, 0xA, 0xD) or 0x20 <= cp <= 0xD7FF or 0xE000 <= cp <= 0xFFFD or cp >= 0x10000
+    return _NOT_XML.sub("", text)
 
 
 def _bytes(root: etree._Element) -> bytes:
