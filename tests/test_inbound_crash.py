@@ -19,6 +19,7 @@ from agent.store import Store
 from test_inbound_support import ini_text
 
 TICKETS = 5_000
+RUN_TICKETS = 300  # opened before each of the 14 killed runs; the rest before the clean run
 
 AGENT = textwrap.dedent('''
     import os, signal, sys
@@ -44,7 +45,7 @@ AGENT = textwrap.dedent('''
 
     client.ack = ack
     while True:
-        sync = InboundSync(app, limit=500)
+        sync = InboundSync(app, limit=100)
         sync.run_once()
         if kill_at_ack == 0 and sync.last_round.fetched == 0 and not sync.last_round.stopped_by:
             break
@@ -74,11 +75,13 @@ def test_R10_exactly_once_through_sigkills_during_a_5000_ticket_ingest(tmp_path)
     with SandboxServer(psg="demo", seed=5, sites=20, devices=200) as sb:
         ini = tmp_path / "CmtZenithLink.ini"
         ini.write_text(ini_text(sb.url, dbsys))
-        sb.world.open_tickets(TICKETS)
         sb.faults.set(duplicate_feed=True, redeliver=True)
 
         kills = 0
         for run in range(14):
+            # Tickets keep arriving, as they do in Continuum, so that every agent run has work to
+            # be killed in the middle of, however fast the ingest is.
+            sb.world.open_tickets(RUN_TICKETS)
             if run % 2 == 0:
                 proc = _start(script, ini, rng.randint(1, 3), marker)  # dies right after a commit
                 proc.wait(timeout=60)
@@ -90,6 +93,7 @@ def test_R10_exactly_once_through_sigkills_during_a_5000_ticket_ingest(tmp_path)
             assert proc.returncode == -signal.SIGKILL, _errors(script)
             kills += 1
 
+        sb.world.open_tickets(TICKETS - 14 * RUN_TICKETS)
         clean = _start(script, ini, 0, marker)
         clean.wait(timeout=120)
         assert clean.returncode == 0, _errors(script)
