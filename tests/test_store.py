@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from agent.errors import NotFoundError, PrivilegeError, UsageError
+from agent.errors import NotFoundError, PrivilegeError, StoreError, UsageError
 from agent.store import STATUS_COMPLETED, Store
 from agent.store.migrations import MIGRATIONS
 from agent.store.recid import PATTERN, is_rec_id, new_rec_id
@@ -316,3 +316,132 @@ def test_now_iso_format():
     assert len(stamp) == 27 and stamp.endswith("Z") and stamp[10] == "T"
     moment = datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
     assert before.replace(microsecond=0) <= moment <= after
+
+
+# -- batch writes ---------------------------------------------------------------------------
+def test_add_tickets_many_numbers_in_order_and_checks_like_add_ticket(store):
+    acct = store.add_account("ACME")
+    asset = store.add_asset("PC-1", acct)
+    first = store.add_ticket(acct, "before")
+    with store.transaction():
+        rows = [store.new_ticket(acct, f"t{n}", asset_rec_id=asset if n == 1 else None, manager="bob",
+                                 in_inbox=True) for n in range(3)]
+        assert store.count_tickets() == 1  # checked and stamped, not written
+        assert store.add_tickets_many(rows) == [2, 3, 4]
+    assert store.add_tickets_many([]) == []
+    tickets = store.list_tickets()
+    assert [t.rec_id for t in tickets] == [first] + [r.rec_id for r in rows]
+    assert [t.description for t in tickets[1:]] == ["t0", "t1", "t2"]
+    assert tickets[2].asset_rec_id == asset and tickets[1].asset_rec_id is None
+    assert all(t.in_inbox and t.manager == "bob" and t.status_code == 100 for t in tickets[1:])
+    assert store.add_ticket(acct, "after") and store.list_tickets()[-1].ticket_no == 5
+    with pytest.raises(NotFoundError):
+        store.new_ticket("CRD00000000000000000", "x")
+    with pytest.raises(NotFoundError):
+        store.new_ticket(acct, "x", asset_rec_id="AST00000000000000000")
+    with pytest.raises(UsageError):
+        store.new_ticket(acct, "  ")
+
+
+def test_add_history_many_keeps_order_and_touches_only_when_asked(store):
+    acct = store.add_account("ACME")
+    a, b = store.add_ticket(acct, "a"), store.add_ticket(acct, "b")
+    before = {t.rec_id: store.db.scalar("SELECT updated_at FROM tickets WHERE rec_id = ?", (t.rec_id,))
+              for t in store.list_tickets()}
+    notes = [store.new_history(a, "first", at="2026-01-01T00:00:00.000000Z", author="Continuum", touch=False),
+             store.new_history(b, "quiet", touch=False),
+             store.new_history(a, "second"),
+             store.new_history(a, "third")]
+    assert store.add_history_many(notes) == 4
+    assert [h.text for h in store.get_ticket(a).history] == ["first", "second", "third"]
+    assert store.get_ticket(a).history[0].at == "2026-01-01T00:00:00.000000Z"
+    assert store.db.scalar("SELECT author FROM history WHERE rec_id = ?", (notes[0].rec_id,)) == "Continuum"
+    updated = lambda rec: store.db.scalar("SELECT updated_at FROM tickets WHERE rec_id = ?", (rec,))  # noqa: E731
+    assert updated(a) == notes[3].touched_at and updated(b) == before[b]
+    assert store.add_history_many([]) == 0
+
+
+def test_link_tickets_many_and_a_link_taken_already(store):
+    acct = store.add_account("ACME")
+    t = [store.add_ticket(acct, f"t{n}") for n in range(3)]
+    assert store.link_tickets_many([("C-0", t[0]), ("C-1", t[1])]) == 2
+    assert store.tickets_for_continuum(["C-0", "C-1"]) == {"C-0": t[0], "C-1": t[1]}
+    assert sorted(store.unacked_ticket_links()) == [("C-0", t[0]), ("C-1", t[1])]
+    with pytest.raises(sqlite3.IntegrityError):
+        with store.transaction():
+            store.link_tickets_many([("C-2", t[2]), ("C-0", t[2])])
+    assert store.ticket_for_continuum("C-2") is None  # the transaction rolled back as a whole
+    assert store.link_tickets_many([]) == 0
+
+
+def test_psa_batch_rows_are_written_before_anything_reads_or_writes_their_tables(store):
+    acct = store.add_account("ACME")
+    with store.transaction():
+        batch = store.psa_batch()
+        rec = batch.add_ticket(acct, "held", in_inbox=True)
+        batch.add_history(rec, "created", touch=False)
+        batch.link_ticket("C-1", rec)
+        assert batch.held == 3
+        assert store.db.conn.execute("SELECT COUNT(*) FROM tickets").fetchone()[0] == 0  # raw: not yet
+        store.audit("test", "unrelated")  # a statement on another table writes nothing held
+        assert batch.held == 3
+        assert store.count_tickets() == 1 and batch.held == 0  # a read through the store sees them
+        second = batch.add_ticket(acct, "second")
+        batch.add_history(second, "note")
+        store.set_inbox(second, True)  # a write through the store comes after them
+        assert store.get_ticket(second).in_inbox
+        third = batch.add_ticket(acct, "third")
+        store.add_account("Other")  # any store method that joins the transaction writes them first
+        assert batch.held == 0
+        fourth = batch.add_ticket(acct, "fourth")
+    # the commit wrote the rest
+    assert [t.rec_id for t in store.list_tickets()] == [rec, second, third, fourth]
+    assert [t.ticket_no for t in store.list_tickets()] == [1, 2, 3, 4]
+    assert store.ticket_for_continuum("C-1") == rec
+    assert [h.text for h in store.get_ticket(second).history] == ["note"]
+
+
+def test_psa_batch_rows_are_dropped_with_a_rollback_and_need_a_transaction(store):
+    acct = store.add_account("ACME")
+    with pytest.raises(RuntimeError):
+        with store.transaction():
+            batch = store.psa_batch()
+            batch.add_ticket(acct, "lost")
+            raise RuntimeError("stop")
+    assert store.count_tickets() == 0
+    with store.transaction():  # nothing held is left over for the next transaction
+        pass
+    assert store.count_tickets() == 0
+    with pytest.raises(StoreError):
+        store.psa_batch()
+
+
+def test_psa_batch_failure_on_write_rolls_the_whole_transaction_back(store):
+    acct = store.add_account("ACME")
+    taken = store.add_ticket(acct, "taken")
+    store.link_ticket("C-1", taken)
+    with pytest.raises(sqlite3.IntegrityError):
+        with store.transaction():
+            batch = store.psa_batch()
+            store.set_state("k", "v")
+            rec = batch.add_ticket(acct, "new")
+            batch.link_ticket("C-1", rec)  # Continuum ticket linked already: fails when written
+    assert store.count_tickets() == 1 and store.get_state("k") is None
+    with store.transaction():
+        store.set_state("k", "v")
+    assert store.get_state("k") == "v"
+
+
+def test_asset_for_device_memo_follows_device_links_inside_a_transaction(store):
+    acct = store.add_account("ACME")
+    a1, a2 = store.add_asset("PC-1", acct), store.add_asset("PC-2", acct)
+    with store.transaction():
+        assert store.asset_for_device("D1") is None
+        store.link_device("D1", a1)
+        assert store.asset_for_device("D1") == a1
+        store.unlink_device("D1")
+        assert store.asset_for_device("D1") is None
+        store.link_device("D1", a2)
+        assert store.asset_for_device("D1") == a2
+        store.unlink_account(acct)
+        assert store.asset_for_device("D1") is None
