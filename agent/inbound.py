@@ -8,13 +8,9 @@ as processed by id, so a page delivered twice, or again after a crash, changes n
 Throughput: what a page needs to know is read once, inside its transaction (which of its
 changes are processed, the PSA tickets of its Continuum tickets, their last seen fields) and
 kept up to date in memory while the page is applied; the processed ids and last seen fields are
-written in one statement each when the page ends. New PSA tickets, history notes and ticket
-links are held in a :class:`agent.store.PsaBatch` and written a table at a time in the same
-transaction; the store writes them first whenever a statement through it touches those tables,
-so every hook, called once per change as before, still sees what the earlier changes of the
-page did. Accounts and site links (auto-created ones too) are written at once. That Continuum
-was acknowledged is noted with the next page's commit (or at the end of the round) rather than
-in a commit of its own. Events are built only when a notifier listens.
+written in one statement each when the page ends. PSA records (accounts, tickets, history
+notes, ticket links) are still written change by change, so every hook, called once per change
+as before, sees what the earlier changes of the page did.
 
 Decisions where the contract is silent:
 
@@ -38,9 +34,7 @@ Decisions where the contract is silent:
 from __future__ import annotations
 
 import json
-import re
 import sqlite3
-from json.encoder import encode_basestring_ascii as _json_string
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import lru_cache
@@ -49,7 +43,6 @@ from typing import Any, Iterable
 from loguru import logger
 
 from agent import events, inventory_index
-from agent.app import App
 from agent.continuum.errors import (BadSecurityCode, ContinuumError, ContinuumRefused, NotActivated)
 from agent.errors import StoreError, ZenithError, describe
 from agent.reporting import report_failure
@@ -65,10 +58,7 @@ SNAPSHOT_FIELDS = (("title", "Title"), ("description", "Description"), ("priorit
                    ("status", "Status"), ("assigned_to", "Assigned to"), ("site_code", "Site"),
                    ("device_id", "Device"))
 _PROBLEM_STATE = "inbound_problem"
-# The form Continuum writes its times in (whole seconds, UTC): once known to be a real time,
-# re-written by slicing.
-_PLAIN_UTC = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
-_JSON_KEYS = {name: json.dumps(name) + ":" for name, _ in SNAPSHOT_FIELDS}
+_COMPACT_JSON = json.JSONEncoder(separators=(",", ":"))  # json.dumps builds an encoder per call
 ACTIVATION_PENDING = "Waiting for Continuum to apply the PSA activation (this can take up to 24 hours)"
 
 
@@ -97,7 +87,7 @@ class _PageResult:
     skipped: int = 0
     duplicates: int = 0
     given_up: list[tuple[Any, str]] = field(default_factory=list)
-    events: list[events.Event] | None = None  # None: nobody listens
+    events: list[events.Event] = field(default_factory=list)
 
 
 class _ChangeFailed(Exception):
@@ -120,10 +110,6 @@ class InboundSync:
         self.max_pages = max_pages
         self.give_up_after = give_up_after
         self.last_round = RoundStats()
-        # Acknowledged to Continuum, not yet noted in the store: noted with the next page's
-        # commit, or at the end of the round (see _ack).
-        self._acked_cursor: str | None = None
-        self._acked_links: list[str] = []
 
     # -- the round -------------------------------------------------------------------------
     def run_once(self) -> int:
@@ -170,8 +156,6 @@ class InboundSync:
         except Exception as exc:  # noqa: BLE001 - the service loop must survive a bug here; report it
             stats.stopped_by = "error"
             self._problem("InboundFailed", "Reading the Continuum ticket queue failed", exc)
-        finally:
-            self._note_acks()
         return stats.applied
 
     def _one_page(self, stats: RoundStats) -> bool:
@@ -187,7 +171,7 @@ class InboundSync:
         try:
             self._ack(page.next)
         finally:
-            for event in result.events or ():
+            for event in result.events:
                 self.app.notify(event)
             self._report_given_up(result.given_up)
         return bool(page.more and page.changes)
@@ -224,11 +208,9 @@ class InboundSync:
     def _commit_page(self, page, give_up: dict[str, str]) -> _PageResult:
         store = self.app.store
         result = _PageResult()
-        acked_cursor, acked_links = self._acked_cursor, self._acked_links
         with store.transaction():
             # Read inside the transaction: nothing else writes until it commits.
-            applier = _Applier(self.app, page.changes, wants_events=_anyone_listens(self.app))
-            result.events = applier.events
+            applier = _Applier(self.app, page.changes)
             done = store.processed_among(change.id for change in page.changes)
             processed: list[str] = []
             for change in page.changes:
@@ -242,10 +224,13 @@ class InboundSync:
                     store.set_state(_failures_key(change.id), None)
                 elif _guarded(applier.skip, change):
                     result.skipped += 1
-                elif _guarded(applier.apply, change):
-                    result.applied += 1
                 else:
-                    result.skipped += 1
+                    produced = _guarded(applier.apply, change)
+                    if produced is None:
+                        result.skipped += 1
+                    else:
+                        result.applied += 1
+                        result.events.extend(produced)
                 done.add(change.id)
                 processed.append(change.id)
             store.mark_processed_many(processed)
@@ -253,11 +238,7 @@ class InboundSync:
             states = {"last_queue_poll": now_iso()}
             if page.next:
                 states["feed_cursor"] = page.next
-            if acked_cursor:
-                store.mark_links_acked(acked_links)
-                states["acked_cursor"] = acked_cursor
             store.set_states(states)
-        self._acked_cursor, self._acked_links = None, []
         return result
 
     def _after_failure(self, failure: _ChangeFailed) -> str:
@@ -290,17 +271,10 @@ class InboundSync:
 
     # -- acknowledgement -------------------------------------------------------------------
     def _ack(self, cursor: str | None) -> None:
-        """Ack ``cursor`` with the links Continuum has not been told about yet.
-
-        That Continuum was told is noted in the store with the next page's commit or at the end
-        of the round, not in a commit of its own: if the note is lost, the next round
-        acknowledges the same cursor and links again, which Continuum accepts.
-        """
+        """Ack ``cursor`` with the links Continuum has not been told about yet."""
         store, client = self.app.store, self.app.client
-        told = set(self._acked_links)
-        links = [link for link in store.unacked_ticket_links() if link[0] not in told]
-        acked_cursor = self._acked_cursor or store.get_state("acked_cursor")
-        if not cursor or (not links and acked_cursor == cursor):
+        links = store.unacked_ticket_links()
+        if not cursor or (not links and store.get_state("acked_cursor") == cursor):
             return
         for chunk in _chunks(links, ACK_LINKS_PER_CALL):
             try:
@@ -309,23 +283,11 @@ class InboundSync:
                 if not chunk:
                     raise
                 self._ack_links_one_by_one(cursor, chunk, exc)
-            # Each call acknowledged the cursor too.
-            self._acked_links.extend(tid for tid, _ in chunk)
-            self._acked_cursor = cursor
-
-    def _note_acks(self) -> None:
-        """Note what was acknowledged and is not noted yet; a commit that need not wait for the disk."""
-        if not self._acked_cursor:
-            return
-        store = self.app.store
-        try:
+            # Each call acknowledged the cursor too: one commit for both, and one that need not
+            # wait for the disk: if it is lost, the next round acknowledges the same again.
             with store.transaction(durable=False):
-                store.mark_links_acked(self._acked_links)
-                store.set_state("acked_cursor", self._acked_cursor)
-        except Exception as exc:  # noqa: BLE001 - only a note: the next round acknowledges the same again
-            logger.warning("could not note the acknowledgement of {} in the store ({}); it is sent again at the "
-                           "next poll", self._acked_cursor, describe(exc))
-        self._acked_cursor, self._acked_links = None, []
+                store.mark_links_acked([tid for tid, _ in chunk])
+                store.set_state("acked_cursor", cursor)
 
     def _ack_links_one_by_one(self, cursor: str, links: list[tuple[str, str]], exc: ContinuumError) -> None:
         logger.warning("Continuum refused an ack with {} link(s) ({}); sending them one by one", len(links),
@@ -376,15 +338,6 @@ class InboundSync:
             self.app.store.set_state(_PROBLEM_STATE, None)
 
 
-def _anyone_listens(app) -> bool:
-    """Whether an event would reach anyone: ``App.notify`` hands it to the ``zenith_notify``
-    implementations only, so with none (and ``notify`` not replaced) it would be thrown away."""
-    notify = getattr(app, "notify", None)
-    if getattr(notify, "__func__", None) is not App.notify:
-        return True
-    return bool(app.pm.hook.zenith_notify.get_hookimpls())
-
-
 def _guarded(step, change):
     """Run one step on one change; classify what it raises (storage trouble stops the round as it is)."""
     try:
@@ -402,22 +355,17 @@ def _guarded(step, change):
 
 
 class _Applier:
-    """Applies the single changes of one page inside the page's transaction.
+    """Applies the single changes of one page inside the page's transaction; collects nothing but events.
 
     What the page needs from the store is read once when the page starts (the PSA tickets of
     its Continuum tickets, their last seen fields) and kept up to date as the page is applied:
-    within the page's transaction only this page writes ticket links and sync state. New PSA
-    tickets, history notes and ticket links are held in a :class:`agent.store.PsaBatch` and
-    written a table at a time; the store writes them first whenever anything (a hook, say)
-    reads or writes those tables through it, so every hook still sees what the earlier changes
-    of the page did. Accounts, site links and everything else a hook may write are written at
-    once. The last seen fields are written when the page ends (:meth:`finish`).
-
-    Events are collected in :attr:`events` only when someone listens (``wants_events``); they
-    are handed over after the commit.
+    within the page's transaction only this page writes ticket links and sync state. The last
+    seen fields are written when the page ends (:meth:`finish`); PSA records (accounts,
+    tickets, history notes, ticket links) are written at once, so the hooks called for a later
+    change of the page see them.
     """
 
-    def __init__(self, app, changes: Iterable[Any] = (), *, wants_events: bool = True) -> None:
+    def __init__(self, app, changes: Iterable[Any] = ()) -> None:
         self.settings = app.settings
         self.store = app.store
         hook = app.pm.hook
@@ -429,110 +377,102 @@ class _Applier:
         self._handlers = {"TicketCreated": self._created, "TicketReturned": self._returned,
                           "TicketClosed": self._closed, "NoteAdded": self._note_added,
                           "TicketUpdated": self._updated}
-        self.events: list[events.Event] | None = [] if wants_events else None
         ticket_ids = {change.ticket.ticket_id for change in changes}
         self._links = self.store.tickets_for_continuum(ticket_ids)
         self._seen = self.store.get_states(_snapshot_key(tid) for tid in ticket_ids)
         self._remembered: dict[str, str] = {}
         self._device_lookup = None
-        self._devices: dict[str, dict[str, str] | None] = {}
-        self._batch = self.store.psa_batch()
 
     def finish(self) -> None:
-        """Write the page's held PSA rows and what it remembered of its tickets; call once, inside
-        the page's transaction."""
-        self._batch.flush()
+        """Write what the page remembered of its tickets; call once, inside the page's transaction."""
         self.store.set_states(self._remembered)
         self._remembered = {}
 
     def skip(self, change) -> bool:
         return bool(self._skip_change(change=change, settings=self.settings))
 
-    def apply(self, change) -> bool:
-        """Apply one change; ``False`` when it asks for nothing (R10, orphans)."""
+    def apply(self, change) -> list[events.Event] | None:
+        """Apply one change; its events, or ``None`` when it asks for nothing (R10, orphans)."""
         handler = self._handlers.get(change.kind)
         if handler is None:
             raise BadChange(f"unknown change kind {change.kind!r}; this agent knows {', '.join(KINDS)}")
         return handler(change)
 
     # -- kinds -----------------------------------------------------------------------------
-    def _created(self, change) -> bool:
+    def _created(self, change) -> list[events.Event] | None:
         ticket = change.ticket
         if ticket.ticket_id in self._links:
-            return False  # R10: this Continuum ticket has its PSA ticket already
-        self._create(ticket)
-        return True
+            return None  # R10: this Continuum ticket has its PSA ticket already
+        return [self._create(ticket)]
 
-    def _returned(self, change) -> bool:
-        rec_id, _ = self._linked(change)
+    def _returned(self, change) -> list[events.Event] | None:
+        produced, rec_id = self._linked(change)
         if rec_id is None:
-            return False
+            return None
         ticket, note = change.ticket, change.note
         self.store.set_inbox(rec_id, True)
         text = f"Returned by {_who(ticket.origin)} in Continuum with status {ticket.status or 'unknown'}"
         self._history(rec_id, text + _note_suffix(note), note.created_on if note else ticket.updated_on)
         self._remember(ticket)
-        if self.events is not None:
-            self.events.append(_event(events.TICKET_RETURNED, f"Continuum ticket {ticket.ticket_id} returned "
-                                      f"({ticket.status}) into the Inbox as {rec_id}", ticket, rec_id,
-                                      status=ticket.status, note=note.text if note else ""))
-        return True
+        produced.append(_event(events.TICKET_RETURNED, f"Continuum ticket {ticket.ticket_id} returned "
+                               f"({ticket.status}) into the Inbox as {rec_id}", ticket, rec_id,
+                               status=ticket.status, note=note.text if note else ""))
+        return produced
 
-    def _closed(self, change) -> bool:
-        rec_id, _ = self._linked(change)
+    def _closed(self, change) -> list[events.Event] | None:
+        produced, rec_id = self._linked(change)
         if rec_id is None:
-            return False
+            return None
         ticket, note = change.ticket, change.note
         text = f"Closed in Continuum by {_who(ticket.origin)}; the status of this ticket is unchanged"
         self._history(rec_id, text + _note_suffix(note), note.created_on if note else ticket.updated_on)
         self._remember(ticket)
-        if self.events is not None:
-            self.events.append(_event(events.TICKET_CLOSED_IN_CONTINUUM,
-                                      f"Continuum ticket {ticket.ticket_id} was closed in Continuum ({rec_id})",
-                                      ticket, rec_id))
-        return True
+        produced.append(_event(events.TICKET_CLOSED_IN_CONTINUUM,
+                               f"Continuum ticket {ticket.ticket_id} was closed in Continuum ({rec_id})",
+                               ticket, rec_id))
+        return produced
 
-    def _note_added(self, change) -> bool:
+    def _note_added(self, change) -> list[events.Event] | None:
         note = change.note
         if note is None:
             raise BadChange("a NoteAdded change without its <Note>")
-        rec_id, _ = self._linked(change)
+        produced, rec_id = self._linked(change)
         if rec_id is None:
-            return False
+            return None
         author = note.author or _who(note.origin)
         self._history(rec_id, f"Note from {author} in Continuum: {note.text}", note.created_on)
         self._remember(change.ticket)
-        return True
+        return produced
 
-    def _updated(self, change) -> bool:
+    def _updated(self, change) -> list[events.Event] | None:
         ticket = change.ticket
         before = self._snapshot(ticket.ticket_id)
-        rec_id, adopted = self._linked(change)
+        produced, rec_id = self._linked(change)
         if rec_id is None:
-            return False
-        if adopted:
+            return None
+        if produced:
             before = None  # adopted just now from this very change: nothing to compare with
         text = f"Updated in Continuum by {_who(ticket.origin)}: {update_summary(before, ticket)}"
         self._history(rec_id, text, ticket.updated_on)
         self._remember(ticket)
-        return True
+        return produced
 
     # -- shared steps ----------------------------------------------------------------------
-    def _linked(self, change) -> tuple[str | None, bool]:
-        """The PSA ticket of the change's Continuum ticket, adopting it when sensible; and whether
-        it was adopted just now."""
+    def _linked(self, change) -> tuple[list[events.Event], str | None]:
+        """The PSA ticket of the change's Continuum ticket, adopting it when sensible."""
         ticket = change.ticket
         rec_id = self._links.get(ticket.ticket_id)
         if rec_id:
-            return rec_id, False
+            return [], rec_id
         if change.kind == "TicketClosed" or ticket.status == "Closed" or ticket.psa_ticket_id:
             logger.info("{} of Continuum ticket {} ignored: no PSA ticket is linked to it{}", change.kind,
                         ticket.ticket_id, f" (Continuum names {ticket.psa_ticket_id})" if ticket.psa_ticket_id else "")
-            return None, False
-        return self._create(ticket), True
+            return [], None
+        created = self._create(ticket)
+        return [created], created.data["ticket_rec_id"]
 
-    def _create(self, ticket) -> str:
-        """R1-R6: one PSA ticket in the Inbox, linked to the Continuum ticket; its REC ID."""
+    def _create(self, ticket) -> events.Event:
+        """R1-R6: one PSA ticket in the Inbox, linked to the Continuum ticket."""
         store, settings = self.store, self.settings
         account = self._resolve_account(ticket=ticket, store=store, settings=settings)
         if not account:
@@ -542,55 +482,32 @@ class _Applier:
         manager = self._ticket_manager(ticket=ticket, account=account, store=store, settings=settings)
         device = self._device(ticket.device_id) if ticket.device_id else None
         description = self._ticket_description(ticket=ticket, device=device, asset=asset, settings=settings)
-        batch = self._batch
-        rec_id = batch.add_ticket(account, description or _fallback_description(ticket), asset_rec_id=asset,
+        rec_id = store.add_ticket(account, description or _fallback_description(ticket), asset_rec_id=asset,
                                   manager=manager, in_inbox=True)
-        created_on = ticket.created_on
-        batch.add_history(rec_id, created_text(ticket), at=store_time(created_on), author=AUTHOR, touch=False)
-        batch.link_ticket(ticket.ticket_id, rec_id)
+        self._history(rec_id, created_text(ticket), ticket.created_on, touch=False)
+        store.link_ticket(ticket.ticket_id, rec_id)
         self._links[ticket.ticket_id] = rec_id
         self._remember(ticket)
-        if self.events is not None:
-            self.events.append(_event(events.TICKET_CREATED,
-                                      f"Continuum ticket {ticket.ticket_id} became PSA ticket {rec_id}",
-                                      ticket, rec_id, account_rec_id=account, asset_rec_id=asset, manager=manager,
-                                      title=ticket.title))
-        return rec_id
+        return _event(events.TICKET_CREATED, f"Continuum ticket {ticket.ticket_id} became PSA ticket {rec_id}",
+                      ticket, rec_id, account_rec_id=account, asset_rec_id=asset, manager=manager,
+                      title=ticket.title)
 
     def _device(self, device_id: str) -> dict[str, str] | None:
-        """The device's inventory record, read once per page; each caller gets its own copy."""
-        devices = self._devices
-        if device_id in devices:
-            record = devices[device_id]
-        else:
-            if self._device_lookup is None:  # the devices file as it is when the page first needs it
-                self._device_lookup = inventory_index.device_lookup(self.settings)
-            record = devices[device_id] = self._device_lookup(device_id)
-        return dict(record) if record is not None else None
+        if self._device_lookup is None:  # the devices file as it is when the page first needs it
+            self._device_lookup = inventory_index.device_lookup(self.settings)
+        return self._device_lookup(device_id)
 
-    def _history(self, rec_id: str, text: str, when: str) -> None:
-        self._batch.add_history(rec_id, text, at=store_time(when), author=AUTHOR)
+    def _history(self, rec_id: str, text: str, when: str, *, touch: bool = True) -> None:
+        self.store.add_history(rec_id, text, at=store_time(when), author=AUTHOR, touch=touch)
 
     def _snapshot(self, ticket_id: str) -> dict[str, str] | None:
         raw = self._seen.get(_snapshot_key(ticket_id))
         return json.loads(raw) if raw else None
 
     def _remember(self, ticket) -> None:
+        fields = {name: getattr(ticket, name) or "" for name, _ in SNAPSHOT_FIELDS}
         key = _snapshot_key(ticket.ticket_id)
-        self._seen[key] = self._remembered[key] = snapshot_json(ticket)
-
-
-def snapshot_json(ticket) -> str:
-    """The last seen fields of a ticket as stored: compact JSON of :data:`SNAPSHOT_FIELDS`.
-
-    Written for nearly every change, so built from pieces rather than through a dict and the
-    general encoder; the text is the same as ``json.dumps(fields, separators=(",", ":"))``.
-    """
-    parts = []
-    for name, _ in SNAPSHOT_FIELDS:
-        value = getattr(ticket, name) or ""
-        parts.append(_JSON_KEYS[name] + (_json_string(value) if isinstance(value, str) else json.dumps(value)))
-    return "{" + ",".join(parts) + "}"
+        self._seen[key] = self._remembered[key] = _COMPACT_JSON.encode(fields)
 
 
 # -- texts -----------------------------------------------------------------------------------
@@ -612,16 +529,12 @@ def update_summary(before: dict[str, str] | None, ticket) -> str:
 
 
 def human_time(value: str) -> str:
-    if _PLAIN_UTC.fullmatch(value) and _parse_time(value):  # Continuum's own form: no formatting needed
-        return f"{value[:10]} {value[11:16]} UTC"
     moment = _parse_time(value)
     return moment.isoformat(" ", "minutes")[:16] + " UTC" if moment else (value or "an unknown time")
 
 
 def store_time(value: str) -> str:
     """A Continuum time in the store's own format (so history sorts right); now if unreadable."""
-    if _PLAIN_UTC.fullmatch(value) and _parse_time(value):
-        return f"{value[:19]}.000000Z"
     moment = _parse_time(value)
     return moment.isoformat("T", "microseconds")[:26] + "Z" if moment else now_iso()
 

@@ -8,15 +8,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from agent.store.batch import PsaBatch
 from agent.store.db import Database, now_iso
 from agent.store.links import LinkTables
 from agent.store.psa import (STATUS_COMPLETED, STATUS_NAMES, STATUS_NEW, Account, Asset, HistoryNote,
-                             NewHistory, NewTicket, PsaModel, Ticket)
+                             PsaModel, Ticket)
 from agent.store.sync import OutboxItem, SyncState
 
-__all__ = ["Store", "Account", "Asset", "Ticket", "HistoryNote", "OutboxItem", "NewTicket", "NewHistory",
-           "PsaBatch", "STATUS_COMPLETED",
+__all__ = ["Store", "Account", "Asset", "Ticket", "HistoryNote", "OutboxItem", "STATUS_COMPLETED",
            "STATUS_NAMES", "STATUS_NEW", "now_iso"]
 
 
@@ -33,11 +31,6 @@ class Store(PsaModel, LinkTables, SyncState):
     def transaction(self, *, durable: bool = True):
         """Group calls into one commit; see :meth:`agent.store.db.Database.transaction` for ``durable``."""
         return self.db.transaction(durable=durable)
-
-    def psa_batch(self) -> PsaBatch:
-        """Hold new tickets, history notes and ticket links in memory for the rest of the current
-        transaction and write them a table at a time; see :class:`agent.store.batch.PsaBatch`."""
-        return PsaBatch(self)
 
     def close(self) -> None:
         self.db.close()

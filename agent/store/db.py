@@ -49,8 +49,6 @@ class Database:
         self._serial = 0
         self._memos: dict[str, dict[Any, Any]] = {}
         self._memo_serial = 0
-        self._deferred: Callable[[], None] | None = None
-        self._deferred_tables: tuple[str, ...] = ()
         self._pragmas()
         self._migrate()
 
@@ -129,56 +127,12 @@ class Database:
             for memo in memos:
                 self._memos.pop(memo, None)
 
-    # -- writes held in memory until something needs them ---------------------------------
-    def defer_writes(self, flush: Callable[[], None], tables: tuple[str, ...]) -> None:
-        """Let the caller hold writes to ``tables`` in memory for the rest of the current transaction.
-
-        ``flush()`` must write what is held. It is called before any statement made through
-        this object that names one of ``tables``, before a store method opens or joins the
-        transaction (its statements are not seen here), and before the transaction commits;
-        a rollback drops what is held without calling it. So whoever reads through the store
-        sees the held rows as if each had been written at once, in the order they were made.
-        One holder at a time: a second call replaces the first after flushing it.
-        """
-        with self._lock:
-            if not self._depth:
-                raise StoreError("writes can be held only inside a transaction; open one with store.transaction()")
-            self.flush_deferred()
-            self._deferred, self._deferred_tables = flush, tables
-
-    def flush_deferred(self) -> None:
-        """Write what :meth:`defer_writes` holds now (nothing happens when nothing is held)."""
-        with self._lock:
-            flush = self._deferred
-            if flush is None:
-                return
-            self._deferred = None  # the flush's own statements must not flush again
-            try:
-                flush()
-            finally:
-                if self._depth and self._deferred is None:
-                    self._deferred = flush
-
-    def _drop_deferred(self) -> None:
-        self._deferred, self._deferred_tables = None, ()
-
-    def _before(self, sql: str) -> None:
-        # A substring test is enough and errs only on the safe side: a statement that names a
-        # held table always contains its name.
-        if self._deferred is not None:
-            for table in self._deferred_tables:
-                if table in sql:
-                    self.flush_deferred()
-                    return
-
     def query(self, sql: str, params: tuple | dict = ()) -> list[sqlite3.Row]:
         with self._lock:
-            self._before(sql)
             return self.conn.execute(sql, params).fetchall()
 
     def query_one(self, sql: str, params: tuple | dict = ()) -> sqlite3.Row | None:
         with self._lock:
-            self._before(sql)
             return self.conn.execute(sql, params).fetchone()
 
     def scalar(self, sql: str, params: tuple | dict = ()) -> Any:
@@ -188,7 +142,6 @@ class Database:
     def execute(self, sql: str, params: tuple | dict = ()) -> sqlite3.Cursor:
         with self._lock:
             if self._depth:  # joins the open transaction
-                self._before(sql)
                 return self.conn.execute(sql, params)
         with self.transaction() as conn:
             return conn.execute(sql, params)
@@ -229,12 +182,6 @@ class _Transaction:
         db = self.db
         db._lock.acquire()
         if db._depth:
-            if db._deferred is not None:
-                try:
-                    db.flush_deferred()
-                except BaseException:
-                    db._lock.release()
-                    raise
             db._depth += 1
             self.durable = True  # joined: the outer transaction decides
             return db.conn
@@ -260,20 +207,14 @@ class _Transaction:
             if db._depth > 1:
                 db._depth -= 1
                 return False
+            db._depth = 0
             if exc_type is not None:
-                db._depth = 0
-                db._drop_deferred()
                 db.conn.execute("ROLLBACK")
                 return False
             try:
-                db.flush_deferred()
-                db._depth = 0
-                db._drop_deferred()
                 db.conn.execute("COMMIT")
             except BaseException:
-                db._depth = 0
-                db._drop_deferred()
-                if db.conn.in_transaction:  # never leave a failed flush's or commit's transaction open
+                if db.conn.in_transaction:  # never leave a failed commit's transaction open
                     db.conn.execute("ROLLBACK")
                 raise
             return False

@@ -9,8 +9,6 @@ from agent.errors import UsageError
 from agent.store.db import Database, now_iso
 from agent.store.psa import ACCOUNT_MEMO, SITE_ACCOUNT_MEMO
 
-DEVICE_ASSET_MEMO = "device_asset"
-
 
 class LinkTables:
     """Mixin of :class:`agent.store.Store` for the three link tables."""
@@ -64,21 +62,16 @@ class LinkTables:
                          " ON CONFLICT(device_id) DO UPDATE SET asset_rec_id = excluded.asset_rec_id,"
                          " linked_at = excluded.linked_at, linked_by = excluded.linked_by",
                          (device_id, asset_rec_id, now_iso(), by))
-            self.db.forget(DEVICE_ASSET_MEMO)
         return previous
 
     def unlink_device(self, device_id: str) -> str | None:
         with self.db.transaction() as conn:
             previous = self.asset_for_device(device_id)
             conn.execute("DELETE FROM device_links WHERE device_id = ?", (device_id,))
-            self.db.forget(DEVICE_ASSET_MEMO)
         return previous
 
     def asset_for_device(self, device_id: str) -> str | None:
-        # Asked for every incoming ticket with a device: remembered for the rest of the
-        # transaction; every method here that changes device links forgets it.
-        return self.db.cached(DEVICE_ASSET_MEMO, device_id, lambda: self.db.scalar(
-            "SELECT asset_rec_id FROM device_links WHERE device_id = ?", (device_id,)))
+        return self.db.scalar("SELECT asset_rec_id FROM device_links WHERE device_id = ?", (device_id,))
 
     def device_for_asset(self, asset_rec_id: str) -> str | None:
         return self.db.scalar("SELECT device_id FROM device_links WHERE asset_rec_id = ?", (asset_rec_id,))
@@ -88,22 +81,8 @@ class LinkTables:
 
     # -- tickets ---------------------------------------------------------------------------
     def link_ticket(self, continuum_ticket_id: str, ticket_rec_id: str, *, acked: bool = False) -> None:
-        self.link_tickets_many([(continuum_ticket_id, ticket_rec_id)], acked=acked)
-
-    def link_tickets_many(self, links: Iterable[tuple[str, str]], *, acked: bool = False) -> int:
-        """Link (Continuum ticket id, PSA REC ID) pairs in one statement; how many were linked.
-
-        As with :meth:`link_ticket`, a Continuum ticket or PSA ticket that is linked already
-        raises ``sqlite3.IntegrityError``; roll the transaction back then.
-        """
-        stamp, flag = now_iso(), int(acked)
-        rows = [(tid, rec_id, stamp, flag) for tid, rec_id in links]
-        if not rows:
-            return 0
-        with self.db.transaction() as conn:
-            conn.executemany("INSERT INTO ticket_links(continuum_ticket_id, ticket_rec_id, linked_at, acked)"
-                             " VALUES (?,?,?,?)", rows)
-        return len(rows)
+        self.db.execute("INSERT INTO ticket_links(continuum_ticket_id, ticket_rec_id, linked_at, acked)"
+                        " VALUES (?,?,?,?)", (continuum_ticket_id, ticket_rec_id, now_iso(), int(acked)))
 
     def ticket_for_continuum(self, continuum_ticket_id: str) -> str | None:
         return self.db.scalar("SELECT ticket_rec_id FROM ticket_links WHERE continuum_ticket_id = ?",
@@ -144,7 +123,6 @@ class LinkTables:
                                    " (SELECT rec_id FROM tickets WHERE account_rec_id = ?)", (account_rec_id,)).rowcount
             devices = conn.execute("DELETE FROM device_links WHERE asset_rec_id IN"
                                    " (SELECT rec_id FROM assets WHERE account_rec_id = ?)", (account_rec_id,)).rowcount
-            self.db.forget(DEVICE_ASSET_MEMO)
         return {"sites": sites, "ticket_links": tickets, "device_links": devices}
 
     def merge_accounts(self, source: str, into: str) -> dict[str, int]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any, Iterable, NamedTuple
+from typing import Any
 
 from agent.errors import NotFoundError, PrivilegeError, UsageError
 from agent.store.db import Database, now_iso
@@ -83,31 +83,6 @@ class Ticket:
                 "account_rec_id": self.account_rec_id, "asset_rec_id": self.asset_rec_id,
                 "manager": self.manager, "continuum_ticket_id": self.continuum_ticket_id,
                 "created_at": self.created_at, "history": [h.as_dict() for h in self.history]}
-
-
-class NewTicket(NamedTuple):
-    """A checked ticket not written yet (:meth:`PsaModel.new_ticket`); its number comes when written."""
-
-    rec_id: str
-    account_rec_id: str
-    description: str
-    asset_rec_id: str | None
-    manager: str | None
-    in_inbox: bool
-    status_code: int
-    created_at: str
-
-
-class NewHistory(NamedTuple):
-    """A History Note not written yet (:meth:`PsaModel.new_history`); ``touched_at`` is the ticket's
-    new ``updated_at``, or ``None`` to leave it alone."""
-
-    rec_id: str
-    ticket_rec_id: str
-    at: str
-    text: str
-    author: str
-    touched_at: str | None
 
 
 class PsaModel:
@@ -262,41 +237,21 @@ class PsaModel:
     # -- tickets and history ---------------------------------------------------------------
     def add_ticket(self, account_rec_id: str, description: str, *, asset_rec_id: str | None = None,
                    manager: str | None = None, in_inbox: bool = False, status_code: int = STATUS_NEW) -> str:
-        row = self.new_ticket(account_rec_id, description, asset_rec_id=asset_rec_id, manager=manager,
-                              in_inbox=in_inbox, status_code=status_code)
-        self.add_tickets_many([row])
-        return row.rec_id
-
-    def new_ticket(self, account_rec_id: str, description: str, *, asset_rec_id: str | None = None,
-                   manager: str | None = None, in_inbox: bool = False, status_code: int = STATUS_NEW) -> "NewTicket":
-        """Check a ticket as :meth:`add_ticket` does and give it its REC ID and time; nothing is written.
-
-        Write it with :meth:`add_tickets_many` in the same transaction (the checks hold only
-        as long as the transaction does). Raises what :meth:`add_ticket` raises.
-        """
         if not (description or "").strip():
             raise UsageError("a ticket needs a description")
         self._account_facts(account_rec_id)
         if asset_rec_id:
             self.get_asset(asset_rec_id)
-        return NewTicket(new_rec_id("ticket"), account_rec_id, description, asset_rec_id, manager,
-                         bool(in_inbox), status_code, now_iso())
-
-    def add_tickets_many(self, tickets: Iterable["NewTicket"]) -> list[int]:
-        """Write tickets made by :meth:`new_ticket` in one statement; their ticket numbers, in order."""
-        rows = list(tickets)
-        if not rows:
-            return []
+        rec_id = new_rec_id("ticket")
+        stamp = now_iso()
         with self.db.transaction() as conn:
-            first = self._next_ticket_no(conn)
-            numbers = list(range(first, first + len(rows)))
-            conn.executemany("INSERT INTO tickets(rec_id, ticket_no, account_rec_id, asset_rec_id, description,"
-                             " status_code, manager, in_inbox, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                             [(t.rec_id, number, t.account_rec_id, t.asset_rec_id, t.description, t.status_code,
-                               t.manager, int(t.in_inbox), t.created_at, t.created_at)
-                              for t, number in zip(rows, numbers)])
-            self._ticket_no_hint = (self.db.transaction_serial, first + len(rows))
-        return numbers
+            number = self._next_ticket_no(conn)
+            conn.execute("INSERT INTO tickets(rec_id, ticket_no, account_rec_id, asset_rec_id, description,"
+                         " status_code, manager, in_inbox, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                         (rec_id, number, account_rec_id, asset_rec_id, description, status_code,
+                          manager, int(in_inbox), stamp, stamp))
+            self._ticket_no_hint = (self.db.transaction_serial, number + 1)
+        return rec_id
 
     def _next_ticket_no(self, conn) -> int:
         # Inside one transaction nobody else writes, so the next number is known after the
@@ -337,31 +292,14 @@ class PsaModel:
                     touch: bool = True) -> str:
         """Add a History Note; ``touch=False`` leaves the ticket's ``updated_at`` alone (the first
         note of a ticket made a moment ago in the same transaction)."""
-        note = self.new_history(ticket_rec_id, text, at=at, author=author, touch=touch)
-        self.add_history_many([note])
-        return note.rec_id
-
-    @staticmethod
-    def new_history(ticket_rec_id: str, text: str, *, at: str | None = None, author: str = "",
-                    touch: bool = True) -> "NewHistory":
-        """A History Note as :meth:`add_history` would write it, with its REC ID; nothing is written."""
+        rec_id = new_rec_id("history")
         stamp = now_iso()
-        return NewHistory(new_rec_id("history"), ticket_rec_id, at or stamp, text, author, stamp if touch else None)
-
-    def add_history_many(self, notes: Iterable["NewHistory"]) -> int:
-        """Write notes made by :meth:`new_history` in order, one statement for the notes and one for
-        the tickets they touch (each ticket's ``updated_at`` becomes its last note's time)."""
-        rows = list(notes)
-        if not rows:
-            return 0
-        touched = {n.ticket_rec_id: n.touched_at for n in rows if n.touched_at}
         with self.db.transaction() as conn:
-            conn.executemany("INSERT INTO history(rec_id, ticket_rec_id, at, text, author) VALUES (?,?,?,?,?)",
-                             [(n.rec_id, n.ticket_rec_id, n.at, n.text, n.author) for n in rows])
-            if touched:
-                conn.executemany("UPDATE tickets SET updated_at = ? WHERE rec_id = ?",
-                                 [(stamp, rec_id) for rec_id, stamp in touched.items()])
-        return len(rows)
+            conn.execute("INSERT INTO history(rec_id, ticket_rec_id, at, text, author) VALUES (?,?,?,?,?)",
+                         (rec_id, ticket_rec_id, at or stamp, text, author))
+            if touch:
+                conn.execute("UPDATE tickets SET updated_at = ? WHERE rec_id = ?", (stamp, ticket_rec_id))
+        return rec_id
 
     def set_ticket_status(self, rec_id: str, status_code: int) -> int:
         """Set the status; returns the previous status code."""
