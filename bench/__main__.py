@@ -23,6 +23,9 @@ def run(argv: list[str] | None = None) -> int:
     parser.add_argument("names", nargs="*", help=f"benchmarks to run (default all): {', '.join(available())}")
     parser.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")
     args = parser.parse_args(argv)
+    from agent import logs
+
+    logs.configure("WARNING")  # a benchmark measures the work, not a log line per request
     names = args.names or available()
     unknown = [n for n in names if n not in available()]
     if unknown:
