@@ -22,7 +22,7 @@ TICKETS = 5_000
 RUN_TICKETS = 300  # opened before each of the 14 killed runs; the rest before the clean run
 
 AGENT = textwrap.dedent('''
-    import os, signal, sys
+    import os, signal, sys, time
     from pathlib import Path
     from loguru import logger
     logger.remove()
@@ -49,16 +49,33 @@ AGENT = textwrap.dedent('''
         sync.run_once()
         if kill_at_ack == 0 and sync.last_round.fetched == 0 and not sync.last_round.stopped_by:
             break
+        if sync.last_round.fetched == 0:
+            time.sleep(0.05)  # idle: poll like the service does, not in a busy loop
     app.close()
 ''')
+
+
+_children: list[subprocess.Popen] = []
+
+
+@pytest.fixture(autouse=True)
+def _no_agent_outlives_the_test():
+    yield
+    while _children:
+        proc = _children.pop()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
 
 
 def _start(script: Path, ini: Path, kill_at_ack: int, marker: Path) -> subprocess.Popen:
     # stderr to a file, not a pipe: nobody reads a pipe while the agent runs, and a full pipe would
     # stall it.
     with (script.parent / "agent.err").open("ab") as err:
-        return subprocess.Popen([sys.executable, str(script), str(ini), str(kill_at_ack), str(marker)],
+        proc = subprocess.Popen([sys.executable, str(script), str(ini), str(kill_at_ack), str(marker)],
                                 cwd=Path(__file__).resolve().parents[1], stdout=subprocess.DEVNULL, stderr=err)
+    _children.append(proc)
+    return proc
 
 
 def _errors(script: Path) -> str:

@@ -95,9 +95,24 @@ def test_exactly_once_with_lost_answers_and_killed_senders(env, sandbox):
         assert per_ticket[tid] == [k for n, k in enumerate(keys) if tickets[n % 50] == rec_id]
 
 
+_children: list[subprocess.Popen] = []
+
+
+@pytest.fixture(autouse=True)
+def _no_sender_outlives_the_test():
+    yield
+    while _children:
+        proc = _children.pop()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
 def spawn_sender(env, sandbox, tests_dir) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-c", SENDER, str(env.app.config_path), sandbox.url, tests_dir],
+    proc = subprocess.Popen([sys.executable, "-c", SENDER, str(env.app.config_path), sandbox.url, tests_dir],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _children.append(proc)
+    return proc
 
 
 def _sender_thread(env, stop):

@@ -42,10 +42,25 @@ def sandbox():
         yield sb
 
 
+_agents: list[subprocess.Popen] = []
+
+
+@pytest.fixture(autouse=True)
+def _no_agent_outlives_the_test():
+    yield
+    while _agents:
+        proc = _agents.pop()
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+
+
 def start_agent(ini: Path, *extra: str) -> subprocess.Popen:
     env = dict(os.environ, PYTHONPATH=str(ROOT), ZENITHLINK_CONFIG=str(ini))
-    return subprocess.Popen([sys.executable, "-c", "from agent.cli import main; main()", "-v", "run", *extra],
-                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([sys.executable, "-c", "from agent.cli import main; main()", "-v", "run", *extra],
+                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    _agents.append(proc)
+    return proc
 
 
 def wait_for(predicate, timeout: float, what: str):
