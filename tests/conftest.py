@@ -45,6 +45,25 @@ def write_ini(folder: Path, text: str = "", *, url: str = "", psg: str = TEST_PS
     return path
 
 
+_spawned: list[subprocess.Popen] = []
+
+
+def track(proc: subprocess.Popen) -> subprocess.Popen:
+    """Remember a child process so that it is killed when the test ends, even if the test fails."""
+    _spawned.append(proc)
+    return proc
+
+
+@pytest.fixture(autouse=True)
+def _no_process_outlives_its_test():
+    yield
+    while _spawned:
+        proc = _spawned.pop()
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+
+
 @pytest.fixture
 def ini(tmp_path) -> Path:
     return write_ini(tmp_path)

@@ -16,6 +16,7 @@ import pytest
 
 from agent.sandbox import SandboxServer
 from agent.store import Store
+from conftest import track
 from test_inbound_support import ini_text
 
 TICKETS = 5_000
@@ -55,27 +56,13 @@ AGENT = textwrap.dedent('''
 ''')
 
 
-_children: list[subprocess.Popen] = []
-
-
-@pytest.fixture(autouse=True)
-def _no_agent_outlives_the_test():
-    yield
-    while _children:
-        proc = _children.pop()
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-
-
 def _start(script: Path, ini: Path, kill_at_ack: int, marker: Path) -> subprocess.Popen:
     # stderr to a file, not a pipe: nobody reads a pipe while the agent runs, and a full pipe would
     # stall it.
     with (script.parent / "agent.err").open("ab") as err:
         proc = subprocess.Popen([sys.executable, str(script), str(ini), str(kill_at_ack), str(marker)],
                                 cwd=Path(__file__).resolve().parents[1], stdout=subprocess.DEVNULL, stderr=err)
-    _children.append(proc)
-    return proc
+    return track(proc)
 
 
 def _errors(script: Path) -> str:

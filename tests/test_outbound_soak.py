@@ -17,6 +17,7 @@ from agent.outbound import OutboxSender, wait_for_work
 from agent.requests import RequestProcessor
 from agent.sandbox import SandboxServer
 from dbsys.watcher import FolderWatcher
+from conftest import track
 from test_outbound_support import PSG, ledger_by_key, make_env, put_request, result, wait_for
 
 SENDER = """
@@ -95,24 +96,10 @@ def test_exactly_once_with_lost_answers_and_killed_senders(env, sandbox):
         assert per_ticket[tid] == [k for n, k in enumerate(keys) if tickets[n % 50] == rec_id]
 
 
-_children: list[subprocess.Popen] = []
-
-
-@pytest.fixture(autouse=True)
-def _no_sender_outlives_the_test():
-    yield
-    while _children:
-        proc = _children.pop()
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-
-
 def spawn_sender(env, sandbox, tests_dir) -> subprocess.Popen:
     proc = subprocess.Popen([sys.executable, "-c", SENDER, str(env.app.config_path), sandbox.url, tests_dir],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    _children.append(proc)
-    return proc
+    return track(proc)
 
 
 def _sender_thread(env, stop):

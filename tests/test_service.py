@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from agent.sandbox import SandboxServer
-from conftest import ROOT, TEST_PSG, run_cli, write_ini
+from conftest import ROOT, TEST_PSG, run_cli, track, write_ini
 from dbsys.status import read_status, status_path
 
 LEAKY_PLUGIN = '''
@@ -42,25 +42,11 @@ def sandbox():
         yield sb
 
 
-_agents: list[subprocess.Popen] = []
-
-
-@pytest.fixture(autouse=True)
-def _no_agent_outlives_the_test():
-    yield
-    while _agents:
-        proc = _agents.pop()
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
-
-
 def start_agent(ini: Path, *extra: str) -> subprocess.Popen:
     env = dict(os.environ, PYTHONPATH=str(ROOT), ZENITHLINK_CONFIG=str(ini))
     proc = subprocess.Popen([sys.executable, "-c", "from agent.cli import main; main()", "-v", "run", *extra],
                             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    _agents.append(proc)
-    return proc
+    return track(proc)
 
 
 def wait_for(predicate, timeout: float, what: str):
