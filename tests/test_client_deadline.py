@@ -23,6 +23,9 @@ class Misbehaving(socketserver.ThreadingTCPServer):
         self.mode = "ok"
         self.stop = threading.Event()
 
+    def handle_error(self, request, client_address) -> None:
+        pass  # the client hanging up on this server is the point of the tests
+
 
 class Handler(socketserver.BaseRequestHandler):
     def handle(self) -> None:

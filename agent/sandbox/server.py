@@ -8,6 +8,7 @@ connection, hostile bodies) that route handlers cannot express.
 from __future__ import annotations
 
 import socket
+import sys
 import threading
 from email.utils import formatdate
 from http import HTTPStatus
@@ -46,6 +47,13 @@ class _Server(ThreadingHTTPServer):
         self._open: set[socket.socket] = set()
         self._open_lock = threading.Lock()
         super().__init__(address, _Handler)
+
+    def handle_error(self, request, client_address) -> None:
+        # A client that hangs up mid-request (a deadline, a killed agent) is ordinary here.
+        exc = sys.exc_info()[1]
+        if isinstance(exc, (ConnectionError, TimeoutError)):
+            return
+        logger.opt(exception=exc).warning("sandbox: the request from {} failed", client_address)
 
     def track(self, sock: socket.socket, add: bool) -> None:
         with self._open_lock:
