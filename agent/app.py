@@ -60,7 +60,7 @@ class App:
 
     @cached_property
     def pm(self) -> PluginManager:
-        return get_plugin_manager(self.settings, extra=self._extra_plugins)
+        return get_plugin_manager(self.settings, extra=self._extra_plugins, app=self)
 
     @cached_property
     def store(self) -> Store:

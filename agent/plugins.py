@@ -96,8 +96,11 @@ class PluginManager(pluggy.PluginManager):
                 logger.warning("notifier {} failed on {}: {}", impl.plugin_name, event.kind, exc)
 
 
-def get_plugin_manager(settings=None, *, extra: list[tuple[str, Any]] | None = None) -> PluginManager:
-    """A manager with the built-in plugins, entry points, plugin folders and ``extra`` plugins."""
+def get_plugin_manager(settings=None, *, extra: list[tuple[str, Any]] | None = None, app=None) -> PluginManager:
+    """A manager with the built-in plugins, entry points, plugin folders and ``extra`` plugins.
+
+    With ``settings``, every plugin is handed its configuration (``zenith_configure``) with ``app``.
+    """
     pm = PluginManager()
     for module_name in DEFAULT_PLUGINS:
         module = importlib.import_module(module_name)
@@ -116,7 +119,7 @@ def get_plugin_manager(settings=None, *, extra: list[tuple[str, Any]] | None = N
         pm.add(plugin, name, "inline", settings)
     pm.validate()
     if settings is not None:
-        pm.hook.zenith_configure(settings=settings, app=None)
+        pm.hook.zenith_configure(settings=settings, app=app)
     return pm
 
 

@@ -114,3 +114,19 @@ def test_failing_notifier_does_not_stop_the_others(tmp_path):
     pm = get_plugin_manager(settings_with(tmp_path), extra=[("bad", Bad()), ("good", Good())])
     pm.notify(Event("ticket_created", "x"))
     assert seen == ["ticket_created"]
+
+
+def test_plugins_are_handed_their_settings_and_the_app(tmp_path):
+    from agent.app import App
+
+    seen = []
+
+    class Configurable:
+        @hookimpl
+        def zenith_configure(self, settings, app):
+            seen.append((settings.plugin_settings("configurable"), app))
+
+    settings = settings_with(tmp_path, "[plugin:configurable]\nColour=Blue\n")
+    app = App(tmp_path / "x.ini", settings=settings, extra_plugins=[("configurable", Configurable())])
+    app.pm
+    assert seen == [({"colour": "Blue"}, app)]
