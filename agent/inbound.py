@@ -26,7 +26,7 @@ Decisions where the contract is silent:
   ``give_up_after`` rounds failing on the same change it is recorded as processed the same way
   and reported, so one bad change never blocks the feed forever.
 - History notes carry Continuum's time of the event (``CreatedOn`` of the ticket or the note,
-  ``UpdatedOn`` for other changes), so a ticket's history reads in Continuum's order.
+  ``UpdatedOn`` for other changes); a ticket's history is listed in the order it was written.
 - ``TicketUpdated`` notes list what changed since the last change seen for that ticket; the
   last seen fields are kept in the sync state (``continuum_ticket:<id>``).
 """
