@@ -8,6 +8,7 @@ back) and the process exits within a few seconds.
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 import time
@@ -20,6 +21,10 @@ from loguru import logger
 from agent import __version__, events, logs
 from agent.app import App, load
 from agent.errors import ZenithError, describe
+from agent.inbound import InboundSync
+from agent.inventory import InventoryJob
+from agent.outbound import OutboxSender
+from agent.requests import RequestProcessor
 from agent.plugins import get_plugin_manager
 from agent.lock import FolderLock
 from agent.reporting import report_failure
@@ -69,7 +74,11 @@ class Service:
         self.workers: dict[str, Worker] = {}
         self._request_watcher = None
         self._ini_watcher = None
-        self._processor = None
+        # One engine each for the life of the service; they read app.settings every round.
+        self.inventory_job = InventoryJob(app)
+        self.inbound = InboundSync(app)
+        self.sender = OutboxSender(app)
+        self.processor = RequestProcessor(app)
 
     # -- lifecycle ---------------------------------------------------------------------------
     def run(self) -> int:
@@ -152,6 +161,7 @@ class Service:
         for watcher in (self._request_watcher, self._ini_watcher):
             if watcher is not None:
                 watcher.stop()
+        self.processor.close()
         deadline = time.monotonic() + STOP_GRACE_SECONDS
         for worker in self.workers.values():
             if worker.thread is not None:
@@ -164,32 +174,16 @@ class Service:
 
     # -- jobs --------------------------------------------------------------------------------
     def _inventory(self) -> None:
-        from agent.inventory import InventoryJob
-
-        InventoryJob(self.app).run_once()
+        self.inventory_job.run_once()
 
     def _inbound(self) -> None:
-        from agent.inbound import InboundSync
-
-        InboundSync(self.app).run_once()
+        self.inbound.run_once()
 
     def _outbox(self) -> None:
-        from agent.outbound import OutboxSender
-
-        OutboxSender(self.app).run_once()
+        self.sender.run_once()
 
     def _outbox_interval(self) -> float:
-        from agent.outbound import OutboxSender
-
-        return min(5.0, max(0.05, OutboxSender(self.app).next_due_seconds()))
-
-    @property
-    def processor(self):
-        if self._processor is None:
-            from agent.requests import RequestProcessor
-
-            self._processor = RequestProcessor(self.app)
-        return self._processor
+        return min(5.0, max(0.05, self.sender.next_due_seconds()))
 
     def _on_request_files(self, paths: set[Path]) -> None:
         self.processor.process(paths)
@@ -234,6 +228,8 @@ class Service:
         logger.info("configuration reloaded: {}", ", ".join(sorted({f"[{s}] {k}" for s, k, _ in changed})))
         if new.requests_folder != old.requests_folder:
             Path(new.requests_folder).mkdir(parents=True, exist_ok=True)
+            self.processor.close()
+            self.processor = RequestProcessor(self.app)
             self._start_request_watcher(new.requests_folder)
         inventory_keys = ("continuum_url", "psg", "instance_id", "dbsys_folder", "inventory_refresh_minutes")
         for name, worker in self.workers.items():
@@ -247,7 +243,7 @@ class Service:
         counts = store.request_counts()
         state = store.get_state
         return {
-            "version": __version__, "pid": __import__("os").getpid(), "running": not stopped,
+            "version": __version__, "pid": os.getpid(), "running": not stopped,
             "started_at": self.started_at, "updated_at": now_iso(),
             "last_inventory_refresh": state("last_inventory_refresh"),
             "inventory_sites": state("inventory_sites"), "inventory_devices": state("inventory_devices"),

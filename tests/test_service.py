@@ -164,3 +164,21 @@ def test_psg_never_written_anywhere(tmp_path, sandbox):
     assert any(p.suffix == ".log" for p in written)
     for path in written:
         assert TEST_PSG.encode() not in path.read_bytes(), f"the PSG leaked into {path.name}"
+
+
+def test_a_new_requests_folder_takes_effect_without_a_restart(tmp_path, sandbox):
+    ini = write_ini(tmp_path, url=sandbox.url)
+    proc = start_agent(ini)
+    try:
+        wait_for(lambda: status_of(ini).get("pid"), 15, "the status file")
+        ini.write_text(ini.read_text() + "[RangerMSP]\nRequestsFolder=Drops\n")
+        drops = tmp_path / "Drops"
+        wait_for(drops.exists, 5, "the new requests folder")
+        (drops / "r1.xml").write_text('<ZenithRequest id="r1" action="UnlinkSite" user="nobody">'
+                                      "<SiteCode>X</SiteCode></ZenithRequest>")
+        result = drops / "Results" / "r1.xml"
+        wait_for(result.exists, 10, "a result in the new folder")
+        assert 'status="Failed"' in result.read_text()
+        assert (drops / "Failed" / "r1.xml").exists()
+    finally:
+        stop(proc)
