@@ -96,6 +96,15 @@ class PluginManager(pluggy.PluginManager):
                 logger.warning("notifier {} failed on {}: {}", impl.plugin_name, event.kind, exc)
 
 
+def installed_plugin_manager() -> PluginManager:
+    """Only the plugins installed as packages (entry points): enough to find their CLI commands
+    without loading the built-ins or reading the INI on every start of the command line."""
+    pm = PluginManager()
+    _add_entry_points(pm, None)
+    pm.validate()
+    return pm
+
+
 def get_plugin_manager(settings=None, *, extra: list[tuple[str, Any]] | None = None, app=None) -> PluginManager:
     """A manager with the built-in plugins, entry points, plugin folders and ``extra`` plugins.
 
@@ -105,13 +114,7 @@ def get_plugin_manager(settings=None, *, extra: list[tuple[str, Any]] | None = N
     for module_name in DEFAULT_PLUGINS:
         module = importlib.import_module(module_name)
         pm.add(module, module_name.rsplit(".", 1)[-1], "built-in", settings)
-    for ep in _entry_points():
-        try:
-            plugin = ep.load()
-        except Exception as exc:  # noqa: BLE001 - report any import failure the same way
-            raise PluginError(f"the installed plugin {ep.name!r} cannot be loaded: {exc}") from None
-        dist = ep.dist.name if ep.dist else "unknown"
-        pm.add(plugin, ep.name, f"entry point ({dist})", settings)
+    _add_entry_points(pm, settings)
     for folder in getattr(settings, "plugin_folders", None) or []:
         for path in sorted(Path(folder).glob("*.py")):
             pm.add(_load_file(path), path.stem, f"folder {folder}", settings)
@@ -123,8 +126,14 @@ def get_plugin_manager(settings=None, *, extra: list[tuple[str, Any]] | None = N
     return pm
 
 
-def _entry_points() -> list[importlib.metadata.EntryPoint]:
-    return list(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP))
+def _add_entry_points(pm: PluginManager, settings) -> None:
+    for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+        try:
+            plugin = ep.load()
+        except Exception as exc:  # noqa: BLE001 - report any import failure the same way
+            raise PluginError(f"the installed plugin {ep.name!r} cannot be loaded: {exc}") from None
+        dist = ep.dist.name if ep.dist else "unknown"
+        pm.add(plugin, ep.name, f"entry point ({dist})", settings)
 
 
 def _load_file(path: Path) -> ModuleType:

@@ -130,3 +130,35 @@ def test_plugins_are_handed_their_settings_and_the_app(tmp_path):
     app = App(tmp_path / "x.ini", settings=settings, extra_plugins=[("configurable", Configurable())])
     app.pm
     assert seen == [({"colour": "Blue"}, app)]
+
+
+def test_installed_plugin_adds_a_command_and_is_listed(tmp_path):
+    """A plugin installed as a package (entry point group ``zenithlink``), as pip would lay it out."""
+    import json
+
+    from conftest import ROOT, run_cli, write_ini
+
+    site = tmp_path / "site"
+    (site / "hello_zl-1.0.dist-info").mkdir(parents=True)
+    (site / "hello_zl-1.0.dist-info" / "METADATA").write_text("Metadata-Version: 2.1\nName: hello-zl\nVersion: 1.0\n")
+    (site / "hello_zl-1.0.dist-info" / "entry_points.txt").write_text("[zenithlink]\nhello = hello_zl\n")
+    (site / "hello_zl.py").write_text(textwrap.dedent('''
+        import click
+        from agent.hookspecs import hookimpl
+
+        @click.command("hello")
+        def hello():
+            """Say hello from an installed plugin."""
+            click.echo("hello from a plugin")
+
+        @hookimpl
+        def zenith_register_commands(cli):
+            cli.add_command(hello)
+    '''))
+    env = {"PYTHONPATH": f"{ROOT}:{site}"}
+    ini = write_ini(tmp_path)
+    res = run_cli(["hello"], env=env)
+    assert res.code == 0 and "hello from a plugin" in res.out, res.err
+    listed = {p["name"]: p for p in json.loads(run_cli(["plugins", "--json"], config=ini, env=env).out)}
+    assert listed["hello"]["source"] == "entry point (hello-zl)"
+    assert listed["hello"]["hooks"] == ["zenith_register_commands"]

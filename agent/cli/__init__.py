@@ -44,18 +44,12 @@ class RootGroup(click.Group):
             return
         self._loaded = True
         for name in COMMAND_MODULES:
-            try:
-                module = importlib.import_module(name)
-            except ModuleNotFoundError as exc:
-                if exc.name == name:
-                    continue
-                raise
-            for command in module.commands:
+            for command in importlib.import_module(name).commands:
                 self.add_command(command)
         try:
-            from agent.plugins import get_plugin_manager
+            from agent.plugins import installed_plugin_manager
 
-            get_plugin_manager(None).hook.zenith_register_commands(cli=self)
+            installed_plugin_manager().hook.zenith_register_commands(cli=self)
         except ZenithError as exc:
             logger.warning("plugin commands are unavailable: {}", exc.message)
 
