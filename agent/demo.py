@@ -74,13 +74,13 @@ class Demo:
 
     def story(self) -> dict:
         self.prepare_psa()
-        sites = self.inventory()
+        self.inventory()
         self.link_sites()
-        asset_device = self.link_a_device(sites)
+        asset_device = self.link_a_device()
         self.switch_queue_on()
-        tickets = self.tickets_arrive(sites, asset_device)
+        self.tickets_arrive(asset_device)
         self.hand_to_noc()
-        return self.summary(tickets)
+        return self.summary()
 
     def prepare_psa(self) -> None:
         store = self.app.store
@@ -88,7 +88,7 @@ class Demo:
         store.add_employee(ADMIN, "Alex Admin", "Sys Admin")
         store.add_employee(TECH, "Terry Tech", "Limited")
 
-    def inventory(self) -> list[dict]:
+    def inventory(self) -> None:
         from agent.inventory import refresh
         from agent.links import LinksManager
 
@@ -106,7 +106,6 @@ class Demo:
         for name in clients:
             self.app.store.add_account(_psa_spelling(name))
         self.say(f"The PSA has {len(clients)} customer accounts of its own (spelt its own way).")
-        return sites
 
     def link_sites(self) -> None:
         from agent.links import LinksManager
@@ -124,7 +123,7 @@ class Demo:
                    [[p["site_code"], p["account_name"], p["score"] and f"{p['score']:.0f}", p["reason"], p["action"]]
                     for p in plan])
 
-    def link_a_device(self, sites: list[dict]) -> tuple[str, str] | None:
+    def link_a_device(self) -> tuple[str, str] | None:
         from agent.links import LinksManager
 
         links = LinksManager(self.app)
@@ -146,7 +145,7 @@ class Demo:
         ini = self.write_ini(queue=True)
         self.app.replace_settings(load(ini))
 
-    def tickets_arrive(self, sites: list[dict], asset_device: tuple[str, str] | None) -> dict[str, str]:
+    def tickets_arrive(self, asset_device: tuple[str, str] | None) -> dict[str, str]:
         from agent.inbound import InboundSync
         from agent.links import LinksManager
 
@@ -209,7 +208,7 @@ class Demo:
         self.table(f"History of PSA ticket {ticket.ticket_no}", ["at", "note"],
                    [[h.at[:19].replace("T", " "), h.text] for h in ticket.history])
 
-    def summary(self, opened: dict[str, str]) -> dict:
+    def summary(self) -> dict:
         store, world = self.app.store, self.sandbox.world
         figures = {
             "sites linked": len(store.site_links()),
@@ -255,7 +254,7 @@ class Demo:
 
 def _psa_spelling(name: str) -> str:
     """How a PSA would often spell a customer: another case, suffix or punctuation."""
-    variants = {" Inc.": ", Inc", " GmbH": " GmbH", " LLC": " L.L.C.", " Ltd": " Limited", "&": "and"}
+    variants = {" Inc.": ", Inc", " LLC": " L.L.C.", " Ltd": " Limited", "&": "and"}
     for old, new in variants.items():
         if old in name:
             return name.replace(old, new)
