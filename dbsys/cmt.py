@@ -194,14 +194,8 @@ def _open(path: Path):
 
 def _root_start(head: bytes, path: Path) -> etree._Element:
     """The root element as soon as its start tag is parsed (attributes complete)."""
-    safexml._refuse_doctype(head)  # noqa: SLF001 - the one shared DOCTYPE check
-    parser = etree.XMLPullParser(events=("start",), resolve_entities=False, no_network=True,
-                                 load_dtd=False, huge_tree=False)
-    try:
-        parser.feed(head)
-        for _event, elem in parser.read_events():
-            return elem
-    except etree.XMLSyntaxError:
-        pass
+    root = safexml.root_start(head)
+    if root is not None:
+        return root
     raise BadInventory(f"{path.name} does not start with an inventory header; delete it and let "
                        f"the agent refresh the inventory")

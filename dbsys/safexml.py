@@ -22,23 +22,16 @@ class RefusedXML(UnsafeXML):
     """The document declares a DOCTYPE or entities."""
 
 
-def _parser(**extra) -> etree.XMLParser:
-    return etree.XMLParser(
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        dtd_validation=False,
-        huge_tree=False,
-        remove_comments=True,
-        remove_pis=True,
-        **extra,
-    )
+# The options every parser of outside XML is built with, in one place.
+_SAFE = dict(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False,
+             remove_comments=True, remove_pis=True)
 
 
 def _refuse_doctype(head: bytes) -> None:
     # lxml still records an internal subset even with resolve_entities off, and the
     # contract forbids any DOCTYPE, so look before parsing.
-    if b"<!DOCTYPE" in head.upper() or b"<!ENTITY" in head.upper():
+    upper = head.upper()
+    if b"<!DOCTYPE" in upper or b"<!ENTITY" in upper:
         raise RefusedXML("the document declares a DOCTYPE or entities, which are refused")
 
 
@@ -50,7 +43,7 @@ def parse_bytes(data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES, what: str = 
         raise UnsafeXML(f"the {what} is empty")
     _refuse_doctype(data[:65536])  # a DOCTYPE can only stand in the prolog; the parse checks the rest
     try:
-        root = etree.fromstring(data, parser=_parser())
+        root = etree.fromstring(data, parser=etree.XMLParser(dtd_validation=False, **_SAFE))
     except etree.XMLSyntaxError as exc:
         raise UnsafeXML(f"the {what} is not well-formed XML: {exc}") from None
     if root is None:
@@ -74,17 +67,7 @@ def iter_elements(stream: IO[bytes], tag: str, *, what: str = "document") -> Ite
     head = stream.read(65536)
     _refuse_doctype(head)
     stream.seek(0)
-    context = etree.iterparse(
-        stream,
-        events=("end",),
-        tag=tag,
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        huge_tree=False,
-        remove_comments=True,
-        remove_pis=True,
-    )
+    context = etree.iterparse(stream, events=("end",), tag=tag, **_SAFE)
     try:
         checked = False
         for _event, elem in context:
@@ -97,6 +80,21 @@ def iter_elements(stream: IO[bytes], tag: str, *, what: str = "document") -> Ite
                 del elem.getparent()[0]
     except etree.XMLSyntaxError as exc:
         raise UnsafeXML(f"the {what} is not well-formed XML: {exc}") from None
+
+
+def root_start(head: bytes) -> etree._Element | None:
+    """The root element of a document whose first bytes are ``head``, as soon as its start
+    tag is parsed (attributes complete, no children); ``None`` when ``head`` holds no
+    complete, well-formed start tag. A DOCTYPE is refused like everywhere else."""
+    _refuse_doctype(head)
+    parser = etree.XMLPullParser(events=("start",), **_SAFE)
+    try:
+        parser.feed(head)
+        for _event, elem in parser.read_events():
+            return elem
+    except etree.XMLSyntaxError:
+        pass
+    return None
 
 
 def child_text(elem: etree._Element, tag: str, default: str = "") -> str:
