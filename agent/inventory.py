@@ -32,6 +32,7 @@ from lxml import etree
 from agent import events
 from agent.continuum.answers import ElementPage
 from agent.continuum.errors import BadSecurityCode, NotActivated
+from agent.inventory_index import KEYS as KEY_TAG, inventory_path
 from agent.reporting import report_failure
 from dbsys import cmt
 from dbsys.atomic import fsync_folder, temp_name
@@ -40,7 +41,6 @@ from dbsys.timestamps import utc
 PAGE_SIZE = 1000
 MAX_LISTED = 50
 KINDS = ("sites", "devices")
-KEY_TAG = {"sites": "SiteCode", "devices": "DeviceID"}
 
 Progress = Callable[[str, int, int, int], None]
 """``progress(kind, pages_done, items_done, total)`` after each page; ``total`` is -1 when unknown."""
@@ -126,8 +126,7 @@ class InventoryResult:
 # -- refresh ---------------------------------------------------------------------------------
 def inventory_paths(settings) -> dict[str, Path]:
     """The final paths of the two files, by kind."""
-    return {"sites": cmt.sites_path(settings.dbsys_folder, settings.instance_id),
-            "devices": cmt.devices_path(settings.dbsys_folder, settings.instance_id)}
+    return {kind: inventory_path(settings, kind) for kind in KINDS}
 
 
 def refresh(app, progress: Progress | None = None, *, page_size: int = PAGE_SIZE) -> InventoryResult:

@@ -19,7 +19,8 @@ _cache: dict[Path, tuple[tuple[int, int], dict[str, str]]] = {}
 KEYS = {"sites": "SiteCode", "devices": "DeviceID"}
 
 
-def _path(settings, kind: str) -> Path:
+def inventory_path(settings, kind: str) -> Path:
+    """The ``.cmt`` file of ``kind`` (``sites`` or ``devices``) for ``settings``."""
     from dbsys import cmt
 
     maker = cmt.sites_path if kind == "sites" else cmt.devices_path
@@ -51,19 +52,19 @@ def _index(path: Path, kind: str) -> dict[str, str]:
 
 def site_record(settings, site_code: str) -> dict[str, str] | None:
     """The site's children from ``ZenithSites_*.cmt``, or ``None``."""
-    raw = _index(_path(settings, "sites"), "sites").get(site_code)
+    raw = _index(inventory_path(settings, "sites"), "sites").get(site_code)
     return json.loads(raw) if raw else None
 
 
 def device_record(settings, device_id: str) -> dict[str, str] | None:
     """The device's children from ``ZenithDevices_*.cmt``, or ``None``."""
-    raw = _index(_path(settings, "devices"), "devices").get(device_id)
+    raw = _index(inventory_path(settings, "devices"), "devices").get(device_id)
     return json.loads(raw) if raw else None
 
 
 def device_lookup(settings) -> Callable[[str], dict[str, str] | None]:
     """:func:`device_record` bound to the devices file as it is now: one ``stat`` for many look-ups."""
-    index = _index(_path(settings, "devices"), "devices")
+    index = _index(inventory_path(settings, "devices"), "devices")
 
     def lookup(device_id: str) -> dict[str, str] | None:
         raw = index.get(device_id)

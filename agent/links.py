@@ -20,7 +20,6 @@ from agent.errors import NotFoundError, PreconditionError, UsageError, ZenithErr
 # The device children copied into an asset's own fields; every other non-empty one goes to its notes.
 _ASSET_FIELDS = ("Name", "SerialNumber", "Manufacturer")
 _KIND_WORD = {"sites": "site", "devices": "device"}
-_KEY = {"sites": "SiteCode", "devices": "DeviceID"}
 
 
 @dataclass(frozen=True)
@@ -66,14 +65,8 @@ class LinksManager:
         return self.app.settings
 
     # -- the inventory files ---------------------------------------------------------------
-    def inventory_path(self, kind: str) -> Path:
-        from dbsys import cmt
-
-        maker = cmt.sites_path if kind == "sites" else cmt.devices_path
-        return maker(self.settings.dbsys_folder, self.settings.instance_id)
-
     def _require(self, kind: str) -> Path:
-        path = self.inventory_path(kind)
+        path = inventory_index.inventory_path(self.settings, kind)
         if not path.is_file():
             raise InventoryNotDownloaded(missing_inventory_message(path))
         return path

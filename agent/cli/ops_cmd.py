@@ -95,11 +95,12 @@ def _store_status(app) -> dict[str, Any]:
 
 
 def _inventory_files(settings) -> dict[str, Any]:
+    from agent.inventory_index import inventory_path
     from dbsys import cmt
 
     files = {}
-    for kind, maker in (("sites", cmt.sites_path), ("devices", cmt.devices_path)):
-        path = maker(settings.dbsys_folder, settings.instance_id)
+    for kind in ("sites", "devices"):
+        path = inventory_path(settings, kind)
         try:
             generated, count = cmt.inventory_header(path)
         except (OSError, ValueError):
