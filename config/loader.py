@@ -39,7 +39,6 @@ class Settings:
     plugins_enabled: dict[str, bool] = field(default_factory=dict)
     plugin_sections: dict[str, dict[str, str]] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
-    explicit: set[str] = field(default_factory=set)
 
     def __getattr__(self, name: str) -> Any:
         values = self.__dict__.get("values", {})
@@ -144,7 +143,7 @@ def parse_settings(text: str, *, base_dir: Path, path: Path | None = None,
                 names = [k.name for k in SCHEMA if k.section == canonical]
                 warnings.append(f"unknown key [{canonical}] {name} is ignored{_nearest(name, names)}")
 
-    values, explicit = _typed_values(raw, problems)
+    values = _typed_values(raw, problems)
     _check_required(values, require, problems)
     if values["instance_id"] and not _INSTANCE_ID.match(values["instance_id"]):
         problems.append(f"[Continuum] InstanceID = {values['instance_id']!r}: use 1 to 64 letters, "
@@ -153,7 +152,7 @@ def parse_settings(text: str, *, base_dir: Path, path: Path | None = None,
         raise InvalidConfig(problems, path)
     _resolve_paths(values, base_dir)
     return Settings(path=path, values=values, plugins_enabled=plugins_enabled,
-                    plugin_sections=plugin_sections, warnings=warnings, explicit=explicit)
+                    plugin_sections=plugin_sections, warnings=warnings)
 
 
 def _with_legacy_header(text: str) -> str:
@@ -182,22 +181,20 @@ def _parse_switch(value: str) -> bool:
     return Key("Plugins", "x", "x", "bool", False, "").parse(value)
 
 
-def _typed_values(raw: dict[tuple[str, str], str], problems: list[str]) -> tuple[dict[str, Any], set[str]]:
+def _typed_values(raw: dict[tuple[str, str], str], problems: list[str]) -> dict[str, Any]:
     values: dict[str, Any] = {}
-    explicit: set[str] = set()
     for key in SCHEMA:
         given = raw.get((key.section, key.name))
         if given is None or (given.strip() == "" and key.kind not in ("str", "secret", "path")):
             values[key.attr] = key.default
             continue
-        explicit.add(key.attr)
         try:
             values[key.attr] = key.parse(given)
         except BadValue as exc:
             shown = "(hidden)" if key.secret else repr(given.strip())
             problems.append(f"[{key.section}] {key.name} = {shown}: must be {exc}")
             values[key.attr] = key.default
-    return values, explicit
+    return values
 
 
 def _check_required(values: dict[str, Any], require: Iterable[str], problems: list[str]) -> None:
