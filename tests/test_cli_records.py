@@ -119,3 +119,18 @@ def test_check_config_pings_continuum(tmp_path):
         doc = json.loads(res.out)
         assert doc["connection"]["ok"] is False and "PSG" in doc["connection"]["message"]
         assert "wrong-code" not in res.out + res.err
+
+
+def test_rename_an_auto_created_account_makes_it_real(ini):
+    from agent.store import Store
+
+    from config.loader import load_settings
+
+    with Store(load_settings(ini).database) as store:
+        auto = store.add_account("[Continuum AUTO CREATED] Blue River", auto_created=True)
+        store.link_site("BLUE-HQ", auto)
+    assert run_cli(["accounts", "rename", auto, "Blue River Dental"], config=ini).code == 0
+    shown = json.loads(run_cli(["accounts", "show", auto, "--json"], config=ini).out)
+    assert shown["name"] == "Blue River Dental" and shown["auto_created"] is False
+    assert shown["sites"] == ["BLUE-HQ"]
+    assert run_cli(["accounts", "rename", auto, "  "], config=ini).code == 2

@@ -62,6 +62,19 @@ def accounts_show(app, rec_id: str, as_json: bool) -> None:
           [(k, ", ".join(v) if isinstance(v, list) else v) for k, v in doc.items()])
 
 
+@accounts.command("rename")
+@click.argument("rec_id")
+@click.argument("name")
+@click.pass_obj
+def accounts_rename(app, rec_id: str, name: str) -> None:
+    """Rename an account, e.g. an auto-created one that becomes the site's real account."""
+    old = app.store.get_account(rec_id).name
+    with app.store.transaction():
+        app.store.rename_account(rec_id, name)
+        app.store.audit(app.user or "", "rename_account", f"{rec_id} {old!r} -> {name!r}")
+    done(f"Account {rec_id} renamed from {old!r} to {name!r}; its site links stay as they are.")
+
+
 @accounts.command("merge")
 @click.argument("source")
 @click.argument("into")

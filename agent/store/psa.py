@@ -148,8 +148,11 @@ class PsaModel:
             "SELECT rec_id, name FROM accounts WHERE merged_into IS NULL ORDER BY seq")]
 
     def rename_account(self, rec_id: str, name: str) -> None:
+        """Rename an account; a renamed auto-created account counts as a real one from then on."""
+        if not (name or "").strip():
+            raise UsageError("an account needs a name")
         self.get_account(rec_id)
-        self.db.execute("UPDATE accounts SET name = ? WHERE rec_id = ?", (name.strip(), rec_id))
+        self.db.execute("UPDATE accounts SET name = ?, auto_created = 0 WHERE rec_id = ?", (name.strip(), rec_id))
 
     # -- employees and privilege groups ----------------------------------------------------
     def add_group(self, name: str, *, continuum: bool = False) -> None:
