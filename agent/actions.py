@@ -73,7 +73,7 @@ def create_in_continuum(app, ticket_rec_id: str, assign_to: str, note: str | Non
         raise PreconditionError(
             f"ticket {ticket_rec_id} is linked to Continuum ticket {ticket.continuum_ticket_id} already; "
             "use reassign or note to update it instead of creating another one.")
-    if _open_rows(store, ticket_rec_id, (CREATE,)):
+    if store.count_outbox(ticket_rec_id, (CREATE,)):
         raise PreconditionError(f"the Continuum ticket for {ticket_rec_id} is queued already; "
                                 "wait for it ('zenithlink tickets show' lists the result in its history).")
     site_code, device_id = _place(app, ticket)
@@ -125,7 +125,7 @@ def complete_ticket(app, ticket_rec_id: str, note: str | None, user: str | None,
         if ticket.status_code != STATUS_COMPLETED:
             store.set_ticket_status(ticket_rec_id, STATUS_COMPLETED)
             store.audit(user or "", "complete", ticket_rec_id)
-        if _open_rows(store, ticket_rec_id, (CLOSE,), states=("pending", "done")):
+        if store.count_outbox(ticket_rec_id, (CLOSE,), states=("pending", "done")):
             return Queued(ticket_rec_id, CLOSE, None, None, linked,
                           "the ticket is completed; its Continuum ticket is closed (or queued to close) already")
         payload = {"resolution": _text(note), "author": user}
@@ -171,7 +171,7 @@ def _queue(app, ticket_rec_id: str, action: str, payload: dict[str, Any], user: 
         row = store.enqueue_outbox(key, ticket_rec_id, action, payload, request_id=request_id,
                                    requested_by=user or "")
         if row is None:  # the same request queued before (a replay after a crash): nothing new
-            row = _row_id_by_key(store, key)
+            row = store.outbox_id(key)
         else:
             store.audit(user or "", f"queue {action}", f"{ticket_rec_id}: {what}")
     logger.info("queued {} for ticket {} ({})", action, ticket_rec_id, what)
@@ -210,7 +210,7 @@ def _require_link(store, ticket, doing: str) -> str | None:
     """The linked Continuum ticket id; ``None`` when only its creation is queued (it goes first)."""
     if ticket.continuum_ticket_id:
         return ticket.continuum_ticket_id
-    if _open_rows(store, ticket.rec_id, (CREATE,)):
+    if store.count_outbox(ticket.rec_id, (CREATE,)):
         return None
     raise PreconditionError(
         f"ticket {ticket.rec_id} has no linked Continuum ticket, so the agent cannot {doing}. Create it in "
@@ -251,13 +251,3 @@ def _device_site(app, device_id: str) -> str | None:
         return None
     return (record or {}).get("SiteCode") or None
 
-
-def _open_rows(store, ticket_rec_id: str, actions: tuple[str, ...], states: tuple[str, ...] = ("pending",)) -> int:
-    marks = ",".join("?" * len(actions))
-    smarks = ",".join("?" * len(states))
-    return store.db.scalar(f"SELECT COUNT(*) FROM outbox WHERE ticket_rec_id = ? AND action IN ({marks})"
-                           f" AND state IN ({smarks})", (ticket_rec_id, *actions, *states))
-
-
-def _row_id_by_key(store, key: str) -> int | None:
-    return store.db.scalar("SELECT id FROM outbox WHERE idem_key = ?", (key,))

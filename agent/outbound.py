@@ -116,7 +116,7 @@ class OutboxSender:
     def next_due_seconds(self) -> float:
         """Seconds until the next row is due (0: now); ``math.inf`` when nothing is pending."""
         pause = max(0.0, self._state.until - self._clock())
-        when = self.app.store.db.scalar("SELECT MIN(next_attempt_at) FROM outbox WHERE state = 'pending'")
+        when = self.app.store.next_outbox_attempt()
         if when is None:
             return math.inf
         due = (_parse(when) - datetime.now(timezone.utc)).total_seconds()
@@ -126,9 +126,7 @@ class OutboxSender:
         """Deliver one row now, whatever its schedule (the CLI's ``--wait``); returns its state."""
         item = self.app.store.get_outbox(item_id)
         if item.state == "pending" and not self._paused():
-            earlier = self.app.store.db.scalar(
-                "SELECT MIN(id) FROM outbox WHERE ticket_rec_id = ? AND state = 'pending'", (item.ticket_rec_id,))
-            if earlier == item.id:
+            if self.app.store.first_pending_outbox_id(item.ticket_rec_id) == item.id:
                 self._deliver(item)
             else:
                 self.run_once()

@@ -140,6 +140,30 @@ def test_outbox_orders_per_ticket_and_dedupes_keys(store):
     assert store.outbox_depth() == 2
 
 
+def test_outbox_lookups_by_key_ticket_action_and_state(store):
+    acc = store.add_account("A")
+    t1, t2 = store.add_ticket(acc, "one"), store.add_ticket(acc, "two")
+    create = store.enqueue_outbox("k1", t1, "create", {})
+    note = store.enqueue_outbox("k2", t1, "note", {})
+    store.enqueue_outbox("k3", t2, "close", {})
+    assert store.outbox_id("k2") == note and store.outbox_id("nope") is None
+    assert store.count_outbox(t1, ("create",)) == 1
+    assert store.count_outbox(t1, ("create", "note")) == 2
+    assert store.count_outbox(t1, ("close",)) == 0
+    assert store.first_pending_outbox_id(t1) == create
+    store.outbox_finish(create, "done", result={"continuum_ticket_id": "77"})
+    assert store.count_outbox(t1, ("create",)) == 0
+    assert store.count_outbox(t1, ("create",), states=("pending", "done")) == 1
+    assert store.first_pending_outbox_id(t1) == note
+    assert store.get_outbox(create).result == {"continuum_ticket_id": "77"}
+    assert store.get_outbox(note).result is None
+    store.outbox_retry_later(note, "2999-01-01T00:00:00.000000Z", "later")
+    assert store.next_outbox_attempt() == store.get_outbox(store.outbox_id("k3")).next_attempt_at
+    for key in ("k2", "k3"):
+        store.outbox_finish(store.outbox_id(key), "failed")
+    assert store.next_outbox_attempt() is None and store.first_pending_outbox_id(t1) is None
+
+
 def test_requests_are_claimed_once(store):
     assert store.record_request("r1", "h", "r1.xml", "AddNote", "ann", "Queued")
     assert not store.record_request("r1", "h", "r1.xml", "AddNote", "ann", "Queued")

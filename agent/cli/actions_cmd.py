@@ -56,10 +56,7 @@ def _wait(app, outbox_id: int, wait: float) -> dict:
             break
         time.sleep(min(left, max(0.05, min(sender.next_due_seconds(), 1.0))))
     row = app.store.get_outbox(outbox_id)
-    result = app.store.db.scalar("SELECT result FROM outbox WHERE id = ?", (outbox_id,))
-    import json
-
-    ticket_id = (json.loads(result) if result else {}).get("continuum_ticket_id")
+    ticket_id = (row.result or {}).get("continuum_ticket_id")
     return {"state": row.state, "error": row.last_error, "attempts": row.attempts,
             "continuum_ticket_id": ticket_id or app.store.continuum_for_ticket(row.ticket_rec_id),
             "message": {"done": "sent to Continuum", "failed": "refused by Continuum"}.get(

@@ -23,6 +23,7 @@ class OutboxItem:
     next_attempt_at: str
     last_error: str | None
     created_at: str
+    result: dict[str, Any] | None = None
 
 
 class SyncState:
@@ -109,6 +110,26 @@ class SyncState:
     def get_outbox(self, item_id: int) -> OutboxItem:
         return _outbox(self.db.query_one("SELECT * FROM outbox WHERE id = ?", (item_id,)))
 
+    def outbox_id(self, idem_key: str) -> int | None:
+        """The row queued under ``idem_key``, if any."""
+        return self.db.scalar("SELECT id FROM outbox WHERE idem_key = ?", (idem_key,))
+
+    def count_outbox(self, ticket_rec_id: str, actions: Iterable[str], states: Iterable[str] = ("pending",)) -> int:
+        """How many rows of a ticket have one of ``actions`` and one of ``states``."""
+        return self.db.scalar(
+            "SELECT COUNT(*) FROM outbox WHERE ticket_rec_id = ? AND action IN (SELECT value FROM json_each(?))"
+            " AND state IN (SELECT value FROM json_each(?))",
+            (ticket_rec_id, json.dumps(list(actions)), json.dumps(list(states))))
+
+    def first_pending_outbox_id(self, ticket_rec_id: str) -> int | None:
+        """The ticket's oldest pending row: the one that must go out first."""
+        return self.db.scalar("SELECT MIN(id) FROM outbox WHERE ticket_rec_id = ? AND state = 'pending'",
+                              (ticket_rec_id,))
+
+    def next_outbox_attempt(self) -> str | None:
+        """When the earliest pending row is due (``None``: nothing is pending)."""
+        return self.db.scalar("SELECT MIN(next_attempt_at) FROM outbox WHERE state = 'pending'")
+
     def outbox_retry_later(self, item_id: int, next_attempt_at: str, error: str) -> None:
         self.db.execute("UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ?"
                         " WHERE id = ?", (next_attempt_at, error, item_id))
@@ -179,4 +200,4 @@ def _outbox(row) -> OutboxItem:
                       action=row["action"], payload=json.loads(row["payload"]), request_id=row["request_id"],
                       requested_by=row["requested_by"], state=row["state"], attempts=row["attempts"],
                       next_attempt_at=row["next_attempt_at"], last_error=row["last_error"],
-                      created_at=row["created_at"])
+                      created_at=row["created_at"], result=json.loads(row["result"]) if row["result"] else None)
