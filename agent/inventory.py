@@ -224,11 +224,7 @@ def _previous_names(path: Path, kind: str) -> dict[str, str] | None:
         return None
 
 
-class _Missing:
-    pass
-
-
-_MISSING = _Missing()
+_MISSING = object()
 
 
 class _Differ:
@@ -247,11 +243,9 @@ class _Differ:
             self.see(key, name)
 
     def see(self, key: str, name: str) -> None:
+        """One item, when there is a previous map (see_page counts the first download alone)."""
         c = self.changes
-        if self._old is None:
-            c.added += 1
-            return
-        old = self._old.pop(key, _MISSING)
+        old = self._old.pop(key, _MISSING)  # type: ignore[union-attr]
         if old is _MISSING:
             c.added += 1
             _append(c.added_ids, key)
