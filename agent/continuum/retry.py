@@ -16,8 +16,6 @@ from datetime import timezone
 from email.utils import parsedate_to_datetime
 from typing import Callable
 
-RETRIED_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
-
 
 @dataclass(frozen=True)
 class RetryPolicy:
@@ -35,7 +33,7 @@ class RetryPolicy:
     @staticmethod
     def retries_status(status: int) -> bool:
         """408, 429 and 5xx are transient; every other answer is final."""
-        return status in RETRIED_STATUSES or 500 <= status <= 599
+        return status in (408, 429) or 500 <= status <= 599
 
     def backoff(self, retry: int) -> float:
         """Jittered wait before the ``retry``-th retry (1 = first retry)."""
