@@ -268,13 +268,13 @@ def _systemctl(unit_dir: Path | None, systemctl: str) -> str:
 def service_install(app, dry_run: bool, unit_dir: Path | None, systemctl: str, run_as: str | None) -> None:
     """Install and start the agent as a service that starts at boot."""
     settings = app.settings  # an invalid INI stops here (exit 2), before anything is installed
+    if not dry_run:
+        systemctl = _systemctl(unit_dir, systemctl)
     plan = servicectl.install_plan(app.config_path, settings.dbsys_folder, unit_dir=unit_dir or servicectl.SYSTEM_UNIT_DIR,
                                    run_as=run_as, systemctl=systemctl)
     if dry_run:
         _print_plan(plan)
         return
-    plan = servicectl.install_plan(app.config_path, settings.dbsys_folder, unit_dir=plan.unit_path.parent,
-                                   run_as=run_as, systemctl=_systemctl(unit_dir, systemctl))
     servicectl.check_writable(plan.unit_path.parent)
     if plan.unit_path.exists() and plan.unit_path.read_text(encoding="utf-8") != plan.unit_text:
         click.echo(f"Replacing the existing unit {plan.unit_name} (one agent per Dbsys folder).", err=True)
