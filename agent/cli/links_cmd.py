@@ -28,7 +28,12 @@ def _rows_out(title: str, columns: Sequence[str], rows: list[Sequence[Any]]) -> 
         return
     sys.stdout.write("\t".join(columns) + "\n")
     for row in rows:
-        sys.stdout.write("\t".join("" if v is None else str(v) for v in row) + "\n")
+        sys.stdout.write("\t".join(_tsv_cell(v) for v in row) + "\n")
+
+
+def _tsv_cell(value: Any) -> str:
+    # A tab or line break inside a name would split the row, as in 'inventory sites'.
+    return "" if value is None else str(value).replace("\t", " ").replace("\n", " ")
 
 
 @click.group("links")
