@@ -25,7 +25,6 @@ the file.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import threading
 import time
@@ -196,9 +195,7 @@ class RequestProcessor:
                 error_code, error_message = code_of(exc), _advice(exc)
             store.record_request(request.id, request.content_hash, request.filename, request.action, request.user,
                                  status, error_code=error_code, error_message=error_message,
-                                 continuum_ticket_id=extra.pop("ContinuumTicketID", None))
-            if extra:
-                store.set_state(_extra_key(request.id), json.dumps(extra))
+                                 continuum_ticket_id=extra.pop("ContinuumTicketID", None), extra=extra)
         if status == "Failed":
             logger.warning("request {} ({} by {}) failed: {}", request.id, request.action, request.user, error_message)
         return Outcome(request.id, request.id, status == "Failed", queued)
@@ -302,18 +299,12 @@ def write_request_result(app, request_id: str, *, name: str | None = None) -> Pa
         row = app.store.request_seen(request_id)
         if row is None:
             return None
-        extra_raw = app.store.get_state(_extra_key(request_id))
-        extra = json.loads(extra_raw) if extra_raw else None
         failed = row["status"] == "Failed"
         return results.write_result(folder, name or request_id, row["action"] or "", row["status"],
                                     continuum_ticket_id=row["continuum_ticket_id"],
                                     error_code=(row["error_code"] or "Error") if failed else None,
                                     error_message=(row["error_message"] or "see the log") if failed else None,
-                                    extra=extra)
-
-
-def _extra_key(request_id: str) -> str:
-    return f"request_extra:{request_id}"
+                                    extra=row["extra"])
 
 
 def _advice(exc: ZenithError) -> str:

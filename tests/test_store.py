@@ -29,6 +29,29 @@ def test_migrates_from_empty_and_reopens(tmp_path):
         assert s.get_account(rec).name == "ACME"
 
 
+def test_request_extras_move_from_the_sync_state_into_the_request(tmp_path):
+    path = tmp_path / "z.sqlite3"
+    conn = sqlite3.connect(path)
+    for step, script in enumerate(MIGRATIONS[:2], start=1):
+        conn.executescript(script)
+        conn.execute(f"PRAGMA user_version={step}")
+    conn.executemany("INSERT INTO requests(request_id, content_hash, filename, action, status, received_at)"
+                     " VALUES (?, 'h', 'f.xml', 'LinkSite', 'Done', 'now')", [("r1",), ("r2",)])
+    conn.executemany("INSERT INTO sync_state(key, value) VALUES (?, ?)",
+                     [("request_extra:r1", '{"AccountRecID": "CRD1"}'), ("feed_cursor", "c9")])
+    conn.commit()
+    conn.close()
+    with Store(path) as s:
+        assert s.request_seen("r1")["extra"] == {"AccountRecID": "CRD1"}
+        assert s.request_seen("r2")["extra"] is None
+        assert s.get_state("request_extra:r1") is None and s.feed_cursor == "c9"
+        assert s.record_request("r3", "h", "r3.xml", "CreateAssetFromDevice", "ann", "Done",
+                                extra={"AssetRecID": "AST1"})
+        assert s.request_seen("r3")["extra"] == {"AssetRecID": "AST1"}
+        assert {r["request_id"]: r["extra"] for r in s.list_requests()} == {
+            "r1": {"AccountRecID": "CRD1"}, "r2": None, "r3": {"AssetRecID": "AST1"}}
+
+
 def test_pragmas_wal_and_full_sync(store):
     assert store.db.scalar("PRAGMA journal_mode") == "wal"
     assert store.db.scalar("PRAGMA synchronous") == 2

@@ -133,4 +133,12 @@ MIGRATIONS: tuple[str, ...] = (
     """
     CREATE INDEX ticket_links_unacked ON ticket_links(continuum_ticket_id) WHERE acked = 0;
     """,
+    # 3: what a request made (AccountRecID, AssetRecID) is part of its record, not of the sync
+    # state, where it was kept under request_extra:<id> before.
+    """
+    ALTER TABLE requests ADD COLUMN extra TEXT;
+    UPDATE requests SET extra = (SELECT s.value FROM sync_state s
+                                 WHERE s.key = 'request_extra:' || requests.request_id);
+    DELETE FROM sync_state WHERE key GLOB 'request_extra:*';
+    """,
 )

@@ -155,19 +155,20 @@ class SyncState:
 
     # -- request inbox ---------------------------------------------------------------------
     def request_seen(self, request_id: str) -> dict[str, Any] | None:
+        """The record of a request; its ``extra`` is what it made (``{"AccountRecID": ...}``) or ``None``."""
         row = self.db.query_one("SELECT * FROM requests WHERE request_id = ?", (request_id,))
-        return dict(row) if row else None
+        return _request(row) if row else None
 
     def record_request(self, request_id: str, content_hash: str, filename: str, action: str, user: str,
                        status: str, *, error_code: str | None = None, error_message: str | None = None,
-                       continuum_ticket_id: str | None = None) -> bool:
+                       continuum_ticket_id: str | None = None, extra: Mapping[str, str] | None = None) -> bool:
         """Claim a request id; ``False`` if it was claimed already (a duplicate)."""
         finished = None if status == "Queued" else now_iso()
         cur = self.db.execute(
             "INSERT OR IGNORE INTO requests(request_id, content_hash, filename, action, user, status, error_code,"
-            " error_message, continuum_ticket_id, received_at, finished_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            " error_message, continuum_ticket_id, extra, received_at, finished_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
             (request_id, content_hash, filename, action, user, status, error_code, error_message,
-             continuum_ticket_id, now_iso(), finished))
+             continuum_ticket_id, json.dumps(dict(extra)) if extra else None, now_iso(), finished))
         return cur.rowcount == 1
 
     def finish_request(self, request_id: str, status: str, *, error_code: str | None = None,
@@ -181,7 +182,7 @@ class SyncState:
         sql = "SELECT * FROM requests"
         if failed_only:
             sql += " WHERE status = 'Failed'"
-        return [dict(r) for r in self.db.query(sql + " ORDER BY received_at DESC LIMIT ?", (limit,))]
+        return [_request(r) for r in self.db.query(sql + " ORDER BY received_at DESC LIMIT ?", (limit,))]
 
     def request_counts(self) -> dict[str, int]:
         return {r[0]: r[1] for r in self.db.query("SELECT status, COUNT(*) FROM requests GROUP BY status")}
@@ -193,6 +194,12 @@ class SyncState:
 
     def audit_log(self, limit: int = 100) -> list[dict[str, Any]]:
         return [dict(r) for r in self.db.query("SELECT * FROM audit ORDER BY id DESC LIMIT ?", (limit,))]
+
+
+def _request(row) -> dict[str, Any]:
+    record = dict(row)
+    record["extra"] = json.loads(record["extra"]) if record["extra"] else None
+    return record
 
 
 def _outbox(row) -> OutboxItem:
