@@ -303,9 +303,3 @@ def _format(when: datetime) -> str:
 
 def _parse(text: str) -> datetime:
     return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
-
-
-def row_summary(item: OutboxItem) -> dict[str, Any]:
-    """A row as shown by the CLI."""
-    return {"id": item.id, "ticket_rec_id": item.ticket_rec_id, "action": item.action, "state": item.state,
-            "attempts": item.attempts, "last_error": item.last_error, "request_id": item.request_id}
