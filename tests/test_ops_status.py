@@ -168,3 +168,16 @@ def test_without_a_status_file_the_store_answers(site):
     assert doc["requests_done"] == 1 and doc["requests_queued"] == 1
     text = CliRunner().invoke(cli, ["--config", str(site), "status"]).output
     assert "PENDING since 2026-11-27T08:00:00Z" in text
+
+
+def test_inventory_files_are_counted_from_their_headers(site):
+    from dbsys import cmt
+
+    dbsys = site.parent / "Dbsys"
+    dbsys.mkdir()
+    generated = datetime(2026, 11, 27, 9, 30, tzinfo=timezone.utc)
+    cmt.write_inventory(cmt.sites_path(dbsys, "T1"), "sites", [[("SiteCode", "S1"), ("Name", "One")]], generated)
+    doc = run_json(site, "status")
+    assert doc["inventory_files"]["sites"]["file"] == "ZenithSites_T1.cmt"
+    assert doc["inventory_files"]["sites"]["count"] == 1
+    assert doc["inventory_files"]["devices"] is None
