@@ -192,7 +192,7 @@ def suggest_assets(device: dict, assets: list[dict], limit: int) -> list[Suggest
         for i, score, reason in index.rank(queries, limit + len(taken)):
             if assets[i]["rec_id"] not in taken and len(out) < limit:
                 out.append(Suggestion(assets[i]["rec_id"], assets[i]["name"], min(score, 99.0),
-                                      reason.replace("same name once normalised", "same name")))
+                                      reason.replace(SAME_NAME, "same name")))
     return out
 
 
