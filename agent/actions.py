@@ -20,7 +20,7 @@ from typing import Any
 
 from loguru import logger
 
-from agent.errors import PreconditionError, PrivilegeError, UsageError
+from agent.errors import NotFoundError, PreconditionError, PrivilegeError, UsageError
 from agent.store import STATUS_COMPLETED
 
 CREATE_ASSIGNEES = ("NOC", "VSD", "Partner")
@@ -202,8 +202,8 @@ def _require_employee(store, login: str | None, action: str) -> dict[str, Any]:
                              "(or set ZENITHLINK_USER), or set user= in the request.")
     try:
         return store.get_employee(login)
-    except Exception as exc:  # NotFoundError: an unknown login may not act
-        raise PrivilegeError(f"{login} cannot {action}: {getattr(exc, 'message', exc)}") from None
+    except NotFoundError as exc:  # an unknown login may not act
+        raise PrivilegeError(f"{login} cannot {action}: {exc.message}") from None
 
 
 def _require_link(store, ticket, doing: str) -> str | None:

@@ -145,6 +145,9 @@ def test_reassign_privilege_and_note_rules(env):
         actions.add_note(env.app, rec_id, "", "jsmith")
     with pytest.raises(PrivilegeError):
         actions.add_note(env.app, rec_id, "hi", None)
+    with pytest.raises(PrivilegeError, match="ghost cannot send notes.*employees add"):
+        actions.add_note(env.app, rec_id, "hi", "ghost")
+    assert env.store.outbox_depth() == 0
 
 
 def test_actions_queued_behind_a_pending_create_go_out_in_order(env, sandbox):
