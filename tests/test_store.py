@@ -100,6 +100,9 @@ def test_builtin_groups_and_privilege(store):
     assert info.value.exit_code == 3
     with pytest.raises(PrivilegeError):
         store.require_privilege(None, "link sites")
+    assert [(e["login"], e["name"], e["group"], e["continuum"]) for e in store.list_employees()] == [
+        ("ann", "ann", "Dispatch", True), ("bob", "bob", "Limited", False)]
+    assert store.list_employees()[1] == store.get_employee("BOB")
 
 
 def test_tickets_history_status_inbox(store):

@@ -183,16 +183,13 @@ class PsaModel:
         return rec_id
 
     def get_employee(self, login: str) -> dict[str, Any]:
-        row = self.db.query_one("SELECT e.*, g.continuum FROM employees e JOIN privilege_groups g"
-                                " ON g.name = e.group_name WHERE e.login = ?", (login,))
+        row = self.db.query_one(_EMPLOYEES + " WHERE e.login = ?", (login,))
         if row is None:
             raise NotFoundError(f"no employee with login {login!r}; add one with 'zenithlink employees add'")
-        return {"rec_id": row["rec_id"], "login": row["login"], "name": row["name"],
-                "group": row["group_name"], "continuum": bool(row["continuum"])}
+        return _employee(row)
 
     def list_employees(self) -> list[dict[str, Any]]:
-        rows = self.db.query("SELECT e.login FROM employees e ORDER BY e.login")
-        return [self.get_employee(r["login"]) for r in rows]
+        return [_employee(r) for r in self.db.query(_EMPLOYEES + " ORDER BY e.login")]
 
     def require_privilege(self, login: str | None, action: str) -> dict[str, Any]:
         """The employee, if their group holds the Continuum Integration privilege (R21)."""
@@ -314,6 +311,14 @@ class PsaModel:
     def set_inbox(self, rec_id: str, in_inbox: bool) -> None:
         self.db.execute("UPDATE tickets SET in_inbox = ?, updated_at = ? WHERE rec_id = ?",
                         (int(in_inbox), now_iso(), rec_id))
+
+
+_EMPLOYEES = "SELECT e.*, g.continuum FROM employees e JOIN privilege_groups g ON g.name = e.group_name"
+
+
+def _employee(row) -> dict[str, Any]:
+    return {"rec_id": row["rec_id"], "login": row["login"], "name": row["name"],
+            "group": row["group_name"], "continuum": bool(row["continuum"])}
 
 
 def _account(row) -> Account:
