@@ -42,8 +42,6 @@ from dbsys import drops, results
 
 GRACE_SECONDS = 2.0
 RECHECK_SECONDS = 0.2
-LINK_ACTIONS = ("LinkSite", "UnlinkSite", "UnlinkAccount", "CreateAccountFromSite", "LinkDevice",
-                "UnlinkDevice", "CreateAssetFromDevice")
 _RETRYABLE_PARSE = ("Malformed", "Empty")
 BATCH = 200
 # fsync dominates the cost of a drop; many in flight at once share the journal commits.
