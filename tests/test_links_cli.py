@@ -9,7 +9,6 @@ import sys
 
 import pytest
 
-from agent.cli import links_cmd
 from agent.store import Store
 from test_links_manager import seed_people, write_ini, write_inventory
 
@@ -144,6 +143,8 @@ def test_accounts_merge_goes_through_the_links_manager(env):
 
 
 def test_long_listings_are_one_tab_separated_line_per_row(monkeypatch, capsys):
-    monkeypatch.setattr(links_cmd, "TABLE_LIMIT", 1)
-    links_cmd._rows_out("Sites", ["site code", "name"], [("A\tB", None), ("C", "two\nlines")])
+    from agent.cli import output
+
+    monkeypatch.setattr(output, "TABLE_LIMIT", 1)
+    output.listing("Sites", ["site code", "name"], [("A\tB", None), ("C", "two\nlines")])
     assert capsys.readouterr().out.splitlines() == ["site code\tname", "A B\t", "C\ttwo lines"]

@@ -10,13 +10,12 @@ from typing import Iterator
 import click
 from loguru import logger
 
-from agent.cli.output import done, emit_json, err_console, table
+from agent.cli.output import TABLE_LIMIT, done, emit_json, err_console, table, tsv
 from agent.errors import PreconditionError, ZenithError, describe
 from agent.inventory import Progress, inventory_paths, refresh, sweep_if_idle
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
 # Above this many items a listing is streamed as tab-separated lines instead of a drawn table.
-TABLE_LIMIT = 1000
 COLUMNS = {"sites": ("SiteCode", "Name", "ClientName", "SiteID"),
            "devices": ("DeviceID", "SiteCode", "Name", "DeviceType", "SerialNumber")}
 
@@ -111,7 +110,7 @@ def _list(app, kind: str, as_json: bool, site_code: str | None) -> None:
         elif count <= TABLE_LIMIT:
             table(f"{kind} ({path.name})", COLUMNS[kind], ([item.get(c, "") for c in COLUMNS[kind]] for item in items))
         else:
-            _stream_tsv(items, COLUMNS[kind])
+            tsv(COLUMNS[kind], ([item.get(c, "") for c in COLUMNS[kind]] for item in items))
     except ZenithError:
         raise
     except Exception as exc:  # noqa: BLE001 - damaged part-way through
@@ -129,13 +128,6 @@ def _stream_json(items: Iterator[dict[str, str]]) -> None:
         out.write(json.dumps(item, ensure_ascii=False))
         first = False
     out.write("\n]\n" if not first else "]\n")
-
-
-def _stream_tsv(items: Iterator[dict[str, str]], columns: tuple[str, ...]) -> None:
-    out = sys.stdout
-    out.write("\t".join(columns) + "\n")
-    for item in items:
-        out.write("\t".join(item.get(c, "").replace("\t", " ").replace("\n", " ") for c in columns) + "\n")
 
 
 commands = [inventory]

@@ -3,37 +3,21 @@
 from __future__ import annotations
 
 import sys
-from typing import Any, Sequence
 
 import click
 
-from agent.cli.output import console, done, emit_json, table
+from agent.cli.output import console, done, emit_json, listing, table
 from agent.links import LinksManager
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
 user_option = click.option("--user", "user", envvar="ZENITHLINK_USER", default=None,
                            help="Employee login on whose behalf to act (default: $ZENITHLINK_USER).")
 # Above this many rows a listing is printed as tab-separated lines instead of a drawn table.
-TABLE_LIMIT = 1000
 
 
 def _linked_option(func):
     func = click.option("--unlinked", "linked", flag_value=False, help="Only those not linked yet.")(func)
     return click.option("--linked", "linked", flag_value=True, default=None, help="Only linked ones.")(func)
-
-
-def _rows_out(title: str, columns: Sequence[str], rows: list[Sequence[Any]]) -> None:
-    if len(rows) <= TABLE_LIMIT:
-        table(title, columns, rows)
-        return
-    sys.stdout.write("\t".join(columns) + "\n")
-    for row in rows:
-        sys.stdout.write("\t".join(_tsv_cell(v) for v in row) + "\n")
-
-
-def _tsv_cell(value: Any) -> str:
-    # A tab or line break inside a name would split the row, as in 'inventory sites'.
-    return "" if value is None else str(value).replace("\t", " ").replace("\n", " ")
 
 
 @click.group("links")
@@ -53,7 +37,7 @@ def links_sites(app, linked: bool | None, as_json: bool) -> None:
         emit_json(rows)
         return
     title = {True: "Linked sites", False: "Unlinked sites", None: "Sites"}[linked]
-    _rows_out(title, ["site code", "name", "client", "account", "account name"],
+    listing(title, ["site code", "name", "client", "account", "account name"],
               [(r["site_code"], r["name"] if r["in_inventory"] else "(no longer in Continuum)", r["client_name"],
                 r["account_rec_id"], r["account_name"]) for r in rows])
 
@@ -69,7 +53,7 @@ def links_devices(app, linked: bool | None, as_json: bool) -> None:
         emit_json(rows)
         return
     title = {True: "Linked devices", False: "Unlinked devices", None: "Devices"}[linked]
-    _rows_out(title, ["device id", "name", "site", "serial", "asset", "asset name"],
+    listing(title, ["device id", "name", "site", "serial", "asset", "asset name"],
               [(r["device_id"], r["name"] if r["in_inventory"] else "(no longer in Continuum)", r["site_code"],
                 r["serial"], r["asset_rec_id"], r["asset_name"]) for r in rows])
 
@@ -257,7 +241,7 @@ def _show_plan(plan: list[dict]) -> None:
     if not rows:
         console.print("Every site is linked.")
         return
-    _rows_out("Review of unlinked sites", ["site code", "site name", "account", "account name", "score", "why",
+    listing("Review of unlinked sites", ["site code", "site name", "account", "account name", "score", "why",
                                            "action"], rows)
 
 

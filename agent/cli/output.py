@@ -33,3 +33,20 @@ def table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any
 
 def done(message: str) -> None:
     console.print(message, highlight=False)
+
+
+TABLE_LIMIT = 1000
+"""Above this many rows a listing is printed as tab-separated lines: a table would be unreadable."""
+
+
+def tsv(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    """Tab-separated lines, a header first; tabs and line breaks inside values become spaces."""
+    out = sys.stdout
+    out.write("\t".join(columns) + "\n")
+    for row in rows:
+        out.write("\t".join("" if v is None else str(v).replace("\t", " ").replace("\n", " ") for v in row) + "\n")
+
+
+def listing(title: str, columns: Sequence[str], rows: list[Sequence[Any]]) -> None:
+    """A table, or tab-separated lines past :data:`TABLE_LIMIT` rows."""
+    table(title, columns, rows) if len(rows) <= TABLE_LIMIT else tsv(columns, rows)
