@@ -29,6 +29,7 @@ from agent.errors import PreconditionError, ZenithError, describe
 from agent.reporting import report_failure
 from agent.store import OutboxItem, now_iso
 
+COMPLETED_SWEEP_SECONDS = 30.0
 _work = threading.Event()
 
 
@@ -89,6 +90,7 @@ class OutboxSender:
         self.pause_max = pause_max
         self._rng = rng
         self._clock = clock
+        self._swept_at = -math.inf
         self._state = _state_for(app)
 
     # -- the round -------------------------------------------------------------------------
@@ -96,7 +98,10 @@ class OutboxSender:
         """Deliver what is due; returns how many rows were finished (done or failed)."""
         if self._paused():
             return 0
-        close_completed_tickets(self.app)
+        if self._clock() - self._swept_at >= COMPLETED_SWEEP_SECONDS:
+            # Looks at every completed linked ticket: often enough to be prompt, not every round.
+            self._swept_at = self._clock()
+            close_completed_tickets(self.app)
         finished = 0
         tried: set[int] = set()
         while len(tried) < self.round_limit:

@@ -191,6 +191,21 @@ def test_completed_by_other_means_is_closed_once(env, sandbox):
     assert not actions.complete_ticket(env.app, rec_id, None, "jsmith").queued
 
 
+def test_one_sender_looks_for_completed_tickets_every_half_minute(env, sandbox):
+    now = [1000.0]
+    sender = OutboxSender(env.app, base_delay=0.05, clock=lambda: now[0])
+    first, _ = env.linked_ticket()
+    second, tid = env.linked_ticket()
+    env.store.set_ticket_status(first, STATUS_COMPLETED)
+    sender.run_once()
+    env.store.set_ticket_status(second, STATUS_COMPLETED)
+    sender.run_once()
+    assert sandbox.world.ticket(tid)["status"] != "Closed"
+    now[0] += 30
+    sender.run_once()
+    assert sandbox.world.ticket(tid)["status"] == "Closed"
+
+
 def test_status_change_and_outbox_row_commit_together(env, monkeypatch):
     rec_id, _tid = env.linked_ticket()
 
