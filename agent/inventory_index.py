@@ -1,13 +1,15 @@
 """Look-ups of single sites and devices in the downloaded inventory files.
 
 The index is built lazily from the ``.cmt`` file and rebuilt when the file changes (its
-``mtime_ns`` and size). Records are kept as compact JSON strings so that 100,000 devices stay
-within a few tens of MB.
+``mtime_ns`` and size). A record is kept as one string, its values joined by U+001F, with the
+file's column names kept once (U+001E marks a child the record does not have): 100,000 devices
+stay within a few tens of MB, and decoding a record (done for every new ticket of a device)
+costs a split, not a JSON parse. Neither character can occur in a value: XML 1.0, which the
+``.cmt`` files are, does not allow them.
 """
 
 from __future__ import annotations
 
-import json
 import threading
 from pathlib import Path
 from typing import Callable
@@ -15,8 +17,35 @@ from typing import Callable
 from loguru import logger
 
 _lock = threading.Lock()
-_cache: dict[Path, tuple[tuple[int, int], dict[str, str]]] = {}
 KEYS = {"sites": "SiteCode", "devices": "DeviceID"}
+_SEP, _ABSENT = "\x1f", "\x1e"
+
+
+class _Index:
+    """One inventory file's records by key, each packed as described above."""
+
+    __slots__ = ("columns", "packed")
+
+    def __init__(self) -> None:
+        self.columns: list[str] = []
+        self.packed: dict[str, str] = {}
+
+    def add(self, key: str, record: dict[str, str]) -> None:
+        columns = self.columns
+        for name in record:
+            if name not in columns:
+                columns.append(name)
+        self.packed[key] = _SEP.join([record.get(name, _ABSENT) for name in columns])
+
+    def get(self, key: str) -> dict[str, str] | None:
+        packed = self.packed.get(key)
+        if packed is None:
+            return None
+        return {name: value for name, value in zip(self.columns, packed.split(_SEP)) if value != _ABSENT}
+
+
+_EMPTY = _Index()
+_cache: dict[Path, tuple[tuple[int, int], _Index]] = {}
 
 
 def inventory_path(settings, kind: str) -> Path:
@@ -27,47 +56,39 @@ def inventory_path(settings, kind: str) -> Path:
     return maker(settings.dbsys_folder, settings.instance_id)
 
 
-def _index(path: Path, kind: str) -> dict[str, str]:
+def _index(path: Path, kind: str) -> _Index:
     from dbsys import cmt
 
     try:
         stat = path.stat()
     except FileNotFoundError:
-        return {}
+        return _EMPTY
     stamp = (stat.st_mtime_ns, stat.st_size)
     with _lock:
         cached = _cache.get(path)
         if cached and cached[0] == stamp:
             return cached[1]
-        index: dict[str, str] = {}
+        index, key = _Index(), KEYS[kind]
         try:
             for record in cmt.read_inventory(path, kind):
-                index[record.get(KEYS[kind], "")] = json.dumps(record, separators=(",", ":"))
+                index.add(record.get(key, ""), record)
         except Exception as exc:  # noqa: BLE001 - a damaged file must not stop ticket creation
             logger.warning("cannot read {}: {}", path, exc)
-            return {}
+            return _EMPTY
         _cache[path] = (stamp, index)
         return index
 
 
 def site_record(settings, site_code: str) -> dict[str, str] | None:
     """The site's children from ``ZenithSites_*.cmt``, or ``None``."""
-    raw = _index(inventory_path(settings, "sites"), "sites").get(site_code)
-    return json.loads(raw) if raw else None
+    return _index(inventory_path(settings, "sites"), "sites").get(site_code)
 
 
 def device_record(settings, device_id: str) -> dict[str, str] | None:
     """The device's children from ``ZenithDevices_*.cmt``, or ``None``."""
-    raw = _index(inventory_path(settings, "devices"), "devices").get(device_id)
-    return json.loads(raw) if raw else None
+    return _index(inventory_path(settings, "devices"), "devices").get(device_id)
 
 
 def device_lookup(settings) -> Callable[[str], dict[str, str] | None]:
     """:func:`device_record` bound to the devices file as it is now: one ``stat`` for many look-ups."""
-    index = _index(inventory_path(settings, "devices"), "devices")
-
-    def lookup(device_id: str) -> dict[str, str] | None:
-        raw = index.get(device_id)
-        return json.loads(raw) if raw else None
-
-    return lookup
+    return _index(inventory_path(settings, "devices"), "devices").get

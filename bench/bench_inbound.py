@@ -3,6 +3,9 @@ hooks, one transaction per page, ack) beside a baseline that fetches the same pa
 same client and inserts one bare row per change with sqlite3. Also the latency of one ticket
 opened in the sandbox to its PSA ticket, through a poll loop.
 
+The sandbox runs in a process of its own (:class:`bench.common.RemoteSandbox`), as Continuum
+runs on another machine: the server's work is then not counted as the agent's, for either side.
+
 Both sides are timed from "ready" to "done": the baseline's client and database, and the agent's
 store, plugins and client, are opened before the clock starts (start-up is paid once per
 process, not per ticket). Everything else the agent does for the tickets is timed: reading the
@@ -23,8 +26,7 @@ from loguru import logger
 from agent.app import App
 from agent.continuum.client import ContinuumClient
 from agent.inbound import PAGE_LIMIT, InboundSync
-from agent.sandbox import SandboxServer
-from bench.common import Table, peak_rss_mb, stopwatch
+from bench.common import RemoteSandbox, Table, peak_rss_mb, stopwatch
 from dbsys import cmt
 
 POLL_INTERVAL = 0.5
@@ -86,7 +88,7 @@ def _ingest(app: App) -> int:
             return total
 
 
-def _latency(app: App, sandbox: SandboxServer, samples: int) -> list[float]:
+def _latency(app: App, sandbox: RemoteSandbox, samples: int) -> list[float]:
     """Seconds from opening a ticket in Continuum to its PSA ticket, with a poll loop running."""
     stop = threading.Event()
 
@@ -102,7 +104,7 @@ def _latency(app: App, sandbox: SandboxServer, samples: int) -> list[float]:
         for _ in range(samples):
             time.sleep(POLL_INTERVAL * 0.37)  # not in step with the poll
             start = time.perf_counter()
-            tid = sandbox.world.open_ticket(title="Latency probe")["ticket_id"]
+            tid = sandbox.admin("POST", "/tickets", {"title": "Latency probe"})["ticket_id"]
             while app.store.ticket_for_continuum(tid) is None:
                 time.sleep(0.005)
             found.append(time.perf_counter() - start)
@@ -116,9 +118,9 @@ def main(quick: bool) -> Table:
     total = 2_000 if quick else 10_000
     logger.remove()  # the figures, not 10,000 log lines; production logs go to a file
     table = Table(f"Inbound: {total} queued Continuum tickets to PSA tickets, pages of {PAGE_LIMIT}")
-    with tempfile.TemporaryDirectory() as tmp, SandboxServer(psg="demo", seed=1, sites=50, devices=2000) as sb:
+    with tempfile.TemporaryDirectory() as tmp, RemoteSandbox(psg="demo", seed=1, sites=50, devices=2000) as sb:
         folder = Path(tmp)
-        sb.world.open_tickets(total)
+        sb.admin("POST", "/tickets/bulk", {"count": total})
         conn = _baseline_db(folder / "baseline.sqlite3")
         with ContinuumClient(sb.url, "demo") as client, stopwatch() as bare:
             assert _baseline(client, conn, total) == total
@@ -130,7 +132,7 @@ def main(quick: bool) -> Table:
             with stopwatch() as full:
                 applied = _ingest(app)
             assert applied == total and app.store.count_tickets() == total, (applied, app.store.count_tickets())
-            assert sb.world.acked_cursor == app.store.feed_cursor
+            assert sb.admin("GET", "/state")["acked_cursor"] == app.store.feed_cursor
             waits = sorted(_latency(app, sb, 5 if quick else 10))
         finally:
             app.close()

@@ -1,13 +1,16 @@
-"""Shared helpers for the benchmarks: a figures table and a peak-RSS probe."""
+"""Shared helpers for the benchmarks: a figures table, a peak-RSS probe, a sandbox in its own process."""
 
 from __future__ import annotations
 
 import resource
+import subprocess
 import sys
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Iterator
+
+import httpx
 
 
 @dataclass
@@ -60,3 +63,39 @@ def stopwatch() -> Iterator[list[float]]:
         yield box
     finally:
         box[0] = time.perf_counter() - start
+
+
+class RemoteSandbox:
+    """The sandbox Continuum in a process of its own, as the real one is on another machine.
+
+    Its CPU then does not compete with the agent's for this process's interpreter lock, and a
+    pipelined agent can overlap its own work with the server's. ``admin`` calls the sandbox's
+    ``/sandbox/`` endpoints (JSON in, JSON out).
+    """
+
+    def __init__(self, *, psg: str = "demo", seed: int = 1, sites: int = 50, devices: int = 2000) -> None:
+        self._args = ["sandbox", "--port", "0", "--psg", psg, "--seed", str(seed), "--sites", str(sites),
+                      "--devices", str(devices), "--tickets", "0"]
+        self.url = ""
+        self._proc: subprocess.Popen | None = None
+
+    def __enter__(self) -> "RemoteSandbox":
+        code = "import sys; from agent.cli import main; main(sys.argv[1:])"
+        self._proc = subprocess.Popen([sys.executable, "-c", code, *self._args], stdout=subprocess.PIPE,
+                                      stderr=subprocess.DEVNULL, text=True)
+        self.url = (self._proc.stdout.readline() if self._proc.stdout else "").strip()
+        if not self.url.startswith("http"):
+            self.__exit__()
+            raise RuntimeError("the sandbox process did not start; run 'zenithlink sandbox --port 0' to see why")
+        return self
+
+    def admin(self, method: str, path: str, body: dict | None = None):
+        answer = httpx.request(method, f"{self.url}/sandbox{path}", json=body, timeout=60)
+        answer.raise_for_status()
+        return answer.json()
+
+    def __exit__(self, *exc: object) -> None:
+        if self._proc is not None:
+            self._proc.terminate()
+            self._proc.wait(timeout=10)
+            self._proc = None
