@@ -4,6 +4,8 @@ One round (:meth:`InboundSync.run_once`) reads a bounded number of feed pages. E
 applied in ONE store transaction together with the new cursor; Continuum is acknowledged only
 after that commit, and notifiers hear about the page only after it too. Changes are recorded
 as processed by id, so a page delivered twice, or again after a crash, changes nothing more.
+The requests to Continuum run on a thread of their own (:mod:`agent.feed_io`): the next page
+is read while this one is applied, and this one is acknowledged while the next is applied.
 
 Throughput: what a page needs to know is read once, inside its transaction (which of its
 changes are processed, the PSA tickets of its Continuum tickets, their last seen fields) and
@@ -28,7 +30,7 @@ Decisions where the contract is silent:
 - History notes carry Continuum's time of the event (``CreatedOn`` of the ticket or the note,
   ``UpdatedOn`` for other changes); a ticket's history is listed in the order it was written.
 - ``TicketUpdated`` notes list what changed since the last change seen for that ticket; the
-  last seen fields are kept in the sync state (``continuum_ticket:<id>``).
+  last seen fields are kept on the ticket's link (and go when the link goes).
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ import sqlite3
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import lru_cache
+from operator import attrgetter
 from typing import Any, Iterable
 
 from loguru import logger
@@ -45,12 +48,12 @@ from loguru import logger
 from agent import events, inventory_index
 from agent.continuum.errors import (BadSecurityCode, ContinuumError, ContinuumRefused, NotActivated)
 from agent.errors import StoreError, ZenithError, describe
+from agent.feed_io import FeedIO
 from agent.reporting import report_failure
 from agent.store import now_iso
 
 PAGE_LIMIT = 500
 MAX_PAGES_PER_ROUND = 10
-ACK_LINKS_PER_CALL = 500
 GIVE_UP_AFTER = 3
 AUTHOR = "Continuum"
 KINDS = ("TicketCreated", "TicketReturned", "TicketClosed", "NoteAdded", "TicketUpdated")
@@ -58,6 +61,8 @@ SNAPSHOT_FIELDS = (("title", "Title"), ("description", "Description"), ("priorit
                    ("status", "Status"), ("assigned_to", "Assigned to"), ("site_code", "Site"),
                    ("device_id", "Device"))
 _PROBLEM_STATE = "inbound_problem"
+_SNAPSHOT_NAMES = tuple(name for name, _ in SNAPSHOT_FIELDS)
+_snapshot_values = attrgetter(*_SNAPSHOT_NAMES)
 _COMPACT_JSON = json.JSONEncoder(separators=(",", ":"))  # json.dumps builds an encoder per call
 ACTIVATION_PENDING = "Waiting for Continuum to apply the PSA activation (this can take up to 24 hours)"
 
@@ -88,6 +93,7 @@ class _PageResult:
     duplicates: int = 0
     given_up: list[tuple[Any, str]] = field(default_factory=list)
     events: list[events.Event] = field(default_factory=list)
+    links: list[tuple[str, str]] = field(default_factory=list)  # (Continuum ticket id, REC ID) made
 
 
 class _ChangeFailed(Exception):
@@ -124,11 +130,7 @@ class InboundSync:
             stats.stopped_by = "queue off"
             return 0
         try:
-            for _ in range(self.max_pages):
-                if not self._one_page(stats):
-                    break
-            else:
-                stats.stopped_by = "page budget"
+            self._read_pages(stats)
             self._clear_problem()
         except _StopRound:
             pass
@@ -158,9 +160,37 @@ class InboundSync:
             self._problem("InboundFailed", "Reading the Continuum ticket queue failed", exc)
         return stats.applied
 
-    def _one_page(self, stats: RoundStats) -> bool:
-        """Fetch, apply, commit, ack and notify one page; ``True`` if more are waiting."""
-        page = self._fetch()
+    def _read_pages(self, stats: RoundStats) -> None:
+        """The round's pages: each is read while the one before it is applied (see :mod:`agent.feed_io`)."""
+        store = self.app.store
+        with FeedIO(self.app.client, self.limit, store.get_state("acked_cursor")) as feed:
+            try:
+                self._pages(stats, feed)
+            except BaseException:
+                self._record_acks(feed, failing=True)
+                raise
+            self._record_acks(feed)
+
+    def _pages(self, stats: RoundStats, feed: FeedIO) -> None:
+        store = self.app.store
+        ahead = feed.fetch(store.feed_cursor)
+        # Links not acknowledged yet (a crash, or a failed ack, ended an earlier round before):
+        # they go with the first ack; later acks carry the links their page made.
+        unacked = store.unacked_ticket_links()
+        for number in range(1, self.max_pages + 1):
+            page = ahead.page()
+            self._activation_confirmed()
+            more = bool(page.more and page.changes)
+            if more and number < self.max_pages:
+                ahead = feed.fetch(page.next)  # applied only once this page's cursor is committed
+            self._one_page(page, stats, feed, unacked)
+            unacked = []
+            if not more:
+                return
+        stats.stopped_by = "page budget"
+
+    def _one_page(self, page, stats: RoundStats, feed: FeedIO, unacked: list[tuple[str, str]]) -> None:
+        """Apply and commit one page, queue its ack, then tell the notifiers."""
         stats.pages += 1
         stats.fetched += len(page.changes)
         result = self._apply_page(page)
@@ -169,32 +199,19 @@ class InboundSync:
         stats.duplicates += result.duplicates
         stats.given_up += len(result.given_up)
         try:
-            self._ack(page.next)
+            feed.ack(page.next, unacked + result.links)
         finally:
             for event in result.events:
                 self.app.notify(event)
             self._report_given_up(result.given_up)
-        return bool(page.more and page.changes)
 
-    def _fetch(self):
-        store, client = self.app.store, self.app.client
-        cursor = store.feed_cursor
-        try:
-            page = client.changes(after=cursor, limit=self.limit)
-        except ContinuumRefused as exc:
-            if not cursor:
-                raise
-            # The server forgot our cursor: read again from what it has acknowledged; the
-            # processed ids make the re-read harmless.
-            logger.warning("Continuum refused the feed cursor {} ({}); reading from its acknowledged position",
-                           cursor, describe(exc))
-            page = client.changes(after=None, limit=self.limit)
+    def _activation_confirmed(self) -> None:
+        store = self.app.store
         if store.get_state("activation") in ("pending", "refused"):
             with store.transaction():
                 store.set_state("activation", "ok")
                 store.set_state("activation_pending_since", None)
             logger.info("Continuum accepts the Security Code now; the ticket queue is read")
-        return page
 
     # -- one page in one transaction (D1) --------------------------------------------------
     def _apply_page(self, page) -> _PageResult:
@@ -235,6 +252,7 @@ class InboundSync:
                 processed.append(change.id)
             store.mark_processed_many(processed)
             applier.finish()
+            result.links = applier.new_links
             states = {"last_queue_poll": now_iso()}
             if page.next:
                 states["feed_cursor"] = page.next
@@ -270,36 +288,24 @@ class InboundSync:
                        data=details)
 
     # -- acknowledgement -------------------------------------------------------------------
-    def _ack(self, cursor: str | None) -> None:
-        """Ack ``cursor`` with the links Continuum has not been told about yet."""
-        store, client = self.app.store, self.app.client
-        links = store.unacked_ticket_links()
-        if not cursor or (not links and store.get_state("acked_cursor") == cursor):
-            return
-        for chunk in _chunks(links, ACK_LINKS_PER_CALL):
-            try:
-                client.ack(cursor, chunk)
-            except ContinuumRefused as exc:
-                if not chunk:
-                    raise
-                self._ack_links_one_by_one(cursor, chunk, exc)
-            # Each call acknowledged the cursor too: one commit for both, and one that need not
-            # wait for the disk: if it is lost, the next round acknowledges the same again.
-            with store.transaction(durable=False):
-                store.mark_links_acked([tid for tid, _ in chunk])
-                store.set_state("acked_cursor", cursor)
+    def _record_acks(self, feed: FeedIO, *, failing: bool = False) -> None:
+        """Wait for the round's acks and note what Continuum was told; raise the first failure
+        (unless the round is ``failing`` already: its own error is the one to report).
 
-    def _ack_links_one_by_one(self, cursor: str, links: list[tuple[str, str]], exc: ContinuumError) -> None:
-        logger.warning("Continuum refused an ack with {} link(s) ({}); sending them one by one", len(links),
-                       describe(exc))
-        self.app.client.ack(cursor, [])
-        for tid, rec_id in links:
-            try:
-                self.app.client.ack(cursor, [(tid, rec_id)])
-            except ContinuumRefused as err:
-                # Continuum keeps another PSA ticket as this ticket's master; nothing to retry.
-                logger.warning("Continuum refused the link of its ticket {} to {}: {}", tid, rec_id, describe(err))
-                self.app.store.audit("zenithlink", "link_refused", f"{tid} -> {rec_id}: {describe(err)}")
+        The note need not wait for the disk: if it is lost, the next round tells Continuum the
+        same again, which changes nothing there. A refused link is audited, durably.
+        """
+        sent, failure = feed.finish()
+        if sent:
+            store = self.app.store
+            refused = [r for s in sent for r in s.refused]
+            with store.transaction(durable=bool(refused)):
+                store.mark_links_acked([tid for s in sent for tid in s.linked] + [tid for tid, _, _ in refused])
+                store.set_state("acked_cursor", sent[-1].cursor)
+                for tid, rec_id, why in refused:
+                    store.audit("zenithlink", "link_refused", f"{tid} -> {rec_id}: {why}")
+        if failure is not None and not failing:
+            raise failure
 
     # -- failures --------------------------------------------------------------------------
     def _activation_pending(self) -> None:
@@ -359,10 +365,11 @@ class _Applier:
 
     What the page needs from the store is read once when the page starts (the PSA tickets of
     its Continuum tickets, their last seen fields) and kept up to date as the page is applied:
-    within the page's transaction only this page writes ticket links and sync state. The last
-    seen fields are written when the page ends (:meth:`finish`); PSA records (accounts,
-    tickets, history notes, ticket links) are written at once, so the hooks called for a later
-    change of the page see them.
+    within the page's transaction only this page writes ticket links. The last seen fields of
+    tickets linked before the page are written when the page ends (:meth:`finish`); PSA records
+    (accounts, tickets, history notes, ticket links) are written at once, so the hooks called
+    for a later change of the page see them. ``new_links`` lists the links the page made, for
+    the ack.
     """
 
     def __init__(self, app, changes: Iterable[Any] = ()) -> None:
@@ -377,15 +384,16 @@ class _Applier:
         self._handlers = {"TicketCreated": self._created, "TicketReturned": self._returned,
                           "TicketClosed": self._closed, "NoteAdded": self._note_added,
                           "TicketUpdated": self._updated}
-        ticket_ids = {change.ticket.ticket_id for change in changes}
-        self._links = self.store.tickets_for_continuum(ticket_ids)
-        self._seen = self.store.get_states(_snapshot_key(tid) for tid in ticket_ids)
+        known = self.store.ticket_links_among({change.ticket.ticket_id for change in changes})
+        self._links = {tid: rec_id for tid, (rec_id, _) in known.items()}
+        self._seen = {tid: seen for tid, (_, seen) in known.items() if seen}
         self._remembered: dict[str, str] = {}
+        self.new_links: list[tuple[str, str]] = []
         self._device_lookup = None
 
     def finish(self) -> None:
         """Write what the page remembered of its tickets; call once, inside the page's transaction."""
-        self.store.set_states(self._remembered)
+        self.store.set_seen_many(self._remembered.items())
         self._remembered = {}
 
     def skip(self, change) -> bool:
@@ -485,9 +493,10 @@ class _Applier:
         rec_id = store.add_ticket(account, description or _fallback_description(ticket), asset_rec_id=asset,
                                   manager=manager, in_inbox=True)
         self._history(rec_id, created_text(ticket), ticket.created_on, touch=False)
-        store.link_ticket(ticket.ticket_id, rec_id)
+        seen = self._seen[ticket.ticket_id] = _snapshot(ticket)
+        store.link_ticket(ticket.ticket_id, rec_id, seen=seen)
         self._links[ticket.ticket_id] = rec_id
-        self._remember(ticket)
+        self.new_links.append((ticket.ticket_id, rec_id))
         return _event(events.TICKET_CREATED, f"Continuum ticket {ticket.ticket_id} became PSA ticket {rec_id}",
                       ticket, rec_id, account_rec_id=account, asset_rec_id=asset, manager=manager,
                       title=ticket.title)
@@ -501,13 +510,11 @@ class _Applier:
         self.store.add_history(rec_id, text, at=store_time(when), author=AUTHOR, touch=touch)
 
     def _snapshot(self, ticket_id: str) -> dict[str, str] | None:
-        raw = self._seen.get(_snapshot_key(ticket_id))
-        return json.loads(raw) if raw else None
+        raw = self._seen.get(ticket_id)
+        return seen_fields(raw) if raw else None
 
     def _remember(self, ticket) -> None:
-        fields = {name: getattr(ticket, name) or "" for name, _ in SNAPSHOT_FIELDS}
-        key = _snapshot_key(ticket.ticket_id)
-        self._seen[key] = self._remembered[key] = _COMPACT_JSON.encode(fields)
+        self._seen[ticket.ticket_id] = self._remembered[ticket.ticket_id] = _snapshot(ticket)
 
 
 # -- texts -----------------------------------------------------------------------------------
@@ -574,17 +581,16 @@ def _event(kind: str, summary: str, ticket, rec_id: str, **data: Any) -> events.
                                         "site_code": ticket.site_code, "device_id": ticket.device_id, **data})
 
 
-def _snapshot_key(ticket_id: str) -> str:
-    return f"continuum_ticket:{ticket_id}"
+def seen_fields(raw: str) -> dict[str, str]:
+    """The last seen fields as stored on a ticket link, by name (see :data:`SNAPSHOT_FIELDS`)."""
+    return dict(zip(_SNAPSHOT_NAMES, (value or "" for value in json.loads(raw))))
+
+
+def _snapshot(ticket) -> str:
+    """The last seen fields of a Continuum ticket as stored: a JSON array in SNAPSHOT_FIELDS order."""
+    return _COMPACT_JSON.encode(_snapshot_values(ticket))
 
 
 def _failures_key(change_id: str) -> str:
     return f"change_failures:{change_id}"
 
-
-def _chunks(items: list, size: int) -> Iterable[list]:
-    if not items:
-        yield []
-        return
-    for start in range(0, len(items), size):
-        yield items[start:start + size]

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from lxml import etree
+
 from agent import events
-from agent.continuum.models import Change, ChangePage, Ticket
 from agent.hookspecs import hookimpl
 from agent.inbound import InboundSync
 from dbsys import reports
@@ -72,14 +73,15 @@ def test_a_change_that_keeps_failing_is_given_up_reported_and_never_blocks_the_f
 
 
 class StubClient:
-    """Hands out fixed pages and records acks (for data the sandbox never sends)."""
+    """Hands out fixed feed pages (XML the sandbox never sends) and records acks."""
 
-    def __init__(self, pages: list[ChangePage]) -> None:
+    def __init__(self, pages: list[str]) -> None:
         self.pages = pages
         self.acks: list[tuple[str, list]] = []
 
-    def changes(self, after, limit=100):
-        return self.pages.pop(0) if self.pages else ChangePage((), after, False)
+    def changes_xml(self, after, limit=100):
+        xml = self.pages.pop(0) if self.pages else f'<Changes next="{after or ""}" more="false"/>'
+        return etree.fromstring(xml)
 
     def ack(self, cursor, links=(), idempotency_key=None):
         self.acks.append((cursor, list(links)))
@@ -90,11 +92,12 @@ class StubClient:
 
 
 def test_unknown_kinds_and_malformed_changes_are_recorded_and_skipped_at_once(env):
-    good = Ticket(ticket_id="900001", title="Printer offline", source="NOC", origin="NOC", created_by="NOC",
-                  created_on="2026-11-27T10:00:00Z")
-    page = ChangePage((Change("x-1", "TicketMerged", good),
-                       Change("x-2", "NoteAdded", good),  # a NoteAdded without its <Note>
-                       Change("x-3", "TicketCreated", good)), "x-3", False)
+    good = ("<Ticket><TicketID>900001</TicketID><Title>Printer offline</Title><Source>NOC</Source>"
+            "<Origin>NOC</Origin><CreatedBy>NOC</CreatedBy><CreatedOn>2026-11-27T10:00:00Z</CreatedOn></Ticket>")
+    page = (f'<Changes next="x-3" more="false">'
+            f'<Change id="x-1" kind="TicketMerged">{good}</Change>'
+            f'<Change id="x-2" kind="NoteAdded">{good}</Change>'  # a NoteAdded without its <Note>
+            f'<Change id="x-3" kind="TicketCreated">{good}</Change></Changes>')
     stub = StubClient([page])
     env.store.add_account("Own business")
     env.app.__dict__["client"] = stub

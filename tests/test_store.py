@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 
 import pytest
 
 from agent.errors import NotFoundError, PrivilegeError, UsageError
+from agent.inbound import seen_fields
 from agent.store import STATUS_COMPLETED, Store
 from agent.store.migrations import MIGRATIONS
 from agent.store.recid import PATTERN, is_rec_id, new_rec_id
@@ -50,6 +52,35 @@ def test_request_extras_move_from_the_sync_state_into_the_request(tmp_path):
         assert s.request_seen("r3")["extra"] == {"AssetRecID": "AST1"}
         assert {r["request_id"]: r["extra"] for r in s.list_requests()} == {
             "r1": {"AccountRecID": "CRD1"}, "r2": None, "r3": {"AssetRecID": "AST1"}}
+
+
+def test_last_seen_fields_move_from_the_sync_state_onto_the_ticket_links(tmp_path):
+    path = tmp_path / "z.sqlite3"
+    conn = sqlite3.connect(path)
+    for step, script in enumerate(MIGRATIONS[:3], start=1):
+        conn.executescript(script)
+        conn.execute(f"PRAGMA user_version={step}")
+    conn.execute("INSERT INTO accounts(rec_id, name, seq, created_at) VALUES ('CRD1', 'A', 1, 'now')")
+    for n in (1, 2, 3):
+        conn.execute("INSERT INTO tickets(rec_id, ticket_no, account_rec_id, description, created_at, updated_at)"
+                     f" VALUES ('TKT{n}', {n}, 'CRD1', 'd', 'now', 'now')")
+        conn.execute(f"INSERT INTO ticket_links(continuum_ticket_id, ticket_rec_id, linked_at) VALUES ('C{n}', 'TKT{n}', 'now')")
+    old = {"title": "Disk low", "description": "C: 4%", "priority": "High", "status": "New",
+           "assigned_to": "NOC", "site_code": "S1", "device_id": ""}
+    conn.executemany("INSERT INTO sync_state(key, value) VALUES (?, ?)",
+                     [("continuum_ticket:C1", json.dumps(old)), ("continuum_ticket:C2", "not json"),
+                      ("continuum_ticket:C9", json.dumps(old)), ("feed_cursor", "c9")])
+    conn.commit()
+    conn.close()
+    with Store(path) as s:
+        links = s.ticket_links_among(["C1", "C2", "C3", "C9"])
+        assert set(links) == {"C1", "C2", "C3"}
+        assert seen_fields(links["C1"][1]) == old
+        assert links["C2"] == ("TKT2", None) and links["C3"] == ("TKT3", None)
+        assert s.db.scalar("SELECT COUNT(*) FROM sync_state WHERE key GLOB 'continuum_ticket:*'") == 0
+        assert s.feed_cursor == "c9"
+        s.set_seen_many([("C3", '["t","","","","","",""]')])
+        assert seen_fields(s.ticket_links_among(["C3"])["C3"][1])["title"] == "t"
 
 
 def test_pragmas_wal_and_full_sync(store):

@@ -128,10 +128,19 @@ class ContinuumClient:
 
     def changes(self, after: str | None, limit: int = 100) -> ChangePage:
         """The changes after cursor ``after`` (``None``: from the oldest the server holds)."""
+        return answers.changes(self.changes_xml(after, limit))
+
+    def changes_xml(self, after: str | None, limit: int = 100) -> etree._Element:
+        """:meth:`changes` before its models are built: the checked ``<Changes>`` element.
+
+        For a reader thread: the request and the XML parse leave the interpreter lock free
+        most of the time, building the models (:func:`answers.changes`) does not, so that is
+        left to the thread that uses the page.
+        """
         params: dict[str, Any] = {"limit": max(1, min(int(limit), MAX_QUEUE_LIMIT))}
         if after:
             params["after"] = after
-        return answers.changes(self._get("/queue", "Changes", params))
+        return self._get("/queue", "Changes", params)
 
     def ack(self, cursor: str, links: Iterable[tuple[str, str]] = (),
             idempotency_key: str | None = None) -> str:

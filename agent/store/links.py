@@ -80,9 +80,11 @@ class LinkTables:
         return {r[0]: r[1] for r in self.db.query("SELECT device_id, asset_rec_id FROM device_links")}
 
     # -- tickets ---------------------------------------------------------------------------
-    def link_ticket(self, continuum_ticket_id: str, ticket_rec_id: str, *, acked: bool = False) -> None:
-        self.db.execute("INSERT INTO ticket_links(continuum_ticket_id, ticket_rec_id, linked_at, acked)"
-                        " VALUES (?,?,?,?)", (continuum_ticket_id, ticket_rec_id, now_iso(), int(acked)))
+    def link_ticket(self, continuum_ticket_id: str, ticket_rec_id: str, *, acked: bool = False,
+                    seen: str | None = None) -> None:
+        """Link a Continuum ticket to its PSA ticket; ``seen`` is its last seen fields (see :meth:`set_seen_many`)."""
+        self.db.execute("INSERT INTO ticket_links(continuum_ticket_id, ticket_rec_id, linked_at, acked, seen)"
+                        " VALUES (?,?,?,?,?)", (continuum_ticket_id, ticket_rec_id, now_iso(), int(acked), seen))
 
     def ticket_for_continuum(self, continuum_ticket_id: str) -> str | None:
         return self.db.scalar("SELECT ticket_rec_id FROM ticket_links WHERE continuum_ticket_id = ?",
@@ -96,6 +98,25 @@ class LinkTables:
         return {r[0]: r[1] for r in self.db.query(
             "SELECT l.continuum_ticket_id, l.ticket_rec_id FROM json_each(?) j"
             " JOIN ticket_links l ON l.continuum_ticket_id = j.value", (json.dumps(ids),))}
+
+    def ticket_links_among(self, continuum_ticket_ids: Iterable[str]) -> dict[str, tuple[str, str | None]]:
+        """``{Continuum ticket id: (PSA REC ID, last seen fields)}`` for those of the ids that are linked."""
+        ids = list(continuum_ticket_ids)
+        if not ids:
+            return {}
+        return {r[0]: (r[1], r[2]) for r in self.db.query(
+            "SELECT l.continuum_ticket_id, l.ticket_rec_id, l.seen FROM json_each(?) j"
+            " JOIN ticket_links l ON l.continuum_ticket_id = j.value", (json.dumps(ids),))}
+
+    def set_seen_many(self, seen: Iterable[tuple[str, str]]) -> None:
+        """Record ``(Continuum ticket id, last seen fields)`` pairs on their links, in one statement.
+
+        The fields are opaque text to the store; the inbound sync keeps them to say what an
+        update changed.
+        """
+        with self.db.transaction() as conn:
+            conn.executemany("UPDATE ticket_links SET seen = ? WHERE continuum_ticket_id = ?",
+                             [(fields, tid) for tid, fields in seen])
 
     def continuum_for_ticket(self, ticket_rec_id: str) -> str | None:
         return self.db.scalar("SELECT continuum_ticket_id FROM ticket_links WHERE ticket_rec_id = ?",

@@ -141,4 +141,22 @@ MIGRATIONS: tuple[str, ...] = (
                                  WHERE s.key = 'request_extra:' || requests.request_id);
     DELETE FROM sync_state WHERE key GLOB 'request_extra:*';
     """,
+    # 4: a Continuum ticket's last seen fields (for "what changed" notes) belong to its link: read
+    # with it, written with it, removed with it. They were kept in the sync state under
+    # continuum_ticket:<id> before, as a JSON object; the link keeps them as a JSON array in
+    # the order of agent.inbound.SNAPSHOT_FIELDS.
+    """
+    ALTER TABLE ticket_links ADD COLUMN seen TEXT;
+    UPDATE ticket_links SET seen = (
+        SELECT json_array(coalesce(json_extract(s.value, '$.title'), ''),
+                          coalesce(json_extract(s.value, '$.description'), ''),
+                          coalesce(json_extract(s.value, '$.priority'), ''),
+                          coalesce(json_extract(s.value, '$.status'), ''),
+                          coalesce(json_extract(s.value, '$.assigned_to'), ''),
+                          coalesce(json_extract(s.value, '$.site_code'), ''),
+                          coalesce(json_extract(s.value, '$.device_id'), ''))
+        FROM sync_state s
+        WHERE s.key = 'continuum_ticket:' || ticket_links.continuum_ticket_id AND json_valid(s.value));
+    DELETE FROM sync_state WHERE key GLOB 'continuum_ticket:*';
+    """,
 )
