@@ -96,6 +96,10 @@ class LinksManager:
         look_up = inventory_index.site_record if kind == "sites" else inventory_index.device_record
         record = look_up(self.settings, key)
         if record is None:
+            damage = inventory_index.problem(self.settings, kind)
+            if damage:
+                raise PreconditionError(f"The inventory file {damage}. Run 'zenithlink inventory refresh' "
+                                        "to download it again.")
             word = _KIND_WORD[kind]
             raise NotFoundError(
                 f"there is no {word} {key!r} in the downloaded inventory; 'zenithlink links {kind}' lists "
@@ -354,10 +358,17 @@ class LinksManager:
         return self.store.require_privilege(user, action)
 
     def _changed(self, summary: str, **data: Any) -> None:
-        try:
-            self.app.notify(events.Event(events.LINK_CHANGED, summary, data))
-        except ZenithError as exc:  # the change is committed; a broken plugin set must not undo that
-            logger.warning("link change not notified: {}", exc.message)
+        """Tell the notifiers once the change is committed: a request drop applies it inside its
+        own claim transaction, which may still roll back."""
+        event = events.Event(events.LINK_CHANGED, summary, data)
+
+        def notify() -> None:
+            try:
+                self.app.notify(event)
+            except ZenithError as exc:  # the change is committed; a broken plugin set must not undo that
+                logger.warning("link change not notified: {}", exc.message)
+
+        self.store.on_commit(notify)
 
 
 def _site_row(code: str, record: dict, account: str | None, names: dict[str, str], present: bool) -> dict:

@@ -89,6 +89,20 @@ def test_link_site_audits_and_notifies(world):
     assert world.events[0].data["site_code"] == "ACME-HQ" and world.events[0].data["account_rec_id"] == world.acme
 
 
+def test_a_link_made_in_a_transaction_that_rolls_back_is_never_announced(world):
+    with pytest.raises(RuntimeError):
+        with world.store.transaction():  # as the request processor's claim transaction does
+            world.links.link_site("ACME-HQ", world.acme, "admin")
+            assert world.events == []  # not before the commit
+            raise RuntimeError("the drop's result could not be written")
+    assert world.store.account_for_site("ACME-HQ") is None and world.events == []
+
+    with world.store.transaction():
+        world.links.link_site("ACME-HQ", world.acme, "admin")
+        assert world.events == []
+    assert [e.kind for e in world.events] == [events.LINK_CHANGED]
+
+
 def test_many_sites_to_one_account(world):
     world.links.link_site("ACME-HQ", world.acme, "admin")
     world.links.link_site("ACME-BR", world.acme, "admin")
@@ -288,6 +302,15 @@ def test_missing_inventory_says_what_to_do(tmp_path):
         assert app.store.site_links() == {}
     finally:
         app.close()
+
+
+def test_a_damaged_inventory_file_is_named_not_taken_for_an_unknown_device(world):
+    from agent import inventory_index
+
+    path = inventory_index.inventory_path(world.app.settings, "devices")
+    path.write_bytes(path.read_bytes()[:200])  # a copy cut short
+    with pytest.raises(PreconditionError, match=r"ZenithDevices_T1.cmt cannot be read .*inventory refresh"):
+        world.links.device(DEVICES[0][0][1])
 
 
 def test_missing_devices_file_only(tmp_path):

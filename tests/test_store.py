@@ -397,3 +397,38 @@ def test_now_iso_format():
     assert len(stamp) == 27 and stamp.endswith("Z") and stamp[10] == "T"
     moment = datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
     assert before.replace(microsecond=0) <= moment <= after
+
+
+def test_after_commit_actions_run_once_the_outer_transaction_commits(store):
+    ran: list[str] = []
+    store.on_commit(lambda: ran.append("outside"))
+    assert ran == ["outside"]
+
+    with store.transaction():
+        with store.transaction():
+            store.set_state("k", "1")
+            store.on_commit(lambda: ran.append("inner"))
+        assert ran == ["outside"]  # the inner block joined the outer transaction: not committed yet
+        store.on_commit(lambda: ran.append("outer"))
+    assert ran == ["outside", "inner", "outer"]
+
+    with pytest.raises(RuntimeError):
+        with store.transaction():
+            store.set_state("k", "2")
+            store.on_commit(lambda: ran.append("rolled back"))
+            raise RuntimeError("boom")
+    assert ran == ["outside", "inner", "outer"] and store.get_state("k") == "1"
+
+    with store.transaction():
+        store.on_commit(lambda: ran.append("after the rollback"))
+    assert ran[-1] == "after the rollback"
+
+
+def test_a_failing_after_commit_action_does_not_undo_the_commit(store):
+    def broken():
+        raise RuntimeError("notifier down")
+
+    with store.transaction():
+        store.set_state("k", "kept")
+        store.on_commit(broken)
+    assert store.get_state("k") == "kept"

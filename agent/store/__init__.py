@@ -32,6 +32,10 @@ class Store(PsaModel, LinkTables, SyncState):
         """Group calls into one commit; see :meth:`agent.store.db.Database.transaction` for ``durable``."""
         return self.db.transaction(durable=durable)
 
+    def on_commit(self, action) -> None:
+        """Run ``action`` once the current transaction commits; see :meth:`agent.store.db.Database.on_commit`."""
+        self.db.on_commit(action)
+
     def close(self) -> None:
         self.db.close()
 

@@ -49,6 +49,7 @@ class Database:
         self._serial = 0
         self._memos: dict[str, dict[Any, Any]] = {}
         self._memo_serial = 0
+        self._on_commit: list[Callable[[], None]] = []
         self._pragmas()
         self._migrate()
 
@@ -127,6 +128,19 @@ class Database:
             for memo in memos:
                 self._memos.pop(memo, None)
 
+    def on_commit(self, action: Callable[[], None]) -> None:
+        """Run ``action`` once the current transaction has committed (at once outside one).
+
+        A rollback drops it. For telling others about a change (notifiers): they must never
+        hear of one that did not happen. An exception from ``action`` is logged, not raised:
+        the commit it follows stands.
+        """
+        with self._lock:
+            if self._depth:
+                self._on_commit.append(action)
+                return
+        _run_after_commit([action])
+
     def query(self, sql: str, params: tuple | dict = ()) -> list[sqlite3.Row]:
         with self._lock:
             return self.conn.execute(sql, params).fetchall()
@@ -203,11 +217,13 @@ class _Transaction:
 
     def __exit__(self, exc_type, exc, tb) -> bool:
         db = self.db
+        committed: list[Callable[[], None]] = []
         try:
             if db._depth > 1:
                 db._depth -= 1
                 return False
             db._depth = 0
+            pending, db._on_commit = db._on_commit, []
             if exc_type is not None:
                 db.conn.execute("ROLLBACK")
                 return False
@@ -217,6 +233,7 @@ class _Transaction:
                 if db.conn.in_transaction:  # never leave a failed commit's transaction open
                     db.conn.execute("ROLLBACK")
                 raise
+            committed = pending
             return False
         finally:
             try:
@@ -224,6 +241,16 @@ class _Transaction:
                     self._restore()
             finally:
                 db._lock.release()
+            if committed:
+                _run_after_commit(committed)
+
+
+def _run_after_commit(actions: list[Callable[[], None]]) -> None:
+    for action in actions:
+        try:
+            action()
+        except Exception as exc:  # noqa: BLE001 - the commit stands; say what was not done after it
+            logger.warning("after a store commit, {} failed: {}", getattr(action, "__qualname__", action), exc)
 
 
 def _statements(script: str) -> list[str]:
