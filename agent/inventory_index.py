@@ -24,11 +24,12 @@ _SEP, _ABSENT = "\x1f", "\x1e"
 class _Index:
     """One inventory file's records by key, each packed as described above."""
 
-    __slots__ = ("columns", "packed")
+    __slots__ = ("columns", "packed", "problem")
 
-    def __init__(self) -> None:
+    def __init__(self, problem: str | None = None) -> None:
         self.columns: list[str] = []
         self.packed: dict[str, str] = {}
+        self.problem = problem  # why the file could not be read; it then holds no record
 
     def add(self, key: str, record: dict[str, str]) -> None:
         columns = self.columns
@@ -73,10 +74,16 @@ def _index(path: Path, kind: str) -> _Index:
             for record in cmt.read_inventory(path, kind):
                 index.add(record.get(key, ""), record)
         except Exception as exc:  # noqa: BLE001 - a damaged file must not stop ticket creation
+            # Remembered like a good file: read again only once the file changes.
             logger.warning("cannot read {}: {}", path, exc)
-            return _EMPTY
+            index = _Index(f"{path.name} cannot be read ({exc})")
         _cache[path] = (stamp, index)
         return index
+
+
+def problem(settings, kind: str) -> str | None:
+    """Why the ``kind`` inventory file cannot be read (``None``: it can, or it is not there)."""
+    return _index(inventory_path(settings, kind), kind).problem
 
 
 def site_record(settings, site_code: str) -> dict[str, str] | None:

@@ -49,3 +49,18 @@ def test_a_rewritten_file_is_read_again(tmp_path):
 
 def test_no_file_means_no_records(tmp_path):
     assert inventory_index.site_record(_settings(tmp_path), "S1") is None
+
+
+def test_a_damaged_file_holds_no_record_and_says_why_until_it_is_replaced(tmp_path):
+    settings = _settings(tmp_path)
+    path = cmt.sites_path(tmp_path, "T1")
+    path.write_bytes(b"<?xml version='1.0'?><ZenithSites><Site><SiteCode>S1</SiteCode>")  # cut short
+
+    assert inventory_index.site_record(settings, "S1") is None
+    assert "ZenithSites_T1.cmt cannot be read" in inventory_index.problem(settings, "sites")
+
+    cmt.write_inventory(path, "sites", [[("SiteCode", "S1"), ("Name", "Acme")]], GENERATED)
+    stat = path.stat()
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
+    assert inventory_index.site_record(settings, "S1") == {"SiteCode": "S1", "Name": "Acme"}
+    assert inventory_index.problem(settings, "sites") is None
