@@ -132,12 +132,15 @@ def complete_ticket(app, ticket_rec_id: str, note: str | None, user: str | None,
         return _queue(app, ticket_rec_id, CLOSE, payload, user, request_id, "close", linked)
 
 
-def close_completed_tickets(app) -> int:
+def close_completed_tickets(app, since: str | None = None, limit: int = 500) -> int:
     """Queue the close of every linked ticket set to Completed by any means but ``complete_ticket``
-    (a plugin, another tool writing the PSA), so that R15 holds whoever completed it."""
-    store = app.store
+    (a plugin, another tool writing the PSA), so that R15 holds whoever completed it.
+
+    Only tickets updated at or after ``since`` (a stored time; ``None``: all) are looked at, at
+    most ``limit``; returns how many closes were queued.
+    """
     queued = 0
-    for rec_id in store.completed_without_close():
+    for rec_id in app.store.completed_without_close(since, limit):
         payload = {"resolution": None, "author": ""}
         _queue(app, rec_id, CLOSE, payload, None, None, "close (completed in the PSA)", key=f"zl-completed-{rec_id}")
         queued += 1

@@ -30,6 +30,8 @@ from agent.reporting import report_failure
 from agent.store import OutboxItem, now_iso
 
 COMPLETED_SWEEP_SECONDS = 30.0
+SWEEP_LIMIT = 500
+SWEEP_MARGIN_SECONDS = 600
 _work = threading.Event()
 
 
@@ -91,7 +93,16 @@ class OutboxSender:
         self._rng = rng
         self._clock = clock
         self._swept_at = -math.inf
+        self._completed_since: str | None = None
         self._state = _state_for(app)
+
+    def _sweep_completed(self) -> None:
+        """R15 whoever completed the ticket: the first sweep looks at every completed ticket,
+        later ones at those updated since the sweep before (less a margin for transactions
+        that commit late), through an index of completed tickets only."""
+        started = now_iso()
+        if close_completed_tickets(self.app, self._completed_since, SWEEP_LIMIT) < SWEEP_LIMIT:
+            self._completed_since = _format(_parse(started) - timedelta(seconds=SWEEP_MARGIN_SECONDS))
 
     # -- the round -------------------------------------------------------------------------
     def run_once(self) -> int:
@@ -99,9 +110,8 @@ class OutboxSender:
         if self._paused():
             return 0
         if self._clock() - self._swept_at >= COMPLETED_SWEEP_SECONDS:
-            # Looks at every completed linked ticket: often enough to be prompt, not every round.
             self._swept_at = self._clock()
-            close_completed_tickets(self.app)
+            self._sweep_completed()
         finished = 0
         tried: set[int] = set()
         while len(tried) < self.round_limit:

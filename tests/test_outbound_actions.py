@@ -206,6 +206,26 @@ def test_one_sender_looks_for_completed_tickets_every_half_minute(env, sandbox):
     assert sandbox.world.ticket(tid)["status"] == "Closed"
 
 
+def test_later_sweeps_look_only_at_tickets_completed_since_the_sweep_before(env, sandbox):
+    now = [1000.0]
+    sender = OutboxSender(env.app, base_delay=0.05, clock=lambda: now[0])
+    sender.run_once()  # the first sweep looks at every completed ticket
+    stale, stale_tid = env.linked_ticket()
+    fresh, fresh_tid = env.linked_ticket()
+    env.store.set_ticket_status(stale, STATUS_COMPLETED)
+    env.store.set_ticket_status(fresh, STATUS_COMPLETED)
+    # Completed (so it says) long before the last sweep: outside the window a sweep reads.
+    env.store.db.execute("UPDATE tickets SET updated_at = '2026-01-01T00:00:00.000000Z' WHERE rec_id = ?", (stale,))
+    now[0] += 30
+    sender.run_once()
+    assert sandbox.world.ticket(fresh_tid)["status"] == "Closed"
+    assert sandbox.world.ticket(stale_tid)["status"] != "Closed"
+
+    restarted = OutboxSender(env.app, base_delay=0.05, clock=lambda: now[0])
+    restarted.run_once()  # a new sender (the service restarted) looks at every one again
+    assert sandbox.world.ticket(stale_tid)["status"] == "Closed"
+
+
 def test_status_change_and_outbox_row_commit_together(env, monkeypatch):
     rec_id, _tid = env.linked_ticket()
 

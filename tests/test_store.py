@@ -386,6 +386,22 @@ def test_unacked_links_use_their_index(store):
     assert "ticket_links_unacked" in plan
 
 
+def test_completed_tickets_without_a_close_since_a_time_use_their_index(store):
+    acct = store.add_account("ACME")
+    old, recent, open_ticket = (store.add_ticket(acct, f"t{n}") for n in range(3))
+    for n, rec in enumerate((old, recent, open_ticket)):
+        store.link_ticket(f"C-{n}", rec)
+    store.set_ticket_status(old, STATUS_COMPLETED)
+    store.set_ticket_status(recent, STATUS_COMPLETED)
+    store.db.execute("UPDATE tickets SET updated_at = '2026-01-01T00:00:00.000000Z' WHERE rec_id = ?", (old,))
+
+    assert sorted(store.completed_without_close()) == sorted([old, recent])
+    assert store.completed_without_close(since="2026-06-01T00:00:00.000000Z") == [recent]
+    plan = " ".join(r[3] for r in store.db.query(
+        "EXPLAIN QUERY PLAN SELECT rec_id FROM tickets WHERE status_code = 1000 AND updated_at >= ?", ("",)))
+    assert "tickets_completed" in plan
+
+
 def test_now_iso_format():
     from datetime import datetime, timezone
 

@@ -140,12 +140,13 @@ class SyncState:
                         " finished_at = ? WHERE id = ?",
                         (state, json.dumps(result or {}), error, now_iso(), item_id))
 
-    def completed_without_close(self, limit: int = 500) -> list[str]:
-        """Completed tickets linked to Continuum for which no close was ever queued (R15)."""
+    def completed_without_close(self, since: str | None = None, limit: int = 500) -> list[str]:
+        """Completed tickets linked to Continuum for which no close was ever queued (R15), of
+        those last updated at or after ``since`` (a stored time; ``None``: all)."""
         return [r[0] for r in self.db.query(
             "SELECT t.rec_id FROM tickets t JOIN ticket_links l ON l.ticket_rec_id = t.rec_id"
-            " WHERE t.status_code = 1000 AND NOT EXISTS (SELECT 1 FROM outbox o"
-            " WHERE o.ticket_rec_id = t.rec_id AND o.action = 'close') LIMIT ?", (limit,))]
+            " WHERE t.status_code = 1000 AND t.updated_at >= ? AND NOT EXISTS (SELECT 1 FROM outbox o"
+            " WHERE o.ticket_rec_id = t.rec_id AND o.action = 'close') LIMIT ?", (since or "", limit))]
 
     def outbox_depth(self) -> int:
         return self.db.scalar("SELECT COUNT(*) FROM outbox WHERE state = 'pending'")
