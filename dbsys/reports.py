@@ -93,13 +93,10 @@ def read_report(dbsys_folder: str | os.PathLike[str], name: str) -> dict[str, An
     """A report as ``{name, at, kind, what, error, todo, details}``; ``name`` with or without ``.xml``."""
     path = _report_path(dbsys_folder, name)
     try:
-        data = path.read_bytes()
+        root = safexml.parse_file(path, ROOT_TAG, max_bytes=_MAX_BYTES, what="error report")
     except FileNotFoundError:
         raise FileNotFoundError(f"There is no error report {path.name}; run 'zenithlink errors list' "
                                 f"to see the reports there are.") from None
-    root = safexml.parse_bytes(data, max_bytes=_MAX_BYTES, what=f"error report {path.name}")
-    if root.tag != ROOT_TAG:
-        raise safexml.UnsafeXML(f"{path.name} is not an error report (its root is <{root.tag}>)")
     details = {}
     box = root.find("Details")
     if box is not None:

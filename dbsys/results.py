@@ -69,9 +69,7 @@ def _element_name(key: str) -> str:
 def read_result(path: str | os.PathLike[str]) -> dict[str, Any]:
     """A result as ``{id, action, status, at, continuum_ticket_id, error_code, error_message, extra}``."""
     path = Path(path)
-    root = safexml.parse_bytes(path.read_bytes(), max_bytes=_MAX_RESULT_BYTES, what=f"result {path.name}")
-    if root.tag != "ZenithResult":
-        raise safexml.UnsafeXML(f"{path.name} is not a result file (its root is <{root.tag}>)")
+    root = safexml.parse_file(path, "ZenithResult", max_bytes=_MAX_RESULT_BYTES, what="result file")
     result: dict[str, Any] = {
         "id": root.get("id", ""), "action": root.get("action", ""), "status": root.get("status", ""),
         "at": root.get("at", ""), "continuum_ticket_id": None, "error_code": None, "error_message": None,

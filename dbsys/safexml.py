@@ -7,6 +7,7 @@ person can act on; lxml's own exceptions never escape.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import IO, Iterator
 
 from lxml import etree
@@ -50,6 +51,19 @@ def parse_bytes(data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES, what: str = 
         raise UnsafeXML(f"the {what} has no root element")
     _refuse_parsed_doctype(root)
     return root
+
+
+def parse_file(path: Path, root_tag: str, *, max_bytes: int, what: str) -> etree._Element:
+    """Parse a file the agent wrote (a status file, a result, an error report) and check that
+    its root element is ``root_tag``; ``what`` names the kind of file in the messages."""
+    root = parse_bytes(path.read_bytes(), max_bytes=max_bytes, what=f"{what} {path.name}")
+    if root.tag != root_tag:
+        raise UnsafeXML(f"{path.name} is not {_article(what)} {what} (its root is <{root.tag}>)")
+    return root
+
+
+def _article(noun: str) -> str:
+    return "an" if noun[:1].lower() in "aeiou" else "a"
 
 
 def _refuse_parsed_doctype(elem: etree._Element) -> None:

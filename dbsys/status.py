@@ -69,9 +69,7 @@ def _render(key: str, value: Any) -> tuple[str, str | None]:
 def read_status(path: str | os.PathLike[str]) -> dict[str, Any]:
     """The fields of a status file, typed as they were written."""
     path = Path(path)
-    root = safexml.parse_bytes(path.read_bytes(), max_bytes=_MAX_BYTES, what=f"status file {path.name}")
-    if root.tag != ROOT_TAG:
-        raise safexml.UnsafeXML(f"{path.name} is not a status file (its root is <{root.tag}>)")
+    root = safexml.parse_file(path, ROOT_TAG, max_bytes=_MAX_BYTES, what="status file")
     return {child.tag: _parse(child) for child in root if isinstance(child.tag, str)}
 
 

@@ -156,3 +156,22 @@ def test_folder_layout(tmp_path):
     assert paths.processed_folder(requests) == requests / "Processed"
     assert paths.failed_folder(requests) == requests / "Failed"
     assert paths.reports_folder(tmp_path) == tmp_path / "ZenithErrors"
+
+
+@pytest.mark.parametrize("reader,name,kind", [
+    (results.read_result, "r1.xml", "a result file"),
+    (status.read_status, "status.xml", "a status file"),
+])
+def test_a_file_of_another_kind_is_named_as_such(tmp_path, reader, name, kind):
+    path = tmp_path / name
+    path.write_text("<ZenithSomethingElse/>", encoding="utf-8")
+    with pytest.raises(UnsafeXML, match=f"{name} is not {kind} \\(its root is <ZenithSomethingElse>\\)"):
+        reader(path)
+
+
+def test_a_report_of_another_kind_is_named_as_such(tmp_path):
+    folder = tmp_path / "ZenithErrors"
+    folder.mkdir()
+    (folder / "20261127T100000Z-Boom.xml").write_text("<ZenithResult/>", encoding="utf-8")
+    with pytest.raises(UnsafeXML, match="is not an error report"):
+        reports.read_report(tmp_path, "20261127T100000Z-Boom.xml")
