@@ -93,14 +93,16 @@ class ContinuumClient:
 
     def site_pages(self, page_size: int = 500) -> Iterator[Page[Site]]:
         """Every page of sites, fetched one after the other as the caller consumes them."""
-        return self._pages("/sites", "Sites", lambda root, size: answers.page(root, "Site", answers.site, size),
-                           page_size, {})
+        return self._model_pages("sites", answers.site, page_size, {})
 
     def device_pages(self, page_size: int = 500, site_code: str | None = None) -> Iterator[Page[Device]]:
         """Every page of devices (of one site when ``site_code`` is given), fetched lazily."""
-        extra = {"siteCode": site_code} if site_code else {}
-        return self._pages("/devices", "Devices",
-                           lambda root, size: answers.page(root, "Device", answers.device, size), page_size, extra)
+        return self._model_pages("devices", answers.device, page_size, {"siteCode": site_code} if site_code else {})
+
+    def _model_pages(self, kind: str, build: Callable[[etree._Element], T], page_size: int,
+                     extra: dict[str, str]) -> Iterator[Page[T]]:
+        path, root_tag, item, _ = _LISTS[kind]
+        return self._pages(path, root_tag, lambda root, size: answers.page(root, item, build, size), page_size, extra)
 
     def raw_pages(self, kind: Literal["sites", "devices"], page_size: int = 500,
                   site_code: str | None = None) -> Iterator[answers.ElementPage]:
