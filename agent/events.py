@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -22,8 +23,18 @@ ALL_KINDS = (TICKET_CREATED, TICKET_RETURNED, TICKET_CLOSED_IN_CONTINUUM, REQUES
              LINK_CHANGED, CONFIG_REJECTED)
 
 
+_second: tuple[int, datetime | None] = (-1, None)
+
+
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc).replace(microsecond=0)
+    """Now, to the second (an event is stamped for every ticket the inbound sync makes: the
+    datetime is built once a second)."""
+    global _second
+    seconds = int(time.time())
+    last = _second
+    if last[0] != seconds or last[1] is None:
+        last = _second = (seconds, datetime.fromtimestamp(seconds, timezone.utc))
+    return last[1]
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,6 @@ Decisions where the contract is silent:
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -63,7 +62,7 @@ SNAPSHOT_FIELDS = (("title", "Title"), ("description", "Description"), ("priorit
 _PROBLEM_STATE = "inbound_problem"
 _SNAPSHOT_NAMES = tuple(name for name, _ in SNAPSHOT_FIELDS)
 _snapshot_values = attrgetter(*_SNAPSHOT_NAMES)
-_COMPACT_JSON = json.JSONEncoder(separators=(",", ":"))  # json.dumps builds an encoder per call
+_SEEN_SEP = "\x1f"
 ACTIVATION_PENDING = "Waiting for Continuum to apply the PSA activation (this can take up to 24 hours)"
 
 
@@ -583,12 +582,13 @@ def _event(kind: str, summary: str, ticket, rec_id: str, **data: Any) -> events.
 
 def seen_fields(raw: str) -> dict[str, str]:
     """The last seen fields as stored on a ticket link, by name (see :data:`SNAPSHOT_FIELDS`)."""
-    return dict(zip(_SNAPSHOT_NAMES, (value or "" for value in json.loads(raw))))
+    return dict(zip(_SNAPSHOT_NAMES, raw.split(_SEEN_SEP)))
 
 
 def _snapshot(ticket) -> str:
-    """The last seen fields of a Continuum ticket as stored: a JSON array in SNAPSHOT_FIELDS order."""
-    return _COMPACT_JSON.encode(_snapshot_values(ticket))
+    """The last seen fields of a Continuum ticket as stored: the values in SNAPSHOT_FIELDS order
+    joined by U+001F, which cannot occur in them (they come from XML, which cannot hold it)."""
+    return _SEEN_SEP.join([value or "" for value in _snapshot_values(ticket)])
 
 
 def _failures_key(change_id: str) -> str:

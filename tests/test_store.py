@@ -79,7 +79,7 @@ def test_last_seen_fields_move_from_the_sync_state_onto_the_ticket_links(tmp_pat
         assert links["C2"] == ("TKT2", None) and links["C3"] == ("TKT3", None)
         assert s.db.scalar("SELECT COUNT(*) FROM sync_state WHERE key GLOB 'continuum_ticket:*'") == 0
         assert s.feed_cursor == "c9"
-        s.set_seen_many([("C3", '["t","","","","","",""]')])
+        s.set_seen_many([("C3", "t" + "\x1f" * 6)])
         assert seen_fields(s.ticket_links_among(["C3"])["C3"][1])["title"] == "t"
 
 
@@ -448,3 +448,27 @@ def test_a_failing_after_commit_action_does_not_undo_the_commit(store):
         store.set_state("k", "kept")
         store.on_commit(broken)
     assert store.get_state("k") == "kept"
+
+
+@pytest.mark.parametrize("number,width,text", [(0, 9, "000000000"), (36 ** 9 - 1, 9, "ZZZZZZZZZ"), (36, 3, "010"),
+                                               (1295, 2, "ZZ"), (1296, 3, "100"), (35, 1, "Z"), (36 ** 4, 4, "0000")])
+def test_base36_digits(number, width, text):
+    from agent.store.recid import _base36
+
+    assert _base36(number, width) == text
+
+
+def test_device_asset_lookups_inside_a_transaction_follow_link_changes(store):
+    acct = store.add_account("ACME")
+    first, second = store.add_asset("DC01", acct), store.add_asset("DC02", acct)
+    with store.transaction():
+        assert store.asset_for_device("D-1") is None  # remembered for the transaction...
+        store.link_device("D-1", first)
+        assert store.asset_for_device("D-1") == first  # ...and forgotten when the links change
+        store.link_device("D-1", second)
+        assert store.asset_for_device("D-1") == second
+        store.unlink_device("D-1")
+        assert store.asset_for_device("D-1") is None
+        store.link_device("D-1", first)
+        store.unlink_account(acct)
+        assert store.asset_for_device("D-1") is None

@@ -9,6 +9,8 @@ from agent.errors import UsageError
 from agent.store.db import Database, now_iso
 from agent.store.psa import ACCOUNT_MEMO, SITE_ACCOUNT_MEMO
 
+DEVICE_ASSET_MEMO = "device_asset"  # a per-transaction memo (Database.cached)
+
 
 class LinkTables:
     """Mixin of :class:`agent.store.Store` for the three link tables."""
@@ -62,16 +64,21 @@ class LinkTables:
                          " ON CONFLICT(device_id) DO UPDATE SET asset_rec_id = excluded.asset_rec_id,"
                          " linked_at = excluded.linked_at, linked_by = excluded.linked_by",
                          (device_id, asset_rec_id, now_iso(), by))
+            self.db.forget(DEVICE_ASSET_MEMO)
         return previous
 
     def unlink_device(self, device_id: str) -> str | None:
         with self.db.transaction() as conn:
             previous = self.asset_for_device(device_id)
             conn.execute("DELETE FROM device_links WHERE device_id = ?", (device_id,))
+            self.db.forget(DEVICE_ASSET_MEMO)
         return previous
 
     def asset_for_device(self, device_id: str) -> str | None:
-        return self.db.scalar("SELECT asset_rec_id FROM device_links WHERE device_id = ?", (device_id,))
+        # Asked for every incoming ticket of a device: remembered for the rest of the
+        # transaction; every method here that changes device links forgets it.
+        return self.db.cached(DEVICE_ASSET_MEMO, device_id, lambda: self.db.scalar(
+            "SELECT asset_rec_id FROM device_links WHERE device_id = ?", (device_id,)))
 
     def device_for_asset(self, asset_rec_id: str) -> str | None:
         return self.db.scalar("SELECT device_id FROM device_links WHERE asset_rec_id = ?", (asset_rec_id,))
@@ -144,6 +151,7 @@ class LinkTables:
                                    " (SELECT rec_id FROM tickets WHERE account_rec_id = ?)", (account_rec_id,)).rowcount
             devices = conn.execute("DELETE FROM device_links WHERE asset_rec_id IN"
                                    " (SELECT rec_id FROM assets WHERE account_rec_id = ?)", (account_rec_id,)).rowcount
+            self.db.forget(DEVICE_ASSET_MEMO)
         return {"sites": sites, "ticket_links": tickets, "device_links": devices}
 
     def merge_accounts(self, source: str, into: str) -> dict[str, int]:

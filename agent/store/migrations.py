@@ -143,18 +143,19 @@ MIGRATIONS: tuple[str, ...] = (
     """,
     # 4: a Continuum ticket's last seen fields (for "what changed" notes) belong to its link: read
     # with it, written with it, removed with it. They were kept in the sync state under
-    # continuum_ticket:<id> before, as a JSON object; the link keeps them as a JSON array in
-    # the order of agent.inbound.SNAPSHOT_FIELDS.
+    # continuum_ticket:<id> before, as a JSON object; the link keeps them as one text, the values
+    # in the order of agent.inbound.SNAPSHOT_FIELDS joined by U+001F (which XML, where they come
+    # from, cannot hold).
     """
     ALTER TABLE ticket_links ADD COLUMN seen TEXT;
     UPDATE ticket_links SET seen = (
-        SELECT json_array(coalesce(json_extract(s.value, '$.title'), ''),
-                          coalesce(json_extract(s.value, '$.description'), ''),
-                          coalesce(json_extract(s.value, '$.priority'), ''),
-                          coalesce(json_extract(s.value, '$.status'), ''),
-                          coalesce(json_extract(s.value, '$.assigned_to'), ''),
-                          coalesce(json_extract(s.value, '$.site_code'), ''),
-                          coalesce(json_extract(s.value, '$.device_id'), ''))
+        SELECT coalesce(json_extract(s.value, '$.title'), '') || char(31)
+               || coalesce(json_extract(s.value, '$.description'), '') || char(31)
+               || coalesce(json_extract(s.value, '$.priority'), '') || char(31)
+               || coalesce(json_extract(s.value, '$.status'), '') || char(31)
+               || coalesce(json_extract(s.value, '$.assigned_to'), '') || char(31)
+               || coalesce(json_extract(s.value, '$.site_code'), '') || char(31)
+               || coalesce(json_extract(s.value, '$.device_id'), '')
         FROM sync_state s
         WHERE s.key = 'continuum_ticket:' || ticket_links.continuum_ticket_id AND json_valid(s.value));
     DELETE FROM sync_state WHERE key GLOB 'continuum_ticket:*';

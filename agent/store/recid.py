@@ -17,17 +17,21 @@ LENGTH = 20
 PATTERN = re.compile(r"^(CRD|AST|TKT|HIS|EMP)[0-9A-Z]{17}$")
 
 
-def _base36(number: int, width: int) -> str:
-    digits = []
-    for _ in range(width):
-        number, rem = divmod(number, 36)
-        digits.append(ALPHABET[rem])
-    return "".join(reversed(digits))
-
-
 # Two base-36 digits per step: REC IDs are made for every ticket and history note the inbound
-# sync writes, so the conversion is worth a 1,296-entry table.
+# sync writes (and the time part changes every millisecond), so the conversion is worth a
+# 1,296-entry table.
 _PAIRS = tuple(a + b for a in ALPHABET for b in ALPHABET)
+
+
+def _base36(number: int, width: int) -> str:
+    chunks = []
+    while width >= 2:
+        number, rem = divmod(number, 1296)
+        chunks.append(_PAIRS[rem])
+        width -= 2
+    if width:
+        chunks.append(ALPHABET[number % 36])
+    return "".join(reversed(chunks))
 _TAIL_WIDTH = 8
 _TAIL_RANGE = 36 ** _TAIL_WIDTH
 _TAIL_BITS = _TAIL_RANGE.bit_length()
