@@ -472,3 +472,16 @@ def test_device_asset_lookups_inside_a_transaction_follow_link_changes(store):
         store.link_device("D-1", first)
         store.unlink_account(acct)
         assert store.asset_for_device("D-1") is None
+
+
+def test_the_first_account_inside_a_transaction_follows_account_changes(store):
+    with store.transaction():
+        assert store.first_account() is None
+        first = store.add_account("Own business")
+        assert store.first_account().rec_id == first
+        second = store.add_account("ACME")
+        assert store.first_account().rec_id == first
+        store.rename_account(first, "Our own business")
+        assert store.first_account().name == "Our own business"
+        store.merge_accounts(first, second)
+        assert store.first_account().rec_id == second

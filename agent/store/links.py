@@ -7,7 +7,7 @@ from typing import Any, Iterable
 
 from agent.errors import UsageError
 from agent.store.db import Database, now_iso
-from agent.store.psa import ACCOUNT_MEMO, SITE_ACCOUNT_MEMO
+from agent.store.psa import ACCOUNT_MEMO, FIRST_ACCOUNT_MEMO, SITE_ACCOUNT_MEMO
 
 DEVICE_ASSET_MEMO = "device_asset"  # a per-transaction memo (Database.cached)
 
@@ -170,5 +170,5 @@ class LinkTables:
                                        (into, source)).rowcount,
             }
             conn.execute("UPDATE accounts SET merged_into = ? WHERE rec_id = ?", (into, source))
-            self.db.forget(SITE_ACCOUNT_MEMO, ACCOUNT_MEMO)
+            self.db.forget(SITE_ACCOUNT_MEMO, ACCOUNT_MEMO, FIRST_ACCOUNT_MEMO)
         return moved

@@ -18,6 +18,7 @@ BUILTIN_GROUPS = ("Full", "Partial", "Limited", "Sys Admin")
 CONTINUUM_PRIVILEGE = "Continuum Integration"
 ACCOUNT_MEMO = "account"  # names of the store's per-transaction memos (Database.cached)
 SITE_ACCOUNT_MEMO = "site_account"
+FIRST_ACCOUNT_MEMO = "first_account"
 
 
 @dataclass
@@ -104,6 +105,7 @@ class PsaModel:
             conn.execute("INSERT INTO accounts(rec_id, seq, name, manager, notes, auto_created, created_at)"
                          " VALUES (?, ?, ?, ?, ?, ?, ?)",
                          (rec_id, seq, name, manager or None, notes, int(auto_created), now_iso()))
+            self.db.forget(FIRST_ACCOUNT_MEMO)
         return rec_id
 
     def get_account(self, rec_id: str) -> Account:
@@ -137,7 +139,10 @@ class PsaModel:
         return _account(row) if row else None
 
     def first_account(self) -> Account | None:
-        row = self.db.query_one("SELECT * FROM accounts WHERE merged_into IS NULL ORDER BY seq LIMIT 1")
+        # The own-business fallback asks for it for every incoming ticket without a site:
+        # remembered for the rest of the transaction; the methods that change accounts forget it.
+        row = self.db.cached(FIRST_ACCOUNT_MEMO, None, lambda: self.db.query_one(
+            "SELECT * FROM accounts WHERE merged_into IS NULL ORDER BY seq LIMIT 1"))
         return _account(row) if row else None
 
     def list_accounts(self) -> list[Account]:
@@ -152,7 +157,9 @@ class PsaModel:
         if not (name or "").strip():
             raise UsageError("an account needs a name")
         self.get_account(rec_id)
-        self.db.execute("UPDATE accounts SET name = ?, auto_created = 0 WHERE rec_id = ?", (name.strip(), rec_id))
+        with self.db.transaction() as conn:
+            conn.execute("UPDATE accounts SET name = ?, auto_created = 0 WHERE rec_id = ?", (name.strip(), rec_id))
+            self.db.forget(FIRST_ACCOUNT_MEMO)
 
     # -- employees and privilege groups ----------------------------------------------------
     def add_group(self, name: str, *, continuum: bool = False) -> None:
