@@ -36,7 +36,10 @@ STOP_GRACE_SECONDS = 4.0
 
 @dataclass
 class Worker:
-    """Calls ``job`` every ``interval()`` seconds, or sooner when woken, until stopped."""
+    """Calls ``job`` every ``interval()`` seconds, or sooner when woken, until stopped.
+
+    A job that returns ``True`` says more work is waiting now: it is called again at once.
+    """
 
     name: str
     job: Callable[[], object]
@@ -51,15 +54,18 @@ class Worker:
 
     def _loop(self) -> None:
         while not self.stop.is_set():
-            self.run_guarded()
+            if self.run_guarded():
+                continue
             self.wake.wait(timeout=max(0.05, self.interval()))
             self.wake.clear()
 
-    def run_guarded(self) -> None:
+    def run_guarded(self) -> bool:
+        """Run the job once; whether it said more work is waiting (never after a failure)."""
         try:
-            self.job()
+            return self.job() is True
         except Exception as exc:  # noqa: BLE001 - a worker must outlive any single failure
             logger.opt(exception=exc).error("{} failed: {}", self.name, describe(exc))
+            return False
 
 
 class Service:
@@ -176,8 +182,10 @@ class Service:
     def _inventory(self) -> None:
         self.inventory_job.run_once()
 
-    def _inbound(self) -> None:
+    def _inbound(self) -> bool:
+        """One round; ``True`` when it stopped at its page budget with more changes waiting."""
         self.inbound.run_once()
+        return self.inbound.last_round.stopped_by == "page budget"
 
     def _outbox(self) -> None:
         self.sender.run_once()

@@ -182,3 +182,27 @@ def test_a_new_requests_folder_takes_effect_without_a_restart(tmp_path, sandbox)
         assert (drops / "Failed" / "r1.xml").exists()
     finally:
         stop(proc)
+
+
+@pytest.mark.slow
+def test_a_backlog_beyond_one_round_is_read_on_without_waiting_for_the_poll_interval(tmp_path):
+    from agent.app import App
+    from agent.inbound import MAX_PAGES_PER_ROUND, PAGE_LIMIT
+
+    backlog = PAGE_LIMIT * MAX_PAGES_PER_ROUND + 200  # one round's budget, and more
+    with SandboxServer(psg=TEST_PSG, seed=3, sites=5, devices=20) as sb:
+        sb.world.open_tickets(backlog)
+        ini = write_ini(tmp_path, "ProcessContinuumUpdatesQueue=Y\nPollIntervalSeconds=3600\n", url=sb.url)
+        env = dict(os.environ, PYTHONPATH=str(ROOT), ZENITHLINK_CONFIG=str(ini))
+        with (tmp_path / "agent.err").open("w") as err:  # a file: a pipe nobody reads would fill and stall it
+            proc = track(subprocess.Popen([sys.executable, "-c", "from agent.cli import main; main()", "run"],
+                                          cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=err))
+        app = App(ini)
+        try:
+            wait_for(lambda: app.store.count_tickets() == backlog, 60,
+                     f"{backlog} tickets (the poll interval is an hour: only an immediate second round gets there)")
+            wait_for(lambda: sb.world.acked_cursor == app.store.feed_cursor, 10, "the last ack")
+        finally:
+            app.close()
+            code, _ = stop(proc)
+        assert code == 0, (tmp_path / "agent.err").read_text()[-2000:]
