@@ -31,13 +31,17 @@ Decisions where the contract is silent:
   ``UpdatedOn`` for other changes); a ticket's history is listed in the order it was written.
 - ``TicketUpdated`` notes list what changed since the last change seen for that ticket; the
   last seen fields are kept on the ticket's link (and go when the link goes).
+- Processed change ids are kept until a week after the last ack that followed them, then
+  forgotten (Continuum never sends an acknowledged change again; the week is a margin).
 """
 
 from __future__ import annotations
 
+import math
 import sqlite3
+import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 from operator import attrgetter
 from typing import Any, Iterable
@@ -54,6 +58,8 @@ from agent.store import now_iso
 PAGE_LIMIT = 500
 MAX_PAGES_PER_ROUND = 10
 GIVE_UP_AFTER = 3
+PROCESSED_RETENTION_DAYS = 7
+PRUNE_EVERY_SECONDS = 3600
 AUTHOR = "Continuum"
 KINDS = ("TicketCreated", "TicketReturned", "TicketClosed", "NoteAdded", "TicketUpdated")
 SNAPSHOT_FIELDS = (("title", "Title"), ("description", "Description"), ("priority", "Priority"),
@@ -115,6 +121,7 @@ class InboundSync:
         self.max_pages = max_pages
         self.give_up_after = give_up_after
         self.last_round = RoundStats()
+        self._pruned_at = -math.inf
 
     # -- the round -------------------------------------------------------------------------
     def run_once(self) -> int:
@@ -130,6 +137,7 @@ class InboundSync:
             return 0
         try:
             self._read_pages(stats)
+            self._prune_processed()
             self._clear_problem()
         except _StopRound:
             pass
@@ -203,6 +211,23 @@ class InboundSync:
             for event in result.events:
                 self.app.notify(event)
             self._report_given_up(result.given_up)
+
+    def _prune_processed(self) -> None:
+        """Forget, once an hour, the ids of changes processed a week or more before the last ack.
+
+        Continuum sends again only what follows the acknowledged cursor, so those ids can never
+        be needed again; kept, they would take room for ever. The week is a margin, not a need.
+        """
+        if time.monotonic() - self._pruned_at < PRUNE_EVERY_SECONDS:
+            return
+        self._pruned_at = time.monotonic()
+        acked_at = _parse_time(self.app.store.get_state("acked_at") or "")
+        if acked_at is None:
+            return
+        gone = self.app.store.prune_processed(_stored(acked_at - timedelta(days=PROCESSED_RETENTION_DAYS)))
+        if gone:
+            logger.info("forgot {} processed change id(s) acknowledged more than {} days ago", gone,
+                        PROCESSED_RETENTION_DAYS)
 
     def _activation_confirmed(self) -> None:
         store = self.app.store
@@ -300,7 +325,7 @@ class InboundSync:
             refused = [r for s in sent for r in s.refused]
             with store.transaction(durable=bool(refused)):
                 store.mark_links_acked([tid for s in sent for tid in s.linked] + [tid for tid, _, _ in refused])
-                store.set_state("acked_cursor", sent[-1].cursor)
+                store.set_states({"acked_cursor": sent[-1].cursor, "acked_at": now_iso()})
                 for tid, rec_id, why in refused:
                     store.audit("zenithlink", "link_refused", f"{tid} -> {rec_id}: {why}")
         if failure is not None and not failing:
@@ -542,7 +567,11 @@ def human_time(value: str) -> str:
 def store_time(value: str) -> str:
     """A Continuum time in the store's own format (so history sorts right); now if unreadable."""
     moment = _parse_time(value)
-    return moment.isoformat("T", "microseconds")[:26] + "Z" if moment else now_iso()
+    return _stored(moment) if moment else now_iso()
+
+
+def _stored(moment: datetime) -> str:
+    return moment.isoformat("T", "microseconds")[:26] + "Z"
 
 
 @lru_cache(maxsize=64)  # a new ticket's time is read twice: its note's text and its note's time

@@ -237,3 +237,18 @@ def test_last_queue_poll_is_recorded(env):
     env.open(env.site_codes()[0])
     env.sync()
     assert env.store.get_state("last_queue_poll") > first
+
+
+def test_processed_ids_are_forgotten_a_week_after_the_ack_that_followed_them(env):
+    env.open(env.site_codes()[0])
+    env.sync()
+    assert env.store.get_state("acked_at")
+    [old] = [c["id"] for c in env.world.changes]
+    env.store.db.execute("UPDATE processed_changes SET processed_at = '2026-01-01T00:00:00.000000Z'")
+    env.open(env.site_codes()[0])
+
+    env.sync()
+
+    assert not env.store.is_processed(old)  # acknowledged long before: never sent again
+    assert all(env.store.is_processed(c["id"]) for c in env.world.changes[1:])
+    assert env.store.count_tickets() == 2

@@ -485,3 +485,15 @@ def test_the_first_account_inside_a_transaction_follows_account_changes(store):
         assert store.first_account().name == "Our own business"
         store.merge_accounts(first, second)
         assert store.first_account().rec_id == second
+
+
+def test_processed_changes_are_pruned_oldest_first_a_bounded_number_at_a_time(store):
+    for n in range(5):
+        store.mark_processed(f"c-{n}")
+    store.db.execute("UPDATE processed_changes SET processed_at = '2026-01-0' || (rowid) || 'T00:00:00.000000Z'"
+                     " WHERE rowid <= 4")
+
+    assert store.prune_processed("2026-01-03T12:00:00.000000Z", limit=2) == 2  # c-0, c-1
+    assert store.prune_processed("2026-01-03T12:00:00.000000Z", limit=2) == 1  # c-2; c-3 is newer
+    assert store.prune_processed("2026-01-03T12:00:00.000000Z") == 0
+    assert [c for c in ("c-0", "c-1", "c-2", "c-3", "c-4") if store.is_processed(c)] == ["c-3", "c-4"]

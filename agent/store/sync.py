@@ -88,6 +88,19 @@ class SyncState:
                                    [(change_id, stamp) for change_id in change_ids])
         return max(cur.rowcount, 0)
 
+    def prune_processed(self, before: str, limit: int = 10_000) -> int:
+        """Forget processed changes recorded before ``before`` (a stored time); how many went.
+
+        Looks at the ``limit`` oldest records only (in the order they were written, which is
+        the order of their times), so one call is cheap however large the table has grown;
+        called again, it goes on where it stopped.
+        """
+        with self.db.transaction() as conn:
+            return conn.execute(
+                "DELETE FROM processed_changes WHERE rowid IN"
+                " (SELECT rowid FROM processed_changes ORDER BY rowid LIMIT ?) AND processed_at < ?",
+                (limit, before)).rowcount
+
     # -- outbox ----------------------------------------------------------------------------
     def enqueue_outbox(self, idem_key: str, ticket_rec_id: str, action: str, payload: dict[str, Any], *,
                        request_id: str | None = None, requested_by: str = "") -> int | None:
