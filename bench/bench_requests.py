@@ -10,7 +10,6 @@ Targets: p50 ≤ 200 ms, p95 ≤ 1 s, burst ≥ 200 files/s.
 from __future__ import annotations
 
 import os
-import statistics
 import sys
 import tempfile
 import threading

@@ -17,7 +17,6 @@ import hmac
 import json
 import random
 import threading
-import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Callable
