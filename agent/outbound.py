@@ -27,7 +27,7 @@ from agent import events
 from agent.actions import ASSIGN, CLOSE, CREATE, NOTE, close_completed_tickets
 from agent.errors import PreconditionError, ZenithError, describe
 from agent.reporting import report_failure
-from agent.store import OutboxItem, now_iso
+from agent.store import OutboxItem, now_iso, parse_stored_time, stored_time
 
 COMPLETED_SWEEP_SECONDS = 30.0
 SWEEP_LIMIT = 500
@@ -102,7 +102,7 @@ class OutboxSender:
         that commit late), through an index of completed tickets only."""
         started = now_iso()
         if close_completed_tickets(self.app, self._completed_since, SWEEP_LIMIT) < SWEEP_LIMIT:
-            self._completed_since = _format(_parse(started) - timedelta(seconds=SWEEP_MARGIN_SECONDS))
+            self._completed_since = stored_time(parse_stored_time(started) - timedelta(seconds=SWEEP_MARGIN_SECONDS))
 
     # -- the round -------------------------------------------------------------------------
     def run_once(self) -> int:
@@ -134,7 +134,7 @@ class OutboxSender:
         when = self.app.store.next_outbox_attempt()
         if when is None:
             return math.inf
-        due = (_parse(when) - datetime.now(timezone.utc)).total_seconds()
+        due = (parse_stored_time(when) - datetime.now(timezone.utc)).total_seconds()
         return max(0.0, due, pause)
 
     def deliver_row(self, item_id: int) -> str:
@@ -255,7 +255,7 @@ class OutboxSender:
     def _retry_later(self, item: OutboxItem, exc: BaseException) -> None:
         delay = self._backoff(item.attempts + 1, getattr(exc, "retry_after", None))
         when = datetime.now(timezone.utc) + timedelta(seconds=delay)
-        self.app.store.outbox_retry_later(item.id, _format(when), describe(exc))
+        self.app.store.outbox_retry_later(item.id, stored_time(when), describe(exc))
         logger.warning("outbox row {} ({} for {}) not sent: {}; next try in {:.1f} s", item.id, item.action,
                        item.ticket_rec_id, describe(exc), delay)
 
@@ -312,9 +312,3 @@ def _label(action: str) -> str:
             CLOSE: "close the ticket"}.get(action, action)
 
 
-def _format(when: datetime) -> str:
-    return when.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def _parse(text: str) -> datetime:
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)

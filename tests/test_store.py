@@ -9,7 +9,7 @@ import threading
 import pytest
 
 from agent.errors import NotFoundError, PrivilegeError, UsageError
-from agent.inbound import seen_fields
+from agent.ticket_rules import seen_fields
 from agent.store import STATUS_COMPLETED, Store
 from agent.store.migrations import MIGRATIONS
 from agent.store.recid import PATTERN, is_rec_id, new_rec_id

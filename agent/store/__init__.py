@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from agent.store.db import Database, now_iso
+from agent.store.db import Database, now_iso, parse_stored_time, stored_time
 from agent.store.links import LinkTables
 from agent.store.psa import (STATUS_COMPLETED, STATUS_NAMES, STATUS_NEW, Account, Asset, HistoryNote,
                              PsaModel, Ticket)
 from agent.store.sync import OutboxItem, SyncState
 
 __all__ = ["Store", "Account", "Asset", "Ticket", "HistoryNote", "OutboxItem", "STATUS_COMPLETED",
-           "STATUS_NAMES", "STATUS_NEW", "now_iso"]
+           "STATUS_NAMES", "STATUS_NEW", "now_iso", "parse_stored_time", "stored_time"]
 
 
 class Store(PsaModel, LinkTables, SyncState):

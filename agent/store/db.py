@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
@@ -26,6 +27,16 @@ def now_iso() -> str:
         # strftime is the dear part and is called for nearly every row written: once a second.
         last = _second = (seconds, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)))
     return f"{last[1]}.{nanos // 1000:06d}Z"
+
+
+def stored_time(moment: datetime) -> str:
+    """A moment in the format the store keeps times in (that of :func:`now_iso`)."""
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_stored_time(text: str) -> datetime:
+    """A time as the store keeps it (see :func:`now_iso`), as an aware UTC datetime."""
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
 
 
 class Database:
