@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Iterable
 
 from loguru import logger
+from lxml import etree
 
 from agent.continuum import answers
 from agent.continuum.errors import ContinuumError, ContinuumRefused
@@ -69,11 +70,11 @@ class FeedIO:
         self._pool.shutdown(wait=True, cancel_futures=True)
 
     # -- reads -----------------------------------------------------------------------------
-    def fetch(self, cursor: str | None) -> "PageAhead":
+    def fetch(self, cursor: str | None) -> PageAhead:
         """Start reading the page after ``cursor``."""
         return PageAhead(self._pool.submit(self._fetch, cursor))
 
-    def _fetch(self, cursor: str | None):
+    def _fetch(self, cursor: str | None) -> etree._Element:
         try:
             return self.client.changes_xml(after=cursor, limit=self.limit)
         except ContinuumRefused as exc:
@@ -101,6 +102,7 @@ class FeedIO:
         self._acks.append(self._pool.submit(self._send_ack, cursor, fresh))
 
     def check(self) -> None:
+        """Raise the error of an ack that has failed already (nothing if none has)."""
         for done in [f for f in self._acks if f.done()]:
             done.result()
 
