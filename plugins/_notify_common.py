@@ -7,6 +7,7 @@ queue, and one daemon thread per notifier does the slow part (SMTP, HTTP). Not a
 
 from __future__ import annotations
 
+import atexit
 import queue
 import threading
 from typing import Any, Callable, Iterable
@@ -15,6 +16,7 @@ from loguru import logger
 
 from agent.events import (ACTIVATION_PENDING, ALL_KINDS, CONFIG_REJECTED, INVENTORY_FAILED, REQUEST_FAILED,
                           SECURITY_CODE_REFUSED, TICKET_CLOSED_IN_CONTINUUM, TICKET_CREATED, TICKET_RETURNED)
+from agent.hookspecs import hookimpl
 
 # "All ticket events and failures": what a person wants to hear about by default. Routine
 # events (inventory refreshed, link changed) are opt-in.
@@ -166,6 +168,21 @@ class NotifierSlot:
         self._verb = verb
         self._current: Any = None
         self._lock = threading.Lock()
+        atexit.register(self.shutdown)
+
+    def hookimpls(self) -> tuple[Callable[..., None], Callable[..., None]]:
+        """The plugin's ``zenith_configure`` and ``zenith_notify``, bound to this slot; a notifier
+        module assigns them to those names."""
+
+        @hookimpl
+        def zenith_configure(settings, app):
+            self.configure(settings.plugin_settings(self.name))
+
+        @hookimpl
+        def zenith_notify(event):
+            self.notify(event)
+
+        return zenith_configure, zenith_notify
 
     def configure(self, values: dict[str, str]) -> Any:
         """Install the notifier for ``values``; an unchanged configuration keeps the running one."""

@@ -11,7 +11,6 @@ are logged, never raised.
 
 from __future__ import annotations
 
-import atexit
 import smtplib
 import socket
 import ssl
@@ -27,7 +26,6 @@ from loguru import logger
 
 from agent import logs
 from agent.errors import ConfigError
-from agent.hookspecs import hookimpl
 from plugins._notify_common import NotifierSlot, Worker, events_text, parse_events, parse_number, split_list
 
 DEFAULT_ENABLED = False
@@ -192,14 +190,4 @@ def _event_body(event) -> str:
 _slot = NotifierSlot(NAME, config_from, EmailNotifier, "mailed")
 configure = _slot.configure
 shutdown = _slot.shutdown
-atexit.register(shutdown)
-
-
-@hookimpl
-def zenith_configure(settings, app):
-    configure(settings.plugin_settings(NAME))
-
-
-@hookimpl
-def zenith_notify(event):
-    _slot.notify(event)
+zenith_configure, zenith_notify = _slot.hookimpls()

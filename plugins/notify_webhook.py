@@ -11,7 +11,6 @@ events): when the receiver is down for long, the newest events are dropped and l
 
 from __future__ import annotations
 
-import atexit
 import hashlib
 import hmac
 import json
@@ -27,7 +26,6 @@ from loguru import logger
 
 from agent import logs
 from agent.errors import ConfigError
-from agent.hookspecs import hookimpl
 from plugins._notify_common import NotifierSlot, Worker, parse_events, parse_number
 
 DEFAULT_ENABLED = False
@@ -161,14 +159,4 @@ def _safe_url(url: str) -> str:
 _slot = NotifierSlot(NAME, config_from, WebhookNotifier, "sent")
 configure = _slot.configure
 shutdown = _slot.shutdown
-atexit.register(shutdown)
-
-
-@hookimpl
-def zenith_configure(settings, app):
-    configure(settings.plugin_settings(NAME))
-
-
-@hookimpl
-def zenith_notify(event):
-    _slot.notify(event)
+zenith_configure, zenith_notify = _slot.hookimpls()
