@@ -35,7 +35,7 @@ from agent.continuum.errors import BadSecurityCode, NotActivated
 from agent.inventory_index import KEYS as KEY_TAG, inventory_path
 from agent.reporting import report_failure
 from dbsys import cmt
-from dbsys.atomic import fsync_folder, temp_name
+from dbsys.atomic import fsync_folder, remove_quietly, temp_name
 from dbsys.timestamps import utc
 
 PAGE_SIZE = 1000
@@ -155,7 +155,7 @@ def refresh(app, progress: Progress | None = None, *, page_size: int = PAGE_SIZE
             _publish(staged, finals)
         except BaseException:
             for path in staged.values():
-                _remove_quietly(path)
+                remove_quietly(path)
             raise
     return InventoryResult(counts["sites"], counts["devices"], pages[0], time.monotonic() - start,
                            InventoryChanges(changes["sites"], changes["devices"]), generated)
@@ -200,15 +200,6 @@ def _publish(staged: dict[str, Path], finals: dict[str, Path]) -> None:
     for kind in KINDS:
         os.replace(staged[kind], finals[kind])
     fsync_folder(finals["sites"].parent)
-
-
-def _remove_quietly(path: Path) -> None:
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass
-    except OSError as exc:
-        logger.warning("Could not remove the staging file {}: {}", path.name, exc)
 
 
 # -- changes since the previous files -------------------------------------------------------

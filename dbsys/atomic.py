@@ -61,7 +61,7 @@ def atomic_writer(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
             os.fsync(fh.fileno())
         os.replace(tmp, final)
     except BaseException:
-        _remove_quietly(tmp)
+        remove_quietly(tmp)
         raise
     fsync_folder(final.parent)
 
@@ -98,7 +98,8 @@ def sweep_temp_files(folder: str | os.PathLike[str], *, older_than: float = 10.0
     return removed
 
 
-def _remove_quietly(path: Path) -> None:
+def remove_quietly(path: Path) -> None:
+    """Remove a temporary file; one already gone is fine, one that cannot go is only logged."""
     try:
         os.unlink(path)
     except FileNotFoundError:
