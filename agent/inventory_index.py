@@ -24,19 +24,19 @@ _SEP, _ABSENT = "\x1f", "\x1e"
 class _Index:
     """One inventory file's records by key, each packed as described above."""
 
-    __slots__ = ("columns", "packed", "problem")
+    __slots__ = ("columns", "_known", "packed", "problem")
 
     def __init__(self, problem: str | None = None) -> None:
         self.columns: list[str] = []
+        self._known: set[str] = set()
         self.packed: dict[str, str] = {}
         self.problem = problem  # why the file could not be read; it then holds no record
 
     def add(self, key: str, record: dict[str, str]) -> None:
-        columns = self.columns
-        for name in record:
-            if name not in columns:
-                columns.append(name)
-        self.packed[key] = _SEP.join([record.get(name, _ABSENT) for name in columns])
+        if not self._known.issuperset(record):
+            self.columns += [name for name in record if name not in self._known]
+            self._known.update(record)
+        self.packed[key] = _SEP.join([record.get(name, _ABSENT) for name in self.columns])
 
     def get(self, key: str) -> dict[str, str] | None:
         packed = self.packed.get(key)
