@@ -224,18 +224,21 @@ def update_summary(before: dict[str, str] | None, ticket) -> str:
 
 
 def human_time(value: str) -> str:
-    moment = _parse_time(value)
-    return moment.isoformat(" ", "minutes")[:16] + " UTC" if moment else (value or "an unknown time")
+    times = _times(value)
+    return times[1] if times else (value or "an unknown time")
 
 
 def store_time(value: str) -> str:
     """A Continuum time in the store's own format (so history sorts right); now if unreadable."""
-    moment = _parse_time(value)
-    return stored_time(moment) if moment else now_iso()
+    times = _times(value)
+    return times[0] if times else now_iso()
 
 
-@lru_cache(maxsize=64)  # a new ticket's time is read twice: its note's text and its note's time
-def _parse_time(value: str) -> datetime | None:
+# Tickets opened together share their times to the second, and a new ticket's time is read
+# twice (its note's text and its note's time): the formatted pair is remembered by its text.
+@lru_cache(maxsize=256)
+def _times(value: str) -> tuple[str, str] | None:
+    """A Continuum time as the store keeps it and as notes show it; ``None`` if unreadable."""
     if not value:
         return None
     try:
@@ -244,7 +247,8 @@ def _parse_time(value: str) -> datetime | None:
         return None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc)
+    moment = moment.astimezone(timezone.utc)
+    return stored_time(moment), moment.isoformat(" ", "minutes")[:16] + " UTC"
 
 
 def _note_suffix(note) -> str:

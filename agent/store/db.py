@@ -31,7 +31,8 @@ def now_iso() -> str:
 
 def stored_time(moment: datetime) -> str:
     """A moment in the format the store keeps times in (that of :func:`now_iso`)."""
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # isoformat is a fraction of the cost of strftime with %f; the naive UTC form has no offset.
+    return moment.astimezone(timezone.utc).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def parse_stored_time(text: str) -> datetime:

@@ -300,7 +300,7 @@ class PsaModel:
         """Add a History Note; ``touch=False`` leaves the ticket's ``updated_at`` alone (the first
         note of a ticket made a moment ago in the same transaction)."""
         rec_id = new_rec_id("history")
-        stamp = now_iso()
+        stamp = now_iso() if touch or not at else ""
         with self.db.transaction() as conn:
             conn.execute("INSERT INTO history(rec_id, ticket_rec_id, at, text, author) VALUES (?,?,?,?,?)",
                          (rec_id, ticket_rec_id, at or stamp, text, author))

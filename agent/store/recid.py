@@ -33,6 +33,7 @@ def _base36(number: int, width: int) -> str:
         chunks.append(ALPHABET[number % 36])
     return "".join(reversed(chunks))
 _TAIL_WIDTH = 8
+_TIME_WIDTH = LENGTH - 3 - _TAIL_WIDTH
 _TAIL_RANGE = 36 ** _TAIL_WIDTH
 _TAIL_BITS = _TAIL_RANGE.bit_length()
 _stamp: tuple[int, str] = (-1, "")
@@ -57,11 +58,13 @@ def _tail() -> str:
 def new_rec_id(table: str) -> str:
     """A new REC ID for ``table`` (one of :data:`PREFIXES`)."""
     global _stamp
-    millis = time.time_ns() // 1_000_000
+    # The time part's last two digits change every millisecond, the rest every 1.296 seconds:
+    # only the rest is worth remembering.
+    high, low = divmod(time.time_ns() // 1_000_000, 1296)
     last = _stamp
-    if last[0] != millis:
-        last = _stamp = (millis, _base36(millis, LENGTH - 3 - _TAIL_WIDTH))
-    return PREFIXES[table] + last[1] + _tail()
+    if last[0] != high:
+        last = _stamp = (high, _base36(high, _TIME_WIDTH - 2))
+    return PREFIXES[table] + last[1] + _PAIRS[low] + _tail()
 
 
 def is_rec_id(value: str, table: str | None = None) -> bool:
