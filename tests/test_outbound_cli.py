@@ -10,20 +10,13 @@ import pytest
 
 from agent.requests import RequestProcessor
 from agent.sandbox import SandboxServer
-from test_outbound_support import PSG, make_env, put_request
+from test_outbound_support import PSG, env, put_request  # noqa: F401 - env is a fixture
 
 
 @pytest.fixture(scope="module")
 def sandbox():
     with SandboxServer(psg=PSG, seed=7, sites=4, devices=12) as server:
         yield server
-
-
-@pytest.fixture
-def env(tmp_path, sandbox):
-    env = make_env(tmp_path, sandbox)
-    yield env
-    env.app.close()
 
 
 def zl(env, *args, user="jsmith"):

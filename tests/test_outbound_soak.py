@@ -18,7 +18,7 @@ from agent.requests import RequestProcessor
 from agent.sandbox import SandboxServer
 from dbsys.watcher import FolderWatcher
 from conftest import track
-from test_outbound_support import PSG, ledger_by_key, make_env, put_request, result, wait_for
+from test_outbound_support import PSG, env, ledger_by_key, put_request, result, wait_for  # noqa: F401 - env is a fixture
 
 SENDER = """
 import sys, time
@@ -44,13 +44,6 @@ while True:
 def sandbox():
     with SandboxServer(psg=PSG, seed=11, sites=5, devices=20) as server:
         yield server
-
-
-@pytest.fixture
-def env(tmp_path, sandbox):
-    env = make_env(tmp_path, sandbox)
-    yield env
-    env.app.close()
 
 
 def linked_tickets(env, count):

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from xml.sax.saxutils import escape, quoteattr
 
+import pytest
+
 from agent.app import App
 from agent.hookspecs import hookimpl
 from agent.continuum.circuit import CircuitBreaker
@@ -104,6 +106,14 @@ def make_env(tmp_path: Path, sandbox, capture: Capture | None = None) -> Env:
     store.link_device(device, asset, by="jsmith")
     unlinked = store.add_account("Nobody Ltd")
     return Env(app, sandbox, site, device, account, asset, unlinked)
+
+
+@pytest.fixture
+def env(tmp_path, sandbox):
+    """:func:`make_env` against the test module's ``sandbox`` fixture, closed afterwards."""
+    made = make_env(tmp_path, sandbox)
+    yield made
+    made.app.close()
 
 
 def request_xml(request_id: str | None, action: str, user: str = "jsmith", **children: str) -> bytes:
