@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+import time
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
 from agent.errors import NotFoundError, PrivilegeError, UsageError
-from agent.ticket_rules import seen_fields
-from agent.store import STATUS_COMPLETED, Store
+from agent.ticket_rules import human_time, seen_fields, store_time
+from agent.store import STATUS_COMPLETED, Store, now_iso, parse_stored_time, stored_time
 from agent.store.migrations import MIGRATIONS
 from agent.store.recid import PATTERN, is_rec_id, new_rec_id
 
@@ -106,6 +108,29 @@ def test_rec_id_format(table, prefix):
     for rec in ids:
         assert len(rec) == 20 and rec.startswith(prefix) and PATTERN.match(rec)
         assert is_rec_id(rec, table)
+
+
+def test_rec_id_starts_with_the_creation_millisecond():
+    before = time.time_ns() // 1_000_000
+    rec = new_rec_id("ticket")
+    after = time.time_ns() // 1_000_000
+    assert before <= int(rec[3:12], 36) <= after
+
+
+def test_stored_times_read_back_and_sort_as_text():
+    moment = datetime(2026, 11, 27, 10, 0, 5, 120, tzinfo=timezone(timedelta(hours=2)))
+    text = stored_time(moment)
+    assert text == "2026-11-27T08:00:05.000120Z"
+    assert parse_stored_time(text) == moment
+    now = now_iso()
+    assert len(now) == len(text) and parse_stored_time(now) > moment and now > text
+
+
+def test_continuum_times_in_the_store_and_in_notes():
+    assert store_time("2026-11-27T10:00:00Z") == "2026-11-27T10:00:00.000000Z"
+    assert human_time("2026-11-27T10:00:59Z") == "2026-11-27 10:00 UTC"
+    assert human_time("yesterday") == "yesterday" and human_time("") == "an unknown time"
+    assert parse_stored_time(store_time("yesterday")) > datetime(2026, 1, 1, tzinfo=timezone.utc)  # now
 
 
 def test_accounts_keep_creation_order_and_first_account(store):
