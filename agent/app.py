@@ -10,7 +10,7 @@ from typing import Iterable
 from agent import logs
 from agent.errors import ConfigError
 from agent.plugins import PluginManager, get_plugin_manager
-from agent.store import Store
+from agent.backends.embedded import Store
 from config.loader import InvalidConfig, Settings, default_config_path, load_settings
 
 
@@ -68,7 +68,7 @@ class App:
 
     @cached_property
     def client(self):
-        from agent.continuum.client import ContinuumClient
+        from agent.backends.continuum.client import ContinuumClient
 
         return ContinuumClient.from_settings(self.require_continuum())
 

@@ -89,8 +89,8 @@ class Demo:
         store.add_employee(TECH, "Terry Tech", "Limited")
 
     def inventory(self) -> None:
-        from agent.inventory import refresh
-        from agent.links import LinksManager
+        from agent.sync.inventory.refresh import refresh
+        from agent.sync.links import LinksManager
 
         self.step("Inventory", "The agent downloads Continuum's sites and devices into the Dbsys folder "
                                "(streamed page by page, written atomically).")
@@ -108,7 +108,7 @@ class Demo:
         self.say(f"The PSA has {len(clients)} customer accounts of its own (spelt its own way).")
 
     def link_sites(self) -> None:
-        from agent.links import LinksManager
+        from agent.sync.links import LinksManager
 
         links = LinksManager(self.app)
         self.step("Link sites to accounts", "Suggestions rank the PSA accounts by how alike their names are; "
@@ -124,7 +124,7 @@ class Demo:
                     for p in plan])
 
     def link_a_device(self) -> tuple[str, str] | None:
-        from agent.links import LinksManager
+        from agent.sync.links import LinksManager
 
         links = LinksManager(self.app)
         linked_sites = {s["site_code"] for s in links.sites(linked=True)}
@@ -146,8 +146,8 @@ class Demo:
         self.app.replace_settings(load(ini))
 
     def tickets_arrive(self, asset_device: tuple[str, str] | None) -> dict[str, str]:
-        from agent.inbound import InboundSync
-        from agent.links import LinksManager
+        from agent.sync.inbound.engine import InboundSync
+        from agent.sync.links import LinksManager
 
         self.step("Tickets arrive", "Continuum opens tickets: an alert on a linked device, one on a device "
                                     "with no asset, one from a site nobody linked, and a NOC ticket with no site.")
@@ -180,9 +180,9 @@ class Demo:
         return opened
 
     def hand_to_noc(self) -> None:
-        from agent import actions
-        from agent.inbound import InboundSync
-        from agent.outbound import OutboxSender
+        from agent.sync.outbound import actions
+        from agent.sync.inbound.engine import InboundSync
+        from agent.sync.outbound.sender import OutboxSender
 
         store = self.app.store
         account = next(a for a in store.list_accounts() if store.sites_for_account(a.rec_id))
@@ -224,7 +224,7 @@ class Demo:
 
     # -- keep serving ----------------------------------------------------------------------
     def serve(self) -> None:
-        from agent.service import Service
+        from agent.runtime.service import Service
 
         stop = threading.Event()
         ticker = threading.Thread(target=self._alerts, args=(stop,), daemon=True)

@@ -38,7 +38,7 @@ def zenith_resolve_account(ticket, store, settings):
     """Choose the PSA account for an incoming Continuum ticket (R3-R5).
 
     Called once per ``TicketCreated`` change that has no PSA ticket yet, inside the inbound
-    transaction. ``ticket`` is an ``agent.continuum.models.Ticket``; ``store`` the PSA store
+    transaction. ``ticket`` is an ``agent.backends.continuum.models.Ticket``; ``store`` the PSA store
     (writes join the current transaction); ``settings`` the ``config.loader.Settings``.
     Return the account's REC ID (``str``), or ``None`` to let the next implementation decide.
     firstresult: the first REC ID returned is used. Built-in chain (plugin
@@ -107,7 +107,7 @@ def zenith_suggest_accounts(site, accounts, limit, settings):
 
     ``site`` is the site's inventory record (``dict`` with ``SiteCode``, ``Name``,
     ``ClientName`` …); ``accounts`` a list of ``(rec_id, name)``. Return a list of at most
-    ``limit`` ``agent.links.Suggestion`` objects, best first. firstresult: the first list
+    ``limit`` ``agent.sync.links.Suggestion`` objects, best first. firstresult: the first list
     returned is used. Built-in (plugin ``matcher``): normalised name similarity.
     """
 
@@ -118,7 +118,7 @@ def zenith_suggest_assets(device, assets, limit, settings):
 
     ``device`` is the device's inventory record; ``assets`` a list of ``dict`` with
     ``rec_id``, ``name``, ``serial``, ``account_rec_id``. Return at most ``limit``
-    ``agent.links.Suggestion`` objects, best first. firstresult: the first list returned is used.
+    ``agent.sync.links.Suggestion`` objects, best first. firstresult: the first list returned is used.
     Built-in (plugin ``matcher``): same serial number first (never on junk serials), then names.
     """
 

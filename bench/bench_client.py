@@ -6,7 +6,7 @@ from __future__ import annotations
 import httpx
 from lxml import etree
 
-from agent.continuum import ContinuumClient
+from agent.backends.continuum import ContinuumClient
 from agent.sandbox import SandboxServer
 from bench.common import Table, peak_rss_mb, stopwatch
 

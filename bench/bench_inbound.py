@@ -7,7 +7,7 @@ The sandbox runs in a process of its own (:class:`bench.common.RemoteSandbox`), 
 runs on another machine: the server's work is then not counted as the agent's, for either side.
 The same pair is measured again with the sandbox answering every request 20 ms late, as a
 Continuum across the internet would: the figure the agent's read-ahead and acks sent behind
-(agent.feed_io) are for.
+(agent.sync.inbound.feed) are for.
 
 Both sides are timed from "ready" to "done": the baseline's client and database, and the agent's
 store, plugins and client, are opened before the clock starts (start-up is paid once per
@@ -28,8 +28,8 @@ from pathlib import Path
 from loguru import logger
 
 from agent.app import App
-from agent.continuum.client import ContinuumClient
-from agent.inbound import PAGE_LIMIT, InboundSync
+from agent.backends.continuum.client import ContinuumClient
+from agent.sync.inbound.engine import PAGE_LIMIT, InboundSync
 from bench.common import RemoteSandbox, Table, peak_rss_mb, stopwatch
 from dbsys import cmt
 

@@ -24,7 +24,7 @@ import json, resource, sys, time
 from loguru import logger
 from agent.app import App
 logger.remove()  # the CLI logs only warnings by default; do not time a debug stream to stderr
-from agent.inventory import refresh
+from agent.sync.inventory.refresh import refresh
 app = App(sys.argv[1])
 start = time.perf_counter()
 result = refresh(app)

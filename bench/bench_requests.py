@@ -79,7 +79,7 @@ def _watch_results(results: Path, seen: dict[str, tuple[float | None, float | No
 
 
 def _sender_loop(app, stop: threading.Event) -> None:
-    from agent.outbound import OutboxSender, wait_for_work
+    from agent.sync.outbound.sender import OutboxSender, wait_for_work
 
     sender = OutboxSender(app)
     while not stop.is_set():
@@ -91,7 +91,7 @@ class _Agent:
     """Watcher, processor and sender of one bench run."""
 
     def __init__(self, app, *, send: bool = True) -> None:
-        from agent.requests import RequestProcessor
+        from agent.sync.requests import RequestProcessor
         from dbsys.watcher import FolderWatcher
 
         self.app = app

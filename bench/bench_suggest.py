@@ -85,7 +85,7 @@ def review_seconds(sites: list[dict], names: list[str]) -> float:
     from datetime import datetime, timezone
 
     from agent.app import App
-    from agent.links import LinksManager
+    from agent.sync.links import LinksManager
     from dbsys import cmt
 
     with tempfile.TemporaryDirectory() as folder:

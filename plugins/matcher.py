@@ -17,7 +17,7 @@ from typing import Any, Iterable
 from rapidfuzz import fuzz, process
 
 from agent.hookspecs import hookimpl
-from agent.links import Suggestion
+from agent.sync.links import Suggestion
 
 DEFAULT_ENABLED = True
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from agent.continuum import (CircuitBreaker, CircuitOpen, ContinuumClient, ContinuumNotFound,
+from agent.backends.continuum import (CircuitBreaker, CircuitOpen, ContinuumClient, ContinuumNotFound,
                              ContinuumUnavailable, RetryPolicy)
 
 

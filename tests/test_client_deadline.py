@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from agent.continuum import ContinuumClient, ContinuumUnavailable, RetryPolicy
+from agent.backends.continuum import ContinuumClient, ContinuumUnavailable, RetryPolicy
 
 PONG = b'<Pong partner="p" activated="true"/>'
 

@@ -6,7 +6,7 @@ import httpx
 import pytest
 from lxml import etree
 
-from agent.continuum import BadAnswer, ContinuumClient, NewTicket, RetryPolicy
+from agent.backends.continuum import BadAnswer, ContinuumClient, NewTicket, RetryPolicy
 from agent.errors import UsageError
 
 TICKET = """<Ticket><TicketID>202611270001</TicketID><Title>Low disk &amp; space</Title>

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from agent.continuum import (BadAnswer, BadSecurityCode, ContinuumClient, ContinuumConflict, ContinuumError,
+from agent.backends.continuum import (BadAnswer, BadSecurityCode, ContinuumClient, ContinuumConflict, ContinuumError,
                              ContinuumInvalid, ContinuumNotFound, ContinuumRefused, ContinuumUnavailable,
                              NotActivated, RateLimited, RetryPolicy)
 from agent.errors import ZenithError, describe

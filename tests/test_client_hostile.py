@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from agent.continuum import BadAnswer, CircuitBreaker, ContinuumClient, RetryPolicy
+from agent.backends.continuum import BadAnswer, CircuitBreaker, ContinuumClient, RetryPolicy
 
 BILLION_LAUGHS = b"""<?xml version="1.0"?>
 <!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">

@@ -8,7 +8,7 @@ from email.utils import formatdate
 import httpx
 import pytest
 
-from agent.continuum import CircuitBreaker, ContinuumClient, ContinuumUnavailable, RateLimited, RetryPolicy
+from agent.backends.continuum import CircuitBreaker, ContinuumClient, ContinuumUnavailable, RateLimited, RetryPolicy
 
 
 def make(responses, policy: RetryPolicy, sleeps: list[float]):

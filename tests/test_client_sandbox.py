@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from agent.continuum import (BadAnswer, BadSecurityCode, CircuitBreaker, CircuitOpen, ContinuumClient,
+from agent.backends.continuum import (BadAnswer, BadSecurityCode, CircuitBreaker, CircuitOpen, ContinuumClient,
                              ContinuumNotFound, ContinuumUnavailable, NewTicket, NotActivated, RateLimited,
                              RetryPolicy)
 from agent.sandbox import SandboxServer

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from agent.store import STATUS_COMPLETED, Store
+from agent.backends.embedded import STATUS_COMPLETED, Store
 from conftest import run_cli
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from agent.clidoc import render_cli_reference
+from agent.docgen.cli import render_cli_reference
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "cli.md"
 CONTRACT_COMMANDS = [

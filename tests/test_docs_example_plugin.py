@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from agent.continuum.models import Ticket
+from agent.backends.continuum.models import Ticket
 from agent.plugins import get_plugin_manager
-from agent.store import Store
+from agent.backends.embedded import Store
 from config.loader import parse_settings
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "docs" / "examples"

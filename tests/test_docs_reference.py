@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 from agent.cli.ops_cmd import STATUS_FIELDS
-from agent.hookdoc import HOOKS_DOC, hook_specs, render_hooks_md
+from agent.docgen.hooks import HOOKS_DOC, hook_specs, render_hooks_md
 from config.schema import SCHEMA
 from config.template import TEMPLATE_PATH
 
@@ -15,7 +15,7 @@ DOCS = Path(__file__).resolve().parent.parent / "docs"
 
 def test_hooks_md_is_generated_and_up_to_date():
     assert HOOKS_DOC.read_text(encoding="utf-8") == render_hooks_md(), (
-        "docs/hooks.md is out of date: run python -c \"from agent.hookdoc import write; write()\"")
+        "docs/hooks.md is out of date: run python -c \"from agent.docgen.hooks import write; write()\"")
 
 
 def test_every_hook_is_documented():

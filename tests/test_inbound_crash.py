@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from agent.sandbox import SandboxServer
-from agent.store import Store
+from agent.backends.embedded import Store
 from conftest import track
 from test_inbound_support import ini_text
 
@@ -28,7 +28,7 @@ AGENT = textwrap.dedent('''
     from loguru import logger
     logger.remove()
     from agent.app import App
-    from agent.inbound import InboundSync
+    from agent.sync.inbound.engine import InboundSync
 
     ini, kill_at_ack, marker = sys.argv[1], int(sys.argv[2]), Path(sys.argv[3])
     app = App(ini)

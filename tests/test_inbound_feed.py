@@ -6,7 +6,7 @@ from lxml import etree
 
 from agent import events
 from agent.hookspecs import hookimpl
-from agent.inbound import InboundSync
+from agent.sync.inbound.engine import InboundSync
 from dbsys import reports
 from test_inbound_support import Env, env, sandbox  # noqa: F401 - fixtures
 

@@ -1,4 +1,4 @@
-"""The feed's requests overlap the page work (agent.feed_io): the next page is read while one is
+"""The feed's requests overlap the page work (agent.sync.inbound.feed): the next page is read while one is
 applied, acks go out behind; a page is applied only once the cursor it was read with is committed."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import threading
 import time
 
 from agent.hookspecs import hookimpl
-from agent.inbound import InboundSync
+from agent.sync.inbound.engine import InboundSync
 from test_inbound_support import Env, sandbox  # noqa: F401 - fixtures
 
 

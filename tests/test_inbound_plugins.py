@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from agent.continuum.models import Change, Note, Ticket
+from agent.backends.continuum.models import Change, Note, Ticket
 from agent.hookspecs import hookimpl
 from plugins import echo_filter, ticket_format
 from test_inbound_support import Env, env, sandbox  # noqa: F401 - fixtures

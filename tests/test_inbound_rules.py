@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from agent import events
-from agent.store import STATUS_NEW
+from agent.backends.embedded import STATUS_NEW
 from config.loader import load_settings
 from test_inbound_support import Env, env, ini_text, sandbox  # noqa: F401 - fixtures
 
@@ -272,7 +272,7 @@ def test_R11_changes_caused_by_the_psa_create_no_psa_work(env):
     client.add_note(tid, "Called the customer.", "jsmith", idempotency_key="k-note")
     client.assign(tid, "VSD", "Please check", idempotency_key="k-assign")
     client.close(tid, "Done", idempotency_key="k-close")
-    from agent.continuum.models import NewTicket
+    from agent.backends.continuum.models import NewTicket
     created = client.create_ticket(NewTicket(site_code=site, title="From the PSA", note="first note",
                                              psa_ticket_id=rec_id), idempotency_key="k-create")
 

@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 
 from agent.app import App
-from agent.continuum.circuit import CircuitBreaker
-from agent.continuum.client import ContinuumClient
-from agent.continuum.retry import RetryPolicy
+from agent.backends.continuum.circuit import CircuitBreaker
+from agent.backends.continuum.client import ContinuumClient
+from agent.backends.continuum.retry import RetryPolicy
 from agent.hookspecs import hookimpl
-from agent.inbound import InboundSync
+from agent.sync.inbound.engine import InboundSync
 from agent.sandbox import SandboxServer
 from dbsys import cmt
 

@@ -9,9 +9,9 @@ from click.testing import CliRunner
 
 from agent.app import App
 from agent.cli.inventory_cmd import InventoryFailed, inventory
-from agent.continuum import ContinuumClient, RetryPolicy
+from agent.backends.continuum import ContinuumClient, RetryPolicy
 from agent.errors import PreconditionError
-from agent.inventory import inventory_paths
+from agent.sync.inventory.refresh import inventory_paths
 from agent.sandbox import SandboxServer
 from config.loader import parse_settings
 from dbsys.atomic import temp_name

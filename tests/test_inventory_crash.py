@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from agent.app import App
-from agent.inventory import inventory_paths, refresh, sweep_if_idle
+from agent.sync.inventory.refresh import inventory_paths, refresh, sweep_if_idle
 from agent.sandbox import SandboxServer
 from config.loader import parse_settings
 from dbsys import cmt
@@ -21,7 +21,7 @@ from dbsys.atomic import is_temp_name
 REFRESH = """
 import sys
 from agent.app import App
-from agent.inventory import refresh
+from agent.sync.inventory.refresh import refresh
 app = App(sys.argv[1])
 refresh(app, page_size=100)
 """

@@ -1,4 +1,4 @@
-"""Look-ups in the downloaded inventory files (agent.inventory_index)."""
+"""Look-ups in the downloaded inventory files (agent.sync.inventory.index)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import os
 from datetime import datetime, timezone
 from types import SimpleNamespace
 
-from agent import inventory_index
+from agent.sync.inventory import index as inventory_index
 from dbsys import cmt
 
 GENERATED = datetime(2026, 11, 27, 9, 0, tzinfo=timezone.utc)

@@ -10,8 +10,8 @@ from loguru import logger
 
 from agent import events
 from agent.app import App
-from agent.continuum import ContinuumClient, RetryPolicy
-from agent.inventory import PENDING_WARNING, InventoryJob, inventory_paths
+from agent.backends.continuum import ContinuumClient, RetryPolicy
+from agent.sync.inventory.refresh import PENDING_WARNING, InventoryJob, inventory_paths
 from agent.sandbox import SandboxServer
 from config.loader import parse_settings
 from dbsys import reports

@@ -11,8 +11,8 @@ import pytest
 from lxml import etree
 
 from agent.app import App
-from agent.continuum import BadAnswer, ContinuumClient, ContinuumUnavailable, RetryPolicy
-from agent.inventory import inventory_paths, refresh
+from agent.backends.continuum import BadAnswer, ContinuumClient, ContinuumUnavailable, RetryPolicy
+from agent.sync.inventory.refresh import inventory_paths, refresh
 from agent.sandbox import SandboxServer
 from config.loader import parse_settings
 from dbsys import cmt

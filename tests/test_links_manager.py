@@ -12,7 +12,7 @@ from agent import events
 from agent.app import App
 from agent.errors import NotFoundError, PreconditionError, PrivilegeError
 from agent.hookspecs import hookimpl
-from agent.links import LinksManager
+from agent.sync.links import LinksManager
 from dbsys import cmt
 
 GENERATED = datetime(2026, 11, 27, 10, 0, 0, tzinfo=timezone.utc)
@@ -305,7 +305,7 @@ def test_missing_inventory_says_what_to_do(tmp_path):
 
 
 def test_a_damaged_inventory_file_is_named_not_taken_for_an_unknown_device(world):
-    from agent import inventory_index
+    from agent.sync.inventory import index as inventory_index
 
     path = inventory_index.inventory_path(world.app.settings, "devices")
     path.write_bytes(path.read_bytes()[:200])  # a copy cut short

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from agent import servicectl
+from agent.runtime import installers as servicectl
 from agent.cli import cli
 
 

@@ -13,8 +13,8 @@ import pytest
 from click.testing import CliRunner
 
 from agent.cli import cli
-from agent.lock import FolderLock
-from agent.store import Store
+from agent.runtime.lock import FolderLock
+from agent.backends.embedded import Store
 from dbsys import reports, results
 from dbsys.status import status_path, write_status
 

@@ -6,11 +6,12 @@ import sqlite3
 
 import pytest
 
-from agent import actions, events
+from agent import events
+from agent.sync.outbound import actions
 from agent.errors import NotFoundError, PreconditionError, PrivilegeError, UsageError
-from agent.outbound import OutboxSender
+from agent.sync.outbound.sender import OutboxSender
 from agent.sandbox import SandboxServer
-from agent.store import STATUS_COMPLETED, STATUS_NEW
+from agent.backends.embedded import STATUS_COMPLETED, STATUS_NEW
 from dbsys import reports
 from test_outbound_support import PSG, Capture, fast_client, ledger_by_key, make_env
 

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from agent.requests import RequestProcessor
+from agent.sync.requests import RequestProcessor
 from agent.sandbox import SandboxServer
 from test_outbound_support import PSG, env, put_request  # noqa: F401 - env is a fixture
 

@@ -12,9 +12,9 @@ import time
 
 import pytest
 
-from agent import actions
-from agent.outbound import OutboxSender, wait_for_work
-from agent.requests import RequestProcessor
+from agent.sync.outbound import actions
+from agent.sync.outbound.sender import OutboxSender, wait_for_work
+from agent.sync.requests import RequestProcessor
 from agent.sandbox import SandboxServer
 from dbsys.watcher import FolderWatcher
 from conftest import track
@@ -25,7 +25,7 @@ import sys, time
 sys.path.insert(0, sys.argv[3])
 from pathlib import Path
 from agent.app import App
-from agent.outbound import OutboxSender
+from agent.sync.outbound.sender import OutboxSender
 from config.loader import parse_settings
 from test_outbound_support import fast_client
 config = Path(sys.argv[1])

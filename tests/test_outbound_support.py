@@ -17,9 +17,9 @@ import pytest
 
 from agent.app import App
 from agent.hookspecs import hookimpl
-from agent.continuum.circuit import CircuitBreaker
-from agent.continuum.client import ContinuumClient
-from agent.continuum.retry import RetryPolicy
+from agent.backends.continuum.circuit import CircuitBreaker
+from agent.backends.continuum.client import ContinuumClient
+from agent.backends.continuum.retry import RetryPolicy
 from config.loader import parse_settings
 from dbsys import results
 

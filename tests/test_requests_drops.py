@@ -7,11 +7,11 @@ import time
 
 import pytest
 
-from agent.inventory import InventoryJob
-from agent.outbound import OutboxSender
-from agent.requests import RequestProcessor
+from agent.sync.inventory.refresh import InventoryJob
+from agent.sync.outbound.sender import OutboxSender
+from agent.sync.requests import RequestProcessor
 from agent.sandbox import SandboxServer
-from agent.store import STATUS_COMPLETED
+from agent.backends.embedded import STATUS_COMPLETED
 from dbsys.watcher import FolderWatcher
 from test_outbound_support import PSG, age, drop, make_env, request_xml, result, wait_for
 
@@ -265,7 +265,7 @@ def test_crash_after_result_before_move(env, proc, monkeypatch):
 
 
 def test_failure_in_the_work_rolls_back_only_that_request(env, proc, monkeypatch):
-    from agent import actions
+    from agent.sync.outbound import actions
 
     rec_id, _tid = env.linked_ticket()
     real = actions.complete_ticket

@@ -187,7 +187,7 @@ def test_a_new_requests_folder_takes_effect_without_a_restart(tmp_path, sandbox)
 @pytest.mark.slow
 def test_a_backlog_beyond_one_round_is_read_on_without_waiting_for_the_poll_interval(tmp_path):
     from agent.app import App
-    from agent.inbound import MAX_PAGES_PER_ROUND, PAGE_LIMIT
+    from agent.sync.inbound.engine import MAX_PAGES_PER_ROUND, PAGE_LIMIT
 
     backlog = PAGE_LIMIT * MAX_PAGES_PER_ROUND + 200  # one round's budget, and more
     with SandboxServer(psg=TEST_PSG, seed=3, sites=5, devices=20) as sb:

@@ -11,10 +11,10 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from agent.errors import NotFoundError, PrivilegeError, UsageError
-from agent.ticket_rules import human_time, seen_fields, store_time
-from agent.store import STATUS_COMPLETED, Store, now_iso, parse_stored_time, stored_time
-from agent.store.migrations import MIGRATIONS
-from agent.store.recid import PATTERN, is_rec_id, new_rec_id
+from agent.sync.inbound.rules import human_time, seen_fields, store_time
+from agent.backends.embedded import STATUS_COMPLETED, Store, now_iso, parse_stored_time, stored_time
+from agent.backends.embedded.migrations import MIGRATIONS
+from agent.backends.embedded.recid import PATTERN, is_rec_id, new_rec_id
 
 
 @pytest.fixture
@@ -430,7 +430,7 @@ def test_completed_tickets_without_a_close_since_a_time_use_their_index(store):
 def test_now_iso_format():
     from datetime import datetime, timezone
 
-    from agent.store import now_iso
+    from agent.backends.embedded import now_iso
 
     before = datetime.now(timezone.utc)
     stamp = now_iso()
@@ -478,7 +478,7 @@ def test_a_failing_after_commit_action_does_not_undo_the_commit(store):
 @pytest.mark.parametrize("number,width,text", [(0, 9, "000000000"), (36 ** 9 - 1, 9, "ZZZZZZZZZ"), (36, 3, "010"),
                                                (1295, 2, "ZZ"), (1296, 3, "100"), (35, 1, "Z"), (36 ** 4, 4, "0000")])
 def test_base36_digits(number, width, text):
-    from agent.store.recid import _base36
+    from agent.backends.embedded.recid import _base36
 
     assert _base36(number, width) == text
 

@@ -12,7 +12,7 @@ import time
 
 import click
 
-from agent import actions
+from agent.sync.outbound import actions
 from agent.cli.output import done, emit_json
 from agent.cli.records_cmd import tickets
 from agent.errors import ZenithError
@@ -45,7 +45,7 @@ def _finish(app, queued: actions.Queued, wait: float | None, as_json: bool) -> N
 
 
 def _wait(app, outbox_id: int, wait: float) -> dict:
-    from agent.outbound import OutboxSender
+    from agent.sync.outbound.sender import OutboxSender
 
     sender = OutboxSender(app)
     deadline = time.monotonic() + wait

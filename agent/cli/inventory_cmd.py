@@ -12,7 +12,7 @@ from loguru import logger
 
 from agent.cli.output import TABLE_LIMIT, done, emit_json, err_console, table, tsv
 from agent.errors import PreconditionError, ZenithError, describe
-from agent.inventory import Progress, inventory_paths, refresh, sweep_if_idle
+from agent.sync.inventory.refresh import Progress, inventory_paths, refresh, sweep_if_idle
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
 # Above this many items a listing is streamed as tab-separated lines instead of a drawn table.

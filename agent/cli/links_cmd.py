@@ -7,7 +7,7 @@ import sys
 import click
 
 from agent.cli.output import console, done, emit_json, listing, table
-from agent.links import LinksManager
+from agent.sync.links import LinksManager
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
 user_option = click.option("--user", "user", envvar="ZENITHLINK_USER", default=None,

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from agent import servicectl
+from agent.runtime import installers as servicectl
 from agent.cli.output import done, emit_json, table
 from agent.errors import NotFoundError, UsageError
 
@@ -95,7 +95,7 @@ def _store_status(app) -> dict[str, Any]:
 
 
 def _inventory_files(settings) -> dict[str, Any]:
-    from agent.inventory_index import inventory_path
+    from agent.sync.inventory.index import inventory_path
     from dbsys import cmt
 
     files = {}

@@ -83,7 +83,7 @@ def accounts_rename(app, rec_id: str, name: str) -> None:
 @click.pass_obj
 def accounts_merge(app, source: str, into: str, user: str | None) -> None:
     """Merge account SOURCE into INTO: site links, tickets and assets move; no relinking needed."""
-    from agent.links import LinksManager
+    from agent.sync.links import LinksManager
 
     store = app.store
     src_name, dst_name = store.get_account(source).name, store.get_account(into).name

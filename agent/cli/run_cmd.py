@@ -10,7 +10,7 @@ import click
 @click.pass_obj
 def run(app, once: bool) -> None:
     """Run the agent: inventory, queue, requests, outbox, watchers (until SIGTERM/Ctrl-C)."""
-    from agent.service import Service
+    from agent.runtime.service import Service
 
     app.require_continuum()
     Service(app, once=once).run()

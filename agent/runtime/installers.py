@@ -193,7 +193,7 @@ def agent_running(dbsys_folder: Path) -> tuple[bool, int | None]:
 
     Only looks: never creates the folder or the lock file, never writes the pid.
     """
-    from agent.lock import LOCK_NAME
+    from agent.runtime.lock import LOCK_NAME
 
     path = Path(dbsys_folder) / LOCK_NAME
     if not path.exists():
@@ -212,7 +212,7 @@ def _lock_is_held(path: Path) -> bool:
         import fcntl
     except ImportError:  # Windows: the same lock the agent takes, released at once
         from agent.errors import AlreadyRunning
-        from agent.lock import FolderLock
+        from agent.runtime.lock import FolderLock
 
         lock = FolderLock(path.parent)
         try:

@@ -24,10 +24,10 @@ from typing import Any, Callable
 from loguru import logger
 
 from agent import events
-from agent.actions import ASSIGN, CLOSE, CREATE, NOTE, close_completed_tickets
+from agent.sync.outbound.actions import ASSIGN, CLOSE, CREATE, NOTE, close_completed_tickets
 from agent.errors import PreconditionError, ZenithError, describe
 from agent.reporting import report_failure
-from agent.store import OutboxItem, now_iso, parse_stored_time, stored_time
+from agent.backends.embedded import OutboxItem, now_iso, parse_stored_time, stored_time
 
 COMPLETED_SWEEP_SECONDS = 30.0
 SWEEP_LIMIT = 500
@@ -149,7 +149,7 @@ class OutboxSender:
 
     # -- one row ---------------------------------------------------------------------------
     def _deliver(self, item: OutboxItem) -> str:
-        from agent.continuum.errors import (BadSecurityCode, ContinuumError, ContinuumRefused,
+        from agent.backends.continuum.errors import (BadSecurityCode, ContinuumError, ContinuumRefused,
                                             ContinuumUnavailable, NotActivated, RateLimited)
         try:
             delivery = self._send(item)
@@ -180,7 +180,7 @@ class OutboxSender:
         return "finished"
 
     def _send(self, item: OutboxItem) -> Delivery:
-        from agent.continuum.models import NewTicket
+        from agent.backends.continuum.models import NewTicket
 
         client, p = self.app.client, item.payload
         if item.action == CREATE:
@@ -267,7 +267,7 @@ class OutboxSender:
     def _write_result(self, item: OutboxItem) -> None:
         if not item.request_id:
             return
-        from agent.requests import write_request_result
+        from agent.sync.requests import write_request_result
 
         try:
             write_request_result(self.app, item.request_id)

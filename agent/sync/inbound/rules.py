@@ -1,7 +1,7 @@
 """One feed change into PSA records: rules R1-R11 of the design, through the hooks.
 
 :class:`PageApplier` applies the changes of one feed page inside the page's transaction (which
-:class:`agent.inbound.InboundSync` opens, commits and acknowledges). The policies are hooks: the
+:class:`agent.sync.inbound.engine.InboundSync` opens, commits and acknowledges). The policies are hooks: the
 skip rule (echoes, R11), the account resolver (R2-R4), the asset resolver (R6), the manager rule
 (R5) and the ticket description, each a built-in plugin a third-party plugin can override.
 
@@ -28,9 +28,10 @@ from typing import Any, Iterable
 
 from loguru import logger
 
-from agent import events, inventory_index
+from agent import events
+from agent.sync.inventory import index as inventory_index
 from agent.errors import ZenithError
-from agent.store import now_iso, stored_time
+from agent.backends.embedded import now_iso, stored_time
 
 AUTHOR = "Continuum"
 KINDS = ("TicketCreated", "TicketReturned", "TicketClosed", "NoteAdded", "TicketUpdated")

@@ -1,6 +1,6 @@
 """The hook reference ``docs/hooks.md``, generated from the docstrings of ``agent/hookspecs.py``.
 
-Regenerate after changing a hook: ``python -c "from agent.hookdoc import write; write()"``.
+Regenerate after changing a hook: ``python -c "from agent.docgen.hooks import write; write()"``.
 A test fails while the file is out of date.
 """
 
@@ -12,7 +12,7 @@ from typing import Callable
 
 from agent import hookspecs
 
-HOOKS_DOC = Path(__file__).resolve().parent.parent / "docs" / "hooks.md"
+HOOKS_DOC = Path(__file__).resolve().parents[2] / "docs" / "hooks.md"
 _MARK = f"{hookspecs.PROJECT}_spec"
 
 
@@ -25,7 +25,7 @@ def hook_specs() -> list[tuple[str, Callable, dict]]:
 def render_hooks_md() -> str:
     """The Markdown text of the hook reference."""
     out = ["# Hook reference", "",
-           "Generated from the docstrings of `agent/hookspecs.py` by `agent/hookdoc.py`; do not edit by hand.",
+           "Generated from the docstrings of `agent/hookspecs.py` by `agent/docgen/hooks.py`; do not edit by hand.",
            "See [plugins.md](plugins.md) for how to write and enable a plugin.", "",
            inspect.cleandoc(hookspecs.__doc__ or ""), "", "| hook | kind |", "|---|---|"]
     specs = hook_specs()

@@ -21,7 +21,7 @@ from typing import Any
 from loguru import logger
 
 from agent.errors import NotFoundError, PreconditionError, PrivilegeError, UsageError
-from agent.store import STATUS_COMPLETED
+from agent.backends.embedded import STATUS_COMPLETED
 
 CREATE_ASSIGNEES = ("NOC", "VSD", "Partner")
 REASSIGN_ASSIGNEES = ("Keep", "VSD", "Partner")
@@ -54,8 +54,8 @@ def idempotency_key(request_id: str | None) -> str:
 
 
 def notify_queued() -> None:
-    """Wake an outbox sender of this process (it waits in :func:`agent.outbound.wait_for_work`)."""
-    from agent import outbound
+    """Wake an outbox sender of this process (it waits in :func:`agent.sync.outbound.sender.wait_for_work`)."""
+    from agent.sync.outbound import sender as outbound
 
     outbound.wake()
 
@@ -245,7 +245,7 @@ def _place(app, ticket) -> tuple[str, str | None]:
 
 
 def _device_site(app, device_id: str) -> str | None:
-    from agent.inventory_index import device_record
+    from agent.sync.inventory.index import device_record
 
     try:
         record = device_record(app.settings, device_id)

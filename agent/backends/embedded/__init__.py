@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from agent.store.db import Database, now_iso, parse_stored_time, stored_time
-from agent.store.links import LinkTables
-from agent.store.psa import (STATUS_COMPLETED, STATUS_NAMES, STATUS_NEW, Account, Asset, HistoryNote,
+from agent.backends.embedded.db import Database, now_iso, parse_stored_time, stored_time
+from agent.backends.embedded.links import LinkTables
+from agent.backends.embedded.psa import (STATUS_COMPLETED, STATUS_NAMES, STATUS_NEW, Account, Asset, HistoryNote,
                              PsaModel, Ticket)
-from agent.store.sync import OutboxItem, SyncState
+from agent.backends.embedded.sync import OutboxItem, SyncState
 
 __all__ = ["Store", "Account", "Asset", "Ticket", "HistoryNote", "OutboxItem", "STATUS_COMPLETED",
            "STATUS_NAMES", "STATUS_NEW", "now_iso", "parse_stored_time", "stored_time"]
@@ -29,11 +29,11 @@ class Store(PsaModel, LinkTables, SyncState):
         return self.db.path
 
     def transaction(self, *, durable: bool = True):
-        """Group calls into one commit; see :meth:`agent.store.db.Database.transaction` for ``durable``."""
+        """Group calls into one commit; see :meth:`agent.backends.embedded.db.Database.transaction` for ``durable``."""
         return self.db.transaction(durable=durable)
 
     def on_commit(self, action) -> None:
-        """Run ``action`` once the current transaction commits; see :meth:`agent.store.db.Database.on_commit`."""
+        """Run ``action`` once the current transaction commits; see :meth:`agent.backends.embedded.db.Database.on_commit`."""
         self.db.on_commit(action)
 
     def close(self) -> None:

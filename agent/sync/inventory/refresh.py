@@ -30,9 +30,9 @@ from loguru import logger
 from lxml import etree
 
 from agent import events
-from agent.continuum.answers import ElementPage
-from agent.continuum.errors import BadSecurityCode, NotActivated
-from agent.inventory_index import KEYS as KEY_TAG, inventory_path
+from agent.backends.continuum.answers import ElementPage
+from agent.backends.continuum.errors import BadSecurityCode, NotActivated
+from agent.sync.inventory.index import KEYS as KEY_TAG, inventory_path
 from agent.reporting import report_failure
 from dbsys import cmt
 from dbsys.atomic import fsync_folder, remove_quietly, temp_name
@@ -168,7 +168,7 @@ def sweep_if_idle(settings) -> int:
     alone. Returns how many files were removed.
     """
     from agent.errors import AlreadyRunning
-    from agent.lock import FolderLock
+    from agent.runtime.lock import FolderLock
     from dbsys.atomic import sweep_temp_files
 
     lock = FolderLock(settings.dbsys_folder)

@@ -6,8 +6,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from agent.errors import NotFoundError, PrivilegeError, UsageError
-from agent.store.db import Database, now_iso
-from agent.store.recid import is_rec_id, new_rec_id
+from agent.backends.embedded.db import Database, now_iso
+from agent.backends.embedded.recid import is_rec_id, new_rec_id
 
 # RangerMSP's ticket status codes; Completed (1000) is the one the integration relies on.
 STATUS_NAMES = {100: "New", 200: "In Progress", 300: "Waiting for Customer",
@@ -87,7 +87,7 @@ class Ticket:
 
 
 class PsaModel:
-    """Mixin of :class:`agent.store.Store` for the PSA's own records."""
+    """Mixin of :class:`agent.backends.embedded.Store` for the PSA's own records."""
 
     db: Database
 

@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
-from agent.store.db import Database, now_iso
+from agent.backends.embedded.db import Database, now_iso
 
 
 @dataclass
@@ -27,7 +27,7 @@ class OutboxItem:
 
 
 class SyncState:
-    """Mixin of :class:`agent.store.Store` for the agent's own bookkeeping."""
+    """Mixin of :class:`agent.backends.embedded.Store` for the agent's own bookkeeping."""
 
     db: Database
 

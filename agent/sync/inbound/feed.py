@@ -1,6 +1,6 @@
 """The change feed's requests on a thread of their own, so that they overlap the page work.
 
-:class:`~agent.inbound.InboundSync` asks for the next page while it applies the current one
+:class:`~agent.sync.inbound.engine.InboundSync` asks for the next page while it applies the current one
 (read-ahead) and acknowledges a committed page while it applies the next. Continuum is another
 machine: without this the agent would wait for it twice a page, doing nothing.
 
@@ -24,9 +24,9 @@ from typing import Iterable
 from loguru import logger
 from lxml import etree
 
-from agent.continuum import answers
-from agent.continuum.errors import ContinuumError, ContinuumRefused
-from agent.continuum.models import ChangePage
+from agent.backends.continuum import answers
+from agent.backends.continuum.errors import ContinuumError, ContinuumRefused
+from agent.backends.continuum.models import ChangePage
 from agent.errors import describe
 
 ACK_LINKS_PER_CALL = 500

@@ -21,14 +21,14 @@ from loguru import logger
 from agent import __version__, events, logs
 from agent.app import App, load
 from agent.errors import ZenithError, describe
-from agent.inbound import InboundSync
-from agent.inventory import InventoryJob
-from agent.outbound import OutboxSender
-from agent.requests import RequestProcessor
+from agent.sync.inbound.engine import InboundSync
+from agent.sync.inventory.refresh import InventoryJob
+from agent.sync.outbound.sender import OutboxSender
+from agent.sync.requests import RequestProcessor
 from agent.plugins import get_plugin_manager
-from agent.lock import FolderLock
+from agent.runtime.lock import FolderLock
 from agent.reporting import report_failure
-from agent.store import now_iso
+from agent.backends.embedded import now_iso
 
 STATUS_EVERY_SECONDS = 15.0
 STOP_GRACE_SECONDS = 4.0

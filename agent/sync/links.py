@@ -14,7 +14,8 @@ from typing import Any, Iterator
 
 from loguru import logger
 
-from agent import events, inventory_index
+from agent import events
+from agent.sync.inventory import index as inventory_index
 from agent.errors import NotFoundError, PreconditionError, UsageError, ZenithError
 
 # The device children copied into an asset's own fields; every other non-empty one goes to its notes.

@@ -144,7 +144,7 @@ MIGRATIONS: tuple[str, ...] = (
     # 4: a Continuum ticket's last seen fields (for "what changed" notes) belong to its link: read
     # with it, written with it, removed with it. They were kept in the sync state under
     # continuum_ticket:<id> before, as a JSON object; the link keeps them as one text, the values
-    # in the order of agent.ticket_rules.SNAPSHOT_FIELDS joined by U+001F (which XML, where they come
+    # in the order of agent.sync.inbound.rules.SNAPSHOT_FIELDS joined by U+001F (which XML, where they come
     # from, cannot hold).
     """
     ALTER TABLE ticket_links ADD COLUMN seen TEXT;

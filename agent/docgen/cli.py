@@ -21,7 +21,7 @@ def render_cli_reference() -> str:
 
     root = click.Context(cli, info_name="zenithlink")
     out = ["# zenithlink command line", "",
-           "Generated from the commands themselves (`python -c \"from agent.clidoc import *; "
+           "Generated from the commands themselves (`python -c \"from agent.docgen.cli import *; "
            "print(render_cli_reference())\"`).", "",
            "Exit codes: 0 done; 1 the action failed (the message says why); 2 bad usage or bad "
            "configuration; 3 refused for lack of privilege. Listing commands take `--json` and then "

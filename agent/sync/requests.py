@@ -36,7 +36,7 @@ from typing import Any, Iterator
 
 from loguru import logger
 
-from agent import actions
+from agent.sync.outbound import actions
 from agent.errors import ZenithError, code_of, describe
 from dbsys import drops, results
 
@@ -207,7 +207,7 @@ class RequestProcessor:
         return "Done", self._link(request), False
 
     def _link(self, request: drops.Request) -> dict[str, str]:
-        from agent.links import LinksManager
+        from agent.sync.links import LinksManager
 
         links, f, user = LinksManager(self.app), request.fields, request.user
         action = request.action

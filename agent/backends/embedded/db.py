@@ -12,7 +12,7 @@ from typing import Any, Callable
 from loguru import logger
 
 from agent.errors import StoreError
-from agent.store.migrations import MIGRATIONS
+from agent.backends.embedded.migrations import MIGRATIONS
 
 
 _second: tuple[int, str] = (-1, "")

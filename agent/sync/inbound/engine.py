@@ -4,7 +4,7 @@ One round (:meth:`InboundSync.run_once`) reads a bounded number of feed pages. E
 applied in ONE store transaction together with the new cursor; Continuum is acknowledged only
 after that commit, and notifiers hear about the page only after it too. Changes are recorded
 as processed by id, so a page delivered twice, or again after a crash, changes nothing more.
-The requests to Continuum run on a thread of their own (:mod:`agent.feed_io`): the next page
+The requests to Continuum run on a thread of their own (:mod:`agent.sync.inbound.feed`): the next page
 is read while this one is applied, and this one is acknowledged while the next is applied.
 
 Throughput: what a page needs to know is read once, inside its transaction (which of its
@@ -14,7 +14,7 @@ written in one statement each when the page ends. PSA records (accounts, tickets
 notes, ticket links) are still written change by change, so every hook, called once per change
 as before, sees what the earlier changes of the page did.
 
-How one change becomes PSA records (R1-R11, through the hooks) is :mod:`agent.ticket_rules`.
+How one change becomes PSA records (R1-R11, through the hooks) is :mod:`agent.sync.inbound.rules`.
 
 Decisions where the contract is silent:
 
@@ -39,12 +39,12 @@ from typing import Any
 from loguru import logger
 
 from agent import events
-from agent.continuum.errors import (BadSecurityCode, ContinuumError, ContinuumRefused, NotActivated)
+from agent.backends.continuum.errors import (BadSecurityCode, ContinuumError, ContinuumRefused, NotActivated)
 from agent.errors import StoreError, describe
-from agent.feed_io import FeedIO
+from agent.sync.inbound.feed import FeedIO
 from agent.reporting import report_failure
-from agent.store import now_iso, parse_stored_time, stored_time
-from agent.ticket_rules import KINDS, BadChange, PageApplier
+from agent.backends.embedded import now_iso, parse_stored_time, stored_time
+from agent.sync.inbound.rules import KINDS, BadChange, PageApplier
 
 PAGE_LIMIT = 500
 MAX_PAGES_PER_ROUND = 10
@@ -145,7 +145,7 @@ class InboundSync:
         return stats.applied
 
     def _read_pages(self, stats: RoundStats) -> None:
-        """The round's pages: each is read while the one before it is applied (see :mod:`agent.feed_io`)."""
+        """The round's pages: each is read while the one before it is applied (see :mod:`agent.sync.inbound.feed`)."""
         store = self.app.store
         with FeedIO(self.app.client, self.limit, store.get_state("acked_cursor")) as feed:
             try:

@@ -6,14 +6,14 @@ import json
 from typing import Any, Iterable
 
 from agent.errors import UsageError
-from agent.store.db import Database, now_iso
-from agent.store.psa import ACCOUNT_MEMO, FIRST_ACCOUNT_MEMO, SITE_ACCOUNT_MEMO
+from agent.backends.embedded.db import Database, now_iso
+from agent.backends.embedded.psa import ACCOUNT_MEMO, FIRST_ACCOUNT_MEMO, SITE_ACCOUNT_MEMO
 
 DEVICE_ASSET_MEMO = "device_asset"  # a per-transaction memo (Database.cached)
 
 
 class LinkTables:
-    """Mixin of :class:`agent.store.Store` for the three link tables."""
+    """Mixin of :class:`agent.backends.embedded.Store` for the three link tables."""
 
     db: Database
 

@@ -1,0 +1,1 @@
+"""Implementations of the two ports: the embedded store, the Continuum client (and later RangerMSP)."""

@@ -1,0 +1,1 @@
+"""The running agent: the service, its folder lock and the installers."""

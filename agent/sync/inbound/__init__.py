@@ -1,0 +1,1 @@
+"""The change feed into PSA tickets (R1-R12, D1)."""

@@ -1,0 +1,1 @@
+"""Sites and devices from Continuum into the Dbsys .cmt files, and look-ups in them."""

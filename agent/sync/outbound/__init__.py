@@ -1,0 +1,1 @@
+"""PSA actions carried back to Continuum (R13-R16, D2)."""
