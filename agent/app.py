@@ -11,6 +11,7 @@ from agent import logs
 from agent.errors import ConfigError
 from agent.plugins import PluginManager, get_plugin_manager
 from agent.backends.embedded import Store
+from agent.ports.rmm import RmmClient
 from config.loader import InvalidConfig, Settings, default_config_path, load_settings
 
 
@@ -67,10 +68,10 @@ class App:
         return Store(self.settings.database)
 
     @cached_property
-    def client(self):
-        from agent.backends.continuum.client import ContinuumClient
+    def client(self) -> RmmClient:
+        from agent.backends.continuum import backend
 
-        return ContinuumClient.from_settings(self.require_continuum())
+        return backend(self.require_continuum())
 
     def notify(self, event) -> None:
         self.pm.notify(event)

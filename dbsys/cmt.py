@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 from datetime import datetime
 from pathlib import Path
-from typing import Iterable, Iterator, Literal, Sequence, Union
+from typing import Iterable, Iterator, Literal, Protocol, Sequence, Union
 
 from lxml import etree
 
@@ -24,8 +24,21 @@ from dbsys.atomic import atomic_writer
 from dbsys.timestamps import format_utc, parse_utc
 
 Kind = Literal["sites", "devices"]
-Item = Union[Sequence[tuple[str, str]], etree._Element]
-"""One Site or Device: its ordered ``(tag, text)`` children, or the element itself."""
+
+
+class Record(Protocol):
+    """A Site or Device record (e.g. the RMM port's): its ordered ``(tag, text)`` fields.
+
+    A record may also offer ``xml_element()``, returning the ``<Site>``/``<Device>`` element it
+    was parsed from; that element is then written unchanged, which costs far less than writing
+    the fields one by one (the inventory of 100,000 devices).
+    """
+
+    def fields(self) -> Sequence[tuple[str, str]]: ...
+
+
+Item = Union[Record, Sequence[tuple[str, str]], etree._Element]
+"""One Site or Device: a :class:`Record`, its ordered ``(tag, text)`` children, or the element itself."""
 
 _ROOT = {"sites": "ZenithSites", "devices": "ZenithDevices"}
 _ITEM = {"sites": "Site", "devices": "Device"}
@@ -70,8 +83,8 @@ def _check_kind(kind: str) -> None:
 def write_inventory(path: str | os.PathLike[str], kind: Kind, items: Iterable[Item], generated: datetime) -> int:
     """Stream ``items`` into the inventory file at ``path``; return how many were written.
 
-    Each item is either the ordered ``(tag, text)`` children of one Site or Device, or the
-    lxml ``<Site>``/``<Device>`` element itself (as parsed from an API answer), which is
+    Each item is a :class:`Record`, the ordered ``(tag, text)`` children of one Site or Device,
+    or the lxml ``<Site>``/``<Device>`` element itself (as parsed from an API answer), which is
     serialised unchanged (attributes, children, text; its tail, the text after it in the
     answer, is not). An exception from ``items`` (or from writing, e.g. lxml's ``ValueError``
     for a tag that is not an XML name or text with control characters XML cannot hold, or an
@@ -87,18 +100,27 @@ def write_inventory(path: str | os.PathLike[str], kind: Kind, items: Iterable[It
             with xf.element(_ROOT[kind], {"generated": format_utc(generated), "count": _PLACEHOLDER}):
                 for item in items:
                     xf.write("\n  ")
-                    if isinstance(item, etree._Element):
-                        _write_element(xf, item, item_tag)
-                    else:
-                        with xf.element(item_tag):
-                            for tag, text in item:
-                                with xf.element(tag):
-                                    xf.write(text)
+                    _write_item(xf, item, item_tag)
                     count += 1
                 xf.write("\n")
         fh.write(b"\n")
         _patch_count(fh, count)
     return count
+
+
+def _write_item(xf, item: Item, item_tag: str) -> None:
+    if isinstance(item, etree._Element):
+        _write_element(xf, item, item_tag)
+        return
+    as_xml = getattr(item, "xml_element", None)
+    if as_xml is not None:
+        _write_element(xf, as_xml(), item_tag)
+        return
+    fields = getattr(item, "fields", None)
+    with xf.element(item_tag):
+        for tag, text in (fields() if fields is not None else item):
+            with xf.element(tag):
+                xf.write(text)
 
 
 def _write_element(xf, elem: etree._Element, item_tag: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from lxml import etree
 
 from agent import events
+from agent.backends.continuum import answers
 from agent.hookspecs import hookimpl
 from agent.sync.inbound.engine import InboundSync
 from dbsys import reports
@@ -79,9 +80,10 @@ class StubClient:
         self.pages = pages
         self.acks: list[tuple[str, list]] = []
 
-    def changes_xml(self, after, limit=100):
+    def read_changes(self, after, limit=100):
         xml = self.pages.pop(0) if self.pages else f'<Changes next="{after or ""}" more="false"/>'
-        return etree.fromstring(xml)
+        root = etree.fromstring(xml)
+        return lambda: answers.changes(root)
 
     def ack(self, cursor, links=(), idempotency_key=None):
         self.acks.append((cursor, list(links)))

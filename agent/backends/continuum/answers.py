@@ -17,6 +17,8 @@ from lxml import etree
 from dbsys.safexml import UnsafeXML, child_text, parse_bytes
 
 from .errors import BadAnswer
+from agent.ports.rmm import Fields
+
 from .models import Change, ChangePage, Device, Note, Page, Pong, Site, Ticket
 
 T = TypeVar("T")
@@ -159,6 +161,52 @@ class ElementPage(Page[etree._Element]):
         if cached is None:
             cached = self._texts[tag] = _first_texts(self.root, self.items, tag)
         return cached
+
+
+class ElementRecord:
+    """One parsed ``<Site>``/``<Device>`` as a neutral inventory record.
+
+    ``fields()`` copies the children into Python values only when asked; the inventory writer
+    serialises :meth:`xml_element` unchanged instead, which is much cheaper.
+    """
+
+    __slots__ = ("_element",)
+
+    def __init__(self, element: etree._Element) -> None:
+        self._element = element
+
+    def fields(self) -> Fields:
+        return tuple((c.tag, c.text or "") for c in self._element if isinstance(c.tag, str))
+
+    def xml_element(self) -> etree._Element:
+        return self._element
+
+
+@dataclass(frozen=True)
+class RecordPage:
+    """An :class:`ElementPage` as the port's inventory page: its items as :class:`ElementRecord`."""
+
+    source: ElementPage
+    items: tuple[ElementRecord, ...]
+
+    @classmethod
+    def of(cls, source: ElementPage) -> "RecordPage":
+        return cls(source, tuple(map(ElementRecord, source.items)))
+
+    @property
+    def page(self) -> int:
+        return self.source.page
+
+    @property
+    def page_size(self) -> int:
+        return self.source.page_size
+
+    @property
+    def total(self) -> int:
+        return self.source.total
+
+    def texts(self, name: str) -> list[str]:
+        return self.source.texts(name)
 
 
 def element_page(root: etree._Element, item: str, required: Sequence[str], page_size: int) -> ElementPage:

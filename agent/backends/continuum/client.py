@@ -120,6 +120,10 @@ class ContinuumClient:
         return self._pages(path, root_tag, lambda root, size: answers.element_page(root, item, required, size),
                            page_size, extra)
 
+    def inventory_pages(self, kind: Literal["sites", "devices"], page_size: int = 500) -> Iterator[answers.RecordPage]:
+        """:meth:`raw_pages` as the port's inventory pages (records that wrap the parsed elements)."""
+        return map(answers.RecordPage.of, self.raw_pages(kind, page_size))
+
     def iter_sites(self, page_size: int = 500) -> Iterator[Site]:
         for page in self.site_pages(page_size):
             yield from page.items
@@ -131,6 +135,11 @@ class ContinuumClient:
     def changes(self, after: str | None, limit: int = 100) -> ChangePage:
         """The changes after cursor ``after`` (``None``: from the oldest the server holds)."""
         return answers.changes(self.changes_xml(after, limit))
+
+    def read_changes(self, after: str | None, limit: int = 100) -> Callable[[], ChangePage]:
+        """:meth:`changes` in two steps: the request and the XML parse now, the models when called."""
+        root = self.changes_xml(after, limit)
+        return lambda: answers.changes(root)
 
     def changes_xml(self, after: str | None, limit: int = 100) -> etree._Element:
         """:meth:`changes` before its models are built: the checked ``<Changes>`` element.

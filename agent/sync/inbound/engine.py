@@ -39,7 +39,7 @@ from typing import Any
 from loguru import logger
 
 from agent import events
-from agent.backends.continuum.errors import (BadSecurityCode, ContinuumError, ContinuumRefused, NotActivated)
+from agent.ports.rmm import RmmBadAnswer, RmmCredentialsRefused, RmmError, RmmNotActivated, RmmRejected
 from agent.errors import StoreError, describe
 from agent.sync.inbound.feed import FeedIO
 from agent.reporting import report_failure
@@ -118,21 +118,21 @@ class InboundSync:
             self._clear_problem()
         except _StopRound:
             pass
-        except NotActivated:
+        except RmmNotActivated:
             stats.stopped_by = "not activated"
             self._activation_pending()
-        except BadSecurityCode as exc:
+        except RmmCredentialsRefused as exc:
             stats.stopped_by = "security code"
             self.app.store.set_state("activation", "refused")
             self._problem("BadSecurityCode", "Continuum refused the Security Code while reading the ticket queue",
                           exc, events.SECURITY_CODE_REFUSED,
                           todo="Correct [Continuum] PSG in the INI; the agent reads the queue again at the next poll.")
-        except ContinuumRefused as exc:
+        except RmmRejected as exc:
             stats.stopped_by = "refused"
             self._problem("QueueRefused", "Continuum refused to serve the ticket queue", exc)
-        except ContinuumError as exc:
+        except RmmError as exc:
             stats.stopped_by = "continuum unavailable"
-            if exc.retryable and exc.code != "BadAnswer":
+            if exc.retryable and not isinstance(exc, RmmBadAnswer):
                 logger.warning("ticket queue not read this time, retried at the next poll: {}", describe(exc))
             else:
                 self._problem(exc.code, "The ticket queue could not be read", exc)

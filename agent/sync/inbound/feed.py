@@ -11,7 +11,7 @@ The rules of the contract still hold:
   reads again from the committed cursor.
 - An ack is sent only for a committed cursor, and acks go out in order (one thread).
 
-This module only talks to Continuum; the store is written by the caller's thread alone, so a
+This module only talks to the RMM (through the port); the store is written by the caller's thread alone, so a
 request never waits for a page's transaction.
 """
 
@@ -19,15 +19,12 @@ from __future__ import annotations
 
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Iterable
+from typing import Callable, Iterable
 
 from loguru import logger
-from lxml import etree
 
-from agent.backends.continuum import answers
-from agent.backends.continuum.errors import ContinuumError, ContinuumRefused
-from agent.backends.continuum.models import ChangePage
 from agent.errors import describe
+from agent.ports.rmm import ChangePage, RmmClient, RmmError, RmmRejected
 
 ACK_LINKS_PER_CALL = 500
 
@@ -42,19 +39,19 @@ class AckSent:
 
 
 class PageAhead:
-    """A page being read; :meth:`page` waits for it and builds its models (or raises)."""
+    """A page being read; :meth:`page` waits for it and builds its records (or raises)."""
 
-    def __init__(self, future: Future) -> None:
+    def __init__(self, future: "Future[Callable[[], ChangePage]]") -> None:
         self._future = future
 
     def page(self) -> ChangePage:
-        return answers.changes(self._future.result())
+        return self._future.result()()
 
 
 class FeedIO:
     """One worker thread for the feed's reads and acks; use as a context manager (one per round)."""
 
-    def __init__(self, client, limit: int, acked_cursor: str | None) -> None:
+    def __init__(self, client: RmmClient, limit: int, acked_cursor: str | None) -> None:
         self.client = client
         self.limit = limit
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="zenithlink-feed")
@@ -74,17 +71,17 @@ class FeedIO:
         """Start reading the page after ``cursor``."""
         return PageAhead(self._pool.submit(self._fetch, cursor))
 
-    def _fetch(self, cursor: str | None) -> etree._Element:
+    def _fetch(self, cursor: str | None) -> Callable[[], ChangePage]:
         try:
-            return self.client.changes_xml(after=cursor, limit=self.limit)
-        except ContinuumRefused as exc:
+            return self.client.read_changes(after=cursor, limit=self.limit)
+        except RmmRejected as exc:
             if not cursor:
                 raise
             # The server forgot our cursor: read again from what it has acknowledged; the
             # processed ids make the re-read harmless.
             logger.warning("Continuum refused the feed cursor {} ({}); reading from its acknowledged position",
                            cursor, describe(exc))
-            return self.client.changes_xml(after=None, limit=self.limit)
+            return self.client.read_changes(after=None, limit=self.limit)
 
     # -- acknowledgements ------------------------------------------------------------------
     def ack(self, cursor: str | None, links: Iterable[tuple[str, str]]) -> None:
@@ -123,13 +120,13 @@ class FeedIO:
             try:
                 self.client.ack(cursor, chunk)
                 sent.linked += [tid for tid, _ in chunk]
-            except ContinuumRefused as exc:
+            except RmmRejected as exc:
                 if not chunk:
                     raise
                 self._ack_one_by_one(cursor, chunk, exc, sent)
         return sent
 
-    def _ack_one_by_one(self, cursor: str, links: list[tuple[str, str]], exc: ContinuumError,
+    def _ack_one_by_one(self, cursor: str, links: list[tuple[str, str]], exc: RmmError,
                         sent: AckSent) -> None:
         logger.warning("Continuum refused an ack with {} link(s) ({}); sending them one by one", len(links),
                        describe(exc))
@@ -138,7 +135,7 @@ class FeedIO:
             try:
                 self.client.ack(cursor, [(tid, rec_id)])
                 sent.linked.append(tid)
-            except ContinuumRefused as err:
+            except RmmRejected as err:
                 # Continuum keeps another PSA ticket as this ticket's master; nothing to retry.
                 logger.warning("Continuum refused the link of its ticket {} to {}: {}", tid, rec_id, describe(err))
                 sent.refused.append((tid, rec_id, describe(err)))

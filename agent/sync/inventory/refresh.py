@@ -1,12 +1,13 @@
-"""Sites and devices from the Continuum PSA API into the ``.cmt`` inventory files.
+"""Sites and devices from the RMM into the ``.cmt`` inventory files.
 
-Every page is streamed from the client straight into :func:`dbsys.cmt.write_inventory`, so
+Every page is streamed from the RMM port straight into :func:`dbsys.cmt.write_inventory`, so
 memory does not grow with the number of devices (only a compact ``{id: name}`` map of the
-previous file is held, to report what changed). The items travel as the lxml elements parsed
-from the answer (:meth:`ContinuumClient.raw_pages`, already checked for their required
-children) and are serialised unchanged: turning 100,000 devices into Python values and back
-cost more than the download. Only the id and name of each item are read, a page at a time,
-and only when there is a previous file to compare with.
+previous file is held, to report what changed). The items travel as the port's inventory
+records (:meth:`agent.ports.rmm.RmmClient.inventory_pages`, already checked for their required
+fields), which a backend may keep in the form it parsed them in (the Continuum client keeps
+the XML elements, written unchanged: turning 100,000 devices into Python values and back cost
+more than the download). Only the id and name of each item are read, a page at a time, and
+only when there is a previous file to compare with.
 
 Both files or neither: the sites and the devices are each written to a staging file in the
 Dbsys folder (a name :func:`dbsys.atomic.sweep_temp_files` removes after a crash), and only
@@ -27,11 +28,8 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
 from loguru import logger
-from lxml import etree
-
 from agent import events
-from agent.backends.continuum.answers import ElementPage
-from agent.backends.continuum.errors import BadSecurityCode, NotActivated
+from agent.ports.rmm import InventoryPage, InventoryRecord, RmmCredentialsRefused, RmmNotActivated
 from agent.sync.inventory.index import KEYS as KEY_TAG, inventory_path
 from agent.reporting import report_failure
 from dbsys import cmt
@@ -149,7 +147,7 @@ def refresh(app, progress: Progress | None = None, *, page_size: int = PAGE_SIZE
             for kind in KINDS:
                 staged[kind] = folder / temp_name(finals[kind].name)
                 differ = _Differ(_previous_names(finals[kind], kind))
-                items = _stream(client.raw_pages(kind, page_size), kind, differ, pages, progress)
+                items = _stream(client.inventory_pages(kind, page_size), kind, differ, pages, progress)
                 counts[kind] = cmt.write_inventory(staged[kind], kind, items, generated)
                 changes[kind] = differ.finish()
             _publish(staged, finals)
@@ -182,8 +180,8 @@ def sweep_if_idle(settings) -> int:
         lock.release()
 
 
-def _stream(pages: Iterable[ElementPage], kind: str, differ: "_Differ", page_counter: list[int],
-            progress: Progress | None) -> Iterator[etree._Element]:
+def _stream(pages: Iterable[InventoryPage[InventoryRecord]], kind: str, differ: "_Differ", page_counter: list[int],
+            progress: Progress | None) -> Iterator[InventoryRecord]:
     """The items of every page, as parsed, for the writer; each page is shown to ``differ`` first."""
     key_tag, done, number = KEY_TAG[kind], 0, 0
     for page in pages:
@@ -225,7 +223,7 @@ class _Differ:
         self._old = previous
         self.changes = KindChanges(first=previous is None)
 
-    def see_page(self, page: ElementPage, key_tag: str) -> None:
+    def see_page(self, page: InventoryPage[InventoryRecord], key_tag: str) -> None:
         """Every item of one page; ids and names are only read when there is something to compare."""
         if self._old is None:
             self.changes.added += len(page.items)
@@ -277,10 +275,10 @@ class InventoryJob:
     def run_once(self) -> InventoryResult | None:
         try:
             result = refresh(self.app)
-        except NotActivated as exc:
+        except RmmNotActivated as exc:
             self._activation_pending(exc)
             return None
-        except BadSecurityCode as exc:
+        except RmmCredentialsRefused as exc:
             self._set_state(activation="refused")
             report_failure(self.app, "inventory", "Continuum refused the Security Code", exc,
                            todo="Correct [Continuum] PSG in the INI; the agent retries the inventory at the "
@@ -312,7 +310,7 @@ class InventoryJob:
         self._notify(events.Event(events.INVENTORY_REFRESHED, f"Inventory refreshed: {result.summary()}",
                                   result.as_dict()))
 
-    def _activation_pending(self, exc: NotActivated) -> None:
+    def _activation_pending(self, exc: RmmNotActivated) -> None:
         """Not an agent failure: say so plainly, once an hour in the log, once a day in a report."""
         now = self._now()
         since = self._state("activation_pending_since")
@@ -327,7 +325,7 @@ class InventoryJob:
             self._report_pending(exc, since or _iso(now))
             self._set_state(activation_reported_at=_iso(now))
 
-    def _report_pending(self, exc: NotActivated, since: str) -> None:
+    def _report_pending(self, exc: RmmNotActivated, since: str) -> None:
         from dbsys import reports
 
         try:

@@ -26,6 +26,8 @@ from loguru import logger
 from agent import events
 from agent.sync.outbound.actions import ASSIGN, CLOSE, CREATE, NOTE, close_completed_tickets
 from agent.errors import PreconditionError, ZenithError, describe
+from agent.ports.rmm import (NewTicket, RmmCredentialsRefused, RmmError, RmmNotActivated, RmmRateLimited,
+                             RmmRejected, RmmUnavailable)
 from agent.reporting import report_failure
 from agent.backends.embedded import OutboxItem, now_iso, parse_stored_time, stored_time
 
@@ -149,24 +151,22 @@ class OutboxSender:
 
     # -- one row ---------------------------------------------------------------------------
     def _deliver(self, item: OutboxItem) -> str:
-        from agent.backends.continuum.errors import (BadSecurityCode, ContinuumError, ContinuumRefused,
-                                            ContinuumUnavailable, NotActivated, RateLimited)
         try:
             delivery = self._send(item)
-        except BadSecurityCode as exc:
+        except RmmCredentialsRefused as exc:
             self._pause_for(exc, events.SECURITY_CODE_REFUSED, until_new_settings=True)
             return "pause"
-        except NotActivated as exc:
+        except RmmNotActivated as exc:
             self._pause_for(exc, events.ACTIVATION_PENDING, long=True)
             return "pause"
-        except (ContinuumUnavailable, RateLimited) as exc:
+        except (RmmUnavailable, RmmRateLimited) as exc:
             self._retry_later(item, exc)
             self._pause_for(exc, None)
             return "pause"
-        except (ContinuumRefused, PreconditionError) as exc:
+        except (RmmRejected, PreconditionError) as exc:
             self._fail(item, exc)
             return "finished"
-        except ContinuumError as exc:  # BadAnswer and the like: this row again later, others go on
+        except RmmError as exc:  # BadAnswer and the like: this row again later, others go on
             self._retry_later(item, exc)
             return "retry"
         except ZenithError as exc:  # configuration (no ContinuumURL, bad PSG characters): all wait
@@ -180,8 +180,6 @@ class OutboxSender:
         return "finished"
 
     def _send(self, item: OutboxItem) -> Delivery:
-        from agent.backends.continuum.models import NewTicket
-
         client, p = self.app.client, item.payload
         if item.action == CREATE:
             existing = self.app.store.continuum_for_ticket(item.ticket_rec_id)
