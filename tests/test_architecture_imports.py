@@ -1,0 +1,88 @@
+"""The layering the architecture promises, checked on the source: engines depend on ports only.
+
+Each rule names the packages it covers and the imports they must not make; add a rule (e.g.
+no ``sqlite3`` outside the embedded backend) by adding a :class:`Rule` to ``RULES``.
+"""
+
+from __future__ import annotations
+
+import ast
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    packages: tuple[str, ...]
+    forbidden: tuple[str, ...]
+    allowed: tuple[str, ...] = ()  # modules (dotted prefixes) inside ``packages`` exempt from the rule
+
+
+RULES = (
+    Rule("engines, runtime and ports know no RMM wire format or backend",
+         packages=("agent/sync", "agent/runtime", "agent/ports"),
+         forbidden=("lxml", "agent.backends.continuum")),
+)
+
+
+def imported_modules(path: Path) -> set[str]:
+    """Every module ``path`` imports, at any depth (function-level imports included)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    package = ".".join(path.relative_to(ROOT).with_suffix("").parts[:-1])
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = package.split(".")
+                parts = parts[: len(parts) - node.level + 1]
+                base = ".".join(parts + ([base] if base else []))
+            found.add(base)
+            found.update(f"{base}.{alias.name}" for alias in node.names)
+    return found
+
+
+def _matches(module: str, prefix: str) -> bool:
+    return module == prefix or module.startswith(prefix + ".")
+
+
+def violations(rule: Rule) -> list[str]:
+    found = []
+    for package in rule.packages:
+        for path in sorted((ROOT / package).rglob("*.py")):
+            dotted = ".".join(path.relative_to(ROOT).with_suffix("").parts)
+            if any(_matches(dotted, a) for a in rule.allowed):
+                continue
+            for module in sorted(imported_modules(path)):
+                if any(_matches(module, f) for f in rule.forbidden):
+                    found.append(f"{path.relative_to(ROOT)} imports {module}")
+    return found
+
+
+@pytest.mark.parametrize("rule", RULES, ids=[r.name for r in RULES])
+def test_layering(rule: Rule) -> None:
+    assert all((ROOT / p).is_dir() for p in rule.packages)
+    assert violations(rule) == []
+
+
+def test_the_check_sees_every_kind_of_import(tmp_path, monkeypatch) -> None:
+    pkg = tmp_path / "agent" / "sync"
+    pkg.mkdir(parents=True)
+    (pkg / "bad.py").write_text("def f():\n    from lxml import etree\n"
+                                "from ..backends.continuum import errors\nimport agent.backends.continuum.client\n")
+    (pkg / "good.py").write_text("from agent.ports.rmm import RmmError\nimport lxmlish\n")
+    monkeypatch.setattr(sys.modules[__name__], "ROOT", tmp_path)
+    rule = Rule("t", ("agent/sync",), ("lxml", "agent.backends.continuum"))
+    found = violations(rule)
+    assert any("bad.py imports lxml" in v for v in found)
+    assert any("bad.py imports agent.backends.continuum.errors" in v for v in found)
+    assert any("bad.py imports agent.backends.continuum.client" in v for v in found)
+    assert not any("good.py" in v for v in found)
