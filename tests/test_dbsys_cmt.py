@@ -208,3 +208,32 @@ def test_read_fields_refuses_a_hostile_file(tmp_path):
     path.write_bytes(b'<!DOCTYPE x [<!ENTITY a "b">]><ZenithSites><Site><SiteCode>&a;</SiteCode></Site></ZenithSites>')
     with pytest.raises(UnsafeXML):
         list(cmt.read_fields(path, "sites", "SiteCode"))
+
+
+class _Fields:
+    def __init__(self, fields):
+        self._fields = tuple(fields)
+
+    def fields(self):
+        return self._fields
+
+
+class _WithElement(_Fields):
+    def __init__(self, element):
+        super().__init__(())  # the element is what gets written, not these (empty) fields
+        self._element = element
+
+    def xml_element(self):
+        return self._element
+
+
+def test_records_write_their_element_when_they_offer_one_else_their_fields(tmp_path):
+    simple = [[("DeviceID", "D-1"), ("SiteCode", "S"), ("Name", "A & B")],
+              [("DeviceID", "D-2"), ("SiteCode", "S"), ("Name", "<two>")]]
+    parsed = safexml.parse_bytes(
+        b"<Devices><Device><DeviceID>D-1</DeviceID><SiteCode>S</SiteCode><Name>A &amp; B</Name></Device>"
+        b"<Device><DeviceID>D-2</DeviceID><SiteCode>S</SiteCode><Name>&lt;two&gt;</Name></Device></Devices>")
+    paths = {name: tmp_path / f"{name}.cmt" for name in ("tuples", "records")}
+    cmt.write_inventory(paths["tuples"], "devices", simple, GENERATED)
+    cmt.write_inventory(paths["records"], "devices", [_Fields(simple[0]), _WithElement(parsed[1])], GENERATED)
+    assert paths["tuples"].read_bytes() == paths["records"].read_bytes()
