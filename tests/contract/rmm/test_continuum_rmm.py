@@ -46,3 +46,17 @@ class TestContinuumClient(RmmContract):
     def harness(self) -> Iterator[SandboxHarness]:
         with SandboxServer(psg="demo", seed=1, sites=6, devices=30, tickets=0) as sandbox:
             yield SandboxHarness(sandbox)
+
+
+def test_the_client_has_every_method_of_the_port_with_the_same_parameters() -> None:
+    import inspect
+
+    from agent.ports.rmm import RmmClient as Port
+
+    for name, member in vars(Port).items():
+        if name.startswith("_") or not callable(member):
+            continue
+        ours = inspect.signature(getattr(ContinuumClient, name))
+        theirs = inspect.signature(member)
+        assert [(p.name, p.kind) for p in ours.parameters.values()] == \
+            [(p.name, p.kind) for p in theirs.parameters.values()], name
