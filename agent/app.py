@@ -1,18 +1,28 @@
-"""``App``: what one invocation of the agent works with, opened lazily and closed once."""
+"""``App``: what one invocation of the agent works with, built once and closed once.
+
+Its members (plugin manager, state store, PSA backend, RMM client) are built on first use under
+one lock, so the service's worker threads never build two of anything; the backends are chosen
+by name through the ``zenith_psa_backends`` / ``zenith_rmm_backends`` hooks.
+"""
 
 from __future__ import annotations
 
 import os
-from functools import cached_property
+import threading
+from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Iterable
+from typing import Any, Callable, Iterable, TypeVar
 
 from agent import logs
+from agent.backends.embedded import StateStore
 from agent.errors import ConfigError
 from agent.plugins import PluginManager, get_plugin_manager
-from agent.backends.embedded import Store
+from agent.ports.psa import PsaStore, PsaView
 from agent.ports.rmm import RmmClient
+from agent.sync import records
 from config.loader import InvalidConfig, Settings, default_config_path, load_settings
+
+T = TypeVar("T")
 
 
 def load(path: Path, require: Iterable[str] = ()) -> Settings:
@@ -26,7 +36,7 @@ def load(path: Path, require: Iterable[str] = ()) -> Settings:
 
 
 class App:
-    """Settings, plugin manager, store and Continuum client of one command or service."""
+    """Settings, plugin manager, state store, PSA backend and RMM client of one command or service."""
 
     def __init__(self, config_path: Path | None = None, *, user: str | None = None,
                  settings: Settings | None = None, extra_plugins: list | None = None) -> None:
@@ -34,57 +44,133 @@ class App:
         self.user = user or os.environ.get("ZENITHLINK_USER") or None
         self._settings = settings
         self._extra_plugins = extra_plugins or []
-        self._retired: list = []
+        self._retired: list[RmmClient] = []
+        self._members: dict[str, Any] = {}
+        self._lock = threading.RLock()
         if settings is not None:
             logs.add_secret(settings.psg)
+
+    def _member(self, name: str, build: Callable[[], T]) -> T:
+        member = self._members.get(name)
+        if member is None:
+            with self._lock:
+                member = self._members.get(name)
+                if member is None:
+                    member = self._members[name] = build()
+        return member  # type: ignore[no-any-return]
+
+    def _built(self, name: str) -> Any:
+        return self._members.get(name)
 
     @property
     def settings(self) -> Settings:
         if self._settings is None:
-            self._settings = load(self.config_path)
+            with self._lock:
+                if self._settings is None:
+                    self._settings = load(self.config_path)
         return self._settings
 
     def require_continuum(self) -> Settings:
         """The settings, with PSG and ContinuumURL required."""
         if not self.settings.has_continuum:
-            self._settings = load(self.config_path, require=("PSG", "ContinuumURL"))
+            with self._lock:
+                self._settings = load(self.config_path, require=("PSG", "ContinuumURL"))
         return self.settings
 
     def replace_settings(self, settings: Settings) -> None:
-        """Take a reloaded configuration; plugins are rebuilt for it on next use."""
+        """Take a reloaded configuration; plugins are rebuilt for it on next use.
+
+        The backends stay: ``Backend=`` and ``Database=`` are read at start-up only.
+        """
         logs.add_secret(settings.psg)
-        previous, self._settings = self._settings, settings
-        self.__dict__.pop("pm", None)
-        if previous is not None and _connection(previous) != _connection(settings) and "client" in self.__dict__:
-            # Another thread may be in the middle of a request: retire the client, close it at exit.
-            self._retired.append(self.__dict__.pop("client"))
+        with self._lock:
+            previous, self._settings = self._settings, settings
+            self._members.pop("pm", None)
+            if previous is not None and _connection(previous) != _connection(settings) and "client" in self._members:
+                # Another thread may be in the middle of a request: retire the client, close it at exit.
+                self._retired.append(self._members.pop("client"))
 
-    @cached_property
+    @property
     def pm(self) -> PluginManager:
-        return get_plugin_manager(self.settings, extra=self._extra_plugins, app=self)
+        return self._member("pm", lambda: get_plugin_manager(self.settings, extra=self._extra_plugins, app=self))
 
-    @cached_property
-    def store(self) -> Store:
-        return Store(self.settings.database)
+    @property
+    def state(self) -> StateStore:
+        """The agent's own state store (always the local SQLite file)."""
+        return self._member("state", lambda: StateStore(self.settings.database))
 
-    @cached_property
+    @property
+    def psa(self) -> PsaStore:
+        """The PSA backend named by ``[RangerMSP] Backend=``."""
+        return self._member("psa", self._open_psa)
+
+    @property
+    def psa_view(self) -> PsaView:
+        """The narrow view of the PSA that policy hooks are handed."""
+        return self._member("psa_view", lambda: PsaView(self.psa, self.state))
+
+    @property
     def client(self) -> RmmClient:
-        from agent.backends.continuum import backend
+        """The RMM backend named by ``[Continuum] Backend=``."""
+        return self._member("client", self._open_rmm)
 
-        return backend(self.require_continuum())
+    def set_client(self, client: RmmClient) -> None:
+        """Use this RMM client instead of building one from the settings (tests, the demo)."""
+        with self._lock:
+            self._members["client"] = client
+
+    def unit_of_work(self, *, durable: bool = True) -> AbstractContextManager[None]:
+        """Group writes to the state store and the PSA into one commit (see :func:`agent.sync.records.unit_of_work`)."""
+        return records.unit_of_work(self.state, self.psa, durable=durable)
+
+    def savepoint(self) -> AbstractContextManager[None]:
+        """A nested unit of both stores, undone alone when it raises."""
+        return records.savepoint(self.state, self.psa)
+
+    def _open_psa(self) -> PsaStore:
+        factory = _backend(self.pm.hook.zenith_psa_backends(), self.settings.psa_backend, "RangerMSP")
+        return factory(self.settings, self.state)  # type: ignore[no-any-return]
+
+    def _open_rmm(self) -> RmmClient:
+        settings = self.require_continuum()
+        factory = _backend(self.pm.hook.zenith_rmm_backends(), settings.rmm_backend, "Continuum")
+        return factory(settings)  # type: ignore[no-any-return]
 
     def notify(self, event) -> None:
         self.pm.notify(event)
 
     def close(self) -> None:
-        for client in self._retired + [self.__dict__.pop("client", None)]:
+        with self._lock:
+            clients = self._retired + [self._members.pop("client", None)]
+            self._retired = []
+            psa = self._members.pop("psa", None)
+            self._members.pop("psa_view", None)
+            state = self._members.pop("state", None)
+        for client in clients:
             if client is not None:
                 client.close_connection()
-        self._retired = []
-        store = self.__dict__.pop("store", None)
-        if store is not None:
-            store.close()
+        if psa is not None:
+            psa.close()
+        if state is not None:
+            state.close()
+
+
+def _backend(offers: list[dict[str, Any]], name: str, section: str) -> Callable[..., Any]:
+    found: dict[str, Any] = {}
+    for offer in offers:
+        for key, factory in (offer or {}).items():
+            if key.lower() in found:
+                raise ConfigError([f"[{section}] Backend: two plugins offer a backend named {key!r}; "
+                                   "switch one of them off in [Plugins]"])
+            found[key.lower()] = factory
+    factory = found.get((name or "").strip().lower())
+    if factory is None:
+        known = ", ".join(sorted(found)) or "none"
+        raise ConfigError([f"[{section}] Backend={name!r} is not a known backend; choose one of: {known} "
+                           "(a plugin that offers another must be installed and enabled)"])
+    return factory  # type: ignore[no-any-return]
 
 
 def _connection(settings: Settings) -> tuple:
-    return (settings.continuum_url, settings.psg, settings.request_timeout_seconds, settings.verify_tls)
+    return (settings.continuum_url, settings.psg, settings.request_timeout_seconds, settings.verify_tls,
+            settings.rmm_backend)

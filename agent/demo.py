@@ -83,10 +83,10 @@ class Demo:
         return self.summary()
 
     def prepare_psa(self) -> None:
-        store = self.app.store
-        store.add_account("Own business")
-        store.add_employee(ADMIN, "Alex Admin", "Sys Admin")
-        store.add_employee(TECH, "Terry Tech", "Limited")
+        state, psa = self.app.state, self.app.psa
+        psa.add_account("Own business")
+        state.add_employee(ADMIN, "Alex Admin", "Sys Admin")
+        state.add_employee(TECH, "Terry Tech", "Limited")
 
     def inventory(self) -> None:
         from agent.sync.inventory.refresh import refresh
@@ -104,7 +104,7 @@ class Demo:
         # The MSP's PSA already knows most of these customers, under its own spelling.
         clients = sorted({s["record"].get("ClientName", "") for s in sites[:-2]} - {""})
         for name in clients:
-            self.app.store.add_account(_psa_spelling(name))
+            self.app.psa.add_account(_psa_spelling(name))
         self.say(f"The PSA has {len(clients)} customer accounts of its own (spelt its own way).")
 
     def link_sites(self) -> None:
@@ -115,7 +115,7 @@ class Demo:
                                             "the review links every suggestion above a score.")
         code = links.sites(linked=False)[0]["site_code"]
         try:
-            links.link_site(code, self.app.store.first_account().rec_id, TECH)
+            links.link_site(code, self.app.psa.first_account().rec_id, TECH)
         except ZenithError as exc:
             self.say(f"[yellow]{TECH} tries to link {code}:[/yellow] {exc.message}")
         plan = links.review(min_score=85, user=ADMIN)
@@ -133,7 +133,7 @@ class Demo:
             return None
         device = devices[0]
         rec_id = links.create_asset_from_device(device["device_id"], None, ADMIN)
-        asset = self.app.store.get_asset(rec_id)
+        asset = self.app.psa.get_asset(rec_id)
         self.step("Link a device to an asset", "An asset is created from a Continuum device (name, serial "
                                                "number, manufacturer; the rest goes into its notes) and linked.")
         self.say(f"Device {device['device_id']} → asset {asset.name} ({rec_id}), serial {asset.serial or '—'}")
@@ -168,11 +168,11 @@ class Demo:
         opened["no site"] = world.open_ticket(title="Monthly NOC report ready", source="NOC",
                                               priority="Low")["ticket_id"]
         applied = InboundSync(self.app).run_once()
-        store = self.app.store
-        names = dict(store.account_names())
+        state, psa = self.app.state, self.app.psa
+        names = dict(psa.account_names())
         rows = []
         for case, cid in opened.items():
-            t = store.get_ticket(store.ticket_for_continuum(cid))
+            t = psa.get_ticket(state.ticket_for_continuum(cid))
             rows.append([case, cid, t.ticket_no, names.get(t.account_rec_id, t.account_rec_id),
                          t.asset_rec_id or "—", "yes" if t.in_inbox else "", t.description.splitlines()[0]])
         self.table(f"Inbox after one poll ({applied} changes applied)",
@@ -184,15 +184,15 @@ class Demo:
         from agent.sync.inbound.engine import InboundSync
         from agent.sync.outbound.sender import OutboxSender
 
-        store = self.app.store
-        account = next(a for a in store.list_accounts() if store.sites_for_account(a.rec_id))
-        rec_id = store.add_ticket(account.rec_id, "Nightly backup of the file server keeps failing")
+        state, psa = self.app.state, self.app.psa
+        account = next(a for a in psa.list_accounts() if state.sites_for_account(a.rec_id))
+        rec_id = psa.add_ticket(account.rec_id, "Nightly backup of the file server keeps failing")
         self.step("Hand a ticket to the NOC", f"A technician's PSA ticket for {account.name} is created in "
                                               "Continuum, assigned to the NOC, with a note.")
         actions.create_in_continuum(self.app, rec_id, "NOC", "Please check the backup job.", ADMIN)
         OutboxSender(self.app).run_once()
-        cid = store.continuum_for_ticket(rec_id)
-        self.say(f"PSA ticket {store.get_ticket(rec_id).ticket_no} → Continuum ticket {cid} (assigned to NOC).")
+        cid = state.continuum_for_ticket(rec_id)
+        self.say(f"PSA ticket {psa.get_ticket(rec_id).ticket_no} → Continuum ticket {cid} (assigned to NOC).")
 
         self.sandbox.world.return_ticket(cid, "Work Completed", note="Backup job repaired and re-run.")
         InboundSync(self.app).run_once()
@@ -202,21 +202,21 @@ class Demo:
         actions.complete_ticket(self.app, rec_id, "Resolved by the NOC.", ADMIN)
         OutboxSender(self.app).run_once()
         InboundSync(self.app).run_once()
-        ticket = store.get_ticket(rec_id)
+        ticket = psa.get_ticket(rec_id)
         self.say(f"Note sent; the PSA ticket is {ticket.status}, and in Continuum it is "
                  f"{self.sandbox.world.ticket(cid)['status']}.")
         self.table(f"History of PSA ticket {ticket.ticket_no}", ["at", "note"],
                    [[h.at[:19].replace("T", " "), h.text] for h in ticket.history])
 
     def summary(self) -> dict:
-        store, world = self.app.store, self.sandbox.world
+        state, psa, world = self.app.state, self.app.psa, self.sandbox.world
         figures = {
-            "sites linked": len(store.site_links()),
-            "PSA tickets": store.count_tickets(),
-            "in the Inbox": len(store.list_tickets(inbox=True)),
+            "sites linked": len(state.site_links()),
+            "PSA tickets": psa.count_tickets(),
+            "in the Inbox": len(psa.list_tickets(inbox=True)),
             "Continuum tickets linked": len(world.links),
             "effects applied in Continuum": len(world.ledger),
-            "outbox waiting": store.outbox_depth(),
+            "outbox waiting": state.outbox_depth(),
         }
         self.step("Summary", "Everything above went through the agent's own engines and the wire.")
         self.table("Figures", ["", "count"], [[k, v] for k, v in figures.items()])

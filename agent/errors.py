@@ -70,9 +70,16 @@ class AlreadyRunning(ZenithError):
 
 
 class StoreError(ZenithError):
-    """The embedded store could not be read or written."""
+    """The state store (or the embedded PSA in its file) could not be read or written."""
 
     code = "StoreError"
+
+
+class ConstraintError(ZenithError):
+    """The store refused one write that breaks a rule of its schema (a duplicate, say): that
+    write's fault, not the disk's."""
+
+    code = "StoreConstraint"
 
 
 def describe(exc: BaseException) -> str:
@@ -89,10 +96,6 @@ def describe(exc: BaseException) -> str:
         return f"File or folder not found: {exc.filename or exc}. Check the paths in the INI."
     if isinstance(exc, OSError):
         return f"Operating-system error: {exc}. Check the disk and the permissions of the Dbsys folder."
-    import sqlite3
-
-    if isinstance(exc, sqlite3.Error):
-        return f"The embedded store failed: {exc}. Check the disk, then run 'zenithlink backup' and restart."
     return f"Unexpected error ({type(exc).__name__}): {exc}. This is a bug; please report it with the log file."
 
 

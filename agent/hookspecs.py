@@ -34,12 +34,13 @@ def zenith_configure(settings, app):
 
 
 @hookspec(firstresult=True)
-def zenith_resolve_account(ticket, store, settings):
+def zenith_resolve_account(ticket, psa, settings):
     """Choose the PSA account for an incoming Continuum ticket (R3-R5).
 
     Called once per ``TicketCreated`` change that has no PSA ticket yet, inside the inbound
-    transaction. ``ticket`` is an ``agent.backends.continuum.models.Ticket``; ``store`` the PSA store
-    (writes join the current transaction); ``settings`` the ``config.loader.Settings``.
+    transaction. ``ticket`` is an ``agent.ports.rmm.Ticket``; ``psa`` an ``agent.ports.psa.PsaView``
+    (the reads a policy needs, and the writes a resolver makes, which join the current unit of
+    work); ``settings`` the ``config.loader.Settings``.
     Return the account's REC ID (``str``), or ``None`` to let the next implementation decide.
     firstresult: the first REC ID returned is used. Built-in chain (plugin
     ``account_resolver``): linked account, then a new auto-created account linked to the site,
@@ -48,7 +49,7 @@ def zenith_resolve_account(ticket, store, settings):
 
 
 @hookspec(firstresult=True)
-def zenith_resolve_asset(ticket, account, store, settings):
+def zenith_resolve_asset(ticket, account, psa, settings):
     """Choose the PSA asset for an incoming Continuum ticket (R6).
 
     Called after the account is known (``account`` is its REC ID). Return the asset's REC ID,
@@ -60,7 +61,7 @@ def zenith_resolve_asset(ticket, account, store, settings):
 
 
 @hookspec(firstresult=True)
-def zenith_ticket_manager(ticket, account, store, settings):
+def zenith_ticket_manager(ticket, account, psa, settings):
     """Choose the manager (employee login) of a new PSA ticket (R2).
 
     Return a login, or ``None`` to let the next implementation decide. firstresult: the first
@@ -128,4 +129,26 @@ def zenith_register_commands(cli):
     """Add commands to the ``zenithlink`` command line.
 
     Called once at start-up with the root ``click.Group``; call ``cli.add_command(...)``.
+    """
+
+
+@hookspec
+def zenith_psa_backends():
+    """Offer PSA backends by name, for ``[RangerMSP] Backend=``.
+
+    Called once when the agent opens the PSA. Return a ``dict`` of ``{name: factory}``, where
+    ``factory(settings, state)`` returns an ``agent.ports.psa.PsaStore`` (``state`` is the
+    agent's state store). Every implementation is called and the dicts are merged; a name
+    offered twice is an error. Built-in (plugin ``backends``): ``embedded`` and ``memory``.
+    """
+
+
+@hookspec
+def zenith_rmm_backends():
+    """Offer RMM backends by name, for ``[Continuum] Backend=``.
+
+    Called once when the agent first talks to the RMM. Return a ``dict`` of ``{name: factory}``,
+    where ``factory(settings)`` returns an ``agent.ports.rmm.RmmClient``. Every implementation is
+    called and the dicts are merged; a name offered twice is an error. Built-in (plugin
+    ``backends``): ``continuum``.
     """

@@ -32,6 +32,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "plugins.notify_log",
     "plugins.notify_email",
     "plugins.notify_webhook",
+    "plugins.backends",
 )
 ENTRY_POINT_GROUP = "zenithlink"
 

@@ -24,7 +24,7 @@ def report_failure(app, kind: str, what: str, exc: BaseException | None = None, 
     except OSError as err:
         logger.error("cannot write the error report for {}: {}", kind, err)
     try:
-        app.store.set_state("last_error", f"{what}: {sentence}")
+        app.state.set_state("last_error", f"{what}: {sentence}")
     except Exception as err:  # noqa: BLE001 - reporting must never raise
         logger.error("cannot record the last error in the store: {}", err)
     if event_kind:

@@ -82,7 +82,7 @@ def _baseline_db(path: Path) -> sqlite3.Connection:
 
 def _ready(app: App) -> None:
     """Open what a running agent has open already: the store, the plugins, the client."""
-    app.store, app.pm, app.client  # noqa: B018 - opened lazily on first use
+    app.state, app.psa, app.pm, app.client  # noqa: B018 - opened lazily on first use
 
 
 def _ingest(app: App) -> int:
@@ -111,7 +111,7 @@ def _latency(app: App, sandbox: RemoteSandbox, samples: int) -> list[float]:
             time.sleep(POLL_INTERVAL * 0.37)  # not in step with the poll
             start = time.perf_counter()
             tid = sandbox.admin("POST", "/tickets", {"title": "Latency probe"})["ticket_id"]
-            while app.store.ticket_for_continuum(tid) is None:
+            while app.state.ticket_for_continuum(tid) is None:
                 time.sleep(0.005)
             found.append(time.perf_counter() - start)
     finally:
@@ -133,8 +133,8 @@ def _both(sb: RemoteSandbox, folder: Path, total: int) -> tuple[float, float, Ap
     _ready(app)
     with stopwatch() as full:
         applied = _ingest(app)
-    assert applied == total and app.store.count_tickets() == total, (applied, app.store.count_tickets())
-    assert sb.admin("GET", "/state")["acked_cursor"] == app.store.feed_cursor
+    assert applied == total and app.psa.count_tickets() == total, (applied, app.psa.count_tickets())
+    assert sb.admin("GET", "/state")["acked_cursor"] == app.state.feed_cursor
     return bare[0], full[0], app
 
 

@@ -31,16 +31,16 @@ def _env(folder: Path, sandbox):
     config = folder / "CmtZenithLink.ini"
     config.write_text(f"[Continuum]\nPSG=bench\nContinuumURL={sandbox.url}\n[RangerMSP]\nDbsysFolder=Dbsys\n")
     app = App(config, settings=parse_settings(config.read_text(), base_dir=folder, path=config))
-    store = app.store
-    store.add_employee("jsmith", "Jane Smith", "Full")
+    state, psa = app.state, app.psa
+    state.add_employee("jsmith", "Jane Smith", "Full")
     site = sandbox.world._site_list()[0].site_code
-    account = store.add_account("ACME")
-    store.link_site(site, account)
+    account = psa.add_account("ACME")
+    state.link_site(site, account)
     tickets = []
     for n in range(20):
         opened = sandbox.world.open_ticket(site_code=site, title=f"t{n}")
-        rec_id = store.add_ticket(account, f"ticket {n}")
-        store.link_ticket(opened["ticket_id"], rec_id, acked=True)
+        rec_id = psa.add_ticket(account, f"ticket {n}")
+        state.link_ticket(opened["ticket_id"], rec_id, acked=True)
         tickets.append(rec_id)
     return app, tickets
 

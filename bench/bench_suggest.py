@@ -96,9 +96,9 @@ def review_seconds(sites: list[dict], names: list[str]) -> float:
                             datetime.now(timezone.utc))
         app = App(ini)
         try:
-            with app.store.transaction():
+            with app.unit_of_work():
                 for name in names:
-                    app.store.add_account(name)
+                    app.psa.add_account(name)
             with stopwatch() as t:
                 LinksManager(app).review_plan(min_score=95)
         finally:

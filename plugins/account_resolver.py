@@ -15,23 +15,23 @@ DEFAULT_ENABLED = True
 
 
 @hookimpl(trylast=True)
-def zenith_resolve_account(ticket, store, settings):
+def zenith_resolve_account(ticket, psa, settings):
     if not ticket.site_code:
-        return own_business_account(store, settings)
-    linked = store.account_for_site(ticket.site_code)
+        return own_business_account(psa, settings)
+    linked = psa.account_for_site(ticket.site_code)
     if linked:
         return linked
-    return _auto_create(ticket, store, settings)
+    return _auto_create(ticket, psa, settings)
 
 
-def _auto_create(ticket, store, settings) -> str:
+def _auto_create(ticket, psa, settings) -> str:
     # R4: never matched by name; a new account every time a site has no link, then linked so
     # the site's later tickets land in it.
     site_name = _site_name(ticket.site_code, settings) or ticket.site_code
     name = f"{settings.auto_created_account_prefix} {site_name}".strip()
-    rec_id = store.add_account(name, auto_created=True)
-    store.link_site(ticket.site_code, rec_id, by="zenithlink")
-    store.audit("zenithlink", "auto_create_account", f"{rec_id} {name!r} for site {ticket.site_code}")
+    rec_id = psa.add_account(name, auto_created=True)
+    psa.link_site(ticket.site_code, rec_id, by="zenithlink")
+    psa.audit("zenithlink", "auto_create_account", f"{rec_id} {name!r} for site {ticket.site_code}")
     logger.info("site {} is not linked: created account {} ({}) and linked it", ticket.site_code, name, rec_id)
     return rec_id
 
@@ -43,22 +43,22 @@ def _site_name(site_code: str, settings) -> str | None:
     return record.get("Name") if record else None
 
 
-def own_business_account(store, settings) -> str:
+def own_business_account(psa, settings) -> str:
     """The account named by ``OwnBusinessAccount``, else the first account; created if none exists."""
     ref = settings.own_business_account
     if ref:
-        account = store.find_account(ref)
+        account = psa.find_account(ref)
         if account:
             return account.rec_id
         logger.warning("OwnBusinessAccount {!r} matches no account; using the first account", ref)
-    first = store.first_account()
+    first = psa.first_account()
     if first:
         return first.rec_id
-    rec_id = store.add_account(ref or "Own business")
+    rec_id = psa.add_account(ref or "Own business")
     logger.warning("no account exists yet: created {!r} ({}) for tickets without a site", ref or "Own business", rec_id)
     return rec_id
 
 
 @hookimpl(trylast=True)
-def zenith_ticket_manager(ticket, account, store, settings):
-    return store.account_manager(account) or settings.default_ticket_manager or None
+def zenith_ticket_manager(ticket, account, psa, settings):
+    return psa.account_manager(account) or settings.default_ticket_manager or None

@@ -16,13 +16,13 @@ DEFAULT_ENABLED = True
 
 
 @hookimpl(trylast=True)
-def zenith_resolve_asset(ticket, account, store, settings):
+def zenith_resolve_asset(ticket, account, psa, settings):
     if not ticket.device_id:
         return None
-    asset = store.asset_for_device(ticket.device_id)
+    asset = psa.asset_for_device(ticket.device_id)
     if asset is None:
         return None
-    owner = store.get_asset(asset).account_rec_id
+    owner = psa.get_asset(asset).account_rec_id
     if owner != account:
         logger.warning("device {} is linked to asset {} of account {}, but Continuum ticket {} goes to account {}; "
                        "the ticket is not linked to that asset. Check the links of site {} and of the device.",

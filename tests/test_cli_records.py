@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from stores import embedded
+
 import json
 
 from conftest import run_cli
@@ -122,13 +124,13 @@ def test_check_config_pings_continuum(tmp_path):
 
 
 def test_rename_an_auto_created_account_makes_it_real(ini):
-    from agent.backends.embedded import Store
+    from agent.backends.embedded import StateStore
 
     from config.loader import load_settings
 
-    with Store(load_settings(ini).database) as store:
-        auto = store.add_account("[Continuum AUTO CREATED] Blue River", auto_created=True)
-        store.link_site("BLUE-HQ", auto)
+    with embedded(load_settings(ini).database) as (state, psa):
+        auto = psa.add_account("[Continuum AUTO CREATED] Blue River", auto_created=True)
+        state.link_site("BLUE-HQ", auto)
     assert run_cli(["accounts", "rename", auto, "Blue River Dental"], config=ini).code == 0
     shown = json.loads(run_cli(["accounts", "show", auto, "--json"], config=ini).out)
     assert shown["name"] == "Blue River Dental" and shown["auto_created"] is False

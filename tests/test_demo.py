@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from agent.backends.embedded import STATUS_COMPLETED, Store
+from agent.sync import records
+
+from stores import embedded, open_embedded
+from agent.ports.psa import STATUS_COMPLETED
+
+from agent.backends.embedded import StateStore
 from conftest import run_cli
 
 
@@ -12,15 +17,15 @@ def test_demo_once_tells_the_whole_story(tmp_path):
     for step in ("Inventory", "Link sites to accounts", "Tickets arrive", "Hand a ticket to the NOC", "Summary"):
         assert step in res.out
     assert "does not hold the Continuum Integration privilege" in res.out
-    with Store(tmp_path / "Dbsys" / "zenithlink.sqlite3") as store:
-        tickets = store.list_tickets()
+    with embedded(tmp_path / "Dbsys" / "zenithlink.sqlite3") as (state, psa):
+        tickets = records.list_tickets(state, psa, )
         assert len(tickets) == 5 and all(t.continuum_ticket_id for t in tickets)
-        accounts = {a.rec_id: a for a in store.list_accounts()}
+        accounts = {a.rec_id: a for a in psa.list_accounts()}
         assert any(a.auto_created for a in accounts.values())  # the unlinked site's ticket
         assert accounts[tickets[3].account_rec_id].name == "Own business"  # the ticket with no site
         handed = tickets[4]
         assert handed.status_code == STATUS_COMPLETED
-        texts = [h.text for h in store.get_ticket(handed.rec_id).history]
+        texts = [h.text for h in records.get_ticket(state, psa, handed.rec_id).history]
         assert any(t.startswith("Sent to Continuum: closed") for t in texts)
-        assert store.outbox_depth() == 0
+        assert state.outbox_depth() == 0
     assert (tmp_path / "Dbsys" / "ZenithDevices_RMAZenithINFOTECHID1.cmt").exists()

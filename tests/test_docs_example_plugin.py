@@ -6,18 +6,20 @@ from pathlib import Path
 
 import pytest
 
+from agent.ports.psa import PsaView
+from stores import open_embedded
 from agent.backends.continuum.models import Ticket
 from agent.plugins import get_plugin_manager
-from agent.backends.embedded import Store
+from agent.backends.embedded import StateStore
 from config.loader import parse_settings
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "docs" / "examples"
 
 
 @pytest.fixture()
-def store(tmp_path):
-    s = Store(tmp_path / "store.sqlite3")
-    yield s
+def psa(tmp_path):
+    s, psa = open_embedded(tmp_path / "state.sqlite3")
+    yield PsaView(psa, s)
     s.close()
 
 
@@ -28,31 +30,31 @@ def manager(tmp_path, switch: str = ""):
     return get_plugin_manager(settings), settings
 
 
-def resolve(pm, settings, store, site_code: str) -> str:
-    return pm.hook.zenith_resolve_account(ticket=Ticket(ticket_id="9001", site_code=site_code), store=store,
+def resolve(pm, settings, psa, site_code: str) -> str:
+    return pm.hook.zenith_resolve_account(ticket=Ticket(ticket_id="9001", site_code=site_code), psa=psa,
                                           settings=settings)
 
 
-def test_vip_sites_go_to_the_vip_account(tmp_path, store):
+def test_vip_sites_go_to_the_vip_account(tmp_path, psa):
     pm, settings = manager(tmp_path)
     assert pm.infos["vip_accounts"].enabled and pm.infos["vip_accounts"].source.startswith("folder")
 
-    first = resolve(pm, settings, store, "ACME-HQ")
-    assert store.get_account(first).name == "VIP customers"
-    assert resolve(pm, settings, store, "ACME-LAB") == first  # found again, not created twice
-    assert len([a for a in store.list_accounts() if a.name == "VIP customers"]) == 1
+    first = resolve(pm, settings, psa, "ACME-HQ")
+    assert psa.get_account(first).name == "VIP customers"
+    assert resolve(pm, settings, psa, "ACME-LAB") == first  # found again, not created twice
+    assert len([a for a in psa.list_accounts() if a.name == "VIP customers"]) == 1
 
 
-def test_other_sites_fall_through_to_the_built_in_resolver(tmp_path, store):
+def test_other_sites_fall_through_to_the_built_in_resolver(tmp_path, psa):
     pm, settings = manager(tmp_path)
-    other = resolve(pm, settings, store, "GLOBEX")
-    assert store.get_account(other).name == "[Continuum AUTO CREATED] GLOBEX"
-    assert store.account_for_site("GLOBEX") == other
+    other = resolve(pm, settings, psa, "GLOBEX")
+    assert psa.get_account(other).name == "[Continuum AUTO CREATED] GLOBEX"
+    assert psa.account_for_site("GLOBEX") == other
 
 
-def test_switched_off_the_default_comes_back(tmp_path, store):
+def test_switched_off_the_default_comes_back(tmp_path, psa):
     pm, settings = manager(tmp_path, "vip_accounts=N")
     assert pm.infos["vip_accounts"].enabled is False
-    account = resolve(pm, settings, store, "ACME-HQ")
-    assert store.get_account(account).name == "[Continuum AUTO CREATED] ACME-HQ"
-    assert all(a.name != "VIP customers" for a in store.list_accounts())
+    account = resolve(pm, settings, psa, "ACME-HQ")
+    assert psa.get_account(account).name == "[Continuum AUTO CREATED] ACME-HQ"
+    assert all(a.name != "VIP customers" for a in psa.list_accounts())

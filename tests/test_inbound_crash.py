@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from stores import embedded, open_embedded
 from agent.sandbox import SandboxServer
-from agent.backends.embedded import Store
+from agent.backends.embedded import StateStore
 from conftest import track
 from test_inbound_support import ini_text
 
@@ -108,15 +109,15 @@ def test_R10_exactly_once_through_sigkills_during_a_5000_ticket_ingest(tmp_path)
 
     assert kills == 14
     assert len(marker.read_text().split()) == 7  # seven deaths between a commit and its ack
-    with Store(dbsys / "zenithlink.sqlite3") as store:
-        assert store.db.integrity_check() == "ok"
-        assert store.count_tickets() == TICKETS
-        pairs = store.db.query("SELECT continuum_ticket_id, ticket_rec_id FROM ticket_links")
+    with embedded(dbsys / "zenithlink.sqlite3") as (state, psa):
+        assert state.db.integrity_check() == "ok"
+        assert psa.count_tickets() == TICKETS
+        pairs = state.db.query("SELECT continuum_ticket_id, ticket_rec_id FROM ticket_links")
         assert len(pairs) == TICKETS
         assert len({p[0] for p in pairs}) == TICKETS and len({p[1] for p in pairs}) == TICKETS
-        assert store.db.scalar("SELECT COUNT(*) FROM history") == TICKETS  # one creation note each
-        assert store.db.scalar("SELECT COUNT(*) FROM tickets WHERE rec_id NOT IN"
+        assert state.db.scalar("SELECT COUNT(*) FROM history") == TICKETS  # one creation note each
+        assert state.db.scalar("SELECT COUNT(*) FROM tickets WHERE rec_id NOT IN"
                                " (SELECT ticket_rec_id FROM ticket_links)") == 0
-        assert store.unacked_ticket_links() == []
+        assert state.unacked_ticket_links() == []
         assert dict((p[0], p[1]) for p in pairs) == links  # every Continuum ticket linked once, the same way
-        assert store.feed_cursor == acked == last_change
+        assert state.feed_cursor == acked == last_change

@@ -19,7 +19,7 @@ class FailingResolver:
         self.fail: set[str] = set()
 
     @hookimpl(tryfirst=True)
-    def zenith_resolve_account(self, ticket, store, settings):
+    def zenith_resolve_account(self, ticket, psa, settings):
         if ticket.ticket_id in self.fail:
             raise RuntimeError(f"lookup service down for {ticket.ticket_id}")
         return None
@@ -35,16 +35,16 @@ def test_a_page_commits_all_or_nothing_with_its_cursor(tmp_path, sandbox):
         assert env.sync() == 0
 
         # The first three tickets of the page were rolled back with the failing fourth.
-        assert env.store.count_tickets() == 0
-        assert env.store.list_accounts() == []  # even the auto-created account
-        assert env.store.feed_cursor is None
+        assert env.psa.count_tickets() == 0
+        assert env.psa.list_accounts() == []  # even the auto-created account
+        assert env.state.feed_cursor is None
         assert env.world.acked_cursor is None
         assert env.recorder.events == []  # notifiers hear only of committed work
 
         resolver.fail = set()
         assert env.sync() == 5
-        assert env.store.count_tickets() == 5
-        assert env.world.acked_cursor == env.store.feed_cursor
+        assert env.psa.count_tickets() == 5
+        assert env.world.acked_cursor == env.state.feed_cursor
     finally:
         env.close()
 
@@ -61,14 +61,14 @@ def test_a_change_that_keeps_failing_is_given_up_reported_and_never_blocks_the_f
         assert reports.list_reports(env.dbsys) == []
         assert env.sync(give_up_after=3) == 2  # third failing round: the change is skipped
 
-        assert env.store.ticket_for_continuum(ids[1]) is None
-        assert env.store.count_tickets() == 2
+        assert env.state.ticket_for_continuum(ids[1]) is None
+        assert env.psa.count_tickets() == 2
         assert env.all_processed()
         [report] = reports.list_reports(env.dbsys)
         assert "skipped" in report.what
-        audit = [a for a in env.store.audit_log() if a["action"] == "change_given_up"]
+        audit = [a for a in env.state.audit_log() if a["action"] == "change_given_up"]
         assert len(audit) == 1 and ids[1] in audit[0]["detail"] and "lookup service down" in audit[0]["detail"]
-        assert env.store.get_state(f"change_failures:{env.world.changes[1]['id']}") is None
+        assert env.state.get_state(f"change_failures:{env.world.changes[1]['id']}") is None
     finally:
         env.close()
 
@@ -101,12 +101,12 @@ def test_unknown_kinds_and_malformed_changes_are_recorded_and_skipped_at_once(en
             f'<Change id="x-2" kind="NoteAdded">{good}</Change>'  # a NoteAdded without its <Note>
             f'<Change id="x-3" kind="TicketCreated">{good}</Change></Changes>')
     stub = StubClient([page])
-    env.store.add_account("Own business")
-    env.app.__dict__["client"] = stub
+    env.psa.add_account("Own business")
+    env.app.set_client(stub)
 
     assert env.sync() == 1
 
-    assert all(env.store.is_processed(c) for c in ("x-1", "x-2", "x-3"))
+    assert all(env.state.is_processed(c) for c in ("x-1", "x-2", "x-3"))
     ticket = env.ticket_of("900001")
     assert ticket.history[0].at.startswith("2026-11-27T10:00:00")
     assert stub.acks == [("x-3", [("900001", ticket.rec_id)])]
@@ -122,17 +122,17 @@ def test_ack_failure_after_the_commit_is_made_good_at_the_next_round(env):
 
     assert env.sync() == 2
 
-    assert env.store.count_tickets() == 2  # committed before the ack
+    assert env.psa.count_tickets() == 2  # committed before the ack
     assert env.world.acked_cursor is None
-    assert len(env.store.unacked_ticket_links()) == 2
+    assert len(env.state.unacked_ticket_links()) == 2
     assert env.recorder.kinds() == [events.TICKET_CREATED] * 2  # the commit happened: notify
 
     env.sandbox.faults.clear()
     assert env.sync() == 0
 
-    assert env.world.acked_cursor == env.store.feed_cursor
+    assert env.world.acked_cursor == env.state.feed_cursor
     assert set(env.world.links) == set(ids)
-    assert env.store.unacked_ticket_links() == []
+    assert env.state.unacked_ticket_links() == []
     acks = sum(1 for e in env.world.ledger if e["action"] == "ack")
     env.sync()
     assert sum(1 for e in env.world.ledger if e["action"] == "ack") == acks  # idle polls send no ack
@@ -145,14 +145,14 @@ def test_not_activated_is_noted_quietly_then_the_queue_is_read(env):
     assert env.sync() == 0
     assert env.sync() == 0
 
-    assert env.store.get_state("activation") == "pending"
+    assert env.state.get_state("activation") == "pending"
     assert env.recorder.kinds() == [events.ACTIVATION_PENDING]  # once, not every poll
     assert reports.list_reports(env.dbsys) == []
-    assert env.store.get_state("last_error") is None
+    assert env.state.get_state("last_error") is None
 
     env.world.set_activated(True)
     assert env.sync() == 1
-    assert env.store.get_state("activation") == "ok"
+    assert env.state.get_state("activation") == "ok"
 
 
 def test_bad_security_code_is_reported_once(tmp_path, sandbox):
@@ -167,9 +167,9 @@ def test_bad_security_code_is_reported_once(tmp_path, sandbox):
         assert "Security Code" in report.what
         assert "PSG" in reports.read_report(env.dbsys, report.name)["todo"]
         assert env.recorder.kinds() == [events.SECURITY_CODE_REFUSED]
-        assert env.store.get_state("activation") == "refused"
-        assert "not-the-code" not in env.store.get_state("last_error")
-        assert env.store.count_tickets() == 0
+        assert env.state.get_state("activation") == "refused"
+        assert "not-the-code" not in env.state.get_state("last_error")
+        assert env.psa.count_tickets() == 0
     finally:
         env.close()
 
@@ -200,10 +200,10 @@ def test_orphan_changes_adopt_the_ticket_unless_it_is_closed_or_mastered_elsewhe
     assert ticket.in_inbox is True
     assert [h.text.split(" ")[0] for h in ticket.history] == ["Created", "Note"]
     assert "Still failing." in ticket.history[1].text
-    assert env.store.ticket_for_continuum(closed_only) is None
-    assert env.store.ticket_for_continuum(mastered) is None
-    assert env.store.count_tickets() == 1
-    assert all(env.store.is_processed(c["id"]) for c in env.world.changes[3:])
+    assert env.state.ticket_for_continuum(closed_only) is None
+    assert env.state.ticket_for_continuum(mastered) is None
+    assert env.psa.count_tickets() == 1
+    assert all(env.state.is_processed(c["id"]) for c in env.world.changes[3:])
 
 
 def test_a_round_reads_a_bounded_number_of_pages(env):
@@ -214,7 +214,7 @@ def test_a_round_reads_a_bounded_number_of_pages(env):
     assert sync.run_once() == 10
     assert sync.last_round.stopped_by == "page budget"
     assert sync.last_round.pages == 2
-    assert env.world.acked_cursor == env.store.feed_cursor
+    assert env.world.acked_cursor == env.state.feed_cursor
 
     assert InboundSync(env.app, limit=5, max_pages=2).run_once() == 3
 
@@ -223,34 +223,34 @@ def test_a_cursor_the_server_forgot_is_read_again_from_the_acknowledged_position
     first = env.open(env.site_codes()[0])
     env.sync()
     second = env.open(env.site_codes()[0])
-    env.store.set_state("feed_cursor", "c-999999")
+    env.state.set_state("feed_cursor", "c-999999")
 
     assert env.sync() == 1
 
-    assert env.store.ticket_for_continuum(second)
-    assert env.store.count_tickets() == 2
-    assert env.store.ticket_for_continuum(first)
+    assert env.state.ticket_for_continuum(second)
+    assert env.psa.count_tickets() == 2
+    assert env.state.ticket_for_continuum(first)
 
 
 def test_last_queue_poll_is_recorded(env):
-    assert env.store.get_state("last_queue_poll") is None
+    assert env.state.get_state("last_queue_poll") is None
     env.sync()
-    first = env.store.get_state("last_queue_poll")
+    first = env.state.get_state("last_queue_poll")
     env.open(env.site_codes()[0])
     env.sync()
-    assert env.store.get_state("last_queue_poll") > first
+    assert env.state.get_state("last_queue_poll") > first
 
 
 def test_processed_ids_are_forgotten_a_week_after_the_ack_that_followed_them(env):
     env.open(env.site_codes()[0])
     env.sync()
-    assert env.store.get_state("acked_at")
+    assert env.state.get_state("acked_at")
     [old] = [c["id"] for c in env.world.changes]
-    env.store.db.execute("UPDATE processed_changes SET processed_at = '2026-01-01T00:00:00.000000Z'")
+    env.state.db.execute("UPDATE processed_changes SET processed_at = '2026-01-01T00:00:00.000000Z'")
     env.open(env.site_codes()[0])
 
     env.sync()
 
-    assert not env.store.is_processed(old)  # acknowledged long before: never sent again
-    assert all(env.store.is_processed(c["id"]) for c in env.world.changes[1:])
-    assert env.store.count_tickets() == 2
+    assert not env.state.is_processed(old)  # acknowledged long before: never sent again
+    assert all(env.state.is_processed(c["id"]) for c in env.world.changes[1:])
+    assert env.psa.count_tickets() == 2

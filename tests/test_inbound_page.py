@@ -16,8 +16,8 @@ class Watcher:
         self.counts: list[int] = []
 
     @hookimpl
-    def zenith_ticket_manager(self, ticket, account, store, settings):
-        self.counts.append(store.count_tickets())
+    def zenith_ticket_manager(self, ticket, account, psa, settings):
+        self.counts.append(psa.count_tickets())
         return None
 
 
@@ -33,8 +33,8 @@ def test_every_change_of_one_ticket_in_one_page(tmp_path, sandbox):
         env.world.close_ticket(tid)
 
         assert env.sync() == 6
-        assert env.sandbox.world.acked_cursor == env.store.feed_cursor
-        assert env.store.count_tickets() == 1
+        assert env.sandbox.world.acked_cursor == env.state.feed_cursor
+        assert env.psa.count_tickets() == 1
         texts = [h.text for h in env.ticket_of(tid).history]
         assert len(texts) == 6
         assert texts[0].startswith("Created in Continuum") and "Looking at it." in texts[1]
@@ -60,17 +60,17 @@ def test_tickets_of_one_unlinked_site_in_one_page_share_one_new_account(tmp_path
     try:
         site = env.site_codes()[1]
         ids = [env.open(site, title=f"Alert {n}") for n in range(3)]
-        own = env.store.add_account("Own business")
+        own = env.psa.add_account("Own business")
 
         assert env.sync() == 3
 
         accounts = {env.ticket_of(t).account_rec_id for t in ids}
         assert len(accounts) == 1 and own not in accounts  # R4: created once, then linked
-        assert env.store.account_for_site(site) in accounts
-        assert [a.auto_created for a in env.store.list_accounts()] == [False, True]
+        assert env.state.account_for_site(site) in accounts
+        assert [a.auto_created for a in env.psa.list_accounts()] == [False, True]
         assert [env.ticket_of(t).ticket_no for t in ids] == [1, 2, 3]
         assert watcher.counts == [0, 1, 2]  # a hook sees the tickets made earlier in the page
-        assert env.store.unacked_ticket_links() == []
+        assert env.state.unacked_ticket_links() == []
         assert env.sandbox.world.links == {t: env.ticket_of(t).rec_id for t in ids}
     finally:
         env.close()

@@ -40,7 +40,7 @@ class Probe:
         self.check = lambda ticket_id: None
 
     @hookimpl(tryfirst=True)
-    def zenith_resolve_account(self, ticket, store, settings):
+    def zenith_resolve_account(self, ticket, psa, settings):
         if ticket.ticket_id in self.at:
             self.check(ticket.ticket_id)
         return None
@@ -62,9 +62,9 @@ def test_the_next_page_is_requested_while_the_page_is_applied(tmp_path, sandbox)
         assert seen_during_apply == [True]
         first_page_cursor = env.world.changes[2]["id"]
         assert log.afters[:2] == [None, first_page_cursor]
-        assert env.world.acked_cursor == env.store.feed_cursor == env.world.changes[5]["id"]
-        assert env.store.unacked_ticket_links() == []
-        assert env.world.links == {t: env.store.ticket_for_continuum(t) for t in ids}
+        assert env.world.acked_cursor == env.state.feed_cursor == env.world.changes[5]["id"]
+        assert env.state.unacked_ticket_links() == []
+        assert env.world.links == {t: env.state.ticket_for_continuum(t) for t in ids}
     finally:
         env.close()
 
@@ -89,16 +89,16 @@ def test_a_page_read_ahead_is_not_applied_when_the_page_before_it_fails(tmp_path
         # Page 1 committed and acknowledged; pages 2 and 3 (read ahead) left no trace.
         page_one = env.world.changes[2]["id"]
         assert log.afters[:3] == [None, page_one, env.world.changes[5]["id"]]
-        assert env.store.feed_cursor == env.world.acked_cursor == page_one
-        assert env.store.count_tickets() == 3
-        assert [env.store.ticket_for_continuum(t) is not None for t in ids] == [True] * 3 + [False] * 6
+        assert env.state.feed_cursor == env.world.acked_cursor == page_one
+        assert env.psa.count_tickets() == 3
+        assert [env.state.ticket_for_continuum(t) is not None for t in ids] == [True] * 3 + [False] * 6
 
         probe.at = set()
         started = len(log.afters)
         assert env.drain(limit=3) == 6
         assert log.afters[started] == page_one  # read again from the committed cursor
-        assert env.store.count_tickets() == 9
-        assert env.world.acked_cursor == env.store.feed_cursor
+        assert env.psa.count_tickets() == 9
+        assert env.world.acked_cursor == env.state.feed_cursor
     finally:
         env.close()
 
@@ -114,13 +114,13 @@ def test_a_failed_ack_ends_the_round_and_is_sent_again_next_time(tmp_path, sandb
 
         assert sync.last_round.stopped_by == "continuum unavailable"
         assert env.world.acked_cursor is None and env.world.links == {}
-        assert env.store.count_tickets() >= 3  # committed before the ack was tried
+        assert env.psa.count_tickets() >= 3  # committed before the ack was tried
         env.sandbox.faults.clear()
         deadline = time.monotonic() + 10
         while env.world.acked_cursor != env.world.changes[5]["id"] and time.monotonic() < deadline:
             env.sync(limit=3)
-        assert env.world.acked_cursor == env.store.feed_cursor
-        assert env.world.links == {t: env.store.ticket_for_continuum(t) for t in ids}
-        assert env.store.unacked_ticket_links() == []
+        assert env.world.acked_cursor == env.state.feed_cursor
+        assert env.world.links == {t: env.state.ticket_for_continuum(t) for t in ids}
+        assert env.state.unacked_ticket_links() == []
     finally:
         env.close()

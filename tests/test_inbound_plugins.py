@@ -16,7 +16,7 @@ class Vip:
     site_code = account = None
 
     @hookimpl
-    def zenith_resolve_account(self, ticket, store, settings):
+    def zenith_resolve_account(self, ticket, psa, settings):
         return self.account if ticket.site_code == self.site_code else None
 
 
@@ -27,9 +27,9 @@ def _route_one_ticket(folder, sandbox, extra: str) -> tuple[str, str, str]:
     env = Env(folder, sandbox, extra=extra, plugins=[("vip", vip)])
     try:
         vip.site_code = env.site_codes()[0]
-        vip.account = env.store.add_account("VIP desk")
-        linked = env.store.add_account("ACME")
-        env.store.link_site(vip.site_code, linked)
+        vip.account = env.psa.add_account("VIP desk")
+        linked = env.psa.add_account("ACME")
+        env.state.link_site(vip.site_code, linked)
         tid = env.open(vip.site_code)
         env.sync()
         return env.ticket_of(tid).account_rec_id, vip.account, linked
@@ -60,11 +60,11 @@ def test_switching_off_the_echo_filter_turns_echoes_into_history(tmp_path, sandb
 def test_asset_of_another_account_is_not_used(env):
     site = env.site_codes()[0]
     device = env.devices_of(site)[0]
-    customer = env.store.add_account("ACME")
-    other = env.store.add_account("Someone else")
-    env.store.link_site(site, customer)
-    foreign = env.store.add_asset(device.name, other)
-    env.store.link_device(device.device_id, foreign)
+    customer = env.psa.add_account("ACME")
+    other = env.psa.add_account("Someone else")
+    env.state.link_site(site, customer)
+    foreign = env.psa.add_asset(device.name, other)
+    env.state.link_device(device.device_id, foreign)
     tid = env.open(site, device.device_id)
 
     env.sync()

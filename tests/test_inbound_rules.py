@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from agent.sync import records
+
 from agent import events
-from agent.backends.embedded import STATUS_NEW
+from agent.ports.psa import STATUS_NEW
 from config.loader import load_settings
 from test_inbound_support import Env, env, ini_text, sandbox  # noqa: F401 - fixtures
 
@@ -17,7 +19,7 @@ def test_R1_ticket_created_becomes_one_inbox_ticket_with_continuum_creation_time
 
     assert env.sync() == 1
 
-    assert env.store.count_tickets() == 1
+    assert env.psa.count_tickets() == 1
     ticket = env.ticket_of(tid)
     assert ticket.in_inbox is True
     assert ticket.status_code == STATUS_NEW
@@ -29,7 +31,7 @@ def test_R1_ticket_created_becomes_one_inbox_ticket_with_continuum_creation_time
     assert f"Created in Continuum on {day} {clock} UTC by Monitoring (Alert)" in note.text
     # The ack after the commit tells Continuum which PSA ticket masters its ticket.
     assert env.world.links == {tid: ticket.rec_id}
-    assert env.world.acked_cursor == env.store.feed_cursor
+    assert env.world.acked_cursor == env.state.feed_cursor
     assert env.recorder.kinds() == [events.TICKET_CREATED]
     assert env.recorder.events[0].data["ticket_rec_id"] == ticket.rec_id
 
@@ -37,12 +39,12 @@ def test_R1_ticket_created_becomes_one_inbox_ticket_with_continuum_creation_time
 def test_R2_manager_is_the_account_manager_else_the_default_ticket_manager(tmp_path, sandbox):
     env = Env(tmp_path, sandbox, extra="DefaultTicketManager=dispatch\n")
     try:
-        env.store.add_employee("amanager", "Account Manager")
-        managed = env.store.add_account("Managed customer", manager="amanager")
-        plain = env.store.add_account("Plain customer")
+        env.state.add_employee("amanager", "Account Manager")
+        managed = env.psa.add_account("Managed customer", manager="amanager")
+        plain = env.psa.add_account("Plain customer")
         first, second = env.site_codes()[:2]
-        env.store.link_site(first, managed)
-        env.store.link_site(second, plain)
+        env.state.link_site(first, managed)
+        env.state.link_site(second, plain)
         t_managed, t_plain = env.open(first), env.open(second)
 
         env.sync()
@@ -54,33 +56,33 @@ def test_R2_manager_is_the_account_manager_else_the_default_ticket_manager(tmp_p
 
 
 def test_R2_no_manager_at_all_leaves_the_ticket_without_one(env):
-    account = env.store.add_account("Plain customer")
-    env.store.link_site(env.site_codes()[0], account)
+    account = env.psa.add_account("Plain customer")
+    env.state.link_site(env.site_codes()[0], account)
     tid = env.open(env.site_codes()[0])
     env.sync()
     assert env.ticket_of(tid).manager is None
 
 
 def test_R3_ticket_lands_in_the_account_linked_to_its_site(env):
-    acme = env.store.add_account("ACME")
-    other = env.store.add_account("Other")
+    acme = env.psa.add_account("ACME")
+    other = env.psa.add_account("Other")
     first, second = env.site_codes()[:2]
-    env.store.link_site(first, acme)
-    env.store.link_site(second, acme)  # many sites may share one account
+    env.state.link_site(first, acme)
+    env.state.link_site(second, acme)  # many sites may share one account
     t1, t2 = env.open(first), env.open(second)
 
     env.sync()
 
     assert env.ticket_of(t1).account_rec_id == acme
     assert env.ticket_of(t2).account_rec_id == acme
-    assert env.store.list_tickets(account_rec_id=other) == []
-    assert len(env.store.list_accounts()) == 2  # nothing auto-created
+    assert records.list_tickets(env.state, env.psa, account_rec_id=other) == []
+    assert len(env.psa.list_accounts()) == 2  # nothing auto-created
 
 
 def test_R4_unlinked_site_gets_a_new_auto_created_account_even_if_the_name_exists(env):
     site = env.sites[0]
     name = f"[Continuum AUTO CREATED] {site.name}"
-    existing = env.store.add_account(name)  # e.g. left over from earlier tickets: never matched by name
+    existing = env.psa.add_account(name)  # e.g. left over from earlier tickets: never matched by name
     t1 = env.open(site.site_code)
     t2 = env.open(site.site_code)
 
@@ -88,11 +90,11 @@ def test_R4_unlinked_site_gets_a_new_auto_created_account_even_if_the_name_exist
 
     account = env.ticket_of(t1).account_rec_id
     assert account != existing
-    assert env.store.get_account(account).name == name
-    assert env.store.get_account(account).auto_created is True
-    assert env.store.account_for_site(site.site_code) == account
+    assert env.psa.get_account(account).name == name
+    assert env.psa.get_account(account).auto_created is True
+    assert env.state.account_for_site(site.site_code) == account
     assert env.ticket_of(t2).account_rec_id == account  # later tickets of the site land there too
-    assert [a.name for a in env.store.list_accounts()].count(name) == 2
+    assert [a.name for a in env.psa.list_accounts()].count(name) == 2
 
 
 def test_R4_prefix_comes_from_the_ini(tmp_path, sandbox):
@@ -101,7 +103,7 @@ def test_R4_prefix_comes_from_the_ini(tmp_path, sandbox):
         site = env.sites[1]
         tid = env.open(site.site_code)
         env.sync()
-        assert env.store.get_account(env.ticket_of(tid).account_rec_id).name == f"(new) {site.name}"
+        assert env.psa.get_account(env.ticket_of(tid).account_rec_id).name == f"(new) {site.name}"
     finally:
         env.close()
 
@@ -109,8 +111,8 @@ def test_R4_prefix_comes_from_the_ini(tmp_path, sandbox):
 def test_R5_ticket_without_a_site_goes_to_the_own_business_account(tmp_path, sandbox):
     env = Env(tmp_path, sandbox, extra="OwnBusinessAccount=Our MSP\n")
     try:
-        env.store.add_account("First customer")
-        ours = env.store.add_account("Our MSP")
+        env.psa.add_account("First customer")
+        ours = env.psa.add_account("Our MSP")
         tid = env.open(None, source="NOC", title="Question for NOC support")
         env.sync()
         assert env.ticket_of(tid).account_rec_id == ours
@@ -119,8 +121,8 @@ def test_R5_ticket_without_a_site_goes_to_the_own_business_account(tmp_path, san
 
 
 def test_R5_without_own_business_account_the_first_account_is_used(env):
-    first = env.store.add_account("My own business")
-    env.store.add_account("A customer")
+    first = env.psa.add_account("My own business")
+    env.psa.add_account("A customer")
     tid = env.open(None, source="Manual")
     env.sync()
     assert env.ticket_of(tid).account_rec_id == first
@@ -129,10 +131,10 @@ def test_R5_without_own_business_account_the_first_account_is_used(env):
 def test_R6_ticket_is_linked_to_the_asset_of_its_device(env):
     site = env.site_codes()[0]
     device = env.devices_of(site)[0]
-    account = env.store.add_account("ACME")
-    env.store.link_site(site, account)
-    asset = env.store.add_asset(device.name, account)
-    env.store.link_device(device.device_id, asset)
+    account = env.psa.add_account("ACME")
+    env.state.link_site(site, account)
+    asset = env.psa.add_asset(device.name, account)
+    env.state.link_device(device.device_id, asset)
     tid = env.open(site, device.device_id)
 
     env.sync()
@@ -145,8 +147,8 @@ def test_R6_ticket_is_linked_to_the_asset_of_its_device(env):
 def test_R6_device_without_asset_puts_the_device_details_in_the_description(env):
     site = env.site_codes()[0]
     device = next(d for d in env.devices_of(site) if d.serial_number)
-    account = env.store.add_account("ACME")
-    env.store.link_site(site, account)
+    account = env.psa.add_account("ACME")
+    env.state.link_site(site, account)
     tid = env.open(site, device.device_id)
 
     env.sync()
@@ -163,12 +165,12 @@ def test_R7_closed_in_continuum_adds_a_history_note_and_keeps_the_status(env):
     tid = env.open(env.site_codes()[0])
     env.sync()
     rec_id = env.ticket_of(tid).rec_id
-    env.store.set_ticket_status(rec_id, IN_PROGRESS)
+    env.psa.set_ticket_status(rec_id, IN_PROGRESS)
     env.world.close_ticket(tid, note="Disk cleaned up.")
 
     assert env.sync() == 1
 
-    ticket = env.store.get_ticket(rec_id)
+    ticket = records.get_ticket(env.state, env.psa, rec_id)
     assert ticket.status_code == IN_PROGRESS
     assert len(ticket.history) == 2
     assert "Closed in Continuum" in ticket.history[-1].text
@@ -180,12 +182,12 @@ def test_R8_returned_ticket_goes_back_into_the_inbox_with_an_audit_note(env):
     tid = env.open(env.site_codes()[0])
     env.sync()
     rec_id = env.ticket_of(tid).rec_id
-    env.store.set_inbox(rec_id, False)
+    env.psa.set_inbox(rec_id, False)
     env.world.return_ticket(tid, "Info Needed", note="Which drive may we clean?")
 
     assert env.sync() == 1
 
-    ticket = env.store.get_ticket(rec_id)
+    ticket = records.get_ticket(env.state, env.psa, rec_id)
     assert ticket.in_inbox is True
     text = ticket.history[-1].text
     assert "Info Needed" in text and "Which drive may we clean?" in text
@@ -205,7 +207,7 @@ def test_R9_notes_and_updates_become_history_notes_only(env):
     tid = env.open(env.site_codes()[0], title="Backup failed", priority="High")
     env.sync()
     before = env.ticket_of(tid)
-    env.store.set_inbox(before.rec_id, False)
+    env.psa.set_inbox(before.rec_id, False)
     env.world.add_note(tid, "Rebooted the server.", author="NOC")
     env.world.update_ticket(tid, priority="Critical", assigned_to="VSD")
 
@@ -220,7 +222,7 @@ def test_R9_notes_and_updates_become_history_notes_only(env):
     assert "Priority High -> Critical" in update and "Assigned to NOC -> VSD" in update
     assert "Title" not in update  # only what changed
     # Nothing goes back to Continuum for these.
-    assert env.store.outbox_depth() == 0
+    assert env.state.outbox_depth() == 0
     assert [e["action"] for e in env.world.ledger if e["action"] != "ack" and e["action"] != "link"] == []
 
 
@@ -235,7 +237,7 @@ def test_R10_duplicated_and_redelivered_changes_change_nothing_more(env):
     for _ in range(4):
         env.sync(limit=5)
 
-    assert env.store.count_tickets() == 12
+    assert env.psa.count_tickets() == 12
     assert len(set(env.world.links.values())) == 12
     assert [len(env.ticket_of(t).history) for t in ids[:4]] == [3, 2, 2, 2]
     assert all(len(env.ticket_of(t).history) == 1 for t in ids[4:])
@@ -248,17 +250,17 @@ def test_R10_ticket_created_for_a_ticket_that_has_a_psa_ticket_adds_nothing(env)
     rec_id = env.ticket_of(tid).rec_id
     # Lose every trace of the changes (as if the processed-change table were restored from an old
     # backup): the feed is read again from the start.
-    env.store.db.execute("DELETE FROM processed_changes")
-    env.store.set_state("feed_cursor", None)
+    env.state.db.execute("DELETE FROM processed_changes")
+    env.state.set_state("feed_cursor", None)
     env.sandbox.faults.set(redeliver=True)
     with env.world.lock:
         env.world._acked = 0  # the server re-sends everything it holds
 
     env.sync()
 
-    assert env.store.count_tickets() == 1
+    assert env.psa.count_tickets() == 1
     assert env.ticket_of(tid).rec_id == rec_id
-    assert len(env.store.get_ticket(rec_id).history) == 1
+    assert len(records.get_ticket(env.state, env.psa, rec_id).history) == 1
 
 
 def test_R11_changes_caused_by_the_psa_create_no_psa_work(env):
@@ -266,7 +268,7 @@ def test_R11_changes_caused_by_the_psa_create_no_psa_work(env):
     tid = env.open(site)
     env.sync()
     rec_id = env.ticket_of(tid).rec_id
-    history = len(env.store.get_ticket(rec_id).history)
+    history = len(records.get_ticket(env.state, env.psa, rec_id).history)
     client = env.app.client
     # What the outbound sender does: each of these is echoed in the feed with Origin = PSA.
     client.add_note(tid, "Called the customer.", "jsmith", idempotency_key="k-note")
@@ -278,11 +280,11 @@ def test_R11_changes_caused_by_the_psa_create_no_psa_work(env):
 
     assert env.sync() == 0
 
-    assert env.store.count_tickets() == 1
-    assert len(env.store.get_ticket(rec_id).history) == history
-    assert env.store.ticket_for_continuum(created.ticket_id) is None
+    assert env.psa.count_tickets() == 1
+    assert len(records.get_ticket(env.state, env.psa, rec_id).history) == history
+    assert env.state.ticket_for_continuum(created.ticket_id) is None
     assert env.all_processed()
-    assert env.world.acked_cursor == env.store.feed_cursor
+    assert env.world.acked_cursor == env.state.feed_cursor
 
 
 def test_R12_queue_off_consumes_nothing_and_switching_it_on_needs_no_restart(tmp_path, sandbox):
@@ -292,10 +294,10 @@ def test_R12_queue_off_consumes_nothing_and_switching_it_on_needs_no_restart(tmp
 
         assert env.sync() == 0
 
-        assert env.store.count_tickets() == 0
+        assert env.psa.count_tickets() == 0
         assert env.world.acked_cursor is None
         assert not any(e["action"] == "ack" for e in env.world.ledger)
-        assert env.store.feed_cursor is None
+        assert env.state.feed_cursor is None
 
         # The service hands over a reloaded INI; the next round reads the feed.
         env.ini.write_text(ini_text(sandbox.url, env.dbsys, queue=True))
@@ -308,6 +310,6 @@ def test_R12_queue_off_consumes_nothing_and_switching_it_on_needs_no_restart(tmp
         env.app.replace_settings(load_settings(env.ini))
         env.open(env.site_codes()[0])
         assert env.sync() == 0
-        assert env.store.count_tickets() == 3
+        assert env.psa.count_tickets() == 3
     finally:
         env.close()

@@ -5,6 +5,8 @@ Imported by the ``test_inbound_*`` modules (it holds no tests of its own beyond 
 
 from __future__ import annotations
 
+from agent.sync import records
+
 import functools
 
 from datetime import datetime, timezone
@@ -61,13 +63,17 @@ class Env:
         self.recorder = Recorder()
         self.app = App(self.ini, extra_plugins=[("recorder", self.recorder), *(plugins or [])])
         # Fast retries: the tests inject failures and must not wait for production back-off.
-        self.app.__dict__["client"] = fast_client(sandbox.url, psg)
+        self.app.set_client(fast_client(sandbox.url, psg))
         if inventory:
             self.write_inventory()
 
     @property
-    def store(self):
-        return self.app.store
+    def state(self):
+        return self.app.state
+
+    @property
+    def psa(self):
+        return self.app.psa
 
     def write_inventory(self) -> None:
         now = datetime.now(timezone.utc)
@@ -101,9 +107,9 @@ class Env:
         return total
 
     def ticket_of(self, continuum_id: str):
-        rec_id = self.store.ticket_for_continuum(continuum_id)
+        rec_id = self.state.ticket_for_continuum(continuum_id)
         assert rec_id, f"Continuum ticket {continuum_id} has no PSA ticket"
-        return self.store.get_ticket(rec_id)
+        return records.get_ticket(self.state, self.psa, rec_id)
 
     def site_codes(self) -> list[str]:
         return [s.site_code for s in self.sites]
@@ -117,7 +123,7 @@ class Env:
 
     def all_processed(self) -> bool:
         """Every change the sandbox holds is recorded as processed."""
-        return all(self.store.is_processed(c["id"]) for c in self.world.changes)
+        return all(self.state.is_processed(c["id"]) for c in self.world.changes)
 
     def close(self) -> None:
         self.app.close()
@@ -139,4 +145,4 @@ def env(tmp_path, sandbox):
 def test_support_env_reads_the_sandbox(env):
     assert len(env.site_codes()) == 6
     assert env.sync() == 0
-    assert env.store.get_state("last_queue_poll")
+    assert env.state.get_state("last_queue_poll")

@@ -28,9 +28,9 @@ def sandbox():
 @pytest.fixture
 def app(tmp_path, sandbox):
     ini = (f"[Continuum]\nPSG=demo\nContinuumURL={sandbox.url}\n"
-           f"[RangerMSP]\nDbsysFolder=Dbsys\nDatabase=store.db\n")
+           f"[RangerMSP]\nDbsysFolder=Dbsys\nDatabase=state.db\n")
     app = App(tmp_path / "CmtZenithLink.ini", settings=parse_settings(ini, base_dir=tmp_path))
-    app.__dict__["client"] = ContinuumClient(sandbox.url, "demo", retry=FAST, timeout=5.0)
+    app.set_client(ContinuumClient(sandbox.url, "demo", retry=FAST, timeout=5.0))
     yield app
     app.close()
 
@@ -117,7 +117,7 @@ def test_exit_codes_through_the_real_command_line(tmp_path, sandbox):
 
     ini = tmp_path / "CmtZenithLink.ini"
     ini.write_text(f"[Continuum]\nPSG=demo\nContinuumURL={sandbox.url}\n"
-                   f"[RangerMSP]\nDbsysFolder=Dbsys\nDatabase=store.db\n")
+                   f"[RangerMSP]\nDbsysFolder=Dbsys\nDatabase=state.db\n")
 
     def run(*args: str) -> subprocess.CompletedProcess:
         return subprocess.run([sys.executable, "-c", "from agent.cli import main; main()", "--config", str(ini),

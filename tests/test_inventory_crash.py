@@ -37,7 +37,7 @@ def test_kill_9_mid_write_leaves_the_previous_files_and_the_next_start_sweeps(tm
     with SandboxServer(psg="demo", seed=6, sites=40, devices=3000) as sb:
         ini = tmp_path / "CmtZenithLink.ini"
         ini.write_text(f"[Continuum]\nPSG=demo\nContinuumURL={sb.url}\n"
-                       f"[RangerMSP]\nDbsysFolder=Dbsys\nDatabase=store.db\n")
+                       f"[RangerMSP]\nDbsysFolder=Dbsys\nDatabase=state.db\n")
         app = App(ini, settings=parse_settings(ini.read_text(), base_dir=tmp_path))
         refresh(app)
         paths = inventory_paths(app.settings)

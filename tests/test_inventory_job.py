@@ -33,9 +33,9 @@ class Clock:
 
 def make_app(tmp_path: Path, sb: SandboxServer, psg: str = PSG) -> tuple[App, list[events.Event]]:
     ini = (f"[Continuum]\nPSG={psg}\nContinuumURL={sb.url}\n"
-           f"[RangerMSP]\nDbsysFolder=Dbsys\nDatabase=store.db\n")
+           f"[RangerMSP]\nDbsysFolder=Dbsys\nDatabase=state.db\n")
     app = App(tmp_path / "CmtZenithLink.ini", settings=parse_settings(ini, base_dir=tmp_path))
-    app.__dict__["client"] = ContinuumClient(sb.url, psg, retry=FAST, timeout=5.0)
+    app.set_client(ContinuumClient(sb.url, psg, retry=FAST, timeout=5.0))
     notified: list[events.Event] = []
     app.notify = notified.append  # the notifiers themselves are tested with the plugin manager
     return app, notified
@@ -71,11 +71,11 @@ def test_success_records_state_and_notifies_the_changes(tmp_path, sandbox):
     sandbox.world.add_site("Another Customer", code="ANOTHER-HQ")
     result = InventoryJob(app, now=clock).run_once()
 
-    store = app.store
-    assert store.get_state("last_inventory_refresh") == "2026-11-27T10:00:00Z"
-    assert (store.get_state("inventory_sites"), store.get_state("inventory_devices")) == ("16", "120")
-    assert store.get_state("inventory_changes") == "sites +1 -0 ~0; devices +0 -0 ~0"
-    assert store.get_state("activation") == "ok"
+    state, psa = app.state, app.psa
+    assert state.get_state("last_inventory_refresh") == "2026-11-27T10:00:00Z"
+    assert (state.get_state("inventory_sites"), state.get_state("inventory_devices")) == ("16", "120")
+    assert state.get_state("inventory_changes") == "sites +1 -0 ~0; devices +0 -0 ~0"
+    assert state.get_state("activation") == "ok"
     assert kinds(notified) == [events.INVENTORY_REFRESHED] * 2
     assert notified[-1].data["changes"]["sites"]["added_ids"] == ["ANOTHER-HQ"]
     assert result.changes.sites.added_ids == ["ANOTHER-HQ"]
@@ -99,7 +99,7 @@ def test_a_devices_failure_keeps_both_files_and_writes_an_error_report(tmp_path,
     text = report.read_text()
     assert "inventory" in text and "previous inventory files were kept" in text
     assert kinds(notified) == [events.INVENTORY_REFRESHED, events.INVENTORY_FAILED]
-    assert "unavailable" in app.store.get_state("last_error").lower()
+    assert "unavailable" in app.state.get_state("last_error").lower()
     assert PSG not in text and PSG not in notified[-1].summary
     app.close()
 
@@ -112,12 +112,12 @@ def test_not_activated_is_pending_not_a_failure_and_is_not_repeated(tmp_path, sa
     for _ in range(3):
         assert InventoryJob(app, now=clock).run_once() is None
         clock.advance(minutes=20)
-    assert app.store.get_state("activation") == "pending"
+    assert app.state.get_state("activation") == "pending"
     assert kinds(notified) == [events.ACTIVATION_PENDING]
     assert notified[0].summary.startswith("Waiting for Continuum to apply the PSA activation")
     assert warnings.count(PENDING_WARNING) == 1
     assert len(report_files(app)) == 1
-    assert app.store.get_state("last_error") is None
+    assert app.state.get_state("last_error") is None
     assert not inventory_paths(app.settings)["sites"].exists()
 
     clock.advance(minutes=10)  # 70 minutes after the first warning
@@ -131,8 +131,8 @@ def test_not_activated_is_pending_not_a_failure_and_is_not_repeated(tmp_path, sa
 
     sandbox.world.set_activated(True)
     assert InventoryJob(app, now=clock).run_once().sites == 15
-    assert app.store.get_state("activation") == "ok"
-    assert app.store.get_state("activation_pending_since") is None
+    assert app.state.get_state("activation") == "ok"
+    assert app.state.get_state("activation_pending_since") is None
     assert kinds(notified)[-1] == events.INVENTORY_REFRESHED
 
     sandbox.world.set_activated(False)  # a new pending episode is announced again
@@ -147,7 +147,7 @@ def test_a_refused_security_code_names_the_ini_key_and_never_the_code(tmp_path, 
 
     assert InventoryJob(app).run_once() is None
 
-    assert app.store.get_state("activation") == "refused"
+    assert app.state.get_state("activation") == "refused"
     (report,) = report_files(app)
     text = report.read_text()
     assert "PSG" in text and wrong not in text

@@ -22,9 +22,9 @@ FAST = RetryPolicy(max_attempts=3, base=0.001, cap=0.01)
 
 def make_app(tmp_path: Path, sb: SandboxServer, psg: str = "demo") -> App:
     ini = (f"[Continuum]\nPSG={psg}\nContinuumURL={sb.url}\n"
-           f"[RangerMSP]\nDbsysFolder=Dbsys\nDatabase=store.db\n")
+           f"[RangerMSP]\nDbsysFolder=Dbsys\nDatabase=state.db\n")
     app = App(tmp_path / "CmtZenithLink.ini", settings=parse_settings(ini, base_dir=tmp_path))
-    app.__dict__["client"] = ContinuumClient(sb.url, psg, retry=FAST, timeout=5.0)
+    app.set_client(ContinuumClient(sb.url, psg, retry=FAST, timeout=5.0))
     return app
 
 

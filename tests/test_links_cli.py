@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from agent.sync import records
+
 import json
 import os
 import subprocess
 import sys
 
 import pytest
+from types import SimpleNamespace
 
-from agent.backends.embedded import Store
+from stores import embedded, open_embedded
+from agent.backends.embedded import StateStore
 from test_links_manager import seed_people, write_ini, write_inventory
 
 RUN = [sys.executable, "-c", "from agent.cli import main; main()"]
@@ -19,10 +23,10 @@ RUN = [sys.executable, "-c", "from agent.cli import main; main()"]
 def env(tmp_path):
     ini = write_ini(tmp_path)
     write_inventory(tmp_path)
-    with Store(tmp_path / "zenith.db") as store:
-        seed_people(store)
-        acme = store.add_account("Acme, Inc")
-        smith = store.add_account("Smith and Sons Ltd")
+    with embedded(tmp_path / "zenith.db") as (state, psa):
+        seed_people(SimpleNamespace(state=state))
+        acme = psa.add_account("Acme, Inc")
+        smith = psa.add_account("Smith and Sons Ltd")
     return {"ini": ini, "db": tmp_path / "zenith.db", "acme": acme, "smith": smith, "folder": tmp_path}
 
 
@@ -35,8 +39,8 @@ def zl(env, *args, user: str | None = None) -> subprocess.CompletedProcess:
 
 
 def store_state(env) -> tuple:
-    with Store(env["db"]) as store:
-        return store.site_links(), store.device_links(), len(store.list_accounts()), len(store.list_assets())
+    with embedded(env["db"]) as (state, psa):
+        return state.site_links(), state.device_links(), len(psa.list_accounts()), len(psa.list_assets())
 
 
 def test_link_list_and_unlink_sites(env):
@@ -93,9 +97,9 @@ def test_create_account_and_asset_then_devices_listing(env):
     assert devices["D-1"]["asset_rec_id"] == asset and devices["D-1"]["asset_name"] == "ACME-DC01"
     no_account = zl(env, "links", "create-asset", "D-3", "--user", "admin")
     assert no_account.returncode == 1 and "--account" in no_account.stderr
-    with Store(env["db"]) as store:
-        assert store.get_account(account).name == "ACME Inc."
-        assert store.get_asset(asset).account_rec_id == account
+    with embedded(env["db"]) as (state, psa):
+        assert psa.get_account(account).name == "ACME Inc."
+        assert psa.get_asset(asset).account_rec_id == account
     assert zl(env, "links", "unlink-device", "D-1", "--user", "admin").returncode == 0
     assert zl(env, "links", "link-device", "D-1", asset, "--user", "admin").returncode == 0
     assert zl(env, "links", "unlink-account", account, "--user", "admin").returncode == 0
@@ -106,8 +110,8 @@ def test_suggest_and_search_json(env):
     found = json.loads(zl(env, "links", "suggest", "site", "SMITH", "--json").stdout)
     assert found[0] == {"rec_id": env["smith"], "name": "Smith and Sons Ltd", "score": 100.0,
                         "reason": "same name once normalised"}
-    with Store(env["db"]) as store:
-        asset = store.add_asset("Closet server", env["acme"], serial="7XK2Q13")
+    with embedded(env["db"]) as (state, psa):
+        asset = psa.add_asset("Closet server", env["acme"], serial="7XK2Q13")
     devices = json.loads(zl(env, "links", "suggest", "device", "D-1", "--json").stdout)
     assert devices[0]["rec_id"] == asset and devices[0]["reason"] == "same serial number"
     accounts = json.loads(zl(env, "links", "search", "accounts", "smith", "--json").stdout)
@@ -129,16 +133,16 @@ def test_review_shows_the_plan_dry_run_changes_nothing_then_links(env):
 
 
 def test_accounts_merge_goes_through_the_links_manager(env):
-    with Store(env["db"]) as store:
-        auto = store.add_account("[Continuum AUTO CREATED] ACME Inc.", auto_created=True)
-        store.link_site("ACME-HQ", auto)
-        ticket = store.add_ticket(auto, "disk full")
+    with embedded(env["db"]) as (state, psa):
+        auto = psa.add_account("[Continuum AUTO CREATED] ACME Inc.", auto_created=True)
+        state.link_site("ACME-HQ", auto)
+        ticket = psa.add_ticket(auto, "disk full")
     result = zl(env, "accounts", "merge", auto, env["acme"], "--user", "admin")
     assert result.returncode == 0, result.stderr
-    with Store(env["db"]) as store:
-        assert store.account_for_site("ACME-HQ") == env["acme"]
-        assert store.get_ticket(ticket).account_rec_id == env["acme"]
-        entry = store.audit_log()[0]
+    with embedded(env["db"]) as (state, psa):
+        assert state.account_for_site("ACME-HQ") == env["acme"]
+        assert records.get_ticket(state, psa, ticket).account_rec_id == env["acme"]
+        entry = state.audit_log()[0]
         assert entry["who"] == "admin" and entry["action"] == "merge_accounts"
 
 

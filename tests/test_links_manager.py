@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from agent.sync import records
+
 from datetime import datetime, timezone
 from pathlib import Path
 from types import SimpleNamespace
@@ -55,9 +57,10 @@ def write_inventory(folder: Path, sites=SITES, devices=DEVICES) -> None:
     cmt.write_inventory(cmt.devices_path(folder / "Dbsys", "T1"), "devices", devices, GENERATED)
 
 
-def seed_people(store) -> None:
-    store.add_employee("admin", "Ada Admin", "Full")
-    store.add_employee("pat", "Pat Partial", "Partial")
+def seed_people(app) -> None:
+    state = app.state
+    state.add_employee("admin", "Ada Admin", "Full")
+    state.add_employee("pat", "Pat Partial", "Partial")
 
 
 @pytest.fixture
@@ -66,24 +69,25 @@ def world(tmp_path):
     write_inventory(tmp_path)
     recorder = Recorder()
     app = App(ini, extra_plugins=[("recorder", recorder)])
-    seed_people(app.store)
-    acme = app.store.add_account("Acme, Inc")
-    smith = app.store.add_account("Smith and Sons Ltd")
-    yield SimpleNamespace(app=app, links=LinksManager(app), store=app.store, events=recorder.events,
+    seed_people(app)
+    acme = app.psa.add_account("Acme, Inc")
+    smith = app.psa.add_account("Smith and Sons Ltd")
+    yield SimpleNamespace(app=app, links=LinksManager(app), state=app.state, psa=app.psa, events=recorder.events,
                           acme=acme, smith=smith, folder=tmp_path)
     app.close()
 
 
-def snapshot(store) -> tuple:
-    return (store.site_links(), store.device_links(), len(store.list_accounts()), len(store.list_assets()),
-            len(store.audit_log()))
+def snapshot(world) -> tuple:
+    state, psa = world.state, world.psa
+    return (state.site_links(), state.device_links(), len(psa.list_accounts()), len(psa.list_assets()),
+            len(state.audit_log()))
 
 
 # -- R17: link, unlink, create ---------------------------------------------------------------
 def test_link_site_audits_and_notifies(world):
     assert world.links.link_site("ACME-HQ", world.acme, "admin") is None
-    assert world.store.account_for_site("ACME-HQ") == world.acme
-    audit = world.store.audit_log()[0]
+    assert world.state.account_for_site("ACME-HQ") == world.acme
+    audit = world.state.audit_log()[0]
     assert audit["who"] == "admin" and audit["action"] == "link_site" and "ACME-HQ" in audit["detail"]
     assert [e.kind for e in world.events] == [events.LINK_CHANGED]
     assert world.events[0].data["site_code"] == "ACME-HQ" and world.events[0].data["account_rec_id"] == world.acme
@@ -91,13 +95,13 @@ def test_link_site_audits_and_notifies(world):
 
 def test_a_link_made_in_a_transaction_that_rolls_back_is_never_announced(world):
     with pytest.raises(RuntimeError):
-        with world.store.transaction():  # as the request processor's claim transaction does
+        with world.state.transaction():  # as the request processor's claim transaction does
             world.links.link_site("ACME-HQ", world.acme, "admin")
             assert world.events == []  # not before the commit
             raise RuntimeError("the drop's result could not be written")
-    assert world.store.account_for_site("ACME-HQ") is None and world.events == []
+    assert world.state.account_for_site("ACME-HQ") is None and world.events == []
 
-    with world.store.transaction():
+    with world.state.transaction():
         world.links.link_site("ACME-HQ", world.acme, "admin")
         assert world.events == []
     assert [e.kind for e in world.events] == [events.LINK_CHANGED]
@@ -106,7 +110,7 @@ def test_a_link_made_in_a_transaction_that_rolls_back_is_never_announced(world):
 def test_many_sites_to_one_account(world):
     world.links.link_site("ACME-HQ", world.acme, "admin")
     world.links.link_site("ACME-BR", world.acme, "admin")
-    assert world.store.sites_for_account(world.acme) == ["ACME-BR", "ACME-HQ"]
+    assert world.state.sites_for_account(world.acme) == ["ACME-BR", "ACME-HQ"]
     linked = world.links.sites(linked=True)
     assert {r["site_code"] for r in linked} == {"ACME-HQ", "ACME-BR"}
     assert all(r["account_name"] == "Acme, Inc" for r in linked)
@@ -117,122 +121,122 @@ def test_many_sites_to_one_account(world):
 def test_relinking_reports_the_previous_account(world):
     world.links.link_site("ACME-HQ", world.acme, "admin")
     assert world.links.link_site("ACME-HQ", world.smith, "admin") == world.acme
-    assert world.store.account_for_site("ACME-HQ") == world.smith
+    assert world.state.account_for_site("ACME-HQ") == world.smith
 
 
 def test_unlink_site(world):
     world.links.link_site("ACME-HQ", world.acme, "admin")
     world.links.link_site("ACME-BR", world.acme, "admin")
     assert world.links.unlink_site("ACME-HQ", "admin") == world.acme
-    assert world.store.site_links() == {"ACME-BR": world.acme}
-    assert world.store.audit_log()[0]["action"] == "unlink_site"
+    assert world.state.site_links() == {"ACME-BR": world.acme}
+    assert world.state.audit_log()[0]["action"] == "unlink_site"
     with pytest.raises(PreconditionError, match="not linked"):
         world.links.unlink_site("ACME-HQ", "admin")
 
 
 def test_unknown_site_or_device_is_not_found_with_a_hint(world):
-    before = snapshot(world.store)
+    before = snapshot(world)
     with pytest.raises(NotFoundError, match="zenithlink inventory refresh"):
         world.links.link_site("NOPE", world.acme, "admin")
     with pytest.raises(NotFoundError, match="no device 'D-9'"):
         world.links.create_asset_from_device("D-9", world.acme, "admin")
     with pytest.raises(NotFoundError):
         world.links.link_site("ACME-HQ", "CRD-does-not-exist", "admin")
-    assert snapshot(world.store) == before and world.events == []
+    assert snapshot(world) == before and world.events == []
 
 
 def test_create_account_from_site_uses_the_site_name_only(world):
     rec_id = world.links.create_account_from_site("NW", "admin")
-    account = world.store.get_account(rec_id)
+    account = world.psa.get_account(rec_id)
     assert account.name == "Northwind Traders" and not account.auto_created and account.manager is None
-    assert world.store.account_for_site("NW") == rec_id
-    assert world.store.audit_log()[0]["action"] == "create_account_from_site"
+    assert world.state.account_for_site("NW") == rec_id
+    assert world.state.audit_log()[0]["action"] == "create_account_from_site"
     with pytest.raises(PreconditionError, match="linked to account"):
         world.links.create_account_from_site("NW", "admin")
 
 
 def test_link_and_unlink_device(world):
-    asset = world.store.add_asset("DC", world.acme, serial="X1")
+    asset = world.psa.add_asset("DC", world.acme, serial="X1")
     world.links.link_device("D-1", asset, "admin")
-    assert world.store.asset_for_device("D-1") == asset
+    assert world.state.asset_for_device("D-1") == asset
     rows = {r["device_id"]: r for r in world.links.devices()}
     assert rows["D-1"]["linked"] and rows["D-1"]["asset_name"] == "DC" and not rows["D-2"]["linked"]
     assert [r["device_id"] for r in world.links.devices(linked=False)] == ["D-2", "D-3"]
     assert world.links.unlink_device("D-1", "admin") == asset
-    assert world.store.device_links() == {}
+    assert world.state.device_links() == {}
     assert [e.data["action"] for e in world.events] == ["link_device", "unlink_device"]
 
 
 def test_create_asset_from_device_fills_fields_and_notes(world):
     world.links.link_site("ACME-HQ", world.acme, "admin")
     rec_id = world.links.create_asset_from_device("D-1", None, "admin")
-    asset = world.store.get_asset(rec_id)
+    asset = world.psa.get_asset(rec_id)
     assert (asset.name, asset.serial, asset.manufacturer, asset.account_rec_id) == \
         ("ACME-DC01", "7XK2Q13", "Dell Inc.", world.acme)
     for line in ("DeviceID: D-1", "Model: PowerEdge R640", "OperatingSystem: Windows Server 2022",
                  "IPAddress: 10.0.0.5", "FriendlyName: Domain controller"):
         assert line in asset.notes.splitlines()
     assert "MACAddress" not in asset.notes and "SerialNumber" not in asset.notes
-    assert world.store.asset_for_device("D-1") == rec_id
+    assert world.state.asset_for_device("D-1") == rec_id
 
 
 def test_create_asset_needs_an_account(world):
-    before = snapshot(world.store)
+    before = snapshot(world)
     with pytest.raises(PreconditionError, match="--account"):
         world.links.create_asset_from_device("D-3", None, "admin")
-    assert snapshot(world.store) == before
+    assert snapshot(world) == before
     rec_id = world.links.create_asset_from_device("D-3", world.smith, "admin")
-    assert world.store.get_asset(rec_id).account_rec_id == world.smith
+    assert world.psa.get_asset(rec_id).account_rec_id == world.smith
 
 
 # -- R19: unlink account cascade --------------------------------------------------------------
 def test_unlink_account_removes_sites_ticket_and_asset_links(world):
-    other = world.store.add_account("Other")
+    other = world.psa.add_account("Other")
     world.links.link_site("ACME-HQ", world.acme, "admin")
     world.links.link_site("ACME-BR", world.acme, "admin")
     world.links.link_site("NW", other, "admin")
     asset = world.links.create_asset_from_device("D-1", None, "admin")
     other_asset = world.links.create_asset_from_device("D-3", None, "admin")
-    ticket = world.store.add_ticket(world.acme, "disk full")
-    other_ticket = world.store.add_ticket(other, "printer")
-    world.store.link_ticket("CT-1", ticket)
-    world.store.link_ticket("CT-2", other_ticket)
+    ticket = world.psa.add_ticket(world.acme, "disk full")
+    other_ticket = world.psa.add_ticket(other, "printer")
+    world.state.link_ticket("CT-1", ticket)
+    world.state.link_ticket("CT-2", other_ticket)
 
     removed = world.links.unlink_account(world.acme, "admin")
 
     assert removed == {"sites": ["ACME-BR", "ACME-HQ"], "ticket_links": 1, "device_links": 1}
-    assert world.store.site_links() == {"NW": other}
-    assert world.store.device_links() == {"D-3": other_asset}
-    assert world.store.continuum_for_ticket(ticket) is None
-    assert world.store.continuum_for_ticket(other_ticket) == "CT-2"
-    assert world.store.get_asset(asset).account_rec_id == world.acme  # the records stay, only links go
-    assert world.store.audit_log()[0]["action"] == "unlink_account"
+    assert world.state.site_links() == {"NW": other}
+    assert world.state.device_links() == {"D-3": other_asset}
+    assert world.state.continuum_for_ticket(ticket) is None
+    assert world.state.continuum_for_ticket(other_ticket) == "CT-2"
+    assert world.psa.get_asset(asset).account_rec_id == world.acme  # the records stay, only links go
+    assert world.state.audit_log()[0]["action"] == "unlink_account"
     assert world.events[-1].data["action"] == "unlink_account"
 
 
 # -- R20: merge ------------------------------------------------------------------------------
 def test_merge_moves_sites_tickets_assets_and_later_tickets_follow(world):
-    auto = world.store.add_account("[Continuum AUTO CREATED] ACME Inc.", auto_created=True)
-    world.store.link_site("ACME-HQ", auto, by="zenithlink")
-    asset = world.store.add_asset("ACME-DC01", auto)
-    ticket = world.store.add_ticket(auto, "disk full")
-    world.store.link_ticket("CT-1", ticket)
+    auto = world.psa.add_account("[Continuum AUTO CREATED] ACME Inc.", auto_created=True)
+    world.state.link_site("ACME-HQ", auto, by="zenithlink")
+    asset = world.psa.add_asset("ACME-DC01", auto)
+    ticket = world.psa.add_ticket(auto, "disk full")
+    world.state.link_ticket("CT-1", ticket)
 
     moved = world.links.merge_accounts(auto, world.acme, "admin")
 
     assert moved == {"sites": 1, "tickets": 1, "assets": 1}
-    assert world.store.account_for_site("ACME-HQ") == world.acme
-    assert world.store.get_ticket(ticket).account_rec_id == world.acme
-    assert world.store.get_ticket(ticket).continuum_ticket_id == "CT-1"
-    assert world.store.get_asset(asset).account_rec_id == world.acme
+    assert world.state.account_for_site("ACME-HQ") == world.acme
+    assert records.get_ticket(world.state, world.psa, ticket).account_rec_id == world.acme
+    assert records.get_ticket(world.state, world.psa, ticket).continuum_ticket_id == "CT-1"
+    assert world.psa.get_asset(asset).account_rec_id == world.acme
     with pytest.raises(NotFoundError):
-        world.store.get_account(auto)
+        world.psa.get_account(auto)
     # A later ticket of that site resolves to the master through the normal hook chain: no relink.
     later = SimpleNamespace(site_code="ACME-HQ", device_id="", id="CT-2")
-    resolved = world.app.pm.hook.zenith_resolve_account(ticket=later, store=world.store, settings=world.app.settings)
+    resolved = world.app.pm.hook.zenith_resolve_account(ticket=later, psa=world.app.psa_view, settings=world.app.settings)
     assert resolved == world.acme
-    assert len(world.store.list_accounts()) == 2
-    assert world.store.audit_log()[0]["action"] == "merge_accounts"
+    assert len(world.psa.list_accounts()) == 2
+    assert world.state.audit_log()[0]["action"] == "merge_accounts"
 
 
 # -- R21: privilege --------------------------------------------------------------------------
@@ -250,14 +254,14 @@ def test_merge_moves_sites_tickets_assets_and_later_tickets_follow(world):
     lambda w: w.links.link_site("ACME-HQ", w.acme, "nobody"),
 ])
 def test_without_the_privilege_nothing_changes(world, call):
-    world.asset = world.store.add_asset("DC", world.acme)
-    world.store.link_site("ACME-HQ", world.acme)
-    world.store.link_device("D-1", world.asset)
-    before = snapshot(world.store)
+    world.asset = world.psa.add_asset("DC", world.acme)
+    world.state.link_site("ACME-HQ", world.acme)
+    world.state.link_device("D-1", world.asset)
+    before = snapshot(world)
     with pytest.raises(PrivilegeError) as caught:
         call(world)
     assert "Continuum Integration" in caught.value.message or "no employee with login 'nobody'" in caught.value.message
-    assert snapshot(world.store) == before and world.events == []
+    assert snapshot(world) == before and world.events == []
 
 
 def test_refusal_names_the_privilege_and_the_group(world):
@@ -272,22 +276,22 @@ def test_viewing_needs_no_privilege(world):
     assert world.links.suggest_accounts("ACME-HQ")[0].rec_id == world.acme
     assert world.links.review(min_score=None, dry_run=True, user=None)
     assert world.links.review(min_score=90, dry_run=True, user="pat")
-    assert world.store.site_links() == {}
+    assert world.state.site_links() == {}
 
 
 def test_custom_group_with_the_privilege_may_link(world):
-    world.store.add_group("Dispatch", continuum=True)
-    world.store.add_employee("dora", group="Dispatch")
+    world.state.add_group("Dispatch", continuum=True)
+    world.state.add_employee("dora", group="Dispatch")
     world.links.link_site("SMITH", world.smith, "dora")
-    assert world.store.account_for_site("SMITH") == world.smith
+    assert world.state.account_for_site("SMITH") == world.smith
 
 
 # -- R22: no inventory yet -------------------------------------------------------------------
 def test_missing_inventory_says_what_to_do(tmp_path):
     app = App(write_ini(tmp_path))
     try:
-        seed_people(app.store)
-        account = app.store.add_account("Acme")
+        seed_people(app)
+        account = app.psa.add_account("Acme")
         links = LinksManager(app)
         for call in (lambda: links.sites(), lambda: links.devices(linked=False),
                      lambda: links.link_site("ACME-HQ", account, "admin"),
@@ -299,7 +303,7 @@ def test_missing_inventory_says_what_to_do(tmp_path):
                            "PSG", "24 hours", "zenithlink inventory refresh", "ZenithErrors", "zenithlink errors list"):
                 assert needle in message
             assert caught.value.exit_code == 1
-        assert app.store.site_links() == {}
+        assert app.state.site_links() == {}
     finally:
         app.close()
 
@@ -326,25 +330,25 @@ def test_missing_devices_file_only(tmp_path):
 
 # -- stale links, suggestions, search, review ------------------------------------------------
 def test_links_of_sites_gone_from_continuum_are_listed_and_can_be_removed(world):
-    world.store.link_site("GONE", world.acme)
+    world.state.link_site("GONE", world.acme)
     gone = [r for r in world.links.sites(linked=True) if not r["in_inventory"]]
     assert [r["site_code"] for r in gone] == ["GONE"]
     assert all(r["site_code"] != "GONE" for r in world.links.sites(linked=False))
     world.links.unlink_site("GONE", "admin")
-    assert world.store.site_links() == {}
+    assert world.state.site_links() == {}
 
 
 def test_suggestions_leave_out_auto_created_accounts(world):
-    world.store.add_account("[Continuum AUTO CREATED] Smith & Sons", auto_created=True)
+    world.psa.add_account("[Continuum AUTO CREATED] Smith & Sons", auto_created=True)
     found = world.links.suggest_accounts("SMITH")
     assert [s.rec_id for s in found] == [world.smith]
     assert found[0].score == 100 and found[0].reason == "same name once normalised"
 
 
 def test_asset_suggestions_by_serial_then_name_skip_taken_assets(world):
-    same_serial = world.store.add_asset("Server in the closet", world.acme, serial="7xk2-q13")
-    by_name = world.store.add_asset("ACME DC01", world.acme)
-    junk = world.store.add_asset("Old PC", world.acme, serial="To be filled by O.E.M.")
+    same_serial = world.psa.add_asset("Server in the closet", world.acme, serial="7xk2-q13")
+    by_name = world.psa.add_asset("ACME DC01", world.acme)
+    junk = world.psa.add_asset("Old PC", world.acme, serial="To be filled by O.E.M.")
     found = world.links.suggest_assets("D-1")
     assert [s.rec_id for s in found][:2] == [same_serial, by_name]
     assert found[0].reason == "same serial number"
@@ -354,7 +358,7 @@ def test_asset_suggestions_by_serial_then_name_skip_taken_assets(world):
 
 
 def test_search(world):
-    world.store.add_asset("ACME-DC01", world.acme, serial="7XK2Q13", manufacturer="Dell Inc.")
+    world.psa.add_asset("ACME-DC01", world.acme, serial="7XK2Q13", manufacturer="Dell Inc.")
     assert [r["rec_id"] for r in world.links.search_accounts("acme")] == [world.acme]
     assert [r["rec_id"] for r in world.links.search_accounts("SONS smith")] == [world.smith]
     assert world.links.search_accounts("zebra") == []
@@ -368,15 +372,15 @@ def test_review_plan_then_link_at_or_above_the_score(world):
     assert plan["ACME-HQ"]["account_rec_id"] == world.acme and plan["ACME-HQ"]["score"] == 100
     assert plan["SMITH"]["account_rec_id"] == world.smith
     assert plan["NW"]["action"] == "no suggestion"
-    assert world.store.site_links() == {}
+    assert world.state.site_links() == {}
 
     dry = world.links.review(min_score=100, dry_run=True, user="admin")
     assert sorted(r["site_code"] for r in dry if r["action"] == "link") == ["ACME-BR", "ACME-HQ", "SMITH"]
-    assert world.store.site_links() == {}
+    assert world.state.site_links() == {}
 
     done = world.links.review(min_score=100, dry_run=False, user="admin")
     assert sorted(r["site_code"] for r in done if r["action"] == "linked") == ["ACME-BR", "ACME-HQ", "SMITH"]
-    assert world.store.site_links() == {"ACME-HQ": world.acme, "ACME-BR": world.acme, "SMITH": world.smith}
-    assert sum(1 for a in world.store.audit_log() if a["action"] == "link_site") == 3
+    assert world.state.site_links() == {"ACME-HQ": world.acme, "ACME-BR": world.acme, "SMITH": world.smith}
+    assert sum(1 for a in world.state.audit_log() if a["action"] == "link_site") == 3
     assert [e.data["action"] for e in world.events] == ["review"]
     assert [r["site_code"] for r in world.links.review()] == ["NW"]

@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from stores import embedded, open_embedded
 from agent.cli import cli
 from agent.runtime.lock import FolderLock
-from agent.backends.embedded import Store
+from agent.backends.embedded import StateStore
 from dbsys import reports, results
 from dbsys.status import status_path, write_status
 
@@ -61,16 +62,16 @@ def test_status_file_store_and_reports_together(site):
     dbsys = site.parent / "Dbsys"
     dbsys.mkdir()
     write_status(status_path(dbsys, "T1"), status_fields())
-    store = Store(dbsys / "zenithlink.sqlite3")
-    account = store.add_account("ACME")
-    ticket = store.add_ticket(account, "Disk full")
-    store.enqueue_outbox("k1", ticket, "close", {"resolution": "done"})
-    store.set_state("feed_cursor", "c-18")
-    store.record_request("r1", "h1", "r1.xml", "AddNote", "jsmith", "Done")
-    store.record_request("r2", "h2", "r2.xml", "LinkSite", "jsmith", "Failed", error_code="NotFound",
+    state, psa = open_embedded(dbsys / "zenithlink.sqlite3")
+    account = psa.add_account("ACME")
+    ticket = psa.add_ticket(account, "Disk full")
+    state.enqueue_outbox("k1", ticket, "close", {"resolution": "done"})
+    state.set_state("feed_cursor", "c-18")
+    state.record_request("r1", "h1", "r1.xml", "AddNote", "jsmith", "Done")
+    state.record_request("r2", "h2", "r2.xml", "LinkSite", "jsmith", "Failed", error_code="NotFound",
                          error_message="no site X")
-    store.set_state("last_error", "inventory download: Continuum is unreachable")
-    store.close()
+    state.set_state("last_error", "inventory download: Continuum is unreachable")
+    state.close()
     reports.write_report(dbsys, "inventory", "inventory download", "Continuum is unreachable", "wait",
                          at=datetime(2026, 11, 27, 9, 45, tzinfo=timezone.utc))
 
@@ -130,11 +131,11 @@ def test_errors_list_and_show(site):
 def test_requests_from_the_store_and_the_result_files(site):
     dbsys = site.parent / "Dbsys"
     dbsys.mkdir()
-    store = Store(dbsys / "zenithlink.sqlite3")
-    store.record_request("r-done", "h1", "a.xml", "AddNote", "jsmith", "Done")
-    store.record_request("r-failed", "h2", "b.xml", "LinkSite", "mary", "Failed", error_code="NotFound",
+    state, psa = open_embedded(dbsys / "zenithlink.sqlite3")
+    state.record_request("r-done", "h1", "a.xml", "AddNote", "jsmith", "Done")
+    state.record_request("r-failed", "h2", "b.xml", "LinkSite", "mary", "Failed", error_code="NotFound",
                          error_message="There is no site X in the inventory.")
-    store.close()
+    state.close()
     folder = dbsys / "ZenithRequests" / "Results"
     results.write_result(folder, "r-done", "AddNote", "Done")
     # A drop too broken to be recorded has only its result, named after the file.
@@ -155,12 +156,12 @@ def test_requests_from_the_store_and_the_result_files(site):
 def test_without_a_status_file_the_store_answers(site):
     dbsys = site.parent / "Dbsys"
     dbsys.mkdir()
-    store = Store(dbsys / "zenithlink.sqlite3")
+    state, psa = open_embedded(dbsys / "zenithlink.sqlite3")
     for key, value in {"activation": "pending", "activation_pending_since": "2026-11-27T08:00:00Z",
                        "inventory_sites": "0", "last_queue_poll": "2026-11-27T09:00:00Z"}.items():
-        store.set_state(key, value)
-    store.record_request("q1", "h", "q1.xml", "CreateTicket", "jsmith", "Queued")
-    store.close()
+        state.set_state(key, value)
+    state.record_request("q1", "h", "q1.xml", "CreateTicket", "jsmith", "Queued")
+    state.close()
     doc = run_json(site, "status")
     assert doc["status_file_found"] is False
     assert doc["activation"] == "pending" and doc["activation_pending_since"] == "2026-11-27T08:00:00Z"

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from agent.errors import StoreError
+from agent.sync import records
+
 import sqlite3
 
 import pytest
@@ -11,7 +14,7 @@ from agent.sync.outbound import actions
 from agent.errors import NotFoundError, PreconditionError, PrivilegeError, UsageError
 from agent.sync.outbound.sender import OutboxSender
 from agent.sandbox import SandboxServer
-from agent.backends.embedded import STATUS_COMPLETED, STATUS_NEW
+from agent.ports.psa import STATUS_COMPLETED, STATUS_NEW
 from dbsys import reports
 from test_outbound_support import PSG, Capture, fast_client, ledger_by_key, make_env
 
@@ -39,7 +42,7 @@ def send(env) -> int:
 
 
 def history(env, rec_id) -> list[str]:
-    return [h.text for h in env.store.get_ticket(rec_id).history]
+    return [h.text for h in records.get_ticket(env.state, env.psa, rec_id).history]
 
 
 # -- create (R13) ----------------------------------------------------------------------------
@@ -48,11 +51,11 @@ def test_create_queues_then_sends_with_site_device_and_links(env, sandbox):
     rec_id = env.ticket()
     queued = actions.create_in_continuum(env.app, rec_id, "noc", "Please check the backup job.", "jsmith")
     assert queued.queued and queued.payload["assign_to"] == "NOC"
-    assert env.store.outbox_depth() == 1
+    assert env.state.outbox_depth() == 1
     assert history(env, rec_id) == []  # nothing is claimed before Continuum has it
 
     assert send(env) == 1
-    ticket = env.store.get_ticket(rec_id)
+    ticket = records.get_ticket(env.state, env.psa, rec_id)
     remote = sandbox.world.ticket(ticket.continuum_ticket_id)
     assert remote["site_code"] == env.site and remote["device_id"] == env.device
     assert remote["psa_ticket_id"] == rec_id and remote["assigned_to"] == "NOC"
@@ -62,7 +65,7 @@ def test_create_queues_then_sends_with_site_device_and_links(env, sandbox):
     notes = history(env, rec_id)
     assert len(notes) == 1 and notes[0].startswith("Sent to Continuum: new ticket")
     assert "assigned to NOC" in notes[0] and "Please check the backup job." in notes[0]
-    assert env.store.outbox_depth() == 0
+    assert env.state.outbox_depth() == 0
     assert send(env) == 0
 
 
@@ -70,7 +73,7 @@ def test_create_without_asset_sends_no_device(env, sandbox):
     rec_id = env.ticket(asset=False)
     actions.create_in_continuum(env.app, rec_id, "VSD", None, "jsmith")
     send(env)
-    remote = sandbox.world.ticket(env.store.continuum_for_ticket(rec_id))
+    remote = sandbox.world.ticket(env.state.continuum_for_ticket(rec_id))
     assert remote["device_id"] in (None, "") and remote["assigned_to"] == "VSD"
 
 
@@ -79,7 +82,7 @@ def test_create_needs_a_linked_site_and_names_the_account(env):
     with pytest.raises(PreconditionError) as err:
         actions.create_in_continuum(env.app, rec_id, "NOC", None, "jsmith")
     assert "Nobody Ltd" in err.value.message and "link-site" in err.value.message
-    assert env.store.outbox_depth() == 0
+    assert env.state.outbox_depth() == 0
 
 
 @pytest.mark.parametrize("user", ["limited", None, "ghost"])
@@ -88,7 +91,7 @@ def test_create_needs_the_privilege(env, user):
     with pytest.raises(PrivilegeError) as err:
         actions.create_in_continuum(env.app, rec_id, "NOC", None, user)
     assert err.value.exit_code == 3
-    assert env.store.outbox_depth() == 0
+    assert env.state.outbox_depth() == 0
 
 
 def test_create_refuses_unknown_ticket_bad_assignee_and_duplicates(env):
@@ -132,8 +135,8 @@ def test_reassign_note_and_complete_need_a_linked_ticket(env):
                  lambda: actions.complete_ticket(env.app, rec_id, None, "jsmith")):
         with pytest.raises(PreconditionError, match="no linked Continuum ticket"):
             call()
-    assert env.store.outbox_depth() == 0
-    assert env.store.get_ticket(rec_id).status_code == STATUS_NEW
+    assert env.state.outbox_depth() == 0
+    assert records.get_ticket(env.state, env.psa, rec_id).status_code == STATUS_NEW
 
 
 def test_reassign_privilege_and_note_rules(env):
@@ -148,7 +151,7 @@ def test_reassign_privilege_and_note_rules(env):
         actions.add_note(env.app, rec_id, "hi", None)
     with pytest.raises(PrivilegeError, match="ghost cannot send notes.*employees add"):
         actions.add_note(env.app, rec_id, "hi", "ghost")
-    assert env.store.outbox_depth() == 0
+    assert env.state.outbox_depth() == 0
 
 
 def test_actions_queued_behind_a_pending_create_go_out_in_order(env, sandbox):
@@ -159,7 +162,7 @@ def test_actions_queued_behind_a_pending_create_go_out_in_order(env, sandbox):
     actions.complete_ticket(env.app, rec_id, "done", "jsmith")
     assert send(env) == 4
     assert [e["action"] for e in sandbox.world.ledger] == ["create", "note", "assign", "close"]
-    assert sandbox.world.ticket(env.store.continuum_for_ticket(rec_id))["status"] == "Closed"
+    assert sandbox.world.ticket(env.state.continuum_for_ticket(rec_id))["status"] == "Closed"
 
 
 # -- complete (R15) --------------------------------------------------------------------------
@@ -168,7 +171,7 @@ def test_complete_sets_completed_and_closes_once(env, sandbox):
     rec_id, tid = env.linked_ticket()
     first = actions.complete_ticket(env.app, rec_id, "Fixed.", "jsmith")
     assert first.queued
-    assert env.store.get_ticket(rec_id).status_code == STATUS_COMPLETED
+    assert records.get_ticket(env.state, env.psa, rec_id).status_code == STATUS_COMPLETED
     again = actions.complete_ticket(env.app, rec_id, None, "jsmith")  # while the close is pending
     assert not again.queued
     send(env)
@@ -183,8 +186,8 @@ def test_completed_by_other_means_is_closed_once(env, sandbox):
     """R15 holds when a plugin or another tool sets the status without going through the CLI."""
     rec_id, tid = env.linked_ticket()
     unlinked = env.ticket()
-    env.store.set_ticket_status(rec_id, STATUS_COMPLETED)
-    env.store.set_ticket_status(unlinked, STATUS_COMPLETED)
+    env.psa.set_ticket_status(rec_id, STATUS_COMPLETED)
+    env.psa.set_ticket_status(unlinked, STATUS_COMPLETED)
     send(env)
     send(env)
     assert [(e["action"], e["ticket_id"]) for e in sandbox.world.ledger] == [("close", tid)]
@@ -197,9 +200,9 @@ def test_one_sender_looks_for_completed_tickets_every_half_minute(env, sandbox):
     sender = OutboxSender(env.app, base_delay=0.05, clock=lambda: now[0])
     first, _ = env.linked_ticket()
     second, tid = env.linked_ticket()
-    env.store.set_ticket_status(first, STATUS_COMPLETED)
+    env.psa.set_ticket_status(first, STATUS_COMPLETED)
     sender.run_once()
-    env.store.set_ticket_status(second, STATUS_COMPLETED)
+    env.psa.set_ticket_status(second, STATUS_COMPLETED)
     sender.run_once()
     assert sandbox.world.ticket(tid)["status"] != "Closed"
     now[0] += 30
@@ -213,10 +216,10 @@ def test_later_sweeps_look_only_at_tickets_completed_since_the_sweep_before(env,
     sender.run_once()  # the first sweep looks at every completed ticket
     stale, stale_tid = env.linked_ticket()
     fresh, fresh_tid = env.linked_ticket()
-    env.store.set_ticket_status(stale, STATUS_COMPLETED)
-    env.store.set_ticket_status(fresh, STATUS_COMPLETED)
+    env.psa.set_ticket_status(stale, STATUS_COMPLETED)
+    env.psa.set_ticket_status(fresh, STATUS_COMPLETED)
     # Completed (so it says) long before the last sweep: outside the window a sweep reads.
-    env.store.db.execute("UPDATE tickets SET updated_at = '2026-01-01T00:00:00.000000Z' WHERE rec_id = ?", (stale,))
+    env.state.db.execute("UPDATE tickets SET updated_at = '2026-01-01T00:00:00.000000Z' WHERE rec_id = ?", (stale,))
     now[0] += 30
     sender.run_once()
     assert sandbox.world.ticket(fresh_tid)["status"] == "Closed"
@@ -233,10 +236,10 @@ def test_status_change_and_outbox_row_commit_together(env, monkeypatch):
     def broken(*args, **kwargs):
         raise sqlite3.OperationalError("disk I/O error")
 
-    monkeypatch.setattr(env.store, "enqueue_outbox", broken)
-    with pytest.raises(sqlite3.OperationalError):
+    monkeypatch.setattr(env.state, "enqueue_outbox", broken)
+    with pytest.raises(StoreError, match="disk I/O error"):  # SQLite's error, as the store's own
         actions.complete_ticket(env.app, rec_id, None, "jsmith")
-    assert env.store.get_ticket(rec_id).status_code == STATUS_NEW  # rolled back with the row
+    assert records.get_ticket(env.state, env.psa, rec_id).status_code == STATUS_NEW  # rolled back with the row
     monkeypatch.undo()
     assert actions.complete_ticket(env.app, rec_id, None, "jsmith").queued
 
@@ -245,10 +248,10 @@ def test_status_change_and_outbox_row_commit_together(env, monkeypatch):
 
 def test_definitive_refusal_fails_the_row_and_tells_the_administrator(env, capture):
     rec_id = env.ticket()
-    env.store.link_ticket("999999999", rec_id, acked=True)  # Continuum never heard of it
+    env.state.link_ticket("999999999", rec_id, acked=True)  # Continuum never heard of it
     actions.add_note(env.app, rec_id, "hello", "jsmith")
     assert send(env) == 1
-    row = env.store.get_outbox(1)
+    row = env.state.get_outbox(1)
     assert row.state == "failed" and row.last_error
     assert any(t.startswith("Not sent to Continuum") for t in history(env, rec_id))
     assert events.REQUEST_FAILED in capture.kinds()
@@ -262,7 +265,7 @@ def test_transient_failures_are_retried_with_backoff_until_delivered(env, sandbo
     sandbox.faults.set(error_rate=1.0, error_status=503, paths=["/psa/v1/tickets"])
     sender = OutboxSender(env.app, base_delay=0.05, pause_max=0.05)
     assert sender.run_once() == 0
-    row = env.store.get_outbox(1)
+    row = env.state.get_outbox(1)
     assert row.state == "pending" and row.attempts == 1 and "Continuum" in row.last_error
     assert sender.next_due_seconds() > 0
     sandbox.faults.clear()
@@ -282,18 +285,18 @@ def test_answer_lost_after_apply_is_applied_once(env, sandbox):
     import time
     time.sleep(0.1)
     sender.run_once()
-    assert env.store.continuum_for_ticket(rec_id)
+    assert env.state.continuum_for_ticket(rec_id)
     assert len(sandbox.world.ledger) == 1 and list(ledger_by_key(sandbox).values()) == [1]
 
 
 def test_bad_security_code_waits_without_failing_the_row(env, sandbox, capture):
     rec_id, _tid = env.linked_ticket()
     actions.add_note(env.app, rec_id, "hello", "jsmith")
-    env.app.__dict__["client"] = fast_client(sandbox.url, "wrong-code")
+    env.app.set_client(fast_client(sandbox.url, "wrong-code"))
     sender = OutboxSender(env.app, pause_max=60)
     assert sender.run_once() == 0
     assert sender.run_once() == 0  # paused: no second report, no hammering
-    row = env.store.get_outbox(1)
+    row = env.state.get_outbox(1)
     assert row.state == "pending"
     assert capture.kinds().count(events.SECURITY_CODE_REFUSED) == 1
     assert PSG not in str(reports.list_reports(env.app.settings.dbsys_folder))
@@ -301,7 +304,7 @@ def test_bad_security_code_waits_without_failing_the_row(env, sandbox, capture):
     from config.loader import parse_settings
     settings = parse_settings(env.app.config_path.read_text(), base_dir=env.app.config_path.parent)
     env.app.replace_settings(settings)
-    env.app.__dict__["client"] = fast_client(sandbox.url)
+    env.app.set_client(fast_client(sandbox.url))
     assert OutboxSender(env.app).run_once() == 1
 
 

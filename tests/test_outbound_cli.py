@@ -31,7 +31,7 @@ def test_create_in_continuum_queues_and_says_so(env):
     out = zl(env, "tickets", "create-in-continuum", rec_id, "--assign", "NOC", "--note", "look")
     assert out.returncode == 0, out.stderr
     assert "queued; the agent sends it to Continuum" in out.stdout
-    assert env.store.outbox_depth() == 1
+    assert env.state.outbox_depth() == 1
 
 
 def test_create_with_wait_delivers_and_prints_the_continuum_ticket(env, sandbox):
@@ -40,7 +40,7 @@ def test_create_with_wait_delivers_and_prints_the_continuum_ticket(env, sandbox)
     assert out.returncode == 0, out.stderr
     doc = json.loads(out.stdout)
     assert doc["state"] == "done"
-    assert doc["continuum_ticket_id"] == env.store.continuum_for_ticket(rec_id)
+    assert doc["continuum_ticket_id"] == env.state.continuum_for_ticket(rec_id)
     assert sandbox.world.ticket(doc["continuum_ticket_id"])["assigned_to"] == "VSD"
 
 
@@ -68,10 +68,10 @@ def test_exit_codes_for_preconditions_privileges_usage_and_refusals(env):
     out = zl(env, "tickets", "reassign", env.ticket(), "--assign", "NOC")
     assert out.returncode == 2
     rec_id = env.ticket()
-    env.store.link_ticket("123456789", rec_id, acked=True)  # unknown to Continuum: refused for good
+    env.state.link_ticket("123456789", rec_id, acked=True)  # unknown to Continuum: refused for good
     out = zl(env, "tickets", "note", rec_id, "hello", "--wait", "20")
     assert out.returncode == 1 and "refused" in out.stderr.lower()
-    assert env.store.outbox_depth() == 0 and env.store.get_outbox(1).state == "failed"
+    assert env.state.outbox_depth() == 0 and env.state.get_outbox(1).state == "failed"
 
 
 def test_requests_listing(env):

@@ -30,11 +30,11 @@ from config.loader import parse_settings
 from test_outbound_support import fast_client
 config = Path(sys.argv[1])
 app = App(config, settings=parse_settings(config.read_text(), base_dir=config.parent, path=config))
-app.__dict__["client"] = fast_client(sys.argv[2])
+app.set_client(fast_client(sys.argv[2]))
 sender = OutboxSender(app, base_delay=0.01, max_delay=0.05, pause_max=0.05)
 while True:
     sender.run_once()
-    if app.store.outbox_depth() == 0:
+    if app.state.outbox_depth() == 0:
         break
     time.sleep(min(0.02, sender.next_due_seconds()))
 """
@@ -54,7 +54,7 @@ def linked_tickets(env, count):
 def test_exactly_once_with_lost_answers_and_killed_senders(env, sandbox):
     tickets = linked_tickets(env, 50)
     keys = []
-    with env.store.transaction():
+    with env.state.transaction():
         for n in range(1000):
             keys.append(actions.add_note(env.app, tickets[n % 50], f"note {n}", "jsmith").idem_key)
     sandbox.faults.set(drop_after_apply_rate=0.1, paths=["/psa/v1/tickets"])
@@ -62,9 +62,9 @@ def test_exactly_once_with_lost_answers_and_killed_senders(env, sandbox):
     rng = random.Random(4)
     kills = 0
     for _ in range(6):  # kill senders mid-way, each only after it has delivered something
-        depth = env.store.outbox_depth()
+        depth = env.state.outbox_depth()
         proc = spawn_sender(env, sandbox, tests_dir)
-        wait_for(lambda: proc.poll() is not None or env.store.outbox_depth() < depth, timeout=60)
+        wait_for(lambda: proc.poll() is not None or env.state.outbox_depth() < depth, timeout=60)
         time.sleep(rng.uniform(0.0, 0.3))
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
@@ -73,19 +73,19 @@ def test_exactly_once_with_lost_answers_and_killed_senders(env, sandbox):
     last = spawn_sender(env, sandbox, tests_dir)
     last.wait(timeout=180)
     assert kills >= 3, "the sender was not killed mid-way often enough to mean anything"
-    assert env.store.outbox_depth() == 0
+    assert env.state.outbox_depth() == 0
     counts = ledger_by_key(sandbox)
     assert sorted(counts) == sorted(keys) and set(counts.values()) == {1}
-    states = env.store.db.query("SELECT state, COUNT(*) FROM outbox GROUP BY state")
+    states = env.state.db.query("SELECT state, COUNT(*) FROM outbox GROUP BY state")
     assert {r[0]: r[1] for r in states} == {"done": 1000}
-    sent_notes = env.store.db.scalar("SELECT COUNT(*) FROM history WHERE text LIKE 'Sent to Continuum: note%'")
+    sent_notes = env.state.db.scalar("SELECT COUNT(*) FROM history WHERE text LIKE 'Sent to Continuum: note%'")
     assert sent_notes == 1000
     per_ticket = {}
     for entry in sandbox.world.ledger:
         per_ticket.setdefault(entry["ticket_id"], []).append(entry["idempotency_key"])
     # order per ticket kept: each ticket's notes arrived in the order they were queued
     for rec_id in tickets:
-        tid = env.store.continuum_for_ticket(rec_id)
+        tid = env.state.continuum_for_ticket(rec_id)
         assert per_ticket[tid] == [k for n, k in enumerate(keys) if tickets[n % 50] == rec_id]
 
 
@@ -115,12 +115,12 @@ def test_outage_delivers_everything_once_when_continuum_returns(env, sandbox):
     try:
         for n in range(300):
             put_request(env, f"out-{n}", "AddNote", TicketRecID=tickets[n % 30], Note=f"during outage {n}")
-        wait_for(lambda: len(env.store.list_requests()) == 300, timeout=60)
+        wait_for(lambda: len(env.state.list_requests()) == 300, timeout=60)
         time.sleep(1.0)  # the sender keeps failing meanwhile
         assert sandbox.world.ledger == []
-        assert env.store.outbox_depth() == 300
+        assert env.state.outbox_depth() == 300
         sandbox.faults.clear()
-        wait_for(lambda: env.store.outbox_depth() == 0, timeout=90)
+        wait_for(lambda: env.state.outbox_depth() == 0, timeout=90)
     finally:
         stop.set()
         watcher.stop()
@@ -144,6 +144,6 @@ def test_burst_of_2000_drops_each_taken_once(env):
     processor.close()
     processed = sorted(p.name for p in (env.requests_folder / "Processed").glob("*.xml"))
     assert processed == sorted(f"burst-{n}.xml" for n in range(2000))  # no "-1" copies: none taken twice
-    assert env.store.outbox_depth() == 2000
-    assert len(env.store.list_requests(limit=5000)) == 2000
+    assert env.state.outbox_depth() == 2000
+    assert len(env.state.list_requests(limit=5000)) == 2000
     assert not list(env.requests_folder.glob("*.xml"))

@@ -56,7 +56,7 @@ def make_app(tmp_path: Path, url: str, psg: str = PSG, capture: Capture | None =
     config.write_text(ini_text(url, psg))
     settings = parse_settings(config.read_text(), base_dir=tmp_path, path=config)
     app = App(config, settings=settings, extra_plugins=[("capture", capture)] if capture else None)
-    app.__dict__["client"] = fast_client(url, psg)
+    app.set_client(fast_client(url, psg))
     return app
 
 
@@ -72,8 +72,12 @@ class Env:
     extra: dict = field(default_factory=dict)
 
     @property
-    def store(self):
-        return self.app.store
+    def state(self):
+        return self.app.state
+
+    @property
+    def psa(self):
+        return self.app.psa
 
     @property
     def requests_folder(self) -> Path:
@@ -81,30 +85,30 @@ class Env:
 
     def ticket(self, description: str = "Backup job failed\nThe nightly backup did not run.",
                *, asset: bool = True, account: str | None = None) -> str:
-        return self.store.add_ticket(account or self.account, description,
+        return self.psa.add_ticket(account or self.account, description,
                                      asset_rec_id=self.asset if asset and not account else None)
 
     def linked_ticket(self) -> tuple[str, str]:
         """A PSA ticket linked to a Continuum ticket opened in the sandbox."""
         opened = self.sandbox.world.open_ticket(site_code=self.site, title="Disk low")
         rec_id = self.ticket()
-        self.store.link_ticket(opened["ticket_id"], rec_id, acked=True)
+        self.state.link_ticket(opened["ticket_id"], rec_id, acked=True)
         return rec_id, opened["ticket_id"]
 
 
 def make_env(tmp_path: Path, sandbox, capture: Capture | None = None) -> Env:
     app = make_app(tmp_path, sandbox.url, capture=capture)
-    store = app.store
-    store.add_employee("jsmith", "Jane Smith", "Full")
-    store.add_employee("limited", "Lee Mited", "Limited")
+    state, psa = app.state, app.psa
+    state.add_employee("jsmith", "Jane Smith", "Full")
+    state.add_employee("limited", "Lee Mited", "Limited")
     world = sandbox.world
     site = world._site_list()[0].site_code
     device = world._devices_of(site)[0].device_id
-    account = store.add_account("ACME")
-    store.link_site(site, account, by="jsmith")
-    asset = store.add_asset("ACME-DC01", account)
-    store.link_device(device, asset, by="jsmith")
-    unlinked = store.add_account("Nobody Ltd")
+    account = psa.add_account("ACME")
+    state.link_site(site, account, by="jsmith")
+    asset = psa.add_asset("ACME-DC01", account)
+    state.link_device(device, asset, by="jsmith")
+    unlinked = psa.add_account("Nobody Ltd")
     return Env(app, sandbox, site, device, account, asset, unlinked)
 
 

@@ -15,7 +15,7 @@ FOLDER_PLUGIN = textwrap.dedent('''
     from agent.hookspecs import hookimpl
 
     @hookimpl
-    def zenith_resolve_account(ticket, store, settings):
+    def zenith_resolve_account(ticket, psa, settings):
         return "CRD_FROM_FOLDER"
 ''')
 
@@ -27,7 +27,7 @@ def settings_with(tmp_path, text=""):
 def resolve(pm, ticket=None):
     ticket = ticket or SimpleNamespace(site_code="ACME-HQ")
     store = SimpleNamespace(account_for_site=lambda code: "CRD_LINKED")
-    return pm.hook.zenith_resolve_account(ticket=ticket, store=store, settings=None)
+    return pm.hook.zenith_resolve_account(ticket=ticket, psa=store, settings=None)
 
 
 def test_builtins_registered_through_the_same_manager(tmp_path):
@@ -62,7 +62,7 @@ def test_disabling_a_plugin_in_the_ini_restores_the_default(tmp_path):
 def test_inline_class_plugin(tmp_path):
     class Inline:
         @hookimpl
-        def zenith_resolve_account(self, ticket, store, settings):
+        def zenith_resolve_account(self, ticket, psa, settings):
             return "CRD_INLINE" if ticket.site_code == "ACME-HQ" else None
 
     pm = get_plugin_manager(settings_with(tmp_path), extra=[("inline", Inline())])

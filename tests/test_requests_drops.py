@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from agent.sync import records
+
 import threading
 import time
 
@@ -11,7 +13,7 @@ from agent.sync.inventory.refresh import InventoryJob
 from agent.sync.outbound.sender import OutboxSender
 from agent.sync.requests import RequestProcessor
 from agent.sandbox import SandboxServer
-from agent.backends.embedded import STATUS_COMPLETED
+from agent.ports.psa import STATUS_COMPLETED
 from dbsys.watcher import FolderWatcher
 from test_outbound_support import PSG, age, drop, make_env, request_xml, result, wait_for
 
@@ -61,9 +63,9 @@ def test_create_ticket_drop_is_queued_then_done(env, proc, sandbox):
     OutboxSender(env.app).run_once()
     done = result(env.requests_folder, "req-1")
     assert done["status"] == "Done" and done["action"] == "CreateTicket"
-    assert done["continuum_ticket_id"] == env.store.continuum_for_ticket(rec_id)
+    assert done["continuum_ticket_id"] == env.state.continuum_for_ticket(rec_id)
     assert sandbox.world.ledger[0]["idempotency_key"] == "zl-req-req-1"
-    assert env.store.request_seen("req-1")["status"] == "Done"
+    assert env.state.request_seen("req-1")["status"] == "Done"
 
 
 def test_reassign_note_and_complete_drops(env, proc, sandbox):
@@ -72,7 +74,7 @@ def test_reassign_note_and_complete_drops(env, proc, sandbox):
              put(env, "r-b", "AddNote", TicketRecID=rec_id, Note="a note"),
              put(env, "r-c", "CompleteTicket", TicketRecID=rec_id, Note="fixed")]
     assert run(proc, *paths) == 3
-    assert env.store.get_ticket(rec_id).status_code == STATUS_COMPLETED
+    assert records.get_ticket(env.state, env.psa, rec_id).status_code == STATUS_COMPLETED
     assert OutboxSender(env.app).run_once() == 3
     for rid in ("r-a", "r-b", "r-c"):
         got = result(env.requests_folder, rid)
@@ -81,7 +83,7 @@ def test_reassign_note_and_complete_drops(env, proc, sandbox):
     # a second completion: nothing more to send, Done at once
     run(proc, put(env, "r-d", "CompleteTicket", TicketRecID=rec_id))
     assert result(env.requests_folder, "r-d")["status"] == "Done"
-    assert env.store.outbox_depth() == 0
+    assert env.state.outbox_depth() == 0
 
 
 def test_ticket_preconditions_fail_with_a_clear_result(env, proc):
@@ -99,8 +101,8 @@ def test_ticket_preconditions_fail_with_a_clear_result(env, proc):
     assert "Nobody Ltd" in result(env.requests_folder, "p-1")["error_message"]
     assert "new id" in result(env.requests_folder, "p-1")["error_message"]
     assert folder_names(env, "Failed") == [f"p-{n}.xml" for n in range(1, 6)]
-    assert env.store.outbox_depth() == 0
-    assert len(env.store.list_requests(failed_only=True)) == 5
+    assert env.state.outbox_depth() == 0
+    assert len(env.state.list_requests(failed_only=True)) == 5
 
 
 # -- link actions ----------------------------------------------------------------------------
@@ -111,22 +113,22 @@ def test_link_actions(env, proc, sandbox):
     site3 = world._site_list()[2].site_code
     device2 = world._devices_of(site2)[0].device_id
     device3 = world._devices_of(site3)[0].device_id
-    other_asset = env.store.add_asset("Spare", env.unlinked_account)
+    other_asset = env.psa.add_asset("Spare", env.unlinked_account)
     run(proc, put(env, "l-1", "LinkSite", SiteCode=site2, AccountRecID=env.unlinked_account))
-    assert env.store.account_for_site(site2) == env.unlinked_account
+    assert env.state.account_for_site(site2) == env.unlinked_account
     run(proc, put(env, "l-2", "CreateAccountFromSite", SiteCode=site3))
     created = result(env.requests_folder, "l-2")
-    assert created["status"] == "Done" and env.store.account_for_site(site3) == created["extra"]["AccountRecID"]
+    assert created["status"] == "Done" and env.state.account_for_site(site3) == created["extra"]["AccountRecID"]
     run(proc, put(env, "l-3", "LinkDevice", DeviceID=device2, AssetRecID=other_asset))
-    assert env.store.asset_for_device(device2) == other_asset
+    assert env.state.asset_for_device(device2) == other_asset
     run(proc, put(env, "l-4", "CreateAssetFromDevice", DeviceID=device3))
-    assert env.store.asset_for_device(device3) == result(env.requests_folder, "l-4")["extra"]["AssetRecID"]
+    assert env.state.asset_for_device(device3) == result(env.requests_folder, "l-4")["extra"]["AssetRecID"]
     run(proc, put(env, "l-5", "UnlinkDevice", DeviceID=device2))
-    assert env.store.asset_for_device(device2) is None
+    assert env.state.asset_for_device(device2) is None
     run(proc, put(env, "l-6", "UnlinkSite", SiteCode=site2))
-    assert env.store.account_for_site(site2) is None
+    assert env.state.account_for_site(site2) is None
     run(proc, put(env, "l-7", "UnlinkAccount", AccountRecID=env.account))
-    assert env.store.sites_for_account(env.account) == [] and env.store.asset_for_device(env.device) is None
+    assert env.state.sites_for_account(env.account) == [] and env.state.asset_for_device(env.device) is None
     run(proc, put(env, "l-8", "LinkSite", user="limited", SiteCode=site2, AccountRecID=env.account))
     assert [result(env.requests_folder, f"l-{n}")["status"] for n in range(1, 9)] == ["Done"] * 7 + ["Failed"]
     assert result(env.requests_folder, "l-8")["error_code"] == "NoPrivilege"
@@ -214,7 +216,7 @@ def test_same_request_twice_is_taken_once(env, proc):
     data = request_xml("dup-1", "AddNote", TicketRecID=rec_id, Note="once")
     run(proc, drop(env.requests_folder, "dup-1.xml", data))
     run(proc, drop(env.requests_folder, "dup-1.xml", data))  # the same file dropped again
-    assert env.store.outbox_depth() == 1
+    assert env.state.outbox_depth() == 1
     assert folder_names(env, "Processed") == ["dup-1-1.xml", "dup-1.xml"]
     assert result(env.requests_folder, "dup-1")["status"] == "Queued"
 
@@ -223,7 +225,7 @@ def test_same_id_with_other_content_fails_without_touching_the_first(env, proc):
     rec_id, _tid = env.linked_ticket()
     run(proc, put(env, "dup-2", "AddNote", TicketRecID=rec_id, Note="first"))
     run(proc, drop(env.requests_folder, "again.xml", request_xml("dup-2", "AddNote", TicketRecID=rec_id, Note="2nd")))
-    assert env.store.outbox_depth() == 1
+    assert env.state.outbox_depth() == 1
     assert result(env.requests_folder, "dup-2")["status"] == "Queued"
     dup = result(env.requests_folder, "dup-2.duplicate")
     assert dup["status"] == "Failed" and dup["error_code"] == "DuplicateId" and "new, unique id" in dup["error_message"]
@@ -241,10 +243,10 @@ def test_crash_after_commit_before_result_and_move(env, proc, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         run(proc, path)
     monkeypatch.undo()
-    assert path.exists() and env.store.outbox_depth() == 1
+    assert path.exists() and env.state.outbox_depth() == 1
     restarted = RequestProcessor(env.app)
     assert restarted.scan() == 1
-    assert env.store.outbox_depth() == 1  # the work was not done twice
+    assert env.state.outbox_depth() == 1  # the work was not done twice
     assert result(env.requests_folder, "crash-1")["status"] == "Queued"
     assert folder_names(env, "Processed") == ["crash-1.xml"]
 
@@ -260,7 +262,7 @@ def test_crash_after_result_before_move(env, proc, monkeypatch):
     monkeypatch.undo()
     OutboxSender(env.app).run_once()  # meanwhile the note went out: the result says Done
     RequestProcessor(env.app).scan()
-    assert env.store.outbox_depth() == 0 and len(env.store.list_requests()) == 1
+    assert env.state.outbox_depth() == 0 and len(env.state.list_requests()) == 1
     assert result(env.requests_folder, "crash-2")["status"] == "Done"  # not overwritten by Queued
 
 
@@ -271,14 +273,14 @@ def test_failure_in_the_work_rolls_back_only_that_request(env, proc, monkeypatch
     real = actions.complete_ticket
 
     def half_done(app, ticket_rec_id, *args, **kwargs):
-        app.store.set_ticket_status(ticket_rec_id, STATUS_COMPLETED)
+        app.psa.set_ticket_status(ticket_rec_id, STATUS_COMPLETED)
         from agent.errors import PreconditionError
         raise PreconditionError("refused after a write")
 
     monkeypatch.setattr(actions, "complete_ticket", half_done)
     run(proc, put(env, "sp-1", "CompleteTicket", TicketRecID=rec_id))
     assert result(env.requests_folder, "sp-1")["status"] == "Failed"
-    assert env.store.get_ticket(rec_id).status_code != STATUS_COMPLETED
+    assert records.get_ticket(env.state, env.psa, rec_id).status_code != STATUS_COMPLETED
     monkeypatch.setattr(actions, "complete_ticket", real)
 
 
@@ -291,7 +293,7 @@ def test_watcher_feeds_the_processor(env, proc):
         for n in range(20):
             put(env, f"w-{n}", "AddNote", TicketRecID=rec_id, Note=f"note {n}")
         wait_for(lambda: len(folder_names(env, "Processed")) == 20, timeout=15)
-    assert env.store.outbox_depth() == 20
+    assert env.state.outbox_depth() == 20
     assert all(result(env.requests_folder, f"w-{n}")["status"] == "Queued" for n in range(20))
 
 
@@ -304,5 +306,5 @@ def test_concurrent_calls_take_each_file_once(env, proc):
         t.start()
     for t in threads:
         t.join()
-    assert env.store.outbox_depth() == 30
+    assert env.state.outbox_depth() == 30
     assert len(folder_names(env, "Processed")) == 30

@@ -199,9 +199,9 @@ def test_a_backlog_beyond_one_round_is_read_on_without_waiting_for_the_poll_inte
                                           cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=err))
         app = App(ini)
         try:
-            wait_for(lambda: app.store.count_tickets() == backlog, 60,
+            wait_for(lambda: app.psa.count_tickets() == backlog, 60,
                      f"{backlog} tickets (the poll interval is an hour: only an immediate second round gets there)")
-            wait_for(lambda: sb.world.acked_cursor == app.store.feed_cursor, 10, "the last ack")
+            wait_for(lambda: sb.world.acked_cursor == app.state.feed_cursor, 10, "the last ack")
         finally:
             app.close()
             code, _ = stop(proc)

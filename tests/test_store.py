@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from agent.sync import records
+
 import json
 import sqlite3
 import threading
@@ -10,27 +12,40 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from stores import embedded, open_embedded
 from agent.errors import NotFoundError, PrivilegeError, UsageError
 from agent.sync.inbound.rules import human_time, seen_fields, store_time
-from agent.backends.embedded import STATUS_COMPLETED, Store, now_iso, parse_stored_time, stored_time
+from agent.ports.times import now_iso, parse_stored_time, stored_time
+from agent.ports.psa import STATUS_COMPLETED
+from agent.backends.embedded import StateStore
 from agent.backends.embedded.migrations import MIGRATIONS
-from agent.backends.embedded.recid import PATTERN, is_rec_id, new_rec_id
+from agent.ports.recid import PATTERN, is_rec_id, new_rec_id
 
 
 @pytest.fixture
-def store(tmp_path):
-    with Store(tmp_path / "z.sqlite3") as s:
-        yield s
+def stores(tmp_path):
+    with embedded(tmp_path / "z.sqlite3") as pair:
+        yield pair
+
+
+@pytest.fixture
+def state(stores):
+    return stores[0]
+
+
+@pytest.fixture
+def psa(stores):
+    return stores[1]
 
 
 def test_migrates_from_empty_and_reopens(tmp_path):
     path = tmp_path / "z.sqlite3"
-    with Store(path) as s:
+    with embedded(path) as (s, psa):
         assert s.db.schema_version == len(MIGRATIONS)
-        rec = s.add_account("ACME")
-    with Store(path) as s:
+        rec = psa.add_account("ACME")
+    with embedded(path) as (s, psa):
         assert s.db.schema_version == len(MIGRATIONS)
-        assert s.get_account(rec).name == "ACME"
+        assert psa.get_account(rec).name == "ACME"
 
 
 def test_request_extras_move_from_the_sync_state_into_the_request(tmp_path):
@@ -45,7 +60,7 @@ def test_request_extras_move_from_the_sync_state_into_the_request(tmp_path):
                      [("request_extra:r1", '{"AccountRecID": "CRD1"}'), ("feed_cursor", "c9")])
     conn.commit()
     conn.close()
-    with Store(path) as s:
+    with embedded(path) as (s, psa):
         assert s.request_seen("r1")["extra"] == {"AccountRecID": "CRD1"}
         assert s.request_seen("r2")["extra"] is None
         assert s.get_state("request_extra:r1") is None and s.feed_cursor == "c9"
@@ -74,7 +89,7 @@ def test_last_seen_fields_move_from_the_sync_state_onto_the_ticket_links(tmp_pat
                       ("continuum_ticket:C9", json.dumps(old)), ("feed_cursor", "c9")])
     conn.commit()
     conn.close()
-    with Store(path) as s:
+    with embedded(path) as (s, psa):
         links = s.ticket_links_among(["C1", "C2", "C3", "C9"])
         assert set(links) == {"C1", "C2", "C3"}
         assert seen_fields(links["C1"][1]) == old
@@ -85,19 +100,19 @@ def test_last_seen_fields_move_from_the_sync_state_onto_the_ticket_links(tmp_pat
         assert seen_fields(s.ticket_links_among(["C3"])["C3"][1])["title"] == "t"
 
 
-def test_pragmas_wal_and_full_sync(store):
-    assert store.db.scalar("PRAGMA journal_mode") == "wal"
-    assert store.db.scalar("PRAGMA synchronous") == 2
+def test_pragmas_wal_and_full_sync(state, psa):
+    assert state.db.scalar("PRAGMA journal_mode") == "wal"
+    assert state.db.scalar("PRAGMA synchronous") == 2
 
 
 def test_newer_schema_is_refused(tmp_path):
     path = tmp_path / "z.sqlite3"
-    Store(path).close()
+    StateStore(path).close()
     conn = sqlite3.connect(path)
     conn.execute(f"PRAGMA user_version={len(MIGRATIONS) + 1}")
     conn.close()
     with pytest.raises(Exception, match="newer zenithlink"):
-        Store(path)
+        StateStore(path)
 
 
 @pytest.mark.parametrize("table,prefix", [("account", "CRD"), ("asset", "AST"), ("ticket", "TKT"),
@@ -133,140 +148,140 @@ def test_continuum_times_in_the_store_and_in_notes():
     assert parse_stored_time(store_time("yesterday")) > datetime(2026, 1, 1, tzinfo=timezone.utc)  # now
 
 
-def test_accounts_keep_creation_order_and_first_account(store):
-    a = store.add_account("Own business")
-    b = store.add_account("ACME")
-    assert [x.rec_id for x in store.list_accounts()] == [a, b]
-    assert store.first_account().rec_id == a
-    assert store.find_account("acme").rec_id == b
+def test_accounts_keep_creation_order_and_first_account(state, psa):
+    a = psa.add_account("Own business")
+    b = psa.add_account("ACME")
+    assert [x.rec_id for x in psa.list_accounts()] == [a, b]
+    assert psa.first_account().rec_id == a
+    assert psa.find_account("acme").rec_id == b
     with pytest.raises(UsageError):
-        store.add_account("  ")
+        psa.add_account("  ")
 
 
-def test_builtin_groups_and_privilege(store):
-    groups = {g["name"]: g["continuum"] for g in store.list_groups()}
+def test_builtin_groups_and_privilege(state, psa):
+    groups = {g["name"]: g["continuum"] for g in state.list_groups()}
     assert groups == {"Full": True, "Partial": False, "Limited": False, "Sys Admin": True}
-    store.add_group("Dispatch", continuum=True)
-    store.add_employee("ann", group="Dispatch")
-    store.add_employee("bob", group="Limited")
-    assert store.require_privilege("ann", "link sites")["login"] == "ann"
+    state.add_group("Dispatch", continuum=True)
+    state.add_employee("ann", group="Dispatch")
+    state.add_employee("bob", group="Limited")
+    assert state.require_privilege("ann", "link sites")["login"] == "ann"
     with pytest.raises(PrivilegeError) as info:
-        store.require_privilege("bob", "link sites")
+        state.require_privilege("bob", "link sites")
     assert "Continuum Integration" in info.value.message and "Limited" in info.value.message
     assert info.value.exit_code == 3
     with pytest.raises(PrivilegeError):
-        store.require_privilege(None, "link sites")
-    assert [(e["login"], e["name"], e["group"], e["continuum"]) for e in store.list_employees()] == [
+        state.require_privilege(None, "link sites")
+    assert [(e["login"], e["name"], e["group"], e["continuum"]) for e in state.list_employees()] == [
         ("ann", "ann", "Dispatch", True), ("bob", "bob", "Limited", False)]
-    assert store.list_employees()[1] == store.get_employee("BOB")
+    assert state.list_employees()[1] == state.get_employee("BOB")
 
 
-def test_tickets_history_status_inbox(store):
-    acc = store.add_account("ACME")
-    ast = store.add_asset("PC-1", acc, serial="S1")
-    t = store.add_ticket(acc, "Disk full", asset_rec_id=ast, in_inbox=True)
-    store.add_history(t, "first", at="2026-11-27T10:00:00Z")
-    store.add_history(t, "second", at="2026-11-27T11:00:00Z")
-    assert store.set_ticket_status(t, STATUS_COMPLETED) == 100
-    ticket = store.get_ticket(t)
+def test_tickets_history_status_inbox(state, psa):
+    acc = psa.add_account("ACME")
+    ast = psa.add_asset("PC-1", acc, serial="S1")
+    t = psa.add_ticket(acc, "Disk full", asset_rec_id=ast, in_inbox=True)
+    psa.add_history(t, "first", at="2026-11-27T10:00:00Z")
+    psa.add_history(t, "second", at="2026-11-27T11:00:00Z")
+    assert psa.set_ticket_status(t, STATUS_COMPLETED) == 100
+    ticket = records.get_ticket(state, psa, t)
     doc = ticket.as_dict()
     assert doc["status"] == "Completed" and doc["status_code"] == 1000 and doc["in_inbox"] is True
     assert [h["text"] for h in doc["history"]] == ["first", "second"]
     assert set(doc) >= {"rec_id", "ticket_no", "description", "status", "status_code", "in_inbox",
                         "account_rec_id", "asset_rec_id", "manager", "continuum_ticket_id", "history"}
-    assert [x.rec_id for x in store.list_tickets(inbox=True)] == [t]
+    assert [x.rec_id for x in records.list_tickets(state, psa, inbox=True)] == [t]
     with pytest.raises(NotFoundError):
-        store.get_ticket("TKT00000000000000000")
+        records.get_ticket(state, psa, "TKT00000000000000000")
 
 
-def test_transaction_rolls_back_everything(store):
+def test_transaction_rolls_back_everything(state, psa):
     with pytest.raises(RuntimeError):
-        with store.transaction():
-            store.add_account("A")
-            store.set_state("feed_cursor", "c-9")
+        with state.transaction():
+            psa.add_account("A")
+            state.set_state("feed_cursor", "c-9")
             raise RuntimeError("crash")
-    assert store.list_accounts() == [] and store.feed_cursor is None
+    assert psa.list_accounts() == [] and state.feed_cursor is None
 
 
-def test_unlink_account_cascade_and_merge(store):
-    auto = store.add_account("[Continuum AUTO CREATED] ACME", auto_created=True)
-    real = store.add_account("ACME")
-    store.link_site("ACME-HQ", auto)
-    store.link_site("ACME-BR", auto)
-    asset = store.add_asset("DC01", auto)
-    store.link_device("D-1", asset)
-    t = store.add_ticket(auto, "x")
-    store.link_ticket("2026000001", t)
-    moved = store.merge_accounts(auto, real)
+def test_unlink_account_cascade_and_merge(state, psa):
+    auto = psa.add_account("[Continuum AUTO CREATED] ACME", auto_created=True)
+    real = psa.add_account("ACME")
+    state.link_site("ACME-HQ", auto)
+    state.link_site("ACME-BR", auto)
+    asset = psa.add_asset("DC01", auto)
+    state.link_device("D-1", asset)
+    t = psa.add_ticket(auto, "x")
+    state.link_ticket("2026000001", t)
+    moved = records.merge_accounts(state, psa, auto, real)
     assert moved == {"sites": 2, "tickets": 1, "assets": 1}
-    assert store.account_for_site("ACME-HQ") == real
-    assert store.get_ticket(t).account_rec_id == real
+    assert state.account_for_site("ACME-HQ") == real
+    assert records.get_ticket(state, psa, t).account_rec_id == real
     with pytest.raises(NotFoundError):
-        store.get_account(auto)
-    removed = store.unlink_account(real)
+        psa.get_account(auto)
+    removed = records.unlink_account(state, psa, real)
     assert removed == {"sites": ["ACME-BR", "ACME-HQ"], "ticket_links": 1, "device_links": 1}
-    assert store.site_links() == {} and store.device_links() == {} and store.continuum_for_ticket(t) is None
+    assert state.site_links() == {} and state.device_links() == {} and state.continuum_for_ticket(t) is None
 
 
-def test_outbox_orders_per_ticket_and_dedupes_keys(store):
-    acc = store.add_account("A")
-    t1, t2 = store.add_ticket(acc, "one"), store.add_ticket(acc, "two")
-    first = store.enqueue_outbox("k1", t1, "create", {"a": 1})
-    store.enqueue_outbox("k2", t1, "note", {})
-    store.enqueue_outbox("k3", t2, "note", {})
-    assert store.enqueue_outbox("k1", t1, "create", {"a": 1}) is None
-    due = store.due_outbox("9999")
+def test_outbox_orders_per_ticket_and_dedupes_keys(state, psa):
+    acc = psa.add_account("A")
+    t1, t2 = psa.add_ticket(acc, "one"), psa.add_ticket(acc, "two")
+    first = state.enqueue_outbox("k1", t1, "create", {"a": 1})
+    state.enqueue_outbox("k2", t1, "note", {})
+    state.enqueue_outbox("k3", t2, "note", {})
+    assert state.enqueue_outbox("k1", t1, "create", {"a": 1}) is None
+    due = state.due_outbox("9999")
     assert [i.idem_key for i in due] == ["k1", "k3"]
-    store.outbox_finish(first, "done")
-    assert [i.idem_key for i in store.due_outbox("9999")] == ["k2", "k3"]
-    assert store.outbox_depth() == 2
+    state.outbox_finish(first, "done")
+    assert [i.idem_key for i in state.due_outbox("9999")] == ["k2", "k3"]
+    assert state.outbox_depth() == 2
 
 
-def test_outbox_lookups_by_key_ticket_action_and_state(store):
-    acc = store.add_account("A")
-    t1, t2 = store.add_ticket(acc, "one"), store.add_ticket(acc, "two")
-    create = store.enqueue_outbox("k1", t1, "create", {})
-    note = store.enqueue_outbox("k2", t1, "note", {})
-    store.enqueue_outbox("k3", t2, "close", {})
-    assert store.outbox_id("k2") == note and store.outbox_id("nope") is None
-    assert store.count_outbox(t1, ("create",)) == 1
-    assert store.count_outbox(t1, ("create", "note")) == 2
-    assert store.count_outbox(t1, ("close",)) == 0
-    assert store.first_pending_outbox_id(t1) == create
-    store.outbox_finish(create, "done", result={"continuum_ticket_id": "77"})
-    assert store.count_outbox(t1, ("create",)) == 0
-    assert store.count_outbox(t1, ("create",), states=("pending", "done")) == 1
-    assert store.first_pending_outbox_id(t1) == note
-    assert store.get_outbox(create).result == {"continuum_ticket_id": "77"}
-    assert store.get_outbox(note).result is None
-    store.outbox_retry_later(note, "2999-01-01T00:00:00.000000Z", "later")
-    assert store.next_outbox_attempt() == store.get_outbox(store.outbox_id("k3")).next_attempt_at
+def test_outbox_lookups_by_key_ticket_action_and_state(state, psa):
+    acc = psa.add_account("A")
+    t1, t2 = psa.add_ticket(acc, "one"), psa.add_ticket(acc, "two")
+    create = state.enqueue_outbox("k1", t1, "create", {})
+    note = state.enqueue_outbox("k2", t1, "note", {})
+    state.enqueue_outbox("k3", t2, "close", {})
+    assert state.outbox_id("k2") == note and state.outbox_id("nope") is None
+    assert state.count_outbox(t1, ("create",)) == 1
+    assert state.count_outbox(t1, ("create", "note")) == 2
+    assert state.count_outbox(t1, ("close",)) == 0
+    assert state.first_pending_outbox_id(t1) == create
+    state.outbox_finish(create, "done", result={"continuum_ticket_id": "77"})
+    assert state.count_outbox(t1, ("create",)) == 0
+    assert state.count_outbox(t1, ("create",), states=("pending", "done")) == 1
+    assert state.first_pending_outbox_id(t1) == note
+    assert state.get_outbox(create).result == {"continuum_ticket_id": "77"}
+    assert state.get_outbox(note).result is None
+    state.outbox_retry_later(note, "2999-01-01T00:00:00.000000Z", "later")
+    assert state.next_outbox_attempt() == state.get_outbox(state.outbox_id("k3")).next_attempt_at
     for key in ("k2", "k3"):
-        store.outbox_finish(store.outbox_id(key), "failed")
-    assert store.next_outbox_attempt() is None and store.first_pending_outbox_id(t1) is None
+        state.outbox_finish(state.outbox_id(key), "failed")
+    assert state.next_outbox_attempt() is None and state.first_pending_outbox_id(t1) is None
 
 
-def test_requests_are_claimed_once(store):
-    assert store.record_request("r1", "h", "r1.xml", "AddNote", "ann", "Queued")
-    assert not store.record_request("r1", "h", "r1.xml", "AddNote", "ann", "Queued")
-    store.finish_request("r1", "Done", continuum_ticket_id="42")
-    assert store.request_seen("r1")["status"] == "Done"
+def test_requests_are_claimed_once(state, psa):
+    assert state.record_request("r1", "h", "r1.xml", "AddNote", "ann", "Queued")
+    assert not state.record_request("r1", "h", "r1.xml", "AddNote", "ann", "Queued")
+    state.finish_request("r1", "Done", continuum_ticket_id="42")
+    assert state.request_seen("r1")["status"] == "Done"
 
 
-def test_backup_while_writing(store, tmp_path):
-    acc = store.add_account("A")
+def test_backup_while_writing(state, psa, tmp_path):
+    acc = psa.add_account("A")
     stop = threading.Event()
 
     def writer():
         while not stop.is_set():
-            store.add_ticket(acc, "load")
+            psa.add_ticket(acc, "load")
 
     thread = threading.Thread(target=writer)
     thread.start()
     try:
         for n in range(3):
             target = tmp_path / f"backup{n}.sqlite3"
-            store.db.backup(target)
+            state.db.backup(target)
             copy = sqlite3.connect(target)
             assert copy.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
             assert copy.execute("SELECT COUNT(*) FROM accounts").fetchone()[0] == 1
@@ -274,155 +289,155 @@ def test_backup_while_writing(store, tmp_path):
     finally:
         stop.set()
         thread.join()
-    assert store.count_tickets() > 0
+    assert psa.count_tickets() > 0
 
 
 # -- batch methods and per-transaction memos the inbound sync relies on -----------------------
 
-def test_processed_changes_in_batches(store):
-    assert store.processed_among([]) == set() and store.mark_processed_many([]) == 0
-    store.mark_processed("c-1")
-    assert store.mark_processed_many(["c-2", "c-1", "c-3", "c-2"]) == 2  # c-1 known, c-2 twice
-    assert store.processed_among(["c-0", "c-1", "c-2", "c-3", "c-4"]) == {"c-1", "c-2", "c-3"}
-    assert all(store.is_processed(c) for c in ("c-1", "c-2", "c-3")) and not store.is_processed("c-4")
+def test_processed_changes_in_batches(state, psa):
+    assert state.processed_among([]) == set() and state.mark_processed_many([]) == 0
+    state.mark_processed("c-1")
+    assert state.mark_processed_many(["c-2", "c-1", "c-3", "c-2"]) == 2  # c-1 known, c-2 twice
+    assert state.processed_among(["c-0", "c-1", "c-2", "c-3", "c-4"]) == {"c-1", "c-2", "c-3"}
+    assert all(state.is_processed(c) for c in ("c-1", "c-2", "c-3")) and not state.is_processed("c-4")
     many = [f"x-{n}" for n in range(2000)]  # more than a page, in one query
-    store.mark_processed_many(many[::2])
-    assert store.processed_among(many) == set(many[::2])
+    state.mark_processed_many(many[::2])
+    assert state.processed_among(many) == set(many[::2])
 
 
-def test_states_in_batches(store):
-    store.set_states({"a": "1", "b": "2", "c": None})
-    store.set_states({"b": "3"})
-    store.set_states({})
-    assert store.get_states(["a", "b", "c", "d"]) == {"a": "1", "b": "3"}
-    assert store.get_state("b") == "3" and store.get_state("c", "none") == "none"
-    assert store.get_states([]) == {}
+def test_states_in_batches(state, psa):
+    state.set_states({"a": "1", "b": "2", "c": None})
+    state.set_states({"b": "3"})
+    state.set_states({})
+    assert state.get_states(["a", "b", "c", "d"]) == {"a": "1", "b": "3"}
+    assert state.get_state("b") == "3" and state.get_state("c", "none") == "none"
+    assert state.get_states([]) == {}
 
 
-def test_tickets_for_continuum_in_one_query(store):
-    acct = store.add_account("ACME")
-    t1, t2 = store.add_ticket(acct, "one"), store.add_ticket(acct, "two")
-    store.link_ticket("C-1", t1)
-    store.link_ticket("C-2", t2)
-    assert store.tickets_for_continuum(["C-1", "C-2", "C-3"]) == {"C-1": t1, "C-2": t2}
-    assert store.tickets_for_continuum([]) == {}
+def test_tickets_for_continuum_in_one_query(state, psa):
+    acct = psa.add_account("ACME")
+    t1, t2 = psa.add_ticket(acct, "one"), psa.add_ticket(acct, "two")
+    state.link_ticket("C-1", t1)
+    state.link_ticket("C-2", t2)
+    assert state.tickets_for_continuum(["C-1", "C-2", "C-3"]) == {"C-1": t1, "C-2": t2}
+    assert state.tickets_for_continuum([]) == {}
 
 
-def test_account_manager_and_unknown_or_merged_accounts(store):
-    store.add_employee("alice")
-    a = store.add_account("ACME", manager="alice")
-    b = store.add_account("Beta")
-    assert store.account_manager(a) == "alice" and store.account_manager(b) is None
+def test_account_manager_and_unknown_or_merged_accounts(state, psa):
+    state.add_employee("alice")
+    a = psa.add_account("ACME", manager="alice")
+    b = psa.add_account("Beta")
+    assert psa.account_manager(a) == "alice" and psa.account_manager(b) is None
     with pytest.raises(NotFoundError):
-        store.account_manager("CRD00000000000000000")
-    store.merge_accounts(b, a)
+        psa.account_manager("CRD00000000000000000")
+    records.merge_accounts(state, psa, b, a)
     with pytest.raises(NotFoundError):
-        store.account_manager(b)
+        psa.account_manager(b)
     with pytest.raises(NotFoundError):
-        store.add_ticket(b, "into a merged account")
+        psa.add_ticket(b, "into a merged account")
 
 
-def test_ticket_numbers_run_on_within_and_across_transactions(store):
-    acct = store.add_account("ACME")
-    first = store.add_ticket(acct, "before")
-    with store.transaction():
-        inside = [store.add_ticket(acct, f"t{n}") for n in range(5)]
+def test_ticket_numbers_run_on_within_and_across_transactions(state, psa):
+    acct = psa.add_account("ACME")
+    first = psa.add_ticket(acct, "before")
+    with state.transaction():
+        inside = [psa.add_ticket(acct, f"t{n}") for n in range(5)]
     with pytest.raises(RuntimeError):
-        with store.transaction():
-            store.add_ticket(acct, "rolled back")
+        with state.transaction():
+            psa.add_ticket(acct, "rolled back")
             raise RuntimeError("boom")
     # a ticket written by another connection between two transactions of this one
-    other = sqlite3.connect(store.path)
+    other = sqlite3.connect(state.path)
     other.execute("INSERT INTO tickets(rec_id, ticket_no, account_rec_id, description, created_at, updated_at)"
                   " VALUES ('TKT00000000000000001', 7, ?, 'elsewhere', 'x', 'x')", (acct,))
     other.commit()
     other.close()
-    with store.transaction():
-        after = store.add_ticket(acct, "after")
-    numbers = {t.rec_id: t.ticket_no for t in store.list_tickets()}
+    with state.transaction():
+        after = psa.add_ticket(acct, "after")
+    numbers = {t.rec_id: t.ticket_no for t in records.list_tickets(state, psa, )}
     assert [numbers[t] for t in [first, *inside]] == [1, 2, 3, 4, 5, 6]
     assert numbers[after] == 8 and len(numbers) == 8
 
 
-def test_site_account_memo_follows_link_changes_inside_a_transaction(store):
-    a, b = store.add_account("A"), store.add_account("B")
-    with store.transaction():
-        assert store.account_for_site("S1") is None
-        store.link_site("S1", a)
-        assert store.account_for_site("S1") == a
-        store.link_site("S1", b)
-        assert store.account_for_site("S1") == b
-        store.unlink_site("S1")
-        assert store.account_for_site("S1") is None
-        store.link_site("S1", a)
-        store.merge_accounts(a, b)
-        assert store.account_for_site("S1") == b
-        store.unlink_account(b)
-        assert store.account_for_site("S1") is None
+def test_site_account_memo_follows_link_changes_inside_a_transaction(state, psa):
+    a, b = psa.add_account("A"), psa.add_account("B")
+    with state.transaction():
+        assert state.account_for_site("S1") is None
+        state.link_site("S1", a)
+        assert state.account_for_site("S1") == a
+        state.link_site("S1", b)
+        assert state.account_for_site("S1") == b
+        state.unlink_site("S1")
+        assert state.account_for_site("S1") is None
+        state.link_site("S1", a)
+        records.merge_accounts(state, psa, a, b)
+        assert state.account_for_site("S1") == b
+        records.unlink_account(state, psa, b)
+        assert state.account_for_site("S1") is None
     with pytest.raises(RuntimeError):
-        with store.transaction():
-            store.link_site("S2", b)
-            assert store.account_for_site("S2") == b
+        with state.transaction():
+            state.link_site("S2", b)
+            assert state.account_for_site("S2") == b
             raise RuntimeError("boom")
-    with store.transaction():
-        assert store.account_for_site("S2") is None  # nothing remembered from the rolled-back one
+    with state.transaction():
+        assert state.account_for_site("S2") is None  # nothing remembered from the rolled-back one
 
 
-def test_memo_is_not_shared_with_another_thread_outside_the_transaction(store):
-    a = store.add_account("A")
-    store.link_site("S1", a)
+def test_memo_is_not_shared_with_another_thread_outside_the_transaction(state, psa):
+    a = psa.add_account("A")
+    state.link_site("S1", a)
     seen = []
-    with store.transaction():
-        assert store.account_for_site("S1") == a
-        worker = threading.Thread(target=lambda: seen.append(store.account_for_site("S1")))
+    with state.transaction():
+        assert state.account_for_site("S1") == a
+        worker = threading.Thread(target=lambda: seen.append(state.account_for_site("S1")))
         worker.start()
-        store.unlink_site("S1")
+        state.unlink_site("S1")
     worker.join()
     assert seen == [None]  # waited for the commit, then read the store itself
 
 
-def test_a_transaction_that_need_not_wait_for_the_disk(store):
-    with store.transaction(durable=False):
-        assert store.db.scalar("PRAGMA synchronous") == 1
-        store.set_state("k", "v")
-        with store.transaction():  # joins; the outer one decides
-            store.set_state("k2", "v2")
-    assert store.db.scalar("PRAGMA synchronous") == 2
-    assert store.get_states(["k", "k2"]) == {"k": "v", "k2": "v2"}
+def test_a_transaction_that_need_not_wait_for_the_disk(state, psa):
+    with state.transaction(durable=False):
+        assert state.db.scalar("PRAGMA synchronous") == 1
+        state.set_state("k", "v")
+        with state.transaction():  # joins; the outer one decides
+            state.set_state("k2", "v2")
+    assert state.db.scalar("PRAGMA synchronous") == 2
+    assert state.get_states(["k", "k2"]) == {"k": "v", "k2": "v2"}
     with pytest.raises(RuntimeError):
-        with store.transaction(durable=False):
-            store.set_state("k", "lost")
+        with state.transaction(durable=False):
+            state.set_state("k", "lost")
             raise RuntimeError("boom")
-    assert store.db.scalar("PRAGMA synchronous") == 2 and store.get_state("k") == "v"
-    with store.transaction():
-        with store.transaction(durable=False):
-            assert store.db.scalar("PRAGMA synchronous") == 2
+    assert state.db.scalar("PRAGMA synchronous") == 2 and state.get_state("k") == "v"
+    with state.transaction():
+        with state.transaction(durable=False):
+            assert state.db.scalar("PRAGMA synchronous") == 2
 
 
-def test_unacked_links_use_their_index(store):
-    acct = store.add_account("ACME")
-    tickets = [store.add_ticket(acct, f"t{n}") for n in range(3)]
+def test_unacked_links_use_their_index(state, psa):
+    acct = psa.add_account("ACME")
+    tickets = [psa.add_ticket(acct, f"t{n}") for n in range(3)]
     for n, rec in enumerate(tickets):
-        store.link_ticket(f"C-{n}", rec)
-    store.mark_links_acked(["C-1"])
-    assert sorted(store.unacked_ticket_links()) == [("C-0", tickets[0]), ("C-2", tickets[2])]
-    plan = " ".join(r[3] for r in store.db.query(
+        state.link_ticket(f"C-{n}", rec)
+    state.mark_links_acked(["C-1"])
+    assert sorted(state.unacked_ticket_links()) == [("C-0", tickets[0]), ("C-2", tickets[2])]
+    plan = " ".join(r[3] for r in state.db.query(
         "EXPLAIN QUERY PLAN SELECT continuum_ticket_id, ticket_rec_id FROM ticket_links WHERE acked = 0"))
     assert "ticket_links_unacked" in plan
 
 
-def test_completed_tickets_without_a_close_since_a_time_use_their_index(store):
-    acct = store.add_account("ACME")
-    old, recent, open_ticket = (store.add_ticket(acct, f"t{n}") for n in range(3))
+def test_completed_tickets_without_a_close_since_a_time_use_their_index(state, psa):
+    acct = psa.add_account("ACME")
+    old, recent, open_ticket = (psa.add_ticket(acct, f"t{n}") for n in range(3))
     for n, rec in enumerate((old, recent, open_ticket)):
-        store.link_ticket(f"C-{n}", rec)
-    store.set_ticket_status(old, STATUS_COMPLETED)
-    store.set_ticket_status(recent, STATUS_COMPLETED)
-    store.db.execute("UPDATE tickets SET updated_at = '2026-01-01T00:00:00.000000Z' WHERE rec_id = ?", (old,))
+        state.link_ticket(f"C-{n}", rec)
+    psa.set_ticket_status(old, STATUS_COMPLETED)
+    psa.set_ticket_status(recent, STATUS_COMPLETED)
+    state.db.execute("UPDATE tickets SET updated_at = '2026-01-01T00:00:00.000000Z' WHERE rec_id = ?", (old,))
 
-    assert sorted(store.completed_without_close()) == sorted([old, recent])
-    assert store.completed_without_close(since="2026-06-01T00:00:00.000000Z") == [recent]
-    plan = " ".join(r[3] for r in store.db.query(
+    assert sorted(records.completed_without_close(state, psa)) == sorted([old, recent])
+    assert records.completed_without_close(state, psa, since="2026-06-01T00:00:00.000000Z") == [recent]
+    plan = " ".join(r[3] for r in state.db.query(
         "EXPLAIN QUERY PLAN SELECT rec_id FROM tickets WHERE status_code = 1000 AND updated_at >= ?", ("",)))
     assert "tickets_completed" in plan
 
@@ -430,7 +445,7 @@ def test_completed_tickets_without_a_close_since_a_time_use_their_index(store):
 def test_now_iso_format():
     from datetime import datetime, timezone
 
-    from agent.backends.embedded import now_iso
+    from agent.ports.times import now_iso
 
     before = datetime.now(timezone.utc)
     stamp = now_iso()
@@ -440,85 +455,85 @@ def test_now_iso_format():
     assert before.replace(microsecond=0) <= moment <= after
 
 
-def test_after_commit_actions_run_once_the_outer_transaction_commits(store):
+def test_after_commit_actions_run_once_the_outer_transaction_commits(state, psa):
     ran: list[str] = []
-    store.on_commit(lambda: ran.append("outside"))
+    state.on_commit(lambda: ran.append("outside"))
     assert ran == ["outside"]
 
-    with store.transaction():
-        with store.transaction():
-            store.set_state("k", "1")
-            store.on_commit(lambda: ran.append("inner"))
+    with state.transaction():
+        with state.transaction():
+            state.set_state("k", "1")
+            state.on_commit(lambda: ran.append("inner"))
         assert ran == ["outside"]  # the inner block joined the outer transaction: not committed yet
-        store.on_commit(lambda: ran.append("outer"))
+        state.on_commit(lambda: ran.append("outer"))
     assert ran == ["outside", "inner", "outer"]
 
     with pytest.raises(RuntimeError):
-        with store.transaction():
-            store.set_state("k", "2")
-            store.on_commit(lambda: ran.append("rolled back"))
+        with state.transaction():
+            state.set_state("k", "2")
+            state.on_commit(lambda: ran.append("rolled back"))
             raise RuntimeError("boom")
-    assert ran == ["outside", "inner", "outer"] and store.get_state("k") == "1"
+    assert ran == ["outside", "inner", "outer"] and state.get_state("k") == "1"
 
-    with store.transaction():
-        store.on_commit(lambda: ran.append("after the rollback"))
+    with state.transaction():
+        state.on_commit(lambda: ran.append("after the rollback"))
     assert ran[-1] == "after the rollback"
 
 
-def test_a_failing_after_commit_action_does_not_undo_the_commit(store):
+def test_a_failing_after_commit_action_does_not_undo_the_commit(state, psa):
     def broken():
         raise RuntimeError("notifier down")
 
-    with store.transaction():
-        store.set_state("k", "kept")
-        store.on_commit(broken)
-    assert store.get_state("k") == "kept"
+    with state.transaction():
+        state.set_state("k", "kept")
+        state.on_commit(broken)
+    assert state.get_state("k") == "kept"
 
 
 @pytest.mark.parametrize("number,width,text", [(0, 9, "000000000"), (36 ** 9 - 1, 9, "ZZZZZZZZZ"), (36, 3, "010"),
                                                (1295, 2, "ZZ"), (1296, 3, "100"), (35, 1, "Z"), (36 ** 4, 4, "0000")])
 def test_base36_digits(number, width, text):
-    from agent.backends.embedded.recid import _base36
+    from agent.ports.recid import _base36
 
     assert _base36(number, width) == text
 
 
-def test_device_asset_lookups_inside_a_transaction_follow_link_changes(store):
-    acct = store.add_account("ACME")
-    first, second = store.add_asset("DC01", acct), store.add_asset("DC02", acct)
-    with store.transaction():
-        assert store.asset_for_device("D-1") is None  # remembered for the transaction...
-        store.link_device("D-1", first)
-        assert store.asset_for_device("D-1") == first  # ...and forgotten when the links change
-        store.link_device("D-1", second)
-        assert store.asset_for_device("D-1") == second
-        store.unlink_device("D-1")
-        assert store.asset_for_device("D-1") is None
-        store.link_device("D-1", first)
-        store.unlink_account(acct)
-        assert store.asset_for_device("D-1") is None
+def test_device_asset_lookups_inside_a_transaction_follow_link_changes(state, psa):
+    acct = psa.add_account("ACME")
+    first, second = psa.add_asset("DC01", acct), psa.add_asset("DC02", acct)
+    with state.transaction():
+        assert state.asset_for_device("D-1") is None  # remembered for the transaction...
+        state.link_device("D-1", first)
+        assert state.asset_for_device("D-1") == first  # ...and forgotten when the links change
+        state.link_device("D-1", second)
+        assert state.asset_for_device("D-1") == second
+        state.unlink_device("D-1")
+        assert state.asset_for_device("D-1") is None
+        state.link_device("D-1", first)
+        records.unlink_account(state, psa, acct)
+        assert state.asset_for_device("D-1") is None
 
 
-def test_the_first_account_inside_a_transaction_follows_account_changes(store):
-    with store.transaction():
-        assert store.first_account() is None
-        first = store.add_account("Own business")
-        assert store.first_account().rec_id == first
-        second = store.add_account("ACME")
-        assert store.first_account().rec_id == first
-        store.rename_account(first, "Our own business")
-        assert store.first_account().name == "Our own business"
-        store.merge_accounts(first, second)
-        assert store.first_account().rec_id == second
+def test_the_first_account_inside_a_transaction_follows_account_changes(state, psa):
+    with state.transaction():
+        assert psa.first_account() is None
+        first = psa.add_account("Own business")
+        assert psa.first_account().rec_id == first
+        second = psa.add_account("ACME")
+        assert psa.first_account().rec_id == first
+        psa.rename_account(first, "Our own business")
+        assert psa.first_account().name == "Our own business"
+        records.merge_accounts(state, psa, first, second)
+        assert psa.first_account().rec_id == second
 
 
-def test_processed_changes_are_pruned_oldest_first_a_bounded_number_at_a_time(store):
+def test_processed_changes_are_pruned_oldest_first_a_bounded_number_at_a_time(state, psa):
     for n in range(5):
-        store.mark_processed(f"c-{n}")
-    store.db.execute("UPDATE processed_changes SET processed_at = '2026-01-0' || (rowid) || 'T00:00:00.000000Z'"
+        state.mark_processed(f"c-{n}")
+    state.db.execute("UPDATE processed_changes SET processed_at = '2026-01-0' || (rowid) || 'T00:00:00.000000Z'"
                      " WHERE rowid <= 4")
 
-    assert store.prune_processed("2026-01-03T12:00:00.000000Z", limit=2) == 2  # c-0, c-1
-    assert store.prune_processed("2026-01-03T12:00:00.000000Z", limit=2) == 1  # c-2; c-3 is newer
-    assert store.prune_processed("2026-01-03T12:00:00.000000Z") == 0
-    assert [c for c in ("c-0", "c-1", "c-2", "c-3", "c-4") if store.is_processed(c)] == ["c-3", "c-4"]
+    assert state.prune_processed("2026-01-03T12:00:00.000000Z", limit=2) == 2  # c-0, c-1
+    assert state.prune_processed("2026-01-03T12:00:00.000000Z", limit=2) == 1  # c-2; c-3 is newer
+    assert state.prune_processed("2026-01-03T12:00:00.000000Z") == 0
+    assert [c for c in ("c-0", "c-1", "c-2", "c-3", "c-4") if state.is_processed(c)] == ["c-3", "c-4"]

@@ -55,10 +55,10 @@ def _wait(app, outbox_id: int, wait: float) -> dict:
         if state != "pending" or left <= 0:
             break
         time.sleep(min(left, max(0.05, min(sender.next_due_seconds(), 1.0))))
-    row = app.store.get_outbox(outbox_id)
+    row = app.state.get_outbox(outbox_id)
     ticket_id = (row.result or {}).get("continuum_ticket_id")
     return {"state": row.state, "error": row.last_error, "attempts": row.attempts,
-            "continuum_ticket_id": ticket_id or app.store.continuum_for_ticket(row.ticket_rec_id),
+            "continuum_ticket_id": ticket_id or app.state.continuum_for_ticket(row.ticket_rec_id),
             "message": {"done": "sent to Continuum", "failed": "refused by Continuum"}.get(
                 row.state, "still queued; the agent keeps trying to send it")}
 

@@ -219,7 +219,7 @@ def review(app, min_score: float | None, dry_run: bool, yes: bool, user: str | N
     manager = LinksManager(app)
     applying = min_score is not None and not dry_run
     if applying:
-        manager.store.require_privilege(user, "link sites to accounts")
+        manager.state.require_privilege(user, "link sites to accounts")
     plan = manager.review_plan(min_score)
     chosen = sum(1 for row in plan if row["action"] == "link")
     if not as_json:

@@ -79,16 +79,16 @@ def _store_status(app) -> dict[str, Any]:
     """
     if not Path(app.settings.database).exists():
         return {}
-    store = app.store
-    counts = store.request_counts()
-    live: dict[str, Any] = {"queue_cursor": store.feed_cursor, "outbox_depth": store.outbox_depth(),
-                            "outbox_oldest": store.oldest_pending_outbox(),
+    state, psa = app.state, app.psa
+    counts = state.request_counts()
+    live: dict[str, Any] = {"queue_cursor": state.feed_cursor, "outbox_depth": state.outbox_depth(),
+                            "outbox_oldest": state.oldest_pending_outbox(),
                             # as in the status file: a queued request counts as processed
                             "requests_done": counts.get("Done", 0) + counts.get("Queued", 0),
                             "requests_failed": counts.get("Failed", 0), "requests_queued": counts.get("Queued", 0),
-                            "activation_pending_since": store.get_state("activation_pending_since")}
+                            "activation_pending_since": state.get_state("activation_pending_since")}
     for key in _STATE_FIELDS:
-        value = store.get_state(key)
+        value = state.get_state(key)
         if value is not None:
             live[key] = int(value) if value.isdigit() else value
     return live
@@ -222,7 +222,7 @@ def gather_requests(app, *, failed_only: bool = False) -> list[dict[str, Any]]:
 
     by_id: dict[str, dict[str, Any]] = {}
     if Path(app.settings.database).exists():
-        for r in app.store.list_requests():
+        for r in app.state.list_requests():
             by_id[r["request_id"]] = {
                 "id": r["request_id"], "action": r["action"], "user": r["user"], "status": r["status"],
                 "received_at": r["received_at"], "finished_at": r["finished_at"],

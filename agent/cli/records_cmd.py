@@ -9,6 +9,7 @@ import click
 
 from agent.cli.output import done, emit_json, table
 from agent.errors import UsageError
+from agent.sync import records
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
 
@@ -26,7 +27,9 @@ def accounts() -> None:
 @click.pass_obj
 def accounts_add(app, name: str, manager: str | None, as_json: bool) -> None:
     """Create an account."""
-    rec_id = app.store.add_account(name, manager)
+    if manager:
+        app.state.get_employee(manager)
+    rec_id = app.psa.add_account(name, manager)
     emit_json({"rec_id": rec_id}) if as_json else done(f"Account {name!r} created: {rec_id}")
 
 
@@ -35,8 +38,8 @@ def accounts_add(app, name: str, manager: str | None, as_json: bool) -> None:
 @click.pass_obj
 def accounts_list(app, as_json: bool) -> None:
     """List the accounts, oldest first, with their linked sites."""
-    store = app.store
-    rows = [dict(a.as_dict(), sites=store.sites_for_account(a.rec_id)) for a in store.list_accounts()]
+    state, psa = app.state, app.psa
+    rows = [dict(a.as_dict(), sites=state.sites_for_account(a.rec_id)) for a in psa.list_accounts()]
     if as_json:
         emit_json(rows)
         return
@@ -50,11 +53,11 @@ def accounts_list(app, as_json: bool) -> None:
 @click.pass_obj
 def accounts_show(app, rec_id: str, as_json: bool) -> None:
     """Show one account with its sites, assets and tickets."""
-    store = app.store
-    account = store.get_account(rec_id)
-    doc = dict(account.as_dict(), sites=store.sites_for_account(rec_id),
-               assets=[a.rec_id for a in store.list_assets(rec_id)],
-               tickets=[t.rec_id for t in store.list_tickets(account_rec_id=rec_id)])
+    state, psa = app.state, app.psa
+    account = psa.get_account(rec_id)
+    doc = dict(account.as_dict(), sites=state.sites_for_account(rec_id),
+               assets=[a.rec_id for a in psa.list_assets(rec_id)],
+               tickets=[t.rec_id for t in psa.list_tickets(account_rec_id=rec_id)])
     if as_json:
         emit_json(doc)
         return
@@ -68,10 +71,10 @@ def accounts_show(app, rec_id: str, as_json: bool) -> None:
 @click.pass_obj
 def accounts_rename(app, rec_id: str, name: str) -> None:
     """Rename an account, e.g. an auto-created one that becomes the site's real account."""
-    old = app.store.get_account(rec_id).name
-    with app.store.transaction():
-        app.store.rename_account(rec_id, name)
-        app.store.audit(app.user or "", "rename_account", f"{rec_id} {old!r} -> {name!r}")
+    old = app.psa.get_account(rec_id).name
+    with app.unit_of_work():
+        app.psa.rename_account(rec_id, name)
+        app.state.audit(app.user or "", "rename_account", f"{rec_id} {old!r} -> {name!r}")
     done(f"Account {rec_id} renamed from {old!r} to {name!r}; its site links stay as they are.")
 
 
@@ -85,8 +88,8 @@ def accounts_merge(app, source: str, into: str, user: str | None) -> None:
     """Merge account SOURCE into INTO: site links, tickets and assets move; no relinking needed."""
     from agent.sync.links import LinksManager
 
-    store = app.store
-    src_name, dst_name = store.get_account(source).name, store.get_account(into).name
+    state, psa = app.state, app.psa
+    src_name, dst_name = psa.get_account(source).name, psa.get_account(into).name
     moved = LinksManager(app).merge_accounts(source, into, user)
     done(f"Merged {src_name!r} into {dst_name!r}: {moved['sites']} site link(s), {moved['tickets']} ticket(s), "
          f"{moved['assets']} asset(s) moved.")
@@ -98,11 +101,13 @@ def accounts_merge(app, source: str, into: str, user: str | None) -> None:
 def accounts_import(app, csv_file: Path) -> None:
     """Create accounts in bulk from a CSV file with the columns name, manager (header optional)."""
     rows = _read_account_rows(csv_file)
-    store = app.store
-    with store.transaction():
+    state, psa = app.state, app.psa
+    with app.unit_of_work():
         for line, name, manager in rows:
             try:
-                store.add_account(name, manager or None)
+                if manager:
+                    state.get_employee(manager)
+                psa.add_account(name, manager or None)
             except UsageError as exc:
                 raise UsageError(f"{csv_file} line {line}: {exc.message}; nothing was imported") from None
             except Exception as exc:
@@ -137,7 +142,7 @@ def employees() -> None:
 @click.pass_obj
 def employees_add(app, login: str, name: str, group: str, as_json: bool) -> None:
     """Create an employee in a privilege group (Full, Partial, Limited, Sys Admin, or your own)."""
-    rec_id = app.store.add_employee(login, name, group)
+    rec_id = app.state.add_employee(login, name, group)
     emit_json({"rec_id": rec_id}) if as_json else done(f"Employee {login} created in group {group!r}: {rec_id}")
 
 
@@ -146,7 +151,7 @@ def employees_add(app, login: str, name: str, group: str, as_json: bool) -> None
 @click.pass_obj
 def employees_list(app, as_json: bool) -> None:
     """List the employees with their group and whether it holds the Continuum privilege."""
-    rows = app.store.list_employees()
+    rows = app.state.list_employees()
     if as_json:
         emit_json(rows)
         return
@@ -165,7 +170,7 @@ def groups() -> None:
 @click.pass_obj
 def groups_add(app, name: str, continuum: bool) -> None:
     """Create a privilege group."""
-    app.store.add_group(name, continuum=continuum)
+    app.state.add_group(name, continuum=continuum)
     done(f"Group {name!r} created" + (" with the Continuum Integration privilege." if continuum else "."))
 
 
@@ -174,7 +179,7 @@ def groups_add(app, name: str, continuum: bool) -> None:
 @click.pass_obj
 def groups_list(app, as_json: bool) -> None:
     """List the privilege groups."""
-    rows = app.store.list_groups()
+    rows = app.state.list_groups()
     if as_json:
         emit_json(rows)
         return
@@ -197,7 +202,7 @@ def assets() -> None:
 @click.pass_obj
 def assets_add(app, name: str, account: str, serial: str, manufacturer: str, as_json: bool) -> None:
     """Create an asset."""
-    rec_id = app.store.add_asset(name, account, serial=serial, manufacturer=manufacturer)
+    rec_id = app.psa.add_asset(name, account, serial=serial, manufacturer=manufacturer)
     emit_json({"rec_id": rec_id}) if as_json else done(f"Asset {name!r} created: {rec_id}")
 
 
@@ -207,8 +212,8 @@ def assets_add(app, name: str, account: str, serial: str, manufacturer: str, as_
 @click.pass_obj
 def assets_list(app, account: str | None, as_json: bool) -> None:
     """List the assets with their linked device."""
-    store = app.store
-    rows = [dict(a.as_dict(), device_id=store.device_for_asset(a.rec_id)) for a in store.list_assets(account)]
+    state, psa = app.state, app.psa
+    rows = [dict(a.as_dict(), device_id=state.device_for_asset(a.rec_id)) for a in psa.list_assets(account)]
     if as_json:
         emit_json(rows)
         return
@@ -228,11 +233,11 @@ def tickets() -> None:
 @click.pass_obj
 def tickets_list(app, inbox: bool, as_json: bool) -> None:
     """List tickets (with --inbox, those waiting in the Inbox)."""
-    rows = app.store.list_tickets(inbox=True if inbox else None)
+    rows = records.list_tickets(app.state, app.psa, inbox=True if inbox else None)
     if as_json:
         emit_json([t.as_dict() for t in rows])
         return
-    names = dict(app.store.account_names())
+    names = dict(app.psa.account_names())
     table("Inbox" if inbox else "Tickets", ["no", "REC ID", "status", "inbox", "account", "Continuum", "description"],
           [(t.ticket_no, t.rec_id, t.status, "yes" if t.in_inbox else "", names.get(t.account_rec_id, t.account_rec_id),
             t.continuum_ticket_id, t.description.splitlines()[0][:60]) for t in rows])
@@ -244,7 +249,7 @@ def tickets_list(app, inbox: bool, as_json: bool) -> None:
 @click.pass_obj
 def tickets_show(app, rec_id: str, as_json: bool) -> None:
     """Show one ticket with its history notes."""
-    ticket = app.store.get_ticket(rec_id)
+    ticket = records.get_ticket(app.state, app.psa, rec_id)
     if as_json:
         emit_json(ticket.as_dict())
         return
@@ -262,7 +267,7 @@ def tickets_show(app, rec_id: str, as_json: bool) -> None:
 @click.pass_obj
 def tickets_add(app, account: str, description: str, asset: str | None, as_json: bool) -> None:
     """Create a PSA ticket by hand."""
-    rec_id = app.store.add_ticket(account, description, asset_rec_id=asset)
+    rec_id = app.psa.add_ticket(account, description, asset_rec_id=asset)
     emit_json({"rec_id": rec_id}) if as_json else done(f"Ticket created: {rec_id}")
 
 
@@ -272,7 +277,7 @@ def tickets_add(app, account: str, description: str, asset: str | None, as_json:
 @click.pass_obj
 def backup(app, path: Path) -> None:
     """Write a consistent copy of the embedded store to PATH, even while the agent runs."""
-    app.store.db.backup(path)
+    app.state.db.backup(path)
     done(f"Backup written to {path}.")
 
 

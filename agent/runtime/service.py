@@ -28,7 +28,7 @@ from agent.sync.requests import RequestProcessor
 from agent.plugins import get_plugin_manager
 from agent.runtime.lock import FolderLock
 from agent.reporting import report_failure
-from agent.backends.embedded import now_iso
+from agent.ports.times import now_iso
 
 STATUS_EVERY_SECONDS = 15.0
 STOP_GRACE_SECONDS = 4.0
@@ -113,7 +113,8 @@ class Service:
             Path(folder).mkdir(parents=True, exist_ok=True)
             sweep_temp_files(folder)
         self.app.pm  # load plugins now: a broken plugin stops the start, not a later ticket
-        self.app.store
+        self.app.state
+        self.app.psa
 
     def _one_cycle(self) -> None:
         from dbsys.drops import request_files
@@ -247,7 +248,7 @@ class Service:
 
     # -- status file -------------------------------------------------------------------------
     def status_fields(self, *, stopped: bool = False) -> dict:
-        store, settings = self.app.store, self.app.settings
+        store, settings = self.app.state, self.app.settings
         counts = store.request_counts()
         state = store.get_state
         return {

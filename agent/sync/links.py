@@ -15,6 +15,7 @@ from typing import Any, Iterator
 from loguru import logger
 
 from agent import events
+from agent.sync import records
 from agent.sync.inventory import index as inventory_index
 from agent.errors import NotFoundError, PreconditionError, UsageError, ZenithError
 
@@ -58,8 +59,12 @@ class LinksManager:
         self.app = app
 
     @property
-    def store(self):
-        return self.app.store
+    def state(self):
+        return self.app.state
+
+    @property
+    def psa(self):
+        return self.app.psa
 
     @property
     def settings(self):
@@ -114,8 +119,8 @@ class LinksManager:
         Links whose site is no longer in the inventory are listed too (``in_inventory`` False),
         unless only unlinked sites are asked for, so that they can be found and removed.
         """
-        links = self.store.site_links()
-        names = dict(self.store.account_names())
+        links = self.state.site_links()
+        names = dict(self.psa.account_names())
         rows, seen = [], set()
         for record in self._iter("sites"):
             code = record.get("SiteCode", "")
@@ -127,8 +132,8 @@ class LinksManager:
 
     def devices(self, linked: bool | None = None) -> list[dict[str, Any]]:
         """Devices of the inventory with their asset; ``linked`` filters as for :meth:`sites`."""
-        links = self.store.device_links()
-        names = {a.rec_id: a.name for a in self.store.list_assets()}
+        links = self.state.device_links()
+        names = {a.rec_id: a.name for a in self.psa.list_assets()}
         rows, seen = [], set()
         for record in self._iter("devices"):
             device_id = record.get("DeviceID", "")
@@ -142,10 +147,10 @@ class LinksManager:
         """Link a site to an account (several sites may share one); returns the previous account."""
         self._privilege(user, "link sites to accounts")
         site = self.site(site_code)
-        account = self.store.get_account(account_rec_id)
-        with self.store.transaction():
-            previous = self.store.link_site(site_code, account.rec_id, by=user or "")
-            self.store.audit(user or "", "link_site", f"site {site_code} {site.get('Name', '')!r} → account "
+        account = self.psa.get_account(account_rec_id)
+        with self.app.unit_of_work():
+            previous = self.state.link_site(site_code, account.rec_id, by=user or "")
+            self.state.audit(user or "", "link_site", f"site {site_code} {site.get('Name', '')!r} → account "
                              f"{account.rec_id} {account.name!r}" + (f" (was {previous})" if previous else ""))
         self._changed(f"site {site_code} linked to account {account.name!r} by {user}", action="link_site",
                       site_code=site_code, account_rec_id=account.rec_id, previous=previous, user=user)
@@ -154,13 +159,13 @@ class LinksManager:
     def unlink_site(self, site_code: str, user: str | None) -> str:
         """Remove one site's link; returns the account it pointed to."""
         self._privilege(user, "unlink sites")
-        account = self.store.account_for_site(site_code)
+        account = self.state.account_for_site(site_code)
         if account is None:
             self.site(site_code)  # R22 / unknown site come first: they say more
             raise PreconditionError(f"site {site_code!r} is not linked to any account; nothing to unlink")
-        with self.store.transaction():
-            self.store.unlink_site(site_code)
-            self.store.audit(user or "", "unlink_site", f"site {site_code} from account {account}")
+        with self.app.unit_of_work():
+            self.state.unlink_site(site_code)
+            self.state.audit(user or "", "unlink_site", f"site {site_code} from account {account}")
         self._changed(f"site {site_code} unlinked from account {account} by {user}", action="unlink_site",
                       site_code=site_code, account_rec_id=account, user=user)
         return account
@@ -168,10 +173,10 @@ class LinksManager:
     def unlink_account(self, account_rec_id: str, user: str | None) -> dict[str, Any]:
         """R19: remove all site links of the account and the Continuum links of its tickets and assets."""
         self._privilege(user, "unlink accounts")
-        account = self.store.get_account(account_rec_id)
-        with self.store.transaction():
-            removed = self.store.unlink_account(account.rec_id)
-            self.store.audit(user or "", "unlink_account", f"account {account.rec_id} {account.name!r}: "
+        account = self.psa.get_account(account_rec_id)
+        with self.app.unit_of_work():
+            removed = records.unlink_account(self.state, self.psa, account.rec_id)
+            self.state.audit(user or "", "unlink_account", f"account {account.rec_id} {account.name!r}: "
                              f"{len(removed['sites'])} site link(s), {removed['ticket_links']} ticket link(s), "
                              f"{removed['device_links']} device link(s) removed")
         self._changed(f"every Continuum link of account {account.name!r} removed by {user}",
@@ -182,15 +187,15 @@ class LinksManager:
         """R17: a new account carrying the site's name only, linked to the site; returns its REC ID."""
         self._privilege(user, "create accounts from sites")
         site = self.site(site_code)
-        current = self.store.account_for_site(site_code)
+        current = self.state.account_for_site(site_code)
         if current:
             raise PreconditionError(f"site {site_code!r} is linked to account {current} already; unlink it "
                                     f"first ('zenithlink links unlink-site {site_code}')")
         name = (site.get("Name") or "").strip() or site_code
-        with self.store.transaction():
-            rec_id = self.store.add_account(name)
-            self.store.link_site(site_code, rec_id, by=user or "")
-            self.store.audit(user or "", "create_account_from_site", f"account {rec_id} {name!r} from site {site_code}")
+        with self.app.unit_of_work():
+            rec_id = self.psa.add_account(name)
+            self.state.link_site(site_code, rec_id, by=user or "")
+            self.state.audit(user or "", "create_account_from_site", f"account {rec_id} {name!r} from site {site_code}")
         self._changed(f"account {name!r} created from site {site_code} by {user}", action="create_account_from_site",
                       site_code=site_code, account_rec_id=rec_id, user=user)
         return rec_id
@@ -198,10 +203,10 @@ class LinksManager:
     def merge_accounts(self, source: str, into: str, user: str | None) -> dict[str, int]:
         """R20: move the site links, tickets and assets of ``source`` to ``into``; no relinking needed."""
         self._privilege(user, "merge accounts")
-        src, dst = self.store.get_account(source), self.store.get_account(into)
-        with self.store.transaction():
-            moved = self.store.merge_accounts(src.rec_id, dst.rec_id)
-            self.store.audit(user or "", "merge_accounts", f"{src.rec_id} {src.name!r} into {dst.rec_id} "
+        src, dst = self.psa.get_account(source), self.psa.get_account(into)
+        with self.app.unit_of_work():
+            moved = records.merge_accounts(self.state, self.psa, src.rec_id, dst.rec_id)
+            self.state.audit(user or "", "merge_accounts", f"{src.rec_id} {src.name!r} into {dst.rec_id} "
                              f"{dst.name!r}: {moved}")
         self._changed(f"account {src.name!r} merged into {dst.name!r} by {user}", action="merge_accounts",
                       source=src.rec_id, into=dst.rec_id, user=user, **moved)
@@ -212,10 +217,10 @@ class LinksManager:
         """Link a device to an asset (one to one); returns the previous asset."""
         self._privilege(user, "link devices to assets")
         device = self.device(device_id)
-        asset = self.store.get_asset(asset_rec_id)
-        with self.store.transaction():
-            previous = self.store.link_device(device_id, asset.rec_id, by=user or "")
-            self.store.audit(user or "", "link_device", f"device {device_id} {device.get('Name', '')!r} → asset "
+        asset = self.psa.get_asset(asset_rec_id)
+        with self.app.unit_of_work():
+            previous = self.state.link_device(device_id, asset.rec_id, by=user or "")
+            self.state.audit(user or "", "link_device", f"device {device_id} {device.get('Name', '')!r} → asset "
                              f"{asset.rec_id} {asset.name!r}" + (f" (was {previous})" if previous else ""))
         self._changed(f"device {device_id} linked to asset {asset.name!r} by {user}", action="link_device",
                       device_id=device_id, asset_rec_id=asset.rec_id, previous=previous, user=user)
@@ -224,13 +229,13 @@ class LinksManager:
     def unlink_device(self, device_id: str, user: str | None) -> str:
         """Remove one device's link; returns the asset it pointed to."""
         self._privilege(user, "unlink devices")
-        asset = self.store.asset_for_device(device_id)
+        asset = self.state.asset_for_device(device_id)
         if asset is None:
             self.device(device_id)
             raise PreconditionError(f"device {device_id!r} is not linked to any asset; nothing to unlink")
-        with self.store.transaction():
-            self.store.unlink_device(device_id)
-            self.store.audit(user or "", "unlink_device", f"device {device_id} from asset {asset}")
+        with self.app.unit_of_work():
+            self.state.unlink_device(device_id)
+            self.state.audit(user or "", "unlink_device", f"device {device_id} from asset {asset}")
         self._changed(f"device {device_id} unlinked from asset {asset} by {user}", action="unlink_device",
                       device_id=device_id, asset_rec_id=asset, user=user)
         return asset
@@ -239,19 +244,19 @@ class LinksManager:
         """R17: a new asset (name, serial number, manufacturer; other details in its notes), linked."""
         self._privilege(user, "create assets from devices")
         device = self.device(device_id)
-        current = self.store.asset_for_device(device_id)
+        current = self.state.asset_for_device(device_id)
         if current:
             raise PreconditionError(f"device {device_id!r} is linked to asset {current} already; unlink it "
                                     f"first ('zenithlink links unlink-device {device_id}')")
-        account = self.store.get_account(account_rec_id or self._device_account(device_id, device))
+        account = self.psa.get_account(account_rec_id or self._device_account(device_id, device))
         name = (device.get("Name") or "").strip() or device_id
         notes = "\n".join(f"{tag}: {value}" for tag, value in device.items()
                           if tag not in _ASSET_FIELDS and (value or "").strip())
-        with self.store.transaction():
-            rec_id = self.store.add_asset(name, account.rec_id, serial=device.get("SerialNumber", "").strip(),
+        with self.app.unit_of_work():
+            rec_id = self.psa.add_asset(name, account.rec_id, serial=device.get("SerialNumber", "").strip(),
                                           manufacturer=device.get("Manufacturer", "").strip(), notes=notes)
-            self.store.link_device(device_id, rec_id, by=user or "")
-            self.store.audit(user or "", "create_asset_from_device",
+            self.state.link_device(device_id, rec_id, by=user or "")
+            self.state.audit(user or "", "create_asset_from_device",
                              f"asset {rec_id} {name!r} in account {account.rec_id} from device {device_id}")
         self._changed(f"asset {name!r} created from device {device_id} by {user}", action="create_asset_from_device",
                       device_id=device_id, asset_rec_id=rec_id, account_rec_id=account.rec_id, user=user)
@@ -259,7 +264,7 @@ class LinksManager:
 
     def _device_account(self, device_id: str, device: dict[str, str]) -> str:
         site_code = device.get("SiteCode", "")
-        account = self.store.account_for_site(site_code) if site_code else None
+        account = self.state.account_for_site(site_code) if site_code else None
         if account is None:
             raise PreconditionError(
                 f"device {device_id!r} belongs to site {site_code!r}, which is not linked to an account, so "
@@ -270,7 +275,7 @@ class LinksManager:
     # -- suggestions and search (R18; no privilege needed) ---------------------------------
     def suggestion_accounts(self) -> list[tuple[str, str]]:
         """The accounts suggestions are drawn from: auto-created ones are left out (merge them instead)."""
-        return [(a.rec_id, a.name) for a in self.store.list_accounts() if not a.auto_created]
+        return [(a.rec_id, a.name) for a in self.psa.list_accounts() if not a.auto_created]
 
     def suggest_accounts(self, site_code: str, limit: int = 5,
                          accounts: list[tuple[str, str]] | None = None) -> list[Suggestion]:
@@ -287,9 +292,9 @@ class LinksManager:
     def suggest_assets(self, device_id: str, limit: int = 5) -> list[Suggestion]:
         """The assets most likely to be the device's (same serial number first), best first."""
         device = self.device(device_id)
-        taken = set(self.store.device_links().values())
+        taken = set(self.state.device_links().values())
         assets = [{"rec_id": a.rec_id, "name": a.name, "serial": a.serial, "account_rec_id": a.account_rec_id,
-                   "manufacturer": a.manufacturer} for a in self.store.list_assets() if a.rec_id not in taken]
+                   "manufacturer": a.manufacturer} for a in self.psa.list_assets() if a.rec_id not in taken]
         found = self.app.pm.hook.zenith_suggest_assets(device=device, assets=assets, limit=limit,
                                                        settings=self.settings)
         return list(found or [])[:limit]
@@ -298,16 +303,16 @@ class LinksManager:
         """Accounts whose name contains every word of ``keyword`` (case and accents ignored)."""
         words = _words(keyword)
         return [{"rec_id": a.rec_id, "name": a.name, "auto_created": a.auto_created,
-                 "sites": self.store.sites_for_account(a.rec_id)}
-                for a in self.store.list_accounts() if _contains(a.name, words)]
+                 "sites": self.state.sites_for_account(a.rec_id)}
+                for a in self.psa.list_accounts() if _contains(a.name, words)]
 
     def search_assets(self, keyword: str) -> list[dict[str, Any]]:
         """Assets whose name, serial number or manufacturer contain every word of ``keyword``."""
         words = _words(keyword)
-        links = {asset: device for device, asset in self.store.device_links().items()}
+        links = {asset: device for device, asset in self.state.device_links().items()}
         return [{"rec_id": a.rec_id, "name": a.name, "serial": a.serial, "manufacturer": a.manufacturer,
                  "account_rec_id": a.account_rec_id, "device_id": links.get(a.rec_id)}
-                for a in self.store.list_assets()
+                for a in self.psa.list_assets()
                 if _contains(" ".join((a.name, a.serial, a.manufacturer)), words)]
 
     # -- bulk review -----------------------------------------------------------------------
@@ -331,10 +336,10 @@ class LinksManager:
         chosen = [row for row in plan if row["action"] == "link"]
         if not chosen:
             return 0
-        with self.store.transaction():
+        with self.app.unit_of_work():
             for row in chosen:
-                self.store.link_site(row["site_code"], row["account_rec_id"], by=user or "")
-                self.store.audit(user or "", "link_site", f"site {row['site_code']} {row['site_name']!r} → account "
+                self.state.link_site(row["site_code"], row["account_rec_id"], by=user or "")
+                self.state.audit(user or "", "link_site", f"site {row['site_code']} {row['site_name']!r} → account "
                                  f"{row['account_rec_id']} {row['account_name']!r} (review, score {row['score']})")
         for row in chosen:
             row["action"] = "linked"
@@ -356,7 +361,7 @@ class LinksManager:
 
     # -- helpers ---------------------------------------------------------------------------
     def _privilege(self, user: str | None, action: str) -> dict[str, Any]:
-        return self.store.require_privilege(user, action)
+        return self.state.require_privilege(user, action)
 
     def _changed(self, summary: str, **data: Any) -> None:
         """Tell the notifiers once the change is committed: a request drop applies it inside its
@@ -369,7 +374,7 @@ class LinksManager:
             except ZenithError as exc:  # the change is committed; a broken plugin set must not undo that
                 logger.warning("link change not notified: {}", exc.message)
 
-        self.store.on_commit(notify)
+        self.state.on_commit(notify)
 
 
 def _site_row(code: str, record: dict, account: str | None, names: dict[str, str], present: bool) -> dict:

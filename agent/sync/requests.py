@@ -111,10 +111,10 @@ class RequestProcessor:
         """Claim a batch in one transaction, then write its results, then move its files."""
         claimed: list[tuple[Path, Outcome]] = []
         queued = False
-        with self.app.store.transaction():
+        with self.app.unit_of_work():
             for path, parsed in batch:
                 try:
-                    with _savepoint(self.app.store):
+                    with self.app.savepoint():
                         outcome = self._claim(parsed) if isinstance(parsed, drops.Request) else self._bad(path, *parsed)
                 except Exception as exc:  # noqa: BLE001 - one bad file must not stop the others
                     logger.opt(exception=exc).error("request drop {} could not be handled: {}; it stays for the "
@@ -174,10 +174,10 @@ class RequestProcessor:
         return path, request
 
     def _claim(self, request: drops.Request) -> Outcome:
-        store = self.app.store
+        state, psa = self.app.state, self.app.psa
         queued = False
-        with store.transaction():
-            seen = store.request_seen(request.id)
+        with self.app.unit_of_work():
+            seen = state.request_seen(request.id)
             if seen is not None:
                 if seen["content_hash"] == request.content_hash:
                     logger.info("request {} ({}) was taken before; moving the file away", request.id,
@@ -186,12 +186,12 @@ class RequestProcessor:
                 return self._duplicate_id(request, seen)
             status, extra = "Failed", {}
             try:
-                with _savepoint(store, "request_work"):
+                with self.app.savepoint():
                     status, extra, queued = self._work(request)
                 error_code = error_message = None
             except ZenithError as exc:
                 error_code, error_message = code_of(exc), _advice(exc)
-            store.record_request(request.id, request.content_hash, request.filename, request.action, request.user,
+            state.record_request(request.id, request.content_hash, request.filename, request.action, request.user,
                                  status, error_code=error_code, error_message=error_message,
                                  continuum_ticket_id=extra.pop("ContinuumTicketID", None), extra=extra)
         if status == "Failed":
@@ -238,15 +238,15 @@ class RequestProcessor:
 
     def _bad(self, path: Path, exc: drops.BadRequest, content_hash: str) -> Outcome:
         """A drop that is not a valid request: claim it (by id, else by file) as Failed."""
-        store = self.app.store
+        state, psa = self.app.state, self.app.psa
         request_id = exc.request_id or f"file:{path.name[:120]}:{content_hash[:16]}"
-        with store.transaction():
-            seen = store.request_seen(request_id)
+        with self.app.unit_of_work():
+            seen = state.request_seen(request_id)
             if seen is not None and seen["content_hash"] != content_hash:
                 bogus = drops.Request(request_id, "", "", {}, content_hash, path.name)
                 return self._duplicate_id(bogus, seen)
             if seen is None:
-                store.record_request(request_id, content_hash, path.name, "", "", "Failed",
+                state.record_request(request_id, content_hash, path.name, "", "", "Failed",
                                      error_code=exc.code, error_message=exc.message)
         logger.warning("request file {} refused ({}): {}", path.name, exc.code, exc.message)
         return Outcome(request_id, exc.request_id or Path(path.name).stem, True)
@@ -294,7 +294,7 @@ def write_request_result(app, request_id: str, *, name: str | None = None) -> Pa
     """(Re)write the result file of a request from the store's record of it."""
     folder = Path(app.settings.requests_folder) / "Results"
     with _lock_for(request_id):
-        row = app.store.request_seen(request_id)
+        row = app.state.request_seen(request_id)
         if row is None:
             return None
         failed = row["status"] == "Failed"
@@ -315,20 +315,6 @@ def _read(path: Path) -> bytes:
     """At most one byte more than a request may hold."""
     with open(path, "rb") as fh:
         return fh.read(drops.MAX_BYTES + 1)
-
-
-@contextmanager
-def _savepoint(store, name: str = "request_drop") -> Iterator[None]:
-    """Undo one request's writes when it fails, keeping the rest of the transaction."""
-    conn = store.db.conn
-    conn.execute(f"SAVEPOINT {name}")
-    try:
-        yield
-    except BaseException:
-        conn.execute(f"ROLLBACK TO {name}")
-        conn.execute(f"RELEASE {name}")
-        raise
-    conn.execute(f"RELEASE {name}")
 
 
 def _changed(path: Path, before: os.stat_result) -> bool:

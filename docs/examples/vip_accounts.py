@@ -28,13 +28,13 @@ def _vip_sites(settings) -> set[str]:
 
 
 @hookimpl
-def zenith_resolve_account(ticket, store, settings):
+def zenith_resolve_account(ticket, psa, settings):
     if not ticket.site_code or ticket.site_code.lower() not in _vip_sites(settings):
         return None  # not ours: the next resolver (the built-in chain) decides
     name = settings.plugin_settings(NAME).get("account", "").strip() or "VIP customers"
-    account = store.find_account(name)
+    account = psa.find_account(name)
     if account is not None:
         return account.rec_id
-    rec_id = store.add_account(name)
+    rec_id = psa.add_account(name)
     logger.info("vip_accounts: created the account {} ({}) for VIP tickets", name, rec_id)
     return rec_id

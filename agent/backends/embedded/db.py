@@ -4,40 +4,15 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-import time
-from datetime import datetime, timezone
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from loguru import logger
 
-from agent.errors import StoreError
+from agent.errors import ConstraintError, StoreError
+from agent.ports.times import now_iso, parse_stored_time, stored_time  # noqa: F401 - the store's time format
 from agent.backends.embedded.migrations import MIGRATIONS
-
-
-_second: tuple[int, str] = (-1, "")
-
-
-def now_iso() -> str:
-    """Current UTC time as stored: ISO 8601 with microseconds and a ``Z``."""
-    global _second
-    seconds, nanos = divmod(time.time_ns(), 1_000_000_000)
-    last = _second
-    if last[0] != seconds:
-        # strftime is the dear part and is called for nearly every row written: once a second.
-        last = _second = (seconds, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)))
-    return f"{last[1]}.{nanos // 1000:06d}Z"
-
-
-def stored_time(moment: datetime) -> str:
-    """A moment in the format the store keeps times in (that of :func:`now_iso`)."""
-    # isoformat is a fraction of the cost of strftime with %f; the naive UTC form has no offset.
-    return moment.astimezone(timezone.utc).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
-
-
-def parse_stored_time(text: str) -> datetime:
-    """A time as the store keeps it (see :func:`now_iso`), as an aware UTC datetime."""
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
 
 
 class Database:
@@ -62,6 +37,7 @@ class Database:
         self._memos: dict[str, dict[Any, Any]] = {}
         self._memo_serial = 0
         self._on_commit: list[Callable[[], None]] = []
+        self._savepoints = 0
         self._pragmas()
         self._migrate()
 
@@ -155,22 +131,34 @@ class Database:
 
     def query(self, sql: str, params: tuple | dict = ()) -> list[sqlite3.Row]:
         with self._lock:
-            return self.conn.execute(sql, params).fetchall()
+            try:
+                return self.conn.execute(sql, params).fetchall()
+            except sqlite3.Error as exc:
+                raise store_error(exc, self.path) from exc
 
     def query_one(self, sql: str, params: tuple | dict = ()) -> sqlite3.Row | None:
         with self._lock:
-            return self.conn.execute(sql, params).fetchone()
+            try:
+                return self.conn.execute(sql, params).fetchone()
+            except sqlite3.Error as exc:
+                raise store_error(exc, self.path) from exc
 
     def scalar(self, sql: str, params: tuple | dict = ()) -> Any:
         row = self.query_one(sql, params)
         return row[0] if row is not None else None
 
     def execute(self, sql: str, params: tuple | dict = ()) -> sqlite3.Cursor:
-        with self._lock:
-            if self._depth:  # joins the open transaction
-                return self.conn.execute(sql, params)
-        with self.transaction() as conn:
+        with self.transaction() as conn:  # joins the open transaction, if any
             return conn.execute(sql, params)
+
+    def savepoint(self) -> Iterator[None]:
+        """A nested unit of the current transaction that is undone alone when it raises.
+
+        The undo covers more than the rows: what :meth:`cached` remembered is dropped (it may
+        describe rows that are gone), and the :meth:`on_commit` actions queued inside it are
+        dropped (nobody may hear of a change that never committed).
+        """
+        return _savepoint(self)
 
     def integrity_check(self) -> str:
         return self.scalar("PRAGMA integrity_check")
@@ -233,18 +221,22 @@ class _Transaction:
         try:
             if db._depth > 1:
                 db._depth -= 1
+                if isinstance(exc, sqlite3.Error):
+                    raise store_error(exc, db.path) from exc
                 return False
             db._depth = 0
             pending, db._on_commit = db._on_commit, []
             if exc_type is not None:
                 db.conn.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.Error):
+                    raise store_error(exc, db.path) from exc
                 return False
             try:
                 db.conn.execute("COMMIT")
-            except BaseException:
+            except sqlite3.Error as error:
                 if db.conn.in_transaction:  # never leave a failed commit's transaction open
                     db.conn.execute("ROLLBACK")
-                raise
+                raise store_error(error, db.path) from error
             committed = pending
             return False
         finally:
@@ -255,6 +247,33 @@ class _Transaction:
                 db._lock.release()
             if committed:
                 _run_after_commit(committed)
+
+
+@contextmanager
+def _savepoint(db: Database) -> Iterator[None]:
+    with db.transaction() as conn:
+        db._savepoints += 1
+        name = f"unit_{db._savepoints}"
+        queued = len(db._on_commit)
+        conn.execute(f"SAVEPOINT {name}")
+        try:
+            yield
+        except BaseException:
+            conn.execute(f"ROLLBACK TO {name}")
+            conn.execute(f"RELEASE {name}")
+            del db._on_commit[queued:]
+            db._serial += 1  # a new number: every memo of this transaction is forgotten
+            raise
+        finally:
+            db._savepoints -= 1
+        conn.execute(f"RELEASE {name}")
+
+
+def store_error(exc: sqlite3.Error, path: Path) -> StoreError | ConstraintError:
+    """The project's error for an SQLite failure: a constraint is the caller's, the rest the disk's."""
+    if isinstance(exc, sqlite3.IntegrityError):
+        return ConstraintError(f"the store refused a write: {exc}")
+    return StoreError(f"the store {path} failed: {exc}. Check the disk, then run 'zenithlink backup' and restart.")
 
 
 def _run_after_commit(actions: list[Callable[[], None]]) -> None:

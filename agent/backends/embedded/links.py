@@ -7,7 +7,7 @@ from typing import Any, Iterable
 
 from agent.errors import UsageError
 from agent.backends.embedded.db import Database, now_iso
-from agent.backends.embedded.psa import ACCOUNT_MEMO, FIRST_ACCOUNT_MEMO, SITE_ACCOUNT_MEMO
+from agent.backends.embedded.psa import SITE_ACCOUNT_MEMO
 
 DEVICE_ASSET_MEMO = "device_asset"  # a per-transaction memo (Database.cached)
 
@@ -19,8 +19,8 @@ class LinkTables:
 
     # -- sites -----------------------------------------------------------------------------
     def link_site(self, site_code: str, account_rec_id: str, *, by: str = "") -> str | None:
-        """Link a site to an account (many sites may share one); returns the previous account."""
-        self.get_account(account_rec_id)  # type: ignore[attr-defined]
+        """Link a site to an account (many sites may share one); returns the previous account.
+        The account is not checked here: the PSA is not the state store's (see :mod:`agent.sync.records`)."""
         with self.db.transaction() as conn:
             previous = self.account_for_site(site_code)
             conn.execute("INSERT INTO site_links(site_code, account_rec_id, linked_at, linked_by) VALUES (?,?,?,?)"
@@ -53,8 +53,7 @@ class LinkTables:
 
     # -- devices ---------------------------------------------------------------------------
     def link_device(self, device_id: str, asset_rec_id: str, *, by: str = "") -> str | None:
-        """Link a device to an asset (one to one); returns the previous asset."""
-        self.get_asset(asset_rec_id)  # type: ignore[attr-defined]
+        """Link a device to an asset (one to one); returns the previous asset (the asset is not checked here)."""
         other = self.device_for_asset(asset_rec_id)
         if other and other != device_id:
             raise UsageError(f"asset {asset_rec_id} is linked to device {other} already; unlink it first")
@@ -140,35 +139,25 @@ class LinkTables:
                              [(t,) for t in continuum_ticket_ids])
 
     # -- cascades --------------------------------------------------------------------------
-    def unlink_account(self, account_rec_id: str) -> dict[str, Any]:
-        """Remove every Continuum link of an account: its sites, its tickets', its assets' (R19)."""
-        self.get_account(account_rec_id)  # type: ignore[attr-defined]
+    def unlink_account(self, account_rec_id: str, *, tickets: Iterable[str] = (),
+                       assets: Iterable[str] = ()) -> dict[str, Any]:
+        """Remove every Continuum link of an account: its sites', and those of the PSA tickets and
+        assets given (the account's, read from the PSA by the caller) (R19)."""
         with self.db.transaction() as conn:
             sites = self.sites_for_account(account_rec_id)
             conn.execute("DELETE FROM site_links WHERE account_rec_id = ?", (account_rec_id,))
             self.db.forget(SITE_ACCOUNT_MEMO)
-            tickets = conn.execute("DELETE FROM ticket_links WHERE ticket_rec_id IN"
-                                   " (SELECT rec_id FROM tickets WHERE account_rec_id = ?)", (account_rec_id,)).rowcount
-            devices = conn.execute("DELETE FROM device_links WHERE asset_rec_id IN"
-                                   " (SELECT rec_id FROM assets WHERE account_rec_id = ?)", (account_rec_id,)).rowcount
+            ticket_links = conn.executemany("DELETE FROM ticket_links WHERE ticket_rec_id = ?",
+                                            [(t,) for t in tickets]).rowcount
+            device_links = conn.executemany("DELETE FROM device_links WHERE asset_rec_id = ?",
+                                            [(a,) for a in assets]).rowcount
             self.db.forget(DEVICE_ASSET_MEMO)
-        return {"sites": sites, "ticket_links": tickets, "device_links": devices}
+        return {"sites": sites, "ticket_links": max(ticket_links, 0), "device_links": max(device_links, 0)}
 
-    def merge_accounts(self, source: str, into: str) -> dict[str, int]:
-        """Move site links, tickets and assets of ``source`` into ``into``; retire ``source`` (R20)."""
-        if source == into:
-            raise UsageError("an account cannot be merged into itself")
-        self.get_account(source)  # type: ignore[attr-defined]
-        self.get_account(into)  # type: ignore[attr-defined]
+    def move_site_links(self, source: str, into: str) -> int:
+        """Point every site of account ``source`` at ``into`` (a merge, R20); returns how many."""
         with self.db.transaction() as conn:
-            moved = {
-                "sites": conn.execute("UPDATE site_links SET account_rec_id = ? WHERE account_rec_id = ?",
-                                      (into, source)).rowcount,
-                "tickets": conn.execute("UPDATE tickets SET account_rec_id = ? WHERE account_rec_id = ?",
-                                        (into, source)).rowcount,
-                "assets": conn.execute("UPDATE assets SET account_rec_id = ? WHERE account_rec_id = ?",
-                                       (into, source)).rowcount,
-            }
-            conn.execute("UPDATE accounts SET merged_into = ? WHERE rec_id = ?", (into, source))
-            self.db.forget(SITE_ACCOUNT_MEMO, ACCOUNT_MEMO, FIRST_ACCOUNT_MEMO)
+            moved = conn.execute("UPDATE site_links SET account_rec_id = ? WHERE account_rec_id = ?",
+                                 (into, source)).rowcount
+            self.db.forget(SITE_ACCOUNT_MEMO)
         return moved

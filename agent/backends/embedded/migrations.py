@@ -165,4 +165,39 @@ MIGRATIONS: tuple[str, ...] = (
     """
     CREATE INDEX tickets_completed ON tickets(updated_at) WHERE status_code = 1000;
     """,
+    # 6: the link tables are the state store's, which must work beside any PSA backend: they no
+    # longer refer to the embedded PSA's tables (the links manager checks the records through the
+    # PSA port instead).
+    """
+    CREATE TABLE site_links_6 (
+        site_code       TEXT PRIMARY KEY,
+        account_rec_id  TEXT NOT NULL,
+        linked_at       TEXT NOT NULL,
+        linked_by       TEXT NOT NULL DEFAULT ''
+    );
+    INSERT INTO site_links_6 SELECT site_code, account_rec_id, linked_at, linked_by FROM site_links;
+    DROP TABLE site_links;
+    ALTER TABLE site_links_6 RENAME TO site_links;
+    CREATE INDEX site_links_account ON site_links(account_rec_id);
+    CREATE TABLE device_links_6 (
+        device_id       TEXT PRIMARY KEY,
+        asset_rec_id    TEXT NOT NULL UNIQUE,
+        linked_at       TEXT NOT NULL,
+        linked_by       TEXT NOT NULL DEFAULT ''
+    );
+    INSERT INTO device_links_6 SELECT device_id, asset_rec_id, linked_at, linked_by FROM device_links;
+    DROP TABLE device_links;
+    ALTER TABLE device_links_6 RENAME TO device_links;
+    CREATE TABLE ticket_links_6 (
+        continuum_ticket_id TEXT PRIMARY KEY,
+        ticket_rec_id       TEXT NOT NULL UNIQUE,
+        linked_at           TEXT NOT NULL,
+        acked               INTEGER NOT NULL DEFAULT 0,
+        seen                TEXT
+    );
+    INSERT INTO ticket_links_6 SELECT continuum_ticket_id, ticket_rec_id, linked_at, acked, seen FROM ticket_links;
+    DROP TABLE ticket_links;
+    ALTER TABLE ticket_links_6 RENAME TO ticket_links;
+    CREATE INDEX ticket_links_unacked ON ticket_links(continuum_ticket_id) WHERE acked = 0;
+    """,
 )

@@ -3,27 +3,10 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
 from agent.backends.embedded.db import Database, now_iso
-
-
-@dataclass
-class OutboxItem:
-    id: int
-    idem_key: str
-    ticket_rec_id: str
-    action: str
-    payload: dict[str, Any]
-    request_id: str | None
-    requested_by: str
-    state: str
-    attempts: int
-    next_attempt_at: str
-    last_error: str | None
-    created_at: str
-    result: dict[str, Any] | None = None
+from agent.ports.state import OutboxItem
 
 
 class SyncState:
@@ -153,13 +136,16 @@ class SyncState:
                         " finished_at = ? WHERE id = ?",
                         (state, json.dumps(result or {}), error, now_iso(), item_id))
 
-    def completed_without_close(self, since: str | None = None, limit: int = 500) -> list[str]:
-        """Completed tickets linked to Continuum for which no close was ever queued (R15), of
-        those last updated at or after ``since`` (a stored time; ``None``: all)."""
+    def completed_without_close(self, completed: Iterable[str], limit: int = 500) -> list[str]:
+        """Of the PSA tickets given (Completed ones), those linked to Continuum for which no close
+        was ever queued (R15), at most ``limit``."""
+        ids = list(completed)
+        if not ids:
+            return []
         return [r[0] for r in self.db.query(
-            "SELECT t.rec_id FROM tickets t JOIN ticket_links l ON l.ticket_rec_id = t.rec_id"
-            " WHERE t.status_code = 1000 AND t.updated_at >= ? AND NOT EXISTS (SELECT 1 FROM outbox o"
-            " WHERE o.ticket_rec_id = t.rec_id AND o.action = 'close') LIMIT ?", (since or "", limit))]
+            "SELECT l.ticket_rec_id FROM json_each(?) j JOIN ticket_links l ON l.ticket_rec_id = j.value"
+            " WHERE NOT EXISTS (SELECT 1 FROM outbox o WHERE o.ticket_rec_id = l.ticket_rec_id"
+            " AND o.action = 'close') LIMIT ?", (json.dumps(ids), limit))]
 
     def outbox_depth(self) -> int:
         return self.db.scalar("SELECT COUNT(*) FROM outbox WHERE state = 'pending'")

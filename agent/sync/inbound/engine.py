@@ -30,7 +30,6 @@ Decisions where the contract is silent:
 from __future__ import annotations
 
 import math
-import sqlite3
 import time
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -41,9 +40,10 @@ from loguru import logger
 from agent import events
 from agent.ports.rmm import RmmBadAnswer, RmmCredentialsRefused, RmmError, RmmNotActivated, RmmRejected
 from agent.errors import StoreError, describe
+from agent.ports.psa import PsaUnavailable
 from agent.sync.inbound.feed import FeedIO
 from agent.reporting import report_failure
-from agent.backends.embedded import now_iso, parse_stored_time, stored_time
+from agent.ports.times import now_iso, parse_stored_time, stored_time
 from agent.sync.inbound.rules import KINDS, BadChange, PageApplier
 
 PAGE_LIMIT = 500
@@ -123,7 +123,7 @@ class InboundSync:
             self._activation_pending()
         except RmmCredentialsRefused as exc:
             stats.stopped_by = "security code"
-            self.app.store.set_state("activation", "refused")
+            self.app.state.set_state("activation", "refused")
             self._problem("BadSecurityCode", "Continuum refused the Security Code while reading the ticket queue",
                           exc, events.SECURITY_CODE_REFUSED,
                           todo="Correct [Continuum] PSG in the INI; the agent reads the queue again at the next poll.")
@@ -136,7 +136,7 @@ class InboundSync:
                 logger.warning("ticket queue not read this time, retried at the next poll: {}", describe(exc))
             else:
                 self._problem(exc.code, "The ticket queue could not be read", exc)
-        except (StoreError, sqlite3.Error) as exc:
+        except (StoreError, PsaUnavailable) as exc:
             stats.stopped_by = "store"
             self._problem("StoreError", "Continuum changes could not be written to the store", exc)
         except Exception as exc:  # noqa: BLE001 - the service loop must survive a bug here; report it
@@ -146,8 +146,8 @@ class InboundSync:
 
     def _read_pages(self, stats: RoundStats) -> None:
         """The round's pages: each is read while the one before it is applied (see :mod:`agent.sync.inbound.feed`)."""
-        store = self.app.store
-        with FeedIO(self.app.client, self.limit, store.get_state("acked_cursor")) as feed:
+        state, psa = self.app.state, self.app.psa
+        with FeedIO(self.app.client, self.limit, state.get_state("acked_cursor")) as feed:
             try:
                 self._pages(stats, feed)
             except BaseException:
@@ -156,11 +156,11 @@ class InboundSync:
             self._record_acks(feed)
 
     def _pages(self, stats: RoundStats, feed: FeedIO) -> None:
-        store = self.app.store
-        ahead = feed.fetch(store.feed_cursor)
+        state, psa = self.app.state, self.app.psa
+        ahead = feed.fetch(state.feed_cursor)
         # Links not acknowledged yet (a crash, or a failed ack, ended an earlier round before):
         # they go with the first ack; later acks carry the links their page made.
-        unacked = store.unacked_ticket_links()
+        unacked = state.unacked_ticket_links()
         for number in range(1, self.max_pages + 1):
             page = ahead.page()
             self._activation_confirmed()
@@ -198,21 +198,21 @@ class InboundSync:
         if time.monotonic() - self._pruned_at < PRUNE_EVERY_SECONDS:
             return
         self._pruned_at = time.monotonic()
-        acked_at = self.app.store.get_state("acked_at")
+        acked_at = self.app.state.get_state("acked_at")
         if not acked_at:
             return
         cutoff = parse_stored_time(acked_at) - timedelta(days=PROCESSED_RETENTION_DAYS)
-        gone = self.app.store.prune_processed(stored_time(cutoff))
+        gone = self.app.state.prune_processed(stored_time(cutoff))
         if gone:
             logger.info("forgot {} processed change id(s) acknowledged more than {} days ago", gone,
                         PROCESSED_RETENTION_DAYS)
 
     def _activation_confirmed(self) -> None:
-        store = self.app.store
-        if store.get_state("activation") in ("pending", "refused"):
-            with store.transaction():
-                store.set_state("activation", "ok")
-                store.set_state("activation_pending_since", None)
+        state, psa = self.app.state, self.app.psa
+        if state.get_state("activation") in ("pending", "refused"):
+            with self.app.unit_of_work():
+                state.set_state("activation", "ok")
+                state.set_state("activation_pending_since", None)
             logger.info("Continuum accepts the Security Code now; the ticket queue is read")
 
     # -- one page in one transaction (D1) --------------------------------------------------
@@ -225,12 +225,12 @@ class InboundSync:
                 give_up[failure.change.id] = self._after_failure(failure)
 
     def _commit_page(self, page, give_up: dict[str, str]) -> _PageResult:
-        store = self.app.store
+        state, psa = self.app.state, self.app.psa
         result = _PageResult()
-        with store.transaction():
+        with self.app.unit_of_work():
             # Read inside the transaction: nothing else writes until it commits.
             applier = PageApplier(self.app, page.changes)
-            done = store.processed_among(change.id for change in page.changes)
+            done = state.processed_among(change.id for change in page.changes)
             processed: list[str] = []
             for change in page.changes:
                 if change.id in done:
@@ -238,9 +238,9 @@ class InboundSync:
                     continue
                 if change.id in give_up:
                     result.given_up.append((change, give_up[change.id]))
-                    store.audit("zenithlink", "change_given_up", f"{change.id} {change.kind} ticket "
+                    state.audit("zenithlink", "change_given_up", f"{change.id} {change.kind} ticket "
                                 f"{change.ticket.ticket_id}: {give_up[change.id]}")
-                    store.set_state(_failures_key(change.id), None)
+                    state.set_state(_failures_key(change.id), None)
                 elif _guarded(applier.skip, change):
                     result.skipped += 1
                 else:
@@ -252,26 +252,26 @@ class InboundSync:
                         result.events.extend(produced)
                 done.add(change.id)
                 processed.append(change.id)
-            store.mark_processed_many(processed)
+            state.mark_processed_many(processed)
             applier.finish()
             result.links = applier.new_links
             states = {"last_queue_poll": now_iso()}
             if page.next:
                 states["feed_cursor"] = page.next
-            store.set_states(states)
+            state.set_states(states)
         return result
 
     def _after_failure(self, failure: _ChangeFailed) -> str:
         """Count a failed change; the reason to give it up, or stop the round to retry it later."""
         change, reason = failure.change, describe(failure.exc)
         key = _failures_key(change.id)
-        store = self.app.store
-        attempts = int(store.get_state(key) or 0) + 1
+        state, psa = self.app.state, self.app.psa
+        attempts = int(state.get_state(key) or 0) + 1
         if failure.permanent or attempts >= self.give_up_after:
             logger.warning("change {} ({} of Continuum ticket {}) cannot be applied and is skipped: {}",
                            change.id, change.kind, change.ticket.ticket_id, reason)
             return reason
-        store.set_state(key, str(attempts))
+        state.set_state(key, str(attempts))
         logger.warning("change {} ({} of Continuum ticket {}) failed (attempt {} of {}); the round stops and "
                        "tries again at the next poll: {}", change.id, change.kind, change.ticket.ticket_id,
                        attempts, self.give_up_after, reason)
@@ -299,25 +299,25 @@ class InboundSync:
         """
         sent, failure = feed.finish()
         if sent:
-            store = self.app.store
+            state, psa = self.app.state, self.app.psa
             refused = [r for s in sent for r in s.refused]
-            with store.transaction(durable=bool(refused)):
-                store.mark_links_acked([tid for s in sent for tid in s.linked] + [tid for tid, _, _ in refused])
-                store.set_states({"acked_cursor": sent[-1].cursor, "acked_at": now_iso()})
+            with self.app.unit_of_work(durable=bool(refused)):
+                state.mark_links_acked([tid for s in sent for tid in s.linked] + [tid for tid, _, _ in refused])
+                state.set_states({"acked_cursor": sent[-1].cursor, "acked_at": now_iso()})
                 for tid, rec_id, why in refused:
-                    store.audit("zenithlink", "link_refused", f"{tid} -> {rec_id}: {why}")
+                    state.audit("zenithlink", "link_refused", f"{tid} -> {rec_id}: {why}")
         if failure is not None and not failing:
             raise failure
 
     # -- failures --------------------------------------------------------------------------
     def _activation_pending(self) -> None:
         """Not a failure of the agent: noted quietly; notifiers hear it once (as the inventory job does)."""
-        store = self.app.store
-        since = store.get_state("activation_pending_since")
-        with store.transaction():
-            store.set_state("activation", "pending")
+        state, psa = self.app.state, self.app.psa
+        since = state.get_state("activation_pending_since")
+        with self.app.unit_of_work():
+            state.set_state("activation", "pending")
             if not since:
-                store.set_state("activation_pending_since", now_iso())
+                state.set_state("activation_pending_since", now_iso())
         if since:
             logger.debug("ticket queue: the PSA activation is still pending")
             return
@@ -329,7 +329,7 @@ class InboundSync:
                  todo: str = "") -> None:
         """Report a failure once; the same failure again, round after round, is only logged."""
         try:
-            last = self.app.store.get_state(_PROBLEM_STATE)
+            last = self.app.state.get_state(_PROBLEM_STATE)
         except Exception:  # noqa: BLE001 - the store itself may be what failed
             last = None
         if last == kind:
@@ -337,13 +337,13 @@ class InboundSync:
             return
         report_failure(self.app, kind, what, exc, event_kind=event_kind, todo=todo)
         try:
-            self.app.store.set_state(_PROBLEM_STATE, kind)
+            self.app.state.set_state(_PROBLEM_STATE, kind)
         except Exception:  # noqa: BLE001 - already reported
             pass
 
     def _clear_problem(self) -> None:
-        if self.app.store.get_state(_PROBLEM_STATE):
-            self.app.store.set_state(_PROBLEM_STATE, None)
+        if self.app.state.get_state(_PROBLEM_STATE):
+            self.app.state.set_state(_PROBLEM_STATE, None)
 
 
 def _guarded(step, change):
@@ -352,11 +352,7 @@ def _guarded(step, change):
         return step(change)
     except BadChange as exc:
         raise _ChangeFailed(change, exc, permanent=True) from exc
-    except StoreError:
-        raise
-    except sqlite3.IntegrityError as exc:
-        raise _ChangeFailed(change, exc, permanent=False) from exc
-    except sqlite3.Error:
+    except (StoreError, PsaUnavailable):
         raise
     except Exception as exc:  # noqa: BLE001 - a plugin or bad data: counted and eventually skipped
         raise _ChangeFailed(change, exc, permanent=False) from exc

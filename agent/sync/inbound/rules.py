@@ -31,7 +31,7 @@ from loguru import logger
 from agent import events
 from agent.sync.inventory import index as inventory_index
 from agent.errors import ZenithError
-from agent.backends.embedded import now_iso, stored_time
+from agent.ports.times import now_iso, stored_time
 
 AUTHOR = "Continuum"
 KINDS = ("TicketCreated", "TicketReturned", "TicketClosed", "NoteAdded", "TicketUpdated")
@@ -63,7 +63,7 @@ class PageApplier:
 
     def __init__(self, app, changes: Iterable[Any] = ()) -> None:
         self.settings = app.settings
-        self.store = app.store
+        self.state, self.psa, self.view = app.state, app.psa, app.psa_view
         hook = app.pm.hook
         self._skip_change = hook.zenith_skip_change
         self._resolve_account = hook.zenith_resolve_account
@@ -73,7 +73,7 @@ class PageApplier:
         self._handlers = {"TicketCreated": self._created, "TicketReturned": self._returned,
                           "TicketClosed": self._closed, "NoteAdded": self._note_added,
                           "TicketUpdated": self._updated}
-        known = self.store.ticket_links_among({change.ticket.ticket_id for change in changes})
+        known = self.state.ticket_links_among({change.ticket.ticket_id for change in changes})
         self._links = {tid: rec_id for tid, (rec_id, _) in known.items()}
         self._seen = {tid: seen for tid, (_, seen) in known.items() if seen}
         self._remembered: dict[str, str] = {}
@@ -82,7 +82,7 @@ class PageApplier:
 
     def finish(self) -> None:
         """Write what the page remembered of its tickets; call once, inside the page's transaction."""
-        self.store.set_seen_many(self._remembered.items())
+        self.state.set_seen_many(self._remembered.items())
         self._remembered = {}
 
     def skip(self, change) -> bool:
@@ -107,7 +107,7 @@ class PageApplier:
         if rec_id is None:
             return None
         ticket, note = change.ticket, change.note
-        self.store.set_inbox(rec_id, True)
+        self.psa.set_inbox(rec_id, True)
         text = f"Returned by {_who(ticket.origin)} in Continuum with status {ticket.status or 'unknown'}"
         self._history(rec_id, text + _note_suffix(note), note.created_on if note else ticket.updated_on)
         self._remember(ticket)
@@ -170,20 +170,20 @@ class PageApplier:
 
     def _create(self, ticket) -> events.Event:
         """R1-R6: one PSA ticket in the Inbox, linked to the Continuum ticket."""
-        store, settings = self.store, self.settings
-        account = self._resolve_account(ticket=ticket, store=store, settings=settings)
+        psa, view, settings = self.psa, self.view, self.settings
+        account = self._resolve_account(ticket=ticket, psa=view, settings=settings)
         if not account:
             raise BadChange(f"no plugin chose an account for Continuum ticket {ticket.ticket_id}; "
                             "enable the account_resolver plugin or a replacement")
-        asset = self._resolve_asset(ticket=ticket, account=account, store=store, settings=settings)
-        manager = self._ticket_manager(ticket=ticket, account=account, store=store, settings=settings)
+        asset = self._resolve_asset(ticket=ticket, account=account, psa=view, settings=settings)
+        manager = self._ticket_manager(ticket=ticket, account=account, psa=view, settings=settings)
         device = self._device(ticket.device_id) if ticket.device_id else None
         description = self._ticket_description(ticket=ticket, device=device, asset=asset, settings=settings)
-        rec_id = store.add_ticket(account, description or _fallback_description(ticket), asset_rec_id=asset,
+        rec_id = psa.add_ticket(account, description or _fallback_description(ticket), asset_rec_id=asset,
                                   manager=manager, in_inbox=True)
         self._history(rec_id, created_text(ticket), ticket.created_on, touch=False)
         seen = self._seen[ticket.ticket_id] = _snapshot(ticket)
-        store.link_ticket(ticket.ticket_id, rec_id, seen=seen)
+        self.state.link_ticket(ticket.ticket_id, rec_id, seen=seen)
         self._links[ticket.ticket_id] = rec_id
         self.new_links.append((ticket.ticket_id, rec_id))
         return _event(events.TICKET_CREATED, f"Continuum ticket {ticket.ticket_id} became PSA ticket {rec_id}",
@@ -196,7 +196,7 @@ class PageApplier:
         return self._device_lookup(device_id)
 
     def _history(self, rec_id: str, text: str, when: str, *, touch: bool = True) -> None:
-        self.store.add_history(rec_id, text, at=store_time(when), author=AUTHOR, touch=touch)
+        self.psa.add_history(rec_id, text, at=store_time(when), author=AUTHOR, touch=touch)
 
     def _snapshot(self, ticket_id: str) -> dict[str, str] | None:
         raw = self._seen.get(ticket_id)

@@ -345,7 +345,7 @@ class InventoryJob:
 
     def _state(self, key: str) -> str | None:
         try:
-            return self.app.store.get_state(key)
+            return self.app.state.get_state(key)
         except Exception as exc:  # noqa: BLE001 - bookkeeping must not stop the job
             logger.warning("cannot read {} from the store: {}", key, exc)
             return None
@@ -353,10 +353,10 @@ class InventoryJob:
     def _set_state(self, **values: str | None) -> Exception | None:
         """Write the values in one transaction; the error instead of raising it."""
         try:
-            store = self.app.store
-            with store.transaction():
+            state = self.app.state
+            with state.transaction():
                 for key, value in values.items():
-                    store.set_state(key, value)
+                    state.set_state(key, value)
         except Exception as exc:  # noqa: BLE001 - bookkeeping must not stop the job
             logger.warning("cannot record {} in the store: {}", ", ".join(values), exc)
             return exc

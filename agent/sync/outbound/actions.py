@@ -21,7 +21,8 @@ from typing import Any
 from loguru import logger
 
 from agent.errors import NotFoundError, PreconditionError, PrivilegeError, UsageError
-from agent.backends.embedded import STATUS_COMPLETED
+from agent.ports.psa import STATUS_COMPLETED
+from agent.sync import records
 
 CREATE_ASSIGNEES = ("NOC", "VSD", "Partner")
 REASSIGN_ASSIGNEES = ("Keep", "VSD", "Partner")
@@ -65,15 +66,15 @@ def notify_queued() -> None:
 def create_in_continuum(app, ticket_rec_id: str, assign_to: str, note: str | None, user: str | None,
                         request_id: str | None = None) -> Queued:
     """Queue the creation of a Continuum ticket for a PSA ticket (R13)."""
-    store = app.store
+    state, psa = app.state, app.psa
     assign_to = _choice(assign_to, CREATE_ASSIGNEES, "create a Continuum ticket")
-    ticket = store.get_ticket(ticket_rec_id, history=False)
-    store.require_privilege(user, "create Continuum tickets")
+    ticket = records.get_ticket(state, psa, ticket_rec_id, history=False)
+    state.require_privilege(user, "create Continuum tickets")
     if ticket.continuum_ticket_id:
         raise PreconditionError(
             f"ticket {ticket_rec_id} is linked to Continuum ticket {ticket.continuum_ticket_id} already; "
             "use reassign or note to update it instead of creating another one.")
-    if store.count_outbox(ticket_rec_id, (CREATE,)):
+    if state.count_outbox(ticket_rec_id, (CREATE,)):
         raise PreconditionError(f"the Continuum ticket for {ticket_rec_id} is queued already; "
                                 "wait for it ('zenithlink tickets show' lists the result in its history).")
     site_code, device_id = _place(app, ticket)
@@ -88,11 +89,11 @@ def create_in_continuum(app, ticket_rec_id: str, assign_to: str, note: str | Non
 def reassign(app, ticket_rec_id: str, assign_to: str, note: str | None, user: str | None,
              request_id: str | None = None) -> Queued:
     """Queue a reassignment (``Keep``: only the note) of the linked Continuum ticket (R14)."""
-    store = app.store
+    state, psa = app.state, app.psa
     assign_to = _choice(assign_to, REASSIGN_ASSIGNEES, "reassign a Continuum ticket")
-    ticket = store.get_ticket(ticket_rec_id, history=False)
-    store.require_privilege(user, "reassign Continuum tickets")
-    linked = _require_link(store, ticket, "reassign it")
+    ticket = records.get_ticket(state, psa, ticket_rec_id, history=False)
+    state.require_privilege(user, "reassign Continuum tickets")
+    linked = _require_link(state, ticket, "reassign it")
     if assign_to == "Keep" and not _text(note):
         raise UsageError("reassign with Keep only sends the note, and no note was given; add a note "
                          "or choose VSD or Partner.")
@@ -103,13 +104,13 @@ def reassign(app, ticket_rec_id: str, assign_to: str, note: str | None, user: st
 
 def add_note(app, ticket_rec_id: str, text: str, user: str | None, request_id: str | None = None) -> Queued:
     """Queue a note for the linked Continuum ticket (R14)."""
-    store = app.store
+    state, psa = app.state, app.psa
     text = _text(text)
     if not text:
         raise UsageError("a note needs some text; give the note to send to Continuum.")
-    ticket = store.get_ticket(ticket_rec_id, history=False)
-    _require_employee(store, user, "send notes to Continuum")
-    linked = _require_link(store, ticket, "send a note to it")
+    ticket = records.get_ticket(state, psa, ticket_rec_id, history=False)
+    _require_employee(state, user, "send notes to Continuum")
+    linked = _require_link(state, ticket, "send a note to it")
     payload = {"text": text, "author": user}
     return _queue(app, ticket_rec_id, NOTE, payload, user, request_id, "note", linked)
 
@@ -117,15 +118,15 @@ def add_note(app, ticket_rec_id: str, text: str, user: str | None, request_id: s
 def complete_ticket(app, ticket_rec_id: str, note: str | None, user: str | None,
                     request_id: str | None = None) -> Queued:
     """Set the PSA ticket to Completed and queue the close of its Continuum ticket, once (R15)."""
-    store = app.store
-    ticket = store.get_ticket(ticket_rec_id, history=False)
-    _require_employee(store, user, "complete tickets")
-    linked = _require_link(store, ticket, "close it")
-    with store.transaction():
+    state, psa = app.state, app.psa
+    ticket = records.get_ticket(state, psa, ticket_rec_id, history=False)
+    _require_employee(state, user, "complete tickets")
+    linked = _require_link(state, ticket, "close it")
+    with app.unit_of_work():
         if ticket.status_code != STATUS_COMPLETED:
-            store.set_ticket_status(ticket_rec_id, STATUS_COMPLETED)
-            store.audit(user or "", "complete", ticket_rec_id)
-        if store.count_outbox(ticket_rec_id, (CLOSE,), states=("pending", "done")):
+            psa.set_ticket_status(ticket_rec_id, STATUS_COMPLETED)
+            state.audit(user or "", "complete", ticket_rec_id)
+        if state.count_outbox(ticket_rec_id, (CLOSE,), states=("pending", "done")):
             return Queued(ticket_rec_id, CLOSE, None, None, linked,
                           "the ticket is completed; its Continuum ticket is closed (or queued to close) already")
         payload = {"resolution": _text(note), "author": user}
@@ -140,7 +141,7 @@ def close_completed_tickets(app, since: str | None = None, limit: int = 500) -> 
     most ``limit``; returns how many closes were queued.
     """
     queued = 0
-    for rec_id in app.store.completed_without_close(since, limit):
+    for rec_id in records.completed_without_close(app.state, app.psa, since, limit):
         payload = {"resolution": None, "author": ""}
         _queue(app, rec_id, CLOSE, payload, None, None, "close (completed in the PSA)", key=f"zl-completed-{rec_id}")
         queued += 1
@@ -168,15 +169,15 @@ def run_request(app, action: str, fields: dict[str, str], user: str, request_id:
 
 def _queue(app, ticket_rec_id: str, action: str, payload: dict[str, Any], user: str | None,
            request_id: str | None, what: str, continuum_id: str | None = None, *, key: str | None = None) -> Queued:
-    store = app.store
+    state, psa = app.state, app.psa
     key = key or idempotency_key(request_id)
-    with store.transaction():
-        row = store.enqueue_outbox(key, ticket_rec_id, action, payload, request_id=request_id,
+    with app.unit_of_work():
+        row = state.enqueue_outbox(key, ticket_rec_id, action, payload, request_id=request_id,
                                    requested_by=user or "")
         if row is None:  # the same request queued before (a replay after a crash): nothing new
-            row = store.outbox_id(key)
+            row = state.outbox_id(key)
         else:
-            store.audit(user or "", f"queue {action}", f"{ticket_rec_id}: {what}")
+            state.audit(user or "", f"queue {action}", f"{ticket_rec_id}: {what}")
     logger.info("queued {} for ticket {} ({})", action, ticket_rec_id, what)
     return Queued(ticket_rec_id, action, row, key, continuum_id,
                   "queued; the agent sends it to Continuum", payload)
@@ -199,21 +200,21 @@ def _title(description: str) -> str:
     return first if len(first) <= TITLE_LIMIT else first[:TITLE_LIMIT - 1] + "…"
 
 
-def _require_employee(store, login: str | None, action: str) -> dict[str, Any]:
+def _require_employee(state, login: str | None, action: str) -> dict[str, Any]:
     if not login:
         raise PrivilegeError(f"to {action} the agent needs to know who you are: pass --user LOGIN "
                              "(or set ZENITHLINK_USER), or set user= in the request.")
     try:
-        return store.get_employee(login)
+        return state.get_employee(login)
     except NotFoundError as exc:  # an unknown login may not act
         raise PrivilegeError(f"{login} cannot {action}: {exc.message}") from None
 
 
-def _require_link(store, ticket, doing: str) -> str | None:
+def _require_link(state, ticket, doing: str) -> str | None:
     """The linked Continuum ticket id; ``None`` when only its creation is queued (it goes first)."""
     if ticket.continuum_ticket_id:
         return ticket.continuum_ticket_id
-    if store.count_outbox(ticket.rec_id, (CREATE,)):
+    if state.count_outbox(ticket.rec_id, (CREATE,)):
         return None
     raise PreconditionError(
         f"ticket {ticket.rec_id} has no linked Continuum ticket, so the agent cannot {doing}. Create it in "
@@ -223,16 +224,16 @@ def _require_link(store, ticket, doing: str) -> str | None:
 
 def _place(app, ticket) -> tuple[str, str | None]:
     """The site and device for a new Continuum ticket (R13)."""
-    store = app.store
-    sites = store.sites_for_account(ticket.account_rec_id)
+    state, psa = app.state, app.psa
+    sites = state.sites_for_account(ticket.account_rec_id)
     if not sites:
-        account = store.get_account(ticket.account_rec_id)
+        account = psa.get_account(ticket.account_rec_id)
         raise PreconditionError(
             f"the account {account.name!r} ({account.rec_id}) of ticket {ticket.rec_id} is not linked to a "
             f"Continuum site, so Continuum cannot take the ticket. Link it first: 'zenithlink links link-site "
             f"SITECODE {account.rec_id}' (or a LinkSite request); 'zenithlink links suggest site SITECODE' "
             "helps to find the site.")
-    device_id = store.device_for_asset(ticket.asset_rec_id) if ticket.asset_rec_id else None
+    device_id = state.device_for_asset(ticket.asset_rec_id) if ticket.asset_rec_id else None
     device_site = _device_site(app, device_id) if device_id else None
     if device_site and device_site in sites:
         return device_site, device_id

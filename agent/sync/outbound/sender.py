@@ -29,7 +29,8 @@ from agent.errors import PreconditionError, ZenithError, describe
 from agent.ports.rmm import (NewTicket, RmmCredentialsRefused, RmmError, RmmNotActivated, RmmRateLimited,
                              RmmRejected, RmmUnavailable)
 from agent.reporting import report_failure
-from agent.backends.embedded import OutboxItem, now_iso, parse_stored_time, stored_time
+from agent.ports.times import now_iso, parse_stored_time, stored_time
+from agent.ports.state import OutboxItem
 
 COMPLETED_SWEEP_SECONDS = 30.0
 SWEEP_LIMIT = 500
@@ -117,7 +118,7 @@ class OutboxSender:
         finished = 0
         tried: set[int] = set()
         while len(tried) < self.round_limit:
-            items = [i for i in self.app.store.due_outbox(now_iso(), self.batch) if i.id not in tried]
+            items = [i for i in self.app.state.due_outbox(now_iso(), self.batch) if i.id not in tried]
             if not items:
                 break
             for item in items:
@@ -133,7 +134,7 @@ class OutboxSender:
     def next_due_seconds(self) -> float:
         """Seconds until the next row is due (0: now); ``math.inf`` when nothing is pending."""
         pause = max(0.0, self._state.until - self._clock())
-        when = self.app.store.next_outbox_attempt()
+        when = self.app.state.next_outbox_attempt()
         if when is None:
             return math.inf
         due = (parse_stored_time(when) - datetime.now(timezone.utc)).total_seconds()
@@ -141,13 +142,13 @@ class OutboxSender:
 
     def deliver_row(self, item_id: int) -> str:
         """Deliver one row now, whatever its schedule (the CLI's ``--wait``); returns its state."""
-        item = self.app.store.get_outbox(item_id)
+        item = self.app.state.get_outbox(item_id)
         if item.state == "pending" and not self._paused():
-            if self.app.store.first_pending_outbox_id(item.ticket_rec_id) == item.id:
+            if self.app.state.first_pending_outbox_id(item.ticket_rec_id) == item.id:
                 self._deliver(item)
             else:
                 self.run_once()
-        return self.app.store.get_outbox(item_id).state
+        return self.app.state.get_outbox(item_id).state
 
     # -- one row ---------------------------------------------------------------------------
     def _deliver(self, item: OutboxItem) -> str:
@@ -182,7 +183,7 @@ class OutboxSender:
     def _send(self, item: OutboxItem) -> Delivery:
         client, p = self.app.client, item.payload
         if item.action == CREATE:
-            existing = self.app.store.continuum_for_ticket(item.ticket_rec_id)
+            existing = self.app.state.continuum_for_ticket(item.ticket_rec_id)
             if existing:  # linked by other means meanwhile: never make a second Continuum ticket
                 return Delivery(existing, f"already linked to Continuum ticket {existing}")
             new = NewTicket(site_code=p["site_code"], title=p["title"], description=p.get("description") or "",
@@ -207,7 +208,7 @@ class OutboxSender:
                                 "it was written by a newer zenithlink; upgrade the agent.")
 
     def _linked(self, item: OutboxItem) -> str:
-        target = self.app.store.continuum_for_ticket(item.ticket_rec_id)
+        target = self.app.state.continuum_for_ticket(item.ticket_rec_id)
         if not target:
             raise PreconditionError(
                 f"ticket {item.ticket_rec_id} has no linked Continuum ticket (its creation failed or its "
@@ -216,33 +217,33 @@ class OutboxSender:
 
     # -- outcomes --------------------------------------------------------------------------
     def _succeed(self, item: OutboxItem, delivery: Delivery) -> None:
-        store = self.app.store
-        with store.transaction():
-            if store.get_outbox(item.id).state != "pending":
+        state, psa = self.app.state, self.app.psa
+        with self.app.unit_of_work():
+            if state.get_outbox(item.id).state != "pending":
                 return  # another sender (the CLI's --wait beside the service) finished it already
-            if item.action == CREATE and not store.continuum_for_ticket(item.ticket_rec_id):
+            if item.action == CREATE and not state.continuum_for_ticket(item.ticket_rec_id):
                 # Continuum holds the link already (PsaTicketID went with the ticket): nothing to ack.
-                store.link_ticket(delivery.continuum_ticket_id, item.ticket_rec_id, acked=True)
-            store.add_history(item.ticket_rec_id, f"Sent to Continuum: {delivery.note}",
+                state.link_ticket(delivery.continuum_ticket_id, item.ticket_rec_id, acked=True)
+            psa.add_history(item.ticket_rec_id, f"Sent to Continuum: {delivery.note}",
                               author=item.requested_by or "zenithlink")
-            store.outbox_finish(item.id, "done", result={"continuum_ticket_id": delivery.continuum_ticket_id})
+            state.outbox_finish(item.id, "done", result={"continuum_ticket_id": delivery.continuum_ticket_id})
             if item.request_id:
-                store.finish_request(item.request_id, "Done", continuum_ticket_id=delivery.continuum_ticket_id)
+                state.finish_request(item.request_id, "Done", continuum_ticket_id=delivery.continuum_ticket_id)
         logger.info("sent {} for ticket {} to Continuum ({})", item.action, item.ticket_rec_id, delivery.note)
         self._write_result(item)
 
     def _fail(self, item: OutboxItem, exc: BaseException) -> None:
-        store = self.app.store
+        state, psa = self.app.state, self.app.psa
         sentence = describe(exc)
         code = getattr(exc, "code", None) or "Refused"
-        with store.transaction():
-            if store.get_outbox(item.id).state != "pending":
+        with self.app.unit_of_work():
+            if state.get_outbox(item.id).state != "pending":
                 return
-            store.add_history(item.ticket_rec_id, f"Not sent to Continuum ({_label(item.action)}): {sentence}",
+            psa.add_history(item.ticket_rec_id, f"Not sent to Continuum ({_label(item.action)}): {sentence}",
                               author="zenithlink")
-            store.outbox_finish(item.id, "failed", error=sentence)
+            state.outbox_finish(item.id, "failed", error=sentence)
             if item.request_id:
-                store.finish_request(item.request_id, "Failed", error_code=code, error_message=sentence)
+                state.finish_request(item.request_id, "Failed", error_code=code, error_message=sentence)
         self._write_result(item)
         report_failure(self.app, "request", f"Continuum refused to {_label(item.action)} for ticket "
                        f"{item.ticket_rec_id}", exc, todo="Fix what the error says, then repeat the action "
@@ -253,7 +254,7 @@ class OutboxSender:
     def _retry_later(self, item: OutboxItem, exc: BaseException) -> None:
         delay = self._backoff(item.attempts + 1, getattr(exc, "retry_after", None))
         when = datetime.now(timezone.utc) + timedelta(seconds=delay)
-        self.app.store.outbox_retry_later(item.id, stored_time(when), describe(exc))
+        self.app.state.outbox_retry_later(item.id, stored_time(when), describe(exc))
         logger.warning("outbox row {} ({} for {}) not sent: {}; next try in {:.1f} s", item.id, item.action,
                        item.ticket_rec_id, describe(exc), delay)
 

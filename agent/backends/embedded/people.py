@@ -1,0 +1,79 @@
+"""Employees and privilege groups: the state store's, since RangerMSP's API does not expose privileges (R21)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from agent.backends.embedded.db import Database
+from agent.ports.recid import new_rec_id
+from agent.errors import NotFoundError, PrivilegeError, UsageError
+
+BUILTIN_GROUPS = ("Full", "Partial", "Limited", "Sys Admin")
+CONTINUUM_PRIVILEGE = "Continuum Integration"
+
+
+class People:
+    """Mixin of :class:`agent.backends.embedded.state.StateStore` for employees and privilege groups."""
+
+    db: Database
+
+    def add_group(self, name: str, *, continuum: bool = False) -> None:
+        name = name.strip()
+        if not name:
+            raise UsageError("a privilege group needs a name")
+        if self.db.query_one("SELECT 1 FROM privilege_groups WHERE name = ?", (name,)):
+            raise UsageError(f"the privilege group {name!r} exists already")
+        self.db.execute("INSERT INTO privilege_groups(name, continuum) VALUES (?, ?)", (name, int(continuum)))
+
+    def list_groups(self) -> list[dict[str, Any]]:
+        return [{"name": r["name"], "continuum": bool(r["continuum"]), "builtin": bool(r["builtin"])}
+                for r in self.db.query("SELECT * FROM privilege_groups ORDER BY builtin DESC, name")]
+
+    def add_employee(self, login: str, name: str = "", group: str = "Full") -> str:
+        login = login.strip()
+        if not login:
+            raise UsageError("an employee needs a login")
+        row = self.db.query_one("SELECT name FROM privilege_groups WHERE name = ?", (group,))
+        if row is None:
+            names = ", ".join(g["name"] for g in self.list_groups())
+            raise UsageError(f"no privilege group {group!r}; choose one of {names}, or create it with 'zenithlink groups add'")
+        if self.db.query_one("SELECT 1 FROM employees WHERE login = ?", (login,)):
+            raise UsageError(f"an employee with login {login!r} exists already")
+        rec_id = new_rec_id("employee")
+        self.db.execute("INSERT INTO employees(rec_id, login, name, group_name) VALUES (?, ?, ?, ?)",
+                        (rec_id, login, name or login, row["name"]))
+        return rec_id
+
+    def get_employee(self, login: str) -> dict[str, Any]:
+        row = self.db.query_one(_EMPLOYEES + " WHERE e.login = ?", (login,))
+        if row is None:
+            raise NotFoundError(f"no employee with login {login!r}; add one with 'zenithlink employees add'")
+        return _employee(row)
+
+    def list_employees(self) -> list[dict[str, Any]]:
+        return [_employee(r) for r in self.db.query(_EMPLOYEES + " ORDER BY e.login")]
+
+    def require_privilege(self, login: str | None, action: str) -> dict[str, Any]:
+        """The employee, if their group holds the Continuum Integration privilege (R21)."""
+        if not login:
+            raise PrivilegeError(f"{action} needs an employee with the {CONTINUUM_PRIVILEGE} privilege: "
+                                 "pass --user LOGIN (or set ZENITHLINK_USER)")
+        try:
+            employee = self.get_employee(login)
+        except NotFoundError as exc:
+            raise PrivilegeError(exc.message) from None
+        if not employee["continuum"]:
+            raise PrivilegeError(
+                f"{login} cannot {action}: the privilege group {employee['group']!r} does not hold the "
+                f"{CONTINUUM_PRIVILEGE} privilege. Ask an administrator to move {login} to a group that "
+                "holds it (Full, Sys Admin, or one made with 'zenithlink groups add NAME --continuum'). "
+                "Viewing links needs no privilege.")
+        return employee
+
+
+_EMPLOYEES = "SELECT e.*, g.continuum FROM employees e JOIN privilege_groups g ON g.name = e.group_name"
+
+
+def _employee(row) -> dict[str, Any]:
+    return {"rec_id": row["rec_id"], "login": row["login"], "name": row["name"],
+            "group": row["group_name"], "continuum": bool(row["continuum"])}

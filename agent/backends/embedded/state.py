@@ -1,0 +1,59 @@
+"""The state store: the agent's own, always local SQLite file (WAL, synchronous=FULL, one writer).
+
+It holds the feed cursor, processed change ids, the outbox, request records, the links, the
+audit log, employees and privilege groups. The embedded PSA backend keeps its tables in the same
+file, so that its writes and the cursor commit in one transaction (D1).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from agent.backends.embedded.db import Database
+from agent.backends.embedded.links import LinkTables
+from agent.backends.embedded.people import People
+from agent.backends.embedded.sync import SyncState
+
+
+class StateStore(LinkTables, SyncState, People):
+    """``with state.transaction():`` groups calls into one commit; re-entrant."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.db = Database(path)
+
+    @property
+    def path(self) -> Path:
+        return self.db.path
+
+    @property
+    def schema_version(self) -> int:
+        return self.db.schema_version
+
+    def transaction(self, *, durable: bool = True) -> Any:
+        """Group calls into one commit; see :meth:`agent.backends.embedded.db.Database.transaction` for ``durable``."""
+        return self.db.transaction(durable=durable)
+
+    def savepoint(self) -> Iterator[None]:
+        """A nested unit undone alone when it raises; see :meth:`agent.backends.embedded.db.Database.savepoint`."""
+        return self.db.savepoint()
+
+    def on_commit(self, action: Callable[[], None]) -> None:
+        """Run ``action`` once the current transaction commits; see :meth:`agent.backends.embedded.db.Database.on_commit`."""
+        self.db.on_commit(action)
+
+    def backup(self, target: Path) -> None:
+        """A consistent copy of the whole file (the embedded PSA's records included), even while the agent runs."""
+        self.db.backup(target)
+
+    def integrity_check(self) -> str:
+        return self.db.integrity_check()
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> StateStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,241 @@
+"""The ``memory`` PSA backend: every record in dictionaries, nothing on disk.
+
+For engine tests and plugin development: it keeps the PSA port's contract (the suite in
+``tests/contract/psa`` runs on it) without SQLite. Its writes join the state store's
+transaction through an undo log: a unit of work or savepoint that raises undoes exactly the
+writes made inside it, so the engines' all-or-nothing rules hold in-process. Nothing survives
+the process, so it is never the backend of a real installation.
+"""
+
+from __future__ import annotations
+
+import threading
+from contextlib import contextmanager
+from dataclasses import replace
+from typing import Any, Callable, Iterator
+
+from agent.ports.psa import (STATUS_COMPLETED, STATUS_NEW, Account, Asset, HistoryNote, PsaNotFound,
+                             PsaRejected, Ticket)
+from agent.ports.recid import is_rec_id, new_rec_id
+from agent.ports.times import now_iso
+
+
+class MemoryPsa:
+    """A PSA in memory; thread-safe (one lock, like the state store's single writer)."""
+
+    joins_state_transaction = True
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._accounts: dict[str, Account] = {}
+        self._merged: set[str] = set()
+        self._assets: dict[str, Asset] = {}
+        self._tickets: dict[str, Ticket] = {}
+        self._history: dict[str, list[HistoryNote]] = {}
+        self._updated: dict[str, str] = {}
+        self._undo: list[Callable[[], None]] = []
+        self._depth = 0
+
+    # -- units of work ---------------------------------------------------------------------
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        with self._lock:
+            mark = len(self._undo)
+            self._depth += 1
+            try:
+                yield
+            except BaseException:
+                self._roll_back_to(mark)
+                raise
+            finally:
+                self._depth -= 1
+                if not self._depth:
+                    self._undo.clear()
+
+    savepoint = transaction  # nested: undoes only its own writes
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+    def _roll_back_to(self, mark: int) -> None:
+        while len(self._undo) > mark:
+            self._undo.pop()()
+
+    def _set(self, table: dict[str, Any], key: str, value: Any) -> None:
+        """Write one entry, remembering how to undo it while a unit of work is open."""
+        if self._depth:
+            if key in table:
+                old = table[key]
+                self._undo.append(lambda: table.__setitem__(key, old))
+            else:
+                self._undo.append(lambda: table.pop(key, None))
+        table[key] = value
+
+    # -- accounts --------------------------------------------------------------------------
+    def add_account(self, name: str, manager: str | None = None, *, auto_created: bool = False,
+                    notes: str = "") -> str:
+        name = (name or "").strip()
+        if not name:
+            raise PsaRejected("an account needs a name")
+        with self._lock:
+            rec_id = new_rec_id("account")
+            seq = max((a.seq for a in self._accounts.values()), default=0) + 1
+            self._set(self._accounts, rec_id, Account(rec_id, name, manager or None, auto_created, seq,
+                                                      now_iso(), notes))
+        return rec_id
+
+    def get_account(self, rec_id: str) -> Account:
+        with self._lock:
+            account = self._accounts.get(rec_id)
+            if account is None or rec_id in self._merged:
+                raise PsaNotFound(f"no account with REC ID {rec_id!r}; 'zenithlink accounts list' shows them")
+            return replace(account)
+
+    def account_manager(self, rec_id: str) -> str | None:
+        return self.get_account(rec_id).manager
+
+    def find_account(self, ref: str) -> Account | None:
+        with self._lock:
+            if is_rec_id(ref, "account"):
+                return self.get_account(ref) if ref in self._accounts and ref not in self._merged else None
+            wanted = ref.strip().casefold()
+            return next((replace(a) for a in self._in_use() if a.name.casefold() == wanted), None)
+
+    def first_account(self) -> Account | None:
+        with self._lock:
+            return next((replace(a) for a in self._in_use()), None)
+
+    def list_accounts(self) -> list[Account]:
+        with self._lock:
+            return [replace(a) for a in self._in_use()]
+
+    def account_names(self) -> list[tuple[str, str]]:
+        with self._lock:
+            return [(a.rec_id, a.name) for a in self._in_use()]
+
+    def _in_use(self) -> list[Account]:
+        return sorted((a for a in self._accounts.values() if a.rec_id not in self._merged), key=lambda a: a.seq)
+
+    def rename_account(self, rec_id: str, name: str) -> None:
+        if not (name or "").strip():
+            raise PsaRejected("an account needs a name")
+        with self._lock:
+            account = self.get_account(rec_id)
+            self._set(self._accounts, rec_id, replace(account, name=name.strip(), auto_created=False))
+
+    def merge_account(self, source: str, into: str) -> dict[str, int]:
+        if source == into:
+            raise PsaRejected("an account cannot be merged into itself")
+        with self.transaction():
+            self.get_account(source)
+            self.get_account(into)
+            tickets = [t for t in self._tickets.values() if t.account_rec_id == source]
+            assets = [a for a in self._assets.values() if a.account_rec_id == source]
+            for ticket in tickets:
+                self._set(self._tickets, ticket.rec_id, replace(ticket, account_rec_id=into))
+            for asset in assets:
+                self._set(self._assets, asset.rec_id, replace(asset, account_rec_id=into))
+            self._undo.append(lambda: self._merged.discard(source))
+            self._merged.add(source)
+        return {"tickets": len(tickets), "assets": len(assets)}
+
+    # -- assets ----------------------------------------------------------------------------
+    def add_asset(self, name: str, account_rec_id: str, *, serial: str = "", manufacturer: str = "",
+                  notes: str = "") -> str:
+        name = (name or "").strip()
+        if not name:
+            raise PsaRejected("an asset needs a name")
+        with self._lock:
+            self.get_account(account_rec_id)
+            rec_id = new_rec_id("asset")
+            self._set(self._assets, rec_id, Asset(rec_id, account_rec_id, name, serial or "", manufacturer or "",
+                                                  notes, now_iso()))
+        return rec_id
+
+    def get_asset(self, rec_id: str) -> Asset:
+        with self._lock:
+            asset = self._assets.get(rec_id)
+            if asset is None:
+                raise PsaNotFound(f"no asset with REC ID {rec_id!r}; 'zenithlink assets list' shows them")
+            return replace(asset)
+
+    def list_assets(self, account_rec_id: str | None = None) -> list[Asset]:
+        with self._lock:
+            return sorted((replace(a) for a in self._assets.values()
+                           if not account_rec_id or a.account_rec_id == account_rec_id), key=lambda a: a.name)
+
+    # -- tickets and history ---------------------------------------------------------------
+    def add_ticket(self, account_rec_id: str, description: str, *, asset_rec_id: str | None = None,
+                   manager: str | None = None, in_inbox: bool = False, status_code: int = STATUS_NEW) -> str:
+        if not (description or "").strip():
+            raise PsaRejected("a ticket needs a description")
+        with self._lock:
+            self.get_account(account_rec_id)
+            if asset_rec_id:
+                self.get_asset(asset_rec_id)
+            rec_id = new_rec_id("ticket")
+            number = max((t.ticket_no for t in self._tickets.values()), default=0) + 1
+            stamp = now_iso()
+            self._set(self._tickets, rec_id, Ticket(rec_id, number, description, status_code, in_inbox,
+                                                    account_rec_id, asset_rec_id, manager, stamp))
+            self._set(self._history, rec_id, [])
+            self._set(self._updated, rec_id, stamp)
+        return rec_id
+
+    def _ticket(self, rec_id: str) -> Ticket:
+        ticket = self._tickets.get(rec_id)
+        if ticket is None:
+            raise PsaNotFound(f"no ticket with REC ID {rec_id!r}; 'zenithlink tickets list' shows them")
+        return ticket
+
+    def get_ticket(self, rec_id: str, *, history: bool = True) -> Ticket:
+        with self._lock:
+            ticket = replace(self._ticket(rec_id))
+            ticket.history = list(self._history[rec_id]) if history else []
+            return ticket
+
+    def list_tickets(self, *, inbox: bool | None = None, account_rec_id: str | None = None) -> list[Ticket]:
+        with self._lock:
+            return sorted((replace(t, history=[]) for t in self._tickets.values()
+                           if (inbox is None or t.in_inbox == inbox)
+                           and (not account_rec_id or t.account_rec_id == account_rec_id)),
+                          key=lambda t: t.ticket_no)
+
+    def count_tickets(self) -> int:
+        with self._lock:
+            return len(self._tickets)
+
+    def completed_since(self, since: str | None) -> list[str]:
+        with self._lock:
+            return [t.rec_id for t in self._tickets.values()
+                    if t.status_code == STATUS_COMPLETED and self._updated[t.rec_id] >= (since or "")]
+
+    def add_history(self, ticket_rec_id: str, text: str, *, at: str | None = None, author: str = "",
+                    touch: bool = True) -> str:
+        with self._lock:
+            self._ticket(ticket_rec_id)
+            rec_id = new_rec_id("history")
+            stamp = now_iso()
+            self._set(self._history, ticket_rec_id,
+                      self._history[ticket_rec_id] + [HistoryNote(rec_id, at or stamp, text)])
+            if touch:
+                self._set(self._updated, ticket_rec_id, stamp)
+        return rec_id
+
+    def set_ticket_status(self, rec_id: str, status_code: int) -> int:
+        with self._lock:
+            ticket = self._ticket(rec_id)
+            self._set(self._tickets, rec_id, replace(ticket, status_code=status_code))
+            self._set(self._updated, rec_id, now_iso())
+            return ticket.status_code
+
+    def set_inbox(self, rec_id: str, in_inbox: bool) -> None:
+        with self._lock:
+            ticket = self._ticket(rec_id)
+            self._set(self._tickets, rec_id, replace(ticket, in_inbox=in_inbox))
+            self._set(self._updated, rec_id, now_iso())
+
+
+def backend(settings: Any, state: Any) -> MemoryPsa:
+    """The ``memory`` PSA backend (tests and plugin development only: nothing is kept)."""
+    return MemoryPsa()

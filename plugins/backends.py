@@ -1,0 +1,42 @@
+"""Built-in backends of the two ports, offered by name like any plugin's.
+
+``[RangerMSP] Backend=`` picks the PSA backend (``embedded``: the agent's own SQLite file;
+``memory``: nothing kept, for tests and plugin development), ``[Continuum] Backend=`` the RMM
+backend (``continuum``: the Continuum PSA API client).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from agent.hookspecs import hookimpl
+
+DEFAULT_ENABLED = True
+
+
+def _embedded(settings: Any, state: Any) -> Any:
+    from agent.backends.embedded import backend
+
+    return backend(settings, state)
+
+
+def _memory(settings: Any, state: Any) -> Any:
+    from agent.backends.memory import backend
+
+    return backend(settings, state)
+
+
+def _continuum(settings: Any) -> Any:
+    from agent.backends.continuum import backend
+
+    return backend(settings)
+
+
+@hookimpl
+def zenith_psa_backends():
+    return {"embedded": _embedded, "memory": _memory}
+
+
+@hookimpl
+def zenith_rmm_backends():
+    return {"continuum": _continuum}
