@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from functools import cached_property
 from pathlib import Path
-from typing import Iterable
 
 from agent import logs
+from agent.backends.embedded import Store
 from agent.errors import ConfigError
 from agent.plugins import PluginManager, get_plugin_manager
-from agent.backends.embedded import Store
 from config.loader import InvalidConfig, Settings, default_config_path, load_settings
 
 

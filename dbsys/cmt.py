@@ -13,9 +13,10 @@ allows inside a start tag, and only then is the temporary file renamed over the 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Iterable, Iterator, Literal, Sequence, Union
+from typing import Literal
 
 from lxml import etree
 
@@ -24,7 +25,7 @@ from dbsys.atomic import atomic_writer
 from dbsys.timestamps import format_utc, parse_utc
 
 Kind = Literal["sites", "devices"]
-Item = Union[Sequence[tuple[str, str]], etree._Element]
+Item = Sequence[tuple[str, str]] | etree._Element
 """One Site or Device: its ordered ``(tag, text)`` children, or the element itself."""
 
 _ROOT = {"sites": "ZenithSites", "devices": "ZenithDevices"}

@@ -123,7 +123,6 @@ def test_check_config_pings_continuum(tmp_path):
 
 def test_rename_an_auto_created_account_makes_it_real(ini):
     from agent.backends.embedded import Store
-
     from config.loader import load_settings
 
     with Store(load_settings(ini).database) as store:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from agent.backends.embedded import STATUS_COMPLETED, Store
+
 from conftest import run_cli
 
 

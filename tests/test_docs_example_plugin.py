@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from agent.backends.continuum.models import Ticket
-from agent.plugins import get_plugin_manager
 from agent.backends.embedded import Store
+from agent.plugins import get_plugin_manager
 from config.loader import parse_settings
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "docs" / "examples"

@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from agent.sandbox import SandboxServer
 from agent.backends.embedded import Store
+from agent.sandbox import SandboxServer
+
 from conftest import track
 from test_inbound_support import ini_text
 
@@ -118,5 +119,5 @@ def test_R10_exactly_once_through_sigkills_during_a_5000_ticket_ingest(tmp_path)
         assert store.db.scalar("SELECT COUNT(*) FROM tickets WHERE rec_id NOT IN"
                                " (SELECT ticket_rec_id FROM ticket_links)") == 0
         assert store.unacked_ticket_links() == []
-        assert dict((p[0], p[1]) for p in pairs) == links  # every Continuum ticket linked once, the same way
+        assert {p[0]: p[1] for p in pairs} == links  # every Continuum ticket linked once, the same way
         assert store.feed_cursor == acked == last_change

@@ -8,6 +8,7 @@ from agent import events
 from agent.hookspecs import hookimpl
 from agent.sync.inbound.engine import InboundSync
 from dbsys import reports
+
 from test_inbound_support import Env, env, sandbox  # noqa: F401 - fixtures
 
 

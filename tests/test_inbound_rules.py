@@ -5,6 +5,7 @@ from __future__ import annotations
 from agent import events
 from agent.backends.embedded import STATUS_NEW
 from config.loader import load_settings
+
 from test_inbound_support import Env, env, ini_text, sandbox  # noqa: F401 - fixtures
 
 IN_PROGRESS = 200

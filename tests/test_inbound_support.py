@@ -6,7 +6,6 @@ Imported by the ``test_inbound_*`` modules (it holds no tests of its own beyond 
 from __future__ import annotations
 
 import functools
-
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -17,8 +16,8 @@ from agent.backends.continuum.circuit import CircuitBreaker
 from agent.backends.continuum.client import ContinuumClient
 from agent.backends.continuum.retry import RetryPolicy
 from agent.hookspecs import hookimpl
-from agent.sync.inbound.engine import InboundSync
 from agent.sandbox import SandboxServer
+from agent.sync.inbound.engine import InboundSync
 from dbsys import cmt
 
 

@@ -11,8 +11,8 @@ from loguru import logger
 from agent import events
 from agent.app import App
 from agent.backends.continuum import ContinuumClient, RetryPolicy
-from agent.sync.inventory.refresh import PENDING_WARNING, InventoryJob, inventory_paths
 from agent.sandbox import SandboxServer
+from agent.sync.inventory.refresh import PENDING_WARNING, InventoryJob, inventory_paths
 from config.loader import parse_settings
 from dbsys import reports
 

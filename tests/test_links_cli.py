@@ -10,6 +10,7 @@ import sys
 import pytest
 
 from agent.backends.embedded import Store
+
 from test_links_manager import seed_people, write_ini, write_inventory
 
 RUN = [sys.executable, "-c", "from agent.cli import main; main()"]

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from agent.backends.embedded import Store
 from agent.cli import cli
 from agent.runtime.lock import FolderLock
-from agent.backends.embedded import Store
 from dbsys import reports, results
 from dbsys.status import status_path, write_status
 

@@ -7,12 +7,13 @@ import sqlite3
 import pytest
 
 from agent import events
-from agent.sync.outbound import actions
-from agent.errors import NotFoundError, PreconditionError, PrivilegeError, UsageError
-from agent.sync.outbound.sender import OutboxSender
-from agent.sandbox import SandboxServer
 from agent.backends.embedded import STATUS_COMPLETED, STATUS_NEW
+from agent.errors import NotFoundError, PreconditionError, PrivilegeError, UsageError
+from agent.sandbox import SandboxServer
+from agent.sync.outbound import actions
+from agent.sync.outbound.sender import OutboxSender
 from dbsys import reports
+
 from test_outbound_support import PSG, Capture, fast_client, ledger_by_key, make_env
 
 

@@ -16,10 +16,10 @@ from xml.sax.saxutils import escape, quoteattr
 import pytest
 
 from agent.app import App
-from agent.hookspecs import hookimpl
 from agent.backends.continuum.circuit import CircuitBreaker
 from agent.backends.continuum.client import ContinuumClient
 from agent.backends.continuum.retry import RetryPolicy
+from agent.hookspecs import hookimpl
 from config.loader import parse_settings
 from dbsys import results
 

@@ -128,7 +128,7 @@ def test_plugins_are_handed_their_settings_and_the_app(tmp_path):
 
     settings = settings_with(tmp_path, "[plugin:configurable]\nColour=Blue\n")
     app = App(tmp_path / "x.ini", settings=settings, extra_plugins=[("configurable", Configurable())])
-    app.pm
+    app.pm  # noqa: B018 - building the plugin manager configures the plugins
     assert seen == [({"colour": "Blue"}, app)]
 
 

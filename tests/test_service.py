@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 from agent.sandbox import SandboxServer
-from conftest import ROOT, TEST_PSG, run_cli, track, write_ini
 from dbsys.status import read_status, status_path
+
+from conftest import ROOT, TEST_PSG, run_cli, track, write_ini
 
 LEAKY_PLUGIN = '''
 import os
@@ -98,7 +99,7 @@ def test_sigterm_stops_promptly_and_cleanly(tmp_path, sandbox):
     assert code == 0, err
     assert time.monotonic() - started < 5
     assert status_of(ini)["running"] is False
-    leftovers = [p for p in (tmp_path / "Dbsys").rglob("*.tmp")]
+    leftovers = list((tmp_path / "Dbsys").rglob("*.tmp"))
     assert leftovers == []
 
 
@@ -134,7 +135,7 @@ def test_invalid_reload_keeps_the_last_good_config(tmp_path, sandbox):
         good = ini.read_text()
         ini.write_text(good + "PollIntervalSeconds=often\n")
         errors = tmp_path / "Dbsys" / "ZenithErrors"
-        report = wait_for(lambda: [p for p in errors.glob("*config*.xml")] if errors.exists() else None, 5,
+        report = wait_for(lambda: list(errors.glob("*config*.xml")) if errors.exists() else None, 5,
                           "an error report for the refused configuration")
         assert "PollIntervalSeconds" in report[0].read_text()
         assert proc.poll() is None, "the agent must keep running on the last good configuration"

@@ -28,16 +28,17 @@ import hashlib
 import os
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from loguru import logger
 
-from agent.sync.outbound import actions
 from agent.errors import ZenithError, code_of, describe
+from agent.sync.outbound import actions
 from dbsys import drops, results
 
 GRACE_SECONDS = 2.0

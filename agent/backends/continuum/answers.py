@@ -8,9 +8,10 @@ attribute, becomes :class:`BadAnswer`.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Callable, Sequence, TypeVar
+from typing import TypeVar
 
 from lxml import etree
 

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Iterator, Literal, TypeVar
+from typing import Any, Literal, TypeVar
 from urllib.parse import quote
 
 import httpx
@@ -24,9 +25,20 @@ from agent.errors import UsageError
 
 from . import answers, bodies
 from .circuit import CircuitBreaker
-from .deadline import deadline, transport as deadline_transport
-from .errors import (BadAnswer, BadSecurityCode, ContinuumConflict, ContinuumError, ContinuumInvalid,
-                     ContinuumNotFound, ContinuumRefused, ContinuumUnavailable, NotActivated, RateLimited)
+from .deadline import deadline
+from .deadline import transport as deadline_transport
+from .errors import (
+    BadAnswer,
+    BadSecurityCode,
+    ContinuumConflict,
+    ContinuumError,
+    ContinuumInvalid,
+    ContinuumNotFound,
+    ContinuumRefused,
+    ContinuumUnavailable,
+    NotActivated,
+    RateLimited,
+)
 from .models import ChangePage, Device, NewTicket, Note, Page, Pong, Site, Ticket
 from .retry import RetryPolicy
 
@@ -80,7 +92,7 @@ class ContinuumClient:
         )
 
     @classmethod
-    def from_settings(cls, settings: Any, **kwargs: Any) -> "ContinuumClient":
+    def from_settings(cls, settings: Any, **kwargs: Any) -> ContinuumClient:
         """A client for ``settings.continuum_url`` / ``.psg`` / ``.request_timeout_seconds`` / ``.verify_tls``."""
         return cls(settings.continuum_url, settings.psg,
                    timeout=float(getattr(settings, "request_timeout_seconds", 30.0)),
@@ -172,7 +184,7 @@ class ContinuumClient:
     def close_connection(self) -> None:
         self._http.close()
 
-    def __enter__(self) -> "ContinuumClient":
+    def __enter__(self) -> ContinuumClient:
         return self
 
     def __exit__(self, *exc_info: object) -> None:

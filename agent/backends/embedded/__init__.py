@@ -10,8 +10,16 @@ from pathlib import Path
 
 from agent.backends.embedded.db import Database, now_iso, parse_stored_time, stored_time
 from agent.backends.embedded.links import LinkTables
-from agent.backends.embedded.psa import (STATUS_COMPLETED, STATUS_NAMES, STATUS_NEW, Account, Asset, HistoryNote,
-                             PsaModel, Ticket)
+from agent.backends.embedded.psa import (
+    STATUS_COMPLETED,
+    STATUS_NAMES,
+    STATUS_NEW,
+    Account,
+    Asset,
+    HistoryNote,
+    PsaModel,
+    Ticket,
+)
 from agent.backends.embedded.sync import OutboxItem, SyncState
 
 __all__ = ["Store", "Account", "Asset", "Ticket", "HistoryNote", "OutboxItem", "STATUS_COMPLETED",
@@ -33,13 +41,15 @@ class Store(PsaModel, LinkTables, SyncState):
         return self.db.transaction(durable=durable)
 
     def on_commit(self, action) -> None:
-        """Run ``action`` once the current transaction commits; see :meth:`agent.backends.embedded.db.Database.on_commit`."""
+        """Run ``action`` once the current transaction commits.
+
+        See :meth:`agent.backends.embedded.db.Database.on_commit`."""
         self.db.on_commit(action)
 
     def close(self) -> None:
         self.db.close()
 
-    def __enter__(self) -> "Store":
+    def __enter__(self) -> Store:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -5,15 +5,15 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from loguru import logger
 
-from agent.errors import StoreError
 from agent.backends.embedded.migrations import MIGRATIONS
-
+from agent.errors import StoreError
 
 _second: tuple[int, str] = (-1, "")
 
@@ -54,7 +54,8 @@ class Database:
         try:
             self.conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=30)
         except sqlite3.Error as exc:
-            raise StoreError(f"cannot open the store {path}: {exc}. Check that the folder exists and is writable.") from None
+            raise StoreError(f"cannot open the store {path}: {exc}. "
+                             "Check that the folder exists and is writable.") from None
         self.conn.row_factory = sqlite3.Row
         self._lock = threading.RLock()
         self._depth = 0
@@ -75,7 +76,8 @@ class Database:
         with self._lock:
             version = self.conn.execute("PRAGMA user_version").fetchone()[0]
             if version > len(MIGRATIONS):
-                raise StoreError(f"the store {self.path} was written by a newer zenithlink (schema {version}); upgrade the agent")
+                raise StoreError(f"the store {self.path} was written by a newer zenithlink (schema {version}); "
+                                 "upgrade the agent")
             for step in range(version, len(MIGRATIONS)):
                 self.conn.execute("BEGIN IMMEDIATE")
                 try:
@@ -92,7 +94,7 @@ class Database:
     def schema_version(self) -> int:
         return self.conn.execute("PRAGMA user_version").fetchone()[0]
 
-    def transaction(self, *, durable: bool = True) -> "_Transaction":
+    def transaction(self, *, durable: bool = True) -> _Transaction:
         """``with db.transaction() as conn:``; re-entrant (a nested one joins the outer transaction).
 
         ``durable=False`` commits without waiting for the disk (``synchronous=NORMAL`` for that

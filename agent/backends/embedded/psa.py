@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from agent.errors import NotFoundError, PrivilegeError, UsageError
 from agent.backends.embedded.db import Database, now_iso
 from agent.backends.embedded.recid import is_rec_id, new_rec_id
+from agent.errors import NotFoundError, PrivilegeError, UsageError
 
 # RangerMSP's ticket status codes; Completed (1000) is the one the integration relies on.
 STATUS_NAMES = {100: "New", 200: "In Progress", 300: "Waiting for Customer",
@@ -181,7 +181,8 @@ class PsaModel:
         row = self.db.query_one("SELECT name FROM privilege_groups WHERE name = ?", (group,))
         if row is None:
             names = ", ".join(g["name"] for g in self.list_groups())
-            raise UsageError(f"no privilege group {group!r}; choose one of {names}, or create it with 'zenithlink groups add'")
+            raise UsageError(f"no privilege group {group!r}; choose one of {names}, "
+                             "or create it with 'zenithlink groups add'")
         if self.db.query_one("SELECT 1 FROM employees WHERE login = ?", (login,)):
             raise UsageError(f"an employee with login {login!r} exists already")
         rec_id = new_rec_id("employee")
@@ -232,14 +233,14 @@ class PsaModel:
         row = self.db.query_one("SELECT * FROM assets WHERE rec_id = ?", (rec_id,))
         if row is None:
             raise NotFoundError(f"no asset with REC ID {rec_id!r}; 'zenithlink assets list' shows them")
-        return Asset(**{k: row[k] for k in row.keys()})
+        return Asset(**{k: row[k] for k in row.keys()})  # noqa: SIM118 - a sqlite3.Row iterates its values
 
     def list_assets(self, account_rec_id: str | None = None) -> list[Asset]:
         if account_rec_id:
             rows = self.db.query("SELECT * FROM assets WHERE account_rec_id = ? ORDER BY name", (account_rec_id,))
         else:
             rows = self.db.query("SELECT * FROM assets ORDER BY name")
-        return [Asset(**{k: r[k] for k in r.keys()}) for r in rows]
+        return [Asset(**{k: r[k] for k in r.keys()}) for r in rows]  # noqa: SIM118 - a sqlite3.Row iterates its values
 
     # -- tickets and history ---------------------------------------------------------------
     def add_ticket(self, account_rec_id: str, description: str, *, asset_rec_id: str | None = None,

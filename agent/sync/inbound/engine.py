@@ -39,11 +39,11 @@ from typing import Any
 from loguru import logger
 
 from agent import events
-from agent.backends.continuum.errors import (BadSecurityCode, ContinuumError, ContinuumRefused, NotActivated)
-from agent.errors import StoreError, describe
-from agent.sync.inbound.feed import FeedIO
-from agent.reporting import report_failure
+from agent.backends.continuum.errors import BadSecurityCode, ContinuumError, ContinuumRefused, NotActivated
 from agent.backends.embedded import now_iso, parse_stored_time, stored_time
+from agent.errors import StoreError, describe
+from agent.reporting import report_failure
+from agent.sync.inbound.feed import FeedIO
 from agent.sync.inbound.rules import KINDS, BadChange, PageApplier
 
 PAGE_LIMIT = 500

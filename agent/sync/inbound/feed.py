@@ -17,9 +17,9 @@ request never waits for a page's transaction.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Iterable
 
 from loguru import logger
 from lxml import etree
@@ -62,7 +62,7 @@ class FeedIO:
         self._sent: set[str] = set()
         self._cursor = acked_cursor
 
-    def __enter__(self) -> "FeedIO":
+    def __enter__(self) -> FeedIO:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -20,8 +20,8 @@ from typing import Any
 
 from loguru import logger
 
-from agent.errors import NotFoundError, PreconditionError, PrivilegeError, UsageError
 from agent.backends.embedded import STATUS_COMPLETED
+from agent.errors import NotFoundError, PreconditionError, PrivilegeError, UsageError
 
 CREATE_ASSIGNEES = ("NOC", "VSD", "Partner")
 REASSIGN_ASSIGNEES = ("Keep", "VSD", "Partner")

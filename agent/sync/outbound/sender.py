@@ -17,17 +17,18 @@ import random
 import threading
 import time
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable
+from typing import Any
 
 from loguru import logger
 
 from agent import events
-from agent.sync.outbound.actions import ASSIGN, CLOSE, CREATE, NOTE, close_completed_tickets
+from agent.backends.embedded import OutboxItem, now_iso, parse_stored_time, stored_time
 from agent.errors import PreconditionError, ZenithError, describe
 from agent.reporting import report_failure
-from agent.backends.embedded import OutboxItem, now_iso, parse_stored_time, stored_time
+from agent.sync.outbound.actions import ASSIGN, CLOSE, CREATE, NOTE, close_completed_tickets
 
 COMPLETED_SWEEP_SECONDS = 30.0
 SWEEP_LIMIT = 500
@@ -58,7 +59,7 @@ class _PauseState:
     refused_settings: Any = None
 
 
-_states: "weakref.WeakKeyDictionary[Any, _PauseState]" = weakref.WeakKeyDictionary()
+_states: weakref.WeakKeyDictionary[Any, _PauseState] = weakref.WeakKeyDictionary()
 _states_lock = threading.Lock()
 
 
@@ -149,8 +150,14 @@ class OutboxSender:
 
     # -- one row ---------------------------------------------------------------------------
     def _deliver(self, item: OutboxItem) -> str:
-        from agent.backends.continuum.errors import (BadSecurityCode, ContinuumError, ContinuumRefused,
-                                            ContinuumUnavailable, NotActivated, RateLimited)
+        from agent.backends.continuum.errors import (
+            BadSecurityCode,
+            ContinuumError,
+            ContinuumRefused,
+            ContinuumUnavailable,
+            NotActivated,
+            RateLimited,
+        )
         try:
             delivery = self._send(item)
         except BadSecurityCode as exc:
