@@ -43,6 +43,7 @@ from .models import ChangePage, Device, NewTicket, Note, Page, Pong, Site, Ticke
 from .retry import RetryPolicy
 
 T = TypeVar("T")
+P = TypeVar("P", bound=Page[Any])
 
 MiB = 1024 * 1024
 API = "/psa/v1"
@@ -195,8 +196,8 @@ class ContinuumClient:
 
     # -- plumbing --------------------------------------------------------------------------
 
-    def _pages(self, path: str, root_tag: str, build: Callable[[etree._Element, int], Page[T]],
-               page_size: int, extra: dict[str, str]) -> Iterator[Page[T]]:
+    def _pages(self, path: str, root_tag: str, build: Callable[[etree._Element, int], P],
+               page_size: int, extra: dict[str, str]) -> Iterator[P]:
         size = max(1, min(int(page_size), MAX_PAGE_SIZE))
         number = 1
         while True:

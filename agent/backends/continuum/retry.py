@@ -37,7 +37,7 @@ class RetryPolicy:
 
     def backoff(self, retry: int) -> float:
         """Jittered wait before the ``retry``-th retry (1 = first retry)."""
-        ceiling = min(self.cap, self.base * (2 ** max(0, retry - 1)))
+        ceiling: float = min(self.cap, self.base * (2 ** max(0, retry - 1)))
         return self.random() * ceiling
 
     def delay(self, retry: int, retry_after: float | None) -> float:
