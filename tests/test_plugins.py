@@ -155,7 +155,7 @@ def test_installed_plugin_adds_a_command_and_is_listed(tmp_path):
         def zenith_register_commands(cli):
             cli.add_command(hello)
     '''))
-    env = {"PYTHONPATH": f"{ROOT}:{site}"}
+    env = {"PYTHONPATH": f"{ROOT}:{site}", "ZENITHLINK_NO_ENTRY_POINTS": ""}  # this test asks for entry points
     ini = write_ini(tmp_path)
     res = run_cli(["hello"], env=env)
     assert res.code == 0 and "hello from a plugin" in res.out, res.err
