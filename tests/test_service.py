@@ -14,7 +14,7 @@ import pytest
 from agent.sandbox import SandboxServer
 from dbsys.status import read_status, status_path
 
-from conftest import ROOT, TEST_PSG, run_cli, track, write_ini
+from conftest import ROOT, TEST_PSG, run_cli, track, wait_for, write_ini
 
 LEAKY_PLUGIN = '''
 import os
@@ -50,14 +50,6 @@ def start_agent(ini: Path, *extra: str) -> subprocess.Popen:
     return track(proc)
 
 
-def wait_for(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 def status_of(ini: Path) -> dict:
