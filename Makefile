@@ -20,6 +20,8 @@ demo: $(STAMP)
 	$(BIN)/zenithlink demo $(DEMO_ARGS)
 
 test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 bench: $(STAMP)

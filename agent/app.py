@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any, Callable, Iterable, TypeVar
+from typing import Any, TypeVar
 
 from agent import logs
 from agent.backends.embedded import StateStore
@@ -57,7 +58,7 @@ class App:
                 member = self._members.get(name)
                 if member is None:
                     member = self._members[name] = build()
-        return member  # type: ignore[no-any-return]
+        return member
 
     def _built(self, name: str) -> Any:
         return self._members.get(name)
@@ -129,12 +130,12 @@ class App:
 
     def _open_psa(self) -> PsaStore:
         factory = _backend(self.pm.hook.zenith_psa_backends(), self.settings.psa_backend, "RangerMSP")
-        return factory(self.settings, self.state)  # type: ignore[no-any-return]
+        return factory(self.settings, self.state)
 
     def _open_rmm(self) -> RmmClient:
         settings = self.require_continuum()
         factory = _backend(self.pm.hook.zenith_rmm_backends(), settings.rmm_backend, "Continuum")
-        return factory(settings)  # type: ignore[no-any-return]
+        return factory(settings)
 
     def notify(self, event) -> None:
         self.pm.notify(event)
@@ -168,7 +169,7 @@ def _backend(offers: list[dict[str, Any]], name: str, section: str) -> Callable[
         known = ", ".join(sorted(found)) or "none"
         raise ConfigError([f"[{section}] Backend={name!r} is not a known backend; choose one of: {known} "
                            "(a plugin that offers another must be installed and enabled)"])
-    return factory  # type: ignore[no-any-return]
+    return factory
 
 
 def _connection(settings: Settings) -> tuple:

@@ -180,8 +180,8 @@ class Demo:
         return opened
 
     def hand_to_noc(self) -> None:
-        from agent.sync.outbound import actions
         from agent.sync.inbound.engine import InboundSync
+        from agent.sync.outbound import actions
         from agent.sync.outbound.sender import OutboxSender
 
         state, psa = self.app.state, self.app.psa

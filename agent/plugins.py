@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import importlib.metadata
 import importlib.util
+import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +36,8 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "plugins.backends",
 )
 ENTRY_POINT_GROUP = "zenithlink"
+# Set (non-empty) to load no installed plugins: the test suite runs hermetic this way.
+NO_ENTRY_POINTS_ENV = "ZENITHLINK_NO_ENTRY_POINTS"
 
 
 class PluginError(ZenithError):
@@ -128,6 +131,8 @@ def get_plugin_manager(settings=None, *, extra: list[tuple[str, Any]] | None = N
 
 
 def _add_entry_points(pm: PluginManager, settings) -> None:
+    if os.environ.get(NO_ENTRY_POINTS_ENV):
+        return
     for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
         try:
             plugin = ep.load()

@@ -51,7 +51,8 @@ with httpx.Client(base_url=url, headers={"X-PSG": "demo"}, timeout=60) as http:
         with open(f"{folder}/baseline_{kind}.cmt", "wb") as out:
             out.write(b"<?xml version='1.0' encoding='utf-8'?>\\n<" + root_tag.encode() + b">")
             while True:
-                root = etree.fromstring(http.get(f"/psa/v1/{kind}", params={"page": page, "pageSize": page_size}).content)
+                answer = http.get(f"/psa/v1/{kind}", params={"page": page, "pageSize": page_size})
+                root = etree.fromstring(answer.content)
                 items = root.findall(item)
                 for elem in items:
                     out.write(b"\\n  " + etree.tostring(elem))

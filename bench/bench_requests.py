@@ -106,7 +106,7 @@ class _Agent:
         if send:
             self.threads.append(threading.Thread(target=_sender_loop, args=(app, self.stop), daemon=True))
 
-    def __enter__(self) -> "_Agent":
+    def __enter__(self) -> _Agent:
         self.watcher.start()
         for t in self.threads:
             t.start()

@@ -115,7 +115,8 @@ def main(quick: bool) -> Table:
         conn = _connect(sb.url)
         page_body, big_body = _get(conn, page_path), _get(conn, "/psa/v1/devices?page=1&pageSize=1000")
         conn.close()
-    with _BareServer(b'<?xml version="1.0" encoding="utf-8"?>\n<Pong partner="PARTNER-0001" activated="true"/>') as bare:
+    pong = b'<?xml version="1.0" encoding="utf-8"?>\n<Pong partner="PARTNER-0001" activated="true"/>'
+    with _BareServer(pong) as bare:
         bare_ping = request_rate(bare, "/", seconds)
     with _BareServer(page_body) as bare:
         bare_page_ms = round_trip_ms(bare, "/", repeat)

@@ -6,9 +6,9 @@ import resource
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Iterator
 
 import httpx
 
@@ -79,7 +79,7 @@ class RemoteSandbox:
         self.url = ""
         self._proc: subprocess.Popen | None = None
 
-    def __enter__(self) -> "RemoteSandbox":
+    def __enter__(self) -> RemoteSandbox:
         code = "import sys; from agent.cli import main; main(sys.argv[1:])"
         self._proc = subprocess.Popen([sys.executable, "-c", code, *self._args], stdout=subprocess.PIPE,
                                       stderr=subprocess.DEVNULL, text=True)

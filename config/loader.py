@@ -10,9 +10,10 @@ from __future__ import annotations
 import configparser
 import difflib
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from config.schema import PLUGIN_SECTION_PREFIX, SCHEMA, SECTIONS, BadValue, Key, key_for
 
@@ -211,7 +212,8 @@ def _resolve_paths(values: dict[str, Any], base_dir: Path) -> None:
 
     dbsys = resolve(values["dbsys_folder"] or "Dbsys")
     values["dbsys_folder"] = dbsys
-    values["requests_folder"] = resolve(values["requests_folder"]) if values["requests_folder"] else dbsys / "ZenithRequests"
+    values["requests_folder"] = (resolve(values["requests_folder"]) if values["requests_folder"]
+                                 else dbsys / "ZenithRequests")
     values["database"] = resolve(values["database"]) if values["database"] else dbsys / "zenithlink.sqlite3"
     values["log_folder"] = resolve(values["log_folder"]) if values["log_folder"] else dbsys / "Logs"
     values["plugin_folders"] = [resolve(p) for p in values["plugin_folders"]]

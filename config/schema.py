@@ -6,8 +6,9 @@ generated from :data:`SCHEMA`, so they cannot drift apart.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 TRUE_WORDS = {"y", "yes", "true", "1", "on"}
 FALSE_WORDS = {"n", "no", "false", "0", "off"}

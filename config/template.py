@@ -47,6 +47,7 @@ def render_reference() -> str:
     for key in SCHEMA:
         default = key.shown_default or (_default_text(key) or "(empty)")
         out.append(f"| {key.section} | `{key.name}` | {default} | {key.allowed()} | {key.help} |")
-    out.append("| Plugins | `<plugin name>` | each plugin's own default | Y or N | enable or disable a plugin, built-in or installed |")
+    out.append("| Plugins | `<plugin name>` | each plugin's own default | Y or N "
+               "| enable or disable a plugin, built-in or installed |")
     out.append("| plugin:`<name>` | any | — | see the plugin | settings of that plugin |")
     return "\n".join(out) + "\n"

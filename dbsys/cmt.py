@@ -13,9 +13,10 @@ allows inside a start tag, and only then is the temporary file renamed over the 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Iterable, Iterator, Literal, Protocol, Sequence, Union
+from typing import Literal, Protocol, Union
 
 from lxml import etree
 
@@ -37,7 +38,7 @@ class Record(Protocol):
     def fields(self) -> Sequence[tuple[str, str]]: ...
 
 
-Item = Union[Record, Sequence[tuple[str, str]], etree._Element]
+Item = Union[Record, Sequence[tuple[str, str]], etree._Element]  # noqa: UP007 - a runtime alias
 """One Site or Device: a :class:`Record`, its ordered ``(tag, text)`` children, or the element itself."""
 
 _ROOT = {"sites": "ZenithSites", "devices": "ZenithDevices"}

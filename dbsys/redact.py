@@ -6,7 +6,7 @@ anything else secret) with :func:`set_redactor`, once, at start-up.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 Redactor = Callable[[str], str]
 

@@ -8,8 +8,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from lxml import etree
 from loguru import logger
+from lxml import etree
 
 from dbsys import safexml
 from dbsys.atomic import atomic_write

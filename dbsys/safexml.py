@@ -7,8 +7,9 @@ person can act on; lxml's own exceptions never escape.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Iterator
+from typing import IO
 
 from lxml import etree
 
@@ -24,8 +25,8 @@ class RefusedXML(UnsafeXML):
 
 
 # The options every parser of outside XML is built with, in one place.
-_SAFE = dict(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False,
-             remove_comments=True, remove_pis=True)
+_SAFE = {"resolve_entities": False, "no_network": True, "load_dtd": False, "huge_tree": False,
+         "remove_comments": True, "remove_pis": True}
 
 
 def _refuse_doctype(head: bytes) -> None:

@@ -12,12 +12,11 @@ import hashlib
 import os
 import threading
 import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Callable, Iterable
 
 from loguru import logger
-from watchdog.events import (EVENT_TYPE_CLOSED_NO_WRITE, EVENT_TYPE_OPENED, FileSystemEvent,
-                             FileSystemEventHandler)
+from watchdog.events import EVENT_TYPE_CLOSED_NO_WRITE, EVENT_TYPE_OPENED, FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
 from dbsys.atomic import is_temp_name
@@ -129,7 +128,7 @@ class FolderWatcher(_Worker):
         self._last_event = 0.0
         self._scan_due = True
 
-    def start(self) -> "FolderWatcher":
+    def start(self) -> FolderWatcher:
         self.folder.mkdir(parents=True, exist_ok=True)
         self._observe(self.folder)
         return super().start()
@@ -243,7 +242,7 @@ class FileWatcher(_Worker):
         self._stat = _signature(self.path)
         self._hash = _digest(self.path)
 
-    def start(self) -> "FileWatcher":
+    def start(self) -> FileWatcher:
         self._observe(self.path.parent)
         return super().start()
 

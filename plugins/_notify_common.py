@@ -10,12 +10,22 @@ from __future__ import annotations
 import atexit
 import queue
 import threading
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from loguru import logger
 
-from agent.events import (ACTIVATION_PENDING, ALL_KINDS, CONFIG_REJECTED, INVENTORY_FAILED, REQUEST_FAILED,
-                          SECURITY_CODE_REFUSED, TICKET_CLOSED_IN_CONTINUUM, TICKET_CREATED, TICKET_RETURNED)
+from agent.events import (
+    ACTIVATION_PENDING,
+    ALL_KINDS,
+    CONFIG_REJECTED,
+    INVENTORY_FAILED,
+    REQUEST_FAILED,
+    SECURITY_CODE_REFUSED,
+    TICKET_CLOSED_IN_CONTINUUM,
+    TICKET_CREATED,
+    TICKET_RETURNED,
+)
 from agent.hookspecs import hookimpl
 
 # "All ticket events and failures": what a person wants to hear about by default. Routine

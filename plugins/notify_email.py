@@ -16,11 +16,12 @@ import socket
 import ssl
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email import policy
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
-from typing import Any, Callable
+from typing import Any
 
 from loguru import logger
 

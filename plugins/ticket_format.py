@@ -14,7 +14,8 @@ def zenith_ticket_description(ticket, device, asset, settings):
     parts = [ticket.title.strip()] if ticket.title else []
     if ticket.description and ticket.description.strip() != (ticket.title or "").strip():
         parts.append(ticket.description.strip())
-    parts.append(f"Continuum ticket {ticket.ticket_id} ({ticket.priority or 'no priority'}, {ticket.source or 'unknown source'})")
+    parts.append(f"Continuum ticket {ticket.ticket_id} "
+                 f"({ticket.priority or 'no priority'}, {ticket.source or 'unknown source'})")
     if ticket.device_id and not asset:
         parts.append(device_details(ticket.device_id, device))
     return "\n\n".join(parts)

@@ -1,17 +1,43 @@
-"""Shared fixtures: an INI in a temp folder, and the CLI run as a real subprocess."""
+"""Shared fixtures: an INI in a temp folder, the CLI run as a real subprocess, ``wait_for``, and
+the checks that no process or thread outlives its test."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 TEST_PSG = "PSG-test-5ecret-9f3a"
+
+# Hermetic: plugins installed in this environment (entry points) are not loaded, here or in the
+# CLI subprocesses (they inherit the environment); a test that wants them sets the variable to "".
+os.environ["ZENITHLINK_NO_ENTRY_POINTS"] = "1"
+
+T = TypeVar("T")
+
+
+def wait_for(predicate: Callable[[], T], timeout: float = 20.0, message: str = "the condition", *,
+             interval: float = 0.02) -> T:
+    """Poll ``predicate`` until it returns something true and return that; fail the test after
+    ``timeout`` seconds, naming ``message``. Timeouts are generous: they bound a failing test, a
+    passing one returns as soon as the condition holds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {message}")
+        time.sleep(interval)
 
 
 @dataclass
@@ -62,6 +88,32 @@ def _no_process_outlives_its_test():
         if proc.poll() is None:
             proc.kill()
             proc.communicate()
+
+
+def _thread_key(thread: threading.Thread) -> tuple[int | None, str]:
+    return thread.ident, thread.name
+
+
+# Threads that are process-wide by design and may outlive the test that first started them:
+# asyncio's default executor and concurrent.futures workers are pooled by the stdlib, and
+# watchdog's observer emitters belong to an observer the test has stopped (they exit shortly).
+_GLOBAL_THREAD_PREFIXES = ("asyncio_", "ThreadPoolExecutor-")
+
+
+@pytest.fixture(autouse=True)
+def _no_thread_outlives_its_test():
+    before = {_thread_key(t) for t in threading.enumerate()}
+    yield
+
+    def leftovers() -> list[threading.Thread]:
+        return [t for t in threading.enumerate() if _thread_key(t) not in before and t.is_alive()
+                and not t.name.startswith(_GLOBAL_THREAD_PREFIXES)]
+
+    try:
+        wait_for(lambda: not leftovers(), timeout=5.0, message="the test's threads to end")
+    except AssertionError:
+        names = ", ".join(f"{t.name} (daemon={t.daemon})" for t in leftovers())
+        pytest.fail(f"threads still running after the test: {names}", pytrace=False)
 
 
 @pytest.fixture

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from stores import embedded
-
 import json
+
+from stores import embedded
 
 from conftest import run_cli
 
@@ -124,7 +124,6 @@ def test_check_config_pings_continuum(tmp_path):
 
 
 def test_rename_an_auto_created_account_makes_it_real(ini):
-    from agent.backends.embedded import StateStore
 
     from config.loader import load_settings
 

@@ -5,8 +5,14 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from agent.backends.continuum import (CircuitBreaker, CircuitOpen, ContinuumClient, ContinuumNotFound,
-                             ContinuumUnavailable, RetryPolicy)
+from agent.backends.continuum import (
+    CircuitBreaker,
+    CircuitOpen,
+    ContinuumClient,
+    ContinuumNotFound,
+    ContinuumUnavailable,
+    RetryPolicy,
+)
 
 
 class Clock:

@@ -187,7 +187,7 @@ def test_ack_builds_links_and_returns_cursor():
     assert client.ack("c-9", [("202611270001", "TKT1"), ("202611270002", "TKT2")]) == "c-9"
     root = _body(rec.requests[0])
     assert root.tag == "Ack" and root.get("cursor") == "c-9"
-    assert [(l.get("ticketId"), l.get("psaTicketId")) for l in root] == [("202611270001", "TKT1"),
+    assert [(link.get("ticketId"), link.get("psaTicketId")) for link in root] == [("202611270001", "TKT1"),
                                                                          ("202611270002", "TKT2")]
     assert rec.requests[0].headers["Idempotency-Key"]  # generated when none is given
 

@@ -5,9 +5,20 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from agent.backends.continuum import (BadAnswer, BadSecurityCode, ContinuumClient, ContinuumConflict, ContinuumError,
-                             ContinuumInvalid, ContinuumNotFound, ContinuumRefused, ContinuumUnavailable,
-                             NotActivated, RateLimited, RetryPolicy)
+from agent.backends.continuum import (
+    BadAnswer,
+    BadSecurityCode,
+    ContinuumClient,
+    ContinuumConflict,
+    ContinuumError,
+    ContinuumInvalid,
+    ContinuumNotFound,
+    ContinuumRefused,
+    ContinuumUnavailable,
+    NotActivated,
+    RateLimited,
+    RetryPolicy,
+)
 from agent.errors import ZenithError, describe
 
 PSG = "TOPSECRET-PSG-42"

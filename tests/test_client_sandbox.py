@@ -6,9 +6,19 @@ import time
 
 import pytest
 
-from agent.backends.continuum import (BadAnswer, BadSecurityCode, CircuitBreaker, CircuitOpen, ContinuumClient,
-                             ContinuumNotFound, ContinuumUnavailable, NewTicket, NotActivated, RateLimited,
-                             RetryPolicy)
+from agent.backends.continuum import (
+    BadAnswer,
+    BadSecurityCode,
+    CircuitBreaker,
+    CircuitOpen,
+    ContinuumClient,
+    ContinuumNotFound,
+    ContinuumUnavailable,
+    NewTicket,
+    NotActivated,
+    RateLimited,
+    RetryPolicy,
+)
 from agent.sandbox import SandboxServer
 
 FAST = RetryPolicy(max_attempts=8, base=0.001, cap=0.01)

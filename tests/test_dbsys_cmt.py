@@ -26,7 +26,8 @@ def test_paths_follow_the_instance_id(tmp_path):
 
 def test_sites_round_trip_with_awkward_values(tmp_path):
     sites = [
-        [("SiteID", "101"), ("SiteCode", "ACME-HQ"), ("Name", "Smith & Sons <HQ>"), ("ClientName", 'A "quoted" \'name\'')],
+        [("SiteID", "101"), ("SiteCode", "ACME-HQ"), ("Name", "Smith & Sons <HQ>"),
+         ("ClientName", 'A "quoted" \'name\'')],
         [("SiteID", "102"), ("Name", "Zürich — Café 東京 😀"), ("Address", "line1\nline2"), ("Empty", "")],
         [("Name", "order matters"), ("SiteID", "103")],
     ]
@@ -124,7 +125,7 @@ PAGE = """<Devices page="1" pageSize="3" total="3">
 line2</Address><Note>Zürich — Café 東京 😀 "quoted" 'single'</Note></Device>
   <Device kind="virtual"><DeviceID>D-2</DeviceID><SiteCode>ACME-HQ</SiteCode><Name> padded </Name></Device>text after
   <Device><Name>order matters</Name><DeviceID>D-3</DeviceID><SiteCode>X</SiteCode><Extra><Nested>n</Nested></Extra></Device>
-</Devices>"""
+</Devices>"""  # noqa: E501 - the exact XML of a page, one device a line
 
 
 def api_devices() -> list:

@@ -19,7 +19,8 @@ VALUES = {"TicketRecID": "TKT00000000000000001", "AssignTo": "", "Note": "Please
 
 def request_xml(action: str, children: dict[str, str], *, rid: str = "7f9c-1", user: str = "jsmith") -> bytes:
     inner = "".join(f"<{k}>{v}</{k}>" for k, v in children.items())
-    return f'<?xml version="1.0" encoding="utf-8"?>\n<ZenithRequest id="{rid}" action="{action}" user="{user}">{inner}</ZenithRequest>'.encode()
+    return (f'<?xml version="1.0" encoding="utf-8"?>\n'
+            f'<ZenithRequest id="{rid}" action="{action}" user="{user}">{inner}</ZenithRequest>').encode()
 
 
 def full_children(action: str) -> dict[str, str]:
@@ -45,7 +46,8 @@ def test_every_action_is_accepted_with_all_and_with_required_children(action):
 def test_assign_to_values_per_action():
     for action, values in (("CreateTicket", ("NOC", "VSD", "Partner")), ("Reassign", ("Keep", "VSD", "Partner"))):
         for value in values:
-            fields = parse_request(request_xml(action, {"TicketRecID": "TKT1", "AssignTo": value.lower()}), "r.xml").fields
+            drop = request_xml(action, {"TicketRecID": "TKT1", "AssignTo": value.lower()})
+            fields = parse_request(drop, "r.xml").fields
             assert fields["AssignTo"] == value
     with pytest.raises(BadRequest) as info:
         parse_request(request_xml("CreateTicket", {"TicketRecID": "TKT1", "AssignTo": "Keep"}), "r.xml")
@@ -74,7 +76,8 @@ PLAIN_DOCTYPE = b"""<?xml version="1.0"?><!doctype ZenithRequest>
 <ZenithRequest id="a" action="UnlinkSite" user="u"><SiteCode>S</SiteCode></ZenithRequest>"""
 
 UTF16_DOCTYPE = ('<?xml version="1.0" encoding="utf-16"?><!DOCTYPE ZenithRequest>'
-                 '<ZenithRequest id="a" action="UnlinkSite" user="u"><SiteCode>S</SiteCode></ZenithRequest>').encode("utf-16")
+                 '<ZenithRequest id="a" action="UnlinkSite" user="u"><SiteCode>S</SiteCode></ZenithRequest>'
+                 ).encode("utf-16")
 
 BAD_FILES = [
     ("malformed", b"<ZenithRequest id='a' action='UnlinkSite' user='u'><SiteCode>S</ZenithRequest>", "Malformed", None),
@@ -90,11 +93,14 @@ BAD_FILES = [
     ("no action", b"<ZenithRequest id='r1' user='u'><SiteCode>S</SiteCode></ZenithRequest>", "UnknownAction", "r1"),
     ("missing child", request_xml("LinkSite", {"SiteCode": "S"}), "MissingField", "7f9c-1"),
     ("empty child", request_xml("AddNote", {"TicketRecID": "T", "Note": "  "}), "MissingField", "7f9c-1"),
-    ("no user", b"<ZenithRequest id='r1' action='UnlinkSite'><SiteCode>S</SiteCode></ZenithRequest>", "MissingField", "r1"),
+    ("no user", b"<ZenithRequest id='r1' action='UnlinkSite'><SiteCode>S</SiteCode></ZenithRequest>",
+     "MissingField", "r1"),
     ("bad AssignTo", request_xml("Reassign", {"TicketRecID": "T", "AssignTo": "NOC"}), "BadValue", "7f9c-1"),
     ("unknown child", request_xml("UnlinkSite", {"SiteCode": "S", "Notes": "x"}), "BadValue", "7f9c-1"),
-    ("duplicate child", b"<ZenithRequest id='r1' action='UnlinkSite' user='u'><SiteCode>S</SiteCode><SiteCode>T</SiteCode></ZenithRequest>", "BadValue", "r1"),
-    ("nested child", b"<ZenithRequest id='r1' action='UnlinkSite' user='u'><SiteCode><b>S</b></SiteCode></ZenithRequest>", "BadValue", "r1"),
+    ("duplicate child", b"<ZenithRequest id='r1' action='UnlinkSite' user='u'>"
+                        b"<SiteCode>S</SiteCode><SiteCode>T</SiteCode></ZenithRequest>", "BadValue", "r1"),
+    ("nested child", b"<ZenithRequest id='r1' action='UnlinkSite' user='u'>"
+                     b"<SiteCode><b>S</b></SiteCode></ZenithRequest>", "BadValue", "r1"),
     ("bad id chars", request_xml("UnlinkSite", {"SiteCode": "S"}, rid="../../etc"), "BadId", None),
     ("id too long", request_xml("UnlinkSite", {"SiteCode": "S"}, rid="a" * 65), "BadId", None),
     ("no id", b"<ZenithRequest action='UnlinkSite' user='u'><SiteCode>S</SiteCode></ZenithRequest>", "BadId", None),

@@ -32,7 +32,8 @@ def test_result_round_trip(tmp_path):
         "continuum_ticket_id": "202611270042", "error_code": None, "error_message": None,
         "extra": {"PsaTicket": "TKT1"}, "file": "7f9c-1.xml",
     }
-    assert b'<ZenithResult id="7f9c-1" action="CreateTicket" status="Done" at="2026-11-27T10:00:03Z">' in path.read_bytes()
+    head = b'<ZenithResult id="7f9c-1" action="CreateTicket" status="Done" at="2026-11-27T10:00:03Z">'
+    assert head in path.read_bytes()
 
 
 def test_failed_result_replaces_queued(tmp_path):
@@ -40,7 +41,8 @@ def test_failed_result_replaces_queued(tmp_path):
     path = results.write_result(tmp_path, "r1", "AddNote", "Failed", at=AT + timedelta(seconds=5),
                                 error_code="NotFound", error_message="No linked ticket & <none>; link it first.")
     got = results.read_result(path)
-    assert (got["status"], got["error_code"], got["error_message"]) == ("Failed", "NotFound", "No linked ticket & <none>; link it first.")
+    assert (got["status"], got["error_code"], got["error_message"]) == (
+        "Failed", "NotFound", "No linked ticket & <none>; link it first.")
     assert os.listdir(tmp_path) == ["r1.xml"]
 
 

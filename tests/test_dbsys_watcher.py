@@ -12,14 +12,7 @@ import pytest
 from dbsys.atomic import atomic_write
 from dbsys.watcher import FileWatcher, FolderWatcher
 
-
-def wait_for(predicate, timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return predicate()
+from conftest import wait_for
 
 
 class Recorder:

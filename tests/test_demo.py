@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+from stores import embedded
+
+from agent.ports.psa import STATUS_COMPLETED
 from agent.sync import records
 
-from stores import embedded, open_embedded
-from agent.ports.psa import STATUS_COMPLETED
-
-from agent.backends.embedded import StateStore
 from conftest import run_cli
 
 

@@ -5,12 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from agent.ports.psa import PsaView
 from stores import open_embedded
+
 from agent.backends.continuum.models import Ticket
 from agent.plugins import get_plugin_manager
-from agent.backends.embedded import StateStore
+from agent.ports.psa import PsaView
 from config.loader import parse_settings
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "docs" / "examples"

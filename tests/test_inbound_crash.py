@@ -13,10 +13,10 @@ import time
 from pathlib import Path
 
 import pytest
+from stores import embedded
 
-from stores import embedded, open_embedded
 from agent.sandbox import SandboxServer
-from agent.backends.embedded import StateStore
+
 from conftest import track
 from test_inbound_support import ini_text
 
@@ -119,5 +119,5 @@ def test_R10_exactly_once_through_sigkills_during_a_5000_ticket_ingest(tmp_path)
         assert state.db.scalar("SELECT COUNT(*) FROM tickets WHERE rec_id NOT IN"
                                " (SELECT ticket_rec_id FROM ticket_links)") == 0
         assert state.unacked_ticket_links() == []
-        assert dict((p[0], p[1]) for p in pairs) == links  # every Continuum ticket linked once, the same way
+        assert {p[0]: p[1] for p in pairs} == links  # every Continuum ticket linked once, the same way
         assert state.feed_cursor == acked == last_change

@@ -9,6 +9,7 @@ from agent.backends.continuum import answers
 from agent.hookspecs import hookimpl
 from agent.sync.inbound.engine import InboundSync
 from dbsys import reports
+
 from test_inbound_support import Env, env, sandbox  # noqa: F401 - fixtures
 
 

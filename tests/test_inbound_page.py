@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from agent import events
 from agent.hookspecs import hookimpl
+
 from test_inbound_support import Env, sandbox  # noqa: F401 - fixtures
 
 

@@ -8,6 +8,7 @@ import time
 
 from agent.hookspecs import hookimpl
 from agent.sync.inbound.engine import InboundSync
+
 from test_inbound_support import Env, sandbox  # noqa: F401 - fixtures
 
 

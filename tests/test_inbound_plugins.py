@@ -7,6 +7,7 @@ from types import SimpleNamespace
 from agent.backends.continuum.models import Change, Note, Ticket
 from agent.hookspecs import hookimpl
 from plugins import echo_filter, ticket_format
+
 from test_inbound_support import Env, env, sandbox  # noqa: F401 - fixtures
 
 

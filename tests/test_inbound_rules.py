@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from agent.sync import records
-
 from agent import events
 from agent.ports.psa import STATUS_NEW
+from agent.sync import records
 from config.loader import load_settings
+
 from test_inbound_support import Env, env, ini_text, sandbox  # noqa: F401 - fixtures
 
 IN_PROGRESS = 200

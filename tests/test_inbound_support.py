@@ -5,10 +5,7 @@ Imported by the ``test_inbound_*`` modules (it holds no tests of its own beyond 
 
 from __future__ import annotations
 
-from agent.sync import records
-
 import functools
-
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -19,8 +16,9 @@ from agent.backends.continuum.circuit import CircuitBreaker
 from agent.backends.continuum.client import ContinuumClient
 from agent.backends.continuum.retry import RetryPolicy
 from agent.hookspecs import hookimpl
-from agent.sync.inbound.engine import InboundSync
 from agent.sandbox import SandboxServer
+from agent.sync import records
+from agent.sync.inbound.engine import InboundSync
 from dbsys import cmt
 
 

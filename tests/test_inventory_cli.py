@@ -8,11 +8,11 @@ import pytest
 from click.testing import CliRunner
 
 from agent.app import App
-from agent.cli.inventory_cmd import InventoryFailed, inventory
 from agent.backends.continuum import ContinuumClient, RetryPolicy
+from agent.cli.inventory_cmd import InventoryFailed, inventory
 from agent.errors import PreconditionError
-from agent.sync.inventory.refresh import inventory_paths
 from agent.sandbox import SandboxServer
+from agent.sync.inventory.refresh import inventory_paths
 from config.loader import parse_settings
 from dbsys.atomic import temp_name
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from agent.app import App
-from agent.sync.inventory.refresh import inventory_paths, refresh, sweep_if_idle
 from agent.sandbox import SandboxServer
+from agent.sync.inventory.refresh import inventory_paths, refresh, sweep_if_idle
 from config.loader import parse_settings
 from dbsys import cmt
 from dbsys.atomic import is_temp_name

@@ -39,8 +39,8 @@ def test_a_rewritten_file_is_read_again(tmp_path):
     cmt.write_inventory(path, "sites", [[("SiteCode", "S1"), ("Name", "Acme")]], GENERATED)
     assert inventory_index.site_record(settings, "S1") == {"SiteCode": "S1", "Name": "Acme"}
 
-    cmt.write_inventory(path, "sites", [[("SiteCode", "S1"), ("Name", "Acme, Inc")], [("SiteCode", "S2"), ("Name", "B")]],
-                        GENERATED)
+    cmt.write_inventory(path, "sites", [[("SiteCode", "S1"), ("Name", "Acme, Inc")],
+                                        [("SiteCode", "S2"), ("Name", "B")]], GENERATED)
     stat = path.stat()
     os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))  # a coarse clock must not hide it
     assert inventory_index.site_record(settings, "S1") == {"SiteCode": "S1", "Name": "Acme, Inc"}

@@ -11,8 +11,8 @@ from loguru import logger
 from agent import events
 from agent.app import App
 from agent.backends.continuum import ContinuumClient, RetryPolicy
-from agent.sync.inventory.refresh import PENDING_WARNING, InventoryJob, inventory_paths
 from agent.sandbox import SandboxServer
+from agent.sync.inventory.refresh import PENDING_WARNING, InventoryJob, inventory_paths
 from config.loader import parse_settings
 from dbsys import reports
 
@@ -71,7 +71,7 @@ def test_success_records_state_and_notifies_the_changes(tmp_path, sandbox):
     sandbox.world.add_site("Another Customer", code="ANOTHER-HQ")
     result = InventoryJob(app, now=clock).run_once()
 
-    state, psa = app.state, app.psa
+    state = app.state
     assert state.get_state("last_inventory_refresh") == "2026-11-27T10:00:00Z"
     assert (state.get_state("inventory_sites"), state.get_state("inventory_devices")) == ("16", "120")
     assert state.get_state("inventory_changes") == "sites +1 -0 ~0; devices +0 -0 ~0"

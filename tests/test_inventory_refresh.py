@@ -12,8 +12,8 @@ from lxml import etree
 
 from agent.app import App
 from agent.backends.continuum import BadAnswer, ContinuumClient, ContinuumUnavailable, RetryPolicy
-from agent.sync.inventory.refresh import inventory_paths, refresh
 from agent.sandbox import SandboxServer
+from agent.sync.inventory.refresh import inventory_paths, refresh
 from config.loader import parse_settings
 from dbsys import cmt
 

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from agent.sync import records
-
 import json
 import os
 import subprocess
 import sys
-
-import pytest
 from types import SimpleNamespace
 
-from stores import embedded, open_embedded
-from agent.backends.embedded import StateStore
+import pytest
+from stores import embedded
+
+from agent.sync import records
+
 from test_links_manager import seed_people, write_ini, write_inventory
 
 RUN = [sys.executable, "-c", "from agent.cli import main; main()"]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from agent.sync import records
-
 from datetime import datetime, timezone
 from pathlib import Path
 from types import SimpleNamespace
@@ -14,6 +12,7 @@ from agent import events
 from agent.app import App
 from agent.errors import NotFoundError, PreconditionError, PrivilegeError
 from agent.hookspecs import hookimpl
+from agent.sync import records
 from agent.sync.links import LinksManager
 from dbsys import cmt
 
@@ -233,7 +232,8 @@ def test_merge_moves_sites_tickets_assets_and_later_tickets_follow(world):
         world.psa.get_account(auto)
     # A later ticket of that site resolves to the master through the normal hook chain: no relink.
     later = SimpleNamespace(site_code="ACME-HQ", device_id="", id="CT-2")
-    resolved = world.app.pm.hook.zenith_resolve_account(ticket=later, psa=world.app.psa_view, settings=world.app.settings)
+    resolved = world.app.pm.hook.zenith_resolve_account(ticket=later, psa=world.app.psa_view,
+                                                        settings=world.app.settings)
     assert resolved == world.acme
     assert len(world.psa.list_accounts()) == 2
     assert world.state.audit_log()[0]["action"] == "merge_accounts"

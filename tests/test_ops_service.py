@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from agent.runtime import installers as servicectl
 from agent.cli import cli
+from agent.runtime import installers as servicectl
 
 
 def make_ini(folder: Path, dbsys: str = "Dbsys") -> Path:
@@ -67,7 +67,8 @@ def test_unit_names_follow_the_dbsys_folder(tmp_path):
     name = servicectl.unit_name
     assert name(one.parent / "Dbsys") != name(two.parent / "Dbsys")
     assert name(shared.parent / "x" / ".." / ".." / "a" / "Dbsys") == name(one.parent / "Dbsys")
-    assert name(one.parent / "Dbsys").startswith("zenithlink-dbsys-") and name(one.parent / "Dbsys").endswith(".service")
+    assert name(one.parent / "Dbsys").startswith("zenithlink-dbsys-")
+    assert name(one.parent / "Dbsys").endswith(".service")
 
 
 def test_paths_with_spaces_and_percent_are_quoted():

@@ -11,11 +11,10 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from stores import open_embedded
 
-from stores import embedded, open_embedded
 from agent.cli import cli
 from agent.runtime.lock import FolderLock
-from agent.backends.embedded import StateStore
 from dbsys import reports, results
 from dbsys.status import status_path, write_status
 

@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-from agent.errors import StoreError
-from agent.sync import records
-
 import sqlite3
 
 import pytest
 
 from agent import events
-from agent.sync.outbound import actions
-from agent.errors import NotFoundError, PreconditionError, PrivilegeError, UsageError
-from agent.sync.outbound.sender import OutboxSender
-from agent.sandbox import SandboxServer
+from agent.errors import NotFoundError, PreconditionError, PrivilegeError, StoreError, UsageError
 from agent.ports.psa import STATUS_COMPLETED, STATUS_NEW
+from agent.sandbox import SandboxServer
+from agent.sync import records
+from agent.sync.outbound import actions
+from agent.sync.outbound.sender import OutboxSender
 from dbsys import reports
+
 from test_outbound_support import PSG, Capture, fast_client, ledger_by_key, make_env
 
 

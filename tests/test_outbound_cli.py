@@ -1,4 +1,6 @@
-"""``zenithlink tickets create-in-continuum|reassign|note|complete``, and ``requests`` showing drops (subprocesses: exit codes)."""
+"""``zenithlink tickets create-in-continuum|reassign|note|complete``, and ``requests`` showing drops.
+
+Run as subprocesses: the exit codes are part of the contract."""
 
 from __future__ import annotations
 
@@ -8,8 +10,9 @@ import sys
 
 import pytest
 
-from agent.sync.requests import RequestProcessor
 from agent.sandbox import SandboxServer
+from agent.sync.requests import RequestProcessor
+
 from test_outbound_support import PSG, env, put_request  # noqa: F401 - env is a fixture
 
 
@@ -46,7 +49,8 @@ def test_create_with_wait_delivers_and_prints_the_continuum_ticket(env, sandbox)
 
 def test_reassign_note_complete_with_wait(env, sandbox):
     rec_id, tid = env.linked_ticket()
-    assert zl(env, "tickets", "reassign", rec_id, "--assign", "Partner", "--note", "yours", "--wait", "20").returncode == 0
+    assert zl(env, "tickets", "reassign", rec_id, "--assign", "Partner", "--note", "yours",
+              "--wait", "20").returncode == 0
     assert zl(env, "tickets", "note", rec_id, "a note from the CLI", "--wait", "20").returncode == 0
     out = zl(env, "tickets", "complete", rec_id, "--wait", "20")
     assert out.returncode == 0, out.stderr

@@ -12,11 +12,12 @@ import time
 
 import pytest
 
+from agent.sandbox import SandboxServer
 from agent.sync.outbound import actions
 from agent.sync.outbound.sender import OutboxSender, wait_for_work
 from agent.sync.requests import RequestProcessor
-from agent.sandbox import SandboxServer
 from dbsys.watcher import FolderWatcher
+
 from conftest import track
 from test_outbound_support import PSG, env, ledger_by_key, put_request, result, wait_for  # noqa: F401 - env is a fixture
 
@@ -64,7 +65,8 @@ def test_exactly_once_with_lost_answers_and_killed_senders(env, sandbox):
     for _ in range(6):  # kill senders mid-way, each only after it has delivered something
         depth = env.state.outbox_depth()
         proc = spawn_sender(env, sandbox, tests_dir)
-        wait_for(lambda: proc.poll() is not None or env.state.outbox_depth() < depth, timeout=60)
+        wait_for(lambda proc=proc, depth=depth: proc.poll() is not None or env.state.outbox_depth() < depth,
+                 timeout=60)
         time.sleep(rng.uniform(0.0, 0.3))
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)

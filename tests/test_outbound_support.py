@@ -16,12 +16,14 @@ from xml.sax.saxutils import escape, quoteattr
 import pytest
 
 from agent.app import App
-from agent.hookspecs import hookimpl
 from agent.backends.continuum.circuit import CircuitBreaker
 from agent.backends.continuum.client import ContinuumClient
 from agent.backends.continuum.retry import RetryPolicy
+from agent.hookspecs import hookimpl
 from config.loader import parse_settings
 from dbsys import results
+
+from conftest import wait_for  # noqa: F401 - re-exported to the test modules
 
 PSG = "demo-psg-secret"
 
@@ -151,14 +153,6 @@ def result(folder: Path, name: str) -> dict | None:
     return results.read_result(path) if path.exists() else None
 
 
-def wait_for(predicate, timeout: float = 20.0, interval: float = 0.02):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"condition not met within {timeout} s")
 
 
 def ledger_by_key(sandbox) -> dict[str, int]:

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-from agent.sync import records
-
 import threading
 import time
 
 import pytest
 
+from agent.ports.psa import STATUS_COMPLETED
+from agent.sandbox import SandboxServer
+from agent.sync import records
 from agent.sync.inventory.refresh import InventoryJob
 from agent.sync.outbound.sender import OutboxSender
 from agent.sync.requests import RequestProcessor
-from agent.sandbox import SandboxServer
-from agent.ports.psa import STATUS_COMPLETED
 from dbsys.watcher import FolderWatcher
+
 from test_outbound_support import PSG, age, drop, make_env, request_xml, result, wait_for
 
 

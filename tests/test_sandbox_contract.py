@@ -353,7 +353,8 @@ def _raw(sb, request: bytes) -> bytes:
     (b"Content-Length: lots\r\n", b"400"),
 ])
 def test_unreadable_bodies_get_an_error_body_and_close(sb, headers, status):
-    answer = _raw(sb, b"POST /psa/v1/tickets HTTP/1.1\r\nHost: x\r\nX-PSG: " + PSG.encode() + b"\r\n" + headers + b"\r\n")
+    answer = _raw(sb, b"POST /psa/v1/tickets HTTP/1.1\r\nHost: x\r\nX-PSG: " + PSG.encode() + b"\r\n"
+                  + headers + b"\r\n")
     head, _, body = answer.partition(b"\r\n\r\n")
     assert head.split(b" ")[1] == status and b"Connection: close" in head
     assert etree.fromstring(body).get("code") == "Invalid"

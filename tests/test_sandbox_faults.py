@@ -10,7 +10,7 @@ import httpx
 import pytest
 from lxml import etree
 
-from agent.sandbox import SandboxServer, SandboxError
+from agent.sandbox import SandboxError, SandboxServer
 from dbsys.safexml import UnsafeXML, parse_bytes
 
 PSG = "demo"

@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 from agent.sandbox import SandboxServer
-from conftest import ROOT, TEST_PSG, run_cli, track, write_ini
 from dbsys.status import read_status, status_path
+
+from conftest import ROOT, TEST_PSG, run_cli, track, wait_for, write_ini
 
 LEAKY_PLUGIN = '''
 import os
@@ -49,14 +50,6 @@ def start_agent(ini: Path, *extra: str) -> subprocess.Popen:
     return track(proc)
 
 
-def wait_for(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 def status_of(ini: Path) -> dict:
@@ -98,7 +91,7 @@ def test_sigterm_stops_promptly_and_cleanly(tmp_path, sandbox):
     assert code == 0, err
     assert time.monotonic() - started < 5
     assert status_of(ini)["running"] is False
-    leftovers = [p for p in (tmp_path / "Dbsys").rglob("*.tmp")]
+    leftovers = list((tmp_path / "Dbsys").rglob("*.tmp"))
     assert leftovers == []
 
 
@@ -134,7 +127,7 @@ def test_invalid_reload_keeps_the_last_good_config(tmp_path, sandbox):
         good = ini.read_text()
         ini.write_text(good + "PollIntervalSeconds=often\n")
         errors = tmp_path / "Dbsys" / "ZenithErrors"
-        report = wait_for(lambda: [p for p in errors.glob("*config*.xml")] if errors.exists() else None, 5,
+        report = wait_for(lambda: list(errors.glob("*config*.xml")) if errors.exists() else None, 5,
                           "an error report for the refused configuration")
         assert "PollIntervalSeconds" in report[0].read_text()
         assert proc.poll() is None, "the agent must keep running on the last good configuration"

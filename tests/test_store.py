@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from agent.sync import records
-
 import json
 import sqlite3
 import threading
@@ -11,15 +9,16 @@ import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from stores import embedded
 
-from stores import embedded, open_embedded
-from agent.errors import NotFoundError, PrivilegeError, UsageError
-from agent.sync.inbound.rules import human_time, seen_fields, store_time
-from agent.ports.times import now_iso, parse_stored_time, stored_time
-from agent.ports.psa import STATUS_COMPLETED
 from agent.backends.embedded import StateStore
 from agent.backends.embedded.migrations import MIGRATIONS
+from agent.errors import NotFoundError, PrivilegeError, UsageError
+from agent.ports.psa import STATUS_COMPLETED
 from agent.ports.recid import PATTERN, is_rec_id, new_rec_id
+from agent.ports.times import now_iso, parse_stored_time, stored_time
+from agent.sync import records
+from agent.sync.inbound.rules import human_time, seen_fields, store_time
 
 
 @pytest.fixture
@@ -81,7 +80,8 @@ def test_last_seen_fields_move_from_the_sync_state_onto_the_ticket_links(tmp_pat
     for n in (1, 2, 3):
         conn.execute("INSERT INTO tickets(rec_id, ticket_no, account_rec_id, description, created_at, updated_at)"
                      f" VALUES ('TKT{n}', {n}, 'CRD1', 'd', 'now', 'now')")
-        conn.execute(f"INSERT INTO ticket_links(continuum_ticket_id, ticket_rec_id, linked_at) VALUES ('C{n}', 'TKT{n}', 'now')")
+        conn.execute("INSERT INTO ticket_links(continuum_ticket_id, ticket_rec_id, linked_at)"
+                     f" VALUES ('C{n}', 'TKT{n}', 'now')")
     old = {"title": "Disk low", "description": "C: 4%", "priority": "High", "status": "New",
            "assigned_to": "NOC", "site_code": "S1", "device_id": ""}
     conn.executemany("INSERT INTO sync_state(key, value) VALUES (?, ?)",

@@ -10,12 +10,12 @@ the process, so it is never the backend of a real installation.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
-from typing import Any, Callable, Iterator
+from typing import Any
 
-from agent.ports.psa import (STATUS_COMPLETED, STATUS_NEW, Account, Asset, HistoryNote, PsaNotFound,
-                             PsaRejected, Ticket)
+from agent.ports.psa import STATUS_COMPLETED, STATUS_NEW, Account, Asset, HistoryNote, PsaNotFound, PsaRejected, Ticket
 from agent.ports.recid import is_rec_id, new_rec_id
 from agent.ports.times import now_iso
 

@@ -12,10 +12,10 @@ import time
 
 import click
 
-from agent.sync.outbound import actions
 from agent.cli.output import done, emit_json
 from agent.cli.records_cmd import tickets
 from agent.errors import ZenithError
+from agent.sync.outbound import actions
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
 user_option = click.option("--user", "user", envvar="ZENITHLINK_USER", default=None,

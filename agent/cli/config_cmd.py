@@ -44,10 +44,9 @@ def check_config(app, as_json: bool, ping: bool, reference: bool) -> None:
 
 
 def _ping(app, settings) -> dict:
-    from agent.errors import describe
-
     from agent.backends.continuum.client import ContinuumClient
     from agent.backends.continuum.retry import RetryPolicy
+    from agent.errors import describe
 
     try:
         # One quick try: a person is waiting, and the service retries for real.

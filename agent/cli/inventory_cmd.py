@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 import click
 from loguru import logger
@@ -70,7 +70,8 @@ def _progress() -> Iterator[Progress]:
     if not sys.stderr.isatty():
         yield _plain_progress
         return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress as Bar, TextColumn, TimeElapsedColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
+    from rich.progress import Progress as Bar
 
     columns = (TextColumn("{task.description:<8}"), BarColumn(), MofNCompleteColumn(),
                TextColumn("page {task.fields[page]}"), TimeElapsedColumn())

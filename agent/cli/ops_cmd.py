@@ -8,9 +8,9 @@ from typing import Any
 
 import click
 
-from agent.runtime import installers as servicectl
 from agent.cli.output import done, emit_json, table
 from agent.errors import NotFoundError, UsageError
+from agent.runtime import installers as servicectl
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
 
@@ -44,7 +44,7 @@ def gather_status(app) -> dict[str, Any]:
     folder = settings.dbsys_folder
     running, pid = servicectl.agent_running(folder)
     path = status_path(folder, settings.instance_id)
-    doc: dict[str, Any] = {name: None for name in STATUS_FIELDS}
+    doc: dict[str, Any] = dict.fromkeys(STATUS_FIELDS)
     doc.update({"running": running, "pid": pid, "config": str(app.config_path), "dbsys_folder": str(folder),
                 "instance_id": settings.instance_id, "status_file": str(path), "status_file_found": path.exists(),
                 "status_file_problem": None})
@@ -79,7 +79,7 @@ def _store_status(app) -> dict[str, Any]:
     """
     if not Path(app.settings.database).exists():
         return {}
-    state, psa = app.state, app.psa
+    state = app.state
     counts = state.request_counts()
     live: dict[str, Any] = {"queue_cursor": state.feed_cursor, "outbox_depth": state.outbox_depth(),
                             "outbox_oldest": state.oldest_pending_outbox(),
@@ -270,8 +270,8 @@ def service_install(app, dry_run: bool, unit_dir: Path | None, systemctl: str, r
     settings = app.settings  # an invalid INI stops here (exit 2), before anything is installed
     if not dry_run:
         systemctl = _systemctl(unit_dir, systemctl)
-    plan = servicectl.install_plan(app.config_path, settings.dbsys_folder, unit_dir=unit_dir or servicectl.SYSTEM_UNIT_DIR,
-                                   run_as=run_as, systemctl=systemctl)
+    plan = servicectl.install_plan(app.config_path, settings.dbsys_folder,
+                                   unit_dir=unit_dir or servicectl.SYSTEM_UNIT_DIR, run_as=run_as, systemctl=systemctl)
     if dry_run:
         _print_plan(plan)
         return

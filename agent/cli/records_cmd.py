@@ -88,7 +88,7 @@ def accounts_merge(app, source: str, into: str, user: str | None) -> None:
     """Merge account SOURCE into INTO: site links, tickets and assets move; no relinking needed."""
     from agent.sync.links import LinksManager
 
-    state, psa = app.state, app.psa
+    psa = app.psa
     src_name, dst_name = psa.get_account(source).name, psa.get_account(into).name
     moved = LinksManager(app).merge_accounts(source, into, user)
     done(f"Merged {src_name!r} into {dst_name!r}: {moved['sites']} site link(s), {moved['tickets']} ticket(s), "

@@ -7,8 +7,8 @@ A test fails while the file is out of date.
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from agent import hookspecs
 

@@ -19,9 +19,10 @@ and :class:`PsaNotFound` for a REC ID it does not know.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any, Callable, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from agent.errors import NotFoundError, UsageError, ZenithError
 

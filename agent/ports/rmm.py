@@ -20,8 +20,9 @@ A backend keeps its own wire format and its own error classes, derived from thes
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Callable, Generic, Iterable, Iterator, Literal, Protocol, Sequence, TypeVar
+from typing import Generic, Literal, Protocol, TypeVar
 
 from agent.errors import ZenithError
 

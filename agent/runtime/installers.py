@@ -120,7 +120,8 @@ def uninstall_plan(dbsys_folder: Path, *, unit_dir: Path = SYSTEM_UNIT_DIR, syst
     path = Path(unit_dir) / name
     # disable may fail for a unit systemd never loaded; the file must go all the same.
     return Plan(name, path, None,
-                [("try", [systemctl, "disable", "--now", name]), ("remove", path), ("run", [systemctl, "daemon-reload"])])
+                [("try", [systemctl, "disable", "--now", name]), ("remove", path),
+                 ("run", [systemctl, "daemon-reload"])])
 
 
 def check_systemd(systemctl: str = "systemctl", *, real: bool = True) -> str:

@@ -25,7 +25,7 @@ class FolderLock:
 
     def acquire(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        handle = open(self.path, "a+")
+        handle = open(self.path, "a+")  # noqa: SIM115 - kept open: the open file holds the lock
         try:
             if fcntl is not None:
                 fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -37,7 +37,8 @@ class FolderLock:
             holder = handle.read().strip() or "unknown"
             handle.close()
             raise AlreadyRunning(f"another zenithlink agent (pid {holder}) is already running for the Dbsys "
-                                 f"folder {self.path.parent}; stop it first, or point this one at another folder")
+                                 f"folder {self.path.parent}; stop it first, or point this one at another "
+                                 "folder") from None
         handle.seek(0)
         handle.truncate()
         handle.write(str(os.getpid()))
@@ -49,7 +50,7 @@ class FolderLock:
             self._handle.close()
             self._handle = None
 
-    def __enter__(self) -> "FolderLock":
+    def __enter__(self) -> FolderLock:
         self.acquire()
         return self
 

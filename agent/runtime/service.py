@@ -12,23 +12,23 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from loguru import logger
 
 from agent import __version__, events, logs
 from agent.app import App, load
 from agent.errors import ZenithError, describe
+from agent.plugins import get_plugin_manager
+from agent.ports.times import now_iso
+from agent.reporting import report_failure
+from agent.runtime.lock import FolderLock
 from agent.sync.inbound.engine import InboundSync
 from agent.sync.inventory.refresh import InventoryJob
 from agent.sync.outbound.sender import OutboxSender
 from agent.sync.requests import RequestProcessor
-from agent.plugins import get_plugin_manager
-from agent.runtime.lock import FolderLock
-from agent.reporting import report_failure
-from agent.ports.times import now_iso
 
 STATUS_EVERY_SECONDS = 15.0
 STOP_GRACE_SECONDS = 4.0
@@ -112,9 +112,9 @@ class Service:
         for folder in (settings.dbsys_folder, settings.requests_folder):
             Path(folder).mkdir(parents=True, exist_ok=True)
             sweep_temp_files(folder)
-        self.app.pm  # load plugins now: a broken plugin stops the start, not a later ticket
-        self.app.state
-        self.app.psa
+        self.app.pm  # noqa: B018 - load plugins now: a broken plugin stops the start, not a later ticket
+        self.app.state  # noqa: B018 - open the state store now
+        self.app.psa  # noqa: B018 - and the PSA backend: a bad Backend= stops the start
 
     def _one_cycle(self) -> None:
         from dbsys.drops import request_files
@@ -132,8 +132,10 @@ class Service:
         self._install_signal_handlers()
         settings = self.app.settings
         self.workers = {
-            "inventory": Worker("inventory", self._inventory, lambda: self.app.settings.inventory_refresh_minutes * 60.0, self.stop),
-            "inbound": Worker("inbound", self._inbound, lambda: float(self.app.settings.poll_interval_seconds), self.stop),
+            "inventory": Worker("inventory", self._inventory,
+                                lambda: self.app.settings.inventory_refresh_minutes * 60.0, self.stop),
+            "inbound": Worker("inbound", self._inbound,
+                              lambda: float(self.app.settings.poll_interval_seconds), self.stop),
             "outbox": Worker("outbox", self._outbox, self._outbox_interval, self.stop),
             "status": Worker("status", self.write_status, lambda: STATUS_EVERY_SECONDS, self.stop),
         }

@@ -9,7 +9,8 @@ from __future__ import annotations
 import inspect
 import json
 import re
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 from urllib.parse import unquote
 
 from agent.sandbox.errors import SandboxError, invalid, not_found
@@ -28,7 +29,8 @@ ENDPOINTS = [
     ("POST", "/sandbox/tickets/{id}/return", "hand back to the partner: status, note"),
     ("POST", "/sandbox/tickets/{id}/close", "close in Continuum: note"),
     ("POST", "/sandbox/tickets/{id}/notes", "add a note in Continuum: text, author"),
-    ("POST", "/sandbox/tickets/{id}/update", "change fields: title, description, priority, status, assigned_to, site_code, device_id"),
+    ("POST", "/sandbox/tickets/{id}/update",
+     "change fields: title, description, priority, status, assigned_to, site_code, device_id"),
     ("POST", "/sandbox/activation", "switch activation: activated"),
     ("POST", "/sandbox/sites", "add a site: name, client_name, code, address"),
     ("DELETE", "/sandbox/sites/{code}", "remove a site and its devices"),

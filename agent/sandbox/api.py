@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hmac
 import re
-from typing import Callable
+from collections.abc import Callable
 from urllib.parse import unquote
 
 from agent.sandbox import bodies, render
@@ -54,7 +54,8 @@ class Api:
         given = (req.headers.get("X-PSG") or "").encode("utf-8", "replace")
         if not given or not hmac.compare_digest(given, self._psg):
             raise SandboxError(401, "BadSecurityCode",
-                               "The X-PSG header is missing or wrong; set the PSG key in the INI's [Continuum] section.")
+                               "The X-PSG header is missing or wrong; "
+                               "set the PSG key in the INI's [Continuum] section.")
         if not self.world.activated:
             raise SandboxError(403, "NotActivated",
                                "The Security Code is known but the PSA activation has not reached the back end yet "

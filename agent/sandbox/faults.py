@@ -62,7 +62,8 @@ def _check(name: str, value: object) -> None:
         raise invalid("error_status must be an HTTP error status (400-599).")
     if name == "hostile" and value is not None and value not in KINDS:
         raise invalid(f"hostile must be one of {', '.join(KINDS)}.")
-    if name == "paths" and value is not None and not (isinstance(value, list) and all(isinstance(p, str) for p in value)):
+    if name == "paths" and value is not None and not (isinstance(value, list)
+                                                      and all(isinstance(p, str) for p in value)):
         raise invalid("paths must be a list of path prefixes such as \"/psa/v1/queue\".")
 
 

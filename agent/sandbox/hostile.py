@@ -7,7 +7,7 @@ from agent.sandbox.render import DECLARATION
 KINDS = ("doctype", "billion_laughs", "external_entity", "malformed", "huge")
 HUGE_BYTES = 20 * 1024 * 1024  # above the agent's default 16 MiB cap on an XML answer
 
-_LAUGHS = "".join(f'<!ENTITY lol{i} "{("&lol%d;" % (i - 1)) * 10}">' for i in range(1, 10))
+_LAUGHS = "".join(f'<!ENTITY lol{i} "{f"&lol{i - 1};" * 10}">' for i in range(1, 10))
 BILLION_LAUGHS = (f'{DECLARATION}<!DOCTYPE lolz [<!ENTITY lol0 "lol">{_LAUGHS}]>'
                   "<Pong partner=\"&lol9;\" activated=\"true\"/>")
 EXTERNAL_ENTITY = (f'{DECLARATION}<!DOCTYPE Pong [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>'

@@ -122,7 +122,8 @@ class Inventory:
                 raise not_found(f"No site {site_code!r}.")
             if device_type not in DEVICE_TYPES:
                 raise invalid(f"device_type must be one of {', '.join(DEVICE_TYPES)}.")
-            kind = next(k for k in names.HARDWARE if k[0] == device_type) if device_type != "Other" else names.HARDWARE[-1]
+            kind = (next(k for k in names.HARDWARE if k[0] == device_type) if device_type != "Other"
+                    else names.HARDWARE[-1])
             number = self._next_device
             self._next_device += 1
             device = worldgen.make_device(self._inv_rng, number, site, 0,

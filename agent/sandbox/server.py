@@ -204,7 +204,7 @@ class SandboxServer:
         host, port = self._httpd.server_address[:2]
         return f"http://{host}:{port}"
 
-    def start(self) -> "SandboxServer":
+    def start(self) -> SandboxServer:
         if self._httpd is None:
             self._httpd = _Server(self._address, self.api, Admin(self.world, self.faults), self.faults)
             self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
@@ -224,7 +224,7 @@ class SandboxServer:
         if self._thread is not None:
             self._thread.join(timeout=5)
 
-    def __enter__(self) -> "SandboxServer":
+    def __enter__(self) -> SandboxServer:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

@@ -14,8 +14,20 @@ from typing import Any
 from agent.sandbox import worldgen
 from agent.sandbox.errors import conflict, invalid, not_found
 from agent.sandbox.inventory import Inventory
-from agent.sandbox.model import (ASSIGNEES, ORIGIN_OF_SOURCE, PRIORITIES, RETURN_STATUSES, SOURCES,
-                                 STATUSES, Change, Note, Ticket, change_id, now_iso, parse_change_id)
+from agent.sandbox.model import (
+    ASSIGNEES,
+    ORIGIN_OF_SOURCE,
+    PRIORITIES,
+    RETURN_STATUSES,
+    SOURCES,
+    STATUSES,
+    Change,
+    Note,
+    Ticket,
+    change_id,
+    now_iso,
+    parse_change_id,
+)
 from agent.sandbox.render import change_xml
 
 TICKET_FIELDS = {"title": "title", "description": "description", "priority": "priority",

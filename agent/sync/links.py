@@ -8,16 +8,17 @@ tells the notifiers (``events.LINK_CHANGED``).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from loguru import logger
 
 from agent import events
+from agent.errors import NotFoundError, PreconditionError, UsageError, ZenithError
 from agent.sync import records
 from agent.sync.inventory import index as inventory_index
-from agent.errors import NotFoundError, PreconditionError, UsageError, ZenithError
 
 # The device children copied into an asset's own fields; every other non-empty one goes to its notes.
 _ASSET_FIELDS = ("Name", "SerialNumber", "Manufacturer")

@@ -4,8 +4,9 @@ work that groups writes to both."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any
 
 from agent.ports.psa import PsaStore, Ticket
 

@@ -29,15 +29,14 @@ import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from loguru import logger
 
-from agent.sync.outbound import actions
 from agent.errors import ZenithError, code_of, describe
+from agent.sync.outbound import actions
 from dbsys import drops, results
 
 GRACE_SECONDS = 2.0
@@ -174,7 +173,7 @@ class RequestProcessor:
         return path, request
 
     def _claim(self, request: drops.Request) -> Outcome:
-        state, psa = self.app.state, self.app.psa
+        state = self.app.state
         queued = False
         with self.app.unit_of_work():
             seen = state.request_seen(request.id)
@@ -238,7 +237,7 @@ class RequestProcessor:
 
     def _bad(self, path: Path, exc: drops.BadRequest, content_hash: str) -> Outcome:
         """A drop that is not a valid request: claim it (by id, else by file) as Failed."""
-        state, psa = self.app.state, self.app.psa
+        state = self.app.state
         request_id = exc.request_id or f"file:{path.name[:120]}:{content_hash[:16]}"
         with self.app.unit_of_work():
             seen = state.request_seen(request_id)

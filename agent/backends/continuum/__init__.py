@@ -11,9 +11,19 @@ from agent.ports.rmm import RmmClient
 
 from .circuit import CircuitBreaker
 from .client import ContinuumClient
-from .errors import (BadAnswer, BadSecurityCode, CircuitOpen, ContinuumConflict, ContinuumError,
-                     ContinuumInvalid, ContinuumNotFound, ContinuumRefused, ContinuumUnavailable,
-                     NotActivated, RateLimited)
+from .errors import (
+    BadAnswer,
+    BadSecurityCode,
+    CircuitOpen,
+    ContinuumConflict,
+    ContinuumError,
+    ContinuumInvalid,
+    ContinuumNotFound,
+    ContinuumRefused,
+    ContinuumUnavailable,
+    NotActivated,
+    RateLimited,
+)
 from .models import Change, ChangePage, Device, NewTicket, Note, Page, Pong, Site, Ticket
 from .retry import RetryPolicy
 

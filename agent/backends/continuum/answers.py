@@ -8,20 +8,20 @@ attribute, becomes :class:`BadAnswer`.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Callable, Sequence, TypeVar
+from typing import TypeVar
 
 from lxml import etree
 
+from agent.ports.rmm import Fields, InventoryRecord
 from dbsys.safexml import UnsafeXML, child_text, parse_bytes
 
 from .errors import BadAnswer
-from agent.ports.rmm import Fields
-
 from .models import Change, ChangePage, Device, Note, Page, Pong, Site, Ticket
 
-T = TypeVar("T")
+T = TypeVar("T", bound=InventoryRecord)
 
 _SITE_FIELDS = {
     "SiteID": "site_id", "SiteCode": "site_code", "Name": "name",
@@ -190,7 +190,7 @@ class RecordPage:
     items: tuple[ElementRecord, ...]
 
     @classmethod
-    def of(cls, source: ElementPage) -> "RecordPage":
+    def of(cls, source: ElementPage) -> RecordPage:
         return cls(source, tuple(map(ElementRecord, source.items)))
 
     @property

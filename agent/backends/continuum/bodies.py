@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Iterable
+from collections.abc import Iterable
 
 from lxml import etree
 
@@ -24,7 +24,8 @@ def _clean(text: str) -> str:
 
 
 def _bytes(root: etree._Element) -> bytes:
-    return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+    data: bytes = etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+    return data
 
 
 def new_ticket(new: NewTicket) -> bytes:

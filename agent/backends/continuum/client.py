@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Iterator, Literal, TypeVar
+from typing import Any, Literal, TypeVar
 from urllib.parse import quote
 
 import httpx
@@ -21,16 +22,29 @@ from lxml import etree
 
 from agent import __version__
 from agent.errors import UsageError
+from agent.ports.rmm import InventoryRecord
 
 from . import answers, bodies
 from .circuit import CircuitBreaker
-from .deadline import deadline, transport as deadline_transport
-from .errors import (BadAnswer, BadSecurityCode, ContinuumConflict, ContinuumError, ContinuumInvalid,
-                     ContinuumNotFound, ContinuumRefused, ContinuumUnavailable, NotActivated, RateLimited)
+from .deadline import deadline
+from .deadline import transport as deadline_transport
+from .errors import (
+    BadAnswer,
+    BadSecurityCode,
+    ContinuumConflict,
+    ContinuumError,
+    ContinuumInvalid,
+    ContinuumNotFound,
+    ContinuumRefused,
+    ContinuumUnavailable,
+    NotActivated,
+    RateLimited,
+)
 from .models import ChangePage, Device, NewTicket, Note, Page, Pong, Site, Ticket
 from .retry import RetryPolicy
 
-T = TypeVar("T")
+T = TypeVar("T", bound=InventoryRecord)
+P = TypeVar("P", bound=Page[Any])
 
 MiB = 1024 * 1024
 API = "/psa/v1"
@@ -80,7 +94,7 @@ class ContinuumClient:
         )
 
     @classmethod
-    def from_settings(cls, settings: Any, **kwargs: Any) -> "ContinuumClient":
+    def from_settings(cls, settings: Any, **kwargs: Any) -> ContinuumClient:
         """A client for ``settings.continuum_url`` / ``.psg`` / ``.request_timeout_seconds`` / ``.verify_tls``."""
         return cls(settings.continuum_url, settings.psg,
                    timeout=float(getattr(settings, "request_timeout_seconds", 30.0)),
@@ -181,7 +195,7 @@ class ContinuumClient:
     def close_connection(self) -> None:
         self._http.close()
 
-    def __enter__(self) -> "ContinuumClient":
+    def __enter__(self) -> ContinuumClient:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -192,8 +206,8 @@ class ContinuumClient:
 
     # -- plumbing --------------------------------------------------------------------------
 
-    def _pages(self, path: str, root_tag: str, build: Callable[[etree._Element, int], Page[T]],
-               page_size: int, extra: dict[str, str]) -> Iterator[Page[T]]:
+    def _pages(self, path: str, root_tag: str, build: Callable[[etree._Element, int], P],
+               page_size: int, extra: dict[str, str]) -> Iterator[P]:
         size = max(1, min(int(page_size), MAX_PAGE_SIZE))
         number = 1
         while True:

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any
 
 import httpcore
 import httpx
@@ -36,7 +37,7 @@ def _clip(timeout: float | None, error: type[Exception]) -> float | None:
     at = getattr(_local, "at", None)
     if at is None:
         return timeout
-    remaining = at - time.monotonic()
+    remaining: float = at - time.monotonic()
     if remaining <= 0:
         raise error("the total deadline of the request has passed")
     return remaining if timeout is None else min(timeout, remaining)
@@ -86,7 +87,7 @@ def transport(*, verify: bool = True) -> httpx.HTTPTransport:
     result = httpx.HTTPTransport(verify=verify, retries=0)
     pool = getattr(result, "_pool", None)
     inner = getattr(pool, "_network_backend", None)
-    if inner is None:
+    if pool is None or inner is None:
         # A future httpx/httpcore may lay this out differently; the client still checks the
         # deadline between body chunks, only the per-socket clipping is lost.
         logger.warning("httpx transport internals changed: the per-socket request deadline is not enforced")

@@ -24,8 +24,15 @@ what to do; it never contains the Security Code (PSG).
 
 from __future__ import annotations
 
-from agent.ports.rmm import (RmmBadAnswer, RmmCredentialsRefused, RmmError, RmmNotActivated, RmmRateLimited,
-                             RmmRejected, RmmUnavailable)
+from agent.ports.rmm import (
+    RmmBadAnswer,
+    RmmCredentialsRefused,
+    RmmError,
+    RmmNotActivated,
+    RmmRateLimited,
+    RmmRejected,
+    RmmUnavailable,
+)
 
 
 class ContinuumError(RmmError):

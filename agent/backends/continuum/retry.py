@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timezone
 from email.utils import parsedate_to_datetime
-from typing import Callable
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,7 @@ class RetryPolicy:
 
     def backoff(self, retry: int) -> float:
         """Jittered wait before the ``retry``-th retry (1 = first retry)."""
-        ceiling = min(self.cap, self.base * (2 ** max(0, retry - 1)))
+        ceiling: float = min(self.cap, self.base * (2 ** max(0, retry - 1)))
         return self.random() * ceiling
 
     def delay(self, retry: int, retry_after: float | None) -> float:

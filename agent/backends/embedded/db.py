@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from loguru import logger
 
+from agent.backends.embedded.migrations import MIGRATIONS
 from agent.errors import ConstraintError, StoreError
 from agent.ports.times import now_iso, parse_stored_time, stored_time  # noqa: F401 - the store's time format
-from agent.backends.embedded.migrations import MIGRATIONS
 
 
 class Database:
@@ -29,7 +30,8 @@ class Database:
         try:
             self.conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=30)
         except sqlite3.Error as exc:
-            raise StoreError(f"cannot open the store {path}: {exc}. Check that the folder exists and is writable.") from None
+            raise StoreError(f"cannot open the store {path}: {exc}. "
+                             "Check that the folder exists and is writable.") from None
         self.conn.row_factory = sqlite3.Row
         self._lock = threading.RLock()
         self._depth = 0
@@ -51,7 +53,8 @@ class Database:
         with self._lock:
             version = self.conn.execute("PRAGMA user_version").fetchone()[0]
             if version > len(MIGRATIONS):
-                raise StoreError(f"the store {self.path} was written by a newer zenithlink (schema {version}); upgrade the agent")
+                raise StoreError(f"the store {self.path} was written by a newer zenithlink (schema {version}); "
+                                 "upgrade the agent")
             for step in range(version, len(MIGRATIONS)):
                 self.conn.execute("BEGIN IMMEDIATE")
                 try:
@@ -68,7 +71,7 @@ class Database:
     def schema_version(self) -> int:
         return self.conn.execute("PRAGMA user_version").fetchone()[0]
 
-    def transaction(self, *, durable: bool = True) -> "_Transaction":
+    def transaction(self, *, durable: bool = True) -> _Transaction:
         """``with db.transaction() as conn:``; re-entrant (a nested one joins the outer transaction).
 
         ``durable=False`` commits without waiting for the disk (``synchronous=NORMAL`` for that

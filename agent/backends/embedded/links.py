@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
-from agent.errors import UsageError
 from agent.backends.embedded.db import Database, now_iso
 from agent.backends.embedded.psa import SITE_ACCOUNT_MEMO
+from agent.errors import UsageError
 
 DEVICE_ASSET_MEMO = "device_asset"  # a per-transaction memo (Database.cached)
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from agent.backends.embedded.db import Database
-from agent.ports.recid import new_rec_id
 from agent.errors import NotFoundError, PrivilegeError, UsageError
+from agent.ports.recid import new_rec_id
 
 BUILTIN_GROUPS = ("Full", "Partial", "Limited", "Sys Admin")
 CONTINUUM_PRIVILEGE = "Continuum Integration"
@@ -36,7 +36,8 @@ class People:
         row = self.db.query_one("SELECT name FROM privilege_groups WHERE name = ?", (group,))
         if row is None:
             names = ", ".join(g["name"] for g in self.list_groups())
-            raise UsageError(f"no privilege group {group!r}; choose one of {names}, or create it with 'zenithlink groups add'")
+            raise UsageError(f"no privilege group {group!r}; choose one of {names}, "
+                             "or create it with 'zenithlink groups add'")
         if self.db.query_one("SELECT 1 FROM employees WHERE login = ?", (login,)):
             raise UsageError(f"an employee with login {login!r} exists already")
         rec_id = new_rec_id("employee")

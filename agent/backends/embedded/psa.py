@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from agent.backends.embedded.db import Database, now_iso
+from agent.ports.psa import STATUS_COMPLETED, STATUS_NEW, Account, Asset, HistoryNote, PsaNotFound, PsaRejected, Ticket
 from agent.ports.recid import is_rec_id, new_rec_id
-from agent.ports.psa import (STATUS_COMPLETED, STATUS_NEW, Account, Asset, HistoryNote, PsaNotFound,
-                             PsaRejected, Ticket)
 
 ACCOUNT_MEMO = "account"  # names of the store's per-transaction memos (Database.cached)
 SITE_ACCOUNT_MEMO = "site_account"
@@ -133,14 +133,14 @@ class EmbeddedPsa:
         row = self.db.query_one("SELECT * FROM assets WHERE rec_id = ?", (rec_id,))
         if row is None:
             raise PsaNotFound(f"no asset with REC ID {rec_id!r}; 'zenithlink assets list' shows them")
-        return Asset(**{k: row[k] for k in row.keys()})
+        return Asset(**{k: row[k] for k in row.keys()})  # noqa: SIM118 - iterating a Row yields its values
 
     def list_assets(self, account_rec_id: str | None = None) -> list[Asset]:
         if account_rec_id:
             rows = self.db.query("SELECT * FROM assets WHERE account_rec_id = ? ORDER BY name", (account_rec_id,))
         else:
             rows = self.db.query("SELECT * FROM assets ORDER BY name")
-        return [Asset(**{k: r[k] for k in r.keys()}) for r in rows]
+        return [Asset(**{k: r[k] for k in r.keys()}) for r in rows]  # noqa: SIM118 - a sqlite3.Row iterates its values
 
     # -- tickets and history ---------------------------------------------------------------
     def add_ticket(self, account_rec_id: str, description: str, *, asset_rec_id: str | None = None,

@@ -7,8 +7,9 @@ file, so that its writes and the cursor commit in one transaction (D1).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from agent.backends.embedded.db import Database
 from agent.backends.embedded.links import LinkTables
@@ -39,7 +40,7 @@ class StateStore(LinkTables, SyncState, People):
         return self.db.savepoint()
 
     def on_commit(self, action: Callable[[], None]) -> None:
-        """Run ``action`` once the current transaction commits; see :meth:`agent.backends.embedded.db.Database.on_commit`."""
+        """Run ``action`` once the current transaction commits (see ``Database.on_commit``)."""
         self.db.on_commit(action)
 
     def backup(self, target: Path) -> None:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from agent.backends.embedded.db import Database, now_iso
 from agent.ports.state import OutboxItem

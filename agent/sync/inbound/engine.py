@@ -38,12 +38,12 @@ from typing import Any
 from loguru import logger
 
 from agent import events
-from agent.ports.rmm import RmmBadAnswer, RmmCredentialsRefused, RmmError, RmmNotActivated, RmmRejected
 from agent.errors import StoreError, describe
 from agent.ports.psa import PsaUnavailable
-from agent.sync.inbound.feed import FeedIO
-from agent.reporting import report_failure
+from agent.ports.rmm import RmmBadAnswer, RmmCredentialsRefused, RmmError, RmmNotActivated, RmmRejected
 from agent.ports.times import now_iso, parse_stored_time, stored_time
+from agent.reporting import report_failure
+from agent.sync.inbound.feed import FeedIO
 from agent.sync.inbound.rules import KINDS, BadChange, PageApplier
 
 PAGE_LIMIT = 500
@@ -146,7 +146,7 @@ class InboundSync:
 
     def _read_pages(self, stats: RoundStats) -> None:
         """The round's pages: each is read while the one before it is applied (see :mod:`agent.sync.inbound.feed`)."""
-        state, psa = self.app.state, self.app.psa
+        state = self.app.state
         with FeedIO(self.app.client, self.limit, state.get_state("acked_cursor")) as feed:
             try:
                 self._pages(stats, feed)
@@ -156,7 +156,7 @@ class InboundSync:
             self._record_acks(feed)
 
     def _pages(self, stats: RoundStats, feed: FeedIO) -> None:
-        state, psa = self.app.state, self.app.psa
+        state = self.app.state
         ahead = feed.fetch(state.feed_cursor)
         # Links not acknowledged yet (a crash, or a failed ack, ended an earlier round before):
         # they go with the first ack; later acks carry the links their page made.
@@ -208,7 +208,7 @@ class InboundSync:
                         PROCESSED_RETENTION_DAYS)
 
     def _activation_confirmed(self) -> None:
-        state, psa = self.app.state, self.app.psa
+        state = self.app.state
         if state.get_state("activation") in ("pending", "refused"):
             with self.app.unit_of_work():
                 state.set_state("activation", "ok")
@@ -225,7 +225,7 @@ class InboundSync:
                 give_up[failure.change.id] = self._after_failure(failure)
 
     def _commit_page(self, page, give_up: dict[str, str]) -> _PageResult:
-        state, psa = self.app.state, self.app.psa
+        state = self.app.state
         result = _PageResult()
         with self.app.unit_of_work():
             # Read inside the transaction: nothing else writes until it commits.
@@ -265,7 +265,7 @@ class InboundSync:
         """Count a failed change; the reason to give it up, or stop the round to retry it later."""
         change, reason = failure.change, describe(failure.exc)
         key = _failures_key(change.id)
-        state, psa = self.app.state, self.app.psa
+        state = self.app.state
         attempts = int(state.get_state(key) or 0) + 1
         if failure.permanent or attempts >= self.give_up_after:
             logger.warning("change {} ({} of Continuum ticket {}) cannot be applied and is skipped: {}",
@@ -299,7 +299,7 @@ class InboundSync:
         """
         sent, failure = feed.finish()
         if sent:
-            state, psa = self.app.state, self.app.psa
+            state = self.app.state
             refused = [r for s in sent for r in s.refused]
             with self.app.unit_of_work(durable=bool(refused)):
                 state.mark_links_acked([tid for s in sent for tid in s.linked] + [tid for tid, _, _ in refused])
@@ -312,7 +312,7 @@ class InboundSync:
     # -- failures --------------------------------------------------------------------------
     def _activation_pending(self) -> None:
         """Not a failure of the agent: noted quietly; notifiers hear it once (as the inventory job does)."""
-        state, psa = self.app.state, self.app.psa
+        state = self.app.state
         since = state.get_state("activation_pending_since")
         with self.app.unit_of_work():
             state.set_state("activation", "pending")

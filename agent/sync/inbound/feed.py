@@ -17,9 +17,9 @@ request never waits for a page's transaction.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
 
 from loguru import logger
 
@@ -41,7 +41,7 @@ class AckSent:
 class PageAhead:
     """A page being read; :meth:`page` waits for it and builds its records (or raises)."""
 
-    def __init__(self, future: "Future[Callable[[], ChangePage]]") -> None:
+    def __init__(self, future: Future[Callable[[], ChangePage]]) -> None:
         self._future = future
 
     def page(self) -> ChangePage:
@@ -59,7 +59,7 @@ class FeedIO:
         self._sent: set[str] = set()
         self._cursor = acked_cursor
 
-    def __enter__(self) -> "FeedIO":
+    def __enter__(self) -> FeedIO:
         return self
 
     def __exit__(self, *exc: object) -> None:

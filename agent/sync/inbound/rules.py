@@ -21,17 +21,18 @@ Decisions where the contract is silent:
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timezone
 from functools import lru_cache
 from operator import attrgetter
-from typing import Any, Iterable
+from typing import Any
 
 from loguru import logger
 
 from agent import events
-from agent.sync.inventory import index as inventory_index
 from agent.errors import ZenithError
 from agent.ports.times import now_iso, stored_time
+from agent.sync.inventory import index as inventory_index
 
 AUTHOR = "Continuum"
 KINDS = ("TicketCreated", "TicketReturned", "TicketClosed", "NoteAdded", "TicketUpdated")
@@ -211,7 +212,8 @@ def created_text(ticket) -> str:
     """The History Note of a new ticket, with Continuum's creation date and time (R1)."""
     by = ticket.created_by or "Continuum"
     source = f" ({ticket.source})" if ticket.source else ""
-    return f"Created in Continuum on {human_time(ticket.created_on)} by {by}{source}; Continuum ticket {ticket.ticket_id}"
+    return (f"Created in Continuum on {human_time(ticket.created_on)} by {by}{source}; "
+            f"Continuum ticket {ticket.ticket_id}")
 
 
 def update_summary(before: dict[str, str] | None, ticket) -> str:
@@ -221,7 +223,9 @@ def update_summary(before: dict[str, str] | None, ticket) -> str:
         return "; ".join(f"{label} {_short(now[name]) or '(none)'}" for name, label in SNAPSHOT_FIELDS if now[name])
     changed = [f"{label} {_short(before.get(name, '')) or '(none)'} -> {_short(now[name]) or '(none)'}"
                for name, label in SNAPSHOT_FIELDS if before.get(name, "") != now[name]]
-    return "; ".join(changed) if changed else "no change to the title, description, priority, status, assignee, site or device"
+    if changed:
+        return "; ".join(changed)
+    return "no change to the title, description, priority, status, assignee, site or device"
 
 
 def human_time(value: str) -> str:
@@ -257,7 +261,8 @@ def _note_suffix(note) -> str:
 
 
 def _who(origin: str) -> str:
-    return {"NOC": "the NOC", "VSD": "the Virtual Service Desk", "System": "Continuum"}.get(origin or "", origin or "Continuum")
+    names = {"NOC": "the NOC", "VSD": "the Virtual Service Desk", "System": "Continuum"}
+    return names.get(origin or "", origin or "Continuum")
 
 
 def _short(text: str, limit: int = 80) -> str:

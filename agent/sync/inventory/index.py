@@ -11,8 +11,8 @@ costs a split, not a JSON parse. Neither character can occur in a value: XML 1.0
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from loguru import logger
 

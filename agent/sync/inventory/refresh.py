@@ -22,16 +22,19 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any
 
 from loguru import logger
+
 from agent import events
 from agent.ports.rmm import InventoryPage, InventoryRecord, RmmCredentialsRefused, RmmNotActivated
-from agent.sync.inventory.index import KEYS as KEY_TAG, inventory_path
 from agent.reporting import report_failure
+from agent.sync.inventory.index import KEYS as KEY_TAG
+from agent.sync.inventory.index import inventory_path
 from dbsys import cmt
 from dbsys.atomic import fsync_folder, remove_quietly, temp_name
 from dbsys.timestamps import utc
@@ -180,14 +183,13 @@ def sweep_if_idle(settings) -> int:
         lock.release()
 
 
-def _stream(pages: Iterable[InventoryPage[InventoryRecord]], kind: str, differ: "_Differ", page_counter: list[int],
+def _stream(pages: Iterable[InventoryPage[InventoryRecord]], kind: str, differ: _Differ, page_counter: list[int],
             progress: Progress | None) -> Iterator[InventoryRecord]:
     """The items of every page, as parsed, for the writer; each page is shown to ``differ`` first."""
-    key_tag, done, number = KEY_TAG[kind], 0, 0
-    for page in pages:
+    key_tag, done = KEY_TAG[kind], 0
+    for number, page in enumerate(pages, 1):
         differ.see_page(page, key_tag)
         yield from page.items
-        number += 1
         done += len(page.items)
         page_counter[0] += 1
         if progress is not None:

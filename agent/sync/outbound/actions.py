@@ -169,7 +169,7 @@ def run_request(app, action: str, fields: dict[str, str], user: str, request_id:
 
 def _queue(app, ticket_rec_id: str, action: str, payload: dict[str, Any], user: str | None,
            request_id: str | None, what: str, continuum_id: str | None = None, *, key: str | None = None) -> Queued:
-    state, psa = app.state, app.psa
+    state = app.state
     key = key or idempotency_key(request_id)
     with app.unit_of_work():
         row = state.enqueue_outbox(key, ticket_rec_id, action, payload, request_id=request_id,

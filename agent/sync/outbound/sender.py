@@ -17,20 +17,28 @@ import random
 import threading
 import time
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable
+from typing import Any
 
 from loguru import logger
 
 from agent import events
-from agent.sync.outbound.actions import ASSIGN, CLOSE, CREATE, NOTE, close_completed_tickets
 from agent.errors import PreconditionError, ZenithError, describe
-from agent.ports.rmm import (NewTicket, RmmCredentialsRefused, RmmError, RmmNotActivated, RmmRateLimited,
-                             RmmRejected, RmmUnavailable)
-from agent.reporting import report_failure
-from agent.ports.times import now_iso, parse_stored_time, stored_time
+from agent.ports.rmm import (
+    NewTicket,
+    RmmCredentialsRefused,
+    RmmError,
+    RmmNotActivated,
+    RmmRateLimited,
+    RmmRejected,
+    RmmUnavailable,
+)
 from agent.ports.state import OutboxItem
+from agent.ports.times import now_iso, parse_stored_time, stored_time
+from agent.reporting import report_failure
+from agent.sync.outbound.actions import ASSIGN, CLOSE, CREATE, NOTE, close_completed_tickets
 
 COMPLETED_SWEEP_SECONDS = 30.0
 SWEEP_LIMIT = 500
@@ -61,7 +69,7 @@ class _PauseState:
     refused_settings: Any = None
 
 
-_states: "weakref.WeakKeyDictionary[Any, _PauseState]" = weakref.WeakKeyDictionary()
+_states: weakref.WeakKeyDictionary[Any, _PauseState] = weakref.WeakKeyDictionary()
 _states_lock = threading.Lock()
 
 

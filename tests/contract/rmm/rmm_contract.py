@@ -18,12 +18,23 @@ Only the port's names are used here (records, ``RmmError`` classes), never a bac
 
 from __future__ import annotations
 
-from typing import Iterator, Protocol
+from collections.abc import Iterator
+from typing import Protocol
 
 import pytest
 
-from agent.ports.rmm import (Change, ChangePage, NewTicket, RmmClient, RmmCredentialsRefused, RmmError,
-                             RmmNotActivated, RmmRateLimited, RmmRejected, RmmUnavailable)
+from agent.ports.rmm import (
+    Change,
+    ChangePage,
+    NewTicket,
+    RmmClient,
+    RmmCredentialsRefused,
+    RmmError,
+    RmmNotActivated,
+    RmmRateLimited,
+    RmmRejected,
+    RmmUnavailable,
+)
 
 
 class Harness(Protocol):

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
+from rmm_contract import RmmContract
 
 from agent.backends.continuum import CircuitBreaker, ContinuumClient, RetryPolicy
 from agent.ports.rmm import RmmClient
 from agent.sandbox import SandboxServer
-from rmm_contract import RmmContract
 
 FAST = RetryPolicy(max_attempts=3, base=0.001, cap=0.01)
 
