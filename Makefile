@@ -4,6 +4,11 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
+# The engine suites, run once more on the in-memory PSA backend (they use the PSA port only).
+ENGINE_TESTS := tests/test_inbound_rules.py tests/test_inbound_page.py tests/test_inbound_plugins.py \
+                tests/test_inbound_feed.py tests/test_outbound_actions.py tests/test_links_manager.py \
+                tests/test_requests_drops.py
+
 .PHONY: demo test bench clean install
 
 $(BIN)/python:
@@ -23,6 +28,7 @@ test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+	ZENITHLINK_TEST_PSA=memory $(BIN)/python -m pytest -q $(PYTEST_ARGS) $(ENGINE_TESTS)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench $(BENCH_ARGS)

@@ -48,6 +48,8 @@ class App:
         self._retired: list[RmmClient] = []
         self._members: dict[str, Any] = {}
         self._lock = threading.RLock()
+        #: Set when outbox rows are queued, so that a sender of this App waiting for work wakes.
+        self.outbox_wake = threading.Event()
         if settings is not None:
             logs.add_secret(settings.psg)
 
@@ -60,8 +62,9 @@ class App:
                     member = self._members[name] = build()
         return member
 
-    def _built(self, name: str) -> Any:
-        return self._members.get(name)
+    def shared(self, name: str, build: Callable[[], T]) -> T:
+        """A value the workers of this App share (a sender's pause, say), built once under the lock."""
+        return self._member(f"shared:{name}", build)
 
     @property
     def settings(self) -> Settings:

@@ -84,7 +84,7 @@ def _sender_loop(app, stop: threading.Event) -> None:
     sender = OutboxSender(app)
     while not stop.is_set():
         sender.run_once()
-        wait_for_work(min(0.5, sender.next_due_seconds()))
+        wait_for_work(app, min(0.5, sender.next_due_seconds()))
 
 
 class _Agent:

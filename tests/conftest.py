@@ -119,3 +119,9 @@ def _no_thread_outlives_its_test():
 @pytest.fixture
 def ini(tmp_path) -> Path:
     return write_ini(tmp_path)
+
+
+def psa_backend() -> str:
+    """The PSA backend the engine tests run on: ``embedded``, or the one ``ZENITHLINK_TEST_PSA`` names
+    (``make test`` runs the engine suites once more on ``memory``)."""
+    return os.environ.get("ZENITHLINK_TEST_PSA", "embedded")

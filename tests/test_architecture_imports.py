@@ -28,6 +28,12 @@ RULES = (
     Rule("engines, runtime and ports know no RMM wire format or backend",
          packages=("agent/sync", "agent/runtime", "agent/ports"),
          forbidden=("lxml", "agent.backends.continuum")),
+    Rule("only the embedded backend touches SQLite",
+         packages=("agent", "plugins"), forbidden=("sqlite3",), allowed=("agent.backends.embedded",)),
+    Rule("engines, runtime, ports and the command line depend on the ports, never on a backend",
+         packages=("agent/sync", "agent/runtime", "agent/ports", "agent/cli"), forbidden=("agent.backends",),
+         # check-config's one quick try of the Continuum connection uses the client's retry policy.
+         allowed=("agent.cli.config_cmd",)),
 )
 
 
@@ -86,3 +92,51 @@ def test_the_check_sees_every_kind_of_import(tmp_path, monkeypatch) -> None:
     assert any("bad.py imports agent.backends.continuum.errors" in v for v in found)
     assert any("bad.py imports agent.backends.continuum.client" in v for v in found)
     assert not any("good.py" in v for v in found)
+
+
+def _module_graph() -> dict[str, set[str]]:
+    """Every module of ``agent`` and what it imports of ``agent`` (function-level imports too)."""
+    modules = {".".join(p.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__"): p
+               for p in (ROOT / "agent").rglob("*.py")}
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        targets = set()
+        for imported in imported_modules(path):
+            # "from agent.sync import records" names a module; "from agent.ports.psa import X" a name in one.
+            while imported and imported not in modules:
+                imported = imported.rpartition(".")[0]
+            if imported and imported != name and not name.startswith(imported + "."):
+                targets.add(imported)
+        graph[name] = targets
+    return graph
+
+
+def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    done: set[str] = set()
+    for start in sorted(graph):
+        stack, path, on_path = [(start, iter(sorted(graph[start])))], [start], {start}
+        while stack:
+            node, children = stack[-1]
+            child = next(children, None)
+            if child is None:
+                stack.pop()
+                path.pop()
+                on_path.discard(node)
+                done.add(node)
+            elif child in on_path:
+                return path[path.index(child):] + [child]
+            elif child not in done:
+                stack.append((child, iter(sorted(graph[child]))))
+                path.append(child)
+                on_path.add(child)
+    return None
+
+
+def test_no_import_cycle_in_agent() -> None:
+    cycle = _cycle(_module_graph())
+    assert cycle is None, "import cycle: " + " -> ".join(cycle or [])
+
+
+def test_the_cycle_check_finds_a_cycle() -> None:
+    assert _cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert _cycle({"a": {"b"}, "b": set()}) is None

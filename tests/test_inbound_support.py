@@ -21,6 +21,8 @@ from agent.sync import records
 from agent.sync.inbound.engine import InboundSync
 from dbsys import cmt
 
+from conftest import psa_backend
+
 
 class Recorder:
     """An inline notifier plugin that keeps every event."""
@@ -38,7 +40,7 @@ class Recorder:
 
 def ini_text(url: str, dbsys: Path, *, queue: bool = True, psg: str = "demo", extra: str = "") -> str:
     return (f"[Continuum]\nPSG={psg}\nContinuumURL={url}\nProcessContinuumUpdatesQueue={'Y' if queue else 'N'}\n"
-            f"RequestTimeoutSeconds=5\n[RangerMSP]\nDbsysFolder={dbsys}\n{extra}")
+            f"RequestTimeoutSeconds=5\n[RangerMSP]\nDbsysFolder={dbsys}\nBackend={psa_backend()}\n{extra}")
 
 
 def fast_client(url: str, psg: str = "demo") -> ContinuumClient:

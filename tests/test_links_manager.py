@@ -16,6 +16,8 @@ from agent.sync import records
 from agent.sync.links import LinksManager
 from dbsys import cmt
 
+from conftest import psa_backend
+
 GENERATED = datetime(2026, 11, 27, 10, 0, 0, tzinfo=timezone.utc)
 SITES = [
     [("SiteID", "101"), ("SiteCode", "ACME-HQ"), ("Name", "ACME Inc."), ("ClientName", "ACME")],
@@ -46,7 +48,8 @@ class Recorder:
 
 def write_ini(folder: Path) -> Path:
     ini = folder / "CmtZenithLink.ini"
-    ini.write_text("[Continuum]\nInstanceID=T1\n[RangerMSP]\nDbsysFolder=Dbsys\nDatabase=zenith.db\n", encoding="utf-8")
+    ini.write_text("[Continuum]\nInstanceID=T1\n[RangerMSP]\nDbsysFolder=Dbsys\nDatabase=zenith.db\n"
+                   f"Backend={psa_backend()}\n", encoding="utf-8")
     (folder / "Dbsys").mkdir(exist_ok=True)
     return ini
 

@@ -101,7 +101,7 @@ def _sender_thread(env, stop):
     sender = OutboxSender(env.app, base_delay=0.05, max_delay=0.3, pause_max=0.2)
     while not stop.is_set():
         sender.run_once()
-        wait_for_work(min(0.1, sender.next_due_seconds()))
+        wait_for_work(env.app, min(0.1, sender.next_due_seconds()))
 
 
 @pytest.mark.slow

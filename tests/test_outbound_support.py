@@ -23,14 +23,14 @@ from agent.hookspecs import hookimpl
 from config.loader import parse_settings
 from dbsys import results
 
-from conftest import wait_for  # noqa: F401 - re-exported to the test modules
+from conftest import psa_backend, wait_for  # noqa: F401 - re-exported to the test modules
 
 PSG = "demo-psg-secret"
 
 
 def ini_text(url: str, psg: str = PSG) -> str:
     return (f"[Continuum]\nPSG={psg}\nContinuumURL={url}\nRequestTimeoutSeconds=5\n"
-            "[RangerMSP]\nDbsysFolder=Dbsys\n")
+            f"[RangerMSP]\nDbsysFolder=Dbsys\nBackend={psa_backend()}\n")
 
 
 def fast_client(url: str, psg: str = PSG) -> ContinuumClient:

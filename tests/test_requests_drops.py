@@ -308,3 +308,40 @@ def test_concurrent_calls_take_each_file_once(env, proc):
         t.join()
     assert env.state.outbox_depth() == 30
     assert len(folder_names(env, "Processed")) == 30
+
+
+def test_a_queued_drop_wakes_a_sender_of_the_same_app_only(env, proc, tmp_path):
+    from agent.app import App
+    from agent.sync.outbound.sender import wait_for_work
+
+    other = App(env.app.config_path)
+    assert not env.app.outbox_wake.is_set()
+    run(proc, put(env, "wake-1", "CreateTicket", TicketRecID=env.ticket(), AssignTo="NOC"))
+    assert wait_for_work(env.app, 0) is True  # set by the drop, cleared by the wait
+    assert wait_for_work(env.app, 0) is False
+    assert not other.outbox_wake.is_set()  # no process-wide event: another App is not woken
+    other.close()
+
+
+def test_a_request_rolled_back_to_its_savepoint_announces_nothing_and_leaves_no_memo(env, proc, sandbox,
+                                                                                      monkeypatch):
+    from agent.sync.links import LinksManager
+
+    site = sandbox.world._site_list()[2].site_code
+
+    heard = []
+    monkeypatch.setattr(env.app, "notify", heard.append)
+    real = LinksManager.link_site
+
+    def link_then_fail(self, site_code, account_rec_id, user=None):
+        real(self, site_code, account_rec_id, user)
+        assert self.state.account_for_site(site_code) == account_rec_id  # remembered inside the unit
+        from agent.errors import PreconditionError
+        raise PreconditionError("refused after the link")
+
+    monkeypatch.setattr(LinksManager, "link_site", link_then_fail)
+    account = env.psa.add_account("Rolled Back Ltd")
+    run(proc, put(env, "sp-link", "LinkSite", SiteCode=site, AccountRecID=account))
+    assert result(env.requests_folder, "sp-link")["status"] == "Failed"
+    assert env.state.account_for_site(site) is None
+    assert heard == []  # the link was never committed, so nobody hears of it

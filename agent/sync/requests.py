@@ -122,7 +122,7 @@ class RequestProcessor:
                 queued = queued or outcome.queued
                 claimed.append((path, outcome))
         if queued:
-            actions.notify_queued()
+            self.app.outbox_wake.set()
         self._settle(claimed)
         return len(claimed)
 

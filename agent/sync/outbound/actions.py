@@ -54,13 +54,6 @@ def idempotency_key(request_id: str | None) -> str:
     return f"zl-req-{request_id}" if request_id else f"zl-{uuid.uuid4().hex}"
 
 
-def notify_queued() -> None:
-    """Wake an outbox sender of this process (it waits in :func:`agent.sync.outbound.sender.wait_for_work`)."""
-    from agent.sync.outbound import sender as outbound
-
-    outbound.wake()
-
-
 # -- the four actions ------------------------------------------------------------------------
 
 def create_in_continuum(app, ticket_rec_id: str, assign_to: str, note: str | None, user: str | None,

@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import math
 import random
-import threading
 import time
-import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -43,18 +41,13 @@ from agent.sync.outbound.actions import ASSIGN, CLOSE, CREATE, NOTE, close_compl
 COMPLETED_SWEEP_SECONDS = 30.0
 SWEEP_LIMIT = 500
 SWEEP_MARGIN_SECONDS = 600
-_work = threading.Event()
 
 
-def wake() -> None:
-    """Tell a sender waiting in :func:`wait_for_work` that new rows are queued."""
-    _work.set()
-
-
-def wait_for_work(timeout: float | None) -> bool:
-    """Sleep until :func:`wake` is called or ``timeout`` seconds pass; True when woken."""
-    woken = _work.wait(timeout)
-    _work.clear()
+def wait_for_work(app, timeout: float | None) -> bool:
+    """Sleep until rows are queued in this ``App`` (``app.outbox_wake``) or ``timeout`` seconds pass;
+    True when woken."""
+    woken: bool = app.outbox_wake.wait(timeout)
+    app.outbox_wake.clear()
     return woken
 
 
@@ -69,16 +62,8 @@ class _PauseState:
     refused_settings: Any = None
 
 
-_states: weakref.WeakKeyDictionary[Any, _PauseState] = weakref.WeakKeyDictionary()
-_states_lock = threading.Lock()
-
-
 def _state_for(app) -> _PauseState:
-    with _states_lock:
-        state = _states.get(app)
-        if state is None:
-            state = _states[app] = _PauseState()
-        return state
+    return app.shared("outbox_pause", _PauseState)
 
 
 class Delivery:

@@ -1,0 +1,159 @@
+"""The PSA port's contract: every behaviour the engines rely on of a :class:`PsaStore`.
+
+Written once, run against every PSA backend. A backend joins by subclassing
+:class:`PsaContract` in a ``test_*.py`` module beside this one and providing a ``psa``
+fixture that yields a fresh, empty backend::
+
+    import pytest
+    from psa_contract import PsaContract
+
+    class TestMyPsa(PsaContract):
+        @pytest.fixture
+        def psa(self, tmp_path):
+            backend = MyPsa(tmp_path)
+            yield backend
+            backend.close()
+
+Only the port's names are used here, never a backend's.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from agent.ports.psa import STATUS_COMPLETED, STATUS_NEW, PsaNotFound, PsaRejected, PsaStore
+from agent.ports.recid import is_rec_id
+
+
+class Boom(Exception):
+    pass
+
+
+class PsaContract:
+    def test_is_a_psa_store(self, psa):
+        assert isinstance(psa, PsaStore)
+        assert isinstance(psa.joins_state_transaction, bool)
+
+    # -- accounts --------------------------------------------------------------------------
+    def test_accounts_get_rangermsp_rec_ids_and_keep_creation_order(self, psa):
+        first = psa.add_account("Acme", notes="n")
+        second = psa.add_account("Globex", auto_created=True)
+        assert is_rec_id(first, "account") and is_rec_id(second, "account") and first != second
+        assert [a.name for a in psa.list_accounts()] == ["Acme", "Globex"]
+        assert psa.account_names() == [(first, "Acme"), (second, "Globex")]
+        assert psa.first_account().rec_id == first
+        assert psa.get_account(second).auto_created is True
+        assert psa.get_account(first).notes == "n"
+
+    def test_an_account_needs_a_name(self, psa):
+        with pytest.raises(PsaRejected):
+            psa.add_account("  ")
+        assert psa.list_accounts() == []
+
+    def test_unknown_rec_ids_are_not_found(self, psa):
+        with pytest.raises(PsaNotFound):
+            psa.get_account("CRD00000000000000000")
+        with pytest.raises(PsaNotFound):
+            psa.get_asset("AST00000000000000000")
+        with pytest.raises(PsaNotFound):
+            psa.get_ticket("TKT00000000000000000")
+        with pytest.raises(PsaNotFound):
+            psa.account_manager("CRD00000000000000000")
+
+    def test_find_account_by_rec_id_or_exact_name_oldest_first(self, psa):
+        old = psa.add_account("Riverside Foods")
+        psa.add_account("riverside foods")
+        assert psa.find_account(old).rec_id == old
+        assert psa.find_account("RIVERSIDE FOODS ").rec_id == old
+        assert psa.find_account("Riverside") is None
+
+    def test_manager_and_rename_make_an_auto_created_account_real(self, psa):
+        rec = psa.add_account("[Continuum AUTO CREATED] X", "jsmith", auto_created=True)
+        assert psa.account_manager(rec) == "jsmith"
+        psa.rename_account(rec, "X Ltd")
+        account = psa.get_account(rec)
+        assert (account.name, account.auto_created) == ("X Ltd", False)
+        with pytest.raises(PsaRejected):
+            psa.rename_account(rec, "")
+
+    def test_merge_moves_tickets_and_assets_and_retires_the_source(self, psa):
+        auto, real = psa.add_account("auto", auto_created=True), psa.add_account("real")
+        asset = psa.add_asset("PC", auto)
+        ticket = psa.add_ticket(auto, "disk full", asset_rec_id=asset)
+        assert psa.merge_account(auto, real) == {"tickets": 1, "assets": 1}
+        assert psa.get_ticket(ticket).account_rec_id == real and psa.get_asset(asset).account_rec_id == real
+        with pytest.raises(PsaNotFound):
+            psa.get_account(auto)
+        assert [a.rec_id for a in psa.list_accounts()] == [real]
+        with pytest.raises(PsaRejected):
+            psa.merge_account(real, real)
+
+    # -- assets ----------------------------------------------------------------------------
+    def test_assets_belong_to_an_account(self, psa):
+        acme, other = psa.add_account("Acme"), psa.add_account("Other")
+        b = psa.add_asset("B-PC", acme, serial="SN1", manufacturer="Dell", notes="cpu")
+        psa.add_asset("A-PC", acme)
+        psa.add_asset("C-PC", other)
+        asset = psa.get_asset(b)
+        assert (asset.account_rec_id, asset.serial, asset.manufacturer, asset.notes) == (acme, "SN1", "Dell", "cpu")
+        assert [a.name for a in psa.list_assets(acme)] == ["A-PC", "B-PC"]
+        assert len(psa.list_assets()) == 3
+        with pytest.raises(PsaNotFound):
+            psa.add_asset("X", "CRD00000000000000000")
+        with pytest.raises(PsaRejected):
+            psa.add_asset("", acme)
+
+    # -- tickets and history ---------------------------------------------------------------
+    def test_tickets_are_numbered_and_filtered(self, psa):
+        acme, other = psa.add_account("Acme"), psa.add_account("Other")
+        t1 = psa.add_ticket(acme, "one", in_inbox=True, manager="jsmith")
+        t2 = psa.add_ticket(other, "two")
+        one = psa.get_ticket(t1)
+        assert is_rec_id(t1, "ticket")
+        assert (one.status_code, one.status, one.in_inbox, one.manager) == (STATUS_NEW, "New", True, "jsmith")
+        assert [t.ticket_no for t in psa.list_tickets()] == [one.ticket_no, one.ticket_no + 1]
+        assert [t.rec_id for t in psa.list_tickets(inbox=True)] == [t1]
+        assert [t.rec_id for t in psa.list_tickets(inbox=False)] == [t2]
+        assert [t.rec_id for t in psa.list_tickets(account_rec_id=other)] == [t2]
+        assert psa.count_tickets() == 2
+        assert one.continuum_ticket_id is None  # the link is the state store's, not the backend's
+        with pytest.raises(PsaRejected):
+            psa.add_ticket(acme, " ")
+        with pytest.raises(PsaNotFound):
+            psa.add_ticket("CRD00000000000000000", "x")
+
+    def test_history_notes_in_the_order_written(self, psa):
+        ticket = psa.add_ticket(psa.add_account("Acme"), "x")
+        psa.add_history(ticket, "created", at="2026-01-01T00:00:00.000000Z", touch=False)
+        psa.add_history(ticket, "second")
+        notes = psa.get_ticket(ticket).history
+        assert [n.text for n in notes] == ["created", "second"]
+        assert notes[0].at == "2026-01-01T00:00:00.000000Z" and is_rec_id(notes[0].rec_id, "history")
+        assert psa.get_ticket(ticket, history=False).history == []
+
+    def test_status_inbox_and_completed_since(self, psa):
+        acme = psa.add_account("Acme")
+        done, open_ = psa.add_ticket(acme, "done"), psa.add_ticket(acme, "open")
+        assert psa.set_ticket_status(done, STATUS_COMPLETED) == STATUS_NEW
+        psa.set_inbox(open_, True)
+        assert psa.get_ticket(open_).in_inbox is True
+        assert psa.completed_since(None) == [done]
+        assert psa.completed_since("9999-01-01T00:00:00.000000Z") == []
+
+    # -- units of work ---------------------------------------------------------------------
+    def test_a_unit_of_work_that_raises_undoes_its_writes(self, psa):
+        kept = psa.add_account("kept")
+        with pytest.raises(Boom), psa.transaction():
+            psa.add_account("gone")
+            psa.rename_account(kept, "renamed")
+            raise Boom
+        assert [(a.rec_id, a.name) for a in psa.list_accounts()] == [(kept, "kept")]
+
+    def test_a_savepoint_undoes_only_its_own_writes(self, psa):
+        with psa.transaction():
+            outer = psa.add_account("outer")
+            with pytest.raises(Boom), psa.savepoint():
+                psa.add_account("inner")
+                raise Boom
+            after = psa.add_account("after")
+        assert [a.rec_id for a in psa.list_accounts()] == [outer, after]
