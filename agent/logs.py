@@ -15,8 +15,21 @@ from pathlib import Path
 from loguru import logger
 
 REDACTED = "***"
-_secrets: set[str] = set()
-_lock = threading.Lock()
+class _Secrets:
+    """The values never to be written anywhere. Readers take the current frozen set without a
+    lock; a writer swaps in a new one under the lock, so a reload that adds a secret never
+    changes a set that a log line is being redacted with."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.values: frozenset[str] = frozenset()
+
+    def add(self, secret: str) -> None:
+        with self._lock:
+            self.values = self.values | {secret}
+
+
+_secrets = _Secrets()
 _FORMAT = "{time:YYYY-MM-DD HH:mm:ss.SSS} | {level: <7} | {name}:{line} | {message}"
 _STDERR_FORMAT = "<green>{time:HH:mm:ss}</green> <level>{level: <7}</level> {message}"
 
@@ -24,13 +37,12 @@ _STDERR_FORMAT = "<green>{time:HH:mm:ss}</green> <level>{level: <7}</level> {mes
 def add_secret(secret: str | None) -> None:
     """Remember a value that must never be written anywhere (the PSG)."""
     if secret and len(secret) >= 3:
-        with _lock:
-            _secrets.add(secret)
+        _secrets.add(secret)
 
 
 def redact(text: str) -> str:
     """``text`` with every known secret replaced."""
-    for secret in _secrets:
+    for secret in _secrets.values:
         if secret in text:
             text = text.replace(secret, REDACTED)
     return text

@@ -280,9 +280,11 @@ class FileWatcher(_Worker):
         stat = _signature(self.path)
         if stat is None or (stat == self._stat and not always_hash):
             return False
-        self._stat = stat
         digest = _digest(self.path)
-        if digest is None or digest == self._hash:
+        if digest is None:
+            return False  # unreadable now (an editor holds it): the next poll looks again
+        self._stat = stat  # only once read: a failed read must not hide the change from later polls
+        if digest == self._hash:
             return False
         self._hash = digest
         return True

@@ -187,3 +187,17 @@ def test_periodic_scan_catches_files_whose_events_were_lost(tmp_path):
         assert wait_for(lambda: tmp_path / "missed.xml" in recorder.seen, timeout=3)
     finally:
         watcher.stop()
+
+
+def test_a_failed_read_of_a_changed_file_does_not_hide_the_change_from_the_next_poll(tmp_path, monkeypatch):
+    from dbsys import watcher
+
+    ini = tmp_path / "CmtZenithLink.ini"
+    ini.write_text("[Continuum]\nPollIntervalSeconds=30\n")
+    seen = FileWatcher(ini, lambda: None)  # not started: _changed is driven by hand, as a poll would
+    ini.write_text("[Continuum]\nPollIntervalSeconds=31\n")
+    real = watcher._digest
+    monkeypatch.setattr(watcher, "_digest", lambda path: None)  # an editor holds the file open
+    assert seen._changed(always_hash=False) is False
+    monkeypatch.setattr(watcher, "_digest", real)
+    assert seen._changed(always_hash=False) is True  # the next poll still sees the change

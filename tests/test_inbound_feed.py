@@ -50,6 +50,23 @@ def test_a_page_commits_all_or_nothing_with_its_cursor(tmp_path, sandbox):
         env.close()
 
 
+def test_a_change_that_fails_once_then_goes_through_leaves_no_failure_counter(tmp_path, sandbox):
+    resolver = FailingResolver()
+    env = Env(tmp_path, sandbox, plugins=[("failing", resolver)])
+    try:
+        tid = env.open(env.site_codes()[0])
+        change_id = env.world.changes[0]["id"]
+        resolver.fail = {tid}
+        assert env.sync() == 0
+        assert env.state.get_state(f"change_failures:{change_id}") == "1"
+        resolver.fail = set()
+        assert env.sync() == 1
+        assert env.state.get_state(f"change_failures:{change_id}") is None
+        assert env.state.db.scalar("SELECT COUNT(*) FROM sync_state WHERE key LIKE 'change_failures:%'") == 0
+    finally:
+        env.close()
+
+
 def test_a_change_that_keeps_failing_is_given_up_reported_and_never_blocks_the_feed(tmp_path, sandbox):
     resolver = FailingResolver()
     env = Env(tmp_path, sandbox, plugins=[("failing", resolver)])

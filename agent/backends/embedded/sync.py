@@ -21,8 +21,8 @@ class SyncState:
         return default if value is None else value
 
     def set_state(self, key: str, value: str | None) -> None:
-        self.db.execute("INSERT INTO sync_state(key, value) VALUES (?, ?)"
-                        " ON CONFLICT(key) DO UPDATE SET value = excluded.value", (key, value))
+        """Set a key; ``None`` removes it."""
+        self.set_states({key: value})
 
     def get_states(self, keys: Iterable[str]) -> dict[str, str]:
         """The values of those of ``keys`` that are set, in one query."""
@@ -34,12 +34,14 @@ class SyncState:
             " WHERE s.value IS NOT NULL", (json.dumps(keys),))}
 
     def set_states(self, values: Mapping[str, str | None]) -> None:
-        """Set several keys in one statement (``None`` clears a key's value, as in :meth:`set_state`)."""
+        """Set several keys at once; ``None`` removes a key (so per-change keys do not pile up)."""
         if not values:
             return
         with self.db.transaction() as conn:
             conn.executemany("INSERT INTO sync_state(key, value) VALUES (?, ?)"
-                             " ON CONFLICT(key) DO UPDATE SET value = excluded.value", list(values.items()))
+                             " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                             [(k, v) for k, v in values.items() if v is not None])
+            conn.executemany("DELETE FROM sync_state WHERE key = ?", [(k,) for k, v in values.items() if v is None])
 
     @property
     def feed_cursor(self) -> str | None:

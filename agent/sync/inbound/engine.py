@@ -231,6 +231,7 @@ class InboundSync:
             # Read inside the transaction: nothing else writes until it commits.
             applier = PageApplier(self.app, page.changes)
             done = state.processed_among(change.id for change in page.changes)
+            failed_before = state.get_states(_failures_key(change.id) for change in page.changes)
             processed: list[str] = []
             for change in page.changes:
                 if change.id in done:
@@ -255,9 +256,12 @@ class InboundSync:
             state.mark_processed_many(processed)
             applier.finish()
             result.links = applier.new_links
-            states = {"last_queue_poll": now_iso()}
+            states: dict[str, str | None] = {"last_queue_poll": now_iso()}
             if page.next:
                 states["feed_cursor"] = page.next
+            # A change that failed before and went through now leaves no counter behind.
+            went_through = set(processed)
+            states.update({key: None for key in failed_before if key.removeprefix(_FAILURES_PREFIX) in went_through})
             state.set_states(states)
         return result
 
@@ -358,6 +362,9 @@ def _guarded(step, change):
         raise _ChangeFailed(change, exc, permanent=False) from exc
 
 
+_FAILURES_PREFIX = "change_failures:"
+
+
 def _failures_key(change_id: str) -> str:
-    return f"change_failures:{change_id}"
+    return _FAILURES_PREFIX + change_id
 

@@ -1,0 +1,110 @@
+"""The App builds the backends the INI names, through the backend hooks, once."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from agent import logs
+from agent.app import App
+from agent.backends.memory import MemoryPsa
+from agent.errors import ConfigError
+from agent.hookspecs import hookimpl
+
+
+def write_ini(tmp_path, backend: str):
+    ini = tmp_path / "CmtZenithLink.ini"
+    ini.write_text(f"[RangerMSP]\nDbsysFolder=Dbsys\nBackend={backend}\n", encoding="utf-8")
+    return ini
+
+
+def test_the_ini_names_the_psa_backend(tmp_path):
+    app = App(write_ini(tmp_path, "memory"))
+    try:
+        assert isinstance(app.psa, MemoryPsa) and app.psa is app.psa
+        rec = app.psa.add_account("Acme")
+        assert app.psa_view.get_account(rec).name == "Acme"
+    finally:
+        app.close()
+
+
+def test_an_unknown_backend_is_a_configuration_error_that_lists_the_known_ones(tmp_path):
+    app = App(write_ini(tmp_path, "rangermsp-typo"))
+    try:
+        with pytest.raises(ConfigError) as caught:
+            app.psa  # noqa: B018 - opening it is what is tested
+        assert caught.value.exit_code == 2
+        assert "rangermsp-typo" in caught.value.message and "embedded" in caught.value.message
+        assert "memory" in caught.value.message
+    finally:
+        app.close()
+
+
+class ThirdParty:
+    def __init__(self) -> None:
+        self.built = 0
+
+    @hookimpl
+    def zenith_psa_backends(self):
+        return {"acme-psa": self.build}
+
+    def build(self, settings, state):
+        self.built += 1
+        return MemoryPsa()
+
+
+def test_a_plugin_adds_a_backend_and_concurrent_first_uses_build_it_once(tmp_path):
+    plugin = ThirdParty()
+    app = App(write_ini(tmp_path, "ACME-PSA"), extra_plugins=[("acme", plugin)])
+    try:
+        start = threading.Barrier(8)
+        seen = []
+
+        def use():
+            start.wait()
+            seen.append(app.psa)
+
+        threads = [threading.Thread(target=use) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert plugin.built == 1 and len({id(p) for p in seen}) == 1
+    finally:
+        app.close()
+
+
+def test_two_plugins_offering_one_name_is_refused(tmp_path):
+    app = App(write_ini(tmp_path, "memory"), extra_plugins=[("twin", _Twin())])
+    try:
+        with pytest.raises(ConfigError, match="two plugins offer a backend named 'memory'"):
+            app.psa  # noqa: B018 - opening it is what is tested
+    finally:
+        app.close()
+
+
+class _Twin:
+    @hookimpl
+    def zenith_psa_backends(self):
+        return {"memory": lambda settings, state: MemoryPsa()}
+
+
+def test_redaction_while_secrets_are_added_never_fails():
+    stop = threading.Event()
+
+    def add():
+        n = 0
+        while not stop.is_set() and n < 500:  # few: the secrets stay for the rest of the run
+            logs.add_secret(f"secret-{n:06d}")
+            n += 1
+
+    adder = threading.Thread(target=add)
+    adder.start()
+    try:
+        for _ in range(3000):
+            logs.redact("nothing secret here")
+    finally:
+        stop.set()
+        adder.join()
+    assert logs.redact("it was secret-000000") == f"it was {logs.REDACTED}"
