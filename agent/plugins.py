@@ -81,6 +81,14 @@ class PluginManager(pluggy.PluginManager):
         info.hooks = sorted(h.name for h in self.get_hookcallers(plugin) or [])
         return True
 
+    def switched_off(self, name: str, source: str, settings) -> bool:
+        """True, and recorded as off, when the INI says ``name=N``: such a plugin is never imported,
+        so that a plugin that cannot even be loaded can still be switched off."""
+        if settings is None or settings.plugins_enabled.get(name.lower(), True):
+            return False
+        self.infos[name.lower()] = PluginInfo(name=name, source=source, enabled=False)
+        return True
+
     def validate(self) -> None:
         """Refuse hook implementations that match no hook (a misspelled name)."""
         try:
@@ -116,12 +124,14 @@ def get_plugin_manager(settings=None, *, extra: list[tuple[str, Any]] | None = N
     """
     pm = PluginManager()
     for module_name in DEFAULT_PLUGINS:
-        module = importlib.import_module(module_name)
-        pm.add(module, module_name.rsplit(".", 1)[-1], "built-in", settings)
+        name = module_name.rsplit(".", 1)[-1]
+        if not pm.switched_off(name, "built-in", settings):
+            pm.add(importlib.import_module(module_name), name, "built-in", settings)
     _add_entry_points(pm, settings)
     for folder in getattr(settings, "plugin_folders", None) or []:
         for path in sorted(Path(folder).glob("*.py")):
-            pm.add(_load_file(path), path.stem, f"folder {folder}", settings)
+            if not pm.switched_off(path.stem, f"folder {folder}", settings):
+                pm.add(_load_file(path), path.stem, f"folder {folder}", settings)
     for name, plugin in extra or []:
         pm.add(plugin, name, "inline", settings)
     pm.validate()
@@ -134,6 +144,8 @@ def _add_entry_points(pm: PluginManager, settings) -> None:
     if os.environ.get(NO_ENTRY_POINTS_ENV):
         return
     for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+        if pm.switched_off(ep.name, f"entry point ({ep.dist.name if ep.dist else 'unknown'})", settings):
+            continue
         try:
             plugin = ep.load()
         except Exception as exc:  # noqa: BLE001 - report any import failure the same way

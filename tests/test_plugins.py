@@ -59,6 +59,19 @@ def test_disabling_a_plugin_in_the_ini_restores_the_default(tmp_path):
     assert resolve(pm) == "CRD_LINKED"
 
 
+def test_a_plugin_that_cannot_be_loaded_can_still_be_switched_off(tmp_path):
+    folder = tmp_path / "myplugins"
+    folder.mkdir()
+    (folder / "broken.py").write_text("import a_module_nobody_installed\n")
+    on = settings_with(tmp_path, "[Plugins]\nPluginFolders=myplugins\n")
+    with pytest.raises(PluginError, match="broken.py failed to load"):
+        get_plugin_manager(on)
+    off = settings_with(tmp_path, "[Plugins]\nPluginFolders=myplugins\nbroken=N\n")
+    pm = get_plugin_manager(off)
+    assert pm.infos["broken"].enabled is False
+    assert resolve(pm) == "CRD_LINKED"  # the rest works as before
+
+
 def test_inline_class_plugin(tmp_path):
     class Inline:
         @hookimpl
