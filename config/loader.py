@@ -62,6 +62,19 @@ class Settings:
     def has_continuum(self) -> bool:
         return bool(self.psg and self.continuum_url)
 
+    def differences(self, other: Settings) -> list[str]:
+        """``[Section] Key`` of every setting that differs from ``other``, compared by value (a
+        changed PSG counts, though it is never shown), plugin switches and sections included."""
+        changed = [f"[{key.section}] {key.name}" for key in SCHEMA
+                   if self.values[key.attr] != other.values[key.attr]]
+        for name in sorted(set(self.plugins_enabled) | set(other.plugins_enabled)):
+            if self.plugins_enabled.get(name) != other.plugins_enabled.get(name):
+                changed.append(f"[Plugins] {name}")
+        for name in sorted(set(self.plugin_sections) | set(other.plugin_sections)):
+            if self.plugin_sections.get(name) != other.plugin_sections.get(name):
+                changed.append(f"[plugin:{name}]")
+        return changed
+
     def summary(self) -> list[tuple[str, str, str]]:
         """(section, key, effective value) for display; the PSG only as set / not set."""
         rows = []

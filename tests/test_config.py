@@ -166,3 +166,15 @@ def test_shipped_template_lists_every_key_and_is_up_to_date():
 def test_ini_reference_is_up_to_date():
     reference = Path(__file__).resolve().parent.parent / "docs" / "ini-reference.md"
     assert reference.read_text() == render_reference(), "regenerate docs/ini-reference.md"
+
+
+def test_differences_compare_real_values_so_a_new_psg_counts_without_being_shown(tmp_path):
+    old = parse("[Continuum]\nPSG=old-code\nPollIntervalSeconds=30\n[Plugins]\nnotify_log=Y\n", tmp_path)
+    assert old.differences(old) == []
+    new_psg = parse("[Continuum]\nPSG=new-code\nPollIntervalSeconds=30\n[Plugins]\nnotify_log=Y\n", tmp_path)
+    assert new_psg.differences(old) == ["[Continuum] PSG"]
+    assert "new-code" not in " ".join(new_psg.differences(old))
+    other = parse("[Continuum]\nPSG=old-code\nPollIntervalSeconds=31\n[Plugins]\nnotify_log=N\n"
+                  "[plugin:notify_log]\nlevel=debug\n", tmp_path)
+    assert other.differences(old) == ["[Continuum] PollIntervalSeconds", "[Plugins] notify_log",
+                                      "[plugin:notify_log]"]

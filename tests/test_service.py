@@ -6,8 +6,10 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -199,3 +201,22 @@ def test_a_backlog_beyond_one_round_is_read_on_without_waiting_for_the_poll_inte
             app.close()
             code, _ = stop(proc)
         assert code == 0, (tmp_path / "agent.err").read_text()[-2000:]
+
+
+def test_a_reload_that_changes_only_the_psg_wakes_the_workers(tmp_path):
+    from agent.app import App
+    from agent.runtime.service import Service
+
+    ini = tmp_path / "CmtZenithLink.ini"
+    ini.write_text("[Continuum]\nPSG=old-code\nContinuumURL=http://127.0.0.1:9\n[RangerMSP]\nDbsysFolder=Dbsys\n")
+    app = App(ini)
+    try:
+        service = Service(app)
+        wake = threading.Event()
+        service.workers = {"queue": SimpleNamespace(wake=wake)}
+        ini.write_text("[Continuum]\nPSG=new-code\nContinuumURL=http://127.0.0.1:9\n[RangerMSP]\nDbsysFolder=Dbsys\n")
+        assert service.reload() is True
+        assert wake.is_set() and app.settings.psg == "new-code"
+        service.processor.close()
+    finally:
+        app.close()

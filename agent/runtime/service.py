@@ -233,10 +233,10 @@ class Service:
         logs.configure(new.level, new.log_folder)
         for warning in new.warnings:
             logger.warning("configuration: {}", warning)
-        changed = sorted(set(new.summary()) ^ set(old.summary()))
+        changed = new.differences(old)
         if not changed:
             return True
-        logger.info("configuration reloaded: {}", ", ".join(sorted({f"[{s}] {k}" for s, k, _ in changed})))
+        logger.info("configuration reloaded: {}", ", ".join(changed))
         if new.requests_folder != old.requests_folder:
             Path(new.requests_folder).mkdir(parents=True, exist_ok=True)
             self.processor.close()
