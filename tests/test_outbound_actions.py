@@ -9,13 +9,14 @@ import pytest
 from agent import events
 from agent.errors import NotFoundError, PreconditionError, PrivilegeError, StoreError, UsageError
 from agent.ports.psa import STATUS_COMPLETED, STATUS_NEW
+from agent.ports.times import now_iso
 from agent.sandbox import SandboxServer
 from agent.sync import records
 from agent.sync.outbound import actions
 from agent.sync.outbound.sender import OutboxSender
 from dbsys import reports
 
-from conftest import psa_backend
+from conftest import psa_backend, wait_for
 from test_outbound_support import PSG, Capture, fast_client, ledger_by_key, make_env
 
 
@@ -315,3 +316,32 @@ def test_next_due_seconds(env):
     rec_id, _tid = env.linked_ticket()
     actions.add_note(env.app, rec_id, "x", "jsmith")
     assert sender.next_due_seconds() == 0
+
+
+def test_a_store_error_after_continuum_took_the_action_backs_off_and_is_never_doubled(env, sandbox, monkeypatch):
+    now = [1000.0]
+    sender = OutboxSender(env.app, base_delay=0.05, clock=lambda: now[0])
+    rec_id, tid = env.linked_ticket()
+    queued = actions.add_note(env.app, rec_id, "first try", "jsmith")
+    other_rec, _ = env.linked_ticket()
+    actions.add_note(env.app, other_rec, "second ticket", "jsmith")
+    real = env.psa.add_history
+    calls = []
+
+    def disk_full(*args, **kwargs):
+        calls.append(args)
+        raise StoreError("the store failed: database or disk is full")
+
+    monkeypatch.setattr(env.psa, "add_history", disk_full)
+    assert sender.run_once() == 0
+    assert len(calls) == 1  # no re-send storm, and the rest of the round waits
+    row = env.state.get_outbox(queued.outbox_id)
+    assert row.state == "pending" and row.attempts == 1 and "disk is full" in row.last_error
+    assert sender.run_once() == 0 and len(calls) == 1  # paused: nothing is sent again at once
+    monkeypatch.setattr(env.psa, "add_history", real)
+    now[0] += 120
+    wait_for(lambda: env.state.get_outbox(queued.outbox_id).next_attempt_at <= now_iso(), 5, "the row due again")
+    assert sender.run_once() == 2
+    assert env.state.get_outbox(queued.outbox_id).state == "done" and env.state.outbox_depth() == 0
+    # Sent twice, applied once: the idempotency key makes the second send a no-op in Continuum.
+    assert [n["text"] for n in sandbox.world.ticket(tid)["notes"]].count("first try") == 1

@@ -170,8 +170,24 @@ class OutboxSender:
             logger.opt(exception=exc).error("unexpected error sending outbox row {}", item.id)
             self._retry_later(item, exc)
             return "retry"
-        self._succeed(item, delivery)
+        try:
+            self._succeed(item, delivery)
+        except Exception as exc:  # noqa: BLE001 - Continuum has it; what failed is recording that
+            self._not_recorded(item, exc)
+            return "pause"
         return "finished"
+
+    def _not_recorded(self, item: OutboxItem, exc: BaseException) -> None:
+        """Continuum took the action but the store could not record it: the row is sent again
+        later (its idempotency key makes that a no-op in Continuum), and every row waits, as a
+        store that cannot write concerns them all."""
+        logger.error("Continuum took {} for ticket {}, but recording it failed: {}; sent again later",
+                     item.action, item.ticket_rec_id, describe(exc))
+        try:
+            self._retry_later(item, exc)
+        except Exception as again:  # noqa: BLE001 - the pause below still holds the sender back
+            logger.error("outbox row {} could not be rescheduled either: {}", item.id, describe(again))
+        self._pause_for(exc, None)
 
     def _send(self, item: OutboxItem) -> Delivery:
         client, p = self.app.client, item.payload
