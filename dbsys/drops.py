@@ -49,7 +49,8 @@ ACTIONS: dict[str, ActionSpec] = {
     "CreateAssetFromDevice": ActionSpec(("DeviceID",), ("AccountRecID",)),
 }
 
-ERROR_CODES = ("Malformed", "Refused", "TooLarge", "Empty", "UnknownAction", "MissingField", "BadValue", "BadId")
+ERROR_CODES = ("Malformed", "Refused", "TooLarge", "Empty", "UnknownAction", "MissingField", "BadValue", "BadId",
+               "Unprocessable")
 
 
 class BadRequest(ValueError):

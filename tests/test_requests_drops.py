@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 
@@ -345,3 +346,39 @@ def test_a_request_rolled_back_to_its_savepoint_announces_nothing_and_leaves_no_
     assert result(env.requests_folder, "sp-link")["status"] == "Failed"
     assert env.state.account_for_site(site) is None
     assert heard == []  # the link was never committed, so nobody hears of it
+
+
+def test_a_partial_drop_with_a_modification_time_in_the_future_fails_after_the_grace_period(env):
+    now = [100.0]
+    proc = RequestProcessor(env.app, grace_seconds=5, clock=lambda: now[0])
+    try:
+        path = drop(env.requests_folder, "future.xml", b'<ZenithRequest id="future" action="AddNote"', in_place=True)
+        ahead = time.time() + 3600
+        os.utime(path, (ahead, ahead))  # the writer's clock is an hour ahead
+        assert run(proc, path) == 0 and path.exists()
+        now[0] += 4.9
+        assert run(proc, path) == 0 and path.exists()  # still within the grace period
+        now[0] += 0.2
+        assert run(proc, path) == 1
+        assert result(env.requests_folder, "future")["error_code"] == "Malformed"
+        assert folder_names(env, "Failed") == ["future.xml"]
+    finally:
+        proc.close()
+
+
+def test_a_drop_whose_handling_keeps_raising_is_failed_and_reported_after_a_few_tries(env, proc, monkeypatch):
+    from dbsys import reports
+
+    def bug(request):
+        raise KeyError("a bug in the agent")
+
+    monkeypatch.setattr(proc, "_claim", bug)
+    path = put(env, "bug-1", "AddNote", TicketRecID=env.ticket(), Note="x")
+    assert run(proc, path) == 0 and path.exists()
+    assert run(proc, path) == 0 and path.exists()
+    assert run(proc, path) == 1
+    got = result(env.requests_folder, "bug-1")
+    assert got["status"] == "Failed" and got["error_code"] == "Unprocessable"
+    assert "a bug in the agent" in got["error_message"]
+    assert folder_names(env, "Failed") == ["bug-1.xml"]
+    assert reports.list_reports(env.app.settings.dbsys_folder)  # the administrator is told

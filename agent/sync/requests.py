@@ -28,6 +28,7 @@ import hashlib
 import os
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,12 +37,15 @@ from typing import Any
 from loguru import logger
 
 from agent.errors import ZenithError, code_of, describe
+from agent.reporting import report_failure
 from agent.sync.outbound import actions
 from dbsys import drops, results
 
 GRACE_SECONDS = 2.0
 RECHECK_SECONDS = 0.2
 _RETRYABLE_PARSE = ("Malformed", "Empty")
+#: How many times a drop whose handling raises an unexpected error is tried before it is failed.
+UNEXPECTED_TRIES = 3
 BATCH = 200
 # fsync dominates the cost of a drop; many in flight at once share the journal commits.
 SETTLE_THREADS = 16
@@ -81,9 +85,13 @@ class Outcome:
 class RequestProcessor:
     """Takes request drops exactly once; the folder watcher's callback (also fed by full scans)."""
 
-    def __init__(self, app, *, grace_seconds: float = GRACE_SECONDS) -> None:
+    def __init__(self, app, *, grace_seconds: float = GRACE_SECONDS,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.app = app
         self.grace_seconds = grace_seconds
+        self._clock = clock
+        self._first_seen: dict[Path, tuple[tuple[int, int], float]] = {}
+        self._unexpected: dict[tuple[Path, str], int] = {}
         self.folder = Path(app.settings.requests_folder).absolute()
         self.results_folder = self.folder / "Results"
         self.processed_folder = self.folder / "Processed"
@@ -116,9 +124,9 @@ class RequestProcessor:
                     with self.app.savepoint():
                         outcome = self._claim(parsed) if isinstance(parsed, drops.Request) else self._bad(path, *parsed)
                 except Exception as exc:  # noqa: BLE001 - one bad file must not stop the others
-                    logger.opt(exception=exc).error("request drop {} could not be handled: {}; it stays for the "
-                                                    "next scan", path.name, describe(exc))
-                    continue
+                    outcome = self._unexpected_error(path, parsed, exc)
+                    if outcome is None:
+                        continue
                 queued = queued or outcome.queued
                 claimed.append((path, outcome))
         if queued:
@@ -163,14 +171,29 @@ class RequestProcessor:
         try:
             request = drops.parse_request(data, path.name)
         except drops.BadRequest as exc:
-            if exc.code in _RETRYABLE_PARSE and time.time() - before.st_mtime < self.grace_seconds:
+            if exc.code in _RETRYABLE_PARSE and self._still_young(path, before):
                 self._pending.add(path)  # probably still being written in place
                 return None
+            self._first_seen.pop(path, None)
             return path, (exc, digest)
         if _changed(path, before):
             self._pending.add(path)  # well-formed, yet the writer is still at it
             return None
         return path, request
+
+    def _still_young(self, path: Path, before: os.stat_result) -> bool:
+        """Whether a drop that does not parse yet may still be being written."""
+        age = time.time() - before.st_mtime
+        if age >= 0:
+            return age < self.grace_seconds
+        # A modification time in the future (a clock ahead, a copied file) says nothing: judge
+        # by how long this processor has seen the file unchanged.
+        signature = (before.st_size, before.st_mtime_ns)
+        seen = self._first_seen.get(path)
+        if seen is None or seen[0] != signature:
+            self._first_seen[path] = (signature, self._clock())
+            return True
+        return self._clock() - seen[1] < self.grace_seconds
 
     def _claim(self, request: drops.Request) -> Outcome:
         state = self.app.state
@@ -234,6 +257,26 @@ class RequestProcessor:
         logger.warning("request file {}: {}", request.filename, message)
         self._write(name, request.action, "Failed", error_code="DuplicateId", error_message=message)
         return Outcome(request.id, "", True)
+
+    def _unexpected_error(self, path: Path, parsed: Any, exc: Exception) -> Outcome | None:
+        """A drop whose handling raised a bug's error: left for the next scan a few times, then
+        failed with a result and an error report, so that it is neither retried for ever nor lost."""
+        digest = parsed.content_hash if isinstance(parsed, drops.Request) else parsed[1]
+        key = (path, digest)
+        tries = self._unexpected[key] = self._unexpected.get(key, 0) + 1
+        if tries < UNEXPECTED_TRIES:
+            logger.opt(exception=exc).error("request drop {} could not be handled ({} of {} tries): {}; it stays "
+                                            "for the next scan", path.name, tries, UNEXPECTED_TRIES, describe(exc))
+            return None
+        del self._unexpected[key]
+        request_id = parsed.id if isinstance(parsed, drops.Request) else parsed[0].request_id
+        refused = drops.BadRequest("Unprocessable", f"the agent could not handle {path.name} ({describe(exc)}); "
+                                   "nothing was done. Send the error report to the maintainers, then drop the "
+                                   "request again with a new id.", request_id)
+        report_failure(self.app, "request", f"The request drop {path.name} could not be handled", exc,
+                       todo="Read the result file; drop the request again with a new id once the cause is fixed.")
+        with self.app.savepoint():
+            return self._bad(path, refused, digest)
 
     def _bad(self, path: Path, exc: drops.BadRequest, content_hash: str) -> Outcome:
         """A drop that is not a valid request: claim it (by id, else by file) as Failed."""
