@@ -47,6 +47,7 @@ class App:
         self._extra_plugins = extra_plugins or []
         self._retired: list[RmmClient] = []
         self._members: dict[str, Any] = {}
+        self._users: list[threading.Thread] = []
         self._lock = threading.RLock()
         #: Set when outbox rows are queued, so that a sender of this App waiting for work wakes.
         self.outbox_wake = threading.Event()
@@ -151,8 +152,17 @@ class App:
     def notify(self, event) -> None:
         self.pm.notify(event)
 
+    def keep_open_for(self, threads: list[threading.Thread]) -> None:
+        """Leave the store, PSA and client open at :meth:`close` while any of ``threads`` runs (a
+        worker that outlived the stop grace): closing them under it could leave a half-done write."""
+        with self._lock:
+            self._users.extend(threads)
+
     def close(self) -> None:
         with self._lock:
+            self._users = [t for t in self._users if t.is_alive()]
+            if self._users:
+                return  # the process exits with them open; SQLite rolls back what did not commit
             clients = self._retired + [self._members.pop("client", None)]
             self._retired = []
             psa = self._members.pop("psa", None)

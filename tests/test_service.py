@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -220,3 +221,30 @@ def test_a_reload_that_changes_only_the_psg_wakes_the_workers(tmp_path):
         service.processor.close()
     finally:
         app.close()
+
+
+def test_shutdown_leaves_the_store_open_for_a_worker_that_outlived_the_grace(tmp_path, monkeypatch):
+    from agent.app import App
+    from agent.runtime import service as service_module
+
+    ini = tmp_path / "CmtZenithLink.ini"
+    ini.write_text("[RangerMSP]\nDbsysFolder=Dbsys\n")
+    app = App(ini)
+    release = threading.Event()
+    stuck = threading.Thread(target=release.wait, name="outbox worker")
+    stuck.start()
+    try:
+        monkeypatch.setattr(service_module, "STOP_GRACE_SECONDS", 0.05)
+        service = service_module.Service(app)
+        service.workers = {"outbox": SimpleNamespace(thread=stuck, wake=threading.Event())}
+        state = app.state
+        service._shutdown()
+        app.close()
+        state.set_state("still", "writable")  # the worker's store was not closed under it
+        assert state.get_state("still") == "writable"
+    finally:
+        release.set()
+        stuck.join()
+    app.close()
+    with pytest.raises(sqlite3.ProgrammingError):  # closed once the worker had finished
+        state.db.conn.execute("SELECT 1")

@@ -175,6 +175,11 @@ class Service:
         for worker in self.workers.values():
             if worker.thread is not None:
                 worker.thread.join(timeout=max(0.0, deadline - time.monotonic()))
+        stragglers = [w.thread for w in self.workers.values() if w.thread is not None and w.thread.is_alive()]
+        if stragglers:
+            logger.warning("{} did not finish within {} s; the process exits without closing the store under it",
+                           ", ".join(t.name for t in stragglers), STOP_GRACE_SECONDS)
+            self.app.keep_open_for(stragglers)
         try:
             self.write_status(stopped=True)
         except Exception as exc:  # noqa: BLE001 - shutting down anyway
