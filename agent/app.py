@@ -16,10 +16,12 @@ from typing import Any, TypeVar
 
 from agent import logs
 from agent.backends.embedded import StateStore
-from agent.errors import ConfigError
+from agent.backends.embedded.migrations import MIGRATIONS
+from agent.errors import AlreadyRunning, ConfigError, StoreError
 from agent.plugins import PluginManager, get_plugin_manager
 from agent.ports.psa import PsaStore, PsaView
 from agent.ports.rmm import RmmClient
+from agent.runtime.lock import FolderLock
 from agent.sync import records
 from config.loader import InvalidConfig, Settings, default_config_path, load_settings
 
@@ -48,6 +50,8 @@ class App:
         self._retired: list[RmmClient] = []
         self._members: dict[str, Any] = {}
         self._users: list[threading.Thread] = []
+        #: True in the service, which holds this Dbsys folder's lock (and so may migrate the store).
+        self.owns_folder = False
         self._lock = threading.RLock()
         #: Set when outbox rows are queued, so that a sender of this App waiting for work wakes.
         self.outbox_wake = threading.Event()
@@ -102,7 +106,7 @@ class App:
     @property
     def state(self) -> StateStore:
         """The agent's own state store (always the local SQLite file)."""
-        return self._member("state", lambda: StateStore(self.settings.database))
+        return self._member("state", self._open_state)
 
     @property
     def psa(self) -> PsaStore:
@@ -131,6 +135,30 @@ class App:
     def savepoint(self) -> AbstractContextManager[None]:
         """A nested unit of both stores, undone alone when it raises."""
         return records.savepoint(self.state, self.psa)
+
+    def _open_state(self) -> StateStore:
+        held: list[FolderLock] = []
+
+        def before_upgrade(version: int) -> None:
+            # Only one process may move the schema on: the service of this folder, or a command
+            # while no service runs (an older service would go on writing the old schema).
+            if self.owns_folder:
+                return
+            lock = FolderLock(self.settings.dbsys_folder)
+            try:
+                lock.acquire()
+            except AlreadyRunning:
+                raise StoreError(f"the store {self.settings.database} has schema {version}, older than this "
+                                 f"zenithlink's {len(MIGRATIONS)}, and the agent running on this folder still uses "
+                                 "it. Upgrade and restart that service first (it migrates the store as it starts), "
+                                 "then run this command again.") from None
+            held.append(lock)
+
+        try:
+            return StateStore(self.settings.database, before_upgrade=before_upgrade)
+        finally:
+            for lock in held:
+                lock.release()
 
     def _open_psa(self) -> PsaStore:
         factory = _backend(self.pm.hook.zenith_psa_backends(), self.settings.psa_backend, "RangerMSP")

@@ -134,3 +134,42 @@ def test_a_backend_that_cannot_join_the_transaction_is_refused_until_there_is_a_
         assert plugin.closed
     finally:
         app.close()
+
+
+def _older_store(path, steps: int) -> None:
+    import sqlite3
+
+    from agent.backends.embedded.migrations import MIGRATIONS
+
+    conn = sqlite3.connect(path)
+    for step, script in enumerate(MIGRATIONS[:steps], start=1):
+        conn.executescript(script)
+        conn.execute(f"PRAGMA user_version={step}")
+    conn.commit()
+    conn.close()
+
+
+def test_a_command_does_not_migrate_the_store_under_a_running_older_service(tmp_path):
+    from agent.backends.embedded.migrations import MIGRATIONS
+    from agent.errors import StoreError
+    from agent.runtime.lock import FolderLock
+
+    ini = write_ini(tmp_path, "embedded")
+    dbsys = tmp_path / "Dbsys"
+    dbsys.mkdir()
+    _older_store(dbsys / "zenithlink.sqlite3", 5)
+    service = FolderLock(dbsys)
+    service.acquire()  # an older agent runs on this folder
+    app = App(ini)
+    try:
+        with pytest.raises(StoreError, match="schema 5, older than") as caught:
+            app.state  # noqa: B018 - opening it is what is tested
+        assert "Upgrade and restart that service first" in caught.value.message
+    finally:
+        service.release()
+        app.close()
+    app = App(ini)  # no service any more: the command migrates
+    try:
+        assert app.state.schema_version == len(MIGRATIONS)
+    finally:
+        app.close()

@@ -92,6 +92,7 @@ class Service:
         logs.configure(settings.level, settings.log_folder)
         lock = FolderLock(settings.dbsys_folder)
         lock.acquire()
+        self.app.owns_folder = True
         try:
             self._prepare()
             logger.info("zenithlink {} started for {} (queue processing {})", __version__,

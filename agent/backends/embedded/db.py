@@ -23,8 +23,11 @@ class Database:
     make many store calls and commit them (with its cursor) at once.
     """
 
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, *, before_upgrade: Callable[[int], None] | None = None) -> None:
+        """``before_upgrade(version)`` is called before an existing store of an older schema is
+        migrated; it raises to refuse (another process may still be using the old schema)."""
         self.path = Path(path)
+        self._before_upgrade = before_upgrade
         if str(path) != ":memory:":
             self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
@@ -55,6 +58,8 @@ class Database:
             if version > len(MIGRATIONS):
                 raise StoreError(f"the store {self.path} was written by a newer zenithlink (schema {version}); "
                                  "upgrade the agent")
+            if 0 < version < len(MIGRATIONS) and self._before_upgrade is not None:
+                self._before_upgrade(version)
             for step in range(version, len(MIGRATIONS)):
                 self.conn.execute("BEGIN IMMEDIATE")
                 try:

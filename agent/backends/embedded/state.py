@@ -20,8 +20,8 @@ from agent.backends.embedded.sync import SyncState
 class StateStore(LinkTables, SyncState, People):
     """``with state.transaction():`` groups calls into one commit; re-entrant."""
 
-    def __init__(self, path: Path | str) -> None:
-        self.db = Database(path)
+    def __init__(self, path: Path | str, *, before_upgrade: Callable[[int], None] | None = None) -> None:
+        self.db = Database(path, before_upgrade=before_upgrade)
 
     @property
     def path(self) -> Path:
