@@ -20,11 +20,23 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 
 
 @hookspec
+def zenith_check_config(settings):
+    """Check a plugin's configuration without acting on it (the first of two phases).
+
+    Called for every enabled plugin before ``zenith_configure``, at start-up and for every
+    changed INI, which is refused when any plugin raises here. Must have no side effects: a
+    refused reload keeps every plugin as it was. Raise ``agent.errors.ConfigError`` for settings
+    that cannot work; return values are ignored.
+    """
+
+
+@hookspec
 def zenith_configure(settings, app):
     """Hand a plugin its configuration.
 
     Called once right after the plugin manager is built and registered every enabled plugin,
-    and again after every accepted INI reload (a reload builds a new plugin manager).
+    and again after every accepted INI reload (a reload builds a new plugin manager), always
+    after ``zenith_check_config`` accepted the same settings: it applies them.
     ``settings`` is the ``config.loader.Settings``; read a plugin's own section with
     ``settings.plugin_settings("<name>")`` (keys lower-cased). ``app`` is the ``agent.app.App``
     when one is known, else ``None``. Return values are ignored. Raise

@@ -117,10 +117,13 @@ def installed_plugin_manager() -> PluginManager:
     return pm
 
 
-def get_plugin_manager(settings=None, *, extra: list[tuple[str, Any]] | None = None, app=None) -> PluginManager:
+def get_plugin_manager(settings=None, *, extra: list[tuple[str, Any]] | None = None, app=None,
+                       configure: bool = True) -> PluginManager:
     """A manager with the built-in plugins, entry points, plugin folders and ``extra`` plugins.
 
-    With ``settings``, every plugin is handed its configuration (``zenith_configure``) with ``app``.
+    With ``settings``, every plugin checks its configuration (``zenith_check_config``) and, unless
+    ``configure=False`` (a reload that only asks whether the settings would work), is then handed
+    it (``zenith_configure``) with ``app``.
     """
     pm = PluginManager()
     for module_name in DEFAULT_PLUGINS:
@@ -136,7 +139,9 @@ def get_plugin_manager(settings=None, *, extra: list[tuple[str, Any]] | None = N
         pm.add(plugin, name, "inline", settings)
     pm.validate()
     if settings is not None:
-        pm.hook.zenith_configure(settings=settings, app=app)
+        pm.hook.zenith_check_config(settings=settings)
+        if configure:
+            pm.hook.zenith_configure(settings=settings, app=app)
     return pm
 
 

@@ -180,9 +180,13 @@ class NotifierSlot:
         self._lock = threading.Lock()
         atexit.register(self.shutdown)
 
-    def hookimpls(self) -> tuple[Callable[..., None], Callable[..., None]]:
-        """The plugin's ``zenith_configure`` and ``zenith_notify``, bound to this slot; a notifier
-        module assigns them to those names."""
+    def hookimpls(self) -> tuple[Callable[..., None], Callable[..., None], Callable[..., None]]:
+        """The plugin's ``zenith_check_config``, ``zenith_configure`` and ``zenith_notify``, bound to
+        this slot; a notifier module assigns them to those names."""
+
+        @hookimpl
+        def zenith_check_config(settings):
+            self._config_from(settings.plugin_settings(self.name))
 
         @hookimpl
         def zenith_configure(settings, app):
@@ -192,7 +196,7 @@ class NotifierSlot:
         def zenith_notify(event):
             self.notify(event)
 
-        return zenith_configure, zenith_notify
+        return zenith_check_config, zenith_configure, zenith_notify
 
     def configure(self, values: dict[str, str]) -> Any:
         """Install the notifier for ``values``; an unchanged configuration keeps the running one."""

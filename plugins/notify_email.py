@@ -191,4 +191,4 @@ def _event_body(event) -> str:
 _slot = NotifierSlot(NAME, config_from, EmailNotifier, "mailed")
 configure = _slot.configure
 shutdown = _slot.shutdown
-zenith_configure, zenith_notify = _slot.hookimpls()
+zenith_check_config, zenith_configure, zenith_notify = _slot.hookimpls()

@@ -159,4 +159,4 @@ def _safe_url(url: str) -> str:
 _slot = NotifierSlot(NAME, config_from, WebhookNotifier, "sent")
 configure = _slot.configure
 shutdown = _slot.shutdown
-zenith_configure, zenith_notify = _slot.hookimpls()
+zenith_check_config, zenith_configure, zenith_notify = _slot.hookimpls()

@@ -248,3 +248,28 @@ def test_shutdown_leaves_the_store_open_for_a_worker_that_outlived_the_grace(tmp
     app.close()
     with pytest.raises(sqlite3.ProgrammingError):  # closed once the worker had finished
         state.db.conn.execute("SELECT 1")
+
+
+def test_a_refused_reload_leaves_every_notifier_as_it_was(tmp_path):
+    from agent.app import App
+    from agent.runtime.service import Service
+    from plugins import notify_webhook
+
+    base = "[Continuum]\nPSG=code\nContinuumURL=http://127.0.0.1:9\n[RangerMSP]\nDbsysFolder=Dbsys\n"
+    ini = tmp_path / "CmtZenithLink.ini"
+    ini.write_text(base + "[Plugins]\nnotify_webhook=Y\n[plugin:notify_webhook]\nURL=http://127.0.0.1:9/a\n")
+    app = App(ini)
+    try:
+        app.pm  # noqa: B018 - configures the webhook notifier for /a
+        running = notify_webhook._slot._current
+        assert running.config.url.endswith("/a")
+        service = Service(app)
+        # The webhook moves to /b, but the e-mail notifier is switched on without its settings.
+        ini.write_text(base + "[Plugins]\nnotify_webhook=Y\nnotify_email=Y\n"
+                              "[plugin:notify_webhook]\nURL=http://127.0.0.1:9/b\n")
+        assert service.reload() is False
+        assert notify_webhook._slot._current is running and running.config.url.endswith("/a")
+        service.processor.close()
+    finally:
+        app.close()
+        notify_webhook.shutdown(timeout=1)

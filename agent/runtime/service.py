@@ -229,7 +229,9 @@ class Service:
         old = self.app.settings
         try:
             new = load(self.app.config_path)
-            get_plugin_manager(new)  # a plugin switched on with bad settings refuses the change too
+            # A plugin switched on with bad settings refuses the change too; checked only, so a
+            # refused change leaves every plugin as it was.
+            get_plugin_manager(new, configure=False)
         except ZenithError as exc:
             report_failure(self.app, "config", "the changed configuration was refused; the previous one stays in force",
                            exc, todo="Fix the listed problems in the INI and save it again.",
