@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from types import SimpleNamespace
 
 from agent.backends.continuum.models import Change, Note, Ticket
@@ -101,3 +102,35 @@ def test_ticket_format_describes_the_device_only_without_an_asset():
     assert "ACME-DC01" not in with_asset
     unknown = ticket_format.zenith_ticket_description(ticket, None, None, SimpleNamespace())
     assert "not in the downloaded inventory" in unknown
+
+
+class LockProbe:
+    """A skip rule that looks whether another thread can read the store while it runs."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+        self.blocked: list[bool] = []
+        self.readers: list[threading.Thread] = []
+
+    @hookimpl
+    def zenith_skip_change(self, change, settings):
+        reader = threading.Thread(target=self.app.state.get_state, args=("anything",))
+        self.readers.append(reader)
+        reader.start()
+        reader.join(timeout=2)  # a reader that waits this long waits for a lock the hook's thread holds
+        self.blocked.append(reader.is_alive())
+        return None
+
+
+def test_the_skip_rule_runs_without_holding_the_store(tmp_path, sandbox):
+    env = Env(tmp_path, sandbox)
+    try:
+        probe = LockProbe(env.app)
+        env.app.pm.register(probe, name="probe")
+        env.open(env.site_codes()[0])
+        assert env.sync() == 1
+        for reader in probe.readers:
+            reader.join()
+        assert probe.blocked == [False]  # the store was free for other threads while the hook ran
+    finally:
+        env.close()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import random
 import re
+import threading
 import time
 
 PREFIXES = {"account": "CRD", "asset": "AST", "ticket": "TKT", "history": "HIS", "employee": "EMP"}
@@ -36,7 +37,7 @@ _TAIL_WIDTH = 8
 _TIME_WIDTH = LENGTH - 3 - _TAIL_WIDTH
 _TAIL_RANGE = 36 ** _TAIL_WIDTH
 _TAIL_BITS = _TAIL_RANGE.bit_length()
-_stamp: tuple[int, str] = (-1, "")
+_local = threading.local()  # each thread's last time prefix: nothing shared between threads
 # Uniqueness, not secrecy, is asked of the tail: a generator seeded from os.urandom (and again
 # in every forked child) gives it without a system call per REC ID.
 _random = random.Random()
@@ -57,13 +58,12 @@ def _tail() -> str:
 
 def new_rec_id(table: str) -> str:
     """A new REC ID for ``table`` (one of :data:`PREFIXES`)."""
-    global _stamp
     # The time part's last two digits change every millisecond, the rest every 1.296 seconds:
     # only the rest is worth remembering.
     high, low = divmod(time.time_ns() // 1_000_000, 1296)
-    last = _stamp
+    last: tuple[int, str] = getattr(_local, "stamp", (-1, ""))
     if last[0] != high:
-        last = _stamp = (high, _base36(high, _TIME_WIDTH - 2))
+        last = _local.stamp = (high, _base36(high, _TIME_WIDTH - 2))
     return PREFIXES[table] + last[1] + _PAIRS[low] + _tail()
 
 

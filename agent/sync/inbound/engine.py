@@ -224,9 +224,17 @@ class InboundSync:
             except _ChangeFailed as failure:
                 give_up[failure.change.id] = self._after_failure(failure)
 
+    def _skipped(self, page, give_up: dict[str, str]) -> set[str]:
+        """The changes the skip rule (``zenith_skip_change``) sets aside. It needs no store, so it
+        is asked before the page's transaction: a slow plugin holds no lock that other threads wait on."""
+        skip, settings = self.app.pm.hook.zenith_skip_change, self.app.settings
+        return {change.id for change in page.changes if change.id not in give_up
+                and _guarded(lambda c: bool(skip(change=c, settings=settings)), change)}
+
     def _commit_page(self, page, give_up: dict[str, str]) -> _PageResult:
         state = self.app.state
         result = _PageResult()
+        skipped = self._skipped(page, give_up)
         with self.app.unit_of_work():
             # Read inside the transaction: nothing else writes until it commits.
             applier = PageApplier(self.app, page.changes)
@@ -242,7 +250,7 @@ class InboundSync:
                     state.audit("zenithlink", "change_given_up", f"{change.id} {change.kind} ticket "
                                 f"{change.ticket.ticket_id}: {give_up[change.id]}")
                     state.set_state(_failures_key(change.id), None)
-                elif _guarded(applier.skip, change):
+                elif change.id in skipped:
                     result.skipped += 1
                 else:
                     produced = _guarded(applier.apply, change)

@@ -66,7 +66,6 @@ class PageApplier:
         self.settings = app.settings
         self.state, self.psa, self.view = app.state, app.psa, app.psa_view
         hook = app.pm.hook
-        self._skip_change = hook.zenith_skip_change
         self._resolve_account = hook.zenith_resolve_account
         self._resolve_asset = hook.zenith_resolve_asset
         self._ticket_manager = hook.zenith_ticket_manager
@@ -85,9 +84,6 @@ class PageApplier:
         """Write what the page remembered of its tickets; call once, inside the page's transaction."""
         self.state.set_seen_many(self._remembered.items())
         self._remembered = {}
-
-    def skip(self, change) -> bool:
-        return bool(self._skip_change(change=change, settings=self.settings))
 
     def apply(self, change) -> list[events.Event] | None:
         """Apply one change; its events, or ``None`` when it asks for nothing (R10, orphans)."""
