@@ -12,7 +12,19 @@ fallbacks are ``trylast``, so a third-party implementation runs first and, for a
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import pluggy
+
+if TYPE_CHECKING:  # for the annotations only: the hooks' arguments come from all over the agent
+    import click
+
+    from agent.app import App
+    from agent.events import Event
+    from agent.ports.psa import PsaFactory, PsaView
+    from agent.ports.rmm import Change, RmmFactory, Ticket
+    from agent.sync.links import Suggestion
+    from config.loader import Settings
 
 PROJECT = "zenithlink"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -20,7 +32,7 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 
 
 @hookspec
-def zenith_check_config(settings):
+def zenith_check_config(settings: Settings) -> None:
     """Check a plugin's configuration without acting on it (the first of two phases).
 
     Called for every enabled plugin before ``zenith_configure``, at start-up and for every
@@ -31,7 +43,7 @@ def zenith_check_config(settings):
 
 
 @hookspec
-def zenith_configure(settings, app):
+def zenith_configure(settings: Settings, app: App | None) -> None:
     """Hand a plugin its configuration.
 
     Called once right after the plugin manager is built and registered every enabled plugin,
@@ -46,7 +58,7 @@ def zenith_configure(settings, app):
 
 
 @hookspec(firstresult=True)
-def zenith_resolve_account(ticket, psa, settings):
+def zenith_resolve_account(ticket: Ticket, psa: PsaView, settings: Settings) -> str | None:
     """Choose the PSA account for an incoming Continuum ticket (R3-R5).
 
     Called once per ``TicketCreated`` change that has no PSA ticket yet, inside the inbound
@@ -61,7 +73,7 @@ def zenith_resolve_account(ticket, psa, settings):
 
 
 @hookspec(firstresult=True)
-def zenith_resolve_asset(ticket, account, psa, settings):
+def zenith_resolve_asset(ticket: Ticket, account: str, psa: PsaView, settings: Settings) -> str | None:
     """Choose the PSA asset for an incoming Continuum ticket (R6).
 
     Called after the account is known (``account`` is its REC ID). Return the asset's REC ID,
@@ -73,7 +85,7 @@ def zenith_resolve_asset(ticket, account, psa, settings):
 
 
 @hookspec(firstresult=True)
-def zenith_ticket_manager(ticket, account, psa, settings):
+def zenith_ticket_manager(ticket: Ticket, account: str, psa: PsaView, settings: Settings) -> str | None:
     """Choose the manager (employee login) of a new PSA ticket (R2).
 
     Return a login, or ``None`` to let the next implementation decide. firstresult: the first
@@ -83,7 +95,8 @@ def zenith_ticket_manager(ticket, account, psa, settings):
 
 
 @hookspec(firstresult=True)
-def zenith_ticket_description(ticket, device, asset, settings):
+def zenith_ticket_description(ticket: Ticket, device: dict[str, str] | None, asset: str | None,
+                              settings: Settings) -> str | None:
     """Write the description of a new PSA ticket from a Continuum ticket (R1, R6).
 
     ``device`` is the inventory record of the ticket's device (a ``dict`` of its children), or
@@ -94,7 +107,7 @@ def zenith_ticket_description(ticket, device, asset, settings):
 
 
 @hookspec(firstresult=True)
-def zenith_skip_change(change, settings):
+def zenith_skip_change(change: Change, settings: Settings) -> bool | None:
     """Decide whether to ignore one change of the Continuum feed.
 
     Called for every change before it is applied. Return ``True`` to skip it (it is still
@@ -104,7 +117,7 @@ def zenith_skip_change(change, settings):
 
 
 @hookspec
-def zenith_notify(event):
+def zenith_notify(event: Event) -> None:
     """Tell someone that something happened.
 
     ``event`` is an ``agent.events.Event`` (ticket created, ticket returned, ticket closed in
@@ -115,7 +128,8 @@ def zenith_notify(event):
 
 
 @hookspec(firstresult=True)
-def zenith_suggest_accounts(site, accounts, limit, settings):
+def zenith_suggest_accounts(site: dict[str, str], accounts: list[tuple[str, str]], limit: int,
+                            settings: Settings) -> list[Suggestion] | None:
     """Rank the PSA accounts most likely to be a Continuum site's account (R18).
 
     ``site`` is the site's inventory record (``dict`` with ``SiteCode``, ``Name``,
@@ -126,7 +140,8 @@ def zenith_suggest_accounts(site, accounts, limit, settings):
 
 
 @hookspec(firstresult=True)
-def zenith_suggest_assets(device, assets, limit, settings):
+def zenith_suggest_assets(device: dict[str, str], assets: list[dict[str, Any]], limit: int,
+                          settings: Settings) -> list[Suggestion] | None:
     """Rank the PSA assets most likely to be a Continuum device's asset (R18).
 
     ``device`` is the device's inventory record; ``assets`` a list of ``dict`` with
@@ -137,7 +152,7 @@ def zenith_suggest_assets(device, assets, limit, settings):
 
 
 @hookspec
-def zenith_register_commands(cli):
+def zenith_register_commands(cli: click.Group) -> None:
     """Add commands to the ``zenithlink`` command line.
 
     Called once at start-up with the root ``click.Group``; call ``cli.add_command(...)``.
@@ -145,7 +160,7 @@ def zenith_register_commands(cli):
 
 
 @hookspec
-def zenith_psa_backends():
+def zenith_psa_backends() -> dict[str, PsaFactory] | None:
     """Offer PSA backends by name, for ``[RangerMSP] Backend=``.
 
     Called once when the agent opens the PSA. Return a ``dict`` of ``{name: factory}``, where
@@ -156,7 +171,7 @@ def zenith_psa_backends():
 
 
 @hookspec
-def zenith_rmm_backends():
+def zenith_rmm_backends() -> dict[str, RmmFactory] | None:
     """Offer RMM backends by name, for ``[Continuum] Backend=``.
 
     Called once when the agent first talks to the RMM. Return a ``dict`` of ``{name: factory}``,

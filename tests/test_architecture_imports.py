@@ -42,7 +42,11 @@ def imported_modules(path: Path) -> set[str]:
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
     package = ".".join(path.relative_to(ROOT).with_suffix("").parts[:-1])
     found: set[str] = set()
+    type_only = {id(n) for block in ast.walk(tree) if isinstance(block, ast.If) and _is_type_checking(block.test)
+                 for stmt in block.body for n in ast.walk(stmt)}
     for node in ast.walk(tree):
+        if id(node) in type_only:  # imports for annotations only: no run-time dependency
+            continue
         if isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
@@ -54,6 +58,11 @@ def imported_modules(path: Path) -> set[str]:
             found.add(base)
             found.update(f"{base}.{alias.name}" for alias in node.names)
     return found
+
+
+def _is_type_checking(test: ast.expr) -> bool:
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
 
 
 def _matches(module: str, prefix: str) -> bool:
@@ -84,7 +93,8 @@ def test_the_check_sees_every_kind_of_import(tmp_path, monkeypatch) -> None:
     pkg.mkdir(parents=True)
     (pkg / "bad.py").write_text("def f():\n    from lxml import etree\n"
                                 "from ..backends.continuum import errors\nimport agent.backends.continuum.client\n")
-    (pkg / "good.py").write_text("from agent.ports.rmm import RmmError\nimport lxmlish\n")
+    (pkg / "good.py").write_text("from typing import TYPE_CHECKING\nfrom agent.ports.rmm import RmmError\n"
+                                 "import lxmlish\nif TYPE_CHECKING:\n    from lxml import etree\n")
     monkeypatch.setattr(sys.modules[__name__], "ROOT", tmp_path)
     rule = Rule("t", ("agent/sync",), ("lxml", "agent.backends.continuum"))
     found = violations(rule)

@@ -31,9 +31,14 @@ def render_hooks_md() -> str:
     specs = hook_specs()
     out += [f"| [`{name}`](#{name}) | {_kind(opts)} |" for name, _, opts in specs]
     for name, fn, opts in specs:
-        out += ["", f"## {name}", "", "```python", "@hookimpl", f"def {name}{inspect.signature(fn)}:", "```", "",
+        out += ["", f"## {name}", "", "```python", "@hookimpl", f"def {name}{_signature(fn)}:", "```", "",
                 f"*{_kind(opts)}*", "", inspect.cleandoc(fn.__doc__ or "(undocumented)")]
     return "\n".join(out) + "\n"
+
+
+def _signature(fn: Callable) -> str:
+    # The annotations are strings (postponed evaluation): shown as written, without quotes.
+    return str(inspect.signature(fn)).replace("'", "")
 
 
 def _kind(opts: dict) -> str:
