@@ -17,7 +17,7 @@ from stores import embedded
 
 from agent.sandbox import SandboxServer
 
-from conftest import track
+from conftest import track, wait_for
 from test_inbound_support import ini_text
 
 TICKETS = 5_000
@@ -46,6 +46,7 @@ AGENT = textwrap.dedent('''
         return real_ack(cursor, links, idempotency_key)
 
     client.ack = ack
+    Path(f"{marker}.ready-{os.getpid()}").touch()  # started: the parent's random kill lands in the work
     while True:
         sync = InboundSync(app, limit=100)
         sync.run_once()
@@ -92,7 +93,11 @@ def test_R10_exactly_once_through_sigkills_during_a_5000_ticket_ingest(tmp_path)
                 proc.wait(timeout=60)
             else:
                 proc = _start(script, ini, -1, marker)
-                time.sleep(rng.uniform(0.4, 1.6))  # anywhere: fetching, applying, committing, acking
+                # Not during interpreter start-up (slow on a loaded machine), but anywhere in the
+                # work: fetching, applying, committing, acknowledging.
+                wait_for(lambda proc=proc: Path(f"{marker}.ready-{proc.pid}").exists() or proc.poll() is not None,
+                         60, "the agent to start")
+                time.sleep(rng.uniform(0.1, 1.2))
                 proc.send_signal(signal.SIGKILL)
                 proc.wait(timeout=10)
             assert proc.returncode == -signal.SIGKILL, _errors(script)
