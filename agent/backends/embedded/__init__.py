@@ -10,7 +10,7 @@ from typing import Any
 
 from agent.backends.embedded.psa import EmbeddedPsa
 from agent.backends.embedded.state import StateStore
-from agent.backends.embedded.sync import OutboxItem
+from agent.ports.state import OutboxItem
 
 __all__ = ["EmbeddedPsa", "OutboxItem", "StateStore", "backend"]
 

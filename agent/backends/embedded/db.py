@@ -5,15 +5,19 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
-from typing import Any
+from types import TracebackType
+from typing import Any, Literal
 
 from loguru import logger
 
 from agent.backends.embedded.migrations import MIGRATIONS
 from agent.errors import ConstraintError, StoreError
 from agent.ports.times import now_iso, parse_stored_time, stored_time  # noqa: F401 - the store's time format
+
+#: Parameters of one SQL statement: positional or named.
+Params = tuple[Any, ...] | dict[str, Any]
 
 
 class Database:
@@ -137,29 +141,29 @@ class Database:
                 return
         _run_after_commit([action])
 
-    def query(self, sql: str, params: tuple | dict = ()) -> list[sqlite3.Row]:
+    def query(self, sql: str, params: Params = ()) -> list[sqlite3.Row]:
         with self._lock:
             try:
                 return self.conn.execute(sql, params).fetchall()
             except sqlite3.Error as exc:
                 raise store_error(exc, self.path) from exc
 
-    def query_one(self, sql: str, params: tuple | dict = ()) -> sqlite3.Row | None:
+    def query_one(self, sql: str, params: Params = ()) -> sqlite3.Row | None:
         with self._lock:
             try:
                 return self.conn.execute(sql, params).fetchone()
             except sqlite3.Error as exc:
                 raise store_error(exc, self.path) from exc
 
-    def scalar(self, sql: str, params: tuple | dict = ()) -> Any:
+    def scalar(self, sql: str, params: Params = ()) -> Any:
         row = self.query_one(sql, params)
         return row[0] if row is not None else None
 
-    def execute(self, sql: str, params: tuple | dict = ()) -> sqlite3.Cursor:
+    def execute(self, sql: str, params: Params = ()) -> sqlite3.Cursor:
         with self.transaction() as conn:  # joins the open transaction, if any
             return conn.execute(sql, params)
 
-    def savepoint(self) -> Iterator[None]:
+    def savepoint(self) -> AbstractContextManager[None]:
         """A nested unit of the current transaction that is undone alone when it raises.
 
         The undo covers more than the rows: what :meth:`cached` remembered is dropped (it may
@@ -223,7 +227,8 @@ class _Transaction:
         if not self.durable:
             self.db.conn.execute("PRAGMA synchronous=FULL")
 
-    def __exit__(self, exc_type, exc, tb) -> bool:
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> Literal[False]:
         db = self.db
         committed: list[Callable[[], None]] = []
         try:

@@ -6,9 +6,10 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from agent.backends.embedded.db import Database, now_iso
+from agent.backends.embedded.db import Database
 from agent.backends.embedded.psa import SITE_ACCOUNT_MEMO
 from agent.errors import UsageError
+from agent.ports.times import now_iso
 
 DEVICE_ASSET_MEMO = "device_asset"  # a per-transaction memo (Database.cached)
 

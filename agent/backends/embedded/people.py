@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from typing import Any
 
 from agent.backends.embedded.db import Database
@@ -75,6 +76,6 @@ class People:
 _EMPLOYEES = "SELECT e.*, g.continuum FROM employees e JOIN privilege_groups g ON g.name = e.group_name"
 
 
-def _employee(row) -> dict[str, Any]:
+def _employee(row: sqlite3.Row) -> dict[str, Any]:
     return {"rec_id": row["rec_id"], "login": row["login"], "name": row["name"],
             "group": row["group_name"], "continuum": bool(row["continuum"])}

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import sqlite3
+from contextlib import AbstractContextManager
 from typing import Any
 
-from agent.backends.embedded.db import Database, now_iso
+from agent.backends.embedded.db import Database
 from agent.ports.psa import STATUS_COMPLETED, STATUS_NEW, Account, Asset, HistoryNote, PsaNotFound, PsaRejected, Ticket
 from agent.ports.recid import is_rec_id, new_rec_id
+from agent.ports.times import now_iso
 
 ACCOUNT_MEMO = "account"  # names of the store's per-transaction memos (Database.cached)
 SITE_ACCOUNT_MEMO = "site_account"
@@ -26,7 +28,7 @@ class EmbeddedPsa:
     def transaction(self) -> Any:
         return self.db.transaction()
 
-    def savepoint(self) -> Iterator[None]:
+    def savepoint(self) -> AbstractContextManager[None]:
         return self.db.savepoint()
 
     def close(self) -> None:
@@ -161,7 +163,7 @@ class EmbeddedPsa:
             self._ticket_no_hint = (self.db.transaction_serial, number + 1)
         return rec_id
 
-    def _next_ticket_no(self, conn) -> int:
+    def _next_ticket_no(self, conn: sqlite3.Connection) -> int:
         # Inside one transaction nobody else writes, so the next number is known after the
         # first ticket: a page of a thousand tickets asks for MAX() once, not a thousand times.
         serial, number = self._ticket_no_hint
@@ -222,13 +224,13 @@ class EmbeddedPsa:
                         (int(in_inbox), now_iso(), rec_id))
 
 
-def _account(row) -> Account:
+def _account(row: sqlite3.Row) -> Account:
     return Account(rec_id=row["rec_id"], name=row["name"], manager=row["manager"],
                    auto_created=bool(row["auto_created"]), seq=row["seq"], created_at=row["created_at"],
                    notes=row["notes"])
 
 
-def _ticket(row) -> Ticket:
+def _ticket(row: sqlite3.Row) -> Ticket:
     return Ticket(rec_id=row["rec_id"], ticket_no=row["ticket_no"], description=row["description"],
                   status_code=row["status_code"], in_inbox=bool(row["in_inbox"]),
                   account_rec_id=row["account_rec_id"], asset_rec_id=row["asset_rec_id"],

@@ -7,7 +7,8 @@ file, so that its writes and the cursor commit in one transaction (D1).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +36,7 @@ class StateStore(LinkTables, SyncState, People):
         """Group calls into one commit; see :meth:`agent.backends.embedded.db.Database.transaction` for ``durable``."""
         return self.db.transaction(durable=durable)
 
-    def savepoint(self) -> Iterator[None]:
+    def savepoint(self) -> AbstractContextManager[None]:
         """A nested unit undone alone when it raises; see :meth:`agent.backends.embedded.db.Database.savepoint`."""
         return self.db.savepoint()
 

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from agent.backends.embedded.db import Database, now_iso
+from agent.backends.embedded.db import Database
+from agent.errors import NotFoundError
 from agent.ports.state import OutboxItem
+from agent.ports.times import now_iso
 
 
 class SyncState:
@@ -107,7 +110,10 @@ class SyncState:
         return [_outbox(r) for r in rows]
 
     def get_outbox(self, item_id: int) -> OutboxItem:
-        return _outbox(self.db.query_one("SELECT * FROM outbox WHERE id = ?", (item_id,)))
+        row = self.db.query_one("SELECT * FROM outbox WHERE id = ?", (item_id,))
+        if row is None:
+            raise NotFoundError(f"no outbox row {item_id}")
+        return _outbox(row)
 
     def outbox_id(self, idem_key: str) -> int | None:
         """The row queued under ``idem_key``, if any."""
@@ -199,13 +205,13 @@ class SyncState:
         return [dict(r) for r in self.db.query("SELECT * FROM audit ORDER BY id DESC LIMIT ?", (limit,))]
 
 
-def _request(row) -> dict[str, Any]:
+def _request(row: sqlite3.Row) -> dict[str, Any]:
     record = dict(row)
     record["extra"] = json.loads(record["extra"]) if record["extra"] else None
     return record
 
 
-def _outbox(row) -> OutboxItem:
+def _outbox(row: sqlite3.Row) -> OutboxItem:
     return OutboxItem(id=row["id"], idem_key=row["idem_key"], ticket_rec_id=row["ticket_rec_id"],
                       action=row["action"], payload=json.loads(row["payload"]), request_id=row["request_id"],
                       requested_by=row["requested_by"], state=row["state"], attempts=row["attempts"],
