@@ -295,6 +295,7 @@ def test_assign_note_close_are_echoed_and_recorded(api, sb):
     ("/tickets/999/notes", "<Note><Text>x</Text></Note>", 404),
     ("/tickets/999/close", "<Close/>", 404),
     ("/tickets/{tid}/assign", "<Assign><AssignTo>Nobody</AssignTo></Assign>", 422),
+    ("/tickets/{tid}/assign", "<Assign><AssignTo>Keep</AssignTo><Note>x</Note></Assign>", 422),  # not an assignment
     ("/tickets/{tid}/notes", "<Note><Text>  </Text></Note>", 422),
     ("/tickets/{tid}/notes", "<Assign/>", 422),
 ])

@@ -49,8 +49,8 @@ def new_ticket(body: bytes) -> dict:
 def assign(body: bytes) -> tuple[str, str | None]:
     root = _root(body, "Assign")
     assign_to = child_text(root, "AssignTo")
-    if assign_to not in ASSIGNEES + ("Keep",):
-        raise invalid(f"AssignTo must be one of {', '.join(ASSIGNEES + ('Keep',))}.")
+    if assign_to not in ASSIGNEES:  # "Keep" is not an assignment: a client sends only the note
+        raise invalid(f"AssignTo must be one of {', '.join(ASSIGNEES)}.")
     return assign_to, _optional(root, "Note")
 
 

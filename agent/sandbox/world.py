@@ -269,7 +269,7 @@ class World(Inventory):
             return ticket
 
     def psa_assign(self, ticket_id: str, assign_to: str, note: str | None, key: str | None = None) -> Ticket:
-        """``POST /psa/v1/tickets/{id}/assign``; ``Keep`` leaves the assignee and only adds the note."""
+        """``POST /psa/v1/tickets/{id}/assign`` (``AssignTo`` is checked by the body parser)."""
         with self.lock:
             ticket = self._ticket(ticket_id)
             if ticket.status == "Closed":

@@ -202,10 +202,15 @@ class OutboxSender:
             return Delivery(ticket.ticket_id, _sentence(f"new ticket {ticket.ticket_id}, assigned to {p['assign_to']}",
                                                        p.get("note")))
         target = self._linked(item)
+        if item.action == ASSIGN and p["assign_to"] == "Keep":
+            # Keep is not an assignment (the wire contract): only the note goes, nothing without one.
+            if p.get("note"):
+                client.add_note(target, p["note"], p.get("author") or item.requested_by or "PSA",
+                                idempotency_key=item.idem_key)
+            return Delivery(target, _sentence("assignment kept", p.get("note")))
         if item.action == ASSIGN:
             client.assign(target, p["assign_to"], p.get("note"), idempotency_key=item.idem_key)
-            what = "assignment kept" if p["assign_to"] == "Keep" else f"assigned to {p['assign_to']}"
-            return Delivery(target, _sentence(what, p.get("note")))
+            return Delivery(target, _sentence(f"assigned to {p['assign_to']}", p.get("note")))
         if item.action == NOTE:
             client.add_note(target, p["text"], p.get("author") or item.requested_by or "PSA",
                             idempotency_key=item.idem_key)
