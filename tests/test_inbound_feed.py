@@ -272,3 +272,23 @@ def test_processed_ids_are_forgotten_a_week_after_the_ack_that_followed_them(env
     assert not env.state.is_processed(old)  # acknowledged long before: never sent again
     assert all(env.state.is_processed(c["id"]) for c in env.world.changes[1:])
     assert env.psa.count_tickets() == 2
+
+
+def test_a_long_retry_after_on_the_feed_holds_every_read_until_it_has_passed(tmp_path, sandbox):
+    from agent.sync.inbound.engine import InboundSync
+
+    env = Env(tmp_path, sandbox)
+    try:
+        now = [1000.0]
+        sync = InboundSync(env.app, clock=lambda: now[0])
+        env.open(env.site_codes()[0])
+        sandbox.faults.set(rate_limit_count=1, retry_after=65)
+        assert sync.run_once() == 0 and sync.last_round.stopped_by == "rate limited"
+        assert sync.seconds_to_wait() == 65
+        now[0] += 64
+        assert sync.run_once() == 0 and sync.last_round.stopped_by == "rate limited"  # not asked again
+        assert env.psa.count_tickets() == 0
+        now[0] += 1.5
+        assert sync.run_once() == 1 and sync.seconds_to_wait() == 0
+    finally:
+        env.close()

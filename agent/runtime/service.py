@@ -135,8 +135,8 @@ class Service:
         self.workers = {
             "inventory": Worker("inventory", self._inventory,
                                 lambda: self.app.settings.inventory_refresh_minutes * 60.0, self.stop),
-            "inbound": Worker("inbound", self._inbound,
-                              lambda: float(self.app.settings.poll_interval_seconds), self.stop),
+            "inbound": Worker("inbound", self._inbound, lambda: max(float(self.app.settings.poll_interval_seconds),
+                                                                    self.inbound.seconds_to_wait()), self.stop),
             "outbox": Worker("outbox", self._outbox, self._outbox_interval, self.stop),
             "status": Worker("status", self.write_status, lambda: STATUS_EVERY_SECONDS, self.stop),
         }

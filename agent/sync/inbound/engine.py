@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -40,7 +41,7 @@ from loguru import logger
 from agent import events
 from agent.errors import StoreError, describe
 from agent.ports.psa import PsaUnavailable
-from agent.ports.rmm import RmmBadAnswer, RmmCredentialsRefused, RmmError, RmmNotActivated, RmmRejected
+from agent.ports.rmm import RmmBadAnswer, RmmCredentialsRefused, RmmError, RmmNotActivated, RmmRateLimited, RmmRejected
 from agent.ports.times import now_iso, parse_stored_time, stored_time
 from agent.reporting import report_failure
 from agent.sync.inbound.feed import FeedIO
@@ -92,8 +93,10 @@ class InboundSync:
     """Turns the Continuum change feed into PSA work; build one per round or keep one."""
 
     def __init__(self, app, *, limit: int = PAGE_LIMIT, max_pages: int = MAX_PAGES_PER_ROUND,
-                 give_up_after: int = GIVE_UP_AFTER) -> None:
+                 give_up_after: int = GIVE_UP_AFTER, clock: Callable[[], float] = time.monotonic) -> None:
         self.app = app
+        self._clock = clock
+        self._not_before = -math.inf  # Continuum's Retry-After: no read of the feed before then
         self.limit = limit
         self.max_pages = max_pages
         self.give_up_after = give_up_after
@@ -112,6 +115,9 @@ class InboundSync:
         if not self.app.settings.process_queue:
             stats.stopped_by = "queue off"
             return 0
+        if self._clock() < self._not_before:
+            stats.stopped_by = "rate limited"
+            return 0
         try:
             self._read_pages(stats)
             self._prune_processed()
@@ -127,6 +133,11 @@ class InboundSync:
             self._problem("BadSecurityCode", "Continuum refused the Security Code while reading the ticket queue",
                           exc, events.SECURITY_CODE_REFUSED,
                           todo="Correct [Continuum] PSG in the INI; the agent reads the queue again at the next poll.")
+        except RmmRateLimited as exc:
+            stats.stopped_by = "rate limited"
+            delay = exc.retry_after or float(self.app.settings.poll_interval_seconds)
+            self._not_before = self._clock() + delay
+            logger.warning("Continuum asks for {:.0f} s before the ticket queue is read again; the agent waits", delay)
         except RmmRejected as exc:
             stats.stopped_by = "refused"
             self._problem("QueueRefused", "Continuum refused to serve the ticket queue", exc)
@@ -143,6 +154,10 @@ class InboundSync:
             stats.stopped_by = "error"
             self._problem("InboundFailed", "Reading the Continuum ticket queue failed", exc)
         return stats.applied
+
+    def seconds_to_wait(self) -> float:
+        """How long Continuum asked the agent to wait before the next read (0: none)."""
+        return max(0.0, self._not_before - self._clock())
 
     def _read_pages(self, stats: RoundStats) -> None:
         """The round's pages: each is read while the one before it is applied (see :mod:`agent.sync.inbound.feed`)."""
