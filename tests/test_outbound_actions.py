@@ -345,3 +345,27 @@ def test_a_store_error_after_continuum_took_the_action_backs_off_and_is_never_do
     assert env.state.get_outbox(queued.outbox_id).state == "done" and env.state.outbox_depth() == 0
     # Sent twice, applied once: the idempotency key makes the second send a no-op in Continuum.
     assert [n["text"] for n in sandbox.world.ticket(tid)["notes"]].count("first try") == 1
+
+
+def test_once_stopping_the_sender_finishes_the_send_in_flight_and_starts_no_other(env, sandbox):
+    import threading
+
+    stop = threading.Event()
+    sender = OutboxSender(env.app, base_delay=0.05, stop=stop)
+    rec_id, tid = env.linked_ticket()
+    for n in range(5):
+        actions.add_note(env.app, rec_id, f"note {n}", "jsmith")
+    client = env.app.client
+    real = client.add_note
+
+    def add_note_then_stop(*args, **kwargs):
+        stop.set()  # the stop request arrives while the first note is on its way
+        return real(*args, **kwargs)
+
+    client.add_note = add_note_then_stop
+    try:
+        assert sender.run_once() == 1
+    finally:
+        client.add_note = real
+    assert [n["text"] for n in sandbox.world.ticket(tid)["notes"]][-1] == "note 0"
+    assert env.state.outbox_depth() == 4  # the rest waits, queued, for the next start

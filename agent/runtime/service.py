@@ -83,7 +83,7 @@ class Service:
         # One engine each for the life of the service; they read app.settings every round.
         self.inventory_job = InventoryJob(app)
         self.inbound = InboundSync(app)
-        self.sender = OutboxSender(app)
+        self.sender = OutboxSender(app, stop=self.stop)
         self.processor = RequestProcessor(app)
 
     # -- lifecycle ---------------------------------------------------------------------------

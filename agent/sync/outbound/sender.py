@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import random
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -79,8 +80,11 @@ class OutboxSender:
 
     def __init__(self, app, *, batch: int = 100, round_limit: int = 500, base_delay: float = 1.0,
                  max_delay: float = 300.0, pause_max: float = 60.0,
-                 rng: Callable[[], float] = random.random, clock: Callable[[], float] = time.monotonic) -> None:
+                 rng: Callable[[], float] = random.random, clock: Callable[[], float] = time.monotonic,
+                 stop: threading.Event | None = None) -> None:
+        """``stop``: once set (the service is stopping), the send in flight finishes and no other starts."""
         self.app = app
+        self._stop = stop
         self.batch = batch
         self.round_limit = round_limit
         self.base_delay = base_delay
@@ -115,6 +119,8 @@ class OutboxSender:
             if not items:
                 break
             for item in items:
+                if self._stop is not None and self._stop.is_set():
+                    return finished
                 tried.add(item.id)
                 outcome = self._deliver(item)
                 if outcome == "pause":
