@@ -273,3 +273,28 @@ def test_a_refused_reload_leaves_every_notifier_as_it_was(tmp_path):
     finally:
         app.close()
         notify_webhook.shutdown(timeout=1)
+
+
+def test_start_up_sweeps_every_temporary_file_a_killed_agent_left_however_young(tmp_path):
+    from agent.app import App
+    from agent.runtime.service import Service
+    from dbsys.atomic import temp_name
+
+    ini = tmp_path / "CmtZenithLink.ini"
+    ini.write_text("[RangerMSP]\nDbsysFolder=Dbsys\n")
+    results = tmp_path / "Dbsys" / "ZenithRequests" / "Results"
+    results.mkdir(parents=True)
+    left = [results / temp_name("r1.xml"), tmp_path / "Dbsys" / temp_name("ZenithDevices_X.cmt")]
+    for path in left:
+        path.write_bytes(b"half")  # written a moment ago by an agent that was then killed
+    keep = results / "r2.xml"
+    keep.write_bytes(b"<Result/>")
+    app = App(ini)
+    try:
+        service = Service(app)
+        service._prepare()
+        service.processor.close()
+    finally:
+        app.close()
+    assert [p.exists() for p in left] == [False, False]
+    assert keep.exists()

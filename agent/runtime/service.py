@@ -108,11 +108,18 @@ class Service:
 
     def _prepare(self) -> None:
         from dbsys.atomic import sweep_temp_files
+        from dbsys.paths import failed_folder, processed_folder, results_folder
+        from dbsys.reports import reports_folder
 
         settings = self.app.settings
         for folder in (settings.dbsys_folder, settings.requests_folder):
             Path(folder).mkdir(parents=True, exist_ok=True)
-            sweep_temp_files(folder)
+        # The folder lock is held and no worker runs yet: every temporary file in a folder the
+        # agent writes was left by a process that died, however young it is.
+        requests = settings.requests_folder
+        for folder in (settings.dbsys_folder, requests, results_folder(requests), processed_folder(requests),
+                       failed_folder(requests), reports_folder(settings.dbsys_folder)):
+            sweep_temp_files(folder, older_than=0.0)
         self.app.pm  # noqa: B018 - load plugins now: a broken plugin stops the start, not a later ticket
         self.app.state  # noqa: B018 - open the state store now
         self.app.psa  # noqa: B018 - and the PSA backend: a bad Backend= stops the start
