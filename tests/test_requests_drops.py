@@ -382,3 +382,21 @@ def test_a_drop_whose_handling_keeps_raising_is_failed_and_reported_after_a_few_
     assert "a bug in the agent" in got["error_message"]
     assert folder_names(env, "Failed") == ["bug-1.xml"]
     assert reports.list_reports(env.app.settings.dbsys_folder)  # the administrator is told
+
+
+def test_a_queued_result_left_by_a_killed_agent_follows_the_store_at_the_next_start(env, proc, monkeypatch):
+    from agent.sync import requests as requests_module
+
+    rec_id = env.ticket()
+    run(proc, put(env, "q-1", "CreateTicket", TicketRecID=rec_id, AssignTo="NOC"))
+    assert result(env.requests_folder, "q-1")["status"] == "Queued"
+    # The sender commits, then the agent dies before it rewrites the result file.
+    monkeypatch.setattr(requests_module, "write_request_result", lambda *a, **k: None)
+    monkeypatch.setattr(OutboxSender, "_write_result", lambda self, item: None)
+    OutboxSender(env.app).run_once()
+    monkeypatch.undo()
+    assert env.state.request_seen("q-1")["status"] == "Done"
+    assert result(env.requests_folder, "q-1")["status"] == "Queued"
+    assert requests_module.repair_results(env.app) == 1  # what the next start does
+    assert result(env.requests_folder, "q-1")["status"] == "Done"
+    assert requests_module.repair_results(env.app) == 0

@@ -28,7 +28,7 @@ from agent.runtime.lock import FolderLock
 from agent.sync.inbound.engine import InboundSync
 from agent.sync.inventory.refresh import InventoryJob
 from agent.sync.outbound.sender import OutboxSender
-from agent.sync.requests import RequestProcessor
+from agent.sync.requests import RequestProcessor, repair_results
 
 STATUS_EVERY_SECONDS = 15.0
 STOP_GRACE_SECONDS = 4.0
@@ -123,6 +123,7 @@ class Service:
         self.app.pm  # noqa: B018 - load plugins now: a broken plugin stops the start, not a later ticket
         self.app.state  # noqa: B018 - open the state store now
         self.app.psa  # noqa: B018 - and the PSA backend: a bad Backend= stops the start
+        repair_results(self.app)  # results a killed agent left saying Queued follow the store
 
     def _one_cycle(self) -> None:
         from dbsys.drops import request_files

@@ -332,6 +332,23 @@ class RequestProcessor:
             logger.exception("re-checking request drops failed")
 
 
+def repair_results(app) -> int:
+    """Rewrite every ``Queued`` result whose request the store has finished (Done or Failed): an
+    agent killed between the sender's commit and its result file leaves such a file. Returns how
+    many were rewritten."""
+    repaired = 0
+    for found in results.list_results(Path(app.settings.requests_folder) / "Results"):
+        if found["status"] != "Queued" or not found["id"]:
+            continue
+        row = app.state.request_seen(found["id"])
+        if row is not None and row["status"] != "Queued":
+            write_request_result(app, found["id"], name=Path(found["file"]).stem)
+            repaired += 1
+    if repaired:
+        logger.info("{} result file(s) said Queued for requests that were finished; rewritten", repaired)
+    return repaired
+
+
 def write_request_result(app, request_id: str, *, name: str | None = None) -> Path | None:
     """(Re)write the result file of a request from the store's record of it."""
     folder = Path(app.settings.requests_folder) / "Results"
