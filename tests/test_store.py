@@ -537,3 +537,13 @@ def test_processed_changes_are_pruned_oldest_first_a_bounded_number_at_a_time(st
     assert state.prune_processed("2026-01-03T12:00:00.000000Z", limit=2) == 1  # c-2; c-3 is newer
     assert state.prune_processed("2026-01-03T12:00:00.000000Z") == 0
     assert [c for c in ("c-0", "c-1", "c-2", "c-3", "c-4") if state.is_processed(c)] == ["c-3", "c-4"]
+
+
+def test_continuum_links_of_many_tickets_in_one_query(state, psa):
+    account = psa.add_account("Acme")
+    linked, unlinked = psa.add_ticket(account, "a"), psa.add_ticket(account, "b")
+    state.link_ticket("CT-9", linked)
+    assert state.continuum_for_tickets([linked, unlinked, "TKT-unknown"]) == {linked: "CT-9"}
+    assert state.continuum_for_tickets([]) == {}
+    listed = records.list_tickets(state, psa)
+    assert [(t.rec_id, t.continuum_ticket_id) for t in listed] == [(linked, "CT-9"), (unlinked, None)]

@@ -36,7 +36,9 @@ def with_link(state: Any, ticket: Ticket) -> Ticket:
 
 
 def with_links(state: Any, tickets: list[Ticket]) -> list[Ticket]:
-    return [with_link(state, t) for t in tickets]
+    """The tickets with their Continuum links, read in one query (a listing may hold thousands)."""
+    links = state.continuum_for_tickets(t.rec_id for t in tickets)
+    return [t.linked_to(links.get(t.rec_id)) for t in tickets]
 
 
 def get_ticket(state: Any, psa: PsaStore, rec_id: str, *, history: bool = True) -> Ticket:

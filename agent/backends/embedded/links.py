@@ -15,7 +15,7 @@ DEVICE_ASSET_MEMO = "device_asset"  # a per-transaction memo (Database.cached)
 
 
 class LinkTables:
-    """Mixin of :class:`agent.backends.embedded.Store` for the three link tables."""
+    """Mixin of :class:`agent.backends.embedded.state.StateStore` for the three link tables."""
 
     db: Database
 
@@ -125,6 +125,15 @@ class LinkTables:
         with self.db.transaction() as conn:
             conn.executemany("UPDATE ticket_links SET seen = ? WHERE continuum_ticket_id = ?",
                              [(fields, tid) for tid, fields in seen])
+
+    def continuum_for_tickets(self, ticket_rec_ids: Iterable[str]) -> dict[str, str]:
+        """``{PSA REC ID: Continuum ticket id}`` for those of the tickets that are linked, in one query."""
+        ids = list(ticket_rec_ids)
+        if not ids:
+            return {}
+        return {r[0]: r[1] for r in self.db.query(
+            "SELECT l.ticket_rec_id, l.continuum_ticket_id FROM json_each(?) j"
+            " JOIN ticket_links l ON l.ticket_rec_id = j.value", (json.dumps(ids),))}
 
     def continuum_for_ticket(self, ticket_rec_id: str) -> str | None:
         return self.db.scalar("SELECT continuum_ticket_id FROM ticket_links WHERE ticket_rec_id = ?",

@@ -14,7 +14,7 @@ from agent.ports.times import now_iso
 
 
 class SyncState:
-    """Mixin of :class:`agent.backends.embedded.Store` for the agent's own bookkeeping."""
+    """Mixin of :class:`agent.backends.embedded.state.StateStore` for the agent's own bookkeeping."""
 
     db: Database
 
