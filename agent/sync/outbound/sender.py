@@ -193,7 +193,7 @@ class OutboxSender:
             self._retry_later(item, exc)
         except Exception as again:  # noqa: BLE001 - the pause below still holds the sender back
             logger.error("outbox row {} could not be rescheduled either: {}", item.id, describe(again))
-        self._pause_for(exc, None)
+        self._pause_for(exc, None, why="the store cannot record outbound actions")
 
     def _send(self, item: OutboxItem) -> Delivery:
         client, p = self.app.client, item.payload
@@ -301,7 +301,8 @@ class OutboxSender:
         return self._clock() < state.until
 
     def _pause_for(self, exc: BaseException, event_kind: str | None, *, long: bool = False,
-                   until_new_settings: bool = False) -> None:
+                   until_new_settings: bool = False,
+                   why: str = "Continuum is not taking outbound actions") -> None:
         state = self._state
         state.pauses += 1
         delay = self.pause_max if long or until_new_settings else self._backoff(state.pauses, None)
@@ -315,7 +316,7 @@ class OutboxSender:
                 state.reported = code
                 report_failure(self.app, "outbox", "Outbound actions are waiting", exc, event_kind=event_kind)
         else:
-            logger.warning("Continuum is not taking outbound actions ({}); pausing {:.1f} s", describe(exc), delay)
+            logger.warning("{} ({}); pausing {:.1f} s", why, describe(exc), delay)
 
     def _resume(self) -> None:
         state = self._state
