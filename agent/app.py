@@ -163,13 +163,6 @@ class App:
     def _open_psa(self) -> PsaStore:
         factory = _backend(self.pm.hook.zenith_psa_backends(), self.settings.psa_backend, "RangerMSP")
         psa: PsaStore = factory(self.settings, self.state)
-        if not psa.joins_state_transaction:
-            psa.close()
-            # Exactly once over such a backend needs the PSA-write journal (D9); until the engines
-            # keep one, the agent refuses rather than risk a ticket made twice.
-            raise ConfigError([f"[RangerMSP] Backend={self.settings.psa_backend}: this backend cannot join the "
-                               "agent's transactions, and this version of zenithlink has no write journal for "
-                               "it yet; use Backend=embedded"])
         return psa
 
     def _open_rmm(self) -> RmmClient:

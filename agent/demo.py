@@ -25,7 +25,9 @@ ADMIN, TECH = "admin", "tech"
 
 
 class Demo:
-    def __init__(self, folder: Path | None, *, port: int = 0, console: Console | None = None) -> None:
+    def __init__(self, folder: Path | None, *, port: int = 0, console: Console | None = None,
+                 psa: str = "embedded") -> None:
+        self.psa_backend = psa
         self.folder = Path(folder) if folder else Path(tempfile.mkdtemp(prefix="zenithlink-demo-"))
         self.port = port
         self.console = console or Console()
@@ -57,7 +59,7 @@ class Demo:
             "; written by 'zenithlink demo'\n[Continuum]\n"
             f"PSG={DEMO_PSG}\nContinuumURL={self.sandbox.url}\n"
             f"ProcessContinuumUpdatesQueue={'Y' if queue else 'N'}\nPollIntervalSeconds=2\n"
-            "[RangerMSP]\nDbsysFolder=Dbsys\nOwnBusinessAccount=Own business\n"
+            f"[RangerMSP]\nBackend={self.psa_backend}\nDbsysFolder=Dbsys\nOwnBusinessAccount=Own business\n"
             f"DefaultTicketManager={ADMIN}\n[Logging]\nLevel=INFO\n", encoding="utf-8")
         return ini
 
@@ -261,10 +263,11 @@ def _psa_spelling(name: str) -> str:
     return name.upper() if len(name) < 12 else name
 
 
-def run_demo(folder: Path | None = None, *, once: bool = False, port: int = 0) -> dict:
-    """Tell the whole story; then serve until Ctrl-C unless ``once``. Returns the summary figures."""
+def run_demo(folder: Path | None = None, *, once: bool = False, port: int = 0, psa: str = "embedded") -> dict:
+    """Tell the whole story; then serve until Ctrl-C unless ``once``. Returns the summary figures.
+    ``psa`` is the PSA backend (``rangermsp-simulator``: RangerMSP's DB API over its simulator)."""
     logs.configure("WARNING" if once else "INFO")
-    demo = Demo(folder, port=port)
+    demo = Demo(folder, port=port, psa=psa)
     try:
         demo.start()
         figures = demo.story()

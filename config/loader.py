@@ -230,6 +230,7 @@ def _resolve_paths(values: dict[str, Any], base_dir: Path) -> None:
     values["database"] = resolve(values["database"]) if values["database"] else dbsys / "zenithlink.sqlite3"
     values["log_folder"] = resolve(values["log_folder"]) if values["log_folder"] else dbsys / "Logs"
     values["plugin_folders"] = [resolve(p) for p in values["plugin_folders"]]
+    values["rangermsp_folder"] = resolve(values["rangermsp_folder"]) if values["rangermsp_folder"] else None
 
 
 def _first_line(exc: Exception) -> str:

@@ -128,8 +128,17 @@ SCHEMA: tuple[Key, ...] = (
     Key("RangerMSP", "RequestsFolder", "requests_folder", "path", "",
         "Folder where the PSA side drops requests", shown_default="<DbsysFolder>/ZenithRequests"),
     Key("RangerMSP", "Backend", "psa_backend", "str", "embedded",
-        "The PSA backend by name: embedded (the PSA's records in the state store's file), memory "
-        "(nothing kept: tests only), or one a plugin offers (read at start-up)"),
+        "The PSA backend by name: embedded (the PSA's records in the state store's file), rangermsp "
+        "(RangerMSP's own database, through its DB API), rangermsp-simulator (the same over the "
+        "project's simulator of the DB API), memory (nothing kept: tests only), or one a plugin "
+        "offers (read at start-up)"),
+    Key("RangerMSP", "RangerMSPFolder", "rangermsp_folder", "path", "",
+        "The RangerMSP installation folder, which holds ThirdParty\\UserDev and Db (Backend=rangermsp)",
+        shown_default="(required with Backend=rangermsp)"),
+    Key("RangerMSP", "ApplicationName", "application_name", "str", "zenithlink",
+        "The name RangerMSP shows as the author of every change zenithlink makes (3 to 15 characters)"),
+    Key("RangerMSP", "ContinuumTicketField", "continuum_ticket_field", "str", "FLDTKTUSER1",
+        "The ticket field that keeps the Continuum ticket id (must be unused on the installation)"),
     Key("RangerMSP", "Database", "database", "path", "",
         "The agent's state store (SQLite; also the embedded PSA's records)",
         shown_default="<DbsysFolder>/zenithlink.sqlite3"),

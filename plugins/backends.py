@@ -1,8 +1,9 @@
 """Built-in backends of the two ports, offered by name like any plugin's.
 
 ``[RangerMSP] Backend=`` picks the PSA backend (``embedded``: the agent's own SQLite file;
-``memory``: nothing kept, for tests and plugin development), ``[Continuum] Backend=`` the RMM
-backend (``continuum``: the Continuum PSA API client).
+``rangermsp``: RangerMSP's database through its DB API; ``rangermsp-simulator``: the same over
+the project's simulator of that API; ``memory``: nothing kept, for tests and plugin
+development), ``[Continuum] Backend=`` the RMM backend (``continuum``: the Continuum PSA API client).
 """
 
 from __future__ import annotations
@@ -26,6 +27,18 @@ def _memory(settings: Any, state: Any) -> Any:
     return backend(settings, state)
 
 
+def _rangermsp(settings: Any, state: Any) -> Any:
+    from agent.backends.rangermsp import backend
+
+    return backend(settings, state)
+
+
+def _rangermsp_simulator(settings: Any, state: Any) -> Any:
+    from agent.backends.rangermsp import simulator_backend
+
+    return simulator_backend(settings, state)
+
+
 def _continuum(settings: Any) -> Any:
     from agent.backends.continuum import backend
 
@@ -34,7 +47,8 @@ def _continuum(settings: Any) -> Any:
 
 @hookimpl
 def zenith_psa_backends():
-    return {"embedded": _embedded, "memory": _memory}
+    return {"embedded": _embedded, "memory": _memory, "rangermsp": _rangermsp,
+            "rangermsp-simulator": _rangermsp_simulator}
 
 
 @hookimpl

@@ -110,32 +110,6 @@ def test_redaction_while_secrets_are_added_never_fails():
     assert logs.redact("it was secret-000000") == f"it was {logs.REDACTED}"
 
 
-class _NoTransactions:
-    def __init__(self) -> None:
-        self.closed = False
-
-    @hookimpl
-    def zenith_psa_backends(self):
-        return {"loose": self.build}
-
-    def build(self, settings, state):
-        psa = MemoryPsa()
-        psa.joins_state_transaction = False
-        psa.close = lambda: setattr(self, "closed", True)
-        return psa
-
-
-def test_a_backend_that_cannot_join_the_transaction_is_refused_until_there_is_a_journal(tmp_path):
-    plugin = _NoTransactions()
-    app = App(write_ini(tmp_path, "loose"), extra_plugins=[("loose", plugin)])
-    try:
-        with pytest.raises(ConfigError, match="no write journal"):
-            app.psa  # noqa: B018 - opening it is what is tested
-        assert plugin.closed
-    finally:
-        app.close()
-
-
 def _older_store(path, steps: int) -> None:
     import sqlite3
 

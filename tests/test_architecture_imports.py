@@ -28,8 +28,9 @@ RULES = (
     Rule("engines, runtime and ports know no RMM wire format or backend",
          packages=("agent/sync", "agent/runtime", "agent/ports"),
          forbidden=("lxml", "agent.backends.continuum")),
-    Rule("only the embedded backend touches SQLite",
-         packages=("agent", "plugins"), forbidden=("sqlite3",), allowed=("agent.backends.embedded",)),
+    Rule("only the stores touch SQLite: the embedded backend, the RangerMSP journal, the DLL simulator",
+         packages=("agent", "plugins"), forbidden=("sqlite3",),
+         allowed=("agent.backends.embedded", "agent.backends.rangermsp.journal", "agent.sandbox.rangermsp")),
     Rule("engines, runtime, ports and the command line depend on the ports, never on a backend",
          packages=("agent/sync", "agent/runtime", "agent/ports", "agent/cli"), forbidden=("agent.backends",),
          # check-config's one quick try of the Continuum connection uses the client's retry policy.

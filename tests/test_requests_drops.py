@@ -281,7 +281,9 @@ def test_failure_in_the_work_rolls_back_only_that_request(env, proc, monkeypatch
     monkeypatch.setattr(actions, "complete_ticket", half_done)
     run(proc, put(env, "sp-1", "CompleteTicket", TicketRecID=rec_id))
     assert result(env.requests_folder, "sp-1")["status"] == "Failed"
-    assert records.get_ticket(env.state, env.psa, rec_id).status_code != STATUS_COMPLETED
+    status = records.get_ticket(env.state, env.psa, rec_id).status_code
+    # Undone with the request's savepoint; a backend without transactions keeps each write (D9).
+    assert (status != STATUS_COMPLETED) is env.psa.joins_state_transaction
     monkeypatch.setattr(actions, "complete_ticket", real)
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import replace
 from typing import Any
 
@@ -56,6 +56,10 @@ class MemoryPsa:
 
     def close(self) -> None:
         """Nothing to release."""
+
+    def keyed(self, key: str, *, external_id: str | None = None) -> AbstractContextManager[None]:
+        """Nothing to key: a unit that fails is rolled back whole."""
+        return nullcontext()
 
     def _roll_back_to(self, mark: int) -> None:
         while len(self._undo) > mark:

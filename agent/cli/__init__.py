@@ -28,6 +28,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "agent.cli.run_cmd",
     "agent.cli.sandbox_cmd",
     "agent.cli.ops_cmd",
+    "agent.cli.psa_cmd",
     "agent.cli.demo_cmd",
 )
 

@@ -13,11 +13,13 @@ import click
               help="Working folder for the INI, Dbsys folder and store (default: a new temporary folder).")
 @click.option("--port", type=int, default=0, show_default=True,
               help="Port of the sandbox Continuum (0: any free port).")
-def demo(once: bool, folder: Path | None, port: int) -> None:
+@click.option("--psa", type=click.Choice(["embedded", "rangermsp-simulator"]), default="embedded", show_default=True,
+              help="The PSA backend: the embedded store, or RangerMSP's DB API over the project's simulator of it.")
+def demo(once: bool, folder: Path | None, port: int, psa: str) -> None:
     """Run the agent against a built-in sandbox Continuum with an embedded store: no set-up."""
     from agent.demo import run_demo
 
-    run_demo(folder, once=once, port=port)
+    run_demo(folder, once=once, port=port, psa=psa)
 
 
 commands = [demo]

@@ -6,11 +6,12 @@ privilege groups) lives in the always-local state store. Backends are chosen wit
 ``[RangerMSP] Backend=`` and registered through the ``zenith_psa_backends`` hook.
 
 Transactions. Engines group writes with ``with psa.transaction():`` nested inside the state
-store's transaction. A backend whose writes commit and roll back with the state store's
-transaction sets ``joins_state_transaction = True`` (the embedded backend, whose tables live
-in the state store's SQLite file, and the in-memory one). A backend that cannot (RangerMSP's
+store's transaction, and name each unit of work with ``with psa.keyed(name):``. A backend
+whose writes commit and roll back with the state store's transaction sets
+``joins_state_transaction = True`` (the embedded backend, whose tables live in the state
+store's SQLite file, and the in-memory one). A backend that cannot (RangerMSP's
 database API has no transactions) sets it to ``False``; its writes are then made safe by the
-journal of D9, which the engines keep in the state store.
+journal of D9: each record it creates carries a key derived from the ``keyed`` name.
 
 Errors. A backend raises :class:`PsaUnavailable` for trouble that may pass (the database is
 busy, a connection dropped), :class:`PsaRejected` for a write it refuses for good (bad input),
@@ -147,6 +148,13 @@ class PsaStore(Protocol):
 
     def close(self) -> None:
         """Release the backend's resources; the agent calls it once, at exit."""
+
+    def keyed(self, key: str, *, external_id: str | None = None) -> AbstractContextManager[Any]:
+        """Name the unit of work the writes inside belong to (a Continuum change, an outbox row, a
+        request): the same name, written again after a crash or a failure, must not make the same
+        records twice. A backend that joins the state store's transaction needs nothing of it (a
+        failed unit leaves nothing behind); one that cannot keys each record it creates with it (D9).
+        ``external_id`` is the Continuum ticket id of a ticket created inside."""
 
     # -- accounts --------------------------------------------------------------------------
     def add_account(self, name: str, manager: str | None = None, *, auto_created: bool = False,

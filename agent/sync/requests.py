@@ -198,7 +198,7 @@ class RequestProcessor:
     def _claim(self, request: drops.Request) -> Outcome:
         state = self.app.state
         queued = False
-        with self.app.unit_of_work():
+        with self.app.unit_of_work(), self.app.psa.keyed(f"request:{request.id}"):
             seen = state.request_seen(request.id)
             if seen is not None:
                 if seen["content_hash"] == request.content_hash:

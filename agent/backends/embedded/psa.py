@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 from agent.backends.embedded.db import Database
@@ -33,6 +33,10 @@ class EmbeddedPsa:
 
     def close(self) -> None:
         """Nothing to release: the state store owns the connection."""
+
+    def keyed(self, key: str, *, external_id: str | None = None) -> AbstractContextManager[None]:
+        """Nothing to key: a unit that fails is rolled back whole."""
+        return nullcontext()
 
     # -- accounts --------------------------------------------------------------------------
     def add_account(self, name: str, manager: str | None = None, *, auto_created: bool = False,

@@ -247,7 +247,7 @@ class InboundSync:
                 and _guarded(lambda c: bool(skip(change=c, settings=settings)), change)}
 
     def _commit_page(self, page, give_up: dict[str, str]) -> _PageResult:
-        state = self.app.state
+        state, psa = self.app.state, self.app.psa
         result = _PageResult()
         skipped = self._skipped(page, give_up)
         with self.app.unit_of_work():
@@ -268,7 +268,8 @@ class InboundSync:
                 elif change.id in skipped:
                     result.skipped += 1
                 else:
-                    produced = _guarded(applier.apply, change)
+                    with psa.keyed(f"change:{change.id}"):
+                        produced = _guarded(applier.apply, change)
                     if produced is None:
                         result.skipped += 1
                     else:

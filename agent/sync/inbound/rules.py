@@ -176,8 +176,9 @@ class PageApplier:
         manager = self._ticket_manager(ticket=ticket, account=account, psa=view, settings=settings)
         device = self._device(ticket.device_id) if ticket.device_id else None
         description = self._ticket_description(ticket=ticket, device=device, asset=asset, settings=settings)
-        rec_id = psa.add_ticket(account, description or _fallback_description(ticket), asset_rec_id=asset,
-                                  manager=manager, in_inbox=True)
+        with psa.keyed(f"ticket:{ticket.ticket_id}", external_id=ticket.ticket_id):
+            rec_id = psa.add_ticket(account, description or _fallback_description(ticket), asset_rec_id=asset,
+                                    manager=manager, in_inbox=True)
         self._history(rec_id, created_text(ticket), ticket.created_on, touch=False)
         seen = self._seen[ticket.ticket_id] = _snapshot(ticket)
         self.state.link_ticket(ticket.ticket_id, rec_id, seen=seen)

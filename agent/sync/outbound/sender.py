@@ -244,8 +244,9 @@ class OutboxSender:
             if item.action == CREATE and not state.continuum_for_ticket(item.ticket_rec_id):
                 # Continuum holds the link already (PsaTicketID went with the ticket): nothing to ack.
                 state.link_ticket(delivery.continuum_ticket_id, item.ticket_rec_id, acked=True)
-            psa.add_history(item.ticket_rec_id, f"Sent to Continuum: {delivery.note}",
-                              author=item.requested_by or "zenithlink")
+            with psa.keyed(f"outbox:{item.id}"):
+                psa.add_history(item.ticket_rec_id, f"Sent to Continuum: {delivery.note}",
+                                author=item.requested_by or "zenithlink")
             state.outbox_finish(item.id, "done", result={"continuum_ticket_id": delivery.continuum_ticket_id})
             if item.request_id:
                 state.finish_request(item.request_id, "Done", continuum_ticket_id=delivery.continuum_ticket_id)
@@ -259,8 +260,9 @@ class OutboxSender:
         with self.app.unit_of_work():
             if state.get_outbox(item.id).state != "pending":
                 return
-            psa.add_history(item.ticket_rec_id, f"Not sent to Continuum ({_label(item.action)}): {sentence}",
-                              author="zenithlink")
+            with psa.keyed(f"outbox:{item.id}"):
+                psa.add_history(item.ticket_rec_id, f"Not sent to Continuum ({_label(item.action)}): {sentence}",
+                                author="zenithlink")
             state.outbox_finish(item.id, "failed", error=sentence)
             if item.request_id:
                 state.finish_request(item.request_id, "Failed", error_code=code, error_message=sentence)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from psa_contract import PsaContract
+from rangermsp_support import simulator_psa
 
 from agent.backends.embedded import EmbeddedPsa, StateStore
 from agent.backends.memory import MemoryPsa
@@ -21,3 +22,10 @@ class TestMemoryPsa(PsaContract):
     @pytest.fixture
     def psa(self):
         return MemoryPsa()
+
+
+class TestRangerMspPsaOverTheSimulator(PsaContract):
+    @pytest.fixture
+    def psa(self, tmp_path):
+        with simulator_psa(tmp_path) as (psa, _db):
+            yield psa

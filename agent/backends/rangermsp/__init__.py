@@ -1,0 +1,71 @@
+"""The ``rangermsp`` PSA backend: RangerMSP's own database through its DB API (``CmtDbEng.dll`` /
+``CmtDbQry.dll``), and ``rangermsp-simulator``, the same backend over the project's simulator of
+those DLLs (:mod:`agent.sandbox.rangermsp`). See docs/rangermsp.md."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from agent.backends.rangermsp.binding import DbApi, Libraries, load_windows_libraries
+from agent.backends.rangermsp.fields import FieldMap
+from agent.backends.rangermsp.journal import SideStore
+from agent.backends.rangermsp.psa import RangerMspPsa
+from agent.backends.rangermsp.status import app_name_problem
+from agent.errors import ConfigError
+
+__all__ = ["RangerMspPsa", "backend", "open_backend", "simulator_backend"]
+
+SIMULATOR_FOLDER = "RangerMSP-simulator"
+
+
+def _checked(settings: Any) -> tuple[str, FieldMap]:
+    problems = []
+    app_name = (settings.application_name or "").strip()
+    problem = app_name_problem(app_name)
+    if problem:
+        problems.append(problem)
+    field = (settings.continuum_ticket_field or "").strip().upper()
+    if not (field.startswith("FLDTKT") and field[6:].isalnum()):
+        problems.append(f"[RangerMSP] ContinuumTicketField={settings.continuum_ticket_field!r} is not a ticket "
+                        "field name (FLDTKT…, e.g. FLDTKTUSER1)")
+    if problems:
+        raise ConfigError(problems)
+    return app_name, FieldMap(continuum_ticket=field)
+
+
+def open_backend(libraries: Libraries, settings: Any, state: Any, installation: Path) -> RangerMspPsa:
+    app_name, field_map = _checked(settings)
+    api = DbApi(libraries, app_name)
+    api.open()
+    stop_files = tuple(dict.fromkeys([installation / "Dbsys" / "CRMStop.ini",
+                                      Path(settings.dbsys_folder) / "CRMStop.ini"]))
+    database = Path(state.db.path)
+    try:
+        side = SideStore(database.with_name(database.stem + "-rangermsp.sqlite3"))
+        return RangerMspPsa(api, side, field_map=field_map, stop_files=stop_files)
+    except BaseException:
+        api.close()
+        raise
+
+
+def backend(settings: Any, state: Any) -> RangerMspPsa:
+    """``Backend=rangermsp``: the real DLLs of the installation in ``RangerMSPFolder`` (Windows)."""
+    folder = settings.rangermsp_folder
+    if not folder:
+        raise ConfigError(["[RangerMSP] RangerMSPFolder is missing: Backend=rangermsp needs the RangerMSP "
+                           "installation folder (the one that holds ThirdParty and Db)"])
+    _checked(settings)
+    return open_backend(load_windows_libraries(Path(folder)), settings, state, Path(folder))
+
+
+def simulator_backend(settings: Any, state: Any) -> RangerMspPsa:
+    """``Backend=rangermsp-simulator``: the same backend over the simulator of the DLLs, whose
+    records live under ``RangerMSPFolder`` (default: ``RangerMSP-simulator`` in the Dbsys folder)."""
+    from agent.sandbox.rangermsp import make_installation, simulator_libraries
+
+    folder = Path(settings.rangermsp_folder or Path(settings.dbsys_folder) / SIMULATOR_FOLDER)
+    _checked(settings)
+    make_installation(folder)
+    sim = simulator_libraries()
+    return open_backend(Libraries(sim.eng, sim.qry, str(folder / "Db")), settings, state, folder)

@@ -1,0 +1,462 @@
+"""The ``rangermsp`` PSA backend: accounts, assets, tickets and history notes in RangerMSP itself.
+
+Every record is written and read through RangerMSP's DB API (:class:`DbApi`). The API has no
+transactions: each call commits alone, so ``transaction()`` and ``savepoint()`` group nothing
+(``joins_state_transaction = False``) and exactly once comes from keyed writes (D9):
+
+- The engines name each unit of work with :meth:`RangerMspPsa.keyed` (a Continuum change, an
+  outbox row, a request). Every record created inside gets a key derived from it: the n-th
+  ticket, note, account or asset written under that name.
+- Before the DLL call the key's intent is made durable in the backend's journal
+  (:mod:`agent.backends.rangermsp.journal`); after it, the REC ID. The key also goes into the
+  record: a ticket's Continuum ticket id in the configured user field, a marker line in a
+  note's text or an account's or asset's notes (stripped again when read).
+- A key that is written again (a page replayed after a crash or a failure) returns the record
+  made the first time, with no DLL call; an intent without a REC ID is first resolved by a
+  query for the key, and only if RangerMSP has no such record is it created.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from loguru import logger
+
+from agent.backends.rangermsp import fields as F
+from agent.backends.rangermsp.binding import DbApi
+from agent.backends.rangermsp.journal import SideStore
+from agent.backends.rangermsp.messages import Condition
+from agent.backends.rangermsp.status import DbApiNotFound
+from agent.ports.psa import STATUS_NEW, Account, Asset, HistoryNote, PsaNotFound, PsaRejected, PsaUnavailable, Ticket
+from agent.ports.recid import is_rec_id
+from agent.ports.times import now_iso, parse_stored_time, stored_time
+
+# Every incoming ticket asks for its account (manager rule, then add_ticket's check): without a
+# memo that is two DLL calls more per ticket than the ticket and its note (bench/rangermsp).
+# Short-lived, so that an account an employee changes in RangerMSP is seen again soon.
+ACCOUNT_MEMO_SECONDS = 30.0
+_MARKER = re.compile(r"\n?" + re.escape(F.KEY_MARKER).replace(r"\{\}", r"[0-9a-f]{16}") + r"\s*$")
+
+
+class _Keys(threading.local):
+    def __init__(self) -> None:
+        self.stack: list[tuple[str, str | None, dict[str, int]]] = []
+
+
+class RangerMspPsa:
+    """The PSA port on RangerMSP's DB API, with the journal that makes its writes exactly once."""
+
+    joins_state_transaction = False
+
+    def __init__(self, api: DbApi, side: SideStore, *, field_map: F.FieldMap | None = None,
+                 stop_files: tuple[Path, ...] = ()) -> None:
+        self.api, self.side = api, side
+        self.f = field_map or F.FieldMap()
+        self.stop_files = stop_files
+        self._keys = _Keys()
+        self._accounts = _Memo(ACCOUNT_MEMO_SECONDS)
+        self.resolve_unfinished()
+        side.prune()
+
+    # -- units of work ---------------------------------------------------------------------
+    def transaction(self) -> Any:
+        return nullcontext()
+
+    def savepoint(self) -> Any:
+        return nullcontext()
+
+    def close(self) -> None:
+        self.api.close()
+        self.side.close()
+
+    @contextmanager
+    def keyed(self, key: str, *, external_id: str | None = None) -> Iterator[None]:
+        """Writes inside carry keys derived from ``key``; a ticket made inside keeps ``external_id``
+        (the Continuum ticket id) in the Continuum ticket field."""
+        self._keys.stack.append((key, external_id, {}))
+        try:
+            yield
+        finally:
+            self._keys.stack.pop()
+
+    def _next_key(self, kind: str) -> tuple[str, str | None] | None:
+        if not self._keys.stack:
+            return None
+        key, external_id, counts = self._keys.stack[-1]
+        counts[kind] = counts.get(kind, 0) + 1
+        return f"{key}/{kind}{counts[kind]}", external_id
+
+    # -- the journal -------------------------------------------------------------------------
+    def _create(self, kind: F.Kind, values: dict[str, str], *, marker_field: str | None,
+                lookup: list[Condition]) -> str:
+        """Insert a record exactly once per key (see the module's docstring)."""
+        self._check_writable()
+        keyed = self._next_key(kind.name)
+        if keyed is None:
+            return self.api.insert(kind, values)
+        key, _ = keyed
+        entry = self.side.entry(key)
+        if entry is not None and entry.rec_id:
+            return entry.rec_id
+        values = dict(values)
+        conds = list(lookup)
+        if marker_field:
+            marker = F.KEY_MARKER.format(hashlib.sha1(key.encode()).hexdigest()[:16])
+            values[marker_field] = (values.get(marker_field, "") + "\n" + marker).lstrip("\n")
+            conds.append(Condition(marker_field, "LIKE", f"%{marker}%"))
+        if entry is not None:
+            found = self._resolve(kind, [[c.field, c.op, c.value] for c in conds])
+            if found:
+                self.side.complete(key, found)
+                return found
+        self.side.intend(key, kind.prefix, [[c.field, c.op, c.value] for c in conds])
+        rec_id = self.api.insert(kind, values)
+        self.side.complete(key, rec_id)
+        return rec_id
+
+    def _resolve(self, kind: F.Kind, lookup: list[list[str]]) -> str | None:
+        found = self.api.query(kind, [Condition(*c) for c in lookup], limit=1)
+        return found[0] if found else None
+
+    def resolve_unfinished(self) -> int:
+        """Settle every intent a crash left open: completed if RangerMSP has the record, else dropped
+        (its write never happened and may be made again). Returns how many were settled."""
+        settled = 0
+        for entry in self.side.unfinished():
+            found = self._resolve(F.KINDS[entry.kind], entry.lookup)
+            if found:
+                self.side.complete(entry.key, found)
+                logger.info("journal: the write {} reached RangerMSP before the agent stopped ({})", entry.key, found)
+            else:
+                self.side.forget(entry.key)
+                logger.info("journal: the write {} never reached RangerMSP; it is made again when due", entry.key)
+            settled += 1
+        return settled
+
+    def _check_writable(self) -> None:
+        for flag in self.stop_files:
+            if flag.exists():
+                raise PsaUnavailable(f"RangerMSP is in maintenance ({flag} exists): zenithlink writes nothing "
+                                     "to it until that file goes, then goes on by itself")
+
+    def paused_by(self) -> Path | None:
+        """The maintenance flag that pauses every write now, or ``None``."""
+        return next((flag for flag in self.stop_files if flag.exists()), None)
+
+    def probe(self, *, write_test: str | None = None) -> list[Any]:
+        """What of the contract holds on this installation (see :mod:`agent.backends.rangermsp.probe`)."""
+        from agent.backends.rangermsp.probe import probe
+
+        return probe(self, write_test=write_test)
+
+    # -- employees ---------------------------------------------------------------------------
+    def _employee_rec_id(self, login: str | None) -> str:
+        if not login:
+            return ""
+        if is_rec_id(login):
+            return login
+        return self.side.employee_rec_id(login) or ""
+
+    def _login(self, stored: str, kept: str | None) -> str | None:
+        if kept:
+            return kept
+        if stored:
+            return self.side.employee_login(stored) or stored
+        return None
+
+    def map_employee(self, login: str, rec_id: str) -> None:
+        """Use RangerMSP employee ``rec_id`` wherever the agent names employee ``login`` as manager."""
+        self.side.map_employee(login, rec_id)
+
+    # -- accounts --------------------------------------------------------------------------
+    def add_account(self, name: str, manager: str | None = None, *, auto_created: bool = False,
+                    notes: str = "") -> str:
+        name = (name or "").strip()
+        if not name:
+            raise PsaRejected("an account needs a name")
+        values = {self.f.account_name: name, self.f.account_notes: notes}
+        worker = self._employee_rec_id(manager)
+        if worker:
+            values[self.f.account_manager] = worker
+        rec_id = self._create(F.ACCOUNT, values, marker_field=self.f.account_notes,
+                              lookup=[Condition(self.f.account_name, "=", name)])
+        self.side.remember_account(rec_id, auto_created=auto_created, manager=manager or None)
+        return rec_id
+
+    def _read(self, rec_id: str, fields: list[str], what: str) -> dict[str, str]:
+        try:
+            return self.api.get(rec_id, fields)
+        except DbApiNotFound:
+            raise PsaNotFound(f"no {what} with REC ID {rec_id!r} in RangerMSP (merged or deleted there?)") from None
+
+    def get_account(self, rec_id: str) -> Account:
+        if not is_rec_id(rec_id, "account"):
+            raise PsaNotFound(f"{rec_id!r} is not an account REC ID")
+        seq, auto, manager, merged, created = self.side.account_facts(rec_id)
+        if merged:
+            raise PsaNotFound(f"the account {rec_id} was merged into {merged}")
+        row = self._accounts.get(rec_id, lambda: self._read(rec_id, self.f.account_fields(), "account"))
+        return self._account(row, seq, auto, manager, created)
+
+    def _account(self, row: dict[str, str], seq: int, auto: bool, manager: str | None, created: str) -> Account:
+        return Account(rec_id=row.get(F.ACCOUNT.rec_id_field, ""), name=row.get(self.f.account_name, ""),
+                       manager=self._login(row.get(self.f.account_manager, ""), manager), auto_created=auto,
+                       seq=seq, created_at=created, notes=_unmarked(row.get(self.f.account_notes, "")))
+
+    def account_manager(self, rec_id: str) -> str | None:
+        return self.get_account(rec_id).manager
+
+    def find_account(self, ref: str) -> Account | None:
+        if is_rec_id(ref, "account"):
+            try:
+                return self.get_account(ref)
+            except PsaNotFound:
+                return None
+        matches = self.api.query(F.ACCOUNT, [Condition(self.f.account_name, "=", ref.strip())])
+        accounts = [a for a in (self._maybe_account(r) for r in matches) if a is not None]
+        return min(accounts, key=_age, default=None)
+
+    def _maybe_account(self, rec_id: str) -> Account | None:
+        try:
+            return self.get_account(rec_id)
+        except PsaNotFound:
+            return None
+
+    def first_account(self) -> Account | None:
+        accounts = self.list_accounts()
+        return accounts[0] if accounts else None
+
+    def list_accounts(self) -> list[Account]:
+        facts = self.side.all_account_facts()
+        accounts = []
+        for rec_id in self.api.query(F.ACCOUNT, [Condition(F.ACCOUNT.rec_id_field, "LIKE", "CRD%")]):
+            seq, auto, manager, merged, created = facts.get(rec_id, (0, False, None, None, ""))
+            if merged:
+                continue
+            row = self._read(rec_id, self.f.account_fields(), "account")
+            accounts.append(self._account(row, seq, auto, manager, created))
+        return sorted(accounts, key=_age)
+
+    def account_names(self) -> list[tuple[str, str]]:
+        return [(a.rec_id, a.name) for a in self.list_accounts()]
+
+    def rename_account(self, rec_id: str, name: str) -> None:
+        if not (name or "").strip():
+            raise PsaRejected("an account needs a name")
+        self.get_account(rec_id)
+        self._check_writable()
+        self.api.update(F.ACCOUNT, rec_id, {self.f.account_name: name.strip()})
+        self._accounts.forget(rec_id)
+        self.side.set_account(rec_id, auto_created=0)
+
+    def merge_account(self, source: str, into: str) -> dict[str, int]:
+        if source == into:
+            raise PsaRejected("an account cannot be merged into itself")
+        self.get_account(source)
+        self.get_account(into)
+        self._check_writable()
+        tickets = self.api.query(F.TICKET, [Condition(self.f.ticket_account, "=", source)])
+        for rec_id in tickets:
+            self.api.update(F.TICKET, rec_id, {self.f.ticket_account: into})
+            self.side.set_ticket_account(rec_id, into)
+        assets = self.api.query(F.ASSET, [Condition(self.f.asset_account, "=", source)])
+        for rec_id in assets:
+            self.api.update(F.ASSET, rec_id, {self.f.asset_account: into})
+        self.side.set_account(source, merged_into=into)
+        self._accounts.forget(source)
+        return {"tickets": len(tickets), "assets": len(assets)}
+
+    # -- assets ----------------------------------------------------------------------------
+    def add_asset(self, name: str, account_rec_id: str, *, serial: str = "", manufacturer: str = "",
+                  notes: str = "") -> str:
+        name = (name or "").strip()
+        if not name:
+            raise PsaRejected("an asset needs a name")
+        self.get_account(account_rec_id)
+        values = {self.f.asset_name: name, self.f.asset_account: account_rec_id, self.f.asset_serial: serial or "",
+                  self.f.asset_manufacturer: manufacturer or "", self.f.asset_notes: notes,
+                  self.f.asset_type: F.ASSET_TYPE_DEFAULT, self.f.asset_status: F.ASSET_STATUS_DEFAULT}
+        return self._create(F.ASSET, values, marker_field=self.f.asset_notes,
+                            lookup=[Condition(self.f.asset_account, "=", account_rec_id)])
+
+    def get_asset(self, rec_id: str) -> Asset:
+        if not is_rec_id(rec_id, "asset"):
+            raise PsaNotFound(f"{rec_id!r} is not an asset REC ID")
+        return self._asset(self._read(rec_id, self.f.asset_fields(), "asset"))
+
+    def _asset(self, row: dict[str, str]) -> Asset:
+        return Asset(rec_id=row.get(F.ASSET.rec_id_field, ""), account_rec_id=row.get(self.f.asset_account, ""),
+                     name=row.get(self.f.asset_name, ""), serial=row.get(self.f.asset_serial, ""),
+                     manufacturer=row.get(self.f.asset_manufacturer, ""),
+                     notes=_unmarked(row.get(self.f.asset_notes, "")), created_at="")
+
+    def list_assets(self, account_rec_id: str | None = None) -> list[Asset]:
+        cond = (Condition(self.f.asset_account, "=", account_rec_id) if account_rec_id
+                else Condition(F.ASSET.rec_id_field, "LIKE", "AST%"))
+        assets = [self._asset(self._read(r, self.f.asset_fields(), "asset")) for r in self.api.query(F.ASSET, [cond])]
+        return sorted(assets, key=lambda a: (a.name.lower(), a.rec_id))
+
+    # -- tickets and history ---------------------------------------------------------------
+    def add_ticket(self, account_rec_id: str, description: str, *, asset_rec_id: str | None = None,
+                   manager: str | None = None, in_inbox: bool = False, status_code: int = STATUS_NEW) -> str:
+        if not (description or "").strip():
+            raise PsaRejected("a ticket needs a description")
+        self.get_account(account_rec_id)
+        values = {self.f.ticket_account: account_rec_id, self.f.ticket_description: description,
+                  self.f.ticket_status: str(status_code)}
+        if asset_rec_id:
+            values[self.f.ticket_asset] = asset_rec_id
+        worker = self._employee_rec_id(manager)
+        if worker:
+            values[self.f.ticket_manager] = worker
+        external = self._keys.stack[-1][1] if self._keys.stack else None
+        if external:
+            values[self.f.continuum_ticket] = external
+            rec_id = self._create(F.TICKET, values, marker_field=None,
+                                  lookup=[Condition(self.f.continuum_ticket, "=", external)])
+        else:
+            # No Continuum ticket id: nothing RangerMSP could find the ticket by again, so it is
+            # written once, without a journal entry (only the inbound sync makes keyed tickets).
+            self._check_writable()
+            rec_id = self.api.insert(F.TICKET, values)
+        self.side.remember_ticket(rec_id, manager or None, in_inbox, account_rec_id)
+        return rec_id
+
+    def get_ticket(self, rec_id: str, *, history: bool = True) -> Ticket:
+        if not is_rec_id(rec_id, "ticket"):
+            raise PsaNotFound(f"{rec_id!r} is not a ticket REC ID")
+        row = self._read(rec_id, self.f.ticket_fields(), "ticket")
+        ticket = self._ticket(rec_id, row)
+        if history:
+            ticket.history = self._history(rec_id)
+        return ticket
+
+    def _ticket(self, rec_id: str, row: dict[str, str]) -> Ticket:
+        _, manager, created, in_inbox = self.side.ticket_facts(rec_id)
+        return Ticket(rec_id=rec_id, ticket_no=_int(row.get(self.f.ticket_no, "")),
+                      description=row.get(self.f.ticket_description, ""),
+                      status_code=_int(row.get(self.f.ticket_status, "")),
+                      in_inbox=bool(in_inbox), account_rec_id=row.get(self.f.ticket_account, ""),
+                      asset_rec_id=row.get(self.f.ticket_asset) or None,
+                      manager=self._login(row.get(self.f.ticket_manager, ""), manager), created_at=created)
+
+    def _history(self, rec_id: str) -> list[HistoryNote]:
+        ids = self.api.query(F.HISTORY, [Condition(self.f.history_ticket, "=", rec_id)])
+        known = self.side.note_facts(ids)
+        notes = []
+        for note_id in ids:
+            row = self._read(note_id, self.f.history_fields(), "history note")
+            seq, at = known.get(note_id, (10**12, ""))
+            at = at or from_rangermsp_time(row.get(self.f.history_at, ""))
+            notes.append((at, seq, HistoryNote(note_id, at, _unmarked(row.get(self.f.history_text, "")))))
+        return [note for _, _, note in sorted(notes, key=lambda n: (n[1], n[0]))]
+
+    def list_tickets(self, *, inbox: bool | None = None, account_rec_id: str | None = None) -> list[Ticket]:
+        """The tickets zenithlink made, by number (RangerMSP's own tickets are RangerMSP's to list)."""
+        tickets = []
+        for rec_id in self.side.known_tickets():
+            try:
+                ticket = self.get_ticket(rec_id, history=False)
+            except PsaNotFound:
+                continue
+            if inbox is not None and ticket.in_inbox != inbox:
+                continue
+            if account_rec_id and ticket.account_rec_id != account_rec_id:
+                continue
+            tickets.append(ticket)
+        return sorted(tickets, key=lambda t: t.ticket_no)
+
+    def count_tickets(self) -> int:
+        return len(self.side.known_tickets())
+
+    def completed_since(self, since: str | None) -> list[str]:
+        """Completed tickets the agent saw become Completed at or after ``since``. The DB API shows no
+        last-updated time, so each check queries every Completed ticket and the journal keeps when
+        the agent first saw each one so."""
+        ids = self.api.query(F.TICKET, [Condition(self.f.ticket_status, "=", str(F.STATUS_COMPLETED))])
+        seen = self.side.completed_seen(ids)
+        return [rec_id for rec_id in ids if seen.get(rec_id, "") >= (since or "")]
+
+    def add_history(self, ticket_rec_id: str, text: str, *, at: str | None = None, author: str = "",
+                    touch: bool = True) -> str:
+        account = self.side.ticket_account(ticket_rec_id)
+        if account is None:
+            account = self._read(ticket_rec_id, [self.f.ticket_account], "ticket").get(self.f.ticket_account, "")
+        at = at or now_iso()
+        values = {self.f.history_ticket: ticket_rec_id, self.f.history_account: account,
+                  self.f.history_at: to_rangermsp_time(at), self.f.history_text: text}
+        rec_id = self._create(F.HISTORY, values, marker_field=self.f.history_text,
+                              lookup=[Condition(self.f.history_ticket, "=", ticket_rec_id)])
+        self.side.remember_note(rec_id, at)
+        return rec_id
+
+    def set_ticket_status(self, rec_id: str, status_code: int) -> int:
+        previous = self.get_ticket(rec_id, history=False).status_code
+        self._check_writable()
+        self.api.update(F.TICKET, rec_id, {self.f.ticket_status: str(status_code)})
+        return previous
+
+    def set_inbox(self, rec_id: str, in_inbox: bool) -> None:
+        self.side.set_inbox(rec_id, in_inbox)
+
+
+def to_rangermsp_time(stored: str) -> str:
+    try:
+        return parse_stored_time(stored).strftime(F.DATE_FORMAT)
+    except ValueError:
+        return datetime.now(timezone.utc).strftime(F.DATE_FORMAT)
+
+
+def from_rangermsp_time(text: str) -> str:
+    try:
+        return stored_time(datetime.strptime(text.strip(), F.DATE_FORMAT).replace(tzinfo=timezone.utc))
+    except ValueError:
+        return ""
+
+
+def _unmarked(text: str) -> str:
+    return _MARKER.sub("", text or "")
+
+
+def _int(text: str) -> int:
+    try:
+        return int(float(text))
+    except ValueError:
+        return 0
+
+
+def _age(account: Account) -> tuple[int, str]:
+    # Accounts made before zenithlink (seq 0) are older than every account it made.
+    return (account.seq, account.rec_id)
+
+
+class _Memo:
+    """Records read lately, by REC ID, for ``seconds``; thread-safe."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self._lock = threading.Lock()
+        self._rows: dict[str, tuple[float, dict[str, str]]] = {}
+
+    def get(self, rec_id: str, load: Any) -> dict[str, str]:
+        now = time.monotonic()
+        with self._lock:
+            hit = self._rows.get(rec_id)
+        if hit is not None and now - hit[0] < self.seconds:
+            return hit[1]
+        row: dict[str, str] = load()
+        with self._lock:
+            self._rows[rec_id] = (now, row)
+        return row
+
+    def forget(self, rec_id: str) -> None:
+        with self._lock:
+            self._rows.pop(rec_id, None)

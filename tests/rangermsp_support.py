@@ -1,0 +1,39 @@
+"""The RangerMSP backend over the DLL simulator, opened directly (without an App), for its tests."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import SimpleNamespace
+
+from agent.backends.rangermsp import RangerMspPsa, open_backend
+from agent.backends.rangermsp.binding import Libraries
+from agent.sandbox.rangermsp import SimulatorDatabase, make_installation, simulator_libraries
+
+
+def settings(folder: Path, **overrides) -> SimpleNamespace:
+    values = {"application_name": "zenithlink", "continuum_ticket_field": "FLDTKTUSER1",
+              "dbsys_folder": folder / "Dbsys", "rangermsp_folder": folder / "RangerMSP"}
+    values.update(overrides)
+    return SimpleNamespace(**values)
+
+
+def open_simulator_psa(folder: Path, **overrides) -> tuple[RangerMspPsa, SimulatorDatabase, object]:
+    """The backend, an admin handle on the simulator's records (close both), and the libraries."""
+    conf = settings(folder, **overrides)
+    installation = make_installation(conf.rangermsp_folder)
+    sim = simulator_libraries()
+    state = SimpleNamespace(db=SimpleNamespace(path=folder / "zenithlink.sqlite3"))
+    psa = open_backend(Libraries(sim.eng, sim.qry, str(installation / "Db")), conf, state, installation)
+    return psa, SimulatorDatabase(installation / "Db"), sim
+
+
+@contextmanager
+def simulator_psa(folder: Path, **overrides) -> Iterator[tuple[RangerMspPsa, SimulatorDatabase]]:
+    psa, db, _ = open_simulator_psa(folder, **overrides)
+    try:
+        yield psa, db
+    finally:
+        psa.close()
+        db.close()
