@@ -29,6 +29,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "agent.cli.sandbox_cmd",
     "agent.cli.ops_cmd",
     "agent.cli.demo_cmd",
+    "agent.cli.web_cmd",
 )
 
 
