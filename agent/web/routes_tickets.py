@@ -80,7 +80,7 @@ def _done(request: Request, rec_id: str, queued: actions.Queued) -> Response:
     if queued.queued:
         console_of(request).app.outbox_wake.set()  # a sender of this App waiting for work goes now
     what = ACTION_WORDS.get(queued.action, queued.action)
-    message = f"{what.capitalize()}: {queued.message}." if queued.queued else queued.message[:1].upper() + \
+    message = f"{what[:1].upper()}{what[1:]}: {queued.message}." if queued.queued else queued.message[:1].upper() + \
         queued.message[1:] + "."
     return redirect(request, f"/tickets/{rec_id}", message)
 
