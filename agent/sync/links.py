@@ -353,12 +353,15 @@ class LinksManager:
         While the accounts do not change, the same list object is handed out again, so that a
         matcher that indexes the list it is given (the built-in one does) indexes it once.
         """
+        # Only a new, renamed or merged account changes the pool, and each changes the names too:
+        # the light list of names tells whether the pool made last time still holds.
+        names = self.psa.account_names()
+        memo: dict[str, Any] = self.app.shared("suggestion_accounts", dict)
+        last_names, last_pool = memo.get("last", (None, None))
+        if last_names == names:
+            return last_pool
         pool = [(a.rec_id, a.name) for a in self.psa.list_accounts() if not a.auto_created]
-        memo: dict[str, list[tuple[str, str]]] = self.app.shared("suggestion_accounts", dict)
-        last = memo.get("pool")
-        if last == pool:
-            return last
-        memo["pool"] = pool
+        memo["last"] = (names, pool)  # one assignment: a reader in another thread sees both or neither
         return pool
 
     def suggest_accounts(self, site_code: str, limit: int = 5,
