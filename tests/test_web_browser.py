@@ -182,7 +182,8 @@ def test_create_a_continuum_ticket_from_the_inbox_and_see_it_sent(site, sandbox)
         page.fill('textarea[name="note"]', "Please look at the backup server.")
         page.click("#create")
         expect(page.locator(".flash")).to_contain_text("queued")
-        expect(page.locator("#outbox .outbox-sent .state")).to_have_text("sent")  # the panel refreshes itself
+        # The panel refreshes itself until the sender has delivered the row.
+        expect(page.locator("#outbox .outbox-sent .state")).to_have_text("sent", timeout=20_000)
         shot(page, "ticket-sent")
     finally:
         stop.set()

@@ -198,6 +198,7 @@ def test_create_in_continuum_with_a_site_chooser_queues_and_shows_queued(admin):
     shown = text(admin.client.get(f"/tickets/{rec_id}").text)
     assert "queued" in shown and "creation queued" in shown
     assert 'hx-trigger="every 2s"' in admin.client.get(f"/tickets/{rec_id}/outbox").text
+    assert f'hx-get="/tickets/{rec_id}/outbox"' in admin.client.get(f"/tickets/{rec_id}").text
 
 
 def test_reassign_note_and_complete_a_linked_ticket(admin):

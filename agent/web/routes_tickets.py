@@ -46,7 +46,8 @@ def _ticket_context(request: Request, rec_id: str) -> dict:
     ticket = records.get_ticket(app.state, app.psa, rec_id)
     account = app.psa.get_account(ticket.account_rec_id)
     pending_create = app.state.count_outbox(rec_id, (actions.CREATE,)) > 0
-    return {"ticket": ticket, "account": account, "sites": app.state.sites_for_account(account.rec_id),
+    return {"ticket": ticket, "ticket_rec_id": rec_id, "account": account,
+            "sites": app.state.sites_for_account(account.rec_id),
             "asset": app.psa.get_asset(ticket.asset_rec_id) if ticket.asset_rec_id else None,
             "outbox": outbox_rows(app, rec_id), "pending_create": pending_create,
             "create_assignees": actions.CREATE_ASSIGNEES, "reassign_assignees": actions.REASSIGN_ASSIGNEES}
