@@ -86,6 +86,8 @@ class Settings:
                 shown = "Y" if value else "N"
             elif isinstance(value, list):
                 shown = ";".join(str(v) for v in value)
+            elif value is None:
+                shown = ""
             else:
                 shown = str(value)
             rows.append((key.section, key.name, shown))
@@ -231,6 +233,8 @@ def _resolve_paths(values: dict[str, Any], base_dir: Path) -> None:
     values["log_folder"] = resolve(values["log_folder"]) if values["log_folder"] else dbsys / "Logs"
     values["plugin_folders"] = [resolve(p) for p in values["plugin_folders"]]
     values["rangermsp_folder"] = resolve(values["rangermsp_folder"]) if values["rangermsp_folder"] else None
+    for attr in ("web_cert_file", "web_key_file"):
+        values[attr] = resolve(values[attr]) if values[attr] else None
 
 
 def _first_line(exc: Exception) -> str:

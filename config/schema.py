@@ -24,7 +24,7 @@ class Key:
     section: str
     name: str
     attr: str
-    kind: str  # str | secret | url | bool | int | float | choice | path | paths
+    kind: str  # str | secret | url | bool | int | float | choice | path | paths | listen
     default: Any
     help: str
     minimum: float | None = None
@@ -48,6 +48,8 @@ class Key:
             return "an http:// or https:// URL with a host name"
         if self.kind == "paths":
             return "folder paths separated by ';'"
+        if self.kind == "listen":
+            return "HOST:PORT, e.g. 127.0.0.1:8470 (an IPv6 host in brackets: [::1]:8470)"
         return "text"
 
     def parse(self, raw: str) -> Any:
@@ -93,13 +95,23 @@ def _text(key: Key, raw: str) -> str:
     return raw
 
 
+def _listen(key: Key, raw: str) -> str:
+    host, sep, port = raw.rpartition(":")
+    host = host.strip()
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    if not sep or not host or not port.isdigit() or not 1 <= int(port) <= 65535 or " " in host:
+        raise BadValue(key.allowed())
+    return raw
+
+
 def _paths(key: Key, raw: str) -> list[str]:
     return [p.strip() for p in raw.split(";") if p.strip()]
 
 
 PARSERS: dict[str, Callable[[Key, str], Any]] = {
     "str": _text, "secret": _text, "path": _text, "url": _url, "bool": _bool,
-    "int": _number, "float": _number, "choice": _choice, "paths": _paths,
+    "int": _number, "float": _number, "choice": _choice, "paths": _paths, "listen": _listen,
 }
 
 SCHEMA: tuple[Key, ...] = (
@@ -155,13 +167,23 @@ SCHEMA: tuple[Key, ...] = (
         minimum=1, maximum=3600),
     Key("Plugins", "PluginFolders", "plugin_folders", "paths", [],
         "Extra folders of *.py plugin files, separated by ';'", shown_default="(none)"),
+    Key("Web", "Enabled", "web_enabled", "bool", False,
+        "Y: 'zenithlink run' also serves the web console ('zenithlink web' serves it alone)"),
+    Key("Web", "Listen", "web_listen", "listen", "127.0.0.1:8470",
+        "Address and port of the web console; beyond loopback it needs CertFile and KeyFile"),
+    Key("Web", "CertFile", "web_cert_file", "path", "",
+        "TLS certificate (PEM) of the web console", shown_default="(none)"),
+    Key("Web", "KeyFile", "web_key_file", "path", "",
+        "TLS private key (PEM) of the web console", shown_default="(none)"),
+    Key("Web", "AllowPlainHttpBeyondLoopback", "web_allow_plain_http", "bool", False,
+        "Y: serve plain HTTP beyond loopback (only behind a proxy that adds TLS on the same machine)"),
     Key("Logging", "LogFolder", "log_folder", "path", "",
         "Folder of the rotating log files", shown_default="<DbsysFolder>/Logs"),
     Key("Logging", "Level", "level", "choice", "INFO",
         "Log level", choices=LEVELS),
 )
 
-SECTIONS: tuple[str, ...] = ("Continuum", "RangerMSP", "Plugins", "Logging")
+SECTIONS: tuple[str, ...] = ("Continuum", "RangerMSP", "Plugins", "Web", "Logging")
 PLUGIN_SECTION_PREFIX = "plugin:"
 
 

@@ -31,8 +31,9 @@ RULES = (
     Rule("only the stores touch SQLite: the embedded backend, the RangerMSP journal, the DLL simulator",
          packages=("agent", "plugins"), forbidden=("sqlite3",),
          allowed=("agent.backends.embedded", "agent.backends.rangermsp.journal", "agent.sandbox.rangermsp")),
-    Rule("engines, runtime, ports and the command line depend on the ports, never on a backend",
-         packages=("agent/sync", "agent/runtime", "agent/ports", "agent/cli"), forbidden=("agent.backends",),
+    Rule("engines, runtime, ports, the command line and the web console depend on the ports, never on a backend",
+         packages=("agent/sync", "agent/runtime", "agent/ports", "agent/cli", "agent/web"),
+         forbidden=("agent.backends",),
          # check-config's one quick try of the Continuum connection uses the client's retry policy.
          allowed=("agent.cli.config_cmd",)),
 )

@@ -30,6 +30,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "agent.cli.ops_cmd",
     "agent.cli.psa_cmd",
     "agent.cli.demo_cmd",
+    "agent.cli.web_cmd",
 )
 
 

@@ -77,14 +77,17 @@ def _describe(doc: dict) -> str:
 @click.option("--assign", "assign_to", required=True, type=click.Choice(actions.CREATE_ASSIGNEES, case_sensitive=False),
               help="Who works on it in Continuum.")
 @click.option("--note", default=None, help="A first note for Continuum.")
+@click.option("--site", "site_code", default=None, metavar="SITECODE",
+              help="The site, when the ticket's account is linked to several (default: the device's, else the first).")
 @user_option
 @wait_option
 @json_option
 @click.pass_obj
-def create_in_continuum(app, rec_id: str, assign_to: str, note: str | None, user: str | None,
-                        wait: float | None, as_json: bool) -> None:
+def create_in_continuum(app, rec_id: str, assign_to: str, note: str | None, site_code: str | None,
+                        user: str | None, wait: float | None, as_json: bool) -> None:
     """Create the Continuum ticket of PSA ticket REC_ID (its account must be linked to a site)."""
-    _finish(app, actions.create_in_continuum(app, rec_id, assign_to, note, user or app.user), wait, as_json)
+    _finish(app, actions.create_in_continuum(app, rec_id, assign_to, note, user or app.user, site_code=site_code),
+            wait, as_json)
 
 
 @tickets.command("reassign")

@@ -71,10 +71,9 @@ def accounts_show(app, rec_id: str, as_json: bool) -> None:
 @click.pass_obj
 def accounts_rename(app, rec_id: str, name: str) -> None:
     """Rename an account, e.g. an auto-created one that becomes the site's real account."""
-    old = app.psa.get_account(rec_id).name
-    with app.unit_of_work():
-        app.psa.rename_account(rec_id, name)
-        app.state.audit(app.user or "", "rename_account", f"{rec_id} {old!r} -> {name!r}")
+    from agent.sync.links import LinksManager
+
+    old = LinksManager(app).rename_account(rec_id, name, app.user)
     done(f"Account {rec_id} renamed from {old!r} to {name!r}; its site links stay as they are.")
 
 

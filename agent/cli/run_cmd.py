@@ -13,7 +13,21 @@ def run(app, once: bool) -> None:
     from agent.runtime.service import Service
 
     app.require_continuum()
-    Service(app, once=once).run()
+    console = _start_console(app) if app.settings.web_enabled and not once else None
+    try:
+        Service(app, once=once).run()
+    finally:
+        if console is not None:
+            console.stop()
+
+
+def _start_console(app):
+    """``[Web] Enabled=Y``: the web console, served in a thread beside the service's workers."""
+    from agent.web.server import WebServer, resolve_listen
+
+    server = WebServer(app, resolve_listen(app.settings))
+    server.start()
+    return server
 
 
 commands = [run]

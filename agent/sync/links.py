@@ -8,7 +8,7 @@ tells the notifiers (``events.LINK_CHANGED``).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -36,6 +36,19 @@ class Suggestion:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a listing: ``rows`` from ``offset``, of ``total`` matching rows."""
+
+    rows: list[dict[str, Any]]
+    total: int
+    offset: int
+    limit: int
+
+
+REVIEW_BY = ("serial", "name")
 
 
 class InventoryNotDownloaded(PreconditionError):
@@ -143,6 +156,57 @@ class LinksManager:
         rows += [_device_row(d, {}, asset, names, False) for d, asset in sorted(links.items()) if d not in seen]
         return [r for r in rows if linked is None or r["linked"] == linked]
 
+    def find_sites(self, linked: bool | None = None, keyword: str = "", offset: int = 0,
+                   limit: int = 50) -> Page:
+        """A page of :meth:`sites` whose details hold every word of ``keyword`` (case and accents ignored).
+
+        Meant for screens that show a page at a time of thousands: the file is searched through the
+        inventory index (read once per version of the file) and only the page's rows are built.
+        """
+        return self._find("sites", linked, keyword, offset, limit)
+
+    def find_devices(self, linked: bool | None = None, keyword: str = "", offset: int = 0,
+                     limit: int = 50) -> Page:
+        """A page of :meth:`devices`, filtered as :meth:`find_sites` does."""
+        return self._find("devices", linked, keyword, offset, limit)
+
+    def _find(self, kind: str, linked: bool | None, keyword: str, offset: int, limit: int) -> Page:
+        self._require(kind)
+        damage = inventory_index.problem(self.settings, kind)
+        if damage:
+            raise PreconditionError(f"The inventory file {damage}. Run 'zenithlink inventory refresh' "
+                                    "to download it again.")
+        links = self.state.site_links() if kind == "sites" else self.state.device_links()
+        words = _fold(keyword).split()
+        entries = inventory_index.searchable(self.settings, kind)
+        keys = [key for key, text in entries
+                if (linked is None or (key in links) == linked) and all(w in text for w in words)]
+        if linked is not False:  # links to records Continuum no longer lists, so they can be removed
+            present = {key for key, _ in entries} if links else set()
+            keys += [key for key in sorted(links) if key not in present and all(w in _fold(key) for w in words)]
+        offset = max(0, offset)
+        chosen = keys[offset:offset + max(1, limit)]
+        lookup = inventory_index.record_lookup(self.settings, kind)
+        records = {key: lookup(key) for key in chosen}
+        if kind == "sites":
+            names = dict(self.psa.account_names())
+            rows = [_site_row(key, records[key] or {}, links.get(key), names, records[key] is not None)
+                    for key in chosen]
+        else:
+            names = self._asset_names(links[key] for key in chosen if key in links)
+            rows = [_device_row(key, records[key] or {}, links.get(key), names, records[key] is not None)
+                    for key in chosen]
+        return Page(rows, len(keys), offset, limit)
+
+    def _asset_names(self, rec_ids) -> dict[str, str]:
+        names = {}
+        for rec_id in rec_ids:
+            try:
+                names[rec_id] = self.psa.get_asset(rec_id).name
+            except NotFoundError:
+                continue
+        return names
+
     # -- sites ↔ accounts ------------------------------------------------------------------
     def link_site(self, site_code: str, account_rec_id: str, user: str | None) -> str | None:
         """Link a site to an account (several sites may share one); returns the previous account."""
@@ -200,6 +264,15 @@ class LinksManager:
         self._changed(f"account {name!r} created from site {site_code} by {user}", action="create_account_from_site",
                       site_code=site_code, account_rec_id=rec_id, user=user)
         return rec_id
+
+    def rename_account(self, rec_id: str, name: str, user: str | None) -> str:
+        """Rename an account (an auto-created one that turns out to be the site's real account);
+        its site links stay. Returns the old name."""
+        old = self.psa.get_account(rec_id).name
+        with self.app.unit_of_work():
+            self.psa.rename_account(rec_id, name)
+            self.state.audit(user or "", "rename_account", f"{rec_id} {old!r} -> {name!r}")
+        return old
 
     def merge_accounts(self, source: str, into: str, user: str | None) -> dict[str, int]:
         """R20: move the site links, tickets and assets of ``source`` to ``into``; no relinking needed."""
@@ -275,8 +348,21 @@ class LinksManager:
 
     # -- suggestions and search (R18; no privilege needed) ---------------------------------
     def suggestion_accounts(self) -> list[tuple[str, str]]:
-        """The accounts suggestions are drawn from: auto-created ones are left out (merge them instead)."""
-        return [(a.rec_id, a.name) for a in self.psa.list_accounts() if not a.auto_created]
+        """The accounts suggestions are drawn from: auto-created ones are left out (merge them instead).
+
+        While the accounts do not change, the same list object is handed out again, so that a
+        matcher that indexes the list it is given (the built-in one does) indexes it once.
+        """
+        # Only a new, renamed or merged account changes the pool, and each changes the names too:
+        # the light list of names tells whether the pool made last time still holds.
+        names = self.psa.account_names()
+        memo: dict[str, Any] = self.app.shared("suggestion_accounts", dict)
+        last_names, last_pool = memo.get("last", (None, None))
+        if last_names == names:
+            return last_pool
+        pool = [(a.rec_id, a.name) for a in self.psa.list_accounts() if not a.auto_created]
+        memo["last"] = (names, pool)  # one assignment: a reader in another thread sees both or neither
+        return pool
 
     def suggest_accounts(self, site_code: str, limit: int = 5,
                          accounts: list[tuple[str, str]] | None = None) -> list[Suggestion]:
@@ -317,17 +403,23 @@ class LinksManager:
                 if _contains(" ".join((a.name, a.serial, a.manufacturer)), words)]
 
     # -- bulk review -----------------------------------------------------------------------
-    def review_plan(self, min_score: float | None = None) -> list[dict[str, Any]]:
-        """Every unlinked site with its best suggestion; ``action`` says what :meth:`apply` would do."""
+    def review_plan(self, min_score: float | None = None, only: Collection[str] | None = None) -> list[dict[str, Any]]:
+        """Every unlinked site (of ``only``, when given) with its best suggestion; ``action`` says
+        what :meth:`apply` would do. A tie (two accounts with the best score) is never linked
+        without a person's choice: its action is ``review``."""
         accounts = self.suggestion_accounts()
+        wanted = set(only) if only is not None else None
         plan = []
         for row in self.sites(linked=False):
-            best = self._suggest_accounts(row["record"], accounts, 1) if row["in_inventory"] else []
+            if wanted is not None and row["site_code"] not in wanted:
+                continue
+            best = self._suggest_accounts(row["record"], accounts, 2) if row["in_inventory"] else []
             top = best[0] if best else None
-            selected = top is not None and min_score is not None and top.score >= min_score
+            tie = len(best) > 1 and best[1].score == best[0].score
+            selected = top is not None and min_score is not None and top.score >= min_score and not tie
             plan.append({"site_code": row["site_code"], "site_name": row["name"],
                          "account_rec_id": top.rec_id if top else None, "account_name": top.name if top else None,
-                         "score": top.score if top else None, "reason": top.reason if top else "",
+                         "score": top.score if top else None, "reason": top.reason if top else "", "tie": tie,
                          "action": "link" if selected else ("review" if top else "no suggestion")})
         return plan
 
@@ -359,6 +451,88 @@ class LinksManager:
         if min_score is not None and not dry_run:
             self.apply(plan, user)
         return plan
+
+    # -- bulk review of devices -----------------------------------------------------------
+    def device_review_plan(self, by: str = "serial", keyword: str = "",
+                           only: Collection[str] | None = None) -> list[dict[str, Any]]:
+        """Unlinked devices that have an unlinked asset of the same serial number (``by="serial"``)
+        or machine name (``by="name"``), each with its candidates ranked by the asset hook.
+
+        ``action`` is ``link`` only for a sure match: one asset and one device share the value and
+        the hook ranks that asset 100 (serial) or at least 95 (name). Ties (several assets or
+        several devices share it) and weaker matches read ``review``: a person decides.
+        """
+        if by not in REVIEW_BY:
+            raise UsageError(f"devices are matched by {' or '.join(REVIEW_BY)}, not {by!r}")
+        field = "SerialNumber" if by == "serial" else "Name"
+        key_of = _serial_key if by == "serial" else _host_key
+        links = self.state.device_links()
+        taken = set(links.values())
+        groups: dict[str, list[dict[str, Any]]] = {}
+        for a in self.psa.list_assets():
+            key = key_of(a.serial if by == "serial" else a.name)
+            if key and a.rec_id not in taken:
+                groups.setdefault(key, []).append({"rec_id": a.rec_id, "name": a.name, "serial": a.serial,
+                                                   "account_rec_id": a.account_rec_id,
+                                                   "manufacturer": a.manufacturer})
+        if not groups:
+            return []
+        self._require("devices")
+        lookup = inventory_index.record_lookup(self.settings, "devices")
+        words = _fold(keyword).split()
+        wanted = set(only) if only is not None else None
+        matched: list[tuple[str, dict[str, str], str]] = []
+        for device_id, text in inventory_index.searchable(self.settings, "devices"):
+            if device_id in links or (wanted is not None and device_id not in wanted):
+                continue
+            if words and not all(w in text for w in words):
+                continue
+            record = lookup(device_id) or {}
+            key = key_of(record.get(field, ""))
+            if key in groups:
+                matched.append((device_id, record, key))
+        devices_per_key: dict[str, int] = {}
+        for _, _, key in matched:
+            devices_per_key[key] = devices_per_key.get(key, 0) + 1
+        sure = 100.0 if by == "serial" else 95.0
+        plan = []
+        for device_id, record, key in matched:
+            candidates = groups[key]
+            found = self.app.pm.hook.zenith_suggest_assets(device=record, assets=candidates,
+                                                           limit=len(candidates), settings=self.settings)
+            ranked = list(found or [])
+            if ranked:
+                top = ranked[0]
+            else:  # the hook does not vouch for any of them (a placeholder serial, say)
+                top = Suggestion(candidates[0]["rec_id"], candidates[0]["name"], 0.0,
+                                 f"same {'serial number' if by == 'serial' else 'machine name'}, not trusted")
+            tie = len(candidates) > 1 or devices_per_key[key] > 1
+            weak = top.score < sure
+            plan.append({"device_id": device_id, "device_name": record.get("Name", ""),
+                         "serial": record.get("SerialNumber", ""), "site_code": record.get("SiteCode", ""),
+                         "asset_rec_id": top.rec_id, "asset_name": top.name, "score": top.score,
+                         "reason": top.reason, "tie": tie, "weak": weak,
+                         "candidates": [(c["rec_id"], c["name"]) for c in candidates],
+                         "action": "review" if tie or weak else "link"})
+        return plan
+
+    def apply_devices(self, plan: list[dict[str, Any]], user: str | None) -> int:
+        """Link every device plan row whose action is ``link``, in one transaction; returns how many."""
+        self._privilege(user, "link devices to assets")
+        chosen = [row for row in plan if row["action"] == "link"]
+        if not chosen:
+            return 0
+        with self.app.unit_of_work():
+            for row in chosen:
+                asset = self.psa.get_asset(row["asset_rec_id"])
+                self.state.link_device(row["device_id"], asset.rec_id, by=user or "")
+                self.state.audit(user or "", "link_device", f"device {row['device_id']} {row['device_name']!r} → "
+                                 f"asset {asset.rec_id} {asset.name!r} (review, {row['reason']})")
+        for row in chosen:
+            row["action"] = "linked"
+        self._changed(f"{len(chosen)} device(s) linked by review by {user}", action="review_devices", user=user,
+                      links={row["device_id"]: row["asset_rec_id"] for row in chosen})
+        return len(chosen)
 
     # -- helpers ---------------------------------------------------------------------------
     def _privilege(self, user: str | None, action: str) -> dict[str, Any]:
@@ -392,10 +566,18 @@ def _device_row(device_id: str, record: dict, asset: str | None, names: dict[str
 
 
 def _fold(text: str) -> str:
-    import unicodedata
+    return inventory_index.fold(text)
 
-    decomposed = unicodedata.normalize("NFKD", text or "")
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+
+def _serial_key(serial: str) -> str:
+    return "".join(c for c in (serial or "").upper() if c.isalnum())
+
+
+def _host_key(name: str) -> str:
+    text = _fold(name).strip()
+    if "." in text and " " not in text:  # a fully qualified name: the host part
+        text = text.split(".", 1)[0]
+    return " ".join(text.split())
 
 
 def _words(keyword: str) -> list[str]:

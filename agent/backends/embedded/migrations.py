@@ -200,4 +200,21 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE ticket_links_6 RENAME TO ticket_links;
     CREATE INDEX ticket_links_unacked ON ticket_links(continuum_ticket_id) WHERE acked = 0;
     """,
+    # 7: the web console's sign-in: an argon2 hash per employee login, and the signed-in sessions
+    # (by the SHA-256 of their id, so a copy of the file holds no usable cookie).
+    """
+    CREATE TABLE web_passwords (
+        login         TEXT PRIMARY KEY COLLATE NOCASE,
+        password_hash TEXT NOT NULL,
+        set_at        TEXT NOT NULL
+    );
+    CREATE TABLE web_sessions (
+        id_hash     TEXT PRIMARY KEY,
+        login       TEXT NOT NULL COLLATE NOCASE,
+        csrf_token  TEXT NOT NULL,
+        created_at  TEXT NOT NULL,
+        expires_at  TEXT NOT NULL
+    );
+    CREATE INDEX web_sessions_login ON web_sessions(login);
+    """,
 )

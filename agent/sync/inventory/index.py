@@ -11,6 +11,7 @@ costs a split, not a JSON parse. Neither character can occur in a value: XML 1.0
 from __future__ import annotations
 
 import threading
+import unicodedata
 from collections.abc import Callable
 from pathlib import Path
 
@@ -24,13 +25,14 @@ _SEP, _ABSENT = "\x1f", "\x1e"
 class _Index:
     """One inventory file's records by key, each packed as described above."""
 
-    __slots__ = ("columns", "_known", "packed", "problem")
+    __slots__ = ("columns", "_known", "packed", "problem", "_folded")
 
     def __init__(self, problem: str | None = None) -> None:
         self.columns: list[str] = []
         self._known: set[str] = set()
         self.packed: dict[str, str] = {}
         self.problem = problem  # why the file could not be read; it then holds no record
+        self._folded: list[tuple[str, str]] | None = None
 
     def add(self, key: str, record: dict[str, str]) -> None:
         if not self._known.issuperset(record):
@@ -43,6 +45,20 @@ class _Index:
         if packed is None:
             return None
         return {name: value for name, value in zip(self.columns, packed.split(_SEP)) if value != _ABSENT}
+
+    def folded(self) -> list[tuple[str, str]]:
+        """``(key, every value of the record folded for search)`` in file order, worked out once."""
+        if self._folded is None:
+            self._folded = [(key, fold(packed)) for key, packed in self.packed.items()]
+        return self._folded
+
+
+def fold(text: str) -> str:
+    """``text`` with accents off and case folded, as keyword search compares it."""
+    decomposed = unicodedata.normalize("NFKD", text or "")
+    if decomposed.isascii():
+        return decomposed.casefold()
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
 
 
 _EMPTY = _Index()
@@ -94,6 +110,18 @@ def site_record(settings, site_code: str) -> dict[str, str] | None:
 def device_record(settings, device_id: str) -> dict[str, str] | None:
     """The device's children from ``ZenithDevices_*.cmt``, or ``None``."""
     return _index(inventory_path(settings, "devices"), "devices").get(device_id)
+
+
+def searchable(settings, kind: str) -> list[tuple[str, str]]:
+    """Every record of the ``kind`` file as ``(key, folded text of all its values)``, in file order."""
+    index = _index(inventory_path(settings, kind), kind)
+    with _lock:
+        return index.folded()
+
+
+def record_lookup(settings, kind: str) -> Callable[[str], dict[str, str] | None]:
+    """Records of the ``kind`` file by key, bound to the file as it is now."""
+    return _index(inventory_path(settings, kind), kind).get
 
 
 def device_lookup(settings) -> Callable[[str], dict[str, str] | None]:

@@ -57,8 +57,9 @@ def idempotency_key(request_id: str | None) -> str:
 # -- the four actions ------------------------------------------------------------------------
 
 def create_in_continuum(app, ticket_rec_id: str, assign_to: str, note: str | None, user: str | None,
-                        request_id: str | None = None) -> Queued:
-    """Queue the creation of a Continuum ticket for a PSA ticket (R13)."""
+                        request_id: str | None = None, site_code: str | None = None) -> Queued:
+    """Queue the creation of a Continuum ticket for a PSA ticket (R13); ``site_code`` chooses
+    among the sites of an account linked to several (default: the asset's device's, else the first)."""
     state, psa = app.state, app.psa
     assign_to = _choice(assign_to, CREATE_ASSIGNEES, "create a Continuum ticket")
     ticket = records.get_ticket(state, psa, ticket_rec_id, history=False)
@@ -70,7 +71,7 @@ def create_in_continuum(app, ticket_rec_id: str, assign_to: str, note: str | Non
     if state.count_outbox(ticket_rec_id, (CREATE,)):
         raise PreconditionError(f"the Continuum ticket for {ticket_rec_id} is queued already; "
                                 "wait for it ('zenithlink tickets show' lists the result in its history).")
-    site_code, device_id = _place(app, ticket)
+    site_code, device_id = _place(app, ticket, site_code)
     title = _title(ticket.description)
     payload = {"site_code": site_code, "device_id": device_id, "title": title,
                "description": ticket.description, "priority": "Medium", "assign_to": assign_to,
@@ -215,7 +216,7 @@ def _require_link(state, ticket, doing: str) -> str | None:
         "CreateTicket request).")
 
 
-def _place(app, ticket) -> tuple[str, str | None]:
+def _place(app, ticket, chosen: str | None = None) -> tuple[str, str | None]:
     """The site and device for a new Continuum ticket (R13)."""
     state, psa = app.state, app.psa
     sites = state.sites_for_account(ticket.account_rec_id)
@@ -228,6 +229,11 @@ def _place(app, ticket) -> tuple[str, str | None]:
             "helps to find the site.")
     device_id = state.device_for_asset(ticket.asset_rec_id) if ticket.asset_rec_id else None
     device_site = _device_site(app, device_id) if device_id else None
+    if chosen:
+        if chosen not in sites:
+            raise UsageError(f"site {chosen!r} is not linked to the account of ticket {ticket.rec_id}; choose one "
+                             f"of {', '.join(sites)}.")
+        return chosen, device_id if device_site in (None, chosen) else None
     if device_site and device_site in sites:
         return device_site, device_id
     if device_site and device_site not in sites:

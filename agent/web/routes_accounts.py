@@ -1,0 +1,70 @@
+"""Auto-created accounts (R4, R20): rename one that is the site's real account, or merge it into the real one."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from agent.errors import ZenithError
+from agent.sync.links import LinksManager
+from agent.web.context import Viewer, action, console_of, field, page, redirect, render
+
+
+@page
+def accounts(request: Request, viewer: Viewer) -> Response:
+    app = console_of(request).app
+    auto = [a for a in app.psa.list_accounts() if a.auto_created]
+    rows = [(a, app.state.sites_for_account(a.rec_id)) for a in auto]
+    return render(request, "accounts.html", viewer, nav="accounts", rows=rows)
+
+
+@page
+def merge_form(request: Request, viewer: Viewer) -> Response:
+    app = console_of(request).app
+    links = LinksManager(app)
+    account = app.psa.get_account(request.query_params.get("rec", ""))
+    keyword = request.query_params.get("q", "").strip()
+    sites = app.state.sites_for_account(account.rec_id)
+    suggestions = []
+    for code in sites[:1]:
+        try:
+            suggestions = [s for s in links.suggest_accounts(code, limit=8) if s.rec_id != account.rec_id]
+        except ZenithError:  # the site is gone from the inventory: search by keyword instead
+            suggestions = []
+    matches = [m for m in links.search_accounts(keyword) if m["rec_id"] != account.rec_id
+               and not m["auto_created"]][:50] if keyword else []
+    return render(request, "account_merge.html", viewer, nav="accounts", account=account, sites=sites,
+                  suggestions=suggestions, q=keyword, matches=matches)
+
+
+@action("rename accounts")
+def rename(request: Request, viewer: Viewer, form: FormData) -> Response:
+    rec_id, name = field(form, "rec"), field(form, "name")
+    old = LinksManager(console_of(request).app).rename_account(rec_id, name, viewer.login)
+    return redirect(request, "/accounts", f"Account {rec_id} renamed from {old!r} to {name!r}; its site links stay.")
+
+
+@action("merge accounts")
+def merge(request: Request, viewer: Viewer, form: FormData) -> Response:
+    source, into = field(form, "rec"), field(form, "into")
+    app = console_of(request).app
+    names = app.psa.get_account(source).name, app.psa.get_account(into).name
+    moved = LinksManager(app).merge_accounts(source, into, viewer.login)
+    return redirect(request, "/accounts", f"Merged {names[0]!r} into {names[1]!r}: {moved['sites']} site link(s), "
+                    f"{moved['tickets']} ticket(s), {moved['assets']} asset(s) moved.")
+
+
+def merge_url(rec_id: str) -> str:
+    return f"/account/merge?rec={quote(rec_id, safe='')}"
+
+
+routes = [
+    Route("/accounts", accounts, methods=["GET"]),
+    Route("/account/merge", merge_form, methods=["GET"]),
+    Route("/account/merge", merge, methods=["POST"]),
+    Route("/account/rename", rename, methods=["POST"]),
+]
