@@ -118,6 +118,13 @@ class App:
         """The narrow view of the PSA that policy hooks are handed."""
         return self._member("psa_view", lambda: PsaView(self.psa, self.state))
 
+    def psa_paused_by(self) -> Path | None:
+        """RangerMSP's maintenance flag (``CRMStop.ini``) that pauses every PSA write now, or ``None``;
+        read from the files alone, without opening the backend (``status`` must not load DLLs)."""
+        from agent.backends.rangermsp import paused_by
+
+        return paused_by(self.settings)
+
     @property
     def client(self) -> RmmClient:
         """The RMM backend named by ``[Continuum] Backend=``."""

@@ -79,6 +79,27 @@ def test_R3_ticket_lands_in_the_account_linked_to_its_site(env):
     assert len(env.psa.list_accounts()) == 2  # nothing auto-created
 
 
+def test_R3_a_linked_account_merged_away_in_the_psa_is_followed_to_the_account_that_took_it_over(env):
+    old = env.psa.add_account("ACME (old)")
+    new = env.psa.add_account("ACME")
+    first, second = env.site_codes()[:2]
+    env.state.link_site(first, old)
+    env.state.link_site(second, old)
+    with env.psa.keyed("earlier", external_id="earlier-1"):  # a ticket of the old account, from before
+        env.psa.add_ticket(old, "an earlier ticket")
+    # Merged in the PSA itself (for RangerMSP: in its own client), not through the agent: the
+    # site links still name the account that is gone.
+    env.psa.merge_account(old, new)
+    tid = env.open(first)
+
+    env.sync()
+
+    assert env.ticket_of(tid).account_rec_id == new
+    assert env.state.account_for_site(first) == env.state.account_for_site(second) == new
+    assert any(row["action"] == "follow_merged_account" for row in env.state.audit_log())
+    assert [a.rec_id for a in env.psa.list_accounts()] == [new]
+
+
 def test_R4_unlinked_site_gets_a_new_auto_created_account_even_if_the_name_exists(env):
     site = env.sites[0]
     name = f"[Continuum AUTO CREATED] {site.name}"

@@ -28,7 +28,7 @@ class MemoryPsa:
     def __init__(self) -> None:
         self._lock = threading.RLock()
         self._accounts: dict[str, Account] = {}
-        self._merged: set[str] = set()
+        self._merged: dict[str, str] = {}
         self._assets: dict[str, Asset] = {}
         self._tickets: dict[str, Ticket] = {}
         self._history: dict[str, list[HistoryNote]] = {}
@@ -139,9 +139,16 @@ class MemoryPsa:
                 self._set(self._tickets, ticket.rec_id, replace(ticket, account_rec_id=into))
             for asset in assets:
                 self._set(self._assets, asset.rec_id, replace(asset, account_rec_id=into))
-            self._undo.append(lambda: self._merged.discard(source))
-            self._merged.add(source)
+            self._undo.append(lambda: self._unmerge(source))
+            self._merged[source] = into
         return {"tickets": len(tickets), "assets": len(assets)}
+
+    def _unmerge(self, source: str) -> None:
+        self._merged.pop(source, None)
+
+    def successor_account(self, rec_id: str) -> str | None:
+        with self._lock:
+            return _last_of(self._merged, rec_id)
 
     # -- assets ----------------------------------------------------------------------------
     def add_asset(self, name: str, account_rec_id: str, *, serial: str = "", manufacturer: str = "",
@@ -243,3 +250,12 @@ class MemoryPsa:
 def backend(settings: Any, state: Any) -> MemoryPsa:
     """The ``memory`` PSA backend (tests and plugin development only: nothing is kept)."""
     return MemoryPsa()
+
+
+def _last_of(merged: dict[str, str], rec_id: str) -> str | None:
+    """Where a chain of merges starting at ``rec_id`` ends (``None`` if it was never merged)."""
+    seen = {rec_id}
+    while rec_id in merged and merged[rec_id] not in seen:
+        rec_id = merged[rec_id]
+        seen.add(rec_id)
+    return rec_id if len(seen) > 1 else None

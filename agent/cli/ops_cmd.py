@@ -59,6 +59,9 @@ def gather_status(app) -> dict[str, Any]:
             # The status file outlives the agent; its pid only counts while the lock is held.
             doc["pid"] = pid or (fields.get("pid") if running else None)
     doc.update(_store_status(app))
+    flag = app.psa_paused_by()
+    doc["psa_backend"] = settings.psa_backend
+    doc["psa_paused_by"] = str(flag) if flag else None
     doc["inventory_files"] = _inventory_files(settings)
     found = reports.list_reports(folder)
     doc["error_reports"] = len(found)
@@ -127,6 +130,9 @@ def _status_rows(doc: dict[str, Any]) -> list[tuple[str, Any]]:
         ("queue cursor", doc["queue_cursor"] or "-"),
         ("outbox", f"{_n(doc['outbox_depth'])} waiting, oldest {doc['outbox_oldest'] or '-'}"),
         ("requests", f"{_n(doc['requests_done'])} done, {_n(doc['requests_failed'])} failed"),
+        ("PSA", f"{doc['psa_backend']}" + (f": writes PAUSED while {doc['psa_paused_by']} exists (RangerMSP "
+                                           "maintenance); they go on by themselves when it goes"
+                                           if doc["psa_paused_by"] else "")),
         ("error reports", f"{doc['error_reports']}, latest {doc['latest_error_report'] or '-'}"),
         ("last error", doc["last_error"] or "-"),
     ]

@@ -25,6 +25,8 @@ from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Protocol, runtime_checkable
 
+from loguru import logger
+
 from agent.errors import NotFoundError, UsageError, ZenithError
 
 # RangerMSP's ticket status codes; Completed (1000) is the one the integration relies on.
@@ -186,6 +188,10 @@ class PsaStore(Protocol):
         """Move the tickets and assets of ``source`` to ``into`` and retire ``source`` (R20).
         Returns ``{"tickets": n, "assets": n}``."""
 
+    def successor_account(self, rec_id: str) -> str | None:
+        """The account in use that took over ``rec_id`` after it was merged away (by the agent or,
+        for a PSA with its own client, there), or ``None`` when it was not merged or nothing tells."""
+
     # -- assets ----------------------------------------------------------------------------
     def add_asset(self, name: str, account_rec_id: str, *, serial: str = "", manufacturer: str = "",
                   notes: str = "") -> str:
@@ -267,9 +273,36 @@ class PsaView:
         return self._psa.count_tickets()
 
     def account_for_site(self, site_code: str) -> str | None:
-        """The REC ID of the account linked to a Continuum site, or ``None``."""
-        result: str | None = self._state.account_for_site(site_code)
-        return result
+        """The REC ID of the account linked to a Continuum site, or ``None``.
+
+        A linked account that is gone from the PSA (merged there, so RangerMSP answers 150003) is
+        never written to: the site's links follow it to the account that took it over, or, if
+        nothing tells which, are removed so the site counts as unlinked (R4). Both are audited."""
+        rec_id: str | None = self._state.account_for_site(site_code)
+        if rec_id is None:
+            return None
+        try:
+            self._psa.get_account(rec_id)
+            return rec_id
+        except PsaNotFound:
+            pass
+        successor = self._psa.successor_account(rec_id)
+        if successor:
+            moved = self._state.move_site_links(rec_id, successor)
+            self._state.audit("zenithlink", "follow_merged_account",
+                              f"account {rec_id} was merged into {successor}: {moved} site link(s) moved")
+            logger.warning("account {} linked to site {} is gone from the PSA; it was merged into {}, so the site "
+                           "links now point there", rec_id, site_code, successor)
+            return successor
+        sites = self._state.sites_for_account(rec_id)
+        for site in sites:
+            self._state.unlink_site(site)
+        self._state.audit("zenithlink", "unlink_missing_account",
+                          f"account {rec_id} is gone from the PSA: site(s) {', '.join(sites)} unlinked")
+        logger.warning("account {} linked to site {} is gone from the PSA and nothing tells where it went: the "
+                       "site is unlinked and its tickets go where an unlinked site's go; link it again with "
+                       "'zenithlink links link-site' or the web console", rec_id, site_code)
+        return None
 
     def asset_for_device(self, device_id: str) -> str | None:
         """The REC ID of the asset linked to a Continuum device, or ``None``."""

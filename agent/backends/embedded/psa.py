@@ -122,6 +122,15 @@ class EmbeddedPsa:
             self.db.forget(ACCOUNT_MEMO, FIRST_ACCOUNT_MEMO)
         return moved
 
+    def successor_account(self, rec_id: str) -> str | None:
+        successor, seen = None, {rec_id}
+        while True:
+            row = self.db.query_one("SELECT merged_into FROM accounts WHERE rec_id = ?", (rec_id,))
+            if row is None or not row["merged_into"] or row["merged_into"] in seen:
+                return successor
+            successor = rec_id = row["merged_into"]
+            seen.add(rec_id)
+
     # -- assets ----------------------------------------------------------------------------
     def add_asset(self, name: str, account_rec_id: str, *, serial: str = "", manufacturer: str = "",
                   notes: str = "") -> str:

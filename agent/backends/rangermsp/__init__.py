@@ -14,9 +14,10 @@ from agent.backends.rangermsp.psa import RangerMspPsa
 from agent.backends.rangermsp.status import app_name_problem
 from agent.errors import ConfigError
 
-__all__ = ["RangerMspPsa", "backend", "open_backend", "simulator_backend"]
+__all__ = ["RangerMspPsa", "backend", "open_backend", "paused_by", "simulator_backend"]
 
 SIMULATOR_FOLDER = "RangerMSP-simulator"
+STOP_FILE = "CRMStop.ini"
 
 
 def _checked(settings: Any) -> tuple[str, FieldMap]:
@@ -34,16 +35,37 @@ def _checked(settings: Any) -> tuple[str, FieldMap]:
     return app_name, FieldMap(continuum_ticket=field)
 
 
+def installation_folder(settings: Any) -> Path | None:
+    """The RangerMSP installation the configured backend uses (``None`` for other backends)."""
+    if settings.psa_backend == "rangermsp-simulator":
+        return Path(settings.rangermsp_folder or Path(settings.dbsys_folder) / SIMULATOR_FOLDER)
+    if settings.psa_backend == "rangermsp" and settings.rangermsp_folder:
+        return Path(settings.rangermsp_folder)
+    return None
+
+
+def stop_files(settings: Any, installation: Path) -> tuple[Path, ...]:
+    """RangerMSP's maintenance flags: while one exists, nothing is written to RangerMSP."""
+    return tuple(dict.fromkeys([installation / "Dbsys" / STOP_FILE, Path(settings.dbsys_folder) / STOP_FILE]))
+
+
+def paused_by(settings: Any) -> Path | None:
+    """The maintenance flag that pauses the configured RangerMSP backend now, or ``None``
+    (read from the files alone: ``status`` must not load the DLLs)."""
+    installation = installation_folder(settings)
+    if installation is None:
+        return None
+    return next((flag for flag in stop_files(settings, installation) if flag.exists()), None)
+
+
 def open_backend(libraries: Libraries, settings: Any, state: Any, installation: Path) -> RangerMspPsa:
     app_name, field_map = _checked(settings)
     api = DbApi(libraries, app_name)
     api.open()
-    stop_files = tuple(dict.fromkeys([installation / "Dbsys" / "CRMStop.ini",
-                                      Path(settings.dbsys_folder) / "CRMStop.ini"]))
     database = Path(state.db.path)
     try:
         side = SideStore(database.with_name(database.stem + "-rangermsp.sqlite3"))
-        return RangerMspPsa(api, side, field_map=field_map, stop_files=stop_files)
+        return RangerMspPsa(api, side, field_map=field_map, stop_files=stop_files(settings, installation))
     except BaseException:
         api.close()
         raise

@@ -167,6 +167,13 @@ class SideStore:
     def set_ticket_account(self, rec_id: str, account: str) -> None:
         self._run("UPDATE tickets SET account = ? WHERE rec_id = ?", (account, rec_id))
 
+    def tickets_of_account(self, account: str, limit: int) -> list[str]:
+        return [r[0] for r in self._run("SELECT rec_id FROM tickets WHERE account = ? ORDER BY seq DESC LIMIT ?",
+                                        (account, limit))]
+
+    def move_tickets(self, source: str, into: str) -> None:
+        self._run("UPDATE tickets SET account = ? WHERE account = ?", (into, source))
+
     def known_tickets(self) -> list[str]:
         return [r[0] for r in self._run("SELECT rec_id FROM tickets ORDER BY seq")]
 

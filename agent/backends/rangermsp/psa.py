@@ -43,6 +43,10 @@ from agent.ports.times import now_iso, parse_stored_time, stored_time
 # memo that is two DLL calls more per ticket than the ticket and its note (bench/rangermsp).
 # Short-lived, so that an account an employee changes in RangerMSP is seen again soon.
 ACCOUNT_MEMO_SECONDS = 30.0
+# How many of the agent's tickets of a vanished account are read to learn where RangerMSP moved
+# them (more only when tickets were deleted there too), and how many merges are followed.
+MERGE_WITNESSES = 5
+MERGE_CHAIN_LIMIT = 10
 _MARKER = re.compile(r"\n?" + re.escape(F.KEY_MARKER).replace(r"\{\}", r"[0-9a-f]{16}") + r"\s*$")
 
 
@@ -273,6 +277,40 @@ class RangerMspPsa:
         self.side.set_account(source, merged_into=into)
         self._accounts.forget(source)
         return {"tickets": len(tickets), "assets": len(assets)}
+
+    def successor_account(self, rec_id: str) -> str | None:
+        """Where a merged-away account went. Merged by the agent: the journal says. Merged in
+        RangerMSP's own client (its REC ID then answers 150003): RangerMSP moved the account's
+        tickets with it, so the account a ticket the agent made there is in now tells."""
+        seen = [rec_id]
+        while len(seen) <= MERGE_CHAIN_LIMIT:
+            current = seen[-1]
+            following = self.side.account_facts(current)[3] or self._moved_to(current)
+            if not following or following in seen:
+                break
+            seen.append(following)
+        if len(seen) == 1:
+            return None
+        for gone in seen[:-1]:
+            self.side.set_account(gone, merged_into=seen[-1])
+            self.side.move_tickets(gone, seen[-1])
+            self._accounts.forget(gone)
+        return seen[-1]
+
+    def _moved_to(self, gone: str) -> str | None:
+        try:
+            self.api.get(gone, [self.f.account_name])
+            return None  # still there: not merged
+        except DbApiNotFound:
+            pass
+        for ticket in self.side.tickets_of_account(gone, MERGE_WITNESSES):
+            try:
+                now = self.api.get(ticket, [self.f.ticket_account]).get(self.f.ticket_account, "")
+            except DbApiNotFound:
+                continue  # that ticket was deleted there: ask the next one
+            if now and now != gone:
+                return now
+        return None
 
     # -- assets ----------------------------------------------------------------------------
     def add_asset(self, name: str, account_rec_id: str, *, serial: str = "", manufacturer: str = "",

@@ -88,6 +88,15 @@ class PsaContract:
         with pytest.raises(PsaRejected):
             psa.merge_account(real, real)
 
+    def test_a_merged_away_account_names_the_account_that_took_it_over_through_every_merge(self, psa):
+        first, second, third = (psa.add_account(n) for n in ("first", "second", "third"))
+        assert psa.successor_account(first) is None  # in use: not merged
+        psa.merge_account(first, second)
+        assert psa.successor_account(first) == second
+        psa.merge_account(second, third)
+        assert psa.successor_account(first) == psa.successor_account(second) == third
+        assert psa.successor_account(third) is None
+
     # -- assets ----------------------------------------------------------------------------
     def test_assets_belong_to_an_account(self, psa):
         acme, other = psa.add_account("Acme"), psa.add_account("Other")
