@@ -89,6 +89,23 @@ class Demo:
         psa.add_account("Own business")
         state.add_employee(ADMIN, "Alex Admin", "Sys Admin")
         state.add_employee(TECH, "Terry Tech", "Limited")
+        if self.psa_backend == "rangermsp-simulator":
+            self._employees_in_the_simulator({ADMIN: "Alex Admin", TECH: "Terry Tech"})
+
+    def _employees_in_the_simulator(self, people: dict[str, str]) -> None:
+        # As an administrator would on a real server: the employees exist in RangerMSP (here, made
+        # the way RangerMSP's own client makes them), and each login is mapped to its REC ID.
+        from agent.backends.rangermsp import installation_folder
+        from agent.sandbox.rangermsp import SimulatorDatabase
+
+        folder = installation_folder(self.app.settings)
+        assert folder is not None
+        db = SimulatorDatabase(folder / "Db")
+        try:
+            for login, name in people.items():
+                self.app.psa.map_employee(login, db.add("ACCOUNT", FLDCRDFULLNAME=name))  # type: ignore[attr-defined]
+        finally:
+            db.close()
 
     def inventory(self) -> None:
         from agent.sync.inventory.refresh import refresh

@@ -151,6 +151,16 @@ SCHEMA: tuple[Key, ...] = (
         "The name RangerMSP shows as the author of every change zenithlink makes (3 to 15 characters)"),
     Key("RangerMSP", "ContinuumTicketField", "continuum_ticket_field", "str", "FLDTKTUSER1",
         "The ticket field that keeps the Continuum ticket id (must be unused on the installation)"),
+    Key("RangerMSP", "DateFormat", "rangermsp_date_format", "str", "%d/%m/%Y %H:%M",
+        "How RangerMSP's DB API writes dates (strftime codes); change it only when 'zenithlink psa probe' "
+        "reports another format"),
+    Key("RangerMSP", "NewTicketStatus", "rangermsp_new_ticket_status", "int", 100,
+        "RangerMSP's status code of a new ticket (New); 'zenithlink psa probe --write-test' shows the "
+        "installation's", minimum=1, maximum=99999),
+    Key("RangerMSP", "NewAssetType", "rangermsp_new_asset_type", "str", "Other",
+        "The asset type of an asset zenithlink creates (RangerMSP requires one)"),
+    Key("RangerMSP", "NewAssetStatus", "rangermsp_new_asset_status", "str", "Active",
+        "The status of an asset zenithlink creates (RangerMSP requires one)"),
     Key("RangerMSP", "Database", "database", "path", "",
         "The agent's state store (SQLite; also the embedded PSA's records)",
         shown_default="<DbsysFolder>/zenithlink.sqlite3"),

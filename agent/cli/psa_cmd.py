@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from agent.cli.output import emit_json, table
+from agent.cli.output import done, emit_json, table
 from agent.errors import UsageError
 from agent.ports.recid import is_rec_id
 
@@ -46,6 +46,39 @@ def probe(app, write_test: str | None, as_json: bool) -> None:
                        "'When the probe finds a difference'.", err=True)
     if differs:
         sys.exit(1)
+
+
+def _rangermsp(app, what: str):
+    psa = app.psa
+    if not hasattr(psa, "map_employee"):
+        raise UsageError(f"[RangerMSP] Backend={app.settings.psa_backend} keeps its own employees: {what} is "
+                         "for Backend=rangermsp")
+    return psa
+
+
+@psa_group.command("map-employee")
+@click.argument("login")
+@click.argument("employee_rec_id")
+@click.pass_obj
+def map_employee(app, login: str, employee_rec_id: str) -> None:
+    """Name RangerMSP employee EMPLOYEE_REC_ID as the manager wherever zenithlink names employee LOGIN."""
+    login = app.state.get_employee(login)["login"]  # raises when there is no such employee
+    _rangermsp(app, "map-employee").map_employee(login, employee_rec_id)
+    done(f"Employee {login} is RangerMSP employee {employee_rec_id}.")
+
+
+@psa_group.command("employees")
+@json_option
+@click.pass_obj
+def employees(app, as_json: bool) -> None:
+    """The employees and the RangerMSP employee REC ID each is written as (unmapped: none)."""
+    mapped = dict(_rangermsp(app, "employees").employee_map())
+    rows = [(e["login"], mapped.get(e["login"], "")) for e in app.state.list_employees()]
+    if as_json:
+        emit_json([{"login": login, "rangermsp_rec_id": rec_id or None} for login, rec_id in rows])
+        return
+    table("Employees in RangerMSP", ["login", "RangerMSP employee REC ID"],
+          [(login, rec_id or "(not mapped: no manager is written)") for login, rec_id in rows])
 
 
 commands = [psa_group]

@@ -9,12 +9,14 @@ import json
 import pytest
 from rangermsp_support import open_simulator_psa, settings, simulator_psa
 
+from agent.app import App
 from agent.backends.rangermsp import fields as F
 from agent.backends.rangermsp.binding import BUSY_RETRIES, DbApi, Libraries
 from agent.backends.rangermsp.messages import Condition
 from agent.backends.rangermsp.probe import TEST_MARK
 from agent.backends.rangermsp.status import DbApiBusy, DbApiNotFound, DbApiRefused
-from agent.ports.psa import PsaNotFound, PsaUnavailable
+from agent.errors import ConfigError
+from agent.ports.psa import STATUS_NEW, PsaNotFound, PsaUnavailable
 from agent.sandbox.rangermsp import SimulatorDatabase, make_installation, simulator_libraries
 
 from conftest import run_cli, write_ini
@@ -279,3 +281,71 @@ def test_the_probe_refuses_a_bad_account_and_a_backend_without_a_db_api(tmp_path
     assert bad.code == 2 and "not an account REC ID" in bad.err
     embedded = run_cli(["psa", "probe"], config=write_ini(tmp_path))
     assert embedded.code == 2 and "nothing to probe" in embedded.err
+
+
+# -- the values an installation may differ in ------------------------------------------------------
+def test_an_installation_that_differs_is_written_in_its_own_date_format_status_and_asset_values(tmp_path):
+    with simulator_psa(tmp_path, rangermsp_date_format="%Y-%m-%d %H:%M", rangermsp_new_ticket_status=1,
+                       rangermsp_new_asset_type="Workstation", rangermsp_new_asset_status="In use") as (psa, db):
+        account = psa.add_account("ACME")
+        asset = psa.add_asset("PC-1", account)
+        ticket = psa.add_ticket(account, "printer")
+        psa.add_history(ticket, "called", at="2026-12-02T09:30:00.000000Z")
+
+        [stored] = db.records("TICKET")
+        assert stored["FLDTKTSTATUS"] == "1"
+        assert psa.get_ticket(ticket).status_code == STATUS_NEW  # the port's New, whatever the code
+        [note] = db.records("HISTORY-NOTE")
+        assert note["FLDHISNOTEDATETIME"] == "2026-12-02 09:30"
+        assert (db.get(asset)["FLDASTASSETTYPE"], db.get(asset)["FLDASTSTATUS"]) == ("Workstation", "In use")
+
+
+def test_a_date_format_that_cannot_be_read_back_is_a_configuration_error(tmp_path):
+    with pytest.raises(ConfigError, match="DateFormat"):
+        open_simulator_psa(tmp_path, rangermsp_date_format="%d/%m")
+
+
+# -- employees -------------------------------------------------------------------------------------
+def test_an_employee_mapped_to_a_rangermsp_employee_is_written_as_manager_by_rec_id(tmp_path):
+    ini = _probe_ini(tmp_path)
+    db, account = _seeded(tmp_path)
+    worker = db.add("ACCOUNT", FLDCRDFULLNAME="Tech One")  # RangerMSP's employees are records too
+    db.close()
+    assert run_cli(["employees", "add", "tech1", "--name", "Tech One"], config=ini).code == 0
+
+    unmapped = run_cli(["psa", "employees", "--json"], config=ini)
+    assert json.loads(unmapped.out) == [{"login": "tech1", "rangermsp_rec_id": None}]
+    assert run_cli(["psa", "map-employee", "nobody", worker], config=ini).code == 1
+    wrong = run_cli(["psa", "map-employee", "tech1", "CRD" + "0" * 16 + "Z"], config=ini)
+    assert wrong.code == 1 and "employee card" in wrong.err
+    mapped = run_cli(["psa", "map-employee", "tech1", worker], config=ini)
+    assert mapped.code == 0, mapped.err
+    assert json.loads(run_cli(["psa", "employees", "--json"], config=ini).out) == [
+        {"login": "tech1", "rangermsp_rec_id": worker}]
+
+    app = App(ini)
+    try:
+        ticket = app.psa.add_ticket(account, "printer", manager="tech1")
+        assert app.psa.get_ticket(ticket).manager == "tech1"  # the agent, its login
+    finally:
+        app.close()
+    db = SimulatorDatabase(tmp_path / "RangerMSP" / "Db")
+    assert db.get(ticket)["FLDTKTWORKERID"] == worker  # RangerMSP sees its own employee
+    db.close()
+
+
+def test_an_unmapped_employee_is_kept_by_login_and_named_once_in_the_log(tmp_path):
+    from loguru import logger
+
+    seen: list[str] = []
+    sink = logger.add(seen.append, level="WARNING", format="{message}")
+    try:
+        with simulator_psa(tmp_path) as (psa, db):
+            account = psa.add_account("ACME")
+            first = psa.add_ticket(account, "one", manager="tech9")
+            psa.add_ticket(account, "two", manager="tech9")
+            assert db.get(first).get("FLDTKTWORKERID", "") == ""  # never a login where a REC ID belongs
+            assert psa.get_ticket(first).manager == "tech9"
+    finally:
+        logger.remove(sink)
+    assert len([m for m in seen if "tech9" in m and "map-employee" in m]) == 1

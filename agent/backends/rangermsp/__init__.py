@@ -4,6 +4,7 @@ those DLLs (:mod:`agent.sandbox.rangermsp`). See docs/rangermsp.md."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,9 +31,22 @@ def _checked(settings: Any) -> tuple[str, FieldMap]:
     if not (field.startswith("FLDTKT") and field[6:].isalnum()):
         problems.append(f"[RangerMSP] ContinuumTicketField={settings.continuum_ticket_field!r} is not a ticket "
                         "field name (FLDTKT…, e.g. FLDTKTUSER1)")
+    date_format = getattr(settings, "rangermsp_date_format", None) or FieldMap.date_format
+    sample = datetime(2026, 12, 31, 23, 59)
+    try:
+        readable = datetime.strptime(sample.strftime(date_format), date_format) == sample
+    except ValueError:
+        readable = False
+    if not readable:
+        problems.append(f"[RangerMSP] DateFormat={date_format!r} does not keep a date and time to the minute: "
+                        "use strftime codes for day, month, year, hour and minute, e.g. %d/%m/%Y %H:%M")
     if problems:
         raise ConfigError(problems)
-    return app_name, FieldMap(continuum_ticket=field)
+    return app_name, FieldMap(
+        continuum_ticket=field, date_format=date_format,
+        status_new=getattr(settings, "rangermsp_new_ticket_status", None) or FieldMap.status_new,
+        asset_type_default=getattr(settings, "rangermsp_new_asset_type", None) or FieldMap.asset_type_default,
+        asset_status_default=getattr(settings, "rangermsp_new_asset_status", None) or FieldMap.asset_status_default)
 
 
 def installation_folder(settings: Any) -> Path | None:

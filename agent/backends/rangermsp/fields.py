@@ -42,8 +42,9 @@ KINDS = {kind.prefix: kind for kind in (ACCOUNT, HISTORY, TICKET, ASSET)}
 
 @dataclass(frozen=True)
 class FieldMap:
-    """The fields of the contract's table, by meaning. ``continuum_ticket`` is the ticket user
-    field that keeps the Continuum ticket id (``[RangerMSP] ContinuumTicketField``)."""
+    """The fields of the contract's table, by meaning, and the assumed values an installation may
+    differ in. ``continuum_ticket`` is the ticket user field that keeps the Continuum ticket id
+    (``[RangerMSP] ContinuumTicketField``)."""
 
     account_name: str = "FLDCRDFULLNAME"
     account_company: str = "FLDCRDCOMPANY"
@@ -69,6 +70,11 @@ class FieldMap:
     history_at: str = "FLDHISNOTEDATETIME"
     history_text: str = "FLDHISDESCRIPTION"
     history_employee: str = "FLDHISWORKERID"
+    # The values marked (verify) that [RangerMSP] can override (DateFormat, NewTicketStatus, ...).
+    date_format: str = DATE_FORMAT
+    status_new: int = STATUS_NEW_GUESS
+    asset_type_default: str = ASSET_TYPE_DEFAULT
+    asset_status_default: str = ASSET_STATUS_DEFAULT
 
     def account_fields(self) -> list[str]:
         return [ACCOUNT.rec_id_field, self.account_name, self.account_manager, self.account_notes]

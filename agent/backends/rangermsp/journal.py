@@ -212,6 +212,9 @@ class SideStore:
     def map_employee(self, login: str, rec_id: str) -> None:
         self._run("INSERT OR REPLACE INTO employees(login, rec_id) VALUES (?, ?)", (login, rec_id))
 
+    def employee_map(self) -> list[tuple[str, str]]:
+        return [(r[0], r[1]) for r in self._run("SELECT login, rec_id FROM employees ORDER BY login")]
+
 
 def _entry(row: tuple[Any, ...]) -> Entry:
     return Entry(row[0], row[1], json.loads(row[2]), row[3])

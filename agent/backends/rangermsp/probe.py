@@ -46,7 +46,7 @@ def probe(psa: Any, *, write_test: str | None = None) -> list[Finding]:
         samples[kind.prefix] = row
         detail = f"unknown here: {', '.join(missing)}" if missing else f"all {len(names)} read from {sample}"
         found.append(Finding(f"{kind.datakind} fields", DIFFERS if missing else OK, detail))
-    found.append(_dates(samples.get(F.HISTORY.prefix), f.history_at))
+    found.append(_dates(samples.get(F.HISTORY.prefix), f.history_at, f.date_format))
     found.append(_continuum_field(psa))
     found.append(Finding("Inbox flag", UNKNOWN, "not readable through the DB API: the agent keeps it; check that "
                          "tickets zenithlink makes appear in RangerMSP's Ticket Inbox"))
@@ -75,15 +75,16 @@ def _fields(api: Any, rec_id: str, names: list[str]) -> tuple[dict[str, str], li
     return row, missing
 
 
-def _dates(note: dict[str, str] | None, field: str) -> Finding:
+def _dates(note: dict[str, str] | None, field: str, date_format: str) -> Finding:
     value = (note or {}).get(field, "")
     if not value:
         return Finding("date format", UNKNOWN, "no history note with a date to read")
     try:
-        datetime.strptime(value.strip(), F.DATE_FORMAT)
+        datetime.strptime(value.strip(), date_format)
     except ValueError:
-        return Finding("date format", DIFFERS, f"{value!r} does not read as {F.DATE_FORMAT}")
-    return Finding("date format", OK, f"{value!r} reads as {F.DATE_FORMAT}")
+        return Finding("date format", DIFFERS, f"{value!r} does not read as {date_format}: set [RangerMSP] "
+                       "DateFormat= to the format it is in")
+    return Finding("date format", OK, f"{value!r} reads as {date_format}")
 
 
 def _continuum_field(psa: Any) -> Finding:
@@ -107,8 +108,9 @@ def _write_test(psa: Any, account: str) -> list[Finding]:
     row = api.get(rec_id, f.ticket_fields())
     status = row.get(f.ticket_status, "")
     findings = [Finding("test ticket", OK, f"created {rec_id} (ticket no. {row.get(f.ticket_no, '?')}) in {account}"),
-                Finding("status of a new ticket", OK if status == str(F.STATUS_NEW_GUESS) else DIFFERS,
-                        f"{status or '(none)'}; the backend assumes {F.STATUS_NEW_GUESS}")]
+                Finding("status of a new ticket", OK if status == str(f.status_new) else DIFFERS,
+                        f"{status or '(none)'}; zenithlink writes {f.status_new} for New"
+                        + ("" if status == str(f.status_new) else f": set [RangerMSP] NewTicketStatus={status}"))]
     note = psa.add_history(rec_id, TEST_MARK)
     text = psa.get_ticket(rec_id).history
     findings.append(Finding("test history note", OK if any(n.rec_id == note for n in text) else DIFFERS,

@@ -67,6 +67,7 @@ class RangerMspPsa:
         self.stop_files = stop_files
         self._keys = _Keys()
         self._accounts = _Memo(ACCOUNT_MEMO_SECONDS)
+        self._unmapped: set[str] = set()  # logins already warned of
         self.resolve_unfinished()
         side.prune()
 
@@ -167,7 +168,13 @@ class RangerMspPsa:
             return ""
         if is_rec_id(login):
             return login
-        return self.side.employee_rec_id(login) or ""
+        rec_id = self.side.employee_rec_id(login)
+        if rec_id is None and login not in self._unmapped:
+            self._unmapped.add(login)
+            logger.warning("employee {!r} has no RangerMSP employee REC ID, so RangerMSP shows no manager on "
+                           "their tickets and accounts: run 'zenithlink psa map-employee {} EMPLOYEE_REC_ID'",
+                           login, login)
+        return rec_id or ""
 
     def _login(self, stored: str, kept: str | None) -> str | None:
         if kept:
@@ -178,7 +185,19 @@ class RangerMspPsa:
 
     def map_employee(self, login: str, rec_id: str) -> None:
         """Use RangerMSP employee ``rec_id`` wherever the agent names employee ``login`` as manager."""
+        if not is_rec_id(rec_id):
+            raise PsaRejected(f"{rec_id!r} is not a REC ID (20 characters, as RangerMSP shows it)")
+        try:
+            self.api.get(rec_id, [F.ACCOUNT.rec_id_field])
+        except DbApiNotFound:
+            raise PsaNotFound(f"RangerMSP has no record with REC ID {rec_id!r}: copy the employee's REC ID "
+                              "from RangerMSP's employee card") from None
         self.side.map_employee(login, rec_id)
+        self._unmapped.discard(login)
+
+    def employee_map(self) -> list[tuple[str, str]]:
+        """``(login, RangerMSP employee REC ID)`` of every mapped employee."""
+        return self.side.employee_map()
 
     # -- accounts --------------------------------------------------------------------------
     def add_account(self, name: str, manager: str | None = None, *, auto_created: bool = False,
@@ -321,7 +340,7 @@ class RangerMspPsa:
         self.get_account(account_rec_id)
         values = {self.f.asset_name: name, self.f.asset_account: account_rec_id, self.f.asset_serial: serial or "",
                   self.f.asset_manufacturer: manufacturer or "", self.f.asset_notes: notes,
-                  self.f.asset_type: F.ASSET_TYPE_DEFAULT, self.f.asset_status: F.ASSET_STATUS_DEFAULT}
+                  self.f.asset_type: self.f.asset_type_default, self.f.asset_status: self.f.asset_status_default}
         return self._create(F.ASSET, values, marker_field=self.f.asset_notes,
                             lookup=[Condition(self.f.asset_account, "=", account_rec_id)])
 
@@ -349,7 +368,7 @@ class RangerMspPsa:
             raise PsaRejected("a ticket needs a description")
         self.get_account(account_rec_id)
         values = {self.f.ticket_account: account_rec_id, self.f.ticket_description: description,
-                  self.f.ticket_status: str(status_code)}
+                  self.f.ticket_status: str(self._to_code(status_code))}
         if asset_rec_id:
             values[self.f.ticket_asset] = asset_rec_id
         worker = self._employee_rec_id(manager)
@@ -381,7 +400,7 @@ class RangerMspPsa:
         _, manager, created, in_inbox = self.side.ticket_facts(rec_id)
         return Ticket(rec_id=rec_id, ticket_no=_int(row.get(self.f.ticket_no, "")),
                       description=row.get(self.f.ticket_description, ""),
-                      status_code=_int(row.get(self.f.ticket_status, "")),
+                      status_code=self._from_code(_int(row.get(self.f.ticket_status, ""))),
                       in_inbox=bool(in_inbox), account_rec_id=row.get(self.f.ticket_account, ""),
                       asset_rec_id=row.get(self.f.ticket_asset) or None,
                       manager=self._login(row.get(self.f.ticket_manager, ""), manager), created_at=created)
@@ -393,7 +412,7 @@ class RangerMspPsa:
         for note_id in ids:
             row = self._read(note_id, self.f.history_fields(), "history note")
             seq, at = known.get(note_id, (10**12, ""))
-            at = at or from_rangermsp_time(row.get(self.f.history_at, ""))
+            at = at or from_rangermsp_time(row.get(self.f.history_at, ""), self.f.date_format)
             notes.append((at, seq, HistoryNote(note_id, at, _unmarked(row.get(self.f.history_text, "")))))
         return [note for _, _, note in sorted(notes, key=lambda n: (n[1], n[0]))]
 
@@ -430,7 +449,7 @@ class RangerMspPsa:
             account = self._read(ticket_rec_id, [self.f.ticket_account], "ticket").get(self.f.ticket_account, "")
         at = at or now_iso()
         values = {self.f.history_ticket: ticket_rec_id, self.f.history_account: account,
-                  self.f.history_at: to_rangermsp_time(at), self.f.history_text: text}
+                  self.f.history_at: to_rangermsp_time(at, self.f.date_format), self.f.history_text: text}
         rec_id = self._create(F.HISTORY, values, marker_field=self.f.history_text,
                               lookup=[Condition(self.f.history_ticket, "=", ticket_rec_id)])
         self.side.remember_note(rec_id, at)
@@ -439,23 +458,30 @@ class RangerMspPsa:
     def set_ticket_status(self, rec_id: str, status_code: int) -> int:
         previous = self.get_ticket(rec_id, history=False).status_code
         self._check_writable()
-        self.api.update(F.TICKET, rec_id, {self.f.ticket_status: str(status_code)})
+        self.api.update(F.TICKET, rec_id, {self.f.ticket_status: str(self._to_code(status_code))})
         return previous
+
+    def _to_code(self, status_code: int) -> int:
+        """The port's New is the installation's code of New (``NewTicketStatus``); others are RangerMSP's."""
+        return self.f.status_new if status_code == STATUS_NEW else status_code
+
+    def _from_code(self, code: int) -> int:
+        return STATUS_NEW if code == self.f.status_new else code
 
     def set_inbox(self, rec_id: str, in_inbox: bool) -> None:
         self.side.set_inbox(rec_id, in_inbox)
 
 
-def to_rangermsp_time(stored: str) -> str:
+def to_rangermsp_time(stored: str, date_format: str = F.DATE_FORMAT) -> str:
     try:
-        return parse_stored_time(stored).strftime(F.DATE_FORMAT)
+        return parse_stored_time(stored).strftime(date_format)
     except ValueError:
-        return datetime.now(timezone.utc).strftime(F.DATE_FORMAT)
+        return datetime.now(timezone.utc).strftime(date_format)
 
 
-def from_rangermsp_time(text: str) -> str:
+def from_rangermsp_time(text: str, date_format: str = F.DATE_FORMAT) -> str:
     try:
-        return stored_time(datetime.strptime(text.strip(), F.DATE_FORMAT).replace(tzinfo=timezone.utc))
+        return stored_time(datetime.strptime(text.strip(), date_format).replace(tzinfo=timezone.utc))
     except ValueError:
         return ""
 
