@@ -298,3 +298,40 @@ def test_start_up_sweeps_every_temporary_file_a_killed_agent_left_however_young(
         app.close()
     assert [p.exists() for p in left] == [False, False]
     assert keep.exists()
+
+
+def test_while_running_housekeeping_removes_stray_temporary_files_but_not_a_write_in_progress(tmp_path):
+    from agent.app import App
+    from agent.runtime import service as service_module
+    from dbsys import results as results_module
+    from dbsys.atomic import temp_name
+
+    ini = tmp_path / "CmtZenithLink.ini"
+    ini.write_text("[RangerMSP]\nDbsysFolder=Dbsys\n")
+    results = tmp_path / "Dbsys" / "ZenithRequests" / "Results"
+    results.mkdir(parents=True)
+    stale = [results / temp_name("r1.xml"), tmp_path / "Dbsys" / temp_name("ZenithDevices_X.cmt"),
+             tmp_path / "Dbsys" / "ZenithRequests" / "Processed" / temp_name("d1.xml")]
+    writing = results / temp_name("r2.xml")
+    long_ago = time.time() - service_module.STALE_TEMP_SECONDS - 5
+    for path in [*stale, writing]:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"half")
+    for path in stale:  # left by a command killed while the agent ran: nobody has written it since
+        os.utime(path, (long_ago, long_ago))
+    app = App(ini)
+    try:
+        # And a result that says Queued for a request the store has finished (its write failed).
+        app.state.record_request("q-1", "hash", "q-1.xml", "AddNote", "tech", "Queued")
+        app.state.finish_request("q-1", "Done")
+        results_module.write_result(results, "q-1", "AddNote", "Queued")
+        service = service_module.Service(app)
+        sweep = service._workers()["housekeeping"]
+        assert sweep.interval() == service_module.HOUSEKEEPING_EVERY_SECONDS
+        sweep.run_guarded()
+        service.processor.close()
+    finally:
+        app.close()
+    assert [p.exists() for p in stale] == [False, False, False]
+    assert writing.exists()  # written a moment ago: a writer may still own it
+    assert results_module.read_result(results / "q-1.xml")["status"] == "Done"

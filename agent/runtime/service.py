@@ -32,6 +32,11 @@ from agent.sync.requests import RequestProcessor, repair_results
 
 STATUS_EVERY_SECONDS = 15.0
 STOP_GRACE_SECONDS = 4.0
+# While the agent runs, a temporary file is stray once nobody has written to it for this long: every
+# writer of the agent writes its temporary file without pauses that long (a network page has a
+# timeout far shorter), and another process's write could only be a killed command's.
+STALE_TEMP_SECONDS = 300.0
+HOUSEKEEPING_EVERY_SECONDS = 600.0
 
 
 @dataclass
@@ -107,19 +112,12 @@ class Service:
         return 0
 
     def _prepare(self) -> None:
-        from dbsys.atomic import sweep_temp_files
-        from dbsys.paths import failed_folder, processed_folder, results_folder
-        from dbsys.reports import reports_folder
-
         settings = self.app.settings
         for folder in (settings.dbsys_folder, settings.requests_folder):
             Path(folder).mkdir(parents=True, exist_ok=True)
         # The folder lock is held and no worker runs yet: every temporary file in a folder the
         # agent writes was left by a process that died, however young it is.
-        requests = settings.requests_folder
-        for folder in (settings.dbsys_folder, requests, results_folder(requests), processed_folder(requests),
-                       failed_folder(requests), reports_folder(settings.dbsys_folder)):
-            sweep_temp_files(folder, older_than=0.0)
+        self.sweep(older_than=0.0)
         self.app.pm  # noqa: B018 - load plugins now: a broken plugin stops the start, not a later ticket
         self.app.state  # noqa: B018 - open the state store now
         self.app.psa  # noqa: B018 - and the PSA backend: a bad Backend= stops the start
@@ -134,20 +132,31 @@ class Service:
         self._run_job("outbox", self._outbox)
         self.write_status()
 
+    def sweep(self, *, older_than: float = STALE_TEMP_SECONDS) -> int:
+        """Remove the stray temporary files of every folder the agent writes; how many went."""
+        from dbsys.atomic import sweep_temp_files
+        from dbsys.paths import failed_folder, processed_folder, results_folder
+        from dbsys.reports import reports_folder
+
+        settings = self.app.settings
+        requests = settings.requests_folder
+        folders = (settings.dbsys_folder, requests, results_folder(requests), processed_folder(requests),
+                   failed_folder(requests), reports_folder(settings.dbsys_folder))
+        return sum(sweep_temp_files(folder, older_than=older_than) for folder in dict.fromkeys(folders))
+
+    def housekeeping(self) -> None:
+        """What a running agent repairs now and then, not only at start: stray temporary files, and
+        result files that still say Queued for a finished request (a result write that failed)."""
+        self.sweep()
+        repair_results(self.app)
+
     def _run_job(self, name: str, job: Callable[[], object]) -> None:
         Worker(name, job, lambda: 0.0, self.stop).run_guarded()
 
     def _serve(self) -> None:
         self._install_signal_handlers()
         settings = self.app.settings
-        self.workers = {
-            "inventory": Worker("inventory", self._inventory,
-                                lambda: self.app.settings.inventory_refresh_minutes * 60.0, self.stop),
-            "inbound": Worker("inbound", self._inbound, lambda: max(float(self.app.settings.poll_interval_seconds),
-                                                                    self.inbound.seconds_to_wait()), self.stop),
-            "outbox": Worker("outbox", self._outbox, self._outbox_interval, self.stop),
-            "status": Worker("status", self.write_status, lambda: STATUS_EVERY_SECONDS, self.stop),
-        }
+        self.workers = self._workers()
         self._start_ini_watcher()
         self._start_request_watcher(settings.requests_folder)
         for worker in self.workers.values():
@@ -157,6 +166,17 @@ class Service:
             if self.reload_requested.wait(timeout=0.5):
                 self.reload_requested.clear()
                 self.reload()
+
+    def _workers(self) -> dict[str, Worker]:
+        return {
+            "inventory": Worker("inventory", self._inventory,
+                                lambda: self.app.settings.inventory_refresh_minutes * 60.0, self.stop),
+            "inbound": Worker("inbound", self._inbound, lambda: max(float(self.app.settings.poll_interval_seconds),
+                                                                    self.inbound.seconds_to_wait()), self.stop),
+            "outbox": Worker("outbox", self._outbox, self._outbox_interval, self.stop),
+            "status": Worker("status", self.write_status, lambda: STATUS_EVERY_SECONDS, self.stop),
+            "housekeeping": Worker("housekeeping", self.housekeeping, lambda: HOUSEKEEPING_EVERY_SECONDS, self.stop),
+        }
 
     def _install_signal_handlers(self) -> None:
         if threading.current_thread() is not threading.main_thread():
