@@ -130,17 +130,17 @@ class Demo:
         from agent.sync.links import LinksManager
 
         links = LinksManager(self.app)
-        self.step("Link sites to accounts", "Suggestions rank the PSA accounts by how alike their names are; "
-                                            "the review links every suggestion above a score.")
+        self.step("Link sites to accounts", "Suggestions rank the PSA accounts by the evidence that they are the "
+                                            "site's; the review links the exact and strong matches only.")
         code = links.sites(linked=False)[0]["site_code"]
         try:
             links.link_site(code, self.app.psa.first_account().rec_id, TECH)
         except ZenithError as exc:
             self.say(f"[yellow]{TECH} tries to link {code}:[/yellow] {exc.message}")
-        plan = links.review(min_score=85, user=ADMIN)
-        self.table("Review (min score 85, by admin)", ["site", "suggested account", "score", "why", "action"],
-                   [[p["site_code"], p["account_name"], p["score"] and f"{p['score']:.0f}", p["reason"], p["action"]]
-                    for p in plan])
+        plan = links.review(apply=True, user=ADMIN)
+        self.table("Review (--apply, by admin)", ["site", "suggested account", "score", "verdict", "why", "action"],
+                   [[p["site_code"], p["account_name"], p["score"] and f"{p['score']:.0f}", p["verdict"], p["reason"],
+                     p["action"]] for p in plan])
 
     def link_a_device(self) -> tuple[str, str] | None:
         from agent.sync.links import LinksManager

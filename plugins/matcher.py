@@ -19,6 +19,7 @@ from rapidfuzz import fuzz, process
 
 from agent.hookspecs import hookimpl
 from agent.sync.links import Suggestion
+from plugins import _name_evidence as evidence
 
 DEFAULT_ENABLED = True
 
@@ -39,6 +40,8 @@ JUNK_SERIALS = frozenset(s.casefold() for s in (
 ))
 # Beyond this many candidates from the word index, only the more telling ones are scored.
 CANDIDATE_CAP = 300
+# How many of the best-ranked accounts the verdict weighs (a tie needs the runner-up in view).
+VERDICT_CANDIDATES = 6
 _DROPPED = re.compile(r"[.'’`´]")
 _NON_WORD = re.compile(r"[^0-9a-z]+")
 
@@ -103,6 +106,7 @@ class NameIndex:
         for word in self.postings:
             self._by_initial.setdefault(word[0], []).append(word)
         self._near_cache: dict[str, list[str]] = {}
+        self.weights: evidence.Weights | None = None  # set for an account index
 
     def _near_words(self, word: str) -> list[str]:
         """Indexed words equal or close to ``word`` (typos; same first letter)."""
@@ -134,8 +138,7 @@ class NameIndex:
     def rank(self, queries: Iterable[str], limit: int) -> list[tuple[int, float, str]]:
         """``(index, score, reason)`` of the best ``limit`` names for any of ``queries``, best first."""
         best: dict[int, tuple[float, str]] = {}
-        for raw in queries:
-            query = self.normalise(raw)
+        for query in dict.fromkeys(self.normalise(raw) for raw in queries):
             if not query:
                 continue
             cands = sorted(self.candidates(query))
@@ -161,19 +164,59 @@ _account_cache: dict[str, Any] = {"source": None, "size": -1, "index": None}
 
 def _account_index(accounts: list[tuple[str, str]]) -> NameIndex:
     if _account_cache["source"] is not accounts or _account_cache["size"] != len(accounts):
-        _account_cache.update(source=accounts, size=len(accounts),
-                              index=NameIndex(name for _, name in accounts))
+        index = NameIndex(name for _, name in accounts)
+        index.weights = evidence.Weights(index.norms)
+        _account_cache.update(source=accounts, size=len(accounts), index=index)
     return _account_cache["index"]
 
 
 def suggest_accounts(site: dict, accounts: list[tuple[str, str]], limit: int) -> list[Suggestion]:
-    """Accounts ranked by how alike their names are to the site's name and client name."""
+    """Accounts ranked by the evidence that they are the site's (its client name, its name), each
+    with a verdict (see :mod:`plugins._name_evidence`)."""
     if not accounts or limit <= 0:
         return []
     index = _account_index(accounts)
-    queries = _unique([site.get("Name", ""), site.get("ClientName", "")])
-    return [Suggestion(accounts[i][0], accounts[i][1], score, reason)
-            for i, score, reason in index.rank(queries, limit)]
+    groups = [[(q, normalise_name(q)) for q in group] for group in evidence.site_queries(site)]
+    every = [q for group in groups for q in group]
+    candidates = index.rank([q for q, _ in every], max(limit, VERDICT_CANDIDATES))
+    # The client's name decides when it is sure on its own; the site's name only adds to it.
+    for queries in [*groups[:1], every] if len(groups) > 1 else [every]:
+        ranked = _judge(index, accounts, candidates, queries)
+        judged = [e for _, (e, _) in ranked]
+        top_verdict = evidence.verdict(judged)
+        if top_verdict in evidence.APPLIED:
+            break
+    out = []
+    for n, (i, (found_evidence, _)) in enumerate(ranked[:limit]):
+        if n == 0:
+            verdict = top_verdict
+        else:
+            close = found_evidence.strength >= judged[0].strength - evidence.MARGIN
+            verdict = evidence.AMBIGUOUS if close and top_verdict == evidence.AMBIGUOUS else evidence.WEAK
+        score = 100.0 if found_evidence.strength >= 1.0 else min(99.0, round(found_evidence.overlap * 100, 1))
+        out.append(Suggestion(accounts[i][0], accounts[i][1], score, found_evidence.why, verdict))
+    return out
+
+
+def _judge(index: NameIndex, accounts: list[tuple[str, str]], candidates: list[tuple[int, float, str]],
+           queries: list[tuple[str, str]]) -> list[tuple[int, tuple[evidence.Evidence, float]]]:
+    """The candidates with their best evidence from ``queries``, strongest first."""
+    assert index.weights is not None
+    found = {}
+    unique = list({norm: raw for raw, norm in reversed(queries)}.items())  # by normalised form, first raw
+    raws = {" ".join(raw.casefold().split()) for raw, _ in queries}
+    for i, score, _ in candidates:
+        if " ".join(accounts[i][1].casefold().split()) in raws:
+            best = evidence.Evidence(True, True, 1.0, (), True)
+        else:
+            best = max((evidence.compare(raw, norm, accounts[i][1], index.norms[i], index.weights)
+                        for norm, raw in unique), key=_evidence_order)
+        found[i] = (best, score)
+    return sorted(found.items(), key=lambda item: (_evidence_order(item[1][0]), item[1][1], -item[0]), reverse=True)
+
+
+def _evidence_order(e: evidence.Evidence) -> tuple[float, bool, bool]:
+    return (e.strength, e.raw_exact, not e.missing)
 
 
 def suggest_assets(device: dict, assets: list[dict], limit: int) -> list[Suggestion]:

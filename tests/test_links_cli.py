@@ -108,7 +108,7 @@ def test_create_account_and_asset_then_devices_listing(env):
 def test_suggest_and_search_json(env):
     found = json.loads(zl(env, "links", "suggest", "site", "SMITH", "--json").stdout)
     assert found[0] == {"rec_id": env["smith"], "name": "Smith and Sons Ltd", "score": 100.0,
-                        "reason": "same name once normalised"}
+                        "reason": "same name once normalised", "verdict": "exact"}
     with embedded(env["db"]) as (state, psa):
         asset = psa.add_asset("Closet server", env["acme"], serial="7XK2Q13")
     devices = json.loads(zl(env, "links", "suggest", "device", "D-1", "--json").stdout)
@@ -151,3 +151,20 @@ def test_long_listings_are_one_tab_separated_line_per_row(monkeypatch, capsys):
     monkeypatch.setattr(output, "TABLE_LIMIT", 1)
     output.listing("Sites", ["site code", "name"], [("A\tB", None), ("C", "two\nlines")])
     assert capsys.readouterr().out.splitlines() == ["site code\tname", "A B\t", "C\ttwo lines"]
+
+
+def test_review_apply_links_by_verdict_and_exact_only_holds_the_strong_ones(env):
+    with embedded(env["db"]) as (state, psa):
+        northwind = psa.add_account("Northwind Traders Wholesale")  # a strong match for NW, not exact
+    exact_only = zl(env, "links", "review", "--apply", "--exact-only", "--user", "admin", "--json")
+    assert exact_only.returncode == 0, exact_only.stderr
+    rows = {r["site_code"]: r for r in json.loads(exact_only.stdout)}
+    assert rows["NW"]["verdict"] == "strong" and rows["NW"]["action"] == "review"
+    assert store_state(env)[0] == {"ACME-HQ": env["acme"], "ACME-BR": env["acme"], "SMITH": env["smith"]}
+
+    shown = zl(env, "links", "review")
+    assert shown.returncode == 0 and "strong" in shown.stdout and "1 site(s) would be linked by --apply" in shown.stdout
+    assert zl(env, "links", "review", "--apply").returncode == 3  # who links? a person with the privilege
+    applied = zl(env, "links", "review", "--apply", "--user", "admin")
+    assert applied.returncode == 0 and "1 site(s) linked" in applied.stdout
+    assert store_state(env)[0]["NW"] == northwind

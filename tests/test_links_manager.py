@@ -10,7 +10,7 @@ import pytest
 
 from agent import events
 from agent.app import App
-from agent.errors import NotFoundError, PreconditionError, PrivilegeError
+from agent.errors import NotFoundError, PreconditionError, PrivilegeError, UsageError
 from agent.hookspecs import hookimpl
 from agent.sync import records
 from agent.sync.links import LinksManager
@@ -387,3 +387,43 @@ def test_review_plan_then_link_at_or_above_the_score(world):
     assert sum(1 for a in world.state.audit_log() if a["action"] == "link_site") == 3
     assert [e.data["action"] for e in world.events] == ["review"]
     assert [r["site_code"] for r in world.links.review()] == ["NW"]
+
+
+def test_a_review_links_exact_and_strong_matches_only_and_never_two_clients_into_one_account(tmp_path):
+    ini = write_ini(tmp_path)
+    write_inventory(tmp_path, sites=[
+        [("SiteID", "1"), ("SiteCode", "CL-1"), ("Name", "Contoso Legal - Boston"), ("ClientName", "Contoso Legal")],
+        [("SiteID", "2"), ("SiteCode", "CL-2"), ("Name", "Contoso Legal - Denver"), ("ClientName", "Contoso Legal")],
+        [("SiteID", "3"), ("SiteCode", "CLS"), ("Name", "Contoso Legal Services"),
+         ("ClientName", "Contoso Legal Services")],
+        [("SiteID", "4"), ("SiteCode", "FAB"), ("Name", "Fabrikam Research"), ("ClientName", "")],
+        [("SiteID", "5"), ("SiteCode", "FAB2"), ("Name", "Fabrikam Studios"), ("ClientName", "")],
+        [("SiteID", "6"), ("SiteCode", "UNI"), ("Name", "Union Engineering Ltd"), ("ClientName", "")],
+        [("SiteID", "7"), ("SiteCode", "RIV"), ("Name", "Riverside Foods Inc"), ("ClientName", "")],
+    ])
+    app = App(ini)
+    try:
+        seed_people(app)
+        contoso = app.psa.add_account("Contoso Legal LLC")
+        app.psa.add_account("Fabrikam Research Partners")
+        app.psa.add_account("Fabrikam Research Group")
+        app.psa.add_account("Iron Engineering")
+        app.psa.add_account("RIVERSIDE FOODS")
+        app.psa.add_account("Riverside Foods Corp.")
+        links = LinksManager(app)
+
+        plan = {r["site_code"]: r for r in links.review(apply=True, user="admin")}
+
+        assert app.state.site_links() == {"CL-1": contoso, "CL-2": contoso}  # two sites of the one client
+        assert plan["CLS"]["action"] == "review" and "2 Continuum clients" in plan["CLS"]["reason"]
+        assert plan["UNI"]["verdict"] == "weak"  # the common word is not enough
+        assert plan["RIV"]["verdict"] == "ambiguous" and len(plan["RIV"]["contenders"]) == 1
+        assert plan["FAB"]["verdict"] == "ambiguous"  # two accounts as good
+    finally:
+        app.close()
+
+
+def test_a_review_refuses_to_apply_verdicts_that_need_a_person(world):
+    with pytest.raises(UsageError, match="need a person"):
+        world.links.review(apply=True, user="admin", verdicts=("exact", "weak"))
+    assert world.state.site_links() == {}

@@ -32,13 +32,20 @@ def ranked(site_name: str, names: list[str], limit: int = 5, client: str = "") -
             for s in suggest_accounts({"Name": site_name, "ClientName": client}, accounts, limit)]
 
 
+def verdicts(site_name: str, names: list[str], client: str = "") -> list[tuple[str, str]]:
+    accounts = [(f"CRD{i}", name) for i, name in enumerate(names)]
+    return [(s.name, s.verdict) for s in suggest_accounts({"Name": site_name, "ClientName": client}, accounts, 5)]
+
+
 def test_acme_variants_rank_exact_forms_above_a_different_company():
     names = ["ACME Holdings", "Acme, Inc", "Apex Dental", "ACME Inc."]
     result = ranked("ACME Inc.", names)
-    assert [r[0] for r in result[:2]] == ["Acme, Inc", "ACME Inc."]
-    assert result[0][1:] == (100.0, "same name once normalised")
+    assert [r[0] for r in result[:2]] == ["ACME Inc.", "Acme, Inc"]  # exactly the site's name first
+    assert result[0][1:] == (100.0, "exactly the client's name")
+    assert result[1][1:] == (100.0, "same name once normalised")
     holdings = next(r for r in result if r[0] == "ACME Holdings")
-    assert holdings[1] < 100 and holdings[2] == "all words in common"
+    assert holdings[1] < 100 and holdings[2] == "the telling words in common"  # Holdings says little
+    assert verdicts("ACME Inc.", names)[0] == ("ACME Inc.", "exact")  # exactly its name, though two normalise so
     assert "Apex Dental" not in [r[0] for r in result[:3]]
 
 
@@ -130,3 +137,51 @@ def test_plugin_is_registered_and_answers_through_the_hook():
     found = pm.hook.zenith_suggest_accounts(site={"Name": "ACME"}, accounts=[("CRD1", "Acme Inc")],
                                             limit=5, settings=None)
     assert found[0].rec_id == "CRD1"
+
+
+# -- verdicts ------------------------------------------------------------------------------------
+def test_a_shared_trade_word_is_not_enough_union_is_not_iron():
+    assert verdicts("Union Engineering Ltd", ["Iron Engineering", "Apex Dental"])[0] == ("Iron Engineering", "weak")
+    assert verdicts("Summit Logistics Ltd", ["Cedar Logistics LLC"])[0][1] == "weak"
+
+
+def test_exactly_the_clients_name_wins_a_tie_and_neither_exactly_is_ambiguous():
+    pool = ["RIVERSIDE FOODS", "Riverside Foods Corp."]
+    assert verdicts("Riverside Foods Corp.", pool)[0] == ("Riverside Foods Corp.", "exact")
+    assert verdicts("Riverside Foods", pool)[0] == ("RIVERSIDE FOODS", "exact")
+    found = suggest_accounts({"Name": "Riverside Foods Inc"}, [("CRD1", pool[0]), ("CRD2", pool[1])], 5)
+    assert [s.verdict for s in found] == ["ambiguous", "ambiguous"]
+
+
+def test_a_slip_of_the_keyboard_is_forgiven_a_changed_letter_is_another_name():
+    pool = ["Northwind Traders Ltd", "Carter Dental"]
+    assert verdicts("Nortwind Traders", pool)[0] == ("Northwind Traders Ltd", "strong")  # a letter dropped
+    assert verdicts("Northwnid Traders", pool)[0] == ("Northwind Traders Ltd", "strong")  # two swapped
+    assert verdicts("Carver Dental", pool)[0] == ("Carter Dental", "weak")  # Carver is someone else
+
+
+def test_numbers_and_a_second_brand_word_tell_businesses_apart():
+    pool = ["Keller Store 12", "Keller Store 121", "Pemford Stanmere Law", "Pemford Law"]
+    assert verdicts("Keller Store 12", pool)[0] == ("Keller Store 12", "exact")
+    assert verdicts("Keller Store 21", pool)[0][1] in ("weak", "ambiguous")
+    assert verdicts("Stanmere Law", pool)[0][1] == "weak"
+
+
+def test_branch_words_and_a_location_do_not_hide_the_name():
+    pool = ["Contoso Legal LLC", "Fabrikam"]
+    assert verdicts("Contoso Legal - Head Office", pool)[0] == ("Contoso Legal LLC", "exact")
+    assert verdicts("Contoso Legal (Branch 2)", pool)[0] == ("Contoso Legal LLC", "exact")
+    assert verdicts("Boston Office", pool, client="Contoso Legal")[0] == ("Contoso Legal LLC", "exact")
+
+
+def test_the_clients_name_decides_before_the_sites_name():
+    pool = ["Harbour View", "Harbour View Accountants Ltd"]
+    # The site's name alone would name the first; Continuum's client record names the second.
+    assert verdicts("Harbour View - Dublin", pool, client="Harbour View Accountants Ltd")[0] == (
+        "Harbour View Accountants Ltd", "exact")
+
+
+def test_a_brand_in_two_trades_is_not_a_strong_match_for_a_third():
+    pool = ["Northwind Traders", "Northwind Logistics"]
+    assert verdicts("Northwind Foods", pool)[0][1] in ("weak", "ambiguous")
+    assert verdicts("Northwind Traders - Leeds", pool)[0] == ("Northwind Traders", "exact")

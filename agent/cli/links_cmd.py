@@ -7,7 +7,7 @@ import sys
 import click
 
 from agent.cli.output import console, done, emit_json, listing, table
-from agent.sync.links import LinksManager
+from agent.sync.links import APPLIED_VERDICTS, LinksManager
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
 user_option = click.option("--user", "user", envvar="ZENITHLINK_USER", default=None,
@@ -204,23 +204,32 @@ def create_asset(app, device_id: str, account: str | None, user: str | None, as_
 
 # -- bulk review -----------------------------------------------------------------------------
 @links.command("review")
+@click.option("--apply", "apply_", is_flag=True,
+              help="Link every unlinked site whose best account is an exact or strong match.")
+@click.option("--exact-only", is_flag=True, help="With --apply: link exact matches only.")
 @click.option("--min-score", type=click.FloatRange(0, 100), default=None,
-              help="Link every unlinked site whose best suggestion scores at least this much.")
-@click.option("--dry-run", is_flag=True, help="Only show what --min-score would link.")
+              help="With --apply (implied): link only matches scoring at least this much too.")
+@click.option("--dry-run", is_flag=True, help="Only show what --apply would link.")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask before linking.")
 @user_option
 @json_option
 @click.pass_obj
-def review(app, min_score: float | None, dry_run: bool, yes: bool, user: str | None, as_json: bool) -> None:
-    """Every unlinked site with its best account; with --min-score, link the good ones.
+def review(app, apply_: bool, exact_only: bool, min_score: float | None, dry_run: bool, yes: bool,
+           user: str | None, as_json: bool) -> None:
+    """Every unlinked site with its best account and the verdict on it; --apply links the exact and
+    strong matches.
 
-    The plan is shown first; on a terminal you are asked before anything is linked.
+    Verdicts: exact (exactly the name, or the same name once normalised, and no other account so),
+    strong (the telling words in common, no telling word different, well ahead of the next account),
+    ambiguous (another account is as good: the contenders are listed), weak, none. Ambiguous and
+    weak matches are never linked by a review: link them one by one. The plan is shown first; on a
+    terminal you are asked before anything is linked.
     """
     manager = LinksManager(app)
-    applying = min_score is not None and not dry_run
+    applying = (apply_ or min_score is not None) and not dry_run
     if applying:
         manager.state.require_privilege(user, "link sites to accounts")
-    plan = manager.review_plan(min_score)
+    plan = manager.review_plan(min_score, verdicts=("exact",) if exact_only else APPLIED_VERDICTS)
     chosen = sum(1 for row in plan if row["action"] == "link")
     if not as_json:
         _show_plan(plan)
@@ -231,18 +240,30 @@ def review(app, min_score: float | None, dry_run: bool, yes: bool, user: str | N
         emit_json(plan)
     elif applying:
         done(f"{linked} site(s) linked.")
-    elif min_score is not None:
-        done(f"Dry run: {chosen} site(s) would be linked; nothing was changed.")
+    else:
+        verdicts = ("exact", "strong", "ambiguous", "weak", "none")
+        counts = {v: sum(1 for r in plan if r["verdict"] == v) for v in verdicts}
+        summary = ", ".join(f"{n} {v}" for v, n in counts.items() if n)
+        done(f"{'Dry run: ' if dry_run else ''}{chosen} site(s) would be linked by --apply"
+             f"{' --exact-only' if exact_only else ''}; nothing was changed." + (f" ({summary})" if summary else ""))
 
 
 def _show_plan(plan: list[dict]) -> None:
     rows = [(r["site_code"], r["site_name"], r["account_rec_id"], r["account_name"],
-             "" if r["score"] is None else f"{r['score']:.1f}", r["reason"], r["action"]) for r in plan]
+             "" if r["score"] is None else f"{r['score']:.1f}", r["verdict"], _why(r), r["action"]) for r in plan]
     if not rows:
         console.print("Every site is linked.")
         return
-    listing("Review of unlinked sites", ["site code", "site name", "account", "account name", "score", "why",
-                                           "action"], rows)
+    listing("Review of unlinked sites", ["site code", "site name", "account", "account name", "score", "verdict",
+                                           "why", "action"], rows)
+
+
+def _why(row: dict) -> str:
+    if not row["contenders"]:
+        return row["reason"]
+    others = "; ".join(f"{c['name']} ({c['rec_id']}, {c['score']:.0f})" for c in row["contenders"])
+    return f"{row['reason']}; as good: {others}"
+
 
 
 commands = [links]

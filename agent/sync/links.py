@@ -8,6 +8,7 @@ tells the notifiers (``events.LINK_CHANGED``).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -27,12 +28,15 @@ _KIND_WORD = {"sites": "site", "devices": "device"}
 
 @dataclass(frozen=True)
 class Suggestion:
-    """A PSA record that may be the one to link: ``score`` 0..100 (100 = certain), ``reason`` why."""
+    """A PSA record that may be the one to link: ``score`` 0..100 (100 = the same name), ``reason``
+    why, and the matcher's ``verdict`` on it: ``exact``, ``strong`` (a bulk review links these two),
+    ``ambiguous`` (another candidate is as good), ``weak``, or ``""`` from a matcher that gives none."""
 
     rec_id: str
     name: str
     score: float
     reason: str
+    verdict: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -49,6 +53,9 @@ class Page:
 
 
 REVIEW_BY = ("serial", "name")
+# The verdicts a bulk review links without a person's choice; the matcher's (plugins/matcher.py).
+APPLIED_VERDICTS = ("exact", "strong")
+CONTENDERS = 3
 
 
 class InventoryNotDownloaded(PreconditionError):
@@ -403,24 +410,32 @@ class LinksManager:
                 if _contains(" ".join((a.name, a.serial, a.manufacturer)), words)]
 
     # -- bulk review -----------------------------------------------------------------------
-    def review_plan(self, min_score: float | None = None, only: Collection[str] | None = None) -> list[dict[str, Any]]:
-        """Every unlinked site (of ``only``, when given) with its best suggestion; ``action`` says
-        what :meth:`apply` would do. A tie (two accounts with the best score) is never linked
-        without a person's choice: its action is ``review``."""
+    def review_plan(self, min_score: float | None = None, only: Collection[str] | None = None, *,
+                    verdicts: Collection[str] = APPLIED_VERDICTS) -> list[dict[str, Any]]:
+        """Every unlinked site (of ``only``, when given) with its best suggestion and the matcher's
+        verdict on it; ``action`` says what :meth:`apply` would do: ``link`` only for a verdict in
+        ``verdicts`` (exact or strong; never ``ambiguous`` or ``weak``) scoring at least ``min_score``.
+        Sites of different Continuum clients that would all go to one account are left for a
+        person too: one of them at most is that account's."""
         accounts = self.suggestion_accounts()
         wanted = set(only) if only is not None else None
         plan = []
         for row in self.sites(linked=False):
             if wanted is not None and row["site_code"] not in wanted:
                 continue
-            best = self._suggest_accounts(row["record"], accounts, 2) if row["in_inventory"] else []
+            best = self._suggest_accounts(row["record"], accounts, CONTENDERS) if row["in_inventory"] else []
             top = best[0] if best else None
-            tie = len(best) > 1 and best[1].score == best[0].score
-            selected = top is not None and min_score is not None and top.score >= min_score and not tie
+            verdict = (top.verdict or _verdict_from_scores(best)) if top else "none"
+            selected = (top is not None and verdict in verdicts
+                        and (min_score is None or top.score >= min_score))
             plan.append({"site_code": row["site_code"], "site_name": row["name"],
+                         "client_name": row["record"].get("ClientName", ""),
                          "account_rec_id": top.rec_id if top else None, "account_name": top.name if top else None,
-                         "score": top.score if top else None, "reason": top.reason if top else "", "tie": tie,
+                         "score": top.score if top else None, "reason": top.reason if top else "",
+                         "verdict": verdict, "tie": verdict == "ambiguous",
+                         "contenders": [s.as_dict() for s in best[1:]] if verdict == "ambiguous" else [],
                          "action": "link" if selected else ("review" if top else "no suggestion")})
+        _hold_shared_accounts(plan)
         return plan
 
     def apply(self, plan: list[dict[str, Any]], user: str | None) -> int:
@@ -440,15 +455,21 @@ class LinksManager:
                       links={row["site_code"]: row["account_rec_id"] for row in chosen})
         return len(chosen)
 
-    def review(self, min_score: float | None = None, dry_run: bool = False,
-               user: str | None = None) -> list[dict[str, Any]]:
-        """The plan; with ``min_score`` and not ``dry_run``, also link the rows at or above it."""
-        if min_score is not None and not dry_run:
+    def review(self, min_score: float | None = None, dry_run: bool = False, user: str | None = None, *,
+               apply: bool = False, verdicts: Collection[str] = APPLIED_VERDICTS) -> list[dict[str, Any]]:
+        """The plan; with ``apply`` (or a ``min_score``, which implies it) and not ``dry_run``, also
+        link its ``link`` rows: verdict exact or strong, and at least ``min_score`` when given."""
+        applying = (apply or min_score is not None) and not dry_run
+        if applying:
             self._privilege(user, "link sites to accounts")
         if min_score is not None and not 0 <= min_score <= 100:
             raise UsageError(f"the minimum score must be between 0 and 100, not {min_score}")
-        plan = self.review_plan(min_score)
-        if min_score is not None and not dry_run:
+        unknown = set(verdicts) - set(APPLIED_VERDICTS)
+        if unknown:
+            raise UsageError(f"a review links only {' and '.join(APPLIED_VERDICTS)} matches, not "
+                             f"{', '.join(sorted(unknown))}: those need a person's choice")
+        plan = self.review_plan(min_score, verdicts=verdicts)
+        if applying:
             self.apply(plan, user)
         return plan
 
@@ -550,6 +571,41 @@ class LinksManager:
                 logger.warning("link change not notified: {}", exc.message)
 
         self.state.on_commit(notify)
+
+
+def _verdict_from_scores(best: list[Suggestion]) -> str:
+    """For a matcher that gives no verdict: only a lone best score of 100 counts as exact."""
+    if best and best[0].score >= 100:
+        return "ambiguous" if len(best) > 1 and best[1].score >= 100 else "exact"
+    return "weak"
+
+
+def _hold_shared_accounts(plan: list[dict[str, Any]]) -> None:
+    """Sites of several Continuum clients bound for one account: one client at most is that
+    account's. The client whose name is the account's (a lone exact match) keeps its links; the
+    others are left for a person."""
+    clients: dict[str, set[str]] = {}
+    exact: dict[str, set[str]] = {}
+    for row in plan:
+        if row["action"] == "link":
+            clients.setdefault(row["account_rec_id"], set()).add(_client_of(row))
+            if row["verdict"] == "exact":
+                exact.setdefault(row["account_rec_id"], set()).add(_client_of(row))
+    for row in plan:
+        account = row["account_rec_id"]
+        if row["action"] != "link" or len(clients.get(account, ())) < 2:
+            continue
+        if exact.get(account) == {_client_of(row)}:
+            continue
+        row.update(action="review", verdict="ambiguous", tie=True,
+                   reason=f"{row['reason']}; sites of {len(clients[account])} Continuum clients would share "
+                          "this account")
+
+
+def _client_of(row: dict[str, Any]) -> str:
+    """Which Continuum client a site is: its client name, else its name before a location."""
+    name = row["client_name"] or re.split(r"\s+[-–—|]\s+|\s*\(", row["site_name"] or "", maxsplit=1)[0]
+    return _fold(name)
 
 
 def _site_row(code: str, record: dict, account: str | None, names: dict[str, str], present: bool) -> dict:

@@ -19,8 +19,6 @@ from agent.sync.links import REVIEW_BY, InventoryNotDownloaded, LinksManager
 from agent.web.context import Viewer, action, console_of, field, int_param, page, redirect, render
 
 PAGE_SIZE = 50
-# A review proposes a link from this score on (100: the same name once normalised).
-REVIEW_SCORE = 90.0
 REVIEW_MAX_ROWS = 500
 TABS = ("unlinked", "linked")
 
@@ -127,9 +125,9 @@ def sites_review(request: Request, viewer: Viewer) -> Response:
         found = links.find_sites(linked=False, keyword=keyword, limit=REVIEW_MAX_ROWS)
     except InventoryNotDownloaded as exc:
         return _no_inventory(request, viewer, exc, "sites")
-    plan = links.review_plan(REVIEW_SCORE, only=[r["site_code"] for r in found.rows]) if found.rows else []
+    plan = links.review_plan(None, only=[r["site_code"] for r in found.rows]) if found.rows else []
     return render(request, "sites_review.html", viewer, nav="sites", q=keyword, plan=plan, total=found.total,
-                  limit=REVIEW_MAX_ROWS, min_score=REVIEW_SCORE)
+                  limit=REVIEW_MAX_ROWS)
 
 
 @action("link sites to accounts")
@@ -145,6 +143,7 @@ def sites_review_apply(request: Request, viewer: Viewer, form: FormData) -> Resp
         if row["account_rec_id"] and row["account_rec_id"] == chosen.get(row["site_code"]):
             row["action"] = "link"
         else:
+            row["action"] = "review"
             changed += 1
     linked = links.apply(plan, viewer.login)
     note = f" {changed} left as they were: their suggestion changed since the preview." if changed else ""
