@@ -19,6 +19,8 @@ from agent.events import (
     ACTIVATION_PENDING,
     ALL_KINDS,
     CONFIG_REJECTED,
+    CONTINUUM_RECOVERED,
+    CONTINUUM_UNREACHABLE,
     INVENTORY_FAILED,
     REQUEST_FAILED,
     SECURITY_CODE_REFUSED,
@@ -28,11 +30,12 @@ from agent.events import (
 )
 from agent.hookspecs import hookimpl
 
-# "All ticket events and failures": what a person wants to hear about by default. Routine
-# events (inventory refreshed, link changed) are opt-in.
+# "All ticket events and failures": what a person wants to hear about by default, and the end
+# of an outage, since whoever was told it began wants to hear it is over. Routine events
+# (inventory refreshed, link changed) are opt-in.
 DEFAULT_EVENTS: frozenset[str] = frozenset({
     TICKET_CREATED, TICKET_RETURNED, TICKET_CLOSED_IN_CONTINUUM, REQUEST_FAILED, INVENTORY_FAILED,
-    ACTIVATION_PENDING, SECURITY_CODE_REFUSED, CONFIG_REJECTED,
+    ACTIVATION_PENDING, SECURITY_CODE_REFUSED, CONFIG_REJECTED, CONTINUUM_UNREACHABLE, CONTINUUM_RECOVERED,
 })
 _STOP = object()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from loguru import logger
 
 from agent.backends.continuum import (
     CircuitBreaker,
@@ -133,3 +134,26 @@ def test_definitive_answers_count_as_success():
     with pytest.raises(ContinuumUnavailable):
         client.ping()
     assert client.circuit.state == "closed"
+
+
+def test_a_server_that_stays_down_is_a_warning_once_not_at_every_failed_probe():
+    lines: list[tuple[str, str]] = []
+    sink = logger.add(lambda m: lines.append((m.record["level"].name, m.record["message"])), level="DEBUG")
+    try:
+        clock = Clock()
+        breaker = CircuitBreaker(failure_threshold=2, reset_after=10, clock=clock)
+        for _ in range(2):
+            breaker.before_call()
+            breaker.record_failure()
+        for _ in range(5):  # a probe every 10 s, each failing
+            clock.now += 10
+            breaker.before_call()
+            breaker.record_failure()
+        clock.now += 10
+        breaker.before_call()
+        breaker.record_success()
+    finally:
+        logger.remove(sink)
+    loud = [(level, message) for level, message in lines if level not in ("DEBUG", "TRACE")]
+    assert loud == [("WARNING", "Continuum circuit open after 2 failure(s): pausing calls for 10 s"),
+                    ("INFO", "Continuum circuit closed: the server answers again")]

@@ -8,6 +8,7 @@ from agent import events
 from agent.backends.continuum import answers
 from agent.hookspecs import hookimpl
 from agent.sync.inbound.engine import InboundSync
+from agent.sync.outage import OutageTracker
 from dbsys import reports
 
 from test_inbound_support import Env, env, sandbox  # noqa: F401 - fixtures
@@ -208,6 +209,46 @@ def test_transient_failures_end_the_round_quietly_and_the_next_poll_retries(env)
 
     env.sandbox.faults.clear()
     assert env.sync() == 1
+
+
+def test_garbled_feed_answers_past_the_threshold_are_an_outage_reported_once(env):
+    env.open(env.site_codes()[0])
+    now = [1_795_000_000.0]
+    sync = InboundSync(env.app, outage=OutageTracker(env.app, clock=lambda: now[0]))
+    env.sandbox.faults.set(hostile="malformed", hostile_count=1000, paths=["/psa/v1/queue"])
+
+    assert sync.run_once() == 0
+    assert reports.list_reports(env.dbsys) == []  # one bad answer is a warning in the log
+    for _ in range(3):
+        now[0] += 31
+        assert sync.run_once() == 0
+
+    [report] = reports.list_reports(env.dbsys)
+    assert report.kind == "continuum-unreachable"
+    assert env.recorder.kinds() == [events.CONTINUUM_UNREACHABLE]
+    assert env.state.get_state("outage_since")
+
+    env.sandbox.faults.clear()
+    assert sync.run_once() == 1
+    assert env.recorder.kinds() == [events.CONTINUUM_UNREACHABLE, events.CONTINUUM_RECOVERED, events.TICKET_CREATED]
+    assert env.state.get_state("outage_since") is None
+    assert env.state.get_state("last_error").startswith("Recovered at")
+
+
+def test_a_rate_limit_is_an_answer_that_ends_a_run_of_failures(env):
+    now = [1_795_000_000.0]
+    tracker = OutageTracker(env.app, clock=lambda: now[0])
+    env.sandbox.faults.set(outage=True)
+    InboundSync(env.app, outage=tracker).run_once()
+    now[0] += 59
+    env.sandbox.faults.set(outage=False, rate_limit_count=5, retry_after=1)
+    InboundSync(env.app, outage=tracker).run_once()
+    env.sandbox.faults.clear()
+    env.sandbox.faults.set(outage=True)
+    now[0] += 59
+    InboundSync(env.app, outage=tracker).run_once()
+
+    assert not tracker.ongoing and reports.list_reports(env.dbsys) == []
 
 
 def test_orphan_changes_adopt_the_ticket_unless_it_is_closed_or_mastered_elsewhere(env):

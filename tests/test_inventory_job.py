@@ -10,9 +10,10 @@ from loguru import logger
 
 from agent import events
 from agent.app import App
-from agent.backends.continuum import ContinuumClient, RetryPolicy
+from agent.backends.continuum import CircuitBreaker, ContinuumClient, RetryPolicy
 from agent.sandbox import SandboxServer
 from agent.sync.inventory.refresh import PENDING_WARNING, InventoryJob, inventory_paths
+from agent.sync.outage import OutageTracker
 from config.loader import parse_settings
 from dbsys import reports
 
@@ -153,4 +154,29 @@ def test_a_refused_security_code_names_the_ini_key_and_never_the_code(tmp_path, 
     assert "PSG" in text and wrong not in text
     assert kinds(notified) == [events.SECURITY_CODE_REFUSED]
     assert wrong not in notified[0].summary
+    app.close()
+
+
+def test_during_an_outage_a_failed_refresh_leaves_the_telling_to_the_outage(tmp_path, sandbox):
+    app, notified = make_app(tmp_path, sandbox)
+    app.set_client(ContinuumClient(sandbox.url, PSG, retry=FAST, timeout=5.0,
+                                   circuit=CircuitBreaker(failure_threshold=1000)))
+    now = [1_795_000_000.0]
+    job = InventoryJob(app, outage=OutageTracker(app, clock=lambda: now[0]))
+    sandbox.faults.set(outage=True)
+
+    assert job.run_once() is None  # a failure like any other: its own report
+    now[0] += 3600  # the next refresh, an hour later, fails too: that is an outage
+    assert job.run_once() is None
+    now[0] += 3600
+    assert job.run_once() is None  # within the outage: said by the outage's report alone
+
+    assert kinds(notified) == [events.INVENTORY_FAILED, events.CONTINUUM_UNREACHABLE]
+    assert sorted(p.name.split("-", 1)[1] for p in report_files(app)) == ["continuum-unreachable.xml", "inventory.xml"]
+    assert app.state.get_state("last_error").startswith("Continuum has not answered for 1 h 0 min")
+
+    sandbox.faults.clear()
+    assert job.run_once().sites == 15
+    assert kinds(notified)[-2:] == [events.CONTINUUM_RECOVERED, events.INVENTORY_REFRESHED]
+    assert app.state.get_state("outage_since") is None
     app.close()

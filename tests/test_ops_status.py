@@ -88,6 +88,23 @@ def test_status_file_store_and_reports_together(site):
     assert "NOT running" in text and "c-18" in text and "1 done, 1 failed" in text
 
 
+def test_an_outage_is_shown_from_the_store_and_its_end_too(site):
+    dbsys = site.parent / "Dbsys"
+    dbsys.mkdir()
+    write_status(status_path(dbsys, "T1"), status_fields(outage_since="2026-11-27T09:58:00.000000Z"))
+    state, _ = open_embedded(dbsys / "zenithlink.sqlite3")
+    state.set_state("outage_since", "2026-11-27T09:58:00.000000Z")
+
+    assert run_json(site, "status")["outage_since"] == "2026-11-27T09:58:00.000000Z"
+    text = CliRunner().invoke(cli, ["--config", str(site), "status"]).output
+    assert "NOT ANSWERING since 2026-11-27T09:58:00" in text
+
+    state.set_state("outage_since", None)  # Continuum answered; the status file is not rewritten yet
+    state.close()
+    assert run_json(site, "status")["outage_since"] is None
+    assert "no outage" in CliRunner().invoke(cli, ["--config", str(site), "status"]).output
+
+
 def test_running_while_the_folder_lock_is_held(site):
     dbsys = site.parent / "Dbsys"
     with FolderLock(dbsys):

@@ -239,6 +239,13 @@ def test_status_shows_queue_outbox_error_reports_and_the_audit_log(admin):
     assert 'hx-trigger="every 5s"' in admin.client.get("/status/panel").text
 
 
+def test_the_status_panel_says_since_when_continuum_does_not_answer(admin):
+    assert "no outage" in text(admin.client.get("/status/panel").text)
+    admin.state.set_state("outage_since", "2026-11-27T10:00:00.000000Z")
+    panel = text(admin.client.get("/status/panel").text)
+    assert "not answering since 2026-11-27 10:00:00 UTC" in panel
+
+
 def test_without_inventory_the_links_pages_say_so_and_point_to_the_error_reports(tmp_path):
     made = make_console(tmp_path, inventory=False)
     try:

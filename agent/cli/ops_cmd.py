@@ -18,7 +18,7 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print one JS
 STATUS_FIELDS = ("version", "pid", "started_at", "updated_at", "last_inventory_refresh", "inventory_sites",
                  "inventory_devices", "inventory_changes", "activation", "last_queue_poll", "queue_cursor",
                  "process_queue", "outbox_depth", "outbox_oldest", "requests_done", "requests_failed",
-                 "last_error")
+                 "last_error", "outage_since")
 
 
 # -- status ----------------------------------------------------------------------------------
@@ -89,7 +89,9 @@ def _store_status(app) -> dict[str, Any]:
                             # as in the status file: a queued request counts as processed
                             "requests_done": counts.get("Done", 0) + counts.get("Queued", 0),
                             "requests_failed": counts.get("Failed", 0), "requests_queued": counts.get("Queued", 0),
-                            "activation_pending_since": state.get_state("activation_pending_since")}
+                            "activation_pending_since": state.get_state("activation_pending_since"),
+                            # cleared when Continuum answers again: absent in the store means none
+                            "outage_since": state.get_state("outage_since")}
     for key in _STATE_FIELDS:
         value = state.get_state(key)
         if value is not None:
@@ -126,6 +128,7 @@ def _status_rows(doc: dict[str, Any]) -> list[tuple[str, Any]]:
         ("inventory changes", doc["inventory_changes"] or "-"),
         ("inventory files", files),
         ("queue", "ON (tickets are created)" if doc["process_queue"] else "off (inventory and links only)"),
+        ("Continuum", _reachability(doc)),
         ("last queue poll", _or_never(doc["last_queue_poll"])),
         ("queue cursor", doc["queue_cursor"] or "-"),
         ("outbox", f"{_n(doc['outbox_depth'])} waiting, oldest {doc['outbox_oldest'] or '-'}"),
@@ -147,6 +150,13 @@ def _activation(doc: dict[str, Any]) -> str:
     if doc["activation"] == "refused":
         return "REFUSED: Continuum does not accept the PSG (see docs/troubleshooting.md)"
     return doc["activation"] or "unknown (no inventory refresh yet)"
+
+
+def _reachability(doc: dict[str, Any]) -> str:
+    if doc["outage_since"]:
+        return (f"NOT ANSWERING since {doc['outage_since']}; the agent keeps trying, see the last error "
+                "(docs/troubleshooting.md)")
+    return "no outage"
 
 
 def _or_never(value: Any) -> str:

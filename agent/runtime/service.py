@@ -27,6 +27,7 @@ from agent.reporting import report_failure
 from agent.runtime.lock import FolderLock
 from agent.sync.inbound.engine import InboundSync
 from agent.sync.inventory.refresh import InventoryJob
+from agent.sync.outage import SINCE_STATE, OutageTracker
 from agent.sync.outbound.sender import OutboxSender
 from agent.sync.requests import RequestProcessor, repair_results
 
@@ -76,7 +77,8 @@ class Worker:
 class Service:
     """The agent's long-running process (or one cycle of it with ``once``)."""
 
-    def __init__(self, app: App, *, once: bool = False) -> None:
+    def __init__(self, app: App, *, once: bool = False, outage_clock: Callable[[], float] = time.time) -> None:
+        """``outage_clock``: the wall clock the outage tracker measures with (tests pass a fake one)."""
         self.app = app
         self.once = once
         self.stop = threading.Event()
@@ -85,10 +87,12 @@ class Service:
         self.workers: dict[str, Worker] = {}
         self._request_watcher = None
         self._ini_watcher = None
-        # One engine each for the life of the service; they read app.settings every round.
-        self.inventory_job = InventoryJob(app)
-        self.inbound = InboundSync(app)
-        self.sender = OutboxSender(app, stop=self.stop)
+        # One engine each for the life of the service; they read app.settings every round, and
+        # tell one tracker how Continuum answers them.
+        self.outage = OutageTracker(app, clock=outage_clock, on_change=self._wake_status)
+        self.inventory_job = InventoryJob(app, outage=self.outage)
+        self.inbound = InboundSync(app, outage=self.outage)
+        self.sender = OutboxSender(app, stop=self.stop, outage=self.outage)
         self.processor = RequestProcessor(app)
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -227,6 +231,11 @@ class Service:
     def _outbox(self) -> None:
         self.sender.run_once()
 
+    def _wake_status(self) -> None:
+        status = self.workers.get("status")
+        if status is not None:
+            status.wake.set()
+
     def _outbox_interval(self) -> float:
         return min(5.0, max(0.05, self.sender.next_due_seconds()))
 
@@ -300,6 +309,7 @@ class Service:
             "outbox_oldest": store.oldest_pending_outbox(),
             "requests_done": counts.get("Done", 0) + counts.get("Queued", 0),
             "requests_failed": counts.get("Failed", 0), "last_error": state("last_error"),
+            "outage_since": state(SINCE_STATE),
         }
 
     def write_status(self, *, stopped: bool = False) -> None:

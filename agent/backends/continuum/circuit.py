@@ -50,7 +50,7 @@ class CircuitBreaker:
                 self._probing = False
             if self._state == HALF_OPEN and not self._probing:
                 self._probing = True
-                logger.info("Continuum circuit half-open: sending one probe request")
+                logger.debug("Continuum circuit half-open: sending one probe request")
                 return
             wait = max(remaining, 0.0) if self._state == OPEN else min(1.0, self.reset_after)
         raise CircuitOpen(
@@ -69,7 +69,11 @@ class CircuitBreaker:
         with self._lock:
             self._failures += 1
             if self._state == HALF_OPEN or self._failures >= self.failure_threshold:
-                if self._state != OPEN:
+                # Said once when it opens; a failed probe of a server that is still down is not news.
+                if self._state == CLOSED:
                     logger.warning("Continuum circuit open after {} failure(s): pausing calls for {:.0f} s",
                                    self._failures, self.reset_after)
+                elif self._state == HALF_OPEN:
+                    logger.debug("Continuum circuit probe failed: pausing calls for another {:.0f} s",
+                                 self.reset_after)
                 self._state, self._opened_at, self._probing = OPEN, self._clock(), False

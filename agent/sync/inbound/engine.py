@@ -41,11 +41,12 @@ from loguru import logger
 from agent import events
 from agent.errors import StoreError, describe
 from agent.ports.psa import PsaUnavailable
-from agent.ports.rmm import RmmBadAnswer, RmmCredentialsRefused, RmmError, RmmNotActivated, RmmRateLimited, RmmRejected
+from agent.ports.rmm import RmmCredentialsRefused, RmmError, RmmNotActivated, RmmRateLimited, RmmRejected
 from agent.ports.times import now_iso, parse_stored_time, stored_time
 from agent.reporting import report_failure
 from agent.sync.inbound.feed import FeedIO
 from agent.sync.inbound.rules import KINDS, BadChange, PageApplier
+from agent.sync.outage import OutageTracker, is_outage
 
 PAGE_LIMIT = 500
 MAX_PAGES_PER_ROUND = 10
@@ -93,9 +94,11 @@ class InboundSync:
     """Turns the Continuum change feed into PSA work; build one per round or keep one."""
 
     def __init__(self, app, *, limit: int = PAGE_LIMIT, max_pages: int = MAX_PAGES_PER_ROUND,
-                 give_up_after: int = GIVE_UP_AFTER, clock: Callable[[], float] = time.monotonic) -> None:
+                 give_up_after: int = GIVE_UP_AFTER, clock: Callable[[], float] = time.monotonic,
+                 outage: OutageTracker | None = None) -> None:
         self.app = app
         self._clock = clock
+        self.outage = outage or OutageTracker.of(app)
         self._not_before = -math.inf  # Continuum's Retry-After: no read of the feed before then
         self.limit = limit
         self.max_pages = max_pages
@@ -124,29 +127,8 @@ class InboundSync:
             self._clear_problem()
         except _StopRound:
             pass
-        except RmmNotActivated:
-            stats.stopped_by = "not activated"
-            self._activation_pending()
-        except RmmCredentialsRefused as exc:
-            stats.stopped_by = "security code"
-            self.app.state.set_state("activation", "refused")
-            self._problem("BadSecurityCode", "Continuum refused the Security Code while reading the ticket queue",
-                          exc, events.SECURITY_CODE_REFUSED,
-                          todo="Correct [Continuum] PSG in the INI; the agent reads the queue again at the next poll.")
-        except RmmRateLimited as exc:
-            stats.stopped_by = "rate limited"
-            delay = exc.retry_after or float(self.app.settings.poll_interval_seconds)
-            self._not_before = self._clock() + delay
-            logger.warning("Continuum asks for {:.0f} s before the ticket queue is read again; the agent waits", delay)
-        except RmmRejected as exc:
-            stats.stopped_by = "refused"
-            self._problem("QueueRefused", "Continuum refused to serve the ticket queue", exc)
         except RmmError as exc:
-            stats.stopped_by = "continuum unavailable"
-            if exc.retryable and not isinstance(exc, RmmBadAnswer):
-                logger.warning("ticket queue not read this time, retried at the next poll: {}", describe(exc))
-            else:
-                self._problem(exc.code, "The ticket queue could not be read", exc)
+            self._rmm_failed(exc, stats)
         except (StoreError, PsaUnavailable) as exc:
             stats.stopped_by = "store"
             self._problem("StoreError", "Continuum changes could not be written to the store", exc)
@@ -154,6 +136,39 @@ class InboundSync:
             stats.stopped_by = "error"
             self._problem("InboundFailed", "Reading the Continuum ticket queue failed", exc)
         return stats.applied
+
+    def _rmm_failed(self, exc: RmmError, stats: RoundStats) -> None:
+        """The round ended on what Continuum answered, or on its not answering."""
+        if is_outage(exc):
+            stats.stopped_by = "continuum unavailable"
+            logger.log(self.outage.failed("feed", exc), "ticket queue not read this time, retried at the next "
+                       "poll: {}", describe(exc))
+            return
+        if isinstance(exc, (RmmNotActivated, RmmCredentialsRefused, RmmRateLimited, RmmRejected)):
+            self.outage.answered("feed")  # a refusal is an answer: Continuum is reachable
+        if isinstance(exc, RmmNotActivated):
+            stats.stopped_by = "not activated"
+            self._activation_pending()
+        elif isinstance(exc, RmmCredentialsRefused):
+            stats.stopped_by = "security code"
+            self.app.state.set_state("activation", "refused")
+            self._problem("BadSecurityCode", "Continuum refused the Security Code while reading the ticket queue",
+                          exc, events.SECURITY_CODE_REFUSED,
+                          todo="Correct [Continuum] PSG in the INI; the agent reads the queue again at the next poll.")
+        elif isinstance(exc, RmmRateLimited):
+            stats.stopped_by = "rate limited"
+            delay = exc.retry_after or float(self.app.settings.poll_interval_seconds)
+            self._not_before = self._clock() + delay
+            logger.warning("Continuum asks for {:.0f} s before the ticket queue is read again; the agent waits", delay)
+        elif isinstance(exc, RmmRejected):
+            stats.stopped_by = "refused"
+            self._problem("QueueRefused", "Continuum refused to serve the ticket queue", exc)
+        else:
+            stats.stopped_by = "continuum unavailable"
+            if exc.retryable:
+                logger.warning("ticket queue not read this time, retried at the next poll: {}", describe(exc))
+            else:
+                self._problem(exc.code, "The ticket queue could not be read", exc)
 
     def seconds_to_wait(self) -> float:
         """How long Continuum asked the agent to wait before the next read (0: none)."""
@@ -178,6 +193,7 @@ class InboundSync:
         unacked = state.unacked_ticket_links()
         for number in range(1, self.max_pages + 1):
             page = ahead.page()
+            self.outage.answered("feed")  # before the page's events: Continuum was back first
             self._activation_confirmed()
             more = bool(page.more and page.changes)
             if more and number < self.max_pages:

@@ -31,10 +31,12 @@ from typing import Any
 from loguru import logger
 
 from agent import events
+from agent.errors import describe
 from agent.ports.rmm import InventoryPage, InventoryRecord, RmmCredentialsRefused, RmmNotActivated
 from agent.reporting import report_failure
 from agent.sync.inventory.index import KEYS as KEY_TAG
 from agent.sync.inventory.index import inventory_path
+from agent.sync.outage import OutageTracker, is_outage
 from dbsys import cmt
 from dbsys.atomic import fsync_folder, remove_quietly, temp_name
 from dbsys.timestamps import utc
@@ -270,30 +272,46 @@ def _utcnow() -> datetime:
 class InventoryJob:
     """One inventory refresh for the service; never raises for expected failures."""
 
-    def __init__(self, app, *, now: Callable[[], datetime] = _utcnow) -> None:
+    def __init__(self, app, *, now: Callable[[], datetime] = _utcnow, outage: OutageTracker | None = None) -> None:
         self.app = app
         self._now = now
+        self.outage = outage or OutageTracker.of(app)
 
     def run_once(self) -> InventoryResult | None:
         try:
             result = refresh(self.app)
         except RmmNotActivated as exc:
+            self.outage.answered("inventory")
             self._activation_pending(exc)
             return None
         except RmmCredentialsRefused as exc:
+            self.outage.answered("inventory")
             self._set_state(activation="refused")
             report_failure(self.app, "inventory", "Continuum refused the Security Code", exc,
                            todo="Correct [Continuum] PSG in the INI; the agent retries the inventory at the "
                                 "next refresh.", event_kind=events.SECURITY_CODE_REFUSED)
             return None
         except Exception as exc:  # noqa: BLE001 - the service must keep running; retried next interval
+            if is_outage(exc) and self._during_outage(exc):
+                return None
             report_failure(self.app, "inventory", "The inventory refresh failed", exc,
                            todo="The previous inventory files were kept; the agent retries at the next "
                                 "refresh (InventoryRefreshMinutes). Check the network and ContinuumURL if it lasts.",
                            event_kind=events.INVENTORY_FAILED)
             return None
+        self.outage.answered("inventory")
         self._record(result)
         return result
+
+    def _during_outage(self, exc: BaseException) -> bool:
+        """Tell the outage tracker; once it has reported the outage, that report speaks for this
+        failure too (a line in the log, no report of its own). Whether it did."""
+        level = self.outage.failed("inventory", exc)
+        if not self.outage.ongoing:
+            return False
+        logger.log(level, "The inventory refresh failed while Continuum does not answer; the previous inventory "
+                          "files were kept, the agent retries at the next refresh: {}", describe(exc))
+        return True
 
     def _record(self, result: InventoryResult) -> None:
         previous = self._state("activation")

@@ -37,6 +37,7 @@ from agent.ports.rmm import (
 from agent.ports.state import OutboxItem
 from agent.ports.times import now_iso, parse_stored_time, stored_time
 from agent.reporting import report_failure
+from agent.sync.outage import OutageTracker, is_outage
 from agent.sync.outbound.actions import ASSIGN, CLOSE, CREATE, NOTE, close_completed_tickets
 
 COMPLETED_SWEEP_SECONDS = 30.0
@@ -68,11 +69,12 @@ def _state_for(app) -> _PauseState:
 
 
 class Delivery:
-    """What Continuum answered for one row."""
+    """What Continuum answered for one row; ``sent`` is false when nothing had to be sent."""
 
-    def __init__(self, continuum_ticket_id: str, note: str) -> None:
+    def __init__(self, continuum_ticket_id: str, note: str, *, sent: bool = True) -> None:
         self.continuum_ticket_id = continuum_ticket_id
         self.note = note
+        self.sent = sent
 
 
 class OutboxSender:
@@ -81,9 +83,11 @@ class OutboxSender:
     def __init__(self, app, *, batch: int = 100, round_limit: int = 500, base_delay: float = 1.0,
                  max_delay: float = 300.0, pause_max: float = 60.0,
                  rng: Callable[[], float] = random.random, clock: Callable[[], float] = time.monotonic,
-                 stop: threading.Event | None = None) -> None:
-        """``stop``: once set (the service is stopping), the send in flight finishes and no other starts."""
+                 stop: threading.Event | None = None, outage: OutageTracker | None = None) -> None:
+        """``stop``: once set (the service is stopping), the send in flight finishes and no other starts.
+        ``outage``: where Continuum's answers and failures are told (default: the app's tracker)."""
         self.app = app
+        self.outage = outage or OutageTracker.of(app)
         self._stop = stop
         self.batch = batch
         self.round_limit = round_limit
@@ -153,21 +157,19 @@ class OutboxSender:
     def _deliver(self, item: OutboxItem) -> str:
         try:
             delivery = self._send(item)
-        except RmmCredentialsRefused as exc:
-            self._pause_for(exc, events.SECURITY_CODE_REFUSED, until_new_settings=True)
+        except (RmmCredentialsRefused, RmmNotActivated, RmmRateLimited, RmmRejected) as exc:
+            self.outage.answered("outbox")  # a refusal is an answer: Continuum is reachable
+            return self._refused(item, exc)
+        except RmmUnavailable as exc:
+            self._retry_later(item, exc, level="DEBUG")  # the pause's line says it
+            # The first failure of a run is a warning, not every one.
+            self._pause_for(exc, None, level=self.outage.failed("outbox", exc))
             return "pause"
-        except RmmNotActivated as exc:
-            self._pause_for(exc, events.ACTIVATION_PENDING, long=True)
-            return "pause"
-        except (RmmUnavailable, RmmRateLimited) as exc:
-            self._retry_later(item, exc)
-            self._pause_for(exc, None)
-            return "pause"
-        except (RmmRejected, PreconditionError) as exc:
+        except PreconditionError as exc:
             self._fail(item, exc)
             return "finished"
         except RmmError as exc:  # BadAnswer and the like: this row again later, others go on
-            self._retry_later(item, exc)
+            self._retry_later(item, exc, level=self.outage.failed("outbox", exc) if is_outage(exc) else "WARNING")
             return "retry"
         except ZenithError as exc:  # configuration (no ContinuumURL, bad PSG characters): all wait
             self._pause_for(exc, None, until_new_settings=True)
@@ -176,11 +178,28 @@ class OutboxSender:
             logger.opt(exception=exc).error("unexpected error sending outbox row {}", item.id)
             self._retry_later(item, exc)
             return "retry"
+        if delivery.sent:
+            self.outage.answered("outbox")
         try:
             self._succeed(item, delivery)
         except Exception as exc:  # noqa: BLE001 - Continuum has it; what failed is recording that
             self._not_recorded(item, exc)
             return "pause"
+        return "finished"
+
+    def _refused(self, item: OutboxItem, exc: RmmError) -> str:
+        """Continuum answered, but not with the row done."""
+        if isinstance(exc, RmmCredentialsRefused):
+            self._pause_for(exc, events.SECURITY_CODE_REFUSED, until_new_settings=True)
+            return "pause"
+        if isinstance(exc, RmmNotActivated):
+            self._pause_for(exc, events.ACTIVATION_PENDING, long=True)
+            return "pause"
+        if isinstance(exc, RmmRateLimited):
+            self._retry_later(item, exc)
+            self._pause_for(exc, None)
+            return "pause"
+        self._fail(item, exc)
         return "finished"
 
     def _not_recorded(self, item: OutboxItem, exc: BaseException) -> None:
@@ -200,7 +219,7 @@ class OutboxSender:
         if item.action == CREATE:
             existing = self.app.state.continuum_for_ticket(item.ticket_rec_id)
             if existing:  # linked by other means meanwhile: never make a second Continuum ticket
-                return Delivery(existing, f"already linked to Continuum ticket {existing}")
+                return Delivery(existing, f"already linked to Continuum ticket {existing}", sent=False)
             new = NewTicket(site_code=p["site_code"], title=p["title"], description=p.get("description") or "",
                             priority=p.get("priority") or "Medium", assign_to=p["assign_to"],
                             device_id=p.get("device_id"), note=p.get("note"), psa_ticket_id=p["psa_ticket_id"])
@@ -213,7 +232,7 @@ class OutboxSender:
             if p.get("note"):
                 client.add_note(target, p["note"], p.get("author") or item.requested_by or "PSA",
                                 idempotency_key=item.idem_key)
-            return Delivery(target, _sentence("assignment kept", p.get("note")))
+            return Delivery(target, _sentence("assignment kept", p.get("note")), sent=bool(p.get("note")))
         if item.action == ASSIGN:
             client.assign(target, p["assign_to"], p.get("note"), idempotency_key=item.idem_key)
             return Delivery(target, _sentence(f"assigned to {p['assign_to']}", p.get("note")))
@@ -273,12 +292,12 @@ class OutboxSender:
                        data={"ticket_rec_id": item.ticket_rec_id, "action": item.action,
                              "request_id": item.request_id, "code": code})
 
-    def _retry_later(self, item: OutboxItem, exc: BaseException) -> None:
+    def _retry_later(self, item: OutboxItem, exc: BaseException, *, level: str = "WARNING") -> None:
         delay = self._backoff(item.attempts + 1, getattr(exc, "retry_after", None))
         when = datetime.now(timezone.utc) + timedelta(seconds=delay)
         self.app.state.outbox_retry_later(item.id, stored_time(when), describe(exc))
-        logger.warning("outbox row {} ({} for {}) not sent: {}; next try in {:.1f} s", item.id, item.action,
-                       item.ticket_rec_id, describe(exc), delay)
+        logger.log(level, "outbox row {} ({} for {}) not sent: {}; next try in {:.1f} s", item.id, item.action,
+                   item.ticket_rec_id, describe(exc), delay)
 
     def _backoff(self, attempt: int, retry_after: float | None) -> float:
         ceiling = min(self.max_delay, self.base_delay * 2 ** min(attempt - 1, 30))
@@ -303,7 +322,7 @@ class OutboxSender:
         return self._clock() < state.until
 
     def _pause_for(self, exc: BaseException, event_kind: str | None, *, long: bool = False,
-                   until_new_settings: bool = False,
+                   until_new_settings: bool = False, level: str = "WARNING",
                    why: str = "Continuum is not taking outbound actions") -> None:
         state = self._state
         state.pauses += 1
@@ -318,7 +337,7 @@ class OutboxSender:
                 state.reported = code
                 report_failure(self.app, "outbox", "Outbound actions are waiting", exc, event_kind=event_kind)
         else:
-            logger.warning("{} ({}); pausing {:.1f} s", why, describe(exc), delay)
+            logger.log(level, "{} ({}); pausing {:.1f} s", why, describe(exc), delay)
 
     def _resume(self) -> None:
         state = self._state

@@ -1,0 +1,216 @@
+"""Whether Continuum answers, as the engines see it, and telling the administrator when it has
+not for a while (an outage episode) and when it is back.
+
+Every engine that talks to Continuum (the feed poller, the outbox sender, the inventory
+refresh) tells one :class:`OutageTracker` per ``App`` how each call went: :meth:`~OutageTracker.answered`
+when Continuum gave any answer (a refusal too: it is reachable), :meth:`~OutageTracker.failed`
+when it could not be reached (connection refused, timeout, 5xx after the retries, the circuit
+open) or its answer was truncated or garbled. Failures with no answer in between for longer
+than :func:`threshold_seconds` (``max(2 × PollIntervalSeconds, 60 s)``) are an outage episode:
+
+- when it starts, through :func:`agent.reporting.report_failure`: one ERROR line, one error
+  report (kind ``continuum-unreachable``), ``last_error``, and the event
+  ``continuum_unreachable``; the store's ``outage_since`` holds when the failures began;
+- at the first answer after it: one INFO line saying how long it lasted, the event
+  ``continuum_recovered``, ``outage_since`` cleared, and ``last_error``, when it is still the
+  outage's, replaced by a "Recovered at … after …" note.
+
+The log says each change of state once: :meth:`~OutageTracker.failed` tells the caller to log
+the first failure of a run as a WARNING and the repeats at DEBUG until Continuum answers again.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime, timezone
+from typing import Any
+
+from loguru import logger
+
+from agent import events
+from agent.errors import describe
+from agent.ports.rmm import RmmBadAnswer, RmmUnavailable
+from agent.ports.times import parse_stored_time, stored_time
+from agent.reporting import report_failure
+
+MIN_THRESHOLD_SECONDS = 60.0
+REPORT_KIND = "continuum-unreachable"
+#: How the outage's ``last_error`` begins: recovery replaces only that one, never a later failure.
+WHAT_PREFIX = "Continuum has not answered"
+RECOVERED_PREFIX = "Recovered at"
+SINCE_STATE = "outage_since"
+TODO = ("Check the network between this server and Continuum, and [Continuum] ContinuumURL in the INI; if "
+        "both are fine, Continuum itself is down. Nothing is lost meanwhile: the agent keeps trying, actions "
+        "wait in the outbox, and everything goes on by itself once Continuum answers.")
+
+
+def is_outage(exc: BaseException) -> bool:
+    """Whether ``exc`` says Continuum could not be reached or gave no usable answer."""
+    return isinstance(exc, (RmmUnavailable, RmmBadAnswer))
+
+
+def threshold_seconds(settings: Any) -> float:
+    """How long failures must last, with no answer in between, to be an outage episode."""
+    return max(2.0 * float(settings.poll_interval_seconds), MIN_THRESHOLD_SECONDS)
+
+
+def duration(seconds: float) -> str:
+    """``45 s``, ``3 min 12 s``, ``2 h 5 min``, ``1 d 3 h``: how long, for a person."""
+    total = max(0, round(seconds))
+    days, rest = divmod(total, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days} d {hours} h"
+    if hours:
+        return f"{hours} h {minutes} min"
+    if minutes:
+        return f"{minutes} min {secs} s"
+    return f"{secs} s"
+
+
+class OutageTracker:
+    """Failures and answers of every engine of one ``App``; thread-safe.
+
+    ``clock`` gives seconds since the epoch: a wall clock, because when an episode began is
+    kept in the store and outlives the process (the threshold is a minute or more, so a clock
+    adjustment does not matter). ``on_change`` is called after an episode starts or ends (the
+    service rewrites its status file then).
+    """
+
+    def __init__(self, app: Any, *, clock: Callable[[], float] = time.time,
+                 on_change: Callable[[], None] | None = None) -> None:
+        self.app = app
+        self._clock = clock
+        self._on_change = on_change
+        self._lock = threading.Lock()
+        self._failing_since: float | None = None  # the first failure of the current run
+        self._episode_since: float | None = None  # set once the run was reported as an episode
+        self._warned = False  # the run's first failure was logged as a warning
+        self._adopted = False
+
+    @classmethod
+    def of(cls, app: Any) -> OutageTracker:
+        """The tracker every engine of ``app`` shares (unless it was handed one)."""
+        tracker: OutageTracker = app.shared("continuum_outage", lambda: cls(app))
+        return tracker
+
+    @property
+    def ongoing(self) -> bool:
+        """Whether an outage episode has been reported and Continuum has not answered since."""
+        with self._lock:
+            return self._episode_since is not None
+
+    def failed(self, source: str, exc: BaseException) -> str:
+        """Continuum did not answer ``source`` (``feed``, ``outbox``, ``inventory``); start the
+        episode when the failures have lasted past the threshold.
+
+        Returns the level at which the caller logs its own line about this failure: ``WARNING``
+        for the first failure of a run, ``DEBUG`` for the repeats.
+        """
+        with self._lock:
+            self._adopt()
+            now = self._clock()
+            if self._failing_since is None:
+                self._failing_since = now
+            if self._episode_since is None and now - self._failing_since >= threshold_seconds(self.app.settings):
+                self._start(source, exc, self._failing_since, now)
+            level = "DEBUG" if self._warned else "WARNING"
+            self._warned = True
+            return level
+
+    def answered(self, source: str) -> None:
+        """Continuum answered ``source``: end the run of failures, and the episode if there is one."""
+        with self._lock:
+            self._adopt()
+            if self._failing_since is None:
+                return
+            self._warned = False
+            since, self._failing_since = self._failing_since, None
+            episode, self._episode_since = self._episode_since, None
+            lasted = self._clock() - since
+            if episode is None:
+                logger.debug("Continuum answers {} again after {} of failures", source, duration(lasted))
+                return
+            self._end(source, since, lasted)
+
+    # -- the two changes of state ----------------------------------------------------------
+    def _start(self, source: str, exc: BaseException, since: float, now: float) -> None:
+        what = f"{WHAT_PREFIX} for {duration(now - since)} (since {_text(since)})"
+        report_failure(self.app, REPORT_KIND, what, exc, todo=TODO, event_kind=events.CONTINUUM_UNREACHABLE,
+                       data={"since": _text(since), "seconds": round(now - since), "source": source,
+                             "threshold_seconds": round(threshold_seconds(self.app.settings))})
+        self._episode_since = since
+        self._set_states({SINCE_STATE: _stored(since)})
+        self._changed()
+
+    def _end(self, source: str, since: float, lasted: float) -> None:
+        now = self._clock()
+        logger.info("Continuum answers again ({}): it had not answered for {} (since {})", source,
+                    duration(lasted), _text(since))
+        values: dict[str, str | None] = {SINCE_STATE: None}
+        if (self._state("last_error") or "").startswith(WHAT_PREFIX):
+            values["last_error"] = (f"{RECOVERED_PREFIX} {_text(now)} after {duration(lasted)}: "
+                                    f"Continuum had not answered since {_text(since)}")
+        self._set_states(values)
+        try:
+            self.app.notify(events.Event(events.CONTINUUM_RECOVERED,
+                                         f"Continuum answers again; it had not answered for {duration(lasted)} "
+                                         f"(since {_text(since)})",
+                                         {"since": _text(since), "recovered_at": _text(now),
+                                          "seconds": round(lasted), "source": source}))
+        except Exception as err:  # noqa: BLE001 - telling must never stop the engine that noticed
+            logger.error("cannot notify {}: {}", events.CONTINUUM_RECOVERED, describe(err))
+        self._changed()
+
+    def _adopt(self) -> None:
+        """Once: take over an episode that an earlier process reported and did not see end, so
+        that it is neither reported twice nor left in the status for ever."""
+        if self._adopted:
+            return
+        self._adopted = True
+        stored = self._state(SINCE_STATE)
+        if not stored:
+            return
+        try:
+            since = parse_stored_time(stored).timestamp()
+        except ValueError:
+            since = self._clock()
+        self._failing_since = self._episode_since = since
+
+    def _changed(self) -> None:
+        if self._on_change is None:
+            return
+        try:
+            self._on_change()
+        except Exception as err:  # noqa: BLE001 - a listener's trouble is not the engine's
+            logger.warning("after a change of Continuum's reachability: {}", describe(err))
+
+    # -- the store, which may be what fails ----------------------------------------------------
+    def _state(self, key: str) -> str | None:
+        try:
+            value: str | None = self.app.state.get_state(key)
+        except Exception as err:  # noqa: BLE001 - bookkeeping must not stop the engine
+            logger.warning("cannot read {} from the store: {}", key, describe(err))
+            return None
+        return value
+
+    def _set_states(self, values: dict[str, str | None]) -> None:
+        try:
+            self.app.state.set_states(values)
+        except Exception as err:  # noqa: BLE001 - bookkeeping must not stop the engine
+            logger.warning("cannot record {} in the store: {}", ", ".join(values), describe(err))
+
+
+def _moment(seconds: float) -> datetime:
+    return datetime.fromtimestamp(seconds, timezone.utc)
+
+
+def _stored(seconds: float) -> str:
+    return stored_time(_moment(seconds))
+
+
+def _text(seconds: float) -> str:
+    return _moment(seconds).strftime("%Y-%m-%dT%H:%M:%SZ")
