@@ -1,0 +1,67 @@
+"""Exit codes that scripts and monitoring rely on (real processes)."""
+
+from __future__ import annotations
+
+import json
+
+from agent.sandbox import SandboxServer
+
+from conftest import TEST_PSG, run_cli, write_ini
+
+DEAD_URL = "http://127.0.0.1:9"  # nothing listens there: the connection is refused
+
+
+def last_line(text: str) -> str:
+    return text.strip().splitlines()[-1]
+
+
+# -- check-config judges the file as run does ----------------------------------------------------
+def test_check_config_refuses_a_fresh_template_as_run_does(tmp_path):
+    ini = tmp_path / "CmtZenithLink.ini"
+    assert run_cli(["init", str(ini)]).code == 0
+    checked = run_cli(["check-config", "--offline"], config=ini)
+    ran = run_cli(["run", "--once"], config=ini)
+    assert (checked.code, ran.code) == (2, 2), checked.out + checked.err
+    for name in ("[Continuum] PSG is missing", "[Continuum] ContinuumURL is missing"):
+        assert name in checked.err and name in ran.err
+    assert "is valid" not in checked.out
+    doc = json.loads(run_cli(["check-config", "--json", "--offline"], config=ini).out)
+    assert doc["valid"] is False and len(doc["problems"]) == 2
+
+
+def test_check_config_refuses_a_plugin_that_run_refuses(tmp_path):
+    ini = write_ini(tmp_path, "[Plugins]\nnotify_email=Y\n")
+    checked = run_cli(["check-config", "--offline"], config=ini)
+    ran = run_cli(["run", "--once"], config=ini)
+    assert (checked.code, ran.code) == (2, 2), checked.out + checked.err
+    assert "[plugin:notify_email] SMTPHost is missing" in checked.err
+
+
+def test_check_config_refuses_an_unknown_backend_as_run_does(tmp_path):
+    ini = write_ini(tmp_path, "[RangerMSP]\nBackend=nosuch\n")
+    checked = run_cli(["check-config", "--offline"], config=ini)
+    ran = run_cli(["run", "--once"], config=ini)
+    assert (checked.code, ran.code) == (2, 2)
+    assert "Backend='nosuch'" in checked.err
+
+
+def test_check_config_fails_when_continuum_cannot_be_reached_unless_offline(tmp_path):
+    ini = write_ini(tmp_path, url=DEAD_URL)
+    res = run_cli(["check-config"], config=ini)
+    assert res.code == 1, res.out + res.err
+    assert "The configuration is valid." not in res.out
+    assert last_line(res.err).startswith("Error: The connection check failed") and "--offline" in res.err
+    as_json = run_cli(["check-config", "--json"], config=ini)
+    doc = json.loads(as_json.out)
+    assert as_json.code == 1 and doc["valid"] is True and doc["connection"]["ok"] is False
+    for flag in ("--offline", "--no-ping"):
+        offline = run_cli(["check-config", flag], config=ini)
+        assert offline.code == 0, offline.err
+        assert "not checked" in offline.out
+
+
+def test_check_config_passes_when_continuum_answers(tmp_path):
+    with SandboxServer(psg=TEST_PSG, sites=1, devices=1) as sb:
+        res = run_cli(["check-config"], config=write_ini(tmp_path, url=sb.url))
+    assert res.code == 0, res.err
+    assert "The configuration is valid." in res.out
