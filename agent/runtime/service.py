@@ -19,9 +19,8 @@ from pathlib import Path
 from loguru import logger
 
 from agent import __version__, events, logs
-from agent.app import App, load
-from agent.errors import ZenithError, describe
-from agent.plugins import get_plugin_manager
+from agent.app import App, load_for_service
+from agent.errors import ConfigError, ZenithError, describe
 from agent.ports.times import now_iso
 from agent.reporting import report_failure
 from agent.runtime.lock import FolderLock
@@ -236,13 +235,16 @@ class Service:
         """Take a changed INI if it is valid; otherwise keep the last good one and say why."""
         old = self.app.settings
         try:
-            new = load(self.app.config_path)
-            # A plugin switched on with bad settings refuses the change too; checked only, so a
-            # refused change leaves every plugin as it was.
-            get_plugin_manager(new, configure=False)
+            # The start-up check, so that a change is never taken that a restart would refuse
+            # (a file saved half-written or emptied, PSG or ContinuumURL deleted).
+            new = load_for_service(self.app.config_path)
         except ZenithError as exc:
+            problems = exc.problems if isinstance(exc, ConfigError) else [exc.message]
+            # One line in the log: every problem, after the path of the file refused.
+            refused = ZenithError(f"{len(problems)} problem(s) in {self.app.config_path}: " + "; ".join(problems),
+                                  code=exc.code)
             report_failure(self.app, "config", "the changed configuration was refused; the previous one stays in force",
-                           exc, todo="Fix the listed problems in the INI and save it again.",
+                           refused, todo="Fix the listed problems in the INI and save it again.",
                            event_kind=events.CONFIG_REJECTED)
             return False
         self.app.replace_settings(new)
