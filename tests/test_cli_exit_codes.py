@@ -65,3 +65,31 @@ def test_check_config_passes_when_continuum_answers(tmp_path):
         res = run_cli(["check-config"], config=write_ini(tmp_path, url=sb.url))
     assert res.code == 0, res.err
     assert "The configuration is valid." in res.out
+
+
+# -- run --once fails when its cycle fails ----------------------------------------------------------
+def test_run_once_exits_1_and_says_what_failed_when_continuum_is_unreachable(tmp_path):
+    res = run_cli(["run", "--once"], config=write_ini(tmp_path, url=DEAD_URL))
+    assert res.code == 1, res.err
+    line = last_line(res.err)
+    assert line.startswith("Error: The cycle failed (inventory)") and "Connection refused" in line
+    assert "run 'zenithlink run --once' again" in line
+    assert list((tmp_path / "Dbsys" / "ZenithErrors").glob("*inventory*.xml"))
+
+
+def test_run_once_exits_1_when_continuum_refuses_the_psg(tmp_path):
+    with SandboxServer(psg="the-right-code", sites=2, devices=2, tickets=1) as sb:
+        ini = write_ini(tmp_path, "ProcessContinuumUpdatesQueue=Y\n", url=sb.url)
+        res = run_cli(["run", "--once"], config=ini)
+    assert res.code == 1, res.err
+    line = last_line(res.err)
+    assert line.startswith("Error: The cycle failed (inventory, inbound)") and "[Continuum] PSG" in line
+    assert TEST_PSG not in res.out + res.err
+
+
+def test_run_once_exits_0_when_every_job_of_the_cycle_is_done(tmp_path):
+    with SandboxServer(psg=TEST_PSG, sites=2, devices=2, tickets=1) as sb:
+        ini = write_ini(tmp_path, "ProcessContinuumUpdatesQueue=Y\n", url=sb.url)
+        res = run_cli(["run", "--once"], config=ini)
+    assert res.code == 0, res.err
+    assert "Error" not in res.err

@@ -67,6 +67,9 @@ class RoundStats:
     duplicates: int = 0
     given_up: int = 0
     stopped_by: str = ""
+    #: What made the round fail, one sentence; empty when it did not (the queue off, Continuum's
+    #: activation pending or its request to wait are not failures of the agent).
+    failure: str = ""
 
 
 @dataclass
@@ -129,6 +132,7 @@ class InboundSync:
             self._activation_pending()
         except RmmCredentialsRefused as exc:
             stats.stopped_by = "security code"
+            stats.failure = describe(exc)
             self.app.state.set_state("activation", "refused")
             self._problem("BadSecurityCode", "Continuum refused the Security Code while reading the ticket queue",
                           exc, events.SECURITY_CODE_REFUSED,
@@ -140,18 +144,22 @@ class InboundSync:
             logger.warning("Continuum asks for {:.0f} s before the ticket queue is read again; the agent waits", delay)
         except RmmRejected as exc:
             stats.stopped_by = "refused"
+            stats.failure = describe(exc)
             self._problem("QueueRefused", "Continuum refused to serve the ticket queue", exc)
         except RmmError as exc:
             stats.stopped_by = "continuum unavailable"
+            stats.failure = describe(exc)
             if exc.retryable and not isinstance(exc, RmmBadAnswer):
                 logger.warning("ticket queue not read this time, retried at the next poll: {}", describe(exc))
             else:
                 self._problem(exc.code, "The ticket queue could not be read", exc)
         except (StoreError, PsaUnavailable) as exc:
             stats.stopped_by = "store"
+            stats.failure = describe(exc)
             self._problem("StoreError", "Continuum changes could not be written to the store", exc)
         except Exception as exc:  # noqa: BLE001 - the service loop must survive a bug here; report it
             stats.stopped_by = "error"
+            stats.failure = describe(exc)
             self._problem("InboundFailed", "Reading the Continuum ticket queue failed", exc)
         return stats.applied
 
@@ -304,6 +312,8 @@ class InboundSync:
                        "tries again at the next poll: {}", change.id, change.kind, change.ticket.ticket_id,
                        attempts, self.give_up_after, reason)
         self.last_round.stopped_by = "change failed"
+        self.last_round.failure = (f"change {change.id} of Continuum ticket {change.ticket.ticket_id} could not be "
+                                   f"applied (it is tried again at the next poll): {reason}")
         raise _StopRound from failure.exc
 
     def _report_given_up(self, given_up: list[tuple[Any, str]]) -> None:
