@@ -1,9 +1,12 @@
-"""Exit codes that scripts and monitoring rely on (real processes)."""
+"""Exit codes that scripts and monitoring rely on: check-config, run --once and status (real processes)."""
 
 from __future__ import annotations
 
 import json
 
+import pytest
+
+from agent.runtime.lock import FolderLock
 from agent.sandbox import SandboxServer
 
 from conftest import TEST_PSG, run_cli, write_ini
@@ -93,3 +96,24 @@ def test_run_once_exits_0_when_every_job_of_the_cycle_is_done(tmp_path):
         res = run_cli(["run", "--once"], config=ini)
     assert res.code == 0, res.err
     assert "Error" not in res.err
+
+
+# -- status --check for monitoring -----------------------------------------------------------
+@pytest.mark.parametrize("as_json", [False, True])
+def test_status_check_exits_1_when_no_agent_runs_and_plain_status_0(tmp_path, as_json):
+    ini = write_ini(tmp_path)
+    extra = ["--json"] if as_json else []
+    assert run_cli(["status", *extra], config=ini).code == 0
+    res = run_cli(["status", "--check", *extra], config=ini)
+    assert res.code == 1
+    assert last_line(res.err).startswith("Error: No zenithlink agent is running") and "zenithlink run" in res.err
+    if as_json:
+        assert json.loads(res.out)["running"] is False  # stdout stays one JSON document
+
+
+def test_status_check_exits_0_while_an_agent_holds_the_folder(tmp_path):
+    ini = write_ini(tmp_path)
+    with FolderLock(tmp_path / "Dbsys"):
+        res = run_cli(["status", "--check"], config=ini)
+    assert res.code == 0, res.err
+    assert "running (pid" in res.out
