@@ -23,7 +23,7 @@ from agent.ports.psa import PsaStore, PsaView
 from agent.ports.rmm import RmmClient
 from agent.runtime.lock import FolderLock
 from agent.sync import records
-from config.loader import InvalidConfig, Settings, default_config_path, load_settings
+from config.loader import REQUIRED_FOR_CONTINUUM, InvalidConfig, Settings, default_config_path, load_settings
 
 T = TypeVar("T")
 
@@ -35,6 +35,20 @@ def load(path: Path, require: Iterable[str] = ()) -> Settings:
     except InvalidConfig as exc:
         raise ConfigError(exc.problems, str(path)) from None
     logs.add_secret(settings.psg)
+    return settings
+
+
+def load_for_service(path: Path) -> Settings:
+    """The INI judged as the service judges it, at start-up and at every reload alike.
+
+    ``run`` refuses a file that this refuses, so ``check-config`` asks this too: the file is valid,
+    PSG and ContinuumURL are set, every enabled plugin accepts its settings (checked, not
+    configured: nothing running changes) and both ``Backend=`` names are offered by a plugin.
+    """
+    settings = load(path, require=REQUIRED_FOR_CONTINUUM)
+    pm = get_plugin_manager(settings, configure=False)
+    _backend(pm.hook.zenith_psa_backends(), settings.psa_backend, "RangerMSP")
+    _backend(pm.hook.zenith_rmm_backends(), settings.rmm_backend, "Continuum")
     return settings
 
 
@@ -83,8 +97,14 @@ class App:
         """The settings, with PSG and ContinuumURL required."""
         if not self.settings.has_continuum:
             with self._lock:
-                self._settings = load(self.config_path, require=("PSG", "ContinuumURL"))
+                self._settings = load(self.config_path, require=REQUIRED_FOR_CONTINUUM)
         return self.settings
+
+    def require_service(self) -> Settings:
+        """The settings judged as the service judges them (:func:`load_for_service`); ``run`` starts on these."""
+        settings = load_for_service(self.config_path)
+        self.replace_settings(settings)
+        return settings
 
     def replace_settings(self, settings: Settings) -> None:
         """Take a reloaded configuration; plugins are rebuilt for it on next use.

@@ -69,6 +69,13 @@ class AlreadyRunning(ZenithError):
     code = "AlreadyRunning"
 
 
+class CheckFailed(ZenithError):
+    """A check that a script relies on did not pass (exit 1): the command ran, but what it checks
+    is not so (Continuum not reached, no agent running, a job of a cycle failed); ``code`` names it."""
+
+    code = "CheckFailed"
+
+
 class StoreError(ZenithError):
     """The state store (or the embedded PSA in its file) could not be read or written."""
 

@@ -85,11 +85,11 @@ def test_check_config_reports_problems_with_exit_2(tmp_path):
 
 def test_check_config_prints_settings_without_psg(tmp_path):
     ini = tmp_path / "CmtZenithLink.ini"
-    ini.write_text("[Continuum]\nPSG=s3cr3t-value\n")
-    res = run_cli(["check-config", "--json"], config=ini)
+    ini.write_text("[Continuum]\nPSG=s3cr3t-value\nContinuumURL=http://127.0.0.1:9\n")
+    res = run_cli(["check-config", "--json", "--offline"], config=ini)
     assert res.code == 0, res.err
     doc = json.loads(res.out)
-    assert doc["valid"] is True
+    assert doc["valid"] is True and doc["connection"] is None
     assert {"section": "Continuum", "key": "PSG", "value": "(set)"} in doc["settings"]
     assert "s3cr3t-value" not in res.out + res.err
 
@@ -118,7 +118,9 @@ def test_check_config_pings_continuum(tmp_path):
         bad = tmp_path / "bad.ini"
         bad.write_text(f"[Continuum]\nPSG=wrong-code\nContinuumURL={sb.url}\n")
         res = run_cli(["check-config", "--json"], config=bad)
+        assert res.code == 1, res.err
         doc = json.loads(res.out)
+        assert doc["valid"] is True
         assert doc["connection"]["ok"] is False and "PSG" in doc["connection"]["message"]
         assert "wrong-code" not in res.out + res.err
 

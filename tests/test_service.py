@@ -140,6 +140,56 @@ def test_invalid_reload_keeps_the_last_good_config(tmp_path, sandbox):
         stop(proc)
 
 
+def last_queue_poll(ini: Path) -> str | None:
+    database = ini.parent / "Dbsys" / "zenithlink.sqlite3"
+    if not database.exists():
+        return None
+    db = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
+    try:
+        row = db.execute("SELECT value FROM sync_state WHERE key = 'last_queue_poll'").fetchone()
+    except sqlite3.OperationalError:  # the agent is still creating the store
+        return None
+    finally:
+        db.close()
+    return row[0] if row else None
+
+
+@pytest.mark.parametrize("broken, missing", [
+    ("", ["PSG", "ContinuumURL"]),
+    ("[Continuum]\nContinuumURL={url}\nProcessContinuumUpdatesQueue=Y\n", ["PSG"]),
+    (f"[Continuum]\nPSG={TEST_PSG}\nProcessContinuumUpdatesQueue=Y\n", ["ContinuumURL"]),
+], ids=["empty", "no-psg", "no-url"])
+def test_a_reload_refuses_what_start_up_refuses_and_keeps_polling(tmp_path, sandbox, broken, missing):
+    ini = write_ini(tmp_path, "ProcessContinuumUpdatesQueue=Y\nPollIntervalSeconds=1\n", url=sandbox.url)
+    assert run_cli(["check-config", "--offline"], config=ini).code == 0
+    err_path = tmp_path / "agent.err"
+    env = dict(os.environ, PYTHONPATH=str(ROOT), ZENITHLINK_CONFIG=str(ini))
+    with err_path.open("w") as err:  # a file: a pipe nobody reads could fill and stall the agent
+        proc = track(subprocess.Popen([sys.executable, "-c", "from agent.cli import main; main()", "-v", "run"],
+                                      cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=err))
+    try:
+        wait_for(lambda: last_queue_poll(ini), 20, "the first poll of the queue")
+        with open(ini, "r+") as handle:  # rewritten in place, as an editor that truncates first
+            handle.seek(0)
+            handle.write(broken.format(url=sandbox.url))
+            handle.truncate()
+        assert run_cli(["run", "--once"], config=ini).code == 2, "start-up refuses this file"
+        errors = tmp_path / "Dbsys" / "ZenithErrors"
+        report = wait_for(lambda: list(errors.glob("*config*.xml")) if errors.exists() else None, 10,
+                          "an error report for the refused configuration")
+        assert all(f"{name} is missing" in report[0].read_text() for name in missing)
+        polled = last_queue_poll(ini)
+        wait_for(lambda: last_queue_poll(ini) != polled, 10, "a later poll: the queue is still read")
+        assert proc.poll() is None
+    finally:
+        code, _ = stop(proc)
+    log = err_path.read_text()
+    assert code == 0, log[-2000:]
+    refused = [line for line in log.splitlines() if "the changed configuration was refused" in line]
+    assert refused and all(f"[Continuum] {name} is missing" in refused[0] for name in missing), log[-2000:]
+    assert "configuration reloaded" not in log
+
+
 def test_invalid_ini_at_start_exits_2_with_every_problem(tmp_path):
     ini = write_ini(tmp_path, "VerifyTLS=sometimes\nPollIntervalSeconds=-1\n")
     res = run_cli(["run", "--once"], config=ini)

@@ -6,41 +6,52 @@ from pathlib import Path
 
 import click
 
+from agent.app import load_for_service
 from agent.cli.output import console, emit_json, table
-from agent.errors import ConfigError, UsageError
-from config.loader import InvalidConfig, load_settings
+from agent.errors import CheckFailed, ConfigError, UsageError, ZenithError
 from config.template import render_reference, render_template
 
 
 @click.command("check-config")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-@click.option("--ping/--no-ping", default=True, help="Check the connection to Continuum when a URL and PSG are set.")
+@click.option("--ping/--no-ping", " /--offline", "ping", default=True,
+              help="--offline (or --no-ping): judge the file alone, without trying the connection to Continuum; "
+                   "otherwise a failed connection check exits 1.")
 @click.option("--reference", is_flag=True, help="Print the INI reference (every key) and exit.")
 @click.pass_obj
 def check_config(app, as_json: bool, ping: bool, reference: bool) -> None:
-    """Validate the INI and print the effective settings, or every problem (exit 2)."""
+    """Judge the INI as 'run' does, then try the connection to Continuum (exit 1 when it fails, unless
+    --offline); print the effective settings, or every problem (exit 2)."""
     if reference:
         click.echo(render_reference(), nl=False)
         return
     try:
-        settings = load_settings(app.config_path)
-    except InvalidConfig as exc:
+        settings = load_for_service(app.config_path)
+    except ZenithError as exc:
         if as_json:
-            emit_json({"valid": False, "path": str(app.config_path), "problems": exc.problems})
-        raise ConfigError(exc.problems, str(app.config_path)) from None
-    connection = _ping(app, settings) if ping and settings.has_continuum else None
+            problems = exc.problems if isinstance(exc, ConfigError) else [exc.message]
+            emit_json({"valid": False, "path": str(app.config_path), "problems": problems})
+        raise
+    connection = _ping(app, settings) if ping else None
     if as_json:
         emit_json({"valid": True, "path": str(app.config_path), "warnings": settings.warnings,
                    "settings": [{"section": s, "key": k, "value": v} for s, k, v in settings.summary()],
                    "connection": connection})
-        return
-    table(f"Effective settings of {app.config_path}", ["section", "key", "value"], settings.summary())
-    for warning in settings.warnings:
-        console.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
-    if connection is not None:
-        colour = "green" if connection["ok"] else "red"
-        console.print(f"[{colour}]Continuum:[/{colour}] {connection['message']}", highlight=False)
-    console.print("[green]The configuration is valid.[/green]")
+    else:
+        table(f"Effective settings of {app.config_path}", ["section", "key", "value"], settings.summary())
+        for warning in settings.warnings:
+            console.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
+        if connection is None:
+            console.print("[green]The configuration is valid[/green] (the connection to Continuum was not "
+                          "checked: --offline).", highlight=False)
+        elif connection["ok"]:
+            console.print(f"[green]Continuum:[/green] {connection['message']}", highlight=False)
+            console.print("[green]The configuration is valid.[/green]")
+        else:
+            console.print("The file is valid, but the connection check failed (see below).", highlight=False)
+    if connection is not None and not connection["ok"]:
+        raise CheckFailed(f"The connection check failed: {connection['message'].rstrip('.')}; "
+                          "pass --offline to judge the file alone.", code="Unreachable")
 
 
 def _ping(app, settings) -> dict:

@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from agent.cli.output import done, emit_json, table
-from agent.errors import NotFoundError, UsageError
+from agent.errors import CheckFailed, NotFoundError, UsageError
 from agent.runtime import installers as servicectl
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
@@ -23,16 +23,23 @@ STATUS_FIELDS = ("version", "pid", "started_at", "updated_at", "last_inventory_r
 
 # -- status ----------------------------------------------------------------------------------
 @click.command("status")
+@click.option("--check", is_flag=True,
+              help="For monitoring: exit 1 when no agent is running for this Dbsys folder (the status is printed "
+                   "either way). Without it, status exits 0, running or not.")
 @json_option
 @click.pass_obj
-def status(app, as_json: bool) -> None:
+def status(app, check: bool, as_json: bool) -> None:
     """Is the agent running; last inventory refresh, queue, outbox, requests, last error."""
     doc = gather_status(app)
     if as_json:
         emit_json(doc)
-        return
-    table(f"zenithlink — {'running (pid ' + str(doc['pid']) + ')' if doc['running'] else 'NOT running'}",
-          ["field", "value"], _status_rows(doc))
+    else:
+        table(f"zenithlink — {'running (pid ' + str(doc['pid']) + ')' if doc['running'] else 'NOT running'}",
+              ["field", "value"], _status_rows(doc))
+    if check and not doc["running"]:
+        raise CheckFailed(f"No zenithlink agent is running for the Dbsys folder {doc['dbsys_folder']}; start it "
+                          "with 'zenithlink run', or as the system service ('zenithlink service install').",
+                          code="NotRunning")
 
 
 def gather_status(app) -> dict[str, Any]:

@@ -12,7 +12,7 @@ def run(app, once: bool) -> None:
     """Run the agent: inventory, queue, requests, outbox, watchers (until SIGTERM/Ctrl-C)."""
     from agent.runtime.service import Service
 
-    app.require_continuum()
+    app.require_service()
     console = _start_console(app) if app.settings.web_enabled and not once else None
     try:
         Service(app, once=once).run()

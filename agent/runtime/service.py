@@ -19,9 +19,8 @@ from pathlib import Path
 from loguru import logger
 
 from agent import __version__, events, logs
-from agent.app import App, load
-from agent.errors import ZenithError, describe
-from agent.plugins import get_plugin_manager
+from agent.app import App, load_for_service
+from agent.errors import CheckFailed, ConfigError, ZenithError, describe
 from agent.ports.times import now_iso
 from agent.reporting import report_failure
 from agent.runtime.lock import FolderLock
@@ -40,6 +39,14 @@ STALE_TEMP_SECONDS = 300.0
 HOUSEKEEPING_EVERY_SECONDS = 600.0
 
 
+def cycle_failed(failures: list[tuple[str, str]]) -> CheckFailed:
+    """The one sentence ``run --once`` ends with when jobs failed: which, why, and what to do."""
+    jobs = ", ".join(name for name, _ in failures)
+    reasons = "; and ".join(dict.fromkeys(logs.redact(reason).rstrip(".") for _, reason in failures))
+    return CheckFailed(f"The cycle failed ({jobs}): {reasons}; fix that, then run 'zenithlink run --once' again "
+                       "('zenithlink errors' lists the error reports).", code="CycleFailed")
+
+
 @dataclass
 class Worker:
     """Calls ``job`` every ``interval()`` seconds, or sooner when woken, until stopped.
@@ -53,6 +60,8 @@ class Worker:
     stop: threading.Event
     wake: threading.Event = field(default_factory=threading.Event)
     thread: threading.Thread | None = None
+    #: What the last run raised, one sentence, or ``None``.
+    failure: str | None = None
 
     def start(self) -> None:
         self.thread = threading.Thread(target=self._loop, name=f"zenithlink-{self.name}", daemon=True)
@@ -67,10 +76,12 @@ class Worker:
 
     def run_guarded(self) -> bool:
         """Run the job once; whether it said more work is waiting (never after a failure)."""
+        self.failure = None
         try:
             return self.job() is True
         except Exception as exc:  # noqa: BLE001 - a worker must outlive any single failure
-            logger.opt(exception=exc).error("{} failed: {}", self.name, describe(exc))
+            self.failure = describe(exc)
+            logger.opt(exception=exc).error("{} failed: {}", self.name, self.failure)
             return False
 
 
@@ -97,22 +108,27 @@ class Service:
 
     # -- lifecycle ---------------------------------------------------------------------------
     def run(self) -> int:
+        """Serve until stopped, or run one cycle; with ``once``, raise :class:`CheckFailed` (exit 1)
+        after the clean stop when a job of the cycle failed, naming them and why."""
         settings = self.app.settings
         logs.configure(settings.level, settings.log_folder)
         lock = FolderLock(settings.dbsys_folder)
         lock.acquire()
         self.app.owns_folder = True
+        failures: list[tuple[str, str]] = []
         try:
             self._prepare()
             logger.info("zenithlink {} started for {} (queue processing {})", __version__,
                         settings.dbsys_folder, "on" if settings.process_queue else "off")
             if self.once:
-                self._one_cycle()
+                failures = self._one_cycle()
             else:
                 self._serve()
         finally:
             self._shutdown()
             lock.release()
+        if failures:
+            raise cycle_failed(failures)
         return 0
 
     def _prepare(self) -> None:
@@ -127,14 +143,25 @@ class Service:
         self.app.psa  # noqa: B018 - and the PSA backend: a bad Backend= stops the start
         repair_results(self.app)  # results a killed agent left saying Queued follow the store
 
-    def _one_cycle(self) -> None:
+    def _one_cycle(self) -> list[tuple[str, str]]:
+        """Every job once; (job, what failed) of each job that failed, in the order they ran."""
         from dbsys.drops import request_files
 
-        self._run_job("inventory", self._inventory)
-        self._run_job("requests", lambda: self.processor.process(set(request_files(self.app.settings.requests_folder))))
-        self._run_job("inbound", self._inbound)
-        self._run_job("outbox", self._outbox)
+        # The engines report their expected failures instead of raising them: ask each one too.
+        jobs: list[tuple[str, Callable[[], object], Callable[[], str | None]]] = [
+            ("inventory", self._inventory, lambda: self.inventory_job.last_failure),
+            ("requests", lambda: self.processor.process(set(request_files(self.app.settings.requests_folder))),
+             lambda: None),
+            ("inbound", self._inbound, lambda: self.inbound.last_round.failure or None),
+            ("outbox", self._outbox, lambda: self.sender.last_failure),
+        ]
+        failures = []
+        for name, job, failure_of in jobs:
+            failure = self._run_job(name, job) or failure_of()
+            if failure:
+                failures.append((name, failure))
         self.write_status()
+        return failures
 
     def sweep(self, *, older_than: float = STALE_TEMP_SECONDS) -> int:
         """Remove the stray temporary files of every folder the agent writes; how many went."""
@@ -154,8 +181,10 @@ class Service:
         self.sweep()
         repair_results(self.app)
 
-    def _run_job(self, name: str, job: Callable[[], object]) -> None:
-        Worker(name, job, lambda: 0.0, self.stop).run_guarded()
+    def _run_job(self, name: str, job: Callable[[], object]) -> str | None:
+        worker = Worker(name, job, lambda: 0.0, self.stop)
+        worker.run_guarded()
+        return worker.failure
 
     def _serve(self) -> None:
         self._install_signal_handlers()
@@ -265,13 +294,16 @@ class Service:
         """Take a changed INI if it is valid; otherwise keep the last good one and say why."""
         old = self.app.settings
         try:
-            new = load(self.app.config_path)
-            # A plugin switched on with bad settings refuses the change too; checked only, so a
-            # refused change leaves every plugin as it was.
-            get_plugin_manager(new, configure=False)
+            # The start-up check, so that a change is never taken that a restart would refuse
+            # (a file saved half-written or emptied, PSG or ContinuumURL deleted).
+            new = load_for_service(self.app.config_path)
         except ZenithError as exc:
+            problems = exc.problems if isinstance(exc, ConfigError) else [exc.message]
+            # One line in the log: every problem, after the path of the file refused.
+            refused = ZenithError(f"{len(problems)} problem(s) in {self.app.config_path}: " + "; ".join(problems),
+                                  code=exc.code)
             report_failure(self.app, "config", "the changed configuration was refused; the previous one stays in force",
-                           exc, todo="Fix the listed problems in the INI and save it again.",
+                           refused, todo="Fix the listed problems in the INI and save it again.",
                            event_kind=events.CONFIG_REJECTED)
             return False
         self.app.replace_settings(new)

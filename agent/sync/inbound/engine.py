@@ -68,6 +68,9 @@ class RoundStats:
     duplicates: int = 0
     given_up: int = 0
     stopped_by: str = ""
+    #: What made the round fail, one sentence; empty when it did not (the queue off, Continuum's
+    #: activation pending or its request to wait are not failures of the agent).
+    failure: str = ""
 
 
 @dataclass
@@ -131,9 +134,11 @@ class InboundSync:
             self._rmm_failed(exc, stats)
         except (StoreError, PsaUnavailable) as exc:
             stats.stopped_by = "store"
+            stats.failure = describe(exc)
             self._problem("StoreError", "Continuum changes could not be written to the store", exc)
         except Exception as exc:  # noqa: BLE001 - the service loop must survive a bug here; report it
             stats.stopped_by = "error"
+            stats.failure = describe(exc)
             self._problem("InboundFailed", "Reading the Continuum ticket queue failed", exc)
         return stats.applied
 
@@ -141,6 +146,7 @@ class InboundSync:
         """The round ended on what Continuum answered, or on its not answering."""
         if is_outage(exc):
             stats.stopped_by = "continuum unavailable"
+            stats.failure = describe(exc)
             logger.log(self.outage.failed("feed", exc), "ticket queue not read this time, retried at the next "
                        "poll: {}", describe(exc))
             return
@@ -151,6 +157,7 @@ class InboundSync:
             self._activation_pending()
         elif isinstance(exc, RmmCredentialsRefused):
             stats.stopped_by = "security code"
+            stats.failure = describe(exc)
             self.app.state.set_state("activation", "refused")
             self._problem("BadSecurityCode", "Continuum refused the Security Code while reading the ticket queue",
                           exc, events.SECURITY_CODE_REFUSED,
@@ -162,9 +169,11 @@ class InboundSync:
             logger.warning("Continuum asks for {:.0f} s before the ticket queue is read again; the agent waits", delay)
         elif isinstance(exc, RmmRejected):
             stats.stopped_by = "refused"
+            stats.failure = describe(exc)
             self._problem("QueueRefused", "Continuum refused to serve the ticket queue", exc)
         else:
             stats.stopped_by = "continuum unavailable"
+            stats.failure = describe(exc)
             if exc.retryable:
                 logger.warning("ticket queue not read this time, retried at the next poll: {}", describe(exc))
             else:
@@ -320,6 +329,8 @@ class InboundSync:
                        "tries again at the next poll: {}", change.id, change.kind, change.ticket.ticket_id,
                        attempts, self.give_up_after, reason)
         self.last_round.stopped_by = "change failed"
+        self.last_round.failure = (f"change {change.id} of Continuum ticket {change.ticket.ticket_id} could not be "
+                                   f"applied (it is tried again at the next poll): {reason}")
         raise _StopRound from failure.exc
 
     def _report_given_up(self, given_up: list[tuple[Any, str]]) -> None:

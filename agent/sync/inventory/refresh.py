@@ -276,8 +276,12 @@ class InventoryJob:
         self.app = app
         self._now = now
         self.outage = outage or OutageTracker.of(app)
+        #: The sentence of what failed in the last :meth:`run_once`, or ``None`` (done, or waiting
+        #: for Continuum's activation, which is not a failure of the agent).
+        self.last_failure: str | None = None
 
     def run_once(self) -> InventoryResult | None:
+        self.last_failure = None
         try:
             result = refresh(self.app)
         except RmmNotActivated as exc:
@@ -287,17 +291,20 @@ class InventoryJob:
         except RmmCredentialsRefused as exc:
             self.outage.answered("inventory")
             self._set_state(activation="refused")
-            report_failure(self.app, "inventory", "Continuum refused the Security Code", exc,
-                           todo="Correct [Continuum] PSG in the INI; the agent retries the inventory at the "
-                                "next refresh.", event_kind=events.SECURITY_CODE_REFUSED)
+            self.last_failure = report_failure(
+                self.app, "inventory", "Continuum refused the Security Code", exc,
+                todo="Correct [Continuum] PSG in the INI; the agent retries the inventory at the next refresh.",
+                event_kind=events.SECURITY_CODE_REFUSED)
             return None
         except Exception as exc:  # noqa: BLE001 - the service must keep running; retried next interval
             if is_outage(exc) and self._during_outage(exc):
+                self.last_failure = describe(exc)
                 return None
-            report_failure(self.app, "inventory", "The inventory refresh failed", exc,
-                           todo="The previous inventory files were kept; the agent retries at the next "
-                                "refresh (InventoryRefreshMinutes). Check the network and ContinuumURL if it lasts.",
-                           event_kind=events.INVENTORY_FAILED)
+            self.last_failure = report_failure(
+                self.app, "inventory", "The inventory refresh failed", exc,
+                todo="The previous inventory files were kept; the agent retries at the next "
+                     "refresh (InventoryRefreshMinutes). Check the network and ContinuumURL if it lasts.",
+                event_kind=events.INVENTORY_FAILED)
             return None
         self.outage.answered("inventory")
         self._record(result)
@@ -321,7 +328,8 @@ class InventoryJob:
                                   activation_pending_since=None, activation_warned_at=None,
                                   activation_reported_at=None)
         if failure is not None:
-            report_failure(self.app, "store", "Recording the inventory refresh in the store failed", failure)
+            self.last_failure = report_failure(self.app, "store", "Recording the inventory refresh in the store failed",
+                                               failure)
         if previous in ("pending", "refused"):
             logger.info("Continuum accepts the Security Code now; the inventory was downloaded")
         logger.info("Inventory refreshed: {}", result.summary())

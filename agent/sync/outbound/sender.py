@@ -99,6 +99,10 @@ class OutboxSender:
         self._swept_at = -math.inf
         self._completed_since: str | None = None
         self._state = _state_for(app)
+        #: Why a row of the last :meth:`run_once` was not delivered and waits, one sentence, or
+        #: ``None``; a row Continuum refused for good is finished (failed), not waiting, and
+        #: Continuum's pending activation is not a failure of the agent.
+        self.last_failure: str | None = None
 
     def _sweep_completed(self) -> None:
         """R15 whoever completed the ticket: the first sweep looks at every completed ticket,
@@ -111,6 +115,7 @@ class OutboxSender:
     # -- the round -------------------------------------------------------------------------
     def run_once(self) -> int:
         """Deliver what is due; returns how many rows were finished (done or failed)."""
+        self.last_failure = None
         if self._paused():
             return 0
         if self._clock() - self._swept_at >= COMPLETED_SWEEP_SECONDS:
@@ -293,6 +298,7 @@ class OutboxSender:
                              "request_id": item.request_id, "code": code})
 
     def _retry_later(self, item: OutboxItem, exc: BaseException, *, level: str = "WARNING") -> None:
+        self.last_failure = describe(exc)
         delay = self._backoff(item.attempts + 1, getattr(exc, "retry_after", None))
         when = datetime.now(timezone.utc) + timedelta(seconds=delay)
         self.app.state.outbox_retry_later(item.id, stored_time(when), describe(exc))
@@ -325,6 +331,8 @@ class OutboxSender:
                    until_new_settings: bool = False, level: str = "WARNING",
                    why: str = "Continuum is not taking outbound actions") -> None:
         state = self._state
+        if not isinstance(exc, RmmNotActivated):
+            self.last_failure = describe(exc)
         state.pauses += 1
         delay = self.pause_max if long or until_new_settings else self._backoff(state.pauses, None)
         delay = max(min(delay, self.pause_max), float(getattr(exc, "retry_after", None) or 0))
