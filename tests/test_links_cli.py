@@ -168,3 +168,29 @@ def test_review_apply_links_by_verdict_and_exact_only_holds_the_strong_ones(env)
     applied = zl(env, "links", "review", "--apply", "--user", "admin")
     assert applied.returncode == 0 and "1 site(s) linked" in applied.stdout
     assert store_state(env)[0]["NW"] == northwind
+
+
+def test_review_devices_by_serial_then_name_within_the_sites_account_and_create_missing(env):
+    with embedded(env["db"]) as (state, psa):
+        state.link_site("ACME-HQ", env["acme"])
+        by_serial = psa.add_asset("DC (old name)", env["acme"], serial="7XK2Q13")
+        psa.add_asset("Spare PC", env["acme"], serial="To be filled by O.E.M.")  # placeholder: never a match
+        psa.add_asset("ACME-WS07", env["smith"])  # the right name, but another customer's asset
+    dry = zl(env, "links", "review", "devices", "--create-missing", "--json")
+    assert dry.returncode == 0, dry.stderr
+    shown = json.loads(dry.stdout)
+    assert [(r["device_id"], r["asset_rec_id"], r["action"]) for r in shown["plan"]] == [("D-1", by_serial, "link")]
+    assert [r["device_id"] for r in shown["create"]] == ["D-2"]  # D-3's site is not linked: no account for it
+    assert store_state(env)[1] == {}
+
+    assert zl(env, "links", "review", "devices", "--apply").returncode == 3
+    applied = zl(env, "links", "review", "devices", "--apply", "--create-missing", "--user", "admin")
+    assert applied.returncode == 0, applied.stderr
+    assert "1 device(s) linked, 1 asset(s) created" in applied.stdout
+    links = store_state(env)[1]
+    assert links["D-1"] == by_serial and set(links) == {"D-1", "D-2"}
+    with embedded(env["db"]) as (state, psa):
+        created = psa.get_asset(links["D-2"])
+        assert (created.name, created.account_rec_id) == ("ACME-WS07", env["acme"])
+    again = json.loads(zl(env, "links", "review", "devices", "--create-missing", "--json").stdout)
+    assert again == {"plan": [], "create": [], "created": []}  # nothing left to do

@@ -33,13 +33,14 @@ def check_config(app, as_json: bool, ping: bool, reference: bool) -> None:
             emit_json({"valid": False, "path": str(app.config_path), "problems": problems})
         raise
     connection = _ping(app, settings) if ping else None
+    warnings = [*settings.warnings, *_unlinked_warning(app, settings)]
     if as_json:
-        emit_json({"valid": True, "path": str(app.config_path), "warnings": settings.warnings,
+        emit_json({"valid": True, "path": str(app.config_path), "warnings": warnings,
                    "settings": [{"section": s, "key": k, "value": v} for s, k, v in settings.summary()],
                    "connection": connection})
     else:
         table(f"Effective settings of {app.config_path}", ["section", "key", "value"], settings.summary())
-        for warning in settings.warnings:
+        for warning in warnings:
             console.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
         if connection is None:
             console.print("[green]The configuration is valid[/green] (the connection to Continuum was not "
@@ -52,6 +53,17 @@ def check_config(app, as_json: bool, ping: bool, reference: bool) -> None:
     if connection is not None and not connection["ok"]:
         raise CheckFailed(f"The connection check failed: {connection['message'].rstrip('.')}; "
                           "pass --offline to judge the file alone.", code="Unreachable")
+
+
+def _unlinked_warning(app, settings) -> list[str]:
+    """With the queue on, the sites whose tickets would land in auto-created accounts (read only:
+    a store that does not exist yet is not made here)."""
+    from agent.sync.unlinked import unlinked_sites
+
+    if not settings.process_queue or not Path(settings.database).is_file():
+        return []
+    found = unlinked_sites(settings, app.state)
+    return [found.sentence(queue_on=True)] if found and found.count else []
 
 
 def _ping(app, settings) -> dict:

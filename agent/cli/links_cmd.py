@@ -7,7 +7,7 @@ import sys
 import click
 
 from agent.cli.output import console, done, emit_json, listing, table
-from agent.sync.links import APPLIED_VERDICTS, LinksManager
+from agent.sync.links import APPLIED_VERDICTS, REVIEW_BY, LinksManager
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
 user_option = click.option("--user", "user", envvar="ZENITHLINK_USER", default=None,
@@ -203,7 +203,7 @@ def create_asset(app, device_id: str, account: str | None, user: str | None, as_
 
 
 # -- bulk review -----------------------------------------------------------------------------
-@links.command("review")
+@links.group("review", invoke_without_command=True)
 @click.option("--apply", "apply_", is_flag=True,
               help="Link every unlinked site whose best account is an exact or strong match.")
 @click.option("--exact-only", is_flag=True, help="With --apply: link exact matches only.")
@@ -213,8 +213,8 @@ def create_asset(app, device_id: str, account: str | None, user: str | None, as_
 @click.option("--yes", "-y", is_flag=True, help="Do not ask before linking.")
 @user_option
 @json_option
-@click.pass_obj
-def review(app, apply_: bool, exact_only: bool, min_score: float | None, dry_run: bool, yes: bool,
+@click.pass_context
+def review(ctx: click.Context, apply_: bool, exact_only: bool, min_score: float | None, dry_run: bool, yes: bool,
            user: str | None, as_json: bool) -> None:
     """Every unlinked site with its best account and the verdict on it; --apply links the exact and
     strong matches.
@@ -223,9 +223,11 @@ def review(app, apply_: bool, exact_only: bool, min_score: float | None, dry_run
     strong (the telling words in common, no telling word different, well ahead of the next account),
     ambiguous (another account is as good: the contenders are listed), weak, none. Ambiguous and
     weak matches are never linked by a review: link them one by one. The plan is shown first; on a
-    terminal you are asked before anything is linked.
+    terminal you are asked before anything is linked. 'links review devices' reviews the devices.
     """
-    manager = LinksManager(app)
+    if ctx.invoked_subcommand is not None:
+        return
+    manager = LinksManager(ctx.obj)
     applying = (apply_ or min_score is not None) and not dry_run
     if applying:
         manager.state.require_privilege(user, "link sites to accounts")
@@ -246,6 +248,61 @@ def review(app, apply_: bool, exact_only: bool, min_score: float | None, dry_run
         summary = ", ".join(f"{n} {v}" for v, n in counts.items() if n)
         done(f"{'Dry run: ' if dry_run else ''}{chosen} site(s) would be linked by --apply"
              f"{' --exact-only' if exact_only else ''}; nothing was changed." + (f" ({summary})" if summary else ""))
+
+
+@review.command("devices")
+@click.option("--by", type=click.Choice(REVIEW_BY), default="auto", show_default=True,
+              help="auto: the serial number, then the machine name among the assets of the site's account.")
+@click.option("--apply", "apply_", is_flag=True, help="Link every device with one sure asset.")
+@click.option("--create-missing", is_flag=True,
+              help="With --apply: create an asset (and link it) for each unmatched device of a linked site.")
+@click.option("--dry-run", is_flag=True, help="Only show what --apply would do.")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask before linking.")
+@user_option
+@json_option
+@click.pass_obj
+def review_devices(app, by: str, apply_: bool, create_missing: bool, dry_run: bool, yes: bool, user: str | None,
+                   as_json: bool) -> None:
+    """Every unlinked device with an asset of the same serial number (placeholder serials such as
+    'To be filled by O.E.M.' never count) or machine name; --apply links the sure ones.
+
+    A match is sure when one device and one asset share the value; when several do, the row reads
+    'review' and lists the candidates. --create-missing then creates assets for the devices of
+    linked sites that have no candidate at all.
+    """
+    manager = LinksManager(app)
+    applying = apply_ and not dry_run
+    if applying:
+        manager.state.require_privilege(user, "link devices to assets")
+    plan = manager.device_review_plan(by)
+    missing = manager.devices_without_candidates(plan) if create_missing else []
+    chosen = sum(1 for row in plan if row["action"] == "link")
+    if not as_json:
+        _show_device_plan(plan, missing)
+    if applying and (chosen or missing) and not as_json and not yes and sys.stdin.isatty():
+        click.confirm(f"Link {chosen} device(s) and create {len(missing)} asset(s)?", abort=True)
+    linked = manager.apply_devices(plan, user) if applying else 0
+    created = manager.create_missing_assets(missing, user) if applying and missing else []
+    if as_json:
+        emit_json({"plan": plan, "create": [{"device_id": r["device_id"], "name": r["name"],
+                                            "site_code": r["site_code"]} for r in missing],
+                   "created": created})
+    elif applying:
+        done(f"{linked} device(s) linked, {len(created)} asset(s) created and linked.")
+    else:
+        done(f"{'Dry run: ' if dry_run else ''}--apply would link {chosen} device(s)"
+             + (f" and create {len(missing)} asset(s)" if create_missing else "") + "; nothing was changed.")
+
+
+def _show_device_plan(plan: list[dict], missing: list[dict]) -> None:
+    rows = [(r["device_id"], r["device_name"], r["serial"], r["asset_rec_id"], r["asset_name"], r["reason"],
+             r["action"] if not r["tie"] else f"review ({len(r['candidates'])} candidates)") for r in plan]
+    rows += [(r["device_id"], r["name"], r["serial"], "", "", "no asset: one is created", "create")
+             for r in missing]
+    if not rows:
+        console.print("No unlinked device has a matching asset.")
+        return
+    listing("Review of unlinked devices", ["device", "name", "serial", "asset", "asset name", "why", "action"], rows)
 
 
 def _show_plan(plan: list[dict]) -> None:

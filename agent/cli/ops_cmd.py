@@ -66,6 +66,13 @@ def gather_status(app) -> dict[str, Any]:
             # The status file outlives the agent; its pid only counts while the lock is held.
             doc["pid"] = pid or (fields.get("pid") if running else None)
     doc.update(_store_status(app))
+    from agent.sync.unlinked import unlinked_sites
+
+    found = unlinked_sites(settings, app.state) if Path(settings.database).is_file() else None
+    doc["unlinked_sites"] = found.count if found else None
+    doc["inventory_site_count"] = found.sites if found else None
+    queue_on = bool(settings.process_queue)
+    doc["unlinked_warning"] = found.sentence(queue_on=queue_on) if found and found.count else None
     flag = app.psa_paused_by()
     doc["psa_backend"] = settings.psa_backend
     doc["psa_paused_by"] = str(flag) if flag else None
@@ -135,6 +142,7 @@ def _status_rows(doc: dict[str, Any]) -> list[tuple[str, Any]]:
         ("inventory changes", doc["inventory_changes"] or "-"),
         ("inventory files", files),
         ("queue", "ON (tickets are created)" if doc["process_queue"] else "off (inventory and links only)"),
+        ("sites linked", _linked(doc)),
         ("Continuum", _reachability(doc)),
         ("last queue poll", _or_never(doc["last_queue_poll"])),
         ("queue cursor", doc["queue_cursor"] or "-"),
@@ -149,6 +157,13 @@ def _status_rows(doc: dict[str, Any]) -> list[tuple[str, Any]]:
     if doc["status_file_problem"]:
         rows.insert(2, ("status file problem", doc["status_file_problem"]))
     return rows
+
+
+def _linked(doc: dict[str, Any]) -> str:
+    if doc["unlinked_sites"] is None:
+        return "? (no inventory yet)"
+    linked = f"{doc['inventory_site_count'] - doc['unlinked_sites']} of {doc['inventory_site_count']}"
+    return f"{linked}: {doc['unlinked_warning']}" if doc["unlinked_warning"] else linked
 
 
 def _activation(doc: dict[str, Any]) -> str:
@@ -371,4 +386,42 @@ def _print_plan(plan: servicectl.Plan) -> None:
         click.echo("# these steps need root: run without --dry-run under sudo")
 
 
-commands = [status, errors, requests_cmd, service]
+# -- audit -----------------------------------------------------------------------------------
+@click.command("audit")
+@click.option("--since", default=None, metavar="WHEN",
+              help="Only entries at or after this time: a date (2026-12-01), a date and time "
+                   "(2026-12-01T09:30, UTC), or an age (30m, 12h, 7d).")
+@click.option("--limit", type=click.IntRange(1, 100_000), default=100, show_default=True,
+              help="At most this many entries, newest first.")
+@json_option
+@click.pass_obj
+def audit(app, since: str | None, limit: int, as_json: bool) -> None:
+    """Who changed what through the agent (links, accounts, reviews, employees), newest first."""
+    start = _since(since) if since else None
+    rows = app.state.audit_log(limit, since=start) if Path(app.settings.database).is_file() else []
+    if as_json:
+        emit_json(rows)
+        return
+    table("Audit log" + (f" since {start}" if start else ""), ["at", "who", "action", "detail"],
+          [(r["at"], r["who"] or "-", r["action"], r["detail"]) for r in rows])
+
+
+def _since(text: str) -> str:
+    """``WHEN`` of ``--since`` as a stored time."""
+    from datetime import datetime, timedelta, timezone
+
+    from agent.ports.times import stored_time
+
+    text = text.strip()
+    units = {"m": "minutes", "h": "hours", "d": "days"}
+    if text[:-1].isdigit() and text[-1:].lower() in units:
+        return stored_time(datetime.now(timezone.utc) - timedelta(**{units[text[-1].lower()]: int(text[:-1])}))
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise UsageError(f"--since {text!r} is neither a date (2026-12-01), a date and time (2026-12-01T09:30) "
+                         "nor an age (30m, 12h, 7d)") from None
+    return stored_time(moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc))
+
+
+commands = [status, errors, requests_cmd, service, audit]

@@ -120,6 +120,8 @@ class Service:
             self._prepare()
             logger.info("zenithlink {} started for {} (queue processing {})", __version__,
                         settings.dbsys_folder, "on" if settings.process_queue else "off")
+            if settings.process_queue:
+                self._warn_of_unlinked_sites()
             if self.once:
                 failures = self._one_cycle()
             else:
@@ -314,6 +316,8 @@ class Service:
         if not changed:
             return True
         logger.info("configuration reloaded: {}", ", ".join(changed))
+        if new.process_queue and not old.process_queue:
+            self._warn_of_unlinked_sites()
         if new.requests_folder != old.requests_folder:
             Path(new.requests_folder).mkdir(parents=True, exist_ok=True)
             self.processor.close()
@@ -324,6 +328,13 @@ class Service:
             if name != "inventory" or any(getattr(old, k) != getattr(new, k) for k in inventory_keys):
                 worker.wake.set()
         return True
+
+    def _warn_of_unlinked_sites(self) -> None:
+        from agent.sync.unlinked import unlinked_sites
+
+        found = unlinked_sites(self.app.settings, self.app.state)
+        if found and found.count:
+            logger.warning("{}", found.sentence(queue_on=True))
 
     # -- status file -------------------------------------------------------------------------
     def status_fields(self, *, stopped: bool = False) -> dict:

@@ -52,7 +52,7 @@ class Page:
     limit: int
 
 
-REVIEW_BY = ("serial", "name")
+REVIEW_BY = ("auto", "serial", "name")
 # The verdicts a bulk review links without a person's choice; the matcher's (plugins/matcher.py).
 APPLIED_VERDICTS = ("exact", "strong")
 CONTENDERS = 3
@@ -477,7 +477,9 @@ class LinksManager:
     def device_review_plan(self, by: str = "serial", keyword: str = "",
                            only: Collection[str] | None = None) -> list[dict[str, Any]]:
         """Unlinked devices that have an unlinked asset of the same serial number (``by="serial"``)
-        or machine name (``by="name"``), each with its candidates ranked by the asset hook.
+        or machine name (``by="name"``), each with its candidates ranked by the asset hook;
+        ``by="auto"``: the serial number first, then, for the devices it leaves, the machine name
+        among the assets of the account linked to the device's site.
 
         ``action`` is ``link`` only for a sure match: one asset and one device share the value and
         the hook ranks that asset 100 (serial) or at least 95 (name). Ties (several assets or
@@ -485,6 +487,25 @@ class LinksManager:
         """
         if by not in REVIEW_BY:
             raise UsageError(f"devices are matched by {' or '.join(REVIEW_BY)}, not {by!r}")
+        if by == "auto":
+            return self._auto_device_plan(keyword, only)
+        return self._device_plan(by, keyword, only, within_site_account=False)
+
+    def _auto_device_plan(self, keyword: str, only: Collection[str] | None) -> list[dict[str, Any]]:
+        # A serial number the asset hook does not vouch for (a placeholder) says nothing: the name may.
+        by_serial = [row for row in self._device_plan("serial", keyword, only, within_site_account=False)
+                     if row["score"] > 0]
+        done = {row["device_id"] for row in by_serial}
+        by_name = [row for row in self._device_plan("name", keyword, only, within_site_account=True)
+                   if row["device_id"] not in done]
+        sure = {row["asset_rec_id"] for row in by_serial if row["action"] == "link"}
+        for row in by_name:  # an asset a serial number claims is not also given away by a name
+            if row["asset_rec_id"] in sure:
+                row.update(action="review", tie=True)
+        return by_serial + by_name
+
+    def _device_plan(self, by: str, keyword: str, only: Collection[str] | None, *,
+                     within_site_account: bool) -> list[dict[str, Any]]:
         field = "SerialNumber" if by == "serial" else "Name"
         key_of = _serial_key if by == "serial" else _host_key
         links = self.state.device_links()
@@ -517,8 +538,14 @@ class LinksManager:
             devices_per_key[key] = devices_per_key.get(key, 0) + 1
         sure = 100.0 if by == "serial" else 95.0
         plan = []
+        site_links = self.state.site_links() if within_site_account else {}
         for device_id, record, key in matched:
             candidates = groups[key]
+            if within_site_account:
+                account = site_links.get(record.get("SiteCode", ""))
+                candidates = [c for c in candidates if account and c["account_rec_id"] == account]
+                if not candidates:
+                    continue
             found = self.app.pm.hook.zenith_suggest_assets(device=record, assets=candidates,
                                                            limit=len(candidates), settings=self.settings)
             ranked = list(found or [])
@@ -536,6 +563,20 @@ class LinksManager:
                          "candidates": [(c["rec_id"], c["name"]) for c in candidates],
                          "action": "review" if tie or weak else "link"})
         return plan
+
+    def devices_without_candidates(self, plan: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Unlinked devices of linked sites that the plan has no asset for: what ``--create-missing``
+        makes assets of."""
+        planned = {row["device_id"] for row in plan}
+        site_links = self.state.site_links()
+        return [row for row in self.devices(linked=False)
+                if row["device_id"] not in planned and row["in_inventory"]
+                and site_links.get(row["record"].get("SiteCode", ""))]
+
+    def create_missing_assets(self, devices: list[dict[str, Any]], user: str | None) -> list[str]:
+        """An asset from each device (in its site's account), linked; the new REC IDs."""
+        self._privilege(user, "create assets from devices")
+        return [self.create_asset_from_device(row["device_id"], None, user) for row in devices]
 
     def apply_devices(self, plan: list[dict[str, Any]], user: str | None) -> int:
         """Link every device plan row whose action is ``link``, in one transaction; returns how many."""

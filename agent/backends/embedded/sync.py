@@ -201,8 +201,10 @@ class SyncState:
         self.db.execute("INSERT INTO audit(at, who, action, detail) VALUES (?,?,?,?)",
                         (now_iso(), who or "", action, detail))
 
-    def audit_log(self, limit: int = 100) -> list[dict[str, Any]]:
-        return [dict(r) for r in self.db.query("SELECT * FROM audit ORDER BY id DESC LIMIT ?", (limit,))]
+    def audit_log(self, limit: int = 100, *, since: str | None = None) -> list[dict[str, Any]]:
+        """The newest audit rows first; ``since`` (a stored time) keeps those at or after it."""
+        return [dict(r) for r in self.db.query("SELECT * FROM audit WHERE at >= ? ORDER BY id DESC LIMIT ?",
+                                               (since or "", limit))]
 
 
 def _request(row: sqlite3.Row) -> dict[str, Any]:
