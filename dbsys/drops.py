@@ -16,7 +16,7 @@ from pathlib import Path
 
 from lxml import etree
 
-from dbsys import safexml
+from dbsys import fsops, safexml
 from dbsys.atomic import fsync_folder, is_temp_name
 
 MAX_BYTES = 1024 * 1024
@@ -227,32 +227,18 @@ def request_files(folder: str | os.PathLike[str]) -> list[Path]:
 def move_to(path: str | os.PathLike[str], dest_folder: str | os.PathLike[str]) -> Path:
     """Move ``path`` into ``dest_folder`` (created if needed) and return the new path.
 
-    An existing file is never overwritten: ``name-1.xml``, ``name-2.xml``, … are tried.
+    An existing file is never overwritten: ``name-1.xml``, ``name-2.xml``, … are tried. The
+    file is never left in both folders: when it cannot be moved (another program holds it
+    through every try) it stays where it was and :class:`dbsys.fsops.FileInUse` is raised.
     """
     src = Path(path)
     dest_folder = Path(dest_folder)
     dest_folder.mkdir(parents=True, exist_ok=True)
     for n in range(10_000):
         target = dest_folder / (src.name if n == 0 else f"{src.stem}-{n}{src.suffix}")
-        if _move_exclusive(src, target):
+        if fsops.move_exclusive(src, target):
             fsync_folder(dest_folder)
             fsync_folder(src.parent)
             return target
     raise FileExistsError(errno.EEXIST, f"no free name for {src.name} in {dest_folder}; "
                           f"empty that folder", str(dest_folder))
-
-
-def _move_exclusive(src: Path, target: Path) -> bool:
-    """Rename without ever replacing ``target``; False when ``target`` exists."""
-    try:
-        os.link(src, target)
-    except FileExistsError:
-        return False
-    except OSError:
-        # No hard links here (FAT, some shares): check, then rename; one agent per folder.
-        if target.exists():
-            return False
-        os.rename(src, target)
-        return True
-    os.unlink(src)
-    return True

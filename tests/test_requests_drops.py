@@ -287,6 +287,29 @@ def test_failure_in_the_work_rolls_back_only_that_request(env, proc, monkeypatch
     monkeypatch.setattr(actions, "complete_ticket", real)
 
 
+def test_a_drop_held_open_is_answered_and_moved_at_a_later_scan_never_copied(env, proc, monkeypatch):
+    from dbsys import fsops
+
+    path = put(env, "held-1", "UnlinkSite", SiteCode="NO-SUCH-SITE")
+    real_unlink = os.unlink
+
+    def held_unlink(target):  # the PSA side still has the drop open (Windows: sharing violation)
+        if os.fspath(target) == os.fspath(path):
+            raise PermissionError(13, "The process cannot access the file", os.fspath(target))
+        real_unlink(target)
+
+    monkeypatch.setattr(fsops, "RETRY_DELAYS", (0.0,) * len(fsops.RETRY_DELAYS))
+    monkeypatch.setattr(fsops, "_os_unlink", held_unlink)
+    assert run(proc, path) == 1
+    assert result(env.requests_folder, "held-1") is not None
+    assert path.exists() and folder_names(env, "Processed") == folder_names(env, "Failed") == []
+
+    monkeypatch.setattr(fsops, "_os_unlink", real_unlink)  # let go
+    proc.scan()
+    assert not path.exists()
+    assert folder_names(env, "Processed") + folder_names(env, "Failed") == ["held-1.xml"]
+
+
 # -- the real watcher --------------------------------------------------------------------------
 
 def test_watcher_feeds_the_processor(env, proc):
