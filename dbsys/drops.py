@@ -18,6 +18,7 @@ from lxml import etree
 
 from dbsys import fsops, safexml
 from dbsys.atomic import fsync_folder, is_temp_name
+from dbsys.devicenames import is_reserved
 
 MAX_BYTES = 1024 * 1024
 ROOT_TAG = "ZenithRequest"
@@ -129,6 +130,12 @@ def _read_id(root: etree._Element, filename: str) -> str:
         shown = "no id attribute" if not request_id else f"the id {request_id[:80]!r}"
         raise BadRequest("BadId", f"{filename} has {shown}. Set id= to a unique string of 1 to 64 "
                          f"characters from A-Z, a-z, 0-9, '.', '_' and '-'.")
+    if is_reserved(request_id):
+        device = request_id.split(".", 1)[0]
+        raise BadRequest("BadId", f"{filename} has the id {request_id!r}, which Windows reserves for the device "
+                         f"{device.upper()}: its result file could not be written. Choose an id that is not "
+                         "CON, PRN, AUX, NUL, COM0-COM9 or LPT0-LPT9 before its first '.' (in any case), "
+                         "e.g. prefix it with 'req-'.")
     return request_id
 
 

@@ -181,6 +181,20 @@ def test_bad_drops_fail_with_clear_results_and_the_rest_goes_on(env, proc):
     assert not good.exists()
 
 
+def test_a_device_name_as_id_fails_with_a_result_that_says_why(env, proc):
+    named = drop(env.requests_folder, "req-7.xml", request_xml("CON", "AddNote", TicketRecID="TKT0", Note="x"))
+    device = drop(env.requests_folder, "nul.xml", request_xml(None, "AddNote", TicketRecID="TKT0", Note="x"))
+    age(named)
+    age(device)
+    assert run(proc, named, device) == 2
+    got = result(env.requests_folder, "req-7")
+    assert got["status"] == "Failed" and got["error_code"] == "BadId"
+    assert "reserves for the device CON" in got["error_message"]
+    assert not (env.requests_folder / "Results" / "CON.xml").exists()
+    assert result(env.requests_folder, "_nul")["error_code"] == "BadId"  # never Results/nul.xml
+    assert sorted(folder_names(env, "Failed")) == ["nul.xml", "req-7.xml"]
+
+
 def test_file_still_being_written_waits_then_is_taken(env, proc):
     rec_id, _tid = env.linked_ticket()
     data = request_xml("slow-1", "AddNote", TicketRecID=rec_id, Note="written slowly")
