@@ -9,7 +9,7 @@ import click
 from agent.cli.output import console, emit_json, table
 from agent.errors import ConfigError, UsageError
 from config.loader import InvalidConfig, load_settings
-from config.template import render_reference, render_template
+from config.template import render_reference, template_bytes
 
 
 @click.command("check-config")
@@ -71,7 +71,7 @@ def init(app, path: Path | None, force: bool) -> None:
     if target.exists() and not force:
         raise UsageError(f"{target} exists already; pass --force to overwrite it")
     target.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(target, render_template().encode("utf-8"))
+    atomic_write(target, template_bytes())
     console.print(f"Wrote {target}. Set PSG and ContinuumURL, then run 'zenithlink --config {target} check-config'.",
                   highlight=False)
 

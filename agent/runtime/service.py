@@ -95,6 +95,8 @@ class Service:
     def run(self) -> int:
         settings = self.app.settings
         logs.configure(settings.level, settings.log_folder)
+        for warning in settings.warnings:
+            logger.warning("configuration: {}", warning)
         lock = FolderLock(settings.dbsys_folder)
         lock.acquire()
         self.app.owns_folder = True
