@@ -222,6 +222,7 @@ def test_the_ini_watcher_takes_the_name_in_any_case_on_windows(tmp_path, monkeyp
     assert watcher._dirty_at is None
 
 
+@pytest.mark.posix  # a symlink
 def test_a_case_insensitive_folder_is_recognised_without_the_platform(tmp_path, monkeypatch):
     from dbsys import host
 
