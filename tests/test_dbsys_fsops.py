@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import errno
 import os
+import threading
 from pathlib import Path
 
 import pytest
@@ -112,3 +113,36 @@ def test_a_move_without_hard_links_still_never_replaces(tmp_path, monkeypatch, d
     moved = drops.move_to(drop, tmp_path / "Processed")
     assert moved.name == "r1-1.xml" and not drop.exists()
     assert not [n for n in os.listdir(tmp_path / "Processed") if is_temp_name(n)]
+
+
+# -- real holds: on Windows an open file cannot be replaced or moved (Python opens files without
+# delete sharing), so these meet real sharing violations there; elsewhere they pass at once.
+
+def let_go_after(handle, seconds: float) -> threading.Timer:
+    timer = threading.Timer(seconds, handle.close)
+    timer.start()
+    return timer
+
+
+def test_a_reader_holding_the_final_file_for_a_moment_does_not_fail_the_write(tmp_path, monkeypatch):
+    monkeypatch.setattr(fsops, "RETRY_DELAYS", (0.05, 0.1, 0.2, 0.4, 0.8, 1.5))
+    target = tmp_path / "ZenithDevices_T1.cmt"
+    atomic_write(target, b"old")
+    reader = open(target, "rb")  # noqa: SIM115 - closed by the timer, as another program would
+    timer = let_go_after(reader, 0.3)
+    try:
+        atomic_write(target, b"new")
+    finally:
+        timer.join()
+    assert target.read_bytes() == b"new" and os.listdir(tmp_path) == [target.name]
+
+
+def test_a_drop_held_open_for_a_moment_is_moved_once_it_is_let_go(tmp_path, monkeypatch, drop):
+    monkeypatch.setattr(fsops, "RETRY_DELAYS", (0.05, 0.1, 0.2, 0.4, 0.8, 1.5))
+    reader = open(drop, "rb")  # noqa: SIM115 - closed by the timer
+    timer = let_go_after(reader, 0.3)
+    try:
+        moved = drops.move_to(drop, tmp_path / "Processed")
+    finally:
+        timer.join()
+    assert moved.read_bytes() == b"<ZenithRequest/>" and not drop.exists()
