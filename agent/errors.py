@@ -91,9 +91,12 @@ class ConstraintError(ZenithError):
 
 def describe(exc: BaseException) -> str:
     """One actionable sentence for any exception, safe to log and to write to files."""
+    from dbsys.fsops import FileInUse
     from dbsys.safexml import UnsafeXML
 
     if isinstance(exc, ZenithError):
+        return exc.message
+    if isinstance(exc, FileInUse):
         return exc.message
     if isinstance(exc, UnsafeXML):
         return f"Malformed or refused XML: {exc}. Fix the sender so it writes plain UTF-8 XML without a DOCTYPE."

@@ -7,8 +7,10 @@ Y/N, Yes/No, True/False, 1/0, On/Off; unknown keys are warnings naming the neare
 
 from __future__ import annotations
 
+import codecs
 import configparser
 import difflib
+import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -16,10 +18,13 @@ from pathlib import Path
 from typing import Any
 
 from config.schema import PLUGIN_SECTION_PREFIX, SCHEMA, SECTIONS, BadValue, Key, key_for
+from dbsys import host
 
 DEFAULT_FILENAME = "CmtZenithLink.ini"
 REQUIRED_FOR_CONTINUUM = ("PSG", "ContinuumURL")
 _INSTANCE_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+# %NAME% as Windows writes environment variables (%ProgramData%, %ProgramFiles(x86)%).
+_ENV_VAR = re.compile(r"%([A-Za-z_][A-Za-z0-9_()]*)%")
 
 
 class InvalidConfig(ValueError):
@@ -107,16 +112,44 @@ def load_settings(path: Path | str, *, require: Iterable[str] = ()) -> Settings:
     """Load and validate the INI at ``path``; raise :class:`InvalidConfig` listing every problem."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        data = path.read_bytes()
     except FileNotFoundError:
         raise InvalidConfig(
             [f"no configuration file at {path}: create one with 'zenithlink init {path}' "
              "or name another with --config / ZENITHLINK_CONFIG"], path) from None
-    except UnicodeDecodeError as exc:
-        raise InvalidConfig([f"{path} is not UTF-8 text ({exc.reason}); save it as UTF-8"], path) from None
     except OSError as exc:
         raise InvalidConfig([f"cannot read {path}: {exc.strerror}"], path) from None
-    return parse_settings(text, base_dir=path.parent.resolve(), path=path, require=require)
+    text, warning = decode_ini(data, path)
+    settings = parse_settings(text, base_dir=path.parent.resolve(), path=path, require=require)
+    if warning:
+        settings.warnings.insert(0, warning)
+    return settings
+
+
+def decode_ini(data: bytes, path: Path) -> tuple[str, str | None]:
+    """The INI's text, and a warning when it was not UTF-8.
+
+    UTF-8 with or without a BOM; UTF-16 with a BOM (Notepad's "Unicode"); else the system's ANSI
+    code page, which Notepad on older Windows Servers saves by default.
+    """
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            return data.decode("utf-16"), None
+        except UnicodeDecodeError as exc:
+            raise InvalidConfig([f"{path} starts like UTF-16 text but is not ({exc.reason}); save it as UTF-8"],
+                                path) from None
+    try:
+        return data.decode("utf-8-sig"), None
+    except UnicodeDecodeError:
+        pass
+    encoding = host.ansi_encoding()
+    try:
+        text = data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        raise InvalidConfig([f"{path} is neither UTF-8 nor {encoding} text ({exc.reason}); save it as UTF-8"],
+                            path) from None
+    return text, (f"{path.name} is not UTF-8: it was read as {encoding}, the ANSI code page here. Save it as "
+                  "UTF-8 (in Notepad: File, Save As, Encoding UTF-8) so that it reads the same on every server")
 
 
 def parse_settings(text: str, *, base_dir: Path, path: Path | None = None,
@@ -166,7 +199,7 @@ def parse_settings(text: str, *, base_dir: Path, path: Path | None = None,
                         "digits, '.', '_' or '-' (it becomes part of file names)")
     if problems:
         raise InvalidConfig(problems, path)
-    _resolve_paths(values, base_dir)
+    _resolve_paths(values, base_dir, warnings)
     return Settings(path=path, values=values, plugins_enabled=plugins_enabled,
                     plugin_sections=plugin_sections, warnings=warnings)
 
@@ -220,21 +253,37 @@ def _check_required(values: dict[str, Any], require: Iterable[str], problems: li
             problems.append(f"[{key.section}] {key.name} is missing: {key.help.split(' (')[0].lower()} is required")
 
 
-def _resolve_paths(values: dict[str, Any], base_dir: Path) -> None:
-    def resolve(p: str | Path) -> Path:
-        p = Path(p).expanduser()
+def _resolve_paths(values: dict[str, Any], base_dir: Path, warnings: list[str]) -> None:
+    def resolve(p: str | Path, attr: str) -> Path:
+        p = Path(_expand_variables(str(p), attr, warnings)).expanduser()
         return p if p.is_absolute() else (base_dir / p)
 
-    dbsys = resolve(values["dbsys_folder"] or "Dbsys")
+    dbsys = resolve(values["dbsys_folder"] or "Dbsys", "dbsys_folder")
     values["dbsys_folder"] = dbsys
-    values["requests_folder"] = (resolve(values["requests_folder"]) if values["requests_folder"]
+    values["requests_folder"] = (resolve(values["requests_folder"], "requests_folder") if values["requests_folder"]
                                  else dbsys / "ZenithRequests")
-    values["database"] = resolve(values["database"]) if values["database"] else dbsys / "zenithlink.sqlite3"
-    values["log_folder"] = resolve(values["log_folder"]) if values["log_folder"] else dbsys / "Logs"
-    values["plugin_folders"] = [resolve(p) for p in values["plugin_folders"]]
-    values["rangermsp_folder"] = resolve(values["rangermsp_folder"]) if values["rangermsp_folder"] else None
+    values["database"] = resolve(values["database"], "database") if values["database"] else dbsys / "zenithlink.sqlite3"
+    values["log_folder"] = resolve(values["log_folder"], "log_folder") if values["log_folder"] else dbsys / "Logs"
+    values["plugin_folders"] = [resolve(p, "plugin_folders") for p in values["plugin_folders"]]
+    values["rangermsp_folder"] = (resolve(values["rangermsp_folder"], "rangermsp_folder")
+                                  if values["rangermsp_folder"] else None)
     for attr in ("web_cert_file", "web_key_file"):
-        values[attr] = resolve(values[attr]) if values[attr] else None
+        values[attr] = resolve(values[attr], attr) if values[attr] else None
+
+
+def _expand_variables(text: str, attr: str, warnings: list[str]) -> str:
+    """``%NAME%`` replaced by the environment variable NAME; an unset one stays as written."""
+
+    def value(match: re.Match[str]) -> str:
+        found = os.environ.get(match.group(1))
+        if found is None:
+            key = next(k for k in SCHEMA if k.attr == attr)
+            warnings.append(f"[{key.section}] {key.name}: the environment variable {match.group(1)} is not set, "
+                            f"so {match.group(0)} stays in the path as written")
+            return match.group(0)
+        return found
+
+    return _ENV_VAR.sub(value, text)
 
 
 def _first_line(exc: Exception) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from config.schema import SCHEMA, SECTIONS, Key
+from dbsys import host
 
 TEMPLATE_PATH = Path(__file__).with_name("CmtZenithLink.ini")
 
@@ -24,6 +25,8 @@ def render_template() -> str:
         "; Keys are case-insensitive. Booleans: Y/N, Yes/No, True/False, 1/0, On/Off.",
         "; The agent re-reads this file within seconds of a change; an invalid change is refused",
         "; and the last good configuration stays in force. Reference: docs/ini-reference.md",
+        "; Paths may name environment variables, e.g. %ProgramData%\\zenithlink\\Dbsys; a relative",
+        "; path is taken from the folder of this file. Save the file as UTF-8 (ANSI is read too).",
     ]
     for section in SECTIONS:
         lines += ["", f"[{section}]"]
@@ -39,10 +42,20 @@ def render_template() -> str:
     return "\n".join(lines)
 
 
+def template_bytes() -> bytes:
+    """The template as ``zenithlink init`` writes it: UTF-8 with this platform's line endings (CRLF
+    on Windows, where Notepad on older servers shows a file of bare LF line ends as one line)."""
+    return host.with_line_endings(render_template().encode("utf-8"))
+
+
 def render_reference() -> str:
     """The INI reference (Markdown table), generated so that it cannot drift from the schema."""
     out = ["# CmtZenithLink.ini reference", "",
            "Generated from `config/schema.py` (`zenithlink check-config --reference`).", "",
+           "Path keys may name environment variables as `%NAME%` (e.g. `%ProgramData%\\zenithlink\\Dbsys`); "
+           "an unset one stays as written, with a warning. A relative path is taken from the INI's folder. "
+           "The file is read as UTF-8 (with or without a BOM), UTF-16 with a BOM, or else in the system's "
+           "ANSI code page (Notepad's default on older Windows Servers), with a warning.", "",
            "| section | key | default | allowed | meaning |", "|---|---|---|---|---|"]
     for key in SCHEMA:
         default = key.shown_default or (_default_text(key) or "(empty)")

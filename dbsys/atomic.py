@@ -1,9 +1,10 @@
 """Atomic file writes (rule D4): a reader never sees a half-written final file.
 
 The data goes to a temporary file ``.<name>.<random>.tmp`` in the same folder (so the
-rename cannot cross file systems), is flushed and fsynced, then ``os.replace`` puts it
-over the final name and the folder itself is fsynced so the rename survives a power cut.
-On any exception the temporary file is removed and the final file is left as it was.
+rename cannot cross file systems), is flushed and fsynced, then :func:`dbsys.fsops.replace`
+puts it over the final name (trying again while another program holds the final file open)
+and the folder itself is fsynced so the rename survives a power cut. On any exception the
+temporary file is removed and the final file is left as it was.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from pathlib import Path
 from typing import BinaryIO
 
 from loguru import logger
+
+from dbsys import fsops
 
 TEMP_SUFFIX = ".tmp"
 _TEMP_RE = re.compile(r"^\..+\.[0-9a-f]{12}\.tmp$")
@@ -60,7 +63,7 @@ def atomic_writer(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
             yield fh
             fh.flush()
             os.fsync(fh.fileno())
-        os.replace(tmp, final)
+        fsops.replace(tmp, final)
     except BaseException:
         remove_quietly(tmp)
         raise
@@ -91,8 +94,12 @@ def sweep_temp_files(folder: str | os.PathLike[str], *, older_than: float = 10.0
         try:
             if now - entry.stat(follow_symlinks=False).st_mtime < older_than:
                 continue
-            os.unlink(entry.path)
+            if not fsops.remove(entry.path):
+                continue
         except FileNotFoundError:
+            continue
+        except OSError as exc:
+            logger.warning("Could not remove the stray temporary file {}: {}", entry.name, exc)
             continue
         removed += 1
         logger.info("Removed the stray temporary file {} left by an interrupted write", entry.name)
@@ -102,8 +109,6 @@ def sweep_temp_files(folder: str | os.PathLike[str], *, older_than: float = 10.0
 def remove_quietly(path: Path) -> None:
     """Remove a temporary file; one already gone is fine, one that cannot go is only logged."""
     try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass
+        fsops.remove(path)
     except OSError as exc:
         logger.warning("Could not remove the temporary file {}: {}", path, exc)

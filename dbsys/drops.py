@@ -16,8 +16,9 @@ from pathlib import Path
 
 from lxml import etree
 
-from dbsys import safexml
+from dbsys import fsops, safexml
 from dbsys.atomic import fsync_folder, is_temp_name
+from dbsys.devicenames import is_reserved
 
 MAX_BYTES = 1024 * 1024
 ROOT_TAG = "ZenithRequest"
@@ -129,6 +130,12 @@ def _read_id(root: etree._Element, filename: str) -> str:
         shown = "no id attribute" if not request_id else f"the id {request_id[:80]!r}"
         raise BadRequest("BadId", f"{filename} has {shown}. Set id= to a unique string of 1 to 64 "
                          f"characters from A-Z, a-z, 0-9, '.', '_' and '-'.")
+    if is_reserved(request_id):
+        device = request_id.split(".", 1)[0]
+        raise BadRequest("BadId", f"{filename} has the id {request_id!r}, which Windows reserves for the device "
+                         f"{device.upper()}: its result file could not be written. Choose an id that is not "
+                         "CON, PRN, AUX, NUL, COM0-COM9 or LPT0-LPT9 before its first '.' (in any case), "
+                         "e.g. prefix it with 'req-'.")
     return request_id
 
 
@@ -227,32 +234,18 @@ def request_files(folder: str | os.PathLike[str]) -> list[Path]:
 def move_to(path: str | os.PathLike[str], dest_folder: str | os.PathLike[str]) -> Path:
     """Move ``path`` into ``dest_folder`` (created if needed) and return the new path.
 
-    An existing file is never overwritten: ``name-1.xml``, ``name-2.xml``, … are tried.
+    An existing file is never overwritten: ``name-1.xml``, ``name-2.xml``, … are tried. The
+    file is never left in both folders: when it cannot be moved (another program holds it
+    through every try) it stays where it was and :class:`dbsys.fsops.FileInUse` is raised.
     """
     src = Path(path)
     dest_folder = Path(dest_folder)
     dest_folder.mkdir(parents=True, exist_ok=True)
     for n in range(10_000):
         target = dest_folder / (src.name if n == 0 else f"{src.stem}-{n}{src.suffix}")
-        if _move_exclusive(src, target):
+        if fsops.move_exclusive(src, target):
             fsync_folder(dest_folder)
             fsync_folder(src.parent)
             return target
     raise FileExistsError(errno.EEXIST, f"no free name for {src.name} in {dest_folder}; "
                           f"empty that folder", str(dest_folder))
-
-
-def _move_exclusive(src: Path, target: Path) -> bool:
-    """Rename without ever replacing ``target``; False when ``target`` exists."""
-    try:
-        os.link(src, target)
-    except FileExistsError:
-        return False
-    except OSError:
-        # No hard links here (FAT, some shares): check, then rename; one agent per folder.
-        if target.exists():
-            return False
-        os.rename(src, target)
-        return True
-    os.unlink(src)
-    return True

@@ -19,7 +19,7 @@ from typing import Any
 from loguru import logger
 from lxml import etree
 
-from dbsys import safexml
+from dbsys import host, safexml
 from dbsys.atomic import atomic_write
 from dbsys.redact import redact, set_redactor
 from dbsys.timestamps import compact_utc, format_utc, parse_utc
@@ -65,7 +65,8 @@ def write_report(dbsys_folder: str | os.PathLike[str], kind: str, what: str, err
         box = etree.SubElement(root, "Details")
         for key, value in details.items():
             etree.SubElement(box, "Detail", {"name": redact(str(key))}).text = redact(_text(value))
-    data = etree.tostring(root, xml_declaration=True, encoding="utf-8", pretty_print=True)
+    # Administrators open these in Notepad: CRLF on Windows (XML readers take either).
+    data = host.with_line_endings(etree.tostring(root, xml_declaration=True, encoding="utf-8", pretty_print=True))
     folder = reports_folder(dbsys_folder)
     folder.mkdir(parents=True, exist_ok=True)
     stem = f"{compact_utc(at)}-{_short_kind(kind)}"

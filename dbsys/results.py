@@ -13,6 +13,7 @@ from lxml import etree
 
 from dbsys import safexml
 from dbsys.atomic import atomic_write
+from dbsys.devicenames import is_reserved
 from dbsys.drops import ID_RE
 from dbsys.redact import redact
 from dbsys.timestamps import format_utc
@@ -24,11 +25,12 @@ _MAX_RESULT_BYTES = 1024 * 1024
 
 def result_name(request_id: str) -> str:
     """``<id>.xml``. A name that is not a valid id (a bad drop's file name stands in for its
-    id) has its other characters replaced by ``_`` so it stays a plain file name."""
-    if ID_RE.match(request_id):
+    id) has its other characters replaced by ``_`` so it stays a plain file name, and one that
+    Windows reserves for a device (``CON``, ``nul.x``) gets a ``_`` in front."""
+    if ID_RE.match(request_id) and not is_reserved(request_id):
         return f"{request_id}.xml"
     safe = _UNSAFE_NAME.sub("_", request_id)[:100].lstrip(".") or "_"
-    return f"{safe}.xml"
+    return f"_{safe}.xml" if is_reserved(safe) else f"{safe}.xml"
 
 
 def write_result(results_folder: str | os.PathLike[str], request_id: str, action: str, status: str, *,

@@ -19,6 +19,7 @@ from loguru import logger
 from watchdog.events import EVENT_TYPE_CLOSED_NO_WRITE, EVENT_TYPE_OPENED, FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
+from dbsys import host
 from dbsys.atomic import is_temp_name
 
 _IGNORED_EVENTS = {EVENT_TYPE_OPENED, EVENT_TYPE_CLOSED_NO_WRITE}
@@ -236,6 +237,9 @@ class FileWatcher(_Worker):
     def __init__(self, path: str | os.PathLike[str], callback: Callable[[], None], debounce: float = 0.3) -> None:
         super().__init__(f"file watcher of {Path(path).name}")
         self.path = Path(path).absolute()
+        # On Windows (and case-insensitive shares) an event may spell the name otherwise than the
+        # INI path given (cmtzenithlink.ini for CmtZenithLink.ini): it is the same file.
+        self._fold_case = host.names_fold_case(self.path.parent)
         self._callback = callback
         self._debounce = debounce
         self._dirty_at: float | None = None
@@ -246,8 +250,15 @@ class FileWatcher(_Worker):
         self._observe(self.path.parent)
         return super().start()
 
+    def _is_ours(self, path: str) -> bool:
+        candidate = Path(path)
+        if not self._fold_case:
+            return candidate.name == self.path.name and candidate.parent == self.path.parent
+        return (candidate.name.casefold() == self.path.name.casefold()
+                and str(candidate.parent).casefold() == str(self.path.parent).casefold())
+
     def _on_path(self, path: str) -> None:
-        if Path(path).name != self.path.name or Path(path).parent != self.path.parent:
+        if not self._is_ours(path):
             return
         with self._cond:
             self._dirty_at = time.monotonic()

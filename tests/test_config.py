@@ -140,12 +140,89 @@ def test_missing_file_says_how_to_create_one(tmp_path):
     assert "zenithlink init" in info.value.problems[0]
 
 
-def test_not_utf8_is_a_clear_problem(tmp_path):
+@pytest.fixture
+def western_windows(monkeypatch):
+    from dbsys import host
+
+    monkeypatch.setattr(host, "ansi_encoding", lambda: "cp1252")
+
+
+def test_text_neither_utf8_nor_ansi_is_a_clear_problem(tmp_path, western_windows):
     path = tmp_path / "x.ini"
-    path.write_bytes(b"[Continuum]\nPSG=\xff\xfe\x00bad\n")
+    path.write_bytes(b"[Continuum]\nPSG=\x81\x8dbad\n")  # no character in UTF-8 or in cp1252
     with pytest.raises(InvalidConfig) as info:
         load_settings(path)
-    assert "UTF-8" in info.value.problems[0]
+    assert "neither UTF-8 nor cp1252" in info.value.problems[0] and "save it as UTF-8" in info.value.problems[0]
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "utf-16"])
+def test_utf8_with_or_without_bom_and_notepads_unicode_are_read_without_warning(tmp_path, encoding):
+    path = tmp_path / "CmtZenithLink.ini"
+    path.write_bytes("[RangerMSP]\r\nAutoCreatedAccountPrefix=[Continuum] Müller –\r\n".encode(encoding))
+    settings = load_settings(path)
+    assert settings.auto_created_account_prefix == "[Continuum] Müller –"
+    assert settings.warnings == []
+
+
+def test_an_ansi_file_from_notepad_is_read_in_the_code_page_with_a_warning(tmp_path, western_windows):
+    path = tmp_path / "CmtZenithLink.ini"
+    path.write_bytes("[RangerMSP]\r\nAutoCreatedAccountPrefix=[Continuum] Müller €\r\n".encode("cp1252"))
+    settings = load_settings(path)
+    assert settings.auto_created_account_prefix == "[Continuum] Müller €"
+    (warning,) = settings.warnings
+    assert "read as cp1252" in warning and "Save it as UTF-8" in warning
+
+
+@pytest.mark.parametrize("locale_says,expected", [("UTF-8", "cp1252"), ("utf8", "cp1252"), ("ANSI_X3.4-1968", "cp1252"),
+                                                 ("cp1250", "cp1250"), ("cp1252", "cp1252")])
+def test_the_ansi_code_page_is_the_systems_and_cp1252_where_that_is_utf8(monkeypatch, locale_says, expected):
+    import locale
+
+    from dbsys import host
+
+    monkeypatch.setattr(locale, "getencoding", lambda: locale_says)
+    assert host.ansi_encoding() == expected
+
+
+def test_environment_variables_are_expanded_in_path_keys(tmp_path, monkeypatch):
+    data = tmp_path / "ProgramData"
+    monkeypatch.setenv("ProgramData", str(data))
+    monkeypatch.setenv("ZL_PLUGINS", "plugins")
+    s = parse("[RangerMSP]\nDbsysFolder=%ProgramData%/zenithlink/Dbsys\nDatabase=%ProgramData%/z.db\n"
+              "[Plugins]\nPluginFolders=%ZL_PLUGINS%;x\n[Logging]\nLogFolder=100%/logs\n", tmp_path)
+    assert s.dbsys_folder == data / "zenithlink" / "Dbsys"
+    assert s.database == data / "z.db"
+    assert s.requests_folder == data / "zenithlink" / "Dbsys" / "ZenithRequests"
+    assert s.plugin_folders == [tmp_path / "plugins", tmp_path / "x"]
+    assert s.log_folder == tmp_path / "100%" / "logs"  # a lone % is an ordinary character
+    assert s.warnings == []
+
+
+def test_an_unset_environment_variable_stays_as_written_with_a_warning(tmp_path, monkeypatch):
+    monkeypatch.delenv("ZL_NOT_SET", raising=False)
+    s = parse("[RangerMSP]\nDbsysFolder=%ZL_NOT_SET%/Dbsys\n", tmp_path)
+    assert s.dbsys_folder == tmp_path / "%ZL_NOT_SET%" / "Dbsys"
+    (warning,) = s.warnings
+    assert "[RangerMSP] DbsysFolder" in warning and "ZL_NOT_SET is not set" in warning
+
+
+@pytest.mark.parametrize("windows,ending", [(True, b"\r\n"), (False, b"\n")])
+def test_init_writes_the_template_with_the_platforms_line_endings(tmp_path, monkeypatch, windows, ending):
+    from click.testing import CliRunner
+
+    from agent.cli import cli
+    from dbsys import host
+
+    monkeypatch.setattr(host, "is_windows", lambda: windows)
+    target = tmp_path / "CmtZenithLink.ini"
+    outcome = CliRunner().invoke(cli, ["--config", str(target), "init"])
+    assert outcome.exit_code == 0, outcome.output
+    data = target.read_bytes()
+    assert data.count(ending) == render_template().count("\n")
+    if not windows:
+        assert b"\r" not in data
+    assert data.decode("utf-8").replace("\r\n", "\n") == render_template()
+    assert load_settings(target).warnings == []
 
 
 def test_broken_ini_syntax_is_reported(tmp_path):

@@ -203,3 +203,29 @@ def test_move_to_never_overwrites(tmp_path):
         assert not src.exists()
     assert [p.name for p in moved] == ["r.xml", "r-1.xml", "r-2.xml"]
     assert [p.read_bytes() for p in moved] == [b"1", b"2", b"3"]
+
+
+# -- ids Windows reserves for devices --------------------------------------------------------
+
+@pytest.mark.parametrize("rid", ["CON", "con", "Nul", "PRN", "aux", "COM1", "com9", "LPT1", "lpt9", "COM0",
+                                 "NUL.tar.gz", "con.1", "Com3.request"])
+def test_ids_windows_reserves_for_devices_are_refused_with_a_reason(rid):
+    with pytest.raises(BadRequest) as info:
+        parse_request(request_xml("UnlinkSite", {"SiteCode": "S"}, rid=rid), "drop.xml")
+    err = info.value
+    assert err.code == "BadId" and err.request_id is None  # the result is named after the file
+    assert "reserves for the device" in err.message and rid.split(".")[0].upper() in err.message
+    assert "drop.xml" in err.message and "Choose an id" in err.message
+
+
+@pytest.mark.parametrize("rid", ["CONSOLE", "COM10", "LPT", "nul_1", "icon", "COM1x", "x.CON", "req-con", "AUXILIARY"])
+def test_ids_that_only_look_like_device_names_are_fine(rid):
+    assert parse_request(request_xml("UnlinkSite", {"SiteCode": "S"}, rid=rid), "drop.xml").id == rid
+
+
+@pytest.mark.parametrize("name,expected", [("r1", "r1.xml"), ("CON", "_CON.xml"), ("nul.request", "_nul.request.xml"),
+                                           ("com1.a b", "_com1.a_b.xml"), ("console", "console.xml")])
+def test_result_names_are_never_device_names(name, expected):
+    from dbsys.results import result_name
+
+    assert result_name(name) == expected

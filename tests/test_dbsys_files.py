@@ -177,3 +177,18 @@ def test_a_report_of_another_kind_is_named_as_such(tmp_path):
     (folder / "20261127T100000Z-Boom.xml").write_text("<ZenithResult/>", encoding="utf-8")
     with pytest.raises(UnsafeXML, match="is not an error report"):
         reports.read_report(tmp_path, "20261127T100000Z-Boom.xml")
+
+
+@pytest.mark.parametrize("windows", [True, False])
+def test_error_reports_have_the_platforms_line_endings_and_read_back_the_same(tmp_path, monkeypatch, windows):
+    from dbsys import host
+
+    monkeypatch.setattr(host, "is_windows", lambda: windows)
+    path = reports.write_report(tmp_path, "inventory", "The inventory refresh failed", "line one\nline two",
+                                "Check the network.", details={"pages": 3})
+    data = path.read_bytes()
+    lines = data.count(b"\n")
+    assert lines > 3 and data.count(b"\r\n") == (lines if windows else 0)
+    got = reports.read_report(tmp_path, path.name)
+    assert got["error"] == "line one\nline two" and got["todo"] == "Check the network."
+    assert got["details"] == {"pages": "3"}

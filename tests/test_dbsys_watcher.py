@@ -202,3 +202,33 @@ def test_a_failed_read_of_a_changed_file_does_not_hide_the_change_from_the_next_
     assert seen._changed(always_hash=False) is False
     monkeypatch.setattr(watcher, "_digest", real)
     assert seen._changed(always_hash=False) is True  # the next poll still sees the change
+
+
+@pytest.mark.parametrize("windows", [True, False])
+def test_the_ini_watcher_takes_the_name_in_any_case_on_windows(tmp_path, monkeypatch, windows):
+    from dbsys import host
+
+    monkeypatch.setattr(host, "is_windows", lambda: windows)
+    ini = tmp_path / "CmtZenithLink.ini"
+    ini.write_text("[Continuum]\n")
+    watcher = FileWatcher(ini, lambda: None)  # not started: only its filter is looked at
+    for spelling in ("cmtzenithlink.ini", "CMTZENITHLINK.INI", "CmtZenithLink.ini"):
+        watcher._dirty_at = None
+        watcher._on_path(str(tmp_path / spelling))
+        assert (watcher._dirty_at is not None) == (windows or spelling == ini.name), spelling
+    watcher._dirty_at = None
+    watcher._on_path(str(tmp_path / "CmtZenithLink.ini.bak"))
+    watcher._on_path(str(tmp_path / "other" / "cmtzenithlink.ini"))
+    assert watcher._dirty_at is None
+
+
+@pytest.mark.posix  # a symlink
+def test_a_case_insensitive_folder_is_recognised_without_the_platform(tmp_path, monkeypatch):
+    from dbsys import host
+
+    monkeypatch.setattr(host, "is_windows", lambda: False)
+    folder = tmp_path / "Dbsys"
+    folder.mkdir()
+    assert host.names_fold_case(folder) is (host.sys.platform == "darwin")
+    (tmp_path / "dBSYS").symlink_to(folder)  # a folder that also answers to its name in another case
+    assert host.names_fold_case(folder) is True

@@ -20,6 +20,8 @@ from agent.sandbox import SandboxServer
 from conftest import track, wait_for
 from test_inbound_support import ini_text
 
+pytestmark = pytest.mark.posix  # SIGKILL
+
 TICKETS = 5_000
 RUN_TICKETS = 300  # opened before each of the 14 killed runs; the rest before the clean run
 

@@ -18,10 +18,13 @@ from config.loader import parse_settings
 from dbsys import cmt
 from dbsys.atomic import is_temp_name
 
+pytestmark = pytest.mark.posix  # SIGKILL
+
 REFRESH = """
 import sys
 from agent.app import App
 from agent.sync.inventory.refresh import refresh
+
 app = App(sys.argv[1])
 refresh(app, page_size=100)
 """

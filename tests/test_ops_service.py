@@ -14,6 +14,8 @@ from click.testing import CliRunner
 from agent.cli import cli
 from agent.runtime import installers as servicectl
 
+pytestmark = pytest.mark.posix  # systemd units, a shell script as systemctl
+
 
 def make_ini(folder: Path, dbsys: str = "Dbsys") -> Path:
     folder.mkdir(parents=True, exist_ok=True)

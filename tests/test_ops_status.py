@@ -110,7 +110,7 @@ def test_running_while_the_folder_lock_is_held(site):
     with FolderLock(dbsys):
         doc = run_json(site, "status")
         assert doc["running"] is True and doc["pid"] == os.getpid()
-        assert (dbsys / ".zenithlink.lock").read_text() == str(os.getpid())  # only looked
+        assert (dbsys / ".zenithlink.pid").read_text() == str(os.getpid())  # only looked
     doc = run_json(site, "status")
     assert doc["running"] is False and doc["pid"] is None
 

@@ -21,6 +21,8 @@ from dbsys.watcher import FolderWatcher
 from conftest import track
 from test_outbound_support import PSG, env, ledger_by_key, put_request, result, wait_for  # noqa: F401 - env is a fixture
 
+pytestmark = pytest.mark.posix  # SIGKILL
+
 SENDER = """
 import sys, time
 sys.path.insert(0, sys.argv[3])
@@ -29,6 +31,7 @@ from agent.app import App
 from agent.sync.outbound.sender import OutboxSender
 from config.loader import parse_settings
 from test_outbound_support import fast_client
+
 config = Path(sys.argv[1])
 app = App(config, settings=parse_settings(config.read_text(), base_dir=config.parent, path=config))
 app.set_client(fast_client(sys.argv[2]))

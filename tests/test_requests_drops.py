@@ -181,6 +181,20 @@ def test_bad_drops_fail_with_clear_results_and_the_rest_goes_on(env, proc):
     assert not good.exists()
 
 
+def test_a_device_name_as_id_fails_with_a_result_that_says_why(env, proc):
+    named = drop(env.requests_folder, "req-7.xml", request_xml("CON", "AddNote", TicketRecID="TKT0", Note="x"))
+    device = drop(env.requests_folder, "nul.xml", request_xml(None, "AddNote", TicketRecID="TKT0", Note="x"))
+    age(named)
+    age(device)
+    assert run(proc, named, device) == 2
+    got = result(env.requests_folder, "req-7")
+    assert got["status"] == "Failed" and got["error_code"] == "BadId"
+    assert "reserves for the device CON" in got["error_message"]
+    assert not (env.requests_folder / "Results" / "CON.xml").exists()
+    assert result(env.requests_folder, "_nul")["error_code"] == "BadId"  # never Results/nul.xml
+    assert sorted(folder_names(env, "Failed")) == ["nul.xml", "req-7.xml"]
+
+
 def test_file_still_being_written_waits_then_is_taken(env, proc):
     rec_id, _tid = env.linked_ticket()
     data = request_xml("slow-1", "AddNote", TicketRecID=rec_id, Note="written slowly")
@@ -285,6 +299,29 @@ def test_failure_in_the_work_rolls_back_only_that_request(env, proc, monkeypatch
     # Undone with the request's savepoint; a backend without transactions keeps each write (D9).
     assert (status != STATUS_COMPLETED) is env.psa.joins_state_transaction
     monkeypatch.setattr(actions, "complete_ticket", real)
+
+
+def test_a_drop_held_open_is_answered_and_moved_at_a_later_scan_never_copied(env, proc, monkeypatch):
+    from dbsys import fsops
+
+    path = put(env, "held-1", "UnlinkSite", SiteCode="NO-SUCH-SITE")
+    real_unlink = os.unlink
+
+    def held_unlink(target):  # the PSA side still has the drop open (Windows: sharing violation)
+        if os.fspath(target) == os.fspath(path):
+            raise PermissionError(13, "The process cannot access the file", os.fspath(target))
+        real_unlink(target)
+
+    monkeypatch.setattr(fsops, "RETRY_DELAYS", (0.0,) * len(fsops.RETRY_DELAYS))
+    monkeypatch.setattr(fsops, "_os_unlink", held_unlink)
+    assert run(proc, path) == 1
+    assert result(env.requests_folder, "held-1") is not None
+    assert path.exists() and folder_names(env, "Processed") == folder_names(env, "Failed") == []
+
+    monkeypatch.setattr(fsops, "_os_unlink", real_unlink)  # let go
+    proc.scan()
+    assert not path.exists()
+    assert folder_names(env, "Processed") + folder_names(env, "Failed") == ["held-1.xml"]
 
 
 # -- the real watcher --------------------------------------------------------------------------

@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import httpx
+import pytest
 
 from agent.sandbox import World
 
@@ -75,6 +76,7 @@ def test_feed_with_nothing_yet():
     assert world.feed(None, 100) == ([], "", False)
 
 
+@pytest.mark.posix  # a graceful SIGTERM
 def test_cli_serves_until_sigterm():
     code = "from agent.cli.sandbox_cmd import sandbox; sandbox()"
     proc = subprocess.Popen([sys.executable, "-c", code, "--port", "0", "--tickets", "2", "--psg", "abc"],

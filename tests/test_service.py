@@ -85,6 +85,7 @@ def test_second_instance_is_refused_naming_the_holder(tmp_path, sandbox):
         stop(first)
 
 
+@pytest.mark.posix  # a graceful SIGTERM
 def test_sigterm_stops_promptly_and_cleanly(tmp_path, sandbox):
     ini = write_ini(tmp_path, url=sandbox.url)
     proc = start_agent(ini)
@@ -231,6 +232,7 @@ def test_a_new_requests_folder_takes_effect_without_a_restart(tmp_path, sandbox)
 
 
 @pytest.mark.slow
+@pytest.mark.posix  # a graceful SIGTERM
 def test_a_backlog_beyond_one_round_is_read_on_without_waiting_for_the_poll_interval(tmp_path):
     from agent.app import App
     from agent.sync.inbound.engine import MAX_PAGES_PER_ROUND, PAGE_LIMIT

@@ -122,6 +122,7 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+@pytest.mark.posix  # a graceful SIGTERM
 def test_run_serves_the_console_when_enabled_and_stops_it_with_the_service(tmp_path):
     with SandboxServer(psg=TEST_PSG, seed=3, sites=3, devices=6, tickets=0) as sandbox:
         port = _free_port()

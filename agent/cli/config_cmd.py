@@ -9,7 +9,7 @@ import click
 from agent.app import load_for_service
 from agent.cli.output import console, emit_json, table
 from agent.errors import CheckFailed, ConfigError, UsageError, ZenithError
-from config.template import render_reference, render_template
+from config.template import render_reference, template_bytes
 
 
 @click.command("check-config")
@@ -94,7 +94,7 @@ def init(app, path: Path | None, force: bool) -> None:
     if target.exists() and not force:
         raise UsageError(f"{target} exists already; pass --force to overwrite it")
     target.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(target, render_template().encode("utf-8"))
+    atomic_write(target, template_bytes())
     console.print(f"Wrote {target}. Set PSG and ContinuumURL, then run 'zenithlink --config {target} check-config'.",
                   highlight=False)
 

@@ -190,42 +190,10 @@ def query(name: str, systemctl: str) -> dict[str, str]:
 
 
 def agent_running(dbsys_folder: Path) -> tuple[bool, int | None]:
-    """Whether an agent holds the lock of ``dbsys_folder``, and its pid as recorded in the lock file.
+    """Whether an agent holds the lock of ``dbsys_folder``, and its pid as recorded beside the lock.
 
     Only looks: never creates the folder or the lock file, never writes the pid.
     """
-    from agent.runtime.lock import LOCK_NAME
+    from agent.runtime.lock import holder
 
-    path = Path(dbsys_folder) / LOCK_NAME
-    if not path.exists():
-        return False, None
-    try:
-        held = _lock_is_held(path)
-        text = path.read_text(encoding="utf-8", errors="replace").strip()
-    except OSError:
-        return False, None
-    pid = int(text) if text.isdigit() else None
-    return held, pid if held else None
-
-
-def _lock_is_held(path: Path) -> bool:
-    try:
-        import fcntl
-    except ImportError:  # Windows: the same lock the agent takes, released at once
-        from agent.errors import AlreadyRunning
-        from agent.runtime.lock import FolderLock
-
-        lock = FolderLock(path.parent)
-        try:
-            lock.acquire()
-        except AlreadyRunning:
-            return True
-        lock.release()
-        return False
-    with open(path, "rb") as handle:
-        try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except OSError:
-            return True
-        fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
-        return False
+    return holder(Path(dbsys_folder))

@@ -25,7 +25,7 @@ from agent.ports.times import now_iso
 from agent.reporting import report_failure
 from agent.runtime.lock import FolderLock
 from agent.sync.inbound.engine import InboundSync
-from agent.sync.inventory.refresh import InventoryJob
+from agent.sync.inventory.refresh import InventoryJob, finish_publish
 from agent.sync.outage import SINCE_STATE, OutageTracker
 from agent.sync.outbound.sender import OutboxSender
 from agent.sync.requests import RequestProcessor, repair_results
@@ -112,6 +112,8 @@ class Service:
         after the clean stop when a job of the cycle failed, naming them and why."""
         settings = self.app.settings
         logs.configure(settings.level, settings.log_folder)
+        for warning in settings.warnings:
+            logger.warning("configuration: {}", warning)
         lock = FolderLock(settings.dbsys_folder)
         lock.acquire()
         self.app.owns_folder = True
@@ -140,6 +142,7 @@ class Service:
         # The folder lock is held and no worker runs yet: every temporary file in a folder the
         # agent writes was left by a process that died, however young it is.
         self.sweep(older_than=0.0)
+        finish_publish(settings)
         self.app.pm  # noqa: B018 - load plugins now: a broken plugin stops the start, not a later ticket
         self.app.state  # noqa: B018 - open the state store now
         self.app.psa  # noqa: B018 - and the PSA backend: a bad Backend= stops the start
@@ -178,9 +181,11 @@ class Service:
         return sum(sweep_temp_files(folder, older_than=older_than) for folder in dict.fromkeys(folders))
 
     def housekeeping(self) -> None:
-        """What a running agent repairs now and then, not only at start: stray temporary files, and
-        result files that still say Queued for a finished request (a result write that failed)."""
+        """What a running agent repairs now and then, not only at start: stray temporary files, a
+        publish of the inventory files stopped half-way (a file held open), and result files that
+        still say Queued for a finished request (a result write that failed)."""
         self.sweep()
+        finish_publish(self.app.settings)
         repair_results(self.app)
 
     def _run_job(self, name: str, job: Callable[[], object]) -> str | None:

@@ -40,6 +40,7 @@ from agent.errors import ZenithError, code_of, describe
 from agent.reporting import report_failure
 from agent.sync.outbound import actions
 from dbsys import drops, results
+from dbsys.fsops import FileInUse
 
 GRACE_SECONDS = 2.0
 RECHECK_SECONDS = 0.2
@@ -306,6 +307,10 @@ class RequestProcessor:
                 drops.move_to(path, self.failed_folder if outcome.failed else self.processed_folder)
             except FileNotFoundError:
                 pass  # moved by someone else meanwhile; the result stands
+            except FileInUse as exc:
+                # Claimed and answered already: a later scan finds it taken and moves it then.
+                logger.warning("request drop {} was handled, but it stays in the folder for now: {}", path.name,
+                               exc)
 
     def _write(self, name: str, action: str, status: str, **kwargs: Any) -> None:
         with _lock_for(name):

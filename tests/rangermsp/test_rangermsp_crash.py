@@ -29,6 +29,8 @@ from agent.sandbox.rangermsp.faults import DIED, FILE_NAME
 from conftest import track, wait_for
 from test_inbound_support import ini_text
 
+pytestmark = pytest.mark.posix  # SIGKILL
+
 TICKETS = 2_000
 RUN_TICKETS = 45  # opened before each killed run; the rest before the clean run
 RANDOM_KILLS = 20

@@ -15,6 +15,7 @@ from loguru import logger
 from agent.backends.embedded.migrations import MIGRATIONS
 from agent.errors import ConstraintError, StoreError
 from agent.ports.times import now_iso, parse_stored_time, stored_time  # noqa: F401 - the store's time format
+from dbsys import fsops
 
 #: Parameters of one SQL statement: positional or named.
 Params = tuple[Any, ...] | dict[str, Any]
@@ -187,7 +188,7 @@ class Database:
             dest.execute("PRAGMA journal_mode=DELETE")
         finally:
             dest.close()
-        tmp.replace(target)
+        fsops.replace(tmp, target)
 
     def close(self) -> None:
         with self._lock:

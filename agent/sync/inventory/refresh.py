@@ -11,15 +11,15 @@ only when there is a previous file to compare with.
 
 Both files or neither: the sites and the devices are each written to a staging file in the
 Dbsys folder (a name :func:`dbsys.atomic.sweep_temp_files` removes after a crash), and only
-when both downloads succeeded are they renamed over the final names, sites then devices. A
+when both downloads succeeded are they published (:mod:`agent.sync.inventory.publish`). A
 failure part-way (network, 5xx after retries, bad XML, full disk) leaves both previous files
-byte-identical, so the PSA side never sees new sites beside devices of another refresh.
-The only window for a mixed pair is between the two renames (microseconds).
+byte-identical, so the PSA side never sees new sites beside devices of another refresh. A
+publish stopped between the two files (a file another program holds open on Windows, a crash)
+is finished by the next refresh, at start-up or by the service's housekeeping.
 """
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -31,19 +31,20 @@ from typing import Any
 from loguru import logger
 
 from agent import events
-from agent.errors import describe
+from agent.errors import ZenithError, describe
 from agent.ports.rmm import InventoryPage, InventoryRecord, RmmCredentialsRefused, RmmNotActivated
 from agent.reporting import report_failure
 from agent.sync.inventory.index import KEYS as KEY_TAG
 from agent.sync.inventory.index import inventory_path
+from agent.sync.inventory.publish import KINDS, complete, publish
 from agent.sync.outage import OutageTracker, is_outage
 from dbsys import cmt
-from dbsys.atomic import fsync_folder, remove_quietly, temp_name
+from dbsys.atomic import remove_quietly, temp_name
+from dbsys.fsops import FileInUse
 from dbsys.timestamps import utc
 
 PAGE_SIZE = 1000
 MAX_LISTED = 50
-KINDS = ("sites", "devices")
 
 Progress = Callable[[str, int, int, int], None]
 """``progress(kind, pages_done, items_done, total)`` after each page; ``total`` is -1 when unknown."""
@@ -142,6 +143,7 @@ def refresh(app, progress: Progress | None = None, *, page_size: int = PAGE_SIZE
     folder = finals["sites"].parent
     folder.mkdir(parents=True, exist_ok=True)
     with _refresh_lock:
+        complete(finals)  # a pair left mixed by an earlier publish is not compared against
         start = time.monotonic()
         generated = utc()
         staged: dict[str, Path] = {}
@@ -155,13 +157,23 @@ def refresh(app, progress: Progress | None = None, *, page_size: int = PAGE_SIZE
                 items = _stream(client.inventory_pages(kind, page_size), kind, differ, pages, progress)
                 counts[kind] = cmt.write_inventory(staged[kind], kind, items, generated)
                 changes[kind] = differ.finish()
-            _publish(staged, finals)
+            publish(staged, finals)
         except BaseException:
             for path in staged.values():
                 remove_quietly(path)
             raise
     return InventoryResult(counts["sites"], counts["devices"], pages[0], time.monotonic() - start,
                            InventoryChanges(changes["sites"], changes["devices"]), generated)
+
+
+def finish_publish(settings) -> bool:
+    """Finish a publish of the inventory files left half-done (see :mod:`agent.sync.inventory.publish`);
+    True when one was finished. A file still held is logged, not raised: the next try comes."""
+    try:
+        return complete(inventory_paths(settings))
+    except (OSError, ZenithError) as exc:
+        logger.warning("The inventory files are not both in place yet: {}", describe(exc))
+        return False
 
 
 def sweep_if_idle(settings) -> int:
@@ -196,12 +208,6 @@ def _stream(pages: Iterable[InventoryPage[InventoryRecord]], kind: str, differ: 
         page_counter[0] += 1
         if progress is not None:
             progress(kind, number, done, page.total)
-
-
-def _publish(staged: dict[str, Path], finals: dict[str, Path]) -> None:
-    for kind in KINDS:
-        os.replace(staged[kind], finals[kind])
-    fsync_folder(finals["sites"].parent)
 
 
 # -- changes since the previous files -------------------------------------------------------
@@ -295,6 +301,12 @@ class InventoryJob:
                 self.app, "inventory", "Continuum refused the Security Code", exc,
                 todo="Correct [Continuum] PSG in the INI; the agent retries the inventory at the next refresh.",
                 event_kind=events.SECURITY_CODE_REFUSED)
+            return None
+        except FileInUse as exc:
+            report_failure(self.app, "inventory", "The new inventory files could not be put in place", exc,
+                           todo="Close the program that holds the file open. The agent puts the downloaded files "
+                                "in place at its next housekeeping round (within 10 minutes) or refresh.",
+                           event_kind=events.INVENTORY_FAILED)
             return None
         except Exception as exc:  # noqa: BLE001 - the service must keep running; retried next interval
             if is_outage(exc) and self._during_outage(exc):
