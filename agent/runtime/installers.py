@@ -84,6 +84,8 @@ def render_unit(config_path: Path, dbsys_folder: Path, *, run_as: str | None = N
         f"WorkingDirectory={_escape(str(config.parent))}",
         "Restart=on-failure",
         "RestartSec=10",
+        # Exit 2 is a configuration error: restarting would only fail again (the INI needs a person).
+        "RestartPreventExitStatus=2",
         # SIGTERM lets the agent finish or roll back its transaction (D8) before systemd kills it.
         "KillSignal=SIGTERM",
         "TimeoutStopSec=60",
@@ -127,8 +129,8 @@ def uninstall_plan(dbsys_folder: Path, *, unit_dir: Path = SYSTEM_UNIT_DIR, syst
 def check_systemd(systemctl: str = "systemctl", *, real: bool = True) -> str:
     """The ``systemctl`` to use; :class:`ServiceError` when this machine has no systemd."""
     if os.name == "nt":
-        raise ServiceError("'zenithlink service' manages systemd services and this is Windows. Register the agent "
-                           "with a service wrapper instead: see docs/service.md, section Windows.")
+        raise ServiceError("this is Windows, which has no systemd: leave out --target systemd to manage the "
+                           "Windows service")
     found = shutil.which(systemctl)
     if found is None or (real and not Path("/run/systemd/system").is_dir()):
         raise ServiceError("this machine does not run systemd, which 'zenithlink service' needs. Start "
