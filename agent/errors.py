@@ -100,13 +100,47 @@ def describe(exc: BaseException) -> str:
         return exc.message
     if isinstance(exc, UnsafeXML):
         return f"Malformed or refused XML: {exc}. Fix the sender so it writes plain UTF-8 XML without a DOCTYPE."
-    if isinstance(exc, PermissionError):
-        return f"Permission denied: {exc.filename or exc}. Give the agent's account write access to that path."
-    if isinstance(exc, FileNotFoundError):
-        return f"File or folder not found: {exc.filename or exc}. Check the paths in the INI."
     if isinstance(exc, OSError):
-        return f"Operating-system error: {exc}. Check the disk and the permissions of the Dbsys folder."
+        return _os_sentence(exc)
     return f"Unexpected error ({type(exc).__name__}): {exc}. This is a bug; please report it with the log file."
+
+
+def _os_sentence(exc: OSError) -> str:
+    """What an operating-system error means for the person reading it, by its kind."""
+    import errno
+
+    where = _shown_path(exc.filename) if exc.filename else ""
+    detail = exc.strerror or str(exc)
+    if isinstance(exc, PermissionError):
+        return (f"Permission denied: {where or exc}. Give the account that runs zenithlink write access to "
+                f"{'that path' if where else 'the file'} (or choose another path).")
+    if isinstance(exc, FileNotFoundError):
+        return f"File or folder not found: {where or exc}. Check the path (for the agent's own paths: the INI)."
+    if isinstance(exc, NotADirectoryError) or (isinstance(exc, FileExistsError) and where):
+        return f"{where} is a file where a folder is expected: choose a folder (for DbsysFolder: in the INI)."
+    if exc.errno == errno.EADDRINUSE:
+        return ("The address is in use: another program (perhaps another zenithlink or sandbox) listens on that "
+                "port. Choose another port, or stop that program.")
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return "That address is not one of this machine's: choose an address it has (127.0.0.1 for this one)."
+    if exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+        return (f"The disk is full{' (writing ' + where + ')' if where else ''}: free space on that drive. Nothing "
+                "written so far is lost; the agent goes on once there is room.")
+    if exc.errno == errno.EROFS:
+        return f"{where or 'That path'} is on a read-only file system: choose a writable place."
+    return f"Operating-system error: {detail}{' (' + where + ')' if where else ''}."
+
+
+def _shown_path(filename: object) -> str:
+    """A path as a person would look for it: the file being written, not its temporary name."""
+    from pathlib import Path
+
+    from dbsys.atomic import is_temp_name
+
+    path = Path(str(filename))
+    if is_temp_name(path.name):  # ".NAME.<hex>.tmp" -> NAME
+        return str(path.with_name(path.name[1:].rsplit(".", 2)[0]))
+    return str(path)
 
 
 def code_of(exc: BaseException) -> str:

@@ -139,10 +139,27 @@ def get_plugin_manager(settings=None, *, extra: list[tuple[str, Any]] | None = N
         pm.add(plugin, name, "inline", settings)
     pm.validate()
     if settings is not None:
+        _warn_of_unknown_names(pm, settings)
         pm.hook.zenith_check_config(settings=settings)
         if configure:
             pm.hook.zenith_configure(settings=settings, app=app)
     return pm
+
+
+def _warn_of_unknown_names(pm: PluginManager, settings) -> None:
+    """A misspelt name in [Plugins] (``notify_emial=Y``) switches nothing on: alerts that were meant
+    to go out would be lost without a word, so it is a warning naming the nearest plugin."""
+    import difflib
+
+    known = sorted(pm.infos)
+    for name in sorted(settings.plugins_enabled):
+        if name in pm.infos:
+            continue
+        near = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+        hint = f" (did you mean {near[0]}?)" if near else f"; the plugins are: {', '.join(known)}"
+        warning = f"[Plugins] {name} names no plugin, so that line does nothing{hint}"
+        if warning not in settings.warnings:
+            settings.warnings.append(warning)
 
 
 def _add_entry_points(pm: PluginManager, settings) -> None:

@@ -155,15 +155,19 @@ def decode_ini(data: bytes, path: Path) -> tuple[str, str | None]:
 def parse_settings(text: str, *, base_dir: Path, path: Path | None = None,
                    require: Iterable[str] = ()) -> Settings:
     """Validate INI text; relative paths are taken from ``base_dir``."""
+    # Keys keep the case they were written in, so that a message shows them as the person wrote
+    # them; they are matched case-insensitively.
     parser = configparser.ConfigParser(interpolation=None, strict=False, default_section="\x00none")
-    parser.optionxform = str.lower  # type: ignore[assignment]
+    parser.optionxform = str  # type: ignore[assignment,method-assign]
+    headed = _with_legacy_header(text)
+    offset = 1 if headed is not text else 0  # the line added before a legacy file's first key
     try:
-        parser.read_string(_with_legacy_header(text))
+        parser.read_string(headed)
     except configparser.Error as exc:
-        raise InvalidConfig([f"the file cannot be read as an INI file: {_first_line(exc)}"], path) from None
+        raise InvalidConfig(_unreadable(exc, offset) + [f"also: {w}" for w in _duplicates(text)], path) from None
 
     problems: list[str] = []
-    warnings: list[str] = []
+    warnings: list[str] = _duplicates(text)
     raw: dict[tuple[str, str], str] = {}
     plugins_enabled: dict[str, bool] = {}
     plugin_sections: dict[str, dict[str, str]] = {}
@@ -173,7 +177,7 @@ def parse_settings(text: str, *, base_dir: Path, path: Path | None = None,
         items = dict(parser.items(section))
         if canonical is None and section.lower().startswith(PLUGIN_SECTION_PREFIX):
             name = section[len(PLUGIN_SECTION_PREFIX):].strip().lower()
-            plugin_sections.setdefault(name, {}).update(items)
+            plugin_sections.setdefault(name, {}).update({k.lower(): v for k, v in items.items()})
             continue
         if canonical is None:
             hint = _nearest(section, list(SECTIONS))
@@ -198,7 +202,8 @@ def parse_settings(text: str, *, base_dir: Path, path: Path | None = None,
         problems.append(f"[Continuum] InstanceID = {values['instance_id']!r}: use 1 to 64 letters, "
                         "digits, '.', '_' or '-' (it becomes part of file names)")
     if problems:
-        raise InvalidConfig(problems, path)
+        # What would only be a warning is shown too: a misspelt key is often the cause of the error.
+        raise InvalidConfig(problems + [f"also: {w}" for w in warnings], path)
     _resolve_paths(values, base_dir, warnings)
     return Settings(path=path, values=values, plugins_enabled=plugins_enabled,
                     plugin_sections=plugin_sections, warnings=warnings)
@@ -250,7 +255,7 @@ def _check_required(values: dict[str, Any], require: Iterable[str], problems: li
     for name in require:
         key = key_for("Continuum", name) or next(k for k in SCHEMA if k.name == name)
         if not values.get(key.attr):
-            problems.append(f"[{key.section}] {key.name} is missing: {key.help.split(' (')[0].lower()} is required")
+            problems.append(f"[{key.section}] {key.name} is missing, and is required: {key.help.split(' (')[0]}")
 
 
 def _resolve_paths(values: dict[str, Any], base_dir: Path, warnings: list[str]) -> None:
@@ -286,5 +291,45 @@ def _expand_variables(text: str, attr: str, warnings: list[str]) -> str:
     return _ENV_VAR.sub(value, text)
 
 
-def _first_line(exc: Exception) -> str:
-    return str(exc).splitlines()[0]
+def _unreadable(exc: configparser.Error, offset: int) -> list[str]:
+    """Every line the INI parser could not read, by its line number in the file."""
+    if isinstance(exc, configparser.ParsingError) and not isinstance(exc, configparser.MissingSectionHeaderError):
+        return [f"line {lineno - offset}: {_unrepr(line).strip()!r} is neither a [Section] header nor a Key=Value line "
+                "(comments start with ; or #)" for lineno, line in exc.errors]
+    lineno = getattr(exc, "lineno", None)
+    where = f"line {lineno - offset}: " if lineno else ""
+    return [f"{where}the file cannot be read as an INI file: {str(exc).splitlines()[0]}"]
+
+
+def _unrepr(text: str) -> str:
+    """configparser keeps a bad line as its ``repr``."""
+    import ast
+
+    try:
+        value = ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+    return value if isinstance(value, str) else text
+
+
+def _duplicates(text: str) -> list[str]:
+    """A key written twice in one section: the last one counts, which is easy to miss."""
+    seen: dict[tuple[str, str], int] = {}
+    warnings = []
+    section = "Continuum"  # a legacy file's keys before any header
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        stripped = line.strip()
+        if not stripped or stripped[0] in "#;":
+            continue
+        if stripped.startswith("[") and stripped.endswith("]"):
+            section = stripped[1:-1].strip()
+            continue
+        name = stripped.split("=", 1)[0].split(":", 1)[0].strip()
+        if not name:
+            continue
+        where = (section.lower(), name.lower())
+        if where in seen:
+            warnings.append(f"[{section}] {name} is set twice (lines {seen[where]} and {lineno}): the one on line "
+                            f"{lineno} counts; remove the other")
+        seen[where] = lineno
+    return warnings

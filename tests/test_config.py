@@ -255,3 +255,32 @@ def test_differences_compare_real_values_so_a_new_psg_counts_without_being_shown
                   "[plugin:notify_log]\nlevel=debug\n", tmp_path)
     assert other.differences(old) == ["[Continuum] PollIntervalSeconds", "[Plugins] notify_log",
                                       "[plugin:notify_log]"]
+
+
+def test_a_line_that_is_no_key_is_named_by_its_line_number_with_every_other(tmp_path):
+    with pytest.raises(InvalidConfig) as info:
+        parse("[Continuum]\nPSG=x\nPSG x\n\n[RangerMSP]\nnonsense here\n", tmp_path)
+    assert info.value.problems[:2] == [
+        "line 3: 'PSG x' is neither a [Section] header nor a Key=Value line (comments start with ; or #)",
+        "line 6: 'nonsense here' is neither a [Section] header nor a Key=Value line (comments start with ; or #)"]
+
+
+def test_a_key_set_twice_is_a_warning_that_names_both_lines(tmp_path):
+    settings = parse("[Continuum]\nPSG=first\nContinuumURL=http://x\nPSG=second\n", tmp_path)
+    assert settings.psg == "second"
+    assert any("PSG is set twice (lines 2 and 4)" in w for w in settings.warnings)
+
+
+def test_warnings_are_shown_beside_the_errors_with_keys_as_written(tmp_path):
+    with pytest.raises(InvalidConfig) as info:
+        parse("[Continuum]\nPSG=x\nContinuumURL=http://x\nPolIntervalSeconds=5\nPollIntervalSeconds=zz\n", tmp_path)
+    problems = info.value.problems
+    assert problems[0].startswith("[Continuum] PollIntervalSeconds = 'zz'")
+    assert "also: unknown key [Continuum] PolIntervalSeconds is ignored (did you mean PollIntervalSeconds?)" in problems
+
+
+def test_a_missing_required_key_is_one_sentence_that_keeps_proper_names(tmp_path):
+    with pytest.raises(InvalidConfig) as info:
+        parse_settings("[Continuum]\n", base_dir=tmp_path, require=("PSG",))
+    assert info.value.problems == ["[Continuum] PSG is missing, and is required: Partner Security Code from the "
+                                   "Continuum portal"]

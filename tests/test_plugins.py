@@ -175,3 +175,15 @@ def test_installed_plugin_adds_a_command_and_is_listed(tmp_path):
     listed = {p["name"]: p for p in json.loads(run_cli(["plugins", "--json"], config=ini, env=env).out)}
     assert listed["hello"]["source"] == "entry point (hello-zl)"
     assert listed["hello"]["hooks"] == ["zenith_register_commands"]
+
+
+def test_a_misspelt_plugin_name_is_a_warning_naming_the_nearest_plugin(tmp_path):
+    from conftest import run_cli, write_ini
+
+    ini = write_ini(tmp_path, "[Plugins]\nnotify_emial=Y\n")
+    shown = run_cli(["check-config", "--offline", "--json"], config=ini)
+    assert shown.code == 0, shown.err
+    import json
+
+    [warning] = [w for w in json.loads(shown.out)["warnings"] if "[Plugins]" in w]
+    assert warning == "[Plugins] notify_emial names no plugin, so that line does nothing (did you mean notify_email?)"

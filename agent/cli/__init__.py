@@ -82,6 +82,16 @@ user_option = click.option("--user", "user", envvar="ZENITHLINK_USER", default=N
 json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
 
 
+def _silence_stdout() -> None:
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: runs the CLI and maps every error to its exit code."""
     logs.configure("WARNING")  # before anything can log: no unredacted default sink, ever
@@ -101,6 +111,16 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         sys.exit(130)
+    except BrokenPipeError:
+        # The reader went away (``zenithlink links sites | head``): like other tools, stop quietly.
+        _silence_stdout()
+        sys.exit(0)
+    except SystemExit as exc:
+        # click turns a broken pipe into exit 1 and wraps stdout so that nothing more is said.
+        if exc.code == 1 and type(sys.stdout).__name__.endswith("PacifyFlushWrapper"):
+            _silence_stdout()
+            sys.exit(0)
+        raise
     except Exception as exc:  # noqa: BLE001 - the one place every error becomes a message
         logger.opt(exception=exc).debug("unexpected error")
         click.echo(logs.redact(f"Error: {describe(exc)}"), err=True)
