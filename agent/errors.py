@@ -89,8 +89,20 @@ class ConstraintError(ZenithError):
     code = "StoreConstraint"
 
 
+def sentence(text: str) -> str:
+    """``text`` as a sentence: one full stop at the end, none doubled where messages were joined."""
+    import re
+
+    text = re.sub(r"(?<!\.)\.\.(?!\.)", ".", text.strip())
+    return text if text.endswith((".", "!", "?", "…")) else text + "."
+
+
 def describe(exc: BaseException) -> str:
     """One actionable sentence for any exception, safe to log and to write to files."""
+    return sentence(_describe(exc))
+
+
+def _describe(exc: BaseException) -> str:
     from dbsys.fsops import FileInUse
     from dbsys.safexml import UnsafeXML
 

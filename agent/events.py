@@ -44,13 +44,16 @@ class Event:
     """Something an administrator may want to hear about.
 
     ``kind`` is one of the constants of this module; ``summary`` is one line for a person;
-    ``data`` holds the details (REC IDs, Continuum ids, counts), JSON-serialisable.
+    ``data`` holds the details (REC IDs, Continuum ids, counts), JSON-serialisable; ``logged``
+    says its source wrote its own log line for it.
     """
 
     kind: str
     summary: str
     data: dict[str, Any] = field(default_factory=dict)
     at: datetime = field(default_factory=utcnow)
+    #: The engine that raised it has logged it already (the log notifier then adds no second line).
+    logged: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "summary": self.summary, "at": self.at.isoformat().replace("+00:00", "Z"),

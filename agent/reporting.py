@@ -28,7 +28,7 @@ def report_failure(app, kind: str, what: str, exc: BaseException | None = None, 
     except Exception as err:  # noqa: BLE001 - reporting must never raise
         logger.error("cannot record the last error in the store: {}", err)
     if event_kind:
-        app.notify(events.Event(event_kind, f"{what}: {sentence}", data or {}))
+        app.notify(events.Event(event_kind, f"{what}: {sentence}", data or {}, logged=True))
     return sentence
 
 

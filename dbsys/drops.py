@@ -61,11 +61,12 @@ class BadRequest(ValueError):
     is then named after the file).
     """
 
-    def __init__(self, code: str, message: str, request_id: str | None = None) -> None:
+    def __init__(self, code: str, message: str, request_id: str | None = None, action: str = "") -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.request_id = request_id
+        self.action = action  # when the drop named a known one: its result says which request failed
 
 
 @dataclass(frozen=True)
@@ -90,10 +91,14 @@ def parse_request(data: bytes, filename: str, max_bytes: int = MAX_BYTES) -> Req
     request_id = _read_id(root, filename)
     action = _read_action(root, filename, request_id)
     user = (root.get("user") or "").strip()
-    if not user:
-        raise BadRequest("MissingField", f"{filename} has no user attribute. Add user=\"<PSA login>\" "
-                         f"naming the employee on whose behalf the request is made.", request_id)
-    fields = _read_fields(root, ACTIONS[action], action, filename, request_id)
+    try:
+        if not user:
+            raise BadRequest("MissingField", f"{filename} has no user attribute. Add user=\"<PSA login>\" "
+                             f"naming the employee on whose behalf the request is made.", request_id)
+        fields = _read_fields(root, ACTIONS[action], action, filename, request_id)
+    except BadRequest as exc:
+        exc.action = action
+        raise
     return Request(request_id, action, user, fields, hashlib.sha256(data).hexdigest(), filename)
 
 
@@ -111,7 +116,7 @@ def load_request(path: str | os.PathLike[str], max_bytes: int = MAX_BYTES) -> Re
 
 def _parse(data: bytes, filename: str) -> etree._Element:
     try:
-        root = safexml.parse_bytes(data, max_bytes=len(data), what=filename)
+        root = safexml.parse_bytes(data, max_bytes=len(data), what=f"request drop {filename}")
     except safexml.RefusedXML:
         raise BadRequest("Refused", f"{filename} declares a DOCTYPE or entities, which are refused for "
                          f"safety. Remove the <!DOCTYPE …> and any <!ENTITY …> from the file.") from None

@@ -37,13 +37,32 @@ def _refuse_doctype(head: bytes) -> None:
         raise RefusedXML("the document declares a DOCTYPE or entities, which are refused")
 
 
+def prolog(data: bytes) -> bytes:
+    """What comes before the root element: the XML declaration, comments, processing instructions
+    and, where one is, a DOCTYPE (however long the comments before it are)."""
+    pos, end = 0, len(data)
+    while pos < end:
+        start = data.find(b"<", pos)
+        if start < 0:
+            return data
+        if data.startswith(b"<!--", start):
+            close = data.find(b"-->", start + 4)
+            pos = end if close < 0 else close + 3
+        elif data.startswith(b"<?", start):
+            close = data.find(b"?>", start + 2)
+            pos = end if close < 0 else close + 2
+        else:
+            return data[:start + 10]  # the root's first bytes, or a <!DOCTYPE / <!ENTITY
+    return data
+
+
 def parse_bytes(data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES, what: str = "document") -> etree._Element:
     """Parse a whole document held in memory and return its root element."""
     if len(data) > max_bytes:
         raise UnsafeXML(f"the {what} is {len(data)} bytes, more than the limit of {max_bytes}")
     if not data.strip():
         raise UnsafeXML(f"the {what} is empty")
-    _refuse_doctype(data[:65536])  # a DOCTYPE can only stand in the prolog; the parse checks the rest
+    _refuse_doctype(prolog(data))  # a DOCTYPE can only stand in the prolog
     try:
         root = etree.fromstring(data, parser=etree.XMLParser(dtd_validation=False, **_SAFE))
     except etree.XMLSyntaxError as exc:

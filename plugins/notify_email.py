@@ -179,11 +179,25 @@ def _subject(summary: str) -> str:
     return f"[zenithlink] {line[:150]}{'…' if len(line) > 150 else ''}"
 
 
+# How an event's fields read in a mail, in this order; a name goes beside its code or REC ID.
+_SHOWN = (("title", "Title", None), ("account_rec_id", "Account", "account_name"), ("site_code", "Site", "site_name"),
+          ("device_id", "Device", "device_name"), ("asset_rec_id", "Asset", "asset_name"),
+          ("ticket_rec_id", "PSA ticket", None), ("continuum_ticket_id", "Continuum ticket", None),
+          ("manager", "Manager", None))
+
+
 def _event_body(event) -> str:
     d = event.as_dict()
+    data = dict(d["data"])
     lines = [d["summary"], "", f"Event: {d['kind']}", f"At:    {d['at']}"]
-    for key, value in sorted(d["data"].items()):
-        lines.append(f"{key}: {value}")
+    for key, label, name_key in _SHOWN:
+        value, name = data.pop(key, None), data.pop(name_key, None) if name_key else None
+        if value in (None, "") and not name:
+            continue
+        lines.append(f"{label}: {name} ({value})" if name and value else f"{label}: {name or value}")
+    for key, value in sorted(data.items()):  # anything else an event carries, as it is
+        if value not in (None, ""):
+            lines.append(f"{key.replace('_', ' ').capitalize()}: {value}")
     return "\n".join(lines) + "\n"
 
 

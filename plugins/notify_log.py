@@ -1,4 +1,4 @@
-"""Built-in notifier: every event as a log line."""
+"""Built-in notifier: every event as a log line, unless the engine that raised it logged it already."""
 
 from __future__ import annotations
 
@@ -11,4 +11,6 @@ DEFAULT_ENABLED = True
 
 @hookimpl
 def zenith_notify(event):
+    if getattr(event, "logged", False):
+        return
     logger.bind(event=event.kind).info("[{}] {}", event.kind, event.summary)

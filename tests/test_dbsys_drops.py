@@ -229,3 +229,13 @@ def test_result_names_are_never_device_names(name, expected):
     from dbsys.results import result_name
 
     assert result_name(name) == expected
+
+
+def test_a_doctype_after_a_long_comment_is_refused_as_a_doctype_not_as_malformed():
+    from dbsys.drops import BadRequest, parse_request
+
+    data = (b"<?xml version='1.0'?><!--" + b"x" * 70_000 + b"-->"
+            b"<!DOCTYPE ZenithRequest [<!ENTITY big 'boom'>]><ZenithRequest id='d1' action='AddNote' user='u'/>")
+    with pytest.raises(BadRequest) as caught:
+        parse_request(data, "late-doctype.xml", max_bytes=len(data))
+    assert caught.value.code == "Refused" and "DOCTYPE" in caught.value.message

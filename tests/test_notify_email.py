@@ -89,7 +89,7 @@ def test_an_enabled_plugin_mails_a_ticket_event(tmp_path, smtp):
     assert mail["From"] == "agent@example.com"
     body = mail.get_payload(decode=True).decode()
     assert "Event: ticket_created" in body
-    assert "continuum_ticket_id: 1007" in body
+    assert "Continuum ticket: 1007" in body
 
 
 def test_events_not_chosen_are_not_mailed(smtp):
@@ -191,3 +191,15 @@ def test_off_by_default_and_needs_no_settings(tmp_path):
 def test_the_password_is_a_secret():
     config_from(values(25, username="agent", password="s3cret-mail-pass"))
     assert logs.redact("login with s3cret-mail-pass failed") == f"login with {logs.REDACTED} failed"
+
+
+def test_the_mail_names_the_customer_and_leaves_out_what_is_empty():
+    from agent import events
+    from plugins.notify_email import _event_body
+
+    body = _event_body(events.Event(events.TICKET_CREATED, "Continuum ticket 7 became PSA ticket TKT1", {
+        "ticket_rec_id": "TKT1", "continuum_ticket_id": "7", "site_code": "ACME-HQ", "site_name": "ACME Inc.",
+        "device_id": None, "device_name": None, "account_rec_id": "CRD1", "account_name": "Acme, Inc",
+        "asset_rec_id": None, "manager": None, "title": "Disk full"}))
+    assert "Account: Acme, Inc (CRD1)" in body and "Site: ACME Inc. (ACME-HQ)" in body
+    assert "Title: Disk full" in body and "None" not in body and "asset_rec_id" not in body

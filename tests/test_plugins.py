@@ -187,3 +187,19 @@ def test_a_misspelt_plugin_name_is_a_warning_naming_the_nearest_plugin(tmp_path)
 
     [warning] = [w for w in json.loads(shown.out)["warnings"] if "[Plugins]" in w]
     assert warning == "[Plugins] notify_emial names no plugin, so that line does nothing (did you mean notify_email?)"
+
+
+def test_an_event_its_source_logged_is_not_logged_again_by_the_log_notifier():
+    from loguru import logger
+
+    from agent import events
+    from plugins import notify_log
+
+    seen: list[str] = []
+    sink = logger.add(seen.append, level="INFO", format="{message}")
+    try:
+        notify_log.zenith_notify(events.Event(events.INVENTORY_REFRESHED, "Inventory refreshed: 3 sites", logged=True))
+        notify_log.zenith_notify(events.Event(events.TICKET_CREATED, "Continuum ticket 7 became PSA ticket TKT1"))
+    finally:
+        logger.remove(sink)
+    assert seen == ["[ticket_created] Continuum ticket 7 became PSA ticket TKT1\n"]

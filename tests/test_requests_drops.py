@@ -439,3 +439,35 @@ def test_a_queued_result_left_by_a_killed_agent_follows_the_store_at_the_next_st
     assert requests_module.repair_results(env.app) == 1  # what the next start does
     assert result(env.requests_folder, "q-1")["status"] == "Done"
     assert requests_module.repair_results(env.app) == 0
+
+
+# -- what the results and the listings say ---------------------------------------------------
+def test_a_bad_request_of_a_known_action_says_which_action_and_its_advice_is_two_sentences(env, proc):
+    run(proc, put(env, "ls-1", "LinkSite", SiteCode="X"))  # no <AccountRecID>
+    got = result(env.requests_folder, "ls-1")
+    assert got["status"] == "Failed" and got["action"] == "LinkSite" and got["error_code"] == "MissingField"
+    assert env.state.request_seen("ls-1")["action"] == "LinkSite"
+    run(proc, put(env, "ls-2", "LinkSite", SiteCode="NOPE", AccountRecID="CRD" + "0" * 17))
+    message = result(env.requests_folder, "ls-2")["error_message"]
+    assert ". Then drop the request again with a new id." in message and ".." not in message
+
+
+def test_malformed_and_id_less_drops_are_listed_once_and_every_failed_drop_is_counted(env, proc):
+    import json
+
+    from conftest import run_cli
+
+    rec_id, _tid = env.linked_ticket()
+    bad = drop(env.requests_folder, "bad1.xml", b"<ZenithRequest id='b1' action='AddNote'")  # cut short
+    age(bad)  # and left so: no writer is still at it
+    run(proc, bad)
+    run(proc, drop(env.requests_folder, "noid.xml", b"<ZenithRequest action='AddNote' user='jsmith'/>"))
+    run(proc, put(env, "dup-3", "AddNote", TicketRecID=rec_id, Note="first"))
+    run(proc, drop(env.requests_folder, "again.xml", request_xml("dup-3", "AddNote", TicketRecID=rec_id, Note="2nd")))
+    listed = json.loads(run_cli(["requests", "--failed", "--json"], config=env.app.config_path).out)
+    files = sorted((r["filename"] or r["result_file"] or "").rsplit("/", 1)[-1] for r in listed)
+    assert len(listed) == 3, files  # the malformed one, the one without an id, the duplicate id
+    malformed = next(r for r in listed if (r["filename"] or "") == "bad1.xml" or "bad1" in (r["result_file"] or ""))
+    assert "request drop bad1.xml is not well-formed" in malformed["error_message"]
+    status = json.loads(run_cli(["status", "--json"], config=env.app.config_path).out)
+    assert status["requests_failed"] == len(listed)

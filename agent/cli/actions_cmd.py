@@ -14,7 +14,7 @@ import click
 
 from agent.cli.output import done, emit_json
 from agent.cli.records_cmd import tickets
-from agent.errors import ZenithError
+from agent.errors import ZenithError, sentence
 from agent.sync.outbound import actions
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
@@ -64,12 +64,14 @@ def _wait(app, outbox_id: int, wait: float) -> dict:
 
 
 def _describe(doc: dict) -> str:
+    if doc["state"] == "nothing to send":
+        return sentence(f"Ticket {doc['ticket_rec_id']}, {doc['action']}: nothing to send, {doc['message']}")
     text = f"Ticket {doc['ticket_rec_id']}: {doc['action']} {doc['message']}"
     if doc.get("continuum_ticket_id"):
         text += f" (Continuum ticket {doc['continuum_ticket_id']})"
     if doc.get("error") and doc["state"] != "done":
-        text += f". Last error: {doc['error']}"
-    return text + "."
+        text = f"{sentence(text)} Last error: {doc['error']}"
+    return sentence(text)
 
 
 @tickets.command("create-in-continuum")

@@ -97,13 +97,16 @@ def _store_status(app) -> dict[str, Any]:
     """
     if not Path(app.settings.database).exists():
         return {}
+    from agent.sync.requests import DUPLICATES_STATE
+
     state = app.state
     counts = state.request_counts()
     live: dict[str, Any] = {"queue_cursor": state.feed_cursor, "outbox_depth": state.outbox_depth(),
                             "outbox_oldest": state.oldest_pending_outbox(),
                             # as in the status file: a queued request counts as processed
                             "requests_done": counts.get("Done", 0) + counts.get("Queued", 0),
-                            "requests_failed": counts.get("Failed", 0), "requests_queued": counts.get("Queued", 0),
+                            "requests_failed": counts.get("Failed", 0) + int(state.get_state(DUPLICATES_STATE) or 0),
+                            "requests_queued": counts.get("Queued", 0),
                             "activation_pending_since": state.get_state("activation_pending_since"),
                             # cleared when Continuum answers again: absent in the store means none
                             "outage_since": state.get_state("outage_since")}
@@ -267,8 +270,10 @@ def gather_requests(app, *, failed_only: bool = False) -> list[dict[str, Any]]:
                 "received_at": r["received_at"], "finished_at": r["finished_at"],
                 "continuum_ticket_id": r["continuum_ticket_id"], "error_code": r["error_code"],
                 "error_message": r["error_message"], "filename": r["filename"], "result_file": None}
+    # A drop without a readable id is kept by its file; its result is named after the file.
+    by_file = {Path(r["filename"]).stem: r for key, r in by_id.items() if key.startswith("file:") and r["filename"]}
     for res in list_results(Path(app.settings.requests_folder) / "Results"):
-        row = by_id.get(res["id"])
+        row = by_id.get(res["id"]) or by_file.get(Path(res["file"]).stem)
         if row is None:
             by_id[res["id"]] = {
                 "id": res["id"], "action": res["action"], "user": "", "status": res["status"],

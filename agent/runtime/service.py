@@ -28,7 +28,7 @@ from agent.sync.inbound.engine import InboundSync
 from agent.sync.inventory.refresh import InventoryJob, finish_publish
 from agent.sync.outage import SINCE_STATE, OutageTracker
 from agent.sync.outbound.sender import OutboxSender
-from agent.sync.requests import RequestProcessor, repair_results
+from agent.sync.requests import DUPLICATES_STATE, RequestProcessor, repair_results
 
 STATUS_EVERY_SECONDS = 15.0
 STOP_GRACE_SECONDS = 4.0
@@ -356,7 +356,8 @@ class Service:
             "process_queue": bool(settings.process_queue), "outbox_depth": store.outbox_depth(),
             "outbox_oldest": store.oldest_pending_outbox(),
             "requests_done": counts.get("Done", 0) + counts.get("Queued", 0),
-            "requests_failed": counts.get("Failed", 0), "last_error": state("last_error"),
+            "requests_failed": counts.get("Failed", 0) + int(state(DUPLICATES_STATE) or 0),
+            "last_error": state("last_error"),
             "outage_since": state(SINCE_STATE),
         }
 

@@ -160,7 +160,7 @@ class OutageTracker:
                                          f"Continuum answers again; it had not answered for {duration(lasted)} "
                                          f"(since {_text(since)})",
                                          {"since": _text(since), "recovered_at": _text(now),
-                                          "seconds": round(lasted), "source": source}))
+                                          "seconds": round(lasted), "source": source}, logged=True))
         except Exception as err:  # noqa: BLE001 - telling must never stop the engine that noticed
             logger.error("cannot notify {}: {}", events.CONTINUUM_RECOVERED, describe(err))
         self._changed()

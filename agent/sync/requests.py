@@ -36,7 +36,7 @@ from typing import Any
 
 from loguru import logger
 
-from agent.errors import ZenithError, code_of, describe
+from agent.errors import ZenithError, code_of, describe, sentence
 from agent.reporting import report_failure
 from agent.sync.outbound import actions
 from dbsys import drops, results
@@ -257,6 +257,10 @@ class RequestProcessor:
                    "Give every request a new, unique id and drop it again.")
         logger.warning("request file {}: {}", request.filename, message)
         self._write(name, request.action, "Failed", error_code="DuplicateId", error_message=message)
+        # Its id belongs to the earlier request, so the store has no row for it: counted apart, so
+        # that status counts every failed drop.
+        state = self.app.state
+        state.set_state(DUPLICATES_STATE, str(int(state.get_state(DUPLICATES_STATE) or 0) + 1))
         return Outcome(request.id, "", True)
 
     def _unexpected_error(self, path: Path, parsed: Any, exc: Exception) -> Outcome | None:
@@ -289,7 +293,7 @@ class RequestProcessor:
                 bogus = drops.Request(request_id, "", "", {}, content_hash, path.name)
                 return self._duplicate_id(bogus, seen)
             if seen is None:
-                state.record_request(request_id, content_hash, path.name, "", "", "Failed",
+                state.record_request(request_id, content_hash, path.name, exc.action, "", "Failed",
                                      error_code=exc.code, error_message=exc.message)
         logger.warning("request file {} refused ({}): {}", path.name, exc.code, exc.message)
         return Outcome(request_id, exc.request_id or Path(path.name).stem, True)
@@ -337,6 +341,9 @@ class RequestProcessor:
             logger.exception("re-checking request drops failed")
 
 
+DUPLICATES_STATE = "requests_failed_duplicate_id"
+
+
 def repair_results(app) -> int:
     """Rewrite every ``Queued`` result whose request the store has finished (Done or Failed): an
     agent killed between the sender's commit and its result file leaves such a file. Returns how
@@ -372,7 +379,7 @@ def write_request_result(app, request_id: str, *, name: str | None = None) -> Pa
 def _advice(exc: ZenithError) -> str:
     text = describe(exc)
     # The request id is spent: a retry after fixing the cause needs a new one.
-    return f"{text} Then drop the request again with a new id."
+    return f"{sentence(text)} Then drop the request again with a new id."
 
 
 def _read(path: Path) -> bytes:

@@ -184,9 +184,13 @@ class PageApplier:
         self.state.link_ticket(ticket.ticket_id, rec_id, seen=seen)
         self._links[ticket.ticket_id] = rec_id
         self.new_links.append((ticket.ticket_id, rec_id))
+        site = inventory_index.site_record(self.settings, ticket.site_code) if ticket.site_code else None
+        device = self._device(ticket.device_id) if ticket.device_id else None
+        # Names beside the REC IDs: a person reading the alert knows the customer, not its REC ID.
         return _event(events.TICKET_CREATED, f"Continuum ticket {ticket.ticket_id} became PSA ticket {rec_id}",
-                      ticket, rec_id, account_rec_id=account, asset_rec_id=asset, manager=manager,
-                      title=ticket.title)
+                      ticket, rec_id, account_rec_id=account, account_name=psa.get_account(account).name,
+                      asset_rec_id=asset, manager=manager, title=ticket.title,
+                      site_name=(site or {}).get("Name"), device_name=(device or {}).get("Name"))
 
     def _device(self, device_id: str) -> dict[str, str] | None:
         if self._device_lookup is None:  # the devices file as it is when the page first needs it

@@ -348,19 +348,20 @@ class InventoryJob:
         for line in result.changes.lines():
             logger.info("inventory change: {}", line)
         self._notify(events.Event(events.INVENTORY_REFRESHED, f"Inventory refreshed: {result.summary()}",
-                                  result.as_dict()))
+                                  result.as_dict(), logged=True))
 
     def _activation_pending(self, exc: RmmNotActivated) -> None:
         """Not an agent failure: say so plainly, once an hour in the log, once a day in a report."""
         now = self._now()
         since = self._state("activation_pending_since")
         self._set_state(activation="pending", **({} if since else {"activation_pending_since": _iso(now)}))
-        if _due(self._state("activation_warned_at"), now, WARN_EVERY):
+        warned = _due(self._state("activation_warned_at"), now, WARN_EVERY)
+        if warned:
             logger.warning(PENDING_WARNING)
             self._set_state(activation_warned_at=_iso(now))
         if not since:
             self._notify(events.Event(events.ACTIVATION_PENDING, PENDING_WARNING[0].upper() + PENDING_WARNING[1:],
-                                      {"since": _iso(now)}))
+                                      {"since": _iso(now)}, logged=warned))
         if _due(self._state("activation_reported_at"), now, REPORT_EVERY):
             self._report_pending(exc, since or _iso(now))
             self._set_state(activation_reported_at=_iso(now))
