@@ -198,7 +198,13 @@ class App:
         return factory(settings)
 
     def notify(self, event) -> None:
-        self.pm.notify(event)
+        """Hand ``event`` to every notifier, with any secret blanked out of its text (D6)."""
+        from dataclasses import replace
+
+        from dbsys.redact import redact
+
+        data = {k: redact(v) if isinstance(v, str) else v for k, v in event.data.items()}
+        self.pm.notify(replace(event, summary=redact(event.summary), data=data))
 
     def keep_open_for(self, threads: list[threading.Thread]) -> None:
         """Leave the store, PSA and client open at :meth:`close` while any of ``threads`` runs (a

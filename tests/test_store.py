@@ -547,3 +547,53 @@ def test_continuum_links_of_many_tickets_in_one_query(state, psa):
     assert state.continuum_for_tickets([]) == {}
     listed = records.list_tickets(state, psa)
     assert [(t.rec_id, t.continuum_ticket_id) for t in listed] == [(linked, "CT-9"), (unlinked, None)]
+
+
+def test_no_secret_reaches_the_store_or_a_notifier(tmp_path):
+    from agent.app import App
+    from agent.events import TICKET_CREATED, Event
+    from agent.hookspecs import hookimpl
+
+    from conftest import TEST_PSG, write_ini
+
+    heard: list[Event] = []
+
+    class Ear:
+        @hookimpl
+        def zenith_notify(self, event):
+            heard.append(event)
+
+    app = App(write_ini(tmp_path), extra_plugins=[("ear", Ear())])
+    try:
+        leak = f"a plugin failed with {TEST_PSG} in its message"
+        app.state.audit("zenithlink", "skip_change", leak)
+        app.state.set_state("last_error", leak)
+        app.state.record_request("r-1", "h", "r-1.xml", "AddNote", "tech", "Failed", error_message=leak)
+        app.notify(Event(TICKET_CREATED, leak, {"why": leak, "count": 3}))
+        assert TEST_PSG not in app.state.audit_log(1)[0]["detail"]
+        assert TEST_PSG not in app.state.get_state("last_error")
+        assert TEST_PSG not in app.state.request_seen("r-1")["error_message"]
+        assert heard and TEST_PSG not in heard[0].summary and TEST_PSG not in heard[0].data["why"]
+        assert heard[0].data["count"] == 3
+    finally:
+        app.close()
+
+
+def test_a_full_disk_is_reported_as_a_full_disk_and_the_store_goes_on(tmp_path):
+    from agent.backends.embedded import StateStore
+    from agent.errors import StoreError
+
+    state = StateStore(tmp_path / "zenithlink.sqlite3")
+    try:
+        state.set_state("kept", "yes")
+        pages = state.db.conn.execute("PRAGMA page_count").fetchone()[0]
+        state.db.conn.execute(f"PRAGMA max_page_count={pages + 2}")  # a disk with no room left
+        with pytest.raises(StoreError) as caught:
+            with state.db.transaction():
+                state.audit("zenithlink", "big", "x" * 200_000)
+        assert "is full" in str(caught.value) and "rollback" not in str(caught.value).lower()
+        state.db.conn.execute("PRAGMA max_page_count=1073741823")  # room again
+        state.audit("zenithlink", "small", "fits")
+        assert state.get_state("kept") == "yes" and state.audit_log(1)[0]["action"] == "small"
+    finally:
+        state.close()

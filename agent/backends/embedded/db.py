@@ -73,7 +73,8 @@ class Database:
                     self.conn.execute(f"PRAGMA user_version={step + 1}")
                     self.conn.execute("COMMIT")
                 except BaseException:
-                    self.conn.execute("ROLLBACK")
+                    if self.conn.in_transaction:
+                        self.conn.execute("ROLLBACK")
                     raise
                 logger.debug("store migrated to schema {}", step + 1)
 
@@ -241,7 +242,10 @@ class _Transaction:
             db._depth = 0
             pending, db._on_commit = db._on_commit, []
             if exc_type is not None:
-                db.conn.execute("ROLLBACK")
+                # SQLite may have rolled back already (a full disk does): a second ROLLBACK would
+                # fail and hide the error that matters.
+                if db.conn.in_transaction:
+                    db.conn.execute("ROLLBACK")
                 if isinstance(exc, sqlite3.Error):
                     raise store_error(exc, db.path) from exc
                 return False
@@ -273,8 +277,9 @@ def _savepoint(db: Database) -> Iterator[None]:
         try:
             yield
         except BaseException:
-            conn.execute(f"ROLLBACK TO {name}")
-            conn.execute(f"RELEASE {name}")
+            if conn.in_transaction:
+                conn.execute(f"ROLLBACK TO {name}")
+                conn.execute(f"RELEASE {name}")
             del db._on_commit[queued:]
             db._serial += 1  # a new number: every memo of this transaction is forgotten
             raise
@@ -287,6 +292,9 @@ def store_error(exc: sqlite3.Error, path: Path) -> StoreError | ConstraintError:
     """The project's error for an SQLite failure: a constraint is the caller's, the rest the disk's."""
     if isinstance(exc, sqlite3.IntegrityError):
         return ConstraintError(f"the store refused a write: {exc}")
+    if getattr(exc, "sqlite_errorcode", None) == 13 or "disk is full" in str(exc):  # SQLITE_FULL
+        return StoreError(f"the disk that holds the store {path} is full: free space on that drive. The "
+                          "write was undone, nothing is lost, and the agent goes on once there is room.")
     return StoreError(f"the store {path} failed: {exc}. Check the disk, then run 'zenithlink backup' and restart.")
 
 

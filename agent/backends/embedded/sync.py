@@ -11,6 +11,7 @@ from agent.backends.embedded.db import Database
 from agent.errors import NotFoundError
 from agent.ports.state import OutboxItem
 from agent.ports.times import now_iso
+from dbsys.redact import redact
 
 
 class SyncState:
@@ -43,7 +44,7 @@ class SyncState:
         with self.db.transaction() as conn:
             conn.executemany("INSERT INTO sync_state(key, value) VALUES (?, ?)"
                              " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                             [(k, v) for k, v in values.items() if v is not None])
+                             [(k, _clean(v)) for k, v in values.items() if v is not None])
             conn.executemany("DELETE FROM sync_state WHERE key = ?", [(k,) for k, v in values.items() if v is None])
 
     @property
@@ -137,13 +138,13 @@ class SyncState:
 
     def outbox_retry_later(self, item_id: int, next_attempt_at: str, error: str) -> None:
         self.db.execute("UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ?"
-                        " WHERE id = ?", (next_attempt_at, error, item_id))
+                        " WHERE id = ?", (next_attempt_at, _clean(error), item_id))
 
     def outbox_finish(self, item_id: int, state: str, *, result: dict[str, Any] | None = None,
                       error: str | None = None) -> None:
         self.db.execute("UPDATE outbox SET state = ?, attempts = attempts + 1, result = ?, last_error = ?,"
                         " finished_at = ? WHERE id = ?",
-                        (state, json.dumps(result or {}), error, now_iso(), item_id))
+                        (state, json.dumps(result or {}), _clean(error), now_iso(), item_id))
 
     def completed_without_close(self, completed: Iterable[str], limit: int = 500) -> list[str]:
         """Of the PSA tickets given (Completed ones), those linked to Continuum for which no close
@@ -176,7 +177,7 @@ class SyncState:
         cur = self.db.execute(
             "INSERT OR IGNORE INTO requests(request_id, content_hash, filename, action, user, status, error_code,"
             " error_message, continuum_ticket_id, extra, received_at, finished_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-            (request_id, content_hash, filename, action, user, status, error_code, error_message,
+            (request_id, content_hash, filename, action, user, status, error_code, _clean(error_message),
              continuum_ticket_id, json.dumps(dict(extra)) if extra else None, now_iso(), finished))
         return cur.rowcount == 1
 
@@ -185,7 +186,7 @@ class SyncState:
         self.db.execute("UPDATE requests SET status = ?, error_code = ?, error_message = ?,"
                         " continuum_ticket_id = COALESCE(?, continuum_ticket_id), finished_at = ?"
                         " WHERE request_id = ?",
-                        (status, error_code, error_message, continuum_ticket_id, now_iso(), request_id))
+                        (status, error_code, _clean(error_message), continuum_ticket_id, now_iso(), request_id))
 
     def list_requests(self, *, failed_only: bool = False, limit: int = 1000) -> list[dict[str, Any]]:
         sql = "SELECT * FROM requests"
@@ -199,7 +200,7 @@ class SyncState:
     # -- audit -----------------------------------------------------------------------------
     def audit(self, who: str, action: str, detail: str = "") -> None:
         self.db.execute("INSERT INTO audit(at, who, action, detail) VALUES (?,?,?,?)",
-                        (now_iso(), who or "", action, detail))
+                        (now_iso(), who or "", action, _clean(detail)))
 
     def audit_log(self, limit: int = 100, *, since: str | None = None) -> list[dict[str, Any]]:
         """The newest audit rows first; ``since`` (a stored time) keeps those at or after it."""
@@ -219,3 +220,9 @@ def _outbox(row: sqlite3.Row) -> OutboxItem:
                       requested_by=row["requested_by"], state=row["state"], attempts=row["attempts"],
                       next_attempt_at=row["next_attempt_at"], last_error=row["last_error"],
                       created_at=row["created_at"], result=json.loads(row["result"]) if row["result"] else None)
+
+
+def _clean(text: str | None) -> str | None:
+    """Free text as it is kept: without secrets (an error's text may quote the PSG), like every file
+    the agent writes, because the store goes into every backup (D6)."""
+    return None if text is None else redact(text)
