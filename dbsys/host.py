@@ -51,3 +51,9 @@ def names_fold_case(folder: str | os.PathLike[str]) -> bool:
         return os.path.samefile(folder, other)
     except OSError:
         return False
+
+
+def reports_closed_files() -> bool:
+    """Whether file-system events here say when a writer closed a file (inotify, on Linux): then a
+    drop written in place is judged when its writer is done with it, not by a fixed grace."""
+    return sys.platform.startswith("linux")

@@ -16,7 +16,14 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from loguru import logger
-from watchdog.events import EVENT_TYPE_CLOSED_NO_WRITE, EVENT_TYPE_OPENED, FileSystemEvent, FileSystemEventHandler
+from watchdog.events import (
+    EVENT_TYPE_CLOSED,
+    EVENT_TYPE_CLOSED_NO_WRITE,
+    EVENT_TYPE_MOVED,
+    EVENT_TYPE_OPENED,
+    FileSystemEvent,
+    FileSystemEventHandler,
+)
 from watchdog.observers import Observer
 
 from dbsys import host
@@ -26,6 +33,7 @@ _IGNORED_EVENTS = {EVENT_TYPE_OPENED, EVENT_TYPE_CLOSED_NO_WRITE}
 # A steady stream of events must not postpone the callback for ever.
 _MAX_BATCH_WAIT = 1.0
 _POLL_SECONDS = 2.0
+_MAX_COMPLETE = 10_000
 
 
 def _event_paths(event: FileSystemEvent) -> Iterable[str]:
@@ -39,10 +47,18 @@ def _event_paths(event: FileSystemEvent) -> Iterable[str]:
 
 
 class _Handler(FileSystemEventHandler):
-    def __init__(self, on_path: Callable[[str], None]) -> None:
+    def __init__(self, on_path: Callable[[str], None], on_complete: Callable[[str], None] | None = None) -> None:
         self._on_path = on_path
+        self._on_complete = on_complete
 
     def on_any_event(self, event: FileSystemEvent) -> None:
+        if self._on_complete is not None and not event.is_directory:
+            # Closed after writing, or renamed in (written under another name first): what the
+            # file holds now is all its writer meant to write.
+            if event.event_type == EVENT_TYPE_CLOSED:
+                self._on_complete(os.fsdecode(event.src_path))
+            elif event.event_type == EVENT_TYPE_MOVED:
+                self._on_complete(os.fsdecode(event.dest_path))
         for path in _event_paths(event):
             self._on_path(path)
 
@@ -58,7 +74,7 @@ class _Worker:
 
     def _observe(self, folder: Path) -> None:
         observer = Observer()
-        observer.schedule(_Handler(self._on_path), str(folder), recursive=False)
+        observer.schedule(_Handler(self._on_path, self._on_complete), str(folder), recursive=False)
         observer.daemon = True
         observer.start()
         self._observer = observer
@@ -95,6 +111,8 @@ class _Worker:
     def _on_path(self, path: str) -> None:
         raise NotImplementedError
 
+    _on_complete: Callable[[str], None] | None = None
+
     def _run(self) -> None:
         raise NotImplementedError
 
@@ -128,6 +146,8 @@ class FolderWatcher(_Worker):
         self._first_event = 0.0
         self._last_event = 0.0
         self._scan_due = True
+        self._complete: dict[Path, int] = {}  # file -> its mtime when its writer was done with it
+        self._on_complete = self._note_complete if host.reports_closed_files() else None
 
     def start(self) -> FolderWatcher:
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -155,6 +175,27 @@ class FolderWatcher(_Worker):
             self._pending.add(candidate)
             self._last_event = now
             self._cond.notify_all()
+
+    def _note_complete(self, path: str) -> None:
+        candidate = Path(path)
+        if candidate.parent != self.folder or not self._matches(candidate.name):
+            return
+        try:
+            mtime = os.stat(candidate).st_mtime_ns
+        except OSError:
+            return
+        with self._cond:
+            if len(self._complete) > _MAX_COMPLETE:
+                self._complete.clear()  # a bound, not a history: an unknown file waits out its grace
+            self._complete[candidate] = mtime
+
+    def writer_done(self, path: Path, mtime_ns: int) -> bool | None:
+        """Whether the writer of ``path`` closed it (or renamed it in) after its last change:
+        ``None`` where the file system does not say (no close events: Windows, network shares)."""
+        if self._on_complete is None:
+            return None
+        with self._cond:
+            return self._complete.get(Path(path).absolute()) == mtime_ns
 
     def _scan(self) -> set[Path]:
         try:

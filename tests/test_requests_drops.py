@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import threading
 import time
 
@@ -471,3 +472,39 @@ def test_malformed_and_id_less_drops_are_listed_once_and_every_failed_drop_is_co
     assert "request drop bad1.xml is not well-formed" in malformed["error_message"]
     status = json.loads(run_cli(["status", "--json"], config=env.app.config_path).out)
     assert status["requests_failed"] == len(listed)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="close events come from inotify")
+def test_a_drop_written_in_place_with_a_pause_is_taken_whole(env, proc):
+    rec_id, _tid = env.linked_ticket()
+    data = request_xml("slow-1", "AddNote", TicketRecID=rec_id, Note="written slowly")
+    env.requests_folder.mkdir(parents=True, exist_ok=True)
+    target = env.requests_folder / "slow-1.xml"
+    # The watcher only tells when a writer is done with a file; the test calls the processor itself.
+    with FolderWatcher(env.requests_folder, lambda paths: None, debounce=0.05, scan_interval=60) as watcher:
+        proc.writer_done = watcher.writer_done
+        with open(target, "wb") as fh:
+            fh.write(data[: len(data) // 2])
+            fh.flush()
+            age(target)  # a writer that stopped half-way longer ago than the grace, its file still open
+            assert run(proc, target) == 0
+            assert target.exists() and folder_names(env, "Failed") == []  # not judged while it is open
+            fh.write(data[len(data) // 2:])
+        wait_for(lambda: watcher.writer_done(target, target.stat().st_mtime_ns), 10, "the close event")
+        assert run(proc, target) == 1
+    assert result(env.requests_folder, "slow-1")["status"] == "Queued"
+    assert folder_names(env, "Processed") == ["slow-1.xml"] and folder_names(env, "Failed") == []
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="close events come from inotify")
+def test_a_malformed_drop_its_writer_closed_fails_at_once_not_after_the_grace(env):
+    processor = RequestProcessor(env.app, grace_seconds=600.0)  # without the close event: ten minutes
+    try:
+        env.requests_folder.mkdir(parents=True, exist_ok=True)
+        with FolderWatcher(env.requests_folder, processor.process, debounce=0.05, scan_interval=0.2) as watcher:
+            processor.writer_done = watcher.writer_done
+            (env.requests_folder / "broken.xml").write_bytes(b"<ZenithRequest id='br-1' action='AddNote'")
+            wait_for(lambda: result(env.requests_folder, "broken") is not None, 10, "the failed result")
+        assert result(env.requests_folder, "broken")["error_code"] == "Malformed"
+    finally:
+        processor.close()

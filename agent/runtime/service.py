@@ -288,6 +288,7 @@ class Service:
             self._request_watcher.stop()
         self._request_watcher = FolderWatcher(folder, self._on_request_files,
                                               scan_interval=float(self.app.settings.request_scan_seconds))
+        self.processor.writer_done = self._request_watcher.writer_done
         self._request_watcher.start()
 
     def _start_ini_watcher(self) -> None:

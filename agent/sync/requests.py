@@ -42,7 +42,11 @@ from agent.sync.outbound import actions
 from dbsys import drops, results
 from dbsys.fsops import FileInUse
 
-GRACE_SECONDS = 2.0
+# How long a drop that does not parse may still be being written: when the file system says
+# nothing of its writer (GRACE_SECONDS of no change), and while its writer has it open
+# (IN_PLACE_SECONDS at most: a writer that pauses mid-write keeps it open).
+GRACE_SECONDS = 1.0
+IN_PLACE_SECONDS = 30.0
 RECHECK_SECONDS = 0.2
 _RETRYABLE_PARSE = ("Malformed", "Empty")
 #: How many times a drop whose handling raises an unexpected error is tried before it is failed.
@@ -101,6 +105,9 @@ class RequestProcessor:
         self._pending: set[Path] = set()
         self._timer: threading.Timer | None = None
         self._closed = False
+        #: ``writer_done(path, mtime_ns)`` of the folder watcher: whether the drop's writer has
+        #: closed it after its last change (``None``: the file system does not say).
+        self.writer_done: Callable[[Path, int], bool | None] | None = None
 
     # -- entry points ----------------------------------------------------------------------
     def process(self, paths: set[Path]) -> int:
@@ -184,9 +191,12 @@ class RequestProcessor:
 
     def _still_young(self, path: Path, before: os.stat_result) -> bool:
         """Whether a drop that does not parse yet may still be being written."""
+        done = self.writer_done(path, before.st_mtime_ns) if self.writer_done else None
+        if done:
+            return False  # its writer closed it: what it holds is all there will be
         age = time.time() - before.st_mtime
         if age >= 0:
-            return age < self.grace_seconds
+            return age < (IN_PLACE_SECONDS if done is False else self.grace_seconds)
         # A modification time in the future (a clock ahead, a copied file) says nothing: judge
         # by how long this processor has seen the file unchanged.
         signature = (before.st_size, before.st_mtime_ns)
