@@ -228,7 +228,7 @@ def request_files(folder: str | os.PathLike[str]) -> list[Path]:
         if not entry.name.lower().endswith(".xml") or is_temp_name(entry.name):
             continue
         try:
-            if not entry.is_file(follow_symlinks=False):
+            if not (entry.is_file(follow_symlinks=False) or entry.is_symlink()):  # a link: listed, then refused
                 continue
             found.append((entry.stat(follow_symlinks=False).st_mtime_ns, entry.name, Path(entry.path)))
         except FileNotFoundError:

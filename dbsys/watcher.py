@@ -243,7 +243,7 @@ class FolderWatcher(_Worker):
 
 def _is_file(entry: os.DirEntry) -> bool:
     try:
-        return entry.is_file(follow_symlinks=False)
+        return entry.is_file(follow_symlinks=False) or entry.is_symlink()
     except OSError:
         return False
 

@@ -508,3 +508,20 @@ def test_a_malformed_drop_its_writer_closed_fails_at_once_not_after_the_grace(en
         assert result(env.requests_folder, "broken")["error_code"] == "Malformed"
     finally:
         processor.close()
+
+
+@pytest.mark.skipif(os.name == "nt", reason="symbolic links need privileges on Windows")
+@pytest.mark.parametrize("found_by", ["scan", "event"])
+def test_a_symlinked_drop_is_refused_with_a_result_however_it_is_found(env, proc, tmp_path, found_by):
+    rec_id, _tid = env.linked_ticket()
+    elsewhere = tmp_path / "elsewhere.xml"
+    elsewhere.write_bytes(request_xml("ln-1", "AddNote", TicketRecID=rec_id, Note="through a link"))
+    env.requests_folder.mkdir(parents=True, exist_ok=True)
+    link = env.requests_folder / "ln-1.xml"
+    link.symlink_to(elsewhere)
+    taken = proc.scan() if found_by == "scan" else run(proc, link)
+    assert taken == 1
+    got = result(env.requests_folder, "ln-1")
+    assert got["status"] == "Failed" and got["error_code"] == "Refused" and "symbolic link" in got["error_message"]
+    assert folder_names(env, "Failed") == ["ln-1.xml"] and env.state.outbox_depth() == 0
+    assert elsewhere.exists()  # the file it pointed at is left alone

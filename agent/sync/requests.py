@@ -162,6 +162,11 @@ class RequestProcessor:
         """``(path, Request)`` or ``(path, (BadRequest, content hash))``; ``None``: gone, or not complete yet."""
         if not self._is_drop(path):
             return None
+        if path.is_symlink():
+            # Refused whether an event or a scan finds it: a link may point anywhere on the server.
+            digest = hashlib.sha256(f"symlink:{path.name}".encode()).hexdigest()
+            return path, (drops.BadRequest("Refused", f"{path.name} is a symbolic link, which is refused: drop "
+                                           "the request file itself."), digest)
         try:
             before = os.stat(path)
             data = _read(path)
@@ -333,7 +338,7 @@ class RequestProcessor:
     # -- housekeeping ----------------------------------------------------------------------
     def _is_drop(self, path: Path) -> bool:
         return (path.parent == self.folder and path.name.lower().endswith(".xml")
-                and not _is_temp(path.name) and path.is_file())
+                and not _is_temp(path.name) and (path.is_symlink() or path.is_file()))
 
     def _schedule_recheck(self) -> None:
         if not self._pending or self._closed or (self._timer is not None and self._timer.is_alive()):
