@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import fnmatch
 import hashlib
+import logging
 import os
 import threading
 import time
@@ -34,6 +35,7 @@ _IGNORED_EVENTS = {EVENT_TYPE_OPENED, EVENT_TYPE_CLOSED_NO_WRITE}
 _MAX_BATCH_WAIT = 1.0
 _POLL_SECONDS = 2.0
 _MAX_COMPLETE = 10_000
+_WATCHDOG_LOGGER = "watchdog.observers.inotify_c"
 
 
 def _event_paths(event: FileSystemEvent) -> Iterable[str]:
@@ -147,12 +149,18 @@ class FolderWatcher(_Worker):
         self._last_event = 0.0
         self._scan_due = True
         self._complete: dict[Path, int] = {}  # file -> its mtime when its writer was done with it
+        self._overflow = _OverflowHandler(self.kick)
         self._on_complete = self._note_complete if host.reports_closed_files() else None
 
     def start(self) -> FolderWatcher:
         self.folder.mkdir(parents=True, exist_ok=True)
         self._observe(self.folder)
+        logging.getLogger(_WATCHDOG_LOGGER).addHandler(self._overflow)
         return super().start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        logging.getLogger(_WATCHDOG_LOGGER).removeHandler(self._overflow)
+        super().stop(timeout)
 
     def kick(self) -> None:
         """Scan the whole folder now (from any thread)."""
@@ -239,6 +247,19 @@ class FolderWatcher(_Worker):
                 self._cond.wait(wait)
             batch, self._pending = self._pending, set()
             return batch
+
+
+class _OverflowHandler(logging.Handler):
+    """watchdog says only in its log that the kernel's event queue overflowed (events were lost):
+    that is the moment to scan the whole folder, not at the next periodic scan."""
+
+    def __init__(self, kick: Callable[[], None]) -> None:
+        super().__init__(logging.WARNING)
+        self._kick = kick
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if "overflow" in record.getMessage().lower():
+            self._kick()
 
 
 def _is_file(entry: os.DirEntry) -> bool:

@@ -232,3 +232,27 @@ def test_a_case_insensitive_folder_is_recognised_without_the_platform(tmp_path, 
     assert host.names_fold_case(folder) is (host.sys.platform == "darwin")
     (tmp_path / "dBSYS").symlink_to(folder)  # a folder that also answers to its name in another case
     assert host.names_fold_case(folder) is True
+
+
+def test_an_event_queue_overflow_scans_the_folder_at_once(tmp_path):
+    import logging
+
+    seen: list[set] = []
+    got = threading.Event()
+
+    def callback(paths):
+        seen.append(paths)
+        got.set()
+
+    watcher = FolderWatcher(tmp_path, callback, debounce=0.01, scan_interval=3600)
+    watcher._on_path = lambda path: None  # every event lost, as when the kernel's queue overflows
+    (tmp_path / "first.xml").write_text("<x/>")
+    with watcher:
+        assert got.wait(5)  # the scan at start has run
+        got.clear()
+        (tmp_path / "lost.xml").write_text("<x/>")
+        assert not got.wait(0.3)  # nothing tells the watcher (the periodic scan is an hour away)
+        watchdog_log = logging.getLogger("watchdog.observers.inotify_c")
+        watchdog_log.warning("Inotify queue overflowed; filesystem events were lost")
+        assert got.wait(5)
+    assert {p.name for p in seen[-1]} == {"first.xml", "lost.xml"}
