@@ -17,7 +17,7 @@ from typing import Any
 from loguru import logger
 
 from agent import events
-from agent.errors import NotFoundError, PreconditionError, UsageError, ZenithError
+from agent.errors import AlreadyLinked, NotFoundError, NotLinked, PreconditionError, UsageError, ZenithError
 from agent.sync import records
 from agent.sync.inventory import index as inventory_index
 
@@ -234,7 +234,7 @@ class LinksManager:
         account = self.state.account_for_site(site_code)
         if account is None:
             self.site(site_code)  # R22 / unknown site come first: they say more
-            raise PreconditionError(f"site {site_code!r} is not linked to any account; nothing to unlink")
+            raise NotLinked(f"site {site_code!r}", "an account", "nothing to unlink")
         with self.app.unit_of_work():
             self.state.unlink_site(site_code)
             self.state.audit(user or "", "unlink_site", f"site {site_code} from account {account}")
@@ -261,8 +261,8 @@ class LinksManager:
         site = self.site(site_code)
         current = self.state.account_for_site(site_code)
         if current:
-            raise PreconditionError(f"site {site_code!r} is linked to account {current} already; unlink it "
-                                    f"first ('zenithlink links unlink-site {site_code}')")
+            raise AlreadyLinked(f"site {site_code!r}", f"account {current}",
+                                f"unlink it first ('zenithlink links unlink-site {site_code}')")
         name = (site.get("Name") or "").strip() or site_code
         with self.app.unit_of_work():
             rec_id = self.psa.add_account(name)
@@ -313,7 +313,7 @@ class LinksManager:
         asset = self.state.asset_for_device(device_id)
         if asset is None:
             self.device(device_id)
-            raise PreconditionError(f"device {device_id!r} is not linked to any asset; nothing to unlink")
+            raise NotLinked(f"device {device_id!r}", "an asset", "nothing to unlink")
         with self.app.unit_of_work():
             self.state.unlink_device(device_id)
             self.state.audit(user or "", "unlink_device", f"device {device_id} from asset {asset}")
@@ -327,8 +327,8 @@ class LinksManager:
         device = self.device(device_id)
         current = self.state.asset_for_device(device_id)
         if current:
-            raise PreconditionError(f"device {device_id!r} is linked to asset {current} already; unlink it "
-                                    f"first ('zenithlink links unlink-device {device_id}')")
+            raise AlreadyLinked(f"device {device_id!r}", f"asset {current}",
+                                f"unlink it first ('zenithlink links unlink-device {device_id}')")
         account = self.psa.get_account(account_rec_id or self._device_account(device_id, device))
         name = (device.get("Name") or "").strip() or device_id
         notes = "\n".join(f"{tag}: {value}" for tag, value in device.items()
@@ -347,10 +347,10 @@ class LinksManager:
         site_code = device.get("SiteCode", "")
         account = self.state.account_for_site(site_code) if site_code else None
         if account is None:
-            raise PreconditionError(
-                f"device {device_id!r} belongs to site {site_code!r}, which is not linked to an account, so "
-                f"the new asset has no account to go to. Link the site first ('zenithlink links link-site "
-                f"{site_code} ACCOUNT_REC_ID') or name the account (--account REC_ID).")
+            raise NotLinked(
+                f"site {site_code!r} of device {device_id!r}", "an account",
+                f"so the new asset has no account to go to. Link the site first ('zenithlink links link-site "
+                f"{site_code} ACCOUNT') or name the account (--account REC_ID).")
         return account
 
     # -- suggestions and search (R18; no privilege needed) ---------------------------------

@@ -6,7 +6,7 @@ import sqlite3
 from typing import Any
 
 from agent.backends.embedded.db import Database
-from agent.errors import NotFoundError, PrivilegeError, UsageError
+from agent.errors import MissingUser, PrivilegeError, UnknownEmployee, UsageError
 from agent.ports.recid import new_rec_id
 
 BUILTIN_GROUPS = ("Full", "Partial", "Limited", "Sys Admin")
@@ -49,7 +49,7 @@ class People:
     def get_employee(self, login: str) -> dict[str, Any]:
         row = self.db.query_one(_EMPLOYEES + " WHERE e.login = ?", (login,))
         if row is None:
-            raise NotFoundError(f"no employee with login {login!r}; add one with 'zenithlink employees add'")
+            raise UnknownEmployee(login)
         return _employee(row)
 
     def list_employees(self) -> list[dict[str, Any]]:
@@ -58,12 +58,8 @@ class People:
     def require_privilege(self, login: str | None, action: str) -> dict[str, Any]:
         """The employee, if their group holds the Continuum Integration privilege (R21)."""
         if not login:
-            raise PrivilegeError(f"{action} needs an employee with the {CONTINUUM_PRIVILEGE} privilege: "
-                                 "pass --user LOGIN (or set ZENITHLINK_USER)")
-        try:
-            employee = self.get_employee(login)
-        except NotFoundError as exc:
-            raise PrivilegeError(exc.message) from None
+            raise MissingUser(action)
+        employee = self.get_employee(login)
         if not employee["continuum"]:
             raise PrivilegeError(
                 f"{login} cannot {action}: the privilege group {employee['group']!r} does not hold the "
