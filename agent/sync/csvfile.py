@@ -44,9 +44,10 @@ class BadRows(UsageError):
 
     code = "BadRows"
 
-    def __init__(self, path: Path, problems: Iterable[tuple[int, str]], *, outcome: str = "nothing was imported"):
+    def __init__(self, path: Path, problems: Iterable[tuple[int, str]], *, outcome: str = "nothing was imported",
+                 unit: str = "line") -> None:
         ordered = sorted(problems)
-        lines = "\n".join(f"  line {line}: {message}" for line, message in ordered)
+        lines = "\n".join(f"  {unit} {line}: {message}" for line, message in ordered)
         super().__init__(f"{path.name}: {len(ordered)} problem(s); {outcome}. Fix them and import the file again:"
                          f"\n{lines}")
         self.problems = ordered

@@ -18,7 +18,7 @@ from loguru import logger
 
 from agent import events
 from agent.errors import AlreadyLinked, NotFoundError, NotLinked, PreconditionError, UsageError, ZenithError
-from agent.sync import records
+from agent.sync import lookup, records
 from agent.sync.inventory import index as inventory_index
 
 # The device children copied into an asset's own fields; every other non-empty one goes to its notes.
@@ -215,11 +215,14 @@ class LinksManager:
         return names
 
     # -- sites ↔ accounts ------------------------------------------------------------------
-    def link_site(self, site_code: str, account_rec_id: str, user: str | None) -> str | None:
-        """Link a site to an account (several sites may share one); returns the previous account."""
+    def link_site(self, site_code: str, account_ref: str, user: str | None) -> str | None:
+        """Link a site to an account named by REC ID or exact name (several sites may share one);
+        returns the previous account. Linked so already: nothing changes."""
         self._privilege(user, "link sites to accounts")
         site = self.site(site_code)
-        account = self.psa.get_account(account_rec_id)
+        account = lookup.account(self.psa, account_ref)
+        if self.state.account_for_site(site_code) == account.rec_id:
+            return account.rec_id
         with self.app.unit_of_work():
             previous = self.state.link_site(site_code, account.rec_id, by=user or "")
             self.state.audit(user or "", "link_site", f"site {site_code} {site.get('Name', '')!r} → account "
@@ -294,11 +297,14 @@ class LinksManager:
         return moved
 
     # -- devices ↔ assets ------------------------------------------------------------------
-    def link_device(self, device_id: str, asset_rec_id: str, user: str | None) -> str | None:
-        """Link a device to an asset (one to one); returns the previous asset."""
+    def link_device(self, device_id: str, asset_ref: str, user: str | None) -> str | None:
+        """Link a device to an asset named by REC ID or exact name (one to one); returns the
+        previous asset. Linked so already: nothing changes."""
         self._privilege(user, "link devices to assets")
         device = self.device(device_id)
-        asset = self.psa.get_asset(asset_rec_id)
+        asset = lookup.asset(self.psa, asset_ref)
+        if self.state.asset_for_device(device_id) == asset.rec_id:
+            return asset.rec_id
         with self.app.unit_of_work():
             previous = self.state.link_device(device_id, asset.rec_id, by=user or "")
             self.state.audit(user or "", "link_device", f"device {device_id} {device.get('Name', '')!r} → asset "
