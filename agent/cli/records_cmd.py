@@ -9,7 +9,7 @@ import click
 from agent.cli.output import done, emit_json, table
 from agent.errors import UsageError
 from agent.sync import accounts as accounts_core
-from agent.sync import record_import, records
+from agent.sync import lookup, record_import, records
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
 
@@ -281,11 +281,20 @@ def tickets() -> None:
 
 @tickets.command("list")
 @click.option("--inbox", is_flag=True, help="Only tickets in the Inbox.")
+@click.option("--account", default=None, help="Only this account's (a REC ID or the exact name).")
+@click.option("--status", default=None, help="Only tickets of this status (a name such as Completed, or a code).")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="At most this many (by ticket number).")
+@click.option("--offset", type=click.IntRange(min=0), default=0, help="Skip this many first.")
 @json_option
 @click.pass_obj
-def tickets_list(app, inbox: bool, as_json: bool) -> None:
-    """List tickets (with --inbox, those waiting in the Inbox)."""
-    rows = records.list_tickets(app.state, app.psa, inbox=True if inbox else None)
+def tickets_list(app, inbox: bool, account: str | None, status: str | None, limit: int | None, offset: int,
+                 as_json: bool) -> None:
+    """List tickets by number (with --inbox, those waiting in the Inbox)."""
+    account_rec_id = lookup.account(app.psa, account).rec_id if account else None
+    code = lookup.status_code(status) if status else None
+    rows = [t for t in app.psa.list_tickets(inbox=True if inbox else None, account_rec_id=account_rec_id)
+            if code is None or t.status_code == code]
+    rows = records.with_links(app.state, rows[offset:None if limit is None else offset + limit])
     if as_json:
         emit_json([t.as_dict() for t in rows])
         return
@@ -296,12 +305,12 @@ def tickets_list(app, inbox: bool, as_json: bool) -> None:
 
 
 @tickets.command("show")
-@click.argument("rec_id")
+@click.argument("ticket_ref", metavar="TICKET")
 @json_option
 @click.pass_obj
-def tickets_show(app, rec_id: str, as_json: bool) -> None:
-    """Show one ticket with its history notes."""
-    ticket = records.get_ticket(app.state, app.psa, rec_id)
+def tickets_show(app, ticket_ref: str, as_json: bool) -> None:
+    """Show one ticket, by ticket number or REC ID, with its history notes."""
+    ticket = records.get_ticket(app.state, app.psa, lookup.ticket_rec_id(app.psa, ticket_ref))
     if as_json:
         emit_json(ticket.as_dict())
         return

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable
 from typing import Generic, TypeVar
 
 from agent.errors import NotFoundError, UsageError
-from agent.ports.psa import Account, Asset, PsaNotFound, PsaStore
+from agent.ports.psa import STATUS_NAMES, Account, Asset, PsaNotFound, PsaStore
 from agent.ports.recid import is_rec_id
 
 R = TypeVar("R", Account, Asset)
@@ -71,6 +71,25 @@ def account(psa: PsaStore, ref: str) -> Account:
     if is_rec_id(ref.strip(), "account"):
         return psa.get_account(ref.strip())
     return account_index(psa).find(ref)
+
+
+def ticket_rec_id(psa: PsaStore, ref: str) -> str:
+    """The REC ID of the ticket a ticket number (as RangerMSP shows it) or a REC ID names."""
+    ref = ref.strip().lstrip("#")
+    if ref.isdigit():
+        return psa.ticket_by_number(int(ref)).rec_id
+    return ref
+
+
+def status_code(ref: str) -> int:
+    """A ticket status by name (``Completed``) or code (``1000``)."""
+    ref = ref.strip()
+    if ref.isdigit():
+        return int(ref)
+    for code, name in STATUS_NAMES.items():
+        if fold_name(name) == fold_name(ref):
+            return code
+    raise UsageError(f"no ticket status {ref!r}; use a code or one of {', '.join(STATUS_NAMES.values())}")
 
 
 def asset(psa: PsaStore, ref: str) -> Asset:

@@ -59,7 +59,8 @@ def idempotency_key(request_id: str | None) -> str:
 def create_in_continuum(app, ticket_rec_id: str, assign_to: str, note: str | None, user: str | None,
                         request_id: str | None = None, site_code: str | None = None) -> Queued:
     """Queue the creation of a Continuum ticket for a PSA ticket (R13); ``site_code`` chooses
-    among the sites of an account linked to several (default: the asset's device's, else the first)."""
+    among the sites of an account linked to several (default: the site of the asset's device; with
+    none, an account of several sites is refused, listing them, rather than one picked)."""
     state, psa = app.state, app.psa
     assign_to = _choice(assign_to, CREATE_ASSIGNEES, "create a Continuum ticket")
     ticket = records.get_ticket(state, psa, ticket_rec_id, history=False)
@@ -148,7 +149,8 @@ def run_request(app, action: str, fields: dict[str, str], user: str, request_id:
     """Run the ticket action of a request drop (``CreateTicket``, ``Reassign``, ``AddNote``, ``CompleteTicket``)."""
     rec_id = fields["TicketRecID"]
     if action == "CreateTicket":
-        return create_in_continuum(app, rec_id, fields["AssignTo"], fields.get("Note"), user, request_id)
+        return create_in_continuum(app, rec_id, fields["AssignTo"], fields.get("Note"), user, request_id,
+                                   site_code=fields.get("SiteCode") or None)
     if action == "Reassign":
         return reassign(app, rec_id, fields["AssignTo"], fields.get("Note"), user, request_id)
     if action == "AddNote":
@@ -232,6 +234,10 @@ def _place(app, ticket, chosen: str | None = None) -> tuple[str, str | None]:
         return chosen, device_id if device_site in (None, chosen) else None
     if device_site and device_site in sites:
         return device_site, device_id
+    if len(sites) > 1:
+        raise UsageError(f"the account of ticket {ticket.ticket_no} ({ticket.rec_id}) is linked to {len(sites)} "
+                         f"sites ({', '.join(sites)}); say which one the Continuum ticket is for with --site "
+                         "SITECODE (SiteCode= in a request drop)")
     if device_site and device_site not in sites:
         # Continuum refuses a device of another site; the ticket is still worth creating.
         logger.warning("device {} of ticket {} belongs to site {}, not to the account's sites; sent without it",
