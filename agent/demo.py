@@ -208,7 +208,8 @@ class Demo:
         rec_id = psa.add_ticket(account.rec_id, "Nightly backup of the file server keeps failing")
         self.step("Hand a ticket to the NOC", f"A technician's PSA ticket for {account.name} is created in "
                                               "Continuum, assigned to the NOC, with a note.")
-        actions.create_in_continuum(self.app, rec_id, "NOC", "Please check the backup job.", ADMIN)
+        site = state.sites_for_account(account.rec_id)[0]  # the technician names the site, as --site does
+        actions.create_in_continuum(self.app, rec_id, "NOC", "Please check the backup job.", ADMIN, site_code=site)
         OutboxSender(self.app).run_once()
         cid = state.continuum_for_ticket(rec_id)
         self.say(f"PSA ticket {psa.get_ticket(rec_id).ticket_no} → Continuum ticket {cid} (assigned to NOC).")

@@ -63,6 +63,45 @@ class PrivilegeError(ZenithError):
     exit_code = 3
 
 
+class UnknownEmployee(NotFoundError):
+    """No employee has that login: the one sentence for it, whichever command or drop names the login."""
+
+    code = "UnknownEmployee"
+
+    def __init__(self, login: str) -> None:
+        super().__init__(f"there is no employee with login {login!r}; 'zenithlink employees list' shows them "
+                         f"and 'zenithlink employees add {login}' adds one.")
+        self.login = login
+
+
+class MissingUser(PrivilegeError):
+    """An action for a person was asked for without saying which person."""
+
+    code = "NoUser"
+
+    def __init__(self, action: str) -> None:
+        super().__init__(f"to {action} the agent needs to know who acts: pass --user LOGIN (or set "
+                         "ZENITHLINK_USER; a request drop names it with user=).")
+
+
+class AlreadyLinked(PreconditionError):
+    """A site, device or asset is linked already where the action needs it free."""
+
+    code = "AlreadyLinked"
+
+    def __init__(self, what: str, target: str, hint: str) -> None:
+        super().__init__(f"{what} is linked to {target} already; {hint}.")
+
+
+class NotLinked(PreconditionError):
+    """A site, device, account or ticket has no link where the action needs one."""
+
+    code = "NotLinked"
+
+    def __init__(self, what: str, to: str, hint: str) -> None:
+        super().__init__(f"{what} is not linked to {to}; {hint}.")
+
+
 class AlreadyRunning(ZenithError):
     """Another agent holds the lock of this Dbsys folder."""
 

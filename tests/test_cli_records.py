@@ -58,9 +58,9 @@ def test_accounts_import_csv_all_or_nothing(ini, tmp_path):
     good.write_text("name,manager\nAlpha,\nBeta,\n")
     assert run_cli(["accounts", "import", str(good)], config=ini).code == 0
     bad = tmp_path / "b.csv"
-    bad.write_text("Gamma,\nDelta,nobody\n")
+    bad.write_text("name,manager\nGamma,\nDelta,nobody\n")
     res = run_cli(["accounts", "import", str(bad)], config=ini)
-    assert res.code == 2 and "line 2" in res.err
+    assert res.code == 2 and "line 3" in res.err
     names = [a["name"] for a in json.loads(run_cli(["accounts", "list", "--json"], config=ini).out)]
     assert names == ["Alpha", "Beta"]
 

@@ -10,7 +10,7 @@ import pytest
 
 from agent import events
 from agent.app import App
-from agent.errors import NotFoundError, PreconditionError, PrivilegeError, UsageError
+from agent.errors import NotFoundError, PreconditionError, PrivilegeError, UnknownEmployee, UsageError
 from agent.hookspecs import hookimpl
 from agent.sync import records
 from agent.sync.links import LinksManager
@@ -254,7 +254,6 @@ def test_merge_moves_sites_tickets_assets_and_later_tickets_follow(world):
     lambda w: w.links.merge_accounts(w.smith, w.acme, "pat"),
     lambda w: w.links.review(min_score=50, dry_run=False, user="pat"),
     lambda w: w.links.link_site("ACME-HQ", w.acme, None),
-    lambda w: w.links.link_site("ACME-HQ", w.acme, "nobody"),
 ])
 def test_without_the_privilege_nothing_changes(world, call):
     world.asset = world.psa.add_asset("DC", world.acme)
@@ -263,7 +262,16 @@ def test_without_the_privilege_nothing_changes(world, call):
     before = snapshot(world)
     with pytest.raises(PrivilegeError) as caught:
         call(world)
-    assert "Continuum Integration" in caught.value.message or "no employee with login 'nobody'" in caught.value.message
+    assert "Continuum Integration" in caught.value.message or "--user LOGIN" in caught.value.message
+    assert snapshot(world) == before and world.events == []
+
+
+def test_an_unknown_employee_is_told_so_and_nothing_changes(world):
+    world.state.link_site("ACME-HQ", world.acme)
+    before = snapshot(world)
+    with pytest.raises(UnknownEmployee) as caught:
+        world.links.unlink_site("ACME-HQ", "nobody")
+    assert caught.value.exit_code == 1 and "no employee with login 'nobody'" in caught.value.message
     assert snapshot(world) == before and world.events == []
 
 

@@ -68,7 +68,7 @@ def test_exit_codes_for_preconditions_privileges_usage_and_refusals(env):
     out = zl(env, "tickets", "create-in-continuum", env.ticket(), "--assign", "NOC", user="limited")
     assert out.returncode == 3 and "Continuum Integration" in out.stderr
     out = zl(env, "tickets", "note", env.ticket(), "hello")
-    assert out.returncode == 1 and "no linked Continuum ticket" in out.stderr
+    assert out.returncode == 1 and "is not linked to a Continuum ticket" in out.stderr
     out = zl(env, "tickets", "reassign", env.ticket(), "--assign", "NOC")
     assert out.returncode == 2
     rec_id = env.ticket()
@@ -85,5 +85,5 @@ def test_requests_listing(env):
     out = zl(env, "requests", "--failed", "--json", user=None)
     assert out.returncode == 0, out.stderr
     rows = json.loads(out.stdout)
-    assert [r["id"] for r in rows] == ["cli-1"] and rows[0]["error_code"] == "Precondition"
+    assert [r["id"] for r in rows] == ["cli-1"] and rows[0]["error_code"] == "NotLinked"
     assert "cli-1" in zl(env, "requests", user=None).stdout

@@ -98,8 +98,8 @@ def test_ticket_preconditions_fail_with_a_clear_result(env, proc):
              put(env, "p-5", "AddNote", user="ghost", TicketRecID=linked, Note="x")]
     assert run(proc, *paths) == 5
     codes = {rid: result(env.requests_folder, rid)["error_code"] for rid in ("p-1", "p-2", "p-3", "p-4", "p-5")}
-    assert codes == {"p-1": "Precondition", "p-2": "NoPrivilege", "p-3": "Precondition", "p-4": "NotFound",
-                     "p-5": "NoPrivilege"}
+    assert codes == {"p-1": "NotLinked", "p-2": "NoPrivilege", "p-3": "NotLinked", "p-4": "NotFound",
+                     "p-5": "UnknownEmployee"}
     assert "Nobody Ltd" in result(env.requests_folder, "p-1")["error_message"]
     assert "new id" in result(env.requests_folder, "p-1")["error_message"]
     assert folder_names(env, "Failed") == [f"p-{n}.xml" for n in range(1, 6)]

@@ -75,6 +75,14 @@ class MemoryPsa:
                 self._undo.append(lambda: table.pop(key, None))
         table[key] = value
 
+    def _delete(self, table: dict[str, Any], key: str) -> None:
+        """Remove one entry, remembering how to put it back while a unit of work is open."""
+        if key not in table:
+            return
+        old = table.pop(key)
+        if self._depth:
+            self._undo.append(lambda: table.__setitem__(key, old))
+
     # -- accounts --------------------------------------------------------------------------
     def add_account(self, name: str, manager: str | None = None, *, auto_created: bool = False,
                     notes: str = "") -> str:
@@ -126,6 +134,21 @@ class MemoryPsa:
         with self._lock:
             account = self.get_account(rec_id)
             self._set(self._accounts, rec_id, replace(account, name=name.strip(), auto_created=False))
+
+    def set_account_manager(self, rec_id: str, manager: str | None) -> None:
+        with self._lock:
+            account = self.get_account(rec_id)
+            self._set(self._accounts, rec_id, replace(account, manager=manager or None))
+
+    def delete_account(self, rec_id: str) -> None:
+        with self._lock:
+            self.get_account(rec_id)
+            tickets = sum(1 for t in self._tickets.values() if t.account_rec_id == rec_id)
+            assets = sum(1 for a in self._assets.values() if a.account_rec_id == rec_id)
+            if tickets or assets:
+                raise PsaRejected(f"account {rec_id} has {tickets} ticket(s) and {assets} asset(s); it cannot be "
+                                  "deleted while it has any")
+            self._delete(self._accounts, rec_id)
 
     def merge_account(self, source: str, into: str) -> dict[str, int]:
         if source == into:
@@ -204,6 +227,13 @@ class MemoryPsa:
             ticket = replace(self._ticket(rec_id))
             ticket.history = list(self._history[rec_id]) if history else []
             return ticket
+
+    def ticket_by_number(self, ticket_no: int) -> Ticket:
+        with self._lock:
+            found = next((t for t in self._tickets.values() if t.ticket_no == ticket_no), None)
+            if found is None:
+                raise PsaNotFound(f"no ticket number {ticket_no}; 'zenithlink tickets list' shows them")
+            return replace(found, history=[])
 
     def list_tickets(self, *, inbox: bool | None = None, account_rec_id: str | None = None) -> list[Ticket]:
         with self._lock:

@@ -22,6 +22,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "agent.cli.config_cmd",
     "agent.cli.records_cmd",
     "agent.cli.actions_cmd",
+    "agent.cli.people_cmd",
     "agent.cli.inventory_cmd",
     "agent.cli.links_cmd",
     "agent.cli.plugins_cmd",

@@ -15,6 +15,7 @@ import click
 from agent.cli.output import done, emit_json
 from agent.cli.records_cmd import tickets
 from agent.errors import ZenithError, sentence
+from agent.sync import lookup
 from agent.sync.outbound import actions
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
@@ -75,25 +76,27 @@ def _describe(doc: dict) -> str:
 
 
 @tickets.command("create-in-continuum")
-@click.argument("rec_id")
+@click.argument("ticket")
 @click.option("--assign", "assign_to", required=True, type=click.Choice(actions.CREATE_ASSIGNEES, case_sensitive=False),
               help="Who works on it in Continuum.")
 @click.option("--note", default=None, help="A first note for Continuum.")
 @click.option("--site", "site_code", default=None, metavar="SITECODE",
-              help="The site, when the ticket's account is linked to several (default: the device's, else the first).")
+              help="The site, when the ticket's account is linked to several (default: the asset's device's site).")
 @user_option
 @wait_option
 @json_option
 @click.pass_obj
-def create_in_continuum(app, rec_id: str, assign_to: str, note: str | None, site_code: str | None,
+def create_in_continuum(app, ticket: str, assign_to: str, note: str | None, site_code: str | None,
                         user: str | None, wait: float | None, as_json: bool) -> None:
-    """Create the Continuum ticket of PSA ticket REC_ID (its account must be linked to a site)."""
+    """Create the Continuum ticket of PSA ticket TICKET, a ticket number or REC ID (its account must be
+    linked to a site; to several: name the site with --site)."""
+    rec_id = lookup.ticket_rec_id(app.psa, ticket)
     _finish(app, actions.create_in_continuum(app, rec_id, assign_to, note, user or app.user, site_code=site_code),
             wait, as_json)
 
 
 @tickets.command("reassign")
-@click.argument("rec_id")
+@click.argument("ticket")
 @click.option("--assign", "assign_to", required=True,
               type=click.Choice(actions.REASSIGN_ASSIGNEES, case_sensitive=False),
               help="Keep (only send the note), VSD or Partner.")
@@ -102,33 +105,36 @@ def create_in_continuum(app, rec_id: str, assign_to: str, note: str | None, site
 @wait_option
 @json_option
 @click.pass_obj
-def reassign(app, rec_id: str, assign_to: str, note: str | None, user: str | None, wait: float | None,
+def reassign(app, ticket: str, assign_to: str, note: str | None, user: str | None, wait: float | None,
              as_json: bool) -> None:
-    """Reassign the Continuum ticket linked to PSA ticket REC_ID."""
+    """Reassign the Continuum ticket linked to PSA ticket TICKET (a ticket number or REC ID)."""
+    rec_id = lookup.ticket_rec_id(app.psa, ticket)
     _finish(app, actions.reassign(app, rec_id, assign_to, note, user or app.user), wait, as_json)
 
 
 @tickets.command("note")
-@click.argument("rec_id")
+@click.argument("ticket")
 @click.argument("text")
 @user_option
 @wait_option
 @json_option
 @click.pass_obj
-def note(app, rec_id: str, text: str, user: str | None, wait: float | None, as_json: bool) -> None:
-    """Send TEXT as a note to the Continuum ticket linked to PSA ticket REC_ID."""
-    _finish(app, actions.add_note(app, rec_id, text, user or app.user), wait, as_json)
+def note(app, ticket: str, text: str, user: str | None, wait: float | None, as_json: bool) -> None:
+    """Send TEXT as a note to the Continuum ticket linked to PSA ticket TICKET (a ticket number or REC ID)."""
+    _finish(app, actions.add_note(app, lookup.ticket_rec_id(app.psa, ticket), text, user or app.user), wait,
+            as_json)
 
 
 @tickets.command("complete")
-@click.argument("rec_id")
+@click.argument("ticket")
 @click.option("--note", default=None, help="The resolution, sent with the close.")
 @user_option
 @wait_option
 @json_option
 @click.pass_obj
-def complete(app, rec_id: str, note: str | None, user: str | None, wait: float | None, as_json: bool) -> None:
-    """Set PSA ticket REC_ID to Completed; that closes its Continuum ticket (once)."""
+def complete(app, ticket: str, note: str | None, user: str | None, wait: float | None, as_json: bool) -> None:
+    """Set PSA ticket TICKET (a ticket number or REC ID) to Completed; that closes its Continuum ticket (once)."""
+    rec_id = lookup.ticket_rec_id(app.psa, ticket)
     _finish(app, actions.complete_ticket(app, rec_id, note, user or app.user), wait, as_json)
 
 

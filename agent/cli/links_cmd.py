@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 
 from agent.cli.output import console, done, emit_json, listing, table
+from agent.sync import links_file, lookup
 from agent.sync.links import APPLIED_VERDICTS, REVIEW_BY, LinksManager
+from dbsys.atomic import atomic_write
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
 user_option = click.option("--user", "user", envvar="ZENITHLINK_USER", default=None,
@@ -127,13 +130,21 @@ def search_assets(app, keyword: str, as_json: bool) -> None:
 # -- changes ---------------------------------------------------------------------------------
 @links.command("link-site")
 @click.argument("site_code")
-@click.argument("account_rec_id")
+@click.argument("account")
 @user_option
 @click.pass_obj
-def link_site(app, site_code: str, account_rec_id: str, user: str | None) -> None:
-    """Link a site to an account (several sites may share one account)."""
-    previous = LinksManager(app).link_site(site_code, account_rec_id, user)
-    done(f"Site {site_code} linked to account {account_rec_id}" + (f" (was {previous})." if previous else "."))
+def link_site(app, site_code: str, account: str, user: str | None) -> None:
+    """Link a site to ACCOUNT, a REC ID or an account's exact name (several sites may share one account).
+
+    A name that several accounts have is refused, listing them: give the REC ID then.
+    """
+    previous = LinksManager(app).link_site(site_code, account, user)
+    found = lookup.account(app.psa, account)
+    if previous == found.rec_id:
+        done(f"Site {site_code} is linked to account {found.rec_id} {found.name!r} already; nothing changed.")
+        return
+    was = f" (was {previous})." if previous else "."
+    done(f"Site {site_code} linked to account {found.rec_id} {found.name!r}{was}")
 
 
 @links.command("unlink-site")
@@ -170,13 +181,18 @@ def create_account(app, site_code: str, user: str | None, as_json: bool) -> None
 
 @links.command("link-device")
 @click.argument("device_id")
-@click.argument("asset_rec_id")
+@click.argument("asset")
 @user_option
 @click.pass_obj
-def link_device(app, device_id: str, asset_rec_id: str, user: str | None) -> None:
-    """Link a device to an asset."""
-    previous = LinksManager(app).link_device(device_id, asset_rec_id, user)
-    done(f"Device {device_id} linked to asset {asset_rec_id}" + (f" (was {previous})." if previous else "."))
+def link_device(app, device_id: str, asset: str, user: str | None) -> None:
+    """Link a device to ASSET, a REC ID or an asset's exact name (an ambiguous name is refused, listing them)."""
+    previous = LinksManager(app).link_device(device_id, asset, user)
+    found = lookup.asset(app.psa, asset)
+    if previous == found.rec_id:
+        done(f"Device {device_id} is linked to asset {found.rec_id} {found.name!r} already; nothing changed.")
+        return
+    was = f" (was {previous})." if previous else "."
+    done(f"Device {device_id} linked to asset {found.rec_id} {found.name!r}{was}")
 
 
 @links.command("unlink-device")
@@ -200,6 +216,65 @@ def create_asset(app, device_id: str, account: str | None, user: str | None, as_
     """Create an asset from a device (name, serial number, manufacturer; the rest in its notes) and link it."""
     rec_id = LinksManager(app).create_asset_from_device(device_id, account, user)
     emit_json({"rec_id": rec_id}) if as_json else done(f"Asset {rec_id} created from device {device_id} and linked.")
+
+
+# -- in and out of a file -------------------------------------------------------------------
+@links.command("export")
+@click.option("--sites", "kind", flag_value="sites", default=True, help="Sites with their accounts (the default).")
+@click.option("--devices", "kind", flag_value="devices", help="Devices with their assets.")
+@click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True)
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write to this file instead of stdout.")
+@click.pass_obj
+def export(app, kind: str, fmt: str, output: Path | None) -> None:
+    """Every site with its account (or device with its asset), linked or not, as CSV or JSON.
+
+    The file can be edited (fill in account names in a spreadsheet) and read back with 'links import'.
+    """
+    text = links_file.render(links_file.export_rows(LinksManager(app), kind), kind, fmt)
+    if output is None:
+        sys.stdout.write(text)
+        return
+    atomic_write(output, text.encode("utf-8"))
+    done(f"{kind.capitalize()} written to {output}.")
+
+
+@links.command("import")
+@click.argument("links_file_path", metavar="FILE", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--dry-run", is_flag=True, help="Check the file and show what would change; change nothing.")
+@user_option
+@json_option
+@click.pass_obj
+def import_(app, links_file_path: Path, dry_run: bool, user: str | None, as_json: bool) -> None:
+    """Link sites to accounts (or devices to assets) as a CSV or JSON file says.
+
+    Columns by header name: site_code and account_rec_id, account_name or account (a REC ID or the
+    exact name); for devices device_id and asset_rec_id, asset_name or asset. The delimiter is
+    sniffed (Excel may write semicolons). The whole file is checked first: every bad row is
+    reported with its line and nothing is linked unless every row is good. Rows without an account
+    are left alone; importing a file again changes nothing.
+    """
+    manager = LinksManager(app)
+    if not dry_run:
+        manager.state.require_privilege(user, "import links")
+    plan = links_file.plan_import(manager, links_file_path)
+    if not dry_run:
+        links_file.apply_import(manager, plan, user, links_file_path.name)
+    if as_json:
+        emit_json(plan.as_dict())
+        return
+    word = plan.kind[:-1]
+    if plan.changes:
+        table(f"{'Would change' if dry_run else 'Changed'}: {word} links", [word, "was", "now", "name", "line"],
+              [(c.key, c.before or "", c.after, c.name, c.line) for c in plan.changes])
+    rest = f"{plan.unchanged} linked so already" + (f", {plan.left_alone} without a record left alone"
+                                                    if plan.left_alone else "")
+    if not plan.changes:
+        done(f"Nothing to change: every {word} link in {links_file_path.name} is made already ({rest}).")
+    elif dry_run:
+        done(f"Dry run: {len(plan.changes)} {word} link(s) would be made; {rest}; nothing was changed.")
+    else:
+        done(f"{len(plan.changes)} {word} link(s) made from {links_file_path.name}; {rest}.")
 
 
 # -- bulk review -----------------------------------------------------------------------------

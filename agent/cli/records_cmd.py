@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import click
 
 from agent.cli.output import done, emit_json, table
 from agent.errors import UsageError
-from agent.sync import records
+from agent.sync import accounts as accounts_core
+from agent.sync import lookup, record_import, records
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
 
@@ -34,16 +34,18 @@ def accounts_add(app, name: str, manager: str | None, as_json: bool) -> None:
 
 
 @accounts.command("list")
+@click.option("--auto-created", is_flag=True, help="Only the accounts made for tickets of unlinked sites (R4).")
 @json_option
 @click.pass_obj
-def accounts_list(app, as_json: bool) -> None:
+def accounts_list(app, auto_created: bool, as_json: bool) -> None:
     """List the accounts, oldest first, with their linked sites."""
     state, psa = app.state, app.psa
-    rows = [dict(a.as_dict(), sites=state.sites_for_account(a.rec_id)) for a in psa.list_accounts()]
+    rows = [dict(a.as_dict(), sites=state.sites_for_account(a.rec_id)) for a in psa.list_accounts()
+            if a.auto_created or not auto_created]
     if as_json:
         emit_json(rows)
         return
-    table("Accounts", ["REC ID", "name", "manager", "sites"],
+    table("Auto-created accounts" if auto_created else "Accounts", ["REC ID", "name", "manager", "sites"],
           [(r["rec_id"], r["name"], r["manager"], ", ".join(r["sites"])) for r in rows])
 
 
@@ -96,35 +98,52 @@ def accounts_merge(app, source: str, into: str, user: str | None) -> None:
 
 @accounts.command("import")
 @click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--allow-duplicates", is_flag=True, help="Create an account even when one of that name exists.")
+@json_option
 @click.pass_obj
-def accounts_import(app, csv_file: Path) -> None:
-    """Create accounts in bulk from a CSV file with the columns name, manager (header optional)."""
-    rows = _read_account_rows(csv_file)
-    state, psa = app.state, app.psa
-    with app.unit_of_work():
-        for line, name, manager in rows:
-            try:
-                if manager:
-                    state.get_employee(manager)
-                psa.add_account(name, manager or None)
-            except UsageError as exc:
-                raise UsageError(f"{csv_file} line {line}: {exc.message}; nothing was imported") from None
-            except Exception as exc:
-                raise UsageError(f"{csv_file} line {line}: {exc}; nothing was imported") from None
-    done(f"Imported {len(rows)} account(s) from {csv_file}.")
+def accounts_import(app, csv_file: Path, allow_duplicates: bool, as_json: bool) -> None:
+    """Create accounts in bulk from a CSV file whose first line names the columns: name (needed),
+    manager and notes (optional); commas, semicolons or tabs between them.
+
+    The whole file is checked first: every bad row is reported with its line number and nothing is
+    created unless every row is good. Accounts whose name exists already are skipped.
+    """
+    result = record_import.import_accounts(app, csv_file, allow_duplicates=allow_duplicates, user=app.user)
+    if as_json:
+        emit_json(result.as_dict())
+        return
+    done(f"Imported {len(result.created)} account(s) from {csv_file.name}" + _skipped(result.skipped, "account"))
 
 
-def _read_account_rows(path: Path) -> list[tuple[int, str, str]]:
-    with path.open(newline="", encoding="utf-8-sig") as handle:
-        rows = list(csv.reader(handle))
-    if rows and [c.strip().lower() for c in rows[0][:2]] in (["name", "manager"], ["name"]):
-        rows = [None] + rows[1:]  # keep line numbers right
-    out = []
-    for number, row in enumerate(rows, start=1):
-        if not row or not any(c.strip() for c in row):
-            continue
-        out.append((number, row[0].strip(), row[1].strip() if len(row) > 1 else ""))
-    return out
+def _skipped(lines: list[int], kind: str) -> str:
+    if not lines:
+        return "."
+    return (f"; {len(lines)} skipped: an {kind} of that name exists already (line(s) "
+            f"{', '.join(map(str, lines[:20]))}{' …' if len(lines) > 20 else ''}; --allow-duplicates creates them).")
+
+
+@accounts.command("set-manager")
+@click.argument("rec_id")
+@click.argument("login", required=False)
+@click.option("--none", "clear", is_flag=True, help="Clear the manager instead.")
+@click.pass_obj
+def accounts_set_manager(app, rec_id: str, login: str | None, clear: bool) -> None:
+    """Make employee LOGIN the manager of account REC_ID (new tickets of the account go to them, R2)."""
+    if not login and not clear:
+        raise UsageError("name the employee (LOGIN), or pass --none to clear the manager")
+    before = accounts_core.set_manager(app, rec_id, None if clear else login, app.user)
+    done(f"Account {before.rec_id} {before.name!r}: manager " + (f"{login}." if not clear else "cleared."))
+
+
+@accounts.command("delete")
+@click.argument("rec_id")
+@click.option("--user", envvar="ZENITHLINK_USER", default=None,
+              help="Employee login with the Continuum Integration privilege (default: $ZENITHLINK_USER).")
+@click.pass_obj
+def accounts_delete(app, rec_id: str, user: str | None) -> None:
+    """Delete account REC_ID; refused while it has tickets, assets or site links."""
+    account = accounts_core.delete_account(app, rec_id, user)
+    done(f"Account {account.rec_id} {account.name!r} deleted.")
 
 
 # -- employees and groups -------------------------------------------------------------------
@@ -220,6 +239,40 @@ def assets_list(app, account: str | None, as_json: bool) -> None:
           [(r["rec_id"], r["name"], r["account_rec_id"], r["serial"], r["device_id"]) for r in rows])
 
 
+@assets.command("show")
+@click.argument("rec_id")
+@json_option
+@click.pass_obj
+def assets_show(app, rec_id: str, as_json: bool) -> None:
+    """Show one asset with its account and linked device."""
+    asset = app.psa.get_asset(rec_id)
+    doc = dict(asset.as_dict(), account_name=app.psa.get_account(asset.account_rec_id).name,
+               device_id=app.state.device_for_asset(asset.rec_id))
+    if as_json:
+        emit_json(doc)
+        return
+    table(f"Asset {asset.name}", ["field", "value"], list(doc.items()))
+
+
+@assets.command("import")
+@click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--allow-duplicates", is_flag=True, help="Create an asset even when its account has one of that name.")
+@json_option
+@click.pass_obj
+def assets_import(app, csv_file: Path, allow_duplicates: bool, as_json: bool) -> None:
+    """Create assets in bulk from a CSV file whose first line names the columns: name and account
+    (REC ID or exact name) needed; serial, manufacturer and notes optional.
+
+    Checked as a whole first, as accounts import is; an asset of the same name in the same
+    account is skipped.
+    """
+    result = record_import.import_assets(app, csv_file, allow_duplicates=allow_duplicates, user=app.user)
+    if as_json:
+        emit_json(result.as_dict())
+        return
+    done(f"Imported {len(result.created)} asset(s) from {csv_file.name}" + _skipped(result.skipped, "asset"))
+
+
 # -- tickets ---------------------------------------------------------------------------------
 @click.group("tickets")
 def tickets() -> None:
@@ -228,11 +281,20 @@ def tickets() -> None:
 
 @tickets.command("list")
 @click.option("--inbox", is_flag=True, help="Only tickets in the Inbox.")
+@click.option("--account", default=None, help="Only this account's (a REC ID or the exact name).")
+@click.option("--status", default=None, help="Only tickets of this status (a name such as Completed, or a code).")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="At most this many (by ticket number).")
+@click.option("--offset", type=click.IntRange(min=0), default=0, help="Skip this many first.")
 @json_option
 @click.pass_obj
-def tickets_list(app, inbox: bool, as_json: bool) -> None:
-    """List tickets (with --inbox, those waiting in the Inbox)."""
-    rows = records.list_tickets(app.state, app.psa, inbox=True if inbox else None)
+def tickets_list(app, inbox: bool, account: str | None, status: str | None, limit: int | None, offset: int,
+                 as_json: bool) -> None:
+    """List tickets by number (with --inbox, those waiting in the Inbox)."""
+    account_rec_id = lookup.account(app.psa, account).rec_id if account else None
+    code = lookup.status_code(status) if status else None
+    rows = [t for t in app.psa.list_tickets(inbox=True if inbox else None, account_rec_id=account_rec_id)
+            if code is None or t.status_code == code]
+    rows = records.with_links(app.state, rows[offset:None if limit is None else offset + limit])
     if as_json:
         emit_json([t.as_dict() for t in rows])
         return
@@ -243,12 +305,12 @@ def tickets_list(app, inbox: bool, as_json: bool) -> None:
 
 
 @tickets.command("show")
-@click.argument("rec_id")
+@click.argument("ticket_ref", metavar="TICKET")
 @json_option
 @click.pass_obj
-def tickets_show(app, rec_id: str, as_json: bool) -> None:
-    """Show one ticket with its history notes."""
-    ticket = records.get_ticket(app.state, app.psa, rec_id)
+def tickets_show(app, ticket_ref: str, as_json: bool) -> None:
+    """Show one ticket, by ticket number or REC ID, with its history notes."""
+    ticket = records.get_ticket(app.state, app.psa, lookup.ticket_rec_id(app.psa, ticket_ref))
     if as_json:
         emit_json(ticket.as_dict())
         return

@@ -184,6 +184,14 @@ class PsaStore(Protocol):
     def rename_account(self, rec_id: str, name: str) -> None:
         """Rename; a renamed auto-created account counts as a real one from then on."""
 
+    def set_account_manager(self, rec_id: str, manager: str | None) -> None:
+        """Make employee ``manager`` (a login, checked by the caller) the account's manager; ``None`` clears it."""
+
+    def delete_account(self, rec_id: str) -> None:
+        """Delete an account that has no tickets and no assets (raises :class:`PsaRejected` while it
+        has some, or when the backend cannot delete records at all). Its site links are the state
+        store's: the caller checks them."""
+
     def merge_account(self, source: str, into: str) -> dict[str, int]:
         """Move the tickets and assets of ``source`` to ``into`` and retire ``source`` (R20).
         Returns ``{"tickets": n, "assets": n}``."""
@@ -210,6 +218,9 @@ class PsaStore(Protocol):
 
     def get_ticket(self, rec_id: str, *, history: bool = True) -> Ticket:
         """The ticket, with its history notes in the order they were written unless ``history=False``."""
+
+    def ticket_by_number(self, ticket_no: int) -> Ticket:
+        """The ticket with that ticket number, without its history (raises :class:`PsaNotFound`)."""
 
     def list_tickets(self, *, inbox: bool | None = None, account_rec_id: str | None = None) -> list[Ticket]:
         """Tickets by number, optionally only those in (or out of) the Inbox, or of one account."""

@@ -17,8 +17,8 @@ from typing import Any
 from loguru import logger
 
 from agent import events
-from agent.errors import NotFoundError, PreconditionError, UsageError, ZenithError
-from agent.sync import records
+from agent.errors import AlreadyLinked, NotFoundError, NotLinked, PreconditionError, UsageError, ZenithError
+from agent.sync import lookup, records
 from agent.sync.inventory import index as inventory_index
 
 # The device children copied into an asset's own fields; every other non-empty one goes to its notes.
@@ -215,11 +215,14 @@ class LinksManager:
         return names
 
     # -- sites ↔ accounts ------------------------------------------------------------------
-    def link_site(self, site_code: str, account_rec_id: str, user: str | None) -> str | None:
-        """Link a site to an account (several sites may share one); returns the previous account."""
+    def link_site(self, site_code: str, account_ref: str, user: str | None) -> str | None:
+        """Link a site to an account named by REC ID or exact name (several sites may share one);
+        returns the previous account. Linked so already: nothing changes."""
         self._privilege(user, "link sites to accounts")
         site = self.site(site_code)
-        account = self.psa.get_account(account_rec_id)
+        account = lookup.account(self.psa, account_ref)
+        if self.state.account_for_site(site_code) == account.rec_id:
+            return account.rec_id
         with self.app.unit_of_work():
             previous = self.state.link_site(site_code, account.rec_id, by=user or "")
             self.state.audit(user or "", "link_site", f"site {site_code} {site.get('Name', '')!r} → account "
@@ -234,7 +237,7 @@ class LinksManager:
         account = self.state.account_for_site(site_code)
         if account is None:
             self.site(site_code)  # R22 / unknown site come first: they say more
-            raise PreconditionError(f"site {site_code!r} is not linked to any account; nothing to unlink")
+            raise NotLinked(f"site {site_code!r}", "an account", "nothing to unlink")
         with self.app.unit_of_work():
             self.state.unlink_site(site_code)
             self.state.audit(user or "", "unlink_site", f"site {site_code} from account {account}")
@@ -261,8 +264,8 @@ class LinksManager:
         site = self.site(site_code)
         current = self.state.account_for_site(site_code)
         if current:
-            raise PreconditionError(f"site {site_code!r} is linked to account {current} already; unlink it "
-                                    f"first ('zenithlink links unlink-site {site_code}')")
+            raise AlreadyLinked(f"site {site_code!r}", f"account {current}",
+                                f"unlink it first ('zenithlink links unlink-site {site_code}')")
         name = (site.get("Name") or "").strip() or site_code
         with self.app.unit_of_work():
             rec_id = self.psa.add_account(name)
@@ -294,11 +297,14 @@ class LinksManager:
         return moved
 
     # -- devices ↔ assets ------------------------------------------------------------------
-    def link_device(self, device_id: str, asset_rec_id: str, user: str | None) -> str | None:
-        """Link a device to an asset (one to one); returns the previous asset."""
+    def link_device(self, device_id: str, asset_ref: str, user: str | None) -> str | None:
+        """Link a device to an asset named by REC ID or exact name (one to one); returns the
+        previous asset. Linked so already: nothing changes."""
         self._privilege(user, "link devices to assets")
         device = self.device(device_id)
-        asset = self.psa.get_asset(asset_rec_id)
+        asset = lookup.asset(self.psa, asset_ref)
+        if self.state.asset_for_device(device_id) == asset.rec_id:
+            return asset.rec_id
         with self.app.unit_of_work():
             previous = self.state.link_device(device_id, asset.rec_id, by=user or "")
             self.state.audit(user or "", "link_device", f"device {device_id} {device.get('Name', '')!r} → asset "
@@ -313,7 +319,7 @@ class LinksManager:
         asset = self.state.asset_for_device(device_id)
         if asset is None:
             self.device(device_id)
-            raise PreconditionError(f"device {device_id!r} is not linked to any asset; nothing to unlink")
+            raise NotLinked(f"device {device_id!r}", "an asset", "nothing to unlink")
         with self.app.unit_of_work():
             self.state.unlink_device(device_id)
             self.state.audit(user or "", "unlink_device", f"device {device_id} from asset {asset}")
@@ -327,8 +333,8 @@ class LinksManager:
         device = self.device(device_id)
         current = self.state.asset_for_device(device_id)
         if current:
-            raise PreconditionError(f"device {device_id!r} is linked to asset {current} already; unlink it "
-                                    f"first ('zenithlink links unlink-device {device_id}')")
+            raise AlreadyLinked(f"device {device_id!r}", f"asset {current}",
+                                f"unlink it first ('zenithlink links unlink-device {device_id}')")
         account = self.psa.get_account(account_rec_id or self._device_account(device_id, device))
         name = (device.get("Name") or "").strip() or device_id
         notes = "\n".join(f"{tag}: {value}" for tag, value in device.items()
@@ -347,10 +353,10 @@ class LinksManager:
         site_code = device.get("SiteCode", "")
         account = self.state.account_for_site(site_code) if site_code else None
         if account is None:
-            raise PreconditionError(
-                f"device {device_id!r} belongs to site {site_code!r}, which is not linked to an account, so "
-                f"the new asset has no account to go to. Link the site first ('zenithlink links link-site "
-                f"{site_code} ACCOUNT_REC_ID') or name the account (--account REC_ID).")
+            raise NotLinked(
+                f"site {site_code!r} of device {device_id!r}", "an account",
+                f"so the new asset has no account to go to. Link the site first ('zenithlink links link-site "
+                f"{site_code} ACCOUNT') or name the account (--account REC_ID).")
         return account
 
     # -- suggestions and search (R18; no privilege needed) ---------------------------------

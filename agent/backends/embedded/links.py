@@ -8,7 +8,7 @@ from typing import Any
 
 from agent.backends.embedded.db import Database
 from agent.backends.embedded.psa import SITE_ACCOUNT_MEMO
-from agent.errors import UsageError
+from agent.errors import AlreadyLinked
 from agent.ports.times import now_iso
 
 DEVICE_ASSET_MEMO = "device_asset"  # a per-transaction memo (Database.cached)
@@ -58,7 +58,8 @@ class LinkTables:
         """Link a device to an asset (one to one); returns the previous asset (the asset is not checked here)."""
         other = self.device_for_asset(asset_rec_id)
         if other and other != device_id:
-            raise UsageError(f"asset {asset_rec_id} is linked to device {other} already; unlink it first")
+            raise AlreadyLinked(f"asset {asset_rec_id}", f"device {other}",
+                                f"unlink it first ('zenithlink links unlink-device {other}')")
         with self.db.transaction() as conn:
             previous = self.asset_for_device(device_id)
             conn.execute("INSERT INTO device_links(device_id, asset_rec_id, linked_at, linked_by) VALUES (?,?,?,?)"

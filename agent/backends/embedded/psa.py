@@ -106,6 +106,23 @@ class EmbeddedPsa:
             conn.execute("UPDATE accounts SET name = ?, auto_created = 0 WHERE rec_id = ?", (name.strip(), rec_id))
             self.db.forget(FIRST_ACCOUNT_MEMO)
 
+    def set_account_manager(self, rec_id: str, manager: str | None) -> None:
+        self.get_account(rec_id)
+        with self.db.transaction() as conn:
+            conn.execute("UPDATE accounts SET manager = ? WHERE rec_id = ?", (manager or None, rec_id))
+            self.db.forget(ACCOUNT_MEMO, FIRST_ACCOUNT_MEMO)
+
+    def delete_account(self, rec_id: str) -> None:
+        self.get_account(rec_id)
+        with self.db.transaction() as conn:
+            tickets = conn.execute("SELECT COUNT(*) FROM tickets WHERE account_rec_id = ?", (rec_id,)).fetchone()[0]
+            assets = conn.execute("SELECT COUNT(*) FROM assets WHERE account_rec_id = ?", (rec_id,)).fetchone()[0]
+            if tickets or assets:
+                raise PsaRejected(f"account {rec_id} has {tickets} ticket(s) and {assets} asset(s); it cannot be "
+                                  "deleted while it has any")
+            conn.execute("DELETE FROM accounts WHERE rec_id = ?", (rec_id,))
+            self.db.forget(ACCOUNT_MEMO, FIRST_ACCOUNT_MEMO)
+
     def merge_account(self, source: str, into: str) -> dict[str, int]:
         if source == into:
             raise PsaRejected("an account cannot be merged into itself")
@@ -193,6 +210,12 @@ class EmbeddedPsa:
             ticket.history = [HistoryNote(r["rec_id"], r["at"], r["text"]) for r in self.db.query(
                 "SELECT rec_id, at, text FROM history WHERE ticket_rec_id = ? ORDER BY rowid", (rec_id,))]
         return ticket
+
+    def ticket_by_number(self, ticket_no: int) -> Ticket:
+        row = self.db.query_one("SELECT * FROM tickets WHERE ticket_no = ?", (ticket_no,))
+        if row is None:
+            raise PsaNotFound(f"no ticket number {ticket_no}; 'zenithlink tickets list' shows them")
+        return _ticket(row)
 
     def list_tickets(self, *, inbox: bool | None = None, account_rec_id: str | None = None) -> list[Ticket]:
         sql = "SELECT * FROM tickets t WHERE 1=1"

@@ -280,6 +280,19 @@ class RangerMspPsa:
         self._accounts.forget(rec_id)
         self.side.set_account(rec_id, auto_created=0)
 
+    def set_account_manager(self, rec_id: str, manager: str | None) -> None:
+        self.get_account(rec_id)
+        self._check_writable()
+        self.api.update(F.ACCOUNT, rec_id, {self.f.account_manager: self._employee_rec_id(manager)})
+        self.side.set_account(rec_id, manager=manager or None)
+        self._accounts.forget(rec_id)
+
+    def delete_account(self, rec_id: str) -> None:
+        """RangerMSP's DB API inserts, updates and reads; it cannot delete."""
+        self.get_account(rec_id)
+        raise PsaRejected(f"RangerMSP's database API cannot delete records: delete account {rec_id} in RangerMSP "
+                          "itself (merging it into another account with 'zenithlink accounts merge' works here)")
+
     def merge_account(self, source: str, into: str) -> dict[str, int]:
         if source == into:
             raise PsaRejected("an account cannot be merged into itself")
@@ -415,6 +428,12 @@ class RangerMspPsa:
             at = at or from_rangermsp_time(row.get(self.f.history_at, ""), self.f.date_format)
             notes.append((at, seq, HistoryNote(note_id, at, _unmarked(row.get(self.f.history_text, "")))))
         return [note for _, _, note in sorted(notes, key=lambda n: (n[1], n[0]))]
+
+    def ticket_by_number(self, ticket_no: int) -> Ticket:
+        found = self.api.query(F.TICKET, [Condition(self.f.ticket_no, "=", str(ticket_no))], limit=1)
+        if not found:
+            raise PsaNotFound(f"no ticket number {ticket_no} in RangerMSP; 'zenithlink tickets list' shows them")
+        return self.get_ticket(found[0], history=False)
 
     def list_tickets(self, *, inbox: bool | None = None, account_rec_id: str | None = None) -> list[Ticket]:
         """The tickets zenithlink made, by number (RangerMSP's own tickets are RangerMSP's to list)."""

@@ -20,7 +20,7 @@ from typing import Any
 
 from loguru import logger
 
-from agent.errors import NotFoundError, PreconditionError, PrivilegeError, UsageError
+from agent.errors import AlreadyLinked, MissingUser, NotLinked, PreconditionError, UsageError
 from agent.ports.psa import STATUS_COMPLETED
 from agent.sync import records
 
@@ -59,15 +59,15 @@ def idempotency_key(request_id: str | None) -> str:
 def create_in_continuum(app, ticket_rec_id: str, assign_to: str, note: str | None, user: str | None,
                         request_id: str | None = None, site_code: str | None = None) -> Queued:
     """Queue the creation of a Continuum ticket for a PSA ticket (R13); ``site_code`` chooses
-    among the sites of an account linked to several (default: the asset's device's, else the first)."""
+    among the sites of an account linked to several (default: the site of the asset's device; with
+    none, an account of several sites is refused, listing them, rather than one picked)."""
     state, psa = app.state, app.psa
     assign_to = _choice(assign_to, CREATE_ASSIGNEES, "create a Continuum ticket")
     ticket = records.get_ticket(state, psa, ticket_rec_id, history=False)
     state.require_privilege(user, "create Continuum tickets")
     if ticket.continuum_ticket_id:
-        raise PreconditionError(
-            f"ticket {ticket_rec_id} is linked to Continuum ticket {ticket.continuum_ticket_id} already; "
-            "use reassign or note to update it instead of creating another one.")
+        raise AlreadyLinked(f"ticket {ticket_rec_id}", f"Continuum ticket {ticket.continuum_ticket_id}",
+                            "use reassign or note to update it instead of creating another one")
     if state.count_outbox(ticket_rec_id, (CREATE,)):
         raise PreconditionError(f"the Continuum ticket for {ticket_rec_id} is queued already; "
                                 "wait for it ('zenithlink tickets show' lists the result in its history).")
@@ -149,7 +149,8 @@ def run_request(app, action: str, fields: dict[str, str], user: str, request_id:
     """Run the ticket action of a request drop (``CreateTicket``, ``Reassign``, ``AddNote``, ``CompleteTicket``)."""
     rec_id = fields["TicketRecID"]
     if action == "CreateTicket":
-        return create_in_continuum(app, rec_id, fields["AssignTo"], fields.get("Note"), user, request_id)
+        return create_in_continuum(app, rec_id, fields["AssignTo"], fields.get("Note"), user, request_id,
+                                   site_code=fields.get("SiteCode") or None)
     if action == "Reassign":
         return reassign(app, rec_id, fields["AssignTo"], fields.get("Note"), user, request_id)
     if action == "AddNote":
@@ -196,12 +197,9 @@ def _title(description: str) -> str:
 
 def _require_employee(state, login: str | None, action: str) -> dict[str, Any]:
     if not login:
-        raise PrivilegeError(f"to {action} the agent needs to know who you are: pass --user LOGIN "
-                             "(or set ZENITHLINK_USER), or set user= in the request.")
-    try:
-        return state.get_employee(login)
-    except NotFoundError as exc:  # an unknown login may not act
-        raise PrivilegeError(f"{login} cannot {action}: {exc.message}") from None
+        raise MissingUser(action)
+    employee: dict[str, Any] = state.get_employee(login)
+    return employee
 
 
 def _require_link(state, ticket, doing: str) -> str | None:
@@ -210,10 +208,10 @@ def _require_link(state, ticket, doing: str) -> str | None:
         return ticket.continuum_ticket_id
     if state.count_outbox(ticket.rec_id, (CREATE,)):
         return None
-    raise PreconditionError(
-        f"ticket {ticket.rec_id} has no linked Continuum ticket, so the agent cannot {doing}. Create it in "
-        f"Continuum first ('zenithlink tickets create-in-continuum {ticket.rec_id} --assign NOC', or a "
-        "CreateTicket request).")
+    raise NotLinked(
+        f"ticket {ticket.ticket_no} ({ticket.rec_id})", "a Continuum ticket",
+        f"so the agent cannot {doing}. Create it in Continuum first ('zenithlink tickets create-in-continuum "
+        f"{ticket.ticket_no} --assign NOC', or a CreateTicket request)")
 
 
 def _place(app, ticket, chosen: str | None = None) -> tuple[str, str | None]:
@@ -222,11 +220,11 @@ def _place(app, ticket, chosen: str | None = None) -> tuple[str, str | None]:
     sites = state.sites_for_account(ticket.account_rec_id)
     if not sites:
         account = psa.get_account(ticket.account_rec_id)
-        raise PreconditionError(
-            f"the account {account.name!r} ({account.rec_id}) of ticket {ticket.rec_id} is not linked to a "
-            f"Continuum site, so Continuum cannot take the ticket. Link it first: 'zenithlink links link-site "
-            f"SITECODE {account.rec_id}' (or a LinkSite request); 'zenithlink links suggest site SITECODE' "
-            "helps to find the site.")
+        raise NotLinked(
+            f"the account {account.name!r} ({account.rec_id}) of ticket {ticket.rec_id}", "a Continuum site",
+            f"so Continuum cannot take the ticket. Link it first: 'zenithlink links link-site SITECODE "
+            f"{account.rec_id}' (or a LinkSite request); 'zenithlink links suggest site SITECODE' helps to find "
+            "the site")
     device_id = state.device_for_asset(ticket.asset_rec_id) if ticket.asset_rec_id else None
     device_site = _device_site(app, device_id) if device_id else None
     if chosen:
@@ -236,6 +234,10 @@ def _place(app, ticket, chosen: str | None = None) -> tuple[str, str | None]:
         return chosen, device_id if device_site in (None, chosen) else None
     if device_site and device_site in sites:
         return device_site, device_id
+    if len(sites) > 1:
+        raise UsageError(f"the account of ticket {ticket.ticket_no} ({ticket.rec_id}) is linked to {len(sites)} "
+                         f"sites ({', '.join(sites)}); say which one the Continuum ticket is for with --site "
+                         "SITECODE (SiteCode= in a request drop)")
     if device_site and device_site not in sites:
         # Continuum refuses a device of another site; the ticket is still worth creating.
         logger.warning("device {} of ticket {} belongs to site {}, not to the account's sites; sent without it",

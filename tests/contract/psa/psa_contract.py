@@ -76,6 +76,34 @@ class PsaContract:
         with pytest.raises(PsaRejected):
             psa.rename_account(rec, "")
 
+    def test_set_and_clear_the_manager_of_an_account(self, psa):
+        rec = psa.add_account("Acme")
+        psa.set_account_manager(rec, "jsmith")
+        assert psa.account_manager(rec) == "jsmith" and psa.get_account(rec).manager == "jsmith"
+        psa.set_account_manager(rec, None)
+        assert psa.account_manager(rec) is None
+        with pytest.raises(PsaNotFound):
+            psa.set_account_manager("CRD00000000000000000", "jsmith")
+
+    def test_an_account_with_records_is_never_deleted_an_empty_one_is_or_the_backend_says_it_cannot(self, psa):
+        empty, with_ticket, with_asset = (psa.add_account(n) for n in ("empty", "ticket", "asset"))
+        psa.add_ticket(with_ticket, "disk full")
+        psa.add_asset("PC", with_asset)
+        for busy in (with_ticket, with_asset):
+            with pytest.raises(PsaRejected):
+                psa.delete_account(busy)
+        try:
+            psa.delete_account(empty)
+        except PsaRejected as exc:  # a PSA whose API cannot delete says so and keeps the account
+            assert "cannot delete" in exc.message
+            assert [a.name for a in psa.list_accounts()] == ["empty", "ticket", "asset"]
+        else:
+            with pytest.raises(PsaNotFound):
+                psa.get_account(empty)
+            assert [a.name for a in psa.list_accounts()] == ["ticket", "asset"]
+        with pytest.raises(PsaNotFound):
+            psa.delete_account("CRD00000000000000000")
+
     def test_merge_moves_tickets_and_assets_and_retires_the_source(self, psa):
         auto, real = psa.add_account("auto", auto_created=True), psa.add_account("real")
         asset = psa.add_asset("PC", auto)
@@ -130,6 +158,16 @@ class PsaContract:
             psa.add_ticket(acme, " ")
         with pytest.raises(PsaNotFound):
             psa.add_ticket("CRD00000000000000000", "x")
+
+    def test_a_ticket_is_found_by_its_number(self, psa):
+        acme = psa.add_account("Acme")
+        first, second = psa.add_ticket(acme, "one"), psa.add_ticket(acme, "two")
+        number = psa.get_ticket(second).ticket_no
+        found = psa.ticket_by_number(number)
+        assert (found.rec_id, found.description, found.history) == (second, "two", [])
+        assert psa.ticket_by_number(psa.get_ticket(first).ticket_no).rec_id == first
+        with pytest.raises(PsaNotFound):
+            psa.ticket_by_number(number + 100)
 
     def test_history_notes_in_the_order_written(self, psa):
         ticket = psa.add_ticket(psa.add_account("Acme"), "x")
