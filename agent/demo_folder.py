@@ -15,6 +15,7 @@ from pathlib import Path
 
 from agent.errors import AlreadyRunning, UsageError
 from dbsys.atomic import atomic_write
+from dbsys.host import OWNER_ONLY
 
 MARKER = ".zenithlink-demo"
 INI_NAME = "CmtZenithLink.ini"
@@ -72,7 +73,7 @@ class DemoFolder:
         """Write the demo's INI: the ``forced`` keys with these values, the ``defaults`` where the
         file has no value of its own, and every other line the user put there kept as it was."""
         text = self.ini.read_text(encoding="utf-8") if self.ini.exists() else "; written by 'zenithlink demo'\n"
-        atomic_write(self.ini, merge_ini(text, forced, defaults).encode("utf-8"))
+        atomic_write(self.ini, merge_ini(text, forced, defaults).encode("utf-8"), mode=OWNER_ONLY)
         return self.ini
 
     def remove_if_temporary(self) -> bool:

@@ -89,12 +89,13 @@ def _ping(app, settings) -> dict:
 def init(app, path: Path | None, force: bool) -> None:
     """Write the INI template (every key, its default and a comment) to PATH."""
     from dbsys.atomic import atomic_write
+    from dbsys.host import OWNER_ONLY
 
     target = path or app.config_path
     if target.exists() and not force:
         raise UsageError(f"{target} exists already; pass --force to overwrite it")
     target.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(target, template_bytes())
+    atomic_write(target, template_bytes(), mode=OWNER_ONLY)  # it will hold the PSG
     console.print(f"Wrote {target}. Set PSG and ContinuumURL, then run 'zenithlink --config {target} check-config'.",
                   highlight=False)
 
