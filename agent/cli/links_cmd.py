@@ -7,6 +7,7 @@ import sys
 import click
 
 from agent.cli.output import console, done, emit_json, listing, table
+from agent.cli.readonly import read_only
 from agent.sync.links import APPLIED_VERDICTS, REVIEW_BY, LinksManager
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
@@ -30,6 +31,7 @@ def links() -> None:
 @_linked_option
 @json_option
 @click.pass_obj
+@read_only
 def links_sites(app, linked: bool | None, as_json: bool) -> None:
     """List the Continuum sites with the account each is linked to."""
     rows = LinksManager(app).sites(linked)
@@ -46,6 +48,7 @@ def links_sites(app, linked: bool | None, as_json: bool) -> None:
 @_linked_option
 @json_option
 @click.pass_obj
+@read_only
 def links_devices(app, linked: bool | None, as_json: bool) -> None:
     """List the Continuum devices with the asset each is linked to."""
     rows = LinksManager(app).devices(linked)
@@ -76,6 +79,7 @@ def _show_suggestions(title: str, found: list, as_json: bool) -> None:
 @click.option("--limit", default=5, show_default=True, type=click.IntRange(1, 100))
 @json_option
 @click.pass_obj
+@read_only
 def suggest_site(app, site_code: str, limit: int, as_json: bool) -> None:
     """Accounts whose names are most alike the site's."""
     _show_suggestions(f"Accounts for site {site_code}", LinksManager(app).suggest_accounts(site_code, limit), as_json)
@@ -86,6 +90,7 @@ def suggest_site(app, site_code: str, limit: int, as_json: bool) -> None:
 @click.option("--limit", default=5, show_default=True, type=click.IntRange(1, 100))
 @json_option
 @click.pass_obj
+@read_only
 def suggest_device(app, device_id: str, limit: int, as_json: bool) -> None:
     """Assets most likely to be the device's (same serial number first)."""
     _show_suggestions(f"Assets for device {device_id}", LinksManager(app).suggest_assets(device_id, limit), as_json)
@@ -100,6 +105,7 @@ def search() -> None:
 @click.argument("keyword")
 @json_option
 @click.pass_obj
+@read_only
 def search_accounts(app, keyword: str, as_json: bool) -> None:
     """Accounts whose name holds every word of KEYWORD."""
     rows = LinksManager(app).search_accounts(keyword)
@@ -114,6 +120,7 @@ def search_accounts(app, keyword: str, as_json: bool) -> None:
 @click.argument("keyword")
 @json_option
 @click.pass_obj
+@read_only
 def search_assets(app, keyword: str, as_json: bool) -> None:
     """Assets whose name, serial number or manufacturer hold every word of KEYWORD."""
     rows = LinksManager(app).search_assets(keyword)

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from agent.cli.output import done, emit_json, table
+from agent.cli.readonly import read_only
 from agent.errors import UsageError
 from agent.sync import records
 
@@ -36,6 +37,7 @@ def accounts_add(app, name: str, manager: str | None, as_json: bool) -> None:
 @accounts.command("list")
 @json_option
 @click.pass_obj
+@read_only
 def accounts_list(app, as_json: bool) -> None:
     """List the accounts, oldest first, with their linked sites."""
     state, psa = app.state, app.psa
@@ -51,6 +53,7 @@ def accounts_list(app, as_json: bool) -> None:
 @click.argument("rec_id")
 @json_option
 @click.pass_obj
+@read_only
 def accounts_show(app, rec_id: str, as_json: bool) -> None:
     """Show one account with its sites, assets and tickets."""
     state, psa = app.state, app.psa
@@ -148,6 +151,7 @@ def employees_add(app, login: str, name: str, group: str, as_json: bool) -> None
 @employees.command("list")
 @json_option
 @click.pass_obj
+@read_only
 def employees_list(app, as_json: bool) -> None:
     """List the employees with their group and whether it holds the Continuum privilege."""
     rows = app.state.list_employees()
@@ -176,6 +180,7 @@ def groups_add(app, name: str, continuum: bool) -> None:
 @groups.command("list")
 @json_option
 @click.pass_obj
+@read_only
 def groups_list(app, as_json: bool) -> None:
     """List the privilege groups."""
     rows = app.state.list_groups()
@@ -209,6 +214,7 @@ def assets_add(app, name: str, account: str, serial: str, manufacturer: str, as_
 @click.option("--account", default=None, help="Only this account's assets.")
 @json_option
 @click.pass_obj
+@read_only
 def assets_list(app, account: str | None, as_json: bool) -> None:
     """List the assets with their linked device."""
     state, psa = app.state, app.psa
@@ -230,6 +236,7 @@ def tickets() -> None:
 @click.option("--inbox", is_flag=True, help="Only tickets in the Inbox.")
 @json_option
 @click.pass_obj
+@read_only
 def tickets_list(app, inbox: bool, as_json: bool) -> None:
     """List tickets (with --inbox, those waiting in the Inbox)."""
     rows = records.list_tickets(app.state, app.psa, inbox=True if inbox else None)
@@ -246,6 +253,7 @@ def tickets_list(app, inbox: bool, as_json: bool) -> None:
 @click.argument("rec_id")
 @json_option
 @click.pass_obj
+@read_only
 def tickets_show(app, rec_id: str, as_json: bool) -> None:
     """Show one ticket with its history notes."""
     ticket = records.get_ticket(app.state, app.psa, rec_id)
