@@ -9,7 +9,7 @@ import click
 
 from agent.cli.output import done, emit_json, table
 from agent.cli.readonly import read_only
-from agent.errors import UsageError
+from agent.errors import PreconditionError, UsageError
 from agent.sync import records
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
@@ -281,9 +281,14 @@ def tickets_add(app, account: str, description: str, asset: str | None, as_json:
 # -- backup ----------------------------------------------------------------------------------
 @click.command("backup")
 @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Overwrite PATH if it exists.")
 @click.pass_obj
-def backup(app, path: Path) -> None:
-    """Write a consistent copy of the embedded store to PATH, even while the agent runs."""
+def backup(app, path: Path, force: bool) -> None:
+    """Write a consistent copy of the embedded store to PATH, even while the agent runs (the restore:
+    docs/troubleshooting.md)."""
+    if path.exists() and not force:
+        raise PreconditionError(f"{path} exists already (an earlier backup?); name another file, or pass --force "
+                                "to overwrite it")
     app.state.db.backup(path)
     done(f"Backup written to {path}.")
 
