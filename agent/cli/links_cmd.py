@@ -155,11 +155,21 @@ def unlink_site(app, site_code: str, user: str | None) -> None:
 
 @links.command("unlink-account")
 @click.argument("account_rec_id")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask before unlinking (asked only on a terminal).")
 @user_option
 @click.pass_obj
-def unlink_account(app, account_rec_id: str, user: str | None) -> None:
-    """Remove every Continuum link of an account: its sites, and its tickets' and assets' links."""
-    removed = LinksManager(app).unlink_account(account_rec_id, user)
+def unlink_account(app, account_rec_id: str, yes: bool, user: str | None) -> None:
+    """Remove every Continuum link of an account: its sites, and its tickets' and assets' links.
+    On a terminal you are asked first."""
+    manager = LinksManager(app)
+    if not yes and sys.stdin.isatty():
+        manager.state.require_privilege(user, "unlink accounts")
+        account = app.psa.get_account(account_rec_id)
+        sites = manager.state.sites_for_account(account.rec_id)
+        click.confirm(f"Remove every Continuum link of account {account.rec_id} ({account.name!r}): "
+                      f"{len(sites)} site link(s){' (' + ', '.join(sites) + ')' if sites else ''}, and the "
+                      "Continuum links of its tickets and assets?", abort=True)
+    removed = manager.unlink_account(account_rec_id, user)
     done(f"Account {account_rec_id}: {len(removed['sites'])} site link(s), {removed['ticket_links']} ticket "
          f"link(s) and {removed['device_links']} device link(s) removed.")
 

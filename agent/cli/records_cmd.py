@@ -273,9 +273,25 @@ def tickets_show(app, rec_id: str, as_json: bool) -> None:
 @json_option
 @click.pass_obj
 def tickets_add(app, account: str, description: str, asset: str | None, as_json: bool) -> None:
-    """Create a PSA ticket by hand."""
+    """Create a PSA ticket by hand (the asset, if given, must be the account's)."""
+    if asset:
+        _asset_of(app, asset, account)
     rec_id = app.psa.add_ticket(account, description, asset_rec_id=asset)
     emit_json({"rec_id": rec_id}) if as_json else done(f"Ticket created: {rec_id}")
+
+
+def _asset_of(app, asset_rec_id: str, account_rec_id: str) -> None:
+    """Refuse an asset that belongs to another account: the ticket would point at a customer's
+    equipment from another customer's ticket."""
+    psa = app.psa
+    account = psa.get_account(account_rec_id)
+    asset = psa.get_asset(asset_rec_id)
+    if asset.account_rec_id != account.rec_id:
+        owner = psa.get_account(asset.account_rec_id)
+        raise PreconditionError(f"asset {asset.rec_id} ({asset.name!r}) belongs to account {owner.rec_id} "
+                                f"({owner.name!r}), not to account {account.rec_id} ({account.name!r}); name an asset "
+                                f"of {account.name!r} ('zenithlink assets list --account {account.rec_id}'), or "
+                                "leave out --asset")
 
 
 # -- backup ----------------------------------------------------------------------------------
