@@ -173,14 +173,14 @@ def _activation(doc: dict[str, Any]) -> str:
     if doc["activation"] == "pending":
         return f"PENDING since {doc.get('activation_pending_since') or '?'} (Continuum can take up to 24 hours)"
     if doc["activation"] == "refused":
-        return "REFUSED: Continuum does not accept the PSG (see docs/troubleshooting.md)"
+        return "REFUSED: Continuum does not accept the PSG (see 'zenithlink docs troubleshooting')"
     return doc["activation"] or "unknown (no inventory refresh yet)"
 
 
 def _reachability(doc: dict[str, Any]) -> str:
     if doc["outage_since"]:
         return (f"NOT ANSWERING since {doc['outage_since']}; the agent keeps trying, see the last error "
-                "(docs/troubleshooting.md)")
+                "('zenithlink docs troubleshooting')")
     return "no outage"
 
 

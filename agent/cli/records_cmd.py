@@ -301,7 +301,7 @@ def _asset_of(app, asset_rec_id: str, account_rec_id: str) -> None:
 @click.pass_obj
 def backup(app, path: Path, force: bool) -> None:
     """Write a consistent copy of the embedded store to PATH, even while the agent runs (the restore:
-    docs/troubleshooting.md)."""
+    'zenithlink docs troubleshooting')."""
     if path.exists() and not force:
         raise PreconditionError(f"{path} exists already (an earlier backup?); name another file, or pass --force "
                                 "to overwrite it")
