@@ -14,6 +14,8 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, TypeVar
 
+from loguru import logger
+
 from agent import logs
 from agent.backends.embedded import StateStore
 from agent.backends.embedded.migrations import MIGRATIONS
@@ -66,6 +68,8 @@ class App:
         self._users: list[threading.Thread] = []
         #: True in the service, which holds this Dbsys folder's lock (and so may migrate the store).
         self.owns_folder = False
+        #: True for a command that only looks: a store that does not exist yet is not created.
+        self.read_only = False
         self._lock = threading.RLock()
         #: Set when outbox rows are queued, so that a sender of this App waiting for work wakes.
         self.outbox_wake = threading.Event()
@@ -164,6 +168,11 @@ class App:
         return records.savepoint(self.state, self.psa)
 
     def _open_state(self) -> StateStore:
+        if self.read_only and not Path(self.settings.database).exists():
+            logger.warning("There is nothing yet: the store {} does not exist. The agent creates it when it first "
+                           "runs ('zenithlink run'); this command looks only, and created nothing.",
+                           self.settings.database)
+            return StateStore(":memory:")
         held: list[FolderLock] = []
 
         def before_upgrade(version: int) -> None:

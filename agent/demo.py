@@ -7,7 +7,6 @@ outbox sender), so what the demo shows is what the agent does.
 
 from __future__ import annotations
 
-import tempfile
 import threading
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from rich.table import Table
 
 from agent import logs
 from agent.app import App, load
+from agent.demo_folder import DemoFolder
 from agent.errors import ZenithError
 
 DEMO_PSG = "demo-security-code"
@@ -28,7 +28,8 @@ class Demo:
     def __init__(self, folder: Path | None, *, port: int = 0, console: Console | None = None,
                  psa: str = "embedded") -> None:
         self.psa_backend = psa
-        self.folder = Path(folder) if folder else Path(tempfile.mkdtemp(prefix="zenithlink-demo-"))
+        self.workdir = DemoFolder(folder)
+        self.folder = self.workdir.path
         self.port = port
         self.console = console or Console()
         self.step_no = 0
@@ -54,25 +55,30 @@ class Demo:
         self.console.print(text, highlight=False)
 
     def write_ini(self, queue: bool) -> Path:
-        ini = self.folder / "CmtZenithLink.ini"
-        ini.write_text(
-            "; written by 'zenithlink demo'\n[Continuum]\n"
-            f"PSG={DEMO_PSG}\nContinuumURL={self.sandbox.url}\n"
-            f"ProcessContinuumUpdatesQueue={'Y' if queue else 'N'}\nPollIntervalSeconds=2\n"
-            f"[RangerMSP]\nBackend={self.psa_backend}\nDbsysFolder=Dbsys\nOwnBusinessAccount=Own business\n"
-            f"DefaultTicketManager={ADMIN}\n[Logging]\nLevel=INFO\n", encoding="utf-8")
-        return ini
+        """The demo's INI; keys the user added to it (a notifier, say) are kept."""
+        forced = {"Continuum": {"PSG": DEMO_PSG, "ContinuumURL": self.sandbox.url,
+                                "ProcessContinuumUpdatesQueue": "Y" if queue else "N"},
+                  "RangerMSP": {"Backend": self.psa_backend, "DbsysFolder": "Dbsys",
+                                "OwnBusinessAccount": "Own business", "DefaultTicketManager": ADMIN}}
+        defaults = {"Continuum": {"PollIntervalSeconds": "2"}, "Logging": {"Level": "INFO"}}
+        return self.workdir.write_ini(forced, defaults)
 
     # -- the story -------------------------------------------------------------------------
     def start(self) -> None:
         from agent.sandbox import SandboxServer
 
-        self.folder.mkdir(parents=True, exist_ok=True)
+        again = self.workdir.claim()
         self.sandbox = SandboxServer(psg=DEMO_PSG, seed=7, sites=12, devices=48, tickets=0, port=self.port).start()
         ini = self.write_ini(queue=False)
         self.app = App(ini)
         self.say(f"[bold]zenithlink demo[/bold] — sandbox Continuum at {self.sandbox.url}, "
                  f"working folder {self.folder}")
+        if again:
+            self.say("This folder holds an earlier run of the demo: [bold]starting over[/bold]. Its store and "
+                     "Dbsys folder were removed, because every run's sandbox Continuum is a new world that the "
+                     "old records do not belong to; the keys you added to CmtZenithLink.ini are kept.")
+        elif self.workdir.temporary:
+            self.say("The temporary folder is removed at the end; pass --folder DIR to keep a working folder.")
 
     def story(self) -> dict:
         self.prepare_psa()
@@ -270,6 +276,7 @@ class Demo:
             self.app.close()
         if self.sandbox is not None:
             self.sandbox.stop()
+        self.workdir.remove_if_temporary()
 
 
 def _psa_spelling(name: str) -> str:

@@ -24,7 +24,7 @@ def render_template() -> str:
         "; CmtZenithLink.ini - configuration of the zenithlink agent.",
         "; Keys are case-insensitive. Booleans: Y/N, Yes/No, True/False, 1/0, On/Off.",
         "; The agent re-reads this file within seconds of a change; an invalid change is refused",
-        "; and the last good configuration stays in force. Reference: docs/ini-reference.md",
+        "; and the last good configuration stays in force. Reference: zenithlink check-config --reference",
         "; Paths may name environment variables, e.g. %ProgramData%\\zenithlink\\Dbsys; a relative",
         "; path is taken from the folder of this file. Save the file as UTF-8 (ANSI is read too).",
     ]

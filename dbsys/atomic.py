@@ -53,11 +53,13 @@ def fsync_folder(folder: str | os.PathLike[str]) -> None:
 
 
 @contextmanager
-def atomic_writer(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
-    """Yield a binary file (opened read-write, seekable); on clean exit it replaces ``path``."""
+def atomic_writer(path: str | os.PathLike[str], *, mode: int = _FILE_MODE) -> Iterator[BinaryIO]:
+    """Yield a binary file (opened read-write, seekable); on clean exit it replaces ``path``.
+
+    ``mode`` (before the umask) is for a file only its owner may read (``0o600``: the INI)."""
     final = Path(path)
     tmp = final.with_name(temp_name(final.name))
-    fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), _FILE_MODE)
+    fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), mode)
     try:
         with os.fdopen(fd, "w+b") as fh:
             yield fh
@@ -70,9 +72,9 @@ def atomic_writer(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
     fsync_folder(final.parent)
 
 
-def atomic_write(path: str | os.PathLike[str], data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically."""
-    with atomic_writer(path) as fh:
+def atomic_write(path: str | os.PathLike[str], data: bytes, *, mode: int = _FILE_MODE) -> None:
+    """Write ``data`` to ``path`` atomically (``mode``: see :func:`atomic_writer`)."""
+    with atomic_writer(path, mode=mode) as fh:
         fh.write(data)
 
 

@@ -38,6 +38,18 @@ def ansi_encoding() -> str:
     return "cp1252" if name in ("utf-8", "ascii") else name
 
 
+#: The mode of files only the agent's own account may read (the INI with the PSG, the store).
+OWNER_ONLY = 0o600
+
+
+def readable_by_others(path: str | os.PathLike[str]) -> bool:
+    """Whether users other than the file's owner may read ``path`` (its group or everyone). Always
+    False on Windows, where who reads a file is the folder's ACLs' business, not a mode."""
+    if is_windows():
+        return False
+    return bool(os.stat(path).st_mode & 0o044)
+
+
 def names_fold_case(folder: str | os.PathLike[str]) -> bool:
     """Whether file names in ``folder`` ignore case: always on Windows and macOS; elsewhere when
     the folder answers to its name in another case too (a case-insensitive share or disk)."""

@@ -137,3 +137,13 @@ def test_rename_an_auto_created_account_makes_it_real(ini):
     assert shown["name"] == "Blue River Dental" and shown["auto_created"] is False
     assert shown["sites"] == ["BLUE-HQ"]
     assert run_cli(["accounts", "rename", auto, "  "], config=ini).code == 2
+
+
+def test_tickets_add_refuses_an_asset_of_another_account_naming_both(ini):
+    acme = json.loads(run_cli(["accounts", "add", "ACME", "--json"], config=ini).out)["rec_id"]
+    smith = json.loads(run_cli(["accounts", "add", "Smith and Sons", "--json"], config=ini).out)["rec_id"]
+    asset = json.loads(run_cli(["assets", "add", "SMITH-DC01", "--account", smith, "--json"], config=ini).out)["rec_id"]
+    res = run_cli(["tickets", "add", "--account", acme, "--description", "Printer", "--asset", asset], config=ini)
+    assert res.code == 1
+    assert acme in res.err and smith in res.err and "'ACME'" in res.err and "'Smith and Sons'" in res.err
+    assert json.loads(run_cli(["tickets", "list", "--json"], config=ini).out) == []

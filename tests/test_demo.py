@@ -7,7 +7,7 @@ from stores import embedded
 from agent.ports.psa import STATUS_COMPLETED
 from agent.sync import records
 
-from conftest import run_cli
+from conftest import run_cli, write_ini
 
 
 def test_demo_once_tells_the_whole_story(tmp_path):
@@ -28,3 +28,40 @@ def test_demo_once_tells_the_whole_story(tmp_path):
         assert any(t.startswith("Sent to Continuum: closed") for t in texts)
         assert state.outbox_depth() == 0
     assert (tmp_path / "Dbsys" / "ZenithDevices_RMAZenithINFOTECHID1.cmt").exists()
+
+
+def test_demo_refuses_a_folder_it_did_not_make(tmp_path):
+    real = tmp_path / "real"
+    real.mkdir()
+    ini = write_ini(real, "[RangerMSP]\nDbsysFolder=Dbsys\n")
+    before = ini.read_bytes()
+    res = run_cli(["demo", "--once", "--folder", str(real)], timeout=120)
+    assert res.code == 2, res.err
+    assert "not a folder the demo made" in res.err and "CmtZenithLink.ini" in res.err
+    assert ini.read_bytes() == before
+    assert sorted(p.name for p in real.iterdir()) == ["CmtZenithLink.ini"]  # no store, no marker
+
+
+def test_demo_starts_over_in_its_own_folder_and_keeps_the_keys_added_to_its_ini(tmp_path):
+    folder = tmp_path / "demo-work"
+    assert run_cli(["demo", "--once", "--folder", str(folder)], timeout=120).code == 0
+    ini = folder / "CmtZenithLink.ini"
+    with ini.open("a", encoding="utf-8") as fh:
+        fh.write("[Plugins]\nnotify_log=Y\n[plugin:notify_log]\nLevel=INFO\n")
+    res = run_cli(["demo", "--once", "--folder", str(folder)], timeout=120)
+    assert res.code == 0, res.err
+    assert "starting over" in res.out and "kept" in res.out
+    text = ini.read_text(encoding="utf-8")
+    assert "[Plugins]\nnotify_log=Y\n[plugin:notify_log]\nLevel=INFO" in text
+    assert "ProcessContinuumUpdatesQueue=Y" in text
+    with embedded(folder / "Dbsys" / "zenithlink.sqlite3") as (state, psa):
+        assert psa.count_tickets() == 5  # the earlier run's records are gone, not doubled
+        assert [e["login"] for e in state.list_employees()].count("admin") == 1
+
+
+def test_demo_removes_the_temporary_folder_it_made(tmp_path):
+    res = run_cli(["demo", "--once"], timeout=120, env={"TMPDIR": str(tmp_path), "TEMP": str(tmp_path),
+                                                        "TMP": str(tmp_path)})
+    assert res.code == 0, res.err
+    assert "zenithlink-demo-" in res.out  # it said where it worked
+    assert not list(tmp_path.glob("zenithlink-demo-*"))

@@ -194,3 +194,29 @@ def test_review_devices_by_serial_then_name_within_the_sites_account_and_create_
         assert (created.name, created.account_rec_id) == ("ACME-WS07", env["acme"])
     again = json.loads(zl(env, "links", "review", "devices", "--create-missing", "--json").stdout)
     assert again == {"plan": [], "create": [], "created": []}  # nothing left to do
+
+
+def _on_a_terminal(env, answer: bytes, *args: str) -> subprocess.CompletedProcess:
+    import pty
+
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("ZENITHLINK_")}
+    master, slave = pty.openpty()
+    try:
+        os.write(master, answer)
+        return subprocess.run(RUN + ["--config", str(env["ini"]), *args], capture_output=True, text=True,
+                              env=environ, timeout=60, stdin=slave)
+    finally:
+        os.close(master)
+        os.close(slave)
+
+
+@pytest.mark.posix
+def test_unlink_account_asks_on_a_terminal_and_yes_skips_the_question(env):
+    assert zl(env, "links", "link-site", "ACME-HQ", env["acme"], "--user", "admin").returncode == 0
+    refused = _on_a_terminal(env, b"n\n", "links", "unlink-account", env["acme"], "--user", "admin")
+    assert refused.returncode == 1 and "Aborted" in refused.stderr
+    assert "ACME-HQ" in refused.stdout and "Remove every Continuum link" in refused.stdout
+    assert store_state(env)[0] == {"ACME-HQ": env["acme"]}
+    done = _on_a_terminal(env, b"", "links", "unlink-account", env["acme"], "--yes", "--user", "admin")
+    assert done.returncode == 0, done.stderr
+    assert store_state(env)[0] == {}

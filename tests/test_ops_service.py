@@ -123,7 +123,7 @@ def test_without_systemd_a_clear_message_and_exit_1(tmp_path):
     ini = make_ini(tmp_path / "site")
     done = zenithlink("--config", str(ini), "service", "install", "--systemctl", str(tmp_path / "no-systemctl"))
     assert done.returncode == 1
-    assert "does not run systemd" in done.stderr and "docs/service.md" in done.stderr
+    assert "does not run systemd" in done.stderr and "zenithlink docs service" in done.stderr
 
 
 def test_an_invalid_ini_installs_nothing(tmp_path):

@@ -145,3 +145,29 @@ def test_state_and_ledger_after_psa_requests(sb, admin):
         ("ack", None, "ack-1"), ("link", tid, "ack-1")]
     assert all(e["at"].endswith("Z") for e in ledger)
     assert admin.get(f"/tickets/{tid}").json()["ticket_id"] == tid
+
+
+def _sandbox_stderr_until_served(host: str) -> str:
+    """Start ``zenithlink sandbox --host HOST`` as a person would, wait for its URL, stop it; its stderr."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from conftest import ROOT, track
+
+    proc = track(subprocess.Popen([sys.executable, "-c", "from agent.cli import main; main()", "sandbox", "--host",
+                                   host, "--port", "0", "--sites", "1", "--devices", "1", "--tickets", "0"],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+                                  env=dict(os.environ, PYTHONPATH=str(ROOT))))
+    assert proc.stdout is not None and proc.stdout.readline().startswith("http://")
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=30)
+    return err
+
+
+@pytest.mark.posix
+def test_the_sandbox_warns_when_it_listens_beyond_loopback():
+    err = _sandbox_stderr_until_served("0.0.0.0")
+    assert "warning: the sandbox listens on 0.0.0.0" in err and "for tests only" in err and "no PSG" in err
+    assert "warning" not in _sandbox_stderr_until_served("127.0.0.1")

@@ -32,6 +32,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "agent.cli.psa_cmd",
     "agent.cli.demo_cmd",
     "agent.cli.web_cmd",
+    "agent.cli.docs_cmd",
 )
 
 

@@ -8,6 +8,7 @@ import click
 
 from agent.app import load_for_service
 from agent.cli.output import console, emit_json, table
+from agent.cli.readonly import read_only
 from agent.errors import CheckFailed, ConfigError, UsageError, ZenithError
 from config.template import render_reference, template_bytes
 
@@ -19,6 +20,7 @@ from config.template import render_reference, template_bytes
                    "otherwise a failed connection check exits 1.")
 @click.option("--reference", is_flag=True, help="Print the INI reference (every key) and exit.")
 @click.pass_obj
+@read_only
 def check_config(app, as_json: bool, ping: bool, reference: bool) -> None:
     """Judge the INI as 'run' does, then try the connection to Continuum (exit 1 when it fails, unless
     --offline); print the effective settings, or every problem (exit 2)."""
@@ -89,12 +91,13 @@ def _ping(app, settings) -> dict:
 def init(app, path: Path | None, force: bool) -> None:
     """Write the INI template (every key, its default and a comment) to PATH."""
     from dbsys.atomic import atomic_write
+    from dbsys.host import OWNER_ONLY
 
     target = path or app.config_path
     if target.exists() and not force:
         raise UsageError(f"{target} exists already; pass --force to overwrite it")
     target.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(target, template_bytes())
+    atomic_write(target, template_bytes(), mode=OWNER_ONLY)  # it will hold the PSG
     console.print(f"Wrote {target}. Set PSG and ContinuumURL, then run 'zenithlink --config {target} check-config'.",
                   highlight=False)
 

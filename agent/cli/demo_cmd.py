@@ -10,7 +10,9 @@ import click
 @click.command("demo")
 @click.option("--once", is_flag=True, help="Tell the story once, print a summary and exit.")
 @click.option("--folder", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Working folder for the INI, Dbsys folder and store (default: a new temporary folder).")
+              help="Working folder for the INI, Dbsys folder and store (default: a new temporary folder, removed "
+                   "at the end). It must be new, empty, or one the demo made: there a new run starts over, keeping "
+                   "the keys you added to its INI. Any other folder is refused (exit 2).")
 @click.option("--port", type=int, default=0, show_default=True,
               help="Port of the sandbox Continuum (0: any free port).")
 @click.option("--psa", type=click.Choice(["embedded", "rangermsp-simulator"]), default="embedded", show_default=True,

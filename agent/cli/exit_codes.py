@@ -36,6 +36,13 @@ SPECIFIC: dict[str, dict[int, str]] = {
                 "for the Dbsys folder",
         BAD_USAGE: "the INI is refused at start-up (as `check-config` judges it)",
     },
+    "backup": {
+        FAILED: "PATH exists already (pass `--force` to overwrite it), or the store could not be read",
+    },
+    "demo": {
+        FAILED: "an agent or another demo still runs in the folder",
+        BAD_USAGE: "the folder is not new, empty or one the demo made: it is left untouched",
+    },
     "status": {
         DONE: "the status was printed, whether the agent runs or not",
         FAILED: "`--check`: no agent is running for the Dbsys folder (for monitoring)",

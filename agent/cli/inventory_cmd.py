@@ -11,6 +11,7 @@ import click
 from loguru import logger
 
 from agent.cli.output import TABLE_LIMIT, done, emit_json, err_console, table, tsv
+from agent.cli.readonly import read_only
 from agent.errors import PreconditionError, ZenithError, describe
 from agent.sync.inventory.refresh import Progress, inventory_paths, refresh, sweep_if_idle
 
@@ -50,6 +51,7 @@ def inventory_refresh(app, as_json: bool) -> None:
 @inventory.command("sites")
 @json_option
 @click.pass_obj
+@read_only
 def inventory_sites(app, as_json: bool) -> None:
     """The downloaded sites."""
     _list(app, "sites", as_json, None)
@@ -59,6 +61,7 @@ def inventory_sites(app, as_json: bool) -> None:
 @click.option("--site", "site_code", default=None, help="Only the devices of this site code.")
 @json_option
 @click.pass_obj
+@read_only
 def inventory_devices(app, site_code: str | None, as_json: bool) -> None:
     """The downloaded devices."""
     _list(app, "devices", as_json, site_code)

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from agent.cli.output import console, done, emit_json, listing, table
+from agent.cli.readonly import read_only
 from agent.sync import links_file, lookup
 from agent.sync.links import APPLIED_VERDICTS, REVIEW_BY, LinksManager
 from dbsys.atomic import atomic_write
@@ -33,6 +34,7 @@ def links() -> None:
 @_linked_option
 @json_option
 @click.pass_obj
+@read_only
 def links_sites(app, linked: bool | None, as_json: bool) -> None:
     """List the Continuum sites with the account each is linked to."""
     rows = LinksManager(app).sites(linked)
@@ -49,6 +51,7 @@ def links_sites(app, linked: bool | None, as_json: bool) -> None:
 @_linked_option
 @json_option
 @click.pass_obj
+@read_only
 def links_devices(app, linked: bool | None, as_json: bool) -> None:
     """List the Continuum devices with the asset each is linked to."""
     rows = LinksManager(app).devices(linked)
@@ -79,6 +82,7 @@ def _show_suggestions(title: str, found: list, as_json: bool) -> None:
 @click.option("--limit", default=5, show_default=True, type=click.IntRange(1, 100))
 @json_option
 @click.pass_obj
+@read_only
 def suggest_site(app, site_code: str, limit: int, as_json: bool) -> None:
     """Accounts whose names are most alike the site's."""
     _show_suggestions(f"Accounts for site {site_code}", LinksManager(app).suggest_accounts(site_code, limit), as_json)
@@ -89,6 +93,7 @@ def suggest_site(app, site_code: str, limit: int, as_json: bool) -> None:
 @click.option("--limit", default=5, show_default=True, type=click.IntRange(1, 100))
 @json_option
 @click.pass_obj
+@read_only
 def suggest_device(app, device_id: str, limit: int, as_json: bool) -> None:
     """Assets most likely to be the device's (same serial number first)."""
     _show_suggestions(f"Assets for device {device_id}", LinksManager(app).suggest_assets(device_id, limit), as_json)
@@ -103,6 +108,7 @@ def search() -> None:
 @click.argument("keyword")
 @json_option
 @click.pass_obj
+@read_only
 def search_accounts(app, keyword: str, as_json: bool) -> None:
     """Accounts whose name holds every word of KEYWORD."""
     rows = LinksManager(app).search_accounts(keyword)
@@ -117,6 +123,7 @@ def search_accounts(app, keyword: str, as_json: bool) -> None:
 @click.argument("keyword")
 @json_option
 @click.pass_obj
+@read_only
 def search_assets(app, keyword: str, as_json: bool) -> None:
     """Assets whose name, serial number or manufacturer hold every word of KEYWORD."""
     rows = LinksManager(app).search_assets(keyword)
@@ -159,11 +166,21 @@ def unlink_site(app, site_code: str, user: str | None) -> None:
 
 @links.command("unlink-account")
 @click.argument("account_rec_id")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask before unlinking (asked only on a terminal).")
 @user_option
 @click.pass_obj
-def unlink_account(app, account_rec_id: str, user: str | None) -> None:
-    """Remove every Continuum link of an account: its sites, and its tickets' and assets' links."""
-    removed = LinksManager(app).unlink_account(account_rec_id, user)
+def unlink_account(app, account_rec_id: str, yes: bool, user: str | None) -> None:
+    """Remove every Continuum link of an account: its sites, and its tickets' and assets' links.
+    On a terminal you are asked first."""
+    manager = LinksManager(app)
+    if not yes and sys.stdin.isatty():
+        manager.state.require_privilege(user, "unlink accounts")
+        account = app.psa.get_account(account_rec_id)
+        sites = manager.state.sites_for_account(account.rec_id)
+        click.confirm(f"Remove every Continuum link of account {account.rec_id} ({account.name!r}): "
+                      f"{len(sites)} site link(s){' (' + ', '.join(sites) + ')' if sites else ''}, and the "
+                      "Continuum links of its tickets and assets?", abort=True)
+    removed = manager.unlink_account(account_rec_id, user)
     done(f"Account {account_rec_id}: {len(removed['sites'])} site link(s), {removed['ticket_links']} ticket "
          f"link(s) and {removed['device_links']} device link(s) removed.")
 

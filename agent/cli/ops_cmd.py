@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from agent.cli.output import done, emit_json, table
+from agent.cli.readonly import read_only
 from agent.errors import CheckFailed, NotFoundError, UsageError
 from agent.runtime import installers as servicectl
 from agent.runtime import winservice
@@ -29,6 +30,7 @@ STATUS_FIELDS = ("version", "pid", "started_at", "updated_at", "last_inventory_r
                    "either way). Without it, status exits 0, running or not.")
 @json_option
 @click.pass_obj
+@read_only
 def status(app, check: bool, as_json: bool) -> None:
     """Is the agent running; last inventory refresh, queue, outbox, requests, last error."""
     doc = gather_status(app)
@@ -174,14 +176,14 @@ def _activation(doc: dict[str, Any]) -> str:
     if doc["activation"] == "pending":
         return f"PENDING since {doc.get('activation_pending_since') or '?'} (Continuum can take up to 24 hours)"
     if doc["activation"] == "refused":
-        return "REFUSED: Continuum does not accept the PSG (see docs/troubleshooting.md)"
+        return "REFUSED: Continuum does not accept the PSG (see 'zenithlink docs troubleshooting')"
     return doc["activation"] or "unknown (no inventory refresh yet)"
 
 
 def _reachability(doc: dict[str, Any]) -> str:
     if doc["outage_since"]:
         return (f"NOT ANSWERING since {doc['outage_since']}; the agent keeps trying, see the last error "
-                "(docs/troubleshooting.md)")
+                "('zenithlink docs troubleshooting')")
     return "no outage"
 
 
@@ -206,6 +208,7 @@ def errors(ctx: click.Context, as_json: bool) -> None:
 @errors.command("list")
 @json_option
 @click.pass_obj
+@read_only
 def errors_list(app, as_json: bool) -> None:
     """List the error reports, newest first."""
     from dbsys import reports
@@ -222,6 +225,7 @@ def errors_list(app, as_json: bool) -> None:
 @click.argument("name")
 @json_option
 @click.pass_obj
+@read_only
 def errors_show(app, name: str, as_json: bool) -> None:
     """Show one error report: what failed, when, the error and what to do."""
     from dbsys import reports
@@ -246,6 +250,7 @@ def errors_show(app, name: str, as_json: bool) -> None:
 @click.option("--failed", is_flag=True, help="Only the requests that failed.")
 @json_option
 @click.pass_obj
+@read_only
 def requests_cmd(app, failed: bool, as_json: bool) -> None:
     """Request drops and their results, newest first."""
     rows = gather_requests(app, failed_only=failed)
@@ -487,6 +492,7 @@ def _print_plan(plan: servicectl.Plan) -> None:
               help="At most this many entries, newest first.")
 @json_option
 @click.pass_obj
+@read_only
 def audit(app, since: str | None, limit: int, as_json: bool) -> None:
     """Who changed what through the agent (links, accounts, reviews, employees), newest first."""
     start = _since(since) if since else None

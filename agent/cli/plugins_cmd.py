@@ -5,11 +5,13 @@ from __future__ import annotations
 import click
 
 from agent.cli.output import emit_json, table
+from agent.cli.readonly import read_only
 
 
 @click.command("plugins")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
 @click.pass_obj
+@read_only
 def plugins(app, as_json: bool) -> None:
     """List every plugin: name, source, enabled, hooks."""
     infos = sorted(app.pm.infos.values(), key=lambda i: (i.source != "built-in", i.name))

@@ -42,8 +42,8 @@ def probe(app, write_test: str | None, as_json: bool) -> None:
         table(f"RangerMSP probe ({app.settings.psa_backend})", ["check", "verdict", "detail"],
               [(f.check, f.verdict, f.detail) for f in findings])
         if differs:
-            click.echo(f"{len(differs)} finding(s) differ from what zenithlink assumes: see docs/rangermsp.md, "
-                       "'When the probe finds a difference'.", err=True)
+            click.echo(f"{len(differs)} finding(s) differ from what zenithlink assumes: see "
+                       "'zenithlink docs rangermsp', 'When the probe finds a difference'.", err=True)
     if differs:
         sys.exit(1)
 

@@ -7,7 +7,8 @@ from pathlib import Path
 import click
 
 from agent.cli.output import done, emit_json, table
-from agent.errors import UsageError
+from agent.cli.readonly import read_only
+from agent.errors import PreconditionError, UsageError
 from agent.sync import accounts as accounts_core
 from agent.sync import lookup, record_import, records
 
@@ -37,6 +38,7 @@ def accounts_add(app, name: str, manager: str | None, as_json: bool) -> None:
 @click.option("--auto-created", is_flag=True, help="Only the accounts made for tickets of unlinked sites (R4).")
 @json_option
 @click.pass_obj
+@read_only
 def accounts_list(app, auto_created: bool, as_json: bool) -> None:
     """List the accounts, oldest first, with their linked sites."""
     state, psa = app.state, app.psa
@@ -53,6 +55,7 @@ def accounts_list(app, auto_created: bool, as_json: bool) -> None:
 @click.argument("rec_id")
 @json_option
 @click.pass_obj
+@read_only
 def accounts_show(app, rec_id: str, as_json: bool) -> None:
     """Show one account with its sites, assets and tickets."""
     state, psa = app.state, app.psa
@@ -167,6 +170,7 @@ def employees_add(app, login: str, name: str, group: str, as_json: bool) -> None
 @employees.command("list")
 @json_option
 @click.pass_obj
+@read_only
 def employees_list(app, as_json: bool) -> None:
     """List the employees with their group and whether it holds the Continuum privilege."""
     rows = app.state.list_employees()
@@ -195,6 +199,7 @@ def groups_add(app, name: str, continuum: bool) -> None:
 @groups.command("list")
 @json_option
 @click.pass_obj
+@read_only
 def groups_list(app, as_json: bool) -> None:
     """List the privilege groups."""
     rows = app.state.list_groups()
@@ -228,6 +233,7 @@ def assets_add(app, name: str, account: str, serial: str, manufacturer: str, as_
 @click.option("--account", default=None, help="Only this account's assets.")
 @json_option
 @click.pass_obj
+@read_only
 def assets_list(app, account: str | None, as_json: bool) -> None:
     """List the assets with their linked device."""
     state, psa = app.state, app.psa
@@ -287,6 +293,7 @@ def tickets() -> None:
 @click.option("--offset", type=click.IntRange(min=0), default=0, help="Skip this many first.")
 @json_option
 @click.pass_obj
+@read_only
 def tickets_list(app, inbox: bool, account: str | None, status: str | None, limit: int | None, offset: int,
                  as_json: bool) -> None:
     """List tickets by number (with --inbox, those waiting in the Inbox)."""
@@ -308,6 +315,7 @@ def tickets_list(app, inbox: bool, account: str | None, status: str | None, limi
 @click.argument("ticket_ref", metavar="TICKET")
 @json_option
 @click.pass_obj
+@read_only
 def tickets_show(app, ticket_ref: str, as_json: bool) -> None:
     """Show one ticket, by ticket number or REC ID, with its history notes."""
     ticket = records.get_ticket(app.state, app.psa, lookup.ticket_rec_id(app.psa, ticket_ref))
@@ -327,17 +335,38 @@ def tickets_show(app, ticket_ref: str, as_json: bool) -> None:
 @json_option
 @click.pass_obj
 def tickets_add(app, account: str, description: str, asset: str | None, as_json: bool) -> None:
-    """Create a PSA ticket by hand."""
+    """Create a PSA ticket by hand (the asset, if given, must be the account's)."""
+    if asset:
+        _asset_of(app, asset, account)
     rec_id = app.psa.add_ticket(account, description, asset_rec_id=asset)
     emit_json({"rec_id": rec_id}) if as_json else done(f"Ticket created: {rec_id}")
+
+
+def _asset_of(app, asset_rec_id: str, account_rec_id: str) -> None:
+    """Refuse an asset that belongs to another account: the ticket would point at a customer's
+    equipment from another customer's ticket."""
+    psa = app.psa
+    account = psa.get_account(account_rec_id)
+    asset = psa.get_asset(asset_rec_id)
+    if asset.account_rec_id != account.rec_id:
+        owner = psa.get_account(asset.account_rec_id)
+        raise PreconditionError(f"asset {asset.rec_id} ({asset.name!r}) belongs to account {owner.rec_id} "
+                                f"({owner.name!r}), not to account {account.rec_id} ({account.name!r}); name an asset "
+                                f"of {account.name!r} ('zenithlink assets list --account {account.rec_id}'), or "
+                                "leave out --asset")
 
 
 # -- backup ----------------------------------------------------------------------------------
 @click.command("backup")
 @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Overwrite PATH if it exists.")
 @click.pass_obj
-def backup(app, path: Path) -> None:
-    """Write a consistent copy of the embedded store to PATH, even while the agent runs."""
+def backup(app, path: Path, force: bool) -> None:
+    """Write a consistent copy of the embedded store to PATH, even while the agent runs (the restore:
+    'zenithlink docs troubleshooting')."""
+    if path.exists() and not force:
+        raise PreconditionError(f"{path} exists already (an earlier backup?); name another file, or pass --force "
+                                "to overwrite it")
     app.state.db.backup(path)
     done(f"Backup written to {path}.")
 

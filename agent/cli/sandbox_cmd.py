@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import signal
 import threading
 
@@ -22,6 +23,10 @@ from agent.sandbox import SandboxServer
               help="Tickets already waiting in the change feed at start.")
 def sandbox(host: str, port: int, psg: str, seed: int, sites: int, devices: int, tickets: int) -> None:
     """Serve the Continuum PSA API sandbox; prints its base URL, stops on Ctrl-C or SIGTERM."""
+    if not _loopback(host):
+        click.echo(f"warning: the sandbox listens on {host}, beyond this machine: anyone on the network can use it, "
+                   "and its admin endpoints (/sandbox/) ask for no PSG at all. It is for tests only; never give it "
+                   "a real PSG or real data.", err=True)
     stop = threading.Event()
     previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
     server = SandboxServer(psg=psg, seed=seed, sites=sites, devices=devices, tickets=tickets,
@@ -38,6 +43,15 @@ def sandbox(host: str, port: int, psg: str, seed: int, sites: int, devices: int,
     finally:
         server.stop()
         signal.signal(signal.SIGTERM, previous)
+
+
+def _loopback(host: str) -> bool:
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a name other than localhost may resolve to anything
 
 
 commands = [sandbox]

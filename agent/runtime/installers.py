@@ -134,7 +134,8 @@ def check_systemd(systemctl: str = "systemctl", *, real: bool = True) -> str:
     found = shutil.which(systemctl)
     if found is None or (real and not Path("/run/systemd/system").is_dir()):
         raise ServiceError("this machine does not run systemd, which 'zenithlink service' needs. Start "
-                           "'zenithlink --config <INI> run' from your init system instead (see docs/service.md); "
+                           "'zenithlink --config <INI> run' from your init system instead (see "
+                           "'zenithlink docs service'); "
                            "'zenithlink service install --dry-run' shows the unit it would write.")
     return found
 

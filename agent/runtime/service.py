@@ -47,6 +47,20 @@ def cycle_failed(failures: list[tuple[str, str]]) -> CheckFailed:
                        "('zenithlink errors' lists the error reports).", code="CycleFailed")
 
 
+def _warn_if_readable(ini: Path) -> None:
+    """Say at start-up that the INI, which holds the PSG, can be read by others, and how to stop that."""
+    from dbsys.host import readable_by_others
+
+    try:
+        exposed = readable_by_others(ini)
+    except OSError:
+        return
+    if exposed:
+        where = Path(ini).absolute()
+        logger.warning("{} holds the PSG and other users of this machine can read it; make it readable by the "
+                       "agent's account only: chmod 600 '{}'", where, where)
+
+
 @dataclass
 class Worker:
     """Calls ``job`` every ``interval()`` seconds, or sooner when woken, until stopped.
@@ -114,6 +128,7 @@ class Service:
         logs.configure(settings.level, settings.log_folder)
         for warning in settings.warnings:
             logger.warning("configuration: {}", warning)
+        _warn_if_readable(self.app.config_path)
         lock = FolderLock(settings.dbsys_folder)
         lock.acquire()
         self.app.owns_folder = True

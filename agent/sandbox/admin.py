@@ -39,7 +39,7 @@ ENDPOINTS = [
     ("DELETE", "/sandbox/devices/{id}", "remove a device"),
     ("POST", "/sandbox/devices/{id}/rename", "rename a device: name"),
     ("GET", "/sandbox/faults", "the current fault settings"),
-    ("POST", "/sandbox/faults", "merge fault settings (see docs/sandbox.md)"),
+    ("POST", "/sandbox/faults", "merge fault settings (see 'zenithlink docs sandbox')"),
     ("DELETE", "/sandbox/faults", "clear every fault"),
 ]
 

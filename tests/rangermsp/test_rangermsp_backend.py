@@ -256,7 +256,7 @@ def test_the_probe_reports_a_used_continuum_field_and_a_foreign_date_format_and_
     assert "ContinuumTicketField=" in found["FLDTKTUSER1 free"]["detail"]
     assert found["date format"]["verdict"] == "differs"
     assert json.loads(as_json.out)["differs"] == 2
-    assert "differs" in as_table.out and "docs/rangermsp.md" in as_table.err
+    assert "differs" in as_table.out and "zenithlink docs rangermsp" in as_table.err
 
 
 def test_the_probe_write_test_makes_one_marked_ticket_with_a_note_and_reads_both_back(tmp_path):

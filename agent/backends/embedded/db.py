@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
@@ -16,6 +17,7 @@ from agent.backends.embedded.migrations import MIGRATIONS
 from agent.errors import ConstraintError, StoreError
 from agent.ports.times import now_iso, parse_stored_time, stored_time  # noqa: F401 - the store's time format
 from dbsys import fsops
+from dbsys.host import OWNER_ONLY
 
 #: Parameters of one SQL statement: positional or named.
 Params = tuple[Any, ...] | dict[str, Any]
@@ -35,6 +37,7 @@ class Database:
         self._before_upgrade = before_upgrade
         if str(path) != ":memory:":
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            _create_owner_only(self.path)
         try:
             self.conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=30)
         except sqlite3.Error as exc:
@@ -182,6 +185,7 @@ class Database:
         target = Path(target)
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_name(f".{target.name}.tmp")
+        _create_owner_only(tmp)
         dest = sqlite3.connect(str(tmp))
         try:
             with self._lock:
@@ -304,6 +308,17 @@ def _run_after_commit(actions: list[Callable[[], None]]) -> None:
             action()
         except Exception as exc:  # noqa: BLE001 - the commit stands; say what was not done after it
             logger.warning("after a store commit, {} failed: {}", getattr(action, "__qualname__", action), exc)
+
+
+def _create_owner_only(path: Path) -> None:
+    """Create an empty ``path`` readable by its owner only, unless it exists: SQLite would create it
+    world-readable, and the -wal and -shm files SQLite makes beside it take the same mode."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, OWNER_ONLY))
+    except FileExistsError:
+        pass
+    except OSError as exc:
+        raise StoreError(f"cannot create the store {path}: {exc}. Check that the folder is writable.") from None
 
 
 def _statements(script: str) -> list[str]:
