@@ -153,6 +153,7 @@ class OutboxSender:
         the sends in flight finish and no other starts. Returns (rows finished, held back)."""
         finished, held = 0, False
         flying: dict[Future[str], OutboxItem] = {}
+        waiting: set[str] = set()  # tickets whose head was tried and rescheduled: none of theirs goes now
         items = first
         while True:
             for item in items:
@@ -165,18 +166,21 @@ class OutboxSender:
                 return finished, held
             done, _ = wait(flying, timeout=FILL_SECONDS, return_when=FIRST_COMPLETED)
             for future in done:
-                flying.pop(future)
+                item = flying.pop(future)
                 outcome = future.result()  # a bug that escaped _deliver: the pool still finishes the rest
                 held |= outcome == "pause"
                 finished += outcome == "finished"
+                if outcome == "retry":
+                    waiting.add(item.ticket_rec_id)
             held |= self._stopping()
             free = min(self.workers - len(flying), self.round_limit - len(tried))
-            items = [] if held or free <= 0 else self._due(tried, {i.ticket_rec_id for i in flying.values()}, free)
+            busy = {i.ticket_rec_id for i in flying.values()} | waiting
+            items = [] if held or free <= 0 else self._due(tried, busy, free)
 
     def _due(self, tried: set[int], busy: set[str], count: int) -> list[OutboxItem]:
-        """Up to ``count`` due heads not tried in this round, of tickets with nothing in flight."""
-        items = self.app.state.due_outbox(now_iso(), self.batch, skip=busy)
-        return [i for i in items if i.id not in tried][:count]
+        """Up to ``count`` due heads not tried in this round, of tickets not in ``busy``."""
+        items = self.app.state.due_outbox(now_iso(), min(count, self.batch), skip=busy)
+        return [i for i in items if i.id not in tried]
 
     def _stopping(self) -> bool:
         return self._stop is not None and self._stop.is_set()
