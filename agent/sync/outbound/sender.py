@@ -137,7 +137,7 @@ class OutboxSender:
             self._swept_at = self._clock()
             self._sweep_completed()
         tried: set[int] = set()
-        first = self._due(tried, set(), self.workers)
+        first = self._due(tried, set(), min(self.workers, self.round_limit))
         if not first:
             return 0
         with ThreadPoolExecutor(min(self.workers, self.round_limit),
