@@ -333,11 +333,10 @@ def test_next_due_seconds(env):
 
 def test_a_store_error_after_continuum_took_the_action_backs_off_and_is_never_doubled(env, sandbox, monkeypatch):
     now = [1000.0]
-    sender = OutboxSender(env.app, base_delay=0.05, clock=lambda: now[0])
+    sender = OutboxSender(env.app, base_delay=0.05, clock=lambda: now[0], workers=2)
     rec_id, tid = env.linked_ticket()
     queued = actions.add_note(env.app, rec_id, "first try", "jsmith")
-    other_rec, _ = env.linked_ticket()
-    actions.add_note(env.app, other_rec, "second ticket", "jsmith")
+    others = [actions.add_note(env.app, env.linked_ticket()[0], f"ticket {n}", "jsmith") for n in range(4)]
     real = env.psa.add_history
     calls = []
 
@@ -347,14 +346,17 @@ def test_a_store_error_after_continuum_took_the_action_backs_off_and_is_never_do
 
     monkeypatch.setattr(env.psa, "add_history", disk_full)
     assert sender.run_once() == 0
-    assert len(calls) == 1  # no re-send storm, and the rest of the round waits
+    # Only the two sends in flight when the store failed are recorded (and fail): no re-send
+    # storm, and the rest of the round waits.
+    assert len(calls) == 2
     row = env.state.get_outbox(queued.outbox_id)
     assert row.state == "pending" and row.attempts == 1 and "disk is full" in row.last_error
-    assert sender.run_once() == 0 and len(calls) == 1  # paused: nothing is sent again at once
+    assert sorted(env.state.get_outbox(q.outbox_id).attempts for q in others) == [0, 0, 0, 1]
+    assert sender.run_once() == 0 and len(calls) == 2  # paused: nothing is sent again at once
     monkeypatch.setattr(env.psa, "add_history", real)
     now[0] += 120
     wait_for(lambda: env.state.get_outbox(queued.outbox_id).next_attempt_at <= now_iso(), 5, "the row due again")
-    assert sender.run_once() == 2
+    assert sender.run_once() == 5
     assert env.state.get_outbox(queued.outbox_id).state == "done" and env.state.outbox_depth() == 0
     # Sent twice, applied once: the idempotency key makes the second send a no-op in Continuum.
     assert [n["text"] for n in sandbox.world.ticket(tid)["notes"]].count("first try") == 1

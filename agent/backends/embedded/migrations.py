@@ -217,4 +217,11 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX web_sessions_login ON web_sessions(login);
     """,
+    # 8: the sender asks for the oldest pending row of each ticket before every send. Through
+    # outbox_ticket that walked past every finished row of the ticket, once per pending row;
+    # this index holds pending rows only, so each ticket's head is one seek however long the
+    # outbox's history and backlog grow.
+    """
+    CREATE INDEX outbox_queue ON outbox(ticket_rec_id, id) WHERE state = 'pending';
+    """,
 )

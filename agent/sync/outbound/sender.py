@@ -1,12 +1,14 @@
 """The outbox sender: delivers queued PSA actions to Continuum (R13–R16, D2).
 
 Rows go out oldest first, in order per ticket, each with its own ``Idempotency-Key`` so a
-retry after a lost answer (or a crash) is applied once by Continuum. A success commits the
-row, the audit History Note (R16), the ticket link (create) and the request's result in one
-transaction; the result file follows. A transient failure reschedules the row with
-exponential backoff and jitter (honouring ``Retry-After``) for as long as it takes; a
-definitive refusal fails the row and its request and tells the administrator.
-Conditions that concern every row (Continuum down, rate limit, Security Code refused,
+retry after a lost answer (or a crash) is applied once by Continuum. Different tickets' rows
+are sent side by side by a small pool of threads (one shared HTTP client); a ticket's next row
+is picked only once its previous one has finished, so no ticket ever has two rows in flight.
+A success commits the row, the audit History Note (R16), the ticket link (create) and the
+request's result in one transaction; the result file follows. A transient failure
+reschedules the row with exponential backoff and jitter (honouring ``Retry-After``) for as
+long as it takes; a definitive refusal fails the row and its request and tells the
+administrator. Conditions that concern every row (Continuum down, rate limit, Security Code refused,
 activation pending) pause the whole sender instead of burning through the rows.
 """
 
@@ -17,7 +19,8 @@ import random
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -43,6 +46,12 @@ from agent.sync.outbound.actions import ASSIGN, CLOSE, CREATE, NOTE, close_compl
 COMPLETED_SWEEP_SECONDS = 30.0
 SWEEP_LIMIT = 500
 SWEEP_MARGIN_SECONDS = 600
+#: Rows of different tickets in flight at once. Each send waits mostly on Continuum and each
+#: commit on the disk, so a few overlap well; more would only queue on the store's one writer.
+SEND_WORKERS = 4
+#: How long the round waits for a send to finish before it looks again for a ticket that
+#: became due meanwhile (a slot of the pool may be free).
+FILL_SECONDS = 0.5
 
 
 def wait_for_work(app, timeout: float | None) -> bool:
@@ -62,6 +71,8 @@ class _PauseState:
     pauses: int = 0
     reported: str | None = None
     refused_settings: Any = None
+    #: Sends in flight side by side may all meet the same refusal: it is said once.
+    lock: threading.RLock = field(default_factory=threading.RLock)
 
 
 def _state_for(app) -> _PauseState:
@@ -81,12 +92,16 @@ class OutboxSender:
     """Delivers due outbox rows through ``app.client``; one bounded round per :meth:`run_once`."""
 
     def __init__(self, app, *, batch: int = 100, round_limit: int = 500, base_delay: float = 1.0,
-                 max_delay: float = 300.0, pause_max: float = 60.0,
+                 max_delay: float = 300.0, pause_max: float = 60.0, workers: int = SEND_WORKERS,
                  rng: Callable[[], float] = random.random, clock: Callable[[], float] = time.monotonic,
                  stop: threading.Event | None = None, outage: OutageTracker | None = None) -> None:
-        """``stop``: once set (the service is stopping), the send in flight finishes and no other starts.
-        ``outage``: where Continuum's answers and failures are told (default: the app's tracker)."""
+        """``stop``: once set (the service is stopping), the sends in flight finish and no other starts.
+        ``outage``: where Continuum's answers and failures are told (default: the app's tracker).
+        ``workers``: how many tickets' rows may be in flight at once (1: one row at a time)."""
+        if workers < 1:
+            raise ValueError("an outbox sender needs at least one worker")
         self.app = app
+        self.workers = workers
         self.outage = outage or OutageTracker.of(app)
         self._stop = stop
         self.batch = batch
@@ -121,23 +136,54 @@ class OutboxSender:
         if self._clock() - self._swept_at >= COMPLETED_SWEEP_SECONDS:
             self._swept_at = self._clock()
             self._sweep_completed()
-        finished = 0
         tried: set[int] = set()
-        while len(tried) < self.round_limit:
-            items = [i for i in self.app.state.due_outbox(now_iso(), self.batch) if i.id not in tried]
-            if not items:
-                break
-            for item in items:
-                if self._stop is not None and self._stop.is_set():
-                    return finished
-                tried.add(item.id)
-                outcome = self._deliver(item)
-                if outcome == "pause":
-                    return finished
-                finished += outcome == "finished"
-        if finished:
+        first = self._due(tried, set(), min(self.workers, self.round_limit))
+        if not first:
+            return 0
+        with ThreadPoolExecutor(min(self.workers, self.round_limit),
+                                thread_name_prefix="zenithlink-outbox") as pool:
+            finished, held = self._round(pool, first, tried)
+        if finished and not held:
             self._resume()
         return finished
+
+    def _round(self, pool: ThreadPoolExecutor, first: list[OutboxItem], tried: set[int]) -> tuple[int, bool]:
+        """Keep the pool busy with the heads of tickets that have nothing in flight, until nothing
+        is due, the round's budget is spent, a row pauses the sender, or the service stops: then
+        the sends in flight finish and no other starts. Returns (rows finished, held back)."""
+        finished, held = 0, False
+        flying: dict[Future[str], OutboxItem] = {}
+        waiting: set[str] = set()  # tickets whose head was tried and rescheduled: none of theirs goes now
+        items = first
+        while True:
+            for item in items:
+                if self._stopping():
+                    held = True
+                    break
+                tried.add(item.id)
+                flying[pool.submit(self._deliver, item)] = item
+            if not flying:
+                return finished, held
+            done, _ = wait(flying, timeout=FILL_SECONDS, return_when=FIRST_COMPLETED)
+            for future in done:
+                item = flying.pop(future)
+                outcome = future.result()  # a bug that escaped _deliver: the pool still finishes the rest
+                held |= outcome == "pause"
+                finished += outcome == "finished"
+                if outcome == "retry":
+                    waiting.add(item.ticket_rec_id)
+            held |= self._stopping()
+            free = min(self.workers - len(flying), self.round_limit - len(tried))
+            busy = {i.ticket_rec_id for i in flying.values()} | waiting
+            items = [] if held or free <= 0 else self._due(tried, busy, free)
+
+    def _due(self, tried: set[int], busy: set[str], count: int) -> list[OutboxItem]:
+        """Up to ``count`` due heads not tried in this round, of tickets not in ``busy``."""
+        items = self.app.state.due_outbox(now_iso(), min(count, self.batch), skip=busy)
+        return [i for i in items if i.id not in tried]
+
+    def _stopping(self) -> bool:
+        return self._stop is not None and self._stop.is_set()
 
     def next_due_seconds(self) -> float:
         """Seconds until the next row is due (0: now); ``math.inf`` when nothing is pending."""
@@ -333,23 +379,26 @@ class OutboxSender:
         state = self._state
         if not isinstance(exc, RmmNotActivated):
             self.last_failure = describe(exc)
-        state.pauses += 1
-        delay = self.pause_max if long or until_new_settings else self._backoff(state.pauses, None)
-        delay = max(min(delay, self.pause_max), float(getattr(exc, "retry_after", None) or 0))
-        state.until = self._clock() + delay
-        if until_new_settings:
-            state.refused_settings = self.app.settings
         code = getattr(exc, "code", type(exc).__name__)
-        if event_kind is not None or until_new_settings:
-            if state.reported != code:  # say it once per episode, not once per round
-                state.reported = code
-                report_failure(self.app, "outbox", "Outbound actions are waiting", exc, event_kind=event_kind)
-        else:
+        reporting = event_kind is not None or until_new_settings
+        with state.lock:
+            state.pauses += 1
+            delay = self.pause_max if long or until_new_settings else self._backoff(state.pauses, None)
+            delay = max(min(delay, self.pause_max), float(getattr(exc, "retry_after", None) or 0))
+            state.until = max(state.until, self._clock() + delay)
+            if until_new_settings:
+                state.refused_settings = self.app.settings
+            # Said once per episode, not once per round nor once per send that was in flight.
+            say, state.reported = reporting and state.reported != code, code if reporting else state.reported
+        if say:
+            report_failure(self.app, "outbox", "Outbound actions are waiting", exc, event_kind=event_kind)
+        elif not reporting:
             logger.log(level, "{} ({}); pausing {:.1f} s", why, describe(exc), delay)
 
     def _resume(self) -> None:
         state = self._state
-        state.until, state.pauses, state.reported, state.refused_settings = 0.0, 0, None, None
+        with state.lock:
+            state.until, state.pauses, state.reported, state.refused_settings = 0.0, 0, None, None
 
 
 def _sentence(what: str, text: str | None) -> str:
