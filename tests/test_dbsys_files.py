@@ -18,9 +18,12 @@ PSG = "S3cr3t-PSG-Code"
 
 @pytest.fixture
 def redactor():
-    set_redactor(lambda text: text.replace(PSG, "***"))
+    from dbsys import redact as redact_module
+
+    before = redact_module._redactor  # the agent's own, installed at import: the next test needs it
+    set_redactor(lambda text: before(text).replace(PSG, "***"))
     yield
-    set_redactor(None)
+    set_redactor(before)
 
 
 def test_result_round_trip(tmp_path):

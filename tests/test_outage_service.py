@@ -112,6 +112,8 @@ def test_an_outage_is_reported_once_and_its_end_said_once(tmp_path, how):
         rec_id = running.linked_ticket(sandbox)
         running.thread.start()
         wait_for(lambda: running.app.state.get_state("last_queue_poll"), 15, "the first poll of the feed")
+        # And the first inventory refresh: one that ran into the outage would write a report of its own.
+        wait_for(lambda: running.app.state.get_state("last_inventory_refresh"), 30, "the first inventory refresh")
 
         if how == "503":
             sandbox.faults.set(outage=True)
