@@ -146,12 +146,7 @@ def link_site(app, site_code: str, account: str, user: str | None) -> None:
     A name that several accounts have is refused, listing them: give the REC ID then.
     """
     previous = LinksManager(app).link_site(site_code, account, user)
-    found = lookup.account(app.psa, account)
-    if previous == found.rec_id:
-        done(f"Site {site_code} is linked to account {found.rec_id} {found.name!r} already; nothing changed.")
-        return
-    was = f" (was {previous})." if previous else "."
-    done(f"Site {site_code} linked to account {found.rec_id} {found.name!r}{was}")
+    _linked(f"Site {site_code}", "account", lookup.account(app.psa, account), previous)
 
 
 @links.command("unlink-site")
@@ -204,12 +199,15 @@ def create_account(app, site_code: str, user: str | None, as_json: bool) -> None
 def link_device(app, device_id: str, asset: str, user: str | None) -> None:
     """Link a device to ASSET, a REC ID or an asset's exact name (an ambiguous name is refused, listing them)."""
     previous = LinksManager(app).link_device(device_id, asset, user)
-    found = lookup.asset(app.psa, asset)
+    _linked(f"Device {device_id}", "asset", lookup.asset(app.psa, asset), previous)
+
+
+def _linked(what: str, kind: str, found, previous: str | None) -> None:
     if previous == found.rec_id:
-        done(f"Device {device_id} is linked to asset {found.rec_id} {found.name!r} already; nothing changed.")
+        done(f"{what} is linked to {kind} {found.rec_id} {found.name!r} already; nothing changed.")
         return
     was = f" (was {previous})." if previous else "."
-    done(f"Device {device_id} linked to asset {found.rec_id} {found.name!r}{was}")
+    done(f"{what} linked to {kind} {found.rec_id} {found.name!r}{was}")
 
 
 @links.command("unlink-device")

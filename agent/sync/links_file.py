@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -164,65 +165,57 @@ def _ref(row: CsvRow, *columns: str) -> str:
     return next((row.get(c) for c in columns if row.get(c)), "")
 
 
+@dataclass(frozen=True)
+class _Side:
+    """What differs between importing site links and device links."""
+
+    key_column: str
+    ref_columns: tuple[str, ...]
+    word: str  # "site", "device"
+
+
+_SITES = _Side("site_code", ("account_rec_id", "account_name", "account"), "site")
+_DEVICES = _Side("device_id", ("asset_rec_id", "asset_name", "asset"), "device")
+
+
 def _plan_sites(manager, table: CsvTable, plan: ImportPlan) -> None:
-    accounts = lookup.account_index(manager.psa)
-    links = manager.state.site_links()
-    chosen: dict[str, tuple[str, int]] = {}
-    for row in table.rows:
-        code, ref = row.get("site_code"), _ref(row, "account_rec_id", "account_name", "account")
-        if not code:
-            table.add(row.line, "no site code")
-            continue
-        if not ref:
-            plan.left_alone += 1
-            continue
-        try:
-            if code not in links:
-                manager.site(code)
-            account = accounts.find(ref)
-        except ZenithError as exc:
-            table.add(row.line, exc.message)
-            continue
-        first = chosen.setdefault(code, (account.rec_id, row.line))
-        if not _once(table, row.line, f"site {code}", account.rec_id, first):
-            continue
-        if chosen[code][1] != row.line:
-            continue  # the same link twice: once is enough
-        if links.get(code) == account.rec_id:
-            plan.unchanged += 1
-        else:
-            plan.changes.append(Change(code, links.get(code), account.rec_id, account.name, row.line))
+    _plan(table, plan, _SITES, lookup.account_index(manager.psa), manager.state.site_links(), manager.site)
 
 
 def _plan_devices(manager, table: CsvTable, plan: ImportPlan) -> None:
-    assets = lookup.asset_index(manager.psa)
     links = manager.state.device_links()
+    _plan(table, plan, _DEVICES, lookup.asset_index(manager.psa), links, manager.device)
+    _one_device_per_asset(table, plan, links)
+
+
+def _plan(table: CsvTable, plan: ImportPlan, side: _Side, index: Any, links: dict[str, str],
+          known: Callable[[str], Any]) -> None:
+    """Each row's link checked against the inventory (``known``) and the PSA (``index``)."""
     chosen: dict[str, tuple[str, int]] = {}
     for row in table.rows:
-        device_id, ref = row.get("device_id"), _ref(row, "asset_rec_id", "asset_name", "asset")
-        if not device_id:
-            table.add(row.line, "no device id")
+        key, ref = row.get(side.key_column), _ref(row, *side.ref_columns)
+        if not key:
+            table.add(row.line, f"no {side.key_column.replace('_', ' ')}")
             continue
         if not ref:
             plan.left_alone += 1
             continue
         try:
-            if device_id not in links:
-                manager.device(device_id)
-            asset = assets.find(ref)
+            if key not in links:
+                known(key)
+            target = index.find(ref)
         except ZenithError as exc:
             table.add(row.line, exc.message)
             continue
-        if not _once(table, row.line, f"device {device_id}", asset.rec_id,
-                     chosen.setdefault(device_id, (asset.rec_id, row.line))):
+        first = chosen.setdefault(key, (target.rec_id, row.line))
+        if not _once(table, row.line, f"{side.word} {key}", target.rec_id, first):
             continue
-        if chosen[device_id][1] != row.line:
-            continue
-        if links.get(device_id) == asset.rec_id:
+        if chosen[key][1] != row.line:
+            continue  # the same link twice: once is enough
+        if links.get(key) == target.rec_id:
             plan.unchanged += 1
         else:
-            plan.changes.append(Change(device_id, links.get(device_id), asset.rec_id, asset.name, row.line))
-    _one_device_per_asset(table, plan, links)
+            plan.changes.append(Change(key, links.get(key), target.rec_id, target.name, row.line))
 
 
 def _once(table: CsvTable, line: int, what: str, target: str, first: tuple[str, int]) -> bool:
