@@ -226,7 +226,8 @@ def test_a_new_requests_folder_takes_effect_without_a_restart(tmp_path, sandbox)
         result = drops / "Results" / "r1.xml"
         wait_for(result.exists, 10, "a result in the new folder")
         assert 'status="Failed"' in result.read_text()
-        assert (drops / "Failed" / "r1.xml").exists()
+        # The result is written first, then the drop moves (D3): it follows at once, not with it.
+        wait_for((drops / "Failed" / "r1.xml").exists, 10, "the drop in Failed")
     finally:
         stop(proc)
 
