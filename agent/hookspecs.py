@@ -135,7 +135,10 @@ def zenith_suggest_accounts(site: dict[str, str], accounts: list[tuple[str, str]
     ``site`` is the site's inventory record (``dict`` with ``SiteCode``, ``Name``,
     ``ClientName`` …); ``accounts`` a list of ``(rec_id, name)``. Return a list of at most
     ``limit`` ``agent.sync.links.Suggestion`` objects, best first. firstresult: the first list
-    returned is used. Built-in (plugin ``matcher``): normalised name similarity.
+    returned is used. A suggestion's ``verdict`` (``exact``, ``strong``, ``ambiguous``, ``weak``)
+    decides what a bulk review links: only exact and strong ones; a matcher that sets none is
+    trusted only for a lone score of 100. Built-in (plugin ``matcher``): evidence from the names
+    (plugins/_name_evidence.py).
     """
 
 

@@ -27,9 +27,10 @@ from dataclasses import dataclass
 
 from rapidfuzz.distance import OSA, Indel
 
-EXACT, STRONG, AMBIGUOUS, WEAK, NONE = "exact", "strong", "ambiguous", "weak", "none"
-VERDICTS = (EXACT, STRONG, AMBIGUOUS, WEAK, NONE)
-APPLIED = frozenset({EXACT, STRONG})  # what a bulk review links without a person's choice
+from agent.sync.links import APPLIED_VERDICTS, VERDICTS
+
+EXACT, STRONG, AMBIGUOUS, WEAK, NONE = VERDICTS
+APPLIED = frozenset(APPLIED_VERDICTS)  # what a bulk review links without a person's choice
 
 # A strong match: this much of the words' weight in common, and this far ahead of the next one.
 STRONG_OVERLAP = 0.72
@@ -135,12 +136,6 @@ class Weights:
         """``(weight, distinctive)`` of a word."""
         known = self._known.get(word)
         return known if known is not None else self._weigh(word, 0)
-
-    def __call__(self, word: str) -> float:
-        return self.of(word)[0]
-
-    def distinctive(self, word: str) -> bool:
-        return self.of(word)[1]
 
 
 def is_slip(a: str, b: str) -> bool:

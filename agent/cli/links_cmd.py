@@ -10,7 +10,7 @@ import click
 from agent.cli.output import console, done, emit_json, listing, table
 from agent.cli.readonly import read_only
 from agent.sync import links_file, lookup
-from agent.sync.links import APPLIED_VERDICTS, REVIEW_BY, LinksManager
+from agent.sync.links import APPLIED_VERDICTS, REVIEW_BY, VERDICTS, LinksManager
 from dbsys.atomic import atomic_write
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
@@ -333,8 +333,7 @@ def review(ctx: click.Context, apply_: bool, exact_only: bool, min_score: float 
     elif applying:
         done(f"{linked} site(s) linked.")
     else:
-        verdicts = ("exact", "strong", "ambiguous", "weak", "none")
-        counts = {v: sum(1 for r in plan if r["verdict"] == v) for v in verdicts}
+        counts = {v: sum(1 for r in plan if r["verdict"] == v) for v in VERDICTS}
         summary = ", ".join(f"{n} {v}" for v, n in counts.items() if n)
         done(f"{'Dry run: ' if dry_run else ''}{chosen} site(s) would be linked by --apply"
              f"{' --exact-only' if exact_only else ''}; nothing was changed." + (f" ({summary})" if summary else ""))

@@ -54,7 +54,8 @@ class Page:
 
 REVIEW_BY = ("auto", "serial", "name")
 # The verdicts a bulk review links without a person's choice; the matcher's (plugins/matcher.py).
-APPLIED_VERDICTS = ("exact", "strong")
+VERDICTS = ("exact", "strong", "ambiguous", "weak", "none")  # the matcher's, best first
+APPLIED_VERDICTS = VERDICTS[:2]
 CONTENDERS = 3
 
 

@@ -147,10 +147,10 @@ class RangerMspPsa:
         return settled
 
     def _check_writable(self) -> None:
-        for flag in self.stop_files:
-            if flag.exists():
-                raise PsaUnavailable(f"RangerMSP is in maintenance ({flag} exists): zenithlink writes nothing "
-                                     "to it until that file goes, then goes on by itself")
+        flag = self.paused_by()
+        if flag is not None:
+            raise PsaUnavailable(f"RangerMSP is in maintenance ({flag} exists): zenithlink writes nothing "
+                                 "to it until that file goes, then goes on by itself")
 
     def paused_by(self) -> Path | None:
         """The maintenance flag that pauses every write now, or ``None``."""
