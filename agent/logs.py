@@ -6,6 +6,7 @@ redaction covers exception text too; ``diagnose`` is off so local variables neve
 
 from __future__ import annotations
 
+import io
 import logging
 import logging.handlers
 import sys
@@ -61,6 +62,21 @@ class _RotatingSink:
 
     def close(self) -> None:
         self._handler.close()
+
+
+def prepare_standard_streams() -> None:
+    """Make printing never fail on a character the output's encoding lacks.
+
+    A pipe or a file on Windows is in the ANSI code page (cp1252 in Western Europe), not UTF-8,
+    and that is what a reader there (a scheduler's log, a ``findstr``, a service wrapper) decodes.
+    Text keeps that encoding; a character it cannot represent (an arrow, a name in another
+    script) is printed as ``?`` instead of ending the command. JSON is printed as ASCII with
+    ``\\u`` escapes, so it is lossless in any code page (``agent.cli.output.emit_json``).
+    ``PYTHONIOENCODING=utf-8`` or ``PYTHONUTF8=1`` gives UTF-8 output instead.
+    """
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper) and stream.errors == "strict":
+            stream.reconfigure(errors="replace")
 
 
 def _stderr_sink(message: str) -> None:

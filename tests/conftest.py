@@ -48,8 +48,9 @@ class CliResult:
 
 
 def run_cli(args: list[str], *, config: Path | None = None, user: str | None = None, timeout: float = 60,
-            env: dict | None = None) -> CliResult:
-    """Run ``zenithlink`` as a subprocess, like a script or the PSA side would."""
+            env: dict | None = None, encoding: str | None = None) -> CliResult:
+    """Run ``zenithlink`` as a subprocess, like a script or the PSA side would; its output is
+    decoded with ``encoding`` (default: the locale's, as a reader on this system would)."""
     full_env = dict(os.environ, PYTHONPATH=str(ROOT), NO_COLOR="1", COLUMNS="200")
     full_env.pop("ZENITHLINK_USER", None)
     full_env.pop("ZENITHLINK_CONFIG", None)
@@ -59,7 +60,8 @@ def run_cli(args: list[str], *, config: Path | None = None, user: str | None = N
         argv += ["--config", str(config)]
     if user is not None:
         full_env["ZENITHLINK_USER"] = user
-    proc = subprocess.run(argv + args, capture_output=True, text=True, timeout=timeout, env=full_env, cwd=ROOT)
+    proc = subprocess.run(argv + args, capture_output=True, text=True, encoding=encoding, timeout=timeout,
+                          env=full_env, cwd=ROOT)
     return CliResult(proc.returncode, proc.stdout, proc.stderr)
 
 

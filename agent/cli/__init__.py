@@ -96,6 +96,7 @@ def _silence_stdout() -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: runs the CLI and maps every error to its exit code."""
+    logs.prepare_standard_streams()
     logs.configure("WARNING")  # before anything can log: no unredacted default sink, ever
     try:
         result = cli.main(args=argv, prog_name="zenithlink", standalone_mode=False)

@@ -129,7 +129,7 @@ def _stream_json(items: Iterator[dict[str, str]]) -> None:
     first = True
     for item in items:
         out.write("\n  " if first else ",\n  ")
-        out.write(json.dumps(item, ensure_ascii=False))
+        out.write(json.dumps(item))  # ASCII, as emit_json: lossless in any code page
         first = False
     out.write("\n]\n" if not first else "]\n")
 

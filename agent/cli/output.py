@@ -15,7 +15,8 @@ err_console = Console(stderr=True)
 
 
 def emit_json(document: Any) -> None:
-    sys.stdout.write(json.dumps(document, indent=2, default=str, ensure_ascii=False) + "\n")
+    """ASCII with ``\\u`` escapes: the same bytes, and no loss, whatever the output's code page."""
+    sys.stdout.write(json.dumps(document, indent=2, default=str) + "\n")
 
 
 def table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
