@@ -37,6 +37,9 @@ class RecordingControl:
     def set_recovery(self, *args) -> None:
         self._call("set_recovery", *args)
 
+    def set_recovery_on_failure_code(self, name) -> None:
+        self._call("set_recovery_on_failure_code", name)
+
     def start(self, name) -> None:
         self._call("start", name)
 
@@ -67,13 +70,13 @@ def test_the_install_plan_registers_one_delayed_auto_service_per_folder_with_rec
 def test_applying_the_plan_asks_the_control_manager_in_order_and_a_refusal_is_one_sentence(tmp_path):
     plan = winservice.install_plan(tmp_path / "CmtZenithLink.ini", tmp_path / "Dbsys", exe="C:/py/pythonservice.exe")
     control = RecordingControl()
-    done = winservice.apply(plan, control)
-    assert [c[0] for c in control.calls] == ["create", "set_recovery", "start"]
+    applied = winservice.apply(plan, control)
+    assert [c[0] for c in control.calls] == ["create", "set_recovery", "set_recovery_on_failure_code", "start"]
     create = control.calls[0]
     assert create[1:5] == (plan.name, plan.display, "C:/py/pythonservice.exe", winservice.SERVICE_CLASS)
     assert create[5] == str((tmp_path / "CmtZenithLink.ini").resolve())
     assert control.calls[1][2:] == ([60_000, 60_000, 300_000], 86_400)
-    assert len(done) == 3
+    assert len(applied.done) == 4 and applied.refused == []
 
     with pytest.raises(ServiceError, match="elevated prompt"):
         winservice.apply(plan, RecordingControl(fail={"create"}))
@@ -81,6 +84,19 @@ def test_applying_the_plan_asks_the_control_manager_in_order_and_a_refusal_is_on
     gone = RecordingControl(fail={"stop"})
     winservice.apply(winservice.uninstall_plan(tmp_path / "Dbsys"), gone)
     assert [c[0] for c in gone.calls] == ["stop", "delete"]
+
+
+def test_a_refused_recovery_setting_still_registers_and_starts_the_service_and_says_how_to_set_it(tmp_path):
+    # Wine refuses the failure-actions flag (ERROR_INVALID_LEVEL); some Windows policies refuse more.
+    plan = winservice.install_plan(tmp_path / "CmtZenithLink.ini", tmp_path / "Dbsys", exe="C:/py/pythonservice.exe")
+    control = RecordingControl(fail={"set_recovery", "set_recovery_on_failure_code"})
+    applied = winservice.apply(plan, control)
+    assert [c[0] for c in control.calls][-1] == "start"
+    assert len(applied.done) == 2 and len(applied.refused) == 2
+    by_hand = f"sc failure {plan.name} reset= 86400 actions= restart/60000/restart/60000/restart/300000"
+    assert by_hand in applied.refused[0]
+    assert f"sc failureflag {plan.name} 1" in applied.refused[1]
+    assert all("works without it" in r for r in applied.refused)
 
 
 def test_a_configuration_error_is_not_restarted_a_failure_is():

@@ -446,8 +446,11 @@ def _windows_apply(plan: winservice.WindowsPlan, dry_run: bool, message: str) ->
         for step in plan.describe():
             click.echo(f"#   {step}")
         return
-    for step in winservice.apply(plan, winservice.real_control()):
+    applied = winservice.apply(plan, winservice.real_control())
+    for step in applied.done:
         click.echo(f"  {step}", err=True)
+    for refusal in applied.refused:
+        click.echo(f"Warning: {refusal}", err=True)
     done(message.format(plan.name))
 
 

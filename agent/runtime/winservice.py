@@ -64,11 +64,22 @@ class WindowsPlan:
             elif verb == "recovery":
                 delays = ", ".join(f"{ms // 1000} s" for ms in d["delays_ms"])
                 lines.append(f"set recovery of {d['name']}: restart after {delays}; reset the count after "
-                             f"{d['reset_seconds'] // 3600} h; also when it stops with a failure code (not after "
-                             "a configuration error)")
+                             f"{d['reset_seconds'] // 3600} h")
+            elif verb == "recovery_flag":
+                lines.append(f"restart {d['name']} also when it stops with a failure code (not after a "
+                             "configuration error)")
             else:
                 lines.append(f"{verb} service {d['name']}" + (" (if it runs)" if d.get("tolerate") else ""))
         return lines
+
+
+@dataclass
+class Applied:
+    """What :func:`apply` did, and the optional steps Windows refused (the service works without
+    them; each sentence says how to set the setting by hand)."""
+
+    done: list[str] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)
 
 
 def service_host_exe() -> str:
@@ -87,7 +98,9 @@ def install_plan(config_path: Path, dbsys_folder: Path, *, exe: str | None = Non
         ("create", {"name": name, "display": display, "exe": exe or service_host_exe(), "cls": SERVICE_CLASS,
                     "config": str(Path(config_path).resolve()),
                     "description": "Links RangerMSP with Continuum: inventory, tickets and actions (zenithlink)."}),
-        ("recovery", {"name": name, "delays_ms": list(RESTART_DELAYS_MS), "reset_seconds": RESET_FAILURES_SECONDS}),
+        ("recovery", {"name": name, "delays_ms": list(RESTART_DELAYS_MS), "reset_seconds": RESET_FAILURES_SECONDS,
+                      "optional": True}),
+        ("recovery_flag", {"name": name, "optional": True}),
         ("start", {"name": name}),
     ])
 
@@ -103,23 +116,37 @@ class ServiceControl(Protocol):
 
     def create(self, name: str, display: str, exe: str, cls: str, config: str, description: str) -> None: ...
     def set_recovery(self, name: str, delays_ms: list[int], reset_seconds: int) -> None: ...
+    def set_recovery_on_failure_code(self, name: str) -> None: ...
     def start(self, name: str) -> None: ...
     def stop(self, name: str) -> None: ...
     def delete(self, name: str) -> None: ...
     def query(self, name: str) -> dict[str, Any]: ...
 
 
-def apply(plan: WindowsPlan, control: ServiceControl) -> list[str]:
-    """Carry out ``plan``; returns what was done. A step that fails raises :class:`ServiceError`."""
+def _by_hand(verb: str, d: dict[str, Any]) -> str:
+    """The ``sc`` command that sets an optional step's setting by hand."""
+    if verb == "recovery":
+        actions = "/".join(f"restart/{ms}" for ms in d["delays_ms"])
+        return f"sc failure {d['name']} reset= {d['reset_seconds']} actions= {actions}"
+    return f"sc failureflag {d['name']} 1"
+
+
+def apply(plan: WindowsPlan, control: ServiceControl) -> Applied:
+    """Carry out ``plan``. A required step that fails raises :class:`ServiceError`; an optional
+    one (a recovery setting, which some Windows builds, group policies and Wine refuse) is
+    reported in :attr:`Applied.refused` and the rest goes on: a registered service that is not
+    restarted after a crash is better than no service."""
     from agent.runtime.installers import ServiceError
 
-    done = []
+    applied = Applied()
     for (verb, d), text in zip(plan.steps, [line for line in plan.describe() if not line.startswith("  ")]):
         try:
             if verb == "create":
                 control.create(d["name"], d["display"], d["exe"], d["cls"], d["config"], d["description"])
             elif verb == "recovery":
                 control.set_recovery(d["name"], d["delays_ms"], d["reset_seconds"])
+            elif verb == "recovery_flag":
+                control.set_recovery_on_failure_code(d["name"])
             else:
                 getattr(control, verb)(d["name"])
         except ServiceError:
@@ -127,10 +154,14 @@ def apply(plan: WindowsPlan, control: ServiceControl) -> list[str]:
         except Exception as exc:  # noqa: BLE001 - the control manager's errors become one sentence
             if d.get("tolerate"):
                 continue
+            if d.get("optional"):
+                applied.refused.append(f"Windows refused to {text}: {exc}. The service works without it; set it "
+                                       f"by hand in an elevated prompt: {_by_hand(verb, d)}")
+                continue
             raise ServiceError(f"{text} failed: {exc}. Run the command in an elevated prompt (as an "
                                "administrator); 'zenithlink service install --dry-run' shows every step.") from None
-        done.append(text)
-    return done
+        applied.done.append(text)
+    return applied
 
 
 # -- the service itself ----------------------------------------------------------------------
@@ -222,15 +253,19 @@ if sys.platform == "win32":  # pragma: no cover - pywin32 exists on Windows only
             win32serviceutil.SetServiceCustomOption(name, CONFIG_OPTION, config)
 
         def set_recovery(self, name: str, delays_ms: list[int], reset_seconds: int) -> None:
+            actions = [(win32service.SC_ACTION_RESTART, ms) for ms in delays_ms]
+            self._configure(name, win32service.SERVICE_CONFIG_FAILURE_ACTIONS,
+                            {"ResetPeriod": reset_seconds, "RebootMsg": None, "Command": None, "Actions": actions})
+
+        def set_recovery_on_failure_code(self, name: str) -> None:
+            self._configure(name, win32service.SERVICE_CONFIG_FAILURE_ACTIONS_FLAG, True)
+
+        def _configure(self, name: str, level: int, value: Any) -> None:
             scm = win32service.OpenSCManager(None, None, win32service.SC_MANAGER_ALL_ACCESS)
             try:
                 handle = win32service.OpenService(scm, name, win32service.SERVICE_ALL_ACCESS)
                 try:
-                    actions = [(win32service.SC_ACTION_RESTART, ms) for ms in delays_ms]
-                    win32service.ChangeServiceConfig2(handle, win32service.SERVICE_CONFIG_FAILURE_ACTIONS,
-                                                      {"ResetPeriod": reset_seconds, "RebootMsg": None,
-                                                       "Command": None, "Actions": actions})
-                    win32service.ChangeServiceConfig2(handle, win32service.SERVICE_CONFIG_FAILURE_ACTIONS_FLAG, True)
+                    win32service.ChangeServiceConfig2(handle, level, value)
                 finally:
                     win32service.CloseServiceHandle(handle)
             finally:
