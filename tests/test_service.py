@@ -388,3 +388,37 @@ def test_while_running_housekeeping_removes_stray_temporary_files_but_not_a_writ
     assert [p.exists() for p in stale] == [False, False, False]
     assert writing.exists()  # written a moment ago: a writer may still own it
     assert results_module.read_result(results / "q-1.xml")["status"] == "Done"
+
+
+@pytest.mark.posix  # a graceful SIGTERM
+def test_a_stop_while_a_send_hangs_ends_within_the_contract_and_the_send_applies_once(tmp_path, sandbox):
+    from stores import embedded
+
+    from test_outbound_support import PSG, make_env
+
+    env = make_env(tmp_path, sandbox)
+    rec_id, tid = env.linked_ticket()
+    ini = env.app.config_path
+    env.app.close()
+    ini.write_text(ini.read_text().replace("RequestTimeoutSeconds=5", "RequestTimeoutSeconds=30")
+                   .replace(f"PSG={PSG}", f"PSG={TEST_PSG}"))
+    assert run_cli(["tickets", "note", rec_id, "held by a slow Continuum"], config=ini, user="jsmith").code == 0
+    # Continuum answers the note only after 6 s: it applies it after the agent has gone.
+    sandbox.faults.set(latency_ms=6000, paths=[f"/psa/v1/tickets/{tid}/notes"])
+    proc = start_agent(ini)
+    wait_for(lambda: sandbox.faults.held, 30, "the note's send to be in flight")
+    started = time.monotonic()
+    code, err = stop(proc)
+    assert code == 0, err
+    assert time.monotonic() - started < 10  # the stop contract, though the request may take 30 s
+    assert "abandoned" in err
+
+    def notes() -> list[str]:
+        return [n["text"] for n in sandbox.world.ticket(tid)["notes"] if "held by a slow" in n["text"]]
+
+    wait_for(notes, 20, "Continuum to apply the abandoned send")
+    sandbox.faults.clear()
+    assert run_cli(["run", "--once"], config=ini, timeout=60).code == 0  # sends the pending row again
+    assert len(notes()) == 1  # its idempotency key: applied once
+    with embedded(ini.parent / "Dbsys" / "zenithlink.sqlite3") as (state, _):
+        assert state.outbox_depth() == 0

@@ -76,6 +76,8 @@ class Faults:
         self._settings = Settings()
         self._rng = random.Random(seed)
         self._outage_until = 0.0
+        #: Requests held so far by a hang or a latency (tests wait for one to be in flight).
+        self.held = 0
 
     def set(self, **settings: object) -> dict:
         """Merge ``settings`` into the current ones; unknown names or bad values are refused."""
@@ -122,8 +124,10 @@ class Faults:
             if not self._applies(path):
                 return Injected()
             if s.hang:
+                self.held += 1
                 return Injected(hang=True)
             delay = s.latency_ms / 1000.0
+            self.held += delay > 0
             if s.outage or time.monotonic() < self._outage_until:
                 return Injected(delay=delay, status=503, code="Unavailable",
                                 message="The service is down for maintenance; retry later.")

@@ -2,7 +2,7 @@
 
 Rows go out oldest first, in order per ticket, each with its own ``Idempotency-Key`` so a
 retry after a lost answer (or a crash) is applied once by Continuum. Different tickets' rows
-are sent side by side by a small pool of threads (one shared HTTP client); a ticket's next row
+are sent side by side (a thread each, at most SEND_WORKERS, one shared HTTP client); a ticket's next row
 is picked only once its previous one has finished, so no ticket ever has two rows in flight.
 A success commits the row, the audit History Note (R16), the ticket link (create) and the
 request's result in one transaction; the result file follows. A transient failure
@@ -19,7 +19,7 @@ import random
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -52,6 +52,10 @@ SEND_WORKERS = 4
 #: How long the round waits for a send to finish before it looks again for a ticket that
 #: became due meanwhile (a slot of the pool may be free).
 FILL_SECONDS = 0.5
+#: How long a stop lets the sends in flight finish before it abandons them. A send that hangs
+#: (up to RequestTimeoutSeconds) must not hold the stop past the service contract's 10 s; an
+#: abandoned row stays pending and its Idempotency-Key makes the later re-send apply once.
+STOP_SEND_GRACE_SECONDS = 2.0
 
 
 def wait_for_work(app, timeout: float | None) -> bool:
@@ -95,7 +99,8 @@ class OutboxSender:
                  max_delay: float = 300.0, pause_max: float = 60.0, workers: int = SEND_WORKERS,
                  rng: Callable[[], float] = random.random, clock: Callable[[], float] = time.monotonic,
                  stop: threading.Event | None = None, outage: OutageTracker | None = None) -> None:
-        """``stop``: once set (the service is stopping), the sends in flight finish and no other starts.
+        """``stop``: once set (the service is stopping), no other send starts and those in flight get
+        :data:`STOP_SEND_GRACE_SECONDS` to finish.
         ``outage``: where Continuum's answers and failures are told (default: the app's tracker).
         ``workers``: how many tickets' rows may be in flight at once (1: one row at a time)."""
         if workers < 1:
@@ -114,6 +119,7 @@ class OutboxSender:
         self._swept_at = -math.inf
         self._completed_since: str | None = None
         self._state = _state_for(app)
+        self._sends: dict[Future[str], threading.Thread] = {}
         #: Why a row of the last :meth:`run_once` was not delivered and waits, one sentence, or
         #: ``None``; a row Continuum refused for good is finished (failed), not waiting, and
         #: Continuum's pending activation is not a failure of the agent.
@@ -140,19 +146,20 @@ class OutboxSender:
         first = self._due(tried, set(), min(self.workers, self.round_limit))
         if not first:
             return 0
-        with ThreadPoolExecutor(min(self.workers, self.round_limit),
-                                thread_name_prefix="zenithlink-outbox") as pool:
-            finished, held = self._round(pool, first, tried)
+        finished, held = self._round(first, tried)
         if finished and not held:
             self._resume()
         return finished
 
-    def _round(self, pool: ThreadPoolExecutor, first: list[OutboxItem], tried: set[int]) -> tuple[int, bool]:
-        """Keep the pool busy with the heads of tickets that have nothing in flight, until nothing
-        is due, the round's budget is spent, a row pauses the sender, or the service stops: then
-        the sends in flight finish and no other starts. Returns (rows finished, held back)."""
+    def _round(self, first: list[OutboxItem], tried: set[int]) -> tuple[int, bool]:
+        """Keep up to :attr:`workers` sends in flight, each the head of a ticket that has nothing
+        else in flight, until nothing is due, the round's budget is spent, a row pauses the sender,
+        or the service stops: then no other send starts, and those in flight get
+        :data:`STOP_SEND_GRACE_SECONDS` to finish before they are abandoned. Returns (rows
+        finished, held back)."""
         finished, held = 0, False
         flying: dict[Future[str], OutboxItem] = {}
+        stop_deadline: float | None = None
         waiting: set[str] = set()  # tickets whose head was tried and rescheduled: none of theirs goes now
         items = first
         while True:
@@ -161,9 +168,14 @@ class OutboxSender:
                     held = True
                     break
                 tried.add(item.id)
-                flying[pool.submit(self._deliver, item)] = item
+                flying[self._start_send(item)] = item
             if not flying:
                 return finished, held
+            if self._stopping():
+                stop_deadline = stop_deadline or time.monotonic() + STOP_SEND_GRACE_SECONDS
+                if time.monotonic() >= stop_deadline:
+                    self._abandon(flying)
+                    return finished, True
             done, _ = wait(flying, timeout=FILL_SECONDS, return_when=FIRST_COMPLETED)
             for future in done:
                 item = flying.pop(future)
@@ -176,6 +188,31 @@ class OutboxSender:
             free = min(self.workers - len(flying), self.round_limit - len(tried))
             busy = {i.ticket_rec_id for i in flying.values()} | waiting
             items = [] if held or free <= 0 else self._due(tried, busy, free)
+
+    def _start_send(self, item: OutboxItem) -> Future[str]:
+        """:meth:`_deliver` on a thread of its own, a daemon: a send abandoned at a stop must not
+        hold the process's exit (a ThreadPoolExecutor's threads are joined at interpreter exit)."""
+        future: Future[str] = Future()
+
+        def send() -> None:
+            if future.set_running_or_notify_cancel():
+                try:
+                    future.set_result(self._deliver(item))
+                except BaseException as exc:  # noqa: BLE001 - handed to the round, as a pool would
+                    future.set_exception(exc)
+
+        thread = threading.Thread(target=send, name=f"zenithlink-outbox-{item.id}", daemon=True)
+        self._sends[future] = thread
+        future.add_done_callback(self._sends.pop)
+        thread.start()
+        return future
+
+    def _abandon(self, flying: dict[Future[str], OutboxItem]) -> None:
+        logger.warning("stopping: {} send(s) to Continuum still waiting for an answer after {} s are abandoned; "
+                       "they stay queued and are sent again (once, by their idempotency key) at the next start",
+                       len(flying), STOP_SEND_GRACE_SECONDS)
+        # The store stays open under them until they finish or the process exits.
+        self.app.keep_open_for([thread for future in flying if (thread := self._sends.get(future)) is not None])
 
     def _due(self, tried: set[int], busy: set[str], count: int) -> list[OutboxItem]:
         """Up to ``count`` due heads not tried in this round, of tickets not in ``busy``."""
