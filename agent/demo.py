@@ -103,13 +103,15 @@ class Demo:
         # the way RangerMSP's own client makes them), and each login is mapped to its REC ID.
         from agent.backends.rangermsp import installation_folder
         from agent.sandbox.rangermsp import SimulatorDatabase
+        from agent.sandbox.rangermsp.schema import ENTITY_EMPLOYEE
 
         folder = installation_folder(self.app.settings)
         assert folder is not None
         db = SimulatorDatabase(folder / "Db")
         try:
             for login, name in people.items():
-                self.app.psa.map_employee(login, db.add("ACCOUNT", FLDCRDFULLNAME=name))  # type: ignore[attr-defined]
+                employee = db.add("ACCOUNT", FLDCRDFULLNAME=name, FLDCRDENTITYKIND=ENTITY_EMPLOYEE)
+                self.app.psa.map_employee(login, employee)  # type: ignore[attr-defined]
         finally:
             db.close()
 

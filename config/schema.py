@@ -151,12 +151,20 @@ SCHEMA: tuple[Key, ...] = (
         "The name RangerMSP shows as the author of every change zenithlink makes (3 to 15 characters)"),
     Key("RangerMSP", "ContinuumTicketField", "continuum_ticket_field", "str", "FLDTKTUSER1",
         "The ticket field that keeps the Continuum ticket id (must be unused on the installation)"),
-    Key("RangerMSP", "DateFormat", "rangermsp_date_format", "str", "%d/%m/%Y %H:%M",
-        "How RangerMSP's DB API writes dates (strftime codes); change it only when 'zenithlink psa probe' "
-        "reports another format"),
+    Key("RangerMSP", "DateFormat", "rangermsp_date_format", "str", "",
+        "The date format zenithlink expects RangerMSP to use, in RangerMSP's own tokens (e.g. dd/mm/yyyy or "
+        "mm/dd/yyyy); dates are always written in the installation's format (CmtGetSystemProperties), and "
+        "when this is set and differs from it, the backend refuses to start",
+        shown_default="(the installation's)"),
+    Key("RangerMSP", "CodePage", "rangermsp_code_page", "str", "",
+        "The code page of the text RangerMSP's DLLs take and give; leave it empty for the system's ANSI code "
+        "page (what the DLLs use)", shown_default="(the system's ANSI code page)"),
+    Key("RangerMSP", "NotAccountEntityKinds", "rangermsp_not_account_kinds", "str", "5,3",
+        "FLDCRDENTITYKIND values of the records of RangerMSP's account table that are not accounts "
+        "(5: contacts; 3: employees, unverified), separated by ','"),
     Key("RangerMSP", "NewTicketStatus", "rangermsp_new_ticket_status", "int", 100,
-        "RangerMSP's status code of a new ticket (New); 'zenithlink psa probe --write-test' shows the "
-        "installation's", minimum=1, maximum=99999),
+        "RangerMSP's status code of a new ticket (New); 'zenithlink psa probe' shows the installation's",
+        minimum=1, maximum=99999),
     Key("RangerMSP", "NewAssetType", "rangermsp_new_asset_type", "str", "Other",
         "The asset type of an asset zenithlink creates (RangerMSP requires one)"),
     Key("RangerMSP", "NewAssetStatus", "rangermsp_new_asset_status", "str", "Active",

@@ -25,7 +25,8 @@ def open_simulator_psa(folder: Path, **overrides) -> tuple[RangerMspPsa, Simulat
     installation = make_installation(conf.rangermsp_folder)
     sim = simulator_libraries()
     state = SimpleNamespace(db=SimpleNamespace(path=folder / "zenithlink.sqlite3"))
-    psa = open_backend(Libraries(sim.eng, sim.qry, str(installation / "Db")), conf, state, installation)
+    libraries = Libraries(sim.eng, sim.qry, str(installation / "Db"), installation / "ThirdParty" / "UserDev")
+    psa = open_backend(libraries, conf, state, installation)
     return psa, SimulatorDatabase(installation / "Db"), sim
 
 

@@ -1,92 +1,163 @@
-"""The DB API's messages and status codes, as the RangerMSP backend builds and reads them."""
+"""The DB API's messages as the vendor's own code writes them (rangermsp-api-facts.md §3.1, §4.1,
+§4.3), the answers as it reads them (§4.4), the status table, the dates of §5.6 and the PE check."""
 
 from __future__ import annotations
 
-import pytest
-from lxml import etree
+import struct
 
+import pytest
+
+from agent.backends.rangermsp import fields as F
 from agent.backends.rangermsp import messages, status
-from agent.backends.rangermsp.fields import ACCOUNT, TICKET
-from agent.backends.rangermsp.messages import BadAnswer, Condition
+from agent.backends.rangermsp.dates import SystemDates
+from agent.backends.rangermsp.messages import BadAnswer, Condition, Group
+from agent.backends.rangermsp.pe import check_loadable, dll_bits
 from agent.errors import ConfigError
 from agent.ports.psa import PsaNotFound, PsaRejected, PsaUnavailable
 
-
-def test_data_and_map_buffers_follow_the_contract_layout():
-    assert messages.map_buffer(["FLDTKTCARDID", "FLDTKTPROBLEM"]) == b"'\n,\nFLDTKTCARDID\nFLDTKTPROBLEM\n"
-    assert messages.data_buffer(["CRD1", "it's, broken\nnow"]) == b"'CRD1','it''s, broken\nnow'"
+CRLF = "\r\n"
 
 
-def test_text_the_code_page_lacks_is_replaced_not_refused():
-    assert messages.data_buffer(["caf\u00e9 \u2603"]) == "'caf\u00e9 ?'".encode("cp1252")
-    request = messages.query_request("zenithlink", ACCOUNT, [Condition("FLDCRDFULLNAME", "=", "\u2603")],
-                                     max_records=5)
-    assert b"&#9731;" in request
+def test_data_and_map_buffers_are_the_vendors_nothing_escaped_no_trailing_line():
+    assert messages.data_buffer(["X", "it's"]) == "'X','it's'"
+    assert messages.map_buffer(["FLDTKTRECID", "FLDTKTPROBLEM"]) == "'\n,\nFLDTKTRECID\nFLDTKTPROBLEM"
 
 
-def test_a_query_request_is_well_formed_with_escaped_values_and_operators():
-    request = messages.query_request("zenithlink", TICKET, [Condition("FLDTKTCARDID", "=", "CRD<&>"),
-                                                             Condition("FLDTKTSTATUS", "<", "1000")],
-                                     max_records=100)
-    assert request.startswith(b'<?commitcrmxmlqueryrequest version="1.0" ?>')
-    root = etree.fromstring(request.split(b"?>", 1)[1])
-    assert root.tag == "CommitCRMQueryDataRequest"
-    assert root.findtext("Datakind") == "TICKET" and root.findtext("MaxRecordCount") == "100"
-    where = root.find("Query/Where")
-    assert [(c.tag, c.get("op"), c.text) for c in where] == [
-        ("FLDTKTCARDID", "=", "CRD<&>"), ("Link", None, "AND"), ("FLDTKTSTATUS", "<", "1000")]
-    with pytest.raises(ValueError, match="operator"):
-        Condition("FLDTKTSTATUS", "~", "1")
+def test_a_query_is_written_with_spaced_links_a_group_and_an_order_on_the_rec_id():
+    where = Group((Condition("FLDTKTCARDID", "=", "CRD" + "A" * 17), Condition("FLDTKTSTATUS", "<", "1000")))
+    text = messages.query_request("zenithlink", F.TICKET, where, max_records=100)
+    assert text == (
+        f'<?xml version="1.0" ?>{CRLF}<?commitcrmxmlqueryrequest version="1.0" ?>{CRLF}'
+        f"<CommitCRMQueryDataRequest>{CRLF}<ExternalApplicationName>zenithlink</ExternalApplicationName>{CRLF}"
+        f"<Datakind>TICKET</Datakind>{CRLF}<MaxRecordCount>100</MaxRecordCount>{CRLF}<query>{CRLF}<where>{CRLF}"
+        f"<Link> ( </Link>{CRLF}<FLDTKTCARDID op=\"=\" >CRD{'A' * 17}</FLDTKTCARDID>{CRLF}"
+        f'<Link> and </Link><FLDTKTSTATUS op="<" >1000</FLDTKTSTATUS>{CRLF}<Link> ) </Link>{CRLF}'
+        f'</where>{CRLF}<order>{CRLF}<FLDTKTRECID dir="asc" />{CRLF}</order>{CRLF}</query>{CRLF}'
+        f"</CommitCRMQueryDataRequest>{CRLF}")
 
 
-def test_a_record_request_names_the_record_and_fields():
-    request = messages.record_request("zenithlink", "TKT" + "A" * 17, ["FLDTKTRECID", "FLDTKTSTATUS"])
-    root = etree.fromstring(request.split(b"?>", 1)[1])
-    assert root.findtext("GetRecordByRecId") == "TKT" + "A" * 17
-    assert root.findtext("SelectFieldsList") == "FLDTKTRECID, FLDTKTSTATUS"
+@pytest.mark.parametrize("value", ["a<b", "Smith & Sons", "it's", "two\nlines"])
+def test_a_value_the_unescaped_xml_cannot_carry_is_kept_out_of_queries(value):
+    with pytest.raises(PsaRejected, match="unescaped XML"):
+        Condition("FLDCRDFULLNAME", "=", value)
 
 
-def test_answers_are_read_with_raw_data_preferred_and_rec_ids_checked():
-    rec = "TKT" + "1" * 17
-    raw = (f"<CommitCRMQueryDataResponse><RecordData><FLDTKTRECID>{rec}</FLDTKTRECID></RecordData>"
-           f"<RecordData>{rec[:-1]}2</RecordData></CommitCRMQueryDataResponse>").encode() + b"\x00junk"
-    assert messages.parse_rec_ids(raw, TICKET) == [rec, rec[:-1] + "2"]
-    assert messages.parse_rec_ids(b"\x00", TICKET) == []
-    record = (b'<CommitCRMGetRecordDataResponse><RecordData><FLDTKTSTATUS CmtRawData="1000">Completed'
-              b"</FLDTKTSTATUS><FLDTKTPROBLEM>a &amp; b</FLDTKTPROBLEM></RecordData></CommitCRMGetRecordDataResponse>")
-    assert messages.parse_record(record) == {"FLDTKTSTATUS": "1000", "FLDTKTPROBLEM": "a & b"}
-    with pytest.raises(BadAnswer, match="not a REC ID"):
-        messages.parse_rec_ids(b"<CommitCRMQueryDataResponse><RecordData>CRD1</RecordData>"
-                               b"</CommitCRMQueryDataResponse>", TICKET)
+def test_the_other_requests_are_the_vendors():
+    record = messages.record_request("zenithlink", "TKT" + "A" * 17, ["FLDTKTRECID", "FLDTKTPROBLEM"])
+    assert '<?commitcrmxmlgetrecorddatarequest version = "1.0" ?>' in record
+    assert "<SelectFieldsList>FLDTKTRECID,FLDTKTPROBLEM </SelectFieldsList>" in record
+    attrs = messages.field_attributes_request("zenithlink", "FLDTKTUSER1")
+    assert "\t<GetRecordByRecId>FLDTKTUSER1</GetRecordByRecId>" in attrs
+    assert messages.system_properties_request("zl-app").startswith(
+        '\t<?commitcrmxmlgetsystempropertiesrequest version = "1.0" ?>')
+
+
+def test_answers_are_read_with_status_codes_message_and_raw_data():
+    text = ('<?xml version="1.0" ?><CommitCRMGetRecordDataResponse><Status StatsValue="1">SUCCESS</Status>'
+            "<ResultCodes>50001, 110019</ResultCodes><ResultMessage>fine</ResultMessage><RecordData>"
+            '<FLDTKTSTATUS CmtRawData="1000">Completed</FLDTKTSTATUS><FLDTKTPROBLEM>café</FLDTKTPROBLEM>'
+            "</RecordData></CommitCRMGetRecordDataResponse>")
+    answer = messages.parse_answer(text, "CommitCRMGetRecordDataResponse", "CmtGetRecordDataByRecId")
+    assert answer is not None
+    assert (answer.status_text, answer.codes, answer.message) == ("SUCCESS", (50001, 110019), "fine")
+    assert messages.record_values(answer, "x") == {"FLDTKTSTATUS": "1000", "FLDTKTPROBLEM": "café"}
 
 
 @pytest.mark.parametrize("hostile", [
-    b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x "y">]><CommitCRMQueryDataResponse>&x;</CommitCRMQueryDataResponse>',
-    b"<CommitCRMQueryDataResponse><RecordData>",
-    b"<Other/>",
+    '<!DOCTYPE x [<!ENTITY e "boom">]><CommitCRMQueryDataResponse>&e;</CommitCRMQueryDataResponse>',
+    "<CommitCRMQueryDataResponse><RecordData>",
+    "<Other/>",
 ])
 def test_hostile_or_wrong_answers_are_refused(hostile):
     with pytest.raises(BadAnswer):
-        messages.parse_rec_ids(hostile, TICKET)
+        messages.parse_answer(hostile, "CommitCRMQueryDataResponse", "CmtGetQueryRecIds")
 
 
-@pytest.mark.parametrize(("code", "error", "words"), [
-    (1100, PsaUnavailable, "retries"),
-    (150003, PsaNotFound, "merged or deleted"),
-    (150008, PsaNotFound, "merged or deleted"),
-    (150002, PsaRejected, "psa probe"),
-    (110005, PsaRejected, "bug"),
-    (150001, PsaRejected, "bug"),
-    (999999, PsaRejected, "does not know"),
+def test_a_query_answer_that_is_no_rec_id_is_refused():
+    text = ("<CommitCRMQueryDataResponse><Status>SUCCESS</Status><RecordData><FLDTKTRECID>nope</FLDTKTRECID>"
+            "</RecordData></CommitCRMQueryDataResponse>")
+    answer = messages.parse_answer(text, "CommitCRMQueryDataResponse", "CmtGetQueryRecIds")
+    with pytest.raises(BadAnswer):
+        messages.rec_ids(answer, F.TICKET)
+
+
+@pytest.mark.parametrize(("code", "codes", "error", "words"), [
+    (1100, (), status.DbApiBusy, "tries again"),
+    (1022, (), status.DbApiMaintenance, "pauses"),
+    (1023, (), status.DbApiRestart, "Restart the zenithlink service"),
+    (1, (150003,), PsaNotFound, "merged or deleted"),
+    (1, (150010,), PsaRejected, "psa probe"),
+    (2000, (110005,), PsaRejected, "bug"),
+    (9999, (), PsaRejected, "does not know"),
 ])
-def test_every_status_code_maps_to_its_documented_behaviour(code, error, words):
-    exc = status.error_for(code, "CmtInsUpdRec")
-    assert isinstance(exc, error) and exc.status == code and exc.call == "CmtInsUpdRec"
+def test_every_status_and_code_maps_to_its_documented_behaviour(code, codes, error, words):
+    exc = status.error_for(code, "CmtInsUpdRec", codes=codes)
+    assert isinstance(exc, error) and exc.status == code and exc.codes == codes
     assert words in str(exc) and str(code) in str(exc)
+
+
+def test_maintenance_and_a_newer_api_are_outages_not_refusals():
+    assert isinstance(status.error_for(1022, "x"), PsaUnavailable)
+    assert isinstance(status.error_for(1023, "x"), PsaUnavailable)
 
 
 def test_the_application_name_is_checked_before_the_dlls_see_it():
     assert status.app_name_problem("zenithlink") is None
-    assert "3 to 15" in status.app_name_problem("zl")
-    assert "3 to 15" in status.app_name_problem("x" * 16)
-    assert isinstance(status.config_error("x"), ConfigError)
+    assert "3 to 15" in (status.app_name_problem("zl") or "")
+
+
+# -- dates (§5.6) ----------------------------------------------------------------------------------
+@pytest.mark.parametrize(("props", "written"), [
+    ({"CmtDateFormat": "dd/mm/yyyy", "CmtDateSeparator": "/", "CmtTimeFormat": "HH:MM"}, "31/12/2026 21:05"),
+    ({"CmtDateFormat": "mm/dd/yyyy", "CmtDateSeparator": "/", "CmtTimeFormat": "HH:MM",
+      "CmtIsTimeFormatAMPMInUse": "Y"}, "12/31/2026 9:05 PM"),
+    ({"CmtDateFormat": "yyyy/mm/dd", "CmtDateSeparator": ".", "CmtTimeFormat": "H:MM"}, "2026.12.31 21:05"),
+    ({"CmtDateFormat": "d/m/yy", "CmtDateSeparator": "-", "CmtTimeFormat": "HH:MM"}, "31-12-26 21:05"),
+])
+def test_dates_follow_the_installations_system_properties_both_ways(props, written):
+    from datetime import datetime
+
+    dates = SystemDates.from_properties(props)
+    moment = datetime(2026, 12, 31, 21, 5)
+    assert dates.format(moment) == written
+    assert dates.parse(written) == moment
+
+
+def test_midnight_and_noon_on_a_12_hour_clock():
+    from datetime import datetime
+
+    dates = SystemDates.from_properties({"CmtDateFormat": "mm/dd/yyyy", "CmtIsTimeFormatAMPMInUse": "Y"})
+    assert dates.format(datetime(2026, 1, 2, 0, 7)) == "01/02/2026 12:07 AM"
+    assert dates.parse("01/02/2026 12:07 PM") == datetime(2026, 1, 2, 12, 7)
+
+
+def test_a_date_format_without_day_month_and_year_is_refused():
+    with pytest.raises(ConfigError, match="CmtDateFormat"):
+        SystemDates.from_properties({"CmtDateFormat": "dd-mm-yyyy"})
+
+
+# -- the PE header (§1.3) ----------------------------------------------------------------------------
+def _pe(tmp_path, machine: int, magic: int):
+    head = bytearray(512)
+    head[:2] = b"MZ"
+    struct.pack_into("<I", head, 0x3C, 0x80)
+    head[0x80:0x84] = b"PE\0\0"
+    struct.pack_into("<H", head, 0x84, machine)
+    struct.pack_into("<H", head, 0x80 + 24, magic)
+    path = tmp_path / "CmtDbQry.dll"
+    path.write_bytes(bytes(head))
+    return path
+
+
+def test_the_bitness_of_a_dll_is_read_from_its_pe_header(tmp_path):
+    assert dll_bits(_pe(tmp_path, 0x14C, 0x10B)) == 32
+    assert dll_bits(_pe(tmp_path, 0x8664, 0x20B)) == 64
+
+
+def test_a_32_bit_dll_in_a_64_bit_process_is_refused_with_the_fix_before_loading(tmp_path):
+    dll = _pe(tmp_path, 0x14C, 0x10B)
+    with pytest.raises(ConfigError, match="32-bit DLL.*64-bit process.*install zenithlink with a 32-bit"):
+        check_loadable(dll, bits=64)
+    check_loadable(dll, bits=32)
+    with pytest.raises(ConfigError, match="64-bit DLL.*32-bit process"):
+        check_loadable(_pe(tmp_path, 0x8664, 0x20B), bits=32)

@@ -4,7 +4,6 @@ those DLLs (:mod:`agent.sandbox.rangermsp`). See docs/rangermsp.md."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,14 @@ SIMULATOR_FOLDER = "RangerMSP-simulator"
 STOP_FILE = "CRMStop.ini"
 
 
+def _int_list(value: Any, default: tuple[int, ...]) -> tuple[int, ...]:
+    if value in (None, ""):
+        return default
+    if isinstance(value, (list, tuple)):
+        return tuple(int(v) for v in value)
+    return tuple(int(v) for v in str(value).replace(";", ",").split(",") if v.strip())
+
+
 def _checked(settings: Any) -> tuple[str, FieldMap]:
     problems = []
     app_name = (settings.application_name or "").strip()
@@ -31,22 +38,47 @@ def _checked(settings: Any) -> tuple[str, FieldMap]:
     if not (field.startswith("FLDTKT") and field[6:].isalnum()):
         problems.append(f"[RangerMSP] ContinuumTicketField={settings.continuum_ticket_field!r} is not a ticket "
                         "field name (FLDTKT…, e.g. FLDTKTUSER1)")
-    date_format = getattr(settings, "rangermsp_date_format", None) or FieldMap.date_format
-    sample = datetime(2026, 12, 31, 23, 59)
     try:
-        readable = datetime.strptime(sample.strftime(date_format), date_format) == sample
+        not_accounts = _int_list(getattr(settings, "rangermsp_not_account_kinds", None),
+                                 FieldMap.not_account_kinds)
     except ValueError:
-        readable = False
-    if not readable:
-        problems.append(f"[RangerMSP] DateFormat={date_format!r} does not keep a date and time to the minute: "
-                        "use strftime codes for day, month, year, hour and minute, e.g. %d/%m/%Y %H:%M")
+        problems.append("[RangerMSP] NotAccountEntityKinds= is numbers separated by ',', e.g. 5,3")
+        not_accounts = FieldMap.not_account_kinds
     if problems:
         raise ConfigError(problems)
     return app_name, FieldMap(
-        continuum_ticket=field, date_format=date_format,
+        continuum_ticket=field, not_account_kinds=not_accounts,
         status_new=getattr(settings, "rangermsp_new_ticket_status", None) or FieldMap.status_new,
         asset_type_default=getattr(settings, "rangermsp_new_asset_type", None) or FieldMap.asset_type_default,
         asset_status_default=getattr(settings, "rangermsp_new_asset_status", None) or FieldMap.asset_status_default)
+
+
+def key_field_sizes(api: DbApi, field_map: FieldMap) -> dict[str, int]:
+    """The size of every field a key is written into, refused at start-up when a key cannot fit it:
+    RangerMSP truncates to the size (50001) and the truncated key would never be found again."""
+    sizes: dict[str, int] = {}
+    problems = []
+    for name, needed in field_map.key_fields().items():
+        size = api.field_size(name)
+        if size is None:
+            continue
+        sizes[name] = size
+        if size < needed:
+            hint = ("choose a ticket field of at least that size with [RangerMSP] ContinuumTicketField="
+                    if name == field_map.continuum_ticket else "enlarge the field in RangerMSP")
+            problems.append(f"[RangerMSP] RangerMSP keeps only {size} characters in {name}, and zenithlink's key "
+                            f"there needs {needed}: {hint}")
+    if problems:
+        raise ConfigError(problems)
+    return sizes
+
+
+def _check_date_format(api: DbApi, expected: str) -> None:
+    actual = api.dates.date_format
+    if expected.strip() and expected.strip().lower() != actual.strip().lower():
+        raise ConfigError([f"[RangerMSP] DateFormat={expected} but this RangerMSP installation writes dates as "
+                           f"{actual} (CmtGetSystemProperties): set DateFormat={actual}, or leave it empty to "
+                           "follow the installation"])
 
 
 def installation_folder(settings: Any) -> Path | None:
@@ -74,12 +106,15 @@ def paused_by(settings: Any) -> Path | None:
 
 def open_backend(libraries: Libraries, settings: Any, state: Any, installation: Path) -> RangerMspPsa:
     app_name, field_map = _checked(settings)
-    api = DbApi(libraries, app_name)
+    api = DbApi(libraries, app_name, code_page=getattr(settings, "rangermsp_code_page", None) or None)
     api.open()
     database = Path(state.db.path)
     try:
+        _check_date_format(api, getattr(settings, "rangermsp_date_format", None) or "")
+        sizes = key_field_sizes(api, field_map)
         side = SideStore(database.with_name(database.stem + "-rangermsp.sqlite3"))
-        return RangerMspPsa(api, side, field_map=field_map, stop_files=stop_files(settings, installation))
+        return RangerMspPsa(api, side, field_map=field_map, stop_files=stop_files(settings, installation),
+                            key_sizes=sizes)
     except BaseException:
         api.close()
         raise
@@ -104,4 +139,5 @@ def simulator_backend(settings: Any, state: Any) -> RangerMspPsa:
     _checked(settings)
     make_installation(folder)
     sim = simulator_libraries()
-    return open_backend(Libraries(sim.eng, sim.qry, str(folder / "Db")), settings, state, folder)
+    libraries = Libraries(sim.eng, sim.qry, str(folder / "Db"), folder / "ThirdParty" / "UserDev")
+    return open_backend(libraries, settings, state, folder)

@@ -1,15 +1,17 @@
-"""The ctypes binding to RangerMSP's two DLLs (or to the project's simulator of them).
+"""The binding to RangerMSP's two DLLs (or to the project's simulator of them).
 
-:class:`DbApi` is the only place that touches buffers and status codes: it grows a response
-buffer on 110004, pages on 110019, reads 110021 as an empty answer, retries 1100 with backoff,
-and turns every other status into an error of :mod:`agent.backends.rangermsp.status`. It also
-counts its calls (``calls``), which the benchmark reports per ticket.
+Two layers:
 
-Libraries. On Windows they are ``ctypes.WinDLL`` objects loaded from the installation's
-``ThirdParty\\UserDev`` (older installs: ``Server``), that folder put on ``PATH`` while loading
-(the DLLs load neighbours). Anywhere, :mod:`agent.sandbox.rangermsp` offers the same functions as
-ctypes function objects over a record file: the seam is "an object with ``eng`` and ``qry``
-whose attributes are the DLL functions".
+- :class:`DllCalls` is the whole interface to the DLL functions, in bytes: one method per call
+  the agent makes, nothing else. It is the seam a 32-bit host process stands in for (the DLLs
+  are PE32 x86, facts §1.3): a class with the same methods that forwards them to another process.
+- :class:`DbApi` speaks the API on top of it: the code page, the messages, the status values and
+  result codes (``status.py``), growing buffers on 1020 / 110004, paging, busy retries of reads
+  and updates. It counts its DLL calls (``calls``), which the benchmark reports per ticket.
+
+Loading follows the vendor (S1 ``Application::Initialize``, facts §6): the DLLs are loaded from
+the installation's ``ThirdParty\\UserDev`` (older: ``Server``) without copying, with the working
+directory set to that folder around loading and both Init calls; each Init once per load.
 """
 
 from __future__ import annotations
@@ -22,40 +24,121 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from loguru import logger
 
 from agent.backends.rangermsp import messages
-from agent.backends.rangermsp.fields import ENCODING, PAGE_SIZE, Kind
+from agent.backends.rangermsp.codepage import checked
+from agent.backends.rangermsp.dates import SystemDates
+from agent.backends.rangermsp.fields import PAGE_SIZE, Kind
+from agent.backends.rangermsp.messages import Condition, Group
+from agent.backends.rangermsp.pe import check_loadable
 from agent.backends.rangermsp.status import (
     BUFFER_TOO_SMALL,
-    DB_ACCESS,
+    BUFFER_TOO_SMALL_CODE,
     MORE_RECORDS,
     NO_RECORDS,
     SUCCESS,
+    TRUNCATED,
     DbApiBusy,
     error_for,
+    init_failed,
 )
 from agent.errors import ConfigError
 
 DLL_FOLDERS = (Path("ThirdParty") / "UserDev", Path("Server"))
-FIRST_RESPONSE_BYTES = 64 * 1024
+# The vendor's buffer sizes (S1 §2.1 and §4.5): 64-byte REC ID and codes, 1024-byte message;
+# a query answer starts at 16 KB, other answers at 64 KB, and grow while the DLL says 1020.
+RECID_BYTES, ERRCODES_BYTES, ERRMSG_BYTES = 64, 64, 1024
+FIRST_QUERY_BYTES, FIRST_RECORD_BYTES = 16 * 1024, 64 * 1024
 MAX_RESPONSE_BYTES = 64 * 1024 * 1024
-RECID_BYTES, ERRCODES_BYTES, ERRMSG_BYTES = 20, 64, 1024
 BUSY_RETRIES = 5
 BUSY_FIRST_DELAY = 0.05
 
 
 @dataclass
 class Libraries:
-    """The two DLLs (or stand-ins): ``eng`` is CmtDbEng.dll, ``qry`` CmtDbQry.dll."""
+    """The two DLLs (or stand-ins): ``eng`` is CmtDbEng.dll, ``qry`` CmtDbQry.dll; ``folder`` the
+    folder they were loaded from (the working directory of the Init calls)."""
 
     eng: Any
     qry: Any
     db_path: str
+    folder: Path | None = None
+    calls: DllCalls | None = field(default=None, repr=False)
+
+    def dll_calls(self) -> DllCalls:
+        """The one :class:`DllCalls` of this load (Init state lives with the load, not the caller)."""
+        if self.calls is None:
+            self.calls = DllCalls(self.eng, self.qry)
+        return self.calls
+
+
+@dataclass
+class WriteResult:
+    status: int
+    rec_id: bytes
+    codes: bytes
+    message: bytes
+
+
+class DllCalls:
+    """Every DLL call the agent makes, as bytes in and out (the vendor's signatures, S1 §1.2).
+
+    The DLLs keep a failed Init for the life of the load (S2 §6): this object remembers each
+    Init's status and never calls an Init twice.
+    """
+
+    def __init__(self, eng: Any, qry: Any) -> None:
+        self.eng, self.qry = eng, qry
+        self.init_status: dict[str, int] = {}
+
+    def init(self, which: str, app: bytes, db: bytes) -> int:
+        if which in self.init_status:
+            return self.init_status[which]
+        status = ctypes.c_int(0)
+        getattr(self.eng if which == "CmtInitDbEngDll" else self.qry, which)(app, db, ctypes.byref(status))
+        self.init_status[which] = status.value
+        return status.value
+
+    def ins_upd(self, app: bytes, table_id: int, data: bytes, mapping: bytes) -> WriteResult:
+        recid = ctypes.create_string_buffer(RECID_BYTES + 1)
+        codes = ctypes.create_string_buffer(ERRCODES_BYTES + 1)
+        text = ctypes.create_string_buffer(ERRMSG_BYTES + 1)
+        status = ctypes.c_int(0)
+        # Arguments 5 and 6 (nContWhenInvalidData, nFlags) are 0 and 0, as the vendor passes them (S1 §2.1).
+        self.eng.CmtInsUpdRec(app, table_id, data, mapping, 0, 0, RECID_BYTES, ERRCODES_BYTES, ERRMSG_BYTES,
+                              recid, codes, text, ctypes.byref(status))
+        return WriteResult(status.value, recid.value, codes.value, text.value)
+
+    def delete(self, app: bytes, table_id: int, data: bytes, mapping: bytes) -> WriteResult:
+        recid = ctypes.create_string_buffer(RECID_BYTES + 1)
+        codes = ctypes.create_string_buffer(ERRCODES_BYTES + 1)
+        text = ctypes.create_string_buffer(ERRMSG_BYTES + 1)
+        status = ctypes.c_int(0)
+        self.eng.CmtDelete(app, table_id, data, mapping, 0, RECID_BYTES, ERRCODES_BYTES, ERRMSG_BYTES,
+                           recid, codes, text, ctypes.byref(status))
+        return WriteResult(status.value, recid.value, codes.value, text.value)
+
+    def read(self, function: str, request: bytes, size: int) -> tuple[int, bytes]:
+        # One byte more than announced: the DLL copies with StrPLCopy, which adds a NUL (S2 §4.5).
+        buf = ctypes.create_string_buffer(size + 1)
+        status = ctypes.c_int(0)
+        getattr(self.qry, function)(request, len(request), buf, size, ctypes.byref(status))
+        return status.value, buf.value
+
+    def describe_status(self, status: int) -> bytes:
+        buf = ctypes.create_string_buffer(513)
+        self.qry.CmtGetDescriptionByStatus(status, 512, buf)
+        return buf.value
+
+    def terminate(self) -> None:
+        # Qry first, then Eng, as the vendor's Application.Terminate does (S1 §6).
+        self.qry.CmtTerminateDbQryDll()
+        self.eng.CmtTerminateDbEngDll()
 
 
 def dll_folder(installation: Path) -> Path:
@@ -67,172 +150,241 @@ def dll_folder(installation: Path) -> Path:
                        "installation folder (the one that holds ThirdParty and Db)"])
 
 
+@contextmanager
+def working_directory(folder: Path | None) -> Iterator[None]:
+    """The vendor's ``SetCurrentDirectory(DllFolder)`` around loading and Init (S1 §6): ACE32.DLL
+    and its configuration are found there."""
+    if folder is None:
+        yield
+        return
+    previous = os.getcwd()
+    os.chdir(folder)
+    try:
+        yield
+    finally:
+        os.chdir(previous)
+
+
 def load_windows_libraries(installation: Path) -> Libraries:  # pragma: no cover - needs Windows and RangerMSP
-    """The real DLLs, loaded from the installation (never copied), their folder on PATH while loading."""
+    """The real DLLs, loaded from the installation (never copied), after their PE headers say this
+    process can load them."""
     if sys.platform != "win32":
         raise ConfigError(["[RangerMSP] Backend=rangermsp needs RangerMSP's DLLs, which run on Windows only; "
                            "use Backend=rangermsp-simulator to try the backend elsewhere"])
     folder = dll_folder(installation)
-    previous = os.environ.get("PATH", "")
-    os.environ["PATH"] = f"{folder}{os.pathsep}{previous}"
-    try:
-        with os.add_dll_directory(str(folder)):
-            eng = ctypes.WinDLL(str(folder / "CmtDbEng.dll"))
-            qry = ctypes.WinDLL(str(folder / "CmtDbQry.dll"))
-    finally:
-        os.environ["PATH"] = previous
+    for name in ("CmtDbEng.dll", "CmtDbQry.dll"):
+        check_loadable(folder / name)
+    with working_directory(folder):
+        eng = ctypes.WinDLL(str(folder / "CmtDbEng.dll"))
+        qry = ctypes.WinDLL(str(folder / "CmtDbQry.dll"))
     _declare(eng, qry)
-    return Libraries(eng, qry, str(installation / "Db"))
+    return Libraries(eng, qry, str(installation / "Db"), folder)
 
 
 def _declare(eng: Any, qry: Any) -> None:  # pragma: no cover - real DLLs only
     p, i, st = ctypes.c_char_p, ctypes.c_int, ctypes.POINTER(ctypes.c_int)
     eng.CmtInitDbEngDll.argtypes = [p, p, st]
-    eng.CmtInsUpdRec.argtypes = [p, i, p, p, i, i, i, i, i, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, st]
+    eng.CmtInsUpdRec.argtypes = [p, i, p, p, i, i, i, i, i, p, p, p, st]
+    eng.CmtDelete.argtypes = [p, i, p, p, i, i, i, i, p, p, p, st]
     qry.CmtInitDbQryDll.argtypes = [p, p, st]
-    qry.CmtGetQueryRecIds.argtypes = [p, i, ctypes.c_char_p, i, st]
-    qry.CmtGetRecordDataByRecId.argtypes = [p, i, ctypes.c_char_p, i, st]
-    qry.CmtGetDescriptionByStatus.argtypes = [i, i, ctypes.c_char_p]
-    for fn in (eng.CmtInitDbEngDll, eng.CmtInsUpdRec, eng.CmtTerminateDbEngDll, qry.CmtInitDbQryDll,
-               qry.CmtGetQueryRecIds, qry.CmtGetRecordDataByRecId, qry.CmtGetDescriptionByStatus,
-               qry.CmtTerminateDbQryDll):
+    for name in ("CmtGetQueryRecIds", "CmtGetRecordDataByRecId", "CmtGetMultiRecordDataByRecId",
+                 "CmtGetFieldAttributesByRecId", "CmtGetSystemProperties"):
+        getattr(qry, name).argtypes = [p, i, p, i, st]
+        getattr(qry, name).restype = None
+    qry.CmtGetDescriptionByStatus.argtypes = [i, i, p]
+    for fn in (eng.CmtInitDbEngDll, eng.CmtInsUpdRec, eng.CmtDelete, eng.CmtTerminateDbEngDll,
+               qry.CmtInitDbQryDll, qry.CmtGetDescriptionByStatus, qry.CmtTerminateDbQryDll):
         fn.restype = None
 
 
-class DbApi:
-    """One initialised pair of DLLs; thread-safe (calls are serialised: the DLLs are not known to be)."""
+@dataclass
+class Written:
+    rec_id: str
+    codes: tuple[int, ...]
 
-    def __init__(self, libraries: Libraries, app_name: str, *, sleep: Callable[[float], None] = time.sleep) -> None:
+
+class DbApi:
+    """One initialised pair of DLLs; thread-safe (the DLL serialises its calls, S2 §6; so do we)."""
+
+    def __init__(self, libraries: Libraries, app_name: str, *, code_page: str | None = None,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
         self.libs = libraries
+        self.dll = libraries.dll_calls()
         self.app_name = app_name
-        self._app = app_name.encode(ENCODING)
+        self.code_page = checked(code_page)
+        self._app = self.encode(app_name)
         self._sleep = sleep
         self._lock = threading.RLock()
         self.calls: Counter[str] = Counter()
+        self.dates = SystemDates()
+        self.properties: dict[str, str] = {}
+        self._attributes: dict[str, dict[str, str]] = {}
+        self._sizes: dict[str, int] = {}
         self._open = False
+
+    # -- text ------------------------------------------------------------------------------
+    def encode(self, text: str) -> bytes:
+        """Text in the DLLs' code page; a character it lacks becomes '?', as Windows' best fit would."""
+        return text.encode(self.code_page, errors="replace")
+
+    def decode(self, data: bytes) -> str:
+        return data.decode(self.code_page, errors="replace")
 
     # -- life ------------------------------------------------------------------------------
     def open(self) -> None:
-        db = self.libs.db_path.encode(ENCODING)
-        with self._lock:
-            self._call_status("CmtInitDbEngDll", lambda st: self.libs.eng.CmtInitDbEngDll(self._app, db, st))
-            try:
-                self._call_status("CmtInitDbQryDll", lambda st: self.libs.qry.CmtInitDbQryDll(self._app, db, st))
-            except BaseException:
-                self.libs.eng.CmtTerminateDbEngDll()
-                raise
+        """Init both DLLs (Eng, then Qry) in their folder, then read the system properties."""
+        db = self.encode(self.libs.db_path)
+        with self._lock, working_directory(self.libs.folder):
+            for which in ("CmtInitDbEngDll", "CmtInitDbQryDll"):
+                seen_before = which in self.dll.init_status
+                self.calls[which] += 0 if seen_before else 1
+                status = self.dll.init(which, self._app, db)
+                if status != SUCCESS:
+                    raise init_failed(status, which)
             self._open = True
+        self.properties = self.system_properties()
+        self.dates = SystemDates.from_properties(self.properties)
 
     def close(self) -> None:
         with self._lock:
             if self._open:
                 self._open = False
-                self.libs.qry.CmtTerminateDbQryDll()
-                self.libs.eng.CmtTerminateDbEngDll()
+                self.dll.terminate()
 
     # -- writes ----------------------------------------------------------------------------
-    def insert(self, kind: Kind, values: dict[str, str]) -> str:
-        """Insert a record; its new REC ID."""
-        return self._ins_upd(kind, "", values)
-
-    def update(self, kind: Kind, rec_id: str, values: dict[str, str]) -> None:
-        self._ins_upd(kind, rec_id, values)
-
-    def _ins_upd(self, kind: Kind, rec_id: str, values: dict[str, str]) -> str:
-        fields = list(values)
-        data = messages.data_buffer([values[f] for f in fields])
-        mapping = messages.map_buffer(fields)
-        what = f"{'update of ' + rec_id if rec_id else 'insert'} of a {kind.datakind}"
-
-        def call() -> str:
-            recid = ctypes.create_string_buffer(rec_id.encode(ENCODING), RECID_BYTES + 1)
-            codes = ctypes.create_string_buffer(ERRCODES_BYTES)
-            text = ctypes.create_string_buffer(ERRMSG_BYTES)
-            status = ctypes.c_int(0)
-            self.calls["CmtInsUpdRec"] += 1
-            self.libs.eng.CmtInsUpdRec(self._app, kind.table_id, data, mapping, 1, 0, RECID_BYTES,
-                                       ERRCODES_BYTES, ERRMSG_BYTES, recid, codes, text, ctypes.byref(status))
-            if status.value != SUCCESS:
-                detail = text.value.decode(ENCODING, "replace").strip()
-                raise error_for(status.value, "CmtInsUpdRec", f"{what}{': ' + detail if detail else ''}")
-            new = recid.value.decode(ENCODING, "replace").strip()
-            if not rec_id and not (len(new) == 20 and new.startswith(kind.prefix)):
-                raise messages.BadAnswer(f"RangerMSP's CmtInsUpdRec answered success for an insert of a "
-                                         f"{kind.datakind} but gave the REC ID {new[:40]!r}")
-            return new or rec_id
-
+    def insert(self, kind: Kind, values: dict[str, str]) -> Written:
+        """Insert a record (no REC ID field: S1 §2.1). Made once: a failure is raised, never
+        retried here, because a busy or failed call may have committed (the caller resolves it)."""
+        if kind.rec_id_field in values:
+            raise ValueError("an insert names no REC ID")
         with self._lock:
-            return self._busy_retry(call)
+            written = self._write("CmtInsUpdRec", kind, values, f"insert of a {kind.datakind}")
+        if not (len(written.rec_id) == 20 and written.rec_id.startswith(kind.prefix)):
+            raise messages.BadAnswer(f"RangerMSP's CmtInsUpdRec answered success for an insert of a "
+                                     f"{kind.datakind} but gave the REC ID {written.rec_id[:40]!r}")
+        return written
+
+    def update(self, kind: Kind, rec_id: str, values: dict[str, str]) -> Written:
+        """Update only ``values`` of ``rec_id``: the REC ID travels as the ``FLD…RECID`` field in
+        data and map; the rec-id buffer is output only (S1 §2.1, PyCommit S5 §2.2). An update is
+        the same whatever happened before, so a busy one is tried again."""
+        fields = {kind.rec_id_field: rec_id, **{k: v for k, v in values.items() if k != kind.rec_id_field}}
+        with self._lock:
+            return self._busy_retry(lambda: self._write("CmtInsUpdRec", kind, fields, f"update of {rec_id}"))
+
+    def delete(self, kind: Kind, rec_id: str) -> None:
+        """``CmtDelete`` with only the REC ID field in data and map (S1 §2.1, ``Object::OnDelete``)."""
+        with self._lock:
+            self._write("CmtDelete", kind, {kind.rec_id_field: rec_id}, f"delete of {rec_id}")
+
+    def _write(self, call: str, kind: Kind, values: dict[str, str], what: str) -> Written:
+        names = list(values)
+        data = self.encode(messages.data_buffer([values[n] for n in names]))
+        mapping = self.encode(messages.map_buffer(names))
+        self.calls[call] += 1
+        fn = self.dll.ins_upd if call == "CmtInsUpdRec" else self.dll.delete
+        result = fn(self._app, kind.table_id, data, mapping)
+        codes = messages.parse_codes(self.decode(result.codes))
+        if result.status != SUCCESS:
+            detail = self.decode(result.message).strip()
+            raise error_for(result.status, call, f"{what}{': ' + detail if detail else ''}", codes=codes)
+        if TRUNCATED in codes:
+            logger.warning("RangerMSP truncated a value of the {} to its field's size (50001)", what)
+        return Written(self.decode(result.rec_id).strip(), codes)
 
     # -- reads -----------------------------------------------------------------------------
-    def query(self, kind: Kind, where: Sequence[messages.Condition], *, limit: int | None = None,
-              link: str = "AND") -> list[str]:
-        """Every REC ID of ``kind`` matching ``where`` (all pages), or the first ``limit``."""
+    def query(self, kind: Kind, where: Sequence[Condition], *, limit: int | None = None,
+              link: str = "and") -> list[str]:
+        """Every REC ID of ``kind`` matching ``where`` (every page), or the first ``limit``.
+
+        There is no offset (S1/S4 §4.5): the request is ordered by REC ID and the next page asks
+        for REC IDs after the last one; a full page, or 110019, means there may be more."""
         found: list[str] = []
         after = ""
         page = min(PAGE_SIZE, limit) if limit else PAGE_SIZE
+        base = Group(tuple(where), link)
         while True:
-            conds = list(where)
-            if after:  # the next page: a narrower condition on the REC ID (the contract's way to page)
-                if link != "AND":
-                    raise ValueError("paging needs conditions joined by AND")
-                conds.append(messages.Condition(kind.rec_id_field, ">", after))
-            request = messages.query_request(self.app_name, kind, conds, max_records=page, link=link)
-            raw, status = self._read("CmtGetQueryRecIds", self.libs.qry.CmtGetQueryRecIds, request)
-            if status == NO_RECORDS:
+            items: list[Condition | Group] = [base] if where else []
+            if after:
+                items.append(Condition(kind.rec_id_field, ">", after))
+            group = items[0] if len(items) == 1 and isinstance(items[0], Group) else Group(tuple(items), "and")
+            request = messages.query_request(self.app_name, kind, group, max_records=page)
+            answer = self._read("CmtGetQueryRecIds", "CommitCRMQueryDataResponse", request, FIRST_QUERY_BYTES)
+            if answer is None or NO_RECORDS in answer.codes:
                 return found
-            ids = messages.parse_rec_ids(raw, kind)
+            ids = messages.rec_ids(answer, kind)
             found.extend(ids)
             if limit and len(found) >= limit:
                 return found[:limit]
-            if status != MORE_RECORDS or not ids:
+            if not ids or (len(ids) < page and MORE_RECORDS not in answer.codes):
                 return found
-            after = max(ids)
+            after = ids[-1]
 
     def get(self, rec_id: str, fields: Sequence[str]) -> dict[str, str]:
         """Some fields of one record (raises :class:`DbApiNotFound` when RangerMSP has none by that REC ID)."""
         request = messages.record_request(self.app_name, rec_id, fields)
-        raw, _ = self._read("CmtGetRecordDataByRecId", self.libs.qry.CmtGetRecordDataByRecId, request)
-        return messages.parse_record(raw)
+        answer = self._read("CmtGetRecordDataByRecId", "CommitCRMGetRecordDataResponse", request,
+                            FIRST_RECORD_BYTES)
+        return messages.record_values(answer, "CmtGetRecordDataByRecId")
+
+    def system_properties(self) -> dict[str, str]:
+        request = messages.system_properties_request(self.app_name)
+        answer = self._read("CmtGetSystemProperties", "CommitCRMGetSystemPropertiesResponse", request,
+                            FIRST_RECORD_BYTES)
+        return messages.record_values(answer, "CmtGetSystemProperties")
+
+    def field_attributes(self, field_id: str) -> dict[str, str]:
+        """TYPE, SIZE, LABEL… of one field (S1 §4.3/§4.4), cached as the vendor caches them."""
+        if field_id not in self._attributes:
+            request = messages.field_attributes_request(self.app_name, field_id)
+            answer = self._read("CmtGetFieldAttributesByRecId", "CommitCRMGetFieldAttributesResponse", request,
+                                FIRST_RECORD_BYTES)
+            self._attributes[field_id] = messages.record_values(answer, "CmtGetFieldAttributesByRecId")
+        return self._attributes[field_id]
+
+    def field_size(self, field_id: str) -> int | None:
+        """The size of a CHAR field, or ``None`` (no limit given)."""
+        attrs = self.field_attributes(field_id)
+        try:
+            size = int((attrs.get("SIZE") or "0").strip())
+        except ValueError:
+            return None
+        return size if size > 0 and (attrs.get("TYPE") or "CHAR").strip().upper() == "CHAR" else None
 
     def describe(self, status: int) -> str:
         """The vendor's text of a status code."""
-        buf = ctypes.create_string_buffer(512)
         with self._lock:
-            self.libs.qry.CmtGetDescriptionByStatus(status, len(buf), buf)
-        return buf.value.decode(ENCODING, "replace").strip()
+            return self.decode(self.dll.describe_status(status)).strip()
 
-    def _read(self, call_name: str, fn: Any, request: bytes) -> tuple[bytes, int]:
-        size = FIRST_RESPONSE_BYTES
+    def _read(self, call: str, root: str, request: str, first_size: int) -> messages.Answer | None:
+        data = self.encode(request)
+        size = max(first_size, self._sizes.get(call, 0))
 
-        def call() -> tuple[bytes, int]:
+        def attempt() -> messages.Answer | None:
             nonlocal size
             while True:
-                buf = ctypes.create_string_buffer(size)
-                status = ctypes.c_int(0)
-                self.calls[call_name] += 1
-                fn(request, len(request), buf, size, ctypes.byref(status))
-                if status.value == BUFFER_TOO_SMALL and size < MAX_RESPONSE_BYTES:
-                    size *= 4
+                self.calls[call] += 1
+                status, raw = self.dll.read(call, data, size)
+                answer = messages.parse_answer(self.decode(raw), root, call) if status == SUCCESS else None
+                grow = status == BUFFER_TOO_SMALL or (answer is not None and BUFFER_TOO_SMALL_CODE in answer.codes)
+                if grow and size < MAX_RESPONSE_BYTES:
+                    size *= 2
+                    self._sizes[call] = size  # answers of this call are that large: start there next time
                     continue
-                if status.value in (SUCCESS, MORE_RECORDS, NO_RECORDS):
-                    return buf.raw[:size], status.value
-                raise error_for(status.value, call_name)
+                if status != SUCCESS:
+                    codes = messages.parse_codes(_codes_of(self.decode(raw)))
+                    raise error_for(status, call, codes=codes)
+                if answer is not None and any(c not in _INFORMATIVE for c in answer.codes):
+                    raise error_for(status, call, answer.message, codes=answer.codes)
+                return answer
 
         with self._lock:
-            return self._busy_retry(call)
+            result: messages.Answer | None = self._busy_retry(attempt)
+            return result
 
-    # -- status and retries ----------------------------------------------------------------
-    def _call_status(self, call_name: str, fn: Callable[[Any], None]) -> None:
-        status = ctypes.c_int(0)
-        self.calls[call_name] += 1
-        fn(ctypes.byref(status))
-        if status.value != SUCCESS:
-            raise error_for(status.value, call_name)
-
+    # -- the one back-off of this backend ------------------------------------------------------
     def _busy_retry(self, call: Callable[[], Any]) -> Any:
-        delay = BUSY_FIRST_DELAY
-        for attempt in range(BUSY_RETRIES + 1):
+        for attempt, delay in enumerate(backoff()):
             try:
                 return call()
             except DbApiBusy:
@@ -240,8 +392,11 @@ class DbApi:
                     raise
                 logger.debug("RangerMSP database busy (1100); retry in {:.2f} s", delay)
                 self._sleep(delay)
-                delay *= 2
         raise AssertionError("unreachable")
+
+    def pause(self, attempt: int) -> None:
+        """Wait before the ``attempt``-th retry of a write (the same back-off as reads)."""
+        self._sleep(BUSY_FIRST_DELAY * 2 ** min(attempt, BUSY_RETRIES))
 
     @contextmanager
     def counting(self) -> Iterator[Counter[str]]:
@@ -252,4 +407,20 @@ class DbApi:
         seen.update(self.calls - before)
 
 
-__all__ = ["DB_ACCESS", "DbApi", "Libraries", "dll_folder", "load_windows_libraries"]
+# Result codes that come with status 1 and are information, not failure (S1/S2 §4.5).
+_INFORMATIVE = frozenset({MORE_RECORDS, NO_RECORDS, TRUNCATED, BUFFER_TOO_SMALL_CODE})
+
+
+def backoff() -> Iterator[float]:
+    delay = BUSY_FIRST_DELAY
+    for _ in range(BUSY_RETRIES + 1):
+        yield delay
+        delay *= 2
+
+
+def _codes_of(text: str) -> str:
+    start, end = text.find("<ResultCodes>"), text.find("</ResultCodes>")
+    return text[start + len("<ResultCodes>"):end] if 0 <= start < end else ""
+
+
+__all__ = ["DbApi", "DllCalls", "Libraries", "dll_folder", "load_windows_libraries", "working_directory"]

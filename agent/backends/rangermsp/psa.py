@@ -22,6 +22,8 @@ import hashlib
 import re
 import threading
 import time
+import uuid
+from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from datetime import datetime, timezone
@@ -31,10 +33,10 @@ from typing import Any
 from loguru import logger
 
 from agent.backends.rangermsp import fields as F
-from agent.backends.rangermsp.binding import DbApi
+from agent.backends.rangermsp.binding import BUSY_RETRIES, DbApi
 from agent.backends.rangermsp.journal import SideStore
 from agent.backends.rangermsp.messages import Condition
-from agent.backends.rangermsp.status import DbApiNotFound
+from agent.backends.rangermsp.status import DbApiBusy, DbApiError, DbApiNotFound
 from agent.ports.psa import STATUS_NEW, Account, Asset, HistoryNote, PsaNotFound, PsaRejected, PsaUnavailable, Ticket
 from agent.ports.recid import is_rec_id
 from agent.ports.times import now_iso, parse_stored_time, stored_time
@@ -48,6 +50,7 @@ ACCOUNT_MEMO_SECONDS = 30.0
 MERGE_WITNESSES = 5
 MERGE_CHAIN_LIMIT = 10
 _MARKER = re.compile(r"\n?" + re.escape(F.KEY_MARKER).replace(r"\{\}", r"[0-9a-f]{16}") + r"\s*$")
+FRESH_REMEMBERED = 1000
 
 
 class _Keys(threading.local):
@@ -61,9 +64,11 @@ class RangerMspPsa:
     joins_state_transaction = False
 
     def __init__(self, api: DbApi, side: SideStore, *, field_map: F.FieldMap | None = None,
-                 stop_files: tuple[Path, ...] = ()) -> None:
+                 stop_files: tuple[Path, ...] = (), key_sizes: dict[str, int] | None = None) -> None:
         self.api, self.side = api, side
         self.f = field_map or F.FieldMap()
+        self._key_sizes = dict(key_sizes or {})
+        self._fresh = _Recent(FRESH_REMEMBERED)
         self.stop_files = stop_files
         self._keys = _Keys()
         self._accounts = _Memo(ACCOUNT_MEMO_SECONDS)
@@ -100,32 +105,68 @@ class RangerMspPsa:
         return f"{key}/{kind}{counts[kind]}", external_id
 
     # -- the journal -------------------------------------------------------------------------
-    def _create(self, kind: F.Kind, values: dict[str, str], *, marker_field: str | None,
-                lookup: list[Condition]) -> str:
-        """Insert a record exactly once per key (see the module's docstring)."""
+    def _create(self, kind: F.Kind, values: dict[str, str], *, key_field: str,
+                key_value: str | None = None, parent: str | None = None) -> str:
+        """Insert a record exactly once per key (D9; the contract's "Exactly once").
+
+        The key goes into ``key_field``: as the whole value (``key_value``: a ticket's key), or as
+        a marker appended to its text. Before *every* insert, first try or retry, journal entry or
+        not, RangerMSP is asked for the key with a single-condition query: a busy or failed call
+        may have committed. One insert is spared that question: a record whose ``parent`` (the
+        ticket a note hangs on) this backend created moments ago, after its own look-up found
+        nothing — no earlier attempt can have written a record that points to a REC ID that did
+        not exist; a retry after an error always asks.
+        """
         self._check_writable()
         keyed = self._next_key(kind.name)
-        if keyed is None:
-            return self.api.insert(kind, values)
-        key, _ = keyed
+        key = keyed[0] if keyed else f"unkeyed:{uuid.uuid4().hex}"
         entry = self.side.entry(key)
         if entry is not None and entry.rec_id:
             return entry.rec_id
         values = dict(values)
-        conds = list(lookup)
-        if marker_field:
-            marker = F.KEY_MARKER.format(hashlib.sha1(key.encode()).hexdigest()[:16])
-            values[marker_field] = (values.get(marker_field, "") + "\n" + marker).lstrip("\n")
-            conds.append(Condition(marker_field, "LIKE", f"%{marker}%"))
-        if entry is not None:
-            found = self._resolve(kind, [[c.field, c.op, c.value] for c in conds])
-            if found:
-                self.side.complete(key, found)
-                return found
-        self.side.intend(key, kind.prefix, [[c.field, c.op, c.value] for c in conds])
-        rec_id = self.api.insert(kind, values)
-        self.side.complete(key, rec_id)
-        return rec_id
+        if key_value is not None:
+            size = self._key_sizes.get(key_field)
+            if len(key_value) > F.TICKET_KEY_MAX or (size is not None and len(key_value) > size):
+                raise PsaRejected(f"the key {key_value!r} is longer than RangerMSP's {key_field} keeps "
+                                  f"({size or F.TICKET_KEY_MAX} characters), so the record could not be found again")
+            values[key_field] = key_value
+            lookup = Condition(key_field, "=", key_value)
+        else:
+            marker = F.KEY_MARKER.format(hashlib.sha1(key.encode()).hexdigest()[:F.KEY_HASH_LENGTH])
+            values[key_field] = _with_marker(values.get(key_field, ""), marker, self._key_sizes.get(key_field))
+            lookup = Condition(key_field, "like", f"%{marker}%")
+        conds = [[lookup.field, lookup.op, lookup.value]]
+        ask = entry is not None or parent is None or parent not in self._fresh
+        attempt = 0
+        while True:
+            if ask:
+                found = self._resolve(kind, conds)
+                if found:
+                    self.side.complete(key, found)
+                    return found
+            self.side.intend(key, kind.prefix, conds)
+            try:
+                rec_id = self.api.insert(kind, values).rec_id
+            except DbApiBusy:
+                attempt += 1
+                if attempt > BUSY_RETRIES:
+                    raise
+                logger.debug("RangerMSP busy during the insert of {}; looking it up before trying again", key)
+                self.api.pause(attempt)
+                ask = True
+                continue
+            except DbApiError:
+                # Refused: still settle the intent, in case the refusal followed a commit.
+                found = self._resolve(kind, conds)
+                if found:
+                    self.side.complete(key, found)
+                    return found
+                self.side.forget(key)
+                raise
+            self.side.complete(key, rec_id)
+            if ask:
+                self._fresh.add(rec_id)
+            return rec_id
 
     def _resolve(self, kind: F.Kind, lookup: list[list[str]]) -> str | None:
         found = self.api.query(kind, [Condition(*c) for c in lookup], limit=1)
@@ -156,11 +197,11 @@ class RangerMspPsa:
         """The maintenance flag that pauses every write now, or ``None``."""
         return next((flag for flag in self.stop_files if flag.exists()), None)
 
-    def probe(self, *, write_test: str | None = None) -> list[Any]:
+    def probe(self, *, write_test: str | None = None, read_only: bool = False) -> list[Any]:
         """What of the contract holds on this installation (see :mod:`agent.backends.rangermsp.probe`)."""
         from agent.backends.rangermsp.probe import probe
 
-        return probe(self, write_test=write_test)
+        return probe(self, write_test=write_test, read_only=read_only)
 
     # -- employees ---------------------------------------------------------------------------
     def _employee_rec_id(self, login: str | None) -> str:
@@ -209,8 +250,7 @@ class RangerMspPsa:
         worker = self._employee_rec_id(manager)
         if worker:
             values[self.f.account_manager] = worker
-        rec_id = self._create(F.ACCOUNT, values, marker_field=self.f.account_notes,
-                              lookup=[Condition(self.f.account_name, "=", name)])
+        rec_id = self._create(F.ACCOUNT, values, key_field=self.f.account_notes)
         self.side.remember_account(rec_id, auto_created=auto_created, manager=manager or None)
         return rec_id
 
@@ -227,7 +267,14 @@ class RangerMspPsa:
         if merged:
             raise PsaNotFound(f"the account {rec_id} was merged into {merged}")
         row = self._accounts.get(rec_id, lambda: self._read(rec_id, self.f.account_fields(), "account"))
+        if not self._is_account(row):
+            raise PsaNotFound(f"{rec_id} is a contact or an employee in RangerMSP, not an account")
         return self._account(row, seq, auto, manager, created)
+
+    def _is_account(self, row: dict[str, str]) -> bool:
+        """Accounts share their table with contacts (entity kind 5) and employees (facts §5.3)."""
+        kind = row.get(self.f.account_kind, "").strip()
+        return not (kind.lstrip("-").isdigit() and int(kind) in self.f.not_account_kinds)
 
     def _account(self, row: dict[str, str], seq: int, auto: bool, manager: str | None, created: str) -> Account:
         return Account(rec_id=row.get(F.ACCOUNT.rec_id_field, ""), name=row.get(self.f.account_name, ""),
@@ -243,7 +290,11 @@ class RangerMspPsa:
                 return self.get_account(ref)
             except PsaNotFound:
                 return None
-        matches = self.api.query(F.ACCOUNT, [Condition(self.f.account_name, "=", ref.strip())])
+        name = ref.strip()
+        try:
+            matches = self.api.query(F.ACCOUNT, [Condition(self.f.account_name, "=", name)])
+        except PsaRejected:  # a name the unescaped query cannot carry: compared here instead
+            return min((a for a in self.list_accounts() if a.name == name), key=_age, default=None)
         accounts = [a for a in (self._maybe_account(r) for r in matches) if a is not None]
         return min(accounts, key=_age, default=None)
 
@@ -260,12 +311,13 @@ class RangerMspPsa:
     def list_accounts(self) -> list[Account]:
         facts = self.side.all_account_facts()
         accounts = []
-        for rec_id in self.api.query(F.ACCOUNT, [Condition(F.ACCOUNT.rec_id_field, "LIKE", "CRD%")]):
+        for rec_id in self.api.query(F.ACCOUNT, [Condition(F.ACCOUNT.rec_id_field, "like", "CRD%")]):
             seq, auto, manager, merged, created = facts.get(rec_id, (0, False, None, None, ""))
             if merged:
                 continue
             row = self._read(rec_id, self.f.account_fields(), "account")
-            accounts.append(self._account(row, seq, auto, manager, created))
+            if self._is_account(row):
+                accounts.append(self._account(row, seq, auto, manager, created))
         return sorted(accounts, key=_age)
 
     def account_names(self) -> list[tuple[str, str]]:
@@ -354,8 +406,7 @@ class RangerMspPsa:
         values = {self.f.asset_name: name, self.f.asset_account: account_rec_id, self.f.asset_serial: serial or "",
                   self.f.asset_manufacturer: manufacturer or "", self.f.asset_notes: notes,
                   self.f.asset_type: self.f.asset_type_default, self.f.asset_status: self.f.asset_status_default}
-        return self._create(F.ASSET, values, marker_field=self.f.asset_notes,
-                            lookup=[Condition(self.f.asset_account, "=", account_rec_id)])
+        return self._create(F.ASSET, values, key_field=self.f.asset_notes)
 
     def get_asset(self, rec_id: str) -> Asset:
         if not is_rec_id(rec_id, "asset"):
@@ -370,7 +421,7 @@ class RangerMspPsa:
 
     def list_assets(self, account_rec_id: str | None = None) -> list[Asset]:
         cond = (Condition(self.f.asset_account, "=", account_rec_id) if account_rec_id
-                else Condition(F.ASSET.rec_id_field, "LIKE", "AST%"))
+                else Condition(F.ASSET.rec_id_field, "like", "AST%"))
         assets = [self._asset(self._read(r, self.f.asset_fields(), "asset")) for r in self.api.query(F.ASSET, [cond])]
         return sorted(assets, key=lambda a: (a.name.lower(), a.rec_id))
 
@@ -388,15 +439,9 @@ class RangerMspPsa:
         if worker:
             values[self.f.ticket_manager] = worker
         external = self._keys.stack[-1][1] if self._keys.stack else None
-        if external:
-            values[self.f.continuum_ticket] = external
-            rec_id = self._create(F.TICKET, values, marker_field=None,
-                                  lookup=[Condition(self.f.continuum_ticket, "=", external)])
-        else:
-            # No Continuum ticket id: nothing RangerMSP could find the ticket by again, so it is
-            # written once, without a journal entry (only the inbound sync makes keyed tickets).
-            self._check_writable()
-            rec_id = self.api.insert(F.TICKET, values)
+        # A ticket without a Continuum ticket id (the CLI's, the demo's) gets a key of its own.
+        key_value = external or F.GENERATED_TICKET_KEY.format(uuid.uuid4().hex[:16])
+        rec_id = self._create(F.TICKET, values, key_field=self.f.continuum_ticket, key_value=key_value)
         self.side.remember_ticket(rec_id, manager or None, in_inbox, account_rec_id)
         return rec_id
 
@@ -425,7 +470,7 @@ class RangerMspPsa:
         for note_id in ids:
             row = self._read(note_id, self.f.history_fields(), "history note")
             seq, at = known.get(note_id, (10**12, ""))
-            at = at or from_rangermsp_time(row.get(self.f.history_at, ""), self.f.date_format)
+            at = at or self._from_rangermsp_time(row.get(self.f.history_at, ""))
             notes.append((at, seq, HistoryNote(note_id, at, _unmarked(row.get(self.f.history_text, "")))))
         return [note for _, _, note in sorted(notes, key=lambda n: (n[1], n[0]))]
 
@@ -468,9 +513,8 @@ class RangerMspPsa:
             account = self._read(ticket_rec_id, [self.f.ticket_account], "ticket").get(self.f.ticket_account, "")
         at = at or now_iso()
         values = {self.f.history_ticket: ticket_rec_id, self.f.history_account: account,
-                  self.f.history_at: to_rangermsp_time(at, self.f.date_format), self.f.history_text: text}
-        rec_id = self._create(F.HISTORY, values, marker_field=self.f.history_text,
-                              lookup=[Condition(self.f.history_ticket, "=", ticket_rec_id)])
+                  self.f.history_at: self._to_rangermsp_time(at), self.f.history_text: text}
+        rec_id = self._create(F.HISTORY, values, key_field=self.f.history_text, parent=ticket_rec_id)
         self.side.remember_note(rec_id, at)
         return rec_id
 
@@ -490,19 +534,26 @@ class RangerMspPsa:
     def set_inbox(self, rec_id: str, in_inbox: bool) -> None:
         self.side.set_inbox(rec_id, in_inbox)
 
+    # -- dates, as the installation writes them (CmtGetSystemProperties) ---------------------------
+    def _to_rangermsp_time(self, stored: str) -> str:
+        try:
+            return self.api.dates.format(parse_stored_time(stored))
+        except ValueError:
+            return self.api.dates.format(datetime.now(timezone.utc))
 
-def to_rangermsp_time(stored: str, date_format: str = F.DATE_FORMAT) -> str:
-    try:
-        return parse_stored_time(stored).strftime(date_format)
-    except ValueError:
-        return datetime.now(timezone.utc).strftime(date_format)
+    def _from_rangermsp_time(self, text: str) -> str:
+        try:
+            return stored_time(self.api.dates.parse(text).replace(tzinfo=timezone.utc))
+        except ValueError:
+            return ""
 
 
-def from_rangermsp_time(text: str, date_format: str = F.DATE_FORMAT) -> str:
-    try:
-        return stored_time(datetime.strptime(text.strip(), date_format).replace(tzinfo=timezone.utc))
-    except ValueError:
-        return ""
+def _with_marker(text: str, marker: str, size: int | None) -> str:
+    """``text`` with the key marker on its last line, the text shortened so that the marker is
+    never what the field's size cuts off (the DLL truncates to it, 50001)."""
+    room = None if size is None else max(0, size - len(marker) - 1)
+    body = text if room is None else text[:room]
+    return (body + "\n" + marker).lstrip("\n")
 
 
 def _unmarked(text: str) -> str:
@@ -543,3 +594,22 @@ class _Memo:
     def forget(self, rec_id: str) -> None:
         with self._lock:
             self._rows.pop(rec_id, None)
+
+
+class _Recent:
+    """The last ``size`` REC IDs added, for membership tests; thread-safe."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._lock = threading.Lock()
+        self._ids: OrderedDict[str, None] = OrderedDict()
+
+    def add(self, rec_id: str) -> None:
+        with self._lock:
+            self._ids[rec_id] = None
+            while len(self._ids) > self.size:
+                self._ids.popitem(last=False)
+
+    def __contains__(self, rec_id: object) -> bool:
+        with self._lock:
+            return rec_id in self._ids

@@ -1,6 +1,8 @@
 """A simulator of RangerMSP's database API (``CmtDbEng.dll`` and ``CmtDbQry.dll``), for the tests,
-the demo and the benchmarks. Built from the API's description, not from the backend that uses it;
-on a RangerMSP server the real DLLs take its place. See docs/rangermsp-simulator.md."""
+the demo and the benchmarks. Built from the facts gathered about the vendor's own code and the
+shipped DLL (rangermsp-api-facts.md, cited by section), not from the backend that uses it: it
+accepts what the vendor's code sends and refuses what it never sends. On a RangerMSP server the
+real DLLs take its place. See docs/rangermsp-simulator.md."""
 
 from __future__ import annotations
 
@@ -9,8 +11,9 @@ from pathlib import Path
 from agent.sandbox.rangermsp.faults import Faults
 from agent.sandbox.rangermsp.library import DESCRIPTIONS, SimulatorLibraries, simulator_libraries
 from agent.sandbox.rangermsp.records import SimulatorDatabase
+from agent.sandbox.rangermsp.settings import configure
 
-__all__ = ["DESCRIPTIONS", "Faults", "SimulatorDatabase", "SimulatorLibraries", "make_installation",
+__all__ = ["DESCRIPTIONS", "Faults", "SimulatorDatabase", "SimulatorLibraries", "configure", "make_installation",
            "simulator_libraries"]
 
 

@@ -5,7 +5,11 @@ The file ``rangermsp-simulator-faults.json`` in the database folder, re-read whe
 
     {"busy": 3,                 # the next 3 calls answer 1100 and do nothing
      "busy_probability": 0.1,   # or each call, with this probability (seeded by "seed")
-     "small_buffer": 2,         # the next 2 reads answer 110004 (the caller retries larger)
+     "commit_then_busy": 2,     # the next 2 writes commit, then answer 1100 anyway
+     "commit_then_busy_probability": 0.1,  # or each write, with this probability
+     "maintenance": 1,          # the next call answers 1022 (periodic maintenance)
+     "newer_api": 1,            # the next call answers 1023 (a newer API was installed)
+     "small_buffer": 2,         # the next 2 reads answer 1020 (the caller grows its buffer)
      "max_records": 5,          # a query answers at most 5 REC IDs (110019 when more match)
      "die_before_write": 4,     # the 4th write from now kills the process before it commits
      "die_after_write": 4,      # the 4th write from now commits, then the process dies
@@ -73,13 +77,18 @@ class Faults:
             return True
         return False
 
-    def busy(self) -> bool:
+    def before_call(self) -> int:
+        """The status a call answers without doing anything (1100, 1022, 1023), or 0."""
         with self._lock:
             self._refresh()
+            if self._count("maintenance"):
+                return 1022
+            if self._count("newer_api"):
+                return 1023
             if self._count("busy"):
-                return True
+                return 1100
             p = float(self._spec.get("busy_probability", 0) or 0)
-            return p > 0 and self._random.random() < p
+            return 1100 if p > 0 and self._random.random() < p else 0
 
     def small_buffer(self) -> bool:
         with self._lock:
@@ -106,10 +115,14 @@ class Faults:
         if die:
             os._exit(DIED)
 
-    def after_write(self) -> None:
+    def after_write(self) -> int:
+        """After a write committed: die, or answer 1100 although it committed, or 1 (success)."""
         with self._lock:
             self._refresh()
             p = float(self._spec.get("die_probability", 0) or 0)
             die = self._nth_write("die_after_write") or (p > 0 and self._random.random() < p)
+            q = float(self._spec.get("commit_then_busy_probability", 0) or 0)
+            busy = self._count("commit_then_busy") or (q > 0 and self._random.random() < q)
         if die:
             os._exit(DIED)
+        return 1100 if busy else 1

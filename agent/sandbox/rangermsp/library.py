@@ -1,10 +1,11 @@
 """The two DLLs' functions as ctypes function objects over the simulator's records.
 
 Each attribute of :class:`SimulatedEngine` (``CmtDbEng.dll``) and :class:`SimulatedQuery`
-(``CmtDbQry.dll``) is a ``ctypes.CFUNCTYPE`` object: the caller passes exactly what it passes to
-the real functions (bytes, ints, ``create_string_buffer`` objects, ``byref(c_int())``) and the
-simulator writes the answers into that memory, never past the size given, NUL-terminated.
-A Python error inside never escapes (ctypes would swallow it): it becomes status 1100.
+(``CmtDbQry.dll``) is a ``ctypes.CFUNCTYPE`` object with the vendor's signature (facts §1.2): the
+caller passes exactly what it passes to the real functions and the simulator writes the answers
+into that memory, never past the size given, NUL-terminated. A Python error inside never escapes
+(ctypes would swallow it): it becomes status 2000. One :class:`SimulatorLibraries` is one load of
+the DLLs: its Init state lives as long as it does (facts §6).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import ctypes
 import threading
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,22 +26,35 @@ from agent.sandbox.rangermsp.records import SimulatorDatabase
 from agent.sandbox.rangermsp.schema import (
     BY_CODE,
     BY_PREFIX,
+    ENTITY_ACCOUNT,
+    ENTITY_KINDS,
     MISSING_REQUIRED,
     PLACEHOLDER_BODY,
     STATUS_NEW,
-    TEXT_ENCODING,
+    STATUS_TEXTS,
+    Installation,
+    Table,
 )
+from agent.sandbox.rangermsp.settings import read_installation
 
-SUCCESS, BAD_APP_NAME, DB_ACCESS, NOT_INITIALISED = 1, 1015, 1100, 1100
-TOO_SMALL, MORE, NONE_MATCHED = 110004, 110019, 110021
+# Status values and result codes (facts §4.6/§4.7).
+SUCCESS, NOT_INITIALISED, NO_DB_FOLDER, BAD_DB_FOLDER, BAD_APP_NAME = 1, 1008, 1009, 1010, 1015
+SMALL_RECID_BUFFER, BAD_REC_ID, NO_SUCH_REC_ID, TOO_SMALL = 1006, 1017, 1019, 1020
+MAINTENANCE, NEWER_API, DB_ACCESS, GENERAL, CANNOT_DELETE = 1022, 1023, 1100, 2000, 1501
+TRUNCATED, ILLEGAL_KIND, ILLEGAL_STATUS, NO_RECORD = 50001, 51000, 54005, 150003
+MORE, NONE_MATCHED = 110019, 110021
+STOP_FILE = "CRMStop.ini"  # <RangerMSP>\DBsys\CRMStop.ini (facts §6, S6)
 DESCRIPTIONS = {
-    1: "Success", 1015: "Application name must be 3-15 characters", 1100: "Database access error",
-    110001: "Missing data kind", 110002: "Wrong root element", 110003: "Bad record count",
-    110004: "Response buffer too small", 110005: "Bad query filter", 110008: "Bad data kind",
-    110019: "More records exist", 110021: "No records found", 150001: "Invalid XML or data",
-    150002: "Unknown field name", 150003: "No record for this REC ID", 150004: "XML version not supported",
-    150005: "XML version missing", 150006: "REC ID is a placeholder", 150007: "REC ID is a placeholder",
-    150008: "Invalid REC ID",
+    1: "OK", 1008: "Cannot process the transaction. Make sure to call the INIT procedure at least once prior "
+    "to sending transactions for processing.", 1009: "Path specified for Commit DB folder not found.",
+    1010: "Path specified for Commit DB folder found, but its contents do not reflect a valid DB folder.",
+    1015: "Software name is too long. Make sure your software name has 3 to 15 characters.",
+    1017: "Invalid Record ID received. Record ID should consist of exactly 20 characters.",
+    1019: "Invalid RECID received. Its value cannot point to any entity in CommitCRM.",
+    1020: "The size for the result buffer is too small. Increase its size and try again.",
+    1022: "API calls cannot currently be processed due to periodic maintenance. Please try again in a few moments.",
+    1023: "A newer API version was found. Please restart any applications that use the CommitCRM API and try again.",
+    1100: "Database access error", 2000: "General Error Occurred",
 }
 
 _STATUS = ctypes.POINTER(ctypes.c_int)
@@ -47,190 +62,302 @@ _STR, _INT, _BUF = ctypes.c_char_p, ctypes.c_int, ctypes.c_void_p
 INIT = ctypes.CFUNCTYPE(None, _STR, _STR, _STATUS)
 TERMINATE = ctypes.CFUNCTYPE(None)
 INS_UPD = ctypes.CFUNCTYPE(None, _STR, _INT, _STR, _STR, _INT, _INT, _INT, _INT, _INT, _BUF, _BUF, _BUF, _STATUS)
+DELETE = ctypes.CFUNCTYPE(None, _STR, _INT, _STR, _STR, _INT, _INT, _INT, _INT, _BUF, _BUF, _BUF, _STATUS)
 READ = ctypes.CFUNCTYPE(None, _STR, _INT, _BUF, _INT, _STATUS)
 DESCRIBE = ctypes.CFUNCTYPE(None, _INT, _INT, _BUF)
 
 
-def _put(buf: int | None, size: int, text: str) -> bool:
-    """Write ``text`` and a NUL into ``buf``; ``False`` (nothing written) if it does not fit."""
-    data = text.encode(TEXT_ENCODING, errors="replace")
-    if buf is None or len(data) + 1 > size:
-        return False
-    ctypes.memmove(buf, data + b"\x00", len(data) + 1)
-    return True
-
-
 class _Simulator:
-    """What both DLLs share in one process: the records, the faults, the call counts."""
+    """What both DLLs share in one load: the records, the installation, the faults, the Init state."""
 
     def __init__(self) -> None:
         self.lock = threading.RLock()
         self.db: SimulatorDatabase | None = None
         self.faults: Faults | None = None
-        self.users = 0
+        self.installation = Installation()
+        self.root: Path | None = None
+        # Each DLL stores its Init status once: before Init every call answers 1008; Init only
+        # initialises while it is 1008; Terminate does not reset it (facts §6, S2 disassembly).
+        self.init_status = {"eng": NOT_INITIALISED, "qry": NOT_INITIALISED}
         self.calls: Counter[str] = Counter()
 
-    def init(self, app_name: bytes | None, db_path: bytes | None, status: Any, name: str) -> None:
-        self.calls[name] += 1
-        try:
-            app = (app_name or b"").decode(TEXT_ENCODING, "replace")
-            if not 3 <= len(app) <= 15:
-                status[0] = BAD_APP_NAME
-                return
-            folder = Path((db_path or b"").decode(TEXT_ENCODING, "replace"))
-            with self.lock:
-                if self.db is None:
-                    self.db = SimulatorDatabase(folder)
-                    self.faults = Faults(folder)
-                self.users += 1
-            status[0] = SUCCESS
-        except Exception:  # noqa: BLE001 - nothing may escape a DLL function
-            logger.exception("simulator: init failed")
-            status[0] = DB_ACCESS
+    # -- text in the installation's ANSI code page (facts §3.3) -------------------------------
+    def decode(self, data: bytes | None) -> str:
+        return (data or b"").decode(self.installation.code_page, errors="replace")
 
-    def terminate(self, name: str) -> None:
+    def put(self, buf: int | None, size: int, text: str) -> bool:
+        """Write ``text`` into ``buf`` as StrPLCopy does (at most ``size`` bytes and a NUL);
+        ``False`` (nothing written) when it is longer (facts §4.5: the DLL answers 1020)."""
+        data = text.encode(self.installation.code_page, errors="replace")
+        if buf is None or len(data) > size:
+            return False
+        ctypes.memmove(buf, data + b"\x00", len(data) + 1)
+        return True
+
+    def init(self, which: str, app_name: bytes | None, db_path: bytes | None, status: Any, name: str) -> None:
         self.calls[name] += 1
         with self.lock:
-            self.users = max(0, self.users - 1)
-            if self.users == 0 and self.db is not None:
-                self.db.close()
-                self.db = self.faults = None
+            if self.init_status[which] != NOT_INITIALISED:
+                status[0] = self.init_status[which]
+                return
+            try:
+                status[0] = self.init_status[which] = self._init(app_name, db_path)
+            except Exception:  # noqa: BLE001 - nothing may escape a DLL function
+                logger.exception("simulator: init failed")
+                status[0] = self.init_status[which] = GENERAL
 
-    def guarded(self, name: str, status: Any, work: Any) -> None:
+    def _init(self, app_name: bytes | None, db_path: bytes | None) -> int:
+        app = (app_name or b"").decode("latin-1")
+        if not 3 <= len(app) <= 15:
+            return BAD_APP_NAME
+        folder = Path((db_path or b"").decode("latin-1"))
+        if not folder.is_dir():
+            return NO_DB_FOLDER
+        if self.db is None:
+            self.installation = read_installation(folder)
+            self.db = SimulatorDatabase(folder)
+            self.faults = Faults(folder)
+            self.root = folder.parent
+        return SUCCESS
+
+    def terminate(self, name: str) -> None:
+        self.calls[name] += 1  # the stored Init status stays (facts §6)
+
+    def guarded(self, name: str, which: str, status: Any, work: Callable[[SimulatorDatabase, Faults], int],
+                fail: Callable[[Refused], None] | None = None) -> None:
         self.calls[name] += 1
         try:
-            if self.db is None or self.faults is None:
-                status[0] = NOT_INITIALISED
-                return
-            if self.faults.busy():
-                status[0] = DB_ACCESS
-                return
-            status[0] = work(self.db, self.faults)
+            with self.lock:
+                if self.init_status[which] != SUCCESS:
+                    status[0] = self.init_status[which]
+                    return
+                assert self.db is not None and self.faults is not None
+                if self.root is not None and (self.root / "Dbsys" / STOP_FILE).exists():
+                    status[0] = MAINTENANCE
+                    return
+                early = self.faults.before_call()
+                if early:
+                    status[0] = early
+                    return
+                status[0] = work(self.db, self.faults)
         except Refused as exc:
             status[0] = exc.status
+            if fail is not None:
+                fail(exc)
         except Exception:  # noqa: BLE001 - nothing may escape a DLL function
             logger.exception("simulator: {} failed", name)
-            status[0] = DB_ACCESS
+            status[0] = GENERAL
 
 
 def _check_rec_id(rec_id: str) -> None:
-    if len(rec_id) != 20 or rec_id[:3] not in BY_PREFIX or not rec_id[3:].isalnum():
-        raise Refused(150008, f"{rec_id!r} is not a REC ID")
-    if rec_id[3:] == PLACEHOLDER_BODY:
-        raise Refused(150006, f"{rec_id} is a placeholder")
+    if len(rec_id) != 20:
+        raise Refused(BAD_REC_ID, f"{rec_id!r} is not 20 characters")
+    if rec_id[:3] not in BY_PREFIX or not rec_id[3:].isalnum():
+        raise Refused(NO_SUCH_REC_ID, f"{rec_id!r} points to nothing")
 
 
 class SimulatedEngine:
-    """``CmtDbEng.dll``."""
+    """``CmtDbEng.dll``: insert, update and delete (facts §2)."""
 
     def __init__(self, sim: _Simulator) -> None:
         self._sim = sim
-        self.CmtInitDbEngDll = INIT(lambda a, d, st: sim.init(a, d, st, "CmtInitDbEngDll"))
+        self.CmtInitDbEngDll = INIT(lambda a, d, st: sim.init("eng", a, d, st, "CmtInitDbEngDll"))
         self.CmtTerminateDbEngDll = TERMINATE(lambda: sim.terminate("CmtTerminateDbEngDll"))
         self.CmtInsUpdRec = INS_UPD(self._ins_upd)
-
-    def _ins_upd(self, app: bytes, table_id: int, data: bytes, mapping: bytes, flag: int, reserved: int,
-                 recid_size: int, errcodes_size: int, errmsg_size: int, recid_buf: int, errcodes_buf: int,
-                 errmsg_buf: int, status: Any) -> None:
-        def work(db: SimulatorDatabase, faults: Faults) -> int:
-            try:
-                table = BY_CODE.get(table_id)
-                if table is None:
-                    raise Refused(110008, f"unknown table {table_id}")
-                quote, delimiter, names = messages.parse_map(mapping or b"")
-                values = messages.parse_data(data or b"", quote, delimiter)
-                if len(values) != len(names):
-                    raise Refused(150001, f"{len(values)} values for {len(names)} fields")
-                unknown = [n for n in names if n not in table.fields]
-                if unknown:
-                    raise Refused(150002, f"unknown field(s) for {table.datakind}: {', '.join(unknown)}")
-                fields = dict(zip(names, values))
-                fields.pop(table.rec_id_field, None)
-                fields.pop("FLDTKTTICKETNO", None)
-                target = ctypes.string_at(recid_buf).decode(TEXT_ENCODING, "replace").strip() if recid_buf else ""
-                faults.before_write()
-                if target:
-                    _check_rec_id(target)
-                    if target[:3] != table.prefix or not db.update(target, fields):
-                        raise Refused(150003, f"no {table.datakind} with REC ID {target}")
-                else:
-                    missing = [n for n in table.required if not fields.get(n)]
-                    if missing:
-                        raise Refused(MISSING_REQUIRED, f"required field(s) missing: {', '.join(missing)}")
-                    if table.prefix == "TKT" and not fields.get("FLDTKTSTATUS"):
-                        fields["FLDTKTSTATUS"] = str(STATUS_NEW)
-                    target = db.insert(table, fields)
-                    _put(recid_buf, recid_size + 1, target)
-                faults.after_write()
-                return SUCCESS
-            except Refused as exc:
-                _put(errcodes_buf, errcodes_size, str(exc.status))
-                _put(errmsg_buf, errmsg_size, str(exc)[: max(0, errmsg_size - 1)])
-                raise
-
-        self._sim.guarded("CmtInsUpdRec", status, work)
-
-
-
-
-class SimulatedQuery:
-    """``CmtDbQry.dll``."""
-
-    def __init__(self, sim: _Simulator) -> None:
-        self._sim = sim
-        self.CmtInitDbQryDll = INIT(lambda a, d, st: sim.init(a, d, st, "CmtInitDbQryDll"))
-        self.CmtTerminateDbQryDll = TERMINATE(lambda: sim.terminate("CmtTerminateDbQryDll"))
-        self.CmtGetQueryRecIds = READ(self._query)
-        self.CmtGetRecordDataByRecId = READ(self._record)
+        self.CmtDelete = DELETE(self._delete)
         self.CmtGetDescriptionByStatus = DESCRIBE(self._describe)
 
-    def _query(self, request: bytes, length: int, buf: int, size: int, status: Any) -> None:
-        def work(db: SimulatorDatabase, faults: Faults) -> int:
-            query = messages.parse_query((request or b"")[:length])
-            if faults.small_buffer():
-                return TOO_SMALL
-            found = [r[query.table.rec_id_field] for r in db.records(query.table.datakind)
-                     if messages.matches(r, query)]
-            if not found:
-                _put(buf, size, messages.query_answer(query.table, []))
-                return NONE_MATCHED
-            cap = min(query.max_records, faults.max_records() or query.max_records)
-            answer = messages.query_answer(query.table, found[:cap])
-            if not _put(buf, size, answer):
-                return TOO_SMALL
-            return MORE if len(found) > cap else SUCCESS
+    def _buffers(self, table_id: int, data: bytes, mapping: bytes) -> tuple[Table, dict[str, str]]:
+        table = BY_CODE.get(table_id)
+        if table is None:
+            raise Refused(1001, f"unknown data kind {table_id}")
+        quote, delimiter, names = messages.parse_map(self._sim.decode(mapping))
+        values = messages.parse_data(self._sim.decode(data), quote, delimiter)
+        if len(values) != len(names):
+            raise Refused(1002, f"{len(values)} values for {len(names)} fields")
+        unknown = [n for n in names if n not in table.fields]
+        if unknown:
+            raise Refused(GENERAL, f"unknown field(s) for {table.datakind}: {', '.join(unknown)}", (150010,))
+        return table, dict(zip(names, values))
 
-        self._sim.guarded("CmtGetQueryRecIds", status, work)
+    def _ins_upd(self, app: bytes, table_id: int, data: bytes, mapping: bytes, cont_when_invalid: int,
+                 flags: int, recid_size: int, errcodes_size: int, errmsg_size: int, recid_buf: int,
+                 errcodes_buf: int, errmsg_buf: int, status: Any) -> None:
+        sim = self._sim
 
-    def _record(self, request: bytes, length: int, buf: int, size: int, status: Any) -> None:
+        def fail(exc: Refused) -> None:
+            sim.put(errcodes_buf, errcodes_size, ",".join(map(str, exc.codes)))
+            sim.put(errmsg_buf, errmsg_size, str(exc)[:errmsg_size])
+
         def work(db: SimulatorDatabase, faults: Faults) -> int:
-            rec_id, names = messages.parse_record_request((request or b"")[:length])
-            _check_rec_id(rec_id)
-            table = BY_PREFIX[rec_id[:3]]
-            unknown = [n for n in names if n not in table.fields]
-            if unknown or not names:
-                raise Refused(150002, f"unknown field(s): {', '.join(unknown) or '(none asked)'}")
-            record = db.get(rec_id)
-            if record is None:
-                raise Refused(150003, f"no record {rec_id}")
-            if faults.small_buffer():
-                return TOO_SMALL
-            if not _put(buf, size, messages.record_answer(record, names)):
-                return TOO_SMALL
+            if (cont_when_invalid, flags) != (0, 0):
+                # The vendor passes 0, 0 (facts §2.1); what 1 does is unknown, so it is refused here.
+                raise Refused(GENERAL, f"arguments 5 and 6 are {cont_when_invalid}, {flags}: the vendor passes 0, 0")
+            if recid_size < 20:
+                raise Refused(SMALL_RECID_BUFFER, "the RECID buffer must hold at least 20 characters")
+            table, fields = self._buffers(table_id, data, mapping)
+            codes = self._validate(table, fields)
+            # The rec-id buffer is output only: whatever the caller put in it is ignored (facts §2.1).
+            target = fields.pop(table.rec_id_field, "")
+            fields.pop("FLDTKTTICKETNO", None)
+            faults.before_write()
+            if target:
+                _check_rec_id(target)
+                if target[:3] != table.prefix or not db.update(target, fields):
+                    raise Refused(NO_SUCH_REC_ID, f"no {table.datakind} with REC ID {target}", (NO_RECORD,))
+            else:
+                missing = [n for n in table.required if not fields.get(n)]
+                if missing:
+                    raise Refused(GENERAL, f"mandatory field(s) missing: {', '.join(missing)}", (MISSING_REQUIRED,))
+                if table.prefix == "TKT":
+                    fields.setdefault("FLDTKTSTATUS", str(STATUS_NEW))
+                if table.prefix == "CRD":
+                    fields.setdefault("FLDCRDENTITYKIND", str(ENTITY_ACCOUNT))
+                target = db.insert(table, fields)
+                sim.put(recid_buf, recid_size, target)
+            sim.put(errcodes_buf, errcodes_size, ",".join(map(str, codes)))
+            return faults.after_write()
+
+        sim.guarded("CmtInsUpdRec", "eng", status, work, fail)
+
+    def _validate(self, table: Table, fields: dict[str, str]) -> tuple[int, ...]:
+        """Values RangerMSP refuses, and text truncated to its field's size with 50001 (facts §3.1)."""
+        status = fields.get("FLDTKTSTATUS")
+        if table.prefix == "TKT" and status is not None and (not status.isdigit() or int(status) not in STATUS_TEXTS):
+            raise Refused(GENERAL, f"illegal ticket status {status!r}", (ILLEGAL_STATUS,))
+        kind = fields.get("FLDCRDENTITYKIND")
+        if table.prefix == "CRD" and kind not in (None, "") and (not kind.isdigit() or int(kind) not in ENTITY_KINDS):
+            raise Refused(GENERAL, f"illegal account entity kind {kind!r}", (ILLEGAL_KIND,))
+        codes: list[int] = []
+        for name, value in list(fields.items()):
+            size = self._sim.installation.size(table, name)
+            if size and len(value) > size:
+                fields[name] = value[:size]
+                codes = [TRUNCATED]
+        return tuple(codes)
+
+    def _delete(self, app: bytes, table_id: int, data: bytes, mapping: bytes, flags: int, recid_size: int,
+                errcodes_size: int, errmsg_size: int, recid_buf: int, errcodes_buf: int, errmsg_buf: int,
+                status: Any) -> None:
+        sim = self._sim
+
+        def fail(exc: Refused) -> None:
+            sim.put(errcodes_buf, errcodes_size, ",".join(map(str, exc.codes)))
+            sim.put(errmsg_buf, errmsg_size, str(exc)[:errmsg_size])
+
+        def work(db: SimulatorDatabase, faults: Faults) -> int:
+            table, fields = self._buffers(table_id, data, mapping)
+            target = fields.get(table.rec_id_field, "")
+            if set(fields) != {table.rec_id_field}:
+                raise Refused(CANNOT_DELETE, "a delete names the REC ID field only (facts §2.1)")
+            _check_rec_id(target)
+            if target[:3] != table.prefix or not db.delete(target):
+                raise Refused(NO_SUCH_REC_ID, f"no {table.datakind} with REC ID {target}", (NO_RECORD,))
             return SUCCESS
 
-        self._sim.guarded("CmtGetRecordDataByRecId", status, work)
+        sim.guarded("CmtDelete", "eng", status, work, fail)
 
     def _describe(self, code: int, size: int, buf: int) -> None:
         self._sim.calls["CmtGetDescriptionByStatus"] += 1
-        text = DESCRIPTIONS.get(code, f"Unknown status {code}")
-        data = text.encode(TEXT_ENCODING)[: max(0, size - 1)]
-        if buf and size > 0:
-            ctypes.memmove(buf, data + b"\x00", len(data) + 1)
+        self._sim.put(buf, max(0, size), DESCRIPTIONS.get(code, "This status does not exist in CommitCRM")[:size])
+
+
+class SimulatedQuery:
+    """``CmtDbQry.dll``: queries, records, field attributes, system properties (facts §4)."""
+
+    def __init__(self, sim: _Simulator) -> None:
+        self._sim = sim
+        self.CmtInitDbQryDll = INIT(lambda a, d, st: sim.init("qry", a, d, st, "CmtInitDbQryDll"))
+        self.CmtTerminateDbQryDll = TERMINATE(lambda: sim.terminate("CmtTerminateDbQryDll"))
+        self.CmtGetQueryRecIds = READ(self._query)
+        self.CmtGetRecordDataByRecId = READ(self._record)
+        self.CmtGetFieldAttributesByRecId = READ(self._field)
+        self.CmtGetSystemProperties = READ(self._properties)
+        self.CmtGetDescriptionByStatus = DESCRIBE(self._describe)
+
+    def _answer(self, name: str, root: str, request: bytes, length: int, buf: int, size: int, status: Any,
+                body: Callable[[SimulatorDatabase, Faults, str], tuple[str, tuple[int, ...]]]) -> None:
+        sim = self._sim
+
+        def fail(exc: Refused) -> None:
+            sim.put(buf, size, messages.answer(root, status=exc.status, codes=exc.codes, message=str(exc)))
+
+        def work(db: SimulatorDatabase, faults: Faults) -> int:
+            text, codes = body(db, faults, sim.decode((request or b"")[:length]))
+            if faults.small_buffer() or not sim.put(buf, size, messages.answer(root, text, codes=codes)):
+                return TOO_SMALL
+            return SUCCESS
+
+        sim.guarded(name, "qry", status, work, fail)
+
+    def _query(self, request: bytes, length: int, buf: int, size: int, status: Any) -> None:
+        def body(db: SimulatorDatabase, faults: Faults, text: str) -> tuple[str, tuple[int, ...]]:
+            query = messages.parse_query(text)
+            found = [r for r in db.records(query.table.datakind) if messages.matches(r, query.where, query.table)]
+            for name, descending in reversed(query.order):
+                found.sort(key=_field_value(name), reverse=descending)
+            ids = [r[query.table.rec_id_field] for r in found]
+            if not ids:
+                return "", (NONE_MATCHED,)
+            cap = min(query.max_records, faults.max_records() or query.max_records)
+            return messages.query_body(query.table, ids[:cap]), ((MORE,) if len(ids) > cap else ())
+
+        self._answer("CmtGetQueryRecIds", "CommitCRMQueryDataResponse", request, length, buf, size, status, body)
+
+    def _record(self, request: bytes, length: int, buf: int, size: int, status: Any) -> None:
+        def body(db: SimulatorDatabase, faults: Faults, text: str) -> tuple[str, tuple[int, ...]]:
+            rec_id, names = messages.parse_record_request(text)
+            _check_rec_id(rec_id)
+            if rec_id[3:] == PLACEHOLDER_BODY:
+                return "", (150007,)
+            table = BY_PREFIX[rec_id[:3]]
+            unknown = [n for n in names if n not in table.fields]
+            if unknown:
+                return "", (150010,)
+            record = db.get(rec_id)
+            if record is None:
+                return "", (NO_RECORD,)
+            return messages.record_body(record, names or sorted(table.fields)), ()
+
+        self._answer("CmtGetRecordDataByRecId", "CommitCRMGetRecordDataResponse", request, length, buf, size,
+                     status, body)
+
+    def _field(self, request: bytes, length: int, buf: int, size: int, status: Any) -> None:
+        def body(db: SimulatorDatabase, faults: Faults, text: str) -> tuple[str, tuple[int, ...]]:
+            name = messages.parse_field_request(text)
+            table = next((t for t in BY_CODE.values() if name in t.fields), None)
+            if table is None:
+                return "", (150010,)
+            size_of = self._sim.installation.size(table, name)
+            kind = "NUMBER" if name in table.numeric else ("MEMO" if size_of == 0 else "CHAR")
+            return messages.values_body({"TYPE": kind, "SIZE": str(size_of), "LABEL": name[6:].title(),
+                                         "HINT": "", "NAME": name, "DEFAULTVALUE": "", "DISPLAYSYMBOL": ""}), ()
+
+        self._answer("CmtGetFieldAttributesByRecId", "CommitCRMGetFieldAttributesResponse", request, length, buf,
+                     size, status, body)
+
+    def _properties(self, request: bytes, length: int, buf: int, size: int, status: Any) -> None:
+        def body(db: SimulatorDatabase, faults: Faults, text: str) -> tuple[str, tuple[int, ...]]:
+            messages.parse_properties_request(text)
+            inst = self._sim.installation
+            return messages.values_body({"CmtDateFormat": inst.date_format, "CmtDateSeparator": inst.date_separator,
+                                         "CmtTimeFormat": inst.time_format,
+                                         "CmtIsTimeFormatAMPMInUse": "Y" if inst.am_pm else "N"}), ()
+
+        self._answer("CmtGetSystemProperties", "CommitCRMGetSystemPropertiesResponse", request, length, buf, size,
+                     status, body)
+
+    def _describe(self, code: int, size: int, buf: int) -> None:
+        self._sim.calls["CmtGetDescriptionByStatus"] += 1
+        self._sim.put(buf, max(0, size), DESCRIPTIONS.get(code, "This status does not exist in CommitCRM")[:size])
+
+
+def _field_value(name: str) -> Callable[[dict[str, str]], str]:
+    return lambda record: record.get(name, "")
 
 
 class SimulatorLibraries:
-    """The pair of simulated DLLs of one process: ``eng`` and ``qry``, as the backend loads them."""
+    """One load of the pair of simulated DLLs: ``eng`` and ``qry``, as the backend loads them."""
 
     def __init__(self) -> None:
         self._sim = _Simulator()
@@ -248,5 +375,5 @@ class SimulatorLibraries:
 
 
 def simulator_libraries() -> SimulatorLibraries:
-    """A fresh pair of simulated DLLs; their records live in the ``db_path`` given to the init calls."""
+    """A fresh load of the simulated DLLs; their records live in the ``db_path`` given to the Init calls."""
     return SimulatorLibraries()

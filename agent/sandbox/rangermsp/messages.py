@@ -1,4 +1,9 @@
-"""Reading the callers' buffers and requests, and writing the answers, as the DB API describes them."""
+"""Reading the callers' buffers and requests, and writing the answers, as the vendor's code sends
+and reads them (facts §3.1, §4.1, §4.3, §4.4). What the vendor never sends is refused.
+
+The vendor's query XML is not well-formed (a raw ``<`` in ``op="<"``, values not escaped), so
+requests are read with patterns, not with an XML parser, exactly as tolerant as the vendor needs.
+"""
 
 from __future__ import annotations
 
@@ -6,175 +11,244 @@ import re
 from dataclasses import dataclass
 from xml.sax.saxutils import escape, quoteattr
 
-from agent.sandbox.rangermsp.schema import (
-    BY_DATAKIND,
-    DATE_DISPLAY,
-    MAX_REQUEST_BYTES,
-    RAW_FIELDS,
-    STATUS_TEXTS,
-    TEXT_ENCODING,
-    XML_ENCODING_NAME,
-    Table,
-)
-from dbsys.safexml import UnsafeXML, parse_bytes
+from agent.sandbox.rangermsp.schema import BY_DATAKIND, MAX_REQUEST_BYTES, RAW_FIELDS, STATUS_TEXTS, Table
 
-OPERATORS = ("=", ">", ">=", "<", "<=", "LIKE", "NOT", "NOT LIKE")
+# The vendor's operator strings (facts §4.1), matched case-insensitively (PyCommit writes LIKE).
+OPERATORS = ("=", ">", ">=", "<", "<=", "like", "not", "not like")
 
 
 class Refused(Exception):
-    """A call refused with a status code."""
+    """A call refused: ``status`` for the ``int*`` status, ``codes`` for ResultCodes / the codes buffer."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, codes: tuple[int, ...] = ()) -> None:
         super().__init__(message)
-        self.status = status
-
-
-def decode(data: bytes) -> str:
-    try:
-        return data.decode(TEXT_ENCODING)
-    except UnicodeDecodeError as exc:
-        raise Refused(150001, f"text not in {TEXT_ENCODING}: {exc}") from None
+        self.status, self.codes = status, codes
 
 
 # -- writes ------------------------------------------------------------------------------------
-def parse_map(raw: bytes) -> tuple[str, str, list[str]]:
-    """The quote character, the delimiter and the field names of a map buffer."""
-    lines = decode(raw).split("\n")
+def parse_map(text: str) -> tuple[str, str, list[str]]:
+    """The quote, the delimiter and the field ids of a map buffer (facts §3.1; a trailing LF, as
+    PyCommit sends it, §3.2, is tolerated)."""
+    lines = text.split("\n")
     if lines and lines[-1] == "":
         lines.pop()
     if len(lines) < 3 or len(lines[0]) != 1 or len(lines[1]) != 1:
-        raise Refused(150001, "the map buffer must hold the quote, the delimiter, then one field name per line")
+        raise Refused(1003, "the map buffer must hold the quote, the delimiter, then one field id per line")
     return lines[0], lines[1], [line.strip() for line in lines[2:]]
 
 
-def parse_data(raw: bytes, quote: str, delimiter: str) -> list[str]:
-    """The values of a data buffer: each quoted, a quote inside doubled, separated by the delimiter."""
-    text, values, i = decode(raw), [], 0
-    while True:
-        if i >= len(text) or text[i] != quote:
-            raise Refused(150001, f"the data buffer has no opening quote at character {i}")
-        i += 1
-        chars = []
-        while True:
-            j = text.find(quote, i)
-            if j < 0:
-                raise Refused(150001, "the data buffer has a value without its closing quote")
-            chars.append(text[i:j])
-            if text.startswith(quote * 2, j):
-                chars.append(quote)
-                i = j + 2
-                continue
-            i = j + 1
-            break
-        values.append("".join(chars))
-        if i == len(text):
-            return values
-        if text[i] != delimiter:
-            raise Refused(150001, f"the data buffer has {text[i]!r} where the delimiter was expected")
-        i += 1
+def parse_data(text: str, quote: str, delimiter: str) -> list[str]:
+    """The values of a data buffer: ``'v1','v2'``, nothing escaped (facts §3.1). A quote inside a
+    value stays as it is unless it is followed by the delimiter and a quote (how the engine reads
+    that is unverified: the simulator's choice)."""
+    if text.endswith(delimiter):  # PyCommit's trailing delimiter (facts §3.2)
+        text = text[:-1]
+    if len(text) < 2 or not (text.startswith(quote) and text.endswith(quote)):
+        raise Refused(1002, "the data buffer must hold quoted values separated by the delimiter")
+    return text[1:-1].split(quote + delimiter + quote)
 
 
 # -- requests ----------------------------------------------------------------------------------
-def _request_root(raw: bytes, pi_name: str, root_tag: str, wrong_root: int):
-    if len(raw) > MAX_REQUEST_BYTES:
-        raise Refused(150001, "the request is too large")
-    text = decode(raw).split("\x00", 1)[0].strip()
-    head = re.match(r"<\?" + pi_name + r"\s+version\s*=\s*\"([^\"]*)\"\s*\?>", text)
+def _body(text: str, pi_name: str, exact_pi: str | None = None) -> str:
+    if len(text) > MAX_REQUEST_BYTES:
+        raise Refused(2000, "the request is too large", (150001,))
+    text = text.split("\x00", 1)[0]
+    head = re.search(r"<\?" + pi_name + r"\s+version\s*=\s*\"([^\"]*)\"\s*\?>", text, flags=re.IGNORECASE)
     if head is None:
-        raise Refused(150005, f"the request does not start with <?{pi_name} version=\"1.0\" ?>")
+        raise Refused(2000, f"the request has no <?{pi_name} version=\"1.0\" ?>", (150005,))
     if head.group(1) != "1.0":
-        raise Refused(150004, f"XML version {head.group(1)!r} is not supported")
-    try:
-        root = parse_bytes(text[head.end():].encode("utf-8"), max_bytes=MAX_REQUEST_BYTES, what="request")
-    except UnsafeXML as exc:
-        raise Refused(150001, str(exc)) from None
-    if root.tag != root_tag:
-        raise Refused(wrong_root, f"the root element is <{root.tag}>, not <{root_tag}>")
-    return root
+        raise Refused(2000, f"XML version {head.group(1)!r} is not supported", (150004,))
+    if exact_pi and exact_pi not in text:
+        # The DLL's query parser holds the literal 'version="' (facts §4.1): no spaces.
+        raise Refused(2000, f"the query's processing instruction must read {exact_pi}", (150005,))
+    return text[head.end():]
+
+
+def _element(body: str, tag: str) -> str | None:
+    found = re.search(rf"<{tag}>(.*?)</{tag}>", body, flags=re.IGNORECASE | re.DOTALL)
+    return found.group(1) if found else None
+
+
+def _root(body: str, root: str, code: int) -> str:
+    inner = _element(body, root)
+    if inner is None:
+        raise Refused(2000, f"the request has no <{root}>", (code,))
+    return inner
+
+
+@dataclass(frozen=True)
+class Cond:
+    field: str
+    op: str
+    value: str
+
+
+@dataclass(frozen=True)
+class Node:
+    link: str  # "and" / "or"
+    items: tuple[Expr, ...]
+
+
+Expr = Cond | Node
 
 
 @dataclass
 class Query:
     table: Table
     max_records: int
-    groups: list[list[tuple[str, str, str]]]  # OR of ANDs of (field, op, value)
+    where: Expr | None
+    order: list[tuple[str, bool]]  # (field, descending)
 
 
-def parse_query(raw: bytes) -> Query:
-    root = _request_root(raw, "commitcrmxmlqueryrequest", "CommitCRMQueryDataRequest", 110002)
-    kind = root.find("Datakind")
-    if kind is None or not (kind.text or "").strip():
-        raise Refused(110001, "the query names no <Datakind>")
-    table = BY_DATAKIND.get((kind.text or "").strip())
-    if table is None:
-        raise Refused(110008, f"unknown data kind {kind.text!r}")
-    try:
-        max_records = int((root.findtext("MaxRecordCount") or "").strip())
-    except ValueError:
-        raise Refused(110003, "<MaxRecordCount> is not a number") from None
-    if max_records < 1:
-        raise Refused(110003, "<MaxRecordCount> must be at least 1")
-    groups: list[list[tuple[str, str, str]]] = [[]]
-    where = root.find("Query/Where")
-    expect_condition = True
-    for child in (where if where is not None else []):
-        if child.tag == "Link":
-            link = (child.text or "").strip().upper()
-            if expect_condition or link not in ("AND", "OR"):
-                raise Refused(110005, f"misplaced or unknown <Link>{child.text}</Link>")
-            if link == "OR":
-                groups.append([])
-            expect_condition = True
+_TOKEN = re.compile(r"<Link>(.*?)</Link>|<(\w+)\s+op=\"([^\"]*)\"\s*>(.*?)</\2>|(\S)",
+                    flags=re.IGNORECASE | re.DOTALL)
+_LINKS = {" and ": "and", " or ": "or", " ( ": "(", " ) ": ")"}
+
+
+def _tokens(where: str, table: Table) -> list[str | Cond]:
+    tokens: list[str | Cond] = []
+    for match in _TOKEN.finditer(where):
+        link, name, op, value, junk = match.groups()
+        if junk is not None:
+            raise Refused(2000, f"unexpected text {junk!r} in <where>", (110005,))
+        if link is not None:
+            # The vendor writes every link with a space on each side (facts §4.1): ' and ', ' ( '.
+            word = _LINKS.get(link.lower())
+            if word is None:
+                raise Refused(2000, f"<Link>{link}</Link> is not ' and ', ' or ', ' ( ' or ' ) '", (110005,))
+            tokens.append(word)
             continue
-        if not expect_condition:
-            raise Refused(110005, "two conditions without a <Link> between them")
-        op = (child.get("op") or "").strip().upper()
-        if op not in OPERATORS:
-            raise Refused(110005, f"unknown operator {child.get('op')!r}")
-        if child.tag not in table.fields:
-            raise Refused(110005, f"{child.tag} is not a field of {table.datakind}")
-        groups[-1].append((str(child.tag), op, child.text or ""))
-        expect_condition = False
-    if where is not None and len(where) and expect_condition:
-        raise Refused(110005, "the filter ends with a <Link>")
-    return Query(table, max_records, groups)
+        if op.lower() not in OPERATORS:
+            raise Refused(2000, f"unknown operator {op!r}", (110005,))
+        if name.upper() not in table.fields:
+            raise Refused(2000, f"{name} is not a field of {table.datakind}", (150010,))
+        tokens.append(Cond(name.upper(), op.lower(), value))
+    return tokens
 
 
-def matches(record: dict[str, str], query: Query) -> bool:
-    return any(all(_holds(record.get(f, ""), op, v) for f, op, v in group) for group in query.groups)
+def _parse_expr(tokens: list[str | Cond], pos: int) -> tuple[Expr, int]:
+    """expr := and-term ('or' and-term)*; and-term := atom ('and' atom)*; atom := cond | '(' expr ')'."""
+    ors: list[Expr] = []
+    ands: list[Expr] = []
+    while True:
+        if pos >= len(tokens):
+            raise Refused(2000, "the filter ends where a condition was expected", (110005,))
+        token = tokens[pos]
+        if token == "(":
+            inner, pos = _parse_expr(tokens, pos + 1)
+            if pos >= len(tokens) or tokens[pos] != ")":
+                raise Refused(2000, "a ' ( ' is not closed", (110005,))
+            ands.append(inner)
+            pos += 1
+        elif isinstance(token, Cond):
+            ands.append(token)
+            pos += 1
+        else:
+            raise Refused(2000, f"{token!r} where a condition was expected", (110005,))
+        if pos < len(tokens) and tokens[pos] in ("and", "or"):
+            if tokens[pos] == "or":
+                ors.append(Node("and", tuple(ands)))
+                ands = []
+            pos += 1
+            continue
+        ors.append(Node("and", tuple(ands)))
+        return Node("or", tuple(ors)), pos
 
 
-def _holds(actual: str, op: str, wanted: str) -> bool:
-    if op in ("LIKE", "NOT LIKE"):
+def parse_query(text: str) -> Query:
+    body = _body(text, "commitcrmxmlqueryrequest", '<?commitcrmxmlqueryrequest version="1.0" ?>')
+    root = _root(body, "CommitCRMQueryDataRequest", 110002)
+    kind = _element(root, "Datakind")
+    if kind is None or not kind.strip():
+        raise Refused(2000, "the query names no <Datakind>", (110001,))
+    table = BY_DATAKIND.get(kind.strip().upper())  # the DLL trims and upper-cases it (facts §4.1)
+    if table is None:
+        raise Refused(2000, f"unknown data kind {kind!r}", (110008,))
+    try:
+        max_records = int((_element(root, "MaxRecordCount") or "").strip())
+    except ValueError:
+        raise Refused(2000, "<MaxRecordCount> is not a number", (110003,)) from None
+    if max_records < 1:
+        raise Refused(2000, "<MaxRecordCount> must be at least 1", (110003,))
+    query = _element(root, "query") or ""
+    where_text = _element(query, "where") or ""
+    tokens = _tokens(where_text, table)
+    where: Expr | None = None
+    if tokens:
+        where, end = _parse_expr(tokens, 0)
+        if end != len(tokens):
+            raise Refused(2000, "the filter has more after its end", (110005,))
+    order = []
+    for name, direction in re.findall(r"<(\w+)\s+dir=\"(\w+)\"\s*/>", _element(query, "order") or "",
+                                      flags=re.IGNORECASE):
+        if name.upper() not in table.fields:
+            raise Refused(2000, f"{name} is not a field of {table.datakind}", (150010,))
+        order.append((name.upper(), direction.lower() == "desc"))
+    return Query(table, max_records, where, order)
+
+
+def matches(record: dict[str, str], expr: Expr | None, table: Table) -> bool:
+    if expr is None:
+        return True
+    if isinstance(expr, Cond):
+        return _holds(record.get(expr.field, ""), expr.op, expr.value, expr.field in table.numeric)
+    results = (matches(record, item, table) for item in expr.items)
+    return any(results) if expr.link == "or" else all(results)
+
+
+def _holds(actual: str, op: str, wanted: str, numeric: bool) -> bool:
+    if op in ("like", "not like"):
         pattern = "".join(".*" if c == "%" else "." if c == "_" else re.escape(c) for c in wanted)
         found = re.fullmatch(pattern, actual, flags=re.IGNORECASE | re.DOTALL) is not None
-        return found if op == "LIKE" else not found
+        return found if op == "like" else not found
     a: float | str
     b: float | str
-    try:
-        a, b = float(actual), float(wanted)
-    except ValueError:
-        a, b = actual.lower(), wanted.lower()
-    return {"=": a == b, "NOT": a != b, ">": a > b, ">=": a >= b, "<": a < b, "<=": a <= b}[op]  # type: ignore[operator]
+    if numeric:
+        try:
+            a, b = float(actual or 0), float(wanted)
+        except ValueError:
+            a, b = actual, wanted
+    else:
+        a, b = actual.upper(), wanted.upper()  # the SQL strings hold UPPER( (facts §4.1)
+    return {"=": a == b, "not": a != b, ">": a > b, ">=": a >= b, "<": a < b, "<=": a <= b}[op]  # type: ignore[operator]
 
 
-def parse_record_request(raw: bytes) -> tuple[str, list[str]]:
-    root = _request_root(raw, "commitcrmxmlgetrecorddatarequest", "CommitCRMGetRecordDataRequest", 110002)
-    rec_id = (root.findtext("GetRecordByRecId") or "").strip()
-    names = [n.strip() for n in (root.findtext("SelectFieldsList") or "").split(",") if n.strip()]
+def sort_key(record: dict[str, str], order: list[tuple[str, bool]]) -> list[str]:
+    return [record.get(name, "") for name, _ in order]
+
+
+def parse_record_request(text: str) -> tuple[str, list[str]]:
+    body = _body(text, "commitcrmxmlgetrecorddatarequest")
+    root = _root(body, "CommitCRMGetRecordDataRequest", 150011)
+    rec_id = (_element(root, "GetRecordByRecId") or "").strip()
+    names = [n.strip().upper() for n in (_element(root, "SelectFieldsList") or "").split(",") if n.strip()]
     return rec_id, names
 
 
-# -- answers -----------------------------------------------------------------------------------
-_HEAD = f'<?xml version="1.0" encoding="{XML_ENCODING_NAME}"?>'
+def parse_field_request(text: str) -> str:
+    body = _body(text, "commitcrmxmlgetfieldattributesrequest")
+    root = _root(body, "CommitCRMGetFieldAttributesRequest", 190001)
+    return (_element(root, "GetRecordByRecId") or "").strip().upper()
 
 
-def query_answer(table: Table, rec_ids: list[str]) -> str:
-    body = "".join(f"<RecordData><{table.rec_id_field}>{r}</{table.rec_id_field}></RecordData>" for r in rec_ids)
-    return f"{_HEAD}<CommitCRMQueryDataResponse>{body}</CommitCRMQueryDataResponse>"
+def parse_properties_request(text: str) -> None:
+    body = _body(text, "commitcrmxmlgetsystempropertiesrequest")
+    _root(body, "CommitCRMGetSystemPropertiesRequest", 200001)
 
 
-def record_answer(record: dict[str, str], names: list[str]) -> str:
+# -- answers (facts §4.4: Status, ResultCodes, ResultMessage, RecordData) ----------------------------
+def answer(root: str, body: str = "", *, status: int = 1, codes: tuple[int, ...] = (), message: str = "") -> str:
+    word = "SUCCESS" if status == 1 else "FAILURE"
+    return (f'<?xml version="1.0" ?>\r\n<{root}><Status StatsValue="{status}">{word}</Status>'
+            f"<ResultCodes>{','.join(map(str, codes))}</ResultCodes><ResultMessage>{escape(message)}</ResultMessage>"
+            f"{body}</{root}>")
+
+
+def query_body(table: Table, rec_ids: list[str]) -> str:
+    return "".join(f"<RecordData><{table.rec_id_field}>{r}</{table.rec_id_field}></RecordData>" for r in rec_ids)
+
+
+def record_body(record: dict[str, str], names: list[str]) -> str:
     parts = []
     for name in names:
         value = record.get(name, "")
@@ -183,9 +257,13 @@ def record_answer(record: dict[str, str], names: list[str]) -> str:
             parts.append(f"<{name} CmtRawData={quoteattr(value)}>{escape(shown)}</{name}>")
         else:
             parts.append(f"<{name}>{escape(value)}</{name}>")
-    return f"{_HEAD}<CommitCRMGetRecordDataResponse><RecordData>{''.join(parts)}</RecordData>" \
-           "</CommitCRMGetRecordDataResponse>"
+    return f"<RecordData>{''.join(parts)}</RecordData>"
 
 
-__all__ = ["DATE_DISPLAY", "Query", "Refused", "matches", "parse_data", "parse_map", "parse_query",
-           "parse_record_request", "query_answer", "record_answer"]
+def values_body(values: dict[str, str]) -> str:
+    return "<RecordData>" + "".join(f"<{k}>{escape(v)}</{k}>" for k, v in values.items()) + "</RecordData>"
+
+
+__all__ = ["Query", "Refused", "answer", "matches", "parse_data", "parse_field_request", "parse_map",
+           "parse_properties_request", "parse_query", "parse_record_request", "query_body", "record_body",
+           "sort_key", "values_body"]

@@ -4,15 +4,15 @@
 from __future__ import annotations
 
 import json
+import random
 import sqlite3
 import threading
 from pathlib import Path
 from typing import Any
 
-from agent.sandbox.rangermsp.schema import BY_PREFIX, Table
+from agent.sandbox.rangermsp.schema import BY_PREFIX, ENTITY_ACCOUNT, REC_ID_CHARS, Table
 
 FILE_NAME = "rangermsp-simulator.sqlite"
-ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 
 class SimulatorDatabase:
@@ -23,6 +23,7 @@ class SimulatorDatabase:
         self.folder = Path(db_folder)
         self.folder.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
+        self._random = random.SystemRandom()
         self._conn = sqlite3.connect(str(self.folder / FILE_NAME), isolation_level=None, check_same_thread=False,
                                      timeout=30)
         self._conn.execute("PRAGMA journal_mode=WAL")
@@ -38,22 +39,30 @@ class SimulatorDatabase:
 
     # -- what the DLL functions use --------------------------------------------------------
     def insert(self, table: Table, fields: dict[str, str]) -> str:
+        """A new record under a random REC ID: a prefix and 17 characters, not in any order (the
+        example ``CRDO4H7A4S453D55P4JJ``, facts §5.7), so that nothing may page by creation order."""
         with self._lock:
             self._conn.execute("BEGIN IMMEDIATE")
             try:
-                seq = self._conn.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM records").fetchone()[0]
-                rec_id = table.prefix + _base36(seq, 17)
+                while True:
+                    rec_id = table.prefix + "".join(self._random.choice(REC_ID_CHARS) for _ in range(17))
+                    if self._conn.execute("SELECT 1 FROM records WHERE rec_id = ?", (rec_id,)).fetchone() is None:
+                        break
                 values = dict(fields, **{table.rec_id_field: rec_id})
                 if table.prefix == "TKT":
                     number = self._bump("ticket_no")
                     values["FLDTKTTICKETNO"] = str(number)
-                self._conn.execute("INSERT INTO records(seq, rec_id, prefix, fields) VALUES (?, ?, ?, ?)",
-                                   (seq, rec_id, table.prefix, json.dumps(values)))
+                self._conn.execute("INSERT INTO records(rec_id, prefix, fields) VALUES (?, ?, ?)",
+                                   (rec_id, table.prefix, json.dumps(values)))
                 self._conn.execute("COMMIT")
             except BaseException:
                 self._conn.execute("ROLLBACK")
                 raise
         return rec_id
+
+    def delete(self, rec_id: str) -> bool:
+        with self._lock:
+            return self._conn.execute("DELETE FROM records WHERE rec_id = ?", (rec_id,)).rowcount > 0
 
     def _bump(self, name: str) -> int:
         self._conn.execute("INSERT INTO counters(name, value) VALUES (?, 1)"
@@ -76,12 +85,13 @@ class SimulatorDatabase:
         return json.loads(row[0]) if row else None
 
     def records(self, kind: str) -> list[dict[str, str]]:
-        """Every record of a kind (``ACCOUNT``, ``TICKET``, ``ASSET``, ``HISTORY-NOTE``, or a prefix), oldest first."""
+        """Every record of a kind (``ACCOUNT``, ``TICKET``, ``ASSET``, ``HISTORY-NOTE``, or a prefix), in the
+        order they were stored (a query without ``<order>`` answers in no REC ID order)."""
         from agent.sandbox.rangermsp.schema import BY_DATAKIND
 
         table = BY_DATAKIND.get(kind) or BY_PREFIX[kind]
         with self._lock:
-            rows = self._conn.execute("SELECT fields FROM records WHERE prefix = ? ORDER BY rec_id",
+            rows = self._conn.execute("SELECT fields FROM records WHERE prefix = ? ORDER BY seq",
                                       (table.prefix,)).fetchall()
         return [json.loads(r[0]) for r in rows]
 
@@ -95,7 +105,11 @@ class SimulatorDatabase:
         """A record made in RangerMSP itself (not through the API)."""
         from agent.sandbox.rangermsp.schema import BY_DATAKIND
 
-        return self.insert(BY_DATAKIND[kind], {k: str(v) for k, v in fields.items()})
+        table = BY_DATAKIND[kind]
+        values = {k: str(v) for k, v in fields.items()}
+        if table.prefix == "CRD":
+            values.setdefault("FLDCRDENTITYKIND", str(ENTITY_ACCOUNT))
+        return self.insert(table, values)
 
     def merge_accounts(self, source: str, into: str) -> None:
         """RangerMSP's account merge: the source's tickets, assets and notes move, the source goes
@@ -112,11 +126,3 @@ class SimulatorDatabase:
                     self._conn.execute("UPDATE records SET fields = ? WHERE seq = ?", (json.dumps(values), seq))
             self._conn.execute("DELETE FROM records WHERE rec_id = ?", (source,))
             self._conn.execute("COMMIT")
-
-
-def _base36(number: int, width: int) -> str:
-    digits = []
-    while number:
-        number, rem = divmod(number, 36)
-        digits.append(ALPHABET[rem])
-    return "".join(reversed(digits)).rjust(width, "0")
