@@ -43,6 +43,12 @@ SPECIFIC: dict[str, dict[int, str]] = {
         FAILED: "an agent or another demo still runs in the folder",
         BAD_USAGE: "the folder is not new, empty or one the demo made: it is left untouched",
     },
+    "psa probe": {
+        DONE: "every check passed on this installation",
+        FAILED: "a check failed or could not be made (`--read-only`, maintenance): each detail says what to fix",
+        BAD_USAGE: "the backend refused to start before any check (a key field too small, `DateFormat=` not the "
+                   "installation's, …), said on stderr; or the backend has no DB API to probe",
+    },
     "status": {
         DONE: "the status was printed, whether the agent runs or not",
         FAILED: "`--check`: no agent is running for the Dbsys folder (for monitoring)",

@@ -192,6 +192,27 @@ def test_4_a_failed_init_is_not_retried_in_the_same_load(tmp_path):
     assert sim.calls["CmtInitDbEngDll"] == 1  # the DLL keeps its failure: asking again is pointless
 
 
+def test_4_the_simulator_initialises_once_per_load_and_keeps_a_failure(tmp_path, installation):
+    sim = simulator_libraries()
+    status = ctypes.c_int(0)
+    sim.qry.CmtInitDbQryDll(APP, str(tmp_path / "missing").encode(), ctypes.byref(status))
+    assert status.value == 1009
+    sim.qry.CmtInitDbQryDll(APP, str(installation / "Db").encode(), ctypes.byref(status))
+    assert status.value == 1009  # the stored failure, not a second try
+    fresh = simulator_libraries()  # a new load: Init works
+    fresh.qry.CmtInitDbQryDll(APP, str(installation / "Db").encode(), ctypes.byref(status))
+    assert status.value == 1
+    fresh.qry.CmtTerminateDbQryDll()
+    fresh.qry.CmtInitDbQryDll(APP, str(installation / "Db").encode(), ctypes.byref(status))
+    assert status.value == 1  # Terminate does not reset the stored status
+
+
+def test_4_an_ini_of_an_earlier_release_with_its_strftime_date_format_still_starts(tmp_path):
+    psa, db, _ = open_simulator_psa(tmp_path, rangermsp_date_format="%d/%m/%Y %H:%M")
+    psa.close()
+    db.close()
+
+
 def test_4_text_travels_in_the_installations_ansi_code_page(tmp_path):
     configure(tmp_path / "RangerMSP" / "Db", code_page="cp1250")
     with simulator_psa(tmp_path, rangermsp_code_page="cp1250") as (psa, db):

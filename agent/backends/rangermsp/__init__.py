@@ -73,9 +73,18 @@ def key_field_sizes(api: DbApi, field_map: FieldMap) -> dict[str, int]:
     return sizes
 
 
+def _date_tokens(text: str) -> str:
+    """A date format in RangerMSP's tokens; the strftime form of earlier releases (whose template
+    shipped ``%d/%m/%Y %H:%M``) is read as the same tokens."""
+    date_part = text.strip().split(" ")[0]
+    for code, token in (("%d", "dd"), ("%m", "mm"), ("%Y", "yyyy"), ("%y", "yy")):
+        date_part = date_part.replace(code, token)
+    return date_part.lower()
+
+
 def _check_date_format(api: DbApi, expected: str) -> None:
     actual = api.dates.date_format
-    if expected.strip() and expected.strip().lower() != actual.strip().lower():
+    if expected.strip() and _date_tokens(expected) != _date_tokens(actual):
         raise ConfigError([f"[RangerMSP] DateFormat={expected} but this RangerMSP installation writes dates as "
                            f"{actual} (CmtGetSystemProperties): set DateFormat={actual}, or leave it empty to "
                            "follow the installation"])

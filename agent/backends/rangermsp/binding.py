@@ -236,8 +236,8 @@ class DbApi:
         db = self.encode(self.libs.db_path)
         with self._lock, working_directory(self.libs.folder):
             for which in ("CmtInitDbEngDll", "CmtInitDbQryDll"):
-                seen_before = which in self.dll.init_status
-                self.calls[which] += 0 if seen_before else 1
+                if which not in self.dll.init_status:
+                    self.calls[which] += 1
                 status = self.dll.init(which, self._app, db)
                 if status != SUCCESS:
                     raise init_failed(status, which)
