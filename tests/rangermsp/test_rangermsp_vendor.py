@@ -364,3 +364,26 @@ def test_8_the_probe_fails_with_what_to_fix_on_a_us_date_format_or_a_truncating_
     configure(make_installation(tmp_path / "RangerMSP") / "Db", **settings)
     shown = run_cli(["psa", "probe"], config=_ini(tmp_path, extra))
     assert shown.code == 2 and words in shown.err
+
+
+def test_6_an_unfinished_write_in_a_journal_of_an_earlier_release_is_settled_at_start_up(tmp_path):
+    from agent.backends.rangermsp.journal import SideStore
+
+    installation = make_installation(tmp_path / "RangerMSP")
+    db = SimulatorDatabase(installation / "Db")
+    account = db.add("ACCOUNT", FLDCRDFULLNAME="ACME")
+    ticket = db.add("TICKET", FLDTKTCARDID=account, FLDTKTPROBLEM="t", FLDTKTUSER1="4711")
+    db.add("HISTORY-NOTE", FLDHISLINKRECID=ticket, FLDHISDESCRIPTION="created\n[zenithlink:0123456789abcdef]")
+    side = SideStore(tmp_path / "zenithlink-rangermsp.sqlite3")
+    side.intend("change:1/ticket1", "TKT", [["FLDTKTUSER1", "=", "4711"]])
+    side.intend("change:1/history1", "HIS", [["FLDHISLINKRECID", "=", ticket],
+                                             ["FLDHISDESCRIPTION", "LIKE", "%[zenithlink:0123456789abcdef]%"]])
+    side.close()
+    psa, _, _ = open_simulator_psa(tmp_path)
+    try:
+        assert psa.side.unfinished() == []
+        assert psa.side.entry("change:1/ticket1").rec_id == ticket
+        assert [n.text for n in psa.get_ticket(ticket).history] == ["created"]
+    finally:
+        psa.close()
+        db.close()

@@ -49,7 +49,9 @@ ACCOUNT_MEMO_SECONDS = 30.0
 # them (more only when tickets were deleted there too), and how many merges are followed.
 MERGE_WITNESSES = 5
 MERGE_CHAIN_LIMIT = 10
-_MARKER = re.compile(r"\n?" + re.escape(F.KEY_MARKER).replace(r"\{\}", r"[0-9a-f]{16}") + r"\s*$")
+# The key marker, and the one of earlier releases ("[zenithlink:<hash>]"), stripped when shown.
+_MARKER = re.compile(r"\n?(" + re.escape(F.KEY_MARKER).replace(r"\{\}", r"[0-9a-f]{16}")
+                     + r"|\[zenithlink:[0-9a-f]{16}\])\s*$")
 FRESH_REMEMBERED = 1000
 
 
@@ -155,6 +157,8 @@ class RangerMspPsa:
                 self.api.pause(attempt)
                 ask = True
                 continue
+            except PsaUnavailable:
+                raise  # maintenance (1022) or a restart (1023): the intent stays, looked up before the next try
             except DbApiError:
                 # Refused: still settle the intent, in case the refusal followed a commit.
                 found = self._resolve(kind, conds)
@@ -169,7 +173,8 @@ class RangerMspPsa:
             return rec_id
 
     def _resolve(self, kind: F.Kind, lookup: list[list[str]]) -> str | None:
-        found = self.api.query(kind, [Condition(*c) for c in lookup], limit=1)
+        # Journals of earlier releases hold upper-case operators ("LIKE"): the DLL reads them alike.
+        found = self.api.query(kind, [Condition(f, op.lower(), v) for f, op, v in lookup], limit=1)
         return found[0] if found else None
 
     def resolve_unfinished(self) -> int:
