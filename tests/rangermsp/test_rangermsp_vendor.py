@@ -387,3 +387,19 @@ def test_6_an_unfinished_write_in_a_journal_of_an_earlier_release_is_settled_at_
     finally:
         psa.close()
         db.close()
+
+
+def test_8_the_probe_reads_the_dlls_bitness_from_its_pe_header(tmp_path):
+    import struct
+
+    with simulator_psa(tmp_path) as (psa, _db):
+        head = bytearray(512)
+        head[:2] = b"MZ"
+        struct.pack_into("<I", head, 0x3C, 0x80)
+        head[0x80:0x84] = b"PE\0\0"
+        struct.pack_into("<HH", head, 0x84, 0x14C, 0)
+        struct.pack_into("<H", head, 0x80 + 24, 0x10B)
+        (tmp_path / "RangerMSP" / "ThirdParty" / "UserDev" / "CmtDbQry.dll").write_bytes(bytes(head))
+        [bitness] = [f for f in psa.probe(read_only=True) if f.check == "bitness"]
+    expected = "ok" if ctypes.sizeof(ctypes.c_void_p) == 4 else "failed"
+    assert bitness.verdict == expected and "32-bit" in bitness.detail

@@ -6,14 +6,16 @@ transactions: each call commits alone, so ``transaction()`` and ``savepoint()`` 
 
 - The engines name each unit of work with :meth:`RangerMspPsa.keyed` (a Continuum change, an
   outbox row, a request). Every record created inside gets a key derived from it: the n-th
-  ticket, note, account or asset written under that name.
-- Before the DLL call the key's intent is made durable in the backend's journal
-  (:mod:`agent.backends.rangermsp.journal`); after it, the REC ID. The key also goes into the
-  record: a ticket's Continuum ticket id in the configured user field, a marker line in a
-  note's text or an account's or asset's notes (stripped again when read).
-- A key that is written again (a page replayed after a crash or a failure) returns the record
-  made the first time, with no DLL call; an intent without a REC ID is first resolved by a
-  query for the key, and only if RangerMSP has no such record is it created.
+  ticket, note, account or asset written under that name. A record created outside any unit
+  (the CLI, the demo) gets a fresh key of its own.
+- The key goes into the record: a ticket's Continuum ticket id (or a generated key) in the
+  configured ticket field, a marker line in a note's text or an account's or asset's notes
+  (stripped again when read). Key fields too small for their key are refused at start-up.
+- Before every insert, first try or retry, journal entry or not, RangerMSP is asked for the key
+  with a single-condition query (a busy or failed call may have committed); only a note on a
+  ticket this process has just created after its own look-up found nothing is spared that
+  question. The intent is made durable in the journal (:mod:`agent.backends.rangermsp.journal`)
+  before the DLL call, the REC ID after it; a key written again is answered by the journal.
 """
 
 from __future__ import annotations
