@@ -403,3 +403,21 @@ def test_8_the_probe_reads_the_dlls_bitness_from_its_pe_header(tmp_path):
         [bitness] = [f for f in psa.probe(read_only=True) if f.check == "bitness"]
     expected = "ok" if ctypes.sizeof(ctypes.c_void_p) == 4 else "failed"
     assert bitness.verdict == expected and "32-bit" in bitness.detail
+
+
+def test_3_an_agent_started_during_maintenance_waits_and_then_checks_and_writes(tmp_path):
+    installation = make_installation(tmp_path / "RangerMSP")
+    configure(installation / "Db", date_format="mm/dd/yyyy", field_sizes={"FLDTKTUSER1": 12})
+    flag = installation / "Dbsys" / "CRMStop.ini"
+    flag.write_text("")
+    psa, db, _ = open_simulator_psa(tmp_path)  # every call answers 1022: the start-up checks wait
+    try:
+        with pytest.raises(PsaUnavailable, match="maintenance"):
+            psa.add_account("ACME")
+        flag.unlink()
+        with pytest.raises(ConfigError, match="only 12 characters in FLDTKTUSER1"):
+            psa.add_account("ACME")  # the start-up checks, made before the first write
+        assert psa.api.dates.date_format == "mm/dd/yyyy"
+    finally:
+        psa.close()
+        db.close()

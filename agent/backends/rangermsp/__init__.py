@@ -7,11 +7,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from loguru import logger
+
 from agent.backends.rangermsp.binding import DbApi, Libraries, load_windows_libraries
 from agent.backends.rangermsp.fields import FieldMap
 from agent.backends.rangermsp.journal import SideStore
 from agent.backends.rangermsp.psa import RangerMspPsa
-from agent.backends.rangermsp.status import app_name_problem
+from agent.backends.rangermsp.status import DbApiMaintenance, app_name_problem
 from agent.errors import ConfigError
 
 __all__ = ["RangerMspPsa", "backend", "open_backend", "paused_by", "simulator_backend"]
@@ -118,12 +120,22 @@ def open_backend(libraries: Libraries, settings: Any, state: Any, installation: 
     api = DbApi(libraries, app_name, code_page=getattr(settings, "rangermsp_code_page", None) or None)
     api.open()
     database = Path(state.db.path)
+    expected = getattr(settings, "rangermsp_date_format", None) or ""
+
+    def start_up_checks() -> dict[str, int]:
+        _check_date_format(api, expected)
+        return key_field_sizes(api, field_map)
+
     try:
-        _check_date_format(api, getattr(settings, "rangermsp_date_format", None) or "")
-        sizes = key_field_sizes(api, field_map)
+        try:
+            sizes: dict[str, int] | None = start_up_checks()
+        except DbApiMaintenance:
+            logger.warning("RangerMSP is in maintenance: the start-up checks of its fields are made before the "
+                           "first write")
+            sizes = None
         side = SideStore(database.with_name(database.stem + "-rangermsp.sqlite3"))
         return RangerMspPsa(api, side, field_map=field_map, stop_files=stop_files(settings, installation),
-                            key_sizes=sizes)
+                            key_sizes=sizes, start_up_checks=start_up_checks)
     except BaseException:
         api.close()
         raise

@@ -44,6 +44,7 @@ from agent.backends.rangermsp.status import (
     SUCCESS,
     TRUNCATED,
     DbApiBusy,
+    DbApiMaintenance,
     error_for,
     init_failed,
 )
@@ -216,7 +217,7 @@ class DbApi:
         self._sleep = sleep
         self._lock = threading.RLock()
         self.calls: Counter[str] = Counter()
-        self.dates = SystemDates()
+        self._dates: SystemDates | None = None
         self.properties: dict[str, str] = {}
         self._attributes: dict[str, dict[str, str]] = {}
         self._sizes: dict[str, int] = {}
@@ -242,8 +243,19 @@ class DbApi:
                 if status != SUCCESS:
                     raise init_failed(status, which)
             self._open = True
-        self.properties = self.system_properties()
-        self.dates = SystemDates.from_properties(self.properties)
+        try:
+            _ = self.dates
+        except DbApiMaintenance:
+            logger.warning("RangerMSP is in maintenance: its date format is read when the maintenance ends")
+
+    @property
+    def dates(self) -> SystemDates:
+        """The installation's date and time format, read once from ``CmtGetSystemProperties``
+        (as the vendor's ``Application.Initialize`` does, facts §5.6)."""
+        if self._dates is None:
+            self.properties = self.system_properties()
+            self._dates = SystemDates.from_properties(self.properties)
+        return self._dates
 
     def close(self) -> None:
         with self._lock:

@@ -26,7 +26,7 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from datetime import datetime, timezone
 from pathlib import Path
@@ -38,7 +38,7 @@ from agent.backends.rangermsp import fields as F
 from agent.backends.rangermsp.binding import BUSY_RETRIES, DbApi
 from agent.backends.rangermsp.journal import SideStore
 from agent.backends.rangermsp.messages import Condition
-from agent.backends.rangermsp.status import DbApiBusy, DbApiError, DbApiNotFound
+from agent.backends.rangermsp.status import DbApiBusy, DbApiError, DbApiMaintenance, DbApiNotFound
 from agent.ports.psa import STATUS_NEW, Account, Asset, HistoryNote, PsaNotFound, PsaRejected, PsaUnavailable, Ticket
 from agent.ports.recid import is_rec_id
 from agent.ports.times import now_iso, parse_stored_time, stored_time
@@ -68,16 +68,23 @@ class RangerMspPsa:
     joins_state_transaction = False
 
     def __init__(self, api: DbApi, side: SideStore, *, field_map: F.FieldMap | None = None,
-                 stop_files: tuple[Path, ...] = (), key_sizes: dict[str, int] | None = None) -> None:
+                 stop_files: tuple[Path, ...] = (), key_sizes: dict[str, int] | None = None,
+                 start_up_checks: Callable[[], dict[str, int]] | None = None) -> None:
         self.api, self.side = api, side
         self.f = field_map or F.FieldMap()
-        self._key_sizes = dict(key_sizes or {})
+        # None: the start-up checks could not be made (maintenance); they are made before the first write.
+        self._key_sizes = key_sizes
+        self._start_up_checks = start_up_checks
+        self._settled = False
         self._fresh = _Recent(FRESH_REMEMBERED)
         self.stop_files = stop_files
         self._keys = _Keys()
         self._accounts = _Memo(ACCOUNT_MEMO_SECONDS)
         self._unmapped: set[str] = set()  # logins already warned of
-        self.resolve_unfinished()
+        try:
+            self.resolve_unfinished()
+        except DbApiMaintenance:
+            logger.warning("RangerMSP is in maintenance: unfinished writes are settled before the first write")
         side.prune()
 
     # -- units of work ---------------------------------------------------------------------
@@ -129,7 +136,7 @@ class RangerMspPsa:
             return entry.rec_id
         values = dict(values)
         if key_value is not None:
-            size = self._key_sizes.get(key_field)
+            size = (self._key_sizes or {}).get(key_field)
             if len(key_value) > F.TICKET_KEY_MAX or (size is not None and len(key_value) > size):
                 raise PsaRejected(f"the key {key_value!r} is longer than RangerMSP's {key_field} keeps "
                                   f"({size or F.TICKET_KEY_MAX} characters), so the record could not be found again")
@@ -137,7 +144,8 @@ class RangerMspPsa:
             lookup = Condition(key_field, "=", key_value)
         else:
             marker = F.KEY_MARKER.format(hashlib.sha1(key.encode()).hexdigest()[:F.KEY_HASH_LENGTH])
-            values[key_field] = _with_marker(values.get(key_field, ""), marker, self._key_sizes.get(key_field))
+            size = (self._key_sizes or {}).get(key_field)
+            values[key_field] = _with_marker(values.get(key_field, ""), marker, size)
             lookup = Condition(key_field, "like", f"%{marker}%")
         conds = [[lookup.field, lookup.op, lookup.value]]
         ask = entry is not None or parent is None or parent not in self._fresh
@@ -192,6 +200,7 @@ class RangerMspPsa:
                 self.side.forget(entry.key)
                 logger.info("journal: the write {} never reached RangerMSP; it is made again when due", entry.key)
             settled += 1
+        self._settled = True
         return settled
 
     def _check_writable(self) -> None:
@@ -199,6 +208,10 @@ class RangerMspPsa:
         if flag is not None:
             raise PsaUnavailable(f"RangerMSP is in maintenance ({flag} exists): zenithlink writes nothing "
                                  "to it until that file goes, then goes on by itself")
+        if self._key_sizes is None and self._start_up_checks is not None:
+            self._key_sizes = self._start_up_checks()
+        if not self._settled:
+            self.resolve_unfinished()
 
     def paused_by(self) -> Path | None:
         """The maintenance flag that pauses every write now, or ``None``."""
