@@ -421,3 +421,27 @@ def test_3_an_agent_started_during_maintenance_waits_and_then_checks_and_writes(
     finally:
         psa.close()
         db.close()
+
+
+def test_4_the_loader_refuses_a_dll_of_the_other_bitness_before_loading_it(tmp_path, monkeypatch):
+    import struct
+    import sys
+
+    from agent.backends.rangermsp import binding, pe
+
+    folder = make_installation(tmp_path / "RangerMSP") / "ThirdParty" / "UserDev"
+    head = bytearray(512)
+    head[:2] = b"MZ"
+    struct.pack_into("<I", head, 0x3C, 0x80)
+    head[0x80:0x84] = b"PE\0\0"
+    struct.pack_into("<H", head, 0x84, 0x14C)
+    struct.pack_into("<H", head, 0x80 + 24, 0x10B)
+    for name in ("CmtDbEng.dll", "CmtDbQry.dll"):
+        (folder / name).write_bytes(bytes(head))
+    loaded = []
+    monkeypatch.setattr(sys, "platform", "win32")
+    monkeypatch.setattr(pe, "process_bits", lambda: 64)
+    monkeypatch.setattr(ctypes, "WinDLL", lambda path: loaded.append(path), raising=False)
+    with pytest.raises(ConfigError, match="CmtDbEng.dll is a 32-bit DLL.*64-bit process.*32-bit \\(x86\\) Python"):
+        binding.load_windows_libraries(tmp_path / "RangerMSP")
+    assert loaded == []  # refused before WinError 193 could happen
