@@ -13,7 +13,6 @@ from dataclasses import dataclass
 QUOTE = "'"  # map line 1, the text qualifier (S1 §3.1)
 DELIMITER = ","  # map line 2 (S1 §3.1)
 PAGE_SIZE = 500  # MaxRecordCount of one query; the next page is "> the last REC ID" (§4.5)
-REC_ID_LENGTH = 20  # status 1017 (S2 §5.7)
 # The key a record carries so that it can be found again (D9): a note's text and an account's or
 # asset's notes end with this marker. Only letters, digits and '-': no LIKE wildcard ('%', '_'),
 # nothing the vendor's unescaped XML could break ('<', '&', "'").

@@ -170,8 +170,9 @@ def _write_checks(psa: Any, account: str | None) -> list[Finding]:
                              "read back as written" if back == ROUND_TRIP else
                              f"wrote {ROUND_TRIP!r}, read {back!r}: such text is changed by RangerMSP"))
         status = row.get(f.ticket_status, "")
+        name = F.FIXED_STATUSES.get(int(status), "not one of the fixed statuses") if status.isdigit() else "none"
         found.append(Finding("status of a new ticket", OK if status == str(f.status_new) else FAILED,
-                             f"{status or '(none)'}; zenithlink writes {f.status_new} for New"
+                             f"{status or '(none)'} ({name}); zenithlink writes {f.status_new} for New"
                              + ("" if status == str(f.status_new) else f": set [RangerMSP] NewTicketStatus={status}")))
         api.update(F.TICKET, ticket, {f.ticket_description: TEST_MARK})
         after = api.get(ticket, [f.ticket_description, f.ticket_account]).get(f.ticket_description, "")

@@ -9,7 +9,6 @@ never the ``<Status>`` text; 1020 (and 110004 with status 1) = grow the buffer a
 
 from __future__ import annotations
 
-from agent.errors import ConfigError
 from agent.ports.psa import PsaError, PsaNotFound, PsaRejected, PsaUnavailable
 
 SUCCESS = 1
@@ -132,7 +131,3 @@ def app_name_problem(name: str) -> str | None:
         return (f"[RangerMSP] ApplicationName={name!r} must be 3 to 15 characters long "
                 "(RangerMSP shows it as the author of every change)")
     return None
-
-
-def config_error(problem: str) -> ConfigError:
-    return ConfigError([problem])
