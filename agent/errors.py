@@ -156,12 +156,19 @@ def _describe(exc: BaseException) -> str:
     return f"Unexpected error ({type(exc).__name__}): {exc}. This is a bug; please report it with the log file."
 
 
+#: Windows' answer to binding a port another socket holds exclusively, or one Windows reserved.
+WSAEACCES = 10013
+
+
 def _os_sentence(exc: OSError) -> str:
     """What an operating-system error means for the person reading it, by its kind."""
     import errno
 
     where = _shown_path(exc.filename) if exc.filename else ""
     detail = exc.strerror or str(exc)
+    if getattr(exc, "winerror", None) == WSAEACCES:
+        return ("The port is in use by another program, or reserved by Windows ('netsh interface ipv4 show "
+                "excludedportrange protocol=tcp' lists the reserved ones). Choose another port, or stop that program.")
     if isinstance(exc, PermissionError):
         return (f"Permission denied: {where or exc}. Give the account that runs zenithlink write access to "
                 f"{'that path' if where else 'the file'} (or choose another path).")

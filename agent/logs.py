@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import logging
 import logging.handlers
+import os
 import sys
 import threading
 from pathlib import Path
@@ -73,9 +74,17 @@ def prepare_standard_streams() -> None:
     script) is printed as ``?`` instead of ending the command. JSON is printed as ASCII with
     ``\\u`` escapes, so it is lossless in any code page (``agent.cli.output.emit_json``).
     ``PYTHONIOENCODING=utf-8`` or ``PYTHONUTF8=1`` gives UTF-8 output instead.
+
+    A process with no console (a Windows service, ``pythonw``) has no standard streams at all
+    (``None``): they are pointed at the null device, so printing and the stderr sink still work.
     """
+    if sys.stdout is None:
+        sys.stdout = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115 - for the life of the process
+    if sys.stderr is None:
+        sys.stderr = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115 - for the life of the process
     for stream in (sys.stdout, sys.stderr):
-        if isinstance(stream, io.TextIOWrapper) and stream.errors == "strict":
+        # "surrogateescape" (Python's choice under a C locale) still fails on an unencodable character.
+        if isinstance(stream, io.TextIOWrapper) and stream.errors in ("strict", "surrogateescape"):
             stream.reconfigure(errors="replace")
 
 

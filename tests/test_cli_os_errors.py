@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -27,7 +28,9 @@ def test_a_reader_that_goes_away_is_not_an_error(tmp_path):
                              "links", "sites"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT, env=env)
     assert proc.stdout is not None and proc.stdout.read(100)  # like `| head -c 100`
     proc.stdout.close()
-    _, err = proc.communicate(timeout=60)
+    assert proc.stderr is not None
+    err = proc.stderr.read()
+    proc.wait(timeout=60)
     assert proc.returncode == 0, err
     assert b"Error" not in err and b"Traceback" not in err
 
@@ -65,6 +68,7 @@ def test_init_into_an_unwritable_folder_names_the_file_not_a_temporary_one(tmp_p
 def test_the_sentence_names_the_file_being_written_not_its_temporary_name():
     from agent.errors import describe
 
-    sentence = describe(PermissionError(13, "Permission denied", "/srv/x/.CmtZenithLink.ini.0a1b2c3d4e5f.tmp"))
-    assert "/srv/x/CmtZenithLink.ini" in sentence and ".tmp" not in sentence
+    folder = Path("/srv/x")
+    sentence = describe(PermissionError(13, "Permission denied", str(folder / ".CmtZenithLink.ini.0a1b2c3d4e5f.tmp")))
+    assert str(folder / "CmtZenithLink.ini") in sentence and ".tmp" not in sentence
     assert "disk is full" in describe(OSError(28, "No space left on device", "/srv/x/zenithlink.sqlite3"))

@@ -6,9 +6,12 @@ of privilege. Every error reaches the person through :func:`agent.errors.describ
 
 from __future__ import annotations
 
+import errno
 import importlib
+import os
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 import click
 from loguru import logger
@@ -85,13 +88,36 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print one JS
 
 
 def _silence_stdout() -> None:
-    import os
-
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
     except (OSError, ValueError):
         pass
+
+
+def _reader_went_away(exc: OSError) -> bool:
+    """Whether ``exc`` says that the reader of our output closed its end of the pipe. POSIX says
+    EPIPE; Windows' C runtime says EINVAL (its mapping of ERROR_NO_DATA), which is told apart from
+    another EINVAL by standard output refusing even an empty write."""
+    if isinstance(exc, BrokenPipeError):
+        return True
+    if os.name != "nt" or exc.errno != errno.EINVAL:
+        return False
+    try:
+        fd = sys.stdout.fileno()
+    except (OSError, ValueError):
+        return False
+    try:
+        os.write(fd, b"")
+    except OSError:
+        return True
+    return False
+
+
+def _fail_unexpectedly(exc: BaseException) -> NoReturn:
+    logger.opt(exception=exc).debug("unexpected error")
+    click.echo(logs.redact(f"Error: {describe(exc)}"), err=True)
+    sys.exit(1)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -114,7 +140,9 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         sys.exit(130)
-    except BrokenPipeError:
+    except OSError as exc:
+        if not _reader_went_away(exc):
+            _fail_unexpectedly(exc)
         # The reader went away (``zenithlink links sites | head``): like other tools, stop quietly.
         _silence_stdout()
         sys.exit(0)
@@ -125,8 +153,6 @@ def main(argv: list[str] | None = None) -> None:
             sys.exit(0)
         raise
     except Exception as exc:  # noqa: BLE001 - the one place every error becomes a message
-        logger.opt(exception=exc).debug("unexpected error")
-        click.echo(logs.redact(f"Error: {describe(exc)}"), err=True)
-        sys.exit(1)
+        _fail_unexpectedly(exc)
     else:
         sys.exit(result if isinstance(result, int) else 0)

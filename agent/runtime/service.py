@@ -243,6 +243,8 @@ class Service:
 
         signal.signal(signal.SIGTERM, handler)
         signal.signal(signal.SIGINT, handler)
+        if hasattr(signal, "SIGBREAK"):  # Windows: Ctrl+Break in the console, otherwise an abrupt end
+            signal.signal(signal.SIGBREAK, handler)
 
     def request_stop(self) -> None:
         self.stop.set()
