@@ -34,6 +34,9 @@ class RecordingControl:
     def create(self, *args) -> None:
         self._call("create", *args)
 
+    def set_delayed_start(self, name) -> None:
+        self._call("set_delayed_start", name)
+
     def set_recovery(self, *args) -> None:
         self._call("set_recovery", *args)
 
@@ -71,12 +74,13 @@ def test_applying_the_plan_asks_the_control_manager_in_order_and_a_refusal_is_on
     plan = winservice.install_plan(tmp_path / "CmtZenithLink.ini", tmp_path / "Dbsys", exe="C:/py/pythonservice.exe")
     control = RecordingControl()
     applied = winservice.apply(plan, control)
-    assert [c[0] for c in control.calls] == ["create", "set_recovery", "set_recovery_on_failure_code", "start"]
+    assert [c[0] for c in control.calls] == ["create", "set_delayed_start", "set_recovery",
+                                             "set_recovery_on_failure_code", "start"]
     create = control.calls[0]
     assert create[1:5] == (plan.name, plan.display, "C:/py/pythonservice.exe", winservice.SERVICE_CLASS)
     assert create[5] == str((tmp_path / "CmtZenithLink.ini").resolve())
-    assert control.calls[1][2:] == ([60_000, 60_000, 300_000], 86_400)
-    assert len(applied.done) == 4 and applied.refused == []
+    assert control.calls[2][2:] == ([60_000, 60_000, 300_000], 86_400)
+    assert len(applied.done) == 5 and applied.refused == []
 
     with pytest.raises(ServiceError, match="elevated prompt"):
         winservice.apply(plan, RecordingControl(fail={"create"}))
@@ -89,13 +93,14 @@ def test_applying_the_plan_asks_the_control_manager_in_order_and_a_refusal_is_on
 def test_a_refused_recovery_setting_still_registers_and_starts_the_service_and_says_how_to_set_it(tmp_path):
     # Wine refuses the failure-actions flag (ERROR_INVALID_LEVEL); some Windows policies refuse more.
     plan = winservice.install_plan(tmp_path / "CmtZenithLink.ini", tmp_path / "Dbsys", exe="C:/py/pythonservice.exe")
-    control = RecordingControl(fail={"set_recovery", "set_recovery_on_failure_code"})
+    control = RecordingControl(fail={"set_delayed_start", "set_recovery", "set_recovery_on_failure_code"})
     applied = winservice.apply(plan, control)
     assert [c[0] for c in control.calls][-1] == "start"
-    assert len(applied.done) == 2 and len(applied.refused) == 2
+    assert len(applied.done) == 2 and len(applied.refused) == 3
+    assert f"sc config {plan.name} start= delayed-auto" in applied.refused[0]
     by_hand = f"sc failure {plan.name} reset= 86400 actions= restart/60000/restart/60000/restart/300000"
-    assert by_hand in applied.refused[0]
-    assert f"sc failureflag {plan.name} 1" in applied.refused[1]
+    assert by_hand in applied.refused[1]
+    assert f"sc failureflag {plan.name} 1" in applied.refused[2]
     assert all("works without it" in r for r in applied.refused)
 
 

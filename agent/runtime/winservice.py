@@ -59,8 +59,10 @@ class WindowsPlan:
         for verb, d in self.steps:
             if verb == "create":
                 lines.append(f"register service {d['name']} ({d['display']}): {d['exe']} hosting {d['cls']}, "
-                             "start Automatic (Delayed Start), account LocalSystem")
+                             "start Automatic, account LocalSystem")
                 lines.append(f"  keep the INI path in its parameters: {d['config']}")
+            elif verb == "delayed_start":
+                lines.append(f"start {d['name']} Automatic (Delayed Start), after the services Windows needs first")
             elif verb == "recovery":
                 delays = ", ".join(f"{ms // 1000} s" for ms in d["delays_ms"])
                 lines.append(f"set recovery of {d['name']}: restart after {delays}; reset the count after "
@@ -98,6 +100,7 @@ def install_plan(config_path: Path, dbsys_folder: Path, *, exe: str | None = Non
         ("create", {"name": name, "display": display, "exe": exe or service_host_exe(), "cls": SERVICE_CLASS,
                     "config": str(Path(config_path).resolve()),
                     "description": "Links RangerMSP with Continuum: inventory, tickets and actions (zenithlink)."}),
+        ("delayed_start", {"name": name, "optional": True}),
         ("recovery", {"name": name, "delays_ms": list(RESTART_DELAYS_MS), "reset_seconds": RESET_FAILURES_SECONDS,
                       "optional": True}),
         ("recovery_flag", {"name": name, "optional": True}),
@@ -115,6 +118,7 @@ class ServiceControl(Protocol):
     """The Windows service control manager, as far as the agent uses it."""
 
     def create(self, name: str, display: str, exe: str, cls: str, config: str, description: str) -> None: ...
+    def set_delayed_start(self, name: str) -> None: ...
     def set_recovery(self, name: str, delays_ms: list[int], reset_seconds: int) -> None: ...
     def set_recovery_on_failure_code(self, name: str) -> None: ...
     def start(self, name: str) -> None: ...
@@ -125,6 +129,8 @@ class ServiceControl(Protocol):
 
 def _by_hand(verb: str, d: dict[str, Any]) -> str:
     """The ``sc`` command that sets an optional step's setting by hand."""
+    if verb == "delayed_start":
+        return f"sc config {d['name']} start= delayed-auto"
     if verb == "recovery":
         actions = "/".join(f"restart/{ms}" for ms in d["delays_ms"])
         return f"sc failure {d['name']} reset= {d['reset_seconds']} actions= {actions}"
@@ -143,6 +149,8 @@ def apply(plan: WindowsPlan, control: ServiceControl) -> Applied:
         try:
             if verb == "create":
                 control.create(d["name"], d["display"], d["exe"], d["cls"], d["config"], d["description"])
+            elif verb == "delayed_start":
+                control.set_delayed_start(d["name"])
             elif verb == "recovery":
                 control.set_recovery(d["name"], d["delays_ms"], d["reset_seconds"])
             elif verb == "recovery_flag":
@@ -222,6 +230,9 @@ if sys.platform == "win32":  # pragma: no cover - pywin32 exists on Windows only
         _svc_display_name_ = "zenithlink RMM Server"
 
         def __init__(self, args: Any) -> None:
+            from agent import logs
+
+            logs.prepare_standard_streams()  # a service has no console: no standard streams at all
             super().__init__(args)
             name = args[0] if args else self._svc_name_
             self.host = AgentServiceHost(Path(win32serviceutil.GetServiceCustomOption(name, CONFIG_OPTION)))
@@ -248,9 +259,13 @@ if sys.platform == "win32":  # pragma: no cover - pywin32 exists on Windows only
         """:class:`ServiceControl` on the real service control manager."""
 
         def create(self, name: str, display: str, exe: str, cls: str, config: str, description: str) -> None:
+            # Delayed start is a step of its own: pywin32 only warns when it is refused.
             win32serviceutil.InstallService(cls, name, display, startType=win32service.SERVICE_AUTO_START,
-                                            exeName=exe, description=description, delayedstart=True)
+                                            exeName=exe, description=description)
             win32serviceutil.SetServiceCustomOption(name, CONFIG_OPTION, config)
+
+        def set_delayed_start(self, name: str) -> None:
+            self._configure(name, win32service.SERVICE_CONFIG_DELAYED_AUTO_START_INFO, True)
 
         def set_recovery(self, name: str, delays_ms: list[int], reset_seconds: int) -> None:
             actions = [(win32service.SC_ACTION_RESTART, ms) for ms in delays_ms]
