@@ -10,7 +10,23 @@ ENGINE_TESTS := tests/test_inbound_rules.py tests/test_inbound_page.py tests/tes
                 tests/test_inbound_feed.py tests/test_outbound_actions.py tests/test_links_manager.py \
                 tests/test_requests_drops.py
 
-.PHONY: demo test bench clean install
+# The Windows lane (`make test-windows`): the official Windows CPython 3.13 under Wine, with Windows
+# wheels of every dependency, built once into .winlane/ by scripts/winlane.py. It runs what touches
+# the platform — files, locks, the watcher, processes, encodings, sockets, the store, the service
+# and its whole life under Wine's service manager, the RangerMSP binding — and the contract and
+# engine suites; the platform-neutral rest (matching, pages, message texts) runs on Linux only.
+WINDOWS_TESTS := tests/contract tests/rangermsp \
+                 tests/test_dbsys_atomic.py tests/test_dbsys_cmt.py tests/test_dbsys_drops.py \
+                 tests/test_dbsys_files.py tests/test_dbsys_fsops.py tests/test_dbsys_watcher.py \
+                 tests/test_runtime_lock.py tests/test_inventory_publish.py tests/test_store.py \
+                 tests/test_config.py tests/test_cli_encoding.py tests/test_cli_os_errors.py \
+                 tests/test_service.py tests/test_winservice.py tests/test_winservice_live.py \
+                 tests/test_demo.py tests/test_client_deadline.py tests/test_web_server.py \
+                 tests/test_notify_email.py tests/test_backup_restore.py \
+                 $(ENGINE_TESTS)
+WINPY := scripts/winpy
+
+.PHONY: demo test test-windows bench clean install
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,8 +48,12 @@ test: $(STAMP)
 	ZENITHLINK_TEST_PSA=memory $(BIN)/python -m pytest -q $(PYTEST_ARGS) $(ENGINE_TESTS)
 	ZENITHLINK_TEST_PSA=rangermsp-simulator $(BIN)/python -m pytest -q $(PYTEST_ARGS) $(ENGINE_TESTS)
 
+test-windows: $(STAMP)
+	ZENITHLINK_TEST_WINDOWS_SERVICE=1 $(WINPY) -m pytest -q -m "not posix and not browser" $(WINDOWS_PYTEST_ARGS) $(WINDOWS_TESTS)
+	ZENITHLINK_TEST_PSA=rangermsp-simulator $(WINPY) -m pytest -q -m "not posix and not browser" $(WINDOWS_PYTEST_ARGS) $(ENGINE_TESTS)
+
 bench: $(STAMP)
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache
+	rm -rf $(VENV) build *.egg-info .pytest_cache .winlane

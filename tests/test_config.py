@@ -242,7 +242,7 @@ def test_shipped_template_lists_every_key_and_is_up_to_date():
 
 def test_ini_reference_is_up_to_date():
     reference = Path(__file__).resolve().parent.parent / "docs" / "ini-reference.md"
-    assert reference.read_text() == render_reference(), "regenerate docs/ini-reference.md"
+    assert reference.read_text(encoding="utf-8") == render_reference(), "regenerate docs/ini-reference.md"
 
 
 def test_differences_compare_real_values_so_a_new_psg_counts_without_being_shown(tmp_path):

@@ -15,7 +15,7 @@ from conftest import ROOT, run_cli
 pytestmark = pytest.mark.slow
 
 _NOT_SOURCE = shutil.ignore_patterns(".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", ".pytest_cache",
-                                     "demo-work")
+                                     "demo-work", ".winlane")
 
 
 @pytest.fixture(scope="module")

@@ -155,6 +155,7 @@ def last_queue_poll(ini: Path) -> str | None:
     return row[0] if row else None
 
 
+@pytest.mark.posix  # a graceful SIGTERM (Wine delivers no console event to stop it on Windows)
 @pytest.mark.parametrize("broken, missing", [
     ("", ["PSG", "ContinuumURL"]),
     ("[Continuum]\nContinuumURL={url}\nProcessContinuumUpdatesQueue=Y\n", ["PSG"]),
