@@ -46,6 +46,9 @@ def test_the_other_requests_are_the_vendors():
     record = messages.record_request("zenithlink", "TKT" + "A" * 17, ["FLDTKTRECID", "FLDTKTPROBLEM"])
     assert '<?commitcrmxmlgetrecorddatarequest version = "1.0" ?>' in record
     assert "<SelectFieldsList>FLDTKTRECID,FLDTKTPROBLEM </SelectFieldsList>" in record
+    multi = messages.multi_record_request("zenithlink", ["CRD" + "A" * 17, "CRD" + "B" * 17], ["FLDCRDRECID"])
+    assert '<?commitcrmxmlgetmultirecorddatarequest version = "1.0" ?>' in multi
+    assert f"\t<GetMultiRecordByRecId>CRD{'A' * 17},CRD{'B' * 17}</GetMultiRecordByRecId>" in multi
     attrs = messages.field_attributes_request("zenithlink", "FLDTKTUSER1")
     assert "\t<GetRecordByRecId>FLDTKTUSER1</GetRecordByRecId>" in attrs
     assert messages.system_properties_request("zl-app").startswith(

@@ -105,6 +105,10 @@ def test_2_paging_by_rec_id_with_an_order_finds_every_record_of_many_pages(insta
         found = api.query(F.ACCOUNT, [Condition("FLDCRDFULLNAME", "like", "Customer%")])
     assert found == sorted(made)
     assert calls["CmtGetQueryRecIds"] == 5  # 3 pages; the first grew its buffer twice (1020), the others not
+    with api.counting() as calls:
+        rows = api.get_many(F.ACCOUNT, [*found, "CRD" + "Z" * 17], ["FLDCRDFULLNAME"])
+    assert sorted(rows) == sorted(made) and rows[made[7]]["FLDCRDFULLNAME"] == "Customer 0007"
+    assert calls["CmtGetMultiRecordDataByRecId"] == 13  # 100 REC IDs a call; the bogus one left out
     api.sim.faults.set(max_records=7)  # the DLL answers fewer than asked, with 110019
     assert api.query(F.ACCOUNT, [Condition("FLDCRDFULLNAME", "like", "Customer 00%")]) == sorted(made[:100])
 
@@ -332,7 +336,8 @@ def test_8_the_probe_checks_everything_and_removes_its_test_records(tmp_path):
     found = {f["check"]: f for f in json.loads(shown.out)["findings"]}
     for check in ("bitness", "date format", "field attributes", "key field FLDTKTUSER1", "insert and read-back",
                   "quote, accent, line break", "update", "note found by its marker", "note date", "empty query",
-                  "MaxRecordCount=1 query", "bogus REC ID", "FLDTKTUSER1 empty on other tickets", "test records"):
+                  "MaxRecordCount=1 query", "multi-record read", "bogus REC ID",
+                  "FLDTKTUSER1 empty on other tickets", "test records"):
         assert found[check]["verdict"] == "ok", (check, found[check])
     assert "deleted with CmtDelete" in found["test records"]["detail"]
     assert {kind: db.records(kind) for kind in before} == before

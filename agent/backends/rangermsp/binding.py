@@ -41,6 +41,7 @@ from agent.backends.rangermsp.status import (
     BUFFER_TOO_SMALL_CODE,
     MORE_RECORDS,
     NO_RECORDS,
+    NOT_FOUND,
     SUCCESS,
     TRUNCATED,
     DbApiBusy,
@@ -56,6 +57,7 @@ DLL_FOLDERS = (Path("ThirdParty") / "UserDev", Path("Server"))
 RECID_BYTES, ERRCODES_BYTES, ERRMSG_BYTES = 64, 64, 1024
 FIRST_QUERY_BYTES, FIRST_RECORD_BYTES = 16 * 1024, 64 * 1024
 MAX_RESPONSE_BYTES = 64 * 1024 * 1024
+MULTI_RECORDS = 100  # REC IDs per CmtGetMultiRecordDataByRecId call
 BUSY_RETRIES = 5
 BUSY_FIRST_DELAY = 0.05
 
@@ -338,6 +340,22 @@ class DbApi:
         answer = self._read("CmtGetRecordDataByRecId", "CommitCRMGetRecordDataResponse", request,
                             FIRST_RECORD_BYTES)
         return messages.record_values(answer, "CmtGetRecordDataByRecId")
+
+    def get_many(self, kind: Kind, rec_ids: Sequence[str], fields: Sequence[str]) -> dict[str, dict[str, str]]:
+        """Some fields of several records of ``kind``, by REC ID, a chunk per
+        ``CmtGetMultiRecordDataByRecId`` call; a REC ID RangerMSP has no record for is left out."""
+        names = list(dict.fromkeys([kind.rec_id_field, *fields]))
+        found: dict[str, dict[str, str]] = {}
+        for start in range(0, len(rec_ids), MULTI_RECORDS):
+            chunk = rec_ids[start:start + MULTI_RECORDS]
+            request = messages.multi_record_request(self.app_name, chunk, names)
+            answer = self._read("CmtGetMultiRecordDataByRecId", "CommitCRMGetMultiRecordDataResponse", request,
+                                FIRST_RECORD_BYTES)
+            for codes, values in messages.multi_record_values(answer):
+                rec_id = values.get(kind.rec_id_field, "")
+                if rec_id and not any(c in NOT_FOUND for c in codes):
+                    found[rec_id] = values
+        return found
 
     def system_properties(self) -> dict[str, str]:
         request = messages.system_properties_request(self.app_name)

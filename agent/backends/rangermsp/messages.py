@@ -110,6 +110,18 @@ def record_request(app_name: str, rec_id: str, fields: Sequence[str]) -> str:
             f"</CommitCRMGetRecordDataRequest>{CRLF}")
 
 
+def multi_record_request(app_name: str, rec_ids: Sequence[str], fields: Sequence[str]) -> str:
+    """A ``CommitCRMGetMultiRecordDataRequest``: several REC IDs joined by ',' (S1 §4.3,
+    ``Object::Load(List<string>)``)."""
+    return (f'<?xml version="1.0" ?>{CRLF}<?commitcrmxmlgetmultirecorddatarequest version = "1.0" ?>{CRLF}'
+            f"\t<CommitCRMGetMultiRecordDataRequest>{CRLF}"
+            f"\t<ExternalApplicationName>{app_name}</ExternalApplicationName>{CRLF}"
+            f"\t<Password></Password>{CRLF}"
+            f"\t<GetMultiRecordByRecId>{','.join(rec_ids)}</GetMultiRecordByRecId>{CRLF}"
+            f"<SelectFieldsList>{','.join(fields)} </SelectFieldsList>{CRLF}"
+            f"</CommitCRMGetMultiRecordDataRequest>{CRLF}")
+
+
 def system_properties_request(app_name: str) -> str:
     """``CommitCRMGetSystemPropertiesRequest`` (S1 §4.3, ``Application::ReadSystemProperties``)."""
     return (f'\t<?commitcrmxmlgetsystempropertiesrequest version = "1.0" ?>{CRLF}'
@@ -199,6 +211,23 @@ def record_values(answer: Answer | None, call: str) -> dict[str, str]:
     return values
 
 
+def multi_record_values(answer: Answer | None) -> list[tuple[tuple[int, ...], dict[str, str]]]:
+    """Each ``RecordData/CmtRecord`` of a multi-record answer: its own result codes and its fields
+    (S1 §4.4: the wrapper skips the children named ResultCodes and ResultMessage)."""
+    if answer is None:
+        return []
+    records = []
+    for record in answer.root.findall("RecordData/CmtRecord"):
+        values = {}
+        for child in record:
+            if child.tag in ("ResultCodes", "ResultMessage"):
+                continue
+            raw_value = child.get("CmtRawData")
+            values[str(child.tag)] = raw_value if raw_value is not None else (child.text or "")
+        records.append((parse_codes(record.findtext("ResultCodes") or ""), values))
+    return records
+
+
 __all__ = ["Answer", "BadAnswer", "Condition", "Group", "data_buffer", "field_attributes_request", "map_buffer",
-           "parse_answer", "query_request", "rec_ids", "record_request", "record_values",
-           "system_properties_request"]
+           "multi_record_request", "multi_record_values", "parse_answer", "query_request", "rec_ids",
+           "record_request", "record_values", "system_properties_request"]

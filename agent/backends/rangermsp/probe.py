@@ -139,6 +139,13 @@ def _queries(api: Any) -> list[Finding]:
         one = api.query(F.ACCOUNT, [Condition(F.ACCOUNT.rec_id_field, "like", "CRD%")], limit=1)
         found.append(Finding("MaxRecordCount=1 query", OK if len(one) <= 1 else FAILED,
                              f"answered {len(one)} REC ID(s)"))
+        if one:
+            bogus = "CRD" + "Z" * 17
+            many = api.get_many(F.ACCOUNT, [*one, bogus], [F.ACCOUNT.rec_id_field])
+            good = set(many) == set(one)
+            found.append(Finding("multi-record read", OK if good else FAILED,
+                                 f"{one[0]} read and a bogus REC ID left out in one call" if good else
+                                 f"CmtGetMultiRecordDataByRecId answered {sorted(many)[:3]}: report this output"))
     except PsaError as exc:
         found.append(Finding("queries", FAILED, str(exc)))
     try:

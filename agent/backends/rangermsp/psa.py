@@ -331,13 +331,15 @@ class RangerMspPsa:
     def list_accounts(self) -> list[Account]:
         facts = self.side.all_account_facts()
         accounts = []
-        for rec_id in self.api.query(F.ACCOUNT, [Condition(F.ACCOUNT.rec_id_field, "like", "CRD%")]):
-            seq, auto, manager, merged, created = facts.get(rec_id, (0, False, None, None, ""))
-            if merged:
+        ids = [r for r in self.api.query(F.ACCOUNT, [Condition(F.ACCOUNT.rec_id_field, "like", "CRD%")])
+               if not facts.get(r, (0, False, None, None, ""))[3]]
+        rows = self.api.get_many(F.ACCOUNT, ids, self.f.account_fields())
+        for rec_id in ids:
+            row = rows.get(rec_id)
+            if row is None or not self._is_account(row):
                 continue
-            row = self._read(rec_id, self.f.account_fields(), "account")
-            if self._is_account(row):
-                accounts.append(self._account(row, seq, auto, manager, created))
+            seq, auto, manager, _, created = facts.get(rec_id, (0, False, None, None, ""))
+            accounts.append(self._account(row, seq, auto, manager, created))
         return sorted(accounts, key=_age)
 
     def account_names(self) -> list[tuple[str, str]]:
@@ -442,7 +444,8 @@ class RangerMspPsa:
     def list_assets(self, account_rec_id: str | None = None) -> list[Asset]:
         cond = (Condition(self.f.asset_account, "=", account_rec_id) if account_rec_id
                 else Condition(F.ASSET.rec_id_field, "like", "AST%"))
-        assets = [self._asset(self._read(r, self.f.asset_fields(), "asset")) for r in self.api.query(F.ASSET, [cond])]
+        rows = self.api.get_many(F.ASSET, self.api.query(F.ASSET, [cond]), self.f.asset_fields())
+        assets = [self._asset(row) for row in rows.values()]
         return sorted(assets, key=lambda a: (a.name.lower(), a.rec_id))
 
     # -- tickets and history ---------------------------------------------------------------
@@ -487,8 +490,11 @@ class RangerMspPsa:
         ids = self.api.query(F.HISTORY, [Condition(self.f.history_ticket, "=", rec_id)])
         known = self.side.note_facts(ids)
         notes = []
+        rows = self.api.get_many(F.HISTORY, ids, self.f.history_fields())
         for note_id in ids:
-            row = self._read(note_id, self.f.history_fields(), "history note")
+            row = rows.get(note_id)
+            if row is None:
+                continue  # deleted in RangerMSP between the query and the read
             seq, at = known.get(note_id, (10**12, ""))
             at = at or self._from_rangermsp_time(row.get(self.f.history_at, ""))
             notes.append((at, seq, HistoryNote(note_id, at, _unmarked(row.get(self.f.history_text, "")))))

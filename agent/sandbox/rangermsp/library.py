@@ -271,6 +271,7 @@ class SimulatedQuery:
         self.CmtTerminateDbQryDll = TERMINATE(lambda: sim.terminate("CmtTerminateDbQryDll"))
         self.CmtGetQueryRecIds = READ(self._query)
         self.CmtGetRecordDataByRecId = READ(self._record)
+        self.CmtGetMultiRecordDataByRecId = READ(self._multi_record)
         self.CmtGetFieldAttributesByRecId = READ(self._field)
         self.CmtGetSystemProperties = READ(self._properties)
         self.CmtGetDescriptionByStatus = DESCRIBE(self._describe)
@@ -321,6 +322,21 @@ class SimulatedQuery:
 
         self._answer("CmtGetRecordDataByRecId", "CommitCRMGetRecordDataResponse", request, length, buf, size,
                      status, body)
+
+    def _multi_record(self, request: bytes, length: int, buf: int, size: int, status: Any) -> None:
+        def body(db: SimulatorDatabase, faults: Faults, text: str) -> tuple[str, tuple[int, ...]]:
+            rec_ids, names = messages.parse_multi_record_request(text)
+            records: list[tuple[dict[str, str] | None, list[str]]] = []
+            for rec_id in rec_ids:
+                _check_rec_id(rec_id)
+                table = BY_PREFIX[rec_id[:3]]
+                if any(n not in table.fields for n in names):
+                    return "", (150010,)
+                records.append((db.get(rec_id), names or sorted(table.fields)))
+            return messages.multi_record_body(records), ()
+
+        self._answer("CmtGetMultiRecordDataByRecId", "CommitCRMGetMultiRecordDataResponse", request, length, buf,
+                     size, status, body)
 
     def _field(self, request: bytes, length: int, buf: int, size: int, status: Any) -> None:
         def body(db: SimulatorDatabase, faults: Faults, text: str) -> tuple[str, tuple[int, ...]]:

@@ -225,6 +225,14 @@ def parse_record_request(text: str) -> tuple[str, list[str]]:
     return rec_id, names
 
 
+def parse_multi_record_request(text: str) -> tuple[list[str], list[str]]:
+    body = _body(text, "commitcrmxmlgetmultirecorddatarequest")
+    root = _root(body, "CommitCRMGetMultiRecordDataRequest", 151000)
+    rec_ids = [r.strip() for r in (_element(root, "GetMultiRecordByRecId") or "").split(",") if r.strip()]
+    names = [n.strip().upper() for n in (_element(root, "SelectFieldsList") or "").split(",") if n.strip()]
+    return rec_ids, names
+
+
 def parse_field_request(text: str) -> str:
     body = _body(text, "commitcrmxmlgetfieldattributesrequest")
     root = _root(body, "CommitCRMGetFieldAttributesRequest", 190001)
@@ -260,10 +268,24 @@ def record_body(record: dict[str, str], names: list[str]) -> str:
     return f"<RecordData>{''.join(parts)}</RecordData>"
 
 
+def multi_record_body(records: list[tuple[dict[str, str] | None, list[str]]]) -> str:
+    """``RecordData`` with one ``CmtRecord`` per REC ID asked, each with its own result elements
+    (facts §4.4); an unknown REC ID is a record with 150003 only."""
+    parts = []
+    for record, names in records:
+        if record is None:
+            parts.append("<CmtRecord><ResultCodes>150003</ResultCodes><ResultMessage>No records in CommitCRM "
+                         "database match the received RECID</ResultMessage></CmtRecord>")
+            continue
+        inner = record_body(record, names)[len("<RecordData>"):-len("</RecordData>")]
+        parts.append(f"<CmtRecord><ResultCodes></ResultCodes><ResultMessage></ResultMessage>{inner}</CmtRecord>")
+    return f"<RecordData>{''.join(parts)}</RecordData>"
+
+
 def values_body(values: dict[str, str]) -> str:
     return "<RecordData>" + "".join(f"<{k}>{escape(v)}</{k}>" for k, v in values.items()) + "</RecordData>"
 
 
-__all__ = ["Query", "Refused", "answer", "matches", "parse_data", "parse_field_request", "parse_map",
-           "parse_properties_request", "parse_query", "parse_record_request", "query_body", "record_body",
-           "sort_key", "values_body"]
+__all__ = ["Query", "Refused", "answer", "matches", "multi_record_body", "parse_data", "parse_field_request",
+           "parse_map", "parse_multi_record_request", "parse_properties_request", "parse_query",
+           "parse_record_request", "query_body", "record_body", "sort_key", "values_body"]
