@@ -155,6 +155,9 @@ def test_3_maintenance_1022_pauses_and_a_newer_api_1023_asks_for_a_restart(insta
     api.sim.faults.set(newer_api=1)
     with pytest.raises(DbApiRestart, match="Restart the zenithlink service"):
         api.query(F.ACCOUNT, [])
+    with api.counting() as calls, pytest.raises(DbApiRestart):
+        api.query(F.ACCOUNT, [])  # the loaded DLLs are stale: nothing more is asked of them
+    assert sum(calls.values()) == 0
 
 
 def test_3_completed_since_and_list_accounts_do_not_stop_at_one_page(tmp_path):

@@ -45,7 +45,9 @@ from agent.backends.rangermsp.status import (
     SUCCESS,
     TRUNCATED,
     DbApiBusy,
+    DbApiError,
     DbApiMaintenance,
+    DbApiRestart,
     error_for,
     init_failed,
 )
@@ -223,6 +225,7 @@ class DbApi:
         self.properties: dict[str, str] = {}
         self._attributes: dict[str, dict[str, str]] = {}
         self._sizes: dict[str, int] = {}
+        self._stale: DbApiError | None = None
         self._open = False
 
     # -- text ------------------------------------------------------------------------------
@@ -295,13 +298,15 @@ class DbApi:
         names = list(values)
         data = self.encode(messages.data_buffer([values[n] for n in names]))
         mapping = self.encode(messages.map_buffer(names))
+        self._check_current()
         self.calls[call] += 1
         fn = self.dll.ins_upd if call == "CmtInsUpdRec" else self.dll.delete
         result = fn(self._app, kind.table_id, data, mapping)
         codes = messages.parse_codes(self.decode(result.codes))
         if result.status != SUCCESS:
             detail = self.decode(result.message).strip()
-            raise error_for(result.status, call, f"{what}{': ' + detail if detail else ''}", codes=codes)
+            raise self._noted(error_for(result.status, call, f"{what}{': ' + detail if detail else ''}",
+                                        codes=codes))
         if TRUNCATED in codes:
             logger.warning("RangerMSP truncated a value of the {} to its field's size (50001)", what)
         return Written(self.decode(result.rec_id).strip(), codes)
@@ -393,6 +398,7 @@ class DbApi:
         def attempt() -> messages.Answer | None:
             nonlocal size
             while True:
+                self._check_current()
                 self.calls[call] += 1
                 status, raw = self.dll.read(call, data, size)
                 answer = messages.parse_answer(self.decode(raw), root, call) if status == SUCCESS else None
@@ -403,7 +409,7 @@ class DbApi:
                     continue
                 if status != SUCCESS:
                     codes = messages.parse_codes(_codes_of(self.decode(raw)))
-                    raise error_for(status, call, codes=codes)
+                    raise self._noted(error_for(status, call, codes=codes))
                 if answer is not None and any(c not in _INFORMATIVE for c in answer.codes):
                     raise error_for(status, call, answer.message, codes=answer.codes)
                 return answer
@@ -411,6 +417,16 @@ class DbApi:
         with self._lock:
             result: messages.Answer | None = self._busy_retry(attempt)
             return result
+
+    def _noted(self, error: DbApiError) -> DbApiError:
+        if isinstance(error, DbApiRestart):
+            self._stale = error
+        return error
+
+    def _check_current(self) -> None:
+        """After 1023 the loaded DLLs are older than the installed API: no more calls into them."""
+        if self._stale is not None:
+            raise self._stale
 
     # -- the one back-off of this backend ------------------------------------------------------
     def _busy_retry(self, call: Callable[[], Any]) -> Any:
