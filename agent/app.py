@@ -155,8 +155,12 @@ class App:
         return self._member("client", self._open_rmm)
 
     def set_client(self, client: RmmClient) -> None:
-        """Use this RMM client instead of building one from the settings (tests, the demo)."""
+        """Use this RMM client instead of building one from the settings (tests, the demo). The one
+        it replaces is closed with the app, as a client retired by a reload is."""
         with self._lock:
+            replaced = self._members.get("client")
+            if replaced is not None and replaced is not client:
+                self._retired.append(replaced)
             self._members["client"] = client
 
     def unit_of_work(self, *, durable: bool = True) -> AbstractContextManager[None]:
