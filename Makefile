@@ -19,7 +19,7 @@ WINDOWS_TESTS := tests/contract tests/rangermsp \
                  tests/test_dbsys_atomic.py tests/test_dbsys_cmt.py tests/test_dbsys_drops.py \
                  tests/test_dbsys_files.py tests/test_dbsys_fsops.py tests/test_dbsys_watcher.py \
                  tests/test_runtime_lock.py tests/test_inventory_publish.py tests/test_store.py \
-                 tests/test_config.py tests/test_cli_encoding.py tests/test_cli_os_errors.py \
+                 tests/test_config.py tests/test_cli_encoding.py tests/test_cli_os_errors.py tests/test_cli_tour.py \
                  tests/test_service.py tests/test_winservice.py tests/test_winservice_live.py \
                  tests/test_demo.py tests/test_client_deadline.py tests/test_web_server.py \
                  tests/test_notify_email.py tests/test_backup_restore.py \
