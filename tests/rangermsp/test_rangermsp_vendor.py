@@ -13,7 +13,8 @@ import pytest
 from rangermsp_support import open_simulator_psa, simulator_psa
 
 from agent.backends.rangermsp import fields as F
-from agent.backends.rangermsp.binding import DbApi, Libraries, WriteResult
+from agent.backends.rangermsp.binding import DbApi, Libraries
+from agent.backends.rangermsp.dllcalls import WriteResult
 from agent.backends.rangermsp.messages import Condition
 from agent.backends.rangermsp.status import DbApiMaintenance, DbApiRestart
 from agent.errors import ConfigError
@@ -431,25 +432,49 @@ def test_3_an_agent_started_during_maintenance_waits_and_then_checks_and_writes(
         db.close()
 
 
-def test_4_the_loader_refuses_a_dll_of_the_other_bitness_before_loading_it(tmp_path, monkeypatch):
+def _pe_files(folder: Path, machine: int, magic: int) -> None:
     import struct
+
+    head = bytearray(512)
+    head[:2] = b"MZ"
+    struct.pack_into("<I", head, 0x3C, 0x80)
+    head[0x80:0x84] = b"PE\0\0"
+    struct.pack_into("<H", head, 0x84, machine)
+    struct.pack_into("<H", head, 0x80 + 24, magic)
+    for name in ("CmtDbEng.dll", "CmtDbQry.dll"):
+        (folder / name).write_bytes(bytes(head))
+
+
+def test_4_a_64_bit_agent_reaches_32_bit_dlls_through_a_host_and_never_loads_them_itself(tmp_path, monkeypatch):
+    import sys
+
+    from agent.backends.rangermsp import binding, pe
+    from agent.backends.rangermsp.host import HostedDllCalls
+
+    folder = make_installation(tmp_path / "RangerMSP") / "ThirdParty" / "UserDev"
+    _pe_files(folder, 0x14C, 0x10B)  # PE32 x86, as RangerMSP's DLLs (facts §1.3)
+    loaded = []
+    monkeypatch.setattr(sys, "platform", "win32")
+    monkeypatch.setattr(pe, "process_bits", lambda: 64)
+    monkeypatch.setattr(binding, "process_bits", lambda: 64)
+    monkeypatch.setattr(ctypes, "WinDLL", lambda path: loaded.append(path), raising=False)
+    libraries = binding.load_windows_libraries(tmp_path / "RangerMSP")
+    assert isinstance(libraries.dll_calls(), HostedDllCalls) and libraries.dll_calls().folder == folder
+    assert loaded == []  # no WinError 193: the 32-bit DLLs are never loaded into this process
+
+
+def test_4_the_loader_refuses_a_dll_of_the_other_bitness_before_loading_it(tmp_path, monkeypatch):
     import sys
 
     from agent.backends.rangermsp import binding, pe
 
     folder = make_installation(tmp_path / "RangerMSP") / "ThirdParty" / "UserDev"
-    head = bytearray(512)
-    head[:2] = b"MZ"
-    struct.pack_into("<I", head, 0x3C, 0x80)
-    head[0x80:0x84] = b"PE\0\0"
-    struct.pack_into("<H", head, 0x84, 0x14C)
-    struct.pack_into("<H", head, 0x80 + 24, 0x10B)
-    for name in ("CmtDbEng.dll", "CmtDbQry.dll"):
-        (folder / name).write_bytes(bytes(head))
+    _pe_files(folder, 0x8664, 0x20B)  # 64-bit DLLs, which a 32-bit Python cannot load
     loaded = []
     monkeypatch.setattr(sys, "platform", "win32")
-    monkeypatch.setattr(pe, "process_bits", lambda: 64)
+    monkeypatch.setattr(pe, "process_bits", lambda: 32)
+    monkeypatch.setattr(binding, "process_bits", lambda: 32)
     monkeypatch.setattr(ctypes, "WinDLL", lambda path: loaded.append(path), raising=False)
-    with pytest.raises(ConfigError, match="CmtDbEng.dll is a 32-bit DLL.*64-bit process.*32-bit \\(x86\\) Python"):
+    with pytest.raises(ConfigError, match="CmtDbEng.dll is a 64-bit DLL.*32-bit process.*64-bit Python"):
         binding.load_windows_libraries(tmp_path / "RangerMSP")
     assert loaded == []  # refused before WinError 193 could happen

@@ -17,7 +17,6 @@ directory set to that folder around loading and both Init calls; each Init once 
 from __future__ import annotations
 
 import ctypes
-import os
 import sys
 import threading
 import time
@@ -33,9 +32,10 @@ from loguru import logger
 from agent.backends.rangermsp import messages
 from agent.backends.rangermsp.codepage import checked
 from agent.backends.rangermsp.dates import SystemDates
+from agent.backends.rangermsp.dllcalls import Calls, DllCalls, declare, working_directory
 from agent.backends.rangermsp.fields import PAGE_SIZE, Kind
 from agent.backends.rangermsp.messages import Condition, Group
-from agent.backends.rangermsp.pe import check_loadable
+from agent.backends.rangermsp.pe import check_loadable, dll_bits, process_bits
 from agent.backends.rangermsp.status import (
     BUFFER_TOO_SMALL,
     BUFFER_TOO_SMALL_CODE,
@@ -54,9 +54,8 @@ from agent.backends.rangermsp.status import (
 from agent.errors import ConfigError
 
 DLL_FOLDERS = (Path("ThirdParty") / "UserDev", Path("Server"))
-# The vendor's buffer sizes (S1 §2.1 and §4.5): 64-byte REC ID and codes, 1024-byte message;
-# a query answer starts at 16 KB, other answers at 64 KB, and grow while the DLL says 1020.
-RECID_BYTES, ERRCODES_BYTES, ERRMSG_BYTES = 64, 64, 1024
+# The vendor's buffer sizes (S1 §4.5): a query answer starts at 16 KB, other answers at 64 KB,
+# and grow while the DLL says 1020.
 FIRST_QUERY_BYTES, FIRST_RECORD_BYTES = 16 * 1024, 64 * 1024
 MAX_RESPONSE_BYTES = 64 * 1024 * 1024
 MULTI_RECORDS = 100  # REC IDs per CmtGetMultiRecordDataByRecId call
@@ -73,77 +72,14 @@ class Libraries:
     qry: Any
     db_path: str
     folder: Path | None = None
-    calls: DllCalls | None = field(default=None, repr=False)
+    calls: Calls | None = field(default=None, repr=False)
 
-    def dll_calls(self) -> DllCalls:
-        """The one :class:`DllCalls` of this load (Init state lives with the load, not the caller)."""
+    def dll_calls(self) -> Calls:
+        """The one :class:`DllCalls` of this load (Init state lives with the load, not the caller),
+        or the 32-bit host that stands in for it."""
         if self.calls is None:
             self.calls = DllCalls(self.eng, self.qry)
         return self.calls
-
-
-@dataclass
-class WriteResult:
-    status: int
-    rec_id: bytes
-    codes: bytes
-    message: bytes
-
-
-class DllCalls:
-    """Every DLL call the agent makes, as bytes in and out (the vendor's signatures, S1 §1.2).
-
-    The DLLs keep a failed Init for the life of the load (S2 §6): this object remembers each
-    Init's status and never calls an Init twice.
-    """
-
-    def __init__(self, eng: Any, qry: Any) -> None:
-        self.eng, self.qry = eng, qry
-        self.init_status: dict[str, int] = {}
-
-    def init(self, which: str, app: bytes, db: bytes) -> int:
-        if which in self.init_status:
-            return self.init_status[which]
-        status = ctypes.c_int(0)
-        getattr(self.eng if which == "CmtInitDbEngDll" else self.qry, which)(app, db, ctypes.byref(status))
-        self.init_status[which] = status.value
-        return status.value
-
-    def ins_upd(self, app: bytes, table_id: int, data: bytes, mapping: bytes) -> WriteResult:
-        recid = ctypes.create_string_buffer(RECID_BYTES + 1)
-        codes = ctypes.create_string_buffer(ERRCODES_BYTES + 1)
-        text = ctypes.create_string_buffer(ERRMSG_BYTES + 1)
-        status = ctypes.c_int(0)
-        # Arguments 5 and 6 (nContWhenInvalidData, nFlags) are 0 and 0, as the vendor passes them (S1 §2.1).
-        self.eng.CmtInsUpdRec(app, table_id, data, mapping, 0, 0, RECID_BYTES, ERRCODES_BYTES, ERRMSG_BYTES,
-                              recid, codes, text, ctypes.byref(status))
-        return WriteResult(status.value, recid.value, codes.value, text.value)
-
-    def delete(self, app: bytes, table_id: int, data: bytes, mapping: bytes) -> WriteResult:
-        recid = ctypes.create_string_buffer(RECID_BYTES + 1)
-        codes = ctypes.create_string_buffer(ERRCODES_BYTES + 1)
-        text = ctypes.create_string_buffer(ERRMSG_BYTES + 1)
-        status = ctypes.c_int(0)
-        self.eng.CmtDelete(app, table_id, data, mapping, 0, RECID_BYTES, ERRCODES_BYTES, ERRMSG_BYTES,
-                           recid, codes, text, ctypes.byref(status))
-        return WriteResult(status.value, recid.value, codes.value, text.value)
-
-    def read(self, function: str, request: bytes, size: int) -> tuple[int, bytes]:
-        # One byte more than announced: the DLL copies with StrPLCopy, which adds a NUL (S2 §4.5).
-        buf = ctypes.create_string_buffer(size + 1)
-        status = ctypes.c_int(0)
-        getattr(self.qry, function)(request, len(request), buf, size, ctypes.byref(status))
-        return status.value, buf.value
-
-    def describe_status(self, status: int) -> bytes:
-        buf = ctypes.create_string_buffer(513)
-        self.qry.CmtGetDescriptionByStatus(status, 512, buf)
-        return buf.value
-
-    def terminate(self) -> None:
-        # Qry first, then Eng, as the vendor's Application.Terminate does (S1 §6).
-        self.qry.CmtTerminateDbQryDll()
-        self.eng.CmtTerminateDbEngDll()
 
 
 def dll_folder(installation: Path) -> Path:
@@ -155,51 +91,30 @@ def dll_folder(installation: Path) -> Path:
                        "installation folder (the one that holds ThirdParty and Db)"])
 
 
-@contextmanager
-def working_directory(folder: Path | None) -> Iterator[None]:
-    """The vendor's ``SetCurrentDirectory(DllFolder)`` around loading and Init (S1 §6): ACE32.DLL
-    and its configuration are found there."""
-    if folder is None:
-        yield
-        return
-    previous = os.getcwd()
-    os.chdir(folder)
-    try:
-        yield
-    finally:
-        os.chdir(previous)
-
-
-def load_windows_libraries(installation: Path) -> Libraries:  # pragma: no cover - needs Windows and RangerMSP
-    """The real DLLs, loaded from the installation (never copied), after their PE headers say this
-    process can load them."""
+def load_windows_libraries(installation: Path) -> Libraries:
+    """The real DLLs of the installation (never copied): in this process when their PE headers say
+    it can load them, else (32-bit DLLs, 64-bit Python: RangerMSP's case, facts §1.3) in a 32-bit
+    host process that this one starts and supervises (``host.py``)."""
     if sys.platform != "win32":
         raise ConfigError(["[RangerMSP] Backend=rangermsp needs RangerMSP's DLLs, which run on Windows only; "
                            "use Backend=rangermsp-simulator to try the backend elsewhere"])
     folder = dll_folder(installation)
+    if needs_host(folder):
+        from agent.backends.rangermsp.host import HostedDllCalls
+
+        return Libraries(None, None, str(installation / "Db"), folder, calls=HostedDllCalls(folder))
     for name in ("CmtDbEng.dll", "CmtDbQry.dll"):
         check_loadable(folder / name)
     with working_directory(folder):
         eng = ctypes.WinDLL(str(folder / "CmtDbEng.dll"))
         qry = ctypes.WinDLL(str(folder / "CmtDbQry.dll"))
-    _declare(eng, qry)
+    declare(eng, qry)
     return Libraries(eng, qry, str(installation / "Db"), folder)
 
 
-def _declare(eng: Any, qry: Any) -> None:  # pragma: no cover - real DLLs only
-    p, i, st = ctypes.c_char_p, ctypes.c_int, ctypes.POINTER(ctypes.c_int)
-    eng.CmtInitDbEngDll.argtypes = [p, p, st]
-    eng.CmtInsUpdRec.argtypes = [p, i, p, p, i, i, i, i, i, p, p, p, st]
-    eng.CmtDelete.argtypes = [p, i, p, p, i, i, i, i, p, p, p, st]
-    qry.CmtInitDbQryDll.argtypes = [p, p, st]
-    for name in ("CmtGetQueryRecIds", "CmtGetRecordDataByRecId", "CmtGetMultiRecordDataByRecId",
-                 "CmtGetFieldAttributesByRecId", "CmtGetSystemProperties"):
-        getattr(qry, name).argtypes = [p, i, p, i, st]
-        getattr(qry, name).restype = None
-    qry.CmtGetDescriptionByStatus.argtypes = [i, i, p]
-    for fn in (eng.CmtInitDbEngDll, eng.CmtInsUpdRec, eng.CmtDelete, eng.CmtTerminateDbEngDll,
-               qry.CmtInitDbQryDll, qry.CmtGetDescriptionByStatus, qry.CmtTerminateDbQryDll):
-        fn.restype = None
+def needs_host(folder: Path) -> bool:
+    """Whether the DLLs are 32-bit and this process 64-bit: the one case a host process serves."""
+    return process_bits() == 64 and all(dll_bits(folder / name) == 32 for name in ("CmtDbEng.dll", "CmtDbQry.dll"))
 
 
 @dataclass
@@ -419,7 +334,12 @@ class DbApi:
             return result
 
     def _noted(self, error: DbApiError) -> DbApiError:
+        """After 1023 a host process is started afresh (it loads the newer DLLs and initialises
+        them again) and the call may be made again; in this process the DLLs cannot be reloaded."""
         if isinstance(error, DbApiRestart):
+            if self.dll.restart():
+                return DbApiBusy(f"{error.message} A new host process has loaded the DLLs again.",
+                                 status=error.status, call=error.call, codes=error.codes)
             self._stale = error
         return error
 

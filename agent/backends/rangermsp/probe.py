@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from agent.backends.rangermsp import fields as F
+from agent.backends.rangermsp.host import HostedDllCalls
 from agent.backends.rangermsp.messages import Condition
 from agent.backends.rangermsp.pe import dll_bits, process_bits
 from agent.backends.rangermsp.status import DbApiError, DbApiNotFound
@@ -70,10 +71,13 @@ def _bitness(api: Any) -> Finding:
         theirs = dll_bits(dll)
     except ConfigError as exc:
         return Finding("bitness", FAILED, str(exc))
+    if isinstance(api.dll, HostedDllCalls) and theirs == 32:
+        return Finding("bitness", OK, f"CmtDbQry.dll is 32-bit and this process {mine}-bit: the DLLs run in a 32-bit "
+                       f"host process (msl-loadlib), started {api.dll.starts} time(s) so far")
     if theirs != mine:
         return Finding("bitness", FAILED, f"CmtDbQry.dll is {theirs}-bit, this process {mine}-bit: install "
                        f"zenithlink with a {theirs}-bit Python")
-    return Finding("bitness", OK, f"CmtDbQry.dll and this process are both {mine}-bit")
+    return Finding("bitness", OK, f"CmtDbQry.dll and this process are both {mine}-bit: the DLLs run in this process")
 
 
 def _dates(psa: Any) -> Finding:
