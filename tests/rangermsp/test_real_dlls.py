@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import ctypes
 import os
+import socket
+import struct
 import subprocess
 import sys
 import textwrap
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -22,10 +26,10 @@ from agent.backends.rangermsp import messages, open_backend
 from agent.backends.rangermsp.binding import DbApi, load_windows_libraries
 from agent.backends.rangermsp.pe import check_loadable, dll_bits
 from agent.errors import ConfigError
-from agent.sandbox.rangermsp import SimulatorDatabase, configure, make_installation
+from agent.sandbox.rangermsp import DESCRIPTIONS, SimulatorDatabase, configure, make_installation
 from agent.sandbox.rangermsp.dll import built_dlls, install_dlls, unavailable
 from agent.sandbox.rangermsp.faults import FILE_NAME as FAULTS_FILE
-from agent.sandbox.rangermsp.wire import serve
+from agent.sandbox.rangermsp.wire import ADDRESS_FILE, Request, decode_request, encode_reply, read_frame, serve
 
 DLLS = built_dlls()
 pytestmark = pytest.mark.skipif(unavailable() is not None, reason=unavailable() or "")
@@ -154,3 +158,112 @@ def test_without_the_server_every_call_answers_2000_and_returns(tmp_path, instal
     started = time.monotonic()
     libraries.eng.CmtInitDbEngDll(b"zenithlink", str(folder / "Db").encode(), ctypes.byref(status))
     assert status.value == 2000 and time.monotonic() - started < 10
+
+
+class FakeServer:
+    """One connection answered by ``reply`` (a frame's bytes; ``None``: never answer), to see what
+    the DLL does with answers the real server never gives."""
+
+    def __init__(self, folder: Path, reply: Callable[[Request], bytes | None], timeout_ms: int | None = None) -> None:
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._listener.settimeout(20)
+        self._reply, self._stop = reply, threading.Event()
+        port = self._listener.getsockname()[1]
+        (folder / ADDRESS_FILE).write_text(f"127.0.0.1:{port}" + (f" {timeout_ms}" if timeout_ms else ""),
+                                           encoding="ascii")
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            conn, _ = self._listener.accept()
+        except OSError:
+            return
+        conn.settimeout(20)
+        self._conn = conn
+        try:
+            while not self._stop.is_set() and (body := read_frame(conn)) is not None:
+                answer = self._reply(decode_request(body))
+                if answer is None:
+                    self._stop.wait(20)
+                    return
+                conn.sendall(answer)
+        except OSError:
+            pass  # closed by close()
+        finally:
+            conn.close()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._listener.close()
+        conn = getattr(self, "_conn", None)
+        if conn is not None:
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            conn.close()  # wakes the thread's recv on Windows
+        self._thread.join()
+
+
+@pytest.fixture
+def dll_folder(tmp_path):
+    assert DLLS is not None
+    return install_dlls(make_installation(tmp_path / "RangerMSP"), DLLS, "x64")
+
+
+def test_an_answer_longer_than_the_buffer_is_cut_to_its_size_and_nul_terminated(dll_folder):
+    fake = FakeServer(dll_folder, lambda request: encode_reply(1, [b"x" * 100]))
+    try:
+        libraries = load_windows_libraries(dll_folder.parent.parent)
+        text = ctypes.create_string_buffer(b"#" * 64, 64)
+        libraries.qry.CmtGetDescriptionByStatus(1, 10, text)
+        assert text.raw[:12] == b"x" * 10 + b"\0#"
+        answer, status = ctypes.create_string_buffer(b"#" * 64, 64), ctypes.c_int(0)
+        libraries.qry.CmtGetSystemProperties(b"<r/>", 4, answer, 16, ctypes.byref(status))
+        assert status.value == 1 and answer.raw[:18] == b"x" * 16 + b"\0#"
+    finally:
+        fake.close()
+
+
+def test_a_malformed_answer_is_a_general_error_and_writes_nothing(dll_folder):
+    fake = FakeServer(dll_folder, lambda request: struct.pack("<I", 3) + b"abc")
+    try:
+        libraries = load_windows_libraries(dll_folder.parent.parent)
+        answer, status = ctypes.create_string_buffer(b"#" * 64, 64), ctypes.c_int(0)
+        libraries.qry.CmtGetSystemProperties(b"<r/>", 4, answer, 16, ctypes.byref(status))
+        assert status.value == 2000 and answer.raw == b"#" * 64
+    finally:
+        fake.close()
+
+
+def test_a_server_that_never_answers_is_given_up_after_the_timeout(dll_folder):
+    fake = FakeServer(dll_folder, lambda request: None, timeout_ms=300)
+    try:
+        libraries = load_windows_libraries(dll_folder.parent.parent)
+        status = ctypes.c_int(0)
+        started = time.monotonic()
+        libraries.eng.CmtInitDbEngDll(b"zenithlink", b"C:\\nowhere", ctypes.byref(status))
+        assert status.value == 2000 and time.monotonic() - started < 10
+    finally:
+        fake.close()
+
+
+def test_calls_from_several_threads_are_each_answered_whole(tmp_path, installation):
+    folder, _ = installation
+    libraries = load_windows_libraries(folder)
+    wrong: list[tuple[int, bytes]] = []
+
+    def describe(code: int) -> None:
+        for _ in range(50):
+            text = ctypes.create_string_buffer(513)
+            libraries.qry.CmtGetDescriptionByStatus(code, 512, text)
+            if text.value != DESCRIPTIONS[code].encode():
+                wrong.append((code, text.value))
+
+    threads = [threading.Thread(target=describe, args=(code,)) for code in (1, 1008, 1020, 2000)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert wrong == []

@@ -6,7 +6,8 @@ simulator's own functions (:mod:`agent.sandbox.rangermsp.library`) with buffers 
 caller gave, so the simulator's logic has one home and the real loading path (PE check, working
 directory, ``WinDLL``, argtypes, stdcall, buffer sizes, NUL termination, the ``int*`` status) runs
 against it. :func:`serve` writes the address file ``zenithlink-simulator.addr`` beside the DLLs
-(``<installation>\\ThirdParty\\UserDev``); the DLL reads it from its own folder.
+(``<installation>\\ThirdParty\\UserDev``): ``127.0.0.1:PORT``, optionally followed by a space and
+the DLLs' I/O timeout in milliseconds; the DLL reads it from its own folder.
 
 One simulator load per client **process id**: both DLLs of one process share it (their Init
 state, facts §6, "Init once per load"); another process is another load. A load lives as long
@@ -191,7 +192,7 @@ class Load:
 class SimulatorServer:
     """A thread accepting the DLLs' connections on 127.0.0.1, a thread per connection."""
 
-    def __init__(self, installation: Path, host: str = "127.0.0.1") -> None:
+    def __init__(self, installation: Path, host: str = "127.0.0.1", *, timeout_ms: int | None = None) -> None:
         self.installation = Path(installation)
         self._listener = socket.create_server((host, 0))
         self._listener.settimeout(ACCEPT_POLL)
@@ -204,7 +205,8 @@ class SimulatorServer:
         self.address_file = self.installation / "ThirdParty" / "UserDev" / ADDRESS_FILE
         self.address_file.parent.mkdir(parents=True, exist_ok=True)
         temporary = self.address_file.with_suffix(".tmp")
-        temporary.write_text(f"{self.address[0]}:{self.address[1]}", encoding="ascii")
+        timeout = f" {timeout_ms}" if timeout_ms else ""
+        temporary.write_text(f"{self.address[0]}:{self.address[1]}{timeout}", encoding="ascii")
         os.replace(temporary, self.address_file)
         self._acceptor = threading.Thread(target=self._accept, name="rangermsp-simulator-server", daemon=True)
         self._acceptor.start()
@@ -290,9 +292,10 @@ class SimulatorServer:
             return GENERAL, []
 
 
-def serve(installation: Path) -> SimulatorServer:
-    """A running simulator server for ``installation``, its address written beside the DLLs."""
-    return SimulatorServer(installation)
+def serve(installation: Path, *, timeout_ms: int | None = None) -> SimulatorServer:
+    """A running simulator server for ``installation``, its address written beside the DLLs
+    (with ``timeout_ms``, the DLLs wait that long for an answer instead of 60 s)."""
+    return SimulatorServer(installation, timeout_ms=timeout_ms)
 
 
 # -- calling the simulator -----------------------------------------------------------------------

@@ -9,7 +9,8 @@
  * in Python) and copies the answer into the caller's buffers.
  *
  * Where the server is: the file zenithlink-simulator.addr beside this DLL (its own folder, found
- * from the module handle, not from the working directory) holding "127.0.0.1:PORT". When the file
+ * from the module handle, not from the working directory) holding "127.0.0.1:PORT" and optionally
+ * " MILLISECONDS", the I/O timeout (default 60 s; connecting waits at most 5 s). When the file
  * is missing or the server cannot be reached in time, a call answers status 2000 (general error)
  * and writes nothing else: it never crashes and never blocks for ever (connect and I/O timeouts).
  *
@@ -109,8 +110,9 @@ static void disconnect(void) {
     }
 }
 
-/* The server's address from the file beside this DLL: "a.b.c.d:port". 0 when there is none. */
-static int read_address(struct sockaddr_in *address) {
+/* The server's address from the file beside this DLL: "a.b.c.d:port", optionally followed by a
+ * space and the I/O timeout in milliseconds (tests shorten it). 0 when there is none. */
+static int read_address(struct sockaddr_in *address, DWORD *timeout) {
     char path[MAX_PATH + 64];
     DWORD n = GetModuleFileNameA(self_module, path, MAX_PATH);
     if (n == 0 || n >= MAX_PATH) return 0;
@@ -129,7 +131,10 @@ static int read_address(struct sockaddr_in *address) {
     char *colon = strchr(text, ':');
     if (!colon) return 0;
     *colon = 0;
-    long port = strtol(colon + 1, NULL, 10);
+    char *end = NULL, *after = NULL;
+    long port = strtol(colon + 1, &end, 10);
+    long milliseconds = strtol(end, &after, 10);
+    *timeout = after != end && milliseconds > 0 ? (DWORD)milliseconds : IO_TIMEOUT_MS;
     unsigned long host = inet_addr(text);
     if (port <= 0 || port > 65535 || host == INADDR_NONE) return 0;
     memset(address, 0, sizeof *address);
@@ -148,7 +153,8 @@ static int connect_server(void) {
         winsock_started = 1;
     }
     struct sockaddr_in address;
-    if (!read_address(&address)) return 0;
+    DWORD timeout = IO_TIMEOUT_MS;
+    if (!read_address(&address, &timeout)) return 0;
     SOCKET s = socket(AF_INET, SOCK_STREAM, IPPROTO_TCP);
     if (s == INVALID_SOCKET) return 0;
     u_long nonblocking = 1;
@@ -168,7 +174,6 @@ static int connect_server(void) {
     }
     nonblocking = 0;
     ioctlsocket(s, FIONBIO, &nonblocking);
-    DWORD timeout = IO_TIMEOUT_MS;
     setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, (const char *)&timeout, sizeof timeout);
     setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, (const char *)&timeout, sizeof timeout);
     BOOL on = TRUE;
@@ -207,22 +212,31 @@ static void copy_output(Output *out, const unsigned char *data, uint32_t length)
     out->buffer[n] = 0;
 }
 
-/* Apply a reply to the outputs; the status, or STATUS_GENERAL when the reply is malformed. */
-static int apply_reply(const unsigned char *reply, size_t length, Output *outputs, int output_count) {
-    if (length < 6) return STATUS_GENERAL;
-    int status = (int)get_u32(reply);
+/* Apply a reply to the outputs and set *status; 0 when the reply is malformed (nothing written:
+ * every length is checked before the first copy). */
+static int apply_reply(const unsigned char *reply, size_t length, Output *outputs, int output_count, int *status) {
+    if (length < 6) return 0;
     int count = reply[4] | (reply[5] << 8);
     size_t at = 6;
     for (int i = 0; i < count; i++) {
-        if (at + 4 > length) return STATUS_GENERAL;
+        if (at + 4 > length) return 0;
+        uint32_t n = get_u32(reply + at);
+        at += 4;
+        if (n != NOT_WRITTEN) {
+            if (n > length - at) return 0;
+            at += n;
+        }
+    }
+    at = 6;
+    for (int i = 0; i < count; i++) {
         uint32_t n = get_u32(reply + at);
         at += 4;
         if (n == NOT_WRITTEN) continue;
-        if (n > length - at) return STATUS_GENERAL;
         if (i < output_count) copy_output(&outputs[i], reply + at, n);
         at += n;
     }
-    return status;
+    *status = (int)get_u32(reply);
+    return 1;
 }
 
 /* One exchange with the server, under the lock; the status (STATUS_GENERAL when it failed). */
@@ -257,8 +271,11 @@ static int call(int function, const int *ints, int int_count, const Input *input
             reply = length <= MAX_REPLY_BYTES ? malloc(length ? length : 1) : NULL;
             ok = reply && receive_all(reply, length);
         }
-        if (ok) status = apply_reply(reply, length, outputs, output_count);
-        else disconnect(); /* a broken or timed-out exchange: the next call connects afresh */
+        ok = ok && apply_reply(reply, length, outputs, output_count, &status);
+        if (!ok) {
+            status = STATUS_GENERAL;
+            disconnect(); /* a broken, timed-out or garbled exchange: the next call connects afresh */
+        }
         free(reply);
     }
     LeaveCriticalSection(&lock);
