@@ -267,3 +267,25 @@ def test_calls_from_several_threads_are_each_answered_whole(tmp_path, installati
     for thread in threads:
         thread.join()
     assert wrong == []
+
+
+@pytest.mark.parametrize("arch", ["x86", "x64"])
+def test_a_c_caller_of_either_build_gets_the_simulators_answers_and_its_stack_back(tmp_path, arch):
+    """cmtsimcheck.exe (LoadLibrary, GetProcAddress by the undecorated names, stdcall pointers)
+    against the build of ``arch``: under the Windows lane a 32-bit process runs through WOW64,
+    so the x86 build's stdcall (the callee pops the arguments) is exercised for real."""
+    assert DLLS is not None
+    folder = make_installation(tmp_path / "RangerMSP")
+    dll_folder = install_dlls(folder, DLLS, arch)
+    with serve(folder) as server:
+        done = subprocess.run([str(DLLS / arch / "cmtsimcheck.exe"), str(dll_folder), str(folder / "Db")],
+                              capture_output=True, text=True, timeout=120, check=False)
+        loads = server.loads
+    lines = done.stdout.splitlines()
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert lines[:5] == ["CmtInitDbEngDll 1", "CmtInitDbQryDll 1", "CmtGetSystemProperties/16 1020",
+                         "CmtGetSystemProperties 1 CmtDateFormat", lines[4]]
+    assert lines[4].startswith("CmtInsUpdRec 1 CRD") and len(lines[4].split()[2]) == 20
+    assert lines[5] == "CmtGetDescriptionByStatus The size f"
+    pid = int(lines[6].split()[1])
+    assert loads[pid].libraries.calls["CmtInsUpdRec"] == 1
