@@ -289,3 +289,16 @@ def test_a_c_caller_of_either_build_gets_the_simulators_answers_and_its_stack_ba
     assert lines[5] == "CmtGetDescriptionByStatus The size f"
     pid = int(lines[6].split()[1])
     assert loads[pid].libraries.calls["CmtInsUpdRec"] == 1
+
+
+def test_a_request_is_read_up_to_the_length_given_even_without_a_nul(tmp_path, installation):
+    folder, _ = installation
+    psa = _psa(tmp_path, folder)
+    try:
+        request = messages.system_properties_request("zenithlink").encode()
+        unterminated = ctypes.create_string_buffer(request, len(request))  # no NUL after it
+        answer, status = ctypes.create_string_buffer(65537), ctypes.c_int(0)
+        psa.api.libs.qry.CmtGetSystemProperties(unterminated, len(request), answer, 65536, ctypes.byref(status))
+        assert status.value == 1 and b"<CmtDateFormat>" in answer.value
+    finally:
+        psa.close()

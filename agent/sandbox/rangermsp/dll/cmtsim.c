@@ -347,11 +347,20 @@ EXPORT void __stdcall CmtTerminateDbQryDll(void) {
     call(F_TERMINATE_QRY, NULL, 0, NULL, 0, NULL, 0);
 }
 
-/* The request travels up to its NUL (the caller's length goes too: the simulator reads that many). */
+/* The request travels up to its NUL but never past the length given (the caller's length goes too:
+ * the simulator reads that many, as it does in-process), so an unterminated request is not overrun. */
 static void read_call(int function, const char *request, int request_length, char *answer, int answer_size,
                       int *status) {
     int ints[2] = { request_length, answer_size };
-    Input in = text(request);
+    Input in = text(NULL);
+    if (request && request_length >= 0) {
+        uint32_t n = 0;
+        while (n < (uint32_t)request_length && request[n]) n++;
+        in.data = request;
+        in.length = n;
+    } else if (request) {
+        in = text(request);
+    }
     Output out = { answer, answer_size };
     set_status(status, call(function, ints, 2, &in, 1, &out, 1));
 }
