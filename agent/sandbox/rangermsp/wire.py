@@ -377,5 +377,28 @@ class Client:
         self._conn.close()
 
 
+def main(argv: list[str]) -> int:
+    """``python -m agent.sandbox.rangermsp.wire INSTALLATION``: serve the simulator's DLLs copied
+    into ``INSTALLATION\\ThirdParty\\UserDev`` until interrupted (for trying a caller by hand)."""
+    if len(argv) != 1:
+        print("usage: python -m agent.sandbox.rangermsp.wire INSTALLATION_FOLDER", file=sys.stderr)
+        return 2
+    from agent.sandbox.rangermsp import make_installation
+
+    server = serve(make_installation(argv[0]))
+    print(f"serving {server.installation} on {server.address[0]}:{server.address[1]} (Ctrl-C stops)", flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.close()
+    return 0
+
+
 __all__ = ["ADDRESS_FILE", "Client", "Function", "Load", "ProtocolError", "Request", "SimulatorServer",
            "decode_reply", "decode_request", "encode_reply", "encode_request", "serve"]
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
