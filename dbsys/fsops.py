@@ -1,4 +1,4 @@
-"""Replace, rename and remove files that another program may hold open.
+"""Replace, rename, remove and read files that another program may hold open.
 
 On Windows a file that another process has open without delete sharing (a RangerMSP client
 reading an inventory file over SMB, a script, an antivirus scanner looking at a new file)
@@ -57,6 +57,12 @@ def is_held_error(exc: OSError) -> bool:
 def replace(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
     """``os.replace(src, dst)``, tried again while ``dst`` or ``src`` is held."""
     _patiently("replaced", dst, lambda: _os_replace(src, dst))
+
+
+def read_bytes(path: str | os.PathLike[str]) -> bytes:
+    """The bytes of a file the agent replaces (a status file, a result), tried again while it is
+    held: on Windows a file refuses to be opened for the moment it is being replaced."""
+    return _patiently("read", path, lambda: _os_read_bytes(path))
 
 
 def remove(path: str | os.PathLike[str]) -> bool:
@@ -120,6 +126,10 @@ def _os_replace(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> Non
 
 def _os_rename(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
     os.rename(src, dst)
+
+
+def _os_read_bytes(path: str | os.PathLike[str]) -> bytes:
+    return Path(path).read_bytes()
 
 
 def _os_unlink(path: str | os.PathLike[str]) -> None:

@@ -13,6 +13,8 @@ from typing import IO
 
 from lxml import etree
 
+from dbsys import fsops
+
 DEFAULT_MAX_BYTES = 16 * 1024 * 1024
 
 
@@ -76,7 +78,7 @@ def parse_bytes(data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES, what: str = 
 def parse_file(path: Path, root_tag: str, *, max_bytes: int, what: str) -> etree._Element:
     """Parse a file the agent wrote (a status file, a result, an error report) and check that
     its root element is ``root_tag``; ``what`` names the kind of file in the messages."""
-    root = parse_bytes(path.read_bytes(), max_bytes=max_bytes, what=f"{what} {path.name}")
+    root = parse_bytes(fsops.read_bytes(path), max_bytes=max_bytes, what=f"{what} {path.name}")
     if root.tag != root_tag:
         raise UnsafeXML(f"{path.name} is not {_article(what)} {what} (its root is <{root.tag}>)")
     return root

@@ -146,3 +146,15 @@ def test_a_drop_held_open_for_a_moment_is_moved_once_it_is_let_go(tmp_path, monk
     finally:
         timer.join()
     assert moved.read_bytes() == b"<ZenithRequest/>" and not drop.exists()
+
+
+def test_a_status_file_read_while_it_is_being_replaced_is_tried_again(tmp_path, monkeypatch):
+    # Windows refuses to open a file for the moment the agent replaces it (PermissionError).
+    from dbsys.status import read_status, write_status
+
+    path = tmp_path / "ZenithStatus_T1.xml"
+    write_status(path, {"running": True})
+    read = held(fsops._os_read_bytes, TRIES - 1)
+    monkeypatch.setattr(fsops, "_os_read_bytes", read)
+    assert read_status(path)["running"] is True
+    assert len(read.calls) == TRIES
