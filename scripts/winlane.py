@@ -8,10 +8,11 @@ our dependencies are named here). The build is cached: it is made again only whe
 this script changes. Run it with the Linux Python of the project's venv; ``scripts/winpy`` calls
 it before every use.
 
-Two Wine 8 gaps are worked around in the lane's interpreter only, never in the project:
-``_wmi.pyd`` is left out (``platform.machine()`` would ask WMI, which aborts the process under
-Wine), and ``_winapi.CopyFile2`` is hidden before ``shutil`` is imported (Wine lacks it; shutil
-then copies the portable way).
+Wine 8 gaps are worked around in the lane only, never in the project: ``_wmi.pyd`` is left out
+and ``propsys.dll`` is disabled for the lane's processes (``platform.machine()`` asks WMI, whose
+``propsys.VariantToString`` Wine lacks: the process aborts; msl-loadlib's frozen 32-bit server has
+a ``_wmi`` of its own), and ``_winapi.CopyFile2`` is hidden before ``shutil`` is imported (Wine
+lacks it; shutil then copies the portable way).
 """
 
 from __future__ import annotations
