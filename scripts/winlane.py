@@ -154,8 +154,8 @@ def build_simulator_dlls() -> None:
 
     try:
         build_dlls(SIMULATOR_DLLS)
-    except BuildError as exc:
-        raise SystemExit(f"winlane: {exc}") from None
+    except BuildError as exc:  # the lane still runs; the tests of the real DLLs say they are skipped, and why
+        say(f"{exc}; the tests of the simulator's real DLLs will be skipped")
 
 
 def build() -> None:
