@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -38,3 +39,16 @@ def simulator_psa(folder: Path, **overrides) -> Iterator[tuple[RangerMspPsa, Sim
     finally:
         psa.close()
         db.close()
+
+
+def pe_header(machine: int, magic: int) -> bytes:
+    """The start of a Windows DLL with this PE machine and optional-header magic (0x14C/0x10B:
+    PE32 x86, as RangerMSP's DLLs; 0x8664/0x20B: x64), all the bitness check reads."""
+    head = bytearray(512)
+    head[:2] = b"MZ"
+    struct.pack_into("<I", head, 0x3C, 0x80)
+    head[0x80:0x84] = b"PE\0\0"
+    struct.pack_into("<H", head, 0x84, machine)
+    struct.pack_into("<H", head, 0x80 + 24, magic)
+    return bytes(head)
+

@@ -3,9 +3,8 @@
 
 from __future__ import annotations
 
-import struct
-
 import pytest
+from rangermsp_support import pe_header
 
 from agent.backends.rangermsp import fields as F
 from agent.backends.rangermsp import messages, status
@@ -141,14 +140,8 @@ def test_a_date_format_without_day_month_and_year_is_refused():
 
 # -- the PE header (§1.3) ----------------------------------------------------------------------------
 def _pe(tmp_path, machine: int, magic: int):
-    head = bytearray(512)
-    head[:2] = b"MZ"
-    struct.pack_into("<I", head, 0x3C, 0x80)
-    head[0x80:0x84] = b"PE\0\0"
-    struct.pack_into("<H", head, 0x84, machine)
-    struct.pack_into("<H", head, 0x80 + 24, magic)
     path = tmp_path / "CmtDbQry.dll"
-    path.write_bytes(bytes(head))
+    path.write_bytes(pe_header(machine, magic))
     return path
 
 

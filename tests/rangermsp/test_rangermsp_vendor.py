@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 
 import pytest
-from rangermsp_support import open_simulator_psa, simulator_psa
+from rangermsp_support import open_simulator_psa, pe_header, simulator_psa
 
 from agent.backends.rangermsp import fields as F
 from agent.backends.rangermsp.binding import DbApi, Libraries
@@ -399,16 +399,8 @@ def test_6_an_unfinished_write_in_a_journal_of_an_earlier_release_is_settled_at_
 
 
 def test_8_the_probe_reads_the_dlls_bitness_from_its_pe_header(tmp_path):
-    import struct
-
     with simulator_psa(tmp_path) as (psa, _db):
-        head = bytearray(512)
-        head[:2] = b"MZ"
-        struct.pack_into("<I", head, 0x3C, 0x80)
-        head[0x80:0x84] = b"PE\0\0"
-        struct.pack_into("<HH", head, 0x84, 0x14C, 0)
-        struct.pack_into("<H", head, 0x80 + 24, 0x10B)
-        (tmp_path / "RangerMSP" / "ThirdParty" / "UserDev" / "CmtDbQry.dll").write_bytes(bytes(head))
+        (tmp_path / "RangerMSP" / "ThirdParty" / "UserDev" / "CmtDbQry.dll").write_bytes(pe_header(0x14C, 0x10B))
         [bitness] = [f for f in psa.probe(read_only=True) if f.check == "bitness"]
     expected = "ok" if ctypes.sizeof(ctypes.c_void_p) == 4 else "failed"
     assert bitness.verdict == expected and "32-bit" in bitness.detail
@@ -433,16 +425,8 @@ def test_3_an_agent_started_during_maintenance_waits_and_then_checks_and_writes(
 
 
 def _pe_files(folder: Path, machine: int, magic: int) -> None:
-    import struct
-
-    head = bytearray(512)
-    head[:2] = b"MZ"
-    struct.pack_into("<I", head, 0x3C, 0x80)
-    head[0x80:0x84] = b"PE\0\0"
-    struct.pack_into("<H", head, 0x84, machine)
-    struct.pack_into("<H", head, 0x80 + 24, magic)
     for name in ("CmtDbEng.dll", "CmtDbQry.dll"):
-        (folder / name).write_bytes(bytes(head))
+        (folder / name).write_bytes(pe_header(machine, magic))
 
 
 def test_4_a_64_bit_agent_reaches_32_bit_dlls_through_a_host_and_never_loads_them_itself(tmp_path, monkeypatch):
