@@ -9,6 +9,7 @@ Windows lane the real msl-loadlib server hosts the simulator's real 32-bit DLLs 
 
 from __future__ import annotations
 
+import ctypes
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -169,3 +170,16 @@ def test_the_host_module_imports_nothing_the_32_bit_interpreter_lacks():
             else:
                 continue
             assert roots <= allowed_roots, (name, roots)
+
+
+@pytest.mark.skipif(ctypes.sizeof(ctypes.c_void_p) != 8, reason="a 32-bit Python loads 32-bit DLLs itself")
+def test_the_probe_says_the_32_bit_dlls_run_in_the_host(world):
+    from rangermsp_support import pe_header
+
+    (world.installation / "ThirdParty" / "UserDev" / "CmtDbQry.dll").write_bytes(pe_header(0x14C, 0x10B))
+    psa = _psa(world)
+    try:
+        [bitness] = [f for f in psa.probe(read_only=True) if f.check == "bitness"]
+    finally:
+        psa.close()
+    assert bitness.verdict == "ok" and "32-bit host process" in bitness.detail, bitness
