@@ -18,14 +18,15 @@ from test_links_manager import GENERATED
 from test_links_manager import write_ini as write_links_ini
 
 
-def test_a_reader_that_goes_away_is_not_an_error(tmp_path):
+@pytest.mark.parametrize("command", [["links", "sites"], ["inventory", "sites"], ["inventory", "sites", "--json"]])
+def test_a_reader_that_goes_away_is_not_an_error(tmp_path, command):
     ini = write_links_ini(tmp_path)
     sites = [[("SiteID", str(n)), ("SiteCode", f"S{n:05d}"), ("Name", f"Customer number {n}"), ("ClientName", "")]
              for n in range(4000)]
     cmt.write_inventory(cmt.sites_path(tmp_path / "Dbsys", "T1"), "sites", sites, GENERATED)
     env = dict(os.environ, PYTHONPATH=str(ROOT), COLUMNS="200")
     proc = subprocess.Popen([sys.executable, "-c", "from agent.cli import main; main()", "--config", str(ini),
-                             "links", "sites"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT, env=env)
+                             *command], stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT, env=env)
     assert proc.stdout is not None and proc.stdout.read(100)  # like `| head -c 100`
     proc.stdout.close()
     assert proc.stderr is not None

@@ -6,7 +6,6 @@ of privilege. Every error reaches the person through :func:`agent.errors.describ
 
 from __future__ import annotations
 
-import errno
 import importlib
 import os
 import sys
@@ -18,6 +17,7 @@ from loguru import logger
 
 from agent import __version__, logs
 from agent.app import App
+from agent.cli.output import reader_went_away
 from agent.errors import ConfigError, ZenithError, describe
 
 # Each module exposes ``commands``: a list of click commands or groups.
@@ -95,25 +95,6 @@ def _silence_stdout() -> None:
         pass
 
 
-def _reader_went_away(exc: OSError) -> bool:
-    """Whether ``exc`` says that the reader of our output closed its end of the pipe. POSIX says
-    EPIPE; Windows' C runtime says EINVAL (its mapping of ERROR_NO_DATA), which is told apart from
-    another EINVAL by standard output refusing even an empty write."""
-    if isinstance(exc, BrokenPipeError):
-        return True
-    if os.name != "nt" or exc.errno != errno.EINVAL:
-        return False
-    try:
-        fd = sys.stdout.fileno()
-    except (OSError, ValueError):
-        return False
-    try:
-        os.write(fd, b"")
-    except OSError:
-        return True
-    return False
-
-
 def _fail_unexpectedly(exc: BaseException) -> NoReturn:
     logger.opt(exception=exc).debug("unexpected error")
     click.echo(logs.redact(f"Error: {describe(exc)}"), err=True)
@@ -141,7 +122,7 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         sys.exit(130)
     except OSError as exc:
-        if not _reader_went_away(exc):
+        if not reader_went_away(exc):
             _fail_unexpectedly(exc)
         # The reader went away (``zenithlink links sites | head``): like other tools, stop quietly.
         _silence_stdout()

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 import click
 from loguru import logger
 
-from agent.cli.output import TABLE_LIMIT, done, emit_json, err_console, table, tsv
+from agent.cli.output import TABLE_LIMIT, done, emit_json, err_console, reader_went_away, table, tsv
 from agent.cli.readonly import read_only
 from agent.errors import PreconditionError, ZenithError, describe
 from agent.sync.inventory.refresh import Progress, inventory_paths, refresh, sweep_if_idle
@@ -118,6 +118,8 @@ def _list(app, kind: str, as_json: bool, site_code: str | None) -> None:
     except ZenithError:
         raise
     except Exception as exc:  # noqa: BLE001 - damaged part-way through
+        if isinstance(exc, OSError) and reader_went_away(exc):
+            raise  # `| head`: the reader has all it wanted; the entry point ends quietly
         logger.debug("reading {} failed: {}", path, exc)
         raise PreconditionError(f"{describe(exc)} Run 'zenithlink inventory refresh' to write it again.") from None
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import sys
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -52,3 +54,22 @@ def tsv(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
 def listing(title: str, columns: Sequence[str], rows: list[Sequence[Any]]) -> None:
     """A table, or tab-separated lines past :data:`TABLE_LIMIT` rows."""
     table(title, columns, rows) if len(rows) <= TABLE_LIMIT else tsv(columns, rows)
+
+
+def reader_went_away(exc: OSError) -> bool:
+    """Whether ``exc`` says that the reader of our output closed its end of the pipe. POSIX says
+    EPIPE; Windows' C runtime says EINVAL (its mapping of ERROR_NO_DATA), which is told apart from
+    another EINVAL by standard output refusing even an empty write."""
+    if isinstance(exc, BrokenPipeError):
+        return True
+    if os.name != "nt" or exc.errno != errno.EINVAL:
+        return False
+    try:
+        fd = sys.stdout.fileno()
+    except (OSError, ValueError):
+        return False
+    try:
+        os.write(fd, b"")
+    except OSError:
+        return True
+    return False
