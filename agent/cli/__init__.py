@@ -20,39 +20,44 @@ from agent.app import App
 from agent.cli.output import reader_went_away
 from agent.errors import ConfigError, ZenithError, describe
 
-# Each module exposes ``commands``: a list of click commands or groups.
-COMMAND_MODULES: tuple[str, ...] = (
-    "agent.cli.config_cmd",
-    "agent.cli.records_cmd",
-    "agent.cli.actions_cmd",
-    "agent.cli.people_cmd",
-    "agent.cli.inventory_cmd",
-    "agent.cli.links_cmd",
-    "agent.cli.plugins_cmd",
-    "agent.cli.run_cmd",
-    "agent.cli.sandbox_cmd",
-    "agent.cli.ops_cmd",
-    "agent.cli.psa_cmd",
-    "agent.cli.demo_cmd",
-    "agent.cli.web_cmd",
-    "agent.cli.docs_cmd",
-)
+RECORDS, OPS = "agent.cli.records_cmd", "agent.cli.ops_cmd"
+#: Each command and the modules that define or extend it (each module exposes ``commands``, the
+#: click commands it defines). Running a command imports only its modules, so ``status`` or
+#: ``--version`` do not pay for the sandbox, the web console or the RangerMSP binding; the help and
+#: a name not listed here (a plugin's command) load them all.
+COMMANDS: dict[str, tuple[str, ...]] = {
+    "check-config": ("agent.cli.config_cmd",), "init": ("agent.cli.config_cmd",),
+    "accounts": (RECORDS,), "assets": (RECORDS,), "backup": (RECORDS,),
+    "employees": (RECORDS, "agent.cli.people_cmd", "agent.cli.web_cmd"), "groups": (RECORDS, "agent.cli.people_cmd"),
+    "tickets": (RECORDS, "agent.cli.actions_cmd"),
+    "inventory": ("agent.cli.inventory_cmd",), "links": ("agent.cli.links_cmd",),
+    "plugins": ("agent.cli.plugins_cmd",), "run": ("agent.cli.run_cmd",), "sandbox": ("agent.cli.sandbox_cmd",),
+    "status": (OPS,), "errors": (OPS,), "requests": (OPS,), "service": (OPS,), "audit": (OPS,),
+    "psa": ("agent.cli.psa_cmd",), "demo": ("agent.cli.demo_cmd",), "web": ("agent.cli.web_cmd",),
+    "docs": ("agent.cli.docs_cmd",),
+}
+COMMAND_MODULES: tuple[str, ...] = tuple(dict.fromkeys(m for modules in COMMANDS.values() for m in modules))
 
 
 class RootGroup(click.Group):
-    """Adds commands from the command modules and from installed plugins (entry points)."""
+    """Adds commands from the command modules, each when it is asked for, and from installed
+    plugins (entry points) when every command is."""
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self._loaded = False
+        self._ready: set[str] = set()  # commands whose every module is imported
+
+    def _add_from(self, modules: tuple[str, ...]) -> None:
+        for name in modules:
+            for command in importlib.import_module(name).commands:
+                self.add_command(command)
 
     def _load(self) -> None:
         if self._loaded:
             return
         self._loaded = True
-        for name in COMMAND_MODULES:
-            for command in importlib.import_module(name).commands:
-                self.add_command(command)
+        self._add_from(COMMAND_MODULES)
         try:
             from agent.plugins import installed_plugin_manager
 
@@ -65,7 +70,12 @@ class RootGroup(click.Group):
         return super().list_commands(ctx)
 
     def get_command(self, ctx, cmd_name):
-        self._load()
+        # Not "not in self.commands": a module adds all it defines, before its extenders are imported.
+        if cmd_name in COMMANDS and cmd_name not in self._ready:
+            self._add_from(COMMANDS[cmd_name])
+            self._ready.add(cmd_name)
+        if cmd_name not in self.commands:
+            self._load()
         return super().get_command(ctx, cmd_name)
 
 
