@@ -116,29 +116,27 @@ def test_a_host_that_dies_after_its_write_committed_is_replaced_and_nothing_is_m
         psa.close()
 
 
-def test_a_read_whose_host_died_is_made_again_in_a_new_host(world):
-    api = DbApi(_libraries(world), "zenithlink", sleep=lambda s: None)
-    api.open()
-    try:
-        world.db.add("ACCOUNT", FLDCRDFULLNAME="ACME")
-        world.die_after.add("read")
-        assert len(api.query(ACCOUNT, [])) == 1
-        assert len(world.hosts) == 2 and world.hosts[1].inits == 2
-    finally:
-        api.close()
+@pytest.fixture
+def api(world):
+    """The binding alone over the host, with one account in the records."""
+    opened = DbApi(_libraries(world), "zenithlink", sleep=lambda s: None)
+    opened.open()
+    world.db.add("ACCOUNT", FLDCRDFULLNAME="ACME")
+    yield opened
+    opened.close()
 
 
-def test_a_newer_api_1023_gets_a_new_host_where_the_dlls_in_process_would_refuse_every_call(world):
-    api = DbApi(_libraries(world), "zenithlink", sleep=lambda s: None)
-    api.open()
-    try:
-        world.db.add("ACCOUNT", FLDCRDFULLNAME="ACME")
-        world.hosts[0].sim.faults.set(newer_api=1)
-        assert len(api.query(ACCOUNT, [])) == 1  # answered by the new host's fresh load
-        assert len(api.query(ACCOUNT, [])) == 1
-        assert len(world.hosts) == 2
-    finally:
-        api.close()
+def test_a_read_whose_host_died_is_made_again_in_a_new_host(world, api):
+    world.die_after.add("read")
+    assert len(api.query(ACCOUNT, [])) == 1
+    assert len(world.hosts) == 2 and world.hosts[1].inits == 2
+
+
+def test_a_newer_api_1023_gets_a_new_host_where_the_dlls_in_process_would_refuse_every_call(world, api):
+    world.hosts[0].sim.faults.set(newer_api=1)
+    assert len(api.query(ACCOUNT, [])) == 1  # answered by the new host's fresh load
+    assert len(api.query(ACCOUNT, [])) == 1
+    assert len(world.hosts) == 2
 
 
 def test_a_failed_init_is_made_again_in_a_new_host_not_in_the_failed_load(world, tmp_path):
