@@ -11,8 +11,10 @@ it before every use.
 Wine 8 gaps are worked around in the lane only, never in the project: ``_wmi.pyd`` is left out
 and ``propsys.dll`` is disabled for the lane's processes (``platform.machine()`` asks WMI, whose
 ``propsys.VariantToString`` Wine lacks: the process aborts; msl-loadlib's frozen 32-bit server has
-a ``_wmi`` of its own), and ``_winapi.CopyFile2`` is hidden before ``shutil`` is imported (Wine
-lacks it; shutil then copies the portable way).
+a ``_wmi`` of its own), ``_winapi.CopyFile2`` is hidden before ``shutil`` is imported (Wine
+lacks it; shutil then copies the portable way), and msl-loadlib's ``Client64`` waits for its 32-bit
+server by connecting to it (it reads ``netstat``'s output, and Wine's netstat lists no listening
+sockets).
 """
 
 from __future__ import annotations
@@ -44,11 +46,62 @@ WINDOWS_ONLY = ["win32-setctime", "colorama", "tzdata"]
 LINUX_ONLY = {"ruff", "mypy", "playwright"}
 
 SITECUSTOMIZE = '''\
-"""The Windows lane's interpreter only: Wine 8 lacks CopyFile2, so shutil takes its portable path."""
+"""The Windows lane's interpreter only: two gaps of Wine 8 worked around.
+
+- Wine lacks CopyFile2: shutil takes its portable path.
+- Wine's netstat lists no listening sockets, and msl-loadlib's Client64 waits for its 32-bit server
+  by looking for the port in netstat's output: in the lane it waits by connecting instead.
+"""
+import importlib.abc
+import socket
+import sys
+import time
+
 import _winapi
 
 if hasattr(_winapi, "CopyFile2"):
     del _winapi.CopyFile2
+
+
+def _wait_by_connecting(host, port, timeout):
+    from msl.loadlib.exceptions import ConnectionTimeoutError
+
+    stop = time.monotonic() + max(0.0, timeout)
+    while True:
+        try:
+            socket.create_connection((host, port), timeout=1.0).close()
+            return
+        except OSError:
+            if time.monotonic() > stop:
+                message = f"Timeout after {timeout:.1f} second(s). Could not connect to {host}:{port}"
+                raise ConnectionTimeoutError(message)
+            time.sleep(0.05)
+
+
+class _PatchClient64(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name != "msl.loadlib.client64":
+            return None
+        sys.meta_path.remove(self)
+        try:
+            import importlib.util
+
+            spec = importlib.util.find_spec(name)
+        finally:
+            sys.meta_path.insert(0, self)
+        if spec is None or spec.loader is None:
+            return spec
+        exec_module = spec.loader.exec_module
+
+        def exec_and_patch(module):
+            exec_module(module)
+            module.wait_for_server = _wait_by_connecting
+
+        spec.loader.exec_module = exec_and_patch
+        return spec
+
+
+sys.meta_path.insert(0, _PatchClient64())
 '''
 
 

@@ -57,9 +57,36 @@ def start_msl_host(folder: Path) -> Host:
                            "it needs msl-loadlib for its 32-bit host process ('pip install msl-loadlib', which "
                            "zenithlink installs on Windows), or install zenithlink with a 32-bit (x86) "
                            "Python"]) from None
-    client: Host = Client64(str(SERVER_MODULE), folder=str(folder), timeout=START_TIMEOUT,
-                            rpc_timeout=CALL_TIMEOUT)
-    return client
+    return MslHost(Client64(str(SERVER_MODULE), folder=str(folder), timeout=START_TIMEOUT,
+                            rpc_timeout=CALL_TIMEOUT))
+
+
+class MslHost:
+    """msl-loadlib's ``Client64``, ended cleanly when its server died first.
+
+    ``Client64.shutdown_server32`` asks the server to stop over its connection; when the server
+    has crashed or been killed that request fails, and ``Client64.__del__`` makes it again and
+    fails again during garbage collection. Here a failed shutdown drops the dead connection and
+    lets msl-loadlib remove what the server left (its process, its unpacked files)."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+
+    def request32(self, name: str, *args: Any) -> Any:
+        return self.client.request32(name, *args)
+
+    def shutdown_server32(self, kill_timeout: float = 10) -> Any:
+        try:
+            return self.client.shutdown_server32(kill_timeout)
+        except OSError:
+            inner = getattr(self.client, "_client", None)
+            if inner is None or not hasattr(inner, "_conn"):
+                raise
+            inner._conn = None
+            cleanup = getattr(inner, "_cleanup_zombie_and_files", None)
+            if cleanup is not None:
+                cleanup()
+            raise
 
 
 class HostedDllCalls:
@@ -116,6 +143,14 @@ class HostedDllCalls:
                 self._stop("the backend closed")
             self.init_status.clear()
             self._inits.clear()
+
+    def host_bits(self) -> int:
+        """The running host's own bitness (32 for RangerMSP's DLLs), starting it when needed."""
+        return int(self._call("bits"))
+
+    def host_pid(self) -> int:
+        """The running host's process id, starting it when needed."""
+        return int(self._call("pid"))
 
     def restart(self) -> bool:
         """A new host for the next call (after 1023): it loads the DLLs afresh."""

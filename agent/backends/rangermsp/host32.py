@@ -15,6 +15,7 @@ from __future__ import annotations
 import ctypes
 import importlib.util
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,8 @@ def _dllcalls() -> Any:
     spec = importlib.util.spec_from_file_location("zenithlink_dllcalls", Path(__file__).with_name("dllcalls.py"))
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
+    # dataclasses resolve the module's annotations through sys.modules: register it before running it.
+    sys.modules[spec.name] = module
     spec.loader.exec_module(module)
     return module
 
@@ -68,3 +71,7 @@ class RangerMspHost(Server32):
     def bits(self) -> int:
         """The host's own bitness (the probe shows it)."""
         return ctypes.sizeof(ctypes.c_void_p) * 8
+
+    def pid(self) -> int:
+        """The host's process id (the log and the supervision tests name it)."""
+        return os.getpid()

@@ -72,8 +72,13 @@ def _bitness(api: Any) -> Finding:
     except ConfigError as exc:
         return Finding("bitness", FAILED, str(exc))
     if isinstance(api.dll, HostedDllCalls) and theirs == 32:
+        host = api.dll.host_bits()
+        if host != 32:
+            return Finding("bitness", FAILED, f"CmtDbQry.dll is 32-bit but the host process msl-loadlib started is "
+                           f"{host}-bit: reinstall msl-loadlib (its server32-windows.exe is the 32-bit host)")
         return Finding("bitness", OK, f"CmtDbQry.dll is 32-bit and this process {mine}-bit: the DLLs run in a 32-bit "
-                       f"host process (msl-loadlib), started {api.dll.starts} time(s) so far")
+                       f"host process (msl-loadlib, process {api.dll.host_pid()}), started {api.dll.starts} "
+                       "time(s) so far")
     if theirs != mine:
         return Finding("bitness", FAILED, f"CmtDbQry.dll is {theirs}-bit, this process {mine}-bit: install "
                        f"zenithlink with a {theirs}-bit Python")

@@ -43,12 +43,14 @@ class TestRangerMspPsaOverTheSimulatorsRealDlls(PsaContract):
     """The backend's real Windows loading path (load_windows_libraries: PE check, WinDLL, stdcall)
     over the simulator built as x64 DLLs, which forward every call to the wire server."""
 
+    arch = "x64"
+
     @pytest.fixture
     def psa(self, tmp_path):
         dlls = built_dlls()
         assert dlls is not None
         installation = make_installation(tmp_path / "RangerMSP")
-        install_dlls(installation, dlls, "x64")
+        install_dlls(installation, dlls, self.arch)
         with serve(installation):
             state = SimpleNamespace(db=SimpleNamespace(path=tmp_path / "zenithlink.sqlite3"))
             conf = settings(tmp_path, rangermsp_folder=installation)
@@ -57,3 +59,11 @@ class TestRangerMspPsaOverTheSimulatorsRealDlls(PsaContract):
                 yield psa
             finally:
                 psa.close()
+
+
+@pytest.mark.skipif(unavailable() is not None, reason=unavailable() or "")
+class TestRangerMspPsaThroughThe32BitHost(TestRangerMspPsaOverTheSimulatorsRealDlls):
+    """RangerMSP's own case: 32-bit (x86) DLLs and a 64-bit Python, so every call goes through
+    msl-loadlib's 32-bit host process (host.py, host32.py)."""
+
+    arch = "x86"
