@@ -74,6 +74,17 @@ def missing_inventory_message(path: Path) -> str:
             f"{folder / 'ZenithErrors'} ('zenithlink errors list').")
 
 
+def missing_inventory_web(path: Path) -> str:
+    return ("The Continuum sites and devices have not been downloaded yet. The agent downloads them when it "
+            "runs and is activated in Continuum (activation can take up to 24 hours); the Status page says when "
+            "the last inventory refresh ran, and its error reports say why a download failed.")
+
+
+def _damaged_web(damage: str) -> str:
+    return (f"The inventory file {damage}. The next inventory refresh downloads it again; the Status page says "
+            "when the last one ran and what failed.")
+
+
 class LinksManager:
     """Lists, suggests, links and unlinks; ``app`` is an :class:`agent.app.App`."""
 
@@ -96,7 +107,7 @@ class LinksManager:
     def _require(self, kind: str) -> Path:
         path = inventory_index.inventory_path(self.settings, kind)
         if not path.is_file():
-            raise InventoryNotDownloaded(missing_inventory_message(path))
+            raise InventoryNotDownloaded(missing_inventory_message(path), web_message=missing_inventory_web(path))
         return path
 
     def _iter(self, kind: str) -> Iterator[dict[str, str]]:
@@ -106,10 +117,12 @@ class LinksManager:
         try:
             yield from cmt.read_inventory(path, kind)  # type: ignore[arg-type]
         except cmt.MissingInventory:
-            raise InventoryNotDownloaded(missing_inventory_message(path)) from None
+            raise InventoryNotDownloaded(missing_inventory_message(path),
+                                         web_message=missing_inventory_web(path)) from None
         except (ValueError, OSError) as exc:
             raise PreconditionError(f"The inventory file {path.name} cannot be read ({exc}). Run "
-                                    "'zenithlink inventory refresh' to download it again.") from None
+                                    "'zenithlink inventory refresh' to download it again.",
+                                    web_message=_damaged_web(f"{path.name} cannot be read ({exc})")) from None
 
     def site(self, site_code: str) -> dict[str, str]:
         """The site's record from the inventory; R22 when not downloaded, ``NotFoundError`` if unknown."""
@@ -127,11 +140,14 @@ class LinksManager:
             damage = inventory_index.problem(self.settings, kind)
             if damage:
                 raise PreconditionError(f"The inventory file {damage}. Run 'zenithlink inventory refresh' "
-                                        "to download it again.")
+                                        "to download it again.", web_message=_damaged_web(damage))
             word = _KIND_WORD[kind]
             raise NotFoundError(
                 f"there is no {word} {key!r} in the downloaded inventory; 'zenithlink links {kind}' lists "
-                f"them. If the {word} is new in Continuum, run 'zenithlink inventory refresh' first.")
+                f"them. If the {word} is new in Continuum, run 'zenithlink inventory refresh' first.",
+                web_message=f"there is no {word} {key!r} in the downloaded inventory: pick one from the "
+                            f"{kind.capitalize()} page. A {word} new in Continuum appears after the next inventory "
+                            "refresh (the Status page says when the last one ran).")
         return record
 
     # -- listings --------------------------------------------------------------------------
@@ -179,19 +195,8 @@ class LinksManager:
         return self._find("devices", linked, keyword, offset, limit)
 
     def _find(self, kind: str, linked: bool | None, keyword: str, offset: int, limit: int) -> Page:
-        self._require(kind)
-        damage = inventory_index.problem(self.settings, kind)
-        if damage:
-            raise PreconditionError(f"The inventory file {damage}. Run 'zenithlink inventory refresh' "
-                                    "to download it again.")
-        links = self.state.site_links() if kind == "sites" else self.state.device_links()
-        words = _fold(keyword).split()
-        entries = inventory_index.searchable(self.settings, kind)
-        keys = [key for key, text in entries
-                if (linked is None or (key in links) == linked) and all(w in text for w in words)]
-        if linked is not False:  # links to records Continuum no longer lists, so they can be removed
-            present = {key for key, _ in entries} if links else set()
-            keys += [key for key in sorted(links) if key not in present and all(w in _fold(key) for w in words)]
+        links = self._links_of(kind)
+        keys = self._keys(kind, linked, keyword, links)
         offset = max(0, offset)
         chosen = keys[offset:offset + max(1, limit)]
         lookup = inventory_index.record_lookup(self.settings, kind)
@@ -205,6 +210,48 @@ class LinksManager:
             rows = [_device_row(key, records[key] or {}, links.get(key), names, records[key] is not None)
                     for key in chosen]
         return Page(rows, len(keys), offset, limit)
+
+    def _links_of(self, kind: str) -> dict[str, str]:
+        self._require(kind)
+        damage = inventory_index.problem(self.settings, kind)
+        if damage:
+            raise PreconditionError(f"The inventory file {damage}. Run 'zenithlink inventory refresh' "
+                                    "to download it again.", web_message=_damaged_web(damage))
+        return self.state.site_links() if kind == "sites" else self.state.device_links()
+
+    def _keys(self, kind: str, linked: bool | None, keyword: str, links: dict[str, str]) -> list[str]:
+        """The keys (site codes, device ids) of ``kind`` holding every word of ``keyword``, in the listing's order."""
+        words = _fold(keyword).split()
+        entries = inventory_index.searchable(self.settings, kind)
+        keys = [key for key, text in entries
+                if (linked is None or (key in links) == linked) and all(w in text for w in words)]
+        if linked is not False:  # links to records Continuum no longer lists, so they can be removed
+            present = {key for key, _ in entries} if links else set()
+            keys += [key for key in sorted(links) if key not in present and all(w in _fold(key) for w in words)]
+        return keys
+
+    def counts(self, kind: str, keyword: str = "") -> dict[str, int]:
+        """How many ``kind`` ("sites" or "devices") holding every word of ``keyword`` are unlinked and linked."""
+        links = self._links_of(kind)
+        every = self._keys(kind, None, keyword, links)
+        linked = sum(1 for key in every if key in links)
+        return {"unlinked": len(every) - linked, "linked": linked}
+
+    def position(self, kind: str, key: str, linked: bool, keyword: str = "") -> int | None:
+        """Where ``key`` stands in the listing of ``kind`` (tab ``linked``, search ``keyword``); None if absent."""
+        keys = self._keys(kind, linked, keyword, self._links_of(kind))
+        try:
+            return keys.index(key)
+        except ValueError:
+            return None
+
+    def next_unlinked(self, kind: str, after: str, keyword: str = "") -> str | None:
+        """The unlinked record of ``kind`` that follows ``after`` in the listing of ``keyword`` (wrapping
+        round to the first), not ``after`` itself: what to work on once ``after`` is linked."""
+        keys = self._keys(kind, False, keyword, self._links_of(kind))
+        start = keys.index(after) + 1 if after in keys else 0
+        following = [key for key in keys[start:] + keys[:start] if key != after]
+        return following[0] if following else None
 
     def _asset_names(self, rec_ids) -> dict[str, str]:
         names = {}
@@ -259,15 +306,17 @@ class LinksManager:
                       action="unlink_account", account_rec_id=account.rec_id, user=user, **removed)
         return removed
 
-    def create_account_from_site(self, site_code: str, user: str | None) -> str:
-        """R17: a new account carrying the site's name only, linked to the site; returns its REC ID."""
+    def create_account_from_site(self, site_code: str, user: str | None, name: str | None = None) -> str:
+        """R17: a new account linked to the site, named ``name`` or else after the site's client
+        (:func:`account_name_for_site`); returns its REC ID."""
         self._privilege(user, "create accounts from sites")
         site = self.site(site_code)
         current = self.state.account_for_site(site_code)
         if current:
             raise AlreadyLinked(f"site {site_code!r}", f"account {current}",
-                                f"unlink it first ('zenithlink links unlink-site {site_code}')")
-        name = (site.get("Name") or "").strip() or site_code
+                                f"unlink it first ('zenithlink links unlink-site {site_code}')",
+                                "remove its link first (Remove link, on the site)")
+        name = " ".join((name or "").split()) or account_name_for_site(site_code, site)
         with self.app.unit_of_work():
             rec_id = self.psa.add_account(name)
             self.state.link_site(site_code, rec_id, by=user or "")
@@ -335,7 +384,8 @@ class LinksManager:
         current = self.state.asset_for_device(device_id)
         if current:
             raise AlreadyLinked(f"device {device_id!r}", f"asset {current}",
-                                f"unlink it first ('zenithlink links unlink-device {device_id}')")
+                                f"unlink it first ('zenithlink links unlink-device {device_id}')",
+                                "remove its link first (Remove link, on the device)")
         account = self.psa.get_account(account_rec_id or self._device_account(device_id, device))
         name = (device.get("Name") or "").strip() or device_id
         notes = "\n".join(f"{tag}: {value}" for tag, value in device.items()
@@ -357,7 +407,9 @@ class LinksManager:
             raise NotLinked(
                 f"site {site_code!r} of device {device_id!r}", "an account",
                 f"so the new asset has no account to go to. Link the site first ('zenithlink links link-site "
-                f"{site_code} ACCOUNT') or name the account (--account REC_ID).")
+                f"{site_code} ACCOUNT') or name the account (--account REC_ID).",
+                "so the new asset has no account to go to. Pick its account with the account search on the "
+                "device, or link the site first on the Sites page")
         return account
 
     # -- suggestions and search (R18; no privilege needed) ---------------------------------
@@ -400,12 +452,29 @@ class LinksManager:
                                                        settings=self.settings)
         return list(found or [])[:limit]
 
-    def search_accounts(self, keyword: str) -> list[dict[str, Any]]:
-        """Accounts whose name contains every word of ``keyword`` (case and accents ignored)."""
+    def search_accounts(self, keyword: str, limit: int | None = None) -> list[dict[str, Any]]:
+        """Accounts whose name contains every word of ``keyword`` (case and accents ignored), the
+        first ``limit`` of them when given."""
         words = _words(keyword)
-        return [{"rec_id": a.rec_id, "name": a.name, "auto_created": a.auto_created,
-                 "sites": self.state.sites_for_account(a.rec_id)}
-                for a in self.psa.list_accounts() if _contains(a.name, words)]
+        found = [(rec_id, name) for rec_id, name in self.psa.account_names() if _contains(name, words)]
+        chosen = found if limit is None else found[:limit]
+        auto = {a.rec_id for a in self.psa.list_accounts() if a.auto_created} if chosen else set()
+        return [{"rec_id": rec_id, "name": name, "auto_created": rec_id in auto,
+                 "sites": self.state.sites_for_account(rec_id)} for rec_id, name in chosen]
+
+    def count_accounts(self, keyword: str) -> int:
+        """How many accounts :meth:`search_accounts` finds for ``keyword``."""
+        words = _words(keyword)
+        return sum(1 for _, name in self.psa.account_names() if _contains(name, words))
+
+    def devices_of_site(self, site_code: str) -> list[dict[str, Any]]:
+        """The inventory's devices at the site, with their asset when linked."""
+        self._require("devices")
+        links = self.state.device_links()
+        lookup = inventory_index.record_lookup(self.settings, "devices")
+        keys = inventory_index.keys_with(self.settings, "devices", "SiteCode", site_code)
+        names = self._asset_names(links[key] for key in keys if key in links)
+        return [_device_row(key, lookup(key) or {}, links.get(key), names, True) for key in keys]
 
     def search_assets(self, keyword: str) -> list[dict[str, Any]]:
         """Assets whose name, serial number or manufacturer contain every word of ``keyword``."""
@@ -619,6 +688,16 @@ class LinksManager:
                 logger.warning("link change not notified: {}", exc.message)
 
         self.state.on_commit(notify)
+
+
+def account_name_for_site(site_code: str, site: dict[str, str]) -> str:
+    """The name an account made from a site gets by default: its Continuum client's, so that the
+    client's other sites find it as an exact match; the site's own name when it has no client."""
+    for tag in ("ClientName", "Name"):
+        name = " ".join((site.get(tag) or "").split())
+        if name:
+            return name
+    return site_code
 
 
 def _verdict_from_scores(best: list[Suggestion]) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from itsdangerous import BadSignature, URLSafeSerializer
 from loguru import logger
@@ -113,11 +113,21 @@ def status_of(exc: ZenithError) -> int:
 
 def error_page(request: Request, viewer: Viewer | None, exc: BaseException) -> Response:
     if isinstance(exc, ZenithError):
-        status, message = status_of(exc), exc.message
+        status, message = status_of(exc), exc.web_message
     else:
         logger.opt(exception=exc).error("web console: {}", describe(exc))
         status, message = 500, describe(exc)
-    return render(request, "error.html", viewer, status_code=status, message=message, status=status)
+    return render(request, "error.html", viewer, status_code=status, message=message, status=status,
+                  back=page_came_from(request))
+
+
+def page_came_from(request: Request) -> str:
+    """The console page the request was sent from (its path and query), or '' when not known:
+    an error page links back to it."""
+    referer = urlsplit(request.headers.get("referer", ""))
+    if referer.netloc != request.url.netloc or not referer.path.startswith("/") or referer.path.startswith("//"):
+        return ""
+    return referer.path + (f"?{referer.query}" if referer.query else "")
 
 
 def _signin_redirect(request: Request) -> Response:
