@@ -176,3 +176,17 @@ def test_the_favicon_is_served(admin):
     answer = admin.client.get("/favicon.ico")
     assert answer.status_code == 200 and answer.headers["content-type"] == "image/x-icon"
     assert answer.content[:4] == b"\x00\x00\x01\x00"
+
+
+def test_the_status_page_shows_the_inventory_in_use_not_an_older_refreshs_counts(admin):
+    # The agent's last refresh found 12 sites and 48 devices; the files were written since (by a
+    # refresh from the command line): 4 sites, 4 devices, generated 2026-11-27 10:00.
+    admin.state.set_states({"last_inventory_refresh": "2026-11-20T08:00:00Z", "inventory_sites": "12",
+                            "inventory_devices": "48"})
+    shown = part(admin.client.get("/status").text, "inventory")
+    assert shown.startswith("4 sites, 4 devices, downloaded 2026-11-27 10:00:00 UTC")
+    assert "written after the agent's own last refresh: 2026-11-20 08:00:00 UTC" in shown
+    assert "12 sites" not in admin.client.get("/status").text
+    admin.state.set_states({"last_inventory_refresh": "2026-11-27T10:00:00Z", "inventory_sites": "4"})
+    assert part(admin.client.get("/status/panel").text, "inventory") == \
+        "4 sites, 4 devices, downloaded 2026-11-27 10:00:00 UTC"
