@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Iterator
 from dataclasses import asdict, dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,46 @@ class Page:
     total: int
     offset: int
     limit: int
+
+
+@dataclass(frozen=True)
+class Listing:
+    """The keys (site codes, device ids) of one kind that a search found, in the listing's order,
+    with the links of that kind: what a screen's tabs, counts, page and "next" are drawn from."""
+
+    kind: str
+    every: list[str]
+    links: dict[str, str]
+
+    def keys(self, linked: bool | None) -> list[str]:
+        if linked is None:
+            return self.every
+        return self._linked if linked else self._unlinked
+
+    @cached_property
+    def _linked(self) -> list[str]:
+        return [key for key in self.every if key in self.links] if self.links else []
+
+    @cached_property
+    def _unlinked(self) -> list[str]:
+        return [key for key in self.every if key not in self.links] if self.links else self.every
+
+    def counts(self) -> dict[str, int]:
+        linked = len(self._linked)
+        return {"unlinked": len(self.every) - linked, "linked": linked}
+
+    def position(self, key: str, linked: bool | None) -> int | None:
+        """Where ``key`` stands in the tab ``linked``; None when it is not there."""
+        if key not in self.every or (linked is not None and (key in self.links) != linked):
+            return None
+        return self.keys(linked).index(key)
+
+    def next_unlinked(self, after: str) -> str | None:
+        """The unlinked key that follows ``after`` (wrapping round to the first), not ``after``
+        itself: what to work on once ``after`` is linked."""
+        keys = self.keys(False)
+        start = keys.index(after) + 1 if after in keys else 0
+        return next((key for key in keys[start:] + keys[:start] if key != after), None)
 
 
 REVIEW_BY = ("auto", "serial", "name")
@@ -195,14 +236,39 @@ class LinksManager:
         return self._find("devices", linked, keyword, offset, limit)
 
     def _find(self, kind: str, linked: bool | None, keyword: str, offset: int, limit: int) -> Page:
-        links = self._links_of(kind)
-        keys = self._keys(kind, linked, keyword, links)
+        return self.page_of(self.listing(kind, keyword), linked, offset, limit)
+
+    def listing(self, kind: str, keyword: str = "") -> Listing:
+        """The ``kind`` ("sites" or "devices") records holding every word of ``keyword`` (case and
+        accents ignored), in the listing's order: one pass over the inventory index, from which a
+        screen takes its counts, its page and the next unlinked record."""
+        self._require(kind)
+        damage = inventory_index.problem(self.settings, kind)
+        if damage:
+            raise PreconditionError(f"The inventory file {damage}. Run 'zenithlink inventory refresh' "
+                                    "to download it again.", web_message=_damaged_web(damage))
+        links = self.state.site_links() if kind == "sites" else self.state.device_links()
+        words = _fold(keyword).split()
+        entries = inventory_index.searchable(self.settings, kind)
+        matched = entries
+        for word in words:  # one word at a time: each pass looks only at what the last one kept
+            matched = [(key, text) for key, text in matched if word in text]
+        every = [key for key, _ in matched]
+        if links:  # links to records Continuum no longer lists, so they can be found and removed
+            present = {key for key, _ in entries}
+            every += [key for key in sorted(links) if key not in present and all(w in _fold(key) for w in words)]
+        return Listing(kind, every, links)
+
+    def page_of(self, listing: Listing, linked: bool | None, offset: int, limit: int) -> Page:
+        """One page of ``listing`` (of its tab ``linked``; None: both), its rows built."""
+        kind, links = listing.kind, listing.links
+        keys = listing.keys(linked)
         offset = max(0, offset)
         chosen = keys[offset:offset + max(1, limit)]
         lookup = inventory_index.record_lookup(self.settings, kind)
         records = {key: lookup(key) for key in chosen}
         if kind == "sites":
-            names = dict(self.psa.account_names())
+            names = dict(self.psa.account_names()) if any(key in links for key in chosen) else {}
             rows = [_site_row(key, records[key] or {}, links.get(key), names, records[key] is not None)
                     for key in chosen]
         else:
@@ -210,48 +276,6 @@ class LinksManager:
             rows = [_device_row(key, records[key] or {}, links.get(key), names, records[key] is not None)
                     for key in chosen]
         return Page(rows, len(keys), offset, limit)
-
-    def _links_of(self, kind: str) -> dict[str, str]:
-        self._require(kind)
-        damage = inventory_index.problem(self.settings, kind)
-        if damage:
-            raise PreconditionError(f"The inventory file {damage}. Run 'zenithlink inventory refresh' "
-                                    "to download it again.", web_message=_damaged_web(damage))
-        return self.state.site_links() if kind == "sites" else self.state.device_links()
-
-    def _keys(self, kind: str, linked: bool | None, keyword: str, links: dict[str, str]) -> list[str]:
-        """The keys (site codes, device ids) of ``kind`` holding every word of ``keyword``, in the listing's order."""
-        words = _fold(keyword).split()
-        entries = inventory_index.searchable(self.settings, kind)
-        keys = [key for key, text in entries
-                if (linked is None or (key in links) == linked) and all(w in text for w in words)]
-        if linked is not False:  # links to records Continuum no longer lists, so they can be removed
-            present = {key for key, _ in entries} if links else set()
-            keys += [key for key in sorted(links) if key not in present and all(w in _fold(key) for w in words)]
-        return keys
-
-    def counts(self, kind: str, keyword: str = "") -> dict[str, int]:
-        """How many ``kind`` ("sites" or "devices") holding every word of ``keyword`` are unlinked and linked."""
-        links = self._links_of(kind)
-        every = self._keys(kind, None, keyword, links)
-        linked = sum(1 for key in every if key in links)
-        return {"unlinked": len(every) - linked, "linked": linked}
-
-    def position(self, kind: str, key: str, linked: bool, keyword: str = "") -> int | None:
-        """Where ``key`` stands in the listing of ``kind`` (tab ``linked``, search ``keyword``); None if absent."""
-        keys = self._keys(kind, linked, keyword, self._links_of(kind))
-        try:
-            return keys.index(key)
-        except ValueError:
-            return None
-
-    def next_unlinked(self, kind: str, after: str, keyword: str = "") -> str | None:
-        """The unlinked record of ``kind`` that follows ``after`` in the listing of ``keyword`` (wrapping
-        round to the first), not ``after`` itself: what to work on once ``after`` is linked."""
-        keys = self._keys(kind, False, keyword, self._links_of(kind))
-        start = keys.index(after) + 1 if after in keys else 0
-        following = [key for key in keys[start:] + keys[:start] if key != after]
-        return following[0] if following else None
 
     def _asset_names(self, rec_ids) -> dict[str, str]:
         names = {}
@@ -438,9 +462,22 @@ class LinksManager:
         return self._suggest_accounts(site, pool, limit)
 
     def _suggest_accounts(self, site: dict, accounts: list[tuple[str, str]], limit: int) -> list[Suggestion]:
-        found = self.app.pm.hook.zenith_suggest_accounts(site=site, accounts=accounts, limit=limit,
-                                                         settings=self.settings)
-        return list(found or [])[:limit]
+        # The matcher's answer depends on the site's details and the pool only: while the pool is
+        # the same object (the accounts did not change) an answer is kept, so a review of 500 sites
+        # or a screen worked through site by site asks the matcher once per site.
+        memo: dict[str, Any] = self.app.shared("suggestions_of_sites", dict)
+        kept = memo.get("pool")
+        if kept is None or kept[0] is not accounts:
+            kept = (accounts, {})
+            memo["pool"] = kept  # one assignment: another thread sees the old memo or the new one
+        answers: dict[tuple, list[Suggestion]] = kept[1]
+        key = (tuple(site.items()), limit)
+        found = answers.get(key)
+        if found is None:
+            found = list(self.app.pm.hook.zenith_suggest_accounts(site=site, accounts=accounts, limit=limit,
+                                                                  settings=self.settings) or [])[:limit]
+            answers[key] = found
+        return list(found)
 
     def suggest_assets(self, device_id: str, limit: int = 5) -> list[Suggestion]:
         """The assets most likely to be the device's (same serial number first), best first."""
@@ -458,8 +495,8 @@ class LinksManager:
         words = _words(keyword)
         found = [(rec_id, name) for rec_id, name in self.psa.account_names() if _contains(name, words)]
         chosen = found if limit is None else found[:limit]
-        auto = {a.rec_id for a in self.psa.list_accounts() if a.auto_created} if chosen else set()
-        return [{"rec_id": rec_id, "name": name, "auto_created": rec_id in auto,
+        real = {rec_id for rec_id, _ in self.suggestion_accounts()} if chosen else set()  # not auto-created
+        return [{"rec_id": rec_id, "name": name, "auto_created": rec_id not in real,
                  "sites": self.state.sites_for_account(rec_id)} for rec_id, name in chosen]
 
     def count_accounts(self, keyword: str) -> int:
@@ -495,17 +532,19 @@ class LinksManager:
         person too: one of them at most is that account's."""
         accounts = self.suggestion_accounts()
         wanted = set(only) if only is not None else None
+        lookup = inventory_index.record_lookup(self.settings, "sites")
         plan = []
-        for row in self.sites(linked=False):
-            if wanted is not None and row["site_code"] not in wanted:
+        for code in self.listing("sites").keys(False):
+            if wanted is not None and code not in wanted:
                 continue
-            best = self._suggest_accounts(row["record"], accounts, CONTENDERS) if row["in_inventory"] else []
+            record = lookup(code) or {}
+            best = self._suggest_accounts(record, accounts, CONTENDERS)
             top = best[0] if best else None
             verdict = (top.verdict or _verdict_from_scores(best)) if top else "none"
             selected = (top is not None and verdict in verdicts
                         and (min_score is None or top.score >= min_score))
-            plan.append({"site_code": row["site_code"], "site_name": row["name"],
-                         "client_name": row["record"].get("ClientName", ""),
+            plan.append({"site_code": code, "site_name": record.get("Name", ""),
+                         "client_name": record.get("ClientName", ""),
                          "account_rec_id": top.rec_id if top else None, "account_name": top.name if top else None,
                          "score": top.score if top else None, "reason": top.reason if top else "",
                          "verdict": verdict, "tie": verdict == "ambiguous",

@@ -15,7 +15,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from agent.errors import NotFoundError, PreconditionError, UsageError
-from agent.sync.links import REVIEW_BY, InventoryNotDownloaded, LinksManager
+from agent.sync.links import REVIEW_BY, InventoryNotDownloaded, LinksManager, Listing
 from agent.web.context import Viewer, action, console_of, field, page, redirect, render
 from agent.web.manager import (
     PAGE_SIZE,
@@ -35,19 +35,18 @@ def devices(request: Request, viewer: Viewer) -> Response:
     view = ManagerView.of_request("/devices", request)
     links = links_of(request)
     try:
-        counts = links.counts("devices", view.q)
-        position = links.position("devices", view.sel, view.linked, view.q) if view.sel else None
-        offset = page_offset(view, position)
-        found = links.find_devices(linked=view.linked, keyword=view.q, offset=offset, limit=PAGE_SIZE)
+        listing = links.listing("devices", view.q)
+        offset = page_offset(view, listing.position(view.sel, view.linked) if view.sel else None)
+        found = links.page_of(listing, view.linked, offset, PAGE_SIZE)
     except InventoryNotDownloaded as exc:
         return no_inventory(request, viewer, exc, "devices")
     sel = view.sel or (found.rows[0]["device_id"] if found.rows else "")
     view = replace(view, sel=sel, offset=offset or None)
-    return render(request, "devices.html", viewer, nav="devices", view=view, found=found, counts=counts,
-                  page_size=PAGE_SIZE, detail=device_detail(links, view) if sel else None)
+    return render(request, "devices.html", viewer, nav="devices", view=view, found=found, counts=listing.counts(),
+                  page_size=PAGE_SIZE, detail=device_detail(links, view, listing) if sel else None)
 
 
-def device_detail(links: LinksManager, view: ManagerView) -> dict[str, Any]:
+def device_detail(links: LinksManager, view: ManagerView, listing: Listing) -> dict[str, Any]:
     """What the details side shows of the selected device; without a linked site, the accounts
     its new asset may go to: the site's suggestions and an account search."""
     device_id = view.sel
@@ -65,7 +64,7 @@ def device_detail(links: LinksManager, view: ManagerView) -> dict[str, Any]:
         "site_account": psa.get_account(account_rec_id) if account_rec_id else None,
         "suggestions": [] if asset else links.suggest_assets(device_id, limit=6),
         "matches": [], "account_choices": [], "account_matches": [], "more_matches": False,
-        "more_accounts": False, "next": links.next_unlinked("devices", device_id, view.q) if not asset else None}
+        "more_accounts": False, "next": listing.next_unlinked(device_id) if not asset else None}
     if asset:
         return detail
     if view.find:
@@ -101,7 +100,7 @@ def device_link(request: Request, viewer: Viewer, form: FormData) -> Response:
     device_id, asset = field(form, "id"), field(form, "asset")
     view = ManagerView.of_form("/devices", form, device_id)
     links = links_of(request)
-    following = links.next_unlinked("devices", device_id, view.q) if then_next(form) else None
+    following = links.listing("devices", view.q).next_unlinked(device_id) if then_next(form) else None
     previous = links.link_device(device_id, asset, viewer.login)
     said = f"Device {device_id} linked to asset {asset}" + (f" (was {previous})." if previous else ".")
     return after_change(request, view, form, following, said)
@@ -112,7 +111,7 @@ def device_create_asset(request: Request, viewer: Viewer, form: FormData) -> Res
     device_id = field(form, "id")
     view = ManagerView.of_form("/devices", form, device_id)
     links = links_of(request)
-    following = links.next_unlinked("devices", device_id, view.q) if then_next(form) else None
+    following = links.listing("devices", view.q).next_unlinked(device_id) if then_next(form) else None
     rec_id = links.create_asset_from_device(device_id, field(form, "account", required=False) or None, viewer.login)
     return after_change(request, view, form, following, f"Asset {rec_id} created from device {device_id} and linked.")
 

@@ -16,7 +16,7 @@ from starlette.routing import Route
 
 from agent.errors import NotFoundError, PreconditionError, UsageError
 from agent.sync import records
-from agent.sync.links import InventoryNotDownloaded, LinksManager, account_name_for_site
+from agent.sync.links import InventoryNotDownloaded, LinksManager, Listing, account_name_for_site
 from agent.web.context import Viewer, action, console_of, field, page, redirect, render
 from agent.web.manager import (
     PAGE_SIZE,
@@ -37,19 +37,18 @@ def sites(request: Request, viewer: Viewer) -> Response:
     view = ManagerView.of_request("/sites", request)
     links = links_of(request)
     try:
-        counts = links.counts("sites", view.q)
-        position = links.position("sites", view.sel, view.linked, view.q) if view.sel else None
-        offset = page_offset(view, position)
-        found = links.find_sites(linked=view.linked, keyword=view.q, offset=offset, limit=PAGE_SIZE)
+        listing = links.listing("sites", view.q)
+        offset = page_offset(view, listing.position(view.sel, view.linked) if view.sel else None)
+        found = links.page_of(listing, view.linked, offset, PAGE_SIZE)
     except InventoryNotDownloaded as exc:
         return no_inventory(request, viewer, exc, "sites")
     sel = view.sel or (found.rows[0]["site_code"] if found.rows else "")
     view = replace(view, sel=sel, offset=offset or None)
-    return render(request, "sites.html", viewer, nav="sites", view=view, found=found, counts=counts,
-                  page_size=PAGE_SIZE, detail=site_detail(links, view) if sel else None)
+    return render(request, "sites.html", viewer, nav="sites", view=view, found=found, counts=listing.counts(),
+                  page_size=PAGE_SIZE, detail=site_detail(links, view, listing) if sel else None)
 
 
-def site_detail(links: LinksManager, view: ManagerView) -> dict[str, Any]:
+def site_detail(links: LinksManager, view: ManagerView, listing: Listing) -> dict[str, Any]:
     """What the details side shows of the selected site."""
     code = view.sel
     try:
@@ -68,7 +67,7 @@ def site_detail(links: LinksManager, view: ManagerView) -> dict[str, Any]:
             "suggestions": [] if account else links.suggest_accounts(code, limit=6),
             "matches": found[:PICK_ROWS], "more_matches": len(found) > PICK_ROWS, "names": names,
             "devices": links.devices_of_site(code),
-            "next": links.next_unlinked("sites", code, view.q) if not account else None}
+            "next": listing.next_unlinked(code) if not account else None}
 
 
 @page
@@ -84,7 +83,7 @@ def site_link(request: Request, viewer: Viewer, form: FormData) -> Response:
     code, account = field(form, "code"), field(form, "account")
     view = ManagerView.of_form("/sites", form, code)
     links = links_of(request)
-    following = links.next_unlinked("sites", code, view.q) if then_next(form) else None
+    following = links.listing("sites", view.q).next_unlinked(code) if then_next(form) else None
     previous = links.link_site(code, account, viewer.login)
     name = console_of(request).app.psa.get_account(account).name
     said = f"Site {code} linked to {name}" + (f" (was {previous})." if previous else ".")
@@ -96,7 +95,7 @@ def site_create_account(request: Request, viewer: Viewer, form: FormData) -> Res
     code = field(form, "code")
     view = ManagerView.of_form("/sites", form, code)
     links = links_of(request)
-    following = links.next_unlinked("sites", code, view.q) if then_next(form) else None
+    following = links.listing("sites", view.q).next_unlinked(code) if then_next(form) else None
     rec_id = links.create_account_from_site(code, viewer.login, field(form, "name", required=False) or None)
     name = console_of(request).app.psa.get_account(rec_id).name
     said = f"Account {name} ({rec_id}) created from site {code} and linked to it."
