@@ -493,16 +493,24 @@ class LinksManager:
         """Accounts whose name contains every word of ``keyword`` (case and accents ignored), the
         first ``limit`` of them when given."""
         words = _words(keyword)
-        found = [(rec_id, name) for rec_id, name in self.psa.account_names() if _contains(name, words)]
+        found = [(rec_id, name) for rec_id, name, folded in self._folded_account_names()
+                 if all(w in folded for w in words)]
         chosen = found if limit is None else found[:limit]
         real = {rec_id for rec_id, _ in self.suggestion_accounts()} if chosen else set()  # not auto-created
         return [{"rec_id": rec_id, "name": name, "auto_created": rec_id not in real,
                  "sites": self.state.sites_for_account(rec_id)} for rec_id, name in chosen]
 
-    def count_accounts(self, keyword: str) -> int:
-        """How many accounts :meth:`search_accounts` finds for ``keyword``."""
-        words = _words(keyword)
-        return sum(1 for _, name in self.psa.account_names() if _contains(name, words))
+    def _folded_account_names(self) -> list[tuple[str, str, str]]:
+        """``(rec_id, name, name folded for search)`` of every account; folded again only when the
+        names change, as :meth:`suggestion_accounts` does."""
+        names = self.psa.account_names()
+        memo: dict[str, Any] = self.app.shared("folded_account_names", dict)
+        last_names, last_folded = memo.get("last", (None, None))
+        if last_names == names:
+            return last_folded
+        folded = [(rec_id, name, _fold(name)) for rec_id, name in names]
+        memo["last"] = (names, folded)  # one assignment: a reader in another thread sees both or neither
+        return folded
 
     def devices_of_site(self, site_code: str) -> list[dict[str, Any]]:
         """The inventory's devices at the site, with their asset when linked."""

@@ -15,6 +15,8 @@ from agent.sync.links import LinksManager, Page
 from agent.web.context import Viewer, action, console_of, field, int_param, page, redirect, render
 from agent.web.manager import PAGE_SIZE
 
+MERGE_ROWS = 50
+
 
 @page
 def accounts(request: Request, viewer: Viewer) -> Response:
@@ -47,8 +49,8 @@ def merge_form(request: Request, viewer: Viewer) -> Response:
             suggestions = [s for s in links.suggest_accounts(code, limit=8) if s.rec_id != account.rec_id]
         except ZenithError:  # the site is gone from the inventory: search by keyword instead
             suggestions = []
-    matches = [m for m in links.search_accounts(keyword) if m["rec_id"] != account.rec_id
-               and not m["auto_created"]][:50] if keyword else []
+    matches = [m for m in links.search_accounts(keyword, MERGE_ROWS + 1) if m["rec_id"] != account.rec_id
+               and not m["auto_created"]][:MERGE_ROWS] if keyword else []
     return render(request, "account_merge.html", viewer, nav="accounts", account=account, sites=sites,
                   suggestions=suggestions, q=keyword, matches=matches)
 
