@@ -145,6 +145,7 @@ def test_a_device_of_an_unlinked_site_gets_its_asset_in_an_account_picked_with_a
     page.fill("#find", "client 03")
     page.keyboard.press("Enter")
     expect(page.locator("#account-choices")).to_contain_text("Client 03 Dental")
+    page.locator("#create").scroll_into_view_if_needed()
     shot(page, "device-account-picker")
     page.locator("#account-choices button.create-in").first.click()
     expect(page.locator("#flash")).to_contain_text("created from device D-3")
