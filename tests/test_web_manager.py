@@ -190,3 +190,15 @@ def test_the_status_page_shows_the_inventory_in_use_not_an_older_refreshs_counts
     admin.state.set_states({"last_inventory_refresh": "2026-11-27T10:00:00Z", "inventory_sites": "4"})
     assert part(admin.client.get("/status/panel").text, "inventory") == \
         "4 sites, 4 devices, downloaded 2026-11-27 10:00:00 UTC"
+
+
+def test_ticket_and_account_errors_on_the_web_say_what_to_do_there(admin):
+    ticket = admin.psa.add_ticket(admin.ids["smith"], "Disk low", in_inbox=True)
+    refused = admin.post(f"/tickets/{ticket}/create", {"assign": "NOC"}, page=f"/tickets/{ticket}")
+    assert refused.status_code == 409 and "Link its site first on the Sites page" in part(refused.text, "manager")
+    noted = admin.post(f"/tickets/{ticket}/note", {"note": "hello"}, page=f"/tickets/{ticket}")
+    assert "Create in Continuum, on the ticket's page" in part(noted.text, "manager")
+    gone = admin.post("/site/link", {"code": "NW", "account": "CRD0000000000000000X"})
+    assert gone.status_code == 404 and "Reload the page and choose again" in part(gone.text, "manager")
+    for answer in (refused, noted, gone):
+        assert no_cli_advice(part(answer.text, "manager"))
