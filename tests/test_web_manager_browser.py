@@ -79,6 +79,12 @@ def test_link_twenty_unlinked_sites_in_sequence_on_one_screen(manager):
     assert {code: manager.state.account_for_site(code) for code in codes} == {
         code: manager.accounts[code] for code in codes}
     assert page.locator("input[name=account]:not([type=hidden])").count() == 0  # nowhere to type a REC ID
+    # No copy of the pages (and their security tokens) is kept in the browser's storage; going
+    # back asks the server, which shows the site as it is now: linked.
+    assert page.evaluate("[localStorage, sessionStorage].every(s => !s.getItem('htmx-history-cache'))")
+    page.go_back()
+    expect(page.locator("#detail-title")).to_contain_text("C19-HQ")
+    expect(page.locator("#linked")).to_contain_text("Client 19 Dental")
 
 
 def test_the_keyboard_moves_through_the_list_and_the_search_stays(manager):
