@@ -202,3 +202,11 @@ def test_ticket_and_account_errors_on_the_web_say_what_to_do_there(admin):
     assert gone.status_code == 404 and "Reload the page and choose again" in part(gone.text, "manager")
     for answer in (refused, noted, gone):
         assert no_cli_advice(part(answer.text, "manager"))
+
+
+def test_a_signed_out_screen_goes_to_the_sign_in_page_whole_and_back_where_it_was(console):
+    swapped = console.client.get("/sites?sel=NW", headers={"HX-Request": "true"}, follow_redirects=False)
+    assert swapped.status_code == 204 and swapped.headers["hx-redirect"] == "/signin?next=%2Fsites%3Fsel%3DNW"
+    posted = console.client.post("/site/link", data={"code": "NW", "account": "x"}, follow_redirects=False,
+                                 headers={"referer": "http://127.0.0.1/sites?sel=NW"})
+    assert posted.status_code == 303 and posted.headers["location"] == "/signin?next=%2Fsites%3Fsel%3DNW"

@@ -131,8 +131,17 @@ def page_came_from(request: Request) -> str:
 
 
 def _signin_redirect(request: Request) -> Response:
-    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    return RedirectResponse(f"/signin?next={quote(target, safe='')}", status_code=303)
+    """To the sign-in page, and back afterwards: to the page asked for, or for an action (which
+    cannot be asked for again by a link) to the page it was sent from. A request of htmx is told to
+    load the sign-in page whole, not to swap it into the screen."""
+    if request.method == "GET":
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    else:
+        target = page_came_from(request) or "/"
+    url = f"/signin?next={quote(target, safe='')}"
+    if request.headers.get("hx-request") == "true":
+        return Response(status_code=204, headers={"HX-Redirect": url})
+    return RedirectResponse(url, status_code=303)
 
 
 def page(handler: Callable[[Request, Viewer], Response]) -> Endpoint:
