@@ -131,6 +131,14 @@ class LinksManager:
 
     def __init__(self, app) -> None:
         self.app = app
+        self._names: list[tuple[str, str]] | None = None
+
+    def _account_names(self) -> list[tuple[str, str]]:
+        """``psa.account_names()``, read once per :class:`LinksManager` until it changes something
+        (a page asks for them several times: suggestions, search, rows)."""
+        if self._names is None:
+            self._names = self.psa.account_names()
+        return self._names
 
     @property
     def state(self):
@@ -268,7 +276,7 @@ class LinksManager:
         lookup = inventory_index.record_lookup(self.settings, kind)
         records = {key: lookup(key) for key in chosen}
         if kind == "sites":
-            names = dict(self.psa.account_names()) if any(key in links for key in chosen) else {}
+            names = dict(self._account_names()) if any(key in links for key in chosen) else {}
             rows = [_site_row(key, records[key] or {}, links.get(key), names, records[key] is not None)
                     for key in chosen]
         else:
@@ -353,6 +361,7 @@ class LinksManager:
         """Rename an account (an auto-created one that turns out to be the site's real account);
         its site links stay. Returns the old name."""
         old = self.psa.get_account(rec_id).name
+        self._names = None
         with self.app.unit_of_work():
             self.psa.rename_account(rec_id, name)
             self.state.audit(user or "", "rename_account", f"{rec_id} {old!r} -> {name!r}")
@@ -445,7 +454,7 @@ class LinksManager:
         """
         # Only a new, renamed or merged account changes the pool, and each changes the names too:
         # the light list of names tells whether the pool made last time still holds.
-        names = self.psa.account_names()
+        names = self._account_names()
         memo: dict[str, Any] = self.app.shared("suggestion_accounts", dict)
         last_names, last_pool = memo.get("last", (None, None))
         if last_names == names:
@@ -503,7 +512,7 @@ class LinksManager:
     def _folded_account_names(self) -> list[tuple[str, str, str]]:
         """``(rec_id, name, name folded for search)`` of every account; folded again only when the
         names change, as :meth:`suggestion_accounts` does."""
-        names = self.psa.account_names()
+        names = self._account_names()
         memo: dict[str, Any] = self.app.shared("folded_account_names", dict)
         last_names, last_folded = memo.get("last", (None, None))
         if last_names == names:
@@ -726,6 +735,7 @@ class LinksManager:
     def _changed(self, summary: str, **data: Any) -> None:
         """Tell the notifiers once the change is committed: a request drop applies it inside its
         own claim transaction, which may still roll back."""
+        self._names = None  # an account may be new, renamed or merged
         event = events.Event(events.LINK_CHANGED, summary, data)
 
         def notify() -> None:
