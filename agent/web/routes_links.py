@@ -1,7 +1,7 @@
-"""The links manager pages: sites ↔ accounts and devices ↔ assets, one at a time or by review (R17-R22).
+"""The Links Manager screen of sites ↔ accounts, an account's links, and the bulk review of sites (R17-R22).
 
-Every change calls the same :class:`agent.sync.links.LinksManager` method as its ``zenithlink
-links …`` command.
+The devices' screen is :mod:`agent.web.routes_devices`. Every change calls the same
+:class:`agent.sync.links.LinksManager` method as its ``zenithlink links …`` command.
 """
 
 from __future__ import annotations
@@ -108,10 +108,6 @@ def site_unlink(request: Request, viewer: Viewer, form: FormData) -> Response:
     account = links_of(request).unlink_site(code, viewer.login)
     view = ManagerView.of_form("/sites", form, code)
     return redirect(request, view.url(), f"Site {code} is no longer linked to account {account}.")
-
-
-
-
 
 
 # -- every link of an account (R19) ---------------------------------------------------------
