@@ -210,3 +210,12 @@ def test_a_signed_out_screen_goes_to_the_sign_in_page_whole_and_back_where_it_wa
     posted = console.client.post("/site/link", data={"code": "NW", "account": "x"}, follow_redirects=False,
                                  headers={"referer": "http://127.0.0.1/sites?sel=NW"})
     assert posted.status_code == 303 and posted.headers["location"] == "/signin?next=%2Fsites%3Fsel%3DNW"
+
+
+def test_devices_link_and_go_to_the_next_unlinked_of_the_same_search(admin):
+    asset = next(a.rec_id for a in admin.psa.list_assets() if a.serial == "PF3ABC12")
+    answer = admin.post("/device/link", {"id": "D-3", "asset": asset, "then": "next", "q": "lenovo"})
+    assert query_of(answer.headers["location"]) == {"q": "lenovo", "sel": "D-4"}
+    page = admin.client.get(answer.headers["location"]).text
+    assert "Device D-3 linked to asset" in part(page, "flash") and "NW-LT02" in part(page, "detail-title")
+    assert "Unlinked 2" in part(page, "tab-unlinked") and "Linked 1" in part(page, "tab-linked")
