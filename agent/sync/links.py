@@ -338,9 +338,11 @@ class LinksManager:
                       action="unlink_account", account_rec_id=account.rec_id, user=user, **removed)
         return removed
 
-    def create_account_from_site(self, site_code: str, user: str | None, name: str | None = None) -> str:
+    def create_account_from_site(self, site_code: str, user: str | None, name: str | None = None, *,
+                                 after_client: bool = True) -> str:
         """R17: a new account linked to the site, named ``name`` or else after the site's client
-        (:func:`account_name_for_site`); returns its REC ID."""
+        (:func:`account_name_for_site`; with ``after_client`` False, after the site itself);
+        returns its REC ID."""
         self._privilege(user, "create accounts from sites")
         site = self.site(site_code)
         current = self.state.account_for_site(site_code)
@@ -348,7 +350,8 @@ class LinksManager:
             raise AlreadyLinked(f"site {site_code!r}", f"account {current}",
                                 f"unlink it first ('zenithlink links unlink-site {site_code}')",
                                 "remove its link first (Remove link, on the site)")
-        name = " ".join((name or "").split()) or account_name_for_site(site_code, site)
+        name = " ".join((name or "").split()) or account_name_for_site(site_code, site if after_client else
+                                                                       {"Name": site.get("Name", "")})
         with self.app.unit_of_work():
             rec_id = self.psa.add_account(name)
             self.state.link_site(site_code, rec_id, by=user or "")
