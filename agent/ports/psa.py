@@ -49,6 +49,14 @@ class PsaUnavailable(PsaError):
     retryable = True
 
 
+class PsaNeedsRestart(PsaUnavailable):
+    """Trouble the backend cannot get over in this process (RangerMSP's DLLs after an update of its
+    API, which cannot be loaded again in the process that loaded the old ones): every later call
+    fails the same way until the agent's process is started again."""
+
+    code = "PsaNeedsRestart"
+
+
 class PsaRejected(UsageError, PsaError):
     """The PSA refused a write for good (a missing name, a value it does not accept)."""
 
@@ -150,6 +158,11 @@ class PsaStore(Protocol):
 
     def close(self) -> None:
         """Release the backend's resources; the agent calls it once, at exit."""
+
+    @property
+    def restart_needed(self) -> PsaNeedsRestart | None:
+        """Why only a new process can use the PSA again, or ``None``: the service stops with a
+        failure code then, so that Windows' recovery actions start it again."""
 
     def keyed(self, key: str, *, external_id: str | None = None) -> AbstractContextManager[Any]:
         """Name the unit of work the writes inside belong to (a Continuum change, an outbox row, a

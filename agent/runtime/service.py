@@ -21,6 +21,7 @@ from loguru import logger
 from agent import __version__, events, logs
 from agent.app import App, load_for_service
 from agent.errors import CheckFailed, ConfigError, ZenithError, describe
+from agent.ports.psa import PsaNeedsRestart
 from agent.ports.times import now_iso
 from agent.reporting import report_failure
 from agent.runtime.lock import FolderLock
@@ -110,6 +111,8 @@ class Service:
         self.reload_requested = threading.Event()
         self.started_at = now_iso()
         self.workers: dict[str, Worker] = {}
+        #: Set when the PSA backend can only be used again by a new process: ``run`` raises it.
+        self.restart_error: PsaNeedsRestart | None = None
         self._request_watcher = None
         self._ini_watcher = None
         # One engine each for the life of the service; they read app.settings every round, and
@@ -141,11 +144,14 @@ class Service:
                 self._warn_of_unlinked_sites()
             if self.once:
                 failures = self._one_cycle()
+                self._psa_needs_restart()
             else:
                 self._serve()
         finally:
             self._shutdown()
             lock.release()
+        if self.restart_error is not None:
+            raise self.restart_error
         if failures:
             raise cycle_failed(failures)
         return 0
@@ -221,6 +227,19 @@ class Service:
             if self.reload_requested.wait(timeout=0.5):
                 self.reload_requested.clear()
                 self.reload()
+            if self._psa_needs_restart():
+                return
+
+    def _psa_needs_restart(self) -> bool:
+        """A PSA backend that only a new process can use again stops the service with a failure
+        code: the service's recovery actions start it again (docs/service.md)."""
+        needed = self.app.psa.restart_needed
+        if needed is None:
+            return False
+        logger.error("stopping so that the service is started again: {}", needed)
+        self.restart_error = needed
+        self.request_stop()
+        return True
 
     def _workers(self) -> dict[str, Worker]:
         return {

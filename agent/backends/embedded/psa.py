@@ -7,7 +7,17 @@ from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 from agent.backends.embedded.db import Database
-from agent.ports.psa import STATUS_COMPLETED, STATUS_NEW, Account, Asset, HistoryNote, PsaNotFound, PsaRejected, Ticket
+from agent.ports.psa import (
+    STATUS_COMPLETED,
+    STATUS_NEW,
+    Account,
+    Asset,
+    HistoryNote,
+    PsaNeedsRestart,
+    PsaNotFound,
+    PsaRejected,
+    Ticket,
+)
 from agent.ports.recid import is_rec_id, new_rec_id
 from agent.ports.times import now_iso
 
@@ -33,6 +43,10 @@ class EmbeddedPsa:
 
     def close(self) -> None:
         """Nothing to release: the state store owns the connection."""
+
+    @property
+    def restart_needed(self) -> PsaNeedsRestart | None:
+        return None
 
     def keyed(self, key: str, *, external_id: str | None = None) -> AbstractContextManager[None]:
         """Nothing to key: a unit that fails is rolled back whole."""

@@ -39,7 +39,17 @@ from agent.backends.rangermsp.binding import BUSY_RETRIES, DbApi
 from agent.backends.rangermsp.journal import SideStore
 from agent.backends.rangermsp.messages import Condition
 from agent.backends.rangermsp.status import DbApiBusy, DbApiError, DbApiMaintenance, DbApiNotFound
-from agent.ports.psa import STATUS_NEW, Account, Asset, HistoryNote, PsaNotFound, PsaRejected, PsaUnavailable, Ticket
+from agent.ports.psa import (
+    STATUS_NEW,
+    Account,
+    Asset,
+    HistoryNote,
+    PsaNeedsRestart,
+    PsaNotFound,
+    PsaRejected,
+    PsaUnavailable,
+    Ticket,
+)
 from agent.ports.recid import is_rec_id
 from agent.ports.times import now_iso, parse_stored_time, stored_time
 
@@ -97,6 +107,10 @@ class RangerMspPsa:
     def close(self) -> None:
         self.api.close()
         self.side.close()
+
+    @property
+    def restart_needed(self) -> PsaNeedsRestart | None:
+        return self.api.restart_needed
 
     @contextmanager
     def keyed(self, key: str, *, external_id: str | None = None) -> Iterator[None]:
