@@ -74,8 +74,9 @@ class UnknownEmployee(NotFoundError):
         self.login = login
 
 
-class MissingUser(PrivilegeError):
-    """An action for a person was asked for without saying which person."""
+class MissingUser(UsageError):
+    """An action for a person was asked for without saying which person: bad usage (exit 2), not a
+    refusal for lack of privilege, since nobody's privilege was even looked at."""
 
     code = "NoUser"
 
