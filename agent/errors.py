@@ -142,6 +142,24 @@ def describe(exc: BaseException) -> str:
     return sentence(_describe(exc))
 
 
+def describe_once(exc: BaseException) -> str:
+    """:func:`describe` for a command that tries once and exits (``run --once``, ``inventory
+    refresh``): the service's promise that the agent tries again is not true there, so it becomes
+    advice to try again later."""
+    return without_retry_promise(describe(exc))
+
+
+def without_retry_promise(text: str) -> str:
+    """``text`` with "the agent will try again (later, by itself, …)" told as "try again later"."""
+    import re
+
+    def advice(match: re.Match[str]) -> str:
+        return f"{'T' if match.group(1) == 'T' else 't'}ry again later"
+
+    return re.sub(r"\b([Tt])he agent (?:will try|tries) again(?: later)?(?: by itself)?(?: at its next round)?",
+                  advice, text)
+
+
 def _describe(exc: BaseException) -> str:
     from dbsys.fsops import FileInUse
     from dbsys.safexml import UnsafeXML
