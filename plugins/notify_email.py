@@ -213,7 +213,9 @@ def _event_body(event) -> str:
 
 
 # -- the plugin: one notifier per configuration, replaced on reload -------------------------
-_slot = NotifierSlot(NAME, config_from, EmailNotifier, "mailed")
+_slot = NotifierSlot(NAME, config_from, EmailNotifier, "mailed",
+                     keys=("SMTPHost", "SMTPPort", "Security", "Username", "Password", "From", "To", "Events",
+                           "MaxPerHour", "TimeoutSeconds"))
 configure = _slot.configure
 shutdown = _slot.shutdown
 zenith_check_config, zenith_configure, zenith_notify = _slot.hookimpls()

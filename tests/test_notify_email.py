@@ -204,6 +204,21 @@ def test_missing_host_and_to_are_clear_problems(tmp_path):
         get_plugin_manager(settings)
 
 
+def test_a_misspelt_key_of_the_section_is_named_with_the_key_it_probably_is(tmp_path):
+    settings = parse_settings("[Plugins]\nnotify_email=Y\n[plugin:notify_email]\nSMTPHots=mail\nTo=a@example.com\n",
+                              base_dir=tmp_path)
+    with pytest.raises(ConfigError) as info:
+        get_plugin_manager(settings, configure=False)
+    assert info.value.problems[0].startswith("[plugin:notify_email] SMTPHost is missing")
+    assert "also: unknown key [plugin:notify_email] smtphots is ignored (did you mean SMTPHost?)" in info.value.problems
+    settings = parse_settings("[Plugins]\nnotify_email=Y\n[plugin:notify_email]\nSMTPHost=mail\nTo=a@example.com\n"
+                              "MaxPerHuor=5\nColour=red\n", base_dir=tmp_path)
+    get_plugin_manager(settings, configure=False)
+    assert "unknown key [plugin:notify_email] maxperhuor is ignored (did you mean MaxPerHour?)" in settings.warnings
+    assert any(w.startswith("unknown key [plugin:notify_email] colour is ignored; its keys are SMTPHost, SMTPPort")
+               for w in settings.warnings)
+
+
 def test_bad_values_are_reported_together():
     with pytest.raises(ConfigError) as info:
         config_from(values(25, security="ssl", maxperhour="lots", events="ticket_created,typo"))
