@@ -218,7 +218,7 @@ def test_a_hook_argument_the_hook_does_not_offer_is_a_configuration_error_for_ev
     assert str(folder / "resolver.py") in said and "zenith_resolve_account" in said
     assert "the argument store, which that hook does not offer" in said
     assert "offers ticket, psa, settings (docs/hooks.md" in said and "[Plugins] resolver=N" in said
-    for args in (["check-config", "--offline"], ["run", "--once"], ["tickets", "list"], ["plugins"]):
+    for args in (["check-config", "--offline"], ["run"], ["run", "--once"], ["tickets", "list"], ["plugins"]):
         res = run_cli(args, config=ini)
         assert res.code == 2, (args, res.err)
         assert said in res.err and "This is a bug" not in res.err, args
