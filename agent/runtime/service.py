@@ -107,6 +107,7 @@ class Service:
         """``outage_clock``: the wall clock the outage tracker measures with (tests pass a fake one)."""
         self.app = app
         self.once = once
+        app.tries_once = once
         self.stop = threading.Event()
         self.reload_requested = threading.Event()
         self.started_at = now_iso()
