@@ -173,19 +173,22 @@ def get_plugin_manager(settings=None, *, extra: list[tuple[str, Any]] | None = N
 
 
 def _warn_of_unknown_names(pm: PluginManager, settings) -> None:
-    """A misspelt name in [Plugins] (``notify_emial=Y``) switches nothing on: alerts that were meant
-    to go out would be lost without a word, so it is a warning naming the nearest plugin."""
+    """A misspelt name in [Plugins] (``notify_emial=Y``) switches nothing on, and a misspelt
+    ``[plugin:<name>]`` configures nothing: alerts that were meant to go out would be lost without
+    a word, so each is a warning naming the nearest plugin."""
     import difflib
 
     known = sorted(pm.infos)
-    for name in sorted(settings.plugins_enabled):
-        if name in pm.infos:
-            continue
+
+    def hint(name: str) -> str:
         near = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
-        hint = f" (did you mean {near[0]}?)" if near else f"; the plugins are: {', '.join(known)}"
-        warning = f"[Plugins] {name} names no plugin, so that line does nothing{hint}"
-        if warning not in settings.warnings:
-            settings.warnings.append(warning)
+        return f" (did you mean {near[0]}?)" if near else f"; the plugins are: {', '.join(known)}"
+
+    unknown = [f"[Plugins] {name} names no plugin, so that line does nothing{hint(name)}"
+               for name in sorted(settings.plugins_enabled) if name not in pm.infos]
+    unknown += [f"[plugin:{name}] names no plugin, so that section does nothing{hint(name)}"
+                for name in sorted(settings.plugin_sections) if name not in pm.infos]
+    settings.warnings.extend(w for w in unknown if w not in settings.warnings)
 
 
 def _required_arguments(function: Any) -> list[str]:

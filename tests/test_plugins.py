@@ -191,6 +191,13 @@ def test_a_misspelt_plugin_name_is_a_warning_naming_the_nearest_plugin(tmp_path)
     assert warning == "[Plugins] notify_emial names no plugin, so that line does nothing (did you mean notify_email?)"
 
 
+def test_a_section_of_a_misspelt_plugin_is_a_warning_naming_the_nearest_plugin(tmp_path):
+    settings = settings_with(tmp_path, "[plugin:notify_emial]\nSMTPHost=mail\n")
+    get_plugin_manager(settings, configure=False)
+    assert ("[plugin:notify_emial] names no plugin, so that section does nothing (did you mean notify_email?)"
+            in settings.warnings)
+
+
 def test_an_event_its_source_logged_is_not_logged_again_by_the_log_notifier():
     from loguru import logger
 
