@@ -109,6 +109,13 @@ class HistoryNote:
         return asdict(self)
 
 
+def in_the_inbox(flagged: bool, status_code: int) -> bool:
+    """Whether a ticket shows in the Inbox: put there and not Completed. Completing a ticket ends
+    its wait in the Inbox, whoever completes it and however, so every backend reads the flag
+    through this."""
+    return flagged and status_code != STATUS_COMPLETED
+
+
 @dataclass
 class Ticket:
     """A PSA ticket. ``continuum_ticket_id`` is not the backend's: the state store's ticket link

@@ -20,7 +20,7 @@ from loguru import logger
 
 from agent import __version__, events, logs
 from agent.app import App, load_for_service
-from agent.errors import CheckFailed, ConfigError, ZenithError, describe
+from agent.errors import CheckFailed, ConfigError, ZenithError, describe, without_retry_promise
 from agent.ports.psa import PsaNeedsRestart
 from agent.ports.times import now_iso
 from agent.reporting import report_failure
@@ -43,7 +43,8 @@ HOUSEKEEPING_EVERY_SECONDS = 600.0
 def cycle_failed(failures: list[tuple[str, str]]) -> CheckFailed:
     """The one sentence ``run --once`` ends with when jobs failed: which, why, and what to do."""
     jobs = ", ".join(name for name, _ in failures)
-    reasons = "; and ".join(dict.fromkeys(logs.redact(reason).rstrip(".") for _, reason in failures))
+    reasons = "; and ".join(dict.fromkeys(without_retry_promise(logs.redact(reason)).rstrip(".")
+                                          for _, reason in failures))
     return CheckFailed(f"The cycle failed ({jobs}): {reasons}; fix that, then run 'zenithlink run --once' again "
                        "('zenithlink errors' lists the error reports).", code="CycleFailed")
 
@@ -107,6 +108,7 @@ class Service:
         """``outage_clock``: the wall clock the outage tracker measures with (tests pass a fake one)."""
         self.app = app
         self.once = once
+        app.tries_once = once
         self.stop = threading.Event()
         self.reload_requested = threading.Event()
         self.started_at = now_iso()

@@ -49,6 +49,7 @@ from agent.ports.psa import (
     PsaRejected,
     PsaUnavailable,
     Ticket,
+    in_the_inbox,
 )
 from agent.ports.recid import is_rec_id
 from agent.ports.times import now_iso, parse_stored_time, stored_time
@@ -493,10 +494,11 @@ class RangerMspPsa:
 
     def _ticket(self, rec_id: str, row: dict[str, str]) -> Ticket:
         _, manager, created, in_inbox = self.side.ticket_facts(rec_id)
+        status_code = self._from_code(_int(row.get(self.f.ticket_status, "")))
         return Ticket(rec_id=rec_id, ticket_no=_int(row.get(self.f.ticket_no, "")),
                       description=row.get(self.f.ticket_description, ""),
-                      status_code=self._from_code(_int(row.get(self.f.ticket_status, ""))),
-                      in_inbox=bool(in_inbox), account_rec_id=row.get(self.f.ticket_account, ""),
+                      status_code=status_code, in_inbox=in_the_inbox(bool(in_inbox), status_code),
+                      account_rec_id=row.get(self.f.ticket_account, ""),
                       asset_rec_id=row.get(self.f.ticket_asset) or None,
                       manager=self._login(row.get(self.f.ticket_manager, ""), manager), created_at=created)
 
