@@ -80,8 +80,11 @@ class RangerMspPsa:
 
     def __init__(self, api: DbApi, side: SideStore, *, field_map: F.FieldMap | None = None,
                  stop_files: tuple[Path, ...] = (), key_sizes: dict[str, int] | None = None,
-                 start_up_checks: Callable[[], dict[str, int]] | None = None) -> None:
+                 start_up_checks: Callable[[], dict[str, int]] | None = None,
+                 on_close: Callable[[], None] | None = None) -> None:
+        """``on_close``: releases what the backend was opened with, after the DLLs are terminated."""
         self.api, self.side = api, side
+        self._on_close = on_close
         self.f = field_map or F.FieldMap()
         # None: the start-up checks could not be made (maintenance); they are made before the first write.
         self._key_sizes = key_sizes
@@ -108,6 +111,8 @@ class RangerMspPsa:
     def close(self) -> None:
         self.api.close()
         self.side.close()
+        if self._on_close is not None:
+            self._on_close()
 
     @property
     def restart_needed(self) -> PsaNeedsRestart | None:
