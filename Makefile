@@ -15,6 +15,9 @@ ENGINE_TESTS := tests/test_inbound_rules.py tests/test_inbound_page.py tests/tes
 # the platform — files, locks, the watcher, processes, encodings, sockets, the store, the service
 # and its whole life under Wine's service manager, the RangerMSP binding — and the contract and
 # engine suites; the platform-neutral rest (matching, pages, message texts) runs on Linux only.
+# The engine suites then run on Backend=rangermsp-simulator-dlls: the simulator built as real
+# stdcall DLLs, loaded the way RangerMSP's own are (the PSA contract suite also runs them through
+# the 32-bit host).
 WINDOWS_TESTS := tests/contract tests/rangermsp \
                  tests/test_dbsys_atomic.py tests/test_dbsys_cmt.py tests/test_dbsys_drops.py \
                  tests/test_dbsys_files.py tests/test_dbsys_fsops.py tests/test_dbsys_watcher.py \
@@ -50,7 +53,7 @@ test: $(STAMP)
 
 test-windows: $(STAMP)
 	ZENITHLINK_TEST_WINDOWS_SERVICE=1 ZENITHLINK_SIMULATOR_DLLS=$(CURDIR)/.winlane/simdlls $(WINPY) -m pytest -q -m "not posix and not browser" $(WINDOWS_PYTEST_ARGS) $(WINDOWS_TESTS)
-	ZENITHLINK_TEST_PSA=rangermsp-simulator ZENITHLINK_SIMULATOR_DLLS=$(CURDIR)/.winlane/simdlls $(WINPY) -m pytest -q -m "not posix and not browser" $(WINDOWS_PYTEST_ARGS) $(ENGINE_TESTS)
+	ZENITHLINK_TEST_PSA=rangermsp-simulator-dlls ZENITHLINK_SIMULATOR_DLLS=$(CURDIR)/.winlane/simdlls $(WINPY) -m pytest -q -m "not posix and not browser" $(WINDOWS_PYTEST_ARGS) $(ENGINE_TESTS)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench $(BENCH_ARGS)

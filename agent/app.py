@@ -70,6 +70,9 @@ class App:
         self.owns_folder = False
         #: True for a command that only looks: a store that does not exist yet is not created.
         self.read_only = False
+        #: True for a command that tries once and exits (``run --once``): what it reports does not
+        #: promise that the agent tries again.
+        self.tries_once = False
         self._lock = threading.RLock()
         #: Set when outbox rows are queued, so that a sender of this App waiting for work wakes.
         self.outbox_wake = threading.Event()

@@ -200,8 +200,9 @@ class Demo:
         rows = []
         for case, cid in opened.items():
             t = psa.get_ticket(state.ticket_for_continuum(cid))
+            asset = psa.get_asset(t.asset_rec_id).name if t.asset_rec_id else "—"
             rows.append([case, cid, t.ticket_no, names.get(t.account_rec_id, t.account_rec_id),
-                         t.asset_rec_id or "—", "yes" if t.in_inbox else "", t.description.splitlines()[0]])
+                         asset, "yes" if t.in_inbox else "", t.description.splitlines()[0]])
         self.table(f"Inbox after one poll ({applied} changes applied)",
                    ["case", "Continuum", "PSA no", "account", "asset", "inbox", "description"], rows)
         return opened

@@ -80,8 +80,9 @@ class UnknownEmployee(NotFoundError):
         self.login = login
 
 
-class MissingUser(PrivilegeError):
-    """An action for a person was asked for without saying which person."""
+class MissingUser(UsageError):
+    """An action for a person was asked for without saying which person: bad usage (exit 2), not a
+    refusal for lack of privilege, since nobody's privilege was even looked at."""
 
     code = "NoUser"
 
@@ -147,6 +148,24 @@ def sentence(text: str) -> str:
 def describe(exc: BaseException) -> str:
     """One actionable sentence for any exception, safe to log and to write to files."""
     return sentence(_describe(exc))
+
+
+def describe_once(exc: BaseException) -> str:
+    """:func:`describe` for a command that tries once and exits (``run --once``, ``inventory
+    refresh``): the service's promise that the agent tries again is not true there, so it becomes
+    advice to try again later."""
+    return without_retry_promise(describe(exc))
+
+
+def without_retry_promise(text: str) -> str:
+    """``text`` with "the agent will try again (later, by itself, …)" told as "try again later"."""
+    import re
+
+    def advice(match: re.Match[str]) -> str:
+        return f"{'T' if match.group(1) == 'T' else 't'}ry again later"
+
+    return re.sub(r"\b([Tt])he agent (?:will try|tries) again(?: later)?(?: by itself)?(?: at its next round)?",
+                  advice, text)
 
 
 def _describe(exc: BaseException) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import importlib.metadata
 import importlib.util
+import inspect
 import os
 import sys
 from dataclasses import dataclass, field
@@ -77,9 +78,34 @@ class PluginManager(pluggy.PluginManager):
             return False
         if self.has_plugin(name):
             self.unregister(name=name)
-        self.register(plugin, name=name)
+        try:
+            self.register(plugin, name=name)
+        except pluggy.PluginValidationError as exc:
+            raise PluginError(self._misfit(plugin, name, source, exc)) from None
         info.hooks = sorted(h.name for h in self.get_hookcallers(plugin) or [])
         return True
+
+    def _misfit(self, plugin: Any, name: str, source: str, exc: pluggy.PluginValidationError) -> str:
+        """What pluggy refused, said for the person who installed the plugin: which file, which
+        hook, which argument, and the arguments that hook offers."""
+        for attr in dir(plugin):
+            if self.parse_hookimpl_opts(plugin, attr) is None:
+                continue
+            hook = getattr(self.hook, attr, None)
+            spec = getattr(hook, "spec", None)
+            if spec is None:
+                continue
+            function = getattr(plugin, attr)
+            unknown = [arg for arg in _required_arguments(function) if arg not in spec.argnames]
+            if unknown:
+                offered = ", ".join(spec.argnames)
+                return (f"the plugin {name!r} ({_file_of(function, source)}) implements the hook {attr} with "
+                        f"the argument{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}, which that hook "
+                        f"does not offer: {attr} offers {offered} (docs/hooks.md; 'zenithlink docs hooks'). "
+                        f"Name only arguments it offers, in any order, or switch the plugin off with "
+                        f"[Plugins] {name}=N.")
+        return (f"the plugin {name!r} ({source}) does not fit its hooks: {' '.join(str(exc).split())}. "
+                "See docs/hooks.md, or switch the plugin off in [Plugins].")
 
     def switched_off(self, name: str, source: str, settings) -> bool:
         """True, and recorded as off, when the INI says ``name=N``: such a plugin is never imported,
@@ -147,19 +173,39 @@ def get_plugin_manager(settings=None, *, extra: list[tuple[str, Any]] | None = N
 
 
 def _warn_of_unknown_names(pm: PluginManager, settings) -> None:
-    """A misspelt name in [Plugins] (``notify_emial=Y``) switches nothing on: alerts that were meant
-    to go out would be lost without a word, so it is a warning naming the nearest plugin."""
+    """A misspelt name in [Plugins] (``notify_emial=Y``) switches nothing on, and a misspelt
+    ``[plugin:<name>]`` configures nothing: alerts that were meant to go out would be lost without
+    a word, so each is a warning naming the nearest plugin."""
     import difflib
 
     known = sorted(pm.infos)
-    for name in sorted(settings.plugins_enabled):
-        if name in pm.infos:
-            continue
+
+    def hint(name: str) -> str:
         near = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
-        hint = f" (did you mean {near[0]}?)" if near else f"; the plugins are: {', '.join(known)}"
-        warning = f"[Plugins] {name} names no plugin, so that line does nothing{hint}"
-        if warning not in settings.warnings:
-            settings.warnings.append(warning)
+        return f" (did you mean {near[0]}?)" if near else f"; the plugins are: {', '.join(known)}"
+
+    unknown = [f"[Plugins] {name} names no plugin, so that line does nothing{hint(name)}"
+               for name in sorted(settings.plugins_enabled) if name not in pm.infos]
+    unknown += [f"[plugin:{name}] names no plugin, so that section does nothing{hint(name)}"
+                for name in sorted(settings.plugin_sections) if name not in pm.infos]
+    settings.warnings.extend(w for w in unknown if w not in settings.warnings)
+
+
+def _required_arguments(function: Any) -> list[str]:
+    """The arguments pluggy passes to a hook implementation: those without a default."""
+    try:
+        parameters = inspect.signature(function).parameters.values()
+    except (TypeError, ValueError):
+        return []
+    return [p.name for p in parameters if p.default is inspect.Parameter.empty
+            and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.name != "self"]
+
+
+def _file_of(function: Any, source: str) -> str:
+    try:
+        return inspect.getsourcefile(function) or source
+    except TypeError:
+        return source
 
 
 def _add_entry_points(pm: PluginManager, settings) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from loguru import logger
 
 from agent import events, logs
-from agent.errors import describe
+from agent.errors import describe, describe_once
 
 
 def report_failure(app, kind: str, what: str, exc: BaseException | None = None, *, todo: str = "",
@@ -17,7 +17,8 @@ def report_failure(app, kind: str, what: str, exc: BaseException | None = None, 
     """Log, write an error report, remember it as the last error, notify. Returns the sentence."""
     from dbsys import reports
 
-    sentence = logs.redact(describe(exc) if exc is not None else what)
+    told = describe_once if getattr(app, "tries_once", False) else describe
+    sentence = logs.redact(told(exc) if exc is not None else what)
     logger.error("{}: {}", what, sentence)
     try:
         reports.write_report(app.settings.dbsys_folder, kind, what, sentence, todo or _todo(exc), details=data)

@@ -191,10 +191,10 @@ def parse_settings(text: str, *, base_dir: Path, path: Path | None = None,
                 try:
                     plugins_enabled[name.lower()] = _parse_switch(value)
                 except BadValue as exc:
-                    problems.append(f"[Plugins] {name} = {value!r}: {exc} to enable or disable that plugin")
+                    problems.append(f"[Plugins] {name} = {value!r}: {exc} to enable or disable that plugin"
+                                    f"{_key_hint(canonical, name)}")
             else:
-                names = [k.name for k in SCHEMA if k.section == canonical]
-                warnings.append(f"unknown key [{canonical}] {name} is ignored{_nearest(name, names)}")
+                warnings.append(f"unknown key [{canonical}] {name} is ignored{_key_hint(canonical, name)}")
 
     values = _typed_values(raw, problems)
     _check_required(values, require, problems)
@@ -231,6 +231,20 @@ def _nearest(word: str, candidates: list[str]) -> str:
     return f" (did you mean {lowered[match[0]]}?)" if match else ""
 
 
+def _key_hint(section: str, name: str) -> str:
+    """What an unknown key probably is: a key of another section (it belongs there), a misspelt
+    key of its own section, else a misspelt key of another section."""
+    elsewhere = [k for k in SCHEMA if k.name.lower() == name.lower() and k.section != section]
+    if elsewhere:
+        return f": {elsewhere[0].name} belongs in [{elsewhere[0].section}], move it there"
+    own = _nearest(name, [k.name for k in SCHEMA if k.section == section])
+    if own:
+        return own
+    lowered = {k.name.lower(): k for k in SCHEMA}
+    match = difflib.get_close_matches(name.lower(), list(lowered), n=1, cutoff=0.6)
+    return f" (did you mean [{lowered[match[0]].section}] {lowered[match[0]].name}?)" if match else ""
+
+
 def _parse_switch(value: str) -> bool:
     return Key("Plugins", "x", "x", "bool", False, "").parse(value)
 
@@ -254,7 +268,8 @@ def _typed_values(raw: dict[tuple[str, str], str], problems: list[str]) -> dict[
 def _check_required(values: dict[str, Any], require: Iterable[str], problems: list[str]) -> None:
     for name in require:
         key = key_for("Continuum", name) or next(k for k in SCHEMA if k.name == name)
-        if not values.get(key.attr):
+        already = f"[{key.section}] {key.name} = "
+        if not values.get(key.attr) and not any(p.startswith(already) for p in problems):
             problems.append(f"[{key.section}] {key.name} is missing, and is required: {key.help.split(' (')[0]}")
 
 

@@ -61,12 +61,16 @@ class BadRequest(ValueError):
     is then named after the file).
     """
 
-    def __init__(self, code: str, message: str, request_id: str | None = None, action: str = "") -> None:
+    def __init__(self, code: str, message: str, request_id: str | None = None, action: str = "", *,
+                 ends_early: bool = False) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.request_id = request_id
         self.action = action  # when the drop named a known one: its result says which request failed
+        #: The drop is empty or stops before its end (premature end of data): its writer may
+        #: still add the rest. XML that is wrong before its end can never be mended so.
+        self.ends_early = ends_early
 
 
 @dataclass(frozen=True)
@@ -86,7 +90,7 @@ def parse_request(data: bytes, filename: str, max_bytes: int = MAX_BYTES) -> Req
                          f"{max_bytes} bytes. Keep notes short and drop a smaller file.")
     if not data.strip():
         raise BadRequest("Empty", f"{filename} is empty. Write a <{ROOT_TAG}> element into it, and "
-                         f"write to a .tmp name first, then rename it to .xml.")
+                         f"write to a .tmp name first, then rename it to .xml.", ends_early=True)
     root = _parse(data, filename)
     request_id = _read_id(root, filename)
     action = _read_action(root, filename, request_id)
@@ -122,7 +126,8 @@ def _parse(data: bytes, filename: str) -> etree._Element:
                          f"safety. Remove the <!DOCTYPE …> and any <!ENTITY …> from the file.") from None
     except safexml.UnsafeXML as exc:
         raise BadRequest("Malformed", f"{exc}. Write well-formed UTF-8 XML with one <{ROOT_TAG}> root "
-                         f"element, and write to a .tmp name first, then rename it to .xml.") from None
+                         f"element, and write to a .tmp name first, then rename it to .xml.",
+                         ends_early=isinstance(exc, safexml.TruncatedXML)) from None
     if root.tag != ROOT_TAG:
         raise BadRequest("Malformed", f"{filename} has the root element <{root.tag}>; a request must be "
                          f"a <{ROOT_TAG} id=\"…\" action=\"…\" user=\"…\"> element.")

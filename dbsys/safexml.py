@@ -26,6 +26,11 @@ class RefusedXML(UnsafeXML):
     """The document declares a DOCTYPE or entities."""
 
 
+class TruncatedXML(UnsafeXML):
+    """The document stops before its end, and what it holds is well-formed so far: more may come
+    (a writer that appends and closes the file chunk by chunk)."""
+
+
 # The options every parser of outside XML is built with, in one place.
 _SAFE = {"resolve_entities": False, "no_network": True, "load_dtd": False, "huge_tree": False,
          "remove_comments": True, "remove_pis": True}
@@ -68,11 +73,28 @@ def parse_bytes(data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES, what: str = 
     try:
         root = etree.fromstring(data, parser=etree.XMLParser(dtd_validation=False, **_SAFE))
     except etree.XMLSyntaxError as exc:
-        raise UnsafeXML(f"the {what} is not well-formed XML: {exc}") from None
+        kind = TruncatedXML if ends_early(data) else UnsafeXML
+        raise kind(f"the {what} is not well-formed XML: {exc}") from None
     if root is None:
         raise UnsafeXML(f"the {what} has no root element")
     _refuse_parsed_doctype(root)
     return root
+
+
+def ends_early(data: bytes) -> bool:
+    """Whether ``data`` is the beginning of a document that stops before its end (premature end
+    of data), rather than XML that is wrong before its end: fed to an incremental parser, it
+    raises nothing until the parser is told there is no more."""
+    parser = etree.XMLParser(**_SAFE)
+    try:
+        parser.feed(data)
+    except etree.XMLSyntaxError:
+        return False
+    try:
+        parser.close()
+    except etree.XMLSyntaxError:
+        return True
+    return False
 
 
 def parse_file(path: Path, root_tag: str, *, max_bytes: int, what: str) -> etree._Element:

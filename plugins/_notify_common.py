@@ -15,6 +15,7 @@ from typing import Any
 
 from loguru import logger
 
+from agent.errors import ConfigError
 from agent.events import (
     ACTIVATION_PENDING,
     ALL_KINDS,
@@ -73,6 +74,22 @@ def parse_number(values: dict[str, str], key: str, default: float, section: str,
 
 def split_list(raw: str | None) -> list[str]:
     return [w.strip() for w in (raw or "").replace(";", ",").split(",") if w.strip()]
+
+
+def unknown_keys(values: dict[str, str], known: Iterable[str], section: str) -> list[str]:
+    """A warning for each key of a plugin's section (lower-cased) that the plugin does not read,
+    naming the nearest key it does read, or all of them."""
+    import difflib
+
+    names = {k.lower(): k for k in known}
+    if not names:
+        return []
+    warnings = []
+    for key in sorted(set(values) - set(names)):
+        near = difflib.get_close_matches(key, list(names), n=1, cutoff=0.6)
+        hint = f" (did you mean {names[near[0]]}?)" if near else f"; its keys are {', '.join(names.values())}"
+        warnings.append(f"unknown key [{section}] {key} is ignored{hint}")
+    return warnings
 
 
 class Worker:
@@ -174,8 +191,9 @@ class NotifierSlot:
     """
 
     def __init__(self, name: str, config_from: Callable[[dict[str, str]], Any], factory: Callable[[Any], Any],
-                 verb: str) -> None:
+                 verb: str, keys: Iterable[str] = ()) -> None:
         self.name = name
+        self.keys = tuple(keys)  # the keys of its [plugin:<name>] section, as the docs spell them
         self._config_from = config_from
         self._factory = factory
         self._verb = verb
@@ -189,7 +207,14 @@ class NotifierSlot:
 
         @hookimpl
         def zenith_check_config(settings):
-            self._config_from(settings.plugin_settings(self.name))
+            values = settings.plugin_settings(self.name)
+            unknown = unknown_keys(values, self.keys, f"plugin:{self.name}")
+            settings.warnings.extend(w for w in unknown if w not in settings.warnings)
+            try:
+                self._config_from(values)
+            except ConfigError as exc:
+                # A misspelt key is often why a setting is missing: say so beside the problem.
+                raise ConfigError(exc.problems + [f"also: {w}" for w in unknown]) from None
 
         @hookimpl
         def zenith_configure(settings, app):

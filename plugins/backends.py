@@ -2,7 +2,8 @@
 
 ``[RangerMSP] Backend=`` picks the PSA backend (``embedded``: the agent's own SQLite file;
 ``rangermsp``: RangerMSP's database through its DB API; ``rangermsp-simulator``: the same over
-the project's simulator of that API; ``memory``: nothing kept, for tests and plugin
+the project's simulator of that API; ``rangermsp-simulator-dlls``: the simulator built as real
+DLLs, loaded as RangerMSP's are (Windows, developers); ``memory``: nothing kept, for tests and plugin
 development), ``[Continuum] Backend=`` the RMM backend (``continuum``: the Continuum PSA API client).
 """
 
@@ -39,6 +40,12 @@ def _rangermsp_simulator(settings: Any, state: Any) -> Any:
     return simulator_backend(settings, state)
 
 
+def _rangermsp_simulator_dlls(settings: Any, state: Any) -> Any:
+    from agent.backends.rangermsp import simulator_dlls_backend
+
+    return simulator_dlls_backend(settings, state)
+
+
 def _continuum(settings: Any) -> Any:
     from agent.backends.continuum import backend
 
@@ -48,7 +55,7 @@ def _continuum(settings: Any) -> Any:
 @hookimpl
 def zenith_psa_backends():
     return {"embedded": _embedded, "memory": _memory, "rangermsp": _rangermsp,
-            "rangermsp-simulator": _rangermsp_simulator}
+            "rangermsp-simulator": _rangermsp_simulator, "rangermsp-simulator-dlls": _rangermsp_simulator_dlls}
 
 
 @hookimpl

@@ -4,7 +4,8 @@
 ``Username``, ``Password``, ``From``, ``To`` (comma-separated), ``Events`` (comma-separated event
 kinds or ``all``; default every ticket event and every failure), ``MaxPerHour`` (20),
 ``TimeoutSeconds`` (30). Above the cap, events are held and sent as one digest mail when the
-hour turns, or when the agent stops: an alert storm never becomes a mail storm. Mail goes out
+hour turns, or when the agent stops: an alert storm never becomes a mail storm. Reaching the
+cap is logged once an hour, when the first event is held. Mail goes out
 from a background thread, so a slow or dead SMTP server never holds the agent up; failures
 are logged, never raised.
 """
@@ -109,10 +110,20 @@ class EmailNotifier:
         if self._window_start is None:
             self._window_start = self._clock()
         if self._sent_in_window >= self.config.max_per_hour:
+            if not self._held:  # the first event held this hour: say so once, not per event
+                self._say_capped()
             self._held.append(event)
             return
         self._sent_in_window += 1
         self._send(_subject(event.summary), _event_body(event))
+
+    def _say_capped(self) -> None:
+        start = self._clock() if self._window_start is None else self._window_start
+        minutes = max(1, round((start + HOUR - self._clock()) / 60))
+        logger.warning("notify_email: {} mails sent within the hour, the cap (MaxPerHour in [{}]); further events "
+                       "are held and mailed as one digest in about {} minute(s), when the hour turns (or when the "
+                       "agent stops). Raise MaxPerHour to be mailed each one.",
+                       self.config.max_per_hour, SECTION, minutes)
 
     def _wait(self) -> float | None:
         if not self._held or self._window_start is None:
@@ -202,7 +213,9 @@ def _event_body(event) -> str:
 
 
 # -- the plugin: one notifier per configuration, replaced on reload -------------------------
-_slot = NotifierSlot(NAME, config_from, EmailNotifier, "mailed")
+_slot = NotifierSlot(NAME, config_from, EmailNotifier, "mailed",
+                     keys=("SMTPHost", "SMTPPort", "Security", "Username", "Password", "From", "To", "Events",
+                           "MaxPerHour", "TimeoutSeconds"))
 configure = _slot.configure
 shutdown = _slot.shutdown
 zenith_check_config, zenith_configure, zenith_notify = _slot.hookimpls()

@@ -156,7 +156,8 @@ def _safe_url(url: str) -> str:
 
 
 # -- the plugin: one notifier per configuration, replaced on reload -------------------------
-_slot = NotifierSlot(NAME, config_from, WebhookNotifier, "sent")
+_slot = NotifierSlot(NAME, config_from, WebhookNotifier, "sent",
+                     keys=("URL", "Secret", "Events", "TimeoutSeconds", "MaxAttempts"))
 configure = _slot.configure
 shutdown = _slot.shutdown
 zenith_check_config, zenith_configure, zenith_notify = _slot.hookimpls()

@@ -77,7 +77,27 @@ def test_run_once_exits_1_and_says_what_failed_when_continuum_is_unreachable(tmp
     line = last_line(res.err)
     assert line.startswith("Error: The cycle failed (inventory)") and "Connection refused" in line
     assert "run 'zenithlink run --once' again" in line
+    assert "the agent will try again" not in res.err and "try again later" in line  # it will not: it exits
     assert list((tmp_path / "Dbsys" / "ZenithErrors").glob("*inventory*.xml"))
+
+
+def test_inventory_refresh_that_fails_does_not_promise_that_the_agent_tries_again(tmp_path):
+    res = run_cli(["inventory", "refresh"], config=write_ini(tmp_path, url=DEAD_URL))
+    assert res.code == 1, res.err
+    line = last_line(res.err)
+    assert line.startswith("Error: The inventory refresh failed") and "Connection refused" in line
+    assert "the agent will try again" not in line and "try again later, check the network" in line
+
+
+def test_a_retry_promise_becomes_advice_to_try_again_later():
+    from agent.errors import without_retry_promise
+
+    assert without_retry_promise("Busy. The agent tries again later; if this lasts, check it.") == (
+        "Busy. Try again later; if this lasts, check it.")
+    assert without_retry_promise("Limited; nothing needs fixing, the agent tries again later by itself.") == (
+        "Limited; nothing needs fixing, try again later.")
+    assert without_retry_promise("Held open. Close it, and the agent tries again at its next round.") == (
+        "Held open. Close it, and try again later.")
 
 
 def test_run_once_exits_1_when_continuum_refuses_the_psg(tmp_path):

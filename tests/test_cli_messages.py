@@ -65,10 +65,10 @@ def test_an_unknown_employee_is_one_sentence_and_exit_1(env):
         assert UNKNOWN in last_line(res.err), (args, res.err)
 
 
-def test_a_missing_user_is_one_sentence_and_exit_3(env):
+def test_a_missing_user_is_one_sentence_and_exit_2_bad_usage(env):
     for args in (["links", "link-site", "SMITH", env.acme], ["links", "unlink-device", "D-1"],
                  ["tickets", "note", env.ticket, "hello"], ["tickets", "complete", env.ticket],
                  ["accounts", "merge", env.acme, env.acme]):
         res = zl(env, *args)
-        assert res.code == 3, (args, res.err)
+        assert res.code == 2, (args, res.err)
         assert NO_USER in last_line(res.err), (args, res.err)

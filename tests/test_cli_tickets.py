@@ -22,8 +22,8 @@ def env(tmp_path):
         seed_people(SimpleNamespace(state=state))
         acme, smith = psa.add_account("Acme, Inc"), psa.add_account("Smith and Sons Ltd")
         tickets = [psa.add_ticket(acme, "printer jam"), psa.add_ticket(smith, "disk full", in_inbox=True),
-                   psa.add_ticket(acme, "new laptop")]
-        psa.set_ticket_status(tickets[2], STATUS_COMPLETED)
+                   psa.add_ticket(acme, "new laptop", in_inbox=True)]
+        psa.set_ticket_status(tickets[2], STATUS_COMPLETED)  # a Completed ticket has left the Inbox
         state.link_site("ACME-HQ", acme)
         state.link_site("ACME-BR", acme)
         state.link_site("SMITH", smith)

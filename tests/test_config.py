@@ -70,6 +70,24 @@ def test_unknown_key_warns_with_nearest_name(tmp_path):
     assert any("PollIntervalSecond" in w and "did you mean PollIntervalSeconds" in w for w in s.warnings)
 
 
+def test_a_key_in_the_wrong_section_or_misspelt_into_another_says_where_it_belongs(tmp_path):
+    s = parse("[RangerMSP]\nPSG=x\n[Continuum]\nDBSysFolder=D\nLogLevel=DEBUG\n", tmp_path)
+    assert "unknown key [RangerMSP] PSG is ignored: PSG belongs in [Continuum], move it there" in s.warnings
+    assert ("unknown key [Continuum] DBSysFolder is ignored: DbsysFolder belongs in [RangerMSP], move it there"
+            in s.warnings)
+    assert "unknown key [Continuum] LogLevel is ignored (did you mean [Logging] Level?)" in s.warnings
+    with pytest.raises(InvalidConfig) as info:
+        parse("[Plugins]\nPluginFolder=plugins\n", tmp_path)
+    assert "did you mean PluginFolders?" in info.value.problems[0]
+
+
+def test_a_bad_required_value_is_reported_once_not_also_as_missing(tmp_path):
+    with pytest.raises(InvalidConfig) as info:
+        parse("[Continuum]\nPSG=x\nContinuumURL=not a url\n", tmp_path, require=("PSG", "ContinuumURL"))
+    assert info.value.problems == ["[Continuum] ContinuumURL = 'not a url': must be an http:// or https:// URL "
+                                   "with a host name"]
+
+
 def test_unknown_section_warns(tmp_path):
     s = parse("[Continum]\nPSG=x\n", tmp_path)
     assert any("Continum" in w and "Continuum" in w for w in s.warnings)

@@ -239,3 +239,18 @@ def test_a_doctype_after_a_long_comment_is_refused_as_a_doctype_not_as_malformed
     with pytest.raises(BadRequest) as caught:
         parse_request(data, "late-doctype.xml", max_bytes=len(data))
     assert caught.value.code == "Refused" and "DOCTYPE" in caught.value.message
+
+
+def test_a_drop_that_ends_early_may_grow_and_one_wrong_before_its_end_cannot():
+    whole = ('<?xml version="1.0" encoding="utf-8"?>\n<ZenithRequest id="r-1" action="AddNote" user="jo">'
+             '<TicketRecID>TKT1</TicketRecID><Note>Grüße &amp; <![CDATA[a<b]]> 日本</Note></ZenithRequest>'
+             ).encode()
+    for cut in range(len(whole)):  # every beginning of a good drop may still grow
+        with pytest.raises(BadRequest) as info:
+            parse_request(whole[:cut], "d.xml")
+        assert info.value.ends_early, whole[:cut]
+    for wrong in (b"<ZenithRequest id='a'></Wrong>", b"<ZenithRequest id='a'/>junk", b"hello",
+                  b"<ZenithRequest id='a' id='b'>"):
+        with pytest.raises(BadRequest) as info:
+            parse_request(wrong, "d.xml")
+        assert info.value.code == "Malformed" and not info.value.ends_early, wrong

@@ -82,7 +82,7 @@ def test_import_a_semicolon_sheet_by_names_in_one_audited_go_then_again_nothing(
     dry = zl(env, "links", "import", path, "--dry-run")
     assert dry.code == 0 and "Dry run: 3 site link(s) would be made" in dry.out and links(env)[0] == {}
     assert zl(env, "links", "import", path, user="pat").code == 3
-    assert zl(env, "links", "import", path).code == 3
+    assert zl(env, "links", "import", path).code == 2  # no --user: bad usage
     res = zl(env, "links", "import", path, user="admin")
     assert res.code == 0, res.err
     assert "3 site link(s) made" in res.out and "1 without a record left alone" in res.out

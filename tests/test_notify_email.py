@@ -10,6 +10,7 @@ from email.message import Message
 
 import pytest
 from aiosmtpd.controller import Controller
+from loguru import logger
 
 from agent import events, logs
 from agent.errors import ConfigError
@@ -139,6 +140,33 @@ def test_the_digest_goes_out_when_the_hour_turns(smtp):
     assert len(smtp.messages) == 4  # nothing left to digest at shutdown
 
 
+def test_reaching_the_cap_is_logged_once_an_hour(smtp):
+    now = [1000.0]
+    said: list[str] = []
+    first = threading.Event()
+
+    def sink(message) -> None:
+        said.append(message.record["message"])
+        first.set()
+
+    handle = logger.add(sink, level="WARNING", filter=lambda record: "MaxPerHour" in record["message"])
+    try:
+        notifier = EmailNotifier(config_from(values(smtp.port, maxperhour="2")), clock=lambda: now[0])
+        for n in range(3):
+            notifier.notify(ticket_event(n))
+        assert first.wait(10), "nothing was logged when the cap was reached"
+        assert "2 mails sent within the hour" in said[0] and "digest in about 60 minute" in said[0]
+        now[0] += 3601  # a new hour: the held one goes out as a digest, then the cap is reached again
+        for n in range(3, 8):
+            notifier.notify(ticket_event(n))
+        notifier.close(timeout=20)
+    finally:
+        logger.remove(handle)
+    assert len(said) == 2  # once an hour, not once per held event
+    subjects = [m["Subject"] for m in smtp.wait_for(6)]
+    assert "1 more events" in subjects[2] and "3 more events" in subjects[5]
+
+
 def test_a_dead_smtp_server_neither_blocks_nor_raises():
     silent = socket.socket()
     silent.bind(("127.0.0.1", 0))
@@ -174,6 +202,21 @@ def test_missing_host_and_to_are_clear_problems(tmp_path):
     settings = parse_settings("[Plugins]\nnotify_email=Y\n", base_dir=tmp_path)
     with pytest.raises(ConfigError, match="SMTPHost is missing"):
         get_plugin_manager(settings)
+
+
+def test_a_misspelt_key_of_the_section_is_named_with_the_key_it_probably_is(tmp_path):
+    settings = parse_settings("[Plugins]\nnotify_email=Y\n[plugin:notify_email]\nSMTPHots=mail\nTo=a@example.com\n",
+                              base_dir=tmp_path)
+    with pytest.raises(ConfigError) as info:
+        get_plugin_manager(settings, configure=False)
+    assert info.value.problems[0].startswith("[plugin:notify_email] SMTPHost is missing")
+    assert "also: unknown key [plugin:notify_email] smtphots is ignored (did you mean SMTPHost?)" in info.value.problems
+    settings = parse_settings("[Plugins]\nnotify_email=Y\n[plugin:notify_email]\nSMTPHost=mail\nTo=a@example.com\n"
+                              "MaxPerHuor=5\nColour=red\n", base_dir=tmp_path)
+    get_plugin_manager(settings, configure=False)
+    assert "unknown key [plugin:notify_email] maxperhuor is ignored (did you mean MaxPerHour?)" in settings.warnings
+    assert any(w.startswith("unknown key [plugin:notify_email] colour is ignored; its keys are SMTPHost, SMTPPort")
+               for w in settings.warnings)
 
 
 def test_bad_values_are_reported_together():

@@ -8,6 +8,7 @@ import pytest
 
 from agent import events
 from agent.errors import (
+    MissingUser,
     NotFoundError,
     NotLinked,
     PreconditionError,
@@ -94,12 +95,12 @@ def test_create_needs_a_linked_site_and_names_the_account(env):
     assert env.state.outbox_depth() == 0
 
 
-@pytest.mark.parametrize("user", ["limited", None])
-def test_create_needs_the_privilege(env, user):
+@pytest.mark.parametrize("user,refused,code", [("limited", PrivilegeError, 3), (None, MissingUser, 2)])
+def test_create_needs_the_privilege(env, user, refused, code):
     rec_id = env.ticket()
-    with pytest.raises(PrivilegeError) as err:
+    with pytest.raises(refused) as err:
         actions.create_in_continuum(env.app, rec_id, "NOC", None, user)
-    assert err.value.exit_code == 3
+    assert err.value.exit_code == code
     assert env.state.outbox_depth() == 0
 
 
@@ -156,7 +157,7 @@ def test_reassign_privilege_and_note_rules(env):
         actions.reassign(env.app, rec_id, "Keep", "  ", "jsmith")
     with pytest.raises(UsageError):
         actions.add_note(env.app, rec_id, "", "jsmith")
-    with pytest.raises(PrivilegeError):
+    with pytest.raises(MissingUser):
         actions.add_note(env.app, rec_id, "hi", None)
     with pytest.raises(UnknownEmployee, match="no employee with login 'ghost'.*employees add ghost"):
         actions.add_note(env.app, rec_id, "hi", "ghost")

@@ -11,6 +11,8 @@ from agent.hookspecs import hookimpl
 from agent.plugins import DEFAULT_PLUGINS, PluginError, get_plugin_manager
 from config.loader import parse_settings
 
+from conftest import run_cli, write_ini
+
 FOLDER_PLUGIN = textwrap.dedent('''
     from agent.hookspecs import hookimpl
 
@@ -189,6 +191,13 @@ def test_a_misspelt_plugin_name_is_a_warning_naming_the_nearest_plugin(tmp_path)
     assert warning == "[Plugins] notify_emial names no plugin, so that line does nothing (did you mean notify_email?)"
 
 
+def test_a_section_of_a_misspelt_plugin_is_a_warning_naming_the_nearest_plugin(tmp_path):
+    settings = settings_with(tmp_path, "[plugin:notify_emial]\nSMTPHost=mail\n")
+    get_plugin_manager(settings, configure=False)
+    assert ("[plugin:notify_emial] names no plugin, so that section does nothing (did you mean notify_email?)"
+            in settings.warnings)
+
+
 def test_an_event_its_source_logged_is_not_logged_again_by_the_log_notifier():
     from loguru import logger
 
@@ -203,3 +212,22 @@ def test_an_event_its_source_logged_is_not_logged_again_by_the_log_notifier():
     finally:
         logger.remove(sink)
     assert seen == ["[ticket_created] Continuum ticket 7 became PSA ticket TKT1\n"]
+
+
+def test_a_hook_argument_the_hook_does_not_offer_is_a_configuration_error_for_every_command(tmp_path):
+    folder = tmp_path / "myplugins"
+    folder.mkdir()
+    (folder / "resolver.py").write_text(FOLDER_PLUGIN.replace("(ticket, psa, settings)", "(ticket, store, settings)"))
+    ini = write_ini(tmp_path, "[Plugins]\nPluginFolders=myplugins\n")
+    with pytest.raises(PluginError) as info:
+        get_plugin_manager(settings_with(tmp_path, "[Plugins]\nPluginFolders=myplugins\n"))
+    said = info.value.message
+    assert str(folder / "resolver.py") in said and "zenith_resolve_account" in said
+    assert "the argument store, which that hook does not offer" in said
+    assert "offers ticket, psa, settings (docs/hooks.md" in said and "[Plugins] resolver=N" in said
+    for args in (["check-config", "--offline"], ["run"], ["run", "--once"], ["tickets", "list"], ["plugins"]):
+        res = run_cli(args, config=ini)
+        assert res.code == 2, (args, res.err)
+        assert said in res.err and "This is a bug" not in res.err, args
+    off = write_ini(tmp_path, "[Plugins]\nPluginFolders=myplugins\nresolver=N\n")
+    assert run_cli(["tickets", "list"], config=off).code == 0

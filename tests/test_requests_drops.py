@@ -526,9 +526,78 @@ def test_a_malformed_drop_its_writer_closed_fails_at_once_not_after_the_grace(en
         env.requests_folder.mkdir(parents=True, exist_ok=True)
         with FolderWatcher(env.requests_folder, processor.process, debounce=0.05, scan_interval=0.2) as watcher:
             processor.writer_done = watcher.writer_done
-            (env.requests_folder / "broken.xml").write_bytes(b"<ZenithRequest id='br-1' action='AddNote'")
+            # Wrong before its end: no more data can mend it.
+            (env.requests_folder / "broken.xml").write_bytes(b"<ZenithRequest id='br-1' action='AddNote'></Wrong>")
             wait_for(lambda: result(env.requests_folder, "broken") is not None, 10, "the failed result")
         assert result(env.requests_folder, "broken")["error_code"] == "Malformed"
+    finally:
+        processor.close()
+
+
+# A writer that opens the drop, appends one chunk and closes it, once per chunk (a batch file's
+# ``echo … >> drop.xml``), driven chunk by chunk through its stdin.
+CHUNK_WRITER = """
+import sys
+target, source, size = sys.argv[1], sys.argv[2], int(sys.argv[3])
+data = open(source, "rb").read()
+for start in range(0, len(data), size):
+    sys.stdin.readline()
+    with open(target, "ab") as fh:
+        fh.write(data[start:start + size])
+    print("appended", flush=True)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="close events come from inotify")
+def test_a_drop_appended_and_closed_chunk_by_chunk_is_taken_whole_once_complete(env, tmp_path):
+    import subprocess
+
+    rec_id, _tid = env.linked_ticket()
+    note = "A long note written in pieces. " * 30_000  # 900 KB
+    source = tmp_path / "whole.xml"
+    source.write_bytes(request_xml("chunks-1", "AddNote", TicketRecID=rec_id, Note=note))
+    size = 64 * 1024
+    chunks = -(-source.stat().st_size // size)
+    env.requests_folder.mkdir(parents=True, exist_ok=True)
+    target = env.requests_folder / "chunks-1.xml"
+    processor = RequestProcessor(env.app, grace_seconds=600.0)  # a closed, truncated drop waits this long
+    writer = subprocess.Popen([sys.executable, "-c", CHUNK_WRITER, str(target), str(source), str(size)],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        with FolderWatcher(env.requests_folder, lambda paths: None, debounce=0.05, scan_interval=60) as watcher:
+            processor.writer_done = watcher.writer_done
+            for n in range(1, chunks + 1):
+                writer.stdin.write("next\n")
+                writer.stdin.flush()
+                assert writer.stdout.readline() == "appended\n"
+                wait_for(lambda: watcher.writer_done(target, target.stat().st_mtime_ns), 10, "the close event")
+                if n < chunks:  # closed by its writer, yet it ends early: more may come
+                    assert run(processor, target) == 0, n
+                    assert target.exists() and folder_names(env, "Failed") == [], n
+            run(processor, target)
+            got = wait_for(lambda: result(env.requests_folder, "chunks-1"), 10, "the result")
+    finally:
+        writer.stdin.close()
+        writer.wait(10)
+        processor.close()
+    assert got["status"] == "Queued"
+    assert folder_names(env, "Processed") == ["chunks-1.xml"] and folder_names(env, "Failed") == []
+    assert chunks > 10
+
+
+def test_a_drop_that_ends_early_fails_once_the_grace_is_over_and_wrong_xml_at_once(env):
+    processor = RequestProcessor(env.app, grace_seconds=600.0)
+    try:
+        cut = drop(env.requests_folder, "cut.xml", b"<ZenithRequest id='cut-1' action='AddNote'><Note>abc",
+                   in_place=True)
+        assert run(processor, cut) == 0 and cut.exists()  # premature end of data: it may still grow
+        age(cut, 601)
+        assert run(processor, cut) == 1
+        assert "Premature end of data" in result(env.requests_folder, "cut")["error_message"]
+        wrong = drop(env.requests_folder, "wrong.xml", b"<ZenithRequest id='w-1'><Note>abc</Nope>", in_place=True)
+        assert run(processor, wrong) == 1  # wrong before its end: fresh, yet failed at once
+        assert result(env.requests_folder, "wrong")["error_code"] == "Malformed"
+        assert folder_names(env, "Failed") == ["cut.xml", "wrong.xml"]
     finally:
         processor.close()
 

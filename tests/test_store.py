@@ -13,7 +13,7 @@ from stores import embedded
 
 from agent.backends.embedded import StateStore
 from agent.backends.embedded.migrations import MIGRATIONS
-from agent.errors import NotFoundError, PrivilegeError, UsageError
+from agent.errors import MissingUser, NotFoundError, PrivilegeError, UsageError
 from agent.ports.psa import STATUS_COMPLETED
 from agent.ports.recid import PATTERN, is_rec_id, new_rec_id
 from agent.ports.times import now_iso, parse_stored_time, stored_time
@@ -169,8 +169,9 @@ def test_builtin_groups_and_privilege(state, psa):
         state.require_privilege("bob", "link sites")
     assert "Continuum Integration" in info.value.message and "Limited" in info.value.message
     assert info.value.exit_code == 3
-    with pytest.raises(PrivilegeError):
+    with pytest.raises(MissingUser) as missing:
         state.require_privilege(None, "link sites")
+    assert missing.value.exit_code == 2
     assert [(e["login"], e["name"], e["group"], e["continuum"]) for e in state.list_employees()] == [
         ("ann", "ann", "Dispatch", True), ("bob", "bob", "Limited", False)]
     assert state.list_employees()[1] == state.get_employee("BOB")
@@ -185,11 +186,11 @@ def test_tickets_history_status_inbox(state, psa):
     assert psa.set_ticket_status(t, STATUS_COMPLETED) == 100
     ticket = records.get_ticket(state, psa, t)
     doc = ticket.as_dict()
-    assert doc["status"] == "Completed" and doc["status_code"] == 1000 and doc["in_inbox"] is True
+    assert doc["status"] == "Completed" and doc["status_code"] == 1000 and doc["in_inbox"] is False
     assert [h["text"] for h in doc["history"]] == ["first", "second"]
     assert set(doc) >= {"rec_id", "ticket_no", "description", "status", "status_code", "in_inbox",
                         "account_rec_id", "asset_rec_id", "manager", "continuum_ticket_id", "history"}
-    assert [x.rec_id for x in records.list_tickets(state, psa, inbox=True)] == [t]
+    assert records.list_tickets(state, psa, inbox=True) == []  # Completed: out of the Inbox
     with pytest.raises(NotFoundError):
         records.get_ticket(state, psa, "TKT00000000000000000")
 

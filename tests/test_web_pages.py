@@ -193,6 +193,17 @@ def test_inbox_filters_and_a_ticket_with_its_history(admin):
     assert "Created in Continuum at 10:00" in page and "not linked to a Continuum site" in page
 
 
+def test_a_completed_ticket_is_not_in_the_web_inbox(admin):
+    from agent.ports.psa import STATUS_COMPLETED
+
+    done = admin.psa.add_ticket(admin.ids["acme"], "Printer fixed", in_inbox=True)
+    admin.psa.add_ticket(admin.ids["acme"], "Printer jams", in_inbox=True)
+    admin.psa.set_ticket_status(done, STATUS_COMPLETED)
+    inbox = text(admin.client.get("/tickets").text)
+    assert "Printer jams" in inbox and "Printer fixed" not in inbox
+    assert "Printer fixed" in text(admin.client.get("/tickets?inbox=0").text)
+
+
 def test_create_in_continuum_with_a_site_chooser_queues_and_shows_queued(admin):
     LinksManager(admin.app).link_site("ACME-HQ", admin.ids["acme"], "admin")
     LinksManager(admin.app).link_site("NW", admin.ids["acme"], "admin")

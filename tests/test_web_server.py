@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import os
 import signal
 import socket
@@ -97,6 +98,9 @@ def test_set_password_reads_stdin_and_the_password_then_works(tmp_path):
     done = subprocess.run(argv + ["employees", "set-password", "jo", "--password-stdin"], input=PASSWORD + "\n",
                           capture_output=True, text=True, env=env, timeout=60, cwd=ROOT)
     assert done.returncode == 0, done.stderr
+    for_admin = subprocess.run(argv + ["employees", "set-password", "jo", "--password-stdin", "--user", "admin"],
+                               input=PASSWORD + "\n", capture_output=True, text=True, env=env, timeout=60, cwd=ROOT)
+    assert for_admin.returncode == 0, for_admin.stderr
     short = subprocess.run(argv + ["employees", "set-password", "jo", "--password-stdin"], input="short\n",
                            capture_output=True, text=True, env=env, timeout=60, cwd=ROOT)
     assert short.returncode == 2 and "at least 8 characters" in short.stderr
@@ -112,6 +116,9 @@ def test_set_password_reads_stdin_and_the_password_then_works(tmp_path):
         assert verify_password(app, "jo", PASSWORD, PasswordHasher())["login"] == "jo"
         assert verify_password(app, "jo", "wrong password", PasswordHasher()) is None
         assert "$argon2id$" in app.state.web_password("jo")
+        who = {row["who"] for row in app.state.audit_log() if row["action"] == "set_web_password"}
+        server = f"server account {getpass.getuser()}"
+        assert who == {server, f"admin, {server}"}  # the administrator on the server, not jo
     finally:
         app.close()
 

@@ -76,7 +76,7 @@ def seed(app: App, hasher: PasswordHasher) -> dict[str, str]:
     state.add_employee("admin", "Ada Admin", "Full")
     state.add_employee("pat", "Pat Partial", "Partial")
     for login in ("admin", "pat"):
-        set_password(app, login, PASSWORD, hasher=hasher)
+        set_password(app, login, PASSWORD, by="admin", hasher=hasher)
     acme = psa.add_account("Acme, Inc")
     smith = psa.add_account("Smith and Sons Ltd")
     psa.add_asset("ACME-DC01", acme, serial="7XK2Q13", manufacturer="Dell Inc.")

@@ -15,7 +15,18 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import replace
 from typing import Any
 
-from agent.ports.psa import STATUS_COMPLETED, STATUS_NEW, Account, Asset, HistoryNote, PsaNotFound, PsaRejected, Ticket
+from agent.ports.psa import (
+    STATUS_COMPLETED,
+    STATUS_NEW,
+    Account,
+    Asset,
+    HistoryNote,
+    PsaNeedsRestart,
+    PsaNotFound,
+    PsaRejected,
+    Ticket,
+    in_the_inbox,
+)
 from agent.ports.recid import is_rec_id, new_rec_id
 from agent.ports.times import now_iso
 
@@ -56,6 +67,10 @@ class MemoryPsa:
 
     def close(self) -> None:
         """Nothing to release."""
+
+    @property
+    def restart_needed(self) -> PsaNeedsRestart | None:
+        return None
 
     def keyed(self, key: str, *, external_id: str | None = None) -> AbstractContextManager[None]:
         """Nothing to key: a unit that fails is rolled back whole."""
@@ -224,7 +239,7 @@ class MemoryPsa:
 
     def get_ticket(self, rec_id: str, *, history: bool = True) -> Ticket:
         with self._lock:
-            ticket = replace(self._ticket(rec_id))
+            ticket = _as_read(self._ticket(rec_id))
             ticket.history = list(self._history[rec_id]) if history else []
             return ticket
 
@@ -233,11 +248,11 @@ class MemoryPsa:
             found = next((t for t in self._tickets.values() if t.ticket_no == ticket_no), None)
             if found is None:
                 raise PsaNotFound(f"no ticket number {ticket_no}; 'zenithlink tickets list' shows them")
-            return replace(found, history=[])
+            return _as_read(found)
 
     def list_tickets(self, *, inbox: bool | None = None, account_rec_id: str | None = None) -> list[Ticket]:
         with self._lock:
-            return sorted((replace(t, history=[]) for t in self._tickets.values()
+            return sorted((t for t in map(_as_read, self._tickets.values())
                            if (inbox is None or t.in_inbox == inbox)
                            and (not account_rec_id or t.account_rec_id == account_rec_id)),
                           key=lambda t: t.ticket_no)
@@ -280,6 +295,11 @@ class MemoryPsa:
 def backend(settings: Any, state: Any) -> MemoryPsa:
     """The ``memory`` PSA backend (tests and plugin development only: nothing is kept)."""
     return MemoryPsa()
+
+
+def _as_read(ticket: Ticket) -> Ticket:
+    """A stored ticket as the port gives it: without history, in the Inbox only while not Completed."""
+    return replace(ticket, history=[], in_inbox=in_the_inbox(ticket.in_inbox, ticket.status_code))
 
 
 def _last_of(merged: dict[str, str], rec_id: str) -> str | None:

@@ -12,7 +12,7 @@ from loguru import logger
 
 from agent.cli.output import TABLE_LIMIT, done, emit_json, err_console, reader_went_away, table, tsv
 from agent.cli.readonly import read_only
-from agent.errors import PreconditionError, ZenithError, describe
+from agent.errors import PreconditionError, ZenithError, describe, describe_once
 from agent.sync.inventory.refresh import Progress, inventory_paths, refresh, sweep_if_idle
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
@@ -40,7 +40,7 @@ def inventory_refresh(app, as_json: bool) -> None:
         with _progress() as progress:
             result = refresh(app, progress)
     except Exception as exc:  # noqa: BLE001 - every failure becomes one actionable sentence
-        raise InventoryFailed(f"The inventory refresh failed: {describe(exc)} "
+        raise InventoryFailed(f"The inventory refresh failed: {describe_once(exc)} "
                               "The previous inventory files were kept.") from None
     if as_json:
         emit_json(result.as_dict())

@@ -286,7 +286,7 @@ def tickets() -> None:
 
 
 @tickets.command("list")
-@click.option("--inbox", is_flag=True, help="Only tickets in the Inbox.")
+@click.option("--inbox", is_flag=True, help="Only tickets in the Inbox (a Completed ticket is not).")
 @click.option("--account", default=None, help="Only this account's (a REC ID or the exact name).")
 @click.option("--status", default=None, help="Only tickets of this status (a name such as Completed, or a code).")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="At most this many (by ticket number).")

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import getpass
 import sys
 
 import click
 
+from agent.cli import user_option
 from agent.cli.output import done
 from agent.cli.records_cmd import employees
 from agent.errors import UsageError
@@ -29,8 +31,9 @@ def web(app, listen: str | None) -> None:
 @employees.command("set-password")
 @click.argument("login")
 @click.option("--password-stdin", is_flag=True, help="Read the password from the first line of stdin.")
+@user_option
 @click.pass_obj
-def set_password(app, login: str, password_stdin: bool) -> None:
+def set_password(app, login: str, password_stdin: bool, user: str | None) -> None:
     """Set the web console password of an employee (asked twice on a terminal); ends their sessions."""
     from agent.web.auth import set_password as store_password
 
@@ -41,8 +44,19 @@ def set_password(app, login: str, password_stdin: bool) -> None:
         password = click.prompt("Password", hide_input=True, confirmation_prompt="Repeat it")
     if not password:
         raise UsageError("no password given")
-    stored = store_password(app, login, password, by=app.user)
+    stored = store_password(app, login, password, by=who_on_the_server(user or app.user))
     done(f"Web console password of {stored} set; any session of {stored} was signed out.")
+
+
+def who_on_the_server(login: str | None) -> str:
+    """Who acts, for the audit log: the operating-system account running the command, after the
+    employee login given with --user if any. An administrator setting someone's password on the
+    server is not that someone."""
+    try:
+        name = getpass.getuser()
+    except (OSError, KeyError, ImportError):  # no login name in the environment nor the user database
+        name = "unknown"
+    return f"{login}, server account {name}" if login else f"server account {name}"
 
 
 commands = [web]

@@ -49,6 +49,14 @@ class PsaUnavailable(PsaError):
     retryable = True
 
 
+class PsaNeedsRestart(PsaUnavailable):
+    """Trouble the backend cannot get over in this process (RangerMSP's DLLs after an update of its
+    API, which cannot be loaded again in the process that loaded the old ones): every later call
+    fails the same way until the agent's process is started again."""
+
+    code = "PsaNeedsRestart"
+
+
 class PsaRejected(UsageError, PsaError):
     """The PSA refused a write for good (a missing name, a value it does not accept)."""
 
@@ -108,6 +116,13 @@ class HistoryNote:
         return asdict(self)
 
 
+def in_the_inbox(flagged: bool, status_code: int) -> bool:
+    """Whether a ticket shows in the Inbox: put there and not Completed. Completing a ticket ends
+    its wait in the Inbox, whoever completes it and however, so every backend reads the flag
+    through this."""
+    return flagged and status_code != STATUS_COMPLETED
+
+
 @dataclass
 class Ticket:
     """A PSA ticket. ``continuum_ticket_id`` is not the backend's: the state store's ticket link
@@ -157,6 +172,11 @@ class PsaStore(Protocol):
 
     def close(self) -> None:
         """Release the backend's resources; the agent calls it once, at exit."""
+
+    @property
+    def restart_needed(self) -> PsaNeedsRestart | None:
+        """Why only a new process can use the PSA again, or ``None``: the service stops with a
+        failure code then, so that Windows' recovery actions start it again."""
 
     def keyed(self, key: str, *, external_id: str | None = None) -> AbstractContextManager[Any]:
         """Name the unit of work the writes inside belong to (a Continuum change, an outbox row, a

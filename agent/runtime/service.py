@@ -20,7 +20,8 @@ from loguru import logger
 
 from agent import __version__, events, logs
 from agent.app import App, load_for_service
-from agent.errors import CheckFailed, ConfigError, ZenithError, describe
+from agent.errors import CheckFailed, ConfigError, ZenithError, describe, without_retry_promise
+from agent.ports.psa import PsaNeedsRestart
 from agent.ports.times import now_iso
 from agent.reporting import report_failure
 from agent.runtime.lock import FolderLock
@@ -42,7 +43,8 @@ HOUSEKEEPING_EVERY_SECONDS = 600.0
 def cycle_failed(failures: list[tuple[str, str]]) -> CheckFailed:
     """The one sentence ``run --once`` ends with when jobs failed: which, why, and what to do."""
     jobs = ", ".join(name for name, _ in failures)
-    reasons = "; and ".join(dict.fromkeys(logs.redact(reason).rstrip(".") for _, reason in failures))
+    reasons = "; and ".join(dict.fromkeys(without_retry_promise(logs.redact(reason)).rstrip(".")
+                                          for _, reason in failures))
     return CheckFailed(f"The cycle failed ({jobs}): {reasons}; fix that, then run 'zenithlink run --once' again "
                        "('zenithlink errors' lists the error reports).", code="CycleFailed")
 
@@ -106,10 +108,13 @@ class Service:
         """``outage_clock``: the wall clock the outage tracker measures with (tests pass a fake one)."""
         self.app = app
         self.once = once
+        app.tries_once = once
         self.stop = threading.Event()
         self.reload_requested = threading.Event()
         self.started_at = now_iso()
         self.workers: dict[str, Worker] = {}
+        #: Set when the PSA backend can only be used again by a new process: ``run`` raises it.
+        self.restart_error: PsaNeedsRestart | None = None
         self._request_watcher = None
         self._ini_watcher = None
         # One engine each for the life of the service; they read app.settings every round, and
@@ -141,11 +146,14 @@ class Service:
                 self._warn_of_unlinked_sites()
             if self.once:
                 failures = self._one_cycle()
+                self._psa_needs_restart()
             else:
                 self._serve()
         finally:
             self._shutdown()
             lock.release()
+        if self.restart_error is not None:
+            raise self.restart_error
         if failures:
             raise cycle_failed(failures)
         return 0
@@ -221,6 +229,19 @@ class Service:
             if self.reload_requested.wait(timeout=0.5):
                 self.reload_requested.clear()
                 self.reload()
+            if self._psa_needs_restart():
+                return
+
+    def _psa_needs_restart(self) -> bool:
+        """A PSA backend that only a new process can use again stops the service with a failure
+        code: the service's recovery actions start it again (docs/service.md)."""
+        needed = self.app.psa.restart_needed
+        if needed is None:
+            return False
+        logger.error("stopping so that the service is started again: {}", needed)
+        self.restart_error = needed
+        self.request_stop()
+        return True
 
     def _workers(self) -> dict[str, Worker]:
         return {

@@ -42,13 +42,13 @@ from agent.sync.outbound import actions
 from dbsys import drops, results
 from dbsys.fsops import FileInUse
 
-# How long a drop that does not parse may still be being written: when the file system says
-# nothing of its writer (GRACE_SECONDS of no change), and while its writer has it open
-# (IN_PLACE_SECONDS at most: a writer that pauses mid-write keeps it open).
+# How long a drop that ends early (truncated XML) may still be being written: GRACE_SECONDS of
+# no change once its writer closed it or when the file system says nothing of its writer, and
+# IN_PLACE_SECONDS at most while its writer has it open (a writer that pauses mid-write). XML
+# that is wrong before its end fails at once.
 GRACE_SECONDS = 1.0
 IN_PLACE_SECONDS = 30.0
 RECHECK_SECONDS = 0.2
-_RETRYABLE_PARSE = ("Malformed", "Empty")
 #: How many times a drop whose handling raises an unexpected error is tried before it is failed.
 UNEXPECTED_TRIES = 3
 BATCH = 200
@@ -184,7 +184,7 @@ class RequestProcessor:
         try:
             request = drops.parse_request(data, path.name)
         except drops.BadRequest as exc:
-            if exc.code in _RETRYABLE_PARSE and self._still_young(path, before):
+            if exc.ends_early and self._still_young(path, before):
                 self._pending.add(path)  # probably still being written in place
                 return None
             self._first_seen.pop(path, None)
@@ -195,10 +195,10 @@ class RequestProcessor:
         return path, request
 
     def _still_young(self, path: Path, before: os.stat_result) -> bool:
-        """Whether a drop that does not parse yet may still be being written."""
+        """Whether a drop that ends early may still be being written. Its writer closing it says
+        nothing: a batch file's ``echo … >> drop.xml`` or a note written in pieces opens, appends
+        and closes the file once per chunk, so it waits out the grace since its last change."""
         done = self.writer_done(path, before.st_mtime_ns) if self.writer_done else None
-        if done:
-            return False  # its writer closed it: what it holds is all there will be
         age = time.time() - before.st_mtime
         if age >= 0:
             return age < (IN_PLACE_SECONDS if done is False else self.grace_seconds)

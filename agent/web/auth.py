@@ -36,16 +36,16 @@ def password_hasher() -> PasswordHasher:
     return PasswordHasher()
 
 
-def set_password(app, login: str, password: str, *, hasher: PasswordHasher | None = None,
-                 by: str | None = None) -> str:
-    """Set the web console password of an employee; ends their sessions. Returns the login."""
+def set_password(app, login: str, password: str, *, by: str, hasher: PasswordHasher | None = None) -> str:
+    """Set the web console password of an employee; ends their sessions. Returns the login.
+    ``by`` is who set it, as the audit log records it (never assumed to be the employee)."""
     employee = app.state.get_employee(login)
     if len(password) < MIN_PASSWORD_LENGTH:
         raise UsageError(f"a web console password needs at least {MIN_PASSWORD_LENGTH} characters")
     digest = (hasher or password_hasher()).hash(password)
     with app.state.transaction():
         app.state.set_web_password(employee["login"], digest)
-        app.state.audit(by or employee["login"], "set_web_password", f"web console password of {employee['login']}")
+        app.state.audit(by, "set_web_password", f"web console password of {employee['login']}")
     return employee["login"]
 
 
@@ -138,43 +138,65 @@ def _secret(app) -> str:
 
 
 class SignInLimiter:
-    """Slows down password guessing, per login and per client address.
+    """Slows down password guessing, per login and per client address, without letting one
+    person's wrong passwords lock out another.
 
-    Two wrong passwords in a row are free; from the third on, every further attempt for that
-    login (or from that address) is refused without checking the password until a wait has
-    passed, which doubles with each failure (30 s, 60 s, … at most 15 minutes). A right
-    password clears the login's count. ``clock`` (seconds, monotonic) is injectable for tests.
+    Per login: two wrong passwords in a row are free; from the third on, that login's password is
+    not checked until a wait has passed, which doubles with each failure (30 s, 60 s, … at most
+    15 minutes). A right password clears the login's count.
+
+    Per address: wrong passwords of every login from one address are counted too, with a larger
+    allowance (``address_free``), because many people may share one address (an office behind
+    NAT, or a TLS proxy on this machine through which every request comes from loopback). Past
+    it, the address's wait applies only to logins that have a wrong password of their own in
+    their current count: someone guessing many logins from one address gets one try per login,
+    while a person who has not typed a wrong password is always checked.
+
+    ``clock`` (seconds, monotonic) is injectable for tests.
     """
 
-    def __init__(self, clock: Clock = time.monotonic, *, free: int = 2, base_seconds: float = 30.0,
-                 cap_seconds: float = 900.0) -> None:
+    def __init__(self, clock: Clock = time.monotonic, *, free: int = 2, address_free: int = 10,
+                 base_seconds: float = 30.0, cap_seconds: float = 900.0) -> None:
         self.clock = clock
-        self.free, self.base, self.cap = free, base_seconds, cap_seconds
+        self.free, self.address_free, self.base, self.cap = free, address_free, base_seconds, cap_seconds
         self._failures: dict[str, tuple[int, float]] = {}
 
-    def wait_seconds(self, *keys: str) -> float:
-        """How long the caller must wait before trying again (0: may try now)."""
+    def wait_seconds(self, login: str, address: str) -> float:
+        """How long a sign-in as ``login`` from ``address`` must wait (0: its password is checked now)."""
         now = self.clock()
-        return max((self._until(key) - now for key in keys), default=0.0) if keys else 0.0
+        login_key = _login_key(login)
+        wait = self._until(login_key, self.free) - now
+        if self._count(login_key, now):
+            wait = max(wait, self._until(_address_key(address), self.address_free) - now)
+        return max(wait, 0.0)
 
-    def _until(self, key: str) -> float:
-        count, last = self._failures.get(key, (0, 0.0))
-        if count <= self.free:
-            return 0.0
-        return last + min(self.cap, self.base * 2 ** (count - self.free - 1))
-
-    def failed(self, *keys: str) -> None:
+    def failed(self, login: str, address: str) -> None:
         now = self.clock()
-        for key in keys:
-            count, last = self._failures.get(key, (0, now))
-            if count and now - last > self.cap * 2:
-                count = 0  # an old streak is forgotten
-            self._failures[key] = (count + 1, now)
+        for key in (_login_key(login), _address_key(address)):
+            self._failures[key] = (self._count(key, now) + 1, now)
         if len(self._failures) > 10_000:  # bound the memory an attacker can make us use
             oldest = sorted(self._failures.items(), key=lambda item: item[1][1])[:5_000]
             for key, _ in oldest:
                 del self._failures[key]
             logger.warning("web console: many failed sign-ins; the oldest records were dropped")
 
-    def succeeded(self, key: str) -> None:
-        self._failures.pop(key, None)
+    def succeeded(self, login: str) -> None:
+        self._failures.pop(_login_key(login), None)
+
+    def _count(self, key: str, now: float) -> int:
+        count, last = self._failures.get(key, (0, now))
+        return 0 if now - last > self.cap * 2 else count  # an old streak is forgotten
+
+    def _until(self, key: str, free: int) -> float:
+        count, last = self._failures.get(key, (0, 0.0))
+        if count <= free:
+            return 0.0
+        return last + min(self.cap, self.base * 2 ** (count - free - 1))
+
+
+def _login_key(login: str) -> str:
+    return f"login:{login.casefold()}"
+
+
+def _address_key(address: str) -> str:
+    return f"address:{address}"

@@ -45,19 +45,19 @@ async def signin(request: Request) -> Response:
     if not csrf.matches(csrf.signin_token(request), str(form.get(csrf.FIELD) or "")):
         return _form(request, next_url, status_code=403, login=login,
                      message="The sign-in form had expired or did not come from this console. Please try again.")
-    keys = (f"login:{login.casefold()}", f"address:{request.client.host if request.client else '?'}")
-    wait = console.limiter.wait_seconds(*keys)
+    address = request.client.host if request.client else "?"
+    wait = console.limiter.wait_seconds(login, address)
     if wait > 0:
         return _form(request, next_url, status_code=429, login=login,
                      message=f"Too many wrong passwords. Wait {math.ceil(wait)} seconds, then try again.")
     employee = await run_in_threadpool(verify_password, console.app, login, password, console.hasher)
     if employee is None:
-        console.limiter.failed(*keys)
+        console.limiter.failed(login, address)
         await run_in_threadpool(console.app.state.audit, login, "web_sign_in_refused", "wrong login or password")
         return _form(request, next_url, status_code=401, login=login,
                      message="Wrong login or password. (A password is set with 'zenithlink employees "
                              "set-password LOGIN'.)")
-    console.limiter.succeeded(keys[0])
+    console.limiter.succeeded(login)
     cookie, _ = await run_in_threadpool(console.sessions.start, employee["login"])
     await run_in_threadpool(console.app.state.audit, employee["login"], "web_sign_in", "")
     response = RedirectResponse(_next_url(next_url), status_code=303)

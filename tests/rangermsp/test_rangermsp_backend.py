@@ -5,6 +5,7 @@ table describes them (1100, 110004, 110019, 110021, 150002, 150003), the mainten
 from __future__ import annotations
 
 import json
+import sys
 
 import pytest
 from rangermsp_support import open_simulator_psa, simulator_psa
@@ -290,3 +291,11 @@ def test_an_unmapped_employee_is_kept_by_login_and_named_once_in_the_log(tmp_pat
     finally:
         logger.remove(sink)
     assert len([m for m in seen if "tech9" in m and "map-employee" in m]) == 1
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="on Windows the lane runs the engine suites on this backend")
+def test_the_simulators_real_dlls_backend_says_where_it_can_run(tmp_path):
+    ini = write_ini(tmp_path, f"[RangerMSP]\nBackend=rangermsp-simulator-dlls\nDbsysFolder={tmp_path / 'Dbsys'}\n")
+    res = run_cli(["run", "--once"], config=ini)
+    assert res.code == 2, res.err
+    assert "rangermsp-simulator-dlls cannot run here" in res.err and "Windows only" in res.err

@@ -7,7 +7,18 @@ from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 from agent.backends.embedded.db import Database
-from agent.ports.psa import STATUS_COMPLETED, STATUS_NEW, Account, Asset, HistoryNote, PsaNotFound, PsaRejected, Ticket
+from agent.ports.psa import (
+    STATUS_COMPLETED,
+    STATUS_NEW,
+    Account,
+    Asset,
+    HistoryNote,
+    PsaNeedsRestart,
+    PsaNotFound,
+    PsaRejected,
+    Ticket,
+    in_the_inbox,
+)
 from agent.ports.recid import is_rec_id, new_rec_id
 from agent.ports.times import now_iso
 
@@ -33,6 +44,10 @@ class EmbeddedPsa:
 
     def close(self) -> None:
         """Nothing to release: the state store owns the connection."""
+
+    @property
+    def restart_needed(self) -> PsaNeedsRestart | None:
+        return None
 
     def keyed(self, key: str, *, external_id: str | None = None) -> AbstractContextManager[None]:
         """Nothing to key: a unit that fails is rolled back whole."""
@@ -221,8 +236,8 @@ class EmbeddedPsa:
         sql = "SELECT * FROM tickets t WHERE 1=1"
         params: list[Any] = []
         if inbox is not None:
-            sql += " AND t.in_inbox = ?"
-            params.append(int(inbox))
+            sql += " AND (t.in_inbox = 1 AND t.status_code != ?) = ?"
+            params += [STATUS_COMPLETED, int(inbox)]
         if account_rec_id:
             sql += " AND t.account_rec_id = ?"
             params.append(account_rec_id)
@@ -268,6 +283,7 @@ def _account(row: sqlite3.Row) -> Account:
 
 def _ticket(row: sqlite3.Row) -> Ticket:
     return Ticket(rec_id=row["rec_id"], ticket_no=row["ticket_no"], description=row["description"],
-                  status_code=row["status_code"], in_inbox=bool(row["in_inbox"]),
+                  status_code=row["status_code"],
+                  in_inbox=in_the_inbox(bool(row["in_inbox"]), row["status_code"]),
                   account_rec_id=row["account_rec_id"], asset_rec_id=row["asset_rec_id"],
                   manager=row["manager"], created_at=row["created_at"])

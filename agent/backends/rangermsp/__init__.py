@@ -4,6 +4,7 @@ those DLLs (:mod:`agent.sandbox.rangermsp`). See docs/rangermsp.md."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ from loguru import logger
 from agent.backends.rangermsp.binding import DbApi, Libraries, load_windows_libraries
 from agent.backends.rangermsp.fields import FieldMap
 from agent.backends.rangermsp.journal import SideStore
+from agent.backends.rangermsp.pe import process_bits
 from agent.backends.rangermsp.psa import RangerMspPsa
 from agent.backends.rangermsp.status import DbApiMaintenance, app_name_problem
 from agent.errors import ConfigError
@@ -94,7 +96,7 @@ def _check_date_format(api: DbApi, expected: str) -> None:
 
 def installation_folder(settings: Any) -> Path | None:
     """The RangerMSP installation the configured backend uses (``None`` for other backends)."""
-    if settings.psa_backend == "rangermsp-simulator":
+    if settings.psa_backend in ("rangermsp-simulator", "rangermsp-simulator-dlls"):
         return Path(settings.rangermsp_folder or Path(settings.dbsys_folder) / SIMULATOR_FOLDER)
     if settings.psa_backend == "rangermsp" and settings.rangermsp_folder:
         return Path(settings.rangermsp_folder)
@@ -115,7 +117,8 @@ def paused_by(settings: Any) -> Path | None:
     return next((flag for flag in stop_files(settings, installation) if flag.exists()), None)
 
 
-def open_backend(libraries: Libraries, settings: Any, state: Any, installation: Path) -> RangerMspPsa:
+def open_backend(libraries: Libraries, settings: Any, state: Any, installation: Path, *,
+                 on_close: Callable[[], None] | None = None) -> RangerMspPsa:
     app_name, field_map = _checked(settings)
     api = DbApi(libraries, app_name, code_page=getattr(settings, "rangermsp_code_page", None) or None)
     api.open()
@@ -135,7 +138,7 @@ def open_backend(libraries: Libraries, settings: Any, state: Any, installation: 
             sizes = None
         side = SideStore(database.with_name(database.stem + "-rangermsp.sqlite3"))
         return RangerMspPsa(api, side, field_map=field_map, stop_files=stop_files(settings, installation),
-                            key_sizes=sizes, start_up_checks=start_up_checks)
+                            key_sizes=sizes, start_up_checks=start_up_checks, on_close=on_close)
     except BaseException:
         api.close()
         raise
@@ -162,3 +165,28 @@ def simulator_backend(settings: Any, state: Any) -> RangerMspPsa:
     sim = simulator_libraries()
     libraries = Libraries(sim.eng, sim.qry, str(folder / "Db"), folder / "ThirdParty" / "UserDev")
     return open_backend(libraries, settings, state, folder)
+
+
+def simulator_dlls_backend(settings: Any, state: Any) -> RangerMspPsa:
+    """``Backend=rangermsp-simulator-dlls`` (developers, Windows): the simulator built as real
+    stdcall DLLs (``ZENITHLINK_SIMULATOR_DLLS``, docs/rangermsp-simulator.md), of this Python's
+    bitness, installed in the simulator's installation folder and loaded the way
+    ``Backend=rangermsp`` loads RangerMSP's own: the engines run through the real loading path."""
+    from agent.sandbox.rangermsp import make_installation
+    from agent.sandbox.rangermsp.dll import built_dlls, install_dlls, unavailable
+    from agent.sandbox.rangermsp.wire import serve
+
+    reason = unavailable()
+    dlls = built_dlls()
+    if reason is not None or dlls is None:
+        raise ConfigError([f"[RangerMSP] Backend=rangermsp-simulator-dlls cannot run here: {reason}"])
+    folder = Path(settings.rangermsp_folder or Path(settings.dbsys_folder) / SIMULATOR_FOLDER)
+    _checked(settings)
+    make_installation(folder)
+    install_dlls(folder, dlls, "x64" if process_bits() == 64 else "x86")
+    server = serve(folder)
+    try:
+        return open_backend(load_windows_libraries(folder), settings, state, folder, on_close=server.close)
+    except BaseException:
+        server.close()
+        raise

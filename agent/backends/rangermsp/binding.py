@@ -343,6 +343,11 @@ class DbApi:
             self._stale = error
         return error
 
+    @property
+    def restart_needed(self) -> DbApiRestart | None:
+        """The 1023 that made the loaded DLLs unusable in this process (no host to start afresh)."""
+        return self._stale if isinstance(self._stale, DbApiRestart) else None
+
     def _check_current(self) -> None:
         """After 1023 the loaded DLLs are older than the installed API: no more calls into them."""
         if self._stale is not None:

@@ -39,7 +39,18 @@ from agent.backends.rangermsp.binding import BUSY_RETRIES, DbApi
 from agent.backends.rangermsp.journal import SideStore
 from agent.backends.rangermsp.messages import Condition
 from agent.backends.rangermsp.status import DbApiBusy, DbApiError, DbApiMaintenance, DbApiNotFound
-from agent.ports.psa import STATUS_NEW, Account, Asset, HistoryNote, PsaNotFound, PsaRejected, PsaUnavailable, Ticket
+from agent.ports.psa import (
+    STATUS_NEW,
+    Account,
+    Asset,
+    HistoryNote,
+    PsaNeedsRestart,
+    PsaNotFound,
+    PsaRejected,
+    PsaUnavailable,
+    Ticket,
+    in_the_inbox,
+)
 from agent.ports.recid import is_rec_id
 from agent.ports.times import now_iso, parse_stored_time, stored_time
 
@@ -69,8 +80,11 @@ class RangerMspPsa:
 
     def __init__(self, api: DbApi, side: SideStore, *, field_map: F.FieldMap | None = None,
                  stop_files: tuple[Path, ...] = (), key_sizes: dict[str, int] | None = None,
-                 start_up_checks: Callable[[], dict[str, int]] | None = None) -> None:
+                 start_up_checks: Callable[[], dict[str, int]] | None = None,
+                 on_close: Callable[[], None] | None = None) -> None:
+        """``on_close``: releases what the backend was opened with, after the DLLs are terminated."""
         self.api, self.side = api, side
+        self._on_close = on_close
         self.f = field_map or F.FieldMap()
         # None: the start-up checks could not be made (maintenance); they are made before the first write.
         self._key_sizes = key_sizes
@@ -97,6 +111,12 @@ class RangerMspPsa:
     def close(self) -> None:
         self.api.close()
         self.side.close()
+        if self._on_close is not None:
+            self._on_close()
+
+    @property
+    def restart_needed(self) -> PsaNeedsRestart | None:
+        return self.api.restart_needed
 
     @contextmanager
     def keyed(self, key: str, *, external_id: str | None = None) -> Iterator[None]:
@@ -479,10 +499,11 @@ class RangerMspPsa:
 
     def _ticket(self, rec_id: str, row: dict[str, str]) -> Ticket:
         _, manager, created, in_inbox = self.side.ticket_facts(rec_id)
+        status_code = self._from_code(_int(row.get(self.f.ticket_status, "")))
         return Ticket(rec_id=rec_id, ticket_no=_int(row.get(self.f.ticket_no, "")),
                       description=row.get(self.f.ticket_description, ""),
-                      status_code=self._from_code(_int(row.get(self.f.ticket_status, ""))),
-                      in_inbox=bool(in_inbox), account_rec_id=row.get(self.f.ticket_account, ""),
+                      status_code=status_code, in_inbox=in_the_inbox(bool(in_inbox), status_code),
+                      account_rec_id=row.get(self.f.ticket_account, ""),
                       asset_rec_id=row.get(self.f.ticket_asset) or None,
                       manager=self._login(row.get(self.f.ticket_manager, ""), manager), created_at=created)
 

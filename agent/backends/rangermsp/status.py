@@ -9,7 +9,7 @@ never the ``<Status>`` text; 1020 (and 110004 with status 1) = grow the buffer a
 
 from __future__ import annotations
 
-from agent.ports.psa import PsaError, PsaNotFound, PsaRejected, PsaUnavailable
+from agent.ports.psa import PsaError, PsaNeedsRestart, PsaNotFound, PsaRejected, PsaUnavailable
 
 SUCCESS = 1
 # Status values (S2 §4.6).
@@ -69,7 +69,7 @@ class DbApiMaintenance(DbApiError, PsaUnavailable):
     """1022: periodic maintenance; pause and try again later."""
 
 
-class DbApiRestart(DbApiError, PsaUnavailable):
+class DbApiRestart(DbApiError, PsaNeedsRestart):
     """1023, or an Init that failed: the loaded DLL cannot recover; the process must restart."""
 
 

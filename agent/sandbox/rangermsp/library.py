@@ -389,6 +389,13 @@ class SimulatorLibraries:
     def faults(self) -> Faults | None:
         return self._sim.faults
 
+    def unload(self) -> None:
+        """What the end of the process that loaded the DLLs does: their files are released
+        (Windows refuses to delete an open file)."""
+        if self._sim.db is not None:
+            self._sim.db.close()
+            self._sim.db = None
+
 
 def simulator_libraries() -> SimulatorLibraries:
     """A fresh load of the simulated DLLs; their records live in the ``db_path`` given to the Init calls."""

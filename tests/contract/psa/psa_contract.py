@@ -187,6 +187,17 @@ class PsaContract:
         assert psa.completed_since(None) == [done]
         assert psa.completed_since("9999-01-01T00:00:00.000000Z") == []
 
+    def test_a_completed_ticket_is_not_in_the_inbox(self, psa):
+        acme = psa.add_account("Acme")
+        waiting, done = psa.add_ticket(acme, "waiting", in_inbox=True), psa.add_ticket(acme, "done", in_inbox=True)
+        psa.set_ticket_status(done, STATUS_COMPLETED)
+        assert [t.rec_id for t in psa.list_tickets(inbox=True)] == [waiting]
+        assert [t.rec_id for t in psa.list_tickets(inbox=False)] == [done]
+        assert psa.get_ticket(done).in_inbox is False
+        assert psa.ticket_by_number(psa.get_ticket(done).ticket_no).in_inbox is False
+        psa.set_ticket_status(done, STATUS_NEW)  # reopened: it waits in the Inbox again
+        assert [t.rec_id for t in psa.list_tickets(inbox=True)] == [waiting, done]
+
     # -- units of work ---------------------------------------------------------------------
     def test_a_unit_of_work_that_raises_undoes_its_writes_or_the_backend_says_it_cannot(self, psa):
         kept = psa.add_account("kept")

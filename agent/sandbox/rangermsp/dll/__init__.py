@@ -47,7 +47,10 @@ def install_dlls(installation: Path, dlls: Path, arch: str = "x64") -> Path:
     target = installation / "ThirdParty" / "UserDev"
     target.mkdir(parents=True, exist_ok=True)
     for name in NAMES:
-        shutil.copyfile(dlls / arch / name, target / name)
+        source, copy = dlls / arch / name, target / name
+        # Windows refuses to replace a DLL a process has loaded: a copy already there is kept.
+        if not (copy.is_file() and copy.read_bytes() == source.read_bytes()):
+            shutil.copyfile(source, copy)
     return target
 
 
