@@ -14,14 +14,20 @@ class ZenithError(Exception):
     code = "Error"
     exit_code = 1
 
-    def __init__(self, message: str, *, code: str | None = None) -> None:
+    def __init__(self, message: str, *, code: str | None = None, web_message: str | None = None) -> None:
         super().__init__(message)
         if code is not None:
             self.code = code
+        self._web_message = web_message
 
     @property
     def message(self) -> str:
         return str(self.args[0]) if self.args else self.__class__.__name__
+
+    @property
+    def web_message(self) -> str:
+        """The message as the web console words it: what to do there, not which command to run."""
+        return getattr(self, "_web_message", None) or self.message
 
 
 class ConfigError(ZenithError):
@@ -90,8 +96,9 @@ class AlreadyLinked(PreconditionError):
 
     code = "AlreadyLinked"
 
-    def __init__(self, what: str, target: str, hint: str) -> None:
-        super().__init__(f"{what} is linked to {target} already; {hint}.")
+    def __init__(self, what: str, target: str, hint: str, web_hint: str | None = None) -> None:
+        super().__init__(f"{what} is linked to {target} already; {hint}.",
+                         web_message=f"{what} is linked to {target} already; {web_hint}." if web_hint else None)
 
 
 class NotLinked(PreconditionError):
@@ -99,8 +106,9 @@ class NotLinked(PreconditionError):
 
     code = "NotLinked"
 
-    def __init__(self, what: str, to: str, hint: str) -> None:
-        super().__init__(f"{what} is not linked to {to}; {hint}.")
+    def __init__(self, what: str, to: str, hint: str, web_hint: str | None = None) -> None:
+        super().__init__(f"{what} is not linked to {to}; {hint}.",
+                         web_message=f"{what} is not linked to {to}; {web_hint}." if web_hint else None)
 
 
 class AlreadyRunning(ZenithError):

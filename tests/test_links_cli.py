@@ -97,7 +97,7 @@ def test_create_account_and_asset_then_devices_listing(env):
     no_account = zl(env, "links", "create-asset", "D-3", "--user", "admin")
     assert no_account.returncode == 1 and "--account" in no_account.stderr
     with embedded(env["db"]) as (state, psa):
-        assert psa.get_account(account).name == "ACME Inc."
+        assert psa.get_account(account).name == "ACME"  # the site's client name
         assert psa.get_asset(asset).account_rec_id == account
     assert zl(env, "links", "unlink-device", "D-1", "--user", "admin").returncode == 0
     assert zl(env, "links", "link-device", "D-1", asset, "--user", "admin").returncode == 0

@@ -147,14 +147,18 @@ def test_unknown_site_or_device_is_not_found_with_a_hint(world):
     assert snapshot(world) == before and world.events == []
 
 
-def test_create_account_from_site_uses_the_site_name_only(world):
-    rec_id = world.links.create_account_from_site("NW", "admin")
+def test_create_account_from_site_is_named_after_its_client_else_the_site(world):
+    rec_id = world.links.create_account_from_site("NW", "admin")  # a site without a client name
     account = world.psa.get_account(rec_id)
     assert account.name == "Northwind Traders" and not account.auto_created and account.manager is None
     assert world.state.account_for_site("NW") == rec_id
     assert world.state.audit_log()[0]["action"] == "create_account_from_site"
     with pytest.raises(PreconditionError, match="linked to account"):
         world.links.create_account_from_site("NW", "admin")
+    branch = world.links.create_account_from_site("ACME-BR", "admin")
+    assert world.psa.get_account(branch).name == "ACME"  # the client's, not "ACME branch"
+    named = world.links.create_account_from_site("SMITH", "admin", name=" Smith  and Sons ")
+    assert world.psa.get_account(named).name == "Smith and Sons"
 
 
 def test_link_and_unlink_device(world):

@@ -124,6 +124,8 @@ def test_link_actions(env, proc, sandbox):
     run(proc, put(env, "l-2", "CreateAccountFromSite", SiteCode=site3))
     created = result(env.requests_folder, "l-2")
     assert created["status"] == "Done" and env.state.account_for_site(site3) == created["extra"]["AccountRecID"]
+    # the drop's contract: the account is named after the site (the web and the CLI use its client's name)
+    assert env.psa.get_account(created["extra"]["AccountRecID"]).name == world._site_list()[2].name
     run(proc, put(env, "l-3", "LinkDevice", DeviceID=device2, AssetRecID=other_asset))
     assert env.state.asset_for_device(device2) == other_asset
     run(proc, put(env, "l-4", "CreateAssetFromDevice", DeviceID=device3))

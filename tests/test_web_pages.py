@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import lxml.html
 import pytest
 
 from agent.sync import records
@@ -16,14 +17,21 @@ def text(html: str) -> str:
     return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
 
 
+def part(html: str, element_id: str) -> str:
+    """The text of the page's element with that id ('' when the page has none)."""
+    found = lxml.html.fromstring(html).get_element_by_id(element_id, None)
+    return "" if found is None else " ".join(found.text_content().split())
+
+
 def ticked(html: str) -> set[str]:
     """The values of the checked checkboxes named ``link``."""
     tags = re.findall(r'<input type="checkbox" name="link"[^>]*>', html)
     return {re.search(r'value="([^"]+)"', t).group(1) for t in tags if re.search(r"\schecked\b", t)}
 
 
-PAGES = ["/sites", "/sites?tab=linked", "/site?code=ACME-HQ", "/sites/review", "/devices", "/devices?tab=linked",
-         "/device?id=D-1", "/devices/review?by=serial", "/devices/review?by=name", "/accounts", "/tickets",
+PAGES = ["/sites", "/sites?tab=linked", "/sites?sel=ACME-HQ", "/site?code=ACME-HQ", "/sites/review", "/devices",
+         "/devices?tab=linked", "/devices?sel=D-1", "/device?id=D-1", "/devices/review?by=serial",
+         "/devices/review?by=name", "/accounts", "/tickets",
          "/tickets?inbox=0", "/status", "/status/panel"]
 
 
@@ -55,16 +63,16 @@ def test_a_sites_suggestions_show_score_and_reason_and_link(admin):
     page = text(admin.client.get("/site?code=ACME-HQ").text)
     assert "Acme, Inc" in page and "100" in page and "same name once normalised" in page
     answer = admin.post("/site/link", {"code": "ACME-HQ", "account": admin.ids["acme"]})
-    assert answer.status_code == 303 and answer.headers["location"] == "/site?code=ACME-HQ"
+    assert answer.status_code == 303 and answer.headers["location"] == "/sites?sel=ACME-HQ"
     assert admin.state.account_for_site("ACME-HQ") == admin.ids["acme"]
-    shown = text(admin.client.get("/site?code=ACME-HQ").text)
+    shown = text(admin.client.get(answer.headers["location"]).text)
     assert "Site ACME-HQ linked to Acme, Inc." in shown and "Remove link" in shown
     assert admin.state.audit_log(1)[0]["who"] == "admin"
 
 
 def test_account_search_from_a_site(admin):
-    page = text(admin.client.get("/site?code=NW&q=smith").text)
-    assert "Smith and Sons Ltd" in page
+    page = admin.client.get("/sites?sel=NW&find=smith").text
+    assert "Smith and Sons Ltd" in part(page, "matches")
 
 
 def test_create_account_from_site_and_remove_the_link(admin):
@@ -113,14 +121,14 @@ def test_site_review_leaves_a_row_whose_suggestion_changed(admin):
 
 
 def test_devices_search_link_by_suggestion_and_unlink(admin):
-    assert "NW-LT01" in text(admin.client.get("/devices?q=lenovo nw-lt01").text)
-    assert "ACME-DC01" not in text(admin.client.get("/devices?q=lenovo").text)
+    assert "NW-LT01" in part(admin.client.get("/devices?q=lenovo nw-lt01").text, "list")
+    assert "ACME-DC01" not in part(admin.client.get("/devices?q=lenovo").text, "list")
     page = text(admin.client.get("/device?id=D-1").text)
     assert "same serial number" in page
     asset = next(a.rec_id for a in admin.psa.list_assets() if a.serial == "7XK2Q13")
     assert admin.post("/device/link", {"id": "D-1", "asset": asset}).status_code == 303
     assert admin.state.asset_for_device("D-1") == asset
-    assert "ACME-DC01" in text(admin.client.get("/devices?tab=linked").text)
+    assert "ACME-DC01" in part(admin.client.get("/devices?tab=linked").text, "list")
     assert admin.post("/device/unlink", {"id": "D-1"}).status_code == 303
     assert admin.state.asset_for_device("D-1") is None
 

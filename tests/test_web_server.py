@@ -153,3 +153,11 @@ def test_run_serves_the_console_when_enabled_and_stops_it_with_the_service(tmp_p
         assert proc.returncode == 0, err
         with pytest.raises(httpx.TransportError):
             httpx.get(f"http://127.0.0.1:{port}/signin", timeout=2)
+
+
+def test_the_console_built_leaves_what_lives_on_out_of_the_collectors_full_passes(console):  # noqa: F811
+    import gc
+
+    before = gc.get_freeze_count()
+    WebServer(console.app, resolve_listen(console.app.settings, "127.0.0.1:0"), hasher=cheap_hasher())
+    assert gc.get_freeze_count() > before  # the App and the console just built among them

@@ -186,7 +186,7 @@ def unlink_account(app, account_rec_id: str, yes: bool, user: str | None) -> Non
 @json_option
 @click.pass_obj
 def create_account(app, site_code: str, user: str | None, as_json: bool) -> None:
-    """Create an account named after the site and link it to the site."""
+    """Create an account named after the site's client (else the site) and link it to the site."""
     rec_id = LinksManager(app).create_account_from_site(site_code, user)
     emit_json({"rec_id": rec_id}) if as_json else done(f"Account {rec_id} created from site {site_code} and linked.")
 

@@ -70,6 +70,13 @@ class PsaNotFound(NotFoundError, PsaError):
     code = "NotFound"
     retryable = False
 
+    @property
+    def web_message(self) -> str:
+        # The message names the command that lists them; a page names what to do on a page.
+        what = self.message.split(";", 1)[0]
+        return (f"{what}: it may have been merged or deleted since the page was shown. Reload the page and "
+                "choose again.")
+
 
 @dataclass
 class Account:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Iterator
 from dataclasses import asdict, dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +53,46 @@ class Page:
     limit: int
 
 
+@dataclass(frozen=True)
+class Listing:
+    """The keys (site codes, device ids) of one kind that a search found, in the listing's order,
+    with the links of that kind: what a screen's tabs, counts, page and "next" are drawn from."""
+
+    kind: str
+    every: list[str]
+    links: dict[str, str]
+
+    def keys(self, linked: bool | None) -> list[str]:
+        if linked is None:
+            return self.every
+        return self._linked if linked else self._unlinked
+
+    @cached_property
+    def _linked(self) -> list[str]:
+        return [key for key in self.every if key in self.links] if self.links else []
+
+    @cached_property
+    def _unlinked(self) -> list[str]:
+        return [key for key in self.every if key not in self.links] if self.links else self.every
+
+    def counts(self) -> dict[str, int]:
+        linked = len(self._linked)
+        return {"unlinked": len(self.every) - linked, "linked": linked}
+
+    def position(self, key: str, linked: bool | None) -> int | None:
+        """Where ``key`` stands in the tab ``linked``; None when it is not there."""
+        if key not in self.every or (linked is not None and (key in self.links) != linked):
+            return None
+        return self.keys(linked).index(key)
+
+    def next_unlinked(self, after: str) -> str | None:
+        """The unlinked key that follows ``after`` (wrapping round to the first), not ``after``
+        itself: what to work on once ``after`` is linked."""
+        keys = self.keys(False)
+        start = keys.index(after) + 1 if after in keys else 0
+        return next((key for key in keys[start:] + keys[:start] if key != after), None)
+
+
 REVIEW_BY = ("auto", "serial", "name")
 # The verdicts a bulk review links without a person's choice; the matcher's (plugins/matcher.py).
 VERDICTS = ("exact", "strong", "ambiguous", "weak", "none")  # the matcher's, best first
@@ -74,11 +115,30 @@ def missing_inventory_message(path: Path) -> str:
             f"{folder / 'ZenithErrors'} ('zenithlink errors list').")
 
 
+def missing_inventory_web(path: Path) -> str:
+    return ("The Continuum sites and devices have not been downloaded yet. The agent downloads them when it "
+            "runs and is activated in Continuum (activation can take up to 24 hours); the Status page says when "
+            "the last inventory refresh ran, and its error reports say why a download failed.")
+
+
+def _damaged_web(damage: str) -> str:
+    return (f"The inventory file {damage}. The next inventory refresh downloads it again; the Status page says "
+            "when the last one ran and what failed.")
+
+
 class LinksManager:
     """Lists, suggests, links and unlinks; ``app`` is an :class:`agent.app.App`."""
 
     def __init__(self, app) -> None:
         self.app = app
+        self._names: list[tuple[str, str]] | None = None
+
+    def _account_names(self) -> list[tuple[str, str]]:
+        """``psa.account_names()``, read once per :class:`LinksManager` until it changes something
+        (a page asks for them several times: suggestions, search, rows)."""
+        if self._names is None:
+            self._names = self.psa.account_names()
+        return self._names
 
     @property
     def state(self):
@@ -96,7 +156,7 @@ class LinksManager:
     def _require(self, kind: str) -> Path:
         path = inventory_index.inventory_path(self.settings, kind)
         if not path.is_file():
-            raise InventoryNotDownloaded(missing_inventory_message(path))
+            raise InventoryNotDownloaded(missing_inventory_message(path), web_message=missing_inventory_web(path))
         return path
 
     def _iter(self, kind: str) -> Iterator[dict[str, str]]:
@@ -106,10 +166,12 @@ class LinksManager:
         try:
             yield from cmt.read_inventory(path, kind)  # type: ignore[arg-type]
         except cmt.MissingInventory:
-            raise InventoryNotDownloaded(missing_inventory_message(path)) from None
+            raise InventoryNotDownloaded(missing_inventory_message(path),
+                                         web_message=missing_inventory_web(path)) from None
         except (ValueError, OSError) as exc:
             raise PreconditionError(f"The inventory file {path.name} cannot be read ({exc}). Run "
-                                    "'zenithlink inventory refresh' to download it again.") from None
+                                    "'zenithlink inventory refresh' to download it again.",
+                                    web_message=_damaged_web(f"{path.name} cannot be read ({exc})")) from None
 
     def site(self, site_code: str) -> dict[str, str]:
         """The site's record from the inventory; R22 when not downloaded, ``NotFoundError`` if unknown."""
@@ -127,11 +189,14 @@ class LinksManager:
             damage = inventory_index.problem(self.settings, kind)
             if damage:
                 raise PreconditionError(f"The inventory file {damage}. Run 'zenithlink inventory refresh' "
-                                        "to download it again.")
+                                        "to download it again.", web_message=_damaged_web(damage))
             word = _KIND_WORD[kind]
             raise NotFoundError(
                 f"there is no {word} {key!r} in the downloaded inventory; 'zenithlink links {kind}' lists "
-                f"them. If the {word} is new in Continuum, run 'zenithlink inventory refresh' first.")
+                f"them. If the {word} is new in Continuum, run 'zenithlink inventory refresh' first.",
+                web_message=f"there is no {word} {key!r} in the downloaded inventory: pick one from the "
+                            f"{kind.capitalize()} page. A {word} new in Continuum appears after the next inventory "
+                            "refresh (the Status page says when the last one ran).")
         return record
 
     # -- listings --------------------------------------------------------------------------
@@ -179,25 +244,39 @@ class LinksManager:
         return self._find("devices", linked, keyword, offset, limit)
 
     def _find(self, kind: str, linked: bool | None, keyword: str, offset: int, limit: int) -> Page:
+        return self.page_of(self.listing(kind, keyword), linked, offset, limit)
+
+    def listing(self, kind: str, keyword: str = "") -> Listing:
+        """The ``kind`` ("sites" or "devices") records holding every word of ``keyword`` (case and
+        accents ignored), in the listing's order: one pass over the inventory index, from which a
+        screen takes its counts, its page and the next unlinked record."""
         self._require(kind)
         damage = inventory_index.problem(self.settings, kind)
         if damage:
             raise PreconditionError(f"The inventory file {damage}. Run 'zenithlink inventory refresh' "
-                                    "to download it again.")
+                                    "to download it again.", web_message=_damaged_web(damage))
         links = self.state.site_links() if kind == "sites" else self.state.device_links()
         words = _fold(keyword).split()
         entries = inventory_index.searchable(self.settings, kind)
-        keys = [key for key, text in entries
-                if (linked is None or (key in links) == linked) and all(w in text for w in words)]
-        if linked is not False:  # links to records Continuum no longer lists, so they can be removed
-            present = {key for key, _ in entries} if links else set()
-            keys += [key for key in sorted(links) if key not in present and all(w in _fold(key) for w in words)]
+        matched = entries
+        for word in words:  # one word at a time: each pass looks only at what the last one kept
+            matched = [(key, text) for key, text in matched if word in text]
+        every = [key for key, _ in matched]
+        if links:  # links to records Continuum no longer lists, so they can be found and removed
+            present = {key for key, _ in entries}
+            every += [key for key in sorted(links) if key not in present and all(w in _fold(key) for w in words)]
+        return Listing(kind, every, links)
+
+    def page_of(self, listing: Listing, linked: bool | None, offset: int, limit: int) -> Page:
+        """One page of ``listing`` (of its tab ``linked``; None: both), its rows built."""
+        kind, links = listing.kind, listing.links
+        keys = listing.keys(linked)
         offset = max(0, offset)
         chosen = keys[offset:offset + max(1, limit)]
         lookup = inventory_index.record_lookup(self.settings, kind)
         records = {key: lookup(key) for key in chosen}
         if kind == "sites":
-            names = dict(self.psa.account_names())
+            names = dict(self._account_names()) if any(key in links for key in chosen) else {}
             rows = [_site_row(key, records[key] or {}, links.get(key), names, records[key] is not None)
                     for key in chosen]
         else:
@@ -259,15 +338,20 @@ class LinksManager:
                       action="unlink_account", account_rec_id=account.rec_id, user=user, **removed)
         return removed
 
-    def create_account_from_site(self, site_code: str, user: str | None) -> str:
-        """R17: a new account carrying the site's name only, linked to the site; returns its REC ID."""
+    def create_account_from_site(self, site_code: str, user: str | None, name: str | None = None, *,
+                                 after_client: bool = True) -> str:
+        """R17: a new account linked to the site, named ``name`` or else after the site's client
+        (:func:`account_name_for_site`; with ``after_client`` False, after the site itself);
+        returns its REC ID."""
         self._privilege(user, "create accounts from sites")
         site = self.site(site_code)
         current = self.state.account_for_site(site_code)
         if current:
             raise AlreadyLinked(f"site {site_code!r}", f"account {current}",
-                                f"unlink it first ('zenithlink links unlink-site {site_code}')")
-        name = (site.get("Name") or "").strip() or site_code
+                                f"unlink it first ('zenithlink links unlink-site {site_code}')",
+                                "remove its link first (Remove link, on the site)")
+        name = " ".join((name or "").split()) or account_name_for_site(site_code, site if after_client else
+                                                                       {"Name": site.get("Name", "")})
         with self.app.unit_of_work():
             rec_id = self.psa.add_account(name)
             self.state.link_site(site_code, rec_id, by=user or "")
@@ -280,6 +364,7 @@ class LinksManager:
         """Rename an account (an auto-created one that turns out to be the site's real account);
         its site links stay. Returns the old name."""
         old = self.psa.get_account(rec_id).name
+        self._names = None
         with self.app.unit_of_work():
             self.psa.rename_account(rec_id, name)
             self.state.audit(user or "", "rename_account", f"{rec_id} {old!r} -> {name!r}")
@@ -335,7 +420,8 @@ class LinksManager:
         current = self.state.asset_for_device(device_id)
         if current:
             raise AlreadyLinked(f"device {device_id!r}", f"asset {current}",
-                                f"unlink it first ('zenithlink links unlink-device {device_id}')")
+                                f"unlink it first ('zenithlink links unlink-device {device_id}')",
+                                "remove its link first (Remove link, on the device)")
         account = self.psa.get_account(account_rec_id or self._device_account(device_id, device))
         name = (device.get("Name") or "").strip() or device_id
         notes = "\n".join(f"{tag}: {value}" for tag, value in device.items()
@@ -357,7 +443,9 @@ class LinksManager:
             raise NotLinked(
                 f"site {site_code!r} of device {device_id!r}", "an account",
                 f"so the new asset has no account to go to. Link the site first ('zenithlink links link-site "
-                f"{site_code} ACCOUNT') or name the account (--account REC_ID).")
+                f"{site_code} ACCOUNT') or name the account (--account REC_ID).",
+                "so the new asset has no account to go to. Pick its account with the account search on the "
+                "device, or link the site first on the Sites page")
         return account
 
     # -- suggestions and search (R18; no privilege needed) ---------------------------------
@@ -369,7 +457,7 @@ class LinksManager:
         """
         # Only a new, renamed or merged account changes the pool, and each changes the names too:
         # the light list of names tells whether the pool made last time still holds.
-        names = self.psa.account_names()
+        names = self._account_names()
         memo: dict[str, Any] = self.app.shared("suggestion_accounts", dict)
         last_names, last_pool = memo.get("last", (None, None))
         if last_names == names:
@@ -386,9 +474,22 @@ class LinksManager:
         return self._suggest_accounts(site, pool, limit)
 
     def _suggest_accounts(self, site: dict, accounts: list[tuple[str, str]], limit: int) -> list[Suggestion]:
-        found = self.app.pm.hook.zenith_suggest_accounts(site=site, accounts=accounts, limit=limit,
-                                                         settings=self.settings)
-        return list(found or [])[:limit]
+        # The matcher's answer depends on the site's details and the pool only: while the pool is
+        # the same object (the accounts did not change) an answer is kept, so a review of 500 sites
+        # or a screen worked through site by site asks the matcher once per site.
+        memo: dict[str, Any] = self.app.shared("suggestions_of_sites", dict)
+        kept = memo.get("pool")
+        if kept is None or kept[0] is not accounts:
+            kept = (accounts, {})
+            memo["pool"] = kept  # one assignment: another thread sees the old memo or the new one
+        answers: dict[tuple, list[Suggestion]] = kept[1]
+        key = (tuple(site.items()), limit)
+        found = answers.get(key)
+        if found is None:
+            found = list(self.app.pm.hook.zenith_suggest_accounts(site=site, accounts=accounts, limit=limit,
+                                                                  settings=self.settings) or [])[:limit]
+            answers[key] = found
+        return list(found)
 
     def suggest_assets(self, device_id: str, limit: int = 5) -> list[Suggestion]:
         """The assets most likely to be the device's (same serial number first), best first."""
@@ -400,12 +501,37 @@ class LinksManager:
                                                        settings=self.settings)
         return list(found or [])[:limit]
 
-    def search_accounts(self, keyword: str) -> list[dict[str, Any]]:
-        """Accounts whose name contains every word of ``keyword`` (case and accents ignored)."""
+    def search_accounts(self, keyword: str, limit: int | None = None) -> list[dict[str, Any]]:
+        """Accounts whose name contains every word of ``keyword`` (case and accents ignored), the
+        first ``limit`` of them when given."""
         words = _words(keyword)
-        return [{"rec_id": a.rec_id, "name": a.name, "auto_created": a.auto_created,
-                 "sites": self.state.sites_for_account(a.rec_id)}
-                for a in self.psa.list_accounts() if _contains(a.name, words)]
+        found = [(rec_id, name) for rec_id, name, folded in self._folded_account_names()
+                 if all(w in folded for w in words)]
+        chosen = found if limit is None else found[:limit]
+        real = {rec_id for rec_id, _ in self.suggestion_accounts()} if chosen else set()  # not auto-created
+        return [{"rec_id": rec_id, "name": name, "auto_created": rec_id not in real,
+                 "sites": self.state.sites_for_account(rec_id)} for rec_id, name in chosen]
+
+    def _folded_account_names(self) -> list[tuple[str, str, str]]:
+        """``(rec_id, name, name folded for search)`` of every account; folded again only when the
+        names change, as :meth:`suggestion_accounts` does."""
+        names = self._account_names()
+        memo: dict[str, Any] = self.app.shared("folded_account_names", dict)
+        last_names, last_folded = memo.get("last", (None, None))
+        if last_names == names:
+            return last_folded
+        folded = [(rec_id, name, _fold(name)) for rec_id, name in names]
+        memo["last"] = (names, folded)  # one assignment: a reader in another thread sees both or neither
+        return folded
+
+    def devices_of_site(self, site_code: str) -> list[dict[str, Any]]:
+        """The inventory's devices at the site, with their asset when linked."""
+        self._require("devices")
+        links = self.state.device_links()
+        lookup = inventory_index.record_lookup(self.settings, "devices")
+        keys = inventory_index.keys_with(self.settings, "devices", "SiteCode", site_code)
+        names = self._asset_names(links[key] for key in keys if key in links)
+        return [_device_row(key, lookup(key) or {}, links.get(key), names, True) for key in keys]
 
     def search_assets(self, keyword: str) -> list[dict[str, Any]]:
         """Assets whose name, serial number or manufacturer contain every word of ``keyword``."""
@@ -426,17 +552,19 @@ class LinksManager:
         person too: one of them at most is that account's."""
         accounts = self.suggestion_accounts()
         wanted = set(only) if only is not None else None
+        lookup = inventory_index.record_lookup(self.settings, "sites")
         plan = []
-        for row in self.sites(linked=False):
-            if wanted is not None and row["site_code"] not in wanted:
+        for code in self.listing("sites").keys(False):
+            if wanted is not None and code not in wanted:
                 continue
-            best = self._suggest_accounts(row["record"], accounts, CONTENDERS) if row["in_inventory"] else []
+            record = lookup(code) or {}
+            best = self._suggest_accounts(record, accounts, CONTENDERS)
             top = best[0] if best else None
             verdict = (top.verdict or _verdict_from_scores(best)) if top else "none"
             selected = (top is not None and verdict in verdicts
                         and (min_score is None or top.score >= min_score))
-            plan.append({"site_code": row["site_code"], "site_name": row["name"],
-                         "client_name": row["record"].get("ClientName", ""),
+            plan.append({"site_code": code, "site_name": record.get("Name", ""),
+                         "client_name": record.get("ClientName", ""),
                          "account_rec_id": top.rec_id if top else None, "account_name": top.name if top else None,
                          "score": top.score if top else None, "reason": top.reason if top else "",
                          "verdict": verdict, "tie": verdict == "ambiguous",
@@ -610,6 +738,7 @@ class LinksManager:
     def _changed(self, summary: str, **data: Any) -> None:
         """Tell the notifiers once the change is committed: a request drop applies it inside its
         own claim transaction, which may still roll back."""
+        self._names = None  # an account may be new, renamed or merged
         event = events.Event(events.LINK_CHANGED, summary, data)
 
         def notify() -> None:
@@ -619,6 +748,16 @@ class LinksManager:
                 logger.warning("link change not notified: {}", exc.message)
 
         self.state.on_commit(notify)
+
+
+def account_name_for_site(site_code: str, site: dict[str, str]) -> str:
+    """The name an account made from a site gets by default: its Continuum client's, so that the
+    client's other sites find it as an exact match; the site's own name when it has no client."""
+    for tag in ("ClientName", "Name"):
+        name = " ".join((site.get(tag) or "").split())
+        if name:
+            return name
+    return site_code
 
 
 def _verdict_from_scores(best: list[Suggestion]) -> str:

@@ -256,7 +256,8 @@ class RequestProcessor:
         elif action == "UnlinkAccount":
             links.unlink_account(f["AccountRecID"], user)
         elif action == "CreateAccountFromSite":
-            return {"AccountRecID": links.create_account_from_site(f["SiteCode"], user)}
+            # The drop's contract (contracts/dbsys-files.md): the account is named after the site.
+            return {"AccountRecID": links.create_account_from_site(f["SiteCode"], user, after_client=False)}
         elif action == "LinkDevice":
             links.link_device(f["DeviceID"], f["AssetRecID"], user)
         elif action == "UnlinkDevice":

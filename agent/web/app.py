@@ -10,13 +10,13 @@ from pathlib import Path
 from argon2 import PasswordHasher
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.applications import Starlette
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import FileResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from agent.web import routes_accounts, routes_auth, routes_links, routes_status, routes_tickets
+from agent.web import routes_accounts, routes_auth, routes_devices, routes_links, routes_status, routes_tickets
 from agent.web.auth import Clock, Sessions, SignInLimiter, password_hasher
 from agent.web.filters import FILTERS
 
@@ -78,8 +78,9 @@ def create_app(app, *, tls: bool = False, clock: Clock = time.monotonic,
                       hasher=hasher or password_hasher(), secure_cookies=tls)
     routes: list[BaseRoute] = [
         Route("/", _home),
-        *routes_auth.routes, *routes_links.routes, *routes_accounts.routes, *routes_tickets.routes,
-        *routes_status.routes,
+        Route("/favicon.ico", _favicon),
+        *routes_auth.routes, *routes_links.routes, *routes_devices.routes, *routes_accounts.routes,
+        *routes_tickets.routes, *routes_status.routes,
         Mount("/static", app=StaticFiles(directory=HERE / "static"), name="static"),
     ]
     web = Starlette(routes=routes)
@@ -90,3 +91,9 @@ def create_app(app, *, tls: bool = False, clock: Clock = time.monotonic,
 
 async def _home(request) -> Response:
     return RedirectResponse("/sites", status_code=303)
+
+
+async def _favicon(request) -> Response:
+    # Browsers ask for /favicon.ico whatever the page says; cached, unlike the pages.
+    return FileResponse(HERE / "static" / "favicon.ico", media_type="image/x-icon",
+                        headers={"Cache-Control": "max-age=86400"})

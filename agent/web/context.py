@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from itsdangerous import BadSignature, URLSafeSerializer
 from loguru import logger
@@ -113,16 +113,35 @@ def status_of(exc: ZenithError) -> int:
 
 def error_page(request: Request, viewer: Viewer | None, exc: BaseException) -> Response:
     if isinstance(exc, ZenithError):
-        status, message = status_of(exc), exc.message
+        status, message = status_of(exc), exc.web_message
     else:
         logger.opt(exception=exc).error("web console: {}", describe(exc))
         status, message = 500, describe(exc)
-    return render(request, "error.html", viewer, status_code=status, message=message, status=status)
+    return render(request, "error.html", viewer, status_code=status, message=message, status=status,
+                  back=page_came_from(request))
+
+
+def page_came_from(request: Request) -> str:
+    """The console page the request was sent from (its path and query), or '' when not known:
+    an error page links back to it."""
+    referer = urlsplit(request.headers.get("referer", ""))
+    if referer.netloc != request.url.netloc or not referer.path.startswith("/") or referer.path.startswith("//"):
+        return ""
+    return referer.path + (f"?{referer.query}" if referer.query else "")
 
 
 def _signin_redirect(request: Request) -> Response:
-    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    return RedirectResponse(f"/signin?next={quote(target, safe='')}", status_code=303)
+    """To the sign-in page, and back afterwards: to the page asked for, or for an action (which
+    cannot be asked for again by a link) to the page it was sent from. A request of htmx is told to
+    load the sign-in page whole, not to swap it into the screen."""
+    if request.method == "GET":
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    else:
+        target = page_came_from(request) or "/"
+    url = f"/signin?next={quote(target, safe='')}"
+    if request.headers.get("hx-request") == "true":
+        return Response(status_code=204, headers={"HX-Redirect": url})
+    return RedirectResponse(url, status_code=303)
 
 
 def page(handler: Callable[[Request, Viewer], Response]) -> Endpoint:

@@ -10,16 +10,30 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from agent.errors import ZenithError
-from agent.sync.links import LinksManager
-from agent.web.context import Viewer, action, console_of, field, page, redirect, render
+from agent.sync.inventory.index import fold
+from agent.sync.links import LinksManager, Page
+from agent.web.context import Viewer, action, console_of, field, int_param, page, redirect, render
+from agent.web.manager import PAGE_SIZE
+
+MERGE_ROWS = 50
 
 
 @page
 def accounts(request: Request, viewer: Viewer) -> Response:
+    """Every account, a page at a time and searchable; the auto-created ones first, to tidy up."""
     app = console_of(request).app
-    auto = [a for a in app.psa.list_accounts() if a.auto_created]
-    rows = [(a, app.state.sites_for_account(a.rec_id)) for a in auto]
-    return render(request, "accounts.html", viewer, nav="accounts", rows=rows)
+    keyword = request.query_params.get("q", "").strip()
+    offset = int_param(request, "offset")
+    every = app.psa.list_accounts()
+    auto = [a for a in every if a.auto_created]
+    words = fold(keyword).split()
+    found = [a for a in every if all(w in fold(a.name) for w in words)] if words else every
+    shown = found[offset:offset + PAGE_SIZE]
+    listed = Page([{"rec_id": a.rec_id} for a in shown], len(found), offset, PAGE_SIZE)
+    return render(request, "accounts.html", viewer, nav="accounts",
+                  rows=[(a, app.state.sites_for_account(a.rec_id)) for a in auto],
+                  accounts=[(a, app.state.sites_for_account(a.rec_id)) for a in shown], q=keyword,
+                  found=listed, params={"q": keyword}, page_size=PAGE_SIZE)
 
 
 @page
@@ -35,8 +49,8 @@ def merge_form(request: Request, viewer: Viewer) -> Response:
             suggestions = [s for s in links.suggest_accounts(code, limit=8) if s.rec_id != account.rec_id]
         except ZenithError:  # the site is gone from the inventory: search by keyword instead
             suggestions = []
-    matches = [m for m in links.search_accounts(keyword) if m["rec_id"] != account.rec_id
-               and not m["auto_created"]][:50] if keyword else []
+    matches = [m for m in links.search_accounts(keyword, MERGE_ROWS + 1) if m["rec_id"] != account.rec_id
+               and not m["auto_created"]][:MERGE_ROWS] if keyword else []
     return render(request, "account_merge.html", viewer, nav="accounts", account=account, sites=sites,
                   suggestions=suggestions, q=keyword, matches=matches)
 

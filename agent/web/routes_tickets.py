@@ -15,6 +15,7 @@ from starlette.routing import Route
 from agent.errors import UsageError
 from agent.ports.psa import STATUS_NAMES
 from agent.sync import records
+from agent.sync.inventory.index import fold
 from agent.sync.outbound import actions
 from agent.web.context import Viewer, action, console_of, field, page, redirect, render
 
@@ -29,6 +30,7 @@ def tickets(request: Request, viewer: Viewer) -> Response:
     params = request.query_params
     inbox = params.get("inbox", "1") == "1"
     account = params.get("account", "").strip() or None
+    who = params.get("who", "").strip()
     status = params.get("status", "").strip()
     rows = records.list_tickets(app.state, app.psa, inbox=True if inbox else None, account_rec_id=account)
     if status.isdigit():
@@ -36,9 +38,13 @@ def tickets(request: Request, viewer: Viewer) -> Response:
     elif status == "open":
         rows = [t for t in rows if t.status_code != 1000]
     names = dict(app.psa.account_names())
+    words = fold(who).split()
+    if words:  # the account is found by the words of its name: no list of every account to scroll
+        wanted = {rec for rec, name in names.items() if all(w in fold(name) for w in words)}
+        rows = [t for t in rows if t.account_rec_id in wanted]
     return render(request, "tickets.html", viewer, nav="tickets", rows=rows, names=names, inbox=inbox,
-                  account=account or "", status=status, statuses=STATUS_NAMES,
-                  account_choices=sorted(((rec, names.get(rec, rec)) for rec in names), key=lambda item: item[1]))
+                  account=account or "", account_name=names.get(account, account) if account else "", who=who,
+                  status=status, statuses=STATUS_NAMES)
 
 
 def _ticket_context(request: Request, rec_id: str) -> dict:
@@ -72,9 +78,10 @@ def ticket(request: Request, viewer: Viewer) -> Response:
 
 @page
 def ticket_outbox(request: Request, viewer: Viewer) -> Response:
-    rec_id = request.path_params["rec_id"]
-    app = console_of(request).app
-    return render(request, "_outbox.html", viewer, ticket_rec_id=rec_id, outbox=outbox_rows(app, rec_id))
+    """The outbox panel, and out of band the parts of the page it changes: the Continuum ticket,
+    the status and the history (a sent row fills them in)."""
+    context = _ticket_context(request, request.path_params["rec_id"])
+    return render(request, "_outbox.html", viewer, oob=True, **context)
 
 
 def _done(request: Request, rec_id: str, queued: actions.Queued) -> Response:

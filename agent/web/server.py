@@ -80,10 +80,12 @@ class WebServer:
     """uvicorn serving the console of ``app``; :meth:`start` in a thread, or :meth:`serve` in this one."""
 
     def __init__(self, app, listen: Listen, **console_options) -> None:
+        from agent.web import heap
         from agent.web.app import create_app
 
         self.listen = listen
         asgi = create_app(app, tls=listen.tls, **console_options)
+        heap.settle()
         config = uvicorn.Config(asgi, host=listen.host, port=listen.port, log_config=None, access_log=False,
                                 lifespan="off", server_header=False,
                                 ssl_certfile=str(listen.cert_file) if listen.cert_file else None,

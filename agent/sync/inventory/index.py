@@ -25,7 +25,7 @@ _SEP, _ABSENT = "\x1f", "\x1e"
 class _Index:
     """One inventory file's records by key, each packed as described above."""
 
-    __slots__ = ("columns", "_known", "packed", "problem", "_folded")
+    __slots__ = ("columns", "_known", "packed", "problem", "_folded", "_groups")
 
     def __init__(self, problem: str | None = None) -> None:
         self.columns: list[str] = []
@@ -33,6 +33,7 @@ class _Index:
         self.packed: dict[str, str] = {}
         self.problem = problem  # why the file could not be read; it then holds no record
         self._folded: list[tuple[str, str]] | None = None
+        self._groups: dict[str, dict[str, list[str]]] = {}
 
     def add(self, key: str, record: dict[str, str]) -> None:
         if not self._known.issuperset(record):
@@ -51,6 +52,19 @@ class _Index:
         if self._folded is None:
             self._folded = [(key, fold(packed)) for key, packed in self.packed.items()]
         return self._folded
+
+
+    def grouped(self, column: str) -> dict[str, list[str]]:
+        """The keys by their value of ``column`` (devices by ``SiteCode``), in file order, worked out once."""
+        groups = self._groups.get(column)
+        if groups is None:
+            groups = {}
+            where = self.columns.index(column) if column in self.columns else None
+            for key, packed in self.packed.items():
+                value = packed.split(_SEP)[where] if where is not None else _ABSENT
+                groups.setdefault(value, []).append(key)
+            self._groups[column] = groups
+        return groups
 
 
 def fold(text: str) -> str:
@@ -117,6 +131,13 @@ def searchable(settings, kind: str) -> list[tuple[str, str]]:
     index = _index(inventory_path(settings, kind), kind)
     with _lock:
         return index.folded()
+
+
+def keys_with(settings, kind: str, column: str, value: str) -> list[str]:
+    """The keys of the ``kind`` records whose ``column`` is ``value`` (the devices of a site), in file order."""
+    index = _index(inventory_path(settings, kind), kind)
+    with _lock:
+        return list(index.grouped(column).get(value, []))
 
 
 def record_lookup(settings, kind: str) -> Callable[[str], dict[str, str] | None]:

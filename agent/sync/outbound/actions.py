@@ -70,7 +70,9 @@ def create_in_continuum(app, ticket_rec_id: str, assign_to: str, note: str | Non
                             "use reassign or note to update it instead of creating another one")
     if state.count_outbox(ticket_rec_id, (CREATE,)):
         raise PreconditionError(f"the Continuum ticket for {ticket_rec_id} is queued already; "
-                                "wait for it ('zenithlink tickets show' lists the result in its history).")
+                                "wait for it ('zenithlink tickets show' lists the result in its history).",
+                                web_message=f"the Continuum ticket for {ticket_rec_id} is queued already; the "
+                                            "ticket's page shows when it is sent.")
     site_code, device_id = _place(app, ticket, site_code)
     title = _title(ticket.description)
     payload = {"site_code": site_code, "device_id": device_id, "title": title,
@@ -211,7 +213,8 @@ def _require_link(state, ticket, doing: str) -> str | None:
     raise NotLinked(
         f"ticket {ticket.ticket_no} ({ticket.rec_id})", "a Continuum ticket",
         f"so the agent cannot {doing}. Create it in Continuum first ('zenithlink tickets create-in-continuum "
-        f"{ticket.ticket_no} --assign NOC', or a CreateTicket request)")
+        f"{ticket.ticket_no} --assign NOC', or a CreateTicket request)",
+        f"so the agent cannot {doing}. Create it in Continuum first (Create in Continuum, on the ticket's page)")
 
 
 def _place(app, ticket, chosen: str | None = None) -> tuple[str, str | None]:
@@ -224,7 +227,9 @@ def _place(app, ticket, chosen: str | None = None) -> tuple[str, str | None]:
             f"the account {account.name!r} ({account.rec_id}) of ticket {ticket.rec_id}", "a Continuum site",
             f"so Continuum cannot take the ticket. Link it first: 'zenithlink links link-site SITECODE "
             f"{account.rec_id}' (or a LinkSite request); 'zenithlink links suggest site SITECODE' helps to find "
-            "the site")
+            "the site",
+            "so Continuum cannot take the ticket. Link its site first on the Sites page (the Linked tab and "
+            "the search find it)")
     device_id = state.device_for_asset(ticket.asset_rec_id) if ticket.asset_rec_id else None
     device_site = _device_site(app, device_id) if device_id else None
     if chosen:
@@ -237,7 +242,10 @@ def _place(app, ticket, chosen: str | None = None) -> tuple[str, str | None]:
     if len(sites) > 1:
         raise UsageError(f"the account of ticket {ticket.ticket_no} ({ticket.rec_id}) is linked to {len(sites)} "
                          f"sites ({', '.join(sites)}); say which one the Continuum ticket is for with --site "
-                         "SITECODE (SiteCode= in a request drop)")
+                         "SITECODE (SiteCode= in a request drop)",
+                         web_message=f"the account of ticket {ticket.ticket_no} ({ticket.rec_id}) is linked to "
+                                     f"{len(sites)} sites ({', '.join(sites)}); choose the site on the ticket's "
+                                     "page.")
     if device_site and device_site not in sites:
         # Continuum refuses a device of another site; the ticket is still worth creating.
         logger.warning("device {} of ticket {} belongs to site {}, not to the account's sites; sent without it",
