@@ -36,6 +36,9 @@ RULES = (
          forbidden=("agent.backends",),
          # check-config's one quick try of the Continuum connection uses the client's retry policy.
          allowed=("agent.cli.config_cmd",)),
+    Rule("the command line is a front end: nothing below it, nor the web console, imports it",
+         packages=("agent/sync", "agent/runtime", "agent/ports", "agent/backends", "agent/web", "plugins"),
+         forbidden=("agent.cli",)),
 )
 
 

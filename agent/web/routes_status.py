@@ -13,7 +13,7 @@ AUDIT_ROWS = 100
 
 
 def _status(request: Request) -> dict:
-    from agent.cli.ops_cmd import gather_status
+    from agent.runtime.status import gather_status
     from dbsys import reports
 
     app = console_of(request).app
