@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from agent.cli.options import json_option
 from agent.cli.output import done, emit_json, table
 from agent.cli.readonly import read_only
 from agent.errors import CheckFailed, NotFoundError, UsageError
@@ -15,7 +16,6 @@ from agent.runtime import installers as servicectl
 from agent.runtime import winservice
 from agent.runtime.status import gather_status
 
-json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
 
 # -- status ----------------------------------------------------------------------------------
 @click.command("status")

@@ -6,11 +6,10 @@ import sys
 
 import click
 
+from agent.cli.options import json_option
 from agent.cli.output import done, emit_json, table
 from agent.errors import UsageError
 from agent.ports.recid import is_rec_id
-
-json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
 
 
 @click.group("psa")
