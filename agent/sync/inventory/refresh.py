@@ -49,8 +49,6 @@ MAX_LISTED = 50
 Progress = Callable[[str, int, int, int], None]
 """``progress(kind, pages_done, items_done, total)`` after each page; ``total`` is -1 when unknown."""
 
-_refresh_lock = threading.Lock()
-
 
 @dataclass
 class KindChanges:
@@ -142,7 +140,9 @@ def refresh(app, progress: Progress | None = None, *, page_size: int = PAGE_SIZE
     finals = inventory_paths(app.settings)
     folder = finals["sites"].parent
     folder.mkdir(parents=True, exist_ok=True)
-    with _refresh_lock:
+    # One refresh at a time per agent (the inventory worker, a reload, a command in the service's
+    # process); other processes are kept apart by the publish's lock file.
+    with app.shared("inventory_refresh", threading.Lock):
         complete(finals)  # a pair left mixed by an earlier publish is not compared against
         start = time.monotonic()
         generated = utc()
