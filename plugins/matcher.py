@@ -17,8 +17,7 @@ from typing import Any
 
 from rapidfuzz import fuzz, process
 
-from agent.hookspecs import hookimpl
-from agent.sync.links import Suggestion
+from agent.hookspecs import Suggestion, hookimpl
 from plugins import _name_evidence as evidence
 
 DEFAULT_ENABLED = True

@@ -10,8 +10,9 @@ import click
 from agent.cli.options import json_option, user_option
 from agent.cli.output import console, done, emit_json, listing, table
 from agent.cli.readonly import read_only
+from agent.hookspecs import APPLIED_VERDICTS, VERDICTS
 from agent.sync import links_file, lookup
-from agent.sync.links import APPLIED_VERDICTS, REVIEW_BY, VERDICTS, LinksManager
+from agent.sync.links import REVIEW_BY, LinksManager
 from dbsys.atomic import atomic_write
 
 # Above this many rows a listing is printed as tab-separated lines instead of a drawn table.

@@ -364,7 +364,7 @@ def backup(app, path: Path, force: bool) -> None:
     if path.exists() and not force:
         raise PreconditionError(f"{path} exists already (an earlier backup?); name another file, or pass --force "
                                 "to overwrite it")
-    app.state.db.backup(path)
+    app.state.backup(path)
     done(f"Backup written to {path}.")
 
 

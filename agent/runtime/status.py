@@ -116,7 +116,7 @@ def _linking(app: App) -> dict[str, Any]:
 
 
 def _inventory_files(settings: Settings) -> dict[str, Any]:
-    from agent.sync.inventory.index import inventory_path
+    from dbsys.inventory import inventory_path
 
     files: dict[str, Any] = {}
     for kind in ("sites", "devices"):

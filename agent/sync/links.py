@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,28 +18,13 @@ from loguru import logger
 
 from agent import events
 from agent.errors import AlreadyLinked, NotFoundError, NotLinked, PreconditionError, UsageError, ZenithError
+from agent.hookspecs import APPLIED_VERDICTS, Suggestion
 from agent.sync import lookup, records
-from agent.sync.inventory import index as inventory_index
+from dbsys import inventory as inventory_index
 
 # The device children copied into an asset's own fields; every other non-empty one goes to its notes.
 _ASSET_FIELDS = ("Name", "SerialNumber", "Manufacturer")
 _KIND_WORD = {"sites": "site", "devices": "device"}
-
-
-@dataclass(frozen=True)
-class Suggestion:
-    """A PSA record that may be the one to link: ``score`` 0..100 (100 = the same name), ``reason``
-    why, and the matcher's ``verdict`` on it: ``exact``, ``strong`` (a bulk review links these two),
-    ``ambiguous`` (another candidate is as good), ``weak``, or ``""`` from a matcher that gives none."""
-
-    rec_id: str
-    name: str
-    score: float
-    reason: str
-    verdict: str = ""
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -53,9 +38,6 @@ class Page:
 
 
 REVIEW_BY = ("auto", "serial", "name")
-# The verdicts a bulk review links without a person's choice; the matcher's (plugins/matcher.py).
-VERDICTS = ("exact", "strong", "ambiguous", "weak", "none")  # the matcher's, best first
-APPLIED_VERDICTS = VERDICTS[:2]
 CONTENDERS = 3
 
 

@@ -34,13 +34,13 @@ from agent import events
 from agent.errors import ZenithError, describe
 from agent.ports.rmm import InventoryPage, InventoryRecord, RmmCredentialsRefused, RmmNotActivated
 from agent.reporting import report_failure
-from agent.sync.inventory.index import KEYS as KEY_TAG
-from agent.sync.inventory.index import inventory_path
 from agent.sync.inventory.publish import KINDS, complete, publish
 from agent.sync.outage import OutageTracker, is_outage
 from dbsys import cmt
 from dbsys.atomic import remove_quietly, temp_name
 from dbsys.fsops import FileInUse
+from dbsys.inventory import KEYS as KEY_TAG
+from dbsys.inventory import inventory_path
 from dbsys.timestamps import utc
 
 PAGE_SIZE = 1000
