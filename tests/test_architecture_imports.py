@@ -188,6 +188,27 @@ def test_only_the_embedded_backend_touches_the_state_stores_connection() -> None
     assert found == []
 
 
+def _probes_a_port(path: Path) -> list[str]:
+    """``hasattr(app.psa, ...)`` / ``getattr(client, ..., None)``: a capability guessed, not declared."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    return [f"{path.relative_to(ROOT)}:{node.lineno}" for node in ast.walk(tree)
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+            and node.func.id in ("hasattr", "getattr") and node.args and _names_a_port(node.args[0])]
+
+
+def _names_a_port(node: ast.expr) -> bool:
+    name = node.id if isinstance(node, ast.Name) else node.attr if isinstance(node, ast.Attribute) else ""
+    return name in ("psa", "client", "rmm")
+
+
+def test_what_a_backend_offers_beyond_its_port_is_declared_by_the_port() -> None:
+    """A backend's extra commands (the RangerMSP probe and employee map) are reached through the
+    port's ``PsaStore.administration``, not found by probing the backend object for a method."""
+    found = [hit for package in ("agent/cli", "agent/web", "agent/runtime", "agent/sync")
+             for path in sorted((ROOT / package).rglob("*.py")) for hit in _probes_a_port(path)]
+    assert found == []
+
+
 def test_the_cycle_check_finds_a_cycle() -> None:
     assert _cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
     assert _cycle({"a": {"b"}, "b": set()}) is None
