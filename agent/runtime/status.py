@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from agent import __version__
 from agent.ports.times import now_iso
-from agent.runtime.lock import holder
+from agent.runtime.installers import agent_running
 from agent.sync.outage import SINCE_STATE
 from agent.sync.requests import DUPLICATES_STATE
 from dbsys import cmt, reports
@@ -74,7 +74,7 @@ def gather_status(app: App) -> dict[str, Any]:
     """
     settings = app.settings
     folder = settings.dbsys_folder
-    running, pid = holder(Path(folder))
+    running, pid = agent_running(Path(folder))
     path = status_path(folder, settings.instance_id)
     doc: dict[str, Any] = dict.fromkeys(STATUS_FIELDS)
     doc.update({"running": running, "pid": pid, "config": str(app.config_path), "dbsys_folder": str(folder),
