@@ -12,6 +12,7 @@ fallbacks are ``trylast``, so a third-party implementation runs first and, for a
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, Protocol
@@ -50,6 +51,19 @@ class Agent(Protocol):
 #: (``APPLIED_VERDICTS``) without a person's choice.
 VERDICTS = ("exact", "strong", "ambiguous", "weak", "none")
 APPLIED_VERDICTS = VERDICTS[:2]
+
+
+class AccountPool(list[tuple[str, str]]):
+    """The ``accounts`` handed to ``zenith_suggest_accounts``: ``(rec_id, name)`` pairs.
+
+    While the PSA's accounts do not change, the agent hands the same pool again, so a matcher may
+    keep what it derives from the accounts (an index of their names) on the pool, in
+    ``derived[<the matcher's name>]``: it then lives as long as the pool, and no longer.
+    """
+
+    def __init__(self, accounts: Iterable[tuple[str, str]] = ()) -> None:
+        super().__init__(accounts)
+        self.derived: dict[str, Any] = {}
 
 
 @dataclass(frozen=True)
@@ -165,12 +179,13 @@ def zenith_notify(event: Event) -> None:
 
 
 @hookspec(firstresult=True)
-def zenith_suggest_accounts(site: dict[str, str], accounts: list[tuple[str, str]], limit: int,
+def zenith_suggest_accounts(site: dict[str, str], accounts: AccountPool, limit: int,
                             settings: Settings) -> list[Suggestion] | None:
     """Rank the PSA accounts most likely to be a Continuum site's account (R18).
 
     ``site`` is the site's inventory record (``dict`` with ``SiteCode``, ``Name``,
-    ``ClientName`` …); ``accounts`` a list of ``(rec_id, name)``. Return a list of at most
+    ``ClientName`` …); ``accounts`` an ``agent.hookspecs.AccountPool``, a list of ``(rec_id, name)``
+    handed out again while the accounts do not change (a matcher may keep its index on it). Return a list of at most
     ``limit`` ``agent.hookspecs.Suggestion`` objects, best first. firstresult: the first list
     returned is used. A suggestion's ``verdict`` (``exact``, ``strong``, ``ambiguous``, ``weak``)
     decides what a bulk review links: only exact and strong ones; a matcher that sets none is

@@ -38,7 +38,6 @@ ALLOWED = {
     # Measured caches (docs/performance.md, "Caches kept, and why").
     "dbsys/inventory.py:_cache": "parsed inventory files: 12 us a look-up against 0.8 s a parse",
     "dbsys/inventory.py:_lock": "guards the cache above",
-    "plugins/matcher.py:_account_cache": "the account name index: 0.65 ms a site against 72 ms rebuilt",
     "agent/sync/inbound/rules.py:lru_cache": "under rework in the inbound engine (issue 26, item 5)",
     "agent/backends/continuum/answers.py:lru_cache": "under rework with the RMM port (issue 26, item 5)",
 }

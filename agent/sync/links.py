@@ -18,7 +18,7 @@ from loguru import logger
 
 from agent import events
 from agent.errors import AlreadyLinked, NotFoundError, NotLinked, PreconditionError, UsageError, ZenithError
-from agent.hookspecs import APPLIED_VERDICTS, Suggestion
+from agent.hookspecs import APPLIED_VERDICTS, AccountPool, Suggestion
 from agent.sync import lookup, records
 from dbsys import inventory as inventory_index
 
@@ -343,11 +343,11 @@ class LinksManager:
         return account
 
     # -- suggestions and search (R18; no privilege needed) ---------------------------------
-    def suggestion_accounts(self) -> list[tuple[str, str]]:
+    def suggestion_accounts(self) -> AccountPool:
         """The accounts suggestions are drawn from: auto-created ones are left out (merge them instead).
 
-        While the accounts do not change, the same list object is handed out again, so that a
-        matcher that indexes the list it is given (the built-in one does) indexes it once.
+        While the accounts do not change, the same pool is handed out again, so that a matcher
+        that indexes the accounts (the built-in one does) keeps its index on the pool and builds it once.
         """
         # Only a new, renamed or merged account changes the pool, and each changes the names too:
         # the light list of names tells whether the pool made last time still holds.
@@ -356,7 +356,7 @@ class LinksManager:
         last_names, last_pool = memo.get("last", (None, None))
         if last_names == names:
             return last_pool
-        pool = [(a.rec_id, a.name) for a in self.psa.list_accounts() if not a.auto_created]
+        pool = AccountPool((a.rec_id, a.name) for a in self.psa.list_accounts() if not a.auto_created)
         memo["last"] = (names, pool)  # one assignment: a reader in another thread sees both or neither
         return pool
 
