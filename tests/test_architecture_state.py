@@ -38,8 +38,12 @@ ALLOWED = {
     # Measured caches (docs/performance.md, "Caches kept, and why").
     "dbsys/inventory.py:_cache": "parsed inventory files: 12 us a look-up against 0.8 s a parse",
     "dbsys/inventory.py:_lock": "guards the cache above",
-    "agent/sync/inbound/rules.py:lru_cache": "under rework in the inbound engine (issue 26, item 5)",
-    "agent/backends/continuum/answers.py:lru_cache": "under rework with the RMM port (issue 26, item 5)",
+}
+# Pure memos in modules under rework on other branches (the inbound engine, the RMM backend): to be
+# measured or removed there; not checked for staleness, so that work may remove them freely.
+PENDING = {
+    "agent/sync/inbound/rules.py:lru_cache": "a Continuum time's two formats, by its text",
+    "agent/backends/continuum/answers.py:lru_cache": "compiled XPath expressions, by tag",
 }
 
 
@@ -86,7 +90,7 @@ def _name(node: ast.expr) -> str:
 def test_no_module_level_mutable_state_nor_hidden_cache() -> None:
     found = [f for package in PACKAGES for path in sorted((ROOT / package).rglob("*.py"))
              if "sandbox" not in path.parts for f in _findings(path)]
-    unexplained = sorted({f for f in found if f not in ALLOWED})
+    unexplained = sorted({f for f in found if f not in ALLOWED and f not in PENDING})
     assert unexplained == [], "move the state onto the object that owns it, or explain it in ALLOWED"
     gone = sorted(set(ALLOWED) - set(found))
     assert gone == [], "no longer found: remove from ALLOWED"
