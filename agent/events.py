@@ -25,18 +25,9 @@ ALL_KINDS = (TICKET_CREATED, TICKET_RETURNED, TICKET_CLOSED_IN_CONTINUUM, REQUES
              LINK_CHANGED, CONFIG_REJECTED, CONTINUUM_UNREACHABLE, CONTINUUM_RECOVERED)
 
 
-_second: tuple[int, datetime | None] = (-1, None)
-
-
 def utcnow() -> datetime:
-    """Now, to the second (an event is stamped for every ticket the inbound sync makes: the
-    datetime is built once a second)."""
-    global _second
-    seconds = int(time.time())
-    last = _second
-    if last[0] != seconds or last[1] is None:
-        last = _second = (seconds, datetime.fromtimestamp(seconds, timezone.utc))
-    return last[1]
+    """Now, to the second."""
+    return datetime.fromtimestamp(int(time.time()), timezone.utc)
 
 
 @dataclass(frozen=True)

@@ -12,23 +12,74 @@ fallbacks are ``trylast``, so a third-party implementation runs first and, for a
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable
+from contextlib import AbstractContextManager
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pluggy
 
 if TYPE_CHECKING:  # for the annotations only: the hooks' arguments come from all over the agent
     import click
 
-    from agent.app import App
     from agent.events import Event
-    from agent.ports.psa import PsaFactory, PsaView
+    from agent.ports.psa import PsaFactory, PsaStore, PsaView
     from agent.ports.rmm import Change, RmmFactory, Ticket
-    from agent.sync.links import Suggestion
     from config.loader import Settings
 
 PROJECT = "zenithlink"
 hookspec = pluggy.HookspecMarker(PROJECT)
 hookimpl = pluggy.HookimplMarker(PROJECT)
+
+# -- the values hooks exchange ----------------------------------------------------------------
+class Agent(Protocol):
+    """What ``zenith_configure`` hands a plugin as ``app`` (an ``agent.app.App``): declared here, so
+    the hooks do not depend on the App that depends on the plugins."""
+
+    user: str | None
+
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def psa(self) -> PsaStore: ...
+
+    def unit_of_work(self, *, durable: bool = True) -> AbstractContextManager[None]: ...
+
+
+#: A matcher's verdicts on a suggestion, best first; a bulk review links the first two
+#: (``APPLIED_VERDICTS``) without a person's choice.
+VERDICTS = ("exact", "strong", "ambiguous", "weak", "none")
+APPLIED_VERDICTS = VERDICTS[:2]
+
+
+class AccountPool(list[tuple[str, str]]):
+    """The ``accounts`` handed to ``zenith_suggest_accounts``: ``(rec_id, name)`` pairs.
+
+    While the PSA's accounts do not change, the agent hands the same pool again, so a matcher may
+    keep what it derives from the accounts (an index of their names) on the pool, in
+    ``derived[<the matcher's name>]``: it then lives as long as the pool, and no longer.
+    """
+
+    def __init__(self, accounts: Iterable[tuple[str, str]] = ()) -> None:
+        super().__init__(accounts)
+        self.derived: dict[str, Any] = {}
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """A PSA record that may be the one to link: ``score`` 0..100 (100 = the same name), ``reason``
+    why, and the matcher's ``verdict`` on it: ``exact``, ``strong`` (a bulk review links these two),
+    ``ambiguous`` (another candidate is as good), ``weak``, or ``""`` from a matcher that gives none."""
+
+    rec_id: str
+    name: str
+    score: float
+    reason: str
+    verdict: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
 
 
 @hookspec
@@ -43,7 +94,7 @@ def zenith_check_config(settings: Settings) -> None:
 
 
 @hookspec
-def zenith_configure(settings: Settings, app: App | None) -> None:
+def zenith_configure(settings: Settings, app: Agent | None) -> None:
     """Hand a plugin its configuration.
 
     Called once right after the plugin manager is built and registered every enabled plugin,
@@ -128,13 +179,14 @@ def zenith_notify(event: Event) -> None:
 
 
 @hookspec(firstresult=True)
-def zenith_suggest_accounts(site: dict[str, str], accounts: list[tuple[str, str]], limit: int,
+def zenith_suggest_accounts(site: dict[str, str], accounts: AccountPool, limit: int,
                             settings: Settings) -> list[Suggestion] | None:
     """Rank the PSA accounts most likely to be a Continuum site's account (R18).
 
     ``site`` is the site's inventory record (``dict`` with ``SiteCode``, ``Name``,
-    ``ClientName`` …); ``accounts`` a list of ``(rec_id, name)``. Return a list of at most
-    ``limit`` ``agent.sync.links.Suggestion`` objects, best first. firstresult: the first list
+    ``ClientName`` …); ``accounts`` an ``agent.hookspecs.AccountPool``, a list of ``(rec_id, name)``
+    handed out again while the accounts do not change (a matcher may keep its index on it). Return a list of at most
+    ``limit`` ``agent.hookspecs.Suggestion`` objects, best first. firstresult: the first list
     returned is used. A suggestion's ``verdict`` (``exact``, ``strong``, ``ambiguous``, ``weak``)
     decides what a bulk review links: only exact and strong ones; a matcher that sets none is
     trusted only for a lone score of 100. Built-in (plugin ``matcher``): evidence from the names
@@ -149,7 +201,7 @@ def zenith_suggest_assets(device: dict[str, str], assets: list[dict[str, Any]], 
 
     ``device`` is the device's inventory record; ``assets`` a list of ``dict`` with
     ``rec_id``, ``name``, ``serial``, ``account_rec_id``. Return at most ``limit``
-    ``agent.sync.links.Suggestion`` objects, best first. firstresult: the first list returned is used.
+    ``agent.hookspecs.Suggestion`` objects, best first. firstresult: the first list returned is used.
     Built-in (plugin ``matcher``): same serial number first (never on junk serials), then names.
     """
 

@@ -8,6 +8,7 @@ normalised names) is 90 or more with no tie, as the README once advised.
 
 from __future__ import annotations
 
+from agent.hookspecs import AccountPool
 from bench.common import Table, stopwatch
 from bench.linkset import LinkSet, Score, build, score
 from plugins.matcher import NameIndex, suggest_accounts
@@ -18,8 +19,9 @@ BASELINE_MIN_SCORE = 90.0
 def review(linkset: LinkSet) -> dict[str, str | None]:
     """What the bulk review links: site code → account, for exact and strong verdicts only."""
     chosen: dict[str, str | None] = {}
+    accounts = AccountPool(linkset.accounts)  # as the links manager hands them: one pool for the review
     for case in linkset.cases:
-        best = suggest_accounts(case.site, linkset.accounts, 3)
+        best = suggest_accounts(case.site, accounts, 3)
         sure = best and best[0].verdict in ("exact", "strong")
         chosen[case.site["SiteCode"]] = best[0].rec_id if sure else None
     return chosen

@@ -13,6 +13,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from agent.hookspecs import AccountPool
 from agent.sandbox.names import CITIES, FIXED_CLIENTS, SUFFIXES, WORDS_A, WORDS_B
 from bench.common import Table, stopwatch
 from plugins.matcher import suggest_accounts
@@ -56,7 +57,8 @@ def naive_top5(site: dict, accounts: list[tuple[str, str]]) -> list[tuple[float,
 def main(quick: bool) -> Table:
     n_sites = n_accounts = 1_000 if quick else 5_000
     names = company_names(n_accounts, seed=7)
-    accounts = [(f"CRD{i:017d}", name) for i, name in enumerate(names)]
+    # as the links manager hands them to the matcher: one pool while the accounts do not change
+    accounts = AccountPool((f"CRD{i:017d}", name) for i, name in enumerate(names))
     sites = site_records(names, n_sites, seed=11)
     table = Table(f"Link suggestions: top 5 for {n_sites:,} sites among {n_accounts:,} accounts")
 

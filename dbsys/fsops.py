@@ -23,9 +23,10 @@ from typing import TypeVar
 from loguru import logger
 
 from dbsys import host
+from dbsys.backoff import Backoff
 
-#: Pauses between tries (seconds): seven tries over about three seconds.
-RETRY_DELAYS: tuple[float, ...] = (0.05, 0.1, 0.2, 0.4, 0.8, 1.5)
+#: Pauses between tries (seconds): seven tries over about three seconds (0.05 s doubling, 1.5 s at most).
+RETRY_DELAYS: tuple[float, ...] = tuple(Backoff(0.05, 1.5, "none").delays(6))
 # ERROR_ACCESS_DENIED, ERROR_SHARING_VIOLATION, ERROR_LOCK_VIOLATION
 _HELD_WINERRORS = frozenset({5, 32, 33})
 

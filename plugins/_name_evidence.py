@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 from rapidfuzz.distance import OSA, Indel
 
-from agent.sync.links import APPLIED_VERDICTS, VERDICTS
+from agent.hookspecs import APPLIED_VERDICTS, VERDICTS
 
 EXACT, STRONG, AMBIGUOUS, WEAK, NONE = VERDICTS
 APPLIED = frozenset(APPLIED_VERDICTS)  # what a bulk review links without a person's choice

@@ -37,7 +37,7 @@ def _auto_create(ticket, psa, settings) -> str:
 
 
 def _site_name(site_code: str, settings) -> str | None:
-    from agent.sync.inventory.index import site_record
+    from dbsys.inventory import site_record
 
     record = site_record(settings, site_code)
     return record.get("Name") if record else None

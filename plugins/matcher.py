@@ -13,15 +13,14 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable
-from typing import Any
 
 from rapidfuzz import fuzz, process
 
-from agent.hookspecs import hookimpl
-from agent.sync.links import Suggestion
+from agent.hookspecs import AccountPool, Suggestion, hookimpl
 from plugins import _name_evidence as evidence
 
 DEFAULT_ENABLED = True
+NAME = "matcher"
 
 SAME_NAME = "same name once normalised"
 ALL_WORDS = "all words in common"
@@ -159,15 +158,17 @@ def _index_words(norm: str) -> list[str]:
     return words + [a + b for a, b in zip(words, words[1:])]
 
 
-_account_cache: dict[str, Any] = {"source": None, "size": -1, "index": None}
-
-
 def _account_index(accounts: list[tuple[str, str]]) -> NameIndex:
-    if _account_cache["source"] is not accounts or _account_cache["size"] != len(accounts):
-        index = NameIndex(name for _, name in accounts)
-        index.weights = evidence.Weights(index.norms)
-        _account_cache.update(source=accounts, size=len(accounts), index=index)
-    return _account_cache["index"]
+    """The index of the accounts' names, kept on the pool the agent hands out (an AccountPool) as
+    long as it holds the same number of accounts; built afresh for any other list."""
+    kept = accounts.derived.get(NAME) if isinstance(accounts, AccountPool) else None
+    if kept is not None and kept[0] == len(accounts):
+        return kept[1]
+    index = NameIndex(name for _, name in accounts)
+    index.weights = evidence.Weights(index.norms)
+    if isinstance(accounts, AccountPool):
+        accounts.derived[NAME] = (len(accounts), index)
+    return index
 
 
 def suggest_accounts(site: dict, accounts: list[tuple[str, str]], limit: int) -> list[Suggestion]:

@@ -5,8 +5,9 @@
 event kinds or ``all``; default every ticket event and every failure), ``TimeoutSeconds`` (10),
 ``MaxAttempts`` (6). The body is ``event.as_dict()``. A background thread posts the events in
 order; connection errors, 408, 429 and 5xx answers are retried with exponential backoff and
-jitter (``Retry-After`` honoured); other 4xx answers are not. The queue is bounded (1000
-events): when the receiver is down for long, the newest events are dropped and logged.
+jitter (a ``Retry-After``, seconds or an HTTP date, is the least wait, up to 5 minutes); other
+4xx answers are not. The queue is bounded (1000 events): when the receiver is down for long, the
+newest events are dropped and logged.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import random
 import threading
 import uuid
 from collections.abc import Callable
@@ -26,6 +26,7 @@ from loguru import logger
 
 from agent import logs
 from agent.errors import ConfigError
+from dbsys.backoff import Backoff, parse_retry_after
 from plugins._notify_common import NotifierSlot, Worker, parse_events, parse_number
 
 DEFAULT_ENABLED = False
@@ -79,7 +80,7 @@ class WebhookNotifier:
     def __init__(self, config: WebhookConfig, *, backoff_base: float = 1.0,
                  sleep: Callable[[float], None] | None = None) -> None:
         self.config = config
-        self._backoff_base = backoff_base
+        self._backoff = Backoff(backoff_base, MAX_BACKOFF, "equal")
         self._stopping = threading.Event()
         self._sleep = sleep or self._stopping.wait
         self._client: httpx.Client | None = None
@@ -109,13 +110,13 @@ class WebhookNotifier:
                 return
             if retry_after is None or attempt == self.config.max_attempts or self._stopping.is_set():
                 break
-            self._sleep(retry_after if retry_after > 0 else self._backoff(attempt))
+            self._sleep(self._backoff.delay(attempt, retry_after))
         self.failed += 1
         logger.warning("notify_webhook: the {} event was not delivered to {}: {}. Check [{}] URL and the "
                        "receiver.", event.kind, _safe_url(self.config.url), why, SECTION)
 
     def _attempt(self, body: bytes, headers: dict[str, str]) -> tuple[float | None, str | None]:
-        """``(None, None)`` when delivered; else ``(retry_after or 0 to retry | None to give up, why)``."""
+        """``(None, None)`` when delivered; else ``(least wait to retry | None to give up, why)``."""
         try:
             response = self._http().post(self.config.url, content=body, headers=headers)
         except httpx.HTTPError as exc:
@@ -126,10 +127,6 @@ class WebhookNotifier:
         if response.status_code in (408, 429) or response.status_code >= 500:
             return _retry_after(response), why
         return None, why
-
-    def _backoff(self, attempt: int) -> float:
-        delay = min(MAX_BACKOFF, self._backoff_base * 2 ** (attempt - 1))
-        return delay * random.uniform(0.5, 1.0)
 
     def _http(self) -> httpx.Client:
         if self._client is None:
@@ -143,10 +140,7 @@ class WebhookNotifier:
 
 
 def _retry_after(response: httpx.Response) -> float:
-    try:
-        return min(MAX_BACKOFF, max(0.0, float(response.headers.get("Retry-After", ""))))
-    except ValueError:
-        return 0.0
+    return min(MAX_BACKOFF, parse_retry_after(response.headers.get("Retry-After")) or 0.0)
 
 
 def _safe_url(url: str) -> str:

@@ -36,16 +36,29 @@ RULES = (
          forbidden=("agent.backends",),
          # check-config's one quick try of the Continuum connection uses the client's retry policy.
          allowed=("agent.cli.config_cmd",)),
+    Rule("plugins depend on the hook contract and what they are handed, never on the engines, the App or a front end",
+         packages=("plugins",),
+         forbidden=("agent.sync", "agent.runtime", "agent.app", "agent.plugins", "agent.cli", "agent.web",
+                    "agent.backends"),
+         # the built-in plugin that offers the backends by name
+         allowed=("plugins.backends",)),
+    Rule("the Dbsys folder contract and the INI schema are the bottom layer: they import nothing of the agent",
+         packages=("dbsys", "config"), forbidden=("agent", "plugins")),
+    Rule("the command line is a front end: nothing below it, nor the web console, imports it",
+         packages=("agent/sync", "agent/runtime", "agent/ports", "agent/backends", "agent/web", "plugins"),
+         forbidden=("agent.cli",)),
 )
 
 
-def imported_modules(path: Path) -> set[str]:
-    """Every module ``path`` imports, at any depth (function-level imports included)."""
+def imported_modules(path: Path, *, annotations: bool = False) -> set[str]:
+    """Every module ``path`` imports, at any depth (function-level imports included); with
+    ``annotations``, the imports under ``if TYPE_CHECKING:`` too."""
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
     package = ".".join(path.relative_to(ROOT).with_suffix("").parts[:-1])
     found: set[str] = set()
-    type_only = {id(n) for block in ast.walk(tree) if isinstance(block, ast.If) and _is_type_checking(block.test)
-                 for stmt in block.body for n in ast.walk(stmt)}
+    type_only = set() if annotations else {
+        id(n) for block in ast.walk(tree) if isinstance(block, ast.If) and _is_type_checking(block.test)
+        for stmt in block.body for n in ast.walk(stmt)}
     for node in ast.walk(tree):
         if id(node) in type_only:  # imports for annotations only: no run-time dependency
             continue
@@ -106,14 +119,15 @@ def test_the_check_sees_every_kind_of_import(tmp_path, monkeypatch) -> None:
     assert not any("good.py" in v for v in found)
 
 
-def _module_graph() -> dict[str, set[str]]:
-    """Every module of ``agent`` and what it imports of ``agent`` (function-level imports too)."""
+def _module_graph(*, annotations: bool = False) -> dict[str, set[str]]:
+    """Every module of ``agent`` and what it imports of ``agent`` (function-level imports too; with
+    ``annotations``, the imports for type annotations as well)."""
     modules = {".".join(p.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__"): p
                for p in (ROOT / "agent").rglob("*.py")}
     graph: dict[str, set[str]] = {}
     for name, path in modules.items():
         targets = set()
-        for imported in imported_modules(path):
+        for imported in imported_modules(path, annotations=annotations):
             # "from agent.sync import records" names a module; "from agent.ports.psa import X" a name in one.
             while imported and imported not in modules:
                 imported = imported.rpartition(".")[0]
@@ -147,6 +161,52 @@ def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
 def test_no_import_cycle_in_agent() -> None:
     cycle = _cycle(_module_graph())
     assert cycle is None, "import cycle: " + " -> ".join(cycle or [])
+
+
+def test_no_import_cycle_in_agent_even_through_annotations() -> None:
+    """A cycle of type-only imports still ties the modules together: each needs the other to be
+    understood (the hooks declare what they hand a plugin instead of naming the App)."""
+    cycle = _cycle(_module_graph(annotations=True))
+    assert cycle is None, "import cycle through annotations: " + " -> ".join(cycle or [])
+
+
+def _reaches_into_the_store(path: Path) -> list[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    return [f"{path.relative_to(ROOT)}:{node.lineno}" for node in ast.walk(tree)
+            if isinstance(node, ast.Attribute) and node.attr == "db" and _names_the_store(node.value)]
+
+
+def _names_the_store(node: ast.expr) -> bool:
+    return (isinstance(node, ast.Name) and node.id in ("state", "store")) or (
+        isinstance(node, ast.Attribute) and node.attr in ("state", "store"))
+
+
+def test_only_the_embedded_backend_touches_the_state_stores_connection() -> None:
+    """``app.state.db`` is the embedded backend's SQLite connection: above it, ask the store."""
+    found = [hit for package in ("agent", "plugins") for path in sorted((ROOT / package).rglob("*.py"))
+             if "backends" not in path.relative_to(ROOT).parts for hit in _reaches_into_the_store(path)]
+    assert found == []
+
+
+def _probes_a_port(path: Path) -> list[str]:
+    """``hasattr(app.psa, ...)`` / ``getattr(client, ..., None)``: a capability guessed, not declared."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    return [f"{path.relative_to(ROOT)}:{node.lineno}" for node in ast.walk(tree)
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+            and node.func.id in ("hasattr", "getattr") and node.args and _names_a_port(node.args[0])]
+
+
+def _names_a_port(node: ast.expr) -> bool:
+    name = node.id if isinstance(node, ast.Name) else node.attr if isinstance(node, ast.Attribute) else ""
+    return name in ("psa", "client", "rmm")
+
+
+def test_what_a_backend_offers_beyond_its_port_is_declared_by_the_port() -> None:
+    """A backend's extra commands (the RangerMSP probe and employee map) are reached through the
+    port's ``PsaStore.administration``, not found by probing the backend object for a method."""
+    found = [hit for package in ("agent/cli", "agent/web", "agent/runtime", "agent/sync")
+             for path in sorted((ROOT / package).rglob("*.py")) for hit in _probes_a_port(path)]
+    assert found == []
 
 
 def test_the_cycle_check_finds_a_cycle() -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from agent.cli.ops_cmd import STATUS_FIELDS
 from agent.docgen.hooks import HOOKS_DOC, hook_specs, render_hooks_md
+from agent.runtime.status import STATUS_FIELDS
 from config.schema import SCHEMA
 from config.template import TEMPLATE_PATH
 

@@ -1,4 +1,4 @@
-"""Look-ups in the downloaded inventory files (agent.sync.inventory.index)."""
+"""Look-ups in the downloaded inventory files (dbsys.inventory)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import os
 from datetime import datetime, timezone
 from types import SimpleNamespace
 
-from agent.sync.inventory import index as inventory_index
 from dbsys import cmt
+from dbsys import inventory as inventory_index
 
 GENERATED = datetime(2026, 11, 27, 9, 0, tzinfo=timezone.utc)
 

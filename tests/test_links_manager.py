@@ -324,7 +324,7 @@ def test_missing_inventory_says_what_to_do(tmp_path):
 
 
 def test_a_damaged_inventory_file_is_named_not_taken_for_an_unknown_device(world):
-    from agent.sync.inventory import index as inventory_index
+    from dbsys import inventory as inventory_index
 
     path = inventory_index.inventory_path(world.app.settings, "devices")
     path.write_bytes(path.read_bytes()[:200])  # a copy cut short

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from agent.plugins import get_plugin_manager
-from plugins import matcher
 from plugins.matcher import is_junk_serial, normalise_name, suggest_accounts, suggest_assets
 
 
@@ -88,17 +87,6 @@ def test_many_common_words_still_find_the_exact_one():
     names = [f"{a} {b}" for a in ("Apex", "Beacon", "Cedar", "Delta", "Falcon") for b in range(80)]
     names += [f"Dental {b}" for b in range(400)] + ["Apex Dental"]
     assert ranked("Apex Dental", names, limit=1)[0][:2] == ("Apex Dental", 100.0)
-
-
-def test_the_account_index_is_reused_for_the_same_list_and_rebuilt_for_another():
-    accounts = [("CRD1", "Acme")]
-    suggest_accounts({"Name": "Acme"}, accounts, 5)
-    first = matcher._account_cache["index"]
-    suggest_accounts({"Name": "Smith"}, accounts, 5)
-    assert matcher._account_cache["index"] is first
-    other = [("CRD2", "Smith")]
-    assert suggest_accounts({"Name": "Smith"}, other, 5)[0].rec_id == "CRD2"
-    assert matcher._account_cache["index"] is not first
 
 
 @pytest.mark.parametrize("serial", ["To be filled by O.E.M.", "Default string", "System Serial Number", "0",
@@ -185,3 +173,21 @@ def test_a_brand_in_two_trades_is_not_a_strong_match_for_a_third():
     pool = ["Northwind Traders", "Northwind Logistics"]
     assert verdicts("Northwind Foods", pool)[0][1] in ("weak", "ambiguous")
     assert verdicts("Northwind Traders - Leeds", pool)[0] == ("Northwind Traders", "exact")
+
+
+def test_the_account_index_lives_on_the_pool_it_indexes():
+    from agent.hookspecs import AccountPool
+
+    pool = AccountPool([("CRD1", "Acme Inc"), ("CRD2", "Globex Corporation")])
+    first = suggest_accounts({"SiteCode": "S1", "Name": "ACME"}, pool, 1)
+    index = pool.derived["matcher"][1]
+    again = suggest_accounts({"SiteCode": "S2", "Name": "Globex"}, pool, 1)
+    assert pool.derived["matcher"][1] is index  # built once for the pool
+    assert [s.rec_id for s in first + again] == ["CRD1", "CRD2"]
+    pool.append(("CRD3", "Initech"))  # a pool that changed is indexed again
+    assert suggest_accounts({"SiteCode": "S3", "Name": "Initech"}, pool, 1)[0].rec_id == "CRD3"
+    assert pool.derived["matcher"][1] is not index
+    other = AccountPool(pool)
+    suggest_accounts({"SiteCode": "S1", "Name": "ACME"}, other, 1)
+    assert other.derived["matcher"][1] is not pool.derived["matcher"][1]  # no index shared between pools
+    assert suggest_accounts({"SiteCode": "S1", "Name": "ACME"}, list(pool), 1)[0].rec_id == "CRD1"  # a plain list

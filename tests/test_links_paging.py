@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from agent.errors import UsageError
-from agent.sync.links import LinksManager, Suggestion
+from agent.hookspecs import Suggestion
+from agent.sync.links import LinksManager
 from agent.sync.outbound import actions
 
 from test_web_support import console  # noqa: F401 - fixture

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -19,10 +20,11 @@ from plugins.notify_webhook import SIGNATURE_HEADER, WebhookNotifier, config_fro
 
 
 class Receiver:
-    """Answers each POST with the next status of ``script`` (then 200) and records it."""
+    """Answers each POST with the next status of ``script`` (then 200) and records it; a step of the
+    script may be ``(status, headers)``."""
 
     def __init__(self) -> None:
-        self.script: list[int] = []
+        self.script: list[int | tuple[int, dict[str, str]]] = []
         self.received: list[tuple[int, dict[str, str], bytes]] = []
         self.lock = threading.Lock()
         receiver = self
@@ -31,9 +33,12 @@ class Receiver:
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
                 with receiver.lock:
-                    status = receiver.script.pop(0) if receiver.script else 200
+                    step = receiver.script.pop(0) if receiver.script else 200
+                    status, headers = step if isinstance(step, tuple) else (step, {})
                     receiver.received.append((status, dict(self.headers), body))
                 self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
@@ -105,6 +110,18 @@ def test_retried_after_a_500_with_the_same_body(receiver):
     assert all(g[1][SIGNATURE_HEADER] == signature("s3cr3t", g[2]) for g in got)
     notifier.close()
     assert notifier.delivered == 1 and notifier.failed == 0
+
+
+@pytest.mark.parametrize("retry_after", ["120", "date"])
+def test_retry_after_in_seconds_or_as_an_http_date_is_waited_for(receiver, retry_after):
+    value = formatdate(time.time() + 120, usegmt=True) if retry_after == "date" else retry_after
+    receiver.script = [(503, {"Retry-After": value})]
+    waits: list[float] = []
+    notifier = WebhookNotifier(config_from({"url": receiver.url}), backoff_base=0.01, sleep=waits.append)
+    notifier.notify(event(1))
+    receiver.wait_for(2)
+    notifier.close()
+    assert len(waits) == 1 and 100 < waits[0] <= 120
 
 
 def test_a_client_error_is_not_retried(receiver):

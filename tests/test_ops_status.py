@@ -198,3 +198,26 @@ def test_inventory_files_are_counted_from_their_headers(site):
     assert doc["inventory_files"]["sites"]["file"] == "ZenithSites_T1.cmt"
     assert doc["inventory_files"]["sites"]["count"] == 1
     assert doc["inventory_files"]["devices"] is None
+
+
+def test_the_status_file_and_status_show_the_same_figures(site):
+    from agent.app import App
+    from agent.runtime.status import STATUS_FIELDS, file_fields, gather_status
+    from dbsys.status import read_status
+
+    app = App(site)
+    try:
+        app.state.set_states({"inventory_sites": "20", "inventory_devices": "200", "activation": "ok",
+                              "last_error": "Continuum refused the PSG"})
+        app.state.record_request("r1", "h1", "r1.xml", "AddNote", "jsmith", "Done")
+        path = status_path(app.settings.dbsys_folder, "T1")
+        write_status(path, file_fields(app, started_at="2026-11-27T09:00:00Z"))
+        written, shown = read_status(path), gather_status(app)
+    finally:
+        app.close()
+    assert tuple(written) == STATUS_FIELDS
+    assert written["running"] is True and written["pid"] == os.getpid()
+    assert written["inventory_sites"] == 20 and written["inventory_devices"] == 200  # typed, as documented
+    same = [k for k in STATUS_FIELDS if k not in ("pid", "running", "version", "started_at", "updated_at")]
+    assert {k: written[k] for k in same} == {k: shown[k] for k in same}
+    assert shown["requests_done"] == 1 and shown["last_error"] == "Continuum refused the PSG"

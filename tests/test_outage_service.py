@@ -13,8 +13,8 @@ import pytest
 
 from agent import events, logs
 from agent.app import App
-from agent.cli.ops_cmd import gather_status
 from agent.runtime.service import Service
+from agent.runtime.status import gather_status
 from agent.sandbox import SandboxServer
 from agent.sync.outage import threshold_seconds
 from dbsys import reports

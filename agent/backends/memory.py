@@ -72,6 +72,11 @@ class MemoryPsa:
     def restart_needed(self) -> PsaNeedsRestart | None:
         return None
 
+    @property
+    def administration(self) -> None:
+        """No administration of its own: the agent's employees are the PSA's."""
+        return None
+
     def keyed(self, key: str, *, external_id: str | None = None) -> AbstractContextManager[None]:
         """Nothing to key: a unit that fails is rolled back whole."""
         return nullcontext()

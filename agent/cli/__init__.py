@@ -92,9 +92,6 @@ def cli(ctx: click.Context, config_path: Path | None, verbose: int) -> None:
     ctx.call_on_close(ctx.obj.close)
 
 
-user_option = click.option("--user", "user", envvar="ZENITHLINK_USER", default=None,
-                           help="Employee login on whose behalf to act (default: $ZENITHLINK_USER).")
-json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
 
 
 def _silence_stdout() -> None:

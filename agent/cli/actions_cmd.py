@@ -12,15 +12,13 @@ import time
 
 import click
 
+from agent.cli.options import json_option, user_option
 from agent.cli.output import done, emit_json
 from agent.cli.records_cmd import tickets
 from agent.errors import ZenithError, sentence
 from agent.sync import lookup
 from agent.sync.outbound import actions
 
-json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
-user_option = click.option("--user", "user", envvar="ZENITHLINK_USER", default=None,
-                           help="Employee login on whose behalf to act (default: $ZENITHLINK_USER).")
 wait_option = click.option("--wait", "wait", type=click.FloatRange(min=0), default=None, metavar="SECONDS",
                            help="Send it to Continuum now and wait up to SECONDS for the answer.")
 

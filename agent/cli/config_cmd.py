@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from agent.app import load_for_service
+from agent.cli.options import json_option
 from agent.cli.output import console, emit_json, table
 from agent.cli.readonly import read_only
 from agent.errors import CheckFailed, ConfigError, UsageError, ZenithError
@@ -14,7 +15,7 @@ from config.template import render_reference, template_bytes
 
 
 @click.command("check-config")
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@json_option
 @click.option("--ping/--no-ping", " /--offline", "ping", default=True,
               help="--offline (or --no-ping): judge the file alone, without trying the connection to Continuum; "
                    "otherwise a failed connection check exits 1.")

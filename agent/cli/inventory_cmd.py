@@ -10,12 +10,12 @@ from contextlib import contextmanager
 import click
 from loguru import logger
 
+from agent.cli.options import json_option
 from agent.cli.output import TABLE_LIMIT, done, emit_json, err_console, reader_went_away, table, tsv
 from agent.cli.readonly import read_only
 from agent.errors import PreconditionError, ZenithError, describe, describe_once
 from agent.sync.inventory.refresh import Progress, inventory_paths, refresh, sweep_if_idle
 
-json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
 # Above this many items a listing is streamed as tab-separated lines instead of a drawn table.
 COLUMNS = {"sites": ("SiteCode", "Name", "ClientName", "SiteID"),
            "devices": ("DeviceID", "SiteCode", "Name", "DeviceType", "SerialNumber")}

@@ -7,15 +7,14 @@ from pathlib import Path
 
 import click
 
+from agent.cli.options import json_option, user_option
 from agent.cli.output import console, done, emit_json, listing, table
 from agent.cli.readonly import read_only
+from agent.hookspecs import APPLIED_VERDICTS, VERDICTS
 from agent.sync import links_file, lookup
-from agent.sync.links import APPLIED_VERDICTS, REVIEW_BY, VERDICTS, LinksManager
+from agent.sync.links import REVIEW_BY, LinksManager
 from dbsys.atomic import atomic_write
 
-json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
-user_option = click.option("--user", "user", envvar="ZENITHLINK_USER", default=None,
-                           help="Employee login on whose behalf to act (default: $ZENITHLINK_USER).")
 # Above this many rows a listing is printed as tab-separated lines instead of a drawn table.
 
 

@@ -8,19 +8,13 @@ from typing import Any
 
 import click
 
+from agent.cli.options import json_option
 from agent.cli.output import done, emit_json, table
 from agent.cli.readonly import read_only
 from agent.errors import CheckFailed, NotFoundError, UsageError
 from agent.runtime import installers as servicectl
 from agent.runtime import winservice
-
-json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
-
-# Fields of ZenithStatus_<InstanceID>.xml written by the running agent (docs/troubleshooting.md).
-STATUS_FIELDS = ("version", "pid", "started_at", "updated_at", "last_inventory_refresh", "inventory_sites",
-                 "inventory_devices", "inventory_changes", "activation", "last_queue_poll", "queue_cursor",
-                 "process_queue", "outbox_depth", "outbox_oldest", "requests_done", "requests_failed",
-                 "last_error", "outage_since")
+from agent.runtime.status import gather_status
 
 
 # -- status ----------------------------------------------------------------------------------
@@ -43,96 +37,6 @@ def status(app, check: bool, as_json: bool) -> None:
         raise CheckFailed(f"No zenithlink agent is running for the Dbsys folder {doc['dbsys_folder']}; start it "
                           "with 'zenithlink run', or as the system service ('zenithlink service install').",
                           code="NotRunning")
-
-
-def gather_status(app) -> dict[str, Any]:
-    """The status document: the status file's fields, brought up to date from the store."""
-    from dbsys import reports
-    from dbsys.status import read_status, status_path
-
-    settings = app.settings
-    folder = settings.dbsys_folder
-    running, pid = servicectl.agent_running(folder)
-    path = status_path(folder, settings.instance_id)
-    doc: dict[str, Any] = dict.fromkeys(STATUS_FIELDS)
-    doc.update({"running": running, "pid": pid, "config": str(app.config_path), "dbsys_folder": str(folder),
-                "instance_id": settings.instance_id, "status_file": str(path), "status_file_found": path.exists(),
-                "status_file_problem": None})
-    doc["process_queue"] = settings.process_queue
-    if path.exists():
-        try:
-            fields = read_status(path)
-        except (OSError, ValueError) as exc:
-            doc["status_file_problem"] = f"cannot read {path.name}: {exc}"
-        else:
-            doc.update({k: v for k, v in fields.items() if k in STATUS_FIELDS and k != "pid"})
-            # The status file outlives the agent; its pid only counts while the lock is held.
-            doc["pid"] = pid or (fields.get("pid") if running else None)
-    doc.update(_store_status(app))
-    from agent.sync.unlinked import unlinked_sites
-
-    found = unlinked_sites(settings, app.state) if Path(settings.database).is_file() else None
-    doc["unlinked_sites"] = found.count if found else None
-    doc["inventory_site_count"] = found.sites if found else None
-    queue_on = bool(settings.process_queue)
-    doc["unlinked_warning"] = found.sentence(queue_on=queue_on) if found and found.count else None
-    flag = app.psa_paused_by()
-    doc["psa_backend"] = settings.psa_backend
-    doc["psa_paused_by"] = str(flag) if flag else None
-    doc["inventory_files"] = _inventory_files(settings)
-    found = reports.list_reports(folder)
-    doc["error_reports"] = len(found)
-    doc["latest_error_report"] = found[0].name if found else None
-    return doc
-
-
-# Sync-state keys of the store that the service copies into the status file under the same name.
-_STATE_FIELDS = ("last_inventory_refresh", "inventory_sites", "inventory_devices", "inventory_changes", "activation",
-                 "last_queue_poll", "last_error")
-
-
-def _store_status(app) -> dict[str, Any]:
-    """Live figures from the store, when it exists (a fresh install has none: never create it).
-
-    The store is at least as fresh as the status file (the service writes the file from it), and
-    it answers after ``run --once`` or while no agent runs at all.
-    """
-    if not Path(app.settings.database).exists():
-        return {}
-    from agent.sync.requests import DUPLICATES_STATE
-
-    state = app.state
-    counts = state.request_counts()
-    live: dict[str, Any] = {"queue_cursor": state.feed_cursor, "outbox_depth": state.outbox_depth(),
-                            "outbox_oldest": state.oldest_pending_outbox(),
-                            # as in the status file: a queued request counts as processed
-                            "requests_done": counts.get("Done", 0) + counts.get("Queued", 0),
-                            "requests_failed": counts.get("Failed", 0) + int(state.get_state(DUPLICATES_STATE) or 0),
-                            "requests_queued": counts.get("Queued", 0),
-                            "activation_pending_since": state.get_state("activation_pending_since"),
-                            # cleared when Continuum answers again: absent in the store means none
-                            "outage_since": state.get_state("outage_since")}
-    for key in _STATE_FIELDS:
-        value = state.get_state(key)
-        if value is not None:
-            live[key] = int(value) if value.isdigit() else value
-    return live
-
-
-def _inventory_files(settings) -> dict[str, Any]:
-    from agent.sync.inventory.index import inventory_path
-    from dbsys import cmt
-
-    files = {}
-    for kind in ("sites", "devices"):
-        path = inventory_path(settings, kind)
-        try:
-            generated, count = cmt.inventory_header(path)
-        except (OSError, ValueError):
-            files[kind] = None
-        else:
-            files[kind] = {"file": path.name, "generated": generated, "count": count}
-    return files
 
 
 def _status_rows(doc: dict[str, Any]) -> list[tuple[str, Any]]:

@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import click
 
+from agent.cli.options import privileged_user_option
 from agent.cli.output import done
 from agent.cli.records_cmd import employees, groups
 from agent.sync import people
-
-user_option = click.option("--user", "user", envvar="ZENITHLINK_USER", default=None,
-                           help="Employee login with the Continuum Integration privilege (default: $ZENITHLINK_USER).")
 
 
 @employees.command("set-group")
 @click.argument("login")
 @click.argument("group")
-@user_option
+@privileged_user_option
 @click.pass_obj
 def employees_set_group(app, login: str, group: str, user: str | None) -> None:
     """Move employee LOGIN to privilege group GROUP."""
@@ -25,7 +23,7 @@ def employees_set_group(app, login: str, group: str, user: str | None) -> None:
 
 @employees.command("remove")
 @click.argument("login")
-@user_option
+@privileged_user_option
 @click.pass_obj
 def employees_remove(app, login: str, user: str | None) -> None:
     """Remove employee LOGIN (their web console password and sessions go with them)."""
@@ -35,7 +33,7 @@ def employees_remove(app, login: str, user: str | None) -> None:
 
 @groups.command("grant")
 @click.argument("group")
-@user_option
+@privileged_user_option
 @click.pass_obj
 def groups_grant(app, group: str, user: str | None) -> None:
     """Grant the Continuum Integration privilege to privilege group GROUP."""
@@ -46,7 +44,7 @@ def groups_grant(app, group: str, user: str | None) -> None:
 
 @groups.command("revoke")
 @click.argument("group")
-@user_option
+@privileged_user_option
 @click.pass_obj
 def groups_revoke(app, group: str, user: str | None) -> None:
     """Revoke the Continuum Integration privilege of privilege group GROUP."""

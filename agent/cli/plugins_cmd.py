@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import click
 
+from agent.cli.options import json_option
 from agent.cli.output import emit_json, table
 from agent.cli.readonly import read_only
 
 
 @click.command("plugins")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
+@json_option
 @click.pass_obj
 @read_only
 def plugins(app, as_json: bool) -> None:

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import click
 
+from agent.cli.options import json_option
 from agent.cli.output import done, emit_json, table
 from agent.errors import UsageError
+from agent.ports.psa import PsaAdministration
 from agent.ports.recid import is_rec_id
-
-json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
 
 
 @click.group("psa")
@@ -32,12 +33,7 @@ def probe(app, write_test: str | None, read_only: bool, as_json: bool) -> None:
     afterwards. Exit code 1 when a check fails or cannot be made."""
     if write_test and not is_rec_id(write_test, "account"):
         raise UsageError(f"--write-test {write_test!r} is not an account REC ID (CRD followed by 17 characters)")
-    psa = app.psa
-    run = getattr(psa, "probe", None)
-    if run is None:
-        raise UsageError(f"[RangerMSP] Backend={app.settings.psa_backend} has nothing to probe: the probe checks "
-                         "RangerMSP's DB API (Backend=rangermsp)")
-    findings = run(write_test=write_test, read_only=read_only)
+    findings = _administration(app, "the probe").probe(write_test=write_test, read_only=read_only)
     bad = [f for f in findings if f.verdict in ("failed", "not made")]
     if as_json:
         emit_json({"backend": app.settings.psa_backend, "findings": [f.as_dict() for f in findings],
@@ -52,12 +48,12 @@ def probe(app, write_test: str | None, read_only: bool, as_json: bool) -> None:
         sys.exit(1)
 
 
-def _rangermsp(app, what: str):
-    psa = app.psa
-    if not hasattr(psa, "map_employee"):
-        raise UsageError(f"[RangerMSP] Backend={app.settings.psa_backend} keeps its own employees: {what} is "
-                         "for Backend=rangermsp")
-    return psa
+def _administration(app: Any, what: str) -> PsaAdministration:
+    administration = app.psa.administration
+    if administration is None:
+        raise UsageError(f"[RangerMSP] Backend={app.settings.psa_backend} keeps its own employees and has no DB API "
+                         f"to check: {what} is for Backend=rangermsp")
+    return administration
 
 
 @psa_group.command("map-employee")
@@ -67,7 +63,7 @@ def _rangermsp(app, what: str):
 def map_employee(app, login: str, employee_rec_id: str) -> None:
     """Name RangerMSP employee EMPLOYEE_REC_ID as the manager wherever zenithlink names employee LOGIN."""
     login = app.state.get_employee(login)["login"]  # raises when there is no such employee
-    _rangermsp(app, "map-employee").map_employee(login, employee_rec_id)
+    _administration(app, "map-employee").map_employee(login, employee_rec_id)
     done(f"Employee {login} is RangerMSP employee {employee_rec_id}.")
 
 
@@ -76,7 +72,7 @@ def map_employee(app, login: str, employee_rec_id: str) -> None:
 @click.pass_obj
 def employees(app, as_json: bool) -> None:
     """The employees and the RangerMSP employee REC ID each is written as (unmapped: none)."""
-    mapped = dict(_rangermsp(app, "employees").employee_map())
+    mapped = dict(_administration(app, "employees").employee_map())
     rows = [(e["login"], mapped.get(e["login"], "")) for e in app.state.list_employees()]
     if as_json:
         emit_json([{"login": login, "rangermsp_rec_id": rec_id or None} for login, rec_id in rows])

@@ -6,13 +6,12 @@ from pathlib import Path
 
 import click
 
+from agent.cli.options import json_option, privileged_user_option
 from agent.cli.output import done, emit_json, table
 from agent.cli.readonly import read_only
 from agent.errors import PreconditionError, UsageError
 from agent.sync import accounts as accounts_core
 from agent.sync import lookup, record_import, records
-
-json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
 
 
 # -- accounts --------------------------------------------------------------------------------
@@ -85,8 +84,7 @@ def accounts_rename(app, rec_id: str, name: str) -> None:
 @accounts.command("merge")
 @click.argument("source")
 @click.argument("into")
-@click.option("--user", envvar="ZENITHLINK_USER", default=None,
-              help="Employee login with the Continuum Integration privilege (default: $ZENITHLINK_USER).")
+@privileged_user_option
 @click.pass_obj
 def accounts_merge(app, source: str, into: str, user: str | None) -> None:
     """Merge account SOURCE into INTO: site links, tickets and assets move; no relinking needed."""
@@ -140,8 +138,7 @@ def accounts_set_manager(app, rec_id: str, login: str | None, clear: bool) -> No
 
 @accounts.command("delete")
 @click.argument("rec_id")
-@click.option("--user", envvar="ZENITHLINK_USER", default=None,
-              help="Employee login with the Continuum Integration privilege (default: $ZENITHLINK_USER).")
+@privileged_user_option
 @click.pass_obj
 def accounts_delete(app, rec_id: str, user: str | None) -> None:
     """Delete account REC_ID; refused while it has tickets, assets or site links."""
@@ -367,7 +364,7 @@ def backup(app, path: Path, force: bool) -> None:
     if path.exists() and not force:
         raise PreconditionError(f"{path} exists already (an earlier backup?); name another file, or pass --force "
                                 "to overwrite it")
-    app.state.db.backup(path)
+    app.state.backup(path)
     done(f"Backup written to {path}.")
 
 

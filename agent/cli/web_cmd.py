@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from agent.cli import user_option
+from agent.cli.options import user_option
 from agent.cli.output import done
 from agent.cli.records_cmd import employees
 from agent.errors import UsageError

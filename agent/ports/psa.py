@@ -156,6 +156,20 @@ class Ticket:
                 "created_at": self.created_at, "history": [h.as_dict() for h in self.history]}
 
 
+class PsaAdministration(Protocol):
+    """What the backend of a real PSA offers its administrator beyond the port (``zenithlink psa``):
+    a check of the installation and the employees the agent's logins are written as."""
+
+    def probe(self, *, write_test: str | None = None, read_only: bool = False) -> list[Any]:
+        """Findings (``check``, ``verdict``, ``detail``, ``as_dict()``) on this installation."""
+
+    def map_employee(self, login: str, rec_id: str) -> None:
+        """Write the PSA's employee ``rec_id`` wherever the agent names employee ``login``."""
+
+    def employee_map(self) -> list[tuple[str, str]]:
+        """``(login, the PSA's employee REC ID)`` of every mapped employee."""
+
+
 @runtime_checkable
 class PsaStore(Protocol):
     """A PSA backend. Every method may raise the errors above; REC IDs are RangerMSP's."""
@@ -177,6 +191,11 @@ class PsaStore(Protocol):
     def restart_needed(self) -> PsaNeedsRestart | None:
         """Why only a new process can use the PSA again, or ``None``: the service stops with a
         failure code then, so that Windows' recovery actions start it again."""
+
+    @property
+    def administration(self) -> PsaAdministration | None:
+        """The PSA's own administration (``zenithlink psa``), or ``None`` for a backend that keeps
+        its employees itself (the embedded and in-memory PSAs)."""
 
     def keyed(self, key: str, *, external_id: str | None = None) -> AbstractContextManager[Any]:
         """Name the unit of work the writes inside belong to (a Continuum change, an outbox row, a

@@ -8,7 +8,6 @@ back) and the process exits within a few seconds.
 
 from __future__ import annotations
 
-import os
 import signal
 import threading
 import time
@@ -25,11 +24,12 @@ from agent.ports.psa import PsaNeedsRestart
 from agent.ports.times import now_iso
 from agent.reporting import report_failure
 from agent.runtime.lock import FolderLock
+from agent.runtime.status import file_fields
 from agent.sync.inbound.engine import InboundSync
 from agent.sync.inventory.refresh import InventoryJob, finish_publish
-from agent.sync.outage import SINCE_STATE, OutageTracker
+from agent.sync.outage import OutageTracker
 from agent.sync.outbound.sender import OutboxSender
-from agent.sync.requests import DUPLICATES_STATE, RequestProcessor, repair_results
+from agent.sync.requests import RequestProcessor, repair_results
 
 STATUS_EVERY_SECONDS = 15.0
 STOP_GRACE_SECONDS = 4.0
@@ -382,23 +382,7 @@ class Service:
 
     # -- status file -------------------------------------------------------------------------
     def status_fields(self, *, stopped: bool = False) -> dict:
-        store, settings = self.app.state, self.app.settings
-        counts = store.request_counts()
-        state = store.get_state
-        return {
-            "version": __version__, "pid": os.getpid(), "running": not stopped,
-            "started_at": self.started_at, "updated_at": now_iso(),
-            "last_inventory_refresh": state("last_inventory_refresh"),
-            "inventory_sites": state("inventory_sites"), "inventory_devices": state("inventory_devices"),
-            "inventory_changes": state("inventory_changes"), "activation": state("activation"),
-            "last_queue_poll": state("last_queue_poll"), "queue_cursor": store.feed_cursor,
-            "process_queue": bool(settings.process_queue), "outbox_depth": store.outbox_depth(),
-            "outbox_oldest": store.oldest_pending_outbox(),
-            "requests_done": counts.get("Done", 0) + counts.get("Queued", 0),
-            "requests_failed": counts.get("Failed", 0) + int(state(DUPLICATES_STATE) or 0),
-            "last_error": state("last_error"),
-            "outage_since": state(SINCE_STATE),
-        }
+        return file_fields(self.app, started_at=self.started_at, running=not stopped)
 
     def write_status(self, *, stopped: bool = False) -> None:
         from dbsys.status import status_path, write_status

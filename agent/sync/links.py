@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -19,28 +19,13 @@ from loguru import logger
 
 from agent import events
 from agent.errors import AlreadyLinked, NotFoundError, NotLinked, PreconditionError, UsageError, ZenithError
+from agent.hookspecs import APPLIED_VERDICTS, AccountPool, Suggestion
 from agent.sync import lookup, records
-from agent.sync.inventory import index as inventory_index
+from dbsys import inventory as inventory_index
 
 # The device children copied into an asset's own fields; every other non-empty one goes to its notes.
 _ASSET_FIELDS = ("Name", "SerialNumber", "Manufacturer")
 _KIND_WORD = {"sites": "site", "devices": "device"}
-
-
-@dataclass(frozen=True)
-class Suggestion:
-    """A PSA record that may be the one to link: ``score`` 0..100 (100 = the same name), ``reason``
-    why, and the matcher's ``verdict`` on it: ``exact``, ``strong`` (a bulk review links these two),
-    ``ambiguous`` (another candidate is as good), ``weak``, or ``""`` from a matcher that gives none."""
-
-    rec_id: str
-    name: str
-    score: float
-    reason: str
-    verdict: str = ""
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -94,9 +79,6 @@ class Listing:
 
 
 REVIEW_BY = ("auto", "serial", "name")
-# The verdicts a bulk review links without a person's choice; the matcher's (plugins/matcher.py).
-VERDICTS = ("exact", "strong", "ambiguous", "weak", "none")  # the matcher's, best first
-APPLIED_VERDICTS = VERDICTS[:2]
 CONTENDERS = 3
 
 
@@ -449,11 +431,11 @@ class LinksManager:
         return account
 
     # -- suggestions and search (R18; no privilege needed) ---------------------------------
-    def suggestion_accounts(self) -> list[tuple[str, str]]:
+    def suggestion_accounts(self) -> AccountPool:
         """The accounts suggestions are drawn from: auto-created ones are left out (merge them instead).
 
-        While the accounts do not change, the same list object is handed out again, so that a
-        matcher that indexes the list it is given (the built-in one does) indexes it once.
+        While the accounts do not change, the same pool is handed out again, so that a matcher
+        that indexes the accounts (the built-in one does) keeps its index on the pool and builds it once.
         """
         # Only a new, renamed or merged account changes the pool, and each changes the names too:
         # the light list of names tells whether the pool made last time still holds.
@@ -462,7 +444,7 @@ class LinksManager:
         last_names, last_pool = memo.get("last", (None, None))
         if last_names == names:
             return last_pool
-        pool = [(a.rec_id, a.name) for a in self.psa.list_accounts() if not a.auto_created]
+        pool = AccountPool((a.rec_id, a.name) for a in self.psa.list_accounts() if not a.auto_created)
         memo["last"] = (names, pool)  # one assignment: a reader in another thread sees both or neither
         return pool
 

@@ -54,14 +54,32 @@ UNEXPECTED_TRIES = 3
 BATCH = 200
 # fsync dominates the cost of a drop; many in flight at once share the journal commits.
 SETTLE_THREADS = 16
-# Results are written from the store under a lock per request, so a late "Queued" never
-# replaces the "Done" that the outbox sender wrote a moment before.
-_result_locks = [threading.Lock() for _ in range(64)]
-_move_locks = [threading.Lock() for _ in range(64)]
 
 
-def _lock_for(request_id: str) -> threading.Lock:
-    return _result_locks[hash(request_id) % len(_result_locks)]
+class FileLocks:
+    """The locks an agent's writers of request files share (one set per :class:`App`).
+
+    Results are written from the store under a lock per request, so a late "Queued" never
+    replaces the "Done" that the outbox sender wrote a moment before; a drop is moved under a
+    lock per file name, as two movers of one file could each leave a copy. Striped: 64 locks
+    serve every name.
+    """
+
+    STRIPES = 64
+
+    def __init__(self) -> None:
+        self._results = tuple(threading.Lock() for _ in range(self.STRIPES))
+        self._moves = tuple(threading.Lock() for _ in range(self.STRIPES))
+
+    @classmethod
+    def of(cls, app: Any) -> FileLocks:
+        return app.shared("request_file_locks", cls)
+
+    def result(self, request_id: str) -> threading.Lock:
+        return self._results[hash(request_id) % self.STRIPES]
+
+    def move(self, file_name: str) -> threading.Lock:
+        return self._moves[hash(file_name) % self.STRIPES]
 
 
 def _each(calls: list) -> None:
@@ -322,7 +340,7 @@ class RequestProcessor:
 
     def _move(self, path: Path, outcome: Outcome) -> None:
         # Two movers of one file could each leave a copy (link, link under "-1", unlink).
-        with _move_locks[hash(path.name) % len(_move_locks)]:
+        with FileLocks.of(self.app).move(path.name):
             try:
                 drops.move_to(path, self.failed_folder if outcome.failed else self.processed_folder)
             except FileNotFoundError:
@@ -333,7 +351,7 @@ class RequestProcessor:
                                exc)
 
     def _write(self, name: str, action: str, status: str, **kwargs: Any) -> None:
-        with _lock_for(name):
+        with FileLocks.of(self.app).result(name):
             results.write_result(self.results_folder, name, action, status, **kwargs)
 
     # -- housekeeping ----------------------------------------------------------------------
@@ -380,7 +398,7 @@ def repair_results(app) -> int:
 def write_request_result(app, request_id: str, *, name: str | None = None) -> Path | None:
     """(Re)write the result file of a request from the store's record of it."""
     folder = Path(app.settings.requests_folder) / "Results"
-    with _lock_for(request_id):
+    with FileLocks.of(app).result(request_id):
         row = app.state.request_seen(request_id)
         if row is None:
             return None

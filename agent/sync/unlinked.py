@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from agent.sync.inventory import index as inventory_index
+from dbsys import inventory as inventory_index
 
 SHOWN = 5
 

@@ -16,7 +16,7 @@ ISO = "%Y-%m-%dT%H:%M:%SZ"
 
 
 def _status(request: Request) -> dict:
-    from agent.cli.ops_cmd import gather_status
+    from agent.runtime.status import gather_status
     from dbsys import reports
 
     app = console_of(request).app

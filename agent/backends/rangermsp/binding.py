@@ -52,6 +52,7 @@ from agent.backends.rangermsp.status import (
     init_failed,
 )
 from agent.errors import ConfigError
+from dbsys.backoff import Backoff
 
 DLL_FOLDERS = (Path("ThirdParty") / "UserDev", Path("Server"))
 # The vendor's buffer sizes (S1 §4.5): a query answer starts at 16 KB, other answers at 64 KB,
@@ -61,6 +62,8 @@ MAX_RESPONSE_BYTES = 64 * 1024 * 1024
 MULTI_RECORDS = 100  # REC IDs per CmtGetMultiRecordDataByRecId call
 BUSY_RETRIES = 5
 BUSY_FIRST_DELAY = 0.05
+#: The waits between tries while the database is busy (1100): 0.05 s doubling, five retries.
+BUSY_BACKOFF = Backoff(BUSY_FIRST_DELAY, BUSY_FIRST_DELAY * 2 ** BUSY_RETRIES, "none")
 
 
 @dataclass
@@ -355,19 +358,17 @@ class DbApi:
 
     # -- the one back-off of this backend ------------------------------------------------------
     def _busy_retry(self, call: Callable[[], Any]) -> Any:
-        for attempt, delay in enumerate(backoff()):
+        for delay in BUSY_BACKOFF.delays(BUSY_RETRIES):
             try:
                 return call()
             except DbApiBusy:
-                if attempt == BUSY_RETRIES:
-                    raise
                 logger.debug("RangerMSP database busy (1100); retry in {:.2f} s", delay)
                 self._sleep(delay)
-        raise AssertionError("unreachable")
+        return call()
 
     def pause(self, attempt: int) -> None:
-        """Wait before the ``attempt``-th retry of a write (the same back-off as reads)."""
-        self._sleep(BUSY_FIRST_DELAY * 2 ** min(attempt, BUSY_RETRIES))
+        """Wait before the ``attempt``-th retry of a write (1 = first; the same back-off as reads)."""
+        self._sleep(BUSY_BACKOFF.delay(attempt))
 
     @contextmanager
     def counting(self) -> Iterator[Counter[str]]:
@@ -380,13 +381,6 @@ class DbApi:
 
 # Result codes that come with status 1 and are information, not failure (S1/S2 §4.5).
 _INFORMATIVE = frozenset({MORE_RECORDS, NO_RECORDS, TRUNCATED, BUFFER_TOO_SMALL_CODE})
-
-
-def backoff() -> Iterator[float]:
-    delay = BUSY_FIRST_DELAY
-    for _ in range(BUSY_RETRIES + 1):
-        yield delay
-        delay *= 2
 
 
 def _codes_of(text: str) -> str:

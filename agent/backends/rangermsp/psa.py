@@ -118,6 +118,11 @@ class RangerMspPsa:
     def restart_needed(self) -> PsaNeedsRestart | None:
         return self.api.restart_needed
 
+    @property
+    def administration(self) -> RangerMspPsa:
+        """The probe and the employee map (``zenithlink psa``)."""
+        return self
+
     @contextmanager
     def keyed(self, key: str, *, external_id: str | None = None) -> Iterator[None]:
         """Writes inside carry keys derived from ``key``; a ticket made inside keeps ``external_id``

@@ -34,13 +34,13 @@ from agent import events
 from agent.errors import ZenithError, describe
 from agent.ports.rmm import InventoryPage, InventoryRecord, RmmCredentialsRefused, RmmNotActivated
 from agent.reporting import report_failure
-from agent.sync.inventory.index import KEYS as KEY_TAG
-from agent.sync.inventory.index import inventory_path
 from agent.sync.inventory.publish import KINDS, complete, publish
 from agent.sync.outage import OutageTracker, is_outage
 from dbsys import cmt
 from dbsys.atomic import remove_quietly, temp_name
 from dbsys.fsops import FileInUse
+from dbsys.inventory import KEYS as KEY_TAG
+from dbsys.inventory import inventory_path
 from dbsys.timestamps import utc
 
 PAGE_SIZE = 1000
@@ -48,8 +48,6 @@ MAX_LISTED = 50
 
 Progress = Callable[[str, int, int, int], None]
 """``progress(kind, pages_done, items_done, total)`` after each page; ``total`` is -1 when unknown."""
-
-_refresh_lock = threading.Lock()
 
 
 @dataclass
@@ -142,7 +140,9 @@ def refresh(app, progress: Progress | None = None, *, page_size: int = PAGE_SIZE
     finals = inventory_paths(app.settings)
     folder = finals["sites"].parent
     folder.mkdir(parents=True, exist_ok=True)
-    with _refresh_lock:
+    # One refresh at a time per agent (the inventory worker, a reload, a command in the service's
+    # process); other processes are kept apart by the publish's lock file.
+    with app.shared("inventory_refresh", threading.Lock):
         complete(finals)  # a pair left mixed by an earlier publish is not compared against
         start = time.monotonic()
         generated = utc()

@@ -255,7 +255,7 @@ def _place(app, ticket, chosen: str | None = None) -> tuple[str, str | None]:
 
 
 def _device_site(app, device_id: str) -> str | None:
-    from agent.sync.inventory.index import device_record
+    from dbsys.inventory import device_record
 
     try:
         record = device_record(app.settings, device_id)

@@ -42,6 +42,7 @@ from agent.ports.times import now_iso, parse_stored_time, stored_time
 from agent.reporting import report_failure
 from agent.sync.outage import OutageTracker, is_outage
 from agent.sync.outbound.actions import ASSIGN, CLOSE, CREATE, NOTE, close_completed_tickets
+from dbsys.backoff import Backoff
 
 COMPLETED_SWEEP_SECONDS = 30.0
 SWEEP_LIMIT = 500
@@ -389,9 +390,7 @@ class OutboxSender:
                    item.ticket_rec_id, describe(exc), delay)
 
     def _backoff(self, attempt: int, retry_after: float | None) -> float:
-        ceiling = min(self.max_delay, self.base_delay * 2 ** min(attempt - 1, 30))
-        jittered = ceiling * (0.5 + 0.5 * self._rng())
-        return max(jittered, float(retry_after)) if retry_after else jittered
+        return Backoff(self.base_delay, self.max_delay, "equal", random=self._rng).delay(attempt, retry_after)
 
     def _write_result(self, item: OutboxItem) -> None:
         if not item.request_id:

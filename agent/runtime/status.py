@@ -1,0 +1,130 @@
+"""The agent's status, computed in one place for the status file, ``zenithlink status`` and the web console.
+
+The service writes :func:`file_fields` to ``ZenithStatus_<InstanceID>.xml`` (the fields of
+``docs/troubleshooting.md``); :func:`gather_status` is the fuller document the command line
+and the web console show: the status file's fields brought up to date from the store (which
+is at least as fresh as the file), whether an agent holds the folder lock, the inventory files,
+unlinked sites, the PSA's maintenance pause and the error reports. Only the presentation
+differs between them.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from agent import __version__
+from agent.ports.times import now_iso
+from agent.runtime.installers import agent_running
+from agent.sync.outage import SINCE_STATE
+from agent.sync.requests import DUPLICATES_STATE
+from dbsys import cmt, reports
+from dbsys.status import read_status, status_path
+
+if TYPE_CHECKING:
+    from agent.app import App
+    from agent.backends.embedded.state import StateStore
+    from config.loader import Settings
+
+# Fields of ZenithStatus_<InstanceID>.xml, in the file's order (docs/troubleshooting.md).
+STATUS_FIELDS = ("version", "pid", "running", "started_at", "updated_at", "last_inventory_refresh",
+                 "inventory_sites", "inventory_devices", "inventory_changes", "activation", "last_queue_poll",
+                 "queue_cursor", "process_queue", "outbox_depth", "outbox_oldest", "requests_done",
+                 "requests_failed", "last_error", "outage_since")
+
+# Sync-state keys of the store that are status fields under the same name.
+_STATE_FIELDS = ("last_inventory_refresh", "inventory_sites", "inventory_devices", "inventory_changes", "activation",
+                 "last_queue_poll", "last_error")
+
+
+def store_figures(state: StateStore) -> dict[str, Any]:
+    """The figures the state store holds; every key is present (``None`` when unknown)."""
+    counts = state.request_counts()
+    figures: dict[str, Any] = {
+        "queue_cursor": state.feed_cursor, "outbox_depth": state.outbox_depth(),
+        "outbox_oldest": state.oldest_pending_outbox(),
+        # a queued request counts as processed: its drop was accepted
+        "requests_done": counts.get("Done", 0) + counts.get("Queued", 0),
+        "requests_failed": counts.get("Failed", 0) + int(state.get_state(DUPLICATES_STATE) or 0),
+        "requests_queued": counts.get("Queued", 0),
+        "activation_pending_since": state.get_state("activation_pending_since"),
+        # cleared when Continuum answers again: absent in the store means none
+        "outage_since": state.get_state(SINCE_STATE)}
+    stored = state.get_states(_STATE_FIELDS)
+    for key in _STATE_FIELDS:
+        value = stored.get(key)
+        figures[key] = int(value) if value is not None and value.isdigit() else value
+    return figures
+
+
+def file_fields(app: App, *, started_at: str, running: bool = True) -> dict[str, Any]:
+    """The fields of the status file the running agent writes."""
+    figures = store_figures(app.state)
+    fields: dict[str, Any] = {key: figures.get(key) for key in STATUS_FIELDS}
+    fields.update({"version": __version__, "pid": os.getpid(), "running": running, "started_at": started_at,
+                   "updated_at": now_iso(), "process_queue": bool(app.settings.process_queue)})
+    return fields
+
+
+def gather_status(app: App) -> dict[str, Any]:
+    """The status document: the status file's fields, brought up to date from the store.
+
+    Only looks: a fresh install has no store and no status file, and none is created.
+    """
+    settings = app.settings
+    folder = settings.dbsys_folder
+    running, pid = agent_running(Path(folder))
+    path = status_path(folder, settings.instance_id)
+    doc: dict[str, Any] = dict.fromkeys(STATUS_FIELDS)
+    doc.update({"running": running, "pid": pid, "config": str(app.config_path), "dbsys_folder": str(folder),
+                "instance_id": settings.instance_id, "status_file": str(path), "status_file_found": path.exists(),
+                "status_file_problem": None, "process_queue": settings.process_queue})
+    if path.exists():
+        try:
+            fields = read_status(path)
+        except (OSError, ValueError) as exc:
+            doc["status_file_problem"] = f"cannot read {path.name}: {exc}"
+        else:
+            doc.update({k: v for k, v in fields.items() if k in STATUS_FIELDS and k not in ("pid", "running")})
+            # The status file outlives the agent; its pid only counts while the lock is held.
+            doc["pid"] = pid or (fields.get("pid") if running else None)
+    if Path(settings.database).exists():
+        figures = store_figures(app.state)
+        # A sync-state key the store does not have leaves the status file's value.
+        doc.update({k: v for k, v in figures.items() if v is not None or k not in _STATE_FIELDS})
+    doc.update(_linking(app))
+    paused = app.psa_paused_by()
+    doc["psa_backend"] = settings.psa_backend
+    doc["psa_paused_by"] = str(paused) if paused else None
+    doc["inventory_files"] = _inventory_files(settings)
+    found = reports.list_reports(folder)
+    doc["error_reports"] = len(found)
+    doc["latest_error_report"] = found[0].name if found else None
+    return doc
+
+
+def _linking(app: App) -> dict[str, Any]:
+    from agent.sync.unlinked import unlinked_sites
+
+    settings = app.settings
+    found = unlinked_sites(settings, app.state) if Path(settings.database).is_file() else None
+    return {"unlinked_sites": found.count if found else None,
+            "inventory_site_count": found.sites if found else None,
+            "unlinked_warning": found.sentence(queue_on=bool(settings.process_queue))
+            if found and found.count else None}
+
+
+def _inventory_files(settings: Settings) -> dict[str, Any]:
+    from dbsys.inventory import inventory_path
+
+    files: dict[str, Any] = {}
+    for kind in ("sites", "devices"):
+        path = inventory_path(settings, kind)
+        try:
+            generated, count = cmt.inventory_header(path)
+        except (OSError, ValueError):
+            files[kind] = None
+        else:
+            files[kind] = {"file": path.name, "generated": generated, "count": count}
+    return files
