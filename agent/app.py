@@ -216,8 +216,12 @@ class App:
 
         from dbsys.redact import redact
 
-        data = {k: redact(v) if isinstance(v, str) else v for k, v in event.data.items()}
-        self.pm.notify(replace(event, summary=redact(event.summary), data=data))
+        summary, data = redact(event.summary), event.data
+        cleaned = {k: redact(v) if isinstance(v, str) else v for k, v in data.items()}
+        # Raised for every ticket the inbound sync makes: a copy only when a secret was blanked.
+        if summary != event.summary or any(cleaned[k] is not v for k, v in data.items()):
+            event = replace(event, summary=summary, data=cleaned)
+        self.pm.notify(event)
 
     def keep_open_for(self, threads: list[threading.Thread]) -> None:
         """Leave the store, PSA and client open at :meth:`close` while any of ``threads`` runs (a
