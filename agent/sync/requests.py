@@ -325,12 +325,18 @@ class RequestProcessor:
         if written:
             fsync_folder(self.results_folder)
         _each([(lambda p=p, o=o: self._move(p, o)) for p, o in claimed])
+        # The moves likewise: each folder once for the batch (a crash before this only puts a
+        # drop back in the folder, where it is found taken and moved again).
+        if claimed:
+            moved_to = {self.failed_folder if o.failed else self.processed_folder for _p, o in claimed}
+            for folder in (*sorted(moved_to), self.folder):
+                fsync_folder(folder)
 
     def _move(self, path: Path, outcome: Outcome) -> None:
         # Two movers of one file could each leave a copy (link, link under "-1", unlink).
         with _move_locks[hash(path.name) % len(_move_locks)]:
             try:
-                drops.move_to(path, self.failed_folder if outcome.failed else self.processed_folder)
+                drops.move_to(path, self.failed_folder if outcome.failed else self.processed_folder, sync=False)
             except FileNotFoundError:
                 pass  # moved by someone else meanwhile; the result stands
             except FileInUse as exc:
