@@ -15,8 +15,6 @@ import unicodedata
 from collections.abc import Iterable
 from typing import Any
 
-from rapidfuzz import fuzz, process
-
 from agent.hookspecs import hookimpl
 from agent.sync.links import Suggestion
 from plugins import _name_evidence as evidence
@@ -85,6 +83,8 @@ def _serial_key(serial: str) -> str:
 
 
 def _reason(query: str, candidate: str) -> str:
+    from rapidfuzz import fuzz
+
     if query == candidate:
         return SAME_NAME
     if fuzz.token_set_ratio(query, candidate, processor=None) == 100:
@@ -112,6 +112,8 @@ class NameIndex:
         """Indexed words equal or close to ``word`` (typos; same first letter)."""
         near = self._near_cache.get(word)
         if near is None:
+            from rapidfuzz import fuzz, process
+
             near = [word] if word in self.postings else []
             if len(word) >= 4:
                 pool = self._by_initial.get(word[0], [])
@@ -137,6 +139,9 @@ class NameIndex:
 
     def rank(self, queries: Iterable[str], limit: int) -> list[tuple[int, float, str]]:
         """``(index, score, reason)`` of the best ``limit`` names for any of ``queries``, best first."""
+        # rapidfuzz is imported on first use: every command that loads the plugins would pay for it.
+        from rapidfuzz import fuzz, process
+
         best: dict[int, tuple[float, str]] = {}
         for query in dict.fromkeys(self.normalise(raw) for raw in queries):
             if not query:

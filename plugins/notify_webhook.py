@@ -19,14 +19,17 @@ import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-import httpx
 from loguru import logger
 
 from agent import logs
 from agent.errors import ConfigError
 from plugins._notify_common import NotifierSlot, Worker, parse_events, parse_number
+
+if TYPE_CHECKING:
+    import httpx
 
 DEFAULT_ENABLED = False
 NAME = "notify_webhook"
@@ -116,6 +119,8 @@ class WebhookNotifier:
 
     def _attempt(self, body: bytes, headers: dict[str, str]) -> tuple[float | None, str | None]:
         """``(None, None)`` when delivered; else ``(retry_after or 0 to retry | None to give up, why)``."""
+        import httpx  # imported on first use: every command that loads the plugins would pay for it
+
         try:
             response = self._http().post(self.config.url, content=body, headers=headers)
         except httpx.HTTPError as exc:
@@ -132,6 +137,8 @@ class WebhookNotifier:
         return delay * random.uniform(0.5, 1.0)
 
     def _http(self) -> httpx.Client:
+        import httpx
+
         if self._client is None:
             self._client = httpx.Client(timeout=self.config.timeout, follow_redirects=False)
         return self._client

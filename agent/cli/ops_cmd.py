@@ -99,7 +99,7 @@ def _store_status(app) -> dict[str, Any]:
     """
     if not Path(app.settings.database).exists():
         return {}
-    from agent.sync.requests import DUPLICATES_STATE
+    from agent.ports.state import DUPLICATES_STATE
 
     state = app.state
     counts = state.request_counts()

@@ -21,6 +21,7 @@ from loguru import logger
 from agent import __version__, events, logs
 from agent.app import App, load_for_service
 from agent.errors import CheckFailed, ConfigError, ZenithError, describe
+from agent.ports.state import DUPLICATES_STATE
 from agent.ports.times import now_iso
 from agent.reporting import report_failure
 from agent.runtime.lock import FolderLock
@@ -28,7 +29,7 @@ from agent.sync.inbound.engine import InboundSync
 from agent.sync.inventory.refresh import InventoryJob, finish_publish
 from agent.sync.outage import SINCE_STATE, OutageTracker
 from agent.sync.outbound.sender import OutboxSender
-from agent.sync.requests import DUPLICATES_STATE, RequestProcessor, repair_results
+from agent.sync.requests import RequestProcessor, repair_results
 
 STATUS_EVERY_SECONDS = 15.0
 STOP_GRACE_SECONDS = 4.0

@@ -37,6 +37,7 @@ from typing import Any
 from loguru import logger
 
 from agent.errors import ZenithError, code_of, describe, sentence
+from agent.ports.state import DUPLICATES_STATE
 from agent.reporting import report_failure
 from agent.sync.outbound import actions
 from dbsys import drops, results
@@ -367,9 +368,6 @@ class RequestProcessor:
             self.process(set())
         except Exception:  # noqa: BLE001 - a timer thread must not die noisily
             logger.exception("re-checking request drops failed")
-
-
-DUPLICATES_STATE = "requests_failed_duplicate_id"
 
 
 def repair_results(app) -> int:
