@@ -39,8 +39,10 @@ _IGNORED_EVENTS = {EVENT_TYPE_OPENED, EVENT_TYPE_CLOSED_NO_WRITE}
 # closed unwritten, deleted: every drop the agent reads and moves away makes those) is not even
 # asked of the kernel: under a burst of drops watchdog pairs its events by scanning a queue
 # that grows with them, and that scan took the interpreter from the intake and the sender.
-_CANDIDATE_EVENTS: list[type[FileSystemEvent]] = [FileCreatedEvent, FileModifiedEvent, FileMovedEvent,
-                                                  FileClosedEvent]
+# Where closes are reported, a write in place ends with one, so its every write (modified) need
+# not be heard either.
+_CANDIDATE_EVENTS: list[type[FileSystemEvent]] = [FileCreatedEvent, FileMovedEvent, FileClosedEvent]
+_CANDIDATE_EVENTS_WITHOUT_CLOSES: list[type[FileSystemEvent]] = [*_CANDIDATE_EVENTS, FileModifiedEvent]
 # A steady stream of events must not postpone the callback for ever.
 _MAX_BATCH_WAIT = 1.0
 _POLL_SECONDS = 2.0
@@ -165,7 +167,7 @@ class FolderWatcher(_Worker):
 
     def start(self) -> FolderWatcher:
         self.folder.mkdir(parents=True, exist_ok=True)
-        self._observe(self.folder, _CANDIDATE_EVENTS)
+        self._observe(self.folder, _CANDIDATE_EVENTS if self._on_complete else _CANDIDATE_EVENTS_WITHOUT_CLOSES)
         logging.getLogger(_WATCHDOG_LOGGER).addHandler(self._overflow)
         return super().start()
 
