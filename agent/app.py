@@ -132,6 +132,9 @@ class App:
 
     @property
     def pm(self) -> PluginManager:
+        built: PluginManager | None = self._members.get("pm")
+        if built is not None:  # asked for every event the inbound sync raises: no import statement then
+            return built
         # Imported on first use: finding the installed plugins (entry points) is the dearest part
         # of a command's start, and status or a listing never calls a hook.
         from agent.plugins import get_plugin_manager
@@ -231,11 +234,12 @@ class App:
 
         from dbsys.redact import redact
 
-        summary, data = redact(event.summary), event.data
-        cleaned = {k: redact(v) if isinstance(v, str) else v for k, v in data.items()}
-        # Raised for every ticket the inbound sync makes: a copy only when a secret was blanked.
-        if summary != event.summary or any(cleaned[k] is not v for k, v in data.items()):
-            event = replace(event, summary=summary, data=cleaned)
+        # Raised for every ticket the inbound sync makes: its texts are looked at together (a
+        # secret in any of them is in the whole), and only an event that holds one is copied.
+        whole = "\x00".join([event.summary, *(v for v in event.data.values() if isinstance(v, str))])
+        if redact(whole) != whole:
+            event = replace(event, summary=redact(event.summary),
+                            data={k: redact(v) if isinstance(v, str) else v for k, v in event.data.items()})
         self.pm.notify(event)
 
     def keep_open_for(self, threads: list[threading.Thread]) -> None:

@@ -591,6 +591,8 @@ def test_no_secret_reaches_the_store_or_a_notifier(tmp_path):
         assert TEST_PSG not in app.state.request_seen("r-1")["error_message"]
         assert heard and TEST_PSG not in heard[0].summary and TEST_PSG not in heard[0].data["why"]
         assert heard[0].data["count"] == 3
+        app.notify(Event(TICKET_CREATED, "Continuum ticket 7 became PSA ticket TKT1", {"site_name": leak}))
+        assert TEST_PSG not in heard[1].data["site_name"] and heard[1].summary.endswith("TKT1")
     finally:
         app.close()
 
