@@ -80,6 +80,7 @@ class PageApplier:
         self._remembered: dict[str, str] = {}
         self.new_links: list[tuple[str, str]] = []
         self._lookups: dict[str, Callable[[str], dict[str, str] | None]] = {}
+        self._account_names: dict[str, str] = {}
 
     def finish(self) -> None:
         """Write what the page remembered of its tickets; call once, inside the page's transaction."""
@@ -188,9 +189,17 @@ class PageApplier:
         site = self._record("sites", ticket.site_code) if ticket.site_code else None
         # Names beside the REC IDs: a person reading the alert knows the customer, not its REC ID.
         return _event(events.TICKET_CREATED, f"Continuum ticket {ticket.ticket_id} became PSA ticket {rec_id}",
-                      ticket, rec_id, account_rec_id=account, account_name=psa.get_account(account).name,
+                      ticket, rec_id, account_rec_id=account, account_name=self._account_name(account),
                       asset_rec_id=asset, manager=manager, title=ticket.title,
                       site_name=(site or {}).get("Name"), device_name=(device or {}).get("Name"))
+
+    def _account_name(self, rec_id: str) -> str:
+        # Hooks cannot rename an account (the view they get has no rename), so a name read once
+        # holds for the page: a page's tickets share a few accounts.
+        name = self._account_names.get(rec_id)
+        if name is None:
+            name = self._account_names[rec_id] = self.psa.get_account(rec_id).name
+        return name
 
     def _device(self, device_id: str) -> dict[str, str] | None:
         return self._record("devices", device_id)
