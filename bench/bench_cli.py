@@ -2,8 +2,9 @@
 bare ``python -c pass`` measured in the same run (medians of ``RUNS``).
 
 Every script, monitoring probe and test pays a command's start; a command should load only what
-it uses. The folder is a real one: an INI, a store, a sites file of 50 sites (written once,
-before the clock). Target: each command ≤ 6× the bare interpreter.
+it uses. The folder is a real one, as a stopped agent leaves it: an INI, a store, the folder's
+lock file, a sites file of 50 sites (written once, before the clock). Target: each command ≤ 6×
+the bare interpreter.
 """
 
 from __future__ import annotations
@@ -26,8 +27,10 @@ _ENTRY = "import sys; from agent.cli import main; main(sys.argv[1:])"
 
 
 def _folder(root: Path) -> Path:
-    """An INI with a PSG and a ContinuumURL, its store created, a sites file of 50 sites."""
+    """A folder an agent has run on and stopped: an INI with a PSG and a ContinuumURL, its store,
+    its lock file (left behind, as a stopped agent leaves it), a sites file of 50 sites."""
     from agent.app import App
+    from agent.runtime.lock import FolderLock
     from dbsys import cmt
 
     ini = root / "CmtZenithLink.ini"
@@ -36,6 +39,8 @@ def _folder(root: Path) -> Path:
     try:
         app.state  # noqa: B018 - the store, created as the agent's first start creates it
         settings = app.settings
+        with FolderLock(settings.dbsys_folder):
+            pass
         sites = ([("SiteCode", f"S{n:03d}"), ("Name", f"Site {n}")] for n in range(50))
         cmt.write_inventory(cmt.sites_path(settings.dbsys_folder, settings.instance_id), "sites", sites,
                             datetime.now(timezone.utc))
