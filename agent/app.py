@@ -12,7 +12,7 @@ import threading
 from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from loguru import logger
 
@@ -20,12 +20,17 @@ from agent import logs
 from agent.backends.embedded import StateStore
 from agent.backends.embedded.migrations import MIGRATIONS
 from agent.errors import AlreadyRunning, ConfigError, StoreError
-from agent.plugins import PluginManager, get_plugin_manager
 from agent.ports.psa import PsaStore, PsaView
-from agent.ports.rmm import RmmClient
-from agent.runtime.lock import FolderLock
 from agent.sync import records
 from config.loader import REQUIRED_FOR_CONTINUUM, InvalidConfig, Settings, default_config_path, load_settings
+
+if TYPE_CHECKING:
+    from agent.plugins import PluginManager
+    from agent.ports.rmm import RmmClient
+    from agent.runtime.lock import FolderLock
+
+#: The PSA backends that keep RangerMSP's maintenance flag (agent.backends.rangermsp.installation_folder).
+RANGERMSP_BACKENDS = ("rangermsp", "rangermsp-simulator")
 
 T = TypeVar("T")
 
@@ -47,6 +52,8 @@ def load_for_service(path: Path) -> Settings:
     PSG and ContinuumURL are set, every enabled plugin accepts its settings (checked, not
     configured: nothing running changes) and both ``Backend=`` names are offered by a plugin.
     """
+    from agent.plugins import get_plugin_manager
+
     settings = load(path, require=REQUIRED_FOR_CONTINUUM)
     pm = get_plugin_manager(settings, configure=False)
     _backend(pm.hook.zenith_psa_backends(), settings.psa_backend, "RangerMSP")
@@ -128,6 +135,13 @@ class App:
 
     @property
     def pm(self) -> PluginManager:
+        built: PluginManager | None = self._members.get("pm")
+        if built is not None:  # asked for every event the inbound sync raises: no import statement then
+            return built
+        # Imported on first use: finding the installed plugins (entry points) is the dearest part
+        # of a command's start, and status or a listing never calls a hook.
+        from agent.plugins import get_plugin_manager
+
         return self._member("pm", lambda: get_plugin_manager(self.settings, extra=self._extra_plugins, app=self))
 
     @property
@@ -148,6 +162,8 @@ class App:
     def psa_paused_by(self) -> Path | None:
         """RangerMSP's maintenance flag (``CRMStop.ini``) that pauses every PSA write now, or ``None``;
         read from the files alone, without opening the backend (``status`` must not load DLLs)."""
+        if self.settings.psa_backend not in RANGERMSP_BACKENDS:
+            return None  # only RangerMSP has the flag: the binding is not imported for the others
         from agent.backends.rangermsp import paused_by
 
         return paused_by(self.settings)
@@ -187,6 +203,8 @@ class App:
             # while no service runs (an older service would go on writing the old schema).
             if self.owns_folder:
                 return
+            from agent.runtime.lock import FolderLock
+
             lock = FolderLock(self.settings.dbsys_folder)
             try:
                 lock.acquire()
@@ -219,8 +237,13 @@ class App:
 
         from dbsys.redact import redact
 
-        data = {k: redact(v) if isinstance(v, str) else v for k, v in event.data.items()}
-        self.pm.notify(replace(event, summary=redact(event.summary), data=data))
+        # Raised for every ticket the inbound sync makes: its texts are looked at together (a
+        # secret in any of them is in the whole), and only an event that holds one is copied.
+        whole = "\x00".join([event.summary, *(v for v in event.data.values() if isinstance(v, str))])
+        if redact(whole) != whole:
+            event = replace(event, summary=redact(event.summary),
+                            data={k: redact(v) if isinstance(v, str) else v for k, v in event.data.items()})
+        self.pm.notify(event)
 
     def keep_open_for(self, threads: list[threading.Thread]) -> None:
         """Leave the store, PSA and client open at :meth:`close` while any of ``threads`` runs (a

@@ -7,8 +7,6 @@ redaction covers exception text too; ``diagnose`` is off so local variables neve
 from __future__ import annotations
 
 import io
-import logging
-import logging.handlers
 import os
 import sys
 import threading
@@ -52,6 +50,11 @@ def redact(text: str) -> str:
 
 class _RotatingSink:
     def __init__(self, path: Path) -> None:
+        # Imported here: only the service and the commands given a log folder write files, and
+        # logging.handlers (sockets, pickle, queues) costs every command's start otherwise.
+        import logging
+        import logging.handlers
+
         path.parent.mkdir(parents=True, exist_ok=True)
         self._handler = logging.handlers.RotatingFileHandler(
             path, maxBytes=10 * 1024 * 1024, backupCount=10, encoding="utf-8")
@@ -59,6 +62,8 @@ class _RotatingSink:
         self._handler.setFormatter(logging.Formatter("%(message)s"))
 
     def __call__(self, message: str) -> None:
+        import logging
+
         self._handler.emit(logging.makeLogRecord({"msg": redact(str(message)), "levelno": 20}))
 
     def close(self) -> None:

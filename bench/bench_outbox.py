@@ -20,12 +20,27 @@ call is measured too, on a store half-drained (half the rows finished, half pend
 the pool against one at a time with the sandbox answering every request 20 ms late, as a
 Continuum across the internet would.
 Target: ≥ 200 effects/s at 20,000, and about the same cost per delivery at 2,000 and 20,000.
+
+The burst mode (``BURST`` drops) runs the agent as it runs in production: ``zenithlink run`` in a
+process of its own, the sandbox in another, and this process dropping ``BURST`` AddNote request
+files over the same 20 linked tickets into its requests folder as fast as it can (write, then
+rename). Intake and sending then share the agent's process, its store's writer and its
+interpreter lock. The figure is the time from the last drop until every note is in Continuum,
+each exactly once (counted in the sandbox's ledger by idempotency key), beside the rate at
+which the same sandbox takes the same notes from four client threads of this process.
+Target: every note in Continuum within 120 s of the last drop.
 """
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import tempfile
+import threading
 import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from bench.common import RemoteSandbox, Table, stopwatch
@@ -33,6 +48,11 @@ from bench.common import RemoteSandbox, Table, stopwatch
 TICKETS = 20
 BASELINE_SECONDS = 30.0
 LATENCY_MS = 20
+BURST = 20_000
+BURST_TARGET_SECONDS = 120.0
+#: How long the burst waits for its last note before it gives up and reports what arrived.
+BURST_PATIENCE_SECONDS = 300.0
+DIRECT_THREADS = 4
 
 # The pick-next query of schema 7 and before, kept here only to measure against.
 OLD_DUE_OUTBOX = (
@@ -122,6 +142,126 @@ def _run(total: int, workers: int, *, before: bool = False, budget: float | None
             return applied / seconds
         finally:
             app.close()
+
+
+def _burst_env(folder: Path, sandbox: RemoteSandbox) -> tuple[Path, list[str], list[str]]:
+    """A folder the agent runs on: its INI, 20 linked tickets; (INI, PSA tickets, Continuum tickets)."""
+    app = _app(folder, sandbox.url)
+    try:
+        app.state.add_employee("jsmith", "Jane Smith", "Full")
+        tickets, continuum = [], []
+        for n in range(TICKETS):
+            opened = sandbox.admin("POST", "/tickets", {"title": f"ticket {n}"})
+            rec_id = app.psa.add_ticket(app.psa.add_account(f"Client {n}"), f"ticket {n}")
+            app.state.link_ticket(opened["ticket_id"], rec_id, acked=True)
+            tickets.append(rec_id)
+            continuum.append(opened["ticket_id"])
+        return app.config_path, tickets, continuum
+    finally:
+        app.close()
+
+
+def _drop_burst(requests: Path, tickets: list[str], total: int) -> None:
+    """``total`` AddNote drops, as another program drops them: each written, then renamed into place."""
+    for n in range(total):
+        name = f"burst-{n}"
+        body = (f'<ZenithRequest id="{name}" action="AddNote" user="jsmith"><TicketRecID>{tickets[n % TICKETS]}'
+                f"</TicketRecID><Note>burst note {n}</Note></ZenithRequest>")
+        tmp = requests / f".{name}.tmp"
+        tmp.write_text(body, encoding="utf-8")
+        os.replace(tmp, requests / f"{name}.xml")
+
+
+def _notes_in_continuum(sandbox: RemoteSandbox) -> Counter[str]:
+    """How many times each idempotency key was applied as a note."""
+    return Counter(e["idempotency_key"] for e in sandbox.admin("GET", "/ledger") if e["action"] == "note")
+
+
+def _burst(total: int) -> tuple[float, int, float]:
+    """(seconds from the last drop until every note is in Continuum, or ``inf``; notes there
+    ``BURST_TARGET_SECONDS`` after the last drop; notes per second from the first drop to the last note)."""
+    with tempfile.TemporaryDirectory() as tmp, RemoteSandbox(psg="bench", seed=1, sites=5, devices=20) as sb:
+        folder = Path(tmp)
+        config, tickets, _ = _burst_env(folder, sb)
+        requests = folder / "Dbsys" / "ZenithRequests"
+        requests.mkdir(parents=True, exist_ok=True)
+        code = "import sys; from agent.cli import main; main(sys.argv[1:])"
+        agent = subprocess.Popen([sys.executable, "-c", code, "--config", str(config), "run"],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            _wait_for(lambda: any(folder.glob("Dbsys/ZenithStatus_*.xml")), 60, "the agent to start")
+            started = time.perf_counter()
+            _drop_burst(requests, tickets, total)
+            last_drop = time.perf_counter()
+            at_target: int | None = None
+            while True:
+                notes = _notes_in_continuum(sb)
+                waited = time.perf_counter() - last_drop
+                if at_target is None and waited >= BURST_TARGET_SECONDS:
+                    at_target = len(notes)
+                if len(notes) >= total or waited > BURST_PATIENCE_SECONDS or agent.poll() is not None:
+                    break
+                time.sleep(1.0)
+            done = time.perf_counter()
+            twice = [key for key, times in notes.items() if times > 1]
+            if twice:
+                raise RuntimeError(f"{len(twice)} note(s) applied more than once in Continuum, e.g. {twice[0]}")
+            if len(notes) < total:
+                return float("inf"), at_target if at_target is not None else len(notes), len(notes) / (done - started)
+            return done - last_drop, at_target if at_target is not None else total, total / (done - started)
+        finally:
+            agent.terminate()
+            agent.wait(timeout=30)
+
+
+def _direct(total: int) -> float:
+    """Notes per second the sandbox takes from ``DIRECT_THREADS`` client threads, no agent."""
+    from agent.backends.continuum.client import ContinuumClient
+
+    with RemoteSandbox(psg="bench", seed=1, sites=5, devices=20) as sb:
+        targets = [sb.admin("POST", "/tickets", {"title": f"ticket {n}"})["ticket_id"] for n in range(TICKETS)]
+        counter = iter(range(total))
+        lock = threading.Lock()
+
+        def send(client: ContinuumClient) -> None:
+            while True:
+                with lock:
+                    n = next(counter, None)
+                if n is None:
+                    return
+                client.add_note(targets[n % TICKETS], f"direct note {n}", "jsmith", idempotency_key=f"direct-{n}")
+
+        clients = [ContinuumClient(sb.url, "bench") for _ in range(DIRECT_THREADS)]
+        try:
+            with stopwatch() as took, ThreadPoolExecutor(DIRECT_THREADS) as pool:
+                list(pool.map(send, clients))
+        finally:
+            for client in clients:
+                client.close_connection()
+        assert len(_notes_in_continuum(sb)) == total
+        return total / took[0]
+
+
+def _wait_for(condition, seconds: float, what: str) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"gave up waiting for {what} after {seconds:.0f} s")
+        time.sleep(0.05)
+
+
+def burst_table(quick: bool = False) -> Table:
+    """The burst mode alone: ``python -m bench outbox_burst``."""
+    total = 2_000 if quick else BURST
+    table = Table(f"outbox during intake: {total:,} AddNote drops over {TICKETS} tickets into a running agent")
+    seconds, at_target, rate = _burst(total)
+    direct = _direct(total)
+    table.add("s from last drop to every note in Continuum", seconds, "s", higher_is_better=False,
+              target=f"<= {BURST_TARGET_SECONDS:.0f} s, each note once")
+    table.add(f"notes in Continuum {BURST_TARGET_SECONDS:.0f} s after the last drop", at_target, "notes",
+              target=f"{total:,}")
+    table.add(f"notes/s, first drop to last note, vs {DIRECT_THREADS} client threads", rate, "1/s", baseline=direct)
+    return table
 
 
 def _pick_ms(total: int, *, before: bool) -> float:

@@ -53,10 +53,14 @@ def fsync_folder(folder: str | os.PathLike[str]) -> None:
 
 
 @contextmanager
-def atomic_writer(path: str | os.PathLike[str], *, mode: int = _FILE_MODE) -> Iterator[BinaryIO]:
+def atomic_writer(path: str | os.PathLike[str], *, mode: int = _FILE_MODE,
+                  sync_folder: bool = True) -> Iterator[BinaryIO]:
     """Yield a binary file (opened read-write, seekable); on clean exit it replaces ``path``.
 
-    ``mode`` (before the umask) is for a file only its owner may read (``0o600``: the INI)."""
+    ``mode`` (before the umask) is for a file only its owner may read (``0o600``: the INI).
+    ``sync_folder=False`` leaves the folder's fsync to the caller, who writes many files into
+    one folder and makes their renames durable with one :func:`fsync_folder` (the file's own
+    data is fsynced before the rename either way)."""
     final = Path(path)
     tmp = final.with_name(temp_name(final.name))
     fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), mode)
@@ -69,12 +73,14 @@ def atomic_writer(path: str | os.PathLike[str], *, mode: int = _FILE_MODE) -> It
     except BaseException:
         remove_quietly(tmp)
         raise
-    fsync_folder(final.parent)
+    if sync_folder:
+        fsync_folder(final.parent)
 
 
-def atomic_write(path: str | os.PathLike[str], data: bytes, *, mode: int = _FILE_MODE) -> None:
-    """Write ``data`` to ``path`` atomically (``mode``: see :func:`atomic_writer`)."""
-    with atomic_writer(path, mode=mode) as fh:
+def atomic_write(path: str | os.PathLike[str], data: bytes, *, mode: int = _FILE_MODE,
+                 sync_folder: bool = True) -> None:
+    """Write ``data`` to ``path`` atomically (``mode``, ``sync_folder``: see :func:`atomic_writer`)."""
+    with atomic_writer(path, mode=mode, sync_folder=sync_folder) as fh:
         fh.write(data)
 
 

@@ -241,12 +241,14 @@ def request_files(folder: str | os.PathLike[str]) -> list[Path]:
     return [p for _m, _n, p in sorted(found)]
 
 
-def move_to(path: str | os.PathLike[str], dest_folder: str | os.PathLike[str]) -> Path:
+def move_to(path: str | os.PathLike[str], dest_folder: str | os.PathLike[str], *, sync: bool = True) -> Path:
     """Move ``path`` into ``dest_folder`` (created if needed) and return the new path.
 
     An existing file is never overwritten: ``name-1.xml``, ``name-2.xml``, … are tried. The
     file is never left in both folders: when it cannot be moved (another program holds it
     through every try) it stays where it was and :class:`dbsys.fsops.FileInUse` is raised.
+    ``sync=False`` leaves making the move durable (both folders' fsync) to the caller, who
+    moves many files and syncs each folder once.
     """
     src = Path(path)
     dest_folder = Path(dest_folder)
@@ -254,8 +256,9 @@ def move_to(path: str | os.PathLike[str], dest_folder: str | os.PathLike[str]) -
     for n in range(10_000):
         target = dest_folder / (src.name if n == 0 else f"{src.stem}-{n}{src.suffix}")
         if fsops.move_exclusive(src, target):
-            fsync_folder(dest_folder)
-            fsync_folder(src.parent)
+            if sync:
+                fsync_folder(dest_folder)
+                fsync_folder(src.parent)
             return target
     raise FileExistsError(errno.EEXIST, f"no free name for {src.name} in {dest_folder}; "
                           f"empty that folder", str(dest_folder))

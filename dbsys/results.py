@@ -36,8 +36,10 @@ def result_name(request_id: str) -> str:
 def write_result(results_folder: str | os.PathLike[str], request_id: str, action: str, status: str, *,
                  at: datetime | None = None, continuum_ticket_id: str | None = None,
                  error_code: str | None = None, error_message: str | None = None,
-                 extra: dict[str, str] | None = None) -> Path:
-    """Write (or replace) the result of one request, atomically; return its path."""
+                 extra: dict[str, str] | None = None, sync_folder: bool = True) -> Path:
+    """Write (or replace) the result of one request, atomically; return its path.
+
+    ``sync_folder=False``: the caller makes the rename durable (see :func:`dbsys.atomic.atomic_writer`)."""
     if status not in STATUSES:
         raise ValueError(f"result status must be one of {', '.join(STATUSES)}, not {status!r}")
     if status == "Failed" and not (error_code and error_message):
@@ -54,7 +56,8 @@ def write_result(results_folder: str | os.PathLike[str], request_id: str, action
     folder = Path(results_folder)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / result_name(request_id)
-    atomic_write(path, etree.tostring(root, xml_declaration=True, encoding="utf-8", pretty_print=True))
+    atomic_write(path, etree.tostring(root, xml_declaration=True, encoding="utf-8", pretty_print=True),
+                 sync_folder=sync_folder)
     return path
 
 

@@ -22,6 +22,10 @@ from watchdog.events import (
     EVENT_TYPE_CLOSED_NO_WRITE,
     EVENT_TYPE_MOVED,
     EVENT_TYPE_OPENED,
+    FileClosedEvent,
+    FileCreatedEvent,
+    FileModifiedEvent,
+    FileMovedEvent,
     FileSystemEvent,
     FileSystemEventHandler,
 )
@@ -31,6 +35,14 @@ from dbsys import host
 from dbsys.atomic import is_temp_name
 
 _IGNORED_EVENTS = {EVENT_TYPE_OPENED, EVENT_TYPE_CLOSED_NO_WRITE}
+# What can make a file a candidate, or say that its writer is done with it. The rest (opened,
+# closed unwritten, deleted: every drop the agent reads and moves away makes those) is not even
+# asked of the kernel: under a burst of drops watchdog pairs its events by scanning a queue
+# that grows with them, and that scan took the interpreter from the intake and the sender.
+# Where closes are reported, a write in place ends with one, so its every write (modified) need
+# not be heard either.
+_CANDIDATE_EVENTS: list[type[FileSystemEvent]] = [FileCreatedEvent, FileMovedEvent, FileClosedEvent]
+_CANDIDATE_EVENTS_WITHOUT_CLOSES: list[type[FileSystemEvent]] = [*_CANDIDATE_EVENTS, FileModifiedEvent]
 # A steady stream of events must not postpone the callback for ever.
 _MAX_BATCH_WAIT = 1.0
 _POLL_SECONDS = 2.0
@@ -74,9 +86,10 @@ class _Worker:
         self._thread = threading.Thread(target=self._run_safely, name=name, daemon=True)
         self._observer = None
 
-    def _observe(self, folder: Path) -> None:
+    def _observe(self, folder: Path, event_filter: list[type[FileSystemEvent]] | None = None) -> None:
         observer = Observer()
-        observer.schedule(_Handler(self._on_path, self._on_complete), str(folder), recursive=False)
+        observer.schedule(_Handler(self._on_path, self._on_complete), str(folder), recursive=False,
+                          event_filter=event_filter)
         observer.daemon = True
         observer.start()
         self._observer = observer
@@ -154,7 +167,7 @@ class FolderWatcher(_Worker):
 
     def start(self) -> FolderWatcher:
         self.folder.mkdir(parents=True, exist_ok=True)
-        self._observe(self.folder)
+        self._observe(self.folder, _CANDIDATE_EVENTS if self._on_complete else _CANDIDATE_EVENTS_WITHOUT_CLOSES)
         logging.getLogger(_WATCHDOG_LOGGER).addHandler(self._overflow)
         return super().start()
 

@@ -25,8 +25,6 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from rapidfuzz.distance import OSA, Indel
-
 from agent.hookspecs import APPLIED_VERDICTS, VERDICTS
 
 EXACT, STRONG, AMBIGUOUS, WEAK, NONE = VERDICTS
@@ -143,6 +141,8 @@ def is_slip(a: str, b: str) -> bool:
     neighbours swapped. A letter *changed* is not one: *Carter* and *Carver* are two names."""
     if a == b or max(len(a), len(b)) < TYPO_MIN_LENGTH or a.isdigit() or b.isdigit():
         return False
+    from rapidfuzz.distance import OSA, Indel  # on first use: see plugins.matcher
+
     return Indel.distance(a, b) == 1 or (OSA.distance(a, b) == 1 and sorted(a) == sorted(b))
 
 

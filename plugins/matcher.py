@@ -14,8 +14,6 @@ import re
 import unicodedata
 from collections.abc import Iterable
 
-from rapidfuzz import fuzz, process
-
 from agent.hookspecs import AccountPool, Suggestion, hookimpl
 from plugins import _name_evidence as evidence
 
@@ -84,6 +82,8 @@ def _serial_key(serial: str) -> str:
 
 
 def _reason(query: str, candidate: str) -> str:
+    from rapidfuzz import fuzz
+
     if query == candidate:
         return SAME_NAME
     if fuzz.token_set_ratio(query, candidate, processor=None) == 100:
@@ -111,6 +111,8 @@ class NameIndex:
         """Indexed words equal or close to ``word`` (typos; same first letter)."""
         near = self._near_cache.get(word)
         if near is None:
+            from rapidfuzz import fuzz, process
+
             near = [word] if word in self.postings else []
             if len(word) >= 4:
                 pool = self._by_initial.get(word[0], [])
@@ -136,6 +138,9 @@ class NameIndex:
 
     def rank(self, queries: Iterable[str], limit: int) -> list[tuple[int, float, str]]:
         """``(index, score, reason)`` of the best ``limit`` names for any of ``queries``, best first."""
+        # rapidfuzz is imported on first use: every command that loads the plugins would pay for it.
+        from rapidfuzz import fuzz, process
+
         best: dict[int, tuple[float, str]] = {}
         for query in dict.fromkeys(self.normalise(raw) for raw in queries):
             if not query:

@@ -19,15 +19,18 @@ import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-import httpx
 from loguru import logger
 
 from agent import logs
 from agent.errors import ConfigError
 from dbsys.backoff import Backoff, parse_retry_after
 from plugins._notify_common import NotifierSlot, Worker, parse_events, parse_number
+
+if TYPE_CHECKING:
+    import httpx
 
 DEFAULT_ENABLED = False
 NAME = "notify_webhook"
@@ -117,6 +120,8 @@ class WebhookNotifier:
 
     def _attempt(self, body: bytes, headers: dict[str, str]) -> tuple[float | None, str | None]:
         """``(None, None)`` when delivered; else ``(least wait to retry | None to give up, why)``."""
+        import httpx  # imported on first use: every command that loads the plugins would pay for it
+
         try:
             response = self._http().post(self.config.url, content=body, headers=headers)
         except httpx.HTTPError as exc:
@@ -129,6 +134,8 @@ class WebhookNotifier:
         return None, why
 
     def _http(self) -> httpx.Client:
+        import httpx
+
         if self._client is None:
             self._client = httpx.Client(timeout=self.config.timeout, follow_redirects=False)
         return self._client

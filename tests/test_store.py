@@ -14,7 +14,7 @@ from stores import embedded
 from agent.backends.embedded import StateStore
 from agent.backends.embedded.migrations import MIGRATIONS
 from agent.errors import MissingUser, NotFoundError, PrivilegeError, UsageError
-from agent.ports.psa import STATUS_COMPLETED
+from agent.ports.psa import STATUS_COMPLETED, PsaNotFound
 from agent.ports.recid import PATTERN, is_rec_id, new_rec_id
 from agent.ports.times import now_iso, parse_stored_time, stored_time
 from agent.sync import records
@@ -528,6 +528,22 @@ def test_the_first_account_inside_a_transaction_follows_account_changes(state, p
         assert psa.first_account().rec_id == second
 
 
+def test_an_account_read_inside_a_transaction_follows_every_change_to_it(state, psa):
+    with state.transaction():
+        acme = psa.add_account("ACME", "jsmith")
+        other = psa.add_account("Other")
+        assert (psa.get_account(acme).name, psa.account_manager(acme)) == ("ACME", "jsmith")
+        psa.rename_account(acme, "ACME Corp")
+        assert psa.get_account(acme).name == "ACME Corp"
+        psa.set_account_manager(acme, "kdoe")
+        assert (psa.account_manager(acme), psa.get_account(acme).manager) == ("kdoe", "kdoe")
+        records.merge_accounts(state, psa, acme, other)
+        with pytest.raises(PsaNotFound):
+            psa.get_account(acme)
+        with pytest.raises(PsaNotFound):
+            psa.account_manager(acme)
+
+
 def test_processed_changes_are_pruned_oldest_first_a_bounded_number_at_a_time(state, psa):
     for n in range(5):
         state.mark_processed(f"c-{n}")
@@ -576,6 +592,8 @@ def test_no_secret_reaches_the_store_or_a_notifier(tmp_path):
         assert TEST_PSG not in app.state.request_seen("r-1")["error_message"]
         assert heard and TEST_PSG not in heard[0].summary and TEST_PSG not in heard[0].data["why"]
         assert heard[0].data["count"] == 3
+        app.notify(Event(TICKET_CREATED, "Continuum ticket 7 became PSA ticket TKT1", {"site_name": leak}))
+        assert TEST_PSG not in heard[1].data["site_name"] and heard[1].summary.endswith("TKT1")
     finally:
         app.close()
 

@@ -16,8 +16,6 @@ import click
 from loguru import logger
 
 from agent import __version__, logs
-from agent.app import App
-from agent.cli.output import reader_went_away
 from agent.errors import ConfigError, ZenithError, describe
 
 RECORDS, OPS = "agent.cli.records_cmd", "agent.cli.ops_cmd"
@@ -87,6 +85,9 @@ class RootGroup(click.Group):
 @click.pass_context
 def cli(ctx: click.Context, config_path: Path | None, verbose: int) -> None:
     """zenithlink: links a RangerMSP PSA with the Continuum RMM."""
+    # Imported here, not at the top: ``--version`` and ``--help`` end before this and need none of it.
+    from agent.app import App
+
     logs.configure(level=("WARNING", "INFO", "DEBUG")[min(verbose, 2)])
     ctx.obj = App(config_path)
     ctx.call_on_close(ctx.obj.close)
@@ -129,6 +130,8 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         sys.exit(130)
     except OSError as exc:
+        from agent.cli.output import reader_went_away
+
         if not reader_went_away(exc):
             _fail_unexpectedly(exc)
         # The reader went away (``zenithlink links sites | head``): like other tools, stop quietly.

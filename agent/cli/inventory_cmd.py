@@ -6,6 +6,7 @@ import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import click
 from loguru import logger
@@ -14,7 +15,10 @@ from agent.cli.options import json_option
 from agent.cli.output import TABLE_LIMIT, done, emit_json, err_console, reader_went_away, table, tsv
 from agent.cli.readonly import read_only
 from agent.errors import PreconditionError, ZenithError, describe, describe_once
-from agent.sync.inventory.refresh import Progress, inventory_paths, refresh, sweep_if_idle
+from dbsys.inventory import inventory_path
+
+if TYPE_CHECKING:
+    from agent.sync.inventory.refresh import Progress
 
 # Above this many items a listing is streamed as tab-separated lines instead of a drawn table.
 COLUMNS = {"sites": ("SiteCode", "Name", "ClientName", "SiteID"),
@@ -35,6 +39,9 @@ def inventory() -> None:
 @click.pass_obj
 def inventory_refresh(app, as_json: bool) -> None:
     """Download sites and devices now and write the .cmt files."""
+    # Imported here: the listings need none of the download (the RMM client, the publishing).
+    from agent.sync.inventory.refresh import refresh, sweep_if_idle
+
     sweep_if_idle(app.settings)
     try:
         with _progress() as progress:
@@ -98,7 +105,7 @@ def _plain_progress(kind: str, page: int, items: int, total: int) -> None:
 def _list(app, kind: str, as_json: bool, site_code: str | None) -> None:
     from dbsys import cmt
 
-    path = inventory_paths(app.settings)[kind]
+    path = inventory_path(app.settings, kind)
     try:
         _generated, count = cmt.inventory_header(path)
         items = cmt.read_inventory(path, kind)

@@ -5,6 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+#: The sync-state key counting drops refused because their id was used by another request
+#: (they have no request record of their own to count them by).
+DUPLICATES_STATE = "requests_failed_duplicate_id"
+
 
 @dataclass
 class OutboxItem:

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-
-import filelock
+from typing import TYPE_CHECKING
 
 from agent.errors import AlreadyRunning
 from dbsys.atomic import atomic_write, remove_quietly
+
+if TYPE_CHECKING:
+    import filelock
 
 LOCK_NAME = ".zenithlink.lock"
 PID_NAME = ".zenithlink.pid"
@@ -34,6 +36,8 @@ class FolderLock:
 
     def acquire(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        import filelock
+
         lock = _file_lock(self.path)
         try:
             lock.acquire(timeout=TAKE_WAIT_SECONDS, poll_interval=0.02)
@@ -73,6 +77,10 @@ def is_held(folder: Path) -> bool:
     path = Path(folder) / LOCK_NAME
     if not path.exists():
         return False
+    # Imported here: ``status`` asks this at every start, and most folders it asks about have no
+    # lock file; filelock's import is one of the dearest of a command's start.
+    import filelock
+
     lock = _file_lock(path)
     try:
         lock.acquire(timeout=0)
@@ -101,6 +109,8 @@ def holder(folder: Path) -> tuple[bool, int | None]:
 
 
 def _file_lock(path: Path) -> filelock.BaseFileLock:
+    import filelock
+
     # thread_local=False: the lock belongs to the process (the service takes it on one thread
     # and its workers run on others).
     return filelock.FileLock(path, thread_local=False)

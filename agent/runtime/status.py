@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agent import __version__
+from agent.ports.state import DUPLICATES_STATE
 from agent.ports.times import now_iso
 from agent.runtime.installers import agent_running
 from agent.sync.outage import SINCE_STATE
-from agent.sync.requests import DUPLICATES_STATE
 from dbsys import cmt, reports
 from dbsys.status import read_status, status_path
 

@@ -21,6 +21,7 @@ from dbsys.host import OWNER_ONLY
 
 #: Parameters of one SQL statement: positional or named.
 Params = tuple[Any, ...] | dict[str, Any]
+_MISSING = object()  # what a memo holds for a key it has not loaded (None is a value it may hold)
 
 
 class Database:
@@ -121,10 +122,13 @@ class Database:
                 return load()
             if self._memo_serial != self._serial:
                 self._memos, self._memo_serial = {}, self._serial
-            table = self._memos.setdefault(memo, {})
-            if key in table:
-                return table[key]
-            value = table[key] = load()
+            # Asked several times for every ticket the inbound sync makes: one look-up on a hit.
+            table = self._memos.get(memo)
+            if table is None:
+                table = self._memos[memo] = {}
+            value = table.get(key, _MISSING)
+            if value is _MISSING:
+                value = table[key] = load()
             return value
 
     def forget(self, *memos: str) -> None:

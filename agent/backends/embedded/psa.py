@@ -74,25 +74,25 @@ class EmbeddedPsa:
         return rec_id
 
     def get_account(self, rec_id: str) -> Account:
-        row = self.db.query_one("SELECT * FROM accounts WHERE rec_id = ? AND merged_into IS NULL", (rec_id,))
-        if row is None:
-            raise PsaNotFound(f"no account with REC ID {rec_id!r}; 'zenithlink accounts list' shows them")
-        return _account(row)
+        return _account(self._account_row(rec_id))
 
     def account_manager(self, rec_id: str) -> str | None:
         """The manager login of an account (``None`` if it has none); raises if there is no such account."""
-        return self._account_facts(rec_id)[0]
+        manager: str | None = self._account_row(rec_id)["manager"]
+        return manager
 
-    def _account_facts(self, rec_id: str) -> tuple[str | None]:
-        # Asked for every ticket the inbound sync creates (manager rule, then add_ticket's check):
-        # remembered for the rest of the transaction; merge_accounts forgets it.
-        def load() -> tuple[str | None]:
-            row = self.db.query_one("SELECT manager FROM accounts WHERE rec_id = ? AND merged_into IS NULL", (rec_id,))
+    def _account_row(self, rec_id: str) -> sqlite3.Row:
+        # Asked several times for every ticket the inbound sync creates (the site's account, the
+        # manager rule, add_ticket's check, the event's account name): remembered for the rest
+        # of the transaction; every method that changes an account forgets it.
+        def load() -> sqlite3.Row:
+            row = self.db.query_one("SELECT * FROM accounts WHERE rec_id = ? AND merged_into IS NULL", (rec_id,))
             if row is None:
                 raise PsaNotFound(f"no account with REC ID {rec_id!r}; 'zenithlink accounts list' shows them")
-            return (row[0],)
+            return row
 
-        return self.db.cached(ACCOUNT_MEMO, rec_id, load)
+        row: sqlite3.Row = self.db.cached(ACCOUNT_MEMO, rec_id, load)
+        return row
 
     def find_account(self, ref: str) -> Account | None:
         """An account by REC ID or, failing that, by exact name (the oldest of that name)."""
@@ -124,7 +124,7 @@ class EmbeddedPsa:
         self.get_account(rec_id)
         with self.db.transaction() as conn:
             conn.execute("UPDATE accounts SET name = ?, auto_created = 0 WHERE rec_id = ?", (name.strip(), rec_id))
-            self.db.forget(FIRST_ACCOUNT_MEMO)
+            self.db.forget(ACCOUNT_MEMO, FIRST_ACCOUNT_MEMO)
 
     def set_account_manager(self, rec_id: str, manager: str | None) -> None:
         self.get_account(rec_id)
@@ -199,7 +199,7 @@ class EmbeddedPsa:
                    manager: str | None = None, in_inbox: bool = False, status_code: int = STATUS_NEW) -> str:
         if not (description or "").strip():
             raise PsaRejected("a ticket needs a description")
-        self._account_facts(account_rec_id)
+        self._account_row(account_rec_id)
         if asset_rec_id:
             self.get_asset(asset_rec_id)
         rec_id = new_rec_id("ticket")

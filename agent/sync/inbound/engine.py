@@ -40,6 +40,7 @@ from loguru import logger
 
 from agent import events
 from agent.errors import StoreError, describe
+from agent.hookcalls import first_result
 from agent.ports.psa import PsaUnavailable
 from agent.ports.rmm import RmmCredentialsRefused, RmmError, RmmNotActivated, RmmRateLimited, RmmRejected
 from agent.ports.times import now_iso, parse_stored_time, stored_time
@@ -267,7 +268,7 @@ class InboundSync:
     def _skipped(self, page, give_up: dict[str, str]) -> set[str]:
         """The changes the skip rule (``zenith_skip_change``) sets aside. It needs no store, so it
         is asked before the page's transaction: a slow plugin holds no lock that other threads wait on."""
-        skip, settings = self.app.pm.hook.zenith_skip_change, self.app.settings
+        skip, settings = first_result(self.app.pm.hook.zenith_skip_change), self.app.settings
         return {change.id for change in page.changes if change.id not in give_up
                 and _guarded(lambda c: bool(skip(change=c, settings=settings)), change)}
 

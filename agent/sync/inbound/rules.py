@@ -21,7 +21,7 @@ Decisions where the contract is silent:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
 from functools import lru_cache
 from operator import attrgetter
@@ -31,6 +31,7 @@ from loguru import logger
 
 from agent import events
 from agent.errors import ZenithError
+from agent.hookcalls import first_result
 from agent.ports.times import now_iso, stored_time
 from agent.sync.inventory import index as inventory_index
 
@@ -66,10 +67,10 @@ class PageApplier:
         self.settings = app.settings
         self.state, self.psa, self.view = app.state, app.psa, app.psa_view
         hook = app.pm.hook
-        self._resolve_account = hook.zenith_resolve_account
-        self._resolve_asset = hook.zenith_resolve_asset
-        self._ticket_manager = hook.zenith_ticket_manager
-        self._ticket_description = hook.zenith_ticket_description
+        self._resolve_account = first_result(hook.zenith_resolve_account)
+        self._resolve_asset = first_result(hook.zenith_resolve_asset)
+        self._ticket_manager = first_result(hook.zenith_ticket_manager)
+        self._ticket_description = first_result(hook.zenith_ticket_description)
         self._handlers = {"TicketCreated": self._created, "TicketReturned": self._returned,
                           "TicketClosed": self._closed, "NoteAdded": self._note_added,
                           "TicketUpdated": self._updated}
@@ -78,7 +79,8 @@ class PageApplier:
         self._seen = {tid: seen for tid, (_, seen) in known.items() if seen}
         self._remembered: dict[str, str] = {}
         self.new_links: list[tuple[str, str]] = []
-        self._device_lookup = None
+        self._lookups: dict[str, Callable[[str], dict[str, str] | None]] = {}
+        self._account_names: dict[str, str] = {}
 
     def finish(self) -> None:
         """Write what the page remembered of its tickets; call once, inside the page's transaction."""
@@ -184,18 +186,30 @@ class PageApplier:
         self.state.link_ticket(ticket.ticket_id, rec_id, seen=seen)
         self._links[ticket.ticket_id] = rec_id
         self.new_links.append((ticket.ticket_id, rec_id))
-        site = inventory_index.site_record(self.settings, ticket.site_code) if ticket.site_code else None
-        device = self._device(ticket.device_id) if ticket.device_id else None
+        site = self._record("sites", ticket.site_code) if ticket.site_code else None
         # Names beside the REC IDs: a person reading the alert knows the customer, not its REC ID.
         return _event(events.TICKET_CREATED, f"Continuum ticket {ticket.ticket_id} became PSA ticket {rec_id}",
-                      ticket, rec_id, account_rec_id=account, account_name=psa.get_account(account).name,
+                      ticket, rec_id, account_rec_id=account, account_name=self._account_name(account),
                       asset_rec_id=asset, manager=manager, title=ticket.title,
                       site_name=(site or {}).get("Name"), device_name=(device or {}).get("Name"))
 
+    def _account_name(self, rec_id: str) -> str:
+        # Hooks cannot rename an account (the view they get has no rename), so a name read once
+        # holds for the page: a page's tickets share a few accounts.
+        name = self._account_names.get(rec_id)
+        if name is None:
+            name = self._account_names[rec_id] = self.psa.get_account(rec_id).name
+        return name
+
     def _device(self, device_id: str) -> dict[str, str] | None:
-        if self._device_lookup is None:  # the devices file as it is when the page first needs it
-            self._device_lookup = inventory_index.device_lookup(self.settings)
-        return self._device_lookup(device_id)
+        return self._record("devices", device_id)
+
+    def _record(self, kind: str, key: str) -> dict[str, str] | None:
+        # The inventory file as it is when the page first needs it: one stat a page, not one a ticket.
+        lookup = self._lookups.get(kind)
+        if lookup is None:
+            lookup = self._lookups[kind] = inventory_index.record_lookup(self.settings, kind)
+        return lookup(key)
 
     def _history(self, rec_id: str, text: str, when: str, *, touch: bool = True) -> None:
         self.psa.add_history(rec_id, text, at=store_time(when), author=AUTHOR, touch=touch)

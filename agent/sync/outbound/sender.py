@@ -22,6 +22,7 @@ from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 from loguru import logger
@@ -42,6 +43,7 @@ from agent.ports.times import now_iso, parse_stored_time, stored_time
 from agent.reporting import report_failure
 from agent.sync.outage import OutageTracker, is_outage
 from agent.sync.outbound.actions import ASSIGN, CLOSE, CREATE, NOTE, close_completed_tickets
+from dbsys.atomic import fsync_folder
 from dbsys.backoff import Backoff
 
 COMPLETED_SWEEP_SECONDS = 30.0
@@ -121,6 +123,7 @@ class OutboxSender:
         self._completed_since: str | None = None
         self._state = _state_for(app)
         self._sends: dict[Future[str], threading.Thread] = {}
+        self._results_written = False
         #: Why a row of the last :meth:`run_once` was not delivered and waits, one sentence, or
         #: ``None``; a row Continuum refused for good is finished (failed), not waiting, and
         #: Continuum's pending activation is not a failure of the agent.
@@ -147,7 +150,10 @@ class OutboxSender:
         first = self._due(tried, set(), min(self.workers, self.round_limit))
         if not first:
             return 0
-        finished, held = self._round(first, tried)
+        try:
+            finished, held = self._round(first, tried)
+        finally:
+            self._sync_results()
         if finished and not held:
             self._resume()
         return finished
@@ -237,7 +243,10 @@ class OutboxSender:
         item = self.app.state.get_outbox(item_id)
         if item.state == "pending" and not self._paused():
             if self.app.state.first_pending_outbox_id(item.ticket_rec_id) == item.id:
-                self._deliver(item)
+                try:
+                    self._deliver(item)
+                finally:
+                    self._sync_results()
             else:
                 self.run_once()
         return self.app.state.get_outbox(item_id).state
@@ -398,9 +407,20 @@ class OutboxSender:
         from agent.sync.requests import write_request_result
 
         try:
-            write_request_result(self.app, item.request_id)
+            # The rename is made durable with the round's others (_sync_results): a folder
+            # fsync per row took the disk from the commits. Until then a power cut may bring
+            # back the "Queued" result; the store holds the outcome and repair_results rewrites
+            # such a result when the agent starts.
+            write_request_result(self.app, item.request_id, sync_folder=False)
+            self._results_written = True
         except OSError as exc:
             logger.error("cannot write the result of request {}: {}", item.request_id, exc)
+
+    def _sync_results(self) -> None:
+        """One fsync of the results folder for every result the round wrote."""
+        if self._results_written:
+            self._results_written = False
+            fsync_folder(Path(self.app.settings.requests_folder) / "Results")
 
     # -- pausing ---------------------------------------------------------------------------
     def _paused(self) -> bool:
