@@ -3,7 +3,8 @@
 ``[RangerMSP] Backend=`` picks the PSA backend (``embedded``: the agent's own SQLite file;
 ``rangermsp``: RangerMSP's database through its DB API; ``rangermsp-simulator``: the same over
 the project's simulator of that API; ``memory``: nothing kept, for tests and plugin
-development), ``[Continuum] Backend=`` the RMM backend (``continuum``: the Continuum PSA API client).
+development), ``[Continuum] Backend=`` the RMM backend (``continuum``: the Continuum PSA API client; ``memory``: an
+in-memory alert RMM for tests and plugin development).
 """
 
 from __future__ import annotations
@@ -39,6 +40,12 @@ def _rangermsp_simulator(settings: Any, state: Any) -> Any:
     return simulator_backend(settings, state)
 
 
+def _memory_rmm(settings: Any) -> Any:
+    from agent.backends.memory_rmm import backend
+
+    return backend(settings)
+
+
 def _continuum(settings: Any) -> Any:
     from agent.backends.continuum import backend
 
@@ -53,4 +60,4 @@ def zenith_psa_backends():
 
 @hookimpl
 def zenith_rmm_backends():
-    return {"continuum": _continuum}
+    return {"continuum": _continuum, "memory": _memory_rmm}

@@ -22,6 +22,7 @@ from loguru import logger
 
 from agent.errors import AlreadyLinked, MissingUser, NotLinked, PreconditionError, UsageError
 from agent.ports.psa import STATUS_COMPLETED
+from agent.ports.rmm import WriteBack, capabilities_of
 from agent.sync import records
 
 CREATE_ASSIGNEES = ("NOC", "VSD", "Partner")
@@ -61,6 +62,7 @@ def create_in_continuum(app, ticket_rec_id: str, assign_to: str, note: str | Non
     """Queue the creation of a Continuum ticket for a PSA ticket (R13); ``site_code`` chooses
     among the sites of an account linked to several (default: the site of the asset's device; with
     none, an account of several sites is refused, listing them, rather than one picked)."""
+    capabilities_of(app.client).require(WriteBack.CREATE_TICKET)
     state, psa = app.state, app.psa
     assign_to = _choice(assign_to, CREATE_ASSIGNEES, "create a Continuum ticket")
     ticket = records.get_ticket(state, psa, ticket_rec_id, history=False)
@@ -83,6 +85,7 @@ def create_in_continuum(app, ticket_rec_id: str, assign_to: str, note: str | Non
 def reassign(app, ticket_rec_id: str, assign_to: str, note: str | None, user: str | None,
              request_id: str | None = None) -> Queued:
     """Queue a reassignment (``Keep``: only the note) of the linked Continuum ticket (R14)."""
+    capabilities_of(app.client).require(WriteBack.ASSIGN)
     state, psa = app.state, app.psa
     assign_to = _choice(assign_to, REASSIGN_ASSIGNEES, "reassign a Continuum ticket")
     ticket = records.get_ticket(state, psa, ticket_rec_id, history=False)
