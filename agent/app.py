@@ -26,6 +26,7 @@ from agent.ports.rmm import RmmClient
 from agent.runtime.lock import FolderLock
 from agent.sync import records
 from config.loader import REQUIRED_FOR_CONTINUUM, InvalidConfig, Settings, default_config_path, load_settings
+from config.schema import SCHEMA
 
 T = TypeVar("T")
 
@@ -36,7 +37,7 @@ def load(path: Path, require: Iterable[str] = ()) -> Settings:
         settings = load_settings(path, require=require)
     except InvalidConfig as exc:
         raise ConfigError(exc.problems, str(path)) from None
-    logs.add_secret(settings.psg)
+    _add_secrets(settings)
     return settings
 
 
@@ -77,7 +78,7 @@ class App:
         #: Set when outbox rows are queued, so that a sender of this App waiting for work wakes.
         self.outbox_wake = threading.Event()
         if settings is not None:
-            logs.add_secret(settings.psg)
+            _add_secrets(settings)
 
     def _member(self, name: str, build: Callable[[], T]) -> T:
         member = self._members.get(name)
@@ -118,7 +119,7 @@ class App:
 
         The backends stay: ``Backend=`` and ``Database=`` are read at start-up only.
         """
-        logs.add_secret(settings.psg)
+        _add_secrets(settings)
         with self._lock:
             previous, self._settings = self._settings, settings
             self._members.pop("pm", None)
@@ -266,3 +267,10 @@ def _backend(offers: list[dict[str, Any]], name: str, section: str) -> Callable[
 def _connection(settings: Settings) -> tuple:
     return (settings.continuum_url, settings.psg, settings.request_timeout_seconds, settings.verify_tls,
             settings.rmm_backend)
+
+
+def _add_secrets(settings: Settings) -> None:
+    """Every secret of the INI (the PSG, an RMM's API key) is redacted from then on (D6)."""
+    for key in SCHEMA:
+        if key.secret:
+            logs.add_secret(settings.values.get(key.attr))

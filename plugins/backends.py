@@ -3,8 +3,9 @@
 ``[RangerMSP] Backend=`` picks the PSA backend (``embedded``: the agent's own SQLite file;
 ``rangermsp``: RangerMSP's database through its DB API; ``rangermsp-simulator``: the same over
 the project's simulator of that API; ``memory``: nothing kept, for tests and plugin
-development), ``[Continuum] Backend=`` the RMM backend (``continuum``: the Continuum PSA API client; ``memory``: an
-in-memory alert RMM for tests and plugin development).
+development), ``[Continuum] Backend=`` the RMM backend (``continuum``: the Continuum PSA API client; ``nsight``: the
+N-able N-sight Data Extraction API client; ``memory``: an in-memory alert RMM for tests and plugin
+development).
 """
 
 from __future__ import annotations
@@ -46,6 +47,12 @@ def _memory_rmm(settings: Any) -> Any:
     return backend(settings)
 
 
+def _nsight(settings: Any) -> Any:
+    from agent.backends.nsight import backend
+
+    return backend(settings)
+
+
 def _continuum(settings: Any) -> Any:
     from agent.backends.continuum import backend
 
@@ -60,4 +67,4 @@ def zenith_psa_backends():
 
 @hookimpl
 def zenith_rmm_backends():
-    return {"continuum": _continuum, "memory": _memory_rmm}
+    return {"continuum": _continuum, "memory": _memory_rmm, "nsight": _nsight}

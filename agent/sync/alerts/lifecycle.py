@@ -195,7 +195,7 @@ def _fingerprint(ticket: Ticket) -> str:
 
 def _what(alert: Alert) -> str:
     parts = [alert.check]
-    if alert.description and alert.description != alert.check:
+    if alert.description and alert.description not in alert.check:
         parts.append(alert.description)
     if alert.output:
         parts.append(alert.output)
@@ -205,7 +205,7 @@ def _what(alert: Alert) -> str:
 def _description(alert: Alert) -> str:
     device = alert.device_name or alert.device_id
     body = [f"Failing check on {device}: {alert.check}"]
-    if alert.description and alert.description != alert.check:
+    if alert.description and alert.description not in alert.check:
         body.append(alert.description)
     if alert.output:
         body.append(alert.output)
