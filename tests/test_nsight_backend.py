@@ -147,3 +147,31 @@ def test_a_failing_check_becomes_a_ticket_and_completing_it_clears_the_check_in_
     assert OutboxSender(app, base_delay=0.05).run_once() == 1
     assert nsight.cleared(checkid) == f"Completed in RangerMSP (ticket {ticket.rec_id})."
     assert [h.text for h in app.psa.get_ticket(ticket.rec_id).history][-1].startswith("Sent to N-able N-sight: check")
+
+
+def test_one_service_cycle_with_backend_nsight_refreshes_the_inventory_and_opens_tickets(tmp_path, nsight):
+    from agent.hookspecs import hookimpl
+    from agent.runtime.service import Service
+
+    class NoBackups:
+        @hookimpl
+        def zenith_skip_alert(self, alert, settings):
+            return True if "Backup" in alert.check else None
+
+    ini = write_ini(tmp_path, nsight.url)
+    ini.write_text(ini.read_text().replace("[Continuum]\n", "[Continuum]\nProcessContinuumUpdatesQueue=Y\n"))
+    site = next(iter(nsight.world.sites.values()))
+    devices = [d for d in nsight.world.devices.values() if d.siteid == site.siteid]
+    checks = [c for c in nsight.world.checks.values() if c.deviceid in {d.id for d in devices}]
+    for check in checks:
+        nsight.world.fail(check.checkid)
+    app = App(ini, extra_plugins=[("no-backups", NoBackups())])
+    account = app.psa.add_account("ACME")
+    app.state.link_site(str(site.siteid), account, by="jsmith")
+    assert Service(app, once=True).run() == 0
+    tickets = app.psa.list_tickets()
+    wanted = [c for c in checks if "Backup" not in c.description]
+    assert 0 < len(wanted) < len(checks)  # some checks are Backup Checks: the plugin keeps them out
+    assert len(tickets) == len(wanted) and all(t.account_rec_id == account for t in tickets)
+    assert any(Path(app.settings.dbsys_folder).glob("ZenithSites*.cmt"))
+    app.close()

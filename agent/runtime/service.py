@@ -22,9 +22,11 @@ from agent import __version__, events, logs
 from agent.app import App, load_for_service
 from agent.errors import CheckFailed, ConfigError, ZenithError, describe, without_retry_promise
 from agent.ports.psa import PsaNeedsRestart
+from agent.ports.rmm import capabilities_of
 from agent.ports.times import now_iso
 from agent.reporting import report_failure
 from agent.runtime.lock import FolderLock
+from agent.sync.alerts import AlertLifecycle, AlertPolicy
 from agent.sync.inbound.engine import InboundSync
 from agent.sync.inventory.refresh import InventoryJob, finish_publish
 from agent.sync.outage import SINCE_STATE, OutageTracker
@@ -299,8 +301,27 @@ class Service:
 
     def _inbound(self) -> bool:
         """One round; ``True`` when it stopped at its page budget with more changes waiting."""
+        if self._snapshot_rmm():
+            self._alerts()
+            return False
         self.inbound.run_once()
         return self.inbound.last_round.stopped_by == "page budget"
+
+    def _snapshot_rmm(self) -> bool:
+        try:
+            return capabilities_of(self.app.client).delivery == "snapshot"
+        except Exception:  # noqa: BLE001 - the inbound engine reports a client that cannot be built, as before
+            return False
+
+    def _alerts(self) -> None:
+        """One poll of an alert RMM (N-sight): failing checks to tickets and notes."""
+        settings = self.app.settings
+        if not settings.process_queue:
+            return
+        skip_alert = self.app.pm.hook.zenith_skip_alert
+        AlertLifecycle(state=self.app.state, psa=self.app.psa, rmm=self.app.client,
+                       policy=AlertPolicy(close_on_recovery=bool(settings.nsight_close_on_recovery)),
+                       skip=lambda alert: skip_alert(alert=alert, settings=settings) is True).poll_once()
 
     def _outbox(self) -> None:
         self.sender.run_once()
