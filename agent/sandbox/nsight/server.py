@@ -198,7 +198,9 @@ def _check(check: Check, *, with_output: bool = False) -> str:
 def _list_failing_checks(world: NsightWorld, params: dict[str, str]) -> str:
     wanted = params.get("clientid")
     out: list[str] = []
-    failing = world.failing()
+    failing: dict[int, list[Check]] = {}
+    for check in world.failing():
+        failing.setdefault(check.deviceid, []).append(check)
     for client in world.clients.values():
         if wanted and wanted != str(client.clientid):
             continue
@@ -208,7 +210,7 @@ def _list_failing_checks(world: NsightWorld, params: dict[str, str]) -> str:
             for kind in ("server", "workstation"):
                 devices = []
                 for device in (d for d in world.devices.values() if d.siteid == site.siteid and d.kind == kind):
-                    checks = "".join(_check(c, with_output=True) for c in failing if c.deviceid == device.id)
+                    checks = "".join(_check(c, with_output=True) for c in failing.get(device.id, ()))
                     if checks:
                         devices.append(f"<{kind}><id>{device.id}</id><name><![CDATA[{device.name}]]></name>"
                                        f"<failed_checks>{checks}</failed_checks></{kind}>")
