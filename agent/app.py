@@ -12,7 +12,7 @@ import threading
 from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from loguru import logger
 
@@ -22,7 +22,7 @@ from agent.backends.embedded.migrations import MIGRATIONS
 from agent.errors import AlreadyRunning, ConfigError, StoreError
 from agent.plugins import PluginManager, get_plugin_manager
 from agent.ports.psa import PsaStore, PsaView
-from agent.ports.rmm import RmmClient
+from agent.ports.rmm import AlertRmm, RmmClient, RmmUnsupported, capabilities_of
 from agent.runtime.lock import FolderLock
 from agent.sync import records
 from config.loader import REQUIRED_FOR_CONTINUUM, InvalidConfig, Settings, default_config_path, load_settings
@@ -158,7 +158,17 @@ class App:
         """The RMM backend named by ``[Continuum] Backend=``."""
         return self._member("client", self._open_rmm)
 
-    def set_client(self, client: RmmClient) -> None:
+    @property
+    def alert_rmm(self) -> AlertRmm:
+        """The RMM as a snapshot RMM (N-sight); :class:`RmmUnsupported` for a change-feed RMM."""
+        client = self.client
+        capabilities = capabilities_of(client)
+        if capabilities.delivery != "snapshot":
+            raise RmmUnsupported(f"{capabilities.rmm} delivers a change feed of its tickets, not failing checks; "
+                                 "the alert lifecycle needs a snapshot RMM such as Backend=nsight")
+        return cast(AlertRmm, client)
+
+    def set_client(self, client: RmmClient | AlertRmm) -> None:
         """Use this RMM client instead of building one from the settings (tests, the demo). The one
         it replaces is closed with the app, as a client retired by a reload is."""
         with self._lock:

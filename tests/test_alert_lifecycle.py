@@ -151,7 +151,7 @@ def test_completing_the_ticket_queues_one_clear_that_the_sender_delivers_with_it
     assert world.lifecycle().poll_once().clears_queued == 0
     assert world.state.count_outbox(ticket.rec_id, [CLEAR]) == 1
     assert OutboxSender(world.app, base_delay=0.05).run_once() == 1
-    assert world.rmm.cleared(alert.alert_id) == f"Completed in RangerMSP (ticket {ticket.rec_id})."
+    assert world.rmm.cleared(alert.alert_id) == f"Completed in RangerMSP (ticket {ticket.ticket_no})."
     assert world.rmm.failing().alerts == ()
     assert world.state.outbox_depth() == 0
     assert world.lifecycle().poll_once().raised == 0

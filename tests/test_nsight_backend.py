@@ -145,7 +145,7 @@ def test_a_failing_check_becomes_a_ticket_and_completing_it_clears_the_check_in_
     app.psa.set_ticket_status(ticket.rec_id, STATUS_COMPLETED)
     assert lifecycle.poll_once().clears_queued == 1
     assert OutboxSender(app, base_delay=0.05).run_once() == 1
-    assert nsight.cleared(checkid) == f"Completed in RangerMSP (ticket {ticket.rec_id})."
+    assert nsight.cleared(checkid) == f"Completed in RangerMSP (ticket {ticket.ticket_no})."
     assert [h.text for h in app.psa.get_ticket(ticket.rec_id).history][-1].startswith("Sent to N-able N-sight: check")
 
 

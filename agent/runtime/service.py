@@ -319,7 +319,7 @@ class Service:
         if not settings.process_queue:
             return
         skip_alert = self.app.pm.hook.zenith_skip_alert
-        AlertLifecycle(state=self.app.state, psa=self.app.psa, rmm=self.app.client,
+        AlertLifecycle(state=self.app.state, psa=self.app.psa, rmm=self.app.alert_rmm,
                        policy=AlertPolicy(close_on_recovery=bool(settings.nsight_close_on_recovery)),
                        skip=lambda alert: skip_alert(alert=alert, settings=settings) is True).poll_once()
 

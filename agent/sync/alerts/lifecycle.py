@@ -127,7 +127,7 @@ class AlertLifecycle:
     def _still_failing(self, row: AlertTicket, alert: Alert, outcome: PollOutcome) -> None:
         ticket = self._ticket(row)
         if ticket is None or ticket.status_code == STATUS_COMPLETED:
-            self._completed(row, alert, outcome)
+            self._completed(row, alert, ticket, outcome)
             return
         if alert.failed_since == row.failed_since and row.state == "failing":
             return
@@ -159,9 +159,10 @@ class AlertLifecycle:
             self.state.update_alert_ticket(row.id, state="recovered", agent_mark=self._mark(row.ticket_rec_id))
         outcome.recovered += 1
 
-    def _completed(self, row: AlertTicket, alert: Alert, outcome: PollOutcome) -> None:
+    def _completed(self, row: AlertTicket, alert: Alert, ticket: Ticket | None, outcome: PollOutcome) -> None:
         """A person completed the ticket while the check still fails: clear it in the RMM, once."""
-        payload = {"alert_id": alert.alert_id, "note": f"Completed in RangerMSP (ticket {row.ticket_rec_id}).",
+        number = ticket.ticket_no if ticket is not None else row.ticket_rec_id
+        payload = {"alert_id": alert.alert_id, "note": f"Completed in RangerMSP (ticket {number}).",
                    "check": row.check_name, "device_id": row.device_id}
         key = f"zl-clear-{self.policy.rmm}-{row.id}"
         if self.state.enqueue_outbox(key, row.ticket_rec_id, CLEAR, payload, requested_by=AGENT) is not None:
