@@ -175,3 +175,21 @@ def test_one_service_cycle_with_backend_nsight_refreshes_the_inventory_and_opens
     assert len(tickets) == len(wanted) and all(t.account_rec_id == account for t in tickets)
     assert any(Path(app.settings.dbsys_folder).glob("ZenithSites*.cmt"))
     app.close()
+
+
+def test_a_service_cycle_while_n_sight_is_down_names_the_failure_once_and_the_next_one_recovers(tmp_path, nsight):
+    from agent.errors import CheckFailed
+    from agent.runtime.service import Service
+
+    ini = write_ini(tmp_path, nsight.url)
+    ini.write_text(ini.read_text().replace("[Continuum]\n", "[Continuum]\nProcessContinuumUpdatesQueue=Y\n"))
+    nsight.outage(True)
+    app = App(ini)
+    with pytest.raises(CheckFailed) as info:
+        Service(app, once=True).run()
+    assert "inbound" in str(info.value) and "N-sight failed on list_failing_checks (HTTP 503)" in str(info.value)
+    nsight.outage(False)
+    app.close()
+    app = App(ini)
+    assert Service(app, once=True).run() == 0
+    app.close()

@@ -22,7 +22,7 @@ from agent import __version__, events, logs
 from agent.app import App, load_for_service
 from agent.errors import CheckFailed, ConfigError, ZenithError, describe, without_retry_promise
 from agent.ports.psa import PsaNeedsRestart
-from agent.ports.rmm import capabilities_of
+from agent.ports.rmm import RmmError, capabilities_of
 from agent.ports.times import now_iso
 from agent.reporting import report_failure
 from agent.runtime.lock import FolderLock
@@ -126,6 +126,9 @@ class Service:
         self.inbound = InboundSync(app, outage=self.outage)
         self.sender = OutboxSender(app, stop=self.stop, outage=self.outage)
         self.processor = RequestProcessor(app)
+        #: What the last poll of an alert RMM's failing checks failed with, or ``None``.
+        self.alerts_failure: str | None = None
+        self._alerts_failed_with: type[BaseException] | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
     def run(self) -> int:
@@ -182,7 +185,7 @@ class Service:
             ("inventory", self._inventory, lambda: self.inventory_job.last_failure),
             ("requests", lambda: self.processor.process(set(request_files(self.app.settings.requests_folder))),
              lambda: None),
-            ("inbound", self._inbound, lambda: self.inbound.last_round.failure or None),
+            ("inbound", self._inbound, lambda: self.inbound.last_round.failure or self.alerts_failure or None),
             ("outbox", self._outbox, lambda: self.sender.last_failure),
         ]
         failures = []
@@ -319,9 +322,21 @@ class Service:
         if not settings.process_queue:
             return
         skip_alert = self.app.pm.hook.zenith_skip_alert
-        AlertLifecycle(state=self.app.state, psa=self.app.psa, rmm=self.app.alert_rmm,
-                       policy=AlertPolicy(close_on_recovery=bool(settings.nsight_close_on_recovery)),
-                       skip=lambda alert: skip_alert(alert=alert, settings=settings) is True).poll_once()
+        lifecycle = AlertLifecycle(state=self.app.state, psa=self.app.psa, rmm=self.app.alert_rmm,
+                                   policy=AlertPolicy(close_on_recovery=bool(settings.nsight_close_on_recovery)),
+                                   skip=lambda alert: skip_alert(alert=alert, settings=settings) is True)
+        try:
+            lifecycle.poll_once()
+        except RmmError as exc:
+            # Said once per kind of failure, not every poll of an RMM that stays down.
+            repeated = self.alerts_failure is not None and self._alerts_failed_with is type(exc)
+            self.alerts_failure, self._alerts_failed_with = describe(exc), type(exc)
+            logger.log("DEBUG" if repeated else "WARNING", "polling the RMM's failing checks failed: {}",
+                       self.alerts_failure)
+            return
+        if self.alerts_failure is not None:
+            logger.info("the RMM answers again: failing checks polled")
+        self.alerts_failure = None
 
     def _outbox(self) -> None:
         self.sender.run_once()
