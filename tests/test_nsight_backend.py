@@ -193,3 +193,21 @@ def test_a_service_cycle_while_n_sight_is_down_names_the_failure_once_and_the_ne
     app = App(ini)
     assert Service(app, once=True).run() == 0
     app.close()
+
+
+def test_reconcile_lists_a_failing_check_that_waits_for_its_site_and_refuses_a_change_feed_rmm(tmp_path, nsight):
+    import json
+
+    from conftest import run_cli
+
+    ini = write_ini(tmp_path, nsight.url)
+    device = next(iter(nsight.world.devices.values()))
+    nsight.fail(str(device.id), "")
+    res = run_cli(["reconcile", "--json"], config=ini)
+    assert res.code == 0, res.err
+    (finding,) = json.loads(res.out)["findings"]
+    assert finding["kind"] == "unticketed" and finding["site_code"] == str(device.siteid)
+    continuum = tmp_path / "continuum.ini"
+    continuum.write_text(f"[Continuum]\nPSG=abcdef\nContinuumURL={nsight.url}\n[RangerMSP]\nDbsysFolder=Dbsys\n")
+    res = run_cli(["reconcile"], config=continuum)
+    assert res.code != 0 and "delivers a change feed of its tickets, not failing checks" in res.err

@@ -11,7 +11,8 @@ store's ``alert_tickets``) and turns the difference into events, as the vendor's
   into the Inbox, or (``close_on_recovery``) Completed, but only when nobody touched it since
   the agent's own last write;
 - **completed**: a person completed the PSA ticket while its check still fails: the clear of
-  the check (with a note) is queued in the outbox, once (its idempotency key says which ticket).
+  the check (with a note) is queued in the outbox, once (its idempotency key says which ticket);
+  a ticket deleted in the PSA is not a completion: nothing is cleared, the next poll opens another.
 
 Exactly once: the snapshot is read first; everything it causes (tickets, notes, rows, the
 outbox row) is written in one unit of work with the state store. A crash before the commit
@@ -126,7 +127,11 @@ class AlertLifecycle:
 
     def _still_failing(self, row: AlertTicket, alert: Alert, outcome: PollOutcome) -> None:
         ticket = self._ticket(row)
-        if ticket is None or ticket.status_code == STATUS_COMPLETED:
+        if ticket is None:  # deleted in the PSA: not a completion, nothing to clear; a new ticket next poll
+            self.state.update_alert_ticket(row.id, state="closed")
+            outcome.closed += 1
+            return
+        if ticket.status_code == STATUS_COMPLETED:
             self._completed(row, alert, ticket, outcome)
             return
         if alert.failed_since == row.failed_since and row.state == "failing":
@@ -159,10 +164,9 @@ class AlertLifecycle:
             self.state.update_alert_ticket(row.id, state="recovered", agent_mark=self._mark(row.ticket_rec_id))
         outcome.recovered += 1
 
-    def _completed(self, row: AlertTicket, alert: Alert, ticket: Ticket | None, outcome: PollOutcome) -> None:
+    def _completed(self, row: AlertTicket, alert: Alert, ticket: Ticket, outcome: PollOutcome) -> None:
         """A person completed the ticket while the check still fails: clear it in the RMM, once."""
-        number = ticket.ticket_no if ticket is not None else row.ticket_rec_id
-        payload = {"alert_id": alert.alert_id, "note": f"Completed in RangerMSP (ticket {number}).",
+        payload = {"alert_id": alert.alert_id, "note": f"Completed in RangerMSP (ticket {ticket.ticket_no}).",
                    "check": row.check_name, "device_id": row.device_id}
         key = f"zl-clear-{self.policy.rmm}-{row.id}"
         if self.state.enqueue_outbox(key, row.ticket_rec_id, CLEAR, payload, requested_by=AGENT) is not None:
