@@ -3,9 +3,7 @@
 ``[RangerMSP] Backend=`` picks the PSA backend (``embedded``: the agent's own SQLite file;
 ``rangermsp``: RangerMSP's database through its DB API; ``rangermsp-simulator``: the same over
 the project's simulator of that API; ``memory``: nothing kept, for tests and plugin
-development), ``[Continuum] Backend=`` the RMM backend (``continuum``: the Continuum PSA API client; ``nsight``: the
-N-able N-sight Data Extraction API client; ``memory``: an in-memory alert RMM for tests and plugin
-development).
+development), ``[Continuum] Backend=`` the RMM backend (``continuum``: the Continuum PSA API client).
 """
 
 from __future__ import annotations
@@ -41,18 +39,6 @@ def _rangermsp_simulator(settings: Any, state: Any) -> Any:
     return simulator_backend(settings, state)
 
 
-def _memory_rmm(settings: Any) -> Any:
-    from agent.backends.memory_rmm import backend
-
-    return backend(settings)
-
-
-def _nsight(settings: Any) -> Any:
-    from agent.backends.nsight import backend
-
-    return backend(settings)
-
-
 def _continuum(settings: Any) -> Any:
     from agent.backends.continuum import backend
 
@@ -67,4 +53,18 @@ def zenith_psa_backends():
 
 @hookimpl
 def zenith_rmm_backends():
+    """Also ``nsight``: the N-able N-sight Data Extraction API client; ``memory``: an in-memory alert
+    RMM for tests and plugin development."""
     return {"continuum": _continuum, "memory": _memory_rmm, "nsight": _nsight}
+
+
+def _memory_rmm(settings: Any) -> Any:
+    from agent.backends.memory_rmm import backend
+
+    return backend(settings)
+
+
+def _nsight(settings: Any) -> Any:
+    from agent.backends.nsight import backend
+
+    return backend(settings)
