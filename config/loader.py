@@ -22,7 +22,8 @@ from dbsys import host
 
 DEFAULT_FILENAME = "CmtZenithLink.ini"
 REQUIRED_FOR_CONTINUUM = ("PSG", "ContinuumURL")
-REQUIRED_BY_RMM_BACKEND = {"nsight": ("ServerURL", "APIKey"), "memory": ()}
+REQUIRED_BY_RMM_BACKEND = {"nsight": ("ServerURL", "APIKey"), "ninjaone": ("URL", "ClientID", "ClientSecret"),
+                           "memory": ()}
 """What an RMM backend other than Continuum needs instead of ``REQUIRED_FOR_CONTINUUM``."""
 _INSTANCE_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 # %NAME% as Windows writes environment variables (%ProgramData%, %ProgramFiles(x86)%).

@@ -134,8 +134,8 @@ SCHEMA: tuple[Key, ...] = (
         "Verify the Continuum server's TLS certificate"),
     Key("Continuum", "Backend", "rmm_backend", "str", "continuum",
         "The RMM backend by name: continuum (built in), nsight (N-able N-sight RMM: set [Nsight] ServerURL and "
-        "APIKey instead of PSG and ContinuumURL), memory (nothing kept: tests only), or one a plugin offers "
-        "(read at start-up)"),
+        "APIKey instead of PSG and ContinuumURL), ninjaone (NinjaOne: set [NinjaOne] URL, ClientID and "
+        "ClientSecret), memory (nothing kept: tests only), or one a plugin offers (read at start-up)"),
     Key("RangerMSP", "DbsysFolder", "dbsys_folder", "path", "Dbsys",
         "The Dbsys folder (relative paths are taken from the INI's folder)",
         shown_default="Dbsys beside the INI"),
@@ -197,6 +197,18 @@ SCHEMA: tuple[Key, ...] = (
     Key("Nsight", "CloseTicketOnRecovery", "nsight_close_on_recovery", "bool", False,
         "Y: a check that recovers completes its ticket, unless a person changed the ticket since the agent opened "
         "it. N: a note, and the ticket back into the Inbox"),
+    Key("NinjaOne", "URL", "ninjaone_url", "str", "",
+        "Your NinjaOne instance (e.g. https://app.ninjarmm.com, https://eu.ninjarmm.com; Backend=ninjaone)",
+        shown_default="(required with Backend=ninjaone)"),
+    Key("NinjaOne", "ClientID", "ninjaone_client_id", "str", "",
+        "Client ID of a NinjaOne API client app with the client credentials grant (Backend=ninjaone)",
+        shown_default="(required with Backend=ninjaone)"),
+    Key("NinjaOne", "ClientSecret", "ninjaone_client_secret", "secret", "",
+        "Its client secret (a secret: never logged or echoed; Backend=ninjaone)",
+        shown_default="(required with Backend=ninjaone)"),
+    Key("NinjaOne", "CloseTicketOnRecovery", "ninjaone_close_on_recovery", "bool", False,
+        "Y: an alert that clears completes its ticket, unless a person changed the ticket since the agent opened "
+        "it. N: a note, and the ticket back into the Inbox"),
     Key("Plugins", "PluginFolders", "plugin_folders", "paths", [],
         "Extra folders of *.py plugin files, separated by ';'", shown_default="(none)"),
     Key("Web", "Enabled", "web_enabled", "bool", False,
@@ -215,7 +227,7 @@ SCHEMA: tuple[Key, ...] = (
         "Log level", choices=LEVELS),
 )
 
-SECTIONS: tuple[str, ...] = ("Continuum", "RangerMSP", "Nsight", "Plugins", "Web", "Logging")
+SECTIONS: tuple[str, ...] = ("Continuum", "RangerMSP", "Nsight", "NinjaOne", "Plugins", "Web", "Logging")
 PLUGIN_SECTION_PREFIX = "plugin:"
 
 

@@ -6,7 +6,7 @@ import click
 
 from agent.cli import json_option
 from agent.cli.output import done, emit_json, table
-from agent.sync.alerts import AlertPolicy
+from agent.sync.alerts import policy_from
 from agent.sync.alerts.reconcile import FIXABLE, reconcile
 
 
@@ -16,11 +16,11 @@ from agent.sync.alerts.reconcile import FIXABLE, reconcile
 @json_option
 @click.pass_obj
 def reconcile_cmd(app, fix: bool, as_json: bool) -> None:
-    """Compare an alert RMM's failing checks (N-sight) with the PSA's tickets and the site links."""
+    """Compare an alert RMM's failing checks or open alerts (N-sight, NinjaOne) with the PSA's tickets and links."""
     settings = app.settings
     skip_alert = app.pm.hook.zenith_skip_alert
     findings = reconcile(state=app.state, psa=app.psa, rmm=app.alert_rmm,
-                         policy=AlertPolicy(close_on_recovery=bool(settings.nsight_close_on_recovery)),
+                         policy=policy_from(settings),
                          skip=lambda alert: skip_alert(alert=alert, settings=settings) is True, fix=fix)
     if as_json:
         emit_json({"findings": [f.as_dict() for f in findings], "fixed": sum(f.fixed for f in findings)})

@@ -26,7 +26,7 @@ from agent.ports.rmm import RmmError, capabilities_of
 from agent.ports.times import now_iso
 from agent.reporting import report_failure
 from agent.runtime.lock import FolderLock
-from agent.sync.alerts import AlertLifecycle, AlertPolicy
+from agent.sync.alerts import AlertLifecycle, policy_from
 from agent.sync.inbound.engine import InboundSync
 from agent.sync.inventory.refresh import InventoryJob, finish_publish
 from agent.sync.outage import SINCE_STATE, OutageTracker
@@ -323,7 +323,7 @@ class Service:
             return
         skip_alert = self.app.pm.hook.zenith_skip_alert
         lifecycle = AlertLifecycle(state=self.app.state, psa=self.app.psa, rmm=self.app.alert_rmm,
-                                   policy=AlertPolicy(close_on_recovery=bool(settings.nsight_close_on_recovery)),
+                                   policy=policy_from(settings),
                                    skip=lambda alert: skip_alert(alert=alert, settings=settings) is True)
         try:
             lifecycle.poll_once()

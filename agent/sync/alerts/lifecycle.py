@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from loguru import logger
 
@@ -61,6 +62,13 @@ class AlertPolicy:
     rmm: str = ""
     """The RMM instance the tickets belong to (several RMMs may run in one agent)."""
     close_on_recovery: bool = False
+
+
+def policy_from(settings: Any) -> AlertPolicy:
+    """The INI's policy for the configured alert RMM (its own CloseTicketOnRecovery)."""
+    if str(settings.rmm_backend).lower() == "ninjaone":
+        return AlertPolicy(close_on_recovery=bool(settings.ninjaone_close_on_recovery))
+    return AlertPolicy(close_on_recovery=bool(settings.nsight_close_on_recovery))
 
 
 class AlertLifecycle:

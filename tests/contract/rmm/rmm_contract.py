@@ -341,8 +341,13 @@ class AlertRmmContract(CoreRmmContract):
         (again,) = rmm.failing().alerts
         assert again.key == first.key and again.failed_since != first.failed_since
 
-    def test_a_note_is_added_to_the_check(self, harness: AlertHarness, rmm: AlertRmm) -> None:
+    def test_a_note_is_added_to_the_check_or_refused_as_unsupported(self, harness: AlertHarness,
+                                                                     rmm: AlertRmm) -> None:
         alert_id = harness.fail(_first_device(rmm).device_id, "CPU Check")
+        if not capabilities_of(rmm).supports(WriteBack.ADD_NOTE):
+            with pytest.raises(RmmUnsupported):
+                rmm.add_alert_note(alert_id, "x", idempotency_key="contract-note")
+            return
         rmm.add_alert_note(alert_id, "Ticket 12 <opened> & assigned", idempotency_key="contract-note")
         assert harness.notes(alert_id)[-1] == "Ticket 12 <opened> & assigned"
 
@@ -362,9 +367,9 @@ class AlertRmmContract(CoreRmmContract):
         except RmmError as exc:
             assert isinstance(exc, RmmRejected) and not exc.retryable
 
-    def test_a_note_on_an_unknown_check_is_rejected_for_good(self, rmm: AlertRmm) -> None:
+    def test_an_unknown_check_is_rejected_for_good(self, rmm: AlertRmm) -> None:
         with pytest.raises(RmmRejected) as info:
-            rmm.add_alert_note("999999999", "x", idempotency_key="contract-unknown")
+            rmm.clear_alert("999999999", "x", idempotency_key="contract-unknown")
         assert not info.value.retryable
 
 
