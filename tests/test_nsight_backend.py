@@ -211,3 +211,16 @@ def test_reconcile_lists_a_failing_check_that_waits_for_its_site_and_refuses_a_c
     continuum.write_text(f"[Continuum]\nPSG=abcdef\nContinuumURL={nsight.url}\n[RangerMSP]\nDbsysFolder=Dbsys\n")
     res = run_cli(["reconcile"], config=continuum)
     assert res.code != 0 and "delivers a change feed of its tickets, not failing checks" in res.err
+
+
+def test_check_config_tries_the_configured_rmm_not_continuum(tmp_path, nsight):
+    from conftest import run_cli
+
+    ini = write_ini(tmp_path, nsight.url)
+    ini.chmod(0o600)
+    res = run_cli(["check-config"], config=ini)
+    assert res.code == 0, res.err
+    assert "N-able N-sight: reached" in res.out
+    ini.write_text(ini.read_text().replace(f"APIKey={KEY}", "APIKey=wrong-key-12345"))
+    res = run_cli(["check-config"], config=ini)
+    assert res.code == 1 and "N-sight refused the API key" in res.err and "wrong-key-12345" not in res.err
