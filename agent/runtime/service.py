@@ -52,7 +52,7 @@ def cycle_failed(failures: list[tuple[str, str]]) -> CheckFailed:
 
 
 def _warn_if_readable(ini: Path) -> None:
-    """Say at start-up that the INI, which holds the PSG, can be read by others, and how to stop that."""
+    """Say at start-up that the INI, which holds the RMM's secret, can be read by others, and how to stop that."""
     from dbsys.host import readable_by_others
 
     try:
@@ -61,8 +61,8 @@ def _warn_if_readable(ini: Path) -> None:
         return
     if exposed:
         where = Path(ini).absolute()
-        logger.warning("{} holds the PSG and other users of this machine can read it; make it readable by the "
-                       "agent's account only: chmod 600 '{}'", where, where)
+        logger.warning("{} holds the RMM's secret (PSG, API key) and other users of this machine can read it; "
+                       "make it readable by the agent's account only: chmod 600 '{}'", where, where)
 
 
 @dataclass
