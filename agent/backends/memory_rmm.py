@@ -51,6 +51,7 @@ class _World:
     cleared: dict[str, str] = field(default_factory=dict)
     done_keys: set[str] = field(default_factory=set)
     calls: dict[str, int] = field(default_factory=dict)
+    ids: Iterator[int] = field(default_factory=lambda: itertools.count(1001))
     outage: bool = False
     rate_limited_for: float | None = None
     failures: int = 0
@@ -67,7 +68,6 @@ class MemoryRmm:
         self._lock = _lock or threading.RLock()
         self._key = api_key
         self._expected = _expected_key or api_key
-        self._ids = itertools.count(1001)
 
     def with_key(self, api_key: str) -> MemoryRmm:
         """Another client of the same RMM, presenting ``api_key`` (a wrong one is refused)."""
@@ -98,10 +98,10 @@ class MemoryRmm:
         with self._lock:
             device = self._world.devices[device_id]
             existing = self._find(device_id, check)
-            alert = Alert(alert_id=alert_id or (existing.alert_id if existing else str(next(self._ids))),
+            alert = Alert(alert_id=alert_id or (existing.alert_id if existing else str(next(self._world.ids))),
                           device_id=device_id, site_code=device.site_code, check=check,
                           description=description or check, check_type=check_type, severity=severity,
-                          failed_since=f"{now_iso()}#{next(self._ids)}", output=output,
+                          failed_since=f"{now_iso()}#{next(self._world.ids)}", output=output,
                           device_name=device.name)
             self._world.failing[alert.alert_id] = alert
             self._world.checks.add(alert.alert_id)
