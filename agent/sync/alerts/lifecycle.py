@@ -145,9 +145,10 @@ class AlertLifecycle:
         if alert.failed_since == row.failed_since and row.state == "failing":
             return
         repeats = row.repeats + 1
-        self.psa.add_history(row.ticket_rec_id, f"Check failed again ({repeats + 1} times in all): {_what(alert)}",
-                             author=AGENT)
-        self.psa.set_inbox(row.ticket_rec_id, True)
+        with self.psa.keyed(f"alert:{self.policy.rmm}:{row.id}:again:{alert.failed_since}"):
+            self.psa.add_history(row.ticket_rec_id, f"Check failed again ({repeats + 1} times in all): {_what(alert)}",
+                                 author=AGENT)
+            self.psa.set_inbox(row.ticket_rec_id, True)
         self.state.update_alert_ticket(row.id, failed_since=alert.failed_since, repeats=repeats, state="failing",
                                        alert_id=alert.alert_id, agent_mark=self._mark(row.ticket_rec_id))
         outcome.repeated += 1
@@ -159,16 +160,19 @@ class AlertLifecycle:
             outcome.closed += 1
             return
         untouched = _fingerprint(ticket) == row.agent_mark
+        keyed = self.psa.keyed(f"alert:{self.policy.rmm}:{row.id}:recovered:{row.failed_since}")
         if self.policy.close_on_recovery and untouched:
-            self.psa.add_history(row.ticket_rec_id, f"Check recovered: {row.check_name}. Closed by the agent.",
-                                 author=AGENT)
-            self.psa.set_ticket_status(row.ticket_rec_id, STATUS_COMPLETED)
+            with keyed:
+                self.psa.add_history(row.ticket_rec_id, f"Check recovered: {row.check_name}. Closed by the agent.",
+                                     author=AGENT)
+                self.psa.set_ticket_status(row.ticket_rec_id, STATUS_COMPLETED)
             self.state.update_alert_ticket(row.id, state="closed")
             outcome.closed += 1
         else:
             why = "" if not self.policy.close_on_recovery else " Left open: it was changed since the agent opened it."
-            self.psa.add_history(row.ticket_rec_id, f"Check recovered: {row.check_name}.{why}", author=AGENT)
-            self.psa.set_inbox(row.ticket_rec_id, True)
+            with keyed:
+                self.psa.add_history(row.ticket_rec_id, f"Check recovered: {row.check_name}.{why}", author=AGENT)
+                self.psa.set_inbox(row.ticket_rec_id, True)
             self.state.update_alert_ticket(row.id, state="recovered", agent_mark=self._mark(row.ticket_rec_id))
         outcome.recovered += 1
 
