@@ -110,3 +110,22 @@ def test_an_alert_becomes_a_ticket_and_completing_it_resets_the_alert_with_the_n
     assert ninja.cleared(again) == f"Completed in RangerMSP (ticket {ticket.ticket_no})."
     assert uid not in ninja.world.alerts and again not in ninja.world.alerts
     app.close()
+
+
+def test_a_poll_reads_the_devices_again_only_for_a_device_it_has_not_seen_or_after_ten_minutes(ninja):
+    now = [0.0]
+    rmm = NinjaOneClient(ninja.url, CLIENT_ID, CLIENT_SECRET, timeout=5.0, clock=lambda: now[0])
+    first, second = list(ninja.world.devices)[:2]
+    ninja.world.trigger(first, "CPU")
+    reads = ninja.requests_to("/v2/devices")
+    assert len(rmm.failing().alerts) == 1 and ninja.requests_to("/v2/devices") == reads + 1
+    assert len(rmm.failing().alerts) == 1 and ninja.requests_to("/v2/devices") == reads + 1
+    ninja.world.trigger(second, "CPU")
+    assert len(rmm.failing().alerts) == 2 and ninja.requests_to("/v2/devices") == reads + 1  # known already
+    ninja.world.devices[99_999] = dict(ninja.world.devices[first], id=99_999)
+    ninja.world.trigger(99_999, "CPU")
+    assert len(rmm.failing().alerts) == 3 and ninja.requests_to("/v2/devices") == reads + 2
+    now[0] += 601
+    rmm.failing()
+    assert ninja.requests_to("/v2/devices") == reads + 3
+    rmm.close_connection()

@@ -10,7 +10,8 @@ not offered. A token that expires (401) is replaced once, and the request sent a
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -41,6 +42,7 @@ from agent.ports.times import now_iso
 
 NINJAONE_CAPABILITIES = RmmCapabilities(rmm="NinjaOne", delivery="snapshot", write_backs=frozenset({WriteBack.CLOSE}))
 PAGE = 1000
+DEVICES_FOR_SECONDS = 600.0
 
 
 class NinjaOneClient:
@@ -49,7 +51,7 @@ class NinjaOneClient:
     capabilities = NINJAONE_CAPABILITIES
 
     def __init__(self, base_url: str, client_id: str, client_secret: str, *, timeout: float = 30.0,
-                 verify: bool = True) -> None:
+                 verify: bool = True, clock: Callable[[], float] = time.monotonic) -> None:
         if not str(base_url).startswith(("http://", "https://")):
             raise UsageError(f"[NinjaOne] URL {str(base_url)[:200]!r} is not an http(s) URL; set it to your "
                              "instance, e.g. https://app.ninjarmm.com or https://eu.ninjarmm.com")
@@ -58,6 +60,8 @@ class NinjaOneClient:
                              "(client credentials) in NinjaOne under Administration > Apps > API")
         self._id, self._secret = client_id.strip(), client_secret.strip()
         self._token: str | None = None
+        self._clock = clock
+        self._devices: tuple[dict[Any, dict[str, Any]], float | None] = ({}, None)
         self._lock = threading.Lock()
         self._retry_after = RetryPolicy()
         self._http = httpx.Client(base_url=str(base_url).rstrip("/"), timeout=httpx.Timeout(float(timeout)),
@@ -91,9 +95,10 @@ class NinjaOneClient:
             raise UsageError(f"no inventory kind {kind!r}: use 'sites' or 'devices'")
 
     def failing(self) -> AlertSnapshot:
-        devices = {d["id"]: d for d in self._all("/v2/devices")}
+        items = self._json(self._request("GET", "/v2/alerts"), list)
+        devices = self._devices_for({item.get("deviceId") for item in items})
         alerts = []
-        for item in self._json(self._request("GET", "/v2/alerts"), list):
+        for item in items:
             device = devices.get(item.get("deviceId"))
             if device is None:
                 continue  # an alert of no device (NinjaOne raises some for the organization itself)
@@ -117,6 +122,17 @@ class NinjaOneClient:
         self._http.close()
 
     # -- inside ------------------------------------------------------------------------------
+    def _devices_for(self, wanted: set[Any]) -> dict[Any, dict[str, Any]]:
+        """Every device, read again only when an alert names one not seen yet or the copy is older
+        than ``DEVICES_FOR_SECONDS`` (a device moved to another location): not ten pages a poll."""
+        with self._lock:
+            known, read_at = self._devices
+        if read_at is None or not wanted <= set(known) or self._clock() - read_at > DEVICES_FOR_SECONDS:
+            known = {d["id"]: d for d in self._all("/v2/devices")}
+            with self._lock:
+                self._devices = (known, self._clock())
+        return known
+
     def _sites(self) -> list[Site]:
         organizations = {o["id"]: str(o.get("name", "")) for o in self._all("/v2/organizations")}
         found = []

@@ -79,6 +79,7 @@ class NinjaSandbox:
         self.rate_limit_count, self.retry_after = 0, 60
         self._tokens: set[str] = set()
         self.token_requests = 0
+        self._requests: dict[str, int] = {}
         self._server = _Server(("127.0.0.1", port), self)
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
                                         name="ninjaone-sandbox", daemon=True)
@@ -121,9 +122,14 @@ class NinjaSandbox:
     def expire_tokens(self) -> None:
         self._tokens.clear()
 
+    def requests_to(self, path: str) -> int:
+        """How many requests reached ``path``."""
+        return self._requests.get(path, 0)
+
     # -- one request ---------------------------------------------------------------------------
     def answer(self, method: str, path: str, query: dict[str, str], body: bytes,
                headers: dict[str, str]) -> tuple[int, dict[str, str], Any]:
+        self._requests[path] = self._requests.get(path, 0) + 1
         if self.outage_on:
             return 503, {}, {"error": "Service Unavailable"}
         if self.rate_limit_count > 0:
