@@ -12,7 +12,7 @@ import threading
 from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from loguru import logger
 
@@ -21,8 +21,10 @@ from agent.backends.embedded import StateStore
 from agent.backends.embedded.migrations import MIGRATIONS
 from agent.errors import AlreadyRunning, ConfigError, StoreError
 from agent.ports.psa import PsaStore, PsaView
+from agent.ports.rmm import AlertRmm, RmmClient, RmmUnsupported, capabilities_of
 from agent.sync import records
 from config.loader import REQUIRED_FOR_CONTINUUM, InvalidConfig, Settings, default_config_path, load_settings
+from config.schema import SCHEMA
 
 if TYPE_CHECKING:
     from agent.plugins import PluginManager
@@ -30,7 +32,7 @@ if TYPE_CHECKING:
     from agent.runtime.lock import FolderLock
 
 #: The PSA backends that keep RangerMSP's maintenance flag (agent.backends.rangermsp.installation_folder).
-RANGERMSP_BACKENDS = ("rangermsp", "rangermsp-simulator")
+RANGERMSP_BACKENDS = ("rangermsp", "rangermsp-simulator", "rangermsp-simulator-dlls")
 
 T = TypeVar("T")
 
@@ -41,7 +43,7 @@ def load(path: Path, require: Iterable[str] = ()) -> Settings:
         settings = load_settings(path, require=require)
     except InvalidConfig as exc:
         raise ConfigError(exc.problems, str(path)) from None
-    logs.add_secret(settings.psg)
+    _add_secrets(settings)
     return settings
 
 
@@ -84,7 +86,7 @@ class App:
         #: Set when outbox rows are queued, so that a sender of this App waiting for work wakes.
         self.outbox_wake = threading.Event()
         if settings is not None:
-            logs.add_secret(settings.psg)
+            _add_secrets(settings)
 
     def _member(self, name: str, build: Callable[[], T]) -> T:
         member = self._members.get(name)
@@ -125,7 +127,7 @@ class App:
 
         The backends stay: ``Backend=`` and ``Database=`` are read at start-up only.
         """
-        logs.add_secret(settings.psg)
+        _add_secrets(settings)
         with self._lock:
             previous, self._settings = self._settings, settings
             self._members.pop("pm", None)
@@ -173,7 +175,17 @@ class App:
         """The RMM backend named by ``[Continuum] Backend=``."""
         return self._member("client", self._open_rmm)
 
-    def set_client(self, client: RmmClient) -> None:
+    @property
+    def alert_rmm(self) -> AlertRmm:
+        """The RMM as a snapshot RMM (N-sight); :class:`RmmUnsupported` for a change-feed RMM."""
+        client = self.client
+        capabilities = capabilities_of(client)
+        if capabilities.delivery != "snapshot":
+            raise RmmUnsupported(f"{capabilities.rmm} delivers a change feed of its tickets, not failing checks; "
+                                 "the alert lifecycle needs a snapshot RMM such as Backend=nsight")
+        return cast(AlertRmm, client)
+
+    def set_client(self, client: RmmClient | AlertRmm) -> None:
         """Use this RMM client instead of building one from the settings (tests, the demo). The one
         it replaces is closed with the app, as a client retired by a reload is."""
         with self._lock:
@@ -289,3 +301,10 @@ def _backend(offers: list[dict[str, Any]], name: str, section: str) -> Callable[
 def _connection(settings: Settings) -> tuple:
     return (settings.continuum_url, settings.psg, settings.request_timeout_seconds, settings.verify_tls,
             settings.rmm_backend)
+
+
+def _add_secrets(settings: Settings) -> None:
+    """Every secret of the INI (the PSG, an RMM's API key) is redacted from then on (D6)."""
+    for key in SCHEMA:
+        if key.secret:
+            logs.add_secret(settings.values.get(key.attr))

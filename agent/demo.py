@@ -291,11 +291,13 @@ def _psa_spelling(name: str) -> str:
     return name.upper() if len(name) < 12 else name
 
 
-def run_demo(folder: Path | None = None, *, once: bool = False, port: int = 0, psa: str = "embedded") -> dict:
+def run_demo(folder: Path | None = None, *, once: bool = False, port: int = 0, psa: str = "embedded",
+             story: type[Demo] = Demo) -> dict:
     """Tell the whole story; then serve until Ctrl-C unless ``once``. Returns the summary figures.
-    ``psa`` is the PSA backend (``rangermsp-simulator``: RangerMSP's DB API over its simulator)."""
+    ``psa`` is the PSA backend (``rangermsp-simulator``: RangerMSP's DB API over its simulator),
+    ``story`` the demo to tell (:class:`agent.demo_nsight.NsightDemo`: against a sandbox N-sight)."""
     logs.configure("WARNING" if once else "INFO")
-    demo = Demo(folder, port=port, psa=psa)
+    demo = story(folder, port=port, psa=psa)
     try:
         demo.start()
         figures = demo.story()

@@ -24,7 +24,7 @@ if TYPE_CHECKING:  # for the annotations only: the hooks' arguments come from al
 
     from agent.events import Event
     from agent.ports.psa import PsaFactory, PsaStore, PsaView
-    from agent.ports.rmm import Change, RmmFactory, Ticket
+    from agent.ports.rmm import Alert, Change, RmmFactory, Ticket
     from config.loader import Settings
 
 PROJECT = "zenithlink"
@@ -164,6 +164,23 @@ def zenith_skip_change(change: Change, settings: Settings) -> bool | None:
     Called for every change before it is applied. Return ``True`` to skip it (it is still
     acknowledged and recorded as processed), or ``None`` to continue. firstresult: the first
     ``True`` wins. Built-in (plugin ``echo_filter``): changes whose ``Origin`` is ``PSA`` (R11).
+    """
+
+
+@hookspec(firstresult=True)
+def zenith_skip_alert(alert: Alert, settings: Settings) -> bool | None:
+    """Decide whether to keep one failing check of an alert RMM (N-sight) out of the PSA.
+
+    Called for every alert of every poll before it is applied, with its ``check``,
+    ``check_type``, ``severity``, ``device_id``, ``device_name`` and ``site_code``. Return ``True``
+    to skip it (no ticket, no note: as if it were not failing), or ``None`` to continue.
+    firstresult: the first ``True`` wins. Example, a maintenance window for one site::
+
+        @hookimpl
+        def zenith_skip_alert(alert, settings):
+            if alert.site_code == "21251" and 1 <= datetime.now().hour < 5:
+                return True
+            return None
     """
 
 

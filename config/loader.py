@@ -22,6 +22,9 @@ from dbsys import host
 
 DEFAULT_FILENAME = "CmtZenithLink.ini"
 REQUIRED_FOR_CONTINUUM = ("PSG", "ContinuumURL")
+REQUIRED_BY_RMM_BACKEND = {"nsight": ("ServerURL", "APIKey"), "ninjaone": ("URL", "ClientID", "ClientSecret"),
+                           "memory": ()}
+"""What an RMM backend other than Continuum needs instead of ``REQUIRED_FOR_CONTINUUM``."""
 _INSTANCE_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 # %NAME% as Windows writes environment variables (%ProgramData%, %ProgramFiles(x86)%).
 _ENV_VAR = re.compile(r"%([A-Za-z_][A-Za-z0-9_()]*)%")
@@ -197,7 +200,7 @@ def parse_settings(text: str, *, base_dir: Path, path: Path | None = None,
                 warnings.append(f"unknown key [{canonical}] {name} is ignored{_key_hint(canonical, name)}")
 
     values = _typed_values(raw, problems)
-    _check_required(values, require, problems)
+    _check_required(values, _for_rmm_backend(values, tuple(require)), problems)
     if values["instance_id"] and not _INSTANCE_ID.match(values["instance_id"]):
         problems.append(f"[Continuum] InstanceID = {values['instance_id']!r}: use 1 to 64 letters, "
                         "digits, '.', '_' or '-' (it becomes part of file names)")
@@ -263,6 +266,14 @@ def _typed_values(raw: dict[tuple[str, str], str], problems: list[str]) -> dict[
             problems.append(f"[{key.section}] {key.name} = {shown}: must be {exc}")
             values[key.attr] = key.default
     return values
+
+
+def _for_rmm_backend(values: dict[str, Any], require: tuple[str, ...]) -> tuple[str, ...]:
+    """``require`` with Continuum's keys swapped for those of the RMM backend the INI names."""
+    instead = REQUIRED_BY_RMM_BACKEND.get(str(values.get("rmm_backend") or "").lower())
+    if instead is None or not set(REQUIRED_FOR_CONTINUUM) <= set(require):
+        return require
+    return tuple(name for name in require if name not in REQUIRED_FOR_CONTINUUM) + instead
 
 
 def _check_required(values: dict[str, Any], require: Iterable[str], problems: list[str]) -> None:

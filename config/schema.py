@@ -133,7 +133,9 @@ SCHEMA: tuple[Key, ...] = (
     Key("Continuum", "VerifyTLS", "verify_tls", "bool", True,
         "Verify the Continuum server's TLS certificate"),
     Key("Continuum", "Backend", "rmm_backend", "str", "continuum",
-        "The RMM backend by name: continuum (built in), or one a plugin offers (read at start-up)"),
+        "The RMM backend by name: continuum (built in), nsight (N-able N-sight RMM: set [Nsight] ServerURL and "
+        "APIKey instead of PSG and ContinuumURL), ninjaone (NinjaOne: set [NinjaOne] URL, ClientID and "
+        "ClientSecret), memory (nothing kept: tests only), or one a plugin offers (read at start-up)"),
     Key("RangerMSP", "DbsysFolder", "dbsys_folder", "path", "Dbsys",
         "The Dbsys folder (relative paths are taken from the INI's folder)",
         shown_default="Dbsys beside the INI"),
@@ -183,6 +185,30 @@ SCHEMA: tuple[Key, ...] = (
     Key("RangerMSP", "RequestScanSeconds", "request_scan_seconds", "int", 30,
         "Seconds between two full scans of the request folder (events can be missed)",
         minimum=1, maximum=3600),
+    Key("Nsight", "ServerURL", "nsight_url", "str", "",
+        "Address of your N-sight server, the SERVER of its Data Extraction API (e.g. https://www.system-monitor.com; "
+        "Backend=nsight)", shown_default="(required with Backend=nsight)"),
+    Key("Nsight", "APIKey", "nsight_api_key", "secret", "",
+        "N-sight API key, made under Settings > General Settings > API (a secret: never logged or echoed; "
+        "Backend=nsight)", shown_default="(required with Backend=nsight)"),
+    Key("Nsight", "MinPollSeconds", "nsight_min_poll_seconds", "int", 90,
+        "Seconds between two reads of N-sight's failing checks (N-able asks for at least 90)",
+        minimum=90, maximum=86400),
+    Key("Nsight", "CloseTicketOnRecovery", "nsight_close_on_recovery", "bool", False,
+        "Y: a check that recovers completes its ticket, unless a person changed the ticket since the agent opened "
+        "it. N: a note, and the ticket back into the Inbox"),
+    Key("NinjaOne", "URL", "ninjaone_url", "str", "",
+        "Your NinjaOne instance (e.g. https://app.ninjarmm.com, https://eu.ninjarmm.com; Backend=ninjaone)",
+        shown_default="(required with Backend=ninjaone)"),
+    Key("NinjaOne", "ClientID", "ninjaone_client_id", "str", "",
+        "Client ID of a NinjaOne API client app with the client credentials grant (Backend=ninjaone)",
+        shown_default="(required with Backend=ninjaone)"),
+    Key("NinjaOne", "ClientSecret", "ninjaone_client_secret", "secret", "",
+        "Its client secret (a secret: never logged or echoed; Backend=ninjaone)",
+        shown_default="(required with Backend=ninjaone)"),
+    Key("NinjaOne", "CloseTicketOnRecovery", "ninjaone_close_on_recovery", "bool", False,
+        "Y: an alert that clears completes its ticket, unless a person changed the ticket since the agent opened "
+        "it. N: a note, and the ticket back into the Inbox"),
     Key("Plugins", "PluginFolders", "plugin_folders", "paths", [],
         "Extra folders of *.py plugin files, separated by ';'", shown_default="(none)"),
     Key("Web", "Enabled", "web_enabled", "bool", False,
@@ -201,7 +227,7 @@ SCHEMA: tuple[Key, ...] = (
         "Log level", choices=LEVELS),
 )
 
-SECTIONS: tuple[str, ...] = ("Continuum", "RangerMSP", "Plugins", "Web", "Logging")
+SECTIONS: tuple[str, ...] = ("Continuum", "RangerMSP", "Nsight", "NinjaOne", "Plugins", "Web", "Logging")
 PLUGIN_SECTION_PREFIX = "plugin:"
 
 

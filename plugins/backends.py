@@ -60,4 +60,24 @@ def zenith_psa_backends():
 
 @hookimpl
 def zenith_rmm_backends():
-    return {"continuum": _continuum}
+    """Also ``nsight``: the N-able N-sight Data Extraction API client; ``ninjaone``: the NinjaOne API v2
+    client; ``memory``: an in-memory alert RMM for tests and plugin development."""
+    return {"continuum": _continuum, "memory": _memory_rmm, "nsight": _nsight, "ninjaone": _ninjaone}
+
+
+def _memory_rmm(settings: Any) -> Any:
+    from agent.backends.memory_rmm import backend
+
+    return backend(settings)
+
+
+def _nsight(settings: Any) -> Any:
+    from agent.backends.nsight import backend
+
+    return backend(settings)
+
+
+def _ninjaone(settings: Any) -> Any:
+    from agent.backends.ninjaone import backend
+
+    return backend(settings)

@@ -65,3 +65,17 @@ def test_demo_removes_the_temporary_folder_it_made(tmp_path):
     assert res.code == 0, res.err
     assert "zenithlink-demo-" in res.out  # it said where it worked
     assert not list(tmp_path.glob("zenithlink-demo-*"))
+
+
+def test_demo_with_n_sight_tells_the_alert_story(tmp_path):
+    res = run_cli(["demo", "--once", "--rmm", "nsight", "--folder", str(tmp_path)], timeout=120)
+    assert res.code == 0, res.err
+    for step in ("Inventory", "Link sites to accounts", "Checks fail", "A repeat and a recovery",
+                 "Complete a ticket", "Summary"):
+        assert step in res.out
+    assert "1 clear queued, 1 sent" in res.out
+    with embedded(tmp_path / "Dbsys" / "zenithlink.sqlite3") as (state, psa):
+        tickets = psa.list_tickets()
+        assert len(tickets) == 3 and sum(t.status_code == STATUS_COMPLETED for t in tickets) == 1
+        assert len(state.open_alert_tickets()) == 2  # the completed one is closed, its check cleared
+        assert state.outbox_depth() == 0

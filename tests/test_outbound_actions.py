@@ -385,3 +385,19 @@ def test_once_stopping_the_sender_finishes_the_send_in_flight_and_starts_no_othe
         client.add_note = real
     assert [n["text"] for n in sandbox.world.ticket(tid)["notes"]][-1] == "note 0"
     assert env.state.outbox_depth() == 4  # the rest waits, queued, for the next start
+
+
+# -- capabilities of the configured RMM ------------------------------------------------------
+
+def test_an_rmm_without_tickets_of_its_own_refuses_create_and_reassign_with_a_clear_message(env, sandbox):
+    from agent.backends.memory_rmm import MemoryRmm
+    from agent.ports.rmm import RmmUnsupported
+
+    env.app.set_client(MemoryRmm())
+    rec_id = env.ticket()
+    with pytest.raises(RmmUnsupported, match="cannot send a ticket to the RMM's NOC") as info:
+        actions.create_in_continuum(env.app, rec_id, "NOC", None, "jsmith")
+    assert "add a note in the RMM" in str(info.value) and not info.value.retryable
+    with pytest.raises(RmmUnsupported, match="cannot reassign"):
+        actions.reassign(env.app, rec_id, "VSD", "over to you", "jsmith")
+    assert env.state.outbox_depth() == 0

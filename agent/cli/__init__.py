@@ -32,7 +32,7 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "plugins": ("agent.cli.plugins_cmd",), "run": ("agent.cli.run_cmd",), "sandbox": ("agent.cli.sandbox_cmd",),
     "status": (OPS,), "errors": (OPS,), "requests": (OPS,), "service": (OPS,), "audit": (OPS,),
     "psa": ("agent.cli.psa_cmd",), "demo": ("agent.cli.demo_cmd",), "web": ("agent.cli.web_cmd",),
-    "docs": ("agent.cli.docs_cmd",),
+    "docs": ("agent.cli.docs_cmd",), "reconcile": ("agent.cli.reconcile_cmd",),
 }
 COMMAND_MODULES: tuple[str, ...] = tuple(dict.fromkeys(m for modules in COMMANDS.values() for m in modules))
 

@@ -17,13 +17,13 @@ from config.template import render_reference, template_bytes
 @click.command("check-config")
 @json_option
 @click.option("--ping/--no-ping", " /--offline", "ping", default=True,
-              help="--offline (or --no-ping): judge the file alone, without trying the connection to Continuum; "
+              help="--offline (or --no-ping): judge the file alone, without trying the connection to the RMM; "
                    "otherwise a failed connection check exits 1.")
 @click.option("--reference", is_flag=True, help="Print the INI reference (every key) and exit.")
 @click.pass_obj
 @read_only
 def check_config(app, as_json: bool, ping: bool, reference: bool) -> None:
-    """Judge the INI as 'run' does, then try the connection to Continuum (exit 1 when it fails, unless
+    """Judge the INI as 'run' does, then try the connection to the RMM (exit 1 when it fails, unless
     --offline); print the effective settings, or every problem (exit 2)."""
     if reference:
         click.echo(render_reference(), nl=False)
@@ -46,10 +46,11 @@ def check_config(app, as_json: bool, ping: bool, reference: bool) -> None:
         for warning in warnings:
             console.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
         if connection is None:
-            console.print("[green]The configuration is valid[/green] (the connection to Continuum was not "
+            console.print("[green]The configuration is valid[/green] (the connection to the RMM was not "
                           "checked: --offline).", highlight=False)
         elif connection["ok"]:
-            console.print(f"[green]Continuum:[/green] {connection['message']}", highlight=False)
+            console.print(f"[green]{connection.get('rmm', 'Continuum')}:[/green] {connection['message']}",
+                          highlight=False)
             console.print("[green]The configuration is valid.[/green]")
         else:
             console.print("The file is valid, but the connection check failed (see below).", highlight=False)
@@ -74,6 +75,8 @@ def _ping(app, settings) -> dict:
     from agent.backends.continuum.retry import RetryPolicy
     from agent.errors import describe
 
+    if str(settings.rmm_backend).lower() != "continuum":
+        return _ping_configured_rmm(app)
     try:
         # One quick try: a person is waiting, and the service retries for real.
         with ContinuumClient.from_settings(settings, retry=RetryPolicy(max_attempts=1)) as client:
@@ -82,6 +85,21 @@ def _ping(app, settings) -> dict:
         return {"ok": False, "message": describe(exc)}
     state = "activated" if pong.activated else "not activated yet"
     return {"ok": True, "message": f"reached, partner {pong.partner}, {state}", "partner": pong.partner,
+            "activated": pong.activated}
+
+
+def _ping_configured_rmm(app) -> dict:
+    """The connection check of another RMM backend (N-sight, NinjaOne): its own client, one ping."""
+    from agent.errors import describe
+    from agent.ports.rmm import capabilities_of
+
+    try:
+        client = app.client
+        rmm = capabilities_of(client).rmm
+        pong = client.ping()
+    except Exception as exc:  # noqa: BLE001 - every failure is reported, none is fatal here
+        return {"ok": False, "message": describe(exc)}
+    return {"ok": True, "rmm": rmm, "message": f"reached, {pong.partner}", "partner": pong.partner,
             "activated": pong.activated}
 
 

@@ -14,14 +14,21 @@ import click
                    "at the end). It must be new, empty, or one the demo made: there a new run starts over, keeping "
                    "the keys you added to its INI. Any other folder is refused (exit 2).")
 @click.option("--port", type=int, default=0, show_default=True,
-              help="Port of the sandbox Continuum (0: any free port).")
+              help="Port of the sandbox RMM (0: any free port).")
 @click.option("--psa", type=click.Choice(["embedded", "rangermsp-simulator"]), default="embedded", show_default=True,
               help="The PSA backend: the embedded store, or RangerMSP's DB API over the project's simulator of it.")
-def demo(once: bool, folder: Path | None, port: int, psa: str) -> None:
-    """Run the agent against a built-in sandbox Continuum with an embedded store: no set-up."""
-    from agent.demo import run_demo
+@click.option("--rmm", type=click.Choice(["continuum", "nsight"]), default="continuum", show_default=True,
+              help="The RMM: a sandbox Continuum, or a sandbox N-able N-sight (failing checks become tickets).")
+def demo(once: bool, folder: Path | None, port: int, psa: str, rmm: str) -> None:
+    """Run the agent against a built-in sandbox RMM (Continuum or N-sight) with an embedded store: no set-up."""
+    from agent.demo import Demo, run_demo
 
-    run_demo(folder, once=once, port=port, psa=psa)
+    story = Demo
+    if rmm == "nsight":
+        from agent.demo_nsight import NsightDemo
+
+        story = NsightDemo
+    run_demo(folder, once=once, port=port, psa=psa, story=story)
 
 
 commands = [demo]

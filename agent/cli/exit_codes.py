@@ -24,7 +24,8 @@ GENERAL: dict[int, str] = {
 #: Meanings of their own, by command path; a code not named keeps its general meaning.
 SPECIFIC: dict[str, dict[int, str]] = {
     "check-config": {
-        DONE: "the file is valid as `run` judges it, and Continuum answered (not tried with `--offline`)",
+        DONE: "the file is valid as `run` judges it, and the RMM (Continuum, N-sight, NinjaOne) answered (not tried "
+              "with `--offline`)",
         FAILED: "the file is valid, but the connection check failed (refused PSG, no answer); "
                 "`--offline` skips it",
         BAD_USAGE: "the file has problems, listed on stderr: `run` would refuse it (a missing PSG or "

@@ -16,12 +16,21 @@ A backend keeps its own wire format and its own error classes, derived from thes
     ├── RmmNotActivated           credentials known, activation not applied yet: keep retrying
     ├── RmmRejected               permanent: this request can never succeed as it is
     └── RmmBadAnswer              the answer could not be used (malformed, hostile, too large)
+        (RmmRejected) └── RmmUnsupported   the configured RMM cannot do this at all (a capability)
+
+Two kinds of RMM: one delivers a **change feed** of its own tickets (Continuum), the other a
+**snapshot** of what fails now (N-able N-sight's failing checks, NinjaOne's open alerts). A backend
+says which, and which write-backs it offers, in :class:`RmmCapabilities` (``capabilities_of``):
+engines and screens offer only those, and :meth:`RmmCapabilities.require` turns a request for
+another into an :class:`RmmUnsupported` that names the RMM and what to do instead. A snapshot
+backend implements :class:`AlertRmm` beside the inventory methods of :class:`RmmClient`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Generic, Literal, Protocol, TypeVar
 
 from agent.errors import ZenithError
@@ -95,6 +104,76 @@ class RmmBadAnswer(RmmError):
 
     code = "BadAnswer"
     retryable = True
+
+
+class RmmUnsupported(RmmRejected):
+    """The configured RMM cannot do this at all (not a failure of one request): offer something else."""
+
+    code = "Unsupported"
+
+
+# -- capabilities -----------------------------------------------------------------------------
+Delivery = Literal["feed", "snapshot"]
+"""``feed``: changes after a cursor, acknowledged (Continuum). ``snapshot``: what fails now, polled."""
+
+
+class WriteBack(StrEnum):
+    """What the agent may ask of the RMM on the PSA's behalf."""
+
+    CREATE_TICKET = "create_ticket"
+    """Open a ticket in the RMM and hand it to its NOC (Continuum only)."""
+    ASSIGN = "assign"
+    """Hand an RMM ticket to someone else (Continuum only)."""
+    ADD_NOTE = "add_note"
+    """Add a note to the RMM's ticket or check."""
+    CLOSE = "close"
+    """Close the RMM's ticket (Continuum) or clear the check / reset the alert (snapshot RMMs)."""
+
+    @property
+    def label(self) -> str:
+        return _WRITE_BACK_LABELS[self]
+
+
+_WRITE_BACK_LABELS = {
+    WriteBack.CREATE_TICKET: "send a ticket to the RMM's NOC",
+    WriteBack.ASSIGN: "reassign the RMM's ticket",
+    WriteBack.ADD_NOTE: "add a note in the RMM",
+    WriteBack.CLOSE: "close the RMM's ticket or clear its alert",
+}
+
+
+@dataclass(frozen=True)
+class RmmCapabilities:
+    """What one RMM backend offers: how it delivers, and which :class:`WriteBack` it supports."""
+
+    rmm: str
+    """The RMM's name for messages: ``"Continuum"``, ``"N-able N-sight"``."""
+    delivery: Delivery
+    write_backs: frozenset[WriteBack]
+
+    def supports(self, write_back: WriteBack) -> bool:
+        return write_back in self.write_backs
+
+    def require(self, write_back: WriteBack) -> None:
+        """Raise :class:`RmmUnsupported` when ``write_back`` is not offered, saying what is."""
+        if write_back in self.write_backs:
+            return
+        offered = ", ".join(w.label for w in WriteBack if w in self.write_backs) or "nothing"
+        raise RmmUnsupported(
+            f"{self.rmm} cannot {write_back.label}: the agent can only {offered} with this RMM. "
+            "Handle it in the RMM's own console, or use an action this RMM offers.")
+
+
+CONTINUUM_CAPABILITIES = RmmCapabilities(
+    rmm="Continuum", delivery="feed",
+    write_backs=frozenset({WriteBack.CREATE_TICKET, WriteBack.ASSIGN, WriteBack.ADD_NOTE, WriteBack.CLOSE}))
+"""The change-feed RMM the agent was built for; a backend that declares nothing is taken as one."""
+
+
+def capabilities_of(rmm: object) -> RmmCapabilities:
+    """The backend's declared capabilities; a backend that declares none is a change feed like Continuum."""
+    declared = getattr(rmm, "capabilities", None)
+    return declared if isinstance(declared, RmmCapabilities) else CONTINUUM_CAPABILITIES
 
 
 # -- inventory --------------------------------------------------------------------------------
@@ -333,6 +412,69 @@ class RmmClient(Protocol):
     def close_connection(self) -> None:
         """Release the client's connections; nothing may be called afterwards."""
         ...
+
+
+# -- snapshot RMMs: failing checks / open alerts -----------------------------------------------
+@dataclass(frozen=True)
+class Alert:
+    """One failing check (N-sight) or open alert (NinjaOne) as the RMM holds it now.
+
+    ``alert_id`` is what the RMM clears or notes (N-sight's checkid); ``(device_id, check)`` is
+    what the agent keeps one PSA ticket for. ``failed_since`` names the current failure: the same
+    alert seen with a different value has recovered and failed again in between (a repeat).
+    """
+
+    alert_id: str
+    device_id: str
+    site_code: str
+    check: str
+    description: str = ""
+    check_type: str = ""
+    severity: str = ""
+    failed_since: str = ""
+    output: str = ""
+    device_name: str = ""
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.device_id, self.check)
+
+
+@dataclass(frozen=True)
+class AlertSnapshot:
+    """Everything failing now, in one poll (one request where the RMM allows it)."""
+
+    alerts: tuple[Alert, ...]
+    taken_at: str = ""
+
+
+class AlertRmm(Protocol):
+    """A snapshot RMM: what fails now, notes on a check, clearing it. Same error tree as above."""
+
+    @property
+    def capabilities(self) -> RmmCapabilities: ...
+
+    def ping(self) -> Pong: ...
+
+    def site_pages(self, page_size: int = 500) -> Iterator[Page[Site]]: ...
+
+    def device_pages(self, page_size: int = 500, site_code: str | None = None) -> Iterator[Page[Device]]: ...
+
+    def inventory_pages(self, kind: Kind, page_size: int = 500) -> Iterator[InventoryPage[InventoryRecord]]: ...
+
+    def failing(self) -> AlertSnapshot:
+        """Every failing check / open alert now."""
+        ...
+
+    def add_alert_note(self, alert_id: str, text: str, *, idempotency_key: str) -> None:
+        """Add a (private, technical) note to the alert; :class:`RmmRejected` for an unknown alert."""
+        ...
+
+    def clear_alert(self, alert_id: str, note: str, *, idempotency_key: str) -> None:
+        """Clear the check / reset the alert with ``note``; clearing one that no longer fails changes nothing."""
+        ...
+
+    def close_connection(self) -> None: ...
 
 
 RmmFactory = Callable[..., RmmClient]

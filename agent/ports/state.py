@@ -25,3 +25,28 @@ class OutboxItem:
     last_error: str | None
     created_at: str
     result: dict[str, Any] | None = None
+
+
+@dataclass
+class AlertTicket:
+    """The PSA ticket the agent keeps for one failing check of an alert RMM (see
+    :mod:`agent.sync.alerts`). ``state``: ``failing``, ``recovered`` (the ticket stays open), or
+    ``closed`` (completed, or closed on recovery: a new failure opens a new ticket)."""
+
+    id: int
+    rmm: str
+    device_id: str
+    check_name: str
+    alert_id: str
+    site_code: str
+    ticket_rec_id: str
+    failed_since: str
+    repeats: int
+    state: str
+    agent_mark: str
+    opened_at: str
+    updated_at: str
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.device_id, self.check_name)

@@ -21,10 +21,12 @@ from agent import __version__, events, logs
 from agent.app import App, load_for_service
 from agent.errors import CheckFailed, ConfigError, ZenithError, describe, without_retry_promise
 from agent.ports.psa import PsaNeedsRestart
+from agent.ports.rmm import RmmError, capabilities_of
 from agent.ports.times import now_iso
 from agent.reporting import report_failure
 from agent.runtime.lock import FolderLock
 from agent.runtime.status import file_fields
+from agent.sync.alerts import AlertLifecycle, policy_from
 from agent.sync.inbound.engine import InboundSync
 from agent.sync.inventory.refresh import InventoryJob, finish_publish
 from agent.sync.outage import OutageTracker
@@ -50,7 +52,7 @@ def cycle_failed(failures: list[tuple[str, str]]) -> CheckFailed:
 
 
 def _warn_if_readable(ini: Path) -> None:
-    """Say at start-up that the INI, which holds the PSG, can be read by others, and how to stop that."""
+    """Say at start-up that the INI, which holds the RMM's secret, can be read by others, and how to stop that."""
     from dbsys.host import readable_by_others
 
     try:
@@ -59,8 +61,8 @@ def _warn_if_readable(ini: Path) -> None:
         return
     if exposed:
         where = Path(ini).absolute()
-        logger.warning("{} holds the PSG and other users of this machine can read it; make it readable by the "
-                       "agent's account only: chmod 600 '{}'", where, where)
+        logger.warning("{} holds the RMM's secret (PSG, API key) and other users of this machine can read it; "
+                       "make it readable by the agent's account only: chmod 600 '{}'", where, where)
 
 
 @dataclass
@@ -124,6 +126,9 @@ class Service:
         self.inbound = InboundSync(app, outage=self.outage)
         self.sender = OutboxSender(app, stop=self.stop, outage=self.outage)
         self.processor = RequestProcessor(app)
+        #: What the last poll of an alert RMM's failing checks failed with, or ``None``.
+        self.alerts_failure: str | None = None
+        self._alerts_failed_with: type[BaseException] | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
     def run(self) -> int:
@@ -180,7 +185,7 @@ class Service:
             ("inventory", self._inventory, lambda: self.inventory_job.last_failure),
             ("requests", lambda: self.processor.process(set(request_files(self.app.settings.requests_folder))),
              lambda: None),
-            ("inbound", self._inbound, lambda: self.inbound.last_round.failure or None),
+            ("inbound", self._inbound, lambda: self.inbound.last_round.failure or self.alerts_failure or None),
             ("outbox", self._outbox, lambda: self.sender.last_failure),
         ]
         failures = []
@@ -299,8 +304,39 @@ class Service:
 
     def _inbound(self) -> bool:
         """One round; ``True`` when it stopped at its page budget with more changes waiting."""
+        if self._snapshot_rmm():
+            self._alerts()
+            return False
         self.inbound.run_once()
         return self.inbound.last_round.stopped_by == "page budget"
+
+    def _snapshot_rmm(self) -> bool:
+        try:
+            return capabilities_of(self.app.client).delivery == "snapshot"
+        except Exception:  # noqa: BLE001 - the inbound engine reports a client that cannot be built, as before
+            return False
+
+    def _alerts(self) -> None:
+        """One poll of an alert RMM (N-sight): failing checks to tickets and notes."""
+        settings = self.app.settings
+        if not settings.process_queue:
+            return
+        skip_alert = self.app.pm.hook.zenith_skip_alert
+        lifecycle = AlertLifecycle(state=self.app.state, psa=self.app.psa, rmm=self.app.alert_rmm,
+                                   policy=policy_from(settings),
+                                   skip=lambda alert: skip_alert(alert=alert, settings=settings) is True)
+        try:
+            lifecycle.poll_once()
+        except RmmError as exc:
+            # Said once per kind of failure, not every poll of an RMM that stays down.
+            repeated = self.alerts_failure is not None and self._alerts_failed_with is type(exc)
+            self.alerts_failure, self._alerts_failed_with = describe(exc), type(exc)
+            logger.log("DEBUG" if repeated else "WARNING", "polling the RMM's failing checks failed: {}",
+                       self.alerts_failure)
+            return
+        if self.alerts_failure is not None:
+            logger.info("the RMM answers again: failing checks polled")
+        self.alerts_failure = None
 
     def _outbox(self) -> None:
         self.sender.run_once()

@@ -22,7 +22,7 @@ from lxml import etree
 
 from agent import __version__
 from agent.errors import UsageError
-from agent.ports.rmm import InventoryRecord
+from agent.ports.rmm import CONTINUUM_CAPABILITIES, InventoryRecord
 
 from . import answers, bodies
 from .circuit import CircuitBreaker
@@ -69,6 +69,8 @@ class _Transient(Exception):
 
 class ContinuumClient:
     """Talks to one Continuum PSA API; thread-safe, use one per agent (and close it)."""
+
+    capabilities = CONTINUUM_CAPABILITIES
 
     def __init__(self, base_url: str, psg: str, *, timeout: float = 30.0, verify: bool = True,
                  transport: httpx.BaseTransport | None = None, retry: RetryPolicy | None = None,

@@ -224,4 +224,26 @@ MIGRATIONS: tuple[str, ...] = (
     """
     CREATE INDEX outbox_queue ON outbox(ticket_rec_id, id) WHERE state = 'pending';
     """,
+    # 9: alert RMMs (N-sight): one PSA ticket per (RMM, device, check) while it is open; the
+    # failure it last saw, how often it failed again, and the ticket's fingerprint after the
+    # agent's own last write (a different one later means a person touched the ticket).
+    """
+    CREATE TABLE alert_tickets (
+        id              INTEGER PRIMARY KEY AUTOINCREMENT,
+        rmm             TEXT NOT NULL DEFAULT '',
+        device_id       TEXT NOT NULL,
+        check_name      TEXT NOT NULL,
+        alert_id        TEXT NOT NULL,
+        site_code       TEXT NOT NULL,
+        ticket_rec_id   TEXT NOT NULL,
+        failed_since    TEXT NOT NULL,
+        repeats         INTEGER NOT NULL DEFAULT 0,
+        state           TEXT NOT NULL DEFAULT 'failing',
+        agent_mark      TEXT NOT NULL DEFAULT '',
+        opened_at       TEXT NOT NULL,
+        updated_at      TEXT NOT NULL
+    );
+    CREATE UNIQUE INDEX alert_tickets_open ON alert_tickets(rmm, device_id, check_name) WHERE state != 'closed';
+    CREATE INDEX alert_tickets_ticket ON alert_tickets(ticket_rec_id);
+    """,
 )

@@ -12,6 +12,7 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
+from agent.backends.embedded.alerts import AlertTables
 from agent.backends.embedded.console import ConsoleTables
 from agent.backends.embedded.db import Database
 from agent.backends.embedded.links import LinkTables
@@ -19,7 +20,7 @@ from agent.backends.embedded.people import People
 from agent.backends.embedded.sync import SyncState
 
 
-class StateStore(LinkTables, SyncState, People, ConsoleTables):
+class StateStore(LinkTables, SyncState, People, ConsoleTables, AlertTables):
     """``with state.transaction():`` groups calls into one commit; re-entrant."""
 
     def __init__(self, path: Path | str, *, before_upgrade: Callable[[int], None] | None = None) -> None:

@@ -20,8 +20,9 @@ from typing import Any
 
 from loguru import logger
 
-from agent.errors import AlreadyLinked, MissingUser, NotLinked, PreconditionError, UsageError
+from agent.errors import AlreadyLinked, MissingUser, NotLinked, PreconditionError, UsageError, ZenithError
 from agent.ports.psa import STATUS_COMPLETED
+from agent.ports.rmm import WriteBack, capabilities_of
 from agent.sync import records
 
 CREATE_ASSIGNEES = ("NOC", "VSD", "Partner")
@@ -61,6 +62,7 @@ def create_in_continuum(app, ticket_rec_id: str, assign_to: str, note: str | Non
     """Queue the creation of a Continuum ticket for a PSA ticket (R13); ``site_code`` chooses
     among the sites of an account linked to several (default: the site of the asset's device; with
     none, an account of several sites is refused, listing them, rather than one picked)."""
+    _offered(app, WriteBack.CREATE_TICKET)
     state, psa = app.state, app.psa
     assign_to = _choice(assign_to, CREATE_ASSIGNEES, "create a Continuum ticket")
     ticket = records.get_ticket(state, psa, ticket_rec_id, history=False)
@@ -85,6 +87,7 @@ def create_in_continuum(app, ticket_rec_id: str, assign_to: str, note: str | Non
 def reassign(app, ticket_rec_id: str, assign_to: str, note: str | None, user: str | None,
              request_id: str | None = None) -> Queued:
     """Queue a reassignment (``Keep``: only the note) of the linked Continuum ticket (R14)."""
+    _offered(app, WriteBack.ASSIGN)
     state, psa = app.state, app.psa
     assign_to = _choice(assign_to, REASSIGN_ASSIGNEES, "reassign a Continuum ticket")
     ticket = records.get_ticket(state, psa, ticket_rec_id, history=False)
@@ -178,6 +181,15 @@ def _queue(app, ticket_rec_id: str, action: str, payload: dict[str, Any], user: 
     logger.info("queued {} for ticket {} ({})", action, ticket_rec_id, what)
     return Queued(ticket_rec_id, action, row, key, continuum_id,
                   "queued; the agent sends it to Continuum", payload)
+
+
+def _offered(app, write_back: WriteBack) -> None:
+    """Refuse, before anything is queued, what the configured RMM cannot do (N-sight has no NOC)."""
+    try:
+        client = app.client
+    except ZenithError:
+        return  # no RMM configured for this command: the sender says so when it sends, as before
+    capabilities_of(client).require(write_back)
 
 
 def _choice(value: str, allowed: tuple[str, ...], what: str) -> str:

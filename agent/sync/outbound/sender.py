@@ -37,10 +37,12 @@ from agent.ports.rmm import (
     RmmRateLimited,
     RmmRejected,
     RmmUnavailable,
+    capabilities_of,
 )
 from agent.ports.state import OutboxItem
 from agent.ports.times import now_iso, parse_stored_time, stored_time
 from agent.reporting import report_failure
+from agent.sync.alerts.lifecycle import CLEAR
 from agent.sync.outage import OutageTracker, is_outage
 from agent.sync.outbound.actions import ASSIGN, CLOSE, CREATE, NOTE, close_completed_tickets
 from dbsys.atomic import fsync_folder
@@ -324,6 +326,9 @@ class OutboxSender:
             ticket = client.create_ticket(new, idempotency_key=item.idem_key)
             return Delivery(ticket.ticket_id, _sentence(f"new ticket {ticket.ticket_id}, assigned to {p['assign_to']}",
                                                        p.get("note")))
+        if item.action == CLEAR:  # an alert RMM's check: it is named in the row, not linked
+            client.clear_alert(p["alert_id"], p["note"], idempotency_key=item.idem_key)
+            return Delivery(p["alert_id"], _sentence(f"check {p.get('check') or p['alert_id']} cleared", p["note"]))
         target = self._linked(item)
         if item.action == ASSIGN and p["assign_to"] == "Keep":
             # Keep is not an assignment (the wire contract): only the note goes, nothing without one.
@@ -362,7 +367,7 @@ class OutboxSender:
                 # Continuum holds the link already (PsaTicketID went with the ticket): nothing to ack.
                 state.link_ticket(delivery.continuum_ticket_id, item.ticket_rec_id, acked=True)
             with psa.keyed(f"outbox:{item.id}"):
-                psa.add_history(item.ticket_rec_id, f"Sent to Continuum: {delivery.note}",
+                psa.add_history(item.ticket_rec_id, f"Sent to {capabilities_of(self.app.client).rmm}: {delivery.note}",
                                 author=item.requested_by or "zenithlink")
             state.outbox_finish(item.id, "done", result={"continuum_ticket_id": delivery.continuum_ticket_id})
             if item.request_id:

@@ -1,17 +1,20 @@
-"""The RMM port's contract: every behaviour the engines rely on of an :class:`RmmClient`.
+"""The RMM port's contract: every behaviour the engines rely on of an RMM backend.
 
-Written once, run against every RMM backend. A backend joins by subclassing
-:class:`RmmContract` in a ``test_*.py`` module beside this one and providing a ``harness``
-fixture that yields a :class:`Harness` for a fresh RMM with sites, devices and no tickets::
+Written once, run against every RMM backend. Two kinds of RMM (see :mod:`agent.ports.rmm`):
+a change-feed RMM (Continuum) subclasses :class:`FeedRmmContract` (also named
+:class:`RmmContract`), a snapshot RMM (N-able N-sight, the in-memory RMM) :class:`AlertRmmContract`;
+both include :class:`CoreRmmContract` (connection check, errors, inventory, capabilities). A backend
+joins in a ``test_*.py`` module beside this one with a ``harness`` fixture that yields a fresh RMM
+with sites and devices (and no tickets / nothing failing)::
 
     import pytest
-    from rmm_contract import Harness, RmmContract
+    from rmm_contract import AlertRmmContract
 
-    class TestMyRmm(RmmContract):
+    class TestMyRmm(AlertRmmContract):
         @pytest.fixture
         def harness(self):
             with MyRmmTestServer() as server:
-                yield MyHarness(server)   # implements the Harness protocol below
+                yield MyHarness(server)   # implements AlertHarness below
 
 Only the port's names are used here (records, ``RmmError`` classes), never a backend's.
 """
@@ -19,11 +22,12 @@ Only the port's names are used here (records, ``RmmError`` classes), never a bac
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Protocol
+from typing import Any, Protocol
 
 import pytest
 
 from agent.ports.rmm import (
+    AlertRmm,
     Change,
     ChangePage,
     NewTicket,
@@ -34,16 +38,44 @@ from agent.ports.rmm import (
     RmmRateLimited,
     RmmRejected,
     RmmUnavailable,
+    RmmUnsupported,
+    WriteBack,
+    capabilities_of,
 )
 
 
-class Harness(Protocol):
-    """A test RMM and the means to make things happen in it, as its NOC would."""
+class CoreHarness(Protocol):
+    """A test RMM: clients of it, and its faults."""
 
-    def client(self) -> RmmClient:
+    def client(self) -> Any:
         """A client with the right credentials (retries quick, so failures come fast)."""
 
-    def client_with_wrong_credentials(self) -> RmmClient: ...
+    def client_with_wrong_credentials(self) -> Any: ...
+
+    def rate_limit(self, seconds: int) -> None:
+        """The next request is rate limited for ``seconds``, longer than a client waits by itself."""
+
+    def outage(self, on: bool) -> None:
+        """The RMM stops answering (or answers again)."""
+
+
+class AlertHarness(CoreHarness, Protocol):
+    """A snapshot RMM, and the means to make its checks fail and recover, as its devices would."""
+
+    def fail(self, device_id: str, check: str) -> str:
+        """The check ``check`` of the device starts failing (again); its alert id."""
+
+    def recover(self, alert_id: str) -> None: ...
+
+    def notes(self, alert_id: str) -> list[str]:
+        """The notes the RMM holds on the alert, oldest first."""
+
+    def cleared(self, alert_id: str) -> str | None:
+        """The note the alert was cleared with, ``None`` while it was not cleared."""
+
+
+class Harness(CoreHarness, Protocol):
+    """A change-feed RMM and the means to make things happen in it, as its NOC would."""
 
     def open_ticket(self, site_code: str, device_id: str | None, title: str) -> str:
         """Open a ticket in the RMM (a ``TicketCreated`` change); its ticket id."""
@@ -52,12 +84,6 @@ class Harness(Protocol):
         """The NOC adds a note (a ``NoteAdded`` change)."""
 
     def set_activated(self, activated: bool) -> None: ...
-
-    def rate_limit(self, seconds: int) -> None:
-        """The next request is rate limited for ``seconds``, longer than a client waits by itself."""
-
-    def outage(self, on: bool) -> None:
-        """The RMM stops answering (or answers again)."""
 
 
 def _drain(client: RmmClient, after: str | None = None) -> Iterator[ChangePage]:
@@ -73,11 +99,13 @@ def _all_changes(client: RmmClient) -> list[Change]:
     return [c for page in _drain(client) for c in page.changes]
 
 
-class RmmContract:
-    """Subclass with a ``harness`` fixture (see the module docstring)."""
+class CoreRmmContract:
+    """What every RMM backend does: the connection check, its errors, the inventory."""
+
+    expected_delivery = ""
 
     @pytest.fixture
-    def rmm(self, harness: Harness) -> Iterator[RmmClient]:
+    def rmm(self, harness: CoreHarness) -> Iterator[Any]:
         client = harness.client()
         try:
             yield client
@@ -85,11 +113,11 @@ class RmmContract:
             client.close_connection()
 
     # -- connection check --------------------------------------------------------------------
-    def test_ping_names_the_partner_and_the_activation(self, rmm: RmmClient) -> None:
+    def test_ping_names_the_partner_and_the_activation(self, rmm: Any) -> None:
         pong = rmm.ping()
         assert pong.partner and pong.activated is True
 
-    def test_wrong_credentials_are_refused_and_not_retried_as_transient(self, harness: Harness) -> None:
+    def test_wrong_credentials_are_refused_and_not_retried_as_transient(self, harness: CoreHarness) -> None:
         client = harness.client_with_wrong_credentials()
         try:
             with pytest.raises(RmmCredentialsRefused) as info:
@@ -98,29 +126,21 @@ class RmmContract:
         finally:
             client.close_connection()
 
-    def test_pending_activation_is_its_own_retryable_error(self, harness: Harness, rmm: RmmClient) -> None:
-        harness.set_activated(False)
-        with pytest.raises(RmmNotActivated) as info:
-            list(rmm.site_pages())
-        assert info.value.retryable
-        harness.set_activated(True)
-        assert list(rmm.site_pages())
-
-    def test_a_long_rate_limit_is_handed_back_with_its_delay(self, harness: Harness, rmm: RmmClient) -> None:
+    def test_a_long_rate_limit_is_handed_back_with_its_delay(self, harness: CoreHarness, rmm: Any) -> None:
         harness.rate_limit(600)
         with pytest.raises(RmmRateLimited) as info:
             rmm.ping()
         assert info.value.retry_after is not None and info.value.retry_after >= 600
         assert rmm.ping().partner
 
-    def test_an_rmm_that_does_not_answer_is_unavailable(self, harness: Harness, rmm: RmmClient) -> None:
+    def test_an_rmm_that_does_not_answer_is_unavailable(self, harness: CoreHarness, rmm: Any) -> None:
         harness.outage(True)
         with pytest.raises(RmmUnavailable) as info:
             rmm.ping()
         assert info.value.retryable and isinstance(info.value, RmmError)
 
     # -- inventory ---------------------------------------------------------------------------
-    def test_site_and_device_pages_cover_everything_once(self, rmm: RmmClient) -> None:
+    def test_site_and_device_pages_cover_everything_once(self, rmm: Any) -> None:
         sites = [s for page in rmm.site_pages(page_size=3) for s in page.items]
         devices = [d for page in rmm.device_pages(page_size=7) for d in page.items]
         assert sites and devices
@@ -129,13 +149,13 @@ class RmmContract:
         assert {d.site_code for d in devices} <= {s.site_code for s in sites}
         assert all(d.name for d in devices)
 
-    def test_devices_of_one_site(self, rmm: RmmClient) -> None:
+    def test_devices_of_one_site(self, rmm: Any) -> None:
         device = next(d for page in rmm.device_pages() for d in page.items)
         of_site = [d for page in rmm.device_pages(site_code=device.site_code) for d in page.items]
         assert device.device_id in {d.device_id for d in of_site}
         assert all(d.site_code == device.site_code for d in of_site)
 
-    def test_records_carry_their_fields_in_order_with_the_typed_values(self, rmm: RmmClient) -> None:
+    def test_records_carry_their_fields_in_order_with_the_typed_values(self, rmm: Any) -> None:
         site = next(s for page in rmm.site_pages() for s in page.items)
         fields = dict(site.fields())
         assert fields["SiteCode"].strip() == site.site_code and fields["Name"].strip() == site.name
@@ -143,7 +163,7 @@ class RmmContract:
         assert dict(device.fields())["DeviceID"].strip() == device.device_id
 
     @pytest.mark.parametrize("kind, key", [("sites", "SiteCode"), ("devices", "DeviceID")])
-    def test_inventory_pages_hold_the_same_records_as_the_typed_pages(self, rmm: RmmClient, kind: str,
+    def test_inventory_pages_hold_the_same_records_as_the_typed_pages(self, rmm: Any, kind: str,
                                                                       key: str) -> None:
         typed = rmm.site_pages(page_size=4) if kind == "sites" else rmm.device_pages(page_size=4)
         expected = [item.fields() for page in typed for item in page.items]
@@ -153,6 +173,35 @@ class RmmContract:
         assert all(page.total in (-1, len(expected)) for page in pages)
         assert [t for page in pages for t in page.texts("Name")] == \
             [dict(f).get("Name", "").strip() for f in expected]
+
+
+    # -- capabilities ------------------------------------------------------------------------
+    def test_the_backend_says_how_it_delivers_and_what_it_writes_back(self, rmm: Any) -> None:
+        capabilities = capabilities_of(rmm)
+        assert capabilities.delivery == self.expected_delivery
+        assert capabilities.rmm
+        for write_back in WriteBack:
+            if capabilities.supports(write_back):
+                capabilities.require(write_back)
+            else:
+                with pytest.raises(RmmUnsupported) as info:
+                    capabilities.require(write_back)
+                assert capabilities.rmm in str(info.value) and not info.value.retryable
+
+
+class FeedRmmContract(CoreRmmContract):
+    """A change-feed RMM (Continuum): its tickets come as a feed; the agent creates, assigns,
+    notes and closes tickets in it."""
+
+    expected_delivery = "feed"
+
+    def test_pending_activation_is_its_own_retryable_error(self, harness: Harness, rmm: RmmClient) -> None:
+        harness.set_activated(False)
+        with pytest.raises(RmmNotActivated) as info:
+            list(rmm.site_pages())
+        assert info.value.retryable
+        harness.set_activated(True)
+        assert list(rmm.site_pages())
 
     # -- the change feed ---------------------------------------------------------------------
     def test_a_new_ticket_is_a_ticket_created_change_with_its_fields(self, harness: Harness,
@@ -258,3 +307,71 @@ class RmmContract:
         created = rmm.create_ticket(NewTicket(site_code=site.site_code, title="x"), idempotency_key="contract-inv")
         with pytest.raises(RmmRejected):
             rmm.assign(created.ticket_id, "Nobody", None, idempotency_key="contract-inv-assign")
+
+
+def _first_device(rmm: Any) -> Any:
+    return next(d for page in rmm.device_pages() for d in page.items)
+
+
+class AlertRmmContract(CoreRmmContract):
+    """A snapshot RMM (N-sight): what fails now, in one poll; notes on a check; clearing it."""
+
+    expected_delivery = "snapshot"
+
+    def test_a_failing_check_is_in_the_snapshot_with_its_device_and_site(self, harness: AlertHarness,
+                                                                          rmm: AlertRmm) -> None:
+        device = _first_device(rmm)
+        assert rmm.failing().alerts == ()
+        alert_id = harness.fail(device.device_id, "Disk Space Check - C:")
+        (alert,) = rmm.failing().alerts
+        assert alert.alert_id == alert_id and alert.device_id == device.device_id
+        assert alert.site_code == device.site_code and alert.check and alert.failed_since
+        assert alert.key == (device.device_id, alert.check)
+
+    def test_a_check_still_failing_is_the_same_failure_and_a_new_failure_is_told_apart(
+            self, harness: AlertHarness, rmm: AlertRmm) -> None:
+        device = _first_device(rmm)
+        alert_id = harness.fail(device.device_id, "Backup Check")
+        (first,) = rmm.failing().alerts
+        (still,) = rmm.failing().alerts
+        assert still == first
+        harness.recover(alert_id)
+        assert rmm.failing().alerts == ()
+        harness.fail(device.device_id, "Backup Check")
+        (again,) = rmm.failing().alerts
+        assert again.key == first.key and again.failed_since != first.failed_since
+
+    def test_a_note_is_added_to_the_check_or_refused_as_unsupported(self, harness: AlertHarness,
+                                                                     rmm: AlertRmm) -> None:
+        alert_id = harness.fail(_first_device(rmm).device_id, "CPU Check")
+        if not capabilities_of(rmm).supports(WriteBack.ADD_NOTE):
+            with pytest.raises(RmmUnsupported):
+                rmm.add_alert_note(alert_id, "x", idempotency_key="contract-note")
+            return
+        rmm.add_alert_note(alert_id, "Ticket 12 <opened> & assigned", idempotency_key="contract-note")
+        assert harness.notes(alert_id)[-1] == "Ticket 12 <opened> & assigned"
+
+    def test_clearing_a_check_takes_it_out_of_the_snapshot_with_the_note(self, harness: AlertHarness,
+                                                                           rmm: AlertRmm) -> None:
+        alert_id = harness.fail(_first_device(rmm).device_id, "Event Log Check")
+        rmm.clear_alert(alert_id, "Fixed in ticket 12", idempotency_key="contract-clear")
+        assert alert_id not in {a.alert_id for a in rmm.failing().alerts}
+        assert harness.cleared(alert_id) == "Fixed in ticket 12"
+
+    def test_clearing_a_check_that_recovered_is_not_a_failure_to_retry(self, harness: AlertHarness,
+                                                                         rmm: AlertRmm) -> None:
+        alert_id = harness.fail(_first_device(rmm).device_id, "Ping Check")
+        harness.recover(alert_id)
+        try:
+            rmm.clear_alert(alert_id, "done", idempotency_key="contract-clear-recovered")
+        except RmmError as exc:
+            assert isinstance(exc, RmmRejected) and not exc.retryable
+
+    def test_an_unknown_check_is_rejected_for_good(self, rmm: AlertRmm) -> None:
+        with pytest.raises(RmmRejected) as info:
+            rmm.clear_alert("999999999", "x", idempotency_key="contract-unknown")
+        assert not info.value.retryable
+
+
+RmmContract = FeedRmmContract
+"""The name the change-feed backends subclassed before snapshot RMMs came."""

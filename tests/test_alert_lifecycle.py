@@ -1,0 +1,194 @@
+"""The alert lifecycle on the in-memory RMM: raised, repeated and recovered checks become one PSA
+ticket and its notes, exactly once; a completed ticket queues the check's clear once; the
+sender clears it in the RMM."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+
+from agent.app import App
+from agent.backends.memory_rmm import MemoryRmm
+from agent.ports.psa import STATUS_COMPLETED
+from agent.sync.alerts import CLEAR, AlertLifecycle, AlertPolicy
+from agent.sync.outbound.sender import OutboxSender
+
+from test_outbound_support import make_app
+
+
+@dataclass
+class World:
+    app: App
+    rmm: MemoryRmm
+    account: str
+    asset: str
+
+    @property
+    def state(self):
+        return self.app.state
+
+    @property
+    def psa(self):
+        return self.app.psa
+
+    def lifecycle(self, **policy) -> AlertLifecycle:
+        return AlertLifecycle(state=self.state, psa=self.psa, rmm=self.rmm, policy=AlertPolicy(**policy))
+
+    def tickets(self):
+        return self.psa.list_tickets()
+
+    def notes(self, rec_id: str) -> list[str]:
+        return [h.text for h in self.psa.get_ticket(rec_id).history]
+
+
+@pytest.fixture
+def world(tmp_path):
+    app = make_app(tmp_path, "http://127.0.0.1:9")
+    rmm = MemoryRmm()
+    app.set_client(rmm)
+    rmm.add_site("S1", "Main office", client_name="ACME")
+    rmm.add_site("S2", "Warehouse", client_name="ACME")
+    rmm.add_device("D1", "S1", "ACME-DC01")
+    rmm.add_device("D2", "S1", "ACME-PC02")
+    rmm.add_device("D9", "S2", "WH-PC09")
+    account = app.psa.add_account("ACME")
+    app.state.link_site("S1", account, by="jsmith")
+    asset = app.psa.add_asset("ACME-DC01", account)
+    app.state.link_device("D1", asset, by="jsmith")
+    yield World(app, rmm, account, asset)
+    app.close()
+
+
+def test_a_failing_check_opens_one_ticket_in_the_inbox_under_the_site_account_and_device_asset(world):
+    world.rmm.fail("D1", "Disk Space Check - C:", description="C: 3% free")
+    outcome = world.lifecycle().poll_once()
+    assert outcome.raised == 1
+    (ticket,) = world.tickets()
+    assert ticket.account_rec_id == world.account and ticket.asset_rec_id == world.asset
+    assert ticket.in_inbox and "ACME-DC01" in ticket.description and "Disk Space Check - C:" in ticket.description
+    assert world.notes(ticket.rec_id) == ["Check failed: Disk Space Check - C: - C: 3% free"]
+    again = world.lifecycle().poll_once()
+    assert again.raised == again.repeated == 0 and len(world.tickets()) == 1
+    assert world.rmm.calls("failing") == 2  # one request per poll, not one per device
+
+
+def test_a_check_of_an_unlinked_site_waits_for_its_link(world):
+    world.rmm.fail("D9", "Ping Check")
+    assert world.lifecycle().poll_once().unlinked == 1
+    assert world.tickets() == []
+    world.state.link_site("S2", world.account, by="jsmith")
+    assert world.lifecycle().poll_once().raised == 1
+    (ticket,) = world.tickets()
+    assert ticket.asset_rec_id is None
+
+
+def test_a_repeat_is_one_note_and_a_count_and_puts_the_ticket_back_in_the_inbox(world):
+    alert = world.rmm.fail("D1", "Backup Check")
+    world.lifecycle().poll_once()
+    (ticket,) = world.tickets()
+    world.psa.set_inbox(ticket.rec_id, False)
+    world.rmm.recover(alert.alert_id)
+    world.rmm.fail("D1", "Backup Check")  # failed again between two polls
+    outcome = world.lifecycle().poll_once()
+    assert outcome.repeated == 1 and outcome.raised == 0
+    (same,) = world.tickets()
+    assert same.rec_id == ticket.rec_id and same.in_inbox
+    assert world.notes(ticket.rec_id)[-1].startswith("Check failed again (2 times in all): Backup Check")
+    (row,) = world.state.open_alert_tickets()
+    assert row.repeats == 1
+    assert world.lifecycle().poll_once().repeated == 0
+
+
+def test_recovery_adds_a_note_and_puts_the_ticket_back_in_the_inbox_and_a_later_failure_is_a_repeat(world):
+    alert = world.rmm.fail("D2", "CPU Check")
+    world.lifecycle().poll_once()
+    (ticket,) = world.tickets()
+    world.psa.set_inbox(ticket.rec_id, False)
+    world.rmm.recover(alert.alert_id)
+    assert world.lifecycle().poll_once().recovered == 1
+    recovered = world.psa.get_ticket(ticket.rec_id)
+    assert recovered.in_inbox and recovered.status_code != STATUS_COMPLETED
+    assert world.notes(ticket.rec_id)[-1] == "Check recovered: CPU Check."
+    assert world.lifecycle().poll_once().recovered == 0
+    world.rmm.fail("D2", "CPU Check")
+    assert world.lifecycle().poll_once().repeated == 1
+    assert len(world.tickets()) == 1
+
+
+def test_close_on_recovery_closes_an_untouched_ticket(world):
+    alert = world.rmm.fail("D1", "Event Log Check")
+    world.lifecycle(close_on_recovery=True).poll_once()
+    world.rmm.recover(alert.alert_id)
+    outcome = world.lifecycle(close_on_recovery=True).poll_once()
+    assert outcome.closed == 1
+    (ticket,) = world.tickets()
+    assert ticket.status_code == STATUS_COMPLETED
+    assert world.notes(ticket.rec_id)[-1] == "Check recovered: Event Log Check. Closed by the agent."
+    world.rmm.fail("D1", "Event Log Check")
+    assert world.lifecycle(close_on_recovery=True).poll_once().raised == 1  # a new failure: a new ticket
+    assert len(world.tickets()) == 2
+
+
+def test_close_on_recovery_leaves_a_ticket_a_person_touched_open(world):
+    alert = world.rmm.fail("D1", "Event Log Check")
+    world.lifecycle(close_on_recovery=True).poll_once()
+    (ticket,) = world.tickets()
+    world.psa.add_history(ticket.rec_id, "Looking at it.", author="jsmith")
+    world.rmm.recover(alert.alert_id)
+    assert world.lifecycle(close_on_recovery=True).poll_once().recovered == 1
+    kept = world.psa.get_ticket(ticket.rec_id)
+    assert kept.status_code != STATUS_COMPLETED and kept.in_inbox
+    assert "Left open: it was changed since the agent opened it." in world.notes(ticket.rec_id)[-1]
+
+
+def test_completing_the_ticket_queues_one_clear_that_the_sender_delivers_with_its_note(world):
+    alert = world.rmm.fail("D1", "Antivirus Update Check")
+    world.lifecycle().poll_once()
+    (ticket,) = world.tickets()
+    world.psa.set_ticket_status(ticket.rec_id, STATUS_COMPLETED)
+    assert world.lifecycle().poll_once().clears_queued == 1
+    assert world.lifecycle().poll_once().clears_queued == 0
+    assert world.state.count_outbox(ticket.rec_id, [CLEAR]) == 1
+    assert OutboxSender(world.app, base_delay=0.05).run_once() == 1
+    assert world.rmm.cleared(alert.alert_id) == f"Completed in RangerMSP (ticket {ticket.ticket_no})."
+    assert world.rmm.failing().alerts == ()
+    assert world.state.outbox_depth() == 0
+    assert world.lifecycle().poll_once().raised == 0
+
+
+def test_a_crash_between_the_poll_and_the_commit_neither_loses_nor_doubles_a_ticket(world, monkeypatch):
+    for device, check in [("D1", "Disk"), ("D1", "CPU"), ("D2", "Backup")]:
+        world.rmm.fail(device, check)
+    real = world.state.add_alert_ticket
+    calls = []
+
+    def crash_at_the_third(**row):
+        calls.append(row)
+        if len(calls) == 3:
+            raise SystemExit("the agent stops here, before the commit")
+        return real(**row)
+
+    monkeypatch.setattr(world.state, "add_alert_ticket", crash_at_the_third)
+    with pytest.raises(SystemExit):
+        world.lifecycle().poll_once()
+    assert world.tickets() == [] and world.state.open_alert_tickets() == []
+    monkeypatch.setattr(world.state, "add_alert_ticket", real)
+    assert world.lifecycle().poll_once().raised == 3
+    assert world.lifecycle().poll_once().raised == 0
+    tickets = world.tickets()
+    assert len(tickets) == 3 and all(len(world.notes(t.rec_id)) == 1 for t in tickets)
+
+
+def test_the_skip_rule_sees_every_alert_and_keeps_noise_out(world):
+    world.rmm.fail("D1", "Disk")
+    world.rmm.fail("D2", "Windows Update Check")
+    seen = []
+
+    def maintenance(alert) -> bool:
+        seen.append((alert.device_id, alert.check, alert.site_code))
+        return alert.check == "Windows Update Check"
+
+    outcome = AlertLifecycle(state=world.state, psa=world.psa, rmm=world.rmm, skip=maintenance).poll_once()
+    assert outcome.raised == 1 and outcome.skipped == 1
+    assert sorted(seen) == [("D1", "Disk", "S1"), ("D2", "Windows Update Check", "S1")]
