@@ -15,18 +15,22 @@ from pathlib import Path
 from loguru import logger
 
 REDACTED = "***"
+
+
 class _Secrets:
-    """The values never to be written anywhere. Readers take the current frozen set without a
-    lock; a writer swaps in a new one under the lock, so a reload that adds a secret never
-    changes a set that a log line is being redacted with."""
+    """The values never to be written anywhere. Readers take the current tuple without a lock; a
+    writer swaps in a new one under the lock, so a reload that adds a secret never changes the
+    values a log line is being redacted with. Longest first: a secret that holds another one
+    (an API key holding a PSG) is replaced whole, not around the shorter one."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self.values: frozenset[str] = frozenset()
+        self.values: tuple[str, ...] = ()
 
     def add(self, secret: str) -> None:
         with self._lock:
-            self.values = self.values | {secret}
+            if secret not in self.values:
+                self.values = tuple(sorted({*self.values, secret}, key=len, reverse=True))
 
 
 _secrets = _Secrets()
