@@ -93,6 +93,11 @@ def test_the_running_agent_reconciles_and_status_shows_the_findings_counts(tmp_p
         finally:
             code, err = stop(proc)
         assert code == 0, err
+        with embedded(db_path) as (state, _psa):
+            state.link_site(str(site.siteid), account)
+        assert run_cli(["reconcile"], config=ini).code == 0  # by hand: the last pass status shows
+        doc = json.loads(run_cli(["status", "--json"], config=ini).out)
+        assert doc["reconcile_site_unlinked"] == 0 and doc["reconcile_summary"] == "nothing found"
 
 
 def test_the_console_status_panel_shows_the_last_pass(admin):  # noqa: F811
