@@ -26,7 +26,7 @@ from agent.ports.times import now_iso
 from agent.reporting import report_failure
 from agent.runtime.lock import FolderLock
 from agent.runtime.status import file_fields
-from agent.sync.alerts import AlertLifecycle, policy_from
+from agent.sync.alerts import AlertLifecycle, policy_from, skip_rule
 from agent.sync.alerts.periodic import reconcile_pass
 from agent.sync.inbound.engine import InboundSync
 from agent.sync.inventory.refresh import InventoryJob, finish_publish
@@ -130,8 +130,6 @@ class Service:
         #: What the last poll of an alert RMM's failing checks failed with, or ``None``.
         self.alerts_failure: str | None = None
         self._alerts_failed_with: type[BaseException] | None = None
-        # A poll and a reconciliation pass each apply a snapshot: one at a time, never an older one over a newer.
-        self._alerts_lock = threading.Lock()
 
     # -- lifecycle ---------------------------------------------------------------------------
     def run(self) -> int:
@@ -327,12 +325,10 @@ class Service:
         settings = self.app.settings
         if not settings.process_queue:
             return
-        skip_alert = self.app.pm.hook.zenith_skip_alert
         lifecycle = AlertLifecycle(state=self.app.state, psa=self.app.psa, rmm=self.app.alert_rmm,
-                                   policy=policy_from(settings),
-                                   skip=lambda alert: skip_alert(alert=alert, settings=settings) is True)
+                                   policy=policy_from(settings), skip=skip_rule(self.app))
         try:
-            with self._alerts_lock:
+            with self._alerts_lock():
                 lifecycle.poll_once()
         except RmmError as exc:
             # Said once per kind of failure, not every poll of an RMM that stays down.
@@ -351,10 +347,14 @@ class Service:
         if not self.app.settings.process_queue or not self._snapshot_rmm():
             return
         try:
-            with self._alerts_lock:
+            with self._alerts_lock():
                 reconcile_pass(self.app)
         except RmmError as exc:
             logger.debug("the reconciliation pass waits for the RMM: {}", describe(exc))
+
+    def _alerts_lock(self) -> threading.Lock:
+        """A poll and a reconciliation pass each apply a snapshot: one at a time, never an older one over a newer."""
+        return self.app.shared("alert-snapshots", threading.Lock)
 
     def _outbox(self) -> None:
         self.sender.run_once()

@@ -10,16 +10,14 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Callable
 from typing import Any
 
 from loguru import logger
 
 from agent.errors import ZenithError
-from agent.ports.rmm import Alert
 from agent.reporting import report_failure
 from agent.sync.alerts.kept import keep
-from agent.sync.alerts.lifecycle import policy_from
+from agent.sync.alerts.lifecycle import policy_from, skip_rule
 from agent.sync.alerts.reconcile import Finding, reconcile
 
 # The findings of the last error report, so that one set is reported once.
@@ -42,13 +40,6 @@ def reconcile_pass(app: Any) -> list[Finding]:
     if fixed:
         logger.info("reconciliation: {} finding(s) fixed", fixed)
     return findings
-
-
-def skip_rule(app: Any) -> Callable[[Alert], bool]:
-    """The plugins' ``zenith_skip_alert``: alerts they keep out of the PSA."""
-    settings = app.settings
-    skip_alert = app.pm.hook.zenith_skip_alert
-    return lambda alert: skip_alert(alert=alert, settings=settings) is True
 
 
 def _fingerprint(findings: list[Finding]) -> str:
