@@ -112,3 +112,20 @@ def test_the_console_status_panel_shows_the_last_pass(admin):  # noqa: F811
     keep(admin.state, [Finding("account-changed", "D1", "Disk", "S1", "moved"),
                        Finding("ticket-gone", "D2", "CPU", "S1", "gone", fixed=True)])
     assert shown().startswith("1 ticket-gone, 1 account-changed (1 fixed), last 20") and shown().endswith(" UTC")
+
+
+def test_reconcile_minutes_is_bounded_and_the_pass_waits_for_the_ticket_queue(tmp_path):
+    with NsightSandbox() as nsight:
+        base = (f"[Continuum]\nBackend=nsight\n{{extra}}[Nsight]\nServerURL={nsight.url}\n"
+                f"APIKey={nsight.world.api_key}\n[RangerMSP]\nDbsysFolder=Dbsys\nBackend=embedded\n")
+        ini = tmp_path / "CmtZenithLink.ini"
+        ini.write_text(base.format(extra="ReconcileMinutes=1\n"))
+        refused = run_cli(["check-config"], config=ini)
+        assert refused.code == 2 and "[Continuum] ReconcileMinutes = '1': must be a whole number from 5" in refused.err
+        nsight.world.fail(next(iter(nsight.world.checks)))
+        ini.write_text(base.format(extra="ReconcileMinutes=5\n"))  # the queue is off: inventory and links only
+        assert run_cli(["run", "--once"], config=ini).code == 0
+        doc = json.loads(run_cli(["status", "--json"], config=ini).out)
+        assert doc["reconcile_last_run"] is None and doc["reconcile_summary"] is None
+        (row,) = [line for line in run_cli(["status"], config=ini).out.splitlines() if "reconciliation" in line]
+        assert "never" in row
