@@ -136,6 +136,10 @@ SCHEMA: tuple[Key, ...] = (
         "The RMM backend by name: continuum (built in), nsight (N-able N-sight RMM: set [Nsight] ServerURL and "
         "APIKey instead of PSG and ContinuumURL), ninjaone (NinjaOne: set [NinjaOne] URL, ClientID and "
         "ClientSecret), memory (nothing kept: tests only), or one a plugin offers (read at start-up)"),
+    Key("Continuum", "ReconcileMinutes", "reconcile_minutes", "int", 60,
+        "Minutes between two reconciliation passes of a snapshot RMM (N-sight, NinjaOne; with the ticket queue on): "
+        "what is safe to fix is fixed, the rest goes to 'zenithlink status' and an error report",
+        minimum=5, maximum=10080),
     Key("RangerMSP", "DbsysFolder", "dbsys_folder", "path", "Dbsys",
         "The Dbsys folder (relative paths are taken from the INI's folder)",
         shown_default="Dbsys beside the INI"),

@@ -61,6 +61,8 @@ def _status_rows(doc: dict[str, Any]) -> list[tuple[str, Any]]:
         ("PSA", f"{doc['psa_backend']}" + (f": writes PAUSED while {doc['psa_paused_by']} exists (RangerMSP "
                                            "maintenance); they go on by themselves when it goes"
                                            if doc["psa_paused_by"] else "")),
+        ("reconciliation", f"{doc['reconcile_summary']}, last {doc['reconcile_last_run']}"
+                           if doc["reconcile_summary"] else "never (a snapshot RMM's alert tickets only)"),
         ("error reports", f"{doc['error_reports']}, latest {doc['latest_error_report'] or '-'}"),
         ("last error", doc["last_error"] or "-"),
     ]

@@ -6,7 +6,8 @@ import click
 
 from agent.cli.options import json_option
 from agent.cli.output import done, emit_json, table
-from agent.sync.alerts import policy_from
+from agent.sync.alerts import policy_from, skip_rule
+from agent.sync.alerts.kept import keep
 from agent.sync.alerts.reconcile import FIXABLE, reconcile
 
 
@@ -17,11 +18,9 @@ from agent.sync.alerts.reconcile import FIXABLE, reconcile
 @click.pass_obj
 def reconcile_cmd(app, fix: bool, as_json: bool) -> None:
     """Compare an alert RMM's failing checks or open alerts (N-sight, NinjaOne) with the PSA's tickets and links."""
-    settings = app.settings
-    skip_alert = app.pm.hook.zenith_skip_alert
-    findings = reconcile(state=app.state, psa=app.psa, rmm=app.alert_rmm,
-                         policy=policy_from(settings),
-                         skip=lambda alert: skip_alert(alert=alert, settings=settings) is True, fix=fix)
+    findings = reconcile(state=app.state, psa=app.psa, rmm=app.alert_rmm, policy=policy_from(app.settings),
+                         skip=skip_rule(app), fix=fix)
+    keep(app.state, findings)  # 'zenithlink status' shows the last reconciliation, by hand or by the service
     if as_json:
         emit_json({"findings": [f.as_dict() for f in findings], "fixed": sum(f.fixed for f in findings)})
         return

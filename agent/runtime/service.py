@@ -26,7 +26,8 @@ from agent.ports.times import now_iso
 from agent.reporting import report_failure
 from agent.runtime.lock import FolderLock
 from agent.runtime.status import file_fields
-from agent.sync.alerts import AlertLifecycle, policy_from
+from agent.sync.alerts import AlertLifecycle, policy_from, skip_rule
+from agent.sync.alerts.periodic import reconcile_pass
 from agent.sync.inbound.engine import InboundSync
 from agent.sync.inventory.refresh import InventoryJob, finish_publish
 from agent.sync.outage import OutageTracker
@@ -187,6 +188,7 @@ class Service:
              lambda: None),
             ("inbound", self._inbound, lambda: self.inbound.last_round.failure or self.alerts_failure or None),
             ("outbox", self._outbox, lambda: self.sender.last_failure),
+            ("reconcile", self._reconcile, lambda: None),
         ]
         failures = []
         for name, job, failure_of in jobs:
@@ -255,6 +257,8 @@ class Service:
             "inbound": Worker("inbound", self._inbound, lambda: max(float(self.app.settings.poll_interval_seconds),
                                                                     self.inbound.seconds_to_wait()), self.stop),
             "outbox": Worker("outbox", self._outbox, self._outbox_interval, self.stop),
+            "reconcile": Worker("reconcile", self._reconcile,
+                                lambda: self.app.settings.reconcile_minutes * 60.0, self.stop),
             "status": Worker("status", self.write_status, lambda: STATUS_EVERY_SECONDS, self.stop),
             "housekeeping": Worker("housekeeping", self.housekeeping, lambda: HOUSEKEEPING_EVERY_SECONDS, self.stop),
         }
@@ -321,12 +325,11 @@ class Service:
         settings = self.app.settings
         if not settings.process_queue:
             return
-        skip_alert = self.app.pm.hook.zenith_skip_alert
         lifecycle = AlertLifecycle(state=self.app.state, psa=self.app.psa, rmm=self.app.alert_rmm,
-                                   policy=policy_from(settings),
-                                   skip=lambda alert: skip_alert(alert=alert, settings=settings) is True)
+                                   policy=policy_from(settings), skip=skip_rule(self.app))
         try:
-            lifecycle.poll_once()
+            with self._alerts_lock():
+                lifecycle.poll_once()
         except RmmError as exc:
             # Said once per kind of failure, not every poll of an RMM that stays down.
             repeated = self.alerts_failure is not None and self._alerts_failed_with is type(exc)
@@ -337,6 +340,21 @@ class Service:
         if self.alerts_failure is not None:
             logger.info("the RMM answers again: failing checks polled")
         self.alerts_failure = None
+
+    def _reconcile(self) -> None:
+        """The reconciliation pass of a snapshot RMM (``reconcile --fix``), with the ticket queue on; an RMM
+        that does not answer is the poll's to report: the pass waits for its next turn."""
+        if not self.app.settings.process_queue or not self._snapshot_rmm():
+            return
+        try:
+            with self._alerts_lock():
+                reconcile_pass(self.app)
+        except RmmError as exc:
+            logger.debug("the reconciliation pass waits for the RMM: {}", describe(exc))
+
+    def _alerts_lock(self) -> threading.Lock:
+        """A poll and a reconciliation pass each apply a snapshot: one at a time, never an older one over a newer."""
+        return self.app.shared("alert-snapshots", threading.Lock)
 
     def _outbox(self) -> None:
         self.sender.run_once()

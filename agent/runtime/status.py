@@ -18,6 +18,8 @@ from agent import __version__
 from agent.ports.state import DUPLICATES_STATE
 from agent.ports.times import now_iso
 from agent.runtime.installers import agent_running
+from agent.sync.alerts.kept import STATE_FIELDS as RECONCILE_FIELDS
+from agent.sync.alerts.kept import summary as reconcile_summary
 from agent.sync.outage import SINCE_STATE
 from dbsys import cmt, reports
 from dbsys.status import read_status, status_path
@@ -31,11 +33,11 @@ if TYPE_CHECKING:
 STATUS_FIELDS = ("version", "pid", "running", "started_at", "updated_at", "last_inventory_refresh",
                  "inventory_sites", "inventory_devices", "inventory_changes", "activation", "last_queue_poll",
                  "queue_cursor", "process_queue", "outbox_depth", "outbox_oldest", "requests_done",
-                 "requests_failed", "last_error", "outage_since")
+                 "requests_failed", "last_error", "outage_since", *RECONCILE_FIELDS)
 
 # Sync-state keys of the store that are status fields under the same name.
 _STATE_FIELDS = ("last_inventory_refresh", "inventory_sites", "inventory_devices", "inventory_changes", "activation",
-                 "last_queue_poll", "last_error")
+                 "last_queue_poll", "last_error", *RECONCILE_FIELDS)
 
 
 def store_figures(state: StateStore) -> dict[str, Any]:
@@ -94,6 +96,7 @@ def gather_status(app: App) -> dict[str, Any]:
         # A sync-state key the store does not have leaves the status file's value.
         doc.update({k: v for k, v in figures.items() if v is not None or k not in _STATE_FIELDS})
     doc.update(_linking(app))
+    doc["reconcile_summary"] = reconcile_summary(doc)
     paused = app.psa_paused_by()
     doc["psa_backend"] = settings.psa_backend
     doc["psa_paused_by"] = str(paused) if paused else None

@@ -71,6 +71,13 @@ def policy_from(settings: Any) -> AlertPolicy:
     return AlertPolicy(close_on_recovery=bool(settings.nsight_close_on_recovery))
 
 
+def skip_rule(app: Any) -> Callable[[Alert], bool]:
+    """The plugins' ``zenith_skip_alert`` as the lifecycle's skip rule: alerts they keep out of the PSA."""
+    settings = app.settings
+    skip_alert = app.pm.hook.zenith_skip_alert
+    return lambda alert: skip_alert(alert=alert, settings=settings) is True
+
+
 class AlertLifecycle:
     """Polls one alert RMM and keeps the PSA's tickets in step with its failing checks."""
 
