@@ -10,10 +10,17 @@ reschedules the row with exponential backoff and jitter (honouring ``Retry-After
 long as it takes; a definitive refusal fails the row and its request and tells the
 administrator. Conditions that concern every row (Continuum down, rate limit, Security Code refused,
 activation pending) pause the whole sender instead of burning through the rows.
+
+When Continuum answers again after a run of failures (the outage tracker sees it, whichever
+engine's call answered), the pause ends and the rows rescheduled because Continuum could not be
+reached become due at once: only the outage made their backoff long. Rows that wait for their
+own reasons (a rate limit's Retry-After, a garbled answer, a store that could not record) keep
+their schedule. Which rows waited for the outage is known to the process that tried them.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import random
 import threading
@@ -80,6 +87,8 @@ class _PauseState:
     pauses: int = 0
     reported: str | None = None
     refused_settings: Any = None
+    #: Rows rescheduled because Continuum could not be reached: due at once when it answers again.
+    unreachable: set[int] = field(default_factory=set)
     #: Sends in flight side by side may all meet the same refusal: it is said once.
     lock: threading.RLock = field(default_factory=threading.RLock)
 
@@ -113,6 +122,7 @@ class OutboxSender:
         self.app = app
         self.workers = workers
         self.outage = outage or OutageTracker.of(app)
+        self.outage.when_answering_again("outbox", functools.partial(resume_after_outage, app))
         self._stop = stop
         self.batch = batch
         self.round_limit = round_limit
@@ -262,6 +272,8 @@ class OutboxSender:
             return self._refused(item, exc)
         except RmmUnavailable as exc:
             self._retry_later(item, exc, level="DEBUG")  # the pause's line says it
+            with self._state.lock:
+                self._state.unreachable.add(item.id)
             # The first failure of a run is a warning, not every one.
             self._pause_for(exc, None, level=self.outage.failed("outbox", exc))
             return "pause"
@@ -460,6 +472,21 @@ class OutboxSender:
         state = self._state
         with state.lock:
             state.until, state.pauses, state.reported, state.refused_settings = 0.0, 0, None, None
+
+
+def resume_after_outage(app) -> int:
+    """Continuum answers again: the sender's pause ends, the rows that waited because it could not
+    be reached are due now, and a sender waiting for work wakes. How many rows became due."""
+    state = _state_for(app)
+    with state.lock:
+        rows, state.unreachable = state.unreachable, set()
+        if state.refused_settings is None:  # a refused Security Code waits for a new INI, not for this
+            state.until, state.pauses = 0.0, 0
+    due = app.state.outbox_due_now(rows, now_iso()) if rows else 0
+    if due:
+        logger.info("{} outbox row(s) that waited while Continuum did not answer are due now", due)
+    app.outbox_wake.set()
+    return due
 
 
 def _sentence(what: str, text: str | None) -> str:
