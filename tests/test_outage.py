@@ -21,7 +21,7 @@ from agent.ports.rmm import (
     RmmUnavailable,
 )
 from agent.reporting import report_failure
-from agent.sync.outage import OutageTracker, duration, is_outage, threshold_seconds
+from agent.sync.outage import OutageTracker, classify, duration, is_outage, threshold_seconds
 from dbsys import reports
 
 DOWN = RmmUnavailable("Could not get an answer from Continuum for GET /psa/v1/queue (ConnectError: refused); "
@@ -302,3 +302,17 @@ def test_a_command_that_does_not_hold_the_folder_leaves_no_run_in_the_store(tmp_
     setup = Setup(tmp_path)  # not the service: a failure of a command must not outlive it there
     setup.tracker.failed("outbox", DOWN)
     assert setup.state("continuum_failing_since") is None and setup.state("last_error") is None
+
+
+@pytest.mark.parametrize(("exc", "kind"), [
+    (DOWN, "unreachable"), (RmmBadAnswer("garbled"), "unreachable"),
+    (RmmNotActivated("pending"), "not activated"), (RmmCredentialsRefused("bad PSG"), "credentials refused"),
+    (RmmRateLimited("wait", retry_after=5), "rate limited"), (RmmRejected("no"), "refused"),
+    (OSError("disk"), "other")])
+def test_one_classification_of_an_rmm_failure_tells_the_tracker_what_it_means(setup, exc, kind):
+    setup.tracker.failed("feed", DOWN)
+    level = setup.tracker.heard("outbox", exc)
+    assert classify(exc) == kind
+    # Continuum not answering goes on the run (a repeat: DEBUG); a refusal is an answer and ends it.
+    assert level == ("DEBUG" if kind == "unreachable" else None)
+    assert setup.tracker.failing == (kind in ("unreachable", "other"))

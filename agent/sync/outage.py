@@ -41,7 +41,14 @@ from loguru import logger
 
 from agent import events
 from agent.errors import describe
-from agent.ports.rmm import RmmBadAnswer, RmmUnavailable
+from agent.ports.rmm import (
+    RmmBadAnswer,
+    RmmCredentialsRefused,
+    RmmNotActivated,
+    RmmRateLimited,
+    RmmRejected,
+    RmmUnavailable,
+)
 from agent.ports.times import parse_stored_time, stored_time
 from agent.reporting import report_failure
 
@@ -63,9 +70,31 @@ TODO = ("Check the network between this server and Continuum, and [Continuum] Co
         "wait in the outbox, and everything goes on by itself once Continuum answers.")
 
 
+#: What a failed call to the RMM means (:func:`classify`): it could not be reached or gave no
+#: usable answer; it answered, refusing (the activation is pending, the credentials are refused,
+#: it asks the agent to wait, it refuses the request); or anything else.
+UNREACHABLE = "unreachable"
+NOT_ACTIVATED = "not activated"
+CREDENTIALS_REFUSED = "credentials refused"
+RATE_LIMITED = "rate limited"
+REFUSED = "refused"
+OTHER = "other"
+#: The kinds that are answers: the RMM is reachable, whatever it said.
+ANSWERS = (NOT_ACTIVATED, CREDENTIALS_REFUSED, RATE_LIMITED, REFUSED)
+_KINDS: tuple[tuple[type[BaseException] | tuple[type[BaseException], ...], str], ...] = (
+    ((RmmUnavailable, RmmBadAnswer), UNREACHABLE), (RmmNotActivated, NOT_ACTIVATED),
+    (RmmCredentialsRefused, CREDENTIALS_REFUSED), (RmmRateLimited, RATE_LIMITED), (RmmRejected, REFUSED))
+
+
+def classify(exc: BaseException) -> str:
+    """What ``exc``, raised by a call to the RMM, means: one of :data:`UNREACHABLE`,
+    :data:`ANSWERS` or :data:`OTHER`. The one place every engine asks."""
+    return next((kind for types, kind in _KINDS if isinstance(exc, types)), OTHER)
+
+
 def is_outage(exc: BaseException) -> bool:
     """Whether ``exc`` says Continuum could not be reached or gave no usable answer."""
-    return isinstance(exc, (RmmUnavailable, RmmBadAnswer))
+    return classify(exc) == UNREACHABLE
 
 
 def threshold_seconds(settings: Any) -> float:
@@ -152,6 +181,17 @@ class OutageTracker:
             level = "DEBUG" if self._warned else "WARNING"
             self._warned = True
             return level
+
+    def heard(self, source: str, exc: BaseException) -> str | None:
+        """A call of ``source`` failed with ``exc``: tell this tracker what that means (see
+        :func:`classify`). Returns the level of the caller's own line when Continuum did not
+        answer (:meth:`failed`), ``None`` otherwise (a refusal is an answer: :meth:`answered`)."""
+        kind = classify(exc)
+        if kind == UNREACHABLE:
+            return self.failed(source, exc)
+        if kind in ANSWERS:
+            self.answered(source)
+        return None
 
     def answered(self, source: str) -> None:
         """Continuum answered ``source``: end the run of failures, and the episode if there is one."""

@@ -38,11 +38,7 @@ from agent import events
 from agent.errors import PreconditionError, ZenithError, describe
 from agent.ports.rmm import (
     NewTicket,
-    RmmCredentialsRefused,
     RmmError,
-    RmmNotActivated,
-    RmmRateLimited,
-    RmmRejected,
     RmmUnavailable,
     capabilities_of,
 )
@@ -50,7 +46,7 @@ from agent.ports.state import OutboxItem
 from agent.ports.times import now_iso, parse_stored_time, stored_time
 from agent.reporting import report_failure
 from agent.sync.alerts.lifecycle import CLEAR
-from agent.sync.outage import OutageTracker, is_outage
+from agent.sync.outage import ANSWERS, CREDENTIALS_REFUSED, NOT_ACTIVATED, RATE_LIMITED, OutageTracker, classify
 from agent.sync.outbound.actions import ASSIGN, CLOSE, CREATE, NOTE, close_completed_tickets
 from dbsys.atomic import fsync_folder
 from dbsys.backoff import Backoff
@@ -267,22 +263,11 @@ class OutboxSender:
     def _deliver(self, item: OutboxItem) -> str:
         try:
             delivery = self._send(item)
-        except (RmmCredentialsRefused, RmmNotActivated, RmmRateLimited, RmmRejected) as exc:
-            self.outage.answered("outbox")  # a refusal is an answer: Continuum is reachable
-            return self._refused(item, exc)
-        except RmmUnavailable as exc:
-            self._retry_later(item, exc, level="DEBUG")  # the pause's line says it
-            with self._state.lock:
-                self._state.unreachable.add(item.id)
-            # The first failure of a run is a warning, not every one.
-            self._pause_for(exc, None, level=self.outage.failed("outbox", exc))
-            return "pause"
+        except RmmError as exc:
+            return self._rmm_failed(item, exc)
         except PreconditionError as exc:
             self._fail(item, exc)
             return "finished"
-        except RmmError as exc:  # BadAnswer and the like: this row again later, others go on
-            self._retry_later(item, exc, level=self.outage.failed("outbox", exc) if is_outage(exc) else "WARNING")
-            return "retry"
         except ZenithError as exc:  # configuration (no ContinuumURL, bad PSG characters): all wait
             self._pause_for(exc, None, until_new_settings=True)
             return "pause"
@@ -299,15 +284,32 @@ class OutboxSender:
             return "pause"
         return "finished"
 
+    def _rmm_failed(self, item: OutboxItem, exc: RmmError) -> str:
+        """What Continuum's failure means for this row, and for the others."""
+        # The first failure of a run is a warning, not every one; a refusal is an answer.
+        level = self.outage.heard("outbox", exc)
+        if classify(exc) in ANSWERS:
+            return self._refused(item, exc)
+        if isinstance(exc, RmmUnavailable):
+            self._retry_later(item, exc, level="DEBUG")  # the pause's line says it
+            with self._state.lock:
+                self._state.unreachable.add(item.id)
+            self._pause_for(exc, None, level=level or "WARNING")
+            return "pause"
+        # BadAnswer and the like: this row again later (on its own backoff), others go on.
+        self._retry_later(item, exc, level=level or "WARNING")
+        return "retry"
+
     def _refused(self, item: OutboxItem, exc: RmmError) -> str:
         """Continuum answered, but not with the row done."""
-        if isinstance(exc, RmmCredentialsRefused):
+        kind = classify(exc)
+        if kind == CREDENTIALS_REFUSED:
             self._pause_for(exc, events.SECURITY_CODE_REFUSED, until_new_settings=True)
             return "pause"
-        if isinstance(exc, RmmNotActivated):
+        if kind == NOT_ACTIVATED:
             self._pause_for(exc, events.ACTIVATION_PENDING, long=True)
             return "pause"
-        if isinstance(exc, RmmRateLimited):
+        if kind == RATE_LIMITED:
             self._retry_later(item, exc)
             self._pause_for(exc, None)
             return "pause"
@@ -450,7 +452,7 @@ class OutboxSender:
                    until_new_settings: bool = False, level: str = "WARNING",
                    why: str = "Continuum is not taking outbound actions") -> None:
         state = self._state
-        if not isinstance(exc, RmmNotActivated):
+        if classify(exc) != NOT_ACTIVATED:
             self.last_failure = describe(exc)
         code = getattr(exc, "code", type(exc).__name__)
         reporting = event_kind is not None or until_new_settings
