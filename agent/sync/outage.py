@@ -153,7 +153,7 @@ class OutageTracker:
 
     @property
     def failing(self) -> bool:
-        """Whether the last call told of failed and Continuum has not answered since."""
+        """Whether the last call this tracker was told of failed and Continuum has not answered since."""
         with self._lock:
             return self._failing_since is not None
 
