@@ -21,7 +21,7 @@ from agent.ports.rmm import (
     RmmUnavailable,
 )
 from agent.reporting import report_failure
-from agent.sync.outage import OutageTracker, duration, is_outage, threshold_seconds
+from agent.sync.outage import OutageTracker, classify, duration, is_outage, threshold_seconds
 from dbsys import reports
 
 DOWN = RmmUnavailable("Could not get an answer from Continuum for GET /psa/v1/queue (ConnectError: refused); "
@@ -262,3 +262,57 @@ def test_what_counts_as_not_answering():
                                                (90000, "1 d 1 h")])
 def test_durations_read_as_a_person_would_say_them(seconds, text):
     assert duration(seconds) == text
+
+
+def test_the_status_says_what_fails_from_the_first_failure_and_a_later_report_wins(tmp_path):
+    from agent.runtime.status import store_figures
+
+    setup = Setup(tmp_path)
+    setup.app.owns_folder = True  # the agent that holds the folder records the run
+    setup.app.state.set_state("last_error", "An old failure: long fixed")
+    setup.tracker.failed("feed", DOWN)
+    figures = store_figures(setup.app.state)
+    assert figures["last_error"].startswith("Continuum has not answered for ")
+    assert figures["last_error"].endswith(DOWN.message) and figures["failing_since"]
+    assert figures["outage_since"] is None and setup.reports() == []
+
+    report_failure(setup.app, "store", "Recording the inventory refresh in the store failed", OSError("disk full"))
+    assert store_figures(setup.app.state)["last_error"].startswith("Recording the inventory refresh")
+    setup.tracker.answered("feed")
+    figures = store_figures(setup.app.state)
+    assert figures["failing_since"] is None
+    assert figures["last_error"].startswith("Recording the inventory refresh")  # not the outage's to replace
+
+
+def test_after_a_run_of_failures_short_of_an_outage_the_last_error_is_the_one_before(tmp_path):
+    from agent.runtime.status import store_figures
+
+    setup = Setup(tmp_path)
+    setup.app.owns_folder = True
+    setup.app.state.set_state("last_error", "An old failure: long fixed")
+    setup.fail_for(20)
+    assert store_figures(setup.app.state)["last_error"].startswith("Continuum has not answered for ")
+    setup.tracker.answered("outbox")
+    figures = store_figures(setup.app.state)
+    assert figures["failing_since"] is None and figures["outage_since"] is None
+    assert figures["last_error"] == "An old failure: long fixed"
+
+
+def test_a_command_that_does_not_hold_the_folder_leaves_no_run_in_the_store(tmp_path):
+    setup = Setup(tmp_path)  # not the service: a failure of a command must not outlive it there
+    setup.tracker.failed("outbox", DOWN)
+    assert setup.state("continuum_failing_since") is None and setup.state("last_error") is None
+
+
+@pytest.mark.parametrize(("exc", "kind"), [
+    (DOWN, "unreachable"), (RmmBadAnswer("garbled"), "unreachable"),
+    (RmmNotActivated("pending"), "not activated"), (RmmCredentialsRefused("bad PSG"), "credentials refused"),
+    (RmmRateLimited("wait", retry_after=5), "rate limited"), (RmmRejected("no"), "refused"),
+    (OSError("disk"), "other")])
+def test_one_classification_of_an_rmm_failure_tells_the_tracker_what_it_means(setup, exc, kind):
+    setup.tracker.failed("feed", DOWN)
+    level = setup.tracker.heard("outbox", exc)
+    assert classify(exc) == kind
+    # Continuum not answering goes on the run (a repeat: DEBUG); a refusal is an answer and ends it.
+    assert level == ("DEBUG" if kind == "unreachable" else None)
+    assert setup.tracker.failing == (kind in ("unreachable", "other"))

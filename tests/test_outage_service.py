@@ -123,8 +123,14 @@ def test_an_outage_is_reported_once_and_its_end_said_once(tmp_path, how):
         wait_for(lambda: {"feed", "outbox"} <= set(running.sources), 15,
                  "failures of the feed poller and of the outbox sender")
 
-        # Before the threshold: a warning in the log, nothing for the administrator yet.
-        assert gather_status(running.app)["last_error"] is None
+        # Before the threshold: a warning in the log, no report nor event yet; the status says what
+        # is happening already (issue #26: it said last_error null).
+        doc = gather_status(running.app)
+        assert doc["last_error"].startswith("Continuum has not answered for ")
+        assert ("Could not get an answer from Continuum" if how != "503" else "Continuum is unavailable") \
+            in doc["last_error"]
+        assert doc["failing_since"] and doc["outage_since"] is None
+        wait_for(lambda: running.status_file().get("failing_since"), 15, "failing_since in the status file")
         assert running.report_files() == [] and events.CONTINUUM_UNREACHABLE not in running.kinds()
 
         running.clock.advance(threshold_seconds(running.app.settings) + 1)
@@ -133,8 +139,8 @@ def test_an_outage_is_reported_once_and_its_end_said_once(tmp_path, how):
         wait_for(lambda: len(running.sources) >= seen + 3, 15, "more failures within the episode")
 
         doc = gather_status(running.app)  # what `zenithlink status` shows
-        assert doc["last_error"].startswith("Continuum has not answered for 1 min")
-        assert doc["outage_since"] and doc["outbox_depth"] == 1
+        assert doc["last_error"].startswith("Continuum has not answered for ")
+        assert doc["outage_since"] and doc["failing_since"] and doc["outbox_depth"] == 1
         wait_for(lambda: running.status_file().get("outage_since"), 15, "outage_since in the status file")
         (report,) = running.report_files()
         assert report.name.endswith("-continuum-unreachable.xml")
@@ -152,6 +158,7 @@ def test_an_outage_is_reported_once_and_its_end_said_once(tmp_path, how):
         assert recovered.data["seconds"] >= threshold_seconds(running.app.settings) + 30
         doc = gather_status(running.app)
         assert doc["last_error"].startswith("Recovered at") and doc["outage_since"] is None
+        assert doc["failing_since"] is None
         assert running.report_files() == [report]
         assert running.kinds().count(events.CONTINUUM_UNREACHABLE) == 1
         assert running.kinds().count(events.CONTINUUM_RECOVERED) == 1
@@ -175,3 +182,31 @@ def put_request_for(running: Running, rec_id: str) -> None:
     drop(Path(running.app.settings.requests_folder), "note-1.xml",
          request_xml("note-1", "AddNote", TicketRecID=rec_id, Note="Called the customer."))
     wait_for(lambda: running.app.state.outbox_depth() == 1, 15, "the note queued in the outbox")
+
+
+def test_the_running_service_sends_what_waited_as_soon_as_continuum_answers_again(tmp_path):
+    """Backoffs of an hour: a note that goes within the test did not sit its backoff out (issue #26)."""
+    from agent.ports.times import now_iso
+    from agent.sync.outbound.sender import OutboxSender
+
+    sandbox = SandboxServer(psg=PSG, seed=4, sites=5, devices=20, port=free_port()).start()
+    running = Running(tmp_path, sandbox)
+    service = running.service
+    service.sender = OutboxSender(running.app, base_delay=3600, max_delay=3600, pause_max=3600, stop=service.stop,
+                                  outage=service.outage)
+    try:
+        rec_id = running.linked_ticket(sandbox)
+        running.thread.start()
+        wait_for(lambda: running.app.state.get_state("last_queue_poll"), 15, "the first poll of the feed")
+        sandbox.faults.set(outage=True)
+        put_request_for(running, rec_id)
+        wait_for(lambda: "outbox" in running.sources, 15, "the note tried while Continuum is down")
+        (row,) = running.app.state.db.query("SELECT attempts, next_attempt_at FROM outbox")
+        assert row["attempts"] == 1 and row["next_attempt_at"] > now_iso()  # half an hour away at least
+
+        sandbox.faults.clear()
+        wait_for(lambda: running.app.state.outbox_depth() == 0, 15, "the waiting note to go out")
+        assert [e["action"] for e in sandbox.world.ledger].count("note") == 1
+    finally:
+        running.stop()
+        sandbox.stop()

@@ -90,6 +90,9 @@ def _reachability(doc: dict[str, Any]) -> str:
     if doc["outage_since"]:
         return (f"NOT ANSWERING since {doc['outage_since']}; the agent keeps trying, see the last error "
                 "('zenithlink docs troubleshooting')")
+    if doc.get("failing_since"):
+        return (f"not answering since {doc['failing_since']} (not an outage yet); the agent keeps trying, "
+                "see the last error")
     return "no outage"
 
 

@@ -127,6 +127,7 @@ class Service:
         self.inbound = InboundSync(app, outage=self.outage)
         self.sender = OutboxSender(app, stop=self.stop, outage=self.outage)
         self.processor = RequestProcessor(app)
+        self.outage.when_answering_again("service", self._wake_after_outage)
         #: What the last poll of an alert RMM's failing checks failed with, or ``None``.
         self.alerts_failure: str | None = None
         self._alerts_failed_with: type[BaseException] | None = None
@@ -363,6 +364,17 @@ class Service:
         status = self.workers.get("status")
         if status is not None:
             status.wake.set()
+
+    def _wake_after_outage(self) -> None:
+        """Continuum answers again: the workers that wait on it go now, not at their next interval
+        (the inventory only when its last refresh failed)."""
+        for name in ("outbox", "inbound", "status"):
+            worker = self.workers.get(name)
+            if worker is not None:
+                worker.wake.set()
+        inventory = self.workers.get("inventory")
+        if inventory is not None and self.inventory_job.last_failure is not None:
+            inventory.wake.set()
 
     def _outbox_interval(self) -> float:
         return min(5.0, max(0.05, self.sender.next_due_seconds()))

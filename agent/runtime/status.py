@@ -11,6 +11,7 @@ differs between them.
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,7 +21,7 @@ from agent.ports.times import now_iso
 from agent.runtime.installers import agent_running
 from agent.sync.alerts.kept import STATE_FIELDS as RECONCILE_FIELDS
 from agent.sync.alerts.kept import summary as reconcile_summary
-from agent.sync.outage import SINCE_STATE
+from agent.sync.outage import RUN_STATES, health_fields
 from dbsys import cmt, reports
 from dbsys.status import read_status, status_path
 
@@ -33,11 +34,12 @@ if TYPE_CHECKING:
 STATUS_FIELDS = ("version", "pid", "running", "started_at", "updated_at", "last_inventory_refresh",
                  "inventory_sites", "inventory_devices", "inventory_changes", "activation", "last_queue_poll",
                  "queue_cursor", "process_queue", "outbox_depth", "outbox_oldest", "requests_done",
-                 "requests_failed", "last_error", "outage_since", *RECONCILE_FIELDS)
+                 "requests_failed", "last_error", "outage_since", "failing_since",
+                 *RECONCILE_FIELDS)
 
 # Sync-state keys of the store that are status fields under the same name.
 _STATE_FIELDS = ("last_inventory_refresh", "inventory_sites", "inventory_devices", "inventory_changes", "activation",
-                 "last_queue_poll", "last_error", *RECONCILE_FIELDS)
+                 "last_queue_poll", *RECONCILE_FIELDS)
 
 
 def store_figures(state: StateStore) -> dict[str, Any]:
@@ -50,13 +52,14 @@ def store_figures(state: StateStore) -> dict[str, Any]:
         "requests_done": counts.get("Done", 0) + counts.get("Queued", 0),
         "requests_failed": counts.get("Failed", 0) + int(state.get_state(DUPLICATES_STATE) or 0),
         "requests_queued": counts.get("Queued", 0),
-        "activation_pending_since": state.get_state("activation_pending_since"),
-        # cleared when Continuum answers again: absent in the store means none
-        "outage_since": state.get_state(SINCE_STATE)}
-    stored = state.get_states(_STATE_FIELDS)
+        "activation_pending_since": state.get_state("activation_pending_since")}
+    stored = state.get_states((*_STATE_FIELDS, "last_error", *RUN_STATES))
     for key in _STATE_FIELDS:
         value = stored.get(key)
         figures[key] = int(value) if value is not None and value.isdigit() else value
+    # What Continuum's failures mean now (last_error, outage_since, failing_since): the outage
+    # tracker's view, cleared when Continuum answers again (absent in the store means none).
+    figures.update(health_fields({key: stored.get(key) for key in ("last_error", *RUN_STATES)}, time.time()))
     return figures
 
 
@@ -94,7 +97,7 @@ def gather_status(app: App) -> dict[str, Any]:
     if Path(settings.database).exists():
         figures = store_figures(app.state)
         # A sync-state key the store does not have leaves the status file's value.
-        doc.update({k: v for k, v in figures.items() if v is not None or k not in _STATE_FIELDS})
+        doc.update({k: v for k, v in figures.items() if v is not None or k not in (*_STATE_FIELDS, "last_error")})
     doc.update(_linking(app))
     doc["reconcile_summary"] = reconcile_summary(doc)
     paused = app.psa_paused_by()

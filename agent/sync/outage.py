@@ -17,6 +17,16 @@ than :func:`threshold_seconds` (``max(2 × PollIntervalSeconds, 60 s)``) are an 
 
 The log says each change of state once: :meth:`~OutageTracker.failed` tells the caller to log
 the first failure of a run as a WARNING and the repeats at DEBUG until Continuum answers again.
+
+Whenever Continuum answers again after a run of failures (an episode or a shorter run), the
+listeners given to :meth:`~OutageTracker.when_answering_again` are called: the outbox sender
+makes the rows that waited because Continuum did not answer due at once, and the service wakes
+its waiting workers, so that nothing sits out a backoff that the outage alone made long.
+
+The agent that holds the Dbsys folder also records the run of failures in the store from its
+first failure (``failing_since``, and what failed): :func:`health_fields` makes of them, for
+the status file, ``zenithlink status`` and the web console, a ``last_error`` that says what is
+happening while it lasts, even before the threshold makes it an episode.
 """
 
 from __future__ import annotations
@@ -31,7 +41,14 @@ from loguru import logger
 
 from agent import events
 from agent.errors import describe
-from agent.ports.rmm import RmmBadAnswer, RmmUnavailable
+from agent.ports.rmm import (
+    RmmBadAnswer,
+    RmmCredentialsRefused,
+    RmmNotActivated,
+    RmmRateLimited,
+    RmmRejected,
+    RmmUnavailable,
+)
 from agent.ports.times import parse_stored_time, stored_time
 from agent.reporting import report_failure
 
@@ -41,14 +58,43 @@ REPORT_KIND = "continuum-unreachable"
 WHAT_PREFIX = "Continuum has not answered"
 RECOVERED_PREFIX = "Recovered at"
 SINCE_STATE = "outage_since"
+#: When the current run of failures began and what failed first (recorded by the agent that
+#: holds the folder; cleared when Continuum answers again).
+FAILING_SINCE_STATE = "continuum_failing_since"
+FAILURE_STATE = "continuum_failure"
+#: ``last_error`` when the run began: a failure reported since then is newer than the outage's view.
+_BEFORE_STATE = "continuum_error_before_failing"
+RUN_STATES = (FAILING_SINCE_STATE, FAILURE_STATE, _BEFORE_STATE, SINCE_STATE)
 TODO = ("Check the network between this server and Continuum, and [Continuum] ContinuumURL in the INI; if "
         "both are fine, Continuum itself is down. Nothing is lost meanwhile: the agent keeps trying, actions "
         "wait in the outbox, and everything goes on by itself once Continuum answers.")
 
 
+#: What a failed call to the RMM means (:func:`classify`): it could not be reached or gave no
+#: usable answer; it answered, refusing (the activation is pending, the credentials are refused,
+#: it asks the agent to wait, it refuses the request); or anything else.
+UNREACHABLE = "unreachable"
+NOT_ACTIVATED = "not activated"
+CREDENTIALS_REFUSED = "credentials refused"
+RATE_LIMITED = "rate limited"
+REFUSED = "refused"
+OTHER = "other"
+#: The kinds that are answers: the RMM is reachable, whatever it said.
+ANSWERS = (NOT_ACTIVATED, CREDENTIALS_REFUSED, RATE_LIMITED, REFUSED)
+_KINDS: tuple[tuple[type[BaseException] | tuple[type[BaseException], ...], str], ...] = (
+    ((RmmUnavailable, RmmBadAnswer), UNREACHABLE), (RmmNotActivated, NOT_ACTIVATED),
+    (RmmCredentialsRefused, CREDENTIALS_REFUSED), (RmmRateLimited, RATE_LIMITED), (RmmRejected, REFUSED))
+
+
+def classify(exc: BaseException) -> str:
+    """What ``exc``, raised by a call to the RMM, means: one of :data:`UNREACHABLE`,
+    :data:`ANSWERS` or :data:`OTHER`. The one place every engine asks."""
+    return next((kind for types, kind in _KINDS if isinstance(exc, types)), OTHER)
+
+
 def is_outage(exc: BaseException) -> bool:
     """Whether ``exc`` says Continuum could not be reached or gave no usable answer."""
-    return isinstance(exc, (RmmUnavailable, RmmBadAnswer))
+    return classify(exc) == UNREACHABLE
 
 
 def threshold_seconds(settings: Any) -> float:
@@ -90,12 +136,26 @@ class OutageTracker:
         self._episode_since: float | None = None  # set once the run was reported as an episode
         self._warned = False  # the run's first failure was logged as a warning
         self._adopted = False
+        self._listeners: dict[str, Callable[[], object]] = {}
 
     @classmethod
     def of(cls, app: Any) -> OutageTracker:
         """The tracker every engine of ``app`` shares (unless it was handed one)."""
         tracker: OutageTracker = app.shared("continuum_outage", lambda: cls(app))
         return tracker
+
+    def when_answering_again(self, name: str, listener: Callable[[], object]) -> None:
+        """Call ``listener`` each time Continuum answers after a run of failures; one listener per
+        ``name`` (giving a name again replaces its listener, so engines built round after round
+        do not pile up)."""
+        with self._lock:
+            self._listeners[name] = listener
+
+    @property
+    def failing(self) -> bool:
+        """Whether the last call this tracker was told of failed and Continuum has not answered since."""
+        with self._lock:
+            return self._failing_since is not None
 
     @property
     def ongoing(self) -> bool:
@@ -115,11 +175,23 @@ class OutageTracker:
             now = self._clock()
             if self._failing_since is None:
                 self._failing_since = now
+                self._record_run(now, exc)
             if self._episode_since is None and now - self._failing_since >= threshold_seconds(self.app.settings):
                 self._start(source, exc, self._failing_since, now)
             level = "DEBUG" if self._warned else "WARNING"
             self._warned = True
             return level
+
+    def heard(self, source: str, exc: BaseException) -> str | None:
+        """A call of ``source`` failed with ``exc``: tell this tracker what that means (see
+        :func:`classify`). Returns the level of the caller's own line when Continuum did not
+        answer (:meth:`failed`), ``None`` otherwise (a refusal is an answer: :meth:`answered`)."""
+        kind = classify(exc)
+        if kind == UNREACHABLE:
+            return self.failed(source, exc)
+        if kind in ANSWERS:
+            self.answered(source)
+        return None
 
     def answered(self, source: str) -> None:
         """Continuum answered ``source``: end the run of failures, and the episode if there is one."""
@@ -133,8 +205,16 @@ class OutageTracker:
             lasted = self._clock() - since
             if episode is None:
                 logger.debug("Continuum answers {} again after {} of failures", source, duration(lasted))
-                return
-            self._end(source, since, lasted)
+                self._end_run(since, lasted)
+            else:
+                self._end(source, since, lasted)
+            listeners = list(self._listeners.values())
+        # Outside the lock: a listener may talk to Continuum, and so to this tracker.
+        for listener in listeners:
+            try:
+                listener()
+            except Exception as err:  # noqa: BLE001 - a listener's trouble is not the engine's
+                logger.warning("after Continuum answered again: {}", describe(err))
 
     # -- the two changes of state ----------------------------------------------------------
     def _start(self, source: str, exc: BaseException, since: float, now: float) -> None:
@@ -150,11 +230,7 @@ class OutageTracker:
         now = self._clock()
         logger.info("Continuum answers again ({}): it had not answered for {} (since {})", source,
                     duration(lasted), _text(since))
-        values: dict[str, str | None] = {SINCE_STATE: None}
-        if (self._state("last_error") or "").startswith(WHAT_PREFIX):
-            values["last_error"] = (f"{RECOVERED_PREFIX} {_text(now)} after {duration(lasted)}: "
-                                    f"Continuum had not answered since {_text(since)}")
-        self._set_states(values)
+        self._end_run(since, lasted, {SINCE_STATE: None})
         try:
             self.app.notify(events.Event(events.CONTINUUM_RECOVERED,
                                          f"Continuum answers again; it had not answered for {duration(lasted)} "
@@ -165,6 +241,24 @@ class OutageTracker:
             logger.error("cannot notify {}: {}", events.CONTINUUM_RECOVERED, describe(err))
         self._changed()
 
+    def _record_run(self, since: float, exc: BaseException) -> None:
+        """The first failure of a run, in the store, for the status (only by the agent that holds
+        the folder: a command's failure must not outlive it there while the agent answers)."""
+        if getattr(self.app, "owns_folder", False):
+            self._set_states({FAILING_SINCE_STATE: _stored(since), FAILURE_STATE: describe(exc),
+                              _BEFORE_STATE: self._state("last_error")})
+
+    def _end_run(self, since: float, lasted: float, values: dict[str, str | None] | None = None) -> None:
+        """The run's records cleared; a ``last_error`` that is still the outage's becomes a note."""
+        values = dict(values or {})
+        if getattr(self.app, "owns_folder", False):
+            values.update({FAILING_SINCE_STATE: None, FAILURE_STATE: None, _BEFORE_STATE: None})
+        if (self._state("last_error") or "").startswith(WHAT_PREFIX):
+            values["last_error"] = (f"{RECOVERED_PREFIX} {_text(self._clock())} after {duration(lasted)}: "
+                                    f"Continuum had not answered since {_text(since)}")
+        if values:
+            self._set_states(values)
+
     def _adopt(self) -> None:
         """Once: take over an episode that an earlier process reported and did not see end, so
         that it is neither reported twice nor left in the status for ever."""
@@ -173,6 +267,12 @@ class OutageTracker:
         self._adopted = True
         stored = self._state(SINCE_STATE)
         if not stored:
+            run = self._state(FAILING_SINCE_STATE) if getattr(self.app, "owns_folder", False) else None
+            if run:  # a run an earlier agent saw begin: ended (and cleared) by the first answer
+                try:
+                    self._failing_since = parse_stored_time(run).timestamp()
+                except ValueError:
+                    self._failing_since = self._clock()
             return
         try:
             since = parse_stored_time(stored).timestamp()
@@ -202,6 +302,30 @@ class OutageTracker:
             self.app.state.set_states(values)
         except Exception as err:  # noqa: BLE001 - bookkeeping must not stop the engine
             logger.warning("cannot record {} in the store: {}", ", ".join(values), describe(err))
+
+
+def health_fields(stored: dict[str, str | None], now: float) -> dict[str, str | None]:
+    """The status's view of Continuum from the store's values (``stored`` holds ``last_error``
+    and the keys this tracker records): ``failing_since`` (when the current run of failures
+    began, ``None`` while Continuum answers), ``outage_since`` (once the run is an episode) and
+    ``last_error``, which during a run says for how long Continuum has not answered and why,
+    unless another failure was reported since the run began."""
+    failing = stored.get(FAILING_SINCE_STATE)
+    last_error = stored.get("last_error")
+    fields: dict[str, str | None] = {"failing_since": failing, "outage_since": stored.get(SINCE_STATE),
+                                     "last_error": last_error}
+    began = failing or stored.get(SINCE_STATE)
+    if not began or not (last_error is None or last_error.startswith((WHAT_PREFIX, RECOVERED_PREFIX))
+                         or failing and last_error == stored.get(_BEFORE_STATE)):
+        return fields
+    try:
+        since = parse_stored_time(began).timestamp()
+    except ValueError:
+        return fields
+    cause = stored.get(FAILURE_STATE)
+    fields["last_error"] = (f"{WHAT_PREFIX} for {duration(now - since)} (since {_text(since)})"
+                            + (f": {cause}" if cause else ""))
+    return fields
 
 
 def _moment(seconds: float) -> datetime:

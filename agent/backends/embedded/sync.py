@@ -142,6 +142,13 @@ class SyncState:
         self.db.execute("UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ?"
                         " WHERE id = ?", (next_attempt_at, _clean(error), item_id))
 
+    def outbox_due_now(self, ids: Iterable[int], now: str) -> int:
+        """Make those of the pending rows ``ids`` that wait for a later time due at ``now``; how many."""
+        with self.db.transaction() as conn:
+            return conn.execute(
+                "UPDATE outbox SET next_attempt_at = ? WHERE id IN (SELECT value FROM json_each(?))"
+                " AND state = 'pending' AND next_attempt_at > ?", (now, json.dumps(list(ids)), now)).rowcount
+
     def outbox_finish(self, item_id: int, state: str, *, result: dict[str, Any] | None = None,
                       error: str | None = None) -> None:
         self.db.execute("UPDATE outbox SET state = ?, attempts = attempts + 1, result = ?, last_error = ?,"

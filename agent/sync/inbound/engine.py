@@ -42,12 +42,20 @@ from agent import events
 from agent.errors import StoreError, describe
 from agent.hookcalls import first_result
 from agent.ports.psa import PsaUnavailable
-from agent.ports.rmm import RmmCredentialsRefused, RmmError, RmmNotActivated, RmmRateLimited, RmmRejected
+from agent.ports.rmm import RmmError
 from agent.ports.times import now_iso, parse_stored_time, stored_time
 from agent.reporting import report_failure
 from agent.sync.inbound.feed import FeedIO
 from agent.sync.inbound.rules import KINDS, BadChange, PageApplier
-from agent.sync.outage import OutageTracker, is_outage
+from agent.sync.outage import (
+    CREDENTIALS_REFUSED,
+    NOT_ACTIVATED,
+    RATE_LIMITED,
+    REFUSED,
+    UNREACHABLE,
+    OutageTracker,
+    classify,
+)
 
 PAGE_LIMIT = 500
 MAX_PAGES_PER_ROUND = 10
@@ -145,30 +153,30 @@ class InboundSync:
 
     def _rmm_failed(self, exc: RmmError, stats: RoundStats) -> None:
         """The round ended on what Continuum answered, or on its not answering."""
-        if is_outage(exc):
+        level = self.outage.heard("feed", exc)  # a refusal is an answer: Continuum is reachable
+        kind = classify(exc)
+        if kind == UNREACHABLE:
             stats.stopped_by = "continuum unavailable"
             stats.failure = describe(exc)
-            logger.log(self.outage.failed("feed", exc), "ticket queue not read this time, retried at the next "
-                       "poll: {}", describe(exc))
+            logger.log(level or "WARNING", "ticket queue not read this time, retried at the next poll: {}",
+                       describe(exc))
             return
-        if isinstance(exc, (RmmNotActivated, RmmCredentialsRefused, RmmRateLimited, RmmRejected)):
-            self.outage.answered("feed")  # a refusal is an answer: Continuum is reachable
-        if isinstance(exc, RmmNotActivated):
+        if kind == NOT_ACTIVATED:
             stats.stopped_by = "not activated"
             self._activation_pending()
-        elif isinstance(exc, RmmCredentialsRefused):
+        elif kind == CREDENTIALS_REFUSED:
             stats.stopped_by = "security code"
             stats.failure = describe(exc)
             self.app.state.set_state("activation", "refused")
             self._problem("BadSecurityCode", "Continuum refused the Security Code while reading the ticket queue",
                           exc, events.SECURITY_CODE_REFUSED,
                           todo="Correct [Continuum] PSG in the INI; the agent reads the queue again at the next poll.")
-        elif isinstance(exc, RmmRateLimited):
+        elif kind == RATE_LIMITED:
             stats.stopped_by = "rate limited"
-            delay = exc.retry_after or float(self.app.settings.poll_interval_seconds)
+            delay = getattr(exc, "retry_after", None) or float(self.app.settings.poll_interval_seconds)
             self._not_before = self._clock() + delay
             logger.warning("Continuum asks for {:.0f} s before the ticket queue is read again; the agent waits", delay)
-        elif isinstance(exc, RmmRejected):
+        elif kind == REFUSED:
             stats.stopped_by = "refused"
             stats.failure = describe(exc)
             self._problem("QueueRefused", "Continuum refused to serve the ticket queue", exc)

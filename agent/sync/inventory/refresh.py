@@ -35,7 +35,7 @@ from agent.errors import ZenithError, describe
 from agent.ports.rmm import InventoryPage, InventoryRecord, RmmCredentialsRefused, RmmNotActivated
 from agent.reporting import report_failure
 from agent.sync.inventory.publish import KINDS, complete, publish
-from agent.sync.outage import OutageTracker, is_outage
+from agent.sync.outage import OutageTracker
 from dbsys import cmt
 from dbsys.atomic import remove_quietly, temp_name
 from dbsys.fsops import FileInUse
@@ -291,11 +291,11 @@ class InventoryJob:
         try:
             result = refresh(self.app)
         except RmmNotActivated as exc:
-            self.outage.answered("inventory")
+            self.outage.heard("inventory", exc)
             self._activation_pending(exc)
             return None
         except RmmCredentialsRefused as exc:
-            self.outage.answered("inventory")
+            self.outage.heard("inventory", exc)
             self._set_state(activation="refused")
             self.last_failure = report_failure(
                 self.app, "inventory", "Continuum refused the Security Code", exc,
@@ -309,7 +309,7 @@ class InventoryJob:
                            event_kind=events.INVENTORY_FAILED)
             return None
         except Exception as exc:  # noqa: BLE001 - the service must keep running; retried next interval
-            if is_outage(exc) and self._during_outage(exc):
+            if self._during_outage(exc):
                 self.last_failure = describe(exc)
                 return None
             self.last_failure = report_failure(
@@ -325,8 +325,8 @@ class InventoryJob:
     def _during_outage(self, exc: BaseException) -> bool:
         """Tell the outage tracker; once it has reported the outage, that report speaks for this
         failure too (a line in the log, no report of its own). Whether it did."""
-        level = self.outage.failed("inventory", exc)
-        if not self.outage.ongoing:
+        level = self.outage.heard("inventory", exc)  # a refusal is an answer: no outage then
+        if level is None or not self.outage.ongoing:
             return False
         logger.log(level, "The inventory refresh failed while Continuum does not answer; the previous inventory "
                           "files were kept, the agent retries at the next refresh: {}", describe(exc))

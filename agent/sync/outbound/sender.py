@@ -10,10 +10,17 @@ reschedules the row with exponential backoff and jitter (honouring ``Retry-After
 long as it takes; a definitive refusal fails the row and its request and tells the
 administrator. Conditions that concern every row (Continuum down, rate limit, Security Code refused,
 activation pending) pause the whole sender instead of burning through the rows.
+
+When Continuum answers again after a run of failures (the outage tracker sees it, whichever
+engine's call answered), the pause ends and the rows rescheduled because Continuum could not be
+reached become due at once: only the outage made their backoff long. Rows that wait for their
+own reasons (a rate limit's Retry-After, a garbled answer, a store that could not record) keep
+their schedule. Which rows waited for the outage is known to the process that tried them.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import random
 import threading
@@ -31,11 +38,7 @@ from agent import events
 from agent.errors import PreconditionError, ZenithError, describe
 from agent.ports.rmm import (
     NewTicket,
-    RmmCredentialsRefused,
     RmmError,
-    RmmNotActivated,
-    RmmRateLimited,
-    RmmRejected,
     RmmUnavailable,
     capabilities_of,
 )
@@ -43,7 +46,7 @@ from agent.ports.state import OutboxItem
 from agent.ports.times import now_iso, parse_stored_time, stored_time
 from agent.reporting import report_failure
 from agent.sync.alerts.lifecycle import CLEAR
-from agent.sync.outage import OutageTracker, is_outage
+from agent.sync.outage import ANSWERS, CREDENTIALS_REFUSED, NOT_ACTIVATED, RATE_LIMITED, OutageTracker, classify
 from agent.sync.outbound.actions import ASSIGN, CLOSE, CREATE, NOTE, close_completed_tickets
 from dbsys.atomic import fsync_folder
 from dbsys.backoff import Backoff
@@ -80,6 +83,8 @@ class _PauseState:
     pauses: int = 0
     reported: str | None = None
     refused_settings: Any = None
+    #: Rows rescheduled because Continuum could not be reached: due at once when it answers again.
+    unreachable: set[int] = field(default_factory=set)
     #: Sends in flight side by side may all meet the same refusal: it is said once.
     lock: threading.RLock = field(default_factory=threading.RLock)
 
@@ -113,6 +118,7 @@ class OutboxSender:
         self.app = app
         self.workers = workers
         self.outage = outage or OutageTracker.of(app)
+        self.outage.when_answering_again("outbox", functools.partial(resume_after_outage, app))
         self._stop = stop
         self.batch = batch
         self.round_limit = round_limit
@@ -257,20 +263,11 @@ class OutboxSender:
     def _deliver(self, item: OutboxItem) -> str:
         try:
             delivery = self._send(item)
-        except (RmmCredentialsRefused, RmmNotActivated, RmmRateLimited, RmmRejected) as exc:
-            self.outage.answered("outbox")  # a refusal is an answer: Continuum is reachable
-            return self._refused(item, exc)
-        except RmmUnavailable as exc:
-            self._retry_later(item, exc, level="DEBUG")  # the pause's line says it
-            # The first failure of a run is a warning, not every one.
-            self._pause_for(exc, None, level=self.outage.failed("outbox", exc))
-            return "pause"
+        except RmmError as exc:
+            return self._rmm_failed(item, exc)
         except PreconditionError as exc:
             self._fail(item, exc)
             return "finished"
-        except RmmError as exc:  # BadAnswer and the like: this row again later, others go on
-            self._retry_later(item, exc, level=self.outage.failed("outbox", exc) if is_outage(exc) else "WARNING")
-            return "retry"
         except ZenithError as exc:  # configuration (no ContinuumURL, bad PSG characters): all wait
             self._pause_for(exc, None, until_new_settings=True)
             return "pause"
@@ -287,15 +284,32 @@ class OutboxSender:
             return "pause"
         return "finished"
 
+    def _rmm_failed(self, item: OutboxItem, exc: RmmError) -> str:
+        """What Continuum's failure means for this row, and for the others."""
+        # The first failure of a run is a warning, not every one; a refusal is an answer.
+        level = self.outage.heard("outbox", exc)
+        if classify(exc) in ANSWERS:
+            return self._refused(item, exc)
+        if isinstance(exc, RmmUnavailable):
+            self._retry_later(item, exc, level="DEBUG")  # the pause's line says it
+            with self._state.lock:
+                self._state.unreachable.add(item.id)
+            self._pause_for(exc, None, level=level or "WARNING")
+            return "pause"
+        # BadAnswer and the like: this row again later (on its own backoff), others go on.
+        self._retry_later(item, exc, level=level or "WARNING")
+        return "retry"
+
     def _refused(self, item: OutboxItem, exc: RmmError) -> str:
         """Continuum answered, but not with the row done."""
-        if isinstance(exc, RmmCredentialsRefused):
+        kind = classify(exc)
+        if kind == CREDENTIALS_REFUSED:
             self._pause_for(exc, events.SECURITY_CODE_REFUSED, until_new_settings=True)
             return "pause"
-        if isinstance(exc, RmmNotActivated):
+        if kind == NOT_ACTIVATED:
             self._pause_for(exc, events.ACTIVATION_PENDING, long=True)
             return "pause"
-        if isinstance(exc, RmmRateLimited):
+        if kind == RATE_LIMITED:
             self._retry_later(item, exc)
             self._pause_for(exc, None)
             return "pause"
@@ -438,7 +452,7 @@ class OutboxSender:
                    until_new_settings: bool = False, level: str = "WARNING",
                    why: str = "Continuum is not taking outbound actions") -> None:
         state = self._state
-        if not isinstance(exc, RmmNotActivated):
+        if classify(exc) != NOT_ACTIVATED:
             self.last_failure = describe(exc)
         code = getattr(exc, "code", type(exc).__name__)
         reporting = event_kind is not None or until_new_settings
@@ -460,6 +474,21 @@ class OutboxSender:
         state = self._state
         with state.lock:
             state.until, state.pauses, state.reported, state.refused_settings = 0.0, 0, None, None
+
+
+def resume_after_outage(app) -> int:
+    """Continuum answers again: the sender's pause ends, the rows that waited because it could not
+    be reached are due now, and a sender waiting for work wakes. How many rows became due."""
+    state = _state_for(app)
+    with state.lock:
+        rows, state.unreachable = state.unreachable, set()
+        if state.refused_settings is None:  # a refused Security Code waits for a new INI, not for this
+            state.until, state.pauses = 0.0, 0
+    due = app.state.outbox_due_now(rows, now_iso()) if rows else 0
+    if due:
+        logger.info("{} outbox row(s) that waited while Continuum did not answer are due now", due)
+    app.outbox_wake.set()
+    return due
 
 
 def _sentence(what: str, text: str | None) -> str:
