@@ -7,14 +7,16 @@ them, so that an action lands back on the same list, search kept, the next recor
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import Any
 from urllib.parse import urlencode
 
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
 
-from agent.sync.links import InventoryNotDownloaded, LinksManager
+from agent.sync.links import InventoryNotDownloaded, LinksManager, Listing
 from agent.web.context import Viewer, console_of, redirect, render
 
 PAGE_SIZE = 50
@@ -108,3 +110,24 @@ def after_change(request: Request, view: ManagerView, form: FormData, following:
     if following is None:
         return redirect(request, view.url(), f"{said} No unlinked one is left{' for this search' if view.q else ''}.")
     return redirect(request, view.url(tab="unlinked", sel=following, offset=None), f"{said} Next: {following}.")
+
+
+#: The selected record's details side: (links, view with the selection, the listing) -> template values.
+Detail = Callable[[LinksManager, "ManagerView", Listing], dict[str, Any]]
+
+
+def manager_screen(request: Request, viewer: Viewer, kind: str, key: str, detail: Detail) -> Response:
+    """The Links Manager screen of ``kind`` (``sites`` or ``devices``): the page of the listing that
+    holds the selected record (``key`` names a row's id), its tabs' counts, and the record's details."""
+    view = ManagerView.of_request(f"/{kind}", request)
+    links = links_of(request)
+    try:
+        listing = links.listing(kind, view.q)
+        offset = page_offset(view, listing.position(view.sel, view.linked) if view.sel else None)
+        found = links.page_of(listing, view.linked, offset, PAGE_SIZE)
+    except InventoryNotDownloaded as exc:
+        return no_inventory(request, viewer, exc, kind)
+    sel = view.sel or (found.rows[0][key] if found.rows else "")
+    view = replace(view, sel=sel, offset=offset or None)
+    return render(request, f"{kind}.html", viewer, nav=kind, view=view, found=found, counts=listing.counts(),
+                  page_size=PAGE_SIZE, detail=detail(links, view, listing) if sel else None)

@@ -6,7 +6,6 @@ links …`` command.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 from starlette.datastructures import FormData
@@ -18,33 +17,20 @@ from agent.errors import NotFoundError, PreconditionError, UsageError
 from agent.sync.links import REVIEW_BY, InventoryNotDownloaded, LinksManager, Listing
 from agent.web.context import Viewer, action, console_of, field, page, redirect, render
 from agent.web.manager import (
-    PAGE_SIZE,
     PICK_ROWS,
     REVIEW_MAX_ROWS,
     ManagerView,
     after_change,
     links_of,
+    manager_screen,
     no_inventory,
-    page_offset,
     then_next,
 )
 
 
 @page
 def devices(request: Request, viewer: Viewer) -> Response:
-    view = ManagerView.of_request("/devices", request)
-    links = links_of(request)
-    try:
-        listing = links.listing("devices", view.q)
-        offset = page_offset(view, listing.position(view.sel, view.linked) if view.sel else None)
-        found = links.page_of(listing, view.linked, offset, PAGE_SIZE)
-    except InventoryNotDownloaded as exc:
-        return no_inventory(request, viewer, exc, "devices")
-    sel = view.sel or (found.rows[0]["device_id"] if found.rows else "")
-    view = replace(view, sel=sel, offset=offset or None)
-    return render(request, "devices.html", viewer, nav="devices", view=view, found=found, counts=listing.counts(),
-                  page_size=PAGE_SIZE, detail=device_detail(links, view, listing) if sel else None)
-
+    return manager_screen(request, viewer, "devices", "device_id", device_detail)
 
 def device_detail(links: LinksManager, view: ManagerView, listing: Listing) -> dict[str, Any]:
     """What the details side shows of the selected device; without a linked site, the accounts

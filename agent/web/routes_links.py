@@ -6,7 +6,6 @@ The devices' screen is :mod:`agent.web.routes_devices`. Every change calls the s
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 from starlette.datastructures import FormData
@@ -19,14 +18,13 @@ from agent.sync import records
 from agent.sync.links import InventoryNotDownloaded, LinksManager, Listing, account_name_for_site
 from agent.web.context import Viewer, action, console_of, field, page, redirect, render
 from agent.web.manager import (
-    PAGE_SIZE,
     PICK_ROWS,
     REVIEW_MAX_ROWS,
     ManagerView,
     after_change,
     links_of,
+    manager_screen,
     no_inventory,
-    page_offset,
     then_next,
 )
 
@@ -34,19 +32,7 @@ from agent.web.manager import (
 # -- sites: the Links Manager screen -----------------------------------------------------------
 @page
 def sites(request: Request, viewer: Viewer) -> Response:
-    view = ManagerView.of_request("/sites", request)
-    links = links_of(request)
-    try:
-        listing = links.listing("sites", view.q)
-        offset = page_offset(view, listing.position(view.sel, view.linked) if view.sel else None)
-        found = links.page_of(listing, view.linked, offset, PAGE_SIZE)
-    except InventoryNotDownloaded as exc:
-        return no_inventory(request, viewer, exc, "sites")
-    sel = view.sel or (found.rows[0]["site_code"] if found.rows else "")
-    view = replace(view, sel=sel, offset=offset or None)
-    return render(request, "sites.html", viewer, nav="sites", view=view, found=found, counts=listing.counts(),
-                  page_size=PAGE_SIZE, detail=site_detail(links, view, listing) if sel else None)
-
+    return manager_screen(request, viewer, "sites", "site_code", site_detail)
 
 def site_detail(links: LinksManager, view: ManagerView, listing: Listing) -> dict[str, Any]:
     """What the details side shows of the selected site."""
