@@ -32,6 +32,8 @@ from agent.ports.rmm import (
     RmmUnavailable,
     Site,
     WriteBack,
+    inventory_pages_of,
+    pages_of,
 )
 from agent.ports.times import now_iso
 
@@ -148,21 +150,16 @@ class MemoryRmm:
         self._call("sites")
         with self._lock:
             sites = sorted(self._world.sites.values(), key=lambda s: s.site_code)
-        yield from _pages(sites, page_size)
+        yield from pages_of(sites, page_size)
 
     def device_pages(self, page_size: int = 500, site_code: str | None = None) -> Iterator[Page[Device]]:
         self._call("devices")
         with self._lock:
             devices = sorted(self._world.devices.values(), key=lambda d: d.device_id)
-        yield from _pages([d for d in devices if site_code in (None, d.site_code)], page_size)
+        yield from pages_of([d for d in devices if site_code in (None, d.site_code)], page_size)
 
     def inventory_pages(self, kind: Kind, page_size: int = 500) -> Iterator[InventoryPage[InventoryRecord]]:
-        if kind == "sites":
-            yield from self.site_pages(page_size)
-        elif kind == "devices":
-            yield from self.device_pages(page_size)
-        else:
-            raise ValueError(f"no inventory kind {kind!r}: use 'sites' or 'devices'")
+        yield from inventory_pages_of(self, kind, page_size)
 
     def failing(self) -> AlertSnapshot:
         self._call("failing")
@@ -214,12 +211,6 @@ class MemoryRmm:
     def _find(self, device_id: str, check: str) -> Alert | None:
         return next((a for a in self._world.failing.values() if a.key == (device_id, check)), None)
 
-
-def _pages(items: list[Any], page_size: int) -> Iterator[Page[Any]]:
-    size = max(1, page_size)
-    total = len(items)
-    for number, start in enumerate(range(0, total or 1, size), start=1):
-        yield Page(page=number, page_size=size, total=total, items=tuple(items[start:start + size]))
 
 
 def backend(settings: Any) -> MemoryRmm:

@@ -254,6 +254,31 @@ class Page(Generic[R]):
         return [first_field(item.fields(), name) for item in self.items]
 
 
+def pages_of(items: Sequence[R], page_size: int) -> Iterator[Page[R]]:
+    """``items`` held in memory, cut into pages of ``page_size`` (one empty page when there are none)."""
+    size = max(1, page_size)
+    total = len(items)
+    for number, start in enumerate(range(0, total or 1, size), start=1):
+        yield Page(page=number, page_size=size, total=total, items=tuple(items[start:start + size]))
+
+
+class _SitesAndDevices(Protocol):
+    def site_pages(self, page_size: int = 500) -> Iterator[Page[Site]]: ...
+    def device_pages(self, page_size: int = 500, site_code: str | None = None) -> Iterator[Page[Device]]: ...
+
+
+def inventory_pages_of(rmm: _SitesAndDevices, kind: Kind, page_size: int) -> Iterator[InventoryPage[InventoryRecord]]:
+    """An RMM's ``inventory_pages`` made of its ``site_pages`` and ``device_pages``."""
+    if kind == "sites":
+        yield from rmm.site_pages(page_size)
+    elif kind == "devices":
+        yield from rmm.device_pages(page_size)
+    else:
+        from agent.errors import UsageError
+
+        raise UsageError(f"no inventory kind {kind!r}: use 'sites' or 'devices'")
+
+
 def first_field(fields: Iterable[tuple[str, str]], name: str) -> str:
     """The stripped value of the first field called ``name``; ``""`` when there is none."""
     for tag, text in fields:

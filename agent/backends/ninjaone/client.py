@@ -37,6 +37,8 @@ from agent.ports.rmm import (
     RmmUnavailable,
     Site,
     WriteBack,
+    inventory_pages_of,
+    pages_of,
 )
 from agent.ports.times import now_iso
 
@@ -80,19 +82,14 @@ class NinjaOneClient:
         return Pong(partner=str(self._http.base_url.host), activated=True)
 
     def site_pages(self, page_size: int = 500) -> Iterator[Page[Site]]:
-        yield from _pages(self._sites(), page_size)
+        yield from pages_of(self._sites(), page_size)
 
     def device_pages(self, page_size: int = 500, site_code: str | None = None) -> Iterator[Page[Device]]:
         devices = [_device(d) for d in self._all("/v2/devices")]
-        yield from _pages([d for d in devices if site_code in (None, d.site_code)], page_size)
+        yield from pages_of([d for d in devices if site_code in (None, d.site_code)], page_size)
 
     def inventory_pages(self, kind: Kind, page_size: int = 500) -> Iterator[InventoryPage[InventoryRecord]]:
-        if kind == "sites":
-            yield from self.site_pages(page_size)
-        elif kind == "devices":
-            yield from self.device_pages(page_size)
-        else:
-            raise UsageError(f"no inventory kind {kind!r}: use 'sites' or 'devices'")
+        yield from inventory_pages_of(self, kind, page_size)
 
     def failing(self) -> AlertSnapshot:
         items = self._json(self._request("GET", "/v2/alerts"), list)
@@ -223,8 +220,3 @@ def _time(value: Any) -> str:
     except (TypeError, ValueError, OverflowError):
         return ""
 
-
-def _pages(items: list[Any], page_size: int) -> Iterator[Page[Any]]:
-    size = max(1, page_size)
-    for number, start in enumerate(range(0, len(items) or 1, size), start=1):
-        yield Page(page=number, page_size=size, total=len(items), items=tuple(items[start:start + size]))

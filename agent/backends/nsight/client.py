@@ -38,6 +38,8 @@ from agent.ports.rmm import (
     RmmUnavailable,
     Site,
     WriteBack,
+    inventory_pages_of,
+    pages_of,
 )
 from agent.ports.times import now_iso
 
@@ -88,19 +90,14 @@ class NsightClient:
         return Pong(partner=root.get("host") or "N-sight", activated=True)
 
     def site_pages(self, page_size: int = 500) -> Iterator[Page[Site]]:
-        yield from _pages(self._sites(), page_size)
+        yield from pages_of(self._sites(), page_size)
 
     def device_pages(self, page_size: int = 500, site_code: str | None = None) -> Iterator[Page[Device]]:
         codes = [site_code] if site_code is not None else [s.site_code for s in self._sites()]
-        yield from _pages([d for code in codes for d in self._devices_of(code)], page_size)
+        yield from pages_of([d for code in codes for d in self._devices_of(code)], page_size)
 
     def inventory_pages(self, kind: Kind, page_size: int = 500) -> Iterator[InventoryPage[InventoryRecord]]:
-        if kind == "sites":
-            yield from self.site_pages(page_size)
-        elif kind == "devices":
-            yield from self.device_pages(page_size)
-        else:
-            raise UsageError(f"no inventory kind {kind!r}: use 'sites' or 'devices'")
+        yield from inventory_pages_of(self, kind, page_size)
 
     def failing(self) -> AlertSnapshot:
         with self._lock:
@@ -162,8 +159,3 @@ def _check_id(alert_id: str) -> str:
         raise UsageError(f"{alert_id!r} is not an N-sight checkid (a number)")
     return alert_id
 
-
-def _pages(items: list[Any], page_size: int) -> Iterator[Page[Any]]:
-    size = max(1, page_size)
-    for number, start in enumerate(range(0, len(items) or 1, size), start=1):
-        yield Page(page=number, page_size=size, total=len(items), items=tuple(items[start:start + size]))
