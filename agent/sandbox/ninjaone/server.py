@@ -14,9 +14,11 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
+
+from agent.sandbox.loopback import LoopbackSandbox, SandboxHttpServer
 
 CLIENT_ID, CLIENT_SECRET = "ninja-demo-client", "ninja-demo-secret"
 
@@ -70,7 +72,7 @@ class NinjaWorld:
             self.alerts.pop(uid, None)
 
 
-class NinjaSandbox:
+class NinjaSandbox(LoopbackSandbox):
     """The sandbox on loopback; ``with NinjaSandbox() as ninja: ninja.url``."""
 
     def __init__(self, world: NinjaWorld | None = None, *, port: int = 0) -> None:
@@ -80,23 +82,7 @@ class NinjaSandbox:
         self._tokens: set[str] = set()
         self.token_requests = 0
         self._requests: dict[str, int] = {}
-        self._server = _Server(("127.0.0.1", port), self)
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name="ninjaone-sandbox", daemon=True)
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    def __enter__(self) -> NinjaSandbox:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
+        super().__init__(_Handler, port=port, name="ninjaone-sandbox")
 
     # -- the RMM contract's harness ------------------------------------------------------------
     def fail(self, device_id: str, check: str) -> str:
@@ -185,18 +171,11 @@ def _page(items: list[dict[str, Any]], query: dict[str, str]) -> list[dict[str, 
     return sorted((i for i in items if i["id"] > after), key=lambda i: i["id"])[:size]
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self, address: tuple[str, int], sandbox: NinjaSandbox) -> None:
-        self.sandbox = sandbox
-        super().__init__(address, _Handler)
-
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "NinjaSandbox/1.0"
-    server: _Server
+    server: SandboxHttpServer
     wbufsize = 1 << 16
     disable_nagle_algorithm = True
 

@@ -14,10 +14,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qsl, urlsplit
 from xml.sax.saxutils import escape
 
+from agent.sandbox.loopback import LoopbackSandbox, SandboxHttpServer
 from agent.sandbox.nsight.world import Check, DeviceRecord, NsightWorld
 
 HOST = "sandbox.nsight.local"
@@ -34,7 +35,7 @@ class NsightFaults:
     """Refuse a service called again sooner than this (seconds): N-able asks for >= 90 s."""
 
 
-class NsightSandbox:
+class NsightSandbox(LoopbackSandbox):
     """The sandbox on loopback; a context manager (``with NsightSandbox() as nsight: nsight.url``)."""
 
     def __init__(self, world: NsightWorld | None = None, *, port: int = 0) -> None:
@@ -42,23 +43,7 @@ class NsightSandbox:
         self.faults = NsightFaults()
         self._last_call: dict[str, float] = {}
         self._lock = threading.Lock()
-        self._server = _Server(("127.0.0.1", port), self)
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name="nsight-sandbox", daemon=True)
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    def __enter__(self) -> NsightSandbox:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
+        super().__init__(_Handler, port=port, name="nsight-sandbox")
 
     # -- what a test or the demo makes happen (the RMM contract's harness speaks this) ---------
     def fail(self, device_id: str, check: str) -> str:
@@ -278,18 +263,11 @@ _SERVICES: dict[str, Callable[[NsightWorld, dict[str, str]], str]] = {
 }
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self, address: tuple[str, int], sandbox: NsightSandbox) -> None:
-        self.sandbox = sandbox
-        super().__init__(address, _Handler)
-
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "NsightSandbox/1.0"
-    server: _Server
+    server: SandboxHttpServer
     # Headers and body in one write: written apart, the client's delayed ACK costs 40 ms a call.
     wbufsize = 1 << 16
     disable_nagle_algorithm = True
