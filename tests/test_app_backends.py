@@ -147,3 +147,13 @@ def test_a_command_does_not_migrate_the_store_under_a_running_older_service(tmp_
         assert app.state.schema_version == len(MIGRATIONS)
     finally:
         app.close()
+
+
+def test_a_secret_that_holds_other_secrets_is_redacted_whole():
+    """An API key that holds a PSG (or any shorter secret) is replaced whole, whatever order the
+    secrets were learnt in; ten shorter ones make a wrong order all but certain to show."""
+    whole = "zl-test-0123456789-whole-secret"
+    for end in range(len(whole) - 10, len(whole)):
+        logs.add_secret(whole[3:end])
+    logs.add_secret(whole)
+    assert logs.redact(f"apikey={whole}&x=1") == f"apikey={logs.REDACTED}&x=1"
