@@ -356,7 +356,9 @@ def test_a_store_error_after_continuum_took_the_action_backs_off_and_is_never_do
     assert sender.run_once() == 0 and len(calls) == 2  # paused: nothing is sent again at once
     monkeypatch.setattr(env.psa, "add_history", real)
     now[0] += 120
-    wait_for(lambda: env.state.get_outbox(queued.outbox_id).next_attempt_at <= now_iso(), 5, "the row due again")
+    # Both rows whose send failed wait out their own back-off, measured on the store's clock.
+    wait_for(lambda: all(env.state.get_outbox(q.outbox_id).next_attempt_at <= now_iso() for q in [queued, *others]),
+             5, "the rows due again")
     assert sender.run_once() == 5
     assert env.state.get_outbox(queued.outbox_id).state == "done" and env.state.outbox_depth() == 0
     # Sent twice, applied once: the idempotency key makes the second send a no-op in Continuum.
