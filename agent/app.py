@@ -131,9 +131,9 @@ class App:
         with self._lock:
             previous, self._settings = self._settings, settings
             self._members.pop("pm", None)
-            if previous is not None and _connection(previous) != _connection(settings) and "client" in self._members:
+            if previous is not None and _connection(previous) != _connection(settings) and "rmm" in self._members:
                 # Another thread may be in the middle of a request: retire the client, close it at exit.
-                self._retired.append(self._members.pop("client"))
+                self._retired.append(self._members.pop("rmm"))
 
     @property
     def pm(self) -> PluginManager:
@@ -171,28 +171,28 @@ class App:
         return paused_by(self.settings)
 
     @property
-    def client(self) -> RmmClient:
+    def rmm(self) -> RmmClient:
         """The RMM backend named by ``[Continuum] Backend=``."""
-        return self._member("client", self._open_rmm)
+        return self._member("rmm", self._open_rmm)
 
     @property
     def alert_rmm(self) -> AlertRmm:
         """The RMM as a snapshot RMM (N-sight); :class:`RmmUnsupported` for a change-feed RMM."""
-        client = self.client
+        client = self.rmm
         capabilities = capabilities_of(client)
         if capabilities.delivery != "snapshot":
             raise RmmUnsupported(f"{capabilities.rmm} delivers a change feed of its tickets, not failing checks; "
                                  "the alert lifecycle needs a snapshot RMM such as Backend=nsight")
         return cast(AlertRmm, client)
 
-    def set_client(self, client: RmmClient | AlertRmm) -> None:
+    def set_rmm(self, client: RmmClient | AlertRmm) -> None:
         """Use this RMM client instead of building one from the settings (tests, the demo). The one
         it replaces is closed with the app, as a client retired by a reload is."""
         with self._lock:
-            replaced = self._members.get("client")
+            replaced = self._members.get("rmm")
             if replaced is not None and replaced is not client:
                 self._retired.append(replaced)
-            self._members["client"] = client
+            self._members["rmm"] = client
 
     def unit_of_work(self, *, durable: bool = True) -> AbstractContextManager[None]:
         """Group writes to the state store and the PSA into one commit (see :func:`agent.sync.records.unit_of_work`)."""
@@ -268,7 +268,7 @@ class App:
             self._users = [t for t in self._users if t.is_alive()]
             if self._users:
                 return  # the process exits with them open; SQLite rolls back what did not commit
-            clients = self._retired + [self._members.pop("client", None)]
+            clients = self._retired + [self._members.pop("rmm", None)]
             self._retired = []
             psa = self._members.pop("psa", None)
             self._members.pop("psa_view", None)

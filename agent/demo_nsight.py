@@ -80,7 +80,7 @@ class NsightDemo(Demo):
         self.live.replace_settings(load(self.write_ini(queue=True)))
         from agent.backends.nsight import NsightClient
 
-        self.live.set_client(NsightClient(self.nsight.url, self.nsight.world.api_key, min_poll_seconds=0))
+        self.live.set_rmm(NsightClient(self.nsight.url, self.nsight.world.api_key, min_poll_seconds=0))
 
     def _poll(self) -> PollOutcome:
         return AlertLifecycle(state=self.live.state, psa=self.live.psa, rmm=self.live.alert_rmm).poll_once()

@@ -139,7 +139,7 @@ def _fair_db(path: Path) -> tuple[sqlite3.Connection, str]:
 
 def _ready(app: App) -> None:
     """Open what a running agent has open already: the store, the plugins, the client."""
-    app.state, app.psa, app.pm, app.client  # noqa: B018 - opened lazily on first use
+    app.state, app.psa, app.pm, app.rmm  # noqa: B018 - opened lazily on first use
 
 
 def _ingest(app: App) -> int:

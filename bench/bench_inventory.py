@@ -26,7 +26,7 @@ from agent.app import App
 logger.remove()  # the CLI logs only warnings by default; do not time a debug stream to stderr
 from agent.sync.inventory.refresh import refresh
 app = App(sys.argv[1])
-app.client  # the backend's imports (httpx) are start-up, not refresh, time
+app.rmm  # the backend's imports (httpx) are start-up, not refresh, time
 start = time.perf_counter()
 result = refresh(app)
 seconds = time.perf_counter() - start

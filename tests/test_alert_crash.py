@@ -38,7 +38,7 @@ AGENT = textwrap.dedent('''
         return real_add_history(*args, **kwargs)
 
     app.psa.add_history = add_history
-    AlertLifecycle(state=app.state, psa=app.psa, rmm=app.client).poll_once()
+    AlertLifecycle(state=app.state, psa=app.psa, rmm=app.rmm).poll_once()
     app.close()
 ''')
 

@@ -46,7 +46,7 @@ class World:
 def world(tmp_path):
     app = make_app(tmp_path, "http://127.0.0.1:9")
     rmm = MemoryRmm()
-    app.set_client(rmm)
+    app.set_rmm(rmm)
     rmm.add_site("S1", "Main office", client_name="ACME")
     rmm.add_site("S2", "Warehouse", client_name="ACME")
     rmm.add_device("D1", "S1", "ACME-DC01")

@@ -35,7 +35,7 @@ AGENT = textwrap.dedent('''
 
     ini, kill_at_ack, marker = sys.argv[1], int(sys.argv[2]), Path(sys.argv[3])
     app = App(ini)
-    client = app.client
+    client = app.rmm
     real_ack = client.ack
     calls = [0]
 

@@ -128,7 +128,7 @@ def test_unknown_kinds_and_malformed_changes_are_recorded_and_skipped_at_once(en
             f'<Change id="x-3" kind="TicketCreated">{good}</Change></Changes>')
     stub = StubClient([page])
     env.psa.add_account("Own business")
-    env.app.set_client(stub)
+    env.app.set_rmm(stub)
 
     assert env.sync() == 1
 

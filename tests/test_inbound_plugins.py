@@ -52,7 +52,7 @@ def test_switching_off_the_echo_filter_turns_echoes_into_history(tmp_path, sandb
     try:
         tid = env.open(env.site_codes()[0])
         env.sync()
-        env.app.client.add_note(tid, "From the PSA.", "jsmith", idempotency_key="k1")
+        env.app.rmm.add_note(tid, "From the PSA.", "jsmith", idempotency_key="k1")
         assert env.sync() == 1
         assert "From the PSA." in env.ticket_of(tid).history[-1].text
     finally:

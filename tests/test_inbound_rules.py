@@ -290,7 +290,7 @@ def test_R11_changes_caused_by_the_psa_create_no_psa_work(env):
     env.sync()
     rec_id = env.ticket_of(tid).rec_id
     history = len(records.get_ticket(env.state, env.psa, rec_id).history)
-    client = env.app.client
+    client = env.app.rmm
     # What the outbound sender does: each of these is echoed in the feed with Origin = PSA.
     client.add_note(tid, "Called the customer.", "jsmith", idempotency_key="k-note")
     client.assign(tid, "VSD", "Please check", idempotency_key="k-assign")

@@ -63,7 +63,7 @@ class Env:
         self.recorder = Recorder()
         self.app = App(self.ini, extra_plugins=[("recorder", self.recorder), *(plugins or [])])
         # Fast retries: the tests inject failures and must not wait for production back-off.
-        self.app.set_client(fast_client(sandbox.url, psg))
+        self.app.set_rmm(fast_client(sandbox.url, psg))
         if inventory:
             self.write_inventory()
 

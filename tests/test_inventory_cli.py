@@ -30,7 +30,7 @@ def app(tmp_path, sandbox):
     ini = (f"[Continuum]\nPSG=demo\nContinuumURL={sandbox.url}\n"
            f"[RangerMSP]\nDbsysFolder=Dbsys\nDatabase=state.db\n")
     app = App(tmp_path / "CmtZenithLink.ini", settings=parse_settings(ini, base_dir=tmp_path))
-    app.set_client(ContinuumClient(sandbox.url, "demo", retry=FAST, timeout=5.0))
+    app.set_rmm(ContinuumClient(sandbox.url, "demo", retry=FAST, timeout=5.0))
     yield app
     app.close()
 

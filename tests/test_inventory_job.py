@@ -36,7 +36,7 @@ def make_app(tmp_path: Path, sb: SandboxServer, psg: str = PSG) -> tuple[App, li
     ini = (f"[Continuum]\nPSG={psg}\nContinuumURL={sb.url}\n"
            f"[RangerMSP]\nDbsysFolder=Dbsys\nDatabase=state.db\n")
     app = App(tmp_path / "CmtZenithLink.ini", settings=parse_settings(ini, base_dir=tmp_path))
-    app.set_client(ContinuumClient(sb.url, psg, retry=FAST, timeout=5.0))
+    app.set_rmm(ContinuumClient(sb.url, psg, retry=FAST, timeout=5.0))
     notified: list[events.Event] = []
     app.notify = notified.append  # the notifiers themselves are tested with the plugin manager
     return app, notified
@@ -160,7 +160,7 @@ def test_a_refused_security_code_names_the_ini_key_and_never_the_code(tmp_path, 
 
 def test_during_an_outage_a_failed_refresh_leaves_the_telling_to_the_outage(tmp_path, sandbox):
     app, notified = make_app(tmp_path, sandbox)
-    app.set_client(ContinuumClient(sandbox.url, PSG, retry=FAST, timeout=5.0,
+    app.set_rmm(ContinuumClient(sandbox.url, PSG, retry=FAST, timeout=5.0,
                                    circuit=CircuitBreaker(failure_threshold=1000)))
     now = [1_795_000_000.0]
     job = InventoryJob(app, outage=OutageTracker(app, clock=lambda: now[0]))

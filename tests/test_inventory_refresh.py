@@ -24,7 +24,7 @@ def make_app(tmp_path: Path, sb: SandboxServer, psg: str = "demo") -> App:
     ini = (f"[Continuum]\nPSG={psg}\nContinuumURL={sb.url}\n"
            f"[RangerMSP]\nDbsysFolder=Dbsys\nDatabase=state.db\n")
     app = App(tmp_path / "CmtZenithLink.ini", settings=parse_settings(ini, base_dir=tmp_path))
-    app.set_client(ContinuumClient(sb.url, psg, retry=FAST, timeout=5.0))
+    app.set_rmm(ContinuumClient(sb.url, psg, retry=FAST, timeout=5.0))
     return app
 
 

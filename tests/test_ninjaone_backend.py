@@ -74,7 +74,7 @@ def test_a_rate_limit_comes_back_with_its_retry_after(ninja):
 
 def test_ninjaone_offers_no_notes_and_no_noc(tmp_path, ninja):
     app = App(write_ini(tmp_path, ninja.url))
-    capabilities = capabilities_of(app.client)
+    capabilities = capabilities_of(app.rmm)
     assert capabilities.rmm == "NinjaOne" and capabilities.delivery == "snapshot"
     rec_id = app.psa.add_ticket(app.psa.add_account("ACME"), "Printer")
     with pytest.raises(RmmUnsupported, match="NinjaOne cannot send a ticket to the RMM's NOC"):

@@ -66,9 +66,9 @@ def test_the_api_key_is_redacted_like_the_psg(app):
 
 
 def test_the_app_builds_the_nsight_client_with_its_capabilities(app):
-    capabilities = capabilities_of(app.client)
+    capabilities = capabilities_of(app.rmm)
     assert capabilities.rmm == "N-able N-sight" and capabilities.delivery == "snapshot"
-    assert app.client.ping().partner
+    assert app.rmm.ping().partner
 
 
 # -- the client ------------------------------------------------------------------------------
@@ -136,9 +136,9 @@ def test_a_failing_check_becomes_a_ticket_and_completing_it_clears_the_check_in_
     account = app.psa.add_account("ACME")
     app.state.link_site(str(site.siteid), account, by="jsmith")
     app.state.add_employee("jsmith", "Jane Smith", "Full")
-    app.set_client(fast(nsight))
+    app.set_rmm(fast(nsight))
     checkid = nsight.fail(str(device.id), "")
-    lifecycle = AlertLifecycle(state=app.state, psa=app.psa, rmm=app.client, policy=AlertPolicy(rmm="nsight"))
+    lifecycle = AlertLifecycle(state=app.state, psa=app.psa, rmm=app.rmm, policy=AlertPolicy(rmm="nsight"))
     assert lifecycle.poll_once().raised == 1
     (ticket,) = app.psa.list_tickets()
     assert device.name in ticket.description and ticket.in_inbox

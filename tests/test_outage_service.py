@@ -55,7 +55,7 @@ class Running:
                             f"[RangerMSP]\nDbsysFolder=Dbsys\nBackend={psa_backend()}\n")
         self.capture = Capture()
         self.app = App(self.ini, extra_plugins=[("capture", self.capture)])
-        self.app.set_client(fast_client(sandbox.url, PSG))
+        self.app.set_rmm(fast_client(sandbox.url, PSG))
         self.clock = Clock()
         self.service = Service(self.app, outage_clock=self.clock)
         self.sources: list[str] = []  # every failure the engines told the tracker of

@@ -308,7 +308,7 @@ def test_answer_lost_after_apply_is_applied_once(env, sandbox):
 def test_bad_security_code_waits_without_failing_the_row(env, sandbox, capture):
     rec_id, _tid = env.linked_ticket()
     actions.add_note(env.app, rec_id, "hello", "jsmith")
-    env.app.set_client(fast_client(sandbox.url, "wrong-code"))
+    env.app.set_rmm(fast_client(sandbox.url, "wrong-code"))
     sender = OutboxSender(env.app, pause_max=60)
     assert sender.run_once() == 0
     assert sender.run_once() == 0  # paused: no second report, no hammering
@@ -320,7 +320,7 @@ def test_bad_security_code_waits_without_failing_the_row(env, sandbox, capture):
     from config.loader import parse_settings
     settings = parse_settings(env.app.config_path.read_text(), base_dir=env.app.config_path.parent)
     env.app.replace_settings(settings)
-    env.app.set_client(fast_client(sandbox.url))
+    env.app.set_rmm(fast_client(sandbox.url))
     assert OutboxSender(env.app).run_once() == 1
 
 
@@ -373,7 +373,7 @@ def test_once_stopping_the_sender_finishes_the_send_in_flight_and_starts_no_othe
     rec_id, tid = env.linked_ticket()
     for n in range(5):
         actions.add_note(env.app, rec_id, f"note {n}", "jsmith")
-    client = env.app.client
+    client = env.app.rmm
     real = client.add_note
 
     def add_note_then_stop(*args, **kwargs):
@@ -395,7 +395,7 @@ def test_an_rmm_without_tickets_of_its_own_refuses_create_and_reassign_with_a_cl
     from agent.backends.memory_rmm import MemoryRmm
     from agent.ports.rmm import RmmUnsupported
 
-    env.app.set_client(MemoryRmm())
+    env.app.set_rmm(MemoryRmm())
     rec_id = env.ticket()
     with pytest.raises(RmmUnsupported, match="cannot send a ticket to the RMM's NOC") as info:
         actions.create_in_continuum(env.app, rec_id, "NOC", None, "jsmith")

@@ -34,7 +34,7 @@ from test_outbound_support import fast_client
 
 config = Path(sys.argv[1])
 app = App(config, settings=parse_settings(config.read_text(), base_dir=config.parent, path=config))
-app.set_client(fast_client(sys.argv[2]))
+app.set_rmm(fast_client(sys.argv[2]))
 sender = OutboxSender(app, base_delay=0.01, max_delay=0.05, pause_max=0.05)
 while True:
     sender.run_once()

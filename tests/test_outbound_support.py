@@ -58,7 +58,7 @@ def make_app(tmp_path: Path, url: str, psg: str = PSG, capture: Capture | None =
     config.write_text(ini_text(url, psg))
     settings = parse_settings(config.read_text(), base_dir=tmp_path, path=config)
     app = App(config, settings=settings, extra_plugins=[("capture", capture)] if capture else None)
-    app.set_client(fast_client(url, psg))
+    app.set_rmm(fast_client(url, psg))
     return app
 
 

@@ -58,7 +58,7 @@ def sandbox():
 def site(tmp_path, sandbox, browser_context):
     """A console with its own store, served over loopback HTTP; a fresh page with no cookies."""
     made = make_console(tmp_path, url=sandbox.url)
-    made.app.set_client(fast_client(sandbox.url, SANDBOX_PSG))
+    made.app.set_rmm(fast_client(sandbox.url, SANDBOX_PSG))
     server = WebServer(made.app, resolve_listen(made.app.settings, "127.0.0.1:0"), hasher=cheap_hasher())
     made.url = server.start()
     browser_context.clear_cookies()

@@ -94,7 +94,7 @@ def _ping_configured_rmm(app) -> dict:
     from agent.ports.rmm import capabilities_of
 
     try:
-        client = app.client
+        client = app.rmm
         rmm = capabilities_of(client).rmm
         pong = client.ping()
     except Exception as exc:  # noqa: BLE001 - every failure is reported, none is fatal here

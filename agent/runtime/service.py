@@ -317,7 +317,7 @@ class Service:
 
     def _snapshot_rmm(self) -> bool:
         try:
-            return capabilities_of(self.app.client).delivery == "snapshot"
+            return capabilities_of(self.app.rmm).delivery == "snapshot"
         except Exception:  # noqa: BLE001 - the inbound engine reports a client that cannot be built, as before
             return False
 

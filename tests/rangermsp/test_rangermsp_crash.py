@@ -66,7 +66,7 @@ AGENT = textwrap.dedent('''
     if step == "after_journal":  # the REC ID is in the journal; the page is not committed yet
         app.psa.side.complete = dying(app.psa.side.complete, "journal")
     elif step == "before_ack":  # the page is committed; Continuum has not heard of it
-        app.client.ack = dying(app.client.ack, "ack")
+        app.rmm.ack = dying(app.rmm.ack, "ack")
     Path(f"{marker}.ready-{os.getpid()}").touch()
     while True:
         sync = InboundSync(app, limit=50)

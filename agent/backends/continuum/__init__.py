@@ -1,5 +1,5 @@
-"""The Continuum PSA API client, the RMM port's Continuum backend: safe XML answers, retries,
-circuit breaker, and an error tree derived from the port's.
+"""The Continuum RMM backend: a client of Continuum's PSA API (its partner API) with safe XML
+answers, retries, circuit breaker, and an error tree derived from the port's.
 
 Nothing outside this package touches its XML; the rest of the agent gets a client through
 :func:`backend` and works with it as an :class:`agent.ports.rmm.RmmClient`.

@@ -195,7 +195,7 @@ class InboundSync:
     def _read_pages(self, stats: RoundStats) -> None:
         """The round's pages: each is read while the one before it is applied (see :mod:`agent.sync.inbound.feed`)."""
         state = self.app.state
-        with FeedIO(self.app.client, self.limit, state.get_state("acked_cursor")) as feed:
+        with FeedIO(self.app.rmm, self.limit, state.get_state("acked_cursor")) as feed:
             try:
                 self._pages(stats, feed)
             except BaseException:

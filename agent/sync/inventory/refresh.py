@@ -136,7 +136,7 @@ def refresh(app, progress: Progress | None = None, *, page_size: int = PAGE_SIZE
 
     On any exception the previous files are left exactly as they were.
     """
-    client = app.client
+    client = app.rmm
     finals = inventory_paths(app.settings)
     folder = finals["sites"].parent
     folder.mkdir(parents=True, exist_ok=True)

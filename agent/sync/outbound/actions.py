@@ -186,7 +186,7 @@ def _queue(app, ticket_rec_id: str, action: str, payload: dict[str, Any], user: 
 def _offered(app, write_back: WriteBack) -> None:
     """Refuse, before anything is queued, what the configured RMM cannot do (N-sight has no NOC)."""
     try:
-        client = app.client
+        client = app.rmm
     except ZenithError:
         return  # no RMM configured for this command: the sender says so when it sends, as before
     capabilities_of(client).require(write_back)

@@ -103,7 +103,7 @@ class Delivery:
 
 
 class OutboxSender:
-    """Delivers due outbox rows through ``app.client``; one bounded round per :meth:`run_once`."""
+    """Delivers due outbox rows through ``app.rmm``; one bounded round per :meth:`run_once`."""
 
     def __init__(self, app, *, batch: int = 100, round_limit: int = 500, base_delay: float = 1.0,
                  max_delay: float = 300.0, pause_max: float = 60.0, workers: int = SEND_WORKERS,
@@ -329,7 +329,7 @@ class OutboxSender:
         self._pause_for(exc, None, why="the store cannot record outbound actions")
 
     def _send(self, item: OutboxItem) -> Delivery:
-        client, p = self.app.client, item.payload
+        client, p = self.app.rmm, item.payload
         if item.action == CREATE:
             existing = self.app.state.continuum_for_ticket(item.ticket_rec_id)
             if existing:  # linked by other means meanwhile: never make a second Continuum ticket
@@ -381,7 +381,7 @@ class OutboxSender:
                 # Continuum holds the link already (PsaTicketID went with the ticket): nothing to ack.
                 state.link_ticket(delivery.continuum_ticket_id, item.ticket_rec_id, acked=True)
             with psa.keyed(f"outbox:{item.id}"):
-                psa.add_history(item.ticket_rec_id, f"Sent to {capabilities_of(self.app.client).rmm}: {delivery.note}",
+                psa.add_history(item.ticket_rec_id, f"Sent to {capabilities_of(self.app.rmm).rmm}: {delivery.note}",
                                 author=item.requested_by or "zenithlink")
             state.outbox_finish(item.id, "done", result={"continuum_ticket_id": delivery.continuum_ticket_id})
             if item.request_id:
