@@ -28,6 +28,9 @@ WINDOWS_TESTS := tests/contract tests/rangermsp \
                  tests/test_notify_email.py tests/test_backup_restore.py \
                  $(ENGINE_TESTS)
 WINPY := scripts/winpy
+# The suite runs on every core, a file per worker (module fixtures are built once); `make test
+# XDIST=` runs it in one process.
+XDIST ?= -n auto --dist loadfile
 
 .PHONY: demo test test-windows bench clean install
 
@@ -47,7 +50,7 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
-	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q $(XDIST) $(PYTEST_ARGS)
 	ZENITHLINK_TEST_PSA=memory $(BIN)/python -m pytest -q $(PYTEST_ARGS) $(ENGINE_TESTS)
 	ZENITHLINK_TEST_PSA=rangermsp-simulator $(BIN)/python -m pytest -q $(PYTEST_ARGS) $(ENGINE_TESTS)
 
