@@ -14,7 +14,7 @@ from loguru import logger
 from agent.errors import PreconditionError
 from agent.ports.psa import Account, PsaNotFound, PsaStore, PsaView
 from agent.sync import records
-from agent.sync.links.core import App, notify_on_commit
+from agent.sync.links.core import LinksApp, notify_on_commit
 
 
 # -- a linked account gone from the PSA ---------------------------------------------------------
@@ -57,7 +57,7 @@ def psa_view(psa: PsaStore, state: Any) -> PsaView:
 
 
 # -- operations of a person ---------------------------------------------------------------------
-def rename_account(app: App, rec_id: str, name: str, user: str | None) -> str:
+def rename_account(app: LinksApp, rec_id: str, name: str, user: str | None) -> str:
     """Rename an account (an auto-created one that turns out to be the site's real account);
     its site links stay. Returns the old name."""
     old = app.psa.get_account(rec_id).name
@@ -67,7 +67,7 @@ def rename_account(app: App, rec_id: str, name: str, user: str | None) -> str:
     return old
 
 
-def merge_accounts(app: App, source: str, into: str, user: str | None) -> dict[str, int]:
+def merge_accounts(app: LinksApp, source: str, into: str, user: str | None) -> dict[str, int]:
     """R20: move the site links, tickets and assets of ``source`` to ``into``; no relinking needed."""
     app.state.require_privilege(user, "merge accounts")
     src, dst = app.psa.get_account(source), app.psa.get_account(into)
@@ -80,7 +80,7 @@ def merge_accounts(app: App, source: str, into: str, user: str | None) -> dict[s
     return moved
 
 
-def unlink_account(app: App, account_rec_id: str, user: str | None) -> dict[str, Any]:
+def unlink_account(app: LinksApp, account_rec_id: str, user: str | None) -> dict[str, Any]:
     """R19: remove all site links of the account and the Continuum links of its tickets and assets."""
     app.state.require_privilege(user, "unlink accounts")
     account = app.psa.get_account(account_rec_id)
@@ -94,7 +94,7 @@ def unlink_account(app: App, account_rec_id: str, user: str | None) -> dict[str,
     return removed
 
 
-def set_manager(app: App, rec_id: str, login: str | None, user: str | None) -> Account:
+def set_manager(app: LinksApp, rec_id: str, login: str | None, user: str | None) -> Account:
     """Make employee ``login`` the manager of account ``rec_id`` (``None`` clears it); returns the
     account as it was. Like ``accounts add --manager``, it needs no privilege; it is audited."""
     account = app.psa.get_account(rec_id)
@@ -106,7 +106,7 @@ def set_manager(app: App, rec_id: str, login: str | None, user: str | None) -> A
     return account
 
 
-def delete_account(app: App, rec_id: str, user: str | None) -> Account:
+def delete_account(app: LinksApp, rec_id: str, user: str | None) -> Account:
     """Delete an account that has no tickets, no assets and no site links (a mistaken import, a
     duplicate); it needs the Continuum Integration privilege, as merging does."""
     app.state.require_privilege(user, "delete accounts")
@@ -123,7 +123,7 @@ def delete_account(app: App, rec_id: str, user: str | None) -> Account:
     return account
 
 
-def _holdings(app: App, rec_id: str) -> list[str]:
+def _holdings(app: LinksApp, rec_id: str) -> list[str]:
     tickets = len(app.psa.list_tickets(account_rec_id=rec_id))
     assets = len(app.psa.list_assets(rec_id))
     sites = app.state.sites_for_account(rec_id)

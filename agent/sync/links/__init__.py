@@ -19,7 +19,7 @@ from typing import Any
 
 from agent.hookspecs import APPLIED_VERDICTS, AccountPool, Suggestion
 from agent.ports.psa import PsaStore
-from agent.sync.links.core import App, LinksCore
+from agent.sync.links.core import LinksApp, LinksCore
 from agent.sync.links.devices import DeviceLinks
 from agent.sync.links.inventory import (
     Inventory,
@@ -43,7 +43,7 @@ __all__ = ["CONTENDERS", "REVIEW_BY", "DevicePlanRow", "InventoryNotDownloaded",
 class LinksManager:
     """Lists, suggests, links, unlinks and reviews: the parts above over one :class:`LinksCore`."""
 
-    def __init__(self, app: App) -> None:
+    def __init__(self, app: LinksApp) -> None:
         self.core = LinksCore(app)
         self.inventory = Inventory(app.settings)
         self.listings = Listings(self.core, self.inventory)
@@ -54,7 +54,7 @@ class LinksManager:
         self.device_review = DeviceReview(self.core, self.inventory, self.listings, self.device_links)
 
     @property
-    def app(self) -> App:
+    def app(self) -> LinksApp:
         return self.core.app
 
     @property

@@ -17,7 +17,7 @@ from config.loader import Settings
 T = TypeVar("T")
 
 
-class App(Protocol):
+class LinksApp(Protocol):
     """What the links manager and the account operations need of an :class:`agent.app.App`
     (declared here rather than imported: the App hands the hooks a view built by
     :mod:`agent.sync.accounts`, so naming it back would tie the two together)."""
@@ -45,7 +45,7 @@ class LinksCore:
     """One links manager's view of the App; ``account_names`` is read once per core until it
     changes something (a page asks for them several times: suggestions, search, rows)."""
 
-    def __init__(self, app: App) -> None:
+    def __init__(self, app: LinksApp) -> None:
         self.app = app
         self._names: list[tuple[str, str]] | None = None
 
@@ -81,7 +81,7 @@ class LinksCore:
         notify_on_commit(self.app, summary, **data)
 
 
-def notify_on_commit(app: App, summary: str, **data: Any) -> None:
+def notify_on_commit(app: LinksApp, summary: str, **data: Any) -> None:
     """Tell the notifiers of a link change (``events.LINK_CHANGED``) once the current transaction
     commits: a request drop applies it inside its own claim transaction, which may still roll back."""
     event = events.Event(events.LINK_CHANGED, summary, data)
