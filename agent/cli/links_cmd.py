@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -384,8 +386,8 @@ def review_devices(app, by: str, apply_: bool, create_missing: bool, dry_run: bo
              + (f" and create {len(missing)} asset(s)" if create_missing else "") + "; nothing was changed.")
 
 
-def _show_device_plan(plan: list[DevicePlanRow], missing: list[dict]) -> None:
-    rows = [(r.device_id, r.device_name, r.serial, r.asset_rec_id, r.asset_name, r.reason,
+def _show_device_plan(plan: list[DevicePlanRow], missing: list[dict[str, Any]]) -> None:
+    rows: list[Sequence[Any]] = [(r.device_id, r.device_name, r.serial, r.asset_rec_id, r.asset_name, r.reason,
              str(r.action) if not r.tie else f"review ({len(r.candidates)} candidates)") for r in plan]
     rows += [(r["device_id"], r["name"], r["serial"], "", "", "no asset: one is created", "create")
              for r in missing]
@@ -396,7 +398,7 @@ def _show_device_plan(plan: list[DevicePlanRow], missing: list[dict]) -> None:
 
 
 def _show_plan(plan: list[SitePlanRow]) -> None:
-    rows = [(r.site_code, r.site_name, r.account_rec_id, r.account_name,
+    rows: list[Sequence[Any]] = [(r.site_code, r.site_name, r.account_rec_id, r.account_name,
              "" if r.score is None else f"{r.score:.1f}", r.verdict, _why(r), str(r.action)) for r in plan]
     if not rows:
         console.print("Every site is linked.")
