@@ -22,7 +22,7 @@ from agent.backends.embedded.migrations import MIGRATIONS
 from agent.errors import AlreadyRunning, ConfigError, StoreError
 from agent.ports.psa import PsaStore, PsaView
 from agent.ports.rmm import AlertRmm, RmmClient, RmmUnsupported, capabilities_of
-from agent.sync import records
+from agent.sync import accounts, records
 from config.loader import REQUIRED_FOR_CONTINUUM, InvalidConfig, Settings, default_config_path, load_settings
 from config.schema import SCHEMA
 
@@ -159,7 +159,7 @@ class App:
     @property
     def psa_view(self) -> PsaView:
         """The narrow view of the PSA that policy hooks are handed."""
-        return self._member("psa_view", lambda: PsaView(self.psa, self.state))
+        return self._member("psa_view", lambda: accounts.psa_view(self.psa, self.state))
 
     def psa_paused_by(self) -> Path | None:
         """RangerMSP's maintenance flag (``CRMStop.ini``) that pauses every PSA write now, or ``None``;

@@ -147,8 +147,8 @@ class Demo:
             self.say(f"[yellow]{TECH} tries to link {code}:[/yellow] {exc.message}")
         plan = links.review(apply=True, user=ADMIN)
         self.table("Review (--apply, by admin)", ["site", "suggested account", "score", "verdict", "why", "action"],
-                   [[p["site_code"], p["account_name"], p["score"] and f"{p['score']:.0f}", p["verdict"], p["reason"],
-                     p["action"]] for p in plan])
+                   [[p.site_code, p.account_name, p.score and f"{p.score:.0f}", p.verdict, p.reason,
+                     str(p.action)] for p in plan])
 
     def link_a_device(self) -> tuple[str, str] | None:
         from agent.sync.links import LinksManager

@@ -67,7 +67,7 @@ class NsightDemo(Demo):
                                "the Dbsys folder's inventory files.")
         result = refresh(self.app)
         self.say(f"Read {result.sites} sites and {result.devices} devices in {result.seconds:.2f} s.")
-        sites = LinksManager(self.app).sites()
+        sites = LinksManager(self.live).sites()
         self.table("N-sight sites (SiteCode is N-sight's siteid)", ["SiteCode", "Name", "Client"],
                    [[s["site_code"], s["name"], s["record"].get("ClientName")] for s in sites])
         for name in sorted({s["record"].get("ClientName", "") for s in sites[:-2]} - {""}):

@@ -24,6 +24,12 @@ class Rule:
     allowed: tuple[str, ...] = ()  # modules (dotted prefixes) inside ``packages`` exempt from the rule
 
 
+#: Every module and package directly under ``agent``, dotted.
+_AGENT_PARTS = {f"agent.{p.stem}" for p in (ROOT / "agent").iterdir()
+                if (p.suffix == ".py" and p.stem != "__init__") or (p / "__init__.py").is_file()}
+#: What of the agent a plugin may import: the hook contract, the ports, errors, events, logs.
+PLUGINS_MAY_IMPORT = {"agent.hookspecs", "agent.ports", "agent.errors", "agent.events", "agent.logs"}
+
 RULES = (
     Rule("engines, runtime and ports know no RMM wire format or backend",
          packages=("agent/sync", "agent/runtime", "agent/ports"),
@@ -42,6 +48,15 @@ RULES = (
                     "agent.backends"),
          # the built-in plugin that offers the backends by name
          allowed=("plugins.backends",)),
+    Rule("of the agent, plugins import only the hook contract, the ports, errors, events and logs: what a plugin "
+         "needs of the engines (name evidence, account pools) is moved there first",
+         packages=("plugins",), forbidden=tuple(sorted(_AGENT_PARTS - PLUGINS_MAY_IMPORT)),
+         allowed=("plugins.backends",)),
+    Rule("the ports declare, they decide nothing: no engine, no App, no logging (a policy such as following a "
+         "merged account is the sync layer's, agent.sync.accounts)",
+         packages=("agent/ports",),
+         forbidden=("loguru", "agent.sync", "agent.runtime", "agent.app", "agent.plugins", "agent.hookspecs",
+                    "agent.cli", "agent.web")),
     Rule("the Dbsys folder contract and the INI schema are the bottom layer: they import nothing of the agent",
          packages=("dbsys", "config"), forbidden=("agent", "plugins")),
     Rule("the command line is a front end: nothing below it, nor the web console, imports it",
@@ -212,3 +227,7 @@ def test_what_a_backend_offers_beyond_its_port_is_declared_by_the_port() -> None
 def test_the_cycle_check_finds_a_cycle() -> None:
     assert _cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
     assert _cycle({"a": {"b"}, "b": set()}) is None
+
+
+def test_what_plugins_may_import_is_there() -> None:
+    assert PLUGINS_MAY_IMPORT <= _AGENT_PARTS and "agent.sync" in _AGENT_PARTS

@@ -36,7 +36,8 @@ ALLOWED = {
     "plugins/notify_email.py:_slot": "the running e-mail notifier",
     "plugins/notify_webhook.py:_slot": "the running webhook notifier",
     # Measured caches (docs/performance.md, "Caches kept, and why").
-    "agent/sync/links.py:cached_property": "a list view's linked/unlinked split, on the view made for one page",
+    "agent/sync/links/listings.py:cached_property":
+        "a list view's linked/unlinked split, on the view made for one page",
     "dbsys/inventory.py:_cache": "parsed inventory files: 12 us a look-up against 0.8 s a parse",
     "dbsys/inventory.py:_lock": "guards the cache above",
 }

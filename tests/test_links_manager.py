@@ -12,8 +12,8 @@ from agent import events
 from agent.app import App
 from agent.errors import MissingUser, NotFoundError, PreconditionError, PrivilegeError, UnknownEmployee, UsageError
 from agent.hookspecs import hookimpl
-from agent.sync import records
-from agent.sync.links import LinksManager
+from agent.sync import accounts, records
+from agent.sync.links import DevicePlanRow, LinksManager, PlanAction, SitePlanRow
 from dbsys import cmt
 
 from conftest import psa_backend
@@ -208,7 +208,7 @@ def test_unlink_account_removes_sites_ticket_and_asset_links(world):
     world.state.link_ticket("CT-1", ticket)
     world.state.link_ticket("CT-2", other_ticket)
 
-    removed = world.links.unlink_account(world.acme, "admin")
+    removed = accounts.unlink_account(world.app, world.acme, "admin")
 
     assert removed == {"sites": ["ACME-BR", "ACME-HQ"], "ticket_links": 1, "device_links": 1}
     assert world.state.site_links() == {"NW": other}
@@ -228,7 +228,7 @@ def test_merge_moves_sites_tickets_assets_and_later_tickets_follow(world):
     ticket = world.psa.add_ticket(auto, "disk full")
     world.state.link_ticket("CT-1", ticket)
 
-    moved = world.links.merge_accounts(auto, world.acme, "admin")
+    moved = accounts.merge_accounts(world.app, auto, world.acme, "admin")
 
     assert moved == {"sites": 1, "tickets": 1, "assets": 1}
     assert world.state.account_for_site("ACME-HQ") == world.acme
@@ -250,12 +250,12 @@ def test_merge_moves_sites_tickets_assets_and_later_tickets_follow(world):
 @pytest.mark.parametrize("call", [
     lambda w: w.links.link_site("ACME-HQ", w.acme, "pat"),
     lambda w: w.links.unlink_site("ACME-HQ", "pat"),
-    lambda w: w.links.unlink_account(w.acme, "pat"),
+    lambda w: accounts.unlink_account(w.app, w.acme, "pat"),
     lambda w: w.links.create_account_from_site("NW", "pat"),
     lambda w: w.links.link_device("D-1", w.asset, "pat"),
     lambda w: w.links.unlink_device("D-1", "pat"),
     lambda w: w.links.create_asset_from_device("D-1", w.acme, "pat"),
-    lambda w: w.links.merge_accounts(w.smith, w.acme, "pat"),
+    lambda w: accounts.merge_accounts(w.app, w.smith, w.acme, "pat"),
     lambda w: w.links.review(min_score=50, dry_run=False, user="pat"),
     lambda w: w.links.link_site("ACME-HQ", w.acme, None),
 ])
@@ -382,23 +382,23 @@ def test_search(world):
 
 
 def test_review_plan_then_link_at_or_above_the_score(world):
-    plan = {r["site_code"]: r for r in world.links.review(min_score=None, dry_run=False, user=None)}
+    plan = {r.site_code: r for r in world.links.review(min_score=None, dry_run=False, user=None)}
     assert set(plan) == {"ACME-HQ", "ACME-BR", "SMITH", "NW"}
-    assert plan["ACME-HQ"]["account_rec_id"] == world.acme and plan["ACME-HQ"]["score"] == 100
-    assert plan["SMITH"]["account_rec_id"] == world.smith
-    assert plan["NW"]["action"] == "no suggestion"
+    assert plan["ACME-HQ"].account_rec_id == world.acme and plan["ACME-HQ"].score == 100
+    assert plan["SMITH"].account_rec_id == world.smith
+    assert plan["NW"].action == "no suggestion"
     assert world.state.site_links() == {}
 
     dry = world.links.review(min_score=100, dry_run=True, user="admin")
-    assert sorted(r["site_code"] for r in dry if r["action"] == "link") == ["ACME-BR", "ACME-HQ", "SMITH"]
+    assert sorted(r.site_code for r in dry if r.action == "link") == ["ACME-BR", "ACME-HQ", "SMITH"]
     assert world.state.site_links() == {}
 
     done = world.links.review(min_score=100, dry_run=False, user="admin")
-    assert sorted(r["site_code"] for r in done if r["action"] == "linked") == ["ACME-BR", "ACME-HQ", "SMITH"]
+    assert sorted(r.site_code for r in done if r.action == "linked") == ["ACME-BR", "ACME-HQ", "SMITH"]
     assert world.state.site_links() == {"ACME-HQ": world.acme, "ACME-BR": world.acme, "SMITH": world.smith}
     assert sum(1 for a in world.state.audit_log() if a["action"] == "link_site") == 3
     assert [e.data["action"] for e in world.events] == ["review"]
-    assert [r["site_code"] for r in world.links.review()] == ["NW"]
+    assert [r.site_code for r in world.links.review()] == ["NW"]
 
 
 def test_a_review_links_exact_and_strong_matches_only_and_never_two_clients_into_one_account(tmp_path):
@@ -424,13 +424,13 @@ def test_a_review_links_exact_and_strong_matches_only_and_never_two_clients_into
         app.psa.add_account("Riverside Foods Corp.")
         links = LinksManager(app)
 
-        plan = {r["site_code"]: r for r in links.review(apply=True, user="admin")}
+        plan = {r.site_code: r for r in links.review(apply=True, user="admin")}
 
         assert app.state.site_links() == {"CL-1": contoso, "CL-2": contoso}  # two sites of the one client
-        assert plan["CLS"]["action"] == "review" and "2 Continuum clients" in plan["CLS"]["reason"]
-        assert plan["UNI"]["verdict"] == "weak"  # the common word is not enough
-        assert plan["RIV"]["verdict"] == "ambiguous" and len(plan["RIV"]["contenders"]) == 1
-        assert plan["FAB"]["verdict"] == "ambiguous"  # two accounts as good
+        assert plan["CLS"].action == "review" and "2 Continuum clients" in plan["CLS"].reason
+        assert plan["UNI"].verdict == "weak"  # the common word is not enough
+        assert plan["RIV"].verdict == "ambiguous" and len(plan["RIV"].contenders) == 1
+        assert plan["FAB"].verdict == "ambiguous"  # two accounts as good
     finally:
         app.close()
 
@@ -439,3 +439,30 @@ def test_a_review_refuses_to_apply_verdicts_that_need_a_person(world):
     with pytest.raises(UsageError, match="need a person"):
         world.links.review(apply=True, user="admin", verdicts=("exact", "weak"))
     assert world.state.site_links() == {}
+
+
+def test_applying_a_review_plan_leaves_the_plan_shown_as_it_was(world):
+    plan = world.links.review_plan(min_score=100)
+    shown = [(r.site_code, r.action) for r in plan]
+
+    applied = world.links.apply(plan, "admin")
+
+    assert [(r.site_code, r.action) for r in plan] == shown  # the rows a person saw are not rewritten
+    assert sorted(r.site_code for r in applied if r.action is PlanAction.LINKED) == ["ACME-BR", "ACME-HQ", "SMITH"]
+    assert [r.site_code for r in applied if r.action is PlanAction.NO_SUGGESTION] == ["NW"]
+    assert world.links.apply(applied, "admin") == applied  # nothing left to link: nothing done
+    assert [e.data["action"] for e in world.events] == ["review"]
+
+
+def test_a_review_row_decided_by_a_person():
+    row = SitePlanRow(site_code="HQ", site_name="Acme HQ", client_name="Acme", account_rec_id="CRD1",
+                      account_name="Acme", score=80.0, reason="alike", verdict="weak", action=PlanAction.REVIEW)
+    assert row.decided(True).action is PlanAction.LINK and row.action is PlanAction.REVIEW
+    assert row.as_dict()["action"] == "review" and row.as_dict()["tie"] is False
+    device = DevicePlanRow(device_id="D-1", device_name="PC", serial="S1", site_code="HQ", asset_rec_id="AST1",
+                           asset_name="PC-1", score=100.0, reason="same serial", tie=True, weak=False,
+                           action=PlanAction.REVIEW, candidates=[("AST1", "PC-1"), ("AST2", "PC-2")])
+    picked = device.decided("AST2")
+    assert (picked.asset_rec_id, picked.asset_name, picked.action) == ("AST2", "PC-2", PlanAction.LINK)
+    assert device.decided("AST9").action is PlanAction.REVIEW  # not one of its candidates: a person looks again
+    assert device.as_dict()["candidates"] == [["AST1", "PC-1"], ["AST2", "PC-2"]]

@@ -34,9 +34,9 @@ def test_a_tie_is_never_linked_by_a_review(console, monkeypatch):
     links = LinksManager(console.app)
     tied = [Suggestion(console.ids["acme"], "Acme, Inc", 100.0, "same"),
             Suggestion(console.ids["smith"], "Smith", 100.0, "same")]
-    monkeypatch.setattr(links, "_suggest_accounts", lambda site, accounts, limit: tied[:limit])
+    monkeypatch.setattr(links.suggestions, "for_site", lambda site, accounts, limit: tied[:limit])
     plan = links.review_plan(90, only=["ACME-HQ"])
-    assert [(r["site_code"], r["tie"], r["action"]) for r in plan] == [("ACME-HQ", True, "review")]
+    assert [(r.site_code, r.tie, r.action) for r in plan] == [("ACME-HQ", True, "review")]
 
 
 def test_device_review_by_an_unknown_field_is_a_usage_error(console):

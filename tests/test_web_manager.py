@@ -103,7 +103,7 @@ def test_an_account_made_from_a_site_is_an_exact_match_for_the_clients_other_sit
         assert made.psa.get_account(rec_id).name == "Blue River Dental LLC"
         best = links.suggest_accounts("BR-EAST", limit=1)[0]
         assert (best.rec_id, best.verdict) == (rec_id, "exact")
-        assert [row["action"] for row in links.review_plan(None)] == ["link"]
+        assert [row.action for row in links.review_plan(None)] == ["link"]
     finally:
         made.client.close()
         made.app.close()

@@ -15,6 +15,7 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import replace
 from typing import Any
 
+from agent.ports import psa_checks as checks
 from agent.ports.psa import (
     STATUS_COMPLETED,
     STATUS_NEW,
@@ -22,8 +23,6 @@ from agent.ports.psa import (
     Asset,
     HistoryNote,
     PsaNeedsRestart,
-    PsaNotFound,
-    PsaRejected,
     Ticket,
     in_the_inbox,
 )
@@ -106,9 +105,7 @@ class MemoryPsa:
     # -- accounts --------------------------------------------------------------------------
     def add_account(self, name: str, manager: str | None = None, *, auto_created: bool = False,
                     notes: str = "") -> str:
-        name = (name or "").strip()
-        if not name:
-            raise PsaRejected("an account needs a name")
+        name = checks.account_name(name)
         with self._lock:
             rec_id = new_rec_id("account")
             seq = max((a.seq for a in self._accounts.values()), default=0) + 1
@@ -120,7 +117,7 @@ class MemoryPsa:
         with self._lock:
             account = self._accounts.get(rec_id)
             if account is None or rec_id in self._merged:
-                raise PsaNotFound(f"no account with REC ID {rec_id!r}; 'zenithlink accounts list' shows them")
+                raise checks.not_found("account", rec_id)
             return replace(account)
 
     def account_manager(self, rec_id: str) -> str | None:
@@ -149,11 +146,10 @@ class MemoryPsa:
         return sorted((a for a in self._accounts.values() if a.rec_id not in self._merged), key=lambda a: a.seq)
 
     def rename_account(self, rec_id: str, name: str) -> None:
-        if not (name or "").strip():
-            raise PsaRejected("an account needs a name")
+        name = checks.account_name(name)
         with self._lock:
             account = self.get_account(rec_id)
-            self._set(self._accounts, rec_id, replace(account, name=name.strip(), auto_created=False))
+            self._set(self._accounts, rec_id, replace(account, name=name, auto_created=False))
 
     def set_account_manager(self, rec_id: str, manager: str | None) -> None:
         with self._lock:
@@ -165,14 +161,11 @@ class MemoryPsa:
             self.get_account(rec_id)
             tickets = sum(1 for t in self._tickets.values() if t.account_rec_id == rec_id)
             assets = sum(1 for a in self._assets.values() if a.account_rec_id == rec_id)
-            if tickets or assets:
-                raise PsaRejected(f"account {rec_id} has {tickets} ticket(s) and {assets} asset(s); it cannot be "
-                                  "deleted while it has any")
+            checks.deletable(rec_id, tickets=tickets, assets=assets)
             self._delete(self._accounts, rec_id)
 
     def merge_account(self, source: str, into: str) -> dict[str, int]:
-        if source == into:
-            raise PsaRejected("an account cannot be merged into itself")
+        checks.merge(source, into)
         with self.transaction():
             self.get_account(source)
             self.get_account(into)
@@ -196,9 +189,7 @@ class MemoryPsa:
     # -- assets ----------------------------------------------------------------------------
     def add_asset(self, name: str, account_rec_id: str, *, serial: str = "", manufacturer: str = "",
                   notes: str = "") -> str:
-        name = (name or "").strip()
-        if not name:
-            raise PsaRejected("an asset needs a name")
+        name = checks.asset_name(name)
         with self._lock:
             self.get_account(account_rec_id)
             rec_id = new_rec_id("asset")
@@ -210,7 +201,7 @@ class MemoryPsa:
         with self._lock:
             asset = self._assets.get(rec_id)
             if asset is None:
-                raise PsaNotFound(f"no asset with REC ID {rec_id!r}; 'zenithlink assets list' shows them")
+                raise checks.not_found("asset", rec_id)
             return replace(asset)
 
     def list_assets(self, account_rec_id: str | None = None) -> list[Asset]:
@@ -221,8 +212,7 @@ class MemoryPsa:
     # -- tickets and history ---------------------------------------------------------------
     def add_ticket(self, account_rec_id: str, description: str, *, asset_rec_id: str | None = None,
                    manager: str | None = None, in_inbox: bool = False, status_code: int = STATUS_NEW) -> str:
-        if not (description or "").strip():
-            raise PsaRejected("a ticket needs a description")
+        description = checks.ticket_description(description)
         with self._lock:
             self.get_account(account_rec_id)
             if asset_rec_id:
@@ -239,7 +229,7 @@ class MemoryPsa:
     def _ticket(self, rec_id: str) -> Ticket:
         ticket = self._tickets.get(rec_id)
         if ticket is None:
-            raise PsaNotFound(f"no ticket with REC ID {rec_id!r}; 'zenithlink tickets list' shows them")
+            raise checks.not_found("ticket", rec_id)
         return ticket
 
     def get_ticket(self, rec_id: str, *, history: bool = True) -> Ticket:
@@ -252,7 +242,7 @@ class MemoryPsa:
         with self._lock:
             found = next((t for t in self._tickets.values() if t.ticket_no == ticket_no), None)
             if found is None:
-                raise PsaNotFound(f"no ticket number {ticket_no}; 'zenithlink tickets list' shows them")
+                raise checks.no_ticket_number(ticket_no)
             return _as_read(found)
 
     def list_tickets(self, *, inbox: bool | None = None, account_rec_id: str | None = None) -> list[Ticket]:

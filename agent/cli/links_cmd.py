@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -11,8 +13,9 @@ from agent.cli.options import json_option, user_option
 from agent.cli.output import console, done, emit_json, listing, table
 from agent.cli.readonly import read_only
 from agent.hookspecs import APPLIED_VERDICTS, VERDICTS
-from agent.sync import links_file, lookup
-from agent.sync.links import REVIEW_BY, LinksManager
+from agent.sync import accounts, links_file, lookup
+from agent.sync.links import REVIEW_BY, DevicePlanRow, LinksManager, SitePlanRow
+from agent.sync.links import plan as plans
 from dbsys.atomic import atomic_write
 
 # Above this many rows a listing is printed as tab-separated lines instead of a drawn table.
@@ -166,15 +169,14 @@ def unlink_site(app, site_code: str, user: str | None) -> None:
 def unlink_account(app, account_rec_id: str, yes: bool, user: str | None) -> None:
     """Remove every Continuum link of an account: its sites, and its tickets' and assets' links.
     On a terminal you are asked first."""
-    manager = LinksManager(app)
     if not yes and sys.stdin.isatty():
-        manager.state.require_privilege(user, "unlink accounts")
+        app.state.require_privilege(user, "unlink accounts")
         account = app.psa.get_account(account_rec_id)
-        sites = manager.state.sites_for_account(account.rec_id)
+        sites = app.state.sites_for_account(account.rec_id)
         click.confirm(f"Remove every Continuum link of account {account.rec_id} ({account.name!r}): "
                       f"{len(sites)} site link(s){' (' + ', '.join(sites) + ')' if sites else ''}, and the "
                       "Continuum links of its tickets and assets?", abort=True)
-    removed = manager.unlink_account(account_rec_id, user)
+    removed = accounts.unlink_account(app, account_rec_id, user)
     done(f"Account {account_rec_id}: {len(removed['sites'])} site link(s), {removed['ticket_links']} ticket "
          f"link(s) and {removed['device_links']} device link(s) removed.")
 
@@ -320,19 +322,20 @@ def review(ctx: click.Context, apply_: bool, exact_only: bool, min_score: float 
     applying = (apply_ or min_score is not None) and not dry_run
     if applying:
         manager.state.require_privilege(user, "link sites to accounts")
-    plan = manager.review_plan(min_score, verdicts=("exact",) if exact_only else APPLIED_VERDICTS)
-    chosen = sum(1 for row in plan if row["action"] == "link")
+    rows = manager.review_plan(min_score, verdicts=("exact",) if exact_only else APPLIED_VERDICTS)
+    chosen = plans.to_link(rows)
     if not as_json:
-        _show_plan(plan)
+        _show_plan(rows)
     if applying and chosen and not as_json and not yes and sys.stdin.isatty():
         click.confirm(f"Link these {chosen} site(s)?", abort=True)
-    linked = manager.apply(plan, user) if applying else 0
+    if applying:
+        rows = manager.apply(rows, user)
     if as_json:
-        emit_json(plan)
+        emit_json([row.as_dict() for row in rows])
     elif applying:
-        done(f"{linked} site(s) linked.")
+        done(f"{plans.linked(rows)} site(s) linked.")
     else:
-        counts = {v: sum(1 for r in plan if r["verdict"] == v) for v in VERDICTS}
+        counts = {v: sum(1 for r in rows if r.verdict == v) for v in VERDICTS}
         summary = ", ".join(f"{n} {v}" for v, n in counts.items() if n)
         done(f"{'Dry run: ' if dry_run else ''}{chosen} site(s) would be linked by --apply"
              f"{' --exact-only' if exact_only else ''}; nothing was changed." + (f" ({summary})" if summary else ""))
@@ -362,29 +365,30 @@ def review_devices(app, by: str, apply_: bool, create_missing: bool, dry_run: bo
     applying = apply_ and not dry_run
     if applying:
         manager.state.require_privilege(user, "link devices to assets")
-    plan = manager.device_review_plan(by)
-    missing = manager.devices_without_candidates(plan) if create_missing else []
-    chosen = sum(1 for row in plan if row["action"] == "link")
+    rows = manager.device_review_plan(by)
+    missing = manager.devices_without_candidates(rows) if create_missing else []
+    chosen = plans.to_link(rows)
     if not as_json:
-        _show_device_plan(plan, missing)
+        _show_device_plan(rows, missing)
     if applying and (chosen or missing) and not as_json and not yes and sys.stdin.isatty():
         click.confirm(f"Link {chosen} device(s) and create {len(missing)} asset(s)?", abort=True)
-    linked = manager.apply_devices(plan, user) if applying else 0
+    if applying:
+        rows = manager.apply_devices(rows, user)
     created = manager.create_missing_assets(missing, user) if applying and missing else []
     if as_json:
-        emit_json({"plan": plan, "create": [{"device_id": r["device_id"], "name": r["name"],
+        emit_json({"plan": [row.as_dict() for row in rows], "create": [{"device_id": r["device_id"], "name": r["name"],
                                             "site_code": r["site_code"]} for r in missing],
                    "created": created})
     elif applying:
-        done(f"{linked} device(s) linked, {len(created)} asset(s) created and linked.")
+        done(f"{plans.linked(rows)} device(s) linked, {len(created)} asset(s) created and linked.")
     else:
         done(f"{'Dry run: ' if dry_run else ''}--apply would link {chosen} device(s)"
              + (f" and create {len(missing)} asset(s)" if create_missing else "") + "; nothing was changed.")
 
 
-def _show_device_plan(plan: list[dict], missing: list[dict]) -> None:
-    rows = [(r["device_id"], r["device_name"], r["serial"], r["asset_rec_id"], r["asset_name"], r["reason"],
-             r["action"] if not r["tie"] else f"review ({len(r['candidates'])} candidates)") for r in plan]
+def _show_device_plan(plan: list[DevicePlanRow], missing: list[dict[str, Any]]) -> None:
+    rows: list[Sequence[Any]] = [(r.device_id, r.device_name, r.serial, r.asset_rec_id, r.asset_name, r.reason,
+             str(r.action) if not r.tie else f"review ({len(r.candidates)} candidates)") for r in plan]
     rows += [(r["device_id"], r["name"], r["serial"], "", "", "no asset: one is created", "create")
              for r in missing]
     if not rows:
@@ -393,9 +397,9 @@ def _show_device_plan(plan: list[dict], missing: list[dict]) -> None:
     listing("Review of unlinked devices", ["device", "name", "serial", "asset", "asset name", "why", "action"], rows)
 
 
-def _show_plan(plan: list[dict]) -> None:
-    rows = [(r["site_code"], r["site_name"], r["account_rec_id"], r["account_name"],
-             "" if r["score"] is None else f"{r['score']:.1f}", r["verdict"], _why(r), r["action"]) for r in plan]
+def _show_plan(plan: list[SitePlanRow]) -> None:
+    rows: list[Sequence[Any]] = [(r.site_code, r.site_name, r.account_rec_id, r.account_name,
+             "" if r.score is None else f"{r.score:.1f}", r.verdict, _why(r), str(r.action)) for r in plan]
     if not rows:
         console.print("Every site is linked.")
         return
@@ -403,11 +407,11 @@ def _show_plan(plan: list[dict]) -> None:
                                            "why", "action"], rows)
 
 
-def _why(row: dict) -> str:
-    if not row["contenders"]:
-        return row["reason"]
-    others = "; ".join(f"{c['name']} ({c['rec_id']}, {c['score']:.0f})" for c in row["contenders"])
-    return f"{row['reason']}; as good: {others}"
+def _why(row: SitePlanRow) -> str:
+    if not row.contenders:
+        return row.reason
+    others = "; ".join(f"{c['name']} ({c['rec_id']}, {c['score']:.0f})" for c in row.contenders)
+    return f"{row.reason}; as good: {others}"
 
 
 

@@ -75,9 +75,7 @@ def accounts_show(app, rec_id: str, as_json: bool) -> None:
 @click.pass_obj
 def accounts_rename(app, rec_id: str, name: str) -> None:
     """Rename an account, e.g. an auto-created one that becomes the site's real account."""
-    from agent.sync.links import LinksManager
-
-    old = LinksManager(app).rename_account(rec_id, name, app.user)
+    old = accounts_core.rename_account(app, rec_id, name, app.user)
     done(f"Account {rec_id} renamed from {old!r} to {name!r}; its site links stay as they are.")
 
 
@@ -88,11 +86,9 @@ def accounts_rename(app, rec_id: str, name: str) -> None:
 @click.pass_obj
 def accounts_merge(app, source: str, into: str, user: str | None) -> None:
     """Merge account SOURCE into INTO: site links, tickets and assets move; no relinking needed."""
-    from agent.sync.links import LinksManager
-
     psa = app.psa
     src_name, dst_name = psa.get_account(source).name, psa.get_account(into).name
-    moved = LinksManager(app).merge_accounts(source, into, user)
+    moved = accounts_core.merge_accounts(app, source, into, user)
     done(f"Merged {src_name!r} into {dst_name!r}: {moved['sites']} site link(s), {moved['tickets']} ticket(s), "
          f"{moved['assets']} asset(s) moved.")
 

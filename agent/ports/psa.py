@@ -25,8 +25,6 @@ from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Protocol, runtime_checkable
 
-from loguru import logger
-
 from agent.errors import NotFoundError, UsageError, ZenithError
 
 # RangerMSP's ticket status codes; Completed (1000) is the one the integration relies on.
@@ -298,11 +296,13 @@ class PsaView:
     resolver makes (the auto-created account of R4 and its site link). Writes join the current
     unit of work."""
 
-    __slots__ = ("_psa", "_state")
+    __slots__ = ("_psa", "_site_account", "_state")
 
-    def __init__(self, psa: PsaStore, state: Any) -> None:
+    def __init__(self, psa: PsaStore, state: Any, *,
+                 site_account: Callable[[str], str | None] | None = None) -> None:
         self._psa = psa
         self._state = state
+        self._site_account = site_account
 
     # reads
     def get_account(self, rec_id: str) -> Account:
@@ -326,40 +326,14 @@ class PsaView:
     def list_accounts(self) -> list[Account]:
         return self._psa.list_accounts()
 
-    def count_tickets(self) -> int:
-        return self._psa.count_tickets()
-
     def account_for_site(self, site_code: str) -> str | None:
-        """The REC ID of the account linked to a Continuum site, or ``None``.
-
-        A linked account that is gone from the PSA (merged there, so RangerMSP answers 150003) is
-        never written to: the site's links follow it to the account that took it over, or, if
-        nothing tells which, are removed so the site counts as unlinked (R4). Both are audited."""
-        rec_id: str | None = self._state.account_for_site(site_code)
-        if rec_id is None:
-            return None
-        try:
-            self._psa.get_account(rec_id)
-            return rec_id
-        except PsaNotFound:
-            pass
-        successor = self._psa.successor_account(rec_id)
-        if successor:
-            moved = self._state.move_site_links(rec_id, successor)
-            self._state.audit("zenithlink", "follow_merged_account",
-                              f"account {rec_id} was merged into {successor}: {moved} site link(s) moved")
-            logger.warning("account {} linked to site {} is gone from the PSA; it was merged into {}, so the site "
-                           "links now point there", rec_id, site_code, successor)
-            return successor
-        sites = self._state.sites_for_account(rec_id)
-        for site in sites:
-            self._state.unlink_site(site)
-        self._state.audit("zenithlink", "unlink_missing_account",
-                          f"account {rec_id} is gone from the PSA: site(s) {', '.join(sites)} unlinked")
-        logger.warning("account {} linked to site {} is gone from the PSA and nothing tells where it went: the "
-                       "site is unlinked and its tickets go where an unlinked site's go; link it again with "
-                       "'zenithlink links link-site' or the web console", rec_id, site_code)
-        return None
+        """The REC ID of the account linked to a Continuum site, or ``None``. What to do with a
+        linked account gone from the PSA is the sync layer's policy, handed in as ``site_account``
+        (``agent.sync.accounts.psa_view``); without one, the link as the state store holds it."""
+        if self._site_account is not None:
+            return self._site_account(site_code)
+        result: str | None = self._state.account_for_site(site_code)
+        return result
 
     def asset_for_device(self, device_id: str) -> str | None:
         """The REC ID of the asset linked to a Continuum device, or ``None``."""

@@ -114,7 +114,7 @@ def apply_import(manager, plan: ImportPlan, user: str | None, source: str) -> Im
             state.audit(user or "", f"link_{word}", f"{word} {change.key} → {change.after} {change.name!r}"
                         + (f" (was {change.before})" if change.before else "") + f" (import of {source})")
     plan.applied = True
-    manager._changed(f"{len(plan.changes)} {word} link(s) imported from {source} by {user}", action=f"import_{word}s",
+    manager.changed(f"{len(plan.changes)} {word} link(s) imported from {source} by {user}", action=f"import_{word}s",
                      user=user, links={c.key: c.after for c in plan.changes})
     return plan
 

@@ -265,6 +265,7 @@ class RequestProcessor:
         return "Done", self._link(request), False
 
     def _link(self, request: drops.Request) -> dict[str, str]:
+        from agent.sync import accounts
         from agent.sync.links import LinksManager
 
         links, f, user = LinksManager(self.app), request.fields, request.user
@@ -274,7 +275,7 @@ class RequestProcessor:
         elif action == "UnlinkSite":
             links.unlink_site(f["SiteCode"], user)
         elif action == "UnlinkAccount":
-            links.unlink_account(f["AccountRecID"], user)
+            accounts.unlink_account(self.app, f["AccountRecID"], user)
         elif action == "CreateAccountFromSite":
             # The drop's contract (contracts/dbsys-files.md): the account is named after the site.
             return {"AccountRecID": links.create_account_from_site(f["SiteCode"], user, after_client=False)}

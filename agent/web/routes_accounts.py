@@ -10,6 +10,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from agent.errors import ZenithError
+from agent.sync import accounts as account_ops
 from agent.sync.inventory.index import fold
 from agent.sync.links import LinksManager, Page
 from agent.web.context import Viewer, action, console_of, field, int_param, page, redirect, render
@@ -58,7 +59,7 @@ def merge_form(request: Request, viewer: Viewer) -> Response:
 @action("rename accounts")
 def rename(request: Request, viewer: Viewer, form: FormData) -> Response:
     rec_id, name = field(form, "rec"), field(form, "name")
-    old = LinksManager(console_of(request).app).rename_account(rec_id, name, viewer.login)
+    old = account_ops.rename_account(console_of(request).app, rec_id, name, viewer.login)
     return redirect(request, "/accounts", f"Account {rec_id} renamed from {old!r} to {name!r}; its site links stay.")
 
 
@@ -67,7 +68,7 @@ def merge(request: Request, viewer: Viewer, form: FormData) -> Response:
     source, into = field(form, "rec"), field(form, "into")
     app = console_of(request).app
     names = app.psa.get_account(source).name, app.psa.get_account(into).name
-    moved = LinksManager(app).merge_accounts(source, into, viewer.login)
+    moved = account_ops.merge_accounts(app, source, into, viewer.login)
     return redirect(request, "/accounts", f"Merged {names[0]!r} into {names[1]!r}: {moved['sites']} site link(s), "
                     f"{moved['tickets']} ticket(s), {moved['assets']} asset(s) moved.")
 

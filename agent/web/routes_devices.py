@@ -15,6 +15,7 @@ from starlette.routing import Route
 
 from agent.errors import NotFoundError, PreconditionError, UsageError
 from agent.sync.links import REVIEW_BY, InventoryNotDownloaded, LinksManager, Listing
+from agent.sync.links import plan as plans
 from agent.web.context import Viewer, action, console_of, field, page, redirect, render
 from agent.web.manager import (
     PICK_ROWS,
@@ -133,17 +134,9 @@ def devices_review_apply(request: Request, viewer: Viewer, form: FormData) -> Re
     if not chosen:
         raise UsageError("no device was ticked; tick the devices to link, then apply")
     links = links_of(request)
-    plan = links.device_review_plan(by, only=chosen)
-    skipped = 0
-    for row in plan:
-        picked = chosen.get(row["device_id"])
-        if picked and picked in {rec_id for rec_id, _ in row["candidates"]}:
-            row["asset_rec_id"], row["action"] = picked, "link"
-        else:
-            row["action"] = "review"
-            skipped += 1
-    linked = links.apply_devices(plan, viewer.login)
-    skipped += len(chosen) - len(plan)
+    plan = [row.decided(chosen.get(row.device_id)) for row in links.device_review_plan(by, only=chosen)]
+    linked = plans.linked(links.apply_devices(plan, viewer.login))
+    skipped = len(chosen) - plans.to_link(plan)
     note = f" {skipped} left as they were: their match changed since the preview." if skipped else ""
     return redirect(request, f"/devices/review?by={by}", f"{linked} device(s) linked.{note}")
 

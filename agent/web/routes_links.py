@@ -14,8 +14,9 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from agent.errors import NotFoundError, PreconditionError, UsageError
-from agent.sync import records
+from agent.sync import accounts, records
 from agent.sync.links import InventoryNotDownloaded, LinksManager, Listing, account_name_for_site
+from agent.sync.links import plan as plans
 from agent.web.context import Viewer, action, console_of, field, page, redirect, render
 from agent.web.manager import (
     PICK_ROWS,
@@ -112,7 +113,7 @@ def account_unlink_confirm(request: Request, viewer: Viewer) -> Response:
 @action("unlink accounts")
 def account_unlink(request: Request, viewer: Viewer, form: FormData) -> Response:
     rec_id = field(form, "rec")
-    removed = links_of(request).unlink_account(rec_id, viewer.login)
+    removed = accounts.unlink_account(console_of(request).app, rec_id, viewer.login)
     return redirect(request, "/sites?tab=linked", f"Account {rec_id}: {len(removed['sites'])} site link(s), "
                     f"{removed['ticket_links']} ticket link(s) and {removed['device_links']} device link(s) removed.")
 
@@ -137,16 +138,11 @@ def sites_review_apply(request: Request, viewer: Viewer, form: FormData) -> Resp
     if not chosen:
         raise UsageError("no site was ticked; tick the sites to link, then apply")
     links = links_of(request)
-    plan = links.review_plan(None, only=chosen)
-    changed = 0
-    for row in plan:
-        # Link what the person saw: a suggestion that changed since the preview is left for another look.
-        if row["account_rec_id"] and row["account_rec_id"] == chosen.get(row["site_code"]):
-            row["action"] = "link"
-        else:
-            row["action"] = "review"
-            changed += 1
-    linked = links.apply(plan, viewer.login)
+    # Link what the person saw: a suggestion that changed since the preview is left for another look.
+    plan = [row.decided(bool(row.account_rec_id) and row.account_rec_id == chosen.get(row.site_code))
+            for row in links.review_plan(None, only=chosen)]
+    changed = len(plan) - plans.to_link(plan)
+    linked = plans.linked(links.apply(plan, viewer.login))
     note = f" {changed} left as they were: their suggestion changed since the preview." if changed else ""
     return redirect(request, "/sites/review", f"{linked} site(s) linked.{note}")
 

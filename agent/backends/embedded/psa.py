@@ -7,6 +7,7 @@ from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 from agent.backends.embedded.db import Database
+from agent.ports import psa_checks as checks
 from agent.ports.psa import (
     STATUS_COMPLETED,
     STATUS_NEW,
@@ -14,8 +15,6 @@ from agent.ports.psa import (
     Asset,
     HistoryNote,
     PsaNeedsRestart,
-    PsaNotFound,
-    PsaRejected,
     Ticket,
     in_the_inbox,
 )
@@ -61,9 +60,7 @@ class EmbeddedPsa:
     # -- accounts --------------------------------------------------------------------------
     def add_account(self, name: str, manager: str | None = None, *, auto_created: bool = False,
                     notes: str = "") -> str:
-        name = (name or "").strip()
-        if not name:
-            raise PsaRejected("an account needs a name")
+        name = checks.account_name(name)
         rec_id = new_rec_id("account")
         with self.db.transaction() as conn:
             seq = conn.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM accounts").fetchone()[0]
@@ -88,7 +85,7 @@ class EmbeddedPsa:
         def load() -> sqlite3.Row:
             row = self.db.query_one("SELECT * FROM accounts WHERE rec_id = ? AND merged_into IS NULL", (rec_id,))
             if row is None:
-                raise PsaNotFound(f"no account with REC ID {rec_id!r}; 'zenithlink accounts list' shows them")
+                raise checks.not_found("account", rec_id)
             return row
 
         row: sqlite3.Row = self.db.cached(ACCOUNT_MEMO, rec_id, load)
@@ -119,11 +116,10 @@ class EmbeddedPsa:
 
     def rename_account(self, rec_id: str, name: str) -> None:
         """Rename an account; a renamed auto-created account counts as a real one from then on."""
-        if not (name or "").strip():
-            raise PsaRejected("an account needs a name")
+        name = checks.account_name(name)
         self.get_account(rec_id)
         with self.db.transaction() as conn:
-            conn.execute("UPDATE accounts SET name = ?, auto_created = 0 WHERE rec_id = ?", (name.strip(), rec_id))
+            conn.execute("UPDATE accounts SET name = ?, auto_created = 0 WHERE rec_id = ?", (name, rec_id))
             self.db.forget(ACCOUNT_MEMO, FIRST_ACCOUNT_MEMO)
 
     def set_account_manager(self, rec_id: str, manager: str | None) -> None:
@@ -137,15 +133,12 @@ class EmbeddedPsa:
         with self.db.transaction() as conn:
             tickets = conn.execute("SELECT COUNT(*) FROM tickets WHERE account_rec_id = ?", (rec_id,)).fetchone()[0]
             assets = conn.execute("SELECT COUNT(*) FROM assets WHERE account_rec_id = ?", (rec_id,)).fetchone()[0]
-            if tickets or assets:
-                raise PsaRejected(f"account {rec_id} has {tickets} ticket(s) and {assets} asset(s); it cannot be "
-                                  "deleted while it has any")
+            checks.deletable(rec_id, tickets=tickets, assets=assets)
             conn.execute("DELETE FROM accounts WHERE rec_id = ?", (rec_id,))
             self.db.forget(ACCOUNT_MEMO, FIRST_ACCOUNT_MEMO)
 
     def merge_account(self, source: str, into: str) -> dict[str, int]:
-        if source == into:
-            raise PsaRejected("an account cannot be merged into itself")
+        checks.merge(source, into)
         self.get_account(source)
         self.get_account(into)
         with self.db.transaction() as conn:
@@ -171,9 +164,7 @@ class EmbeddedPsa:
     # -- assets ----------------------------------------------------------------------------
     def add_asset(self, name: str, account_rec_id: str, *, serial: str = "", manufacturer: str = "",
                   notes: str = "") -> str:
-        name = (name or "").strip()
-        if not name:
-            raise PsaRejected("an asset needs a name")
+        name = checks.asset_name(name)
         self.get_account(account_rec_id)
         rec_id = new_rec_id("asset")
         self.db.execute("INSERT INTO assets(rec_id, account_rec_id, name, serial, manufacturer, notes, created_at)"
@@ -184,7 +175,7 @@ class EmbeddedPsa:
     def get_asset(self, rec_id: str) -> Asset:
         row = self.db.query_one("SELECT * FROM assets WHERE rec_id = ?", (rec_id,))
         if row is None:
-            raise PsaNotFound(f"no asset with REC ID {rec_id!r}; 'zenithlink assets list' shows them")
+            raise checks.not_found("asset", rec_id)
         return Asset(**{k: row[k] for k in row.keys()})  # noqa: SIM118 - iterating a Row yields its values
 
     def list_assets(self, account_rec_id: str | None = None) -> list[Asset]:
@@ -197,8 +188,7 @@ class EmbeddedPsa:
     # -- tickets and history ---------------------------------------------------------------
     def add_ticket(self, account_rec_id: str, description: str, *, asset_rec_id: str | None = None,
                    manager: str | None = None, in_inbox: bool = False, status_code: int = STATUS_NEW) -> str:
-        if not (description or "").strip():
-            raise PsaRejected("a ticket needs a description")
+        description = checks.ticket_description(description)
         self._account_row(account_rec_id)
         if asset_rec_id:
             self.get_asset(asset_rec_id)
@@ -224,7 +214,7 @@ class EmbeddedPsa:
     def get_ticket(self, rec_id: str, *, history: bool = True) -> Ticket:
         row = self.db.query_one("SELECT * FROM tickets WHERE rec_id = ?", (rec_id,))
         if row is None:
-            raise PsaNotFound(f"no ticket with REC ID {rec_id!r}; 'zenithlink tickets list' shows them")
+            raise checks.not_found("ticket", rec_id)
         ticket = _ticket(row)
         if history:
             ticket.history = [HistoryNote(r["rec_id"], r["at"], r["text"]) for r in self.db.query(
@@ -234,7 +224,7 @@ class EmbeddedPsa:
     def ticket_by_number(self, ticket_no: int) -> Ticket:
         row = self.db.query_one("SELECT * FROM tickets WHERE ticket_no = ?", (ticket_no,))
         if row is None:
-            raise PsaNotFound(f"no ticket number {ticket_no}; 'zenithlink tickets list' shows them")
+            raise checks.no_ticket_number(ticket_no)
         return _ticket(row)
 
     def list_tickets(self, *, inbox: bool | None = None, account_rec_id: str | None = None) -> list[Ticket]:

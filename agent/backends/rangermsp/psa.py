@@ -39,6 +39,7 @@ from agent.backends.rangermsp.binding import BUSY_RETRIES, DbApi
 from agent.backends.rangermsp.journal import SideStore
 from agent.backends.rangermsp.messages import Condition
 from agent.backends.rangermsp.status import DbApiBusy, DbApiError, DbApiMaintenance, DbApiNotFound
+from agent.ports import psa_checks as checks
 from agent.ports.psa import (
     STATUS_NEW,
     Account,
@@ -288,9 +289,7 @@ class RangerMspPsa:
     # -- accounts --------------------------------------------------------------------------
     def add_account(self, name: str, manager: str | None = None, *, auto_created: bool = False,
                     notes: str = "") -> str:
-        name = (name or "").strip()
-        if not name:
-            raise PsaRejected("an account needs a name")
+        name = checks.account_name(name)
         values = {self.f.account_name: name, self.f.account_notes: notes}
         worker = self._employee_rec_id(manager)
         if worker:
@@ -371,11 +370,10 @@ class RangerMspPsa:
         return [(a.rec_id, a.name) for a in self.list_accounts()]
 
     def rename_account(self, rec_id: str, name: str) -> None:
-        if not (name or "").strip():
-            raise PsaRejected("an account needs a name")
+        name = checks.account_name(name)
         self.get_account(rec_id)
         self._check_writable()
-        self.api.update(F.ACCOUNT, rec_id, {self.f.account_name: name.strip()})
+        self.api.update(F.ACCOUNT, rec_id, {self.f.account_name: name})
         self._accounts.forget(rec_id)
         self.side.set_account(rec_id, auto_created=0)
 
@@ -393,8 +391,7 @@ class RangerMspPsa:
                           "itself (merging it into another account with 'zenithlink accounts merge' works here)")
 
     def merge_account(self, source: str, into: str) -> dict[str, int]:
-        if source == into:
-            raise PsaRejected("an account cannot be merged into itself")
+        checks.merge(source, into)
         self.get_account(source)
         self.get_account(into)
         self._check_writable()
@@ -446,9 +443,7 @@ class RangerMspPsa:
     # -- assets ----------------------------------------------------------------------------
     def add_asset(self, name: str, account_rec_id: str, *, serial: str = "", manufacturer: str = "",
                   notes: str = "") -> str:
-        name = (name or "").strip()
-        if not name:
-            raise PsaRejected("an asset needs a name")
+        name = checks.asset_name(name)
         self.get_account(account_rec_id)
         values = {self.f.asset_name: name, self.f.asset_account: account_rec_id, self.f.asset_serial: serial or "",
                   self.f.asset_manufacturer: manufacturer or "", self.f.asset_notes: notes,
@@ -476,8 +471,7 @@ class RangerMspPsa:
     # -- tickets and history ---------------------------------------------------------------
     def add_ticket(self, account_rec_id: str, description: str, *, asset_rec_id: str | None = None,
                    manager: str | None = None, in_inbox: bool = False, status_code: int = STATUS_NEW) -> str:
-        if not (description or "").strip():
-            raise PsaRejected("a ticket needs a description")
+        description = checks.ticket_description(description)
         self.get_account(account_rec_id)
         values = {self.f.ticket_account: account_rec_id, self.f.ticket_description: description,
                   self.f.ticket_status: str(self._to_code(status_code))}
@@ -529,7 +523,7 @@ class RangerMspPsa:
     def ticket_by_number(self, ticket_no: int) -> Ticket:
         found = self.api.query(F.TICKET, [Condition(self.f.ticket_no, "=", str(ticket_no))], limit=1)
         if not found:
-            raise PsaNotFound(f"no ticket number {ticket_no} in RangerMSP; 'zenithlink tickets list' shows them")
+            raise checks.no_ticket_number(ticket_no, " in RangerMSP")
         return self.get_ticket(found[0], history=False)
 
     def list_tickets(self, *, inbox: bool | None = None, account_rec_id: str | None = None) -> list[Ticket]:

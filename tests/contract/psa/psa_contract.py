@@ -50,6 +50,23 @@ class PsaContract:
             psa.add_account("  ")
         assert psa.list_accounts() == []
 
+    def test_names_are_kept_without_surrounding_blanks_and_a_blank_one_is_refused(self, psa):
+        # The rules of agent.ports.psa_checks, which every backend applies the same way.
+        account = psa.add_account("  Acme Inc \t")
+        assert psa.get_account(account).name == "Acme Inc"
+        psa.rename_account(account, " Acme Ltd ")
+        assert psa.get_account(account).name == "Acme Ltd"
+        asset = psa.add_asset(" ACME-DC01 ", account)
+        assert psa.get_asset(asset).name == "ACME-DC01"
+        for blank in ("", " \t "):
+            with pytest.raises(PsaRejected, match="an asset needs a name"):
+                psa.add_asset(blank, account)
+            with pytest.raises(PsaRejected, match="a ticket needs a description"):
+                psa.add_ticket(account, blank)
+            with pytest.raises(PsaRejected, match="an account needs a name"):
+                psa.rename_account(account, blank)
+        assert [a.rec_id for a in psa.list_assets(account)] == [asset] and psa.list_tickets() == []
+
     def test_unknown_rec_ids_are_not_found(self, psa):
         with pytest.raises(PsaNotFound):
             psa.get_account("CRD00000000000000000")
