@@ -358,7 +358,7 @@ class OutboxSender:
                             idempotency_key=item.idem_key)
             return Delivery(target, _sentence("note", p["text"]))
         if item.action == CLOSE:
-            client.close(target, p.get("resolution"), idempotency_key=item.idem_key)
+            client.close_ticket(target, p.get("resolution"), idempotency_key=item.idem_key)
             return Delivery(target, _sentence("closed", p.get("resolution")))
         raise PreconditionError(f"outbox row {item.id} has the unknown action {item.action!r}; "
                                 "it was written by a newer zenithlink; upgrade the agent.")
