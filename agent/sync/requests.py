@@ -40,7 +40,8 @@ from agent.errors import ZenithError, code_of, describe, sentence
 from agent.ports.state import DUPLICATES_STATE
 from agent.reporting import report_failure
 from agent.sync.outbound import actions
-from dbsys import drops, results
+from agent.sync.request_results import FileLocks, write_request_result, write_result_file
+from dbsys import drops
 from dbsys.atomic import fsync_folder
 from dbsys.fsops import FileInUse
 
@@ -56,32 +57,6 @@ UNEXPECTED_TRIES = 3
 BATCH = 200
 # fsync dominates the cost of a drop; many in flight at once share the journal commits.
 SETTLE_THREADS = 16
-
-
-class FileLocks:
-    """The locks an agent's writers of request files share (one set per :class:`App`).
-
-    Results are written from the store under a lock per request, so a late "Queued" never
-    replaces the "Done" that the outbox sender wrote a moment before; a drop is moved under a
-    lock per file name, as two movers of one file could each leave a copy. Striped: 64 locks
-    serve every name.
-    """
-
-    STRIPES = 64
-
-    def __init__(self) -> None:
-        self._results = tuple(threading.Lock() for _ in range(self.STRIPES))
-        self._moves = tuple(threading.Lock() for _ in range(self.STRIPES))
-
-    @classmethod
-    def of(cls, app: Any) -> FileLocks:
-        return app.shared("request_file_locks", cls)
-
-    def result(self, request_id: str) -> threading.Lock:
-        return self._results[hash(request_id) % self.STRIPES]
-
-    def move(self, file_name: str) -> threading.Lock:
-        return self._moves[hash(file_name) % self.STRIPES]
 
 
 def _each(calls: list) -> None:
@@ -365,8 +340,7 @@ class RequestProcessor:
                                exc)
 
     def _write(self, name: str, action: str, status: str, **kwargs: Any) -> None:
-        with FileLocks.of(self.app).result(name):
-            results.write_result(self.results_folder, name, action, status, **kwargs)
+        write_result_file(self.app, name, action, status, **kwargs)
 
     # -- housekeeping ----------------------------------------------------------------------
     def _is_drop(self, path: Path) -> bool:
@@ -387,39 +361,6 @@ class RequestProcessor:
             self.process(set())
         except Exception:  # noqa: BLE001 - a timer thread must not die noisily
             logger.exception("re-checking request drops failed")
-
-
-def repair_results(app) -> int:
-    """Rewrite every ``Queued`` result whose request the store has finished (Done or Failed): an
-    agent killed between the sender's commit and its result file leaves such a file. Returns how
-    many were rewritten."""
-    repaired = 0
-    for found in results.list_results(Path(app.settings.requests_folder) / "Results"):
-        if found["status"] != "Queued" or not found["id"]:
-            continue
-        row = app.state.request_seen(found["id"])
-        if row is not None and row["status"] != "Queued":
-            write_request_result(app, found["id"], name=Path(found["file"]).stem)
-            repaired += 1
-    if repaired:
-        logger.info("{} result file(s) said Queued for requests that were finished; rewritten", repaired)
-    return repaired
-
-
-def write_request_result(app, request_id: str, *, name: str | None = None, sync_folder: bool = True) -> Path | None:
-    """(Re)write the result file of a request from the store's record of it (``sync_folder``: see
-    :func:`dbsys.results.write_result`)."""
-    folder = Path(app.settings.requests_folder) / "Results"
-    with FileLocks.of(app).result(request_id):
-        row = app.state.request_seen(request_id)
-        if row is None:
-            return None
-        failed = row["status"] == "Failed"
-        return results.write_result(folder, name or request_id, row["action"] or "", row["status"],
-                                    continuum_ticket_id=row["continuum_ticket_id"],
-                                    error_code=(row["error_code"] or "Error") if failed else None,
-                                    error_message=(row["error_message"] or "see the log") if failed else None,
-                                    extra=row["extra"], sync_folder=sync_folder)
 
 
 def _advice(exc: ZenithError) -> str:

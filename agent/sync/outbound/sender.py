@@ -48,6 +48,7 @@ from agent.reporting import report_failure
 from agent.sync.alerts.lifecycle import CLEAR
 from agent.sync.outage import ANSWERS, CREDENTIALS_REFUSED, NOT_ACTIVATED, RATE_LIMITED, OutageTracker, classify
 from agent.sync.outbound.actions import ASSIGN, CLOSE, CREATE, NOTE, close_completed_tickets
+from agent.sync.request_results import write_request_result
 from dbsys.atomic import fsync_folder
 from dbsys.backoff import Backoff
 
@@ -423,8 +424,6 @@ class OutboxSender:
     def _write_result(self, item: OutboxItem) -> None:
         if not item.request_id:
             return
-        from agent.sync.requests import write_request_result
-
         try:
             # The rename is made durable with the round's others (_sync_results): a folder
             # fsync per row took the disk from the commits. Until then a power cut may bring
