@@ -220,3 +220,16 @@ def test_a_close_ticket_drop_is_one_unit_of_work_with_one_savepoint(env, monkeyp
     processor.close()
     assert result(env.requests_folder, "c-1")["status"] == "Queued"
     assert opened == ["unit_of_work", "savepoint"]  # was four nested units of work and two savepoints
+
+
+def test_an_unlinked_ticket_is_refused_in_the_words_of_the_configured_rmm(env):
+    from agent.errors import NotLinked
+
+    rec_id = env.ticket()
+    with pytest.raises(NotLinked, match="create-in-continuum"):
+        registry.ADD_NOTE.run(env.app, {"TicketRecID": rec_id, "Note": "n"}, "jsmith")
+    env.app.set_rmm(rmm_offering(frozenset({WriteBack.ADD_NOTE, WriteBack.CLOSE})))
+    with pytest.raises(NotLinked) as info:
+        registry.ADD_NOTE.run(env.app, {"TicketRecID": rec_id, "Note": "n"}, "jsmith")
+    assert "is not linked to a Test RMM ticket" in str(info.value) and "create-in-continuum" not in str(info.value)
+    assert "Test RMM takes no tickets from the PSA" in str(info.value)

@@ -25,7 +25,7 @@ from loguru import logger
 
 from agent.errors import AlreadyLinked, MissingUser, NotLinked, PreconditionError, UsageError, ZenithError
 from agent.ports.psa import STATUS_COMPLETED
-from agent.ports.rmm import capabilities_of
+from agent.ports.rmm import WriteBack, capabilities_of
 from agent.sync import records
 from agent.sync.outbound.vocabulary import ASSIGN, CLOSE, CREATE, CREATE_ASSIGNEE, NOTE, REASSIGN_ASSIGNEE
 
@@ -91,7 +91,7 @@ def reassign(app, ticket_rec_id: str, assign_to: str, note: str | None, user: st
     assign_to = REASSIGN_ASSIGNEE.choose(assign_to, "reassign a Continuum ticket")
     ticket = records.get_ticket(state, psa, ticket_rec_id, history=False)
     state.require_privilege(user, "reassign Continuum tickets")
-    linked = _require_link(state, ticket, "reassign it")
+    linked = _require_link(app, ticket, "reassign it")
     if assign_to == "Keep" and not _text(note):
         raise UsageError("reassign with Keep only sends the note, and no note was given; add a note "
                          "or choose VSD or Partner.")
@@ -108,7 +108,7 @@ def add_note(app, ticket_rec_id: str, text: str, user: str | None, request_id: s
         raise UsageError("a note needs some text; give the note to send to Continuum.")
     ticket = records.get_ticket(state, psa, ticket_rec_id, history=False)
     _require_employee(state, user, "send notes to Continuum")
-    linked = _require_link(state, ticket, "send a note to it")
+    linked = _require_link(app, ticket, "send a note to it")
     payload = {"text": text, "author": user}
     return _queue(app, ticket_rec_id, NOTE, payload, user, request_id, "note", linked)
 
@@ -119,7 +119,7 @@ def complete_ticket(app, ticket_rec_id: str, note: str | None, user: str | None,
     state, psa = app.state, app.psa
     ticket = records.get_ticket(state, psa, ticket_rec_id, history=False)
     _require_employee(state, user, "complete tickets")
-    linked = _require_link(state, ticket, "close it")
+    linked = _require_link(app, ticket, "close it")
     if ticket.status_code != STATUS_COMPLETED:
         psa.set_ticket_status(ticket_rec_id, STATUS_COMPLETED)
         state.audit(user or "", "complete", ticket_rec_id)
@@ -190,17 +190,29 @@ def _require_employee(state, login: str | None, action: str) -> dict[str, Any]:
     return employee
 
 
-def _require_link(state, ticket, doing: str) -> str | None:
-    """The linked Continuum ticket id; ``None`` when only its creation is queued (it goes first)."""
+def _require_link(app, ticket, doing: str) -> str | None:
+    """The linked RMM ticket id; ``None`` when only its creation is queued (it goes first)."""
     if ticket.continuum_ticket_id:
         return ticket.continuum_ticket_id
-    if state.count_outbox(ticket.rec_id, (CREATE,)):
+    if app.state.count_outbox(ticket.rec_id, (CREATE,)):
         return None
+    rmm = rmm_name(app)
+    if not _can_create(app):
+        raise NotLinked(f"ticket {ticket.ticket_no} ({ticket.rec_id})", f"a {rmm} ticket",
+                        f"so the agent cannot {doing}, and {rmm} takes no tickets from the PSA. Handle it in "
+                        f"{rmm}'s own console")
     raise NotLinked(
-        f"ticket {ticket.ticket_no} ({ticket.rec_id})", "a Continuum ticket",
-        f"so the agent cannot {doing}. Create it in Continuum first ('zenithlink tickets create-in-continuum "
+        f"ticket {ticket.ticket_no} ({ticket.rec_id})", f"a {rmm} ticket",
+        f"so the agent cannot {doing}. Create it in {rmm} first ('zenithlink tickets create-in-continuum "
         f"{ticket.ticket_no} --assign NOC', or a CreateTicket request)",
-        f"so the agent cannot {doing}. Create it in Continuum first (Create in Continuum, on the ticket's page)")
+        f"so the agent cannot {doing}. Create it in {rmm} first (Create in {rmm}, on the ticket's page)")
+
+
+def _can_create(app) -> bool:
+    try:
+        return capabilities_of(app.rmm).supports(WriteBack.CREATE_TICKET)
+    except ZenithError:
+        return True  # no RMM configured for this command: the advice of the RMM the agent was built for
 
 
 def _place(app, ticket, chosen: str | None = None) -> tuple[str, str | None]:
