@@ -91,8 +91,7 @@ def _describe(doc: dict, rmm: str) -> str:
 
 
 def _command(action: OutboundAction) -> str:
-    assert action.command is not None  # noqa: S101 - these four are declared with their command
-    return action.command
+    return action.command or action.row
 
 
 @tickets.command(_command(CREATE_TICKET))

@@ -39,6 +39,7 @@ from agent.errors import PreconditionError, ZenithError, describe
 from agent.ports.rmm import (
     RmmError,
     RmmUnavailable,
+    RmmUnsupported,
 )
 from agent.ports.state import OutboxItem
 from agent.ports.times import now_iso, parse_stored_time, stored_time
@@ -324,7 +325,12 @@ class OutboxSender:
         if action is None:
             raise PreconditionError(f"outbox row {item.id} has the unknown action {item.action!r}; "
                                     "it was written by a newer zenithlink; upgrade the agent.")
-        action.require(self.app.rmm)  # an RMM switched since the row was queued: refused, not a bug
+        try:
+            action.require(self.app.rmm)
+        except RmmUnsupported as exc:
+            # The RMM was switched since the row was queued: refused for good, and not an answer of
+            # the RMM (the outage tracker must not hear of it).
+            raise PreconditionError(exc.message, code=exc.code) from exc
         return action.send(self.app, item)
 
     # -- outcomes --------------------------------------------------------------------------
