@@ -233,3 +233,16 @@ def test_an_unlinked_ticket_is_refused_in_the_words_of_the_configured_rmm(env):
         registry.ADD_NOTE.run(env.app, {"TicketRecID": rec_id, "Note": "n"}, "jsmith")
     assert "is not linked to a Test RMM ticket" in str(info.value) and "create-in-continuum" not in str(info.value)
     assert "Test RMM takes no tickets from the PSA" in str(info.value)
+
+
+def test_a_command_the_configured_rmm_cannot_do_is_refused_before_the_ticket_is_looked_up(tmp_path):
+    from conftest import run_cli, write_ini
+
+    ini = write_ini(tmp_path, "Backend=memory\n[RangerMSP]\nDbsysFolder=Dbsys\n")
+    refused = run_cli(["tickets", "create-in-continuum", "1", "--assign", "NOC"], config=ini, user="admin")
+    assert refused.code == 1
+    assert "the in-memory RMM cannot send a ticket to the RMM's NOC" in refused.err and "no ticket" not in refused.err
+    listed = run_cli(["tickets", "actions", "--json"], config=ini)
+    assert listed.code == 0, listed.err
+    assert {r["action"]: r["offered"] for r in json.loads(listed.out)["actions"]} == {
+        "create": False, "assign": False, "note": True, "close": True}

@@ -38,6 +38,7 @@ class ActionFailed(ZenithError):
 
 def _run(app, action: OutboundAction, ticket: str, fields: dict[str, str | None], user: str | None,
          wait: float | None, as_json: bool) -> None:
+    action.check_offered(app)  # before the ticket is even looked up: the RMM's refusal is what matters
     rec_id = lookup.ticket_rec_id(app.psa, ticket)
     with app.unit_of_work():  # the command's one unit of work: the action opens none of its own
         outcome = action.run(app, {"TicketRecID": rec_id, **fields}, user or app.user)

@@ -102,13 +102,17 @@ class OutboundAction:
         work the caller opened (one per request: the drop's, the command's, the form's)."""
         if self.take is None:
             raise UsageError(f"nobody asks for {self.row!r}: the agent queues it itself.")
+        self.check_offered(app)
+        return self.take(app, fields, user, request_id)
+
+    def check_offered(self, app) -> None:
+        """:meth:`require` of the app's RMM; nothing when this process has no RMM configured (the
+        sender says so when it sends)."""
         try:
             rmm = app.rmm
         except ZenithError:
-            rmm = None  # no RMM configured for this command: the sender says so when it sends
-        if rmm is not None:
-            self.require(rmm)
-        return self.take(app, fields, user, request_id)
+            return
+        self.require(rmm)
 
 
 def _create(app, f: Fields, user: str | None, request_id: str | None) -> ActionOutcome:
