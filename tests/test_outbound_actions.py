@@ -280,14 +280,16 @@ def test_transient_failures_are_retried_with_backoff_until_delivered(env, sandbo
     rec_id, tid = env.linked_ticket()
     actions.add_note(env.app, rec_id, "patience", "jsmith")
     sandbox.faults.set(error_rate=1.0, error_status=503, paths=["/psa/v1/tickets"])
-    sender = OutboxSender(env.app, base_delay=0.05, pause_max=0.05)
+    clock = [1000.0]  # the pause's clock, moved by hand: no race with a loaded machine
+    sender = OutboxSender(env.app, base_delay=30.0, pause_max=30.0, clock=lambda: clock[0])
     assert sender.run_once() == 0
     row = env.state.get_outbox(1)
     assert row.state == "pending" and row.attempts == 1 and "Continuum" in row.last_error
     assert sender.next_due_seconds() > 0
+    assert sender.run_once() == 0  # neither the row's backoff nor the sender's pause has passed
     sandbox.faults.clear()
-    import time
-    time.sleep(0.2)
+    clock[0] += 60.0  # the pause passes, and so does the row's backoff:
+    assert env.state.outbox_due_now([1], now_iso()) == 1
     assert sender.run_once() == 1
     assert [n["text"] for n in sandbox.world.ticket(tid)["notes"]] == ["patience"]
 
