@@ -209,7 +209,7 @@ class Demo:
 
     def hand_to_noc(self) -> None:
         from agent.sync.inbound.engine import InboundSync
-        from agent.sync.outbound import actions
+        from agent.sync.outbound.registry import ADD_NOTE, CLOSE_TICKET, CREATE_TICKET
         from agent.sync.outbound.sender import OutboxSender
 
         state, psa = self.app.state, self.app.psa
@@ -218,7 +218,9 @@ class Demo:
         self.step("Hand a ticket to the NOC", f"A technician's PSA ticket for {account.name} is created in "
                                               "Continuum, assigned to the NOC, with a note.")
         site = state.sites_for_account(account.rec_id)[0]  # the technician names the site, as --site does
-        actions.create_in_continuum(self.app, rec_id, "NOC", "Please check the backup job.", ADMIN, site_code=site)
+        with self.app.unit_of_work():
+            CREATE_TICKET.run(self.app, {"TicketRecID": rec_id, "AssignTo": "NOC", "SiteCode": site,
+                                         "Note": "Please check the backup job."}, ADMIN)
         OutboxSender(self.app).run_once()
         cid = state.continuum_for_ticket(rec_id)
         self.say(f"PSA ticket {psa.get_ticket(rec_id).ticket_no} → Continuum ticket {cid} (assigned to NOC).")
@@ -227,8 +229,10 @@ class Demo:
         InboundSync(self.app).run_once()
         self.say("The NOC returns it with 'Work Completed': the ticket is back in the Inbox.")
 
-        actions.add_note(self.app, rec_id, "Thanks, confirmed with the customer.", ADMIN)
-        actions.complete_ticket(self.app, rec_id, "Resolved by the NOC.", ADMIN)
+        with self.app.unit_of_work():
+            ADD_NOTE.run(self.app, {"TicketRecID": rec_id, "Note": "Thanks, confirmed with the customer."}, ADMIN)
+        with self.app.unit_of_work():
+            CLOSE_TICKET.run(self.app, {"TicketRecID": rec_id, "Note": "Resolved by the NOC."}, ADMIN)
         OutboxSender(self.app).run_once()
         InboundSync(self.app).run_once()
         ticket = psa.get_ticket(rec_id)

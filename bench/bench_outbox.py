@@ -73,7 +73,8 @@ def _app(folder: Path, url: str):
 
 def _queue(app, sandbox: RemoteSandbox, total: int) -> None:
     """``total`` AddNote requests over ``TICKETS`` linked tickets, queued in one transaction."""
-    from agent.sync.outbound.actions import NOTE, idempotency_key
+    from agent.sync.outbound.actions import idempotency_key
+    from agent.sync.outbound.vocabulary import NOTE
 
     state, psa = app.state, app.psa
     state.add_employee("jsmith", "Jane Smith", "Full")

@@ -162,15 +162,17 @@ def _burst(sandbox, count: int) -> float:
 
 def _bare_loop(count: int) -> float:
     """The baseline: parse and move the same files, nothing else."""
+    from agent.sync.requests import drop_table
     from dbsys import drops
 
+    table = drop_table()
     with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as tmp:
         folder = Path(tmp)
         for n in range(count):
             _drop(folder, f"bare-{n}.xml", _xml(f"bare-{n}", "TKT0000000000000000A"))
         start = time.perf_counter()
         for path in drops.request_files(folder):
-            drops.load_request(path)
+            drops.load_request(path, table)
             drops.move_to(path, folder / "Processed")
         return count / (time.perf_counter() - start)
 

@@ -1,7 +1,10 @@
 """Request drops: the ``*.xml`` files the PSA side leaves in ``ZenithRequests/``.
 
 This module only reads, validates and moves files; claiming a request exactly once (D3)
-is the agent's job, keyed on :attr:`Request.id` and :attr:`Request.content_hash`.
+is the agent's job, keyed on :attr:`Request.id` and :attr:`Request.content_hash`. Which actions
+a drop may ask for, and their children, is the caller's table (:data:`Table`): the ticket
+actions are the agent's outbound registry's (``agent.sync.outbound.registry.drop_specs``), the
+link actions are :data:`LINK_ACTIONS` here.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import hashlib
 import os
 import re
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,6 +31,8 @@ ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 @dataclass(frozen=True)
 class ActionSpec:
+    """The children of one action's drop; ``assign_to``: the values its ``<AssignTo>`` may take."""
+
     required: tuple[str, ...]
     optional: tuple[str, ...] = ()
     assign_to: tuple[str, ...] = ()
@@ -36,11 +42,10 @@ class ActionSpec:
         return self.required + self.optional
 
 
-ACTIONS: dict[str, ActionSpec] = {
-    "CreateTicket": ActionSpec(("TicketRecID", "AssignTo"), ("Note",), ("NOC", "VSD", "Partner")),
-    "Reassign": ActionSpec(("TicketRecID", "AssignTo"), ("Note",), ("Keep", "VSD", "Partner")),
-    "AddNote": ActionSpec(("TicketRecID", "Note")),
-    "CompleteTicket": ActionSpec(("TicketRecID",), ("Note",)),
+Table = Mapping[str, ActionSpec]
+"""The actions a drop may ask for, by name, in the order a message lists them."""
+
+LINK_ACTIONS: dict[str, ActionSpec] = {
     "LinkSite": ActionSpec(("SiteCode", "AccountRecID")),
     "UnlinkSite": ActionSpec(("SiteCode",)),
     "UnlinkAccount": ActionSpec(("AccountRecID",)),
@@ -83,8 +88,9 @@ class Request:
     filename: str = ""
 
 
-def parse_request(data: bytes, filename: str, max_bytes: int = MAX_BYTES) -> Request:
-    """Validate one drop and return it as a :class:`Request`; raise :class:`BadRequest`."""
+def parse_request(data: bytes, filename: str, table: Table, max_bytes: int = MAX_BYTES) -> Request:
+    """Validate one drop against the actions of ``table`` and return it as a :class:`Request`;
+    raise :class:`BadRequest`."""
     if len(data) > max_bytes:
         raise BadRequest("TooLarge", f"{filename} is {len(data)} bytes; a request may be at most "
                          f"{max_bytes} bytes. Keep notes short and drop a smaller file.")
@@ -93,20 +99,20 @@ def parse_request(data: bytes, filename: str, max_bytes: int = MAX_BYTES) -> Req
                          f"write to a .tmp name first, then rename it to .xml.", ends_early=True)
     root = _parse(data, filename)
     request_id = _read_id(root, filename)
-    action = _read_action(root, filename, request_id)
+    action = _read_action(root, filename, request_id, table)
     user = (root.get("user") or "").strip()
     try:
         if not user:
             raise BadRequest("MissingField", f"{filename} has no user attribute. Add user=\"<PSA login>\" "
                              f"naming the employee on whose behalf the request is made.", request_id)
-        fields = _read_fields(root, ACTIONS[action], action, filename, request_id)
+        fields = _read_fields(root, table[action], action, filename, request_id)
     except BadRequest as exc:
         exc.action = action
         raise
     return Request(request_id, action, user, fields, hashlib.sha256(data).hexdigest(), filename)
 
 
-def load_request(path: str | os.PathLike[str], max_bytes: int = MAX_BYTES) -> Request:
+def load_request(path: str | os.PathLike[str], table: Table, max_bytes: int = MAX_BYTES) -> Request:
     """Read and parse the drop at ``path``, never reading more than ``max_bytes`` + 1 bytes."""
     path = Path(path)
     with open(path, "rb") as fh:
@@ -115,7 +121,7 @@ def load_request(path: str | os.PathLike[str], max_bytes: int = MAX_BYTES) -> Re
         size = os.path.getsize(path)
         raise BadRequest("TooLarge", f"{path.name} is {size} bytes; a request may be at most "
                          f"{max_bytes} bytes. Keep notes short and drop a smaller file.")
-    return parse_request(data, path.name, max_bytes)
+    return parse_request(data, path.name, table, max_bytes)
 
 
 def _parse(data: bytes, filename: str) -> etree._Element:
@@ -149,11 +155,11 @@ def _read_id(root: etree._Element, filename: str) -> str:
     return request_id
 
 
-def _read_action(root: etree._Element, filename: str, request_id: str) -> str:
+def _read_action(root: etree._Element, filename: str, request_id: str, table: Table) -> str:
     action = (root.get("action") or "").strip()
-    if action in ACTIONS:
+    if action in table:
         return action
-    known = ", ".join(ACTIONS)
+    known = ", ".join(table)
     if not action:
         message = f"{filename} has no action attribute. Set action= to one of: {known}."
     else:

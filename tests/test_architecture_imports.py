@@ -62,6 +62,9 @@ RULES = (
     Rule("the command line is a front end: nothing below it, nor the web console, imports it",
          packages=("agent/sync", "agent/runtime", "agent/ports", "agent/backends", "agent/web", "plugins"),
          forbidden=("agent.cli",)),
+    Rule("the outbound engine answers request drops through agent.sync.request_results, the one writer of "
+         "result files below both it and the request processor, never by importing up into the processor",
+         packages=("agent/sync/outbound",), forbidden=("agent.sync.requests",)),
 )
 
 

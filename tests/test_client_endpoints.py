@@ -224,8 +224,8 @@ def test_assign_note_close_bodies():
     })
     client.assign("7", "VSD", "please", idempotency_key="a")
     note = client.add_note("7", "hi", "jsmith", idempotency_key="b")
-    client.close("7", "fixed", idempotency_key="c")
-    client.close("7", idempotency_key="d")
+    client.close_ticket("7", "fixed", idempotency_key="c")
+    client.close_ticket("7", idempotency_key="d")
     assign, add, close, close_bare = (_body(r) for r in rec.requests)
     assert (assign.tag, assign.findtext("AssignTo"), assign.findtext("Note")) == ("Assign", "VSD", "please")
     assert (add.tag, add.findtext("Text"), add.findtext("Author")) == ("Note", "hi", "jsmith")
@@ -241,7 +241,7 @@ def test_bad_idempotency_keys_are_refused_before_sending(key):
 
     client, rec = make({("POST", "/base/psa/v1/tickets/7/close"): TICKET})
     with pytest.raises(ZenithError):
-        client.close("7", idempotency_key=key)
+        client.close_ticket("7", idempotency_key=key)
     assert rec.requests == []
 
 

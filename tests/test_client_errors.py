@@ -73,7 +73,7 @@ def test_refusals_are_never_retried_even_for_posts():
     handler, calls = error_answer(409, "Conflict")
     client = client_for(handler, attempts=5)
     with pytest.raises(ContinuumConflict):
-        client.close("1", idempotency_key="k")
+        client.close_ticket("1", idempotency_key="k")
     assert len(calls) == 1
 
 

@@ -122,7 +122,7 @@ def test_posts_are_retried_with_the_same_idempotency_key():
     ticket = b"<Ticket><TicketID>1</TicketID><Status>Closed</Status></Ticket>"
     client, seen = make([httpx.Response(502), httpx.Response(500), httpx.Response(200, content=ticket)],
                         RetryPolicy(random=lambda: 0.0), sleeps)
-    assert client.close("1", idempotency_key="close-1").status == "Closed"
+    assert client.close_ticket("1", idempotency_key="close-1").status == "Closed"
     assert [r.headers["Idempotency-Key"] for r in seen] == ["close-1"] * 3
     assert len({r.content for r in seen}) == 1
 

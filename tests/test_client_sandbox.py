@@ -70,7 +70,7 @@ def test_ticket_round_trip_and_feed(sandbox):
         assert client.assign(created.ticket_id, "VSD", "over to you", idempotency_key="a-1").assigned_to == "VSD"
         note = client.add_note(created.ticket_id, "hello", "jsmith", idempotency_key="n-1")
         assert note.text == "hello" and note.author == "jsmith"
-        assert client.close(created.ticket_id, "done", idempotency_key="x-1").status == "Closed"
+        assert client.close_ticket(created.ticket_id, "done", idempotency_key="x-1").status == "Closed"
         with pytest.raises(ContinuumNotFound):
             client.get_ticket("999999999999")
 
@@ -149,7 +149,7 @@ def test_applied_then_dropped_is_retried_with_one_effect(sandbox, action):
         elif action == "note":
             client.add_note(tid, "text", "me", idempotency_key=key)
         elif action == "close":
-            assert client.close(tid, idempotency_key=key).status == "Closed"
+            assert client.close_ticket(tid, idempotency_key=key).status == "Closed"
         else:
             assert client.ack(cursor, [(tid, "TKT00000000000000008")], idempotency_key=key) == cursor
         effects = [e for e in sandbox.world.ledger if e["action"] == action]

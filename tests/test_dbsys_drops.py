@@ -9,8 +9,19 @@ import time
 
 import pytest
 
+from agent.sync.requests import drop_table
 from dbsys import drops
-from dbsys.drops import ACTIONS, BadRequest, is_complete, load_request, move_to, parse_request, request_files
+from dbsys.drops import BadRequest, is_complete, move_to, request_files
+
+ACTIONS = drop_table()
+
+
+def parse_request(data: bytes, filename: str, **kwargs):
+    return drops.parse_request(data, filename, ACTIONS, **kwargs)
+
+
+def load_request(path, **kwargs):
+    return drops.load_request(path, ACTIONS, **kwargs)
 
 VALUES = {"TicketRecID": "TKT00000000000000001", "AssignTo": "", "Note": "Please check the backup job.",
           "SiteCode": "ACME-HQ", "AccountRecID": "CRD00000000000000001", "DeviceID": "5001",
@@ -232,7 +243,7 @@ def test_result_names_are_never_device_names(name, expected):
 
 
 def test_a_doctype_after_a_long_comment_is_refused_as_a_doctype_not_as_malformed():
-    from dbsys.drops import BadRequest, parse_request
+    from dbsys.drops import BadRequest
 
     data = (b"<?xml version='1.0'?><!--" + b"x" * 70_000 + b"-->"
             b"<!DOCTYPE ZenithRequest [<!ENTITY big 'boom'>]><ZenithRequest id='d1' action='AddNote' user='u'/>")

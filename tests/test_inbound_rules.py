@@ -294,7 +294,7 @@ def test_R11_changes_caused_by_the_psa_create_no_psa_work(env):
     # What the outbound sender does: each of these is echoed in the feed with Origin = PSA.
     client.add_note(tid, "Called the customer.", "jsmith", idempotency_key="k-note")
     client.assign(tid, "VSD", "Please check", idempotency_key="k-assign")
-    client.close(tid, "Done", idempotency_key="k-close")
+    client.close_ticket(tid, "Done", idempotency_key="k-close")
     from agent.backends.continuum.models import NewTicket
     created = client.create_ticket(NewTicket(site_code=site, title="From the PSA", note="first note",
                                              psa_ticket_id=rec_id), idempotency_key="k-create")

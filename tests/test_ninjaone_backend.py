@@ -18,7 +18,7 @@ from agent.sandbox.ninjaone import NinjaSandbox
 from agent.sandbox.ninjaone.server import CLIENT_ID, CLIENT_SECRET
 from agent.sync.alerts import AlertLifecycle
 from agent.sync.inventory.refresh import refresh
-from agent.sync.outbound import actions
+from agent.sync.outbound.registry import CREATE_TICKET
 from agent.sync.outbound.sender import OutboxSender
 
 from conftest import psa_backend
@@ -78,7 +78,7 @@ def test_ninjaone_offers_no_notes_and_no_noc(tmp_path, ninja):
     assert capabilities.rmm == "NinjaOne" and capabilities.delivery == "snapshot"
     rec_id = app.psa.add_ticket(app.psa.add_account("ACME"), "Printer")
     with pytest.raises(RmmUnsupported, match="NinjaOne cannot send a ticket to the RMM's NOC"):
-        actions.create_in_continuum(app, rec_id, "NOC", None, "jsmith")
+        CREATE_TICKET.run(app, {"TicketRecID": rec_id, "AssignTo": "NOC"}, "jsmith")
     app.close()
 
 

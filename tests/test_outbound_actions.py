@@ -22,6 +22,7 @@ from agent.ports.times import now_iso
 from agent.sandbox import SandboxServer
 from agent.sync import records
 from agent.sync.outbound import actions
+from agent.sync.outbound.registry import CLOSE_TICKET
 from agent.sync.outbound.sender import OutboxSender
 from dbsys import reports
 
@@ -60,7 +61,7 @@ def history(env, rec_id) -> list[str]:
 def test_create_queues_then_sends_with_site_device_and_links(env, sandbox):
     rec_id = env.ticket()
     queued = actions.create_in_continuum(env.app, rec_id, "noc", "Please check the backup job.", "jsmith")
-    assert queued.queued and queued.payload["assign_to"] == "NOC"
+    assert queued.has_outbox_row and queued.payload["assign_to"] == "NOC"
     assert env.state.outbox_depth() == 1
     assert history(env, rec_id) == []  # nothing is claimed before Continuum has it
 
@@ -182,12 +183,12 @@ def test_actions_queued_behind_a_pending_create_go_out_in_order(env, sandbox):
 def test_complete_sets_completed_and_closes_once(env, sandbox):
     rec_id, tid = env.linked_ticket()
     first = actions.complete_ticket(env.app, rec_id, "Fixed.", "jsmith")
-    assert first.queued
+    assert first.has_outbox_row
     assert records.get_ticket(env.state, env.psa, rec_id).status_code == STATUS_COMPLETED
     again = actions.complete_ticket(env.app, rec_id, None, "jsmith")  # while the close is pending
-    assert not again.queued
+    assert not again.has_outbox_row
     send(env)
-    assert not actions.complete_ticket(env.app, rec_id, None, "jsmith").queued  # after it was sent
+    assert not actions.complete_ticket(env.app, rec_id, None, "jsmith").has_outbox_row  # after it was sent
     send(env)
     assert [e["action"] for e in sandbox.world.ledger] == ["close"]
     assert sandbox.world.ticket(tid)["status"] == "Closed"
@@ -204,7 +205,7 @@ def test_completed_by_other_means_is_closed_once(env, sandbox):
     send(env)
     assert [(e["action"], e["ticket_id"]) for e in sandbox.world.ledger] == [("close", tid)]
     assert sandbox.world.ticket(tid)["status"] == "Closed"
-    assert not actions.complete_ticket(env.app, rec_id, None, "jsmith").queued
+    assert not actions.complete_ticket(env.app, rec_id, None, "jsmith").has_outbox_row
 
 
 def test_one_sender_looks_for_completed_tickets_every_half_minute(env, sandbox):
@@ -250,14 +251,14 @@ def test_status_change_and_outbox_row_commit_together(env, monkeypatch):
         raise sqlite3.OperationalError("disk I/O error")
 
     monkeypatch.setattr(env.state, "enqueue_outbox", broken)
-    with pytest.raises(StoreError, match="disk I/O error"):  # SQLite's error, as the store's own
-        actions.complete_ticket(env.app, rec_id, None, "jsmith")
+    with pytest.raises(StoreError, match="disk I/O error"), env.app.unit_of_work():  # the caller's one unit
+        CLOSE_TICKET.run(env.app, {"TicketRecID": rec_id}, "jsmith")  # SQLite's error, as the store's own
     # Rolled back with the row; a backend without transactions keeps the status (D9), and the
     # Completed sweep (R15) closes the ticket in Continuum all the same.
     expected = STATUS_NEW if env.psa.joins_state_transaction else STATUS_COMPLETED
     assert records.get_ticket(env.state, env.psa, rec_id).status_code == expected
     monkeypatch.undo()
-    assert actions.complete_ticket(env.app, rec_id, None, "jsmith").queued
+    assert actions.complete_ticket(env.app, rec_id, None, "jsmith").has_outbox_row
 
 
 # -- failures --------------------------------------------------------------------------------
@@ -279,14 +280,16 @@ def test_transient_failures_are_retried_with_backoff_until_delivered(env, sandbo
     rec_id, tid = env.linked_ticket()
     actions.add_note(env.app, rec_id, "patience", "jsmith")
     sandbox.faults.set(error_rate=1.0, error_status=503, paths=["/psa/v1/tickets"])
-    sender = OutboxSender(env.app, base_delay=0.05, pause_max=0.05)
+    clock = [1000.0]  # the pause's clock, moved by hand: no race with a loaded machine
+    sender = OutboxSender(env.app, base_delay=30.0, pause_max=30.0, clock=lambda: clock[0])
     assert sender.run_once() == 0
     row = env.state.get_outbox(1)
     assert row.state == "pending" and row.attempts == 1 and "Continuum" in row.last_error
     assert sender.next_due_seconds() > 0
+    assert sender.run_once() == 0  # neither the row's backoff nor the sender's pause has passed
     sandbox.faults.clear()
-    import time
-    time.sleep(0.2)
+    clock[0] += 60.0  # the pause passes, and so does the row's backoff:
+    assert env.state.outbox_due_now([1], now_iso()) == 1
     assert sender.run_once() == 1
     assert [n["text"] for n in sandbox.world.ticket(tid)["notes"]] == ["patience"]
 
@@ -394,12 +397,13 @@ def test_once_stopping_the_sender_finishes_the_send_in_flight_and_starts_no_othe
 def test_an_rmm_without_tickets_of_its_own_refuses_create_and_reassign_with_a_clear_message(env, sandbox):
     from agent.backends.memory_rmm import MemoryRmm
     from agent.ports.rmm import RmmUnsupported
+    from agent.sync.outbound.registry import CREATE_TICKET, REASSIGN
 
     env.app.set_rmm(MemoryRmm())
     rec_id = env.ticket()
     with pytest.raises(RmmUnsupported, match="cannot send a ticket to the RMM's NOC") as info:
-        actions.create_in_continuum(env.app, rec_id, "NOC", None, "jsmith")
+        CREATE_TICKET.run(env.app, {"TicketRecID": rec_id, "AssignTo": "NOC"}, "jsmith")
     assert "add a note in the RMM" in str(info.value) and not info.value.retryable
     with pytest.raises(RmmUnsupported, match="cannot reassign"):
-        actions.reassign(env.app, rec_id, "VSD", "over to you", "jsmith")
+        REASSIGN.run(env.app, {"TicketRecID": rec_id, "AssignTo": "VSD", "Note": "over to you"}, "jsmith")
     assert env.state.outbox_depth() == 0

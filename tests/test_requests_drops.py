@@ -448,6 +448,7 @@ def test_a_drop_whose_handling_keeps_raising_is_failed_and_reported_after_a_few_
 
 
 def test_a_queued_result_left_by_a_killed_agent_follows_the_store_at_the_next_start(env, proc, monkeypatch):
+    from agent.sync import request_results
     from agent.sync import requests as requests_module
 
     rec_id = env.ticket()
@@ -460,9 +461,9 @@ def test_a_queued_result_left_by_a_killed_agent_follows_the_store_at_the_next_st
     monkeypatch.undo()
     assert env.state.request_seen("q-1")["status"] == "Done"
     assert result(env.requests_folder, "q-1")["status"] == "Queued"
-    assert requests_module.repair_results(env.app) == 1  # what the next start does
+    assert request_results.repair_results(env.app) == 1  # what the next start does
     assert result(env.requests_folder, "q-1")["status"] == "Done"
-    assert requests_module.repair_results(env.app) == 0
+    assert request_results.repair_results(env.app) == 0
 
 
 # -- what the results and the listings say ---------------------------------------------------

@@ -430,7 +430,7 @@ class RmmClient(Protocol):
 
     def add_note(self, ticket_id: str, text: str, author: str, *, idempotency_key: str) -> Note: ...
 
-    def close(self, ticket_id: str, resolution: str | None = None, *, idempotency_key: str) -> Ticket:
+    def close_ticket(self, ticket_id: str, resolution: str | None = None, *, idempotency_key: str) -> Ticket:
         """Close the ticket; closing a closed ticket changes nothing."""
         ...
 

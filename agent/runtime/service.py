@@ -32,7 +32,8 @@ from agent.sync.inbound.engine import InboundSync
 from agent.sync.inventory.refresh import InventoryJob, finish_publish
 from agent.sync.outage import OutageTracker
 from agent.sync.outbound.sender import OutboxSender
-from agent.sync.requests import RequestProcessor, repair_results
+from agent.sync.request_results import repair_results
+from agent.sync.requests import RequestProcessor
 
 STATUS_EVERY_SECONDS = 15.0
 STOP_GRACE_SECONDS = 4.0

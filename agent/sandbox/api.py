@@ -35,7 +35,7 @@ class Api:
             (re.compile(T), {"GET": self.get_ticket}),
             (re.compile(T + r"/assign"), {"POST": self.assign}),
             (re.compile(T + r"/notes"), {"POST": self.note}),
-            (re.compile(T + r"/close"), {"POST": self.close}),
+            (re.compile(T + r"/close"), {"POST": self.close_ticket}),
         ]
         self.feed_flags: Callable[[str], tuple[bool, bool]] = lambda path: (False, False)
 
@@ -131,8 +131,8 @@ class Api:
         note = self.world.psa_note(tid, text, author, key)
         return Answer(201, render.document(render.note_xml(note)), applied=True)
 
-    def close(self, req: Request, tid: str, key: str | None) -> Answer:
-        resolution = bodies.close(req.body)
+    def close_ticket(self, req: Request, tid: str, key: str | None) -> Answer:
+        resolution = bodies.close_ticket(req.body)
         ticket, changed = self.world.psa_close(tid, resolution, key)
         return Answer(200, render.document(render.ticket_xml(ticket)), applied=changed)
 

@@ -62,7 +62,7 @@ def note(body: bytes) -> tuple[str, str]:
     return text, child_text(root, "Author", "PSA")
 
 
-def close(body: bytes) -> str | None:
+def close_ticket(body: bytes) -> str | None:
     if not body.strip():
         return None  # an empty body is an acceptable "close without a resolution"
     return _optional(_root(body, "Close"), "Resolution")

@@ -39,8 +39,9 @@ from loguru import logger
 from agent.errors import ZenithError, code_of, describe, sentence
 from agent.ports.state import DUPLICATES_STATE
 from agent.reporting import report_failure
-from agent.sync.outbound import actions
-from dbsys import drops, results
+from agent.sync.outbound import registry
+from agent.sync.request_results import FileLocks, write_request_result, write_result_file
+from dbsys import drops
 from dbsys.atomic import fsync_folder
 from dbsys.fsops import FileInUse
 
@@ -56,32 +57,6 @@ UNEXPECTED_TRIES = 3
 BATCH = 200
 # fsync dominates the cost of a drop; many in flight at once share the journal commits.
 SETTLE_THREADS = 16
-
-
-class FileLocks:
-    """The locks an agent's writers of request files share (one set per :class:`App`).
-
-    Results are written from the store under a lock per request, so a late "Queued" never
-    replaces the "Done" that the outbox sender wrote a moment before; a drop is moved under a
-    lock per file name, as two movers of one file could each leave a copy. Striped: 64 locks
-    serve every name.
-    """
-
-    STRIPES = 64
-
-    def __init__(self) -> None:
-        self._results = tuple(threading.Lock() for _ in range(self.STRIPES))
-        self._moves = tuple(threading.Lock() for _ in range(self.STRIPES))
-
-    @classmethod
-    def of(cls, app: Any) -> FileLocks:
-        return app.shared("request_file_locks", cls)
-
-    def result(self, request_id: str) -> threading.Lock:
-        return self._results[hash(request_id) % self.STRIPES]
-
-    def move(self, file_name: str) -> threading.Lock:
-        return self._moves[hash(file_name) % self.STRIPES]
 
 
 def _each(calls: list) -> None:
@@ -121,6 +96,7 @@ class RequestProcessor:
         self.results_folder = self.folder / "Results"
         self.processed_folder = self.folder / "Processed"
         self.failed_folder = self.folder / "Failed"
+        self.table = drop_table()
         self._lock = threading.RLock()
         self._pending: set[Path] = set()
         self._timer: threading.Timer | None = None
@@ -146,11 +122,14 @@ class RequestProcessor:
         """Claim a batch in one transaction, then write its results, then move its files."""
         claimed: list[tuple[Path, Outcome]] = []
         queued = False
-        with self.app.unit_of_work():
+        with self.app.unit_of_work():  # the one unit of work of the batch's requests: nothing below opens another
             for path, parsed in batch:
                 try:
-                    with self.app.savepoint():
-                        outcome = self._claim(parsed) if isinstance(parsed, drops.Request) else self._bad(path, *parsed)
+                    if isinstance(parsed, drops.Request):
+                        outcome = self._claim(parsed)
+                    else:
+                        with self.app.savepoint():
+                            outcome = self._bad(path, *parsed)
                 except Exception as exc:  # noqa: BLE001 - one bad file must not stop the others
                     outcome = self._unexpected_error(path, parsed, exc)
                     if outcome is None:
@@ -202,7 +181,7 @@ class RequestProcessor:
                                            f"at most {drops.MAX_BYTES} bytes. Keep notes short and drop a smaller "
                                            "file."), digest)
         try:
-            request = drops.parse_request(data, path.name)
+            request = drops.parse_request(data, path.name, self.table)
         except drops.BadRequest as exc:
             if exc.ends_early and self._still_young(path, before):
                 self._pending.add(path)  # probably still being written in place
@@ -232,36 +211,41 @@ class RequestProcessor:
         return self._clock() - seen[1] < self.grace_seconds
 
     def _claim(self, request: drops.Request) -> Outcome:
+        """Claim one drop and do or queue its work inside the batch's unit of work, in one savepoint:
+        a refused action undoes its own writes, then its refusal is recorded."""
         state = self.app.state
-        queued = False
-        with self.app.unit_of_work(), self.app.psa.keyed(f"request:{request.id}"):
-            seen = state.request_seen(request.id)
-            if seen is not None:
-                if seen["content_hash"] == request.content_hash:
-                    logger.info("request {} ({}) was taken before; moving the file away", request.id,
-                                request.filename)
-                    return Outcome(request.id, request.id, seen["status"] == "Failed")
-                return self._duplicate_id(request, seen)
-            status, extra = "Failed", {}
+        with self.app.psa.keyed(f"request:{request.id}"):
             try:
                 with self.app.savepoint():
-                    status, extra, queued = self._work(request)
-                error_code = error_message = None
-            except ZenithError as exc:
-                error_code, error_message = code_of(exc), _advice(exc)
-            state.record_request(request.id, request.content_hash, request.filename, request.action, request.user,
-                                 status, error_code=error_code, error_message=error_message,
-                                 continuum_ticket_id=extra.pop("ContinuumTicketID", None), extra=extra)
-        if status == "Failed":
-            logger.warning("request {} ({} by {}) failed: {}", request.id, request.action, request.user, error_message)
-        return Outcome(request.id, request.id, status == "Failed", queued)
+                    seen = state.request_seen(request.id)
+                    if seen is not None:
+                        if seen["content_hash"] == request.content_hash:
+                            logger.info("request {} ({}) was taken before; moving the file away", request.id,
+                                        request.filename)
+                            return Outcome(request.id, request.id, seen["status"] == "Failed")
+                        return self._duplicate_id(request, seen)
+                    try:
+                        status, extra, queued = self._work(request)
+                    except ZenithError as exc:
+                        raise _Refused(exc) from exc
+                    state.record_request(request.id, request.content_hash, request.filename, request.action,
+                                         request.user, status,
+                                         continuum_ticket_id=extra.pop("ContinuumTicketID", None), extra=extra)
+                    return Outcome(request.id, request.id, False, queued)
+            except _Refused as refused:
+                error_code, error_message = code_of(refused.error), _advice(refused.error)
+                state.record_request(request.id, request.content_hash, request.filename, request.action, request.user,
+                                     "Failed", error_code=error_code, error_message=error_message)
+        logger.warning("request {} ({} by {}) failed: {}", request.id, request.action, request.user, error_message)
+        return Outcome(request.id, request.id, True)
 
     def _work(self, request: drops.Request) -> tuple[str, dict[str, str], bool]:
         """Do or queue the request's work; (status, result extras, whether an outbox row was queued)."""
-        if request.action in actions.ACTIONS:
-            done = actions.run_request(self.app, request.action, request.fields, request.user, request.id)
+        action = registry.by_drop(request.action)
+        if action is not None:
+            done = action.run(self.app, request.fields, request.user, request.id)
             extra = {"ContinuumTicketID": done.continuum_ticket_id} if done.continuum_ticket_id else {}
-            return ("Queued" if done.queued else "Done"), extra, done.queued
+            return ("Queued" if done.has_outbox_row else "Done"), extra, done.has_outbox_row
         return "Done", self._link(request), False
 
     def _link(self, request: drops.Request) -> dict[str, str]:
@@ -324,14 +308,13 @@ class RequestProcessor:
         """A drop that is not a valid request: claim it (by id, else by file) as Failed."""
         state = self.app.state
         request_id = exc.request_id or f"file:{path.name[:120]}:{content_hash[:16]}"
-        with self.app.unit_of_work():
-            seen = state.request_seen(request_id)
-            if seen is not None and seen["content_hash"] != content_hash:
-                bogus = drops.Request(request_id, "", "", {}, content_hash, path.name)
-                return self._duplicate_id(bogus, seen)
-            if seen is None:
-                state.record_request(request_id, content_hash, path.name, exc.action, "", "Failed",
-                                     error_code=exc.code, error_message=exc.message)
+        seen = state.request_seen(request_id)
+        if seen is not None and seen["content_hash"] != content_hash:
+            bogus = drops.Request(request_id, "", "", {}, content_hash, path.name)
+            return self._duplicate_id(bogus, seen)
+        if seen is None:
+            state.record_request(request_id, content_hash, path.name, exc.action, "", "Failed",
+                                 error_code=exc.code, error_message=exc.message)
         logger.warning("request file {} refused ({}): {}", path.name, exc.code, exc.message)
         return Outcome(request_id, exc.request_id or Path(path.name).stem, True)
 
@@ -366,8 +349,7 @@ class RequestProcessor:
                                exc)
 
     def _write(self, name: str, action: str, status: str, **kwargs: Any) -> None:
-        with FileLocks.of(self.app).result(name):
-            results.write_result(self.results_folder, name, action, status, **kwargs)
+        write_result_file(self.app, name, action, status, **kwargs)
 
     # -- housekeeping ----------------------------------------------------------------------
     def _is_drop(self, path: Path) -> bool:
@@ -390,37 +372,17 @@ class RequestProcessor:
             logger.exception("re-checking request drops failed")
 
 
-def repair_results(app) -> int:
-    """Rewrite every ``Queued`` result whose request the store has finished (Done or Failed): an
-    agent killed between the sender's commit and its result file leaves such a file. Returns how
-    many were rewritten."""
-    repaired = 0
-    for found in results.list_results(Path(app.settings.requests_folder) / "Results"):
-        if found["status"] != "Queued" or not found["id"]:
-            continue
-        row = app.state.request_seen(found["id"])
-        if row is not None and row["status"] != "Queued":
-            write_request_result(app, found["id"], name=Path(found["file"]).stem)
-            repaired += 1
-    if repaired:
-        logger.info("{} result file(s) said Queued for requests that were finished; rewritten", repaired)
-    return repaired
+def drop_table() -> drops.Table:
+    """What a drop may ask for: the outbound registry's ticket actions, then the link actions."""
+    return {**registry.drop_specs(), **drops.LINK_ACTIONS}
 
 
-def write_request_result(app, request_id: str, *, name: str | None = None, sync_folder: bool = True) -> Path | None:
-    """(Re)write the result file of a request from the store's record of it (``sync_folder``: see
-    :func:`dbsys.results.write_result`)."""
-    folder = Path(app.settings.requests_folder) / "Results"
-    with FileLocks.of(app).result(request_id):
-        row = app.state.request_seen(request_id)
-        if row is None:
-            return None
-        failed = row["status"] == "Failed"
-        return results.write_result(folder, name or request_id, row["action"] or "", row["status"],
-                                    continuum_ticket_id=row["continuum_ticket_id"],
-                                    error_code=(row["error_code"] or "Error") if failed else None,
-                                    error_message=(row["error_message"] or "see the log") if failed else None,
-                                    extra=row["extra"], sync_folder=sync_folder)
+class _Refused(Exception):
+    """A request's action refused (a :class:`ZenithError`): raised through its savepoint to undo its writes."""
+
+    def __init__(self, error: ZenithError) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 def _advice(exc: ZenithError) -> str:

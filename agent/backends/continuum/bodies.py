@@ -55,7 +55,7 @@ def note(text: str, author: str) -> bytes:
     return _bytes(root)
 
 
-def close(resolution: str | None) -> bytes:
+def close_ticket(resolution: str | None) -> bytes:
     root = etree.Element("Close")
     _sub(root, "Resolution", resolution or None)
     return _bytes(root)

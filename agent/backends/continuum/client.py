@@ -190,9 +190,9 @@ class ContinuumClient:
         path = f"/tickets/{_segment(ticket_id)}/notes"
         return answers.note(self._post(path, bodies.note(text, author), "Note", idempotency_key))
 
-    def close(self, ticket_id: str, resolution: str | None = None, *, idempotency_key: str) -> Ticket:
+    def close_ticket(self, ticket_id: str, resolution: str | None = None, *, idempotency_key: str) -> Ticket:
         path = f"/tickets/{_segment(ticket_id)}/close"
-        return answers.ticket(self._post(path, bodies.close(resolution), "Ticket", idempotency_key))
+        return answers.ticket(self._post(path, bodies.close_ticket(resolution), "Ticket", idempotency_key))
 
     def close_connection(self) -> None:
         self._http.close()

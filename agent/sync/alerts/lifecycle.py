@@ -34,9 +34,7 @@ from agent.ports.rmm import Alert, AlertRmm, AlertSnapshot
 from agent.ports.state import AlertTicket
 from agent.sync import records
 from agent.sync.alerts.store import AlertStore
-
-CLEAR = "clear"
-"""The outbox action of a check to clear in the RMM (its payload: ``alert_id``, ``note``)."""
+from agent.sync.outbound.vocabulary import CLEAR  # payload: ``alert_id``, ``note``; sent by CLEAR_ALERT
 
 AGENT = "zenithlink"
 

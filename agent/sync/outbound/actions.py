@@ -1,8 +1,11 @@
-"""Outbound actions on PSA tickets: the one core behind the CLI and the request drops.
+"""The checks and payloads of the outbound actions on PSA tickets (the registry's ``take``).
 
 Each action checks its preconditions first (reads only, so a refusal changes nothing), then
-makes the PSA-side change, the outbox row and an audit entry in ONE store transaction (D2).
-The outbox sender delivers the row later with its idempotency key.
+makes the PSA-side change, the outbox row and an audit entry, all in the ONE unit of work its
+caller opened (the request processor for a drop, the command line, the web console): an action
+opens none of its own (D2). The outbox sender delivers the row later with its idempotency key.
+Callers reach these through :mod:`agent.sync.outbound.registry`, which first refuses what the
+configured RMM cannot do.
 
 Privileges (R21): creating a Continuum ticket and reassigning one hand work to Continuum's
 NOC or Virtual Service Desk, so both need the Continuum Integration privilege. Adding a note
@@ -24,18 +27,15 @@ from agent.errors import AlreadyLinked, MissingUser, NotLinked, PreconditionErro
 from agent.ports.psa import STATUS_COMPLETED
 from agent.ports.rmm import WriteBack, capabilities_of
 from agent.sync import records
+from agent.sync.outbound.vocabulary import ASSIGN, CLOSE, CREATE, CREATE_ASSIGNEE, NOTE, REASSIGN_ASSIGNEE
 
-CREATE_ASSIGNEES = ("NOC", "VSD", "Partner")
-REASSIGN_ASSIGNEES = ("Keep", "VSD", "Partner")
 TITLE_LIMIT = 200
-
-# Outbox action names (also the ``action`` column of the outbox table).
-CREATE, ASSIGN, NOTE, CLOSE = "create", "assign", "note", "close"
 
 
 @dataclass(frozen=True)
-class Queued:
-    """What an action did: the outbox row it queued (``outbox_id`` None when nothing was needed)."""
+class ActionOutcome:
+    """What an action did: the outbox row it queued, or none when nothing had to be sent
+    (``outbox_id`` is ``None``: a completed ticket whose close is queued or sent already)."""
 
     ticket_rec_id: str
     action: str
@@ -46,7 +46,8 @@ class Queued:
     payload: dict[str, Any] = field(default_factory=dict)
 
     @property
-    def queued(self) -> bool:
+    def has_outbox_row(self) -> bool:
+        """Whether an outbox row carries the action to the RMM (else there was nothing to send)."""
         return self.outbox_id is not None
 
 
@@ -58,13 +59,12 @@ def idempotency_key(request_id: str | None) -> str:
 # -- the four actions ------------------------------------------------------------------------
 
 def create_in_continuum(app, ticket_rec_id: str, assign_to: str, note: str | None, user: str | None,
-                        request_id: str | None = None, site_code: str | None = None) -> Queued:
+                        request_id: str | None = None, site_code: str | None = None) -> ActionOutcome:
     """Queue the creation of a Continuum ticket for a PSA ticket (R13); ``site_code`` chooses
     among the sites of an account linked to several (default: the site of the asset's device; with
     none, an account of several sites is refused, listing them, rather than one picked)."""
-    _offered(app, WriteBack.CREATE_TICKET)
     state, psa = app.state, app.psa
-    assign_to = _choice(assign_to, CREATE_ASSIGNEES, "create a Continuum ticket")
+    assign_to = CREATE_ASSIGNEE.choose(assign_to, "create a Continuum ticket")
     ticket = records.get_ticket(state, psa, ticket_rec_id, history=False)
     state.require_privilege(user, "create Continuum tickets")
     if ticket.continuum_ticket_id:
@@ -85,14 +85,13 @@ def create_in_continuum(app, ticket_rec_id: str, assign_to: str, note: str | Non
 
 
 def reassign(app, ticket_rec_id: str, assign_to: str, note: str | None, user: str | None,
-             request_id: str | None = None) -> Queued:
+             request_id: str | None = None) -> ActionOutcome:
     """Queue a reassignment (``Keep``: only the note) of the linked Continuum ticket (R14)."""
-    _offered(app, WriteBack.ASSIGN)
     state, psa = app.state, app.psa
-    assign_to = _choice(assign_to, REASSIGN_ASSIGNEES, "reassign a Continuum ticket")
+    assign_to = REASSIGN_ASSIGNEE.choose(assign_to, "reassign a Continuum ticket")
     ticket = records.get_ticket(state, psa, ticket_rec_id, history=False)
     state.require_privilege(user, "reassign Continuum tickets")
-    linked = _require_link(state, ticket, "reassign it")
+    linked = _require_link(app, ticket, "reassign it")
     if assign_to == "Keep" and not _text(note):
         raise UsageError("reassign with Keep only sends the note, and no note was given; add a note "
                          "or choose VSD or Partner.")
@@ -101,7 +100,7 @@ def reassign(app, ticket_rec_id: str, assign_to: str, note: str | None, user: st
                   f"reassign to {assign_to}", linked)
 
 
-def add_note(app, ticket_rec_id: str, text: str, user: str | None, request_id: str | None = None) -> Queued:
+def add_note(app, ticket_rec_id: str, text: str, user: str | None, request_id: str | None = None) -> ActionOutcome:
     """Queue a note for the linked Continuum ticket (R14)."""
     state, psa = app.state, app.psa
     text = _text(text)
@@ -109,27 +108,26 @@ def add_note(app, ticket_rec_id: str, text: str, user: str | None, request_id: s
         raise UsageError("a note needs some text; give the note to send to Continuum.")
     ticket = records.get_ticket(state, psa, ticket_rec_id, history=False)
     _require_employee(state, user, "send notes to Continuum")
-    linked = _require_link(state, ticket, "send a note to it")
+    linked = _require_link(app, ticket, "send a note to it")
     payload = {"text": text, "author": user}
     return _queue(app, ticket_rec_id, NOTE, payload, user, request_id, "note", linked)
 
 
 def complete_ticket(app, ticket_rec_id: str, note: str | None, user: str | None,
-                    request_id: str | None = None) -> Queued:
+                    request_id: str | None = None) -> ActionOutcome:
     """Set the PSA ticket to Completed and queue the close of its Continuum ticket, once (R15)."""
     state, psa = app.state, app.psa
     ticket = records.get_ticket(state, psa, ticket_rec_id, history=False)
     _require_employee(state, user, "complete tickets")
-    linked = _require_link(state, ticket, "close it")
-    with app.unit_of_work():
-        if ticket.status_code != STATUS_COMPLETED:
-            psa.set_ticket_status(ticket_rec_id, STATUS_COMPLETED)
-            state.audit(user or "", "complete", ticket_rec_id)
-        if state.count_outbox(ticket_rec_id, (CLOSE,), states=("pending", "done")):
-            return Queued(ticket_rec_id, CLOSE, None, None, linked,
-                          "the ticket is completed; its Continuum ticket is closed (or queued to close) already")
-        payload = {"resolution": _text(note), "author": user}
-        return _queue(app, ticket_rec_id, CLOSE, payload, user, request_id, "close", linked)
+    linked = _require_link(app, ticket, "close it")
+    if ticket.status_code != STATUS_COMPLETED:
+        psa.set_ticket_status(ticket_rec_id, STATUS_COMPLETED)
+        state.audit(user or "", "complete", ticket_rec_id)
+    if state.count_outbox(ticket_rec_id, (CLOSE,), states=("pending", "done")):
+        return ActionOutcome(ticket_rec_id, CLOSE, None, None, linked,
+                             "the ticket is completed; its Continuum ticket is closed (or queued to close) already")
+    payload = {"resolution": _text(note), "author": user}
+    return _queue(app, ticket_rec_id, CLOSE, payload, user, request_id, "close", linked)
 
 
 def close_completed_tickets(app, since: str | None = None, limit: int = 500) -> int:
@@ -137,66 +135,42 @@ def close_completed_tickets(app, since: str | None = None, limit: int = 500) -> 
     (a plugin, another tool writing the PSA), so that R15 holds whoever completed it.
 
     Only tickets updated at or after ``since`` (a stored time; ``None``: all) are looked at, at
-    most ``limit``; returns how many closes were queued.
+    most ``limit``; returns how many closes were queued. Each close is one unit of work of its own.
     """
     queued = 0
     for rec_id in records.completed_without_close(app.state, app.psa, since, limit):
         payload = {"resolution": None, "author": ""}
-        _queue(app, rec_id, CLOSE, payload, None, None, "close (completed in the PSA)", key=f"zl-completed-{rec_id}")
+        with app.unit_of_work():
+            _queue(app, rec_id, CLOSE, payload, None, None, "close (completed in the PSA)",
+                   key=f"zl-completed-{rec_id}")
         queued += 1
     return queued
-
-
-ACTIONS = {"CreateTicket": CREATE, "Reassign": ASSIGN, "AddNote": NOTE, "CompleteTicket": CLOSE}
-
-
-def run_request(app, action: str, fields: dict[str, str], user: str, request_id: str) -> Queued:
-    """Run the ticket action of a request drop (``CreateTicket``, ``Reassign``, ``AddNote``, ``CompleteTicket``)."""
-    rec_id = fields["TicketRecID"]
-    if action == "CreateTicket":
-        return create_in_continuum(app, rec_id, fields["AssignTo"], fields.get("Note"), user, request_id,
-                                   site_code=fields.get("SiteCode") or None)
-    if action == "Reassign":
-        return reassign(app, rec_id, fields["AssignTo"], fields.get("Note"), user, request_id)
-    if action == "AddNote":
-        return add_note(app, rec_id, fields["Note"], user, request_id)
-    if action == "CompleteTicket":
-        return complete_ticket(app, rec_id, fields.get("Note"), user, request_id)
-    raise UsageError(f"{action} is not a ticket action; use one of {', '.join(ACTIONS)}.")
 
 
 # -- helpers ---------------------------------------------------------------------------------
 
 def _queue(app, ticket_rec_id: str, action: str, payload: dict[str, Any], user: str | None,
-           request_id: str | None, what: str, continuum_id: str | None = None, *, key: str | None = None) -> Queued:
+           request_id: str | None, what: str, continuum_id: str | None = None, *,
+           key: str | None = None) -> ActionOutcome:
     state = app.state
     key = key or idempotency_key(request_id)
-    with app.unit_of_work():
-        row = state.enqueue_outbox(key, ticket_rec_id, action, payload, request_id=request_id,
-                                   requested_by=user or "")
-        if row is None:  # the same request queued before (a replay after a crash): nothing new
-            row = state.outbox_id(key)
-        else:
-            state.audit(user or "", f"queue {action}", f"{ticket_rec_id}: {what}")
+    row = state.enqueue_outbox(key, ticket_rec_id, action, payload, request_id=request_id, requested_by=user or "")
+    if row is None:  # the same request queued before (a replay after a crash): nothing new
+        row = state.outbox_id(key)
+    else:
+        state.audit(user or "", f"queue {action}", f"{ticket_rec_id}: {what}")
     logger.info("queued {} for ticket {} ({})", action, ticket_rec_id, what)
-    return Queued(ticket_rec_id, action, row, key, continuum_id,
-                  "queued; the agent sends it to Continuum", payload)
+    return ActionOutcome(ticket_rec_id, action, row, key, continuum_id,
+                         f"queued; the agent sends it to {rmm_name(app)}", payload)
 
 
-def _offered(app, write_back: WriteBack) -> None:
-    """Refuse, before anything is queued, what the configured RMM cannot do (N-sight has no NOC)."""
+def rmm_name(app) -> str:
+    """The configured RMM's name for a sentence ("Continuum", "N-able N-sight"), or "the RMM"
+    when this process has none configured."""
     try:
-        client = app.rmm
+        return capabilities_of(app.rmm).rmm
     except ZenithError:
-        return  # no RMM configured for this command: the sender says so when it sends, as before
-    capabilities_of(client).require(write_back)
-
-
-def _choice(value: str, allowed: tuple[str, ...], what: str) -> str:
-    for option in allowed:
-        if (value or "").strip().lower() == option.lower():
-            return option
-    raise UsageError(f"cannot {what} with assignee {value!r}; choose one of {', '.join(allowed)}.")
+        return "the RMM"
 
 
 def _text(value: str | None) -> str | None:
@@ -216,17 +190,29 @@ def _require_employee(state, login: str | None, action: str) -> dict[str, Any]:
     return employee
 
 
-def _require_link(state, ticket, doing: str) -> str | None:
-    """The linked Continuum ticket id; ``None`` when only its creation is queued (it goes first)."""
+def _require_link(app, ticket, doing: str) -> str | None:
+    """The linked RMM ticket id; ``None`` when only its creation is queued (it goes first)."""
     if ticket.continuum_ticket_id:
         return ticket.continuum_ticket_id
-    if state.count_outbox(ticket.rec_id, (CREATE,)):
+    if app.state.count_outbox(ticket.rec_id, (CREATE,)):
         return None
+    rmm = rmm_name(app)
+    if not _can_create(app):
+        raise NotLinked(f"ticket {ticket.ticket_no} ({ticket.rec_id})", f"a {rmm} ticket",
+                        f"so the agent cannot {doing}, and {rmm} takes no tickets from the PSA. Handle it in "
+                        f"{rmm}'s own console")
     raise NotLinked(
-        f"ticket {ticket.ticket_no} ({ticket.rec_id})", "a Continuum ticket",
-        f"so the agent cannot {doing}. Create it in Continuum first ('zenithlink tickets create-in-continuum "
+        f"ticket {ticket.ticket_no} ({ticket.rec_id})", f"a {rmm} ticket",
+        f"so the agent cannot {doing}. Create it in {rmm} first ('zenithlink tickets create-in-continuum "
         f"{ticket.ticket_no} --assign NOC', or a CreateTicket request)",
-        f"so the agent cannot {doing}. Create it in Continuum first (Create in Continuum, on the ticket's page)")
+        f"so the agent cannot {doing}. Create it in {rmm} first (Create in {rmm}, on the ticket's page)")
+
+
+def _can_create(app) -> bool:
+    try:
+        return capabilities_of(app.rmm).supports(WriteBack.CREATE_TICKET)
+    except ZenithError:
+        return True  # no RMM configured for this command: the advice of the RMM the agent was built for
 
 
 def _place(app, ticket, chosen: str | None = None) -> tuple[str, str | None]:

@@ -1,4 +1,4 @@
-"""The outbox sender: delivers queued PSA actions to Continuum (R13–R16, D2).
+"""The outbox sender: delivers queued PSA actions to the RMM (R13–R16, D2), each through its registry action.
 
 Rows go out oldest first, in order per ticket, each with its own ``Idempotency-Key`` so a
 retry after a lost answer (or a crash) is applied once by Continuum. Different tickets' rows
@@ -37,17 +37,18 @@ from loguru import logger
 from agent import events
 from agent.errors import PreconditionError, ZenithError, describe
 from agent.ports.rmm import (
-    NewTicket,
     RmmError,
     RmmUnavailable,
-    capabilities_of,
+    RmmUnsupported,
 )
 from agent.ports.state import OutboxItem
 from agent.ports.times import now_iso, parse_stored_time, stored_time
 from agent.reporting import report_failure
-from agent.sync.alerts.lifecycle import CLEAR
 from agent.sync.outage import ANSWERS, CREDENTIALS_REFUSED, NOT_ACTIVATED, RATE_LIMITED, OutageTracker, classify
-from agent.sync.outbound.actions import ASSIGN, CLOSE, CREATE, NOTE, close_completed_tickets
+from agent.sync.outbound import registry
+from agent.sync.outbound.actions import close_completed_tickets, rmm_name
+from agent.sync.outbound.sends import Delivery
+from agent.sync.request_results import write_request_result
 from dbsys.atomic import fsync_folder
 from dbsys.backoff import Backoff
 
@@ -91,15 +92,6 @@ class _PauseState:
 
 def _state_for(app) -> _PauseState:
     return app.shared("outbox_pause", _PauseState)
-
-
-class Delivery:
-    """What Continuum answered for one row; ``sent`` is false when nothing had to be sent."""
-
-    def __init__(self, continuum_ticket_id: str, note: str, *, sent: bool = True) -> None:
-        self.continuum_ticket_id = continuum_ticket_id
-        self.note = note
-        self.sent = sent
 
 
 class OutboxSender:
@@ -223,9 +215,9 @@ class OutboxSender:
         return future
 
     def _abandon(self, flying: dict[Future[str], OutboxItem]) -> None:
-        logger.warning("stopping: {} send(s) to Continuum still waiting for an answer after {} s are abandoned; "
+        logger.warning("stopping: {} send(s) to {} still waiting for an answer after {} s are abandoned; "
                        "they stay queued and are sent again (once, by their idempotency key) at the next start",
-                       len(flying), STOP_SEND_GRACE_SECONDS)
+                       len(flying), rmm_name(self.app), STOP_SEND_GRACE_SECONDS)
         # The store stays open under them until they finish or the process exits.
         self.app.keep_open_for([thread for future in flying if (thread := self._sends.get(future)) is not None])
 
@@ -320,8 +312,8 @@ class OutboxSender:
         """Continuum took the action but the store could not record it: the row is sent again
         later (its idempotency key makes that a no-op in Continuum), and every row waits, as a
         store that cannot write concerns them all."""
-        logger.error("Continuum took {} for ticket {}, but recording it failed: {}; sent again later",
-                     item.action, item.ticket_rec_id, describe(exc))
+        logger.error("{} took {} for ticket {}, but recording it failed: {}; sent again later",
+                     rmm_name(self.app), item.action, item.ticket_rec_id, describe(exc))
         try:
             self._retry_later(item, exc)
         except Exception as again:  # noqa: BLE001 - the pause below still holds the sender back
@@ -329,47 +321,17 @@ class OutboxSender:
         self._pause_for(exc, None, why="the store cannot record outbound actions")
 
     def _send(self, item: OutboxItem) -> Delivery:
-        client, p = self.app.rmm, item.payload
-        if item.action == CREATE:
-            existing = self.app.state.continuum_for_ticket(item.ticket_rec_id)
-            if existing:  # linked by other means meanwhile: never make a second Continuum ticket
-                return Delivery(existing, f"already linked to Continuum ticket {existing}", sent=False)
-            new = NewTicket(site_code=p["site_code"], title=p["title"], description=p.get("description") or "",
-                            priority=p.get("priority") or "Medium", assign_to=p["assign_to"],
-                            device_id=p.get("device_id"), note=p.get("note"), psa_ticket_id=p["psa_ticket_id"])
-            ticket = client.create_ticket(new, idempotency_key=item.idem_key)
-            return Delivery(ticket.ticket_id, _sentence(f"new ticket {ticket.ticket_id}, assigned to {p['assign_to']}",
-                                                       p.get("note")))
-        if item.action == CLEAR:  # an alert RMM's check: it is named in the row, not linked
-            client.clear_alert(p["alert_id"], p["note"], idempotency_key=item.idem_key)
-            return Delivery(p["alert_id"], _sentence(f"check {p.get('check') or p['alert_id']} cleared", p["note"]))
-        target = self._linked(item)
-        if item.action == ASSIGN and p["assign_to"] == "Keep":
-            # Keep is not an assignment (the wire contract): only the note goes, nothing without one.
-            if p.get("note"):
-                client.add_note(target, p["note"], p.get("author") or item.requested_by or "PSA",
-                                idempotency_key=item.idem_key)
-            return Delivery(target, _sentence("assignment kept", p.get("note")), sent=bool(p.get("note")))
-        if item.action == ASSIGN:
-            client.assign(target, p["assign_to"], p.get("note"), idempotency_key=item.idem_key)
-            return Delivery(target, _sentence(f"assigned to {p['assign_to']}", p.get("note")))
-        if item.action == NOTE:
-            client.add_note(target, p["text"], p.get("author") or item.requested_by or "PSA",
-                            idempotency_key=item.idem_key)
-            return Delivery(target, _sentence("note", p["text"]))
-        if item.action == CLOSE:
-            client.close(target, p.get("resolution"), idempotency_key=item.idem_key)
-            return Delivery(target, _sentence("closed", p.get("resolution")))
-        raise PreconditionError(f"outbox row {item.id} has the unknown action {item.action!r}; "
-                                "it was written by a newer zenithlink; upgrade the agent.")
-
-    def _linked(self, item: OutboxItem) -> str:
-        target = self.app.state.continuum_for_ticket(item.ticket_rec_id)
-        if not target:
-            raise PreconditionError(
-                f"ticket {item.ticket_rec_id} has no linked Continuum ticket (its creation failed or its "
-                "links were removed); create it in Continuum again, then repeat this action.")
-        return target
+        action = registry.by_row(item.action)
+        if action is None:
+            raise PreconditionError(f"outbox row {item.id} has the unknown action {item.action!r}; "
+                                    "it was written by a newer zenithlink; upgrade the agent.")
+        try:
+            action.require(self.app.rmm)
+        except RmmUnsupported as exc:
+            # The RMM was switched since the row was queued: refused for good, and not an answer of
+            # the RMM (the outage tracker must not hear of it).
+            raise PreconditionError(exc.message, code=exc.code) from exc
+        return action.send(self.app, item)
 
     # -- outcomes --------------------------------------------------------------------------
     def _succeed(self, item: OutboxItem, delivery: Delivery) -> None:
@@ -377,33 +339,35 @@ class OutboxSender:
         with self.app.unit_of_work():
             if state.get_outbox(item.id).state != "pending":
                 return  # another sender (the CLI's --wait beside the service) finished it already
-            if item.action == CREATE and not state.continuum_for_ticket(item.ticket_rec_id):
+            if item.action == registry.CREATE_TICKET.row and not state.continuum_for_ticket(item.ticket_rec_id):
                 # Continuum holds the link already (PsaTicketID went with the ticket): nothing to ack.
                 state.link_ticket(delivery.continuum_ticket_id, item.ticket_rec_id, acked=True)
             with psa.keyed(f"outbox:{item.id}"):
-                psa.add_history(item.ticket_rec_id, f"Sent to {capabilities_of(self.app.rmm).rmm}: {delivery.note}",
+                psa.add_history(item.ticket_rec_id, f"Sent to {rmm_name(self.app)}: {delivery.note}",
                                 author=item.requested_by or "zenithlink")
             state.outbox_finish(item.id, "done", result={"continuum_ticket_id": delivery.continuum_ticket_id})
             if item.request_id:
                 state.finish_request(item.request_id, "Done", continuum_ticket_id=delivery.continuum_ticket_id)
-        logger.info("sent {} for ticket {} to Continuum ({})", item.action, item.ticket_rec_id, delivery.note)
+        logger.info("sent {} for ticket {} to {} ({})", item.action, item.ticket_rec_id, rmm_name(self.app),
+                    delivery.note)
         self._write_result(item)
 
     def _fail(self, item: OutboxItem, exc: BaseException) -> None:
         state, psa = self.app.state, self.app.psa
         sentence = describe(exc)
         code = getattr(exc, "code", None) or "Refused"
+        rmm = rmm_name(self.app)
         with self.app.unit_of_work():
             if state.get_outbox(item.id).state != "pending":
                 return
             with psa.keyed(f"outbox:{item.id}"):
-                psa.add_history(item.ticket_rec_id, f"Not sent to Continuum ({_label(item.action)}): {sentence}",
+                psa.add_history(item.ticket_rec_id, f"Not sent to {rmm} ({_doing(item.action)}): {sentence}",
                                 author="zenithlink")
             state.outbox_finish(item.id, "failed", error=sentence)
             if item.request_id:
                 state.finish_request(item.request_id, "Failed", error_code=code, error_message=sentence)
         self._write_result(item)
-        report_failure(self.app, "request", f"Continuum refused to {_label(item.action)} for ticket "
+        report_failure(self.app, "request", f"{rmm} refused to {_doing(item.action)} for ticket "
                        f"{item.ticket_rec_id}", exc, todo="Fix what the error says, then repeat the action "
                        "(a new request, or the CLI).", event_kind=events.REQUEST_FAILED,
                        data={"ticket_rec_id": item.ticket_rec_id, "action": item.action,
@@ -423,8 +387,6 @@ class OutboxSender:
     def _write_result(self, item: OutboxItem) -> None:
         if not item.request_id:
             return
-        from agent.sync.requests import write_request_result
-
         try:
             # The rename is made durable with the round's others (_sync_results): a folder
             # fsync per row took the disk from the commits. Until then a power cut may bring
@@ -450,7 +412,7 @@ class OutboxSender:
 
     def _pause_for(self, exc: BaseException, event_kind: str | None, *, long: bool = False,
                    until_new_settings: bool = False, level: str = "WARNING",
-                   why: str = "Continuum is not taking outbound actions") -> None:
+                   why: str | None = None) -> None:
         state = self._state
         if classify(exc) != NOT_ACTIVATED:
             self.last_failure = describe(exc)
@@ -468,6 +430,7 @@ class OutboxSender:
         if say:
             report_failure(self.app, "outbox", "Outbound actions are waiting", exc, event_kind=event_kind)
         elif not reporting:
+            why = why or f"{rmm_name(self.app)} is not taking outbound actions"
             logger.log(level, "{} ({}); pausing {:.1f} s", why, describe(exc), delay)
 
     def _resume(self) -> None:
@@ -486,17 +449,13 @@ def resume_after_outage(app) -> int:
             state.until, state.pauses = 0.0, 0
     due = app.state.outbox_due_now(rows, now_iso()) if rows else 0
     if due:
-        logger.info("{} outbox row(s) that waited while Continuum did not answer are due now", due)
+        logger.info("{} outbox row(s) that waited while {} did not answer are due now", due, rmm_name(app))
     app.outbox_wake.set()
     return due
 
 
-def _sentence(what: str, text: str | None) -> str:
-    return f"{what}, note: {text}" if text and what != "note" else (f"note: {text}" if text else what)
-
-
-def _label(action: str) -> str:
-    return {CREATE: "create the ticket", ASSIGN: "reassign the ticket", NOTE: "add the note",
-            CLOSE: "close the ticket"}.get(action, action)
+def _doing(action: str) -> str:
+    known = registry.by_row(action)
+    return known.doing if known is not None else action
 
 

@@ -276,9 +276,9 @@ class FeedRmmContract(CoreRmmContract):
                           idempotency_key="contract-assign-1").assigned_to == "VSD"
         note = rmm.add_note(created.ticket_id, "a note", "jsmith", idempotency_key="contract-note-1")
         assert note.note_id and note.text == "a note"
-        closed = rmm.close(created.ticket_id, "fixed", idempotency_key="contract-close-1")
+        closed = rmm.close_ticket(created.ticket_id, "fixed", idempotency_key="contract-close-1")
         assert closed.status == "Closed"
-        again = rmm.close(created.ticket_id, None, idempotency_key="contract-close-2")
+        again = rmm.close_ticket(created.ticket_id, None, idempotency_key="contract-close-2")
         assert again.status == "Closed"
 
     def test_the_same_idempotency_key_creates_one_ticket(self, rmm: RmmClient) -> None:

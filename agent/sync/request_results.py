@@ -1,0 +1,85 @@
+"""The result files of request drops (``Results/<id>.xml``), written from the store's record.
+
+One home below both writers: the request processor (``agent.sync.requests``) answers a drop as
+it takes it, and the outbox sender (``agent.sync.outbound.sender``) answers it again once the RMM
+has. Both write from the store under one lock per request, so a late ``Queued`` never replaces
+the ``Done`` the other wrote a moment before.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+from loguru import logger
+
+from dbsys import results
+
+
+class FileLocks:
+    """The locks an agent's writers of request files share (one set per :class:`App`).
+
+    Results are written from the store under a lock per request, so a late "Queued" never
+    replaces the "Done" that the outbox sender wrote a moment before; a drop is moved under a
+    lock per file name, as two movers of one file could each leave a copy. Striped: 64 locks
+    serve every name.
+    """
+
+    STRIPES = 64
+
+    def __init__(self) -> None:
+        self._results = tuple(threading.Lock() for _ in range(self.STRIPES))
+        self._moves = tuple(threading.Lock() for _ in range(self.STRIPES))
+
+    @classmethod
+    def of(cls, app: Any) -> FileLocks:
+        return app.shared("request_file_locks", cls)
+
+    def result(self, request_id: str) -> threading.Lock:
+        return self._results[hash(request_id) % self.STRIPES]
+
+    def move(self, file_name: str) -> threading.Lock:
+        return self._moves[hash(file_name) % self.STRIPES]
+
+
+def results_folder(app: Any) -> Path:
+    return Path(app.settings.requests_folder) / "Results"
+
+
+def write_request_result(app, request_id: str, *, name: str | None = None, sync_folder: bool = True) -> Path | None:
+    """(Re)write the result file of a request from the store's record of it (``sync_folder``: see
+    :func:`dbsys.results.write_result`)."""
+    with FileLocks.of(app).result(request_id):
+        row = app.state.request_seen(request_id)
+        if row is None:
+            return None
+        failed = row["status"] == "Failed"
+        return results.write_result(results_folder(app), name or request_id, row["action"] or "", row["status"],
+                                    continuum_ticket_id=row["continuum_ticket_id"],
+                                    error_code=(row["error_code"] or "Error") if failed else None,
+                                    error_message=(row["error_message"] or "see the log") if failed else None,
+                                    extra=row["extra"], sync_folder=sync_folder)
+
+
+def write_result_file(app, name: str, action: str, status: str, **kwargs: Any) -> Path:
+    """A result the store keeps no row for (a drop whose id another request holds), under its lock."""
+    with FileLocks.of(app).result(name):
+        return results.write_result(results_folder(app), name, action, status, **kwargs)
+
+
+def repair_results(app) -> int:
+    """Rewrite every ``Queued`` result whose request the store has finished (Done or Failed): an
+    agent killed between the sender's commit and its result file leaves such a file. Returns how
+    many were rewritten."""
+    repaired = 0
+    for found in results.list_results(results_folder(app)):
+        if found["status"] != "Queued" or not found["id"]:
+            continue
+        row = app.state.request_seen(found["id"])
+        if row is not None and row["status"] != "Queued":
+            write_request_result(app, found["id"], name=Path(found["file"]).stem)
+            repaired += 1
+    if repaired:
+        logger.info("{} result file(s) said Queued for requests that were finished; rewritten", repaired)
+    return repaired
