@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from agent.errors import PreconditionError
+from agent.ports.state import Employees
 
 
 def set_group(app, login: str, group: str, user: str | None) -> str:
@@ -51,7 +52,7 @@ def set_continuum(app, group: str, granted: bool, user: str | None) -> bool:
     return held
 
 
-def _keep_someone_privileged(state, change: str) -> None:
+def _keep_someone_privileged(state: Employees, change: str) -> None:
     if not any(e["continuum"] for e in state.list_employees()):
         raise PreconditionError(f"{change} would leave no employee with the Continuum Integration privilege, "
                                 "and nobody could give it back; give it to someone else first")

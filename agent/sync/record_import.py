@@ -11,6 +11,7 @@ from typing import Any
 from loguru import logger
 
 from agent.errors import ZenithError
+from agent.ports.state import Employees
 from agent.sync import lookup
 from agent.sync.csvfile import BadRows, CsvTable, read_csv
 
@@ -96,7 +97,7 @@ def import_assets(app, path: Path, *, allow_duplicates: bool = False, user: str 
     return Imported(created, skipped, len(table.rows))
 
 
-def _known(state, login: str, table: CsvTable, line: int) -> bool:
+def _known(state: Employees, login: str, table: CsvTable, line: int) -> bool:
     try:
         state.get_employee(login)
         return True

@@ -21,8 +21,9 @@ from typing import Any
 from loguru import logger
 
 from agent.errors import AlreadyLinked, MissingUser, NotLinked, PreconditionError, UsageError, ZenithError
-from agent.ports.psa import STATUS_COMPLETED
+from agent.ports.psa import STATUS_COMPLETED, Ticket
 from agent.ports.rmm import WriteBack, capabilities_of
+from agent.ports.state import Employees, Outbox
 from agent.sync import records
 
 CREATE_ASSIGNEES = ("NOC", "VSD", "Partner")
@@ -209,14 +210,14 @@ def _title(description: str) -> str:
     return first if len(first) <= TITLE_LIMIT else first[:TITLE_LIMIT - 1] + "…"
 
 
-def _require_employee(state, login: str | None, action: str) -> dict[str, Any]:
+def _require_employee(state: Employees, login: str | None, action: str) -> dict[str, Any]:
     if not login:
         raise MissingUser(action)
     employee: dict[str, Any] = state.get_employee(login)
     return employee
 
 
-def _require_link(state, ticket, doing: str) -> str | None:
+def _require_link(state: Outbox, ticket: Ticket, doing: str) -> str | None:
     """The linked Continuum ticket id; ``None`` when only its creation is queued (it goes first)."""
     if ticket.continuum_ticket_id:
         return ticket.continuum_ticket_id
