@@ -30,6 +30,10 @@ if TYPE_CHECKING:
     from agent.plugins import PluginManager
     from agent.ports.rmm import RmmClient
     from agent.runtime.lock import FolderLock
+    from agent.sync.outage import OutageTracker
+    from agent.sync.outbound.pause import SenderPause
+    from agent.sync.requests import FileLocks
+    from agent.sync.suggestion_memos import SuggestionMemos
 
 #: The PSA backends that keep RangerMSP's maintenance flag (agent.backends.rangermsp.installation_folder).
 RANGERMSP_BACKENDS = ("rangermsp", "rangermsp-simulator", "rangermsp-simulator-dlls")
@@ -85,6 +89,12 @@ class App:
         self._lock = threading.RLock()
         #: Set when outbox rows are queued, so that a sender of this App waiting for work wakes.
         self.outbox_wake = threading.Event()
+        #: A poll and a reconciliation pass of a snapshot RMM each apply a snapshot: one at a time,
+        #: never an older one over a newer.
+        self.alert_snapshots_lock = threading.Lock()
+        #: One inventory refresh at a time per agent (the worker, a reload, a command in the
+        #: service's process); other processes are kept apart by the publish's lock file.
+        self.inventory_refresh_lock = threading.Lock()
         if settings is not None:
             _add_secrets(settings)
 
@@ -97,9 +107,35 @@ class App:
                     member = self._members[name] = build()
         return member
 
-    def shared(self, name: str, build: Callable[[], T]) -> T:
-        """A value the workers of this App share (a sender's pause, say), built once under the lock."""
-        return self._member(f"shared:{name}", build)
+    # What the workers of this App share, built on first use (their modules are imported then:
+    # a command that never sends nor links does not import the engines).
+    @property
+    def outage(self) -> OutageTracker:
+        """Whether Continuum answers: the one tracker every engine of this App tells (unless handed another)."""
+        from agent.sync.outage import OutageTracker
+
+        return self._member("outage", lambda: OutageTracker(self))
+
+    @property
+    def outbox_pause(self) -> SenderPause:
+        """Why and until when the outbox senders of this App hold back."""
+        from agent.sync.outbound.pause import SenderPause
+
+        return self._member("outbox_pause", SenderPause)
+
+    @property
+    def request_file_locks(self) -> FileLocks:
+        """The locks the writers of request files share (results by request, moves by file name)."""
+        from agent.sync.requests import FileLocks
+
+        return self._member("request_file_locks", FileLocks)
+
+    @property
+    def suggestion_memos(self) -> SuggestionMemos:
+        """The links manager's memos, kept while the PSA's accounts do not change."""
+        from agent.sync.suggestion_memos import SuggestionMemos
+
+        return self._member("suggestion_memos", SuggestionMemos)
 
     @property
     def settings(self) -> Settings:

@@ -329,7 +329,7 @@ class Service:
         lifecycle = AlertLifecycle(state=self.app.state, psa=self.app.psa, rmm=self.app.alert_rmm,
                                    policy=policy_from(settings), skip=skip_rule(self.app))
         try:
-            with self._alerts_lock():
+            with self.app.alert_snapshots_lock:
                 lifecycle.poll_once()
         except RmmError as exc:
             # Said once per kind of failure, not every poll of an RMM that stays down.
@@ -348,14 +348,10 @@ class Service:
         if not self.app.settings.process_queue or not self._snapshot_rmm():
             return
         try:
-            with self._alerts_lock():
+            with self.app.alert_snapshots_lock:
                 reconcile_pass(self.app)
         except RmmError as exc:
             logger.debug("the reconciliation pass waits for the RMM: {}", describe(exc))
-
-    def _alerts_lock(self) -> threading.Lock:
-        """A poll and a reconciliation pass each apply a snapshot: one at a time, never an older one over a newer."""
-        return self.app.shared("alert-snapshots", threading.Lock)
 
     def _outbox(self) -> None:
         self.sender.run_once()

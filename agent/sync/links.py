@@ -21,6 +21,7 @@ from agent import events
 from agent.errors import AlreadyLinked, NotFoundError, NotLinked, PreconditionError, UsageError, ZenithError
 from agent.hookspecs import APPLIED_VERDICTS, AccountPool, Suggestion
 from agent.sync import lookup, records
+from agent.sync.suggestion_memos import SuggestionMemos
 from dbsys import inventory as inventory_index
 
 # The device children copied into an asset's own fields; every other non-empty one goes to its notes.
@@ -440,12 +441,12 @@ class LinksManager:
         # Only a new, renamed or merged account changes the pool, and each changes the names too:
         # the light list of names tells whether the pool made last time still holds.
         names = self._account_names()
-        memo: dict[str, Any] = self.app.shared("suggestion_accounts", dict)
-        last_names, last_pool = memo.get("last", (None, None))
-        if last_names == names:
-            return last_pool
+        memos: SuggestionMemos = self.app.suggestion_memos
+        kept = memos.accounts
+        if kept is not None and kept[0] == names:
+            return kept[1]
         pool = AccountPool((a.rec_id, a.name) for a in self.psa.list_accounts() if not a.auto_created)
-        memo["last"] = (names, pool)  # one assignment: a reader in another thread sees both or neither
+        memos.accounts = (names, pool)
         return pool
 
     def suggest_accounts(self, site_code: str, limit: int = 5,
@@ -459,12 +460,12 @@ class LinksManager:
         # The matcher's answer depends on the site's details and the pool only: while the pool is
         # the same object (the accounts did not change) an answer is kept, so a review of 500 sites
         # or a screen worked through site by site asks the matcher once per site.
-        memo: dict[str, Any] = self.app.shared("suggestions_of_sites", dict)
-        kept = memo.get("pool")
+        memos: SuggestionMemos = self.app.suggestion_memos
+        kept = memos.answers
         if kept is None or kept[0] is not accounts:
             kept = (accounts, {})
-            memo["pool"] = kept  # one assignment: another thread sees the old memo or the new one
-        answers: dict[tuple, list[Suggestion]] = kept[1]
+            memos.answers = kept
+        answers = kept[1]
         key = (tuple(site.items()), limit)
         found = answers.get(key)
         if found is None:
@@ -498,12 +499,12 @@ class LinksManager:
         """``(rec_id, name, name folded for search)`` of every account; folded again only when the
         names change, as :meth:`suggestion_accounts` does."""
         names = self._account_names()
-        memo: dict[str, Any] = self.app.shared("folded_account_names", dict)
-        last_names, last_folded = memo.get("last", (None, None))
-        if last_names == names:
-            return last_folded
+        memos: SuggestionMemos = self.app.suggestion_memos
+        kept = memos.folded_names
+        if kept is not None and kept[0] == names:
+            return kept[1]
         folded = [(rec_id, name, _fold(name)) for rec_id, name in names]
-        memo["last"] = (names, folded)  # one assignment: a reader in another thread sees both or neither
+        memos.folded_names = (names, folded)
         return folded
 
     def devices_of_site(self, site_code: str) -> list[dict[str, Any]]:

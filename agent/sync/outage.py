@@ -138,12 +138,6 @@ class OutageTracker:
         self._adopted = False
         self._listeners: dict[str, Callable[[], object]] = {}
 
-    @classmethod
-    def of(cls, app: Any) -> OutageTracker:
-        """The tracker every engine of ``app`` shares (unless it was handed one)."""
-        tracker: OutageTracker = app.shared("continuum_outage", lambda: cls(app))
-        return tracker
-
     def when_answering_again(self, name: str, listener: Callable[[], object]) -> None:
         """Call ``listener`` each time Continuum answers after a run of failures; one listener per
         ``name`` (giving a name again replaces its listener, so engines built round after round

@@ -73,10 +73,6 @@ class FileLocks:
         self._results = tuple(threading.Lock() for _ in range(self.STRIPES))
         self._moves = tuple(threading.Lock() for _ in range(self.STRIPES))
 
-    @classmethod
-    def of(cls, app: Any) -> FileLocks:
-        return app.shared("request_file_locks", cls)
-
     def result(self, request_id: str) -> threading.Lock:
         return self._results[hash(request_id) % self.STRIPES]
 
@@ -354,7 +350,7 @@ class RequestProcessor:
 
     def _move(self, path: Path, outcome: Outcome) -> None:
         # Two movers of one file could each leave a copy (link, link under "-1", unlink).
-        with FileLocks.of(self.app).move(path.name):
+        with self.app.request_file_locks.move(path.name):
             try:
                 drops.move_to(path, self.failed_folder if outcome.failed else self.processed_folder, sync=False)
             except FileNotFoundError:
@@ -365,7 +361,7 @@ class RequestProcessor:
                                exc)
 
     def _write(self, name: str, action: str, status: str, **kwargs: Any) -> None:
-        with FileLocks.of(self.app).result(name):
+        with self.app.request_file_locks.result(name):
             results.write_result(self.results_folder, name, action, status, **kwargs)
 
     # -- housekeeping ----------------------------------------------------------------------
@@ -410,7 +406,7 @@ def write_request_result(app, request_id: str, *, name: str | None = None, sync_
     """(Re)write the result file of a request from the store's record of it (``sync_folder``: see
     :func:`dbsys.results.write_result`)."""
     folder = Path(app.settings.requests_folder) / "Results"
-    with FileLocks.of(app).result(request_id):
+    with app.request_file_locks.result(request_id):
         row = app.state.request_seen(request_id)
         if row is None:
             return None

@@ -110,7 +110,7 @@ class InboundSync:
                  outage: OutageTracker | None = None) -> None:
         self.app = app
         self._clock = clock
-        self.outage = outage or OutageTracker.of(app)
+        self.outage = outage or app.outage
         self._not_before = -math.inf  # Continuum's Retry-After: no read of the feed before then
         self.limit = limit
         self.max_pages = max_pages

@@ -20,7 +20,6 @@ is finished by the next refresh, at start-up or by the service's housekeeping.
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -142,7 +141,7 @@ def refresh(app, progress: Progress | None = None, *, page_size: int = PAGE_SIZE
     folder.mkdir(parents=True, exist_ok=True)
     # One refresh at a time per agent (the inventory worker, a reload, a command in the service's
     # process); other processes are kept apart by the publish's lock file.
-    with app.shared("inventory_refresh", threading.Lock):
+    with app.inventory_refresh_lock:
         complete(finals)  # a pair left mixed by an earlier publish is not compared against
         start = time.monotonic()
         generated = utc()
@@ -281,7 +280,7 @@ class InventoryJob:
     def __init__(self, app, *, now: Callable[[], datetime] = _utcnow, outage: OutageTracker | None = None) -> None:
         self.app = app
         self._now = now
-        self.outage = outage or OutageTracker.of(app)
+        self.outage = outage or app.outage
         #: The sentence of what failed in the last :meth:`run_once`, or ``None`` (done, or waiting
         #: for Continuum's activation, which is not a failure of the agent).
         self.last_failure: str | None = None

@@ -27,10 +27,8 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, wait
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
 
 from loguru import logger
 
@@ -48,6 +46,7 @@ from agent.reporting import report_failure
 from agent.sync.alerts.lifecycle import CLEAR
 from agent.sync.outage import ANSWERS, CREDENTIALS_REFUSED, NOT_ACTIVATED, RATE_LIMITED, OutageTracker, classify
 from agent.sync.outbound.actions import ASSIGN, CLOSE, CREATE, NOTE, close_completed_tickets
+from agent.sync.outbound.pause import SenderPause
 from dbsys.atomic import fsync_folder
 from dbsys.backoff import Backoff
 
@@ -74,25 +73,6 @@ def wait_for_work(app, timeout: float | None) -> bool:
     return woken
 
 
-@dataclass
-class _PauseState:
-    """Why and until when a sender of one ``App`` holds back; shared by every sender of that app,
-    as the service makes a new :class:`OutboxSender` for each round."""
-
-    until: float = 0.0
-    pauses: int = 0
-    reported: str | None = None
-    refused_settings: Any = None
-    #: Rows rescheduled because Continuum could not be reached: due at once when it answers again.
-    unreachable: set[int] = field(default_factory=set)
-    #: Sends in flight side by side may all meet the same refusal: it is said once.
-    lock: threading.RLock = field(default_factory=threading.RLock)
-
-
-def _state_for(app) -> _PauseState:
-    return app.shared("outbox_pause", _PauseState)
-
-
 class Delivery:
     """What Continuum answered for one row; ``sent`` is false when nothing had to be sent."""
 
@@ -117,7 +97,7 @@ class OutboxSender:
             raise ValueError("an outbox sender needs at least one worker")
         self.app = app
         self.workers = workers
-        self.outage = outage or OutageTracker.of(app)
+        self.outage = outage or app.outage
         self.outage.when_answering_again("outbox", functools.partial(resume_after_outage, app))
         self._stop = stop
         self.batch = batch
@@ -129,7 +109,7 @@ class OutboxSender:
         self._clock = clock
         self._swept_at = -math.inf
         self._completed_since: str | None = None
-        self._state = _state_for(app)
+        self._state: SenderPause = app.outbox_pause
         self._sends: dict[Future[str], threading.Thread] = {}
         self._results_written = False
         #: Why a row of the last :meth:`run_once` was not delivered and waits, one sentence, or
@@ -479,7 +459,7 @@ class OutboxSender:
 def resume_after_outage(app) -> int:
     """Continuum answers again: the sender's pause ends, the rows that waited because it could not
     be reached are due now, and a sender waiting for work wakes. How many rows became due."""
-    state = _state_for(app)
+    state: SenderPause = app.outbox_pause
     with state.lock:
         rows, state.unreachable = state.unreachable, set()
         if state.refused_settings is None:  # a refused Security Code waits for a new INI, not for this
