@@ -27,12 +27,14 @@ from config.loader import REQUIRED_FOR_CONTINUUM, InvalidConfig, Settings, defau
 from config.schema import SCHEMA
 
 if TYPE_CHECKING:
+    from agent.events import Event
     from agent.plugins import PluginManager
     from agent.ports.rmm import RmmClient
     from agent.runtime.lock import FolderLock
+    from agent.sync.engine_app import EngineApp
     from agent.sync.outage import OutageTracker
     from agent.sync.outbound.pause import SenderPause
-    from agent.sync.requests import FileLocks
+    from agent.sync.request_locks import FileLocks
     from agent.sync.suggestion_memos import SuggestionMemos
 
 #: The PSA backends that keep RangerMSP's maintenance flag (agent.backends.rangermsp.installation_folder).
@@ -126,7 +128,7 @@ class App:
     @property
     def request_file_locks(self) -> FileLocks:
         """The locks the writers of request files share (results by request, moves by file name)."""
-        from agent.sync.requests import FileLocks
+        from agent.sync.request_locks import FileLocks
 
         return self._member("request_file_locks", FileLocks)
 
@@ -279,7 +281,7 @@ class App:
         factory = _backend(self.pm.hook.zenith_rmm_backends(), settings.rmm_backend, "Continuum")
         return factory(settings)
 
-    def notify(self, event) -> None:
+    def notify(self, event: Event) -> None:
         """Hand ``event`` to every notifier, with any secret blanked out of its text (D6)."""
         from dataclasses import replace
 
@@ -344,3 +346,9 @@ def _add_secrets(settings: Settings) -> None:
     for key in SCHEMA:
         if key.secret:
             logs.add_secret(settings.values.get(key.attr))
+
+
+if TYPE_CHECKING:
+    def _serves_the_engines(app: App) -> EngineApp:
+        """Type checking fails here when the App stops giving the engines what they are typed with."""
+        return app

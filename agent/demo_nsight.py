@@ -65,7 +65,7 @@ class NsightDemo(Demo):
         self.step("Inventory", "The agent reads N-sight's clients, their sites and each site's servers and "
                                "workstations (list_clients, list_sites, list_servers, list_workstations) into "
                                "the Dbsys folder's inventory files.")
-        result = refresh(self.app)
+        result = refresh(self.live)
         self.say(f"Read {result.sites} sites and {result.devices} devices in {result.seconds:.2f} s.")
         sites = LinksManager(self.app).sites()
         self.table("N-sight sites (SiteCode is N-sight's siteid)", ["SiteCode", "Name", "Client"],

@@ -33,7 +33,7 @@ def _finish(app, queued: actions.Queued, wait: float | None, as_json: bool) -> N
     doc = {"ticket_rec_id": queued.ticket_rec_id, "action": queued.action, "outbox_id": queued.outbox_id,
            "state": "pending" if queued.queued else "nothing to send", "message": queued.message,
            "continuum_ticket_id": queued.continuum_ticket_id, "error": None}
-    if queued.queued and wait is not None:
+    if queued.outbox_id is not None and wait is not None:
         doc.update(_wait(app, queued.outbox_id, wait))
     if as_json:
         emit_json(doc)

@@ -214,3 +214,8 @@ class AlertTickets(Protocol):
                          ticket_rec_id: str, failed_since: str, agent_mark: str) -> int: ...
 
     def update_alert_ticket(self, row_id: int, **changes: Any) -> None: ...
+
+
+class AgentState(Transactions, SyncValues, AuditLog, FeedLedger, TicketLinks, SiteLinks, Outbox, RequestLog,
+                 Employees, AlertTickets, Protocol):
+    """Every role at once: the state store as the ``App`` hands it to the engines."""

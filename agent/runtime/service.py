@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from loguru import logger
 
@@ -33,6 +34,9 @@ from agent.sync.inventory.refresh import InventoryJob, finish_publish
 from agent.sync.outage import OutageTracker
 from agent.sync.outbound.sender import OutboxSender
 from agent.sync.requests import RequestProcessor, repair_results
+
+if TYPE_CHECKING:
+    from dbsys.watcher import FileWatcher, FolderWatcher
 
 STATUS_EVERY_SECONDS = 15.0
 STOP_GRACE_SECONDS = 4.0
@@ -118,8 +122,8 @@ class Service:
         self.workers: dict[str, Worker] = {}
         #: Set when the PSA backend can only be used again by a new process: ``run`` raises it.
         self.restart_error: PsaNeedsRestart | None = None
-        self._request_watcher = None
-        self._ini_watcher = None
+        self._request_watcher: FolderWatcher | None = None
+        self._ini_watcher: FileWatcher | None = None
         # One engine each for the life of the service; they read app.settings every round, and
         # tell one tracker how Continuum answers them.
         self.outage = OutageTracker(app, clock=outage_clock, on_change=self._wake_status)

@@ -7,13 +7,16 @@ is refused when it would leave no employee holding the privilege: nobody could g
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agent.errors import PreconditionError
 from agent.ports.state import Employees
 
+if TYPE_CHECKING:
+    from agent.sync.engine_app import EngineApp
 
-def set_group(app, login: str, group: str, user: str | None) -> str:
+
+def set_group(app: EngineApp, login: str, group: str, user: str | None) -> str:
     """Move employee ``login`` to ``group``; returns the group they were in."""
     state = app.state
     state.require_privilege(user, "change employees' privilege groups")
@@ -25,7 +28,7 @@ def set_group(app, login: str, group: str, user: str | None) -> str:
     return previous
 
 
-def remove_employee(app, login: str, user: str | None) -> dict[str, Any]:
+def remove_employee(app: EngineApp, login: str, user: str | None) -> dict[str, Any]:
     """Remove employee ``login`` (and their web console password and sessions)."""
     state = app.state
     state.require_privilege(user, "remove employees")
@@ -38,7 +41,7 @@ def remove_employee(app, login: str, user: str | None) -> dict[str, Any]:
     return dict(employee)
 
 
-def set_continuum(app, group: str, granted: bool, user: str | None) -> bool:
+def set_continuum(app: EngineApp, group: str, granted: bool, user: str | None) -> bool:
     """Grant (``granted``) or revoke the Continuum Integration privilege of ``group``; returns
     whether the group held it before."""
     state = app.state

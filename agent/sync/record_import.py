@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from loguru import logger
 
@@ -14,6 +14,9 @@ from agent.errors import ZenithError
 from agent.ports.state import Employees
 from agent.sync import lookup
 from agent.sync.csvfile import BadRows, CsvTable, read_csv
+
+if TYPE_CHECKING:
+    from agent.sync.engine_app import EngineApp
 
 ACCOUNT_COLUMNS = ("name",)
 ACCOUNT_OPTIONAL = ("manager", "notes")
@@ -34,7 +37,7 @@ class Imported:
         return {"created": self.created, "skipped_lines": self.skipped, "rows": self.rows}
 
 
-def import_accounts(app, path: Path, *, allow_duplicates: bool = False, user: str | None = None) -> Imported:
+def import_accounts(app: EngineApp, path: Path, *, allow_duplicates: bool = False, user: str | None = None) -> Imported:
     """Create an account for every row (columns: name; manager, notes optional)."""
     table = read_csv(path, required=ACCOUNT_COLUMNS, optional=ACCOUNT_OPTIONAL)
     existing = {lookup.fold_name(name) for _, name in app.psa.account_names()}
@@ -61,7 +64,7 @@ def import_accounts(app, path: Path, *, allow_duplicates: bool = False, user: st
     return Imported(created, skipped, len(table.rows))
 
 
-def import_assets(app, path: Path, *, allow_duplicates: bool = False, user: str | None = None) -> Imported:
+def import_assets(app: EngineApp, path: Path, *, allow_duplicates: bool = False, user: str | None = None) -> Imported:
     """Create an asset for every row (columns: name, account by REC ID or exact name; serial,
     manufacturer, notes optional). An asset of that name in that account exists already: skipped."""
     table = read_csv(path, required=ASSET_COLUMNS, optional=ASSET_OPTIONAL, aliases=ASSET_ALIASES)

@@ -24,15 +24,16 @@ the file.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from loguru import logger
 
@@ -43,6 +44,9 @@ from agent.sync.outbound import actions
 from dbsys import drops, results
 from dbsys.atomic import fsync_folder
 from dbsys.fsops import FileInUse
+
+if TYPE_CHECKING:
+    from agent.sync.engine_app import EngineApp
 
 # How long a drop that ends early (truncated XML) may still be being written: GRACE_SECONDS of
 # no change once its writer closed it or when the file system says nothing of its writer, and
@@ -58,29 +62,7 @@ BATCH = 200
 SETTLE_THREADS = 16
 
 
-class FileLocks:
-    """The locks an agent's writers of request files share (one set per :class:`App`).
-
-    Results are written from the store under a lock per request, so a late "Queued" never
-    replaces the "Done" that the outbox sender wrote a moment before; a drop is moved under a
-    lock per file name, as two movers of one file could each leave a copy. Striped: 64 locks
-    serve every name.
-    """
-
-    STRIPES = 64
-
-    def __init__(self) -> None:
-        self._results = tuple(threading.Lock() for _ in range(self.STRIPES))
-        self._moves = tuple(threading.Lock() for _ in range(self.STRIPES))
-
-    def result(self, request_id: str) -> threading.Lock:
-        return self._results[hash(request_id) % self.STRIPES]
-
-    def move(self, file_name: str) -> threading.Lock:
-        return self._moves[hash(file_name) % self.STRIPES]
-
-
-def _each(calls: list) -> None:
+def _each(calls: Sequence[Callable[[], object]]) -> None:
     """Run the calls, in parallel when there are several; the first error is raised after all ran."""
     if len(calls) <= 1:
         for call in calls:
@@ -88,7 +70,7 @@ def _each(calls: list) -> None:
         return
     with ThreadPoolExecutor(min(SETTLE_THREADS, len(calls)), thread_name_prefix="zenithlink-settle") as pool:
         futures = [pool.submit(call) for call in calls]
-    errors = [f.exception() for f in futures if f.exception() is not None]
+    errors = [error for error in (f.exception() for f in futures) if error is not None]
     if errors:
         raise errors[0]
 
@@ -106,7 +88,7 @@ class Outcome:
 class RequestProcessor:
     """Takes request drops exactly once; the folder watcher's callback (also fed by full scans)."""
 
-    def __init__(self, app, *, grace_seconds: float = GRACE_SECONDS,
+    def __init__(self, app: EngineApp, *, grace_seconds: float = GRACE_SECONDS,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.app = app
         self.grace_seconds = grace_seconds
@@ -148,9 +130,10 @@ class RequestProcessor:
                     with self.app.savepoint():
                         outcome = self._claim(parsed) if isinstance(parsed, drops.Request) else self._bad(path, *parsed)
                 except Exception as exc:  # noqa: BLE001 - one bad file must not stop the others
-                    outcome = self._unexpected_error(path, parsed, exc)
-                    if outcome is None:
+                    failed = self._unexpected_error(path, parsed, exc)
+                    if failed is None:
                         continue
+                    outcome = failed
                 queued = queued or outcome.queued
                 claimed.append((path, outcome))
         if queued:
@@ -238,7 +221,7 @@ class RequestProcessor:
                                 request.filename)
                     return Outcome(request.id, request.id, seen["status"] == "Failed")
                 return self._duplicate_id(request, seen)
-            status, extra = "Failed", {}
+            status, extra = "Failed", dict[str, str]()
             try:
                 with self.app.savepoint():
                     status, extra, queued = self._work(request)
@@ -335,12 +318,12 @@ class RequestProcessor:
 
         The results' renames are made durable together, with one fsync of their folder: one
         per file, for a batch of hundreds, kept the disk from the outbox sender's commits."""
-        written = [(lambda o=o: write_request_result(self.app, o.request_id, name=o.result_name, sync_folder=False))
-                   for _p, o in claimed if o.result_name]
+        written = [functools.partial(write_request_result, self.app, o.request_id, name=o.result_name,
+                                     sync_folder=False) for _p, o in claimed if o.result_name]
         _each(written)
         if written:
             fsync_folder(self.results_folder)
-        _each([(lambda p=p, o=o: self._move(p, o)) for p, o in claimed])
+        _each([functools.partial(self._move, p, o) for p, o in claimed])
         # The moves likewise: each folder once for the batch (a crash before this only puts a
         # drop back in the folder, where it is found taken and moved again).
         if claimed:
@@ -385,7 +368,7 @@ class RequestProcessor:
             logger.exception("re-checking request drops failed")
 
 
-def repair_results(app) -> int:
+def repair_results(app: EngineApp) -> int:
     """Rewrite every ``Queued`` result whose request the store has finished (Done or Failed): an
     agent killed between the sender's commit and its result file leaves such a file. Returns how
     many were rewritten."""
@@ -402,7 +385,8 @@ def repair_results(app) -> int:
     return repaired
 
 
-def write_request_result(app, request_id: str, *, name: str | None = None, sync_folder: bool = True) -> Path | None:
+def write_request_result(app: EngineApp, request_id: str, *, name: str | None = None,
+                         sync_folder: bool = True) -> Path | None:
     """(Re)write the result file of a request from the store's record of it (``sync_folder``: see
     :func:`dbsys.results.write_result`)."""
     folder = Path(app.settings.requests_folder) / "Results"

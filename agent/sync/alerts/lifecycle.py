@@ -25,7 +25,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from loguru import logger
 
@@ -34,6 +34,9 @@ from agent.ports.rmm import Alert, AlertRmm, AlertSnapshot
 from agent.ports.state import AlertTicket
 from agent.sync import records
 from agent.sync.alerts.store import AlertStore
+
+if TYPE_CHECKING:
+    from agent.sync.engine_app import EngineApp
 
 CLEAR = "clear"
 """The outbox action of a check to clear in the RMM (its payload: ``alert_id``, ``note``)."""
@@ -71,7 +74,7 @@ def policy_from(settings: Any) -> AlertPolicy:
     return AlertPolicy(close_on_recovery=bool(settings.nsight_close_on_recovery))
 
 
-def skip_rule(app: Any) -> Callable[[Alert], bool]:
+def skip_rule(app: EngineApp) -> Callable[[Alert], bool]:
     """The plugins' ``zenith_skip_alert`` as the lifecycle's skip rule: alerts they keep out of the PSA."""
     settings = app.settings
     skip_alert = app.pm.hook.zenith_skip_alert

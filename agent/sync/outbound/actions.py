@@ -102,7 +102,7 @@ def reassign(app, ticket_rec_id: str, assign_to: str, note: str | None, user: st
                   f"reassign to {assign_to}", linked)
 
 
-def add_note(app, ticket_rec_id: str, text: str, user: str | None, request_id: str | None = None) -> Queued:
+def add_note(app, ticket_rec_id: str, text: str | None, user: str | None, request_id: str | None = None) -> Queued:
     """Queue a note for the linked Continuum ticket (R14)."""
     state, psa = app.state, app.psa
     text = _text(text)
