@@ -331,7 +331,7 @@ class Service:
         if not settings.process_queue:
             return
         lifecycle = AlertLifecycle(state=self.app.state, psa=self.app.psa, rmm=self.app.alert_rmm,
-                                   policy=policy_from(settings), skip=skip_rule(self.app))
+                                   policy=policy_from(settings), skip=skip_rule(self.app.pm, settings))
         try:
             with self.app.alert_snapshots_lock:
                 lifecycle.poll_once()

@@ -25,7 +25,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from loguru import logger
 
@@ -36,7 +36,8 @@ from agent.sync import records
 from agent.sync.alerts.store import AlertStore
 
 if TYPE_CHECKING:
-    from agent.sync.engine_app import EngineApp
+    from agent.plugins import PluginManager
+    from config.loader import Settings
 
 CLEAR = "clear"
 """The outbox action of a check to clear in the RMM (its payload: ``alert_id``, ``note``)."""
@@ -67,17 +68,16 @@ class AlertPolicy:
     close_on_recovery: bool = False
 
 
-def policy_from(settings: Any) -> AlertPolicy:
+def policy_from(settings: Settings) -> AlertPolicy:
     """The INI's policy for the configured alert RMM (its own CloseTicketOnRecovery)."""
     if str(settings.rmm_backend).lower() == "ninjaone":
         return AlertPolicy(close_on_recovery=bool(settings.ninjaone_close_on_recovery))
     return AlertPolicy(close_on_recovery=bool(settings.nsight_close_on_recovery))
 
 
-def skip_rule(app: EngineApp) -> Callable[[Alert], bool]:
+def skip_rule(pm: PluginManager, settings: Settings) -> Callable[[Alert], bool]:
     """The plugins' ``zenith_skip_alert`` as the lifecycle's skip rule: alerts they keep out of the PSA."""
-    settings = app.settings
-    skip_alert = app.pm.hook.zenith_skip_alert
+    skip_alert = pm.hook.zenith_skip_alert
     return lambda alert: skip_alert(alert=alert, settings=settings) is True
 
 

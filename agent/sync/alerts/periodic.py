@@ -31,7 +31,7 @@ REPORT_KIND = "reconcile"
 def reconcile_pass(app: EngineApp) -> list[Finding]:
     """One pass over the app's alert RMM with ``--fix``: its findings, kept and reported."""
     findings = reconcile(state=app.state, psa=app.psa, rmm=app.alert_rmm, policy=policy_from(app.settings),
-                         skip=skip_rule(app), fix=True)
+                         skip=skip_rule(app.pm, app.settings), fix=True)
     keep(app.state, findings)
     to_look_at = [f for f in findings if not f.fixed]
     reported = _fingerprint(to_look_at)
