@@ -35,7 +35,7 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any
 
 from loguru import logger
 
@@ -50,23 +50,7 @@ from agent.ports.rmm import (
     RmmUnavailable,
 )
 from agent.ports.times import parse_stored_time, stored_time
-from agent.reporting import report_failure
-
-if TYPE_CHECKING:
-    from agent.ports.state import SyncValues
-    from config.loader import Settings
-
-
-class TrackerApp(Protocol):
-    """What the tracker needs of the agent: its settings, its notifiers, the store's named values."""
-
-    @property
-    def settings(self) -> Settings: ...
-
-    @property
-    def state(self) -> SyncValues: ...
-
-    def notify(self, event: events.Event) -> None: ...
+from agent.reporting import ReportingApp, report_failure
 
 MIN_THRESHOLD_SECONDS = 60.0
 REPORT_KIND = "continuum-unreachable"
@@ -142,7 +126,7 @@ class OutageTracker:
     service rewrites its status file then).
     """
 
-    def __init__(self, app: TrackerApp, *, clock: Callable[[], float] = time.time,
+    def __init__(self, app: ReportingApp, *, clock: Callable[[], float] = time.time,
                  on_change: Callable[[], None] | None = None) -> None:
         self.app = app
         self._clock = clock
