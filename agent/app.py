@@ -27,9 +27,15 @@ from config.loader import REQUIRED_FOR_CONTINUUM, InvalidConfig, Settings, defau
 from config.schema import SCHEMA
 
 if TYPE_CHECKING:
+    from agent.events import Event
     from agent.plugins import PluginManager
     from agent.ports.rmm import RmmClient
     from agent.runtime.lock import FolderLock
+    from agent.sync.engine_app import EngineApp
+    from agent.sync.outage import OutageTracker
+    from agent.sync.outbound.pause import SenderPause
+    from agent.sync.request_locks import FileLocks
+    from agent.sync.suggestion_memos import SuggestionMemos
 
 #: The PSA backends that keep RangerMSP's maintenance flag (agent.backends.rangermsp.installation_folder).
 RANGERMSP_BACKENDS = ("rangermsp", "rangermsp-simulator", "rangermsp-simulator-dlls")
@@ -85,6 +91,12 @@ class App:
         self._lock = threading.RLock()
         #: Set when outbox rows are queued, so that a sender of this App waiting for work wakes.
         self.outbox_wake = threading.Event()
+        #: A poll and a reconciliation pass of a snapshot RMM each apply a snapshot: one at a time,
+        #: never an older one over a newer.
+        self.alert_snapshots_lock = threading.Lock()
+        #: One inventory refresh at a time per agent (the worker, a reload, a command in the
+        #: service's process); other processes are kept apart by the publish's lock file.
+        self.inventory_refresh_lock = threading.Lock()
         if settings is not None:
             _add_secrets(settings)
 
@@ -97,9 +109,35 @@ class App:
                     member = self._members[name] = build()
         return member
 
-    def shared(self, name: str, build: Callable[[], T]) -> T:
-        """A value the workers of this App share (a sender's pause, say), built once under the lock."""
-        return self._member(f"shared:{name}", build)
+    # What the workers of this App share, built on first use (their modules are imported then:
+    # a command that never sends nor links does not import the engines).
+    @property
+    def outage(self) -> OutageTracker:
+        """Whether Continuum answers: the one tracker every engine of this App tells (unless handed another)."""
+        from agent.sync.outage import OutageTracker
+
+        return self._member("outage", lambda: OutageTracker(self))
+
+    @property
+    def outbox_pause(self) -> SenderPause:
+        """Why and until when the outbox senders of this App hold back."""
+        from agent.sync.outbound.pause import SenderPause
+
+        return self._member("outbox_pause", SenderPause)
+
+    @property
+    def request_file_locks(self) -> FileLocks:
+        """The locks the writers of request files share (results by request, moves by file name)."""
+        from agent.sync.request_locks import FileLocks
+
+        return self._member("request_file_locks", FileLocks)
+
+    @property
+    def suggestion_memos(self) -> SuggestionMemos:
+        """The links manager's memos, kept while the PSA's accounts do not change."""
+        from agent.sync.suggestion_memos import SuggestionMemos
+
+        return self._member("suggestion_memos", SuggestionMemos)
 
     @property
     def settings(self) -> Settings:
@@ -243,7 +281,7 @@ class App:
         factory = _backend(self.pm.hook.zenith_rmm_backends(), settings.rmm_backend, "Continuum")
         return factory(settings)
 
-    def notify(self, event) -> None:
+    def notify(self, event: Event) -> None:
         """Hand ``event`` to every notifier, with any secret blanked out of its text (D6)."""
         from dataclasses import replace
 
@@ -308,3 +346,9 @@ def _add_secrets(settings: Settings) -> None:
     for key in SCHEMA:
         if key.secret:
             logs.add_secret(settings.values.get(key.attr))
+
+
+if TYPE_CHECKING:
+    def _serves_the_engines(app: App) -> EngineApp:
+        """Type checking fails here when the App stops giving the engines what they are typed with."""
+        return app

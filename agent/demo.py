@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from loguru import logger
 from rich.console import Console
@@ -23,6 +24,9 @@ from agent.errors import ZenithError
 DEMO_PSG = "demo-security-code"
 ADMIN, TECH = "admin", "tech"
 
+if TYPE_CHECKING:
+    from agent.sandbox import SandboxServer
+
 
 class Demo:
     def __init__(self, folder: Path | None, *, port: int = 0, console: Console | None = None,
@@ -33,8 +37,22 @@ class Demo:
         self.port = port
         self.console = console or Console()
         self.step_no = 0
-        self.sandbox = None
+        self.sandbox: SandboxServer | None = None
         self.app: App | None = None
+
+    @property
+    def live(self) -> App:
+        """The started demo's app."""
+        if self.app is None:
+            raise RuntimeError("the demo is not started")
+        return self.app
+
+    @property
+    def live_sandbox(self) -> SandboxServer:
+        """The started demo's sandbox Continuum."""
+        if self.sandbox is None:
+            raise RuntimeError("the demo is not started")
+        return self.sandbox
 
     # -- plumbing --------------------------------------------------------------------------
     def step(self, title: str, text: str) -> None:
@@ -56,7 +74,7 @@ class Demo:
 
     def write_ini(self, queue: bool) -> Path:
         """The demo's INI; keys the user added to it (a notifier, say) are kept."""
-        forced = {"Continuum": {"PSG": DEMO_PSG, "ContinuumURL": self.sandbox.url,
+        forced = {"Continuum": {"PSG": DEMO_PSG, "ContinuumURL": self.live_sandbox.url,
                                 "ProcessContinuumUpdatesQueue": "Y" if queue else "N"},
                   "RangerMSP": {"Backend": self.psa_backend, "DbsysFolder": "Dbsys",
                                 "OwnBusinessAccount": "Own business", "DefaultTicketManager": ADMIN}}
@@ -91,7 +109,7 @@ class Demo:
         return self.summary()
 
     def prepare_psa(self) -> None:
-        state, psa = self.app.state, self.app.psa
+        state, psa = self.live.state, self.live.psa
         psa.add_account("Own business")
         state.add_employee(ADMIN, "Alex Admin", "Sys Admin")
         state.add_employee(TECH, "Terry Tech", "Limited")
@@ -105,13 +123,13 @@ class Demo:
         from agent.sandbox.rangermsp import SimulatorDatabase
         from agent.sandbox.rangermsp.schema import ENTITY_EMPLOYEE
 
-        folder = installation_folder(self.app.settings)
+        folder = installation_folder(self.live.settings)
         assert folder is not None
         db = SimulatorDatabase(folder / "Db")
         try:
             for login, name in people.items():
                 employee = db.add("ACCOUNT", FLDCRDFULLNAME=name, FLDCRDENTITYKIND=ENTITY_EMPLOYEE)
-                self.app.psa.map_employee(login, employee)  # type: ignore[attr-defined]
+                self.live.psa.map_employee(login, employee)  # type: ignore[attr-defined]
         finally:
             db.close()
 
@@ -121,28 +139,30 @@ class Demo:
 
         self.step("Inventory", "The agent downloads Continuum's sites and devices into the Dbsys folder "
                                "(streamed page by page, written atomically).")
-        result = refresh(self.app)
+        result = refresh(self.live)
         self.say(f"Downloaded {result.sites} sites and {result.devices} devices in {result.seconds:.2f} s.")
-        for path in sorted((self.app.settings.dbsys_folder).glob("Zenith*.cmt")):
+        for path in sorted((self.live.settings.dbsys_folder).glob("Zenith*.cmt")):
             self.say(f"  {path.name}  ({path.stat().st_size:,} bytes)")
-        sites = LinksManager(self.app).sites()
+        sites = LinksManager(self.live).sites()
         self.table("Some Continuum sites", ["SiteCode", "Name", "Client"],
                    [[s["site_code"], s["name"], s["record"].get("ClientName")] for s in sites[:6]])
         # The MSP's PSA already knows most of these customers, under its own spelling.
         clients = sorted({s["record"].get("ClientName", "") for s in sites[:-2]} - {""})
         for name in clients:
-            self.app.psa.add_account(_psa_spelling(name))
+            self.live.psa.add_account(_psa_spelling(name))
         self.say(f"The PSA has {len(clients)} customer accounts of its own (spelt its own way).")
 
     def link_sites(self) -> None:
         from agent.sync.links import LinksManager
 
-        links = LinksManager(self.app)
+        links = LinksManager(self.live)
         self.step("Link sites to accounts", "Suggestions rank the PSA accounts by the evidence that they are the "
                                             "site's; the review links the exact and strong matches only.")
         code = links.sites(linked=False)[0]["site_code"]
+        own = self.live.psa.first_account()
+        assert own is not None  # prepare_psa made it
         try:
-            links.link_site(code, self.app.psa.first_account().rec_id, TECH)
+            links.link_site(code, own.rec_id, TECH)
         except ZenithError as exc:
             self.say(f"[yellow]{TECH} tries to link {code}:[/yellow] {exc.message}")
         plan = links.review(apply=True, user=ADMIN)
@@ -153,14 +173,14 @@ class Demo:
     def link_a_device(self) -> tuple[str, str] | None:
         from agent.sync.links import LinksManager
 
-        links = LinksManager(self.app)
+        links = LinksManager(self.live)
         linked_sites = {s["site_code"] for s in links.sites(linked=True)}
         devices = [d for d in links.devices() if d["record"].get("SiteCode") in linked_sites]
         if not devices:
             return None
         device = devices[0]
         rec_id = links.create_asset_from_device(device["device_id"], None, ADMIN)
-        asset = self.app.psa.get_asset(rec_id)
+        asset = self.live.psa.get_asset(rec_id)
         self.step("Link a device to an asset", "An asset is created from a Continuum device (name, serial "
                                                "number, manufacturer; the rest goes into its notes) and linked.")
         self.say(f"Device {device['device_id']} → asset {asset.name} ({rec_id}), serial {asset.serial or '—'}")
@@ -170,7 +190,7 @@ class Demo:
         self.step("Switch the queue on", "ProcessContinuumUpdatesQueue=Y in CmtZenithLink.ini: from now on "
                                          "Continuum tickets become PSA tickets.")
         ini = self.write_ini(queue=True)
-        self.app.replace_settings(load(ini))
+        self.live.replace_settings(load(ini))
 
     def tickets_arrive(self, asset_device: tuple[str, str] | None) -> dict[str, str]:
         from agent.sync.inbound.engine import InboundSync
@@ -178,10 +198,10 @@ class Demo:
 
         self.step("Tickets arrive", "Continuum opens tickets: an alert on a linked device, one on a device "
                                     "with no asset, one from a site nobody linked, and a NOC ticket with no site.")
-        links = LinksManager(self.app)
+        links = LinksManager(self.live)
         linked = {s["site_code"] for s in links.sites(linked=True)}
         unlinked = [s["site_code"] for s in links.sites(linked=False)]
-        world = self.sandbox.world
+        world = self.live_sandbox.world
         opened = {}
         if asset_device:
             opened["linked device"] = world.open_ticket(device_id=asset_device[0], title="Low disk space on C:",
@@ -194,12 +214,14 @@ class Demo:
             opened["unlinked site"] = world.open_ticket(site_code=unlinked[0], title="Firewall offline")["ticket_id"]
         opened["no site"] = world.open_ticket(title="Monthly NOC report ready", source="NOC",
                                               priority="Low")["ticket_id"]
-        applied = InboundSync(self.app).run_once()
-        state, psa = self.app.state, self.app.psa
+        applied = InboundSync(self.live).run_once()
+        state, psa = self.live.state, self.live.psa
         names = dict(psa.account_names())
         rows = []
         for case, cid in opened.items():
-            t = psa.get_ticket(state.ticket_for_continuum(cid))
+            rec_id = state.ticket_for_continuum(cid)
+            assert rec_id is not None  # every ticket opened above became a PSA ticket
+            t = psa.get_ticket(rec_id)
             asset = psa.get_asset(t.asset_rec_id).name if t.asset_rec_id else "—"
             rows.append([case, cid, t.ticket_no, names.get(t.account_rec_id, t.account_rec_id),
                          asset, "yes" if t.in_inbox else "", t.description.splitlines()[0]])
@@ -212,37 +234,38 @@ class Demo:
         from agent.sync.outbound.registry import ADD_NOTE, CLOSE_TICKET, CREATE_TICKET
         from agent.sync.outbound.sender import OutboxSender
 
-        state, psa = self.app.state, self.app.psa
+        state, psa = self.live.state, self.live.psa
         account = next(a for a in psa.list_accounts() if state.sites_for_account(a.rec_id))
         rec_id = psa.add_ticket(account.rec_id, "Nightly backup of the file server keeps failing")
         self.step("Hand a ticket to the NOC", f"A technician's PSA ticket for {account.name} is created in "
                                               "Continuum, assigned to the NOC, with a note.")
         site = state.sites_for_account(account.rec_id)[0]  # the technician names the site, as --site does
-        with self.app.unit_of_work():
-            CREATE_TICKET.run(self.app, {"TicketRecID": rec_id, "AssignTo": "NOC", "SiteCode": site,
+        with self.live.unit_of_work():
+            CREATE_TICKET.run(self.live, {"TicketRecID": rec_id, "AssignTo": "NOC", "SiteCode": site,
                                          "Note": "Please check the backup job."}, ADMIN)
-        OutboxSender(self.app).run_once()
+        OutboxSender(self.live).run_once()
         cid = state.continuum_for_ticket(rec_id)
+        assert cid is not None  # the sender delivered the creation
         self.say(f"PSA ticket {psa.get_ticket(rec_id).ticket_no} → Continuum ticket {cid} (assigned to NOC).")
 
-        self.sandbox.world.return_ticket(cid, "Work Completed", note="Backup job repaired and re-run.")
-        InboundSync(self.app).run_once()
+        self.live_sandbox.world.return_ticket(cid, "Work Completed", note="Backup job repaired and re-run.")
+        InboundSync(self.live).run_once()
         self.say("The NOC returns it with 'Work Completed': the ticket is back in the Inbox.")
 
-        with self.app.unit_of_work():
-            ADD_NOTE.run(self.app, {"TicketRecID": rec_id, "Note": "Thanks, confirmed with the customer."}, ADMIN)
-        with self.app.unit_of_work():
-            CLOSE_TICKET.run(self.app, {"TicketRecID": rec_id, "Note": "Resolved by the NOC."}, ADMIN)
-        OutboxSender(self.app).run_once()
-        InboundSync(self.app).run_once()
+        with self.live.unit_of_work():
+            ADD_NOTE.run(self.live, {"TicketRecID": rec_id, "Note": "Thanks, confirmed with the customer."}, ADMIN)
+        with self.live.unit_of_work():
+            CLOSE_TICKET.run(self.live, {"TicketRecID": rec_id, "Note": "Resolved by the NOC."}, ADMIN)
+        OutboxSender(self.live).run_once()
+        InboundSync(self.live).run_once()
         ticket = psa.get_ticket(rec_id)
         self.say(f"Note sent; the PSA ticket is {ticket.status}, and in Continuum it is "
-                 f"{self.sandbox.world.ticket(cid)['status']}.")
+                 f"{self.live_sandbox.world.ticket(cid)['status']}.")
         self.table(f"History of PSA ticket {ticket.ticket_no}", ["at", "note"],
                    [[h.at[:19].replace("T", " "), h.text] for h in ticket.history])
 
     def summary(self) -> dict:
-        state, psa, world = self.app.state, self.app.psa, self.sandbox.world
+        state, psa, world = self.live.state, self.live.psa, self.live_sandbox.world
         figures = {
             "sites linked": len(state.site_links()),
             "PSA tickets": psa.count_tickets(),
@@ -264,16 +287,16 @@ class Demo:
         ticker.start()
         self.say("\n[bold]Serving.[/bold] New alerts arrive every 10 s; the agent turns them into PSA tickets. "
                  "Drop requests into Dbsys/ZenithRequests, edit the INI, or use the CLI with "
-                 f"--config {self.app.config_path}. Ctrl-C stops.")
+                 f"--config {self.live.config_path}. Ctrl-C stops.")
         try:
-            Service(self.app).run()
+            Service(self.live).run()
         finally:
             stop.set()
 
     def _alerts(self, stop: threading.Event) -> None:
         while not stop.wait(10):
             try:
-                tid = self.sandbox.world.open_tickets(1)[0]
+                tid = self.live_sandbox.world.open_tickets(1)[0]
                 logger.info("sandbox: Continuum opened ticket {}", tid)
             except Exception as exc:  # noqa: BLE001 - the demo's ticker must not die
                 logger.warning("sandbox ticker: {}", exc)

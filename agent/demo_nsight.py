@@ -65,7 +65,7 @@ class NsightDemo(Demo):
         self.step("Inventory", "The agent reads N-sight's clients, their sites and each site's servers and "
                                "workstations (list_clients, list_sites, list_servers, list_workstations) into "
                                "the Dbsys folder's inventory files.")
-        result = refresh(self.app)
+        result = refresh(self.live)
         self.say(f"Read {result.sites} sites and {result.devices} devices in {result.seconds:.2f} s.")
         sites = LinksManager(self.live).sites()
         self.table("N-sight sites (SiteCode is N-sight's siteid)", ["SiteCode", "Name", "Client"],
@@ -124,7 +124,7 @@ class NsightDemo(Demo):
                                        "agent clears the check in N-sight, with a note, through the outbox.")
         self.live.psa.set_ticket_status(rec_id, STATUS_COMPLETED)
         outcome = self._poll()
-        sent = OutboxSender(self.app).run_once()
+        sent = OutboxSender(self.live).run_once()
         cleared = self.nsight.cleared(str(checkid))
         self.say(f"{outcome.clears_queued} clear queued, {sent} sent; N-sight's check {checkid} is cleared "
                  f"with the note: {cleared!r}")

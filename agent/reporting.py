@@ -6,14 +6,33 @@ It goes to the log, to an error report in ``ZenithErrors/``, to the store (the s
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any, Protocol
+
 from loguru import logger
 
 from agent import events, logs
 from agent.errors import describe, describe_once
 
+if TYPE_CHECKING:
+    from agent.ports.state import SyncValues
+    from config.loader import Settings
 
-def report_failure(app, kind: str, what: str, exc: BaseException | None = None, *, todo: str = "",
-                   event_kind: str | None = None, data: dict | None = None) -> str:
+
+class ReportingApp(Protocol):
+    """What reporting a failure needs of the agent: its settings (the Dbsys folder), the store's
+    named values (the last error) and its notifiers."""
+
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def state(self) -> SyncValues: ...
+
+    def notify(self, event: events.Event) -> None: ...
+
+
+def report_failure(app: ReportingApp, kind: str, what: str, exc: BaseException | None = None, *, todo: str = "",
+                   event_kind: str | None = None, data: dict[str, Any] | None = None) -> str:
     """Log, write an error report, remember it as the last error, notify. Returns the sentence."""
     from dbsys import reports
 

@@ -39,9 +39,60 @@ class InvalidConfig(ValueError):
         super().__init__("\n".join(problems))
 
 
+class SettingValues:
+    """One attribute per key of :data:`config.schema.SCHEMA`, as the loader leaves it (paths
+    resolved), so that a misspelt setting fails type checking. ``tests/test_config_typed.py``
+    checks that these declarations and SCHEMA name the same keys with matching types."""
+
+    psg: str
+    continuum_url: str
+    instance_id: str
+    process_queue: bool
+    poll_interval_seconds: int
+    inventory_refresh_minutes: int
+    request_timeout_seconds: float
+    verify_tls: bool
+    rmm_backend: str
+    reconcile_minutes: int
+    dbsys_folder: Path
+    requests_folder: Path
+    psa_backend: str
+    rangermsp_folder: Path | None
+    application_name: str
+    continuum_ticket_field: str
+    rangermsp_date_format: str
+    rangermsp_code_page: str
+    rangermsp_not_account_kinds: str
+    rangermsp_new_ticket_status: int
+    rangermsp_new_asset_type: str
+    rangermsp_new_asset_status: str
+    database: Path
+    own_business_account: str
+    default_ticket_manager: str
+    auto_created_account_prefix: str
+    request_scan_seconds: int
+    nsight_url: str
+    nsight_api_key: str
+    nsight_min_poll_seconds: int
+    nsight_close_on_recovery: bool
+    ninjaone_url: str
+    ninjaone_client_id: str
+    ninjaone_client_secret: str
+    ninjaone_close_on_recovery: bool
+    plugin_folders: list[Path]
+    web_enabled: bool
+    web_listen: str
+    web_cert_file: Path | None
+    web_key_file: Path | None
+    web_allow_plain_http: bool
+    log_folder: Path
+    level: str
+
+
 @dataclass
-class Settings:
-    """The validated configuration. Attribute names come from :data:`config.schema.SCHEMA`."""
+class Settings(SettingValues):
+    """The validated configuration: each key of :data:`config.schema.SCHEMA` an attribute (declared
+    on :class:`SettingValues`), ``values`` the same by attribute name."""
 
     path: Path | None
     values: dict[str, Any]
@@ -49,11 +100,9 @@ class Settings:
     plugin_sections: dict[str, dict[str, str]] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
 
-    def __getattr__(self, name: str) -> Any:
-        values = self.__dict__.get("values", {})
-        if name in values:
-            return values[name]
-        raise AttributeError(name)
+    def __post_init__(self) -> None:
+        for key in SCHEMA:
+            setattr(self, key.attr, self.values[key.attr])
 
     @property
     def base_dir(self) -> Path:

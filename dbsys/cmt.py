@@ -16,7 +16,7 @@ import os
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Literal, Protocol, Union
+from typing import Literal, Protocol, Union, cast
 
 from lxml import etree
 
@@ -119,7 +119,8 @@ def _write_item(xf, item: Item, item_tag: str) -> None:
         return
     fields = getattr(item, "fields", None)
     with xf.element(item_tag):
-        for tag, text in (fields() if fields is not None else item):
+        # An item with neither xml_element() nor fields() is the sequence of pairs itself.
+        for tag, text in (fields() if fields is not None else cast("Sequence[tuple[str, str]]", item)):
             with xf.element(tag):
                 xf.write(text)
 

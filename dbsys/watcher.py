@@ -30,6 +30,7 @@ from watchdog.events import (
     FileSystemEventHandler,
 )
 from watchdog.observers import Observer
+from watchdog.observers.api import BaseObserver
 
 from dbsys import host
 from dbsys.atomic import is_temp_name
@@ -84,7 +85,7 @@ class _Worker:
         self._cond = threading.Condition()
         self._stopping = False
         self._thread = threading.Thread(target=self._run_safely, name=name, daemon=True)
-        self._observer = None
+        self._observer: BaseObserver | None = None
 
     def _observe(self, folder: Path, event_filter: list[type[FileSystemEvent]] | None = None) -> None:
         observer = Observer()

@@ -11,7 +11,7 @@ import atexit
 import queue
 import threading
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from loguru import logger
 
@@ -30,6 +30,11 @@ from agent.events import (
     TICKET_RETURNED,
 )
 from agent.hookspecs import hookimpl
+
+if TYPE_CHECKING:
+    from agent.events import Event
+    from agent.hookspecs import Agent
+    from config.loader import Settings
 
 # "All ticket events and failures": what a person wants to hear about by default, and the end
 # of an outage, since whoever was told it began wants to hear it is over. Routine events
@@ -105,7 +110,7 @@ class Worker:
                  finish: Callable[[], None] = lambda: None) -> None:
         self.name = name
         self._handle, self._wait, self._tick, self._finish = handle, wait, tick, finish
-        self._queue: queue.Queue = queue.Queue(maxsize=maxsize)
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize=maxsize)
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._closed = False
@@ -165,7 +170,7 @@ class Worker:
             self._safely(self._tick)
             self._safely(self._handle, item)
 
-    def _safely(self, fn: Callable, *args: Any) -> Any:
+    def _safely(self, fn: Callable[..., Any], *args: Any) -> Any:
         try:
             return fn(*args)
         except Exception as exc:  # noqa: BLE001 - a notifier never stops the agent
@@ -206,7 +211,7 @@ class NotifierSlot:
         this slot; a notifier module assigns them to those names."""
 
         @hookimpl
-        def zenith_check_config(settings):
+        def zenith_check_config(settings: Settings) -> None:
             values = settings.plugin_settings(self.name)
             unknown = unknown_keys(values, self.keys, f"plugin:{self.name}")
             settings.warnings.extend(w for w in unknown if w not in settings.warnings)
@@ -217,11 +222,11 @@ class NotifierSlot:
                 raise ConfigError(exc.problems + [f"also: {w}" for w in unknown]) from None
 
         @hookimpl
-        def zenith_configure(settings, app):
+        def zenith_configure(settings: Settings, app: Agent | None) -> None:
             self.configure(settings.plugin_settings(self.name))
 
         @hookimpl
-        def zenith_notify(event):
+        def zenith_notify(event: Event) -> None:
             self.notify(event)
 
         return zenith_check_config, zenith_configure, zenith_notify
@@ -246,7 +251,7 @@ class NotifierSlot:
         if old is not None:
             old.close(timeout)
 
-    def notify(self, event) -> None:
+    def notify(self, event: Event) -> None:
         notifier = self._current
         if notifier is None:
             logger.warning("{} is enabled but was given no settings; the event {} is not {}",

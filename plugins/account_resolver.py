@@ -7,15 +7,22 @@ account first wins.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from loguru import logger
 
 from agent.hookspecs import hookimpl
+
+if TYPE_CHECKING:
+    from agent.ports.psa import PsaView
+    from agent.ports.rmm import Ticket
+    from config.loader import Settings
 
 DEFAULT_ENABLED = True
 
 
 @hookimpl(trylast=True)
-def zenith_resolve_account(ticket, psa, settings):
+def zenith_resolve_account(ticket: Ticket, psa: PsaView, settings: Settings) -> str:
     if not ticket.site_code:
         return own_business_account(psa, settings)
     linked = psa.account_for_site(ticket.site_code)
@@ -24,7 +31,7 @@ def zenith_resolve_account(ticket, psa, settings):
     return _auto_create(ticket, psa, settings)
 
 
-def _auto_create(ticket, psa, settings) -> str:
+def _auto_create(ticket: Ticket, psa: PsaView, settings: Settings) -> str:
     # R4: never matched by name; a new account every time a site has no link, then linked so
     # the site's later tickets land in it.
     site_name = _site_name(ticket.site_code, settings) or ticket.site_code
@@ -36,14 +43,14 @@ def _auto_create(ticket, psa, settings) -> str:
     return rec_id
 
 
-def _site_name(site_code: str, settings) -> str | None:
+def _site_name(site_code: str, settings: Settings) -> str | None:
     from dbsys.inventory import site_record
 
     record = site_record(settings, site_code)
     return record.get("Name") if record else None
 
 
-def own_business_account(psa, settings) -> str:
+def own_business_account(psa: PsaView, settings: Settings) -> str:
     """The account named by ``OwnBusinessAccount``, else the first account; created if none exists."""
     ref = settings.own_business_account
     if ref:
@@ -60,5 +67,5 @@ def own_business_account(psa, settings) -> str:
 
 
 @hookimpl(trylast=True)
-def zenith_ticket_manager(ticket, account, psa, settings):
+def zenith_ticket_manager(ticket: Ticket, account: str, psa: PsaView, settings: Settings) -> str | None:
     return psa.account_manager(account) or settings.default_ticket_manager or None

@@ -8,15 +8,22 @@ which links disagree.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from loguru import logger
 
 from agent.hookspecs import hookimpl
+
+if TYPE_CHECKING:
+    from agent.ports.psa import PsaView
+    from agent.ports.rmm import Ticket
+    from config.loader import Settings
 
 DEFAULT_ENABLED = True
 
 
 @hookimpl(trylast=True)
-def zenith_resolve_asset(ticket, account, psa, settings):
+def zenith_resolve_asset(ticket: Ticket, account: str, psa: PsaView, settings: Settings) -> str | None:
     if not ticket.device_id:
         return None
     asset = psa.asset_for_device(ticket.device_id)

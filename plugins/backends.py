@@ -9,9 +9,13 @@ development), ``[Continuum] Backend=`` the RMM backend (``continuum``: the Conti
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agent.hookspecs import hookimpl
+
+if TYPE_CHECKING:
+    from agent.ports.psa import PsaFactory
+    from agent.ports.rmm import RmmFactory
 
 DEFAULT_ENABLED = True
 
@@ -53,13 +57,13 @@ def _continuum(settings: Any) -> Any:
 
 
 @hookimpl
-def zenith_psa_backends():
+def zenith_psa_backends() -> dict[str, PsaFactory]:
     return {"embedded": _embedded, "memory": _memory, "rangermsp": _rangermsp,
             "rangermsp-simulator": _rangermsp_simulator, "rangermsp-simulator-dlls": _rangermsp_simulator_dlls}
 
 
 @hookimpl
-def zenith_rmm_backends():
+def zenith_rmm_backends() -> dict[str, RmmFactory]:
     """Also ``nsight``: the N-able N-sight Data Extraction API client; ``ninjaone``: the NinjaOne API v2
     client; ``memory``: an in-memory alert RMM for tests and plugin development."""
     return {"continuum": _continuum, "memory": _memory_rmm, "nsight": _nsight, "ninjaone": _ninjaone}

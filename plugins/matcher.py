@@ -12,10 +12,14 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
 
 from agent.hookspecs import AccountPool, Suggestion, hookimpl
 from plugins import _name_evidence as evidence
+
+if TYPE_CHECKING:
+    from config.loader import Settings
 
 DEFAULT_ENABLED = True
 NAME = "matcher"
@@ -94,7 +98,7 @@ def _reason(query: str, candidate: str) -> str:
 class NameIndex:
     """Normalised names with a word index, for fast ranking of many queries."""
 
-    def __init__(self, names: Iterable[str], normalise=normalise_name) -> None:
+    def __init__(self, names: Iterable[str], normalise: Callable[[str], str] = normalise_name) -> None:
         self.normalise = normalise
         self.norms: list[str] = [normalise(n) for n in names]
         self.postings: dict[str, set[int]] = {}
@@ -168,7 +172,8 @@ def _account_index(accounts: list[tuple[str, str]]) -> NameIndex:
     long as it holds the same number of accounts; built afresh for any other list."""
     kept = accounts.derived.get(NAME) if isinstance(accounts, AccountPool) else None
     if kept is not None and kept[0] == len(accounts):
-        return kept[1]
+        held: NameIndex = kept[1]
+        return held
     index = NameIndex(name for _, name in accounts)
     index.weights = evidence.Weights(index.norms)
     if isinstance(accounts, AccountPool):
@@ -176,7 +181,7 @@ def _account_index(accounts: list[tuple[str, str]]) -> NameIndex:
     return index
 
 
-def suggest_accounts(site: dict, accounts: list[tuple[str, str]], limit: int) -> list[Suggestion]:
+def suggest_accounts(site: dict[str, str], accounts: list[tuple[str, str]], limit: int) -> list[Suggestion]:
     """Accounts ranked by the evidence that they are the site's (its client name, its name), each
     with a verdict (see :mod:`plugins._name_evidence`)."""
     if not accounts or limit <= 0:
@@ -225,7 +230,7 @@ def _evidence_order(e: evidence.Evidence) -> tuple[float, bool, bool]:
     return (e.strength, e.raw_exact, not e.missing)
 
 
-def suggest_assets(device: dict, assets: list[dict], limit: int) -> list[Suggestion]:
+def suggest_assets(device: dict[str, str], assets: list[dict[str, Any]], limit: int) -> list[Suggestion]:
     """Assets with the device's serial number first, then those whose names are most alike."""
     if not assets or limit <= 0:
         return []
@@ -251,10 +256,12 @@ def _unique(values: list[str]) -> list[str]:
 
 
 @hookimpl(trylast=True)
-def zenith_suggest_accounts(site, accounts, limit, settings):
+def zenith_suggest_accounts(site: dict[str, str], accounts: AccountPool, limit: int,
+                            settings: Settings) -> list[Suggestion]:
     return suggest_accounts(site, accounts, limit)
 
 
 @hookimpl(trylast=True)
-def zenith_suggest_assets(device, assets, limit, settings):
+def zenith_suggest_assets(device: dict[str, str], assets: list[dict[str, Any]], limit: int,
+                          settings: Settings) -> list[Suggestion]:
     return suggest_assets(device, assets, limit)

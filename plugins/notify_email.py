@@ -22,13 +22,16 @@ from dataclasses import dataclass, field
 from email import policy
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from loguru import logger
 
 from agent import logs
 from agent.errors import ConfigError
 from plugins._notify_common import NotifierSlot, Worker, events_text, parse_events, parse_number, split_list
+
+if TYPE_CHECKING:
+    from agent.events import Event
 
 DEFAULT_ENABLED = False
 NAME = "notify_email"
@@ -98,7 +101,7 @@ class EmailNotifier:
         self.worker = Worker(f"{NAME} worker", self._handle, maxsize=1000, wait=self._wait,
                              tick=self._roll_window, finish=self._finish)
 
-    def notify(self, event) -> None:
+    def notify(self, event: Event) -> None:
         if event.kind in self.config.events:
             self.worker.submit(event)
 
@@ -106,7 +109,7 @@ class EmailNotifier:
         self.worker.close(timeout)
 
     # -- worker side -----------------------------------------------------------------------
-    def _handle(self, event) -> None:
+    def _handle(self, event: Event) -> None:
         if self._window_start is None:
             self._window_start = self._clock()
         if self._sent_in_window >= self.config.max_per_hour:
@@ -197,7 +200,7 @@ _SHOWN = (("title", "Title", None), ("account_rec_id", "Account", "account_name"
           ("manager", "Manager", None))
 
 
-def _event_body(event) -> str:
+def _event_body(event: Event) -> str:
     d = event.as_dict()
     data = dict(d["data"])
     lines = [d["summary"], "", f"Event: {d['kind']}", f"At:    {d['at']}"]

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from loguru import logger
 
 from agent.hookspecs import hookimpl
+
+if TYPE_CHECKING:
+    from agent.events import Event
 
 DEFAULT_ENABLED = True
 
 
 @hookimpl
-def zenith_notify(event):
+def zenith_notify(event: Event) -> None:
     if getattr(event, "logged", False):
         return
     logger.bind(event=event.kind).info("[{}] {}", event.kind, event.summary)

@@ -32,6 +32,8 @@ from plugins._notify_common import NotifierSlot, Worker, parse_events, parse_num
 if TYPE_CHECKING:
     import httpx
 
+    from agent.events import Event
+
 DEFAULT_ENABLED = False
 NAME = "notify_webhook"
 SECTION = f"plugin:{NAME}"
@@ -91,7 +93,7 @@ class WebhookNotifier:
         self.failed = 0
         self.worker = Worker(f"{NAME} worker", self._deliver, maxsize=config.queue_size, finish=self._close_client)
 
-    def notify(self, event) -> None:
+    def notify(self, event: Event) -> None:
         if event.kind in self.config.events:
             self.worker.submit(event)
 
@@ -100,7 +102,7 @@ class WebhookNotifier:
         self._stopping.set()
         self.worker.close(timeout)
 
-    def _deliver(self, event) -> None:
+    def _deliver(self, event: Event) -> None:
         body = json.dumps(event.as_dict(), ensure_ascii=False, default=str).encode("utf-8")
         headers = {"Content-Type": "application/json", EVENT_HEADER: event.kind, DELIVERY_HEADER: uuid.uuid4().hex,
                    "User-Agent": "zenithlink"}

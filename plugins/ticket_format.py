@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from agent.hookspecs import hookimpl
+
+if TYPE_CHECKING:
+    from agent.ports.rmm import Ticket
+    from config.loader import Settings
 
 DEFAULT_ENABLED = True
 DEVICE_FIELDS = ("Name", "FriendlyName", "DeviceType", "Manufacturer", "Model", "SerialNumber",
@@ -10,7 +16,8 @@ DEVICE_FIELDS = ("Name", "FriendlyName", "DeviceType", "Manufacturer", "Model", 
 
 
 @hookimpl(trylast=True)
-def zenith_ticket_description(ticket, device, asset, settings):
+def zenith_ticket_description(ticket: Ticket, device: dict[str, str] | None, asset: str | None,
+                              settings: Settings) -> str:
     parts = [ticket.title.strip()] if ticket.title else []
     if ticket.description and ticket.description.strip() != (ticket.title or "").strip():
         parts.append(ticket.description.strip())
@@ -21,7 +28,7 @@ def zenith_ticket_description(ticket, device, asset, settings):
     return "\n\n".join(parts)
 
 
-def device_details(device_id: str, device: dict | None) -> str:
+def device_details(device_id: str, device: dict[str, str] | None) -> str:
     """The device block added when no asset is linked."""
     lines = [f"Continuum device {device_id} (not linked to an asset):"]
     if device:

@@ -10,7 +10,6 @@ import pytest
 from agent.ports.times import now_iso
 from agent.sandbox import SandboxServer
 from agent.sync.inventory.refresh import InventoryJob
-from agent.sync.outage import OutageTracker
 from agent.sync.outbound import actions
 from agent.sync.outbound.sender import OutboxSender
 
@@ -44,13 +43,13 @@ def test_rows_that_waited_for_the_outage_go_as_soon_as_continuum_answers_again(e
     heads = [env.state.get_outbox(env.state.outbox_id(k)) for k in keys[:3]]
     assert all(row.attempts == 1 for row in heads)  # each tried once, and given an hour's backoff
     assert env.state.due_outbox(now_iso()) == []
-    assert OutageTracker.of(env.app).failing
+    assert env.app.outage.failing
     assert sender.run_once() == 0 and ledger_by_key(sandbox) == {}  # and the sender pauses
 
     sandbox.faults.clear()
     env.app.outbox_wake.clear()
     InventoryJob(env.app).run_once()  # another engine's call is answered: Continuum is back
-    assert not OutageTracker.of(env.app).failing
+    assert not env.app.outage.failing
     assert env.app.outbox_wake.is_set()  # a sender waiting for work is woken
 
     assert sender.run_once() == 6  # the outage's rows, without sitting out their backoff
@@ -68,7 +67,7 @@ def test_a_row_refused_for_a_garbled_answer_keeps_its_backoff_when_continuum_ans
     assert row.attempts == 1 and row.state == "pending"
 
     InventoryJob(env.app).run_once()  # Continuum answers: the run of failures ends
-    assert not OutageTracker.of(env.app).failing
+    assert not env.app.outage.failing
     assert env.state.get_outbox(row.id).next_attempt_at == row.next_attempt_at
     assert sender.run_once() == 0 and ledger_by_key(sandbox) == {garbled: 1}  # not sent again
     assert env.state.get_outbox(row.id).state == "pending"

@@ -169,7 +169,7 @@ def actions_list(app, as_json: bool) -> None:
         return
     table(f"Ticket actions with {capabilities.rmm}", ["action", "command", "request drop", "offered"],
           [[r["label"], f"tickets {r['command']}", r["drop"], "yes" if r["offered"] else
-            f"no: {capabilities.rmm} cannot {_needs(r['needs'])}"] for r in rows])
+            f"no: {capabilities.rmm} cannot {_needs(str(r['needs']))}"] for r in rows])
 
 
 def _needs(write_back: str) -> str:

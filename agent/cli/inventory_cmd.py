@@ -18,7 +18,10 @@ from agent.errors import PreconditionError, ZenithError, describe, describe_once
 from dbsys.inventory import inventory_path
 
 if TYPE_CHECKING:
+    from rich.progress import TaskID
+
     from agent.sync.inventory.refresh import Progress
+    from dbsys.cmt import Kind
 
 # Above this many items a listing is streamed as tab-separated lines instead of a drawn table.
 COLUMNS = {"sites": ("SiteCode", "Name", "ClientName", "SiteID"),
@@ -86,7 +89,7 @@ def _progress() -> Iterator[Progress]:
     columns = (TextColumn("{task.description:<8}"), BarColumn(), MofNCompleteColumn(),
                TextColumn("page {task.fields[page]}"), TimeElapsedColumn())
     with Bar(*columns, console=err_console, transient=False) as bar:
-        tasks: dict[str, int] = {}
+        tasks: dict[str, TaskID] = {}
 
         def update(kind: str, page: int, items: int, total: int) -> None:
             if kind not in tasks:
@@ -102,7 +105,7 @@ def _plain_progress(kind: str, page: int, items: int, total: int) -> None:
 
 
 # -- listings ---------------------------------------------------------------------------------
-def _list(app, kind: str, as_json: bool, site_code: str | None) -> None:
+def _list(app, kind: Kind, as_json: bool, site_code: str | None) -> None:
     from dbsys import cmt
 
     path = inventory_path(app.settings, kind)

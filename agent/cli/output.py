@@ -51,7 +51,7 @@ def tsv(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
         out.write("\t".join("" if v is None else str(v).replace("\t", " ").replace("\n", " ") for v in row) + "\n")
 
 
-def listing(title: str, columns: Sequence[str], rows: list[Sequence[Any]]) -> None:
+def listing(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
     """A table, or tab-separated lines past :data:`TABLE_LIMIT` rows."""
     table(title, columns, rows) if len(rows) <= TABLE_LIMIT else tsv(columns, rows)
 

@@ -17,7 +17,7 @@ from agent.sync import people
 @click.pass_obj
 def employees_set_group(app, login: str, group: str, user: str | None) -> None:
     """Move employee LOGIN to privilege group GROUP."""
-    previous = people.set_group(app, login, group, user)
+    previous = people.set_group(app.state, app.psa, login, group, user)
     done(f"Employee {login} moved from group {previous!r} to {group!r}.")
 
 
@@ -27,7 +27,7 @@ def employees_set_group(app, login: str, group: str, user: str | None) -> None:
 @click.pass_obj
 def employees_remove(app, login: str, user: str | None) -> None:
     """Remove employee LOGIN (their web console password and sessions go with them)."""
-    removed = people.remove_employee(app, login, user)
+    removed = people.remove_employee(app.state, app.psa, login, user)
     done(f"Employee {removed['login']} ({removed['name']}) removed.")
 
 
@@ -37,7 +37,7 @@ def employees_remove(app, login: str, user: str | None) -> None:
 @click.pass_obj
 def groups_grant(app, group: str, user: str | None) -> None:
     """Grant the Continuum Integration privilege to privilege group GROUP."""
-    held = people.set_continuum(app, group, True, user)
+    held = people.set_continuum(app.state, app.psa, group, True, user)
     done(f"Group {group!r} " + ("holds the Continuum Integration privilege already; nothing changed." if held
                                 else "now holds the Continuum Integration privilege."))
 
@@ -48,7 +48,7 @@ def groups_grant(app, group: str, user: str | None) -> None:
 @click.pass_obj
 def groups_revoke(app, group: str, user: str | None) -> None:
     """Revoke the Continuum Integration privilege of privilege group GROUP."""
-    held = people.set_continuum(app, group, False, user)
+    held = people.set_continuum(app.state, app.psa, group, False, user)
     done(f"Group {group!r} " + ("no longer holds the Continuum Integration privilege." if held
                                 else "does not hold the Continuum Integration privilege; nothing changed."))
 

@@ -19,7 +19,7 @@ from agent.sync.alerts.reconcile import FIXABLE, reconcile
 def reconcile_cmd(app, fix: bool, as_json: bool) -> None:
     """Compare an alert RMM's failing checks or open alerts (N-sight, NinjaOne) with the PSA's tickets and links."""
     findings = reconcile(state=app.state, psa=app.psa, rmm=app.alert_rmm, policy=policy_from(app.settings),
-                         skip=skip_rule(app), fix=fix)
+                         skip=skip_rule(app.pm, app.settings), fix=fix)
     keep(app.state, findings)  # 'zenithlink status' shows the last reconciliation, by hand or by the service
     if as_json:
         emit_json({"findings": [f.as_dict() for f in findings], "fixed": sum(f.fixed for f in findings)})

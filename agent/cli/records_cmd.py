@@ -105,7 +105,8 @@ def accounts_import(app, csv_file: Path, allow_duplicates: bool, as_json: bool) 
     The whole file is checked first: every bad row is reported with its line number and nothing is
     created unless every row is good. Accounts whose name exists already are skipped.
     """
-    result = record_import.import_accounts(app, csv_file, allow_duplicates=allow_duplicates, user=app.user)
+    result = record_import.import_accounts(app.state, app.psa, csv_file, allow_duplicates=allow_duplicates,
+                                           user=app.user)
     if as_json:
         emit_json(result.as_dict())
         return
@@ -265,7 +266,7 @@ def assets_import(app, csv_file: Path, allow_duplicates: bool, as_json: bool) ->
     Checked as a whole first, as accounts import is; an asset of the same name in the same
     account is skipped.
     """
-    result = record_import.import_assets(app, csv_file, allow_duplicates=allow_duplicates, user=app.user)
+    result = record_import.import_assets(app.state, app.psa, csv_file, allow_duplicates=allow_duplicates, user=app.user)
     if as_json:
         emit_json(result.as_dict())
         return

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from loguru import logger
 
@@ -34,6 +35,9 @@ from agent.sync.outage import OutageTracker
 from agent.sync.outbound.sender import OutboxSender
 from agent.sync.request_results import repair_results
 from agent.sync.requests import RequestProcessor
+
+if TYPE_CHECKING:
+    from dbsys.watcher import FileWatcher, FolderWatcher
 
 STATUS_EVERY_SECONDS = 15.0
 STOP_GRACE_SECONDS = 4.0
@@ -119,8 +123,8 @@ class Service:
         self.workers: dict[str, Worker] = {}
         #: Set when the PSA backend can only be used again by a new process: ``run`` raises it.
         self.restart_error: PsaNeedsRestart | None = None
-        self._request_watcher = None
-        self._ini_watcher = None
+        self._request_watcher: FolderWatcher | None = None
+        self._ini_watcher: FileWatcher | None = None
         # One engine each for the life of the service; they read app.settings every round, and
         # tell one tracker how Continuum answers them.
         self.outage = OutageTracker(app, clock=outage_clock, on_change=self._wake_status)
@@ -328,9 +332,9 @@ class Service:
         if not settings.process_queue:
             return
         lifecycle = AlertLifecycle(state=self.app.state, psa=self.app.psa, rmm=self.app.alert_rmm,
-                                   policy=policy_from(settings), skip=skip_rule(self.app))
+                                   policy=policy_from(settings), skip=skip_rule(self.app.pm, settings))
         try:
-            with self._alerts_lock():
+            with self.app.alert_snapshots_lock:
                 lifecycle.poll_once()
         except RmmError as exc:
             # Said once per kind of failure, not every poll of an RMM that stays down.
@@ -349,14 +353,10 @@ class Service:
         if not self.app.settings.process_queue or not self._snapshot_rmm():
             return
         try:
-            with self._alerts_lock():
+            with self.app.alert_snapshots_lock:
                 reconcile_pass(self.app)
         except RmmError as exc:
             logger.debug("the reconciliation pass waits for the RMM: {}", describe(exc))
-
-    def _alerts_lock(self) -> threading.Lock:
-        """A poll and a reconciliation pass each apply a snapshot: one at a time, never an older one over a newer."""
-        return self.app.shared("alert-snapshots", threading.Lock)
 
     def _outbox(self) -> None:
         self.sender.run_once()

@@ -57,14 +57,14 @@ class Admin:
 
     def __init__(self, world: World, faults: Faults) -> None:
         w = world
-        self._routes: list[tuple[str, re.Pattern, Callable[..., Any]]] = [
+        routes: list[tuple[str, str, Callable[..., Any]]] = [
             ("GET", r"/?", lambda b: {"endpoints": [{"method": m, "path": p, "does": d} for m, p, d in ENDPOINTS]}),
             ("GET", r"/state", lambda b: w.state()),
             ("GET", r"/ledger", lambda b: w.ledger),
             ("GET", r"/changes", lambda b: w.changes),
             ("GET", r"/faults", lambda b: faults.snapshot()),
             ("POST", r"/faults", lambda b: _call(faults.set, b)),
-            ("DELETE", r"/faults", lambda b: faults.clear() or faults.snapshot()),
+            ("DELETE", r"/faults", lambda b: _after(faults.clear, faults.snapshot)),
             ("POST", r"/activation", lambda b: _call(w.set_activated, b) or {"activated": w.activated}),
             ("POST", r"/tickets", lambda b: _call(w.open_ticket, b)),
             ("POST", r"/tickets/bulk", lambda b: {"ticket_ids": _call(w.open_tickets, b)}),
@@ -74,13 +74,13 @@ class Admin:
             ("POST", r"/tickets/([^/]+)/notes", lambda b, t: _call(w.add_note, b, t)),
             ("POST", r"/tickets/([^/]+)/update", lambda b, t: _call(w.update_ticket, b, t)),
             ("POST", r"/sites", lambda b: _call(w.add_site, b)),
-            ("DELETE", r"/sites/([^/]+)", lambda b, c: w.remove_site(c) or {"removed": c}),
+            ("DELETE", r"/sites/([^/]+)", lambda b, c: _after(lambda: w.remove_site(c), lambda: {"removed": c})),
             ("POST", r"/sites/([^/]+)/rename", lambda b, c: _call(w.rename_site, b, c)),
             ("POST", r"/devices", lambda b: _call(w.add_device, b)),
-            ("DELETE", r"/devices/([^/]+)", lambda b, d: w.remove_device(d) or {"removed": d}),
+            ("DELETE", r"/devices/([^/]+)", lambda b, d: _after(lambda: w.remove_device(d), lambda: {"removed": d})),
             ("POST", r"/devices/([^/]+)/rename", lambda b, d: _call(w.rename_device, b, d)),
         ]
-        self._routes = [(m, re.compile(p), fn) for m, p, fn in self._routes]
+        self._routes = [(m, re.compile(p), fn) for m, p, fn in routes]
 
     def handle(self, req: Request) -> Answer:
         try:
@@ -102,6 +102,12 @@ class Admin:
         if allowed:
             raise SandboxError(405, "Invalid", f"Use {' or '.join(allowed)} on {req.path}.")
         raise not_found(f"No admin endpoint {req.path}; GET /sandbox/ lists them.")
+
+
+def _after(call: Callable[[], object], answer: Callable[[], Any]) -> Any:
+    """What ``answer`` gives once ``call`` (which answers nothing) is done."""
+    call()
+    return answer()
 
 
 def _creates(req: Request) -> bool:

@@ -12,6 +12,7 @@ import threading
 import time
 from dataclasses import asdict, dataclass, field, fields
 from email.utils import formatdate
+from typing import Any
 
 from agent.sandbox.errors import invalid
 from agent.sandbox.hostile import HUGE_BYTES, KINDS
@@ -79,7 +80,7 @@ class Faults:
         #: Requests held so far by a hang or a latency (tests wait for one to be in flight).
         self.held = 0
 
-    def set(self, **settings: object) -> dict:
+    def set(self, **settings: Any) -> dict:
         """Merge ``settings`` into the current ones; unknown names or bad values are refused."""
         known = {f.name for f in fields(Settings)}
         unknown = sorted(set(settings) - known)

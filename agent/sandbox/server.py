@@ -202,7 +202,7 @@ class SandboxServer:
         if self._httpd is None:
             raise RuntimeError("The sandbox is not started; call start() or use it in a 'with' block.")
         host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{host!s}:{port}"
 
     def start(self) -> SandboxServer:
         if self._httpd is None:

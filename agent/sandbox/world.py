@@ -213,7 +213,7 @@ class World(Inventory):
             if not str(text).strip():
                 raise invalid("A note needs a non-empty text.")
             origin = author if author in ("NOC", "VSD") else "NOC"
-            note = self._attach(ticket, str(text), origin, author=str(author))
+            note = self._add_note(ticket, str(text), origin, author=str(author))
             self._touch(ticket, origin)
             self._append("NoteAdded", ticket, note)
             return note.to_dict()
@@ -242,8 +242,9 @@ class World(Inventory):
         self._check_place(fields.get("site_code"), fields.get("device_id"))
 
     def _attach(self, ticket: Ticket, text: str | None, origin: str, author: str | None = None) -> Note | None:
-        if not text:
-            return None
+        return self._add_note(ticket, text, origin, author) if text else None
+
+    def _add_note(self, ticket: Ticket, text: str, origin: str, author: str | None = None) -> Note:
         note = self._new_note(str(text), author or origin, origin)
         ticket.notes.append(note)
         return note
@@ -290,7 +291,7 @@ class World(Inventory):
         """``POST /psa/v1/tickets/{id}/notes``."""
         with self.lock:
             ticket = self._ticket(ticket_id)
-            note = self._attach(ticket, text, "PSA", author=author)
+            note = self._add_note(ticket, text, "PSA", author=author)
             self._touch(ticket, "PSA")
             self._append("NoteAdded", ticket, note)
             self._record("note", ticket.ticket_id, key, note_id=note.note_id)

@@ -9,10 +9,14 @@ import io
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from loguru import logger
 
 from agent.errors import UsageError
+
+if TYPE_CHECKING:
+    import _csv
 
 DELIMITERS = (",", ";", "\t", "|")
 
@@ -118,7 +122,7 @@ def _text(path: Path) -> str:
         return data.decode("cp1252", errors="replace")
 
 
-def _next_record(reader, table: CsvTable) -> tuple[int, list[str]] | None:
+def _next_record(reader: _csv.Reader, table: CsvTable) -> tuple[int, list[str]] | None:
     """The next record and the line it starts on; a quoting error is a problem of that line."""
     while True:
         start = reader.line_num + 1

@@ -21,6 +21,7 @@ from typing import Any
 from agent.errors import AlreadyLinked, UsageError, ZenithError
 from agent.sync import lookup
 from agent.sync.csvfile import BadRows, CsvRow, CsvTable, read_csv
+from agent.sync.links import LinksManager
 
 KINDS = ("sites", "devices")
 SITE_COLUMNS = ("site_code", "site_name", "client_name", "account_rec_id", "account_name")
@@ -59,7 +60,7 @@ class ImportPlan:
 
 
 # -- export ----------------------------------------------------------------------------------
-def export_rows(manager, kind: str) -> list[dict[str, Any]]:
+def export_rows(manager: LinksManager, kind: str) -> list[dict[str, Any]]:
     """Every site (device) of the inventory with its account (asset), and links to ones Continuum
     no longer lists: the columns of :data:`SITE_COLUMNS` (:data:`DEVICE_COLUMNS`)."""
     if kind == "sites":
@@ -83,7 +84,7 @@ def render(rows: list[dict[str, Any]], kind: str, fmt: str) -> str:
 
 
 # -- import ----------------------------------------------------------------------------------
-def plan_import(manager, path: Path) -> ImportPlan:
+def plan_import(manager: LinksManager, path: Path) -> ImportPlan:
     """Read and check the whole file; :class:`BadRows` names every bad row, else the plan."""
     table, unit = _read(path)
     kind = "devices" if "device_id" in table.columns else "sites"
@@ -95,7 +96,7 @@ def plan_import(manager, path: Path) -> ImportPlan:
     return plan
 
 
-def apply_import(manager, plan: ImportPlan, user: str | None, source: str) -> ImportPlan:
+def apply_import(manager: LinksManager, plan: ImportPlan, user: str | None, source: str) -> ImportPlan:
     """Make the plan's changes in one transaction, each audited; notifiers hear of it once."""
     word = "site" if plan.kind == "sites" else "device"
     manager.state.require_privilege(user, f"import {word} links")
@@ -178,11 +179,11 @@ _SITES = _Side("site_code", ("account_rec_id", "account_name", "account"), "site
 _DEVICES = _Side("device_id", ("asset_rec_id", "asset_name", "asset"), "device")
 
 
-def _plan_sites(manager, table: CsvTable, plan: ImportPlan) -> None:
+def _plan_sites(manager: LinksManager, table: CsvTable, plan: ImportPlan) -> None:
     _plan(table, plan, _SITES, lookup.account_index(manager.psa), manager.state.site_links(), manager.site)
 
 
-def _plan_devices(manager, table: CsvTable, plan: ImportPlan) -> None:
+def _plan_devices(manager: LinksManager, table: CsvTable, plan: ImportPlan) -> None:
     links = manager.state.device_links()
     _plan(table, plan, _DEVICES, lookup.asset_index(manager.psa), links, manager.device)
     _one_device_per_asset(table, plan, links)

@@ -50,7 +50,7 @@ from agent.ports.rmm import (
     RmmUnavailable,
 )
 from agent.ports.times import parse_stored_time, stored_time
-from agent.reporting import report_failure
+from agent.reporting import ReportingApp, report_failure
 
 MIN_THRESHOLD_SECONDS = 60.0
 REPORT_KIND = "continuum-unreachable"
@@ -126,7 +126,7 @@ class OutageTracker:
     service rewrites its status file then).
     """
 
-    def __init__(self, app: Any, *, clock: Callable[[], float] = time.time,
+    def __init__(self, app: ReportingApp, *, clock: Callable[[], float] = time.time,
                  on_change: Callable[[], None] | None = None) -> None:
         self.app = app
         self._clock = clock
@@ -137,12 +137,6 @@ class OutageTracker:
         self._warned = False  # the run's first failure was logged as a warning
         self._adopted = False
         self._listeners: dict[str, Callable[[], object]] = {}
-
-    @classmethod
-    def of(cls, app: Any) -> OutageTracker:
-        """The tracker every engine of ``app`` shares (unless it was handed one)."""
-        tracker: OutageTracker = app.shared("continuum_outage", lambda: cls(app))
-        return tracker
 
     def when_answering_again(self, name: str, listener: Callable[[], object]) -> None:
         """Call ``listener`` each time Continuum answers after a run of failures; one listener per

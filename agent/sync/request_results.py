@@ -8,49 +8,24 @@ the ``Done`` the other wrote a moment before.
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 from typing import Any
 
 from loguru import logger
 
+from agent.sync.engine_app import EngineApp
 from dbsys import results
 
 
-class FileLocks:
-    """The locks an agent's writers of request files share (one set per :class:`App`).
-
-    Results are written from the store under a lock per request, so a late "Queued" never
-    replaces the "Done" that the outbox sender wrote a moment before; a drop is moved under a
-    lock per file name, as two movers of one file could each leave a copy. Striped: 64 locks
-    serve every name.
-    """
-
-    STRIPES = 64
-
-    def __init__(self) -> None:
-        self._results = tuple(threading.Lock() for _ in range(self.STRIPES))
-        self._moves = tuple(threading.Lock() for _ in range(self.STRIPES))
-
-    @classmethod
-    def of(cls, app: Any) -> FileLocks:
-        return app.shared("request_file_locks", cls)
-
-    def result(self, request_id: str) -> threading.Lock:
-        return self._results[hash(request_id) % self.STRIPES]
-
-    def move(self, file_name: str) -> threading.Lock:
-        return self._moves[hash(file_name) % self.STRIPES]
-
-
-def results_folder(app: Any) -> Path:
+def results_folder(app: EngineApp) -> Path:
     return Path(app.settings.requests_folder) / "Results"
 
 
-def write_request_result(app, request_id: str, *, name: str | None = None, sync_folder: bool = True) -> Path | None:
+def write_request_result(app: EngineApp, request_id: str, *, name: str | None = None,
+                         sync_folder: bool = True) -> Path | None:
     """(Re)write the result file of a request from the store's record of it (``sync_folder``: see
     :func:`dbsys.results.write_result`)."""
-    with FileLocks.of(app).result(request_id):
+    with app.request_file_locks.result(request_id):
         row = app.state.request_seen(request_id)
         if row is None:
             return None
@@ -62,13 +37,13 @@ def write_request_result(app, request_id: str, *, name: str | None = None, sync_
                                     extra=row["extra"], sync_folder=sync_folder)
 
 
-def write_result_file(app, name: str, action: str, status: str, **kwargs: Any) -> Path:
+def write_result_file(app: EngineApp, name: str, action: str, status: str, **kwargs: Any) -> Path:
     """A result the store keeps no row for (a drop whose id another request holds), under its lock."""
-    with FileLocks.of(app).result(name):
+    with app.request_file_locks.result(name):
         return results.write_result(results_folder(app), name, action, status, **kwargs)
 
 
-def repair_results(app) -> int:
+def repair_results(app: EngineApp) -> int:
     """Rewrite every ``Queued`` result whose request the store has finished (Done or Failed): an
     agent killed between the sender's commit and its result file leaves such a file. Returns how
     many were rewritten."""

@@ -24,15 +24,16 @@ the file.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from loguru import logger
 
@@ -40,10 +41,13 @@ from agent.errors import ZenithError, code_of, describe, sentence
 from agent.ports.state import DUPLICATES_STATE
 from agent.reporting import report_failure
 from agent.sync.outbound import registry
-from agent.sync.request_results import FileLocks, write_request_result, write_result_file
+from agent.sync.request_results import write_request_result, write_result_file
 from dbsys import drops
 from dbsys.atomic import fsync_folder
 from dbsys.fsops import FileInUse
+
+if TYPE_CHECKING:
+    from agent.sync.engine_app import EngineApp
 
 # How long a drop that ends early (truncated XML) may still be being written: GRACE_SECONDS of
 # no change once its writer closed it or when the file system says nothing of its writer, and
@@ -59,7 +63,7 @@ BATCH = 200
 SETTLE_THREADS = 16
 
 
-def _each(calls: list) -> None:
+def _each(calls: Sequence[Callable[[], object]]) -> None:
     """Run the calls, in parallel when there are several; the first error is raised after all ran."""
     if len(calls) <= 1:
         for call in calls:
@@ -67,7 +71,7 @@ def _each(calls: list) -> None:
         return
     with ThreadPoolExecutor(min(SETTLE_THREADS, len(calls)), thread_name_prefix="zenithlink-settle") as pool:
         futures = [pool.submit(call) for call in calls]
-    errors = [f.exception() for f in futures if f.exception() is not None]
+    errors = [error for error in (f.exception() for f in futures) if error is not None]
     if errors:
         raise errors[0]
 
@@ -85,7 +89,7 @@ class Outcome:
 class RequestProcessor:
     """Takes request drops exactly once; the folder watcher's callback (also fed by full scans)."""
 
-    def __init__(self, app, *, grace_seconds: float = GRACE_SECONDS,
+    def __init__(self, app: EngineApp, *, grace_seconds: float = GRACE_SECONDS,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.app = app
         self.grace_seconds = grace_seconds
@@ -131,9 +135,10 @@ class RequestProcessor:
                         with self.app.savepoint():
                             outcome = self._bad(path, *parsed)
                 except Exception as exc:  # noqa: BLE001 - one bad file must not stop the others
-                    outcome = self._unexpected_error(path, parsed, exc)
-                    if outcome is None:
+                    failed = self._unexpected_error(path, parsed, exc)
+                    if failed is None:
                         continue
+                    outcome = failed
                 queued = queued or outcome.queued
                 claimed.append((path, outcome))
         if queued:
@@ -323,12 +328,12 @@ class RequestProcessor:
 
         The results' renames are made durable together, with one fsync of their folder: one
         per file, for a batch of hundreds, kept the disk from the outbox sender's commits."""
-        written = [(lambda o=o: write_request_result(self.app, o.request_id, name=o.result_name, sync_folder=False))
-                   for _p, o in claimed if o.result_name]
+        written = [functools.partial(write_request_result, self.app, o.request_id, name=o.result_name,
+                                     sync_folder=False) for _p, o in claimed if o.result_name]
         _each(written)
         if written:
             fsync_folder(self.results_folder)
-        _each([(lambda p=p, o=o: self._move(p, o)) for p, o in claimed])
+        _each([functools.partial(self._move, p, o) for p, o in claimed])
         # The moves likewise: each folder once for the batch (a crash before this only puts a
         # drop back in the folder, where it is found taken and moved again).
         if claimed:
@@ -338,7 +343,7 @@ class RequestProcessor:
 
     def _move(self, path: Path, outcome: Outcome) -> None:
         # Two movers of one file could each leave a copy (link, link under "-1", unlink).
-        with FileLocks.of(self.app).move(path.name):
+        with self.app.request_file_locks.move(path.name):
             try:
                 drops.move_to(path, self.failed_folder if outcome.failed else self.processed_folder, sync=False)
             except FileNotFoundError:

@@ -10,8 +10,9 @@ RangerMSP's DLLs).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
+from agent.ports.state import SiteLinks
+from config.loader import Settings
 from dbsys import inventory as inventory_index
 
 SHOWN = 5
@@ -33,7 +34,7 @@ class Unlinked:
         return f"{head} Link them before setting ProcessContinuumUpdatesQueue=Y ('zenithlink links review')."
 
 
-def unlinked_sites(settings: Any, state: Any) -> Unlinked | None:
+def unlinked_sites(settings: Settings, state: SiteLinks) -> Unlinked | None:
     """The unlinked sites of the downloaded inventory; ``None`` when there is no inventory yet."""
     if not inventory_index.inventory_path(settings, "sites").is_file():
         return None

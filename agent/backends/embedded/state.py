@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agent.backends.embedded.alerts import AlertTables
 from agent.backends.embedded.console import ConsoleTables
@@ -18,6 +18,9 @@ from agent.backends.embedded.db import Database
 from agent.backends.embedded.links import LinkTables
 from agent.backends.embedded.people import People
 from agent.backends.embedded.sync import SyncState
+
+if TYPE_CHECKING:
+    from agent.ports import state as roles
 
 
 class StateStore(LinkTables, SyncState, People, ConsoleTables, AlertTables):
@@ -61,3 +64,11 @@ class StateStore(LinkTables, SyncState, People, ConsoleTables, AlertTables):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+if TYPE_CHECKING:
+    def _plays_every_role(store: StateStore) -> tuple[
+            roles.Transactions, roles.SyncValues, roles.AuditLog, roles.FeedLedger, roles.TicketLinks,
+            roles.SiteLinks, roles.Outbox, roles.RequestLog, roles.Employees, roles.AlertTickets]:
+        """Type checking fails here when the store stops fitting a role the engines are typed with."""
+        return (store, store, store, store, store, store, store, store, store, store)

@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from loguru import logger
 
@@ -53,6 +53,8 @@ from agent.backends.rangermsp.status import (
 )
 from agent.errors import ConfigError
 from dbsys.backoff import Backoff
+
+T = TypeVar("T")
 
 DLL_FOLDERS = (Path("ThirdParty") / "UserDev", Path("Server"))
 # The vendor's buffer sizes (S1 §4.5): a query answer starts at 16 KB, other answers at 64 KB,
@@ -357,7 +359,7 @@ class DbApi:
             raise self._stale
 
     # -- the one back-off of this backend ------------------------------------------------------
-    def _busy_retry(self, call: Callable[[], Any]) -> Any:
+    def _busy_retry(self, call: Callable[[], T]) -> T:
         for delay in BUSY_BACKOFF.delays(BUSY_RETRIES):
             try:
                 return call()

@@ -32,7 +32,7 @@ def _dllcalls() -> Any:
     return module
 
 
-class RangerMspHost(Server32):
+class RangerMspHost(Server32):  # type: ignore[misc]  # msl-loadlib has no type information
     """Both DLLs of one installation, one load for the life of this process."""
 
     def __init__(self, host: str, port: int, **kwargs: str) -> None:

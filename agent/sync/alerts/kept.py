@@ -7,6 +7,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any, Protocol
 
+from agent.ports.state import SyncValues
 from agent.ports.times import now_iso
 
 KINDS = ("unticketed", "recovery-not-seen", "ticket-gone", "site-unlinked", "account-changed")
@@ -30,7 +31,7 @@ STATE_FIELDS: tuple[str, ...] = (LAST_RUN_STATE, *(count_state(kind) for kind in
 """The status fields of the last pass, each a sync-state key of the store under the same name."""
 
 
-def keep(state: Any, findings: Sequence[Found]) -> None:
+def keep(state: SyncValues, findings: Sequence[Found]) -> None:
     """A pass's counts per kind, how many it fixed and its time, in the store."""
     counts = Counter(f.kind for f in findings)
     values = {count_state(kind): str(counts.get(kind, 0)) for kind in KINDS}

@@ -25,7 +25,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from loguru import logger
 
@@ -34,6 +34,11 @@ from agent.ports.rmm import Alert, AlertRmm, AlertSnapshot
 from agent.ports.state import AlertTicket
 from agent.sync import records
 from agent.sync.alerts.store import AlertStore
+
+if TYPE_CHECKING:
+    from agent.plugins import PluginManager
+    from config.loader import Settings
+
 from agent.sync.outbound.vocabulary import CLEAR  # payload: ``alert_id``, ``note``; sent by CLEAR_ALERT
 
 AGENT = "zenithlink"
@@ -62,17 +67,16 @@ class AlertPolicy:
     close_on_recovery: bool = False
 
 
-def policy_from(settings: Any) -> AlertPolicy:
+def policy_from(settings: Settings) -> AlertPolicy:
     """The INI's policy for the configured alert RMM (its own CloseTicketOnRecovery)."""
     if str(settings.rmm_backend).lower() == "ninjaone":
         return AlertPolicy(close_on_recovery=bool(settings.ninjaone_close_on_recovery))
     return AlertPolicy(close_on_recovery=bool(settings.nsight_close_on_recovery))
 
 
-def skip_rule(app: Any) -> Callable[[Alert], bool]:
+def skip_rule(pm: PluginManager, settings: Settings) -> Callable[[Alert], bool]:
     """The plugins' ``zenith_skip_alert`` as the lifecycle's skip rule: alerts they keep out of the PSA."""
-    settings = app.settings
-    skip_alert = app.pm.hook.zenith_skip_alert
+    skip_alert = pm.hook.zenith_skip_alert
     return lambda alert: skip_alert(alert=alert, settings=settings) is True
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from typing import Any
+from typing import TYPE_CHECKING
 
 from loguru import logger
 
@@ -20,15 +20,18 @@ from agent.sync.alerts.kept import keep
 from agent.sync.alerts.lifecycle import policy_from, skip_rule
 from agent.sync.alerts.reconcile import Finding, reconcile
 
+if TYPE_CHECKING:
+    from agent.sync.engine_app import EngineApp
+
 # The findings of the last error report, so that one set is reported once.
 REPORTED_STATE = "reconcile_reported"
 REPORT_KIND = "reconcile"
 
 
-def reconcile_pass(app: Any) -> list[Finding]:
+def reconcile_pass(app: EngineApp) -> list[Finding]:
     """One pass over the app's alert RMM with ``--fix``: its findings, kept and reported."""
     findings = reconcile(state=app.state, psa=app.psa, rmm=app.alert_rmm, policy=policy_from(app.settings),
-                         skip=skip_rule(app), fix=True)
+                         skip=skip_rule(app.pm, app.settings), fix=True)
     keep(app.state, findings)
     to_look_at = [f for f in findings if not f.fixed]
     reported = _fingerprint(to_look_at)
@@ -49,7 +52,7 @@ def _fingerprint(findings: list[Finding]) -> str:
     return hashlib.sha256("\n".join(seen).encode("utf-8")).hexdigest()[:32]
 
 
-def _report(app: Any, findings: list[Finding]) -> None:
+def _report(app: EngineApp, findings: list[Finding]) -> None:
     counts = Counter(f.kind for f in findings)
     what = ", ".join(f"{n} {kind}" for kind, n in sorted(counts.items()))
     report_failure(app, REPORT_KIND, "the reconciliation of the alert RMM found what a person must look at",

@@ -34,7 +34,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, TypeVar
 
 from loguru import logger
 
@@ -42,7 +42,7 @@ from agent import events
 from agent.errors import StoreError, describe
 from agent.hookcalls import first_result
 from agent.ports.psa import PsaUnavailable
-from agent.ports.rmm import RmmError
+from agent.ports.rmm import Change, ChangePage, RmmError
 from agent.ports.times import now_iso, parse_stored_time, stored_time
 from agent.reporting import report_failure
 from agent.sync.inbound.feed import FeedIO
@@ -56,6 +56,11 @@ from agent.sync.outage import (
     OutageTracker,
     classify,
 )
+
+if TYPE_CHECKING:
+    from agent.sync.engine_app import EngineApp
+
+T = TypeVar("T")
 
 PAGE_LIMIT = 500
 MAX_PAGES_PER_ROUND = 10
@@ -87,13 +92,13 @@ class _PageResult:
     applied: int = 0
     skipped: int = 0
     duplicates: int = 0
-    given_up: list[tuple[Any, str]] = field(default_factory=list)
+    given_up: list[tuple[Change, str]] = field(default_factory=list)
     events: list[events.Event] = field(default_factory=list)
     links: list[tuple[str, str]] = field(default_factory=list)  # (Continuum ticket id, REC ID) made
 
 
 class _ChangeFailed(Exception):
-    def __init__(self, change, exc: BaseException, permanent: bool) -> None:
+    def __init__(self, change: Change, exc: BaseException, permanent: bool) -> None:
         super().__init__(str(exc))
         self.change, self.exc, self.permanent = change, exc, permanent
 
@@ -105,12 +110,12 @@ class _StopRound(Exception):
 class InboundSync:
     """Turns the Continuum change feed into PSA work; build one per round or keep one."""
 
-    def __init__(self, app, *, limit: int = PAGE_LIMIT, max_pages: int = MAX_PAGES_PER_ROUND,
+    def __init__(self, app: EngineApp, *, limit: int = PAGE_LIMIT, max_pages: int = MAX_PAGES_PER_ROUND,
                  give_up_after: int = GIVE_UP_AFTER, clock: Callable[[], float] = time.monotonic,
                  outage: OutageTracker | None = None) -> None:
         self.app = app
         self._clock = clock
-        self.outage = outage or OutageTracker.of(app)
+        self.outage = outage or app.outage
         self._not_before = -math.inf  # Continuum's Retry-After: no read of the feed before then
         self.limit = limit
         self.max_pages = max_pages
@@ -222,7 +227,7 @@ class InboundSync:
                 return
         stats.stopped_by = "page budget"
 
-    def _one_page(self, page, stats: RoundStats, feed: FeedIO, unacked: list[tuple[str, str]]) -> None:
+    def _one_page(self, page: ChangePage, stats: RoundStats, feed: FeedIO, unacked: list[tuple[str, str]]) -> None:
         """Apply and commit one page, queue its ack, then tell the notifiers."""
         stats.pages += 1
         stats.fetched += len(page.changes)
@@ -265,7 +270,7 @@ class InboundSync:
             logger.info("Continuum accepts the Security Code now; the ticket queue is read")
 
     # -- one page in one transaction (D1) --------------------------------------------------
-    def _apply_page(self, page) -> _PageResult:
+    def _apply_page(self, page: ChangePage) -> _PageResult:
         give_up: dict[str, str] = {}
         while True:
             try:
@@ -273,14 +278,14 @@ class InboundSync:
             except _ChangeFailed as failure:
                 give_up[failure.change.id] = self._after_failure(failure)
 
-    def _skipped(self, page, give_up: dict[str, str]) -> set[str]:
+    def _skipped(self, page: ChangePage, give_up: dict[str, str]) -> set[str]:
         """The changes the skip rule (``zenith_skip_change``) sets aside. It needs no store, so it
         is asked before the page's transaction: a slow plugin holds no lock that other threads wait on."""
         skip, settings = first_result(self.app.pm.hook.zenith_skip_change), self.app.settings
         return {change.id for change in page.changes if change.id not in give_up
                 and _guarded(lambda c: bool(skip(change=c, settings=settings)), change)}
 
-    def _commit_page(self, page, give_up: dict[str, str]) -> _PageResult:
+    def _commit_page(self, page: ChangePage, give_up: dict[str, str]) -> _PageResult:
         state, psa = self.app.state, self.app.psa
         result = _PageResult()
         skipped = self._skipped(page, give_up)
@@ -342,7 +347,7 @@ class InboundSync:
                                    f"applied (it is tried again at the next poll): {reason}")
         raise _StopRound from failure.exc
 
-    def _report_given_up(self, given_up: list[tuple[Any, str]]) -> None:
+    def _report_given_up(self, given_up: list[tuple[Change, str]]) -> None:
         unexpected = [(c, r) for c, r in given_up if c.kind in KINDS]
         if not unexpected:
             return
@@ -410,7 +415,7 @@ class InboundSync:
             self.app.state.set_state(_PROBLEM_STATE, None)
 
 
-def _guarded(step, change):
+def _guarded(step: Callable[[Change], T], change: Change) -> T:
     """Run one step on one change; classify what it raises (storage trouble stops the round as it is)."""
     try:
         return step(change)

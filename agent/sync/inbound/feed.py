@@ -20,11 +20,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from loguru import logger
 
 from agent.errors import describe
 from agent.ports.rmm import ChangePage, RmmClient, RmmError, RmmRejected
+
+T = TypeVar("T")
 
 ACK_LINKS_PER_CALL = 500
 
@@ -55,7 +58,7 @@ class FeedIO:
         self.client = client
         self.limit = limit
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="zenithlink-feed")
-        self._acks: list[Future] = []
+        self._acks: list[Future[AckSent]] = []
         self._sent: set[str] = set()
         self._cursor = acked_cursor
 
@@ -141,7 +144,7 @@ class FeedIO:
                 sent.refused.append((tid, rec_id, describe(err)))
 
 
-def _chunks(items: list, size: int) -> Iterable[list]:
+def _chunks(items: list[T], size: int) -> Iterable[list[T]]:
     if not items:
         yield []
         return

@@ -25,15 +25,20 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
 from functools import lru_cache
 from operator import attrgetter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from loguru import logger
 
 from agent import events
 from agent.errors import ZenithError
 from agent.hookcalls import first_result
+from agent.ports.rmm import Change, Note
+from agent.ports.rmm import Ticket as RmmTicket
 from agent.ports.times import now_iso, stored_time
 from agent.sync.inventory import index as inventory_index
+
+if TYPE_CHECKING:
+    from agent.sync.engine_app import EngineApp
 
 AUTHOR = "Continuum"
 KINDS = ("TicketCreated", "TicketReturned", "TicketClosed", "NoteAdded", "TicketUpdated")
@@ -63,7 +68,7 @@ class PageApplier:
     the ack.
     """
 
-    def __init__(self, app, changes: Iterable[Any] = ()) -> None:
+    def __init__(self, app: EngineApp, changes: Iterable[Change] = ()) -> None:
         self.settings = app.settings
         self.state, self.psa, self.view = app.state, app.psa, app.psa_view
         hook = app.pm.hook
@@ -87,7 +92,7 @@ class PageApplier:
         self.state.set_seen_many(self._remembered.items())
         self._remembered = {}
 
-    def apply(self, change) -> list[events.Event] | None:
+    def apply(self, change: Change) -> list[events.Event] | None:
         """Apply one change; its events, or ``None`` when it asks for nothing (R10, orphans)."""
         handler = self._handlers.get(change.kind)
         if handler is None:
@@ -95,13 +100,13 @@ class PageApplier:
         return handler(change)
 
     # -- kinds -----------------------------------------------------------------------------
-    def _created(self, change) -> list[events.Event] | None:
+    def _created(self, change: Change) -> list[events.Event] | None:
         ticket = change.ticket
         if ticket.ticket_id in self._links:
             return None  # R10: this Continuum ticket has its PSA ticket already
         return [self._create(ticket)]
 
-    def _returned(self, change) -> list[events.Event] | None:
+    def _returned(self, change: Change) -> list[events.Event] | None:
         produced, rec_id = self._linked(change)
         if rec_id is None:
             return None
@@ -115,7 +120,7 @@ class PageApplier:
                                status=ticket.status, note=note.text if note else ""))
         return produced
 
-    def _closed(self, change) -> list[events.Event] | None:
+    def _closed(self, change: Change) -> list[events.Event] | None:
         produced, rec_id = self._linked(change)
         if rec_id is None:
             return None
@@ -128,7 +133,7 @@ class PageApplier:
                                ticket, rec_id))
         return produced
 
-    def _note_added(self, change) -> list[events.Event] | None:
+    def _note_added(self, change: Change) -> list[events.Event] | None:
         note = change.note
         if note is None:
             raise BadChange("a NoteAdded change without its <Note>")
@@ -140,7 +145,7 @@ class PageApplier:
         self._remember(change.ticket)
         return produced
 
-    def _updated(self, change) -> list[events.Event] | None:
+    def _updated(self, change: Change) -> list[events.Event] | None:
         ticket = change.ticket
         before = self._snapshot(ticket.ticket_id)
         produced, rec_id = self._linked(change)
@@ -154,7 +159,7 @@ class PageApplier:
         return produced
 
     # -- shared steps ----------------------------------------------------------------------
-    def _linked(self, change) -> tuple[list[events.Event], str | None]:
+    def _linked(self, change: Change) -> tuple[list[events.Event], str | None]:
         """The PSA ticket of the change's Continuum ticket, adopting it when sensible."""
         ticket = change.ticket
         rec_id = self._links.get(ticket.ticket_id)
@@ -167,7 +172,7 @@ class PageApplier:
         created = self._create(ticket)
         return [created], created.data["ticket_rec_id"]
 
-    def _create(self, ticket) -> events.Event:
+    def _create(self, ticket: RmmTicket) -> events.Event:
         """R1-R6: one PSA ticket in the Inbox, linked to the Continuum ticket."""
         psa, view, settings = self.psa, self.view, self.settings
         account = self._resolve_account(ticket=ticket, psa=view, settings=settings)
@@ -218,12 +223,12 @@ class PageApplier:
         raw = self._seen.get(ticket_id)
         return seen_fields(raw) if raw else None
 
-    def _remember(self, ticket) -> None:
+    def _remember(self, ticket: RmmTicket) -> None:
         self._seen[ticket.ticket_id] = self._remembered[ticket.ticket_id] = _snapshot(ticket)
 
 
 # -- texts -----------------------------------------------------------------------------------
-def created_text(ticket) -> str:
+def created_text(ticket: RmmTicket) -> str:
     """The History Note of a new ticket, with Continuum's creation date and time (R1)."""
     by = ticket.created_by or "Continuum"
     source = f" ({ticket.source})" if ticket.source else ""
@@ -231,7 +236,7 @@ def created_text(ticket) -> str:
             f"Continuum ticket {ticket.ticket_id}")
 
 
-def update_summary(before: dict[str, str] | None, ticket) -> str:
+def update_summary(before: dict[str, str] | None, ticket: RmmTicket) -> str:
     """What changed (``before`` is the last seen fields), or the current fields if unknown."""
     now = {name: getattr(ticket, name) or "" for name, _ in SNAPSHOT_FIELDS}
     if before is None:
@@ -271,7 +276,7 @@ def _times(value: str) -> tuple[str, str] | None:
     return stored_time(moment), moment.isoformat(" ", "minutes")[:16] + " UTC"
 
 
-def _note_suffix(note) -> str:
+def _note_suffix(note: Note | None) -> str:
     return f". Note from {note.author or _who(note.origin)}: {note.text}" if note and note.text else ""
 
 
@@ -285,11 +290,11 @@ def _short(text: str, limit: int = 80) -> str:
     return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
-def _fallback_description(ticket) -> str:
+def _fallback_description(ticket: RmmTicket) -> str:
     return ticket.title or ticket.description or f"Continuum ticket {ticket.ticket_id}"
 
 
-def _event(kind: str, summary: str, ticket, rec_id: str, **data: Any) -> events.Event:
+def _event(kind: str, summary: str, ticket: RmmTicket, rec_id: str, **data: Any) -> events.Event:
     return events.Event(kind, summary, {"ticket_rec_id": rec_id, "continuum_ticket_id": ticket.ticket_id,
                                         "site_code": ticket.site_code, "device_id": ticket.device_id, **data})
 
@@ -299,7 +304,7 @@ def seen_fields(raw: str) -> dict[str, str]:
     return dict(zip(_SNAPSHOT_NAMES, raw.split(_SEEN_SEP)))
 
 
-def _snapshot(ticket) -> str:
+def _snapshot(ticket: RmmTicket) -> str:
     """The last seen fields of a Continuum ticket as stored: the values in SNAPSHOT_FIELDS order
     joined by U+001F, which cannot occur in them (they come from XML, which cannot hold it)."""
     return _SEEN_SEP.join([value or "" for value in _snapshot_values(ticket)])

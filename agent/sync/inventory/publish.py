@@ -30,10 +30,11 @@ import filelock
 from loguru import logger
 
 from agent.errors import ZenithError
+from agent.ports.rmm import Kind
 from dbsys import fsops
 from dbsys.atomic import fsync_folder, remove_quietly
 
-KINDS = ("sites", "devices")
+KINDS: tuple[Kind, ...] = ("sites", "devices")
 PENDING_SUFFIX = ".pending"
 LOCK_NAME = ".zenithlink-inventory.lock"
 # Both steps take seconds at worst (the retries of fsops); a publish waiting longer is stuck.

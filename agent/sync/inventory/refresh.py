@@ -20,28 +20,33 @@ is finished by the next refresh, at start-up or by the service's housekeeping.
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from loguru import logger
 
 from agent import events
 from agent.errors import ZenithError, describe
-from agent.ports.rmm import InventoryPage, InventoryRecord, RmmCredentialsRefused, RmmNotActivated
+from agent.ports.rmm import InventoryPage, InventoryRecord, Kind, RmmCredentialsRefused, RmmNotActivated
 from agent.reporting import report_failure
 from agent.sync.inventory.publish import KINDS, complete, publish
 from agent.sync.outage import OutageTracker
+from config.loader import Settings
 from dbsys import cmt
 from dbsys.atomic import remove_quietly, temp_name
 from dbsys.fsops import FileInUse
 from dbsys.inventory import KEYS as KEY_TAG
 from dbsys.inventory import inventory_path
 from dbsys.timestamps import utc
+
+if TYPE_CHECKING:
+    from agent.sync.engine_app import EngineApp
+
+T = TypeVar("T")
 
 PAGE_SIZE = 1000
 MAX_LISTED = 50
@@ -126,12 +131,12 @@ class InventoryResult:
 
 
 # -- refresh ---------------------------------------------------------------------------------
-def inventory_paths(settings) -> dict[str, Path]:
+def inventory_paths(settings: Settings) -> dict[str, Path]:
     """The final paths of the two files, by kind."""
     return {kind: inventory_path(settings, kind) for kind in KINDS}
 
 
-def refresh(app, progress: Progress | None = None, *, page_size: int = PAGE_SIZE) -> InventoryResult:
+def refresh(app: EngineApp, progress: Progress | None = None, *, page_size: int = PAGE_SIZE) -> InventoryResult:
     """Download every site and device and replace both inventory files; raises on failure.
 
     On any exception the previous files are left exactly as they were.
@@ -142,7 +147,7 @@ def refresh(app, progress: Progress | None = None, *, page_size: int = PAGE_SIZE
     folder.mkdir(parents=True, exist_ok=True)
     # One refresh at a time per agent (the inventory worker, a reload, a command in the service's
     # process); other processes are kept apart by the publish's lock file.
-    with app.shared("inventory_refresh", threading.Lock):
+    with app.inventory_refresh_lock:
         complete(finals)  # a pair left mixed by an earlier publish is not compared against
         start = time.monotonic()
         generated = utc()
@@ -166,7 +171,7 @@ def refresh(app, progress: Progress | None = None, *, page_size: int = PAGE_SIZE
                            InventoryChanges(changes["sites"], changes["devices"]), generated)
 
 
-def finish_publish(settings) -> bool:
+def finish_publish(settings: Settings) -> bool:
     """Finish a publish of the inventory files left half-done (see :mod:`agent.sync.inventory.publish`);
     True when one was finished. A file still held is logged, not raised: the next try comes."""
     try:
@@ -176,7 +181,7 @@ def finish_publish(settings) -> bool:
         return False
 
 
-def sweep_if_idle(settings) -> int:
+def sweep_if_idle(settings: Settings) -> int:
     """Remove temporary files left by a crash, unless a running agent owns the Dbsys folder.
 
     A running agent swept at its own start and may be writing right now, so its folder is left
@@ -197,7 +202,7 @@ def sweep_if_idle(settings) -> int:
         lock.release()
 
 
-def _stream(pages: Iterable[InventoryPage[InventoryRecord]], kind: str, differ: _Differ, page_counter: list[int],
+def _stream(pages: Iterable[InventoryPage[InventoryRecord]], kind: Kind, differ: _Differ, page_counter: list[int],
             progress: Progress | None) -> Iterator[InventoryRecord]:
     """The items of every page, as parsed, for the writer; each page is shown to ``differ`` first."""
     key_tag, done = KEY_TAG[kind], 0
@@ -211,10 +216,13 @@ def _stream(pages: Iterable[InventoryPage[InventoryRecord]], kind: str, differ: 
 
 
 # -- changes since the previous files -------------------------------------------------------
-def _previous_names(path: Path, kind: str) -> dict[str, str] | None:
+def _previous_names(path: Path, kind: Kind) -> dict[str, str] | None:
     """``{id: name}`` of the current file; ``None`` when there is none (or it cannot be read)."""
     try:
-        return dict(cmt.read_fields(path, kind, KEY_TAG[kind], "Name"))
+        names: dict[str, str] = {}
+        for key, name in cmt.read_fields(path, kind, KEY_TAG[kind], "Name"):
+            names[key] = name
+        return names
     except cmt.MissingInventory:
         return None
     except Exception as exc:  # noqa: BLE001 - a damaged old file only costs the change report
@@ -223,7 +231,6 @@ def _previous_names(path: Path, kind: str) -> dict[str, str] | None:
         return None
 
 
-_MISSING = object()
 
 
 class _Differ:
@@ -244,8 +251,8 @@ class _Differ:
     def see(self, key: str, name: str) -> None:
         """One item, when there is a previous map (see_page counts the first download alone)."""
         c = self.changes
-        old = self._old.pop(key, _MISSING)  # type: ignore[union-attr]
-        if old is _MISSING:
+        old = self._old.pop(key, None)  # type: ignore[union-attr]
+        if old is None:
             c.added += 1
             _append(c.added_ids, key)
         elif old != name:
@@ -260,7 +267,7 @@ class _Differ:
         return self.changes
 
 
-def _append(bucket: list, value: Any) -> None:
+def _append(bucket: list[T], value: T) -> None:
     if len(bucket) < MAX_LISTED:
         bucket.append(value)
 
@@ -278,10 +285,11 @@ def _utcnow() -> datetime:
 class InventoryJob:
     """One inventory refresh for the service; never raises for expected failures."""
 
-    def __init__(self, app, *, now: Callable[[], datetime] = _utcnow, outage: OutageTracker | None = None) -> None:
+    def __init__(self, app: EngineApp, *, now: Callable[[], datetime] = _utcnow,
+                 outage: OutageTracker | None = None) -> None:
         self.app = app
         self._now = now
-        self.outage = outage or OutageTracker.of(app)
+        self.outage = outage or app.outage
         #: The sentence of what failed in the last :meth:`run_once`, or ``None`` (done, or waiting
         #: for Continuum's activation, which is not a failure of the agent).
         self.last_failure: str | None = None

@@ -3,18 +3,16 @@ PSA's account names read once, and telling the notifiers of a committed link cha
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from contextlib import AbstractContextManager
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 
 from loguru import logger
 
 from agent import events
 from agent.errors import ZenithError
 from agent.ports.psa import PsaStore
+from agent.sync.suggestion_memos import SuggestionMemos
 from config.loader import Settings
-
-T = TypeVar("T")
 
 
 class LinksApp(Protocol):
@@ -36,7 +34,8 @@ class LinksApp(Protocol):
 
     def unit_of_work(self, *, durable: bool = True) -> AbstractContextManager[None]: ...
 
-    def shared(self, name: str, build: Callable[[], T]) -> T: ...
+    @property
+    def suggestion_memos(self) -> SuggestionMemos: ...
 
     def notify(self, event: events.Event) -> None: ...
 

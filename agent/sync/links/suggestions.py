@@ -27,13 +27,12 @@ class Suggestions:
         # Only a new, renamed or merged account changes the pool, and each changes the names too:
         # the light list of names tells whether the pool made last time still holds.
         names = self.core.account_names()
-        memo: dict[str, Any] = self.core.app.shared("suggestion_accounts", dict)
-        last_names, last_pool = memo.get("last", (None, None))
-        if last_names == names:
-            pool: AccountPool = last_pool
-            return pool
+        memos = self.core.app.suggestion_memos
+        kept = memos.accounts
+        if kept is not None and kept[0] == names:
+            return kept[1]
         pool = AccountPool((a.rec_id, a.name) for a in self.core.psa.list_accounts() if not a.auto_created)
-        memo["last"] = (names, pool)  # one assignment: a reader in another thread sees both or neither
+        memos.accounts = (names, pool)
         return pool
 
     def suggest_accounts(self, site_code: str, limit: int = 5,
@@ -48,12 +47,12 @@ class Suggestions:
         # The matcher's answer depends on the site's details and the pool only: while the pool is
         # the same object (the accounts did not change) an answer is kept, so a review of 500 sites
         # or a screen worked through site by site asks the matcher once per site.
-        memo: dict[str, Any] = self.core.app.shared("suggestions_of_sites", dict)
-        kept = memo.get("pool")
+        memos = self.core.app.suggestion_memos
+        kept = memos.answers
         if kept is None or kept[0] is not accounts:
             kept = (accounts, {})
-            memo["pool"] = kept  # one assignment: another thread sees the old memo or the new one
-        answers: dict[tuple[Any, ...], list[Suggestion]] = kept[1]
+            memos.answers = kept
+        answers = kept[1]
         key = (tuple(site.items()), limit)
         found = answers.get(key)
         if found is None:
@@ -86,13 +85,12 @@ class Suggestions:
         """``(rec_id, name, name folded for search)`` of every account; folded again only when the
         names change, as :meth:`suggestion_accounts` does."""
         names = self.core.account_names()
-        memo: dict[str, Any] = self.core.app.shared("folded_account_names", dict)
-        last_names, last_folded = memo.get("last", (None, None))
-        if last_names == names:
-            kept: list[tuple[str, str, str]] = last_folded
-            return kept
+        memos = self.core.app.suggestion_memos
+        kept = memos.folded_names
+        if kept is not None and kept[0] == names:
+            return kept[1]
         folded = [(rec_id, name, fold(name)) for rec_id, name in names]
-        memo["last"] = (names, folded)  # one assignment: a reader in another thread sees both or neither
+        memos.folded_names = (names, folded)
         return folded
 
     def search_assets(self, keyword: str) -> list[dict[str, Any]]:

@@ -24,9 +24,11 @@ from typing import Any
 from loguru import logger
 
 from agent.errors import AlreadyLinked, MissingUser, NotLinked, PreconditionError, UsageError, ZenithError
-from agent.ports.psa import STATUS_COMPLETED
+from agent.ports.psa import STATUS_COMPLETED, Ticket
 from agent.ports.rmm import WriteBack, capabilities_of
+from agent.ports.state import Employees
 from agent.sync import records
+from agent.sync.engine_app import EngineApp
 from agent.sync.outbound.vocabulary import ASSIGN, CLOSE, CREATE, CREATE_ASSIGNEE, NOTE, REASSIGN_ASSIGNEE
 
 TITLE_LIMIT = 200
@@ -58,7 +60,7 @@ def idempotency_key(request_id: str | None) -> str:
 
 # -- the four actions ------------------------------------------------------------------------
 
-def create_in_continuum(app, ticket_rec_id: str, assign_to: str, note: str | None, user: str | None,
+def create_in_continuum(app: EngineApp, ticket_rec_id: str, assign_to: str, note: str | None, user: str | None,
                         request_id: str | None = None, site_code: str | None = None) -> ActionOutcome:
     """Queue the creation of a Continuum ticket for a PSA ticket (R13); ``site_code`` chooses
     among the sites of an account linked to several (default: the site of the asset's device; with
@@ -84,7 +86,7 @@ def create_in_continuum(app, ticket_rec_id: str, assign_to: str, note: str | Non
                   f"create in Continuum for site {site_code}, assigned to {assign_to}")
 
 
-def reassign(app, ticket_rec_id: str, assign_to: str, note: str | None, user: str | None,
+def reassign(app: EngineApp, ticket_rec_id: str, assign_to: str, note: str | None, user: str | None,
              request_id: str | None = None) -> ActionOutcome:
     """Queue a reassignment (``Keep``: only the note) of the linked Continuum ticket (R14)."""
     state, psa = app.state, app.psa
@@ -100,7 +102,8 @@ def reassign(app, ticket_rec_id: str, assign_to: str, note: str | None, user: st
                   f"reassign to {assign_to}", linked)
 
 
-def add_note(app, ticket_rec_id: str, text: str, user: str | None, request_id: str | None = None) -> ActionOutcome:
+def add_note(app: EngineApp, ticket_rec_id: str, text: str | None, user: str | None,
+             request_id: str | None = None) -> ActionOutcome:
     """Queue a note for the linked Continuum ticket (R14)."""
     state, psa = app.state, app.psa
     text = _text(text)
@@ -113,7 +116,7 @@ def add_note(app, ticket_rec_id: str, text: str, user: str | None, request_id: s
     return _queue(app, ticket_rec_id, NOTE, payload, user, request_id, "note", linked)
 
 
-def complete_ticket(app, ticket_rec_id: str, note: str | None, user: str | None,
+def complete_ticket(app: EngineApp, ticket_rec_id: str, note: str | None, user: str | None,
                     request_id: str | None = None) -> ActionOutcome:
     """Set the PSA ticket to Completed and queue the close of its Continuum ticket, once (R15)."""
     state, psa = app.state, app.psa
@@ -130,7 +133,7 @@ def complete_ticket(app, ticket_rec_id: str, note: str | None, user: str | None,
     return _queue(app, ticket_rec_id, CLOSE, payload, user, request_id, "close", linked)
 
 
-def close_completed_tickets(app, since: str | None = None, limit: int = 500) -> int:
+def close_completed_tickets(app: EngineApp, since: str | None = None, limit: int = 500) -> int:
     """Queue the close of every linked ticket set to Completed by any means but ``complete_ticket``
     (a plugin, another tool writing the PSA), so that R15 holds whoever completed it.
 
@@ -149,7 +152,7 @@ def close_completed_tickets(app, since: str | None = None, limit: int = 500) -> 
 
 # -- helpers ---------------------------------------------------------------------------------
 
-def _queue(app, ticket_rec_id: str, action: str, payload: dict[str, Any], user: str | None,
+def _queue(app: EngineApp, ticket_rec_id: str, action: str, payload: dict[str, Any], user: str | None,
            request_id: str | None, what: str, continuum_id: str | None = None, *,
            key: str | None = None) -> ActionOutcome:
     state = app.state
@@ -164,7 +167,7 @@ def _queue(app, ticket_rec_id: str, action: str, payload: dict[str, Any], user: 
                          f"queued; the agent sends it to {rmm_name(app)}", payload)
 
 
-def rmm_name(app) -> str:
+def rmm_name(app: EngineApp) -> str:
     """The configured RMM's name for a sentence ("Continuum", "N-able N-sight"), or "the RMM"
     when this process has none configured."""
     try:
@@ -183,14 +186,14 @@ def _title(description: str) -> str:
     return first if len(first) <= TITLE_LIMIT else first[:TITLE_LIMIT - 1] + "…"
 
 
-def _require_employee(state, login: str | None, action: str) -> dict[str, Any]:
+def _require_employee(state: Employees, login: str | None, action: str) -> dict[str, Any]:
     if not login:
         raise MissingUser(action)
     employee: dict[str, Any] = state.get_employee(login)
     return employee
 
 
-def _require_link(app, ticket, doing: str) -> str | None:
+def _require_link(app: EngineApp, ticket: Ticket, doing: str) -> str | None:
     """The linked RMM ticket id; ``None`` when only its creation is queued (it goes first)."""
     if ticket.continuum_ticket_id:
         return ticket.continuum_ticket_id
@@ -208,14 +211,14 @@ def _require_link(app, ticket, doing: str) -> str | None:
         f"so the agent cannot {doing}. Create it in {rmm} first (Create in {rmm}, on the ticket's page)")
 
 
-def _can_create(app) -> bool:
+def _can_create(app: EngineApp) -> bool:
     try:
         return capabilities_of(app.rmm).supports(WriteBack.CREATE_TICKET)
     except ZenithError:
         return True  # no RMM configured for this command: the advice of the RMM the agent was built for
 
 
-def _place(app, ticket, chosen: str | None = None) -> tuple[str, str | None]:
+def _place(app: EngineApp, ticket: Ticket, chosen: str | None = None) -> tuple[str, str | None]:
     """The site and device for a new Continuum ticket (R13)."""
     state, psa = app.state, app.psa
     sites = state.sites_for_account(ticket.account_rec_id)
@@ -252,7 +255,7 @@ def _place(app, ticket, chosen: str | None = None) -> tuple[str, str | None]:
     return sites[0], device_id
 
 
-def _device_site(app, device_id: str) -> str | None:
+def _device_site(app: EngineApp, device_id: str) -> str | None:
     from dbsys.inventory import device_record
 
     try:

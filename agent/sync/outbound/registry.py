@@ -22,6 +22,7 @@ from typing import Any
 from agent.errors import UsageError, ZenithError
 from agent.ports.rmm import RmmCapabilities, WriteBack, capabilities_of
 from agent.ports.state import OutboxItem
+from agent.sync.engine_app import EngineApp
 from agent.sync.outbound import actions, sends
 from agent.sync.outbound.actions import ActionOutcome
 from agent.sync.outbound.sends import Delivery
@@ -97,7 +98,7 @@ class OutboundAction:
         choices = next((f.choices for f in self.fields if f.choices), ())
         return ActionSpec(tuple(f.name for f in self.required), tuple(f.name for f in self.optional), choices)
 
-    def run(self, app, fields: Fields, user: str | None, request_id: str | None = None) -> ActionOutcome:
+    def run(self, app: EngineApp, fields: Fields, user: str | None, request_id: str | None = None) -> ActionOutcome:
         """Refuse what the configured RMM cannot do, then check, change and queue, in the unit of
         work the caller opened (one per request: the drop's, the command's, the form's)."""
         if self.take is None:
@@ -105,7 +106,7 @@ class OutboundAction:
         self.check_offered(app)
         return self.take(app, fields, user, request_id)
 
-    def check_offered(self, app) -> None:
+    def check_offered(self, app: EngineApp) -> None:
         """:meth:`require` of the app's RMM; nothing when this process has no RMM configured (the
         sender says so when it sends)."""
         try:
@@ -115,20 +116,20 @@ class OutboundAction:
         self.require(rmm)
 
 
-def _create(app, f: Fields, user: str | None, request_id: str | None) -> ActionOutcome:
+def _create(app: EngineApp, f: Fields, user: str | None, request_id: str | None) -> ActionOutcome:
     return actions.create_in_continuum(app, f["TicketRecID"] or "", f["AssignTo"] or "", f.get("Note"), user,
                                        request_id, site_code=f.get("SiteCode") or None)
 
 
-def _reassign(app, f: Fields, user: str | None, request_id: str | None) -> ActionOutcome:
+def _reassign(app: EngineApp, f: Fields, user: str | None, request_id: str | None) -> ActionOutcome:
     return actions.reassign(app, f["TicketRecID"] or "", f["AssignTo"] or "", f.get("Note"), user, request_id)
 
 
-def _note(app, f: Fields, user: str | None, request_id: str | None) -> ActionOutcome:
+def _note(app: EngineApp, f: Fields, user: str | None, request_id: str | None) -> ActionOutcome:
     return actions.add_note(app, f["TicketRecID"] or "", f.get("Note") or "", user, request_id)
 
 
-def _complete(app, f: Fields, user: str | None, request_id: str | None) -> ActionOutcome:
+def _complete(app: EngineApp, f: Fields, user: str | None, request_id: str | None) -> ActionOutcome:
     return actions.complete_ticket(app, f["TicketRecID"] or "", f.get("Note"), user, request_id)
 
 

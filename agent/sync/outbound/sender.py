@@ -27,10 +27,8 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, wait
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
 
 from loguru import logger
 
@@ -44,9 +42,11 @@ from agent.ports.rmm import (
 from agent.ports.state import OutboxItem
 from agent.ports.times import now_iso, parse_stored_time, stored_time
 from agent.reporting import report_failure
+from agent.sync.engine_app import EngineApp
 from agent.sync.outage import ANSWERS, CREDENTIALS_REFUSED, NOT_ACTIVATED, RATE_LIMITED, OutageTracker, classify
 from agent.sync.outbound import registry
 from agent.sync.outbound.actions import close_completed_tickets, rmm_name
+from agent.sync.outbound.pause import SenderPause
 from agent.sync.outbound.sends import Delivery
 from agent.sync.request_results import write_request_result
 from dbsys.atomic import fsync_folder
@@ -67,7 +67,7 @@ FILL_SECONDS = 0.5
 STOP_SEND_GRACE_SECONDS = 2.0
 
 
-def wait_for_work(app, timeout: float | None) -> bool:
+def wait_for_work(app: EngineApp, timeout: float | None) -> bool:
     """Sleep until rows are queued in this ``App`` (``app.outbox_wake``) or ``timeout`` seconds pass;
     True when woken."""
     woken: bool = app.outbox_wake.wait(timeout)
@@ -75,29 +75,12 @@ def wait_for_work(app, timeout: float | None) -> bool:
     return woken
 
 
-@dataclass
-class _PauseState:
-    """Why and until when a sender of one ``App`` holds back; shared by every sender of that app,
-    as the service makes a new :class:`OutboxSender` for each round."""
-
-    until: float = 0.0
-    pauses: int = 0
-    reported: str | None = None
-    refused_settings: Any = None
-    #: Rows rescheduled because Continuum could not be reached: due at once when it answers again.
-    unreachable: set[int] = field(default_factory=set)
-    #: Sends in flight side by side may all meet the same refusal: it is said once.
-    lock: threading.RLock = field(default_factory=threading.RLock)
-
-
-def _state_for(app) -> _PauseState:
-    return app.shared("outbox_pause", _PauseState)
 
 
 class OutboxSender:
     """Delivers due outbox rows through ``app.rmm``; one bounded round per :meth:`run_once`."""
 
-    def __init__(self, app, *, batch: int = 100, round_limit: int = 500, base_delay: float = 1.0,
+    def __init__(self, app: EngineApp, *, batch: int = 100, round_limit: int = 500, base_delay: float = 1.0,
                  max_delay: float = 300.0, pause_max: float = 60.0, workers: int = SEND_WORKERS,
                  rng: Callable[[], float] = random.random, clock: Callable[[], float] = time.monotonic,
                  stop: threading.Event | None = None, outage: OutageTracker | None = None) -> None:
@@ -109,7 +92,7 @@ class OutboxSender:
             raise ValueError("an outbox sender needs at least one worker")
         self.app = app
         self.workers = workers
-        self.outage = outage or OutageTracker.of(app)
+        self.outage = outage or app.outage
         self.outage.when_answering_again("outbox", functools.partial(resume_after_outage, app))
         self._stop = stop
         self.batch = batch
@@ -121,7 +104,7 @@ class OutboxSender:
         self._clock = clock
         self._swept_at = -math.inf
         self._completed_since: str | None = None
-        self._state = _state_for(app)
+        self._state: SenderPause = app.outbox_pause
         self._sends: dict[Future[str], threading.Thread] = {}
         self._results_written = False
         #: Why a row of the last :meth:`run_once` was not delivered and waits, one sentence, or
@@ -439,10 +422,10 @@ class OutboxSender:
             state.until, state.pauses, state.reported, state.refused_settings = 0.0, 0, None, None
 
 
-def resume_after_outage(app) -> int:
+def resume_after_outage(app: EngineApp) -> int:
     """Continuum answers again: the sender's pause ends, the rows that waited because it could not
     be reached are due now, and a sender waiting for work wakes. How many rows became due."""
-    state = _state_for(app)
+    state: SenderPause = app.outbox_pause
     with state.lock:
         rows, state.unreachable = state.unreachable, set()
         if state.refused_settings is None:  # a refused Security Code waits for a new INI, not for this

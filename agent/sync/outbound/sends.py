@@ -9,6 +9,7 @@ from __future__ import annotations
 from agent.errors import PreconditionError
 from agent.ports.rmm import NewTicket
 from agent.ports.state import OutboxItem
+from agent.sync.engine_app import EngineApp
 from agent.sync.outbound.actions import rmm_name
 
 
@@ -21,7 +22,7 @@ class Delivery:
         self.sent = sent
 
 
-def create_ticket(app, item: OutboxItem) -> Delivery:
+def create_ticket(app: EngineApp, item: OutboxItem) -> Delivery:
     p = item.payload
     existing = app.state.continuum_for_ticket(item.ticket_rec_id)
     if existing:  # linked by other means meanwhile: never make a second RMM ticket
@@ -34,7 +35,7 @@ def create_ticket(app, item: OutboxItem) -> Delivery:
                                                p.get("note")))
 
 
-def assign(app, item: OutboxItem) -> Delivery:
+def assign(app: EngineApp, item: OutboxItem) -> Delivery:
     p, target = item.payload, linked(app, item)
     if p["assign_to"] == "Keep":
         # Keep is not an assignment (the wire contract): only the note goes, nothing without one.
@@ -46,26 +47,26 @@ def assign(app, item: OutboxItem) -> Delivery:
     return Delivery(target, sentence(f"assigned to {p['assign_to']}", p.get("note")))
 
 
-def add_note(app, item: OutboxItem) -> Delivery:
+def add_note(app: EngineApp, item: OutboxItem) -> Delivery:
     p, target = item.payload, linked(app, item)
     app.rmm.add_note(target, p["text"], p.get("author") or item.requested_by or "PSA", idempotency_key=item.idem_key)
     return Delivery(target, sentence("note", p["text"]))
 
 
-def close_ticket(app, item: OutboxItem) -> Delivery:
+def close_ticket(app: EngineApp, item: OutboxItem) -> Delivery:
     p, target = item.payload, linked(app, item)
     app.rmm.close_ticket(target, p.get("resolution"), idempotency_key=item.idem_key)
     return Delivery(target, sentence("closed", p.get("resolution")))
 
 
-def clear_alert(app, item: OutboxItem) -> Delivery:
+def clear_alert(app: EngineApp, item: OutboxItem) -> Delivery:
     """An alert RMM's check: it is named in the row, not linked."""
     p = item.payload
-    app.rmm.clear_alert(p["alert_id"], p["note"], idempotency_key=item.idem_key)
+    app.alert_rmm.clear_alert(p["alert_id"], p["note"], idempotency_key=item.idem_key)
     return Delivery(p["alert_id"], sentence(f"check {p.get('check') or p['alert_id']} cleared", p["note"]))
 
 
-def linked(app, item: OutboxItem) -> str:
+def linked(app: EngineApp, item: OutboxItem) -> str:
     """The RMM ticket the row's PSA ticket is linked to; refused for good when there is none."""
     target: str | None = app.state.continuum_for_ticket(item.ticket_rec_id)
     if not target:
