@@ -326,6 +326,11 @@ class PsaView:
     def list_accounts(self) -> list[Account]:
         return self._psa.list_accounts()
 
+    def count_tickets(self) -> int:
+        """How many tickets the PSA holds (plugins' hooks read it: a manager rule that spreads
+        tickets counts them; part of the plugin interface, kept though no engine calls it)."""
+        return self._psa.count_tickets()
+
     def account_for_site(self, site_code: str) -> str | None:
         """The REC ID of the account linked to a Continuum site, or ``None``. What to do with a
         linked account gone from the PSA is the sync layer's policy, handed in as ``site_account``
