@@ -65,10 +65,12 @@ class AlertPolicy:
 
 
 def policy_from(settings: Any) -> AlertPolicy:
-    """The INI's policy for the configured alert RMM (its own CloseTicketOnRecovery)."""
+    """The INI's policy for the configured alert RMM (its own CloseTicketOnRecovery); the tickets of an
+    extra RMM instance are kept under its InstanceID."""
+    rmm = str(getattr(settings, "rmm_namespace", "") or "")
     if str(settings.rmm_backend).lower() == "ninjaone":
-        return AlertPolicy(close_on_recovery=bool(settings.ninjaone_close_on_recovery))
-    return AlertPolicy(close_on_recovery=bool(settings.nsight_close_on_recovery))
+        return AlertPolicy(rmm=rmm, close_on_recovery=bool(settings.ninjaone_close_on_recovery))
+    return AlertPolicy(rmm=rmm, close_on_recovery=bool(settings.nsight_close_on_recovery))
 
 
 def skip_rule(app: Any) -> Callable[[Alert], bool]:

@@ -329,7 +329,8 @@ class OutboxSender:
         self._pause_for(exc, None, why="the store cannot record outbound actions")
 
     def _send(self, item: OutboxItem) -> Delivery:
-        client, p = self.app.rmm, item.payload
+        # Each row goes to the RMM that owns what it names (several RMMs may run in one agent).
+        owner, p = self.app.rmm_owning, item.payload
         if item.action == CREATE:
             existing = self.app.state.continuum_for_ticket(item.ticket_rec_id)
             if existing:  # linked by other means meanwhile: never make a second Continuum ticket
@@ -337,13 +338,14 @@ class OutboxSender:
             new = NewTicket(site_code=p["site_code"], title=p["title"], description=p.get("description") or "",
                             priority=p.get("priority") or "Medium", assign_to=p["assign_to"],
                             device_id=p.get("device_id"), note=p.get("note"), psa_ticket_id=p["psa_ticket_id"])
-            ticket = client.create_ticket(new, idempotency_key=item.idem_key)
+            ticket = owner(new.site_code).create_ticket(new, idempotency_key=item.idem_key)
             return Delivery(ticket.ticket_id, _sentence(f"new ticket {ticket.ticket_id}, assigned to {p['assign_to']}",
                                                        p.get("note")))
         if item.action == CLEAR:  # an alert RMM's check: it is named in the row, not linked
-            client.clear_alert(p["alert_id"], p["note"], idempotency_key=item.idem_key)
+            owner(p["alert_id"]).clear_alert(p["alert_id"], p["note"], idempotency_key=item.idem_key)
             return Delivery(p["alert_id"], _sentence(f"check {p.get('check') or p['alert_id']} cleared", p["note"]))
         target = self._linked(item)
+        client = owner(target)
         if item.action == ASSIGN and p["assign_to"] == "Keep":
             # Keep is not an assignment (the wire contract): only the note goes, nothing without one.
             if p.get("note"):
@@ -381,7 +383,8 @@ class OutboxSender:
                 # Continuum holds the link already (PsaTicketID went with the ticket): nothing to ack.
                 state.link_ticket(delivery.continuum_ticket_id, item.ticket_rec_id, acked=True)
             with psa.keyed(f"outbox:{item.id}"):
-                psa.add_history(item.ticket_rec_id, f"Sent to {capabilities_of(self.app.rmm).rmm}: {delivery.note}",
+                rmm = capabilities_of(self.app.rmm_owning(delivery.continuum_ticket_id)).rmm
+                psa.add_history(item.ticket_rec_id, f"Sent to {rmm}: {delivery.note}",
                                 author=item.requested_by or "zenithlink")
             state.outbox_finish(item.id, "done", result={"continuum_ticket_id": delivery.continuum_ticket_id})
             if item.request_id:

@@ -1,0 +1,161 @@
+"""Extra RMM instances (``[RMM:<name>]``): each one an ``App`` as its engines see it.
+
+The engines (inventory, the alert lifecycle, the change feed, reconcile, the links manager)
+work on an ``App``. An :class:`InstanceApp` is the primary ``App`` seen through one extra RMM:
+the same PSA, plugins, store and outbox, but that RMM's settings (its InstanceID names its
+inventory and status files), its client behind :class:`~agent.ports.namespaced.NamespacedRmm`
+(so its identifiers never meet the primary's in the shared store) and its own sync-state keys
+(:class:`KeyedState`: cursor, inventory figures, outage run, last error). So every engine runs
+unchanged for every RMM, and the primary's path is the one it always was.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any, cast
+
+from agent.ports.namespaced import NamespacedRmm
+from agent.ports.psa import PsaStore, PsaView
+from agent.ports.rmm import AlertRmm, RmmClient, as_alert_rmm
+from agent.sync import records
+
+if TYPE_CHECKING:
+    from agent.backends.embedded import StateStore
+    from agent.plugins import PluginManager
+    from config.instances import RmmInstance
+    from config.loader import Settings
+
+STATE_PREFIX = "rmm:"
+
+
+class KeyedState:
+    """The shared state store with one extra RMM's own sync-state keys (``rmm:<InstanceID>:<key>``);
+    everything else (links, outbox, alert tickets, processed changes) is the store's own."""
+
+    def __init__(self, store: StateStore, namespace: str) -> None:
+        self._store = store
+        self._prefix = f"{STATE_PREFIX}{namespace}:"
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+    def _key(self, key: str) -> str:
+        return self._prefix + key
+
+    def get_state(self, key: str, default: str | None = None) -> str | None:
+        return self._store.get_state(self._key(key), default)
+
+    def set_state(self, key: str, value: str | None) -> None:
+        self._store.set_state(self._key(key), value)
+
+    def get_states(self, keys: Iterable[str]) -> dict[str, str]:
+        wanted = {self._key(k): k for k in keys}
+        return {wanted[k]: v for k, v in self._store.get_states(wanted).items()}
+
+    def set_states(self, values: Mapping[str, str | None]) -> None:
+        self._store.set_states({self._key(k): v for k, v in values.items()})
+
+    @property
+    def feed_cursor(self) -> str | None:
+        return self.get_state("feed_cursor")
+
+
+class InstanceApp:
+    """The primary ``App`` as the engines of one extra RMM see it (duck-typed like an ``App``)."""
+
+    def __init__(self, primary: Any, instance_id: str) -> None:
+        """``primary``: the ``App`` (not imported here: the ``App`` makes these)."""
+        self.primary = primary
+        self.instance_id = instance_id
+        self._lock = threading.RLock()
+        self._settings: tuple[Settings, Settings] | None = None  # (primary's, derived)
+        self._rmm: NamespacedRmm | None = None
+        self._retired: list[NamespacedRmm] = []
+        self._state: KeyedState | None = None
+
+    # -- what is the instance's own -----------------------------------------------------------
+    @property
+    def instance(self) -> RmmInstance:
+        return self.primary.settings.instance(self.instance_id)
+
+    @property
+    def label(self) -> str:
+        """How messages name this RMM: ``N-sight (NSIGHT1)``."""
+        return f"[{self.instance.section}] (InstanceID {self.instance_id})"
+
+    @property
+    def settings(self) -> Settings:
+        primary = self.primary.settings
+        with self._lock:
+            if self._settings is None or self._settings[0] is not primary:
+                derived = primary.for_instance(primary.instance(self.instance_id))
+                if self._settings is not None and self._rmm is not None and \
+                        self._settings[0].instance(self.instance_id) != primary.instance(self.instance_id):
+                    self._retired.append(self._rmm)  # a thread may be in a request: closed at exit
+                    self._rmm = None
+                self._settings = (primary, derived)
+            return self._settings[1]
+
+    @property
+    def state(self) -> StateStore:
+        with self._lock:
+            if self._state is None:
+                self._state = KeyedState(self.primary.state, self.instance_id)
+            return cast("StateStore", self._state)
+
+    @property
+    def rmm(self) -> RmmClient:
+        settings = self.settings
+        with self._lock:
+            if self._rmm is None:
+                factory = self.primary.rmm_factory(settings.rmm_backend, self.instance.section)
+                self._rmm = NamespacedRmm(factory(settings), self.instance_id)
+            return cast(RmmClient, self._rmm)
+
+    @property
+    def alert_rmm(self) -> AlertRmm:
+        return as_alert_rmm(self.rmm)
+
+    def set_rmm(self, client: Any) -> None:
+        """Use this client (un-namespaced, as a backend builds it) for the instance (tests)."""
+        with self._lock:
+            if self._rmm is not None:
+                self._retired.append(self._rmm)
+            self._rmm = NamespacedRmm(client, self.instance_id)
+
+    def shared(self, name: str, build: Any) -> Any:
+        """The instance's own shared values (its outage tracker, its snapshot lock, its refresh lock)."""
+        return self.primary.shared(f"{STATE_PREFIX}{self.instance_id}:{name}", build)
+
+    def unit_of_work(self, *, durable: bool = True) -> Any:
+        return records.unit_of_work(self.state, self.psa, durable=durable)
+
+    def savepoint(self) -> Any:
+        return records.savepoint(self.state, self.psa)
+
+    def close(self) -> None:
+        with self._lock:
+            clients = [*self._retired, *([self._rmm] if self._rmm is not None else [])]
+            self._retired, self._rmm = [], None
+        for client in clients:
+            client.close_connection()
+
+    # -- what is the primary's ----------------------------------------------------------------
+    @property
+    def pm(self) -> PluginManager:
+        return self.primary.pm
+
+    @property
+    def psa(self) -> PsaStore:
+        return self.primary.psa
+
+    @property
+    def psa_view(self) -> PsaView:
+        return PsaView(self.psa, self.state)
+
+    def __getattr__(self, name: str) -> Any:
+        # config_path, user, owns_folder, read_only, tries_once, outbox_wake, notify, keep_open_for,
+        # psa_paused_by, rmm_owning, instances: the primary's
+        return getattr(self.primary, name)
+
