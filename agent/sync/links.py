@@ -134,6 +134,13 @@ class LinksManager:
     def settings(self):
         return self.app.settings
 
+    def _links(self, kind: str) -> dict[str, str]:
+        """The site (or device) links of this manager's RMM: several RMMs may share the store."""
+        links: dict[str, str] = self.state.site_links() if kind == "sites" else self.state.device_links()
+        if not getattr(self.settings, "rmm_instances", None) and not getattr(self.settings, "rmm_namespace", ""):
+            return links
+        return {key: value for key, value in links.items() if inventory_index.belongs(self.settings, key)}
+
     # -- the inventory files ---------------------------------------------------------------
     def _require(self, kind: str) -> Path:
         path = inventory_index.inventory_path(self.settings, kind)
@@ -188,7 +195,7 @@ class LinksManager:
         Links whose site is no longer in the inventory are listed too (``in_inventory`` False),
         unless only unlinked sites are asked for, so that they can be found and removed.
         """
-        links = self.state.site_links()
+        links = self._links("sites")
         names = dict(self.psa.account_names())
         rows, seen = [], set()
         for record in self._iter("sites"):
@@ -201,7 +208,7 @@ class LinksManager:
 
     def devices(self, linked: bool | None = None) -> list[dict[str, Any]]:
         """Devices of the inventory with their asset; ``linked`` filters as for :meth:`sites`."""
-        links = self.state.device_links()
+        links = self._links("devices")
         names = {a.rec_id: a.name for a in self.psa.list_assets()}
         rows, seen = [], set()
         for record in self._iter("devices"):
@@ -237,7 +244,7 @@ class LinksManager:
         if damage:
             raise PreconditionError(f"The inventory file {damage}. Run 'zenithlink inventory refresh' "
                                     "to download it again.", web_message=_damaged_web(damage))
-        links = self.state.site_links() if kind == "sites" else self.state.device_links()
+        links = self._links(kind)
         words = _fold(keyword).split()
         entries = inventory_index.searchable(self.settings, kind)
         matched = entries
