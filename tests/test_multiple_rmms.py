@@ -171,3 +171,41 @@ def test_a_misspelt_key_of_an_instance_is_a_warning_naming_the_key_meant(tmp_pat
     ini.write_text(ini.read_text().replace("APIKey=", "APIKee="))
     settings = load_settings(ini)
     assert any("[RMM:nsight] APIKee is ignored (did you mean APIKey?)" in w for w in settings.warnings)
+
+
+def test_the_links_manager_screens_show_each_rmms_sites_apart(tmp_path):
+    from test_web_support import GENERATED, make_console
+    from test_web_manager import part
+
+    made = make_console(tmp_path, ini_extra="[RMM:nsight]\nBackend=nsight\nInstanceID=NS1\n"
+                                            "ServerURL=http://127.0.0.1:9\nAPIKey=web-test-key\n")
+    dbsys = tmp_path / "Dbsys"
+    cmt.write_inventory(cmt.sites_path(dbsys, "NS1"), "sites",
+                        [[("SiteCode", "NS1:7"), ("Name", "Harbour Office"), ("ClientName", "Harbour Ltd")]], GENERATED)
+    cmt.write_inventory(cmt.devices_path(dbsys, "NS1"), "devices",
+                        [[("DeviceID", "NS1:70"), ("SiteCode", "NS1:7"), ("Name", "HARBOUR-PC1")]], GENERATED)
+    try:
+        assert made.signin().status_code == 303
+        primary = made.client.get("/sites").text
+        assert "continuum (T1)" in part(primary, "rmms") and "nsight (NS1)" in part(primary, "rmms")
+        assert "ACME Inc." in part(primary, "list") and "Harbour" not in part(primary, "list")
+        second = made.client.get("/sites?rmm=NS1").text
+        assert "Harbour Office" in part(second, "list") and "ACME" not in part(second, "list")
+        answer = made.post("/site/link", {"code": "NS1:7", "account": made.ids["smith"], "rmm": "NS1"},
+                           page="/sites?rmm=NS1")
+        assert answer.status_code == 303 and query_of(answer.headers["location"])["rmm"] == "NS1"
+        assert made.app.state.account_for_site("NS1:7") == made.ids["smith"]
+        linked = made.client.get("/sites?tab=linked").text
+        assert "NS1:7" not in part(linked, "list")  # the primary's linked tab: its own sites only
+        assert "Linked 1" in part(made.client.get("/sites?rmm=NS1&tab=linked").text, "tab-linked")
+        devices = made.client.get("/devices?rmm=NS1").text
+        assert "HARBOUR-PC1" in part(devices, "list") and "ACME-DC01" not in part(devices, "list")
+    finally:
+        made.client.close()
+        made.app.close()
+
+
+def query_of(location: str) -> dict[str, str]:
+    from urllib.parse import parse_qs, urlsplit
+
+    return {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
