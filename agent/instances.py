@@ -77,7 +77,15 @@ class InstanceApp:
     # -- what is the instance's own -----------------------------------------------------------
     @property
     def instance(self) -> RmmInstance:
-        return self.primary.settings.instance(self.instance_id)
+        """The ``[RMM:<name>]`` section, as the settings in force hold it (the one read at start-up when
+        a reload removed it: instances are read at start-up)."""
+        try:
+            found: RmmInstance = self.primary.settings.instance(self.instance_id)
+        except KeyError:
+            if self._settings is None:
+                raise
+            found = self._settings[0].instance(self.instance_id)
+        return found
 
     @property
     def label(self) -> str:
@@ -89,6 +97,9 @@ class InstanceApp:
         primary = self.primary.settings
         with self._lock:
             if self._settings is None or self._settings[0] is not primary:
+                if self._settings is not None and not any(i.instance_id == self.instance_id
+                                                          for i in primary.rmm_instances):
+                    return self._settings[1]  # removed by a reload: runs as it was until the restart
                 derived = primary.for_instance(primary.instance(self.instance_id))
                 if self._settings is not None and self._rmm is not None and \
                         self._settings[0].instance(self.instance_id) != primary.instance(self.instance_id):

@@ -174,8 +174,8 @@ def test_a_misspelt_key_of_an_instance_is_a_warning_naming_the_key_meant(tmp_pat
 
 
 def test_the_links_manager_screens_show_each_rmms_sites_apart(tmp_path):
-    from test_web_support import GENERATED, make_console
     from test_web_manager import part
+    from test_web_support import GENERATED, make_console
 
     made = make_console(tmp_path, ini_extra="[RMM:nsight]\nBackend=nsight\nInstanceID=NS1\n"
                                             "ServerURL=http://127.0.0.1:9\nAPIKey=web-test-key\n")

@@ -404,6 +404,10 @@ class Service:
         if not changed:
             return True
         logger.info("configuration reloaded: {}", ", ".join(changed))
+        before = {i.instance_id for i in old.rmm_instances}
+        if before != {i.instance_id for i in new.rmm_instances}:
+            logger.warning("the RMM instances ([RMM:<name>] sections) are read at start-up: restart the agent to "
+                           "add or remove one; until then it runs {}", ", ".join(sorted(before)) or "none")
         if new.process_queue and not old.process_queue:
             self._warn_of_unlinked_sites()
         if new.requests_folder != old.requests_folder:
