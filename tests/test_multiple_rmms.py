@@ -209,3 +209,35 @@ def query_of(location: str) -> dict[str, str]:
     from urllib.parse import parse_qs, urlsplit
 
     return {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
+
+
+def test_a_second_continuum_has_its_own_feed_cursor_and_its_tickets_close_in_it(tmp_path, continuum):
+    with SandboxServer(psg="second-psg-0042", seed=5, sites=3, devices=6, tickets=0) as second:
+        ini = write_ini(tmp_path, continuum.url, "http://127.0.0.1:9", "")
+        ini.write_text(ini.read_text().split("[RMM:nsight]")[0] +
+                       f"[RMM:second]\nBackend=continuum\nInstanceID=C2\nPSG=second-psg-0042\nContinuumURL={second.url}\n")
+        app = App(ini)
+        try:
+            app.state.add_employee("jsmith", "Jane Smith", "Full")
+            first_account, second_account = app.psa.add_account("First"), app.psa.add_account("Second")
+            cycle(app)
+            dbsys = Path(app.settings.dbsys_folder)
+            first_site = next(cmt.read_inventory(dbsys / f"ZenithSites_{PRIMARY_ID}.cmt", "sites"))["SiteCode"]
+            second_site = next(cmt.read_inventory(dbsys / "ZenithSites_C2.cmt", "sites"))["SiteCode"]
+            assert second_site.startswith("C2:")
+            LinksManager(app).link_site(first_site, first_account, "jsmith")
+            LinksManager(app).link_site(second_site, second_account, "jsmith")
+            one = continuum.world.open_ticket(site_code=first_site, title="Printer jam")["ticket_id"]
+            two = second.world.open_ticket(site_code=second_site.removeprefix("C2:"), title="Printer jam")["ticket_id"]
+            cycle(app)
+            cycle(app)  # nothing twice: each feed's cursor is its own
+            tickets = {t.account_rec_id: t for t in app.psa.list_tickets()}
+            assert len(app.psa.list_tickets()) == 2 and set(tickets) == {first_account, second_account}
+            assert app.state.continuum_for_ticket(tickets[second_account].rec_id) == f"C2:{two}"
+            assert app.state.feed_cursor and app.instances[0].state.feed_cursor
+            assert second.world.links.get(two) == tickets[second_account].rec_id  # acked without the prefix
+            complete_ticket(app, tickets[second_account].rec_id, "Done", "jsmith")
+            cycle(app)
+            assert second.world.ticket(two)["status"] == "Closed" and continuum.world.ticket(one)["status"] != "Closed"
+        finally:
+            app.close()
