@@ -89,8 +89,13 @@ class InstanceApp:
 
     @property
     def label(self) -> str:
-        """How messages name this RMM: ``N-sight (NSIGHT1)``."""
+        """How messages name this RMM: ``[RMM:nsight] (InstanceID NSIGHT1)``."""
         return f"[{self.instance.section}] (InstanceID {self.instance_id})"
+
+    @property
+    def rmm_label(self) -> str:
+        """What :func:`agent.reporting.report_failure` puts before the failures of this RMM's engines."""
+        return self.label
 
     @property
     def settings(self) -> Settings:

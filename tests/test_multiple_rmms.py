@@ -241,3 +241,25 @@ def test_a_second_continuum_has_its_own_feed_cursor_and_its_tickets_close_in_it(
             assert second.world.ticket(two)["status"] == "Closed" and continuum.world.ticket(one)["status"] != "Closed"
         finally:
             app.close()
+
+
+def test_an_extra_rmm_that_does_not_answer_is_named_and_the_primary_goes_on(tmp_path, continuum, nsight):
+    from agent.errors import CheckFailed
+    from dbsys import reports
+
+    nsight.outage(True)
+    app = App(write_ini(tmp_path, continuum.url, nsight.url))
+    try:
+        with pytest.raises(CheckFailed) as info:
+            Service(app, once=True).run()
+        assert "inventory:NSIGHT1" in str(info.value) and "(inventory," not in str(info.value)
+        dbsys = Path(app.settings.dbsys_folder)
+        assert (dbsys / f"ZenithSites_{PRIMARY_ID}.cmt").is_file() and not (dbsys / "ZenithSites_NSIGHT1.cmt").exists()
+        (report,) = reports.list_reports(dbsys)
+        text = (reports.reports_folder(dbsys) / report.name).read_text(encoding="utf-8")
+        assert report.what.startswith("[RMM:nsight] (InstanceID NSIGHT1): The inventory refresh failed")
+        assert not read_status(status_path(dbsys, PRIMARY_ID))["last_error"]
+        assert "The inventory refresh failed" in read_status(status_path(dbsys, "NSIGHT1"))["last_error"]
+        assert "HTTP 503" in text and NSIGHT_KEY not in text
+    finally:
+        app.close()
