@@ -196,17 +196,20 @@ class App:
         return self._member("instances", lambda: [InstanceApp(self, i.instance_id)
                                                   for i in self.settings.rmm_instances])
 
-    def rmm_owning(self, identifier: str) -> RmmClient:
-        """The client of the RMM that ``identifier`` (a ticket, alert or site id the agent keeps)
-        belongs to: an extra RMM's are prefixed with its InstanceID, the primary's never are."""
+    def instance_owning(self, identifier: str) -> InstanceApp | None:
+        """The extra RMM that ``identifier`` (a ticket, alert or site id the agent keeps) belongs to, or
+        ``None`` for the primary's: an extra RMM's are prefixed with its InstanceID, the primary's never are."""
         from agent.ports.namespaced import namespace_of
 
         owner = namespace_of(identifier or "")
         if owner and self.settings.rmm_instances:
-            for instance in self.instances:
-                if instance.instance_id == owner:
-                    return instance.rmm
-        return self.rmm
+            return next((instance for instance in self.instances if instance.instance_id == owner), None)
+        return None
+
+    def rmm_owning(self, identifier: str) -> RmmClient:
+        """The client of the RMM that ``identifier`` belongs to (:meth:`instance_owning`)."""
+        owner = self.instance_owning(identifier)
+        return self.rmm if owner is None else owner.rmm
 
     def set_rmm(self, client: RmmClient | AlertRmm) -> None:
         """Use this RMM client instead of building one from the settings (tests, the demo). The one

@@ -263,3 +263,31 @@ def test_an_extra_rmm_that_does_not_answer_is_named_and_the_primary_goes_on(tmp_
         assert "HTTP 503" in text and NSIGHT_KEY not in text
     finally:
         app.close()
+
+
+def test_a_send_to_an_extra_rmm_that_does_not_answer_is_that_rmms_outage_not_continuums(tmp_path):
+    from agent.backends.memory_rmm import MemoryRmm
+    from agent.sync.outage import OutageTracker
+    from agent.sync.outbound.sender import OutboxSender
+
+    ini = tmp_path / "CmtZenithLink.ini"
+    ini.write_text(f"[Continuum]\nPSG={TEST_PSG}\nContinuumURL=http://127.0.0.1:9\n"
+                   f"[RangerMSP]\nDbsysFolder=Dbsys\nBackend={psa_backend()}\n"
+                   "[RMM:lab]\nBackend=memory\nInstanceID=LAB\n")
+    app = App(ini)
+    try:
+        (lab,) = app.instances
+        memory = MemoryRmm()
+        memory.add_site("S1", "Lab site")
+        memory.add_device("D1", "S1", "LAB-PC")
+        alert_id = memory.fail("D1", "Disk")
+        lab.set_rmm(memory)
+        ticket = app.psa.add_ticket(app.psa.add_account("Lab"), "Disk", in_inbox=True)
+        app.state.enqueue_outbox("k-clear", ticket, "clear", {"alert_id": f"LAB:{alert_id}", "note": "done"})
+        memory.outage(True)
+        OutboxSender(app, base_delay=0.01).run_once()
+        assert OutageTracker.of(lab).failing and not OutageTracker.of(app).failing
+        assert OutageTracker.of(lab).rmm == "[RMM:lab] (InstanceID LAB)"
+        assert memory.cleared(alert_id) is None
+    finally:
+        app.close()

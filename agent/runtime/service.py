@@ -132,8 +132,11 @@ class Service:
         self.sender = OutboxSender(app, stop=self.stop, outage=self.outage)
         self.processor = RequestProcessor(app)
         self.outage.when_answering_again("service", self._wake_after_outage)
-        for instance_id, engines in self.extra.items():
-            engines.outage.when_answering_again("service", lambda i=instance_id: self._wake_after_outage(i))
+        for instance in app.instances:
+            engines = self.extra[instance.instance_id]
+            # The sender tells the tracker of the RMM a row goes to (OutageTracker.of): this one.
+            instance.shared("continuum_outage", lambda e=engines: e.outage)
+            engines.outage.when_answering_again("service", lambda i=instance.instance_id: self._wake_after_outage(i))
 
     @property
     def alerts_failure(self) -> str | None:

@@ -148,7 +148,8 @@ class OutageTracker:
     @classmethod
     def of(cls, app: Any) -> OutageTracker:
         """The tracker every engine of ``app`` shares (unless it was handed one)."""
-        tracker: OutageTracker = app.shared("continuum_outage", lambda: cls(app))
+        tracker: OutageTracker = app.shared(
+            "continuum_outage", lambda: cls(app, rmm=getattr(app, "rmm_label", "") or "Continuum"))
         return tracker
 
     def when_answering_again(self, name: str, listener: Callable[[], object]) -> None:

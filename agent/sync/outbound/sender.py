@@ -276,7 +276,7 @@ class OutboxSender:
             self._retry_later(item, exc)
             return "retry"
         if delivery.sent:
-            self.outage.answered("outbox")
+            self._outage_of(item).answered("outbox")
         try:
             self._succeed(item, delivery)
         except Exception as exc:  # noqa: BLE001 - Continuum has it; what failed is recording that
@@ -287,7 +287,7 @@ class OutboxSender:
     def _rmm_failed(self, item: OutboxItem, exc: RmmError) -> str:
         """What Continuum's failure means for this row, and for the others."""
         # The first failure of a run is a warning, not every one; a refusal is an answer.
-        level = self.outage.heard("outbox", exc)
+        level = self._outage_of(item).heard("outbox", exc)
         if classify(exc) in ANSWERS:
             return self._refused(item, exc)
         if isinstance(exc, RmmUnavailable):
@@ -364,6 +364,20 @@ class OutboxSender:
             return Delivery(target, _sentence("closed", p.get("resolution")))
         raise PreconditionError(f"outbox row {item.id} has the unknown action {item.action!r}; "
                                 "it was written by a newer zenithlink; upgrade the agent.")
+
+    def _outage_of(self, item: OutboxItem) -> OutageTracker:
+        """The outage tracker of the RMM the row goes to: each RMM's answers are its own."""
+        if not self.app.settings.rmm_instances:
+            return self.outage
+        p = item.payload
+        target = (p.get("site_code") if item.action == CREATE else p.get("alert_id") if item.action == CLEAR
+                  else self.app.state.continuum_for_ticket(item.ticket_rec_id))
+        owner = self.app.instance_owning(target or "")
+        if owner is None:
+            return self.outage
+        tracker = OutageTracker.of(owner)
+        tracker.when_answering_again("outbox", functools.partial(resume_after_outage, self.app))
+        return tracker
 
     def _linked(self, item: OutboxItem) -> str:
         target = self.app.state.continuum_for_ticket(item.ticket_rec_id)
