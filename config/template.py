@@ -38,7 +38,11 @@ def render_template() -> str:
             lines += ["; Enable (Y) or disable (N) any plugin by name, built-in or installed, e.g.:",
                       ";notify_email=Y"]
     lines += ["", "; Settings of one plugin go in a section of its own, e.g.:",
-              ";[plugin:notify_email]", ";SMTPHost=mail.example.com", ""]
+              ";[plugin:notify_email]", ";SMTPHost=mail.example.com",
+              "", "; A second RMM beside the one above (moving between RMMs) is a section of its own, with its",
+              "; own InstanceID and its backend's keys (docs/multiple-rmms.md), e.g.:",
+              ";[RMM:nsight]", ";Backend=nsight", ";InstanceID=NSIGHT1", ";ServerURL=https://www.system-monitor.com",
+              ";APIKey=", ""]
     return "\n".join(lines)
 
 
