@@ -330,13 +330,6 @@ class Service:
         logger.info("zenithlink stopped")
 
     # -- jobs --------------------------------------------------------------------------------
-    def _inventory(self) -> None:
-        self.primary.inventory()
-
-    def _inbound(self) -> bool:
-        """One round; ``True`` when it stopped at its page budget with more changes waiting."""
-        return self.primary.tickets()
-
     def _outbox(self) -> None:
         self.sender.run_once()
 
