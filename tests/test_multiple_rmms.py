@@ -291,3 +291,17 @@ def test_a_send_to_an_extra_rmm_that_does_not_answer_is_that_rmms_outage_not_con
         assert memory.cleared(alert_id) is None
     finally:
         app.close()
+
+
+def test_the_inventory_and_links_commands_take_the_rmm_by_its_instance_id(tmp_path, continuum, nsight):
+    ini = write_ini(tmp_path, continuum.url, nsight.url)
+    refreshed = run_cli(["inventory", "refresh", "--rmm", "nsight1"], config=ini)
+    assert refreshed.code == 0, refreshed.err
+    dbsys = tmp_path / "Dbsys"
+    assert (dbsys / "ZenithSites_NSIGHT1.cmt").is_file() and not (dbsys / f"ZenithSites_{PRIMARY_ID}.cmt").exists()
+    sites = json.loads(run_cli(["inventory", "sites", "--rmm", "NSIGHT1", "--json"], config=ini).out)
+    assert sorted(s["SiteCode"] for s in sites) == sorted(f"NSIGHT1:{site}" for site in nsight.world.sites)
+    unlinked = json.loads(run_cli(["links", "sites", "--rmm", "NSIGHT1", "--unlinked", "--json"], config=ini).out)
+    assert len(unlinked) == len(nsight.world.sites)
+    unknown = run_cli(["inventory", "sites", "--rmm", "KASEYA"], config=ini)
+    assert unknown.code == 2 and "no RMM with InstanceID 'KASEYA'" in unknown.err and "NSIGHT1" in unknown.err
