@@ -305,3 +305,16 @@ def test_the_inventory_and_links_commands_take_the_rmm_by_its_instance_id(tmp_pa
     assert len(unlinked) == len(nsight.world.sites)
     unknown = run_cli(["inventory", "sites", "--rmm", "KASEYA"], config=ini)
     assert unknown.code == 2 and "no RMM with InstanceID 'KASEYA'" in unknown.err and "NSIGHT1" in unknown.err
+
+
+def test_check_config_tries_every_rmm_once(tmp_path, continuum, nsight):
+    ini = write_ini(tmp_path, continuum.url, nsight.url)
+    fine = run_cli(["check-config"], config=ini)
+    assert fine.code == 0, fine.err
+    assert "N-able N-sight (NSIGHT1): reached" in " ".join(fine.out.split())
+    nsight.outage(True)
+    down = run_cli(["check-config", "--json"], config=ini)
+    assert down.code == 1 and "NSIGHT1" in down.err and "HTTP 503" in down.err
+    (tried,) = json.loads(down.out)["rmm_connections"]
+    assert tried["instance_id"] == "NSIGHT1" and not tried["ok"]
+    assert run_cli(["check-config", "--offline"], config=ini).code == 0
