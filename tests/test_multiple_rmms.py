@@ -318,3 +318,25 @@ def test_check_config_tries_every_rmm_once(tmp_path, continuum, nsight):
     (tried,) = json.loads(down.out)["rmm_connections"]
     assert tried["instance_id"] == "NSIGHT1" and not tried["ok"]
     assert run_cli(["check-config", "--offline"], config=ini).code == 0
+
+
+def test_a_reload_that_removes_an_rmm_leaves_it_running_as_it_was_until_the_restart(tmp_path):
+    from agent.app import load_for_service
+
+    ini = tmp_path / "CmtZenithLink.ini"
+    base = f"[Continuum]\nPSG={TEST_PSG}\nContinuumURL=http://127.0.0.1:9\n[RangerMSP]\nDbsysFolder=Dbsys\n"
+    ini.write_text(base + "[RMM:lab]\nBackend=memory\nInstanceID=LAB\nInventoryRefreshMinutes=5\n")
+    app = App(ini)
+    try:
+        (lab,) = app.instances
+        assert lab.settings.instance_id == "LAB" and lab.settings.inventory_refresh_minutes == 5
+        assert app.settings.inventory_refresh_minutes == 60  # the primary's own
+        ini.write_text(base + "[RMM:lab]\nBackend=memory\nInstanceID=LAB\nInventoryRefreshMinutes=7\n")
+        app.replace_settings(load_for_service(ini))
+        assert lab.settings.inventory_refresh_minutes == 7
+        ini.write_text(base)
+        app.replace_settings(load_for_service(ini))
+        assert lab.settings.instance_id == "LAB" and lab.settings.inventory_refresh_minutes == 7
+        assert [i.instance_id for i in app.instances] == ["LAB"]
+    finally:
+        app.close()
