@@ -191,6 +191,8 @@ def test_the_links_manager_screens_show_each_rmms_sites_apart(tmp_path):
         assert "ACME Inc." in part(primary, "list") and "Harbour" not in part(primary, "list")
         second = made.client.get("/sites?rmm=NS1").text
         assert "Harbour Office" in part(second, "list") and "ACME" not in part(second, "list")
+        assert "Links Manager: nsight (NS1) sites" in " ".join(second.split())
+        assert "Links Manager: Continuum sites" in " ".join(primary.split())
         answer = made.post("/site/link", {"code": "NS1:7", "account": made.ids["smith"], "rmm": "NS1"},
                            page="/sites?rmm=NS1")
         assert answer.status_code == 303 and query_of(answer.headers["location"])["rmm"] == "NS1"
