@@ -12,7 +12,7 @@ import threading
 from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from loguru import logger
 
@@ -21,13 +21,14 @@ from agent.backends.embedded import StateStore
 from agent.backends.embedded.migrations import MIGRATIONS
 from agent.errors import AlreadyRunning, ConfigError, StoreError
 from agent.ports.psa import PsaStore, PsaView
-from agent.ports.rmm import AlertRmm, RmmClient, RmmUnsupported, capabilities_of
+from agent.ports.rmm import AlertRmm, RmmClient, as_alert_rmm
 from agent.sync import accounts, records
 from config.loader import REQUIRED_FOR_CONTINUUM, InvalidConfig, Settings, default_config_path, load_settings
 from config.schema import SCHEMA
 
 if TYPE_CHECKING:
     from agent.events import Event
+    from agent.instances import InstanceApp
     from agent.plugins import PluginManager
     from agent.ports.rmm import RmmClient
     from agent.runtime.lock import FolderLock
@@ -66,6 +67,8 @@ def load_for_service(path: Path) -> Settings:
     pm = get_plugin_manager(settings, configure=False)
     _backend(pm.hook.zenith_psa_backends(), settings.psa_backend, "RangerMSP")
     _backend(pm.hook.zenith_rmm_backends(), settings.rmm_backend, "Continuum")
+    for instance in settings.rmm_instances:
+        _backend(pm.hook.zenith_rmm_backends(), instance.backend, instance.section)
     return settings
 
 
@@ -216,12 +219,35 @@ class App:
     @property
     def alert_rmm(self) -> AlertRmm:
         """The RMM as a snapshot RMM (N-sight); :class:`RmmUnsupported` for a change-feed RMM."""
-        client = self.rmm
-        capabilities = capabilities_of(client)
-        if capabilities.delivery != "snapshot":
-            raise RmmUnsupported(f"{capabilities.rmm} delivers a change feed of its tickets, not failing checks; "
-                                 "the alert lifecycle needs a snapshot RMM such as Backend=nsight")
-        return cast(AlertRmm, client)
+        return as_alert_rmm(self.rmm)
+
+    def rmm_factory(self, backend: str, section: str) -> Callable[..., Any]:
+        """The factory of the RMM backend of that name (``section``: where the INI names it, for the error)."""
+        return _backend(self.pm.hook.zenith_rmm_backends(), backend, section)
+
+    @property
+    def instances(self) -> list[InstanceApp]:
+        """The extra RMMs of the INI's ``[RMM:<name>]`` sections, each as its engines see the app
+        (read at start-up, like ``Backend=``: a reload does not add or remove one)."""
+        from agent.instances import InstanceApp
+
+        return self._member("instances", lambda: [InstanceApp(self, i.instance_id)
+                                                  for i in self.settings.rmm_instances])
+
+    def instance_owning(self, identifier: str) -> InstanceApp | None:
+        """The extra RMM that ``identifier`` (a ticket, alert or site id the agent keeps) belongs to, or
+        ``None`` for the primary's: an extra RMM's are prefixed with its InstanceID, the primary's never are."""
+        from agent.ports.namespaced import namespace_of
+
+        owner = namespace_of(identifier or "")
+        if owner and self.settings.rmm_instances:
+            return next((instance for instance in self.instances if instance.instance_id == owner), None)
+        return None
+
+    def rmm_owning(self, identifier: str) -> RmmClient:
+        """The client of the RMM that ``identifier`` belongs to (:meth:`instance_owning`)."""
+        owner = self.instance_owning(identifier)
+        return self.rmm if owner is None else owner.rmm
 
     def set_rmm(self, client: RmmClient | AlertRmm) -> None:
         """Use this RMM client instead of building one from the settings (tests, the demo). The one
@@ -311,6 +337,9 @@ class App:
             psa = self._members.pop("psa", None)
             self._members.pop("psa_view", None)
             state = self._members.pop("state", None)
+            instances = self._members.pop("instances", [])
+        for instance in instances:
+            instance.close()
         for client in clients:
             if client is not None:
                 client.close_connection()
@@ -342,10 +371,14 @@ def _connection(settings: Settings) -> tuple:
 
 
 def _add_secrets(settings: Settings) -> None:
-    """Every secret of the INI (the PSG, an RMM's API key) is redacted from then on (D6)."""
+    """Every secret of the INI (the PSG, an RMM's API key, those of every ``[RMM:<name>]``) is
+    redacted from then on (D6)."""
     for key in SCHEMA:
         if key.secret:
             logs.add_secret(settings.values.get(key.attr))
+    for instance in settings.rmm_instances:
+        for secret in instance.secrets():
+            logs.add_secret(secret)
 
 
 if TYPE_CHECKING:

@@ -37,6 +37,8 @@ def report_failure(app: ReportingApp, kind: str, what: str, exc: BaseException |
     from dbsys import reports
 
     told = describe_once if getattr(app, "tries_once", False) else describe
+    rmm = getattr(app, "rmm_label", "")  # an extra RMM's engines say whose failure it is
+    what = f"{rmm}: {what}" if rmm else what
     sentence = logs.redact(told(exc) if exc is not None else what)
     logger.error("{}: {}", what, sentence)
     try:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from config.instances import RmmInstance, check_unique, is_instance_section, parse_instance
 from config.schema import PLUGIN_SECTION_PREFIX, SCHEMA, SECTIONS, BadValue, Key, key_for
 from dbsys import host
 
@@ -99,6 +100,11 @@ class Settings(SettingValues):
     plugins_enabled: dict[str, bool] = field(default_factory=dict)
     plugin_sections: dict[str, dict[str, str]] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    #: The extra RMMs of ``[RMM:<name>]`` sections, beside the primary one of ``[Continuum]``.
+    rmm_instances: list[RmmInstance] = field(default_factory=list)
+    #: ``""`` for the primary RMM's settings; the InstanceID of an extra RMM for the settings
+    #: :meth:`for_instance` derives (the prefix of that RMM's identifiers in the shared store).
+    rmm_namespace: str = ""
 
     def __post_init__(self) -> None:
         for key in SCHEMA:
@@ -119,6 +125,19 @@ class Settings(SettingValues):
     def has_continuum(self) -> bool:
         return bool(self.psg and self.continuum_url)
 
+    def for_instance(self, instance: RmmInstance) -> Settings:
+        """These settings as an extra RMM's engines and backend see them: its InstanceID, Backend and
+        keys in place of the primary's, everything else (the PSA, the folders) shared."""
+        return Settings(path=self.path, values=instance.overrides(self.values), plugins_enabled=self.plugins_enabled,
+                        plugin_sections=self.plugin_sections, warnings=[], rmm_namespace=instance.instance_id)
+
+    def instance(self, instance_id: str) -> RmmInstance:
+        """The extra RMM of that InstanceID (any case); ``KeyError`` when there is none."""
+        for instance in self.rmm_instances:
+            if instance.instance_id.lower() == instance_id.lower():
+                return instance
+        raise KeyError(instance_id)
+
     def differences(self, other: Settings) -> list[str]:
         """``[Section] Key`` of every setting that differs from ``other``, compared by value (a
         changed PSG counts, though it is never shown), plugin switches and sections included."""
@@ -130,6 +149,11 @@ class Settings(SettingValues):
         for name in sorted(set(self.plugin_sections) | set(other.plugin_sections)):
             if self.plugin_sections.get(name) != other.plugin_sections.get(name):
                 changed.append(f"[plugin:{name}]")
+        mine = {i.section.lower(): i for i in self.rmm_instances}
+        theirs = {i.section.lower(): i for i in other.rmm_instances}
+        for name in sorted(set(mine) | set(theirs)):
+            if mine.get(name) != theirs.get(name):
+                changed.append(f"[{(mine.get(name) or theirs[name]).section}]")
         return changed
 
     def summary(self) -> list[tuple[str, str, str]]:
@@ -150,6 +174,15 @@ class Settings(SettingValues):
             rows.append((key.section, key.name, shown))
         for name, enabled in sorted(self.plugins_enabled.items()):
             rows.append(("Plugins", name, "Y" if enabled else "N"))
+        for instance in self.rmm_instances:
+            rows += [(instance.section, "Backend", instance.backend),
+                     (instance.section, "InstanceID", instance.instance_id)]
+            for key in SCHEMA:
+                if key.attr in instance.values:
+                    value = instance.values[key.attr]
+                    shown = ("(set)" if value else "(not set)") if key.secret else (
+                        ("Y" if value else "N") if isinstance(value, bool) else str(value))
+                    rows.append((instance.section, key.name, shown))
         return rows
 
 
@@ -223,10 +256,17 @@ def parse_settings(text: str, *, base_dir: Path, path: Path | None = None,
     raw: dict[tuple[str, str], str] = {}
     plugins_enabled: dict[str, bool] = {}
     plugin_sections: dict[str, dict[str, str]] = {}
+    instances: list[RmmInstance] = []
+    require = tuple(require)
 
     for section in parser.sections():
         canonical = _canonical_section(section)
         items = dict(parser.items(section))
+        if canonical is None and is_instance_section(section):
+            instance = parse_instance(section, items, required=bool(require), problems=problems, warnings=warnings)
+            if instance is not None:
+                instances.append(instance)
+            continue
         if canonical is None and section.lower().startswith(PLUGIN_SECTION_PREFIX):
             name = section[len(PLUGIN_SECTION_PREFIX):].strip().lower()
             plugin_sections.setdefault(name, {}).update({k.lower(): v for k, v in items.items()})
@@ -249,16 +289,17 @@ def parse_settings(text: str, *, base_dir: Path, path: Path | None = None,
                 warnings.append(f"unknown key [{canonical}] {name} is ignored{_key_hint(canonical, name)}")
 
     values = _typed_values(raw, problems)
-    _check_required(values, _for_rmm_backend(values, tuple(require)), problems)
+    _check_required(values, _for_rmm_backend(values, require), problems)
     if values["instance_id"] and not _INSTANCE_ID.match(values["instance_id"]):
         problems.append(f"[Continuum] InstanceID = {values['instance_id']!r}: use 1 to 64 letters, "
                         "digits, '.', '_' or '-' (it becomes part of file names)")
+    check_unique(values["instance_id"], instances, problems)
     if problems:
         # What would only be a warning is shown too: a misspelt key is often the cause of the error.
         raise InvalidConfig(problems + [f"also: {w}" for w in warnings], path)
     _resolve_paths(values, base_dir, warnings)
     return Settings(path=path, values=values, plugins_enabled=plugins_enabled,
-                    plugin_sections=plugin_sections, warnings=warnings)
+                    plugin_sections=plugin_sections, warnings=warnings, rmm_instances=instances)
 
 
 def _with_legacy_header(text: str) -> str:

@@ -38,7 +38,11 @@ def render_template() -> str:
             lines += ["; Enable (Y) or disable (N) any plugin by name, built-in or installed, e.g.:",
                       ";notify_email=Y"]
     lines += ["", "; Settings of one plugin go in a section of its own, e.g.:",
-              ";[plugin:notify_email]", ";SMTPHost=mail.example.com", ""]
+              ";[plugin:notify_email]", ";SMTPHost=mail.example.com",
+              "", "; A second RMM beside the one above (moving between RMMs) is a section of its own, with its",
+              "; own InstanceID and its backend's keys (docs/multiple-rmms.md), e.g.:",
+              ";[RMM:nsight]", ";Backend=nsight", ";InstanceID=NSIGHT1", ";ServerURL=https://www.system-monitor.com",
+              ";APIKey=", ""]
     return "\n".join(lines)
 
 
@@ -63,4 +67,25 @@ def render_reference() -> str:
     out.append("| Plugins | `<plugin name>` | each plugin's own default | Y or N "
                "| enable or disable a plugin, built-in or installed |")
     out.append("| plugin:`<name>` | any | — | see the plugin | settings of that plugin |")
+    out += _instance_rows()
     return "\n".join(out) + "\n"
+
+
+def _instance_rows() -> list[str]:
+    """The keys of an ``[RMM:<name>]`` section: an extra RMM beside the primary one (docs/multiple-rmms.md)."""
+    from config.instances import BACKEND_SECTIONS, REQUIRED_KEYS, SHARED_KEYS
+
+    backends = ", ".join(sorted(REQUIRED_KEYS))
+    rows = [f"| RMM:`<name>` | `Backend` | (required) | text | The RMM backend of this extra RMM instance: {backends} "
+            "or one a plugin offers (docs/multiple-rmms.md) |",
+            "| RMM:`<name>` | `InstanceID` | (required) | 1 to 64 letters, digits, '.', '_' or '-' | Suffix of this "
+            "RMM's inventory and status file names and prefix of its identifiers in the store; different from every "
+            "other RMM's InstanceID, case ignored |"]
+    for backend, section in BACKEND_SECTIONS.items():
+        needed = ", ".join(f"`{k}`" for k in REQUIRED_KEYS[backend])
+        rows.append(f"| RMM:`<name>` | the keys of [{section}] | as in [{section}] | as in [{section}] | With "
+                    f"Backend={backend}: {needed} (required) and the other keys of [{section}], not taken from it |")
+    shared = ", ".join(f"`{k}`" for k in SHARED_KEYS)
+    rows.append(f"| RMM:`<name>` | {shared} | the value in [Continuum] | as in [Continuum] | This RMM's own "
+                "schedule and connection; unset, the primary's |")
+    return rows

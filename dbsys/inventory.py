@@ -110,19 +110,49 @@ def _index(path: Path, kind: str) -> _Index:
         return index
 
 
+def _owner(settings, key: str) -> str:
+    """The InstanceID of the extra RMM (``[RMM:<name>]``) whose identifiers ``key`` is one of, else ``""``.
+
+    An extra RMM's site codes and device ids read ``<InstanceID>:<id>`` (agent.ports.namespaced)."""
+    head, sep, _ = key.partition(":")
+    if sep and any(i.instance_id == head for i in getattr(settings, "rmm_instances", ())):
+        return head
+    return ""
+
+
+def path_of(settings, kind: str, key: str) -> Path:
+    """The ``.cmt`` file of ``kind`` that holds ``key``: an extra RMM's key is in that RMM's file."""
+    from dbsys import cmt
+
+    owner = _owner(settings, key)
+    if not owner:
+        return inventory_path(settings, kind)
+    maker = cmt.sites_path if kind == "sites" else cmt.devices_path
+    return maker(settings.dbsys_folder, owner)
+
+
+def belongs(settings, key: str) -> bool:
+    """Whether ``key`` (a site code or device id the store links) is an identifier of the RMM of
+    ``settings``: the primary's when it has no extra RMM's prefix; an extra RMM's when it has its own."""
+    namespace = getattr(settings, "rmm_namespace", "")
+    if namespace:
+        return key.startswith(namespace + ":")
+    return not _owner(settings, key)
+
+
 def problem(settings, kind: str) -> str | None:
     """Why the ``kind`` inventory file cannot be read (``None``: it can, or it is not there)."""
     return _index(inventory_path(settings, kind), kind).problem
 
 
 def site_record(settings, site_code: str) -> dict[str, str] | None:
-    """The site's children from ``ZenithSites_*.cmt``, or ``None``."""
-    return _index(inventory_path(settings, "sites"), "sites").get(site_code)
+    """The site's children from ``ZenithSites_*.cmt`` (of the RMM it belongs to), or ``None``."""
+    return _index(path_of(settings, "sites", site_code), "sites").get(site_code)
 
 
 def device_record(settings, device_id: str) -> dict[str, str] | None:
-    """The device's children from ``ZenithDevices_*.cmt``, or ``None``."""
-    return _index(inventory_path(settings, "devices"), "devices").get(device_id)
+    """The device's children from ``ZenithDevices_*.cmt`` (of the RMM it belongs to), or ``None``."""
+    return _index(path_of(settings, "devices", device_id), "devices").get(device_id)
 
 
 def searchable(settings, kind: str) -> list[tuple[str, str]]:

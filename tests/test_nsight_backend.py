@@ -224,3 +224,22 @@ def test_check_config_tries_the_configured_rmm_not_continuum(tmp_path, nsight):
     ini.write_text(ini.read_text().replace(f"APIKey={KEY}", "APIKey=wrong-key-12345"))
     res = run_cli(["check-config"], config=ini)
     assert res.code == 1 and "N-sight refused the API key" in res.err and "wrong-key-12345" not in res.err
+
+
+def test_a_check_cleared_between_two_reads_opens_no_second_ticket_from_the_snapshot_kept(app, nsight):
+    now = [1000.0]
+    site = next(iter(nsight.world.sites.values()))
+    device = next(d for d in nsight.world.devices.values() if d.siteid == site.siteid)
+    app.state.link_site(str(site.siteid), app.psa.add_account("ACME"), by="jsmith")
+    app.set_rmm(fast(nsight, min_poll_seconds=90, clock=lambda: now[0]))
+    nsight.fail(str(device.id), "")
+    lifecycle = AlertLifecycle(state=app.state, psa=app.psa, rmm=app.rmm, policy=AlertPolicy())
+    assert lifecycle.poll_once().raised == 1
+    (ticket,) = app.psa.list_tickets()
+    app.psa.set_ticket_status(ticket.rec_id, STATUS_COMPLETED)
+    now[0] += 30
+    assert lifecycle.poll_once().clears_queued == 1
+    assert OutboxSender(app, base_delay=0.05).run_once() == 1
+    now[0] += 30  # still within MinPollSeconds of the last read: the kept snapshot answers
+    assert lifecycle.poll_once().raised == 0 and len(app.psa.list_tickets()) == 1
+    assert nsight.world.calls["list_failing_checks"] == 1

@@ -36,11 +36,13 @@ def check_config(app, as_json: bool, ping: bool, reference: bool) -> None:
             emit_json({"valid": False, "path": str(app.config_path), "problems": problems})
         raise
     connection = _ping(app, settings) if ping else None
+    # Each extra RMM ([RMM:<name>]) is tried too, once: the service needs every one of them.
+    extra = [{"instance_id": i.instance_id, **_ping_configured_rmm(i)} for i in app.instances] if ping else []
     warnings = [*settings.warnings, *_unlinked_warning(app, settings)]
     if as_json:
         emit_json({"valid": True, "path": str(app.config_path), "warnings": warnings,
                    "settings": [{"section": s, "key": k, "value": v} for s, k, v in settings.summary()],
-                   "connection": connection})
+                   "connection": connection, "rmm_connections": extra})
     else:
         table(f"Effective settings of {app.config_path}", ["section", "key", "value"], settings.summary())
         for warning in warnings:
@@ -54,9 +56,16 @@ def check_config(app, as_json: bool, ping: bool, reference: bool) -> None:
             console.print("[green]The configuration is valid.[/green]")
         else:
             console.print("The file is valid, but the connection check failed (see below).", highlight=False)
-    if connection is not None and not connection["ok"]:
-        raise CheckFailed(f"The connection check failed: {connection['message'].rstrip('.')}; "
-                          "pass --offline to judge the file alone.", code="Unreachable")
+        for tried in extra:
+            colour = "green" if tried["ok"] else "red"
+            console.print(f"[{colour}]{tried.get('rmm', tried['instance_id'])}:[/{colour}] {tried['message']}",
+                          highlight=False)
+    failed = [c for c in ([connection] if connection is not None else []) + extra if not c["ok"]]
+    if failed:
+        reasons = "; ".join(f"{c.get('rmm') or c.get('instance_id') or 'Continuum'}: {c['message'].rstrip('.')}"
+                            if "instance_id" in c else c["message"].rstrip(".") for c in failed)
+        raise CheckFailed(f"The connection check failed: {reasons}; pass --offline to judge the file alone.",
+                          code="Unreachable")
 
 
 def _unlinked_warning(app, settings) -> list[str]:

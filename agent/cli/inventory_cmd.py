@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import click
 from loguru import logger
 
-from agent.cli.options import json_option
+from agent.cli.options import json_option, of_rmm, rmm_option
 from agent.cli.output import TABLE_LIMIT, done, emit_json, err_console, reader_went_away, table, tsv
 from agent.cli.readonly import read_only
 from agent.errors import PreconditionError, ZenithError, describe, describe_once
@@ -38,13 +38,15 @@ def inventory() -> None:
 
 
 @inventory.command("refresh")
+@rmm_option
 @json_option
 @click.pass_obj
-def inventory_refresh(app, as_json: bool) -> None:
+def inventory_refresh(app, rmm: str | None, as_json: bool) -> None:
     """Download sites and devices now and write the .cmt files."""
     # Imported here: the listings need none of the download (the RMM client, the publishing).
     from agent.sync.inventory.refresh import refresh, sweep_if_idle
 
+    app = of_rmm(app, rmm)
     sweep_if_idle(app.settings)
     try:
         with _progress() as progress:
@@ -59,22 +61,24 @@ def inventory_refresh(app, as_json: bool) -> None:
 
 
 @inventory.command("sites")
+@rmm_option
 @json_option
 @click.pass_obj
 @read_only
-def inventory_sites(app, as_json: bool) -> None:
+def inventory_sites(app, rmm: str | None, as_json: bool) -> None:
     """The downloaded sites."""
-    _list(app, "sites", as_json, None)
+    _list(of_rmm(app, rmm), "sites", as_json, None)
 
 
 @inventory.command("devices")
 @click.option("--site", "site_code", default=None, help="Only the devices of this site code.")
+@rmm_option
 @json_option
 @click.pass_obj
 @read_only
-def inventory_devices(app, site_code: str | None, as_json: bool) -> None:
+def inventory_devices(app, site_code: str | None, rmm: str | None, as_json: bool) -> None:
     """The downloaded devices."""
-    _list(app, "devices", as_json, site_code)
+    _list(of_rmm(app, rmm), "devices", as_json, site_code)
 
 
 # -- refresh helpers --------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from agent.cli.options import json_option, user_option
+from agent.cli.options import json_option, of_rmm, rmm_option, user_option
 from agent.cli.output import console, done, emit_json, listing, table
 from agent.cli.readonly import read_only
 from agent.hookspecs import APPLIED_VERDICTS, VERDICTS
@@ -34,12 +34,13 @@ def links() -> None:
 # -- listings --------------------------------------------------------------------------------
 @links.command("sites")
 @_linked_option
+@rmm_option
 @json_option
 @click.pass_obj
 @read_only
-def links_sites(app, linked: bool | None, as_json: bool) -> None:
+def links_sites(app, linked: bool | None, rmm: str | None, as_json: bool) -> None:
     """List the Continuum sites with the account each is linked to."""
-    rows = LinksManager(app).sites(linked)
+    rows = LinksManager(of_rmm(app, rmm)).sites(linked)
     if as_json:
         emit_json(rows)
         return
@@ -51,12 +52,13 @@ def links_sites(app, linked: bool | None, as_json: bool) -> None:
 
 @links.command("devices")
 @_linked_option
+@rmm_option
 @json_option
 @click.pass_obj
 @read_only
-def links_devices(app, linked: bool | None, as_json: bool) -> None:
+def links_devices(app, linked: bool | None, rmm: str | None, as_json: bool) -> None:
     """List the Continuum devices with the asset each is linked to."""
-    rows = LinksManager(app).devices(linked)
+    rows = LinksManager(of_rmm(app, rmm)).devices(linked)
     if as_json:
         emit_json(rows)
         return

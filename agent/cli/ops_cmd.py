@@ -33,6 +33,9 @@ def status(app, check: bool, as_json: bool) -> None:
     else:
         table(f"zenithlink — {'running (pid ' + str(doc['pid']) + ')' if doc['running'] else 'NOT running'}",
               ["field", "value"], _status_rows(doc))
+        if len(doc["rmms"]) > 1:
+            table("RMMs (the fields above are the primary's, of [Continuum])",
+                  ["RMM", "InstanceID", "backend", "inventory", "answers", "last error"], _rmm_rows(doc["rmms"]))
     if check and not doc["running"]:
         raise CheckFailed(f"No zenithlink agent is running for the Dbsys folder {doc['dbsys_folder']}; start it "
                           "with 'zenithlink run', or as the system service ('zenithlink service install').",
@@ -69,6 +72,14 @@ def _status_rows(doc: dict[str, Any]) -> list[tuple[str, Any]]:
     if doc["status_file_problem"]:
         rows.insert(2, ("status file problem", doc["status_file_problem"]))
     return rows
+
+
+def _rmm_rows(rmms: list[dict[str, Any]]) -> list[tuple[str, ...]]:
+    """One row per RMM of the agent: the primary of [Continuum], then each [RMM:<name>]."""
+    return [(f"[{r['section']}]", r["instance_id"], r["backend"],
+             f"{_n(r['inventory_sites'])} sites, {_n(r['inventory_devices'])} devices, "
+             f"last {_or_never(r['last_inventory_refresh'])}", _reachability(r).split(";")[0],
+             r["last_error"] or "-") for r in rmms]
 
 
 def _linked(doc: dict[str, Any]) -> str:

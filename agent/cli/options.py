@@ -1,4 +1,4 @@
-"""The options many commands share, declared once: ``--json`` and ``--user``."""
+"""The options many commands share, declared once: ``--json``, ``--user`` and ``--rmm``."""
 
 from __future__ import annotations
 
@@ -15,3 +15,21 @@ user_option = click.option("--user", "user", envvar="ZENITHLINK_USER", default=N
 privileged_user_option = click.option(
     "--user", "user", envvar="ZENITHLINK_USER", default=None,
     help="Employee login with the Continuum Integration privilege (default: $ZENITHLINK_USER).")
+
+#: Which RMM a command works on when the agent links several (``[RMM:<name>]`` sections).
+rmm_option = click.option("--rmm", "rmm", default=None, metavar="INSTANCEID",
+                          help="The extra RMM of this InstanceID (an [RMM:<name>] section of the INI); "
+                               "default: the primary RMM of [Continuum].")
+
+
+def of_rmm(app, instance_id: str | None):
+    """``app``, or (``--rmm``) the extra RMM of that InstanceID as its engines see the app."""
+    if not instance_id:
+        return app
+    for instance in app.instances:
+        if instance.instance_id.lower() == instance_id.strip().lower():
+            return instance
+    from agent.errors import UsageError
+
+    known = ", ".join(i.instance_id for i in app.instances) or "none: the INI has no [RMM:<name>] section"
+    raise UsageError(f"there is no RMM with InstanceID {instance_id!r}; the INI's extra RMMs are: {known}")

@@ -31,7 +31,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Generic, Literal, Protocol, TypeVar
+from typing import Generic, Literal, Protocol, TypeVar, cast
 
 from agent.errors import ZenithError
 
@@ -174,6 +174,15 @@ def capabilities_of(rmm: object) -> RmmCapabilities:
     """The backend's declared capabilities; a backend that declares none is a change feed like Continuum."""
     declared = getattr(rmm, "capabilities", None)
     return declared if isinstance(declared, RmmCapabilities) else CONTINUUM_CAPABILITIES
+
+
+def as_alert_rmm(client: object) -> AlertRmm:
+    """``client`` as a snapshot RMM (N-sight); :class:`RmmUnsupported` for a change-feed RMM."""
+    capabilities = capabilities_of(client)
+    if capabilities.delivery != "snapshot":
+        raise RmmUnsupported(f"{capabilities.rmm} delivers a change feed of its tickets, not failing checks; "
+                             "the alert lifecycle needs a snapshot RMM such as Backend=nsight")
+    return cast(AlertRmm, client)
 
 
 # -- inventory --------------------------------------------------------------------------------

@@ -8,13 +8,14 @@ back) and the process exits within a few seconds.
 
 from __future__ import annotations
 
+import functools
 import signal
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
 from loguru import logger
 
@@ -22,16 +23,12 @@ from agent import __version__, events, logs
 from agent.app import App, load_for_service
 from agent.errors import CheckFailed, ConfigError, ZenithError, describe, without_retry_promise
 from agent.ports.psa import PsaNeedsRestart
-from agent.ports.rmm import RmmError, capabilities_of
 from agent.ports.times import now_iso
 from agent.reporting import report_failure
+from agent.runtime.engines import RmmEngines
 from agent.runtime.lock import FolderLock
 from agent.runtime.status import file_fields
-from agent.sync.alerts import AlertLifecycle, policy_from, skip_rule
-from agent.sync.alerts.periodic import reconcile_pass
-from agent.sync.inbound.engine import InboundSync
-from agent.sync.inventory.refresh import InventoryJob, finish_publish
-from agent.sync.outage import OutageTracker
+from agent.sync.inventory.refresh import finish_publish
 from agent.sync.outbound.sender import OutboxSender
 from agent.sync.request_results import repair_results
 from agent.sync.requests import RequestProcessor
@@ -126,16 +123,31 @@ class Service:
         self._request_watcher: FolderWatcher | None = None
         self._ini_watcher: FileWatcher | None = None
         # One engine each for the life of the service; they read app.settings every round, and
-        # tell one tracker how Continuum answers them.
-        self.outage = OutageTracker(app, clock=outage_clock, on_change=self._wake_status)
-        self.inventory_job = InventoryJob(app, outage=self.outage)
-        self.inbound = InboundSync(app, outage=self.outage)
+        # tell one tracker per RMM how that RMM answers them.
+        self.primary = RmmEngines(app, outage_clock=outage_clock, on_change=self._wake_status)
+        self.outage = self.primary.outage
+        self.inventory_job = self.primary.inventory_job
+        self.inbound = self.primary.inbound
+        #: The engines of each extra RMM (``[RMM:<name>]``), by InstanceID; their workers' names end
+        #: with it (``inventory:NSIGHT1``).
+        self.extra: dict[str, RmmEngines] = {
+            instance.instance_id: RmmEngines(instance, name=instance.label, outage_clock=outage_clock,
+                                             on_change=self._wake_status)
+            for instance in app.instances}
         self.sender = OutboxSender(app, stop=self.stop, outage=self.outage)
         self.processor = RequestProcessor(app)
         self.outage.when_answering_again("service", self._wake_after_outage)
-        #: What the last poll of an alert RMM's failing checks failed with, or ``None``.
-        self.alerts_failure: str | None = None
-        self._alerts_failed_with: type[BaseException] | None = None
+        for instance in app.instances:
+            engines = self.extra[instance.instance_id]
+            # The sender tells the tracker of the RMM a row goes to (the instance's outage): this one.
+            instance.outage = engines.outage
+            engines.outage.when_answering_again("service",
+                                                functools.partial(self._wake_after_outage, instance.instance_id))
+
+    @property
+    def alerts_failure(self) -> str | None:
+        """What the last poll of the primary alert RMM's failing checks failed with, or ``None``."""
+        return self.primary.alerts_failure
 
     # -- lifecycle ---------------------------------------------------------------------------
     def run(self) -> int:
@@ -181,6 +193,8 @@ class Service:
         self.app.pm  # noqa: B018 - load plugins now: a broken plugin stops the start, not a later ticket
         self.app.state  # noqa: B018 - open the state store now
         self.app.psa  # noqa: B018 - and the PSA backend: a bad Backend= stops the start
+        for instance in self.app.instances:
+            finish_publish(instance.settings)
         repair_results(self.app)  # results a killed agent left saying Queued follow the store
 
     def _one_cycle(self) -> list[tuple[str, str]]:
@@ -188,13 +202,14 @@ class Service:
         from dbsys.drops import request_files
 
         # The engines report their expected failures instead of raising them: ask each one too.
+        every = [("", self.primary), *self.extra.items()]
         jobs: list[tuple[str, Callable[[], object], Callable[[], str | None]]] = [
-            ("inventory", self._inventory, lambda: self.inventory_job.last_failure),
+            *((_named("inventory", i), e.inventory, lambda e=e: e.inventory_job.last_failure) for i, e in every),
             ("requests", lambda: self.processor.process(set(request_files(self.app.settings.requests_folder))),
              lambda: None),
-            ("inbound", self._inbound, lambda: self.inbound.last_round.failure or self.alerts_failure or None),
+            *((_named("inbound", i), e.tickets, e.tickets_failure) for i, e in every),
             ("outbox", self._outbox, lambda: self.sender.last_failure),
-            ("reconcile", self._reconcile, lambda: None),
+            *((_named("reconcile", i), e.reconcile, lambda: None) for i, e in every),
         ]
         failures = []
         for name, job, failure_of in jobs:
@@ -222,6 +237,8 @@ class Service:
         still say Queued for a finished request (a result write that failed)."""
         self.sweep()
         finish_publish(self.app.settings)
+        for instance in self.app.instances:
+            finish_publish(instance.settings)
         repair_results(self.app)
 
     def _run_job(self, name: str, job: Callable[[], object]) -> str | None:
@@ -257,17 +274,27 @@ class Service:
         return True
 
     def _workers(self) -> dict[str, Worker]:
-        return {
-            "inventory": Worker("inventory", self._inventory,
-                                lambda: self.app.settings.inventory_refresh_minutes * 60.0, self.stop),
-            "inbound": Worker("inbound", self._inbound, lambda: max(float(self.app.settings.poll_interval_seconds),
-                                                                    self.inbound.seconds_to_wait()), self.stop),
-            "outbox": Worker("outbox", self._outbox, self._outbox_interval, self.stop),
-            "reconcile": Worker("reconcile", self._reconcile,
-                                lambda: self.app.settings.reconcile_minutes * 60.0, self.stop),
-            "status": Worker("status", self.write_status, lambda: STATUS_EVERY_SECONDS, self.stop),
-            "housekeeping": Worker("housekeeping", self.housekeeping, lambda: HOUSEKEEPING_EVERY_SECONDS, self.stop),
-        }
+        workers = self._rmm_workers("", self.primary)
+        workers["outbox"] = Worker("outbox", self._outbox, self._outbox_interval, self.stop)
+        for instance_id, engines in self.extra.items():
+            workers.update(self._rmm_workers(instance_id, engines))
+        workers["status"] = Worker("status", self.write_status, lambda: STATUS_EVERY_SECONDS, self.stop)
+        workers["housekeeping"] = Worker("housekeeping", self.housekeeping, lambda: HOUSEKEEPING_EVERY_SECONDS,
+                                         self.stop)
+        return workers
+
+    def _rmm_workers(self, instance_id: str, engines: RmmEngines) -> dict[str, Worker]:
+        """The workers of one RMM's engines, on that RMM's settings."""
+        settings = lambda: engines.app.settings  # noqa: E731 - read every round: a reload changes them
+        made = [
+            Worker(_named("inventory", instance_id), engines.inventory,
+                   lambda: settings().inventory_refresh_minutes * 60.0, self.stop),
+            Worker(_named("inbound", instance_id), engines.tickets,
+                   lambda: max(float(settings().poll_interval_seconds), engines.inbound.seconds_to_wait()), self.stop),
+            Worker(_named("reconcile", instance_id), engines.reconcile,
+                   lambda: settings().reconcile_minutes * 60.0, self.stop),
+        ]
+        return {worker.name: worker for worker in made}
 
     def _install_signal_handlers(self) -> None:
         if threading.current_thread() is not threading.main_thread():
@@ -309,55 +336,6 @@ class Service:
         logger.info("zenithlink stopped")
 
     # -- jobs --------------------------------------------------------------------------------
-    def _inventory(self) -> None:
-        self.inventory_job.run_once()
-
-    def _inbound(self) -> bool:
-        """One round; ``True`` when it stopped at its page budget with more changes waiting."""
-        if self._snapshot_rmm():
-            self._alerts()
-            return False
-        self.inbound.run_once()
-        return self.inbound.last_round.stopped_by == "page budget"
-
-    def _snapshot_rmm(self) -> bool:
-        try:
-            return capabilities_of(self.app.rmm).delivery == "snapshot"
-        except Exception:  # noqa: BLE001 - the inbound engine reports a client that cannot be built, as before
-            return False
-
-    def _alerts(self) -> None:
-        """One poll of an alert RMM (N-sight): failing checks to tickets and notes."""
-        settings = self.app.settings
-        if not settings.process_queue:
-            return
-        lifecycle = AlertLifecycle(state=self.app.state, psa=self.app.psa, rmm=self.app.alert_rmm,
-                                   policy=policy_from(settings), skip=skip_rule(self.app.pm, settings))
-        try:
-            with self.app.alert_snapshots_lock:
-                lifecycle.poll_once()
-        except RmmError as exc:
-            # Said once per kind of failure, not every poll of an RMM that stays down.
-            repeated = self.alerts_failure is not None and self._alerts_failed_with is type(exc)
-            self.alerts_failure, self._alerts_failed_with = describe(exc), type(exc)
-            logger.log("DEBUG" if repeated else "WARNING", "polling the RMM's failing checks failed: {}",
-                       self.alerts_failure)
-            return
-        if self.alerts_failure is not None:
-            logger.info("the RMM answers again: failing checks polled")
-        self.alerts_failure = None
-
-    def _reconcile(self) -> None:
-        """The reconciliation pass of a snapshot RMM (``reconcile --fix``), with the ticket queue on; an RMM
-        that does not answer is the poll's to report: the pass waits for its next turn."""
-        if not self.app.settings.process_queue or not self._snapshot_rmm():
-            return
-        try:
-            with self.app.alert_snapshots_lock:
-                reconcile_pass(self.app)
-        except RmmError as exc:
-            logger.debug("the reconciliation pass waits for the RMM: {}", describe(exc))
-
     def _outbox(self) -> None:
         self.sender.run_once()
 
@@ -366,15 +344,16 @@ class Service:
         if status is not None:
             status.wake.set()
 
-    def _wake_after_outage(self) -> None:
-        """Continuum answers again: the workers that wait on it go now, not at their next interval
+    def _wake_after_outage(self, instance_id: str = "") -> None:
+        """An RMM answers again: the workers that wait on it go now, not at their next interval
         (the inventory only when its last refresh failed)."""
-        for name in ("outbox", "inbound", "status"):
+        engines = self.extra.get(instance_id, self.primary)
+        for name in ("outbox", _named("inbound", instance_id), "status"):
             worker = self.workers.get(name)
             if worker is not None:
                 worker.wake.set()
-        inventory = self.workers.get("inventory")
-        if inventory is not None and self.inventory_job.last_failure is not None:
+        inventory = self.workers.get(_named("inventory", instance_id))
+        if inventory is not None and engines.inventory_job.last_failure is not None:
             inventory.wake.set()
 
     def _outbox_interval(self) -> float:
@@ -427,6 +406,10 @@ class Service:
         if not changed:
             return True
         logger.info("configuration reloaded: {}", ", ".join(changed))
+        before = {i.instance_id for i in old.rmm_instances}
+        if before != {i.instance_id for i in new.rmm_instances}:
+            logger.warning("the RMM instances ([RMM:<name>] sections) are read at start-up: restart the agent to "
+                           "add or remove one; until then it runs {}", ", ".join(sorted(before)) or "none")
         if new.process_queue and not old.process_queue:
             self._warn_of_unlinked_sites()
         if new.requests_folder != old.requests_folder:
@@ -435,8 +418,12 @@ class Service:
             self.processor = RequestProcessor(self.app)
             self._start_request_watcher(new.requests_folder)
         inventory_keys = ("continuum_url", "psg", "instance_id", "dbsys_folder", "inventory_refresh_minutes")
+        refresh = {"inventory"} if any(getattr(old, k) != getattr(new, k) for k in inventory_keys) else set()
+        for instance_id in self.extra:
+            if old.dbsys_folder != new.dbsys_folder or _instance(old, instance_id) != _instance(new, instance_id):
+                refresh.add(_named("inventory", instance_id))
         for name, worker in self.workers.items():
-            if name != "inventory" or any(getattr(old, k) != getattr(new, k) for k in inventory_keys):
+            if not name.startswith("inventory") or name in refresh:
                 worker.wake.set()
         return True
 
@@ -456,3 +443,19 @@ class Service:
 
         settings = self.app.settings
         write_status(status_path(settings.dbsys_folder, settings.instance_id), self.status_fields(stopped=stopped))
+        for instance in self.app.instances:
+            # Each RMM's own status file: its inventory, its feed or polls, its outages.
+            write_status(status_path(settings.dbsys_folder, instance.instance_id),
+                         file_fields(cast(App, instance), started_at=self.started_at, running=not stopped))
+
+
+def _named(job: str, instance_id: str) -> str:
+    """A job's (and worker's) name: ``inventory`` for the primary RMM, ``inventory:NSIGHT1`` for an extra one."""
+    return f"{job}:{instance_id}" if instance_id else job
+
+
+def _instance(settings: Any, instance_id: str) -> Any:
+    try:
+        return settings.instance(instance_id)
+    except KeyError:
+        return None

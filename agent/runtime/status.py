@@ -107,10 +107,40 @@ def gather_status(app: App) -> dict[str, Any]:
     found = reports.list_reports(folder)
     doc["error_reports"] = len(found)
     doc["latest_error_report"] = found[0].name if found else None
+    primary = {"instance_id": settings.instance_id, "section": "Continuum", "backend": settings.rmm_backend,
+               **{key: doc.get(key) for key in (*_RMM_FIELDS, "status_file", "inventory_files", "unlinked_sites")}}
+    doc["rmms"] = [primary, *(_instance_status(instance) for instance in app.instances)]
     return doc
 
 
-def _linking(app: App) -> dict[str, Any]:
+#: The fields each RMM has of its own, for the list of RMMs (``rmms``) when several run in one agent.
+_RMM_FIELDS = ("last_inventory_refresh", "inventory_sites", "inventory_devices", "inventory_changes", "activation",
+               "last_queue_poll", "queue_cursor", "last_error", "outage_since", "failing_since")
+
+
+def _instance_status(instance: Any) -> dict[str, Any]:
+    """An extra RMM's own fields: its status file (``ZenithStatus_<its InstanceID>.xml``) brought up to
+    date from its keys in the store, its inventory files and its unlinked sites."""
+    settings = instance.settings
+    path = status_path(settings.dbsys_folder, settings.instance_id)
+    doc: dict[str, Any] = {"instance_id": settings.instance_id, "section": instance.instance.section,
+                           "backend": settings.rmm_backend, "status_file": str(path), **dict.fromkeys(_RMM_FIELDS)}
+    if path.exists():
+        try:
+            fields = read_status(path)
+        except (OSError, ValueError):
+            pass
+        else:
+            doc.update({k: v for k, v in fields.items() if k in _RMM_FIELDS})
+    if Path(settings.database).exists():
+        figures = store_figures(instance.state)
+        doc.update({k: v for k, v in figures.items() if k in _RMM_FIELDS and (v is not None or k == "outage_since")})
+    doc["inventory_files"] = _inventory_files(settings)
+    doc["unlinked_sites"] = _linking(instance)["unlinked_sites"]
+    return doc
+
+
+def _linking(app: Any) -> dict[str, Any]:
     from agent.sync.unlinked import unlinked_sites
 
     settings = app.settings

@@ -49,6 +49,14 @@ class EngineApp(Protocol):
     @property
     def alert_rmm(self) -> AlertRmm: ...
 
+    def rmm_owning(self, identifier: str) -> RmmClient:
+        """The client of the RMM that ``identifier`` (a ticket, check or site id kept) belongs to."""
+        ...
+
+    def instance_owning(self, identifier: str) -> EngineApp | None:
+        """The extra RMM (``[RMM:<name>]``) that ``identifier`` belongs to; ``None``: the primary's."""
+        ...
+
     @property
     def user(self) -> str | None: ...
 

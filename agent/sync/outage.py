@@ -69,6 +69,10 @@ TODO = ("Check the network between this server and Continuum, and [Continuum] Co
         "both are fine, Continuum itself is down. Nothing is lost meanwhile: the agent keeps trying, actions "
         "wait in the outbox, and everything goes on by itself once Continuum answers.")
 
+TODO_OF_AN_RMM = ("Check the network between this server and {rmm}, and the address in its section of the INI; if "
+                  "both are fine, that RMM itself is down. Nothing is lost meanwhile: the agent keeps trying, and "
+                  "everything goes on by itself once it answers.")
+
 
 #: What a failed call to the RMM means (:func:`classify`): it could not be reached or gave no
 #: usable answer; it answered, refusing (the activation is pending, the credentials are refused,
@@ -127,8 +131,11 @@ class OutageTracker:
     """
 
     def __init__(self, app: ReportingApp, *, clock: Callable[[], float] = time.time,
-                 on_change: Callable[[], None] | None = None) -> None:
+                 on_change: Callable[[], None] | None = None, rmm: str = "Continuum") -> None:
+        """``rmm``: how messages name the RMM (an extra RMM instance's tracker names that instance)."""
         self.app = app
+        self.rmm = rmm
+        self._what_prefix = WHAT_PREFIX if rmm == "Continuum" else f"{rmm} has not answered"
         self._clock = clock
         self._on_change = on_change
         self._lock = threading.Lock()
@@ -212,25 +219,27 @@ class OutageTracker:
 
     # -- the two changes of state ----------------------------------------------------------
     def _start(self, source: str, exc: BaseException, since: float, now: float) -> None:
-        what = f"{WHAT_PREFIX} for {duration(now - since)} (since {_text(since)})"
-        report_failure(self.app, REPORT_KIND, what, exc, todo=TODO, event_kind=events.CONTINUUM_UNREACHABLE,
+        what = f"{self._what_prefix} for {duration(now - since)} (since {_text(since)})"
+        todo = TODO if self.rmm == "Continuum" else TODO_OF_AN_RMM.format(rmm=self.rmm)
+        report_failure(self.app, REPORT_KIND, what, exc, todo=todo, event_kind=events.CONTINUUM_UNREACHABLE,
                        data={"since": _text(since), "seconds": round(now - since), "source": source,
-                             "threshold_seconds": round(threshold_seconds(self.app.settings))})
+                             "threshold_seconds": round(threshold_seconds(self.app.settings)), "rmm": self.rmm})
         self._episode_since = since
         self._set_states({SINCE_STATE: _stored(since)})
         self._changed()
 
     def _end(self, source: str, since: float, lasted: float) -> None:
         now = self._clock()
-        logger.info("Continuum answers again ({}): it had not answered for {} (since {})", source,
+        logger.info("{} answers again ({}): it had not answered for {} (since {})", self.rmm, source,
                     duration(lasted), _text(since))
         self._end_run(since, lasted, {SINCE_STATE: None})
         try:
             self.app.notify(events.Event(events.CONTINUUM_RECOVERED,
-                                         f"Continuum answers again; it had not answered for {duration(lasted)} "
+                                         f"{self.rmm} answers again; it had not answered for {duration(lasted)} "
                                          f"(since {_text(since)})",
                                          {"since": _text(since), "recovered_at": _text(now),
-                                          "seconds": round(lasted), "source": source}, logged=True))
+                                          "seconds": round(lasted), "source": source, "rmm": self.rmm},
+                                         logged=True))
         except Exception as err:  # noqa: BLE001 - telling must never stop the engine that noticed
             logger.error("cannot notify {}: {}", events.CONTINUUM_RECOVERED, describe(err))
         self._changed()
@@ -247,9 +256,9 @@ class OutageTracker:
         values = dict(values or {})
         if getattr(self.app, "owns_folder", False):
             values.update({FAILING_SINCE_STATE: None, FAILURE_STATE: None, _BEFORE_STATE: None})
-        if (self._state("last_error") or "").startswith(WHAT_PREFIX):
+        if (self._state("last_error") or "").startswith(self._what_prefix):
             values["last_error"] = (f"{RECOVERED_PREFIX} {_text(self._clock())} after {duration(lasted)}: "
-                                    f"Continuum had not answered since {_text(since)}")
+                                    f"{self.rmm} had not answered since {_text(since)}")
         if values:
             self._set_states(values)
 

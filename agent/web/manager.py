@@ -35,17 +35,19 @@ class ManagerView:
     sel: str = ""
     offset: int | None = None
     find: str = ""  # the words of the account or asset search in the details
+    rmm: str = ""  # the InstanceID of the extra RMM whose list is shown; "" for the primary RMM's
 
     @classmethod
     def of_request(cls, path: str, request: Request) -> ManagerView:
         params = request.query_params
         return cls(path, _tab(params.get("tab")), params.get("q", "").strip(), params.get("sel", "").strip(),
-                   _offset(params.get("offset")), params.get("find", "").strip())
+                   _offset(params.get("offset")), params.get("find", "").strip(), params.get("rmm", "").strip())
 
     @classmethod
     def of_form(cls, path: str, form: FormData, sel: str) -> ManagerView:
-        """The screen a form was sent from (its hidden ``tab``, ``q`` and ``offset``), on ``sel``."""
-        return cls(path, _tab(_text(form, "tab")), _text(form, "q"), sel, _offset(_text(form, "offset")))
+        """The screen a form was sent from (its hidden ``tab``, ``q``, ``offset`` and ``rmm``), on ``sel``."""
+        return cls(path, _tab(_text(form, "tab")), _text(form, "q"), sel, _offset(_text(form, "offset")),
+                   rmm=_text(form, "rmm"))
 
     @property
     def linked(self) -> bool:
@@ -53,13 +55,16 @@ class ManagerView:
 
     def url(self, **changes) -> str:
         view = replace(self, **changes)
-        params = {"tab": view.tab, "q": view.q, "sel": view.sel, "offset": view.offset, "find": view.find}
+        params = {"rmm": view.rmm, "tab": view.tab, "q": view.q, "sel": view.sel, "offset": view.offset,
+                  "find": view.find}
         kept = {k: v for k, v in params.items() if v not in (None, "") and not (k == "tab" and v == "unlinked")}
         return view.path + ("?" + urlencode(kept) if kept else "")
 
     def hidden(self) -> dict[str, str]:
         """The fields every form of the screen carries, to come back to the same list."""
         fields = {"tab": self.tab, "q": self.q}
+        if self.rmm:
+            fields["rmm"] = self.rmm
         if self.offset is not None:
             fields["offset"] = str(self.offset)
         return fields
@@ -90,8 +95,23 @@ def page_offset(view: ManagerView, position: int | None) -> int:
     return position - position % PAGE_SIZE
 
 
-def links_of(request: Request) -> LinksManager:
-    return LinksManager(console_of(request).app)
+def links_of(request: Request, rmm: str = "") -> LinksManager:
+    """The links manager of the primary RMM, or (``rmm``) of the extra RMM of that InstanceID: its
+    listings are that RMM's sites and devices. Any of them links any RMM's site or device (its
+    identifier says which RMM's inventory file holds it)."""
+    app = console_of(request).app
+    chosen = next((i for i in app.instances if i.instance_id == rmm), app) if rmm else app
+    return LinksManager(chosen)
+
+
+def rmm_choices(request: Request) -> list[tuple[str, str]]:
+    """``(InstanceID or "", label)`` of every RMM of the agent when there are several, else nothing."""
+    app = console_of(request).app
+    if not app.instances:
+        return []
+    settings = app.settings
+    return [("", f"{settings.rmm_backend} ({settings.instance_id})"),
+            *((i.instance_id, f"{i.settings.rmm_backend} ({i.instance_id})") for i in app.instances)]
 
 
 def no_inventory(request: Request, viewer: Viewer, exc: InventoryNotDownloaded, nav: str) -> Response:
@@ -120,7 +140,7 @@ def manager_screen(request: Request, viewer: Viewer, kind: str, key: str, detail
     """The Links Manager screen of ``kind`` (``sites`` or ``devices``): the page of the listing that
     holds the selected record (``key`` names a row's id), its tabs' counts, and the record's details."""
     view = ManagerView.of_request(f"/{kind}", request)
-    links = links_of(request)
+    links = links_of(request, view.rmm)
     try:
         listing = links.listing(kind, view.q)
         offset = page_offset(view, listing.position(view.sel, view.linked) if view.sel else None)
@@ -130,4 +150,5 @@ def manager_screen(request: Request, viewer: Viewer, kind: str, key: str, detail
     sel = view.sel or (found.rows[0][key] if found.rows else "")
     view = replace(view, sel=sel, offset=offset or None)
     return render(request, f"{kind}.html", viewer, nav=kind, view=view, found=found, counts=listing.counts(),
-                  page_size=PAGE_SIZE, detail=detail(links, view, listing) if sel else None)
+                  page_size=PAGE_SIZE, detail=detail(links, view, listing) if sel else None,
+                  rmms=rmm_choices(request))

@@ -86,7 +86,7 @@ def device(request: Request, viewer: Viewer) -> Response:
 def device_link(request: Request, viewer: Viewer, form: FormData) -> Response:
     device_id, asset = field(form, "id"), field(form, "asset")
     view = ManagerView.of_form("/devices", form, device_id)
-    links = links_of(request)
+    links = links_of(request, view.rmm)
     following = links.listing("devices", view.q).next_unlinked(device_id) if then_next(form) else None
     previous = links.link_device(device_id, asset, viewer.login)
     said = f"Device {device_id} linked to asset {asset}" + (f" (was {previous})." if previous else ".")
@@ -97,7 +97,7 @@ def device_link(request: Request, viewer: Viewer, form: FormData) -> Response:
 def device_create_asset(request: Request, viewer: Viewer, form: FormData) -> Response:
     device_id = field(form, "id")
     view = ManagerView.of_form("/devices", form, device_id)
-    links = links_of(request)
+    links = links_of(request, view.rmm)
     following = links.listing("devices", view.q).next_unlinked(device_id) if then_next(form) else None
     rec_id = links.create_asset_from_device(device_id, field(form, "account", required=False) or None, viewer.login)
     return after_change(request, view, form, following, f"Asset {rec_id} created from device {device_id} and linked.")

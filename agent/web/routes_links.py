@@ -69,7 +69,7 @@ def site(request: Request, viewer: Viewer) -> Response:
 def site_link(request: Request, viewer: Viewer, form: FormData) -> Response:
     code, account = field(form, "code"), field(form, "account")
     view = ManagerView.of_form("/sites", form, code)
-    links = links_of(request)
+    links = links_of(request, view.rmm)
     following = links.listing("sites", view.q).next_unlinked(code) if then_next(form) else None
     previous = links.link_site(code, account, viewer.login)
     name = console_of(request).app.psa.get_account(account).name
@@ -81,7 +81,7 @@ def site_link(request: Request, viewer: Viewer, form: FormData) -> Response:
 def site_create_account(request: Request, viewer: Viewer, form: FormData) -> Response:
     code = field(form, "code")
     view = ManagerView.of_form("/sites", form, code)
-    links = links_of(request)
+    links = links_of(request, view.rmm)
     following = links.listing("sites", view.q).next_unlinked(code) if then_next(form) else None
     rec_id = links.create_account_from_site(code, viewer.login, field(form, "name", required=False) or None)
     name = console_of(request).app.psa.get_account(rec_id).name

@@ -115,6 +115,13 @@ class NsightClient:
     def clear_alert(self, alert_id: str, note: str, *, idempotency_key: str) -> None:
         # The account may require both notes when clearing (N-able, "Clear a Check"): send both.
         self._call("clear_check", checkid=_check_id(alert_id), private_note=note, public_note=note)
+        with self._lock:
+            if self._last is not None:
+                # The snapshot kept for MinPollSeconds must not show the cleared check again: a poll
+                # before the next read would take it for a new failure and open a second ticket.
+                at, snapshot = self._last
+                kept = tuple(alert for alert in snapshot.alerts if alert.alert_id != alert_id)
+                self._last = (at, AlertSnapshot(alerts=kept, taken_at=snapshot.taken_at))
 
     def close_connection(self) -> None:
         self._http.close()

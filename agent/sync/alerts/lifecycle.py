@@ -68,10 +68,12 @@ class AlertPolicy:
 
 
 def policy_from(settings: Settings) -> AlertPolicy:
-    """The INI's policy for the configured alert RMM (its own CloseTicketOnRecovery)."""
+    """The INI's policy for the configured alert RMM (its own CloseTicketOnRecovery); the tickets of an
+    extra RMM instance are kept under its InstanceID."""
+    rmm = settings.rmm_namespace
     if str(settings.rmm_backend).lower() == "ninjaone":
-        return AlertPolicy(close_on_recovery=bool(settings.ninjaone_close_on_recovery))
-    return AlertPolicy(close_on_recovery=bool(settings.nsight_close_on_recovery))
+        return AlertPolicy(rmm=rmm, close_on_recovery=bool(settings.ninjaone_close_on_recovery))
+    return AlertPolicy(rmm=rmm, close_on_recovery=bool(settings.nsight_close_on_recovery))
 
 
 def skip_rule(pm: PluginManager, settings: Settings) -> Callable[[Alert], bool]:

@@ -13,6 +13,7 @@ from agent.errors import ZenithError
 from agent.ports.psa import PsaStore
 from agent.sync.suggestion_memos import SuggestionMemos
 from config.loader import Settings
+from dbsys import inventory as inventory_index
 
 
 class LinksApp(Protocol):
@@ -59,6 +60,14 @@ class LinksCore:
     @property
     def settings(self) -> Settings:
         return self.app.settings
+
+    def links(self, kind: str) -> dict[str, str]:
+        """The site (``kind`` "sites") or device links of this manager's RMM: several RMMs may share
+        the store, each one's codes namespaced by its InstanceID (docs/multiple-rmms.md)."""
+        links: dict[str, str] = self.app.state.site_links() if kind == "sites" else self.app.state.device_links()
+        if not self.settings.rmm_instances and not self.settings.rmm_namespace:
+            return links
+        return {key: value for key, value in links.items() if inventory_index.belongs(self.settings, key)}
 
     def account_names(self) -> list[tuple[str, str]]:
         """``psa.account_names()``, read once until a change."""

@@ -77,7 +77,7 @@ class Listings:
         Links whose site is no longer in the inventory are listed too (``in_inventory`` False),
         unless only unlinked sites are asked for, so that they can be found and removed.
         """
-        links = self.core.state.site_links()
+        links = self.core.links("sites")
         names = dict(self.core.psa.account_names())
         rows, seen = [], set()
         for record in self.inventory.records("sites"):
@@ -90,7 +90,7 @@ class Listings:
 
     def devices(self, linked: bool | None = None) -> list[dict[str, Any]]:
         """Devices of the inventory with their asset; ``linked`` filters as for :meth:`sites`."""
-        links = self.core.state.device_links()
+        links = self.core.links("devices")
         names = {a.rec_id: a.name for a in self.core.psa.list_assets()}
         rows, seen = [], set()
         for record in self.inventory.records("devices"):
@@ -105,8 +105,7 @@ class Listings:
         accents ignored), in the listing's order: one pass over the inventory index, from which a
         screen takes its counts, its page and the next unlinked record."""
         self.inventory.require_sound(kind)
-        state = self.core.state
-        links: dict[str, str] = state.site_links() if kind == "sites" else state.device_links()
+        links = self.core.links(kind)
         words = fold(keyword).split()
         entries = inventory_index.searchable(self.core.settings, kind)
         matched = entries

@@ -167,11 +167,12 @@ def _queue(app: EngineApp, ticket_rec_id: str, action: str, payload: dict[str, A
                          f"queued; the agent sends it to {rmm_name(app)}", payload)
 
 
-def rmm_name(app: EngineApp) -> str:
-    """The configured RMM's name for a sentence ("Continuum", "N-able N-sight"), or "the RMM"
-    when this process has none configured."""
+def rmm_name(app: EngineApp, identifier: str = "") -> str:
+    """The name for a sentence ("Continuum", "N-able N-sight") of the RMM that ``identifier`` (a
+    ticket, check or site it keeps) belongs to, the primary's by default; "the RMM" when this
+    process has none configured."""
     try:
-        return capabilities_of(app.rmm).rmm
+        return capabilities_of(app.rmm_owning(identifier)).rmm
     except ZenithError:
         return "the RMM"
 

@@ -44,7 +44,7 @@ from agent.ports.times import now_iso, parse_stored_time, stored_time
 from agent.reporting import report_failure
 from agent.sync.engine_app import EngineApp
 from agent.sync.outage import ANSWERS, CREDENTIALS_REFUSED, NOT_ACTIVATED, RATE_LIMITED, OutageTracker, classify
-from agent.sync.outbound import registry
+from agent.sync.outbound import registry, sends
 from agent.sync.outbound.actions import close_completed_tickets, rmm_name
 from agent.sync.outbound.pause import SenderPause
 from agent.sync.outbound.sends import Delivery
@@ -251,7 +251,7 @@ class OutboxSender:
             self._retry_later(item, exc)
             return "retry"
         if delivery.sent:
-            self.outage.answered("outbox")
+            self._outage_of(item).answered("outbox")
         try:
             self._succeed(item, delivery)
         except Exception as exc:  # noqa: BLE001 - Continuum has it; what failed is recording that
@@ -260,23 +260,24 @@ class OutboxSender:
         return "finished"
 
     def _rmm_failed(self, item: OutboxItem, exc: RmmError) -> str:
-        """What Continuum's failure means for this row, and for the others."""
+        """What the RMM's failure means for this row, and for the others."""
         # The first failure of a run is a warning, not every one; a refusal is an answer.
-        level = self.outage.heard("outbox", exc)
+        level = self._outage_of(item).heard("outbox", exc)
         if classify(exc) in ANSWERS:
             return self._refused(item, exc)
         if isinstance(exc, RmmUnavailable):
             self._retry_later(item, exc, level="DEBUG")  # the pause's line says it
             with self._state.lock:
                 self._state.unreachable.add(item.id)
-            self._pause_for(exc, None, level=level or "WARNING")
+            self._pause_for(exc, None, level=level or "WARNING",
+                            why=f"{rmm_name(self.app, sends.target_of(self.app, item))} is not taking outbound actions")
             return "pause"
         # BadAnswer and the like: this row again later (on its own backoff), others go on.
         self._retry_later(item, exc, level=level or "WARNING")
         return "retry"
 
     def _refused(self, item: OutboxItem, exc: RmmError) -> str:
-        """Continuum answered, but not with the row done."""
+        """The RMM answered, but not with the row done."""
         kind = classify(exc)
         if kind == CREDENTIALS_REFUSED:
             self._pause_for(exc, events.SECURITY_CODE_REFUSED, until_new_settings=True)
@@ -309,12 +310,23 @@ class OutboxSender:
             raise PreconditionError(f"outbox row {item.id} has the unknown action {item.action!r}; "
                                     "it was written by a newer zenithlink; upgrade the agent.")
         try:
-            action.require(self.app.rmm)
+            action.require(self.app.rmm_owning(sends.target_of(self.app, item)))
         except RmmUnsupported as exc:
             # The RMM was switched since the row was queued: refused for good, and not an answer of
             # the RMM (the outage tracker must not hear of it).
             raise PreconditionError(exc.message, code=exc.code) from exc
         return action.send(self.app, item)
+
+    def _outage_of(self, item: OutboxItem) -> OutageTracker:
+        """The outage tracker of the RMM the row goes to: each RMM's answers are its own."""
+        if not self.app.settings.rmm_instances:
+            return self.outage
+        owner = self.app.instance_owning(sends.target_of(self.app, item))
+        if owner is None:
+            return self.outage
+        tracker = owner.outage
+        tracker.when_answering_again("outbox", functools.partial(resume_after_outage, self.app))
+        return tracker
 
     # -- outcomes --------------------------------------------------------------------------
     def _succeed(self, item: OutboxItem, delivery: Delivery) -> None:
@@ -326,7 +338,8 @@ class OutboxSender:
                 # Continuum holds the link already (PsaTicketID went with the ticket): nothing to ack.
                 state.link_ticket(delivery.continuum_ticket_id, item.ticket_rec_id, acked=True)
             with psa.keyed(f"outbox:{item.id}"):
-                psa.add_history(item.ticket_rec_id, f"Sent to {rmm_name(self.app)}: {delivery.note}",
+                rmm = rmm_name(self.app, delivery.continuum_ticket_id)
+                psa.add_history(item.ticket_rec_id, f"Sent to {rmm}: {delivery.note}",
                                 author=item.requested_by or "zenithlink")
             state.outbox_finish(item.id, "done", result={"continuum_ticket_id": delivery.continuum_ticket_id})
             if item.request_id:

@@ -7,10 +7,11 @@ idempotency key, and says what the RMM answered as a :class:`Delivery`; the send
 from __future__ import annotations
 
 from agent.errors import PreconditionError
-from agent.ports.rmm import NewTicket
+from agent.ports.rmm import NewTicket, as_alert_rmm
 from agent.ports.state import OutboxItem
 from agent.sync.engine_app import EngineApp
 from agent.sync.outbound.actions import rmm_name
+from agent.sync.outbound.vocabulary import CLEAR, CREATE
 
 
 class Delivery:
@@ -30,7 +31,7 @@ def create_ticket(app: EngineApp, item: OutboxItem) -> Delivery:
     new = NewTicket(site_code=p["site_code"], title=p["title"], description=p.get("description") or "",
                     priority=p.get("priority") or "Medium", assign_to=p["assign_to"],
                     device_id=p.get("device_id"), note=p.get("note"), psa_ticket_id=p["psa_ticket_id"])
-    ticket = app.rmm.create_ticket(new, idempotency_key=item.idem_key)
+    ticket = app.rmm_owning(new.site_code).create_ticket(new, idempotency_key=item.idem_key)
     return Delivery(ticket.ticket_id, sentence(f"new ticket {ticket.ticket_id}, assigned to {p['assign_to']}",
                                                p.get("note")))
 
@@ -40,30 +41,42 @@ def assign(app: EngineApp, item: OutboxItem) -> Delivery:
     if p["assign_to"] == "Keep":
         # Keep is not an assignment (the wire contract): only the note goes, nothing without one.
         if p.get("note"):
-            app.rmm.add_note(target, p["note"], p.get("author") or item.requested_by or "PSA",
+            app.rmm_owning(target).add_note(target, p["note"], p.get("author") or item.requested_by or "PSA",
                              idempotency_key=item.idem_key)
         return Delivery(target, sentence("assignment kept", p.get("note")), sent=bool(p.get("note")))
-    app.rmm.assign(target, p["assign_to"], p.get("note"), idempotency_key=item.idem_key)
+    app.rmm_owning(target).assign(target, p["assign_to"], p.get("note"), idempotency_key=item.idem_key)
     return Delivery(target, sentence(f"assigned to {p['assign_to']}", p.get("note")))
 
 
 def add_note(app: EngineApp, item: OutboxItem) -> Delivery:
     p, target = item.payload, linked(app, item)
-    app.rmm.add_note(target, p["text"], p.get("author") or item.requested_by or "PSA", idempotency_key=item.idem_key)
+    app.rmm_owning(target).add_note(target, p["text"], p.get("author") or item.requested_by or "PSA",
+                                    idempotency_key=item.idem_key)
     return Delivery(target, sentence("note", p["text"]))
 
 
 def close_ticket(app: EngineApp, item: OutboxItem) -> Delivery:
     p, target = item.payload, linked(app, item)
-    app.rmm.close_ticket(target, p.get("resolution"), idempotency_key=item.idem_key)
+    app.rmm_owning(target).close_ticket(target, p.get("resolution"), idempotency_key=item.idem_key)
     return Delivery(target, sentence("closed", p.get("resolution")))
 
 
 def clear_alert(app: EngineApp, item: OutboxItem) -> Delivery:
     """An alert RMM's check: it is named in the row, not linked."""
     p = item.payload
-    app.alert_rmm.clear_alert(p["alert_id"], p["note"], idempotency_key=item.idem_key)
+    as_alert_rmm(app.rmm_owning(p["alert_id"])).clear_alert(p["alert_id"], p["note"], idempotency_key=item.idem_key)
     return Delivery(p["alert_id"], sentence(f"check {p.get('check') or p['alert_id']} cleared", p["note"]))
+
+
+def target_of(app: EngineApp, item: OutboxItem) -> str:
+    """What the row names in the RMM (a site for a creation, a check for a clear, else the linked
+    ticket; ``""`` when none is linked yet): its owner is the RMM the row goes to."""
+    p = item.payload
+    if item.action == CREATE:
+        return str(p["site_code"])
+    if item.action == CLEAR:
+        return str(p["alert_id"])
+    return app.state.continuum_for_ticket(item.ticket_rec_id) or ""
 
 
 def linked(app: EngineApp, item: OutboxItem) -> str:
