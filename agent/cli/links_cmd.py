@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from agent.cli.options import json_option, user_option
-from agent.cli.output import console, done, emit_json, listing, table
+from agent.cli.output import done, emit_json, listing, table
 from agent.cli.readonly import read_only
 from agent.hookspecs import APPLIED_VERDICTS, VERDICTS
 from agent.sync import links_file, lookup
@@ -388,7 +388,7 @@ def _show_device_plan(plan: list[dict], missing: list[dict]) -> None:
     rows += [(r["device_id"], r["name"], r["serial"], "", "", "no asset: one is created", "create")
              for r in missing]
     if not rows:
-        console.print("No unlinked device has a matching asset.")
+        done("No unlinked device has a matching asset.")
         return
     listing("Review of unlinked devices", ["device", "name", "serial", "asset", "asset name", "why", "action"], rows)
 
@@ -397,7 +397,7 @@ def _show_plan(plan: list[dict]) -> None:
     rows = [(r["site_code"], r["site_name"], r["account_rec_id"], r["account_name"],
              "" if r["score"] is None else f"{r['score']:.1f}", r["verdict"], _why(r), r["action"]) for r in plan]
     if not rows:
-        console.print("Every site is linked.")
+        done("Every site is linked.")
         return
     listing("Review of unlinked sites", ["site code", "site name", "account", "account name", "score", "verdict",
                                            "why", "action"], rows)
