@@ -12,15 +12,15 @@ importing module gets ``logger``, so loguru's own unredacted default sink never 
 
 from __future__ import annotations
 
-import importlib.abc
 import io
 import os
 import sys
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 if TYPE_CHECKING:
+    from importlib.abc import Loader
     from importlib.machinery import ModuleSpec
     from types import ModuleType
 
@@ -127,9 +127,10 @@ def configure(level: str = "INFO", log_folder: Path | None = None, *, quiet: boo
     pending.arguments = (level, log_folder, quiet)
 
 
-class _ConfigureOnImport(importlib.abc.MetaPathFinder):
+class _ConfigureOnImport:
     """Finds loguru with the other finders and hands out its spec with a loader that, once the
-    module has run, applies :func:`configure`'s arguments and takes this finder out again."""
+    module has run, applies :func:`configure`'s arguments and takes this finder out again. (A
+    finder and a loader by protocol: ``importlib.abc`` would cost ``importlib.resources`` too.)"""
 
     def __init__(self) -> None:
         self.arguments: tuple[str, Path | None, bool] = ("INFO", None, False)
@@ -142,7 +143,7 @@ class _ConfigureOnImport(importlib.abc.MetaPathFinder):
                 continue
             spec = finder.find_spec(fullname, path, target)
             if spec is not None and spec.loader is not None:
-                spec.loader = _ThenConfigure(spec.loader, self)
+                spec.loader = cast("Loader", _ThenConfigure(spec.loader, self))
                 return spec
         return None
 
@@ -152,7 +153,7 @@ class _ConfigureOnImport(importlib.abc.MetaPathFinder):
         _apply(*self.arguments)
 
 
-class _ThenConfigure(importlib.abc.Loader):
+class _ThenConfigure:
     def __init__(self, loader: Any, finder: _ConfigureOnImport) -> None:
         self._loader = loader
         self._finder = finder

@@ -28,7 +28,7 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "tickets": (RECORDS, "agent.cli.actions_cmd"),
     "inventory": ("agent.cli.inventory_cmd",), "links": ("agent.cli.links_cmd",),
     "plugins": ("agent.cli.plugins_cmd",), "run": ("agent.cli.run_cmd",), "sandbox": ("agent.cli.sandbox_cmd",),
-    "status": (OPS,), "errors": (OPS,), "requests": (OPS,), "service": (OPS,), "audit": (OPS,),
+    "status": (OPS,), "errors": (OPS,), "requests": (OPS,), "service": ("agent.cli.service_cmd",), "audit": (OPS,),
     "psa": ("agent.cli.psa_cmd",), "demo": ("agent.cli.demo_cmd",), "web": ("agent.cli.web_cmd",),
     "docs": ("agent.cli.docs_cmd",), "reconcile": ("agent.cli.reconcile_cmd",),
 }
