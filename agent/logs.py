@@ -4,7 +4,7 @@ Sinks are callables that receive loguru's fully formatted text (message *and* tr
 redaction covers exception text too; ``diagnose`` is off so local variables never reach a sink.
 
 Importing loguru costs a command's start ≈ 40 ms (it imports ``asyncio`` and ``multiprocessing``),
-and a command that touches no module that logs (``--version``, ``--help``) should not pay it.
+and a command that touches no module that logs (``--version``) should not pay it.
 So this module does not import loguru: :func:`configure` applies the configuration at once when
 loguru is loaded already, and otherwise the moment something first imports it — before the
 importing module gets ``logger``, so loguru's own unredacted default sink never writes a line.
