@@ -165,6 +165,10 @@ class _ThenConfigure:
         self._loader.exec_module(module)
         self._finder.loaded()
 
+    def __getattr__(self, name: str) -> Any:
+        # Everything else (get_source for a traceback's lines, is_package, …) is loguru's own loader's.
+        return getattr(self._loader, name)
+
 
 def _apply(level: str, log_folder: Path | None, quiet: bool) -> None:
     global _file_sink
