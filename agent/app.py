@@ -17,20 +17,19 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from loguru import logger
 
 from agent import logs
-from agent.backends.embedded import StateStore
-from agent.backends.embedded.migrations import MIGRATIONS
 from agent.errors import AlreadyRunning, ConfigError, StoreError
-from agent.ports.psa import PsaStore, PsaView
-from agent.ports.rmm import AlertRmm, RmmClient, as_alert_rmm
-from agent.sync import accounts, records
 from config.loader import REQUIRED_FOR_CONTINUUM, InvalidConfig, Settings, default_config_path, load_settings
 from config.schema import SCHEMA
 
+# The store, the ports and the unit of work are imported where they are first used: a command
+# that reads only the settings and a file (``inventory sites``) then starts without them.
 if TYPE_CHECKING:
+    from agent.backends.embedded import StateStore
     from agent.events import Event
     from agent.instances import InstanceApp
     from agent.plugins import PluginManager
-    from agent.ports.rmm import RmmClient
+    from agent.ports.psa import PsaStore, PsaView
+    from agent.ports.rmm import AlertRmm, RmmClient
     from agent.runtime.lock import FolderLock
     from agent.sync.engine_app import EngineApp
     from agent.sync.outage import OutageTracker
@@ -200,6 +199,8 @@ class App:
     @property
     def psa_view(self) -> PsaView:
         """The narrow view of the PSA that policy hooks are handed."""
+        from agent.sync import accounts
+
         return self._member("psa_view", lambda: accounts.psa_view(self.psa, self.state))
 
     def psa_paused_by(self) -> Path | None:
@@ -219,6 +220,8 @@ class App:
     @property
     def alert_rmm(self) -> AlertRmm:
         """The RMM as a snapshot RMM (N-sight); :class:`RmmUnsupported` for a change-feed RMM."""
+        from agent.ports.rmm import as_alert_rmm
+
         return as_alert_rmm(self.rmm)
 
     def rmm_factory(self, backend: str, section: str) -> Callable[..., Any]:
@@ -260,13 +263,20 @@ class App:
 
     def unit_of_work(self, *, durable: bool = True) -> AbstractContextManager[None]:
         """Group writes to the state store and the PSA into one commit (see :func:`agent.sync.records.unit_of_work`)."""
+        from agent.sync import records
+
         return records.unit_of_work(self.state, self.psa, durable=durable)
 
     def savepoint(self) -> AbstractContextManager[None]:
         """A nested unit of both stores, undone alone when it raises."""
+        from agent.sync import records
+
         return records.savepoint(self.state, self.psa)
 
     def _open_state(self) -> StateStore:
+        from agent.backends.embedded import StateStore
+        from agent.backends.embedded.migrations import MIGRATIONS
+
         if self.read_only and not Path(self.settings.database).exists():
             logger.warning("There is nothing yet: the store {} does not exist. The agent creates it when it first "
                            "runs ('zenithlink run'); this command looks only, and created nothing.",

@@ -2,6 +2,12 @@
 
 Sinks are callables that receive loguru's fully formatted text (message *and* traceback), so
 redaction covers exception text too; ``diagnose`` is off so local variables never reach a sink.
+
+Importing loguru costs a command's start ≈ 40 ms (it imports ``asyncio`` and ``multiprocessing``),
+and a command that touches no module that logs (``--version``) should not pay it.
+So this module does not import loguru: :func:`configure` applies the configuration at once when
+loguru is loaded already, and otherwise the moment something first imports it — before the
+importing module gets ``logger``, so loguru's own unredacted default sink never writes a line.
 """
 
 from __future__ import annotations
@@ -11,8 +17,12 @@ import os
 import sys
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
 
-from loguru import logger
+if TYPE_CHECKING:
+    from importlib.abc import Loader
+    from importlib.machinery import ModuleSpec
+    from types import ModuleType
 
 REDACTED = "***"
 
@@ -105,8 +115,65 @@ _file_sink: _RotatingSink | None = None
 
 
 def configure(level: str = "INFO", log_folder: Path | None = None, *, quiet: bool = False) -> None:
-    """Configure loguru: stderr plus, when ``log_folder`` is given, rotating files."""
+    """Configure loguru: stderr plus, when ``log_folder`` is given, rotating files. Done now when
+    loguru is loaded; otherwise when it is first imported (the latest call's arguments win)."""
+    if "loguru" in sys.modules:
+        _apply(level, log_folder, quiet)
+        return
+    pending = next((f for f in sys.meta_path if isinstance(f, _ConfigureOnImport)), None)
+    if pending is None:
+        pending = _ConfigureOnImport()
+        sys.meta_path.insert(0, pending)
+    pending.arguments = (level, log_folder, quiet)
+
+
+class _ConfigureOnImport:
+    """Finds loguru with the other finders and hands out its spec with a loader that, once the
+    module has run, applies :func:`configure`'s arguments and takes this finder out again. (A
+    finder and a loader by protocol: ``importlib.abc`` would cost ``importlib.resources`` too.)"""
+
+    def __init__(self) -> None:
+        self.arguments: tuple[str, Path | None, bool] = ("INFO", None, False)
+
+    def find_spec(self, fullname: str, path: Any, target: ModuleType | None = None) -> ModuleSpec | None:
+        if fullname != "loguru":
+            return None
+        for finder in sys.meta_path:
+            if finder is self or not hasattr(finder, "find_spec"):
+                continue
+            spec = finder.find_spec(fullname, path, target)
+            if spec is not None and spec.loader is not None:
+                spec.loader = cast("Loader", _ThenConfigure(spec.loader, self))
+                return spec
+        return None
+
+    def loaded(self) -> None:
+        if self in sys.meta_path:
+            sys.meta_path.remove(self)
+        _apply(*self.arguments)
+
+
+class _ThenConfigure:
+    def __init__(self, loader: Any, finder: _ConfigureOnImport) -> None:
+        self._loader = loader
+        self._finder = finder
+
+    def create_module(self, spec: ModuleSpec) -> ModuleType | None:
+        return self._loader.create_module(spec)
+
+    def exec_module(self, module: ModuleType) -> None:
+        self._loader.exec_module(module)
+        self._finder.loaded()
+
+    def __getattr__(self, name: str) -> Any:
+        # Everything else (get_source for a traceback's lines, is_package, …) is loguru's own loader's.
+        return getattr(self._loader, name)
+
+
+def _apply(level: str, log_folder: Path | None, quiet: bool) -> None:
     global _file_sink
+    from loguru import logger
+
     logger.remove()
     if _file_sink is not None:
         _file_sink.close()

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import codecs
 import configparser
-import difflib
 import os
 import re
 from collections.abc import Iterable
@@ -319,6 +318,8 @@ def _canonical_section(section: str) -> str | None:
 
 
 def _nearest(word: str, candidates: list[str]) -> str:
+    import difflib  # only a misspelt name needs it, not every command's start
+
     lowered = {c.lower(): c for c in candidates}
     match = difflib.get_close_matches(word.lower(), list(lowered), n=1, cutoff=0.6)
     return f" (did you mean {lowered[match[0]]}?)" if match else ""
@@ -333,6 +334,8 @@ def _key_hint(section: str, name: str) -> str:
     own = _nearest(name, [k.name for k in SCHEMA if k.section == section])
     if own:
         return own
+    import difflib
+
     lowered = {k.name.lower(): k for k in SCHEMA}
     match = difflib.get_close_matches(name.lower(), list(lowered), n=1, cutoff=0.6)
     return f" (did you mean [{lowered[match[0]].section}] {lowered[match[0]].name}?)" if match else ""

@@ -21,7 +21,6 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import timezone
-from email.utils import parsedate_to_datetime
 from typing import Literal
 
 Jitter = Literal["full", "equal", "none"]
@@ -73,6 +72,8 @@ def parse_retry_after(value: str | None, *, now: Callable[[], float] = time.time
     value = value.strip()
     if _SECONDS.fullmatch(value):
         return float(value)
+    from email.utils import parsedate_to_datetime  # only an HTTP date needs the e-mail package
+
     try:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError):

@@ -12,16 +12,11 @@ are logged, never raised.
 
 from __future__ import annotations
 
-import smtplib
 import socket
-import ssl
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from email import policy
-from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
 from typing import TYPE_CHECKING, Any
 
 from loguru import logger
@@ -31,6 +26,8 @@ from agent.errors import ConfigError
 from plugins._notify_common import NotifierSlot, Worker, events_text, parse_events, parse_number, split_list
 
 if TYPE_CHECKING:
+    import smtplib
+
     from agent.events import Event
 
 DEFAULT_ENABLED = False
@@ -38,8 +35,6 @@ NAME = "notify_email"
 SECTION = f"plugin:{NAME}"
 SECURITY_CHOICES = ("none", "starttls", "tls")
 HOUR = 3600.0
-# Subjects are at most ~170 characters: keep them on one line rather than folded.
-_POLICY = policy.SMTP.clone(max_line_length=998)
 
 
 @dataclass(frozen=True)
@@ -152,7 +147,15 @@ class EmailNotifier:
         self._send(subject, body)
 
     def _send(self, subject: str, body: str) -> None:
-        message = EmailMessage(policy=_POLICY)
+        # Imported here: every command that loads the plugins (check-config) would pay for smtplib
+        # and the e-mail package, and only a mail being sent needs them.
+        import smtplib
+        from email import policy
+        from email.message import EmailMessage
+        from email.utils import formatdate, make_msgid
+
+        # Subjects are at most ~170 characters: keep them on one line rather than folded.
+        message = EmailMessage(policy=policy.SMTP.clone(max_line_length=998))
         message["Subject"] = subject
         message["From"] = self.config.sender
         message["To"] = ", ".join(self.config.to)
@@ -172,6 +175,9 @@ class EmailNotifier:
 
 
 def _connect(config: EmailConfig) -> smtplib.SMTP:
+    import smtplib
+    import ssl
+
     if config.security == "tls":
         smtp: smtplib.SMTP = smtplib.SMTP_SSL(config.host, config.port, timeout=config.timeout,
                                               context=ssl.create_default_context())

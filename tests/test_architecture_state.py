@@ -25,8 +25,6 @@ ALLOWED = {
     "agent/ports/recid.py:_local": "each thread's last REC ID time prefix",
     "agent/ports/recid.py:_random": "the random source of REC IDs; its own lock, no state worth owning",
     # Process-wide by nature: the process has one stdout and stderr, and logging is configured once.
-    "agent/cli/output.py:console": "the command line's stdout",
-    "agent/cli/output.py:err_console": "the command line's stderr",
     "agent/logs.py:_secrets": "every secret the process must keep out of its logs",
     "agent/logs.py:_file_sink": "the process's one log file",
     "dbsys/redact.py:_redactor": "the process's redaction of written files, set by the logging set-up",

@@ -10,13 +10,11 @@ import importlib
 import os
 import sys
 from pathlib import Path
-from typing import NoReturn
 
 import click
-from loguru import logger
 
 from agent import __version__, logs
-from agent.errors import ConfigError, ZenithError, describe
+from agent.errors import ConfigError, ZenithError
 
 RECORDS, OPS = "agent.cli.records_cmd", "agent.cli.ops_cmd"
 #: Each command and the modules that define or extend it (each module exposes ``commands``, the
@@ -30,7 +28,7 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "tickets": (RECORDS, "agent.cli.actions_cmd"),
     "inventory": ("agent.cli.inventory_cmd",), "links": ("agent.cli.links_cmd",),
     "plugins": ("agent.cli.plugins_cmd",), "run": ("agent.cli.run_cmd",), "sandbox": ("agent.cli.sandbox_cmd",),
-    "status": (OPS,), "errors": (OPS,), "requests": (OPS,), "service": (OPS,), "audit": (OPS,),
+    "status": (OPS,), "errors": (OPS,), "requests": (OPS,), "service": ("agent.cli.service_cmd",), "audit": (OPS,),
     "psa": ("agent.cli.psa_cmd",), "demo": ("agent.cli.demo_cmd",), "web": ("agent.cli.web_cmd",),
     "docs": ("agent.cli.docs_cmd",), "reconcile": ("agent.cli.reconcile_cmd",),
 }
@@ -56,12 +54,9 @@ class RootGroup(click.Group):
             return
         self._loaded = True
         self._add_from(COMMAND_MODULES)
-        try:
-            from agent.plugins import installed_plugin_manager
+        from agent.cli.plugin_commands import add_plugin_commands
 
-            installed_plugin_manager().hook.zenith_register_commands(cli=self)
-        except ZenithError as exc:
-            logger.warning("plugin commands are unavailable: {}", exc.message)
+        add_plugin_commands(self)
 
     def list_commands(self, ctx):
         self._load()
@@ -93,20 +88,12 @@ def cli(ctx: click.Context, config_path: Path | None, verbose: int) -> None:
     ctx.call_on_close(ctx.obj.close)
 
 
-
-
 def _silence_stdout() -> None:
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
     except (OSError, ValueError):
         pass
-
-
-def _fail_unexpectedly(exc: BaseException) -> NoReturn:
-    logger.opt(exception=exc).debug("unexpected error")
-    click.echo(logs.redact(f"Error: {describe(exc)}"), err=True)
-    sys.exit(1)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -133,7 +120,9 @@ def main(argv: list[str] | None = None) -> None:
         from agent.cli.output import reader_went_away
 
         if not reader_went_away(exc):
-            _fail_unexpectedly(exc)
+            from agent.cli.unexpected import fail_unexpectedly
+
+            fail_unexpectedly(exc)
         # The reader went away (``zenithlink links sites | head``): like other tools, stop quietly.
         _silence_stdout()
         sys.exit(0)
@@ -144,6 +133,8 @@ def main(argv: list[str] | None = None) -> None:
             sys.exit(0)
         raise
     except Exception as exc:  # noqa: BLE001 - the one place every error becomes a message
-        _fail_unexpectedly(exc)
+        from agent.cli.unexpected import fail_unexpectedly
+
+        fail_unexpectedly(exc)
     else:
         sys.exit(result if isinstance(result, int) else 0)

@@ -8,7 +8,7 @@ import click
 
 from agent.app import load_for_service
 from agent.cli.options import json_option
-from agent.cli.output import console, emit_json, table
+from agent.cli.output import done, emit_json, note, table
 from agent.cli.readonly import read_only
 from agent.errors import CheckFailed, ConfigError, UsageError, ZenithError
 from config.template import render_reference, template_bytes
@@ -46,20 +46,18 @@ def check_config(app, as_json: bool, ping: bool, reference: bool) -> None:
     else:
         table(f"Effective settings of {app.config_path}", ["section", "key", "value"], settings.summary())
         for warning in warnings:
-            console.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
+            note(warning, label="warning:", style="yellow")
         if connection is None:
-            console.print("[green]The configuration is valid[/green] (the connection to the RMM was not "
-                          "checked: --offline).", highlight=False)
+            note("(the connection to the RMM was not checked: --offline).", label="The configuration is valid",
+                 style="green")
         elif connection["ok"]:
-            console.print(f"[green]{connection.get('rmm', 'Continuum')}:[/green] {connection['message']}",
-                          highlight=False)
-            console.print("[green]The configuration is valid.[/green]")
+            note(connection["message"], label=f"{connection.get('rmm', 'Continuum')}:", style="green")
+            note(label="The configuration is valid.", style="green")
         else:
-            console.print("The file is valid, but the connection check failed (see below).", highlight=False)
+            done("The file is valid, but the connection check failed (see below).")
         for tried in extra:
-            colour = "green" if tried["ok"] else "red"
-            console.print(f"[{colour}]{tried.get('rmm', tried['instance_id'])}:[/{colour}] {tried['message']}",
-                          highlight=False)
+            note(tried["message"], label=f"{tried.get('rmm', tried['instance_id'])}:",
+                 style="green" if tried["ok"] else "red")
     failed = [c for c in ([connection] if connection is not None else []) + extra if not c["ok"]]
     if failed:
         reasons = "; ".join(f"{c.get('rmm') or c.get('instance_id') or 'Continuum'}: {c['message'].rstrip('.')}"
@@ -126,8 +124,7 @@ def init(app, path: Path | None, force: bool) -> None:
         raise UsageError(f"{target} exists already; pass --force to overwrite it")
     target.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(target, template_bytes(), mode=OWNER_ONLY)  # it will hold the PSG
-    console.print(f"Wrote {target}. Set PSG and ContinuumURL, then run 'zenithlink --config {target} check-config'.",
-                  highlight=False)
+    done(f"Wrote {target}. Set PSG and ContinuumURL, then run 'zenithlink --config {target} check-config'.")
 
 
 commands = [check_config, init]

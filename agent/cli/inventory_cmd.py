@@ -12,7 +12,7 @@ import click
 from loguru import logger
 
 from agent.cli.options import json_option, of_rmm, rmm_option
-from agent.cli.output import TABLE_LIMIT, done, emit_json, err_console, reader_went_away, table, tsv
+from agent.cli.output import TABLE_LIMIT, done, emit_json, reader_went_away, rich_console, table, tsv
 from agent.cli.readonly import read_only
 from agent.errors import PreconditionError, ZenithError, describe, describe_once
 from dbsys.inventory import inventory_path
@@ -92,7 +92,7 @@ def _progress() -> Iterator[Progress]:
 
     columns = (TextColumn("{task.description:<8}"), BarColumn(), MofNCompleteColumn(),
                TextColumn("page {task.fields[page]}"), TimeElapsedColumn())
-    with Bar(*columns, console=err_console, transient=False) as bar:
+    with Bar(*columns, console=rich_console(stderr=True), transient=False) as bar:
         tasks: dict[str, TaskID] = {}
 
         def update(kind: str, page: int, items: int, total: int) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from agent.cli.options import json_option, of_rmm, rmm_option, user_option
-from agent.cli.output import console, done, emit_json, listing, table
+from agent.cli.output import done, emit_json, listing, table
 from agent.cli.readonly import read_only
 from agent.hookspecs import APPLIED_VERDICTS, VERDICTS
 from agent.sync import accounts, links_file, lookup
@@ -394,7 +394,7 @@ def _show_device_plan(plan: list[DevicePlanRow], missing: list[dict[str, Any]]) 
     rows += [(r["device_id"], r["name"], r["serial"], "", "", "no asset: one is created", "create")
              for r in missing]
     if not rows:
-        console.print("No unlinked device has a matching asset.")
+        done("No unlinked device has a matching asset.")
         return
     listing("Review of unlinked devices", ["device", "name", "serial", "asset", "asset name", "why", "action"], rows)
 
@@ -403,7 +403,7 @@ def _show_plan(plan: list[SitePlanRow]) -> None:
     rows: list[Sequence[Any]] = [(r.site_code, r.site_name, r.account_rec_id, r.account_name,
              "" if r.score is None else f"{r.score:.1f}", r.verdict, _why(r), str(r.action)) for r in plan]
     if not rows:
-        console.print("Every site is linked.")
+        done("Every site is linked.")
         return
     listing("Review of unlinked sites", ["site code", "site name", "account", "account name", "score", "verdict",
                                            "why", "action"], rows)

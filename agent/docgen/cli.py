@@ -50,7 +50,10 @@ def render_cli_reference() -> str:
     out = ["# zenithlink command line", "",
            "Generated from the commands themselves (`python -c \"from agent.docgen.cli import *; "
            "print(render_cli_reference())\"`).", "",
-           "Listing commands take `--json` and then print one JSON document on stdout and nothing else there.", ""]
+           "Listing commands take `--json` and then print one JSON document on stdout and nothing else there.",
+           "Without it, a table is drawn for a terminal; on a pipe or into a file (a script, a monitoring probe) "
+           "the same title, columns and rows are printed as plain text, columns aligned by spaces and one line "
+           "per row, and a listing of more than 1,000 rows as tab-separated lines.", ""]
     out += render_exit_codes(root)
     for path, command, ctx in _walk(cli, [], root):
         if isinstance(command, click.Group) and path:

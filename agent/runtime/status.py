@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 from agent import __version__
 from agent.ports.state import DUPLICATES_STATE
 from agent.ports.times import now_iso
-from agent.runtime.installers import agent_running
 from agent.sync.alerts.kept import STATE_FIELDS as RECONCILE_FIELDS
 from agent.sync.alerts.kept import summary as reconcile_summary
 from agent.sync.outage import RUN_STATES, health_fields
@@ -77,6 +76,8 @@ def gather_status(app: App) -> dict[str, Any]:
 
     Only looks: a fresh install has no store and no status file, and none is created.
     """
+    from agent.runtime.installers import agent_running  # the service installers are not the status's business
+
     settings = app.settings
     folder = settings.dbsys_folder
     running, pid = agent_running(Path(folder))
