@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from lxml import etree
+from rmm_support import needs_feed
 
 from agent import events
 from agent.backends.continuum import answers
@@ -12,6 +13,8 @@ from agent.sync.outage import OutageTracker
 from dbsys import reports
 
 from test_inbound_support import Env, env, sandbox  # noqa: F401 - fixtures
+
+pytestmark = needs_feed()  # the inbound engine reads a change-feed RMM's tickets
 
 
 class FailingResolver:

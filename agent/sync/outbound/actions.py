@@ -23,7 +23,9 @@ from loguru import logger
 from agent.errors import AlreadyLinked, MissingUser, NotLinked, PreconditionError, UsageError, ZenithError
 from agent.ports.psa import STATUS_COMPLETED
 from agent.ports.rmm import WriteBack, capabilities_of
+from agent.ports.state import AlertTicket
 from agent.sync import records
+from agent.sync.alerts.lifecycle import CLEAR, clear_request
 
 CREATE_ASSIGNEES = ("NOC", "VSD", "Partner")
 REASSIGN_ASSIGNEES = ("Keep", "VSD", "Partner")
@@ -102,13 +104,20 @@ def reassign(app, ticket_rec_id: str, assign_to: str, note: str | None, user: st
 
 
 def add_note(app, ticket_rec_id: str, text: str, user: str | None, request_id: str | None = None) -> Queued:
-    """Queue a note for the linked Continuum ticket (R14)."""
+    """Queue a note for the linked Continuum ticket (R14), or for the check of a snapshot RMM the
+    ticket was opened for."""
+    _offered(app, WriteBack.ADD_NOTE)
     state, psa = app.state, app.psa
     text = _text(text)
     if not text:
         raise UsageError("a note needs some text; give the note to send to Continuum.")
     ticket = records.get_ticket(state, psa, ticket_rec_id, history=False)
     _require_employee(state, user, "send notes to Continuum")
+    alert = None if ticket.continuum_ticket_id else _alert_of(state, ticket.rec_id)
+    if alert is not None:
+        return _queue(app, ticket_rec_id, NOTE, {"text": text, "author": user, "alert_id": alert.alert_id,
+                                                    "check": alert.check_name}, user,
+                      request_id, f"note on check {alert.check_name}", alert.alert_id)
     linked = _require_link(state, ticket, "send a note to it")
     payload = {"text": text, "author": user}
     return _queue(app, ticket_rec_id, NOTE, payload, user, request_id, "note", linked)
@@ -120,6 +129,9 @@ def complete_ticket(app, ticket_rec_id: str, note: str | None, user: str | None,
     state, psa = app.state, app.psa
     ticket = records.get_ticket(state, psa, ticket_rec_id, history=False)
     _require_employee(state, user, "complete tickets")
+    alert = None if ticket.continuum_ticket_id else _alert_of(state, ticket.rec_id)
+    if alert is not None:
+        return _complete_alert_ticket(app, ticket, alert, note, user, request_id)
     linked = _require_link(state, ticket, "close it")
     with app.unit_of_work():
         if ticket.status_code != STATUS_COMPLETED:
@@ -130,6 +142,24 @@ def complete_ticket(app, ticket_rec_id: str, note: str | None, user: str | None,
                           "the ticket is completed; its Continuum ticket is closed (or queued to close) already")
         payload = {"resolution": _text(note), "author": user}
         return _queue(app, ticket_rec_id, CLOSE, payload, user, request_id, "close", linked)
+
+
+def _complete_alert_ticket(app, ticket, alert: AlertTicket, note: str | None, user: str | None,
+                           request_id: str | None) -> Queued:
+    """Complete the ticket of a snapshot RMM's check and queue the check's clear, under the key the
+    alert lifecycle uses for it: whichever sees the completion first queues it, once."""
+    state, psa = app.state, app.psa
+    _offered(app, WriteBack.CLOSE)
+    with app.unit_of_work():
+        if ticket.status_code != STATUS_COMPLETED:
+            psa.set_ticket_status(ticket.rec_id, STATUS_COMPLETED)
+            state.audit(user or "", "complete", ticket.rec_id)
+        key, payload = clear_request(alert, alert.alert_id, ticket.ticket_no, _text(note))
+        if alert.state != "failing" or state.outbox_id(key) is not None:
+            return Queued(ticket.rec_id, CLEAR, None, None, alert.alert_id,
+                          "the ticket is completed; its check is not failing, or its clear is queued already")
+        return _queue(app, ticket.rec_id, CLEAR, payload, user, request_id, f"clear check {alert.check_name}",
+                      alert.alert_id, key=key)
 
 
 def close_completed_tickets(app, since: str | None = None, limit: int = 500) -> int:
@@ -227,6 +257,12 @@ def _require_link(state, ticket, doing: str) -> str | None:
         f"so the agent cannot {doing}. Create it in Continuum first ('zenithlink tickets create-in-continuum "
         f"{ticket.ticket_no} --assign NOC', or a CreateTicket request)",
         f"so the agent cannot {doing}. Create it in Continuum first (Create in Continuum, on the ticket's page)")
+
+
+def _alert_of(state, ticket_rec_id: str) -> AlertTicket | None:
+    """The snapshot RMM's check the ticket was opened for (the latest record of it), if any."""
+    rows = state.alert_tickets_of(ticket_rec_id)
+    return rows[-1] if rows else None
 
 
 def _place(app, ticket, chosen: str | None = None) -> tuple[str, str | None]:

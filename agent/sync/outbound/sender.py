@@ -343,6 +343,9 @@ class OutboxSender:
         if item.action == CLEAR:  # an alert RMM's check: it is named in the row, not linked
             client.clear_alert(p["alert_id"], p["note"], idempotency_key=item.idem_key)
             return Delivery(p["alert_id"], _sentence(f"check {p.get('check') or p['alert_id']} cleared", p["note"]))
+        if item.action == NOTE and p.get("alert_id"):  # a snapshot RMM's check: named in the row too
+            client.add_alert_note(p["alert_id"], p["text"], idempotency_key=item.idem_key)
+            return Delivery(p["alert_id"], _sentence(f"note on check {p.get('check') or p['alert_id']}", p["text"]))
         target = self._linked(item)
         if item.action == ASSIGN and p["assign_to"] == "Keep":
             # Keep is not an assignment (the wire contract): only the note goes, nothing without one.
