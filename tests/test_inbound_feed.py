@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from lxml import etree
-from rmm_support import needs_feed
 
 from agent import events
 from agent.backends.continuum import answers
@@ -12,6 +11,7 @@ from agent.sync.inbound.engine import InboundSync
 from agent.sync.outage import OutageTracker
 from dbsys import reports
 
+from rmm_support import needs_feed
 from test_inbound_support import Env, env, sandbox  # noqa: F401 - fixtures
 
 pytestmark = needs_feed()  # the inbound engine reads a change-feed RMM's tickets

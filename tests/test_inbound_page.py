@@ -4,11 +4,10 @@ several tickets of one unlinked site, in the same page."""
 
 from __future__ import annotations
 
-from rmm_support import needs_feed
-
 from agent import events
 from agent.hookspecs import hookimpl
 
+from rmm_support import needs_feed
 from test_inbound_support import Env, sandbox  # noqa: F401 - fixtures
 
 pytestmark = needs_feed()  # the inbound engine reads a change-feed RMM's tickets

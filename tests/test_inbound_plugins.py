@@ -5,12 +5,11 @@ from __future__ import annotations
 import threading
 from types import SimpleNamespace
 
-from rmm_support import needs_feed
-
 from agent.backends.continuum.models import Change, Note, Ticket
 from agent.hookspecs import hookimpl
 from plugins import echo_filter, ticket_format
 
+from rmm_support import needs_feed
 from test_inbound_support import Env, env, sandbox  # noqa: F401 - fixtures
 
 pytestmark = needs_feed()  # the inbound engine reads a change-feed RMM's tickets
