@@ -94,7 +94,7 @@ def reassign(app, ticket_rec_id: str, assign_to: str, note: str | None, user: st
     assign_to = _choice(assign_to, REASSIGN_ASSIGNEES, "reassign a Continuum ticket")
     ticket = records.get_ticket(state, psa, ticket_rec_id, history=False)
     state.require_privilege(user, "reassign Continuum tickets")
-    linked = _require_link(state, ticket, "reassign it")
+    linked = _require_link(app, ticket, "reassign it")
     if assign_to == "Keep" and not _text(note):
         raise UsageError("reassign with Keep only sends the note, and no note was given; add a note "
                          "or choose VSD or Partner.")
@@ -118,7 +118,7 @@ def add_note(app, ticket_rec_id: str, text: str, user: str | None, request_id: s
         return _queue(app, ticket_rec_id, NOTE, {"text": text, "author": user, "alert_id": alert.alert_id,
                                                     "check": alert.check_name}, user,
                       request_id, f"note on check {alert.check_name}", alert.alert_id)
-    linked = _require_link(state, ticket, "send a note to it")
+    linked = _require_link(app, ticket, "send a note to it")
     payload = {"text": text, "author": user}
     return _queue(app, ticket_rec_id, NOTE, payload, user, request_id, "note", linked)
 
@@ -132,7 +132,7 @@ def complete_ticket(app, ticket_rec_id: str, note: str | None, user: str | None,
     alert = None if ticket.continuum_ticket_id else _alert_of(state, ticket.rec_id)
     if alert is not None:
         return _complete_alert_ticket(app, ticket, alert, note, user, request_id)
-    linked = _require_link(state, ticket, "close it")
+    linked = _require_link(app, ticket, "close it")
     with app.unit_of_work():
         if ticket.status_code != STATUS_COMPLETED:
             psa.set_ticket_status(ticket_rec_id, STATUS_COMPLETED)
@@ -246,17 +246,32 @@ def _require_employee(state, login: str | None, action: str) -> dict[str, Any]:
     return employee
 
 
-def _require_link(state, ticket, doing: str) -> str | None:
+def _require_link(app, ticket, doing: str) -> str | None:
     """The linked Continuum ticket id; ``None`` when only its creation is queued (it goes first)."""
     if ticket.continuum_ticket_id:
         return ticket.continuum_ticket_id
-    if state.count_outbox(ticket.rec_id, (CREATE,)):
+    if app.state.count_outbox(ticket.rec_id, (CREATE,)):
         return None
+    snapshot = _snapshot_rmm(app)
+    if snapshot:  # nothing to create in such an RMM: say which tickets do go back to it
+        raise NotLinked(
+            f"ticket {ticket.ticket_no} ({ticket.rec_id})", f"a failing check of {snapshot}",
+            f"so the agent cannot {doing}: only the tickets it opened for the RMM's failing checks (open "
+            "alerts) go back to the RMM. Work this one in the PSA alone")
     raise NotLinked(
         f"ticket {ticket.ticket_no} ({ticket.rec_id})", "a Continuum ticket",
         f"so the agent cannot {doing}. Create it in Continuum first ('zenithlink tickets create-in-continuum "
         f"{ticket.ticket_no} --assign NOC', or a CreateTicket request)",
         f"so the agent cannot {doing}. Create it in Continuum first (Create in Continuum, on the ticket's page)")
+
+
+def _snapshot_rmm(app) -> str | None:
+    """The configured RMM's name when it is a snapshot RMM (N-sight, NinjaOne); ``None`` otherwise."""
+    try:
+        offered = capabilities_of(app.rmm)
+    except ZenithError:
+        return None  # no RMM configured for this command: the change-feed wording, as before
+    return offered.rmm if offered.delivery == "snapshot" else None
 
 
 def _alert_of(state, ticket_rec_id: str) -> AlertTicket | None:
