@@ -267,3 +267,28 @@ def test_the_skip_rule_sees_every_alert_and_keeps_noise_out(world):
     assert outcome.raised == 1 and outcome.skipped == 1
     ids, site = world.devices, world.sites["S1"]
     assert sorted(seen) == sorted([(ids["D1"], "Disk", site), (ids["D2"], "Windows Update Check", site)])
+
+
+def test_a_note_and_a_completion_through_the_agent_go_to_the_check_and_the_clear_is_queued_once(world):
+    from agent.ports.rmm import RmmUnsupported, WriteBack, capabilities_of
+    from agent.sync.outbound import actions
+
+    world.state.add_employee("jsmith", "Jane Smith", "Full")
+    alert = world.fail("D1", "Backup Check")
+    world.lifecycle().poll_once()
+    (ticket,) = world.tickets()
+    if capabilities_of(world.rmm).supports(WriteBack.ADD_NOTE):
+        assert actions.add_note(world.app, ticket.rec_id, "Restarted the job.", "jsmith").queued
+    else:
+        with pytest.raises(RmmUnsupported):
+            actions.add_note(world.app, ticket.rec_id, "Restarted the job.", "jsmith")
+    done = actions.complete_ticket(world.app, ticket.rec_id, "Fixed the backup.", "jsmith")
+    assert done.queued and world.psa.get_ticket(ticket.rec_id).status_code == STATUS_COMPLETED
+    assert world.lifecycle().poll_once().clears_queued == 0  # the poll sees the completion: nothing more
+    assert not actions.complete_ticket(world.app, ticket.rec_id, None, "jsmith").queued
+    OutboxSender(world.app, base_delay=0.05).run_once()
+    assert world.cleared(alert) == "Fixed the backup."
+    notes = (world.sandbox or world.rmm).notes(alert)
+    assert notes == (["Restarted the job."] if capabilities_of(world.rmm).supports(WriteBack.ADD_NOTE) else [])
+    assert world.state.count_outbox(ticket.rec_id, [CLEAR], states=("pending", "done", "failed")) == 1
+    assert world.state.outbox_depth() == 0
