@@ -14,7 +14,6 @@ from pathlib import Path
 from xml.sax.saxutils import escape, quoteattr
 
 import pytest
-from rmm_support import SnapshotRmm, capabilities, snapshot_rmm
 
 from agent.app import App
 from agent.backends.continuum.circuit import CircuitBreaker
@@ -27,6 +26,7 @@ from config.loader import parse_settings
 from dbsys import results
 
 from conftest import psa_backend, rmm_backend, wait_for  # noqa: F401 - re-exported to the test modules
+from rmm_support import SnapshotRmm, capabilities, snapshot_rmm
 
 PSG = "demo-psg-secret"
 

@@ -11,7 +11,6 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from rmm_support import needs, snapshot_rmm
 
 from agent.ports.psa import STATUS_COMPLETED
 from agent.ports.rmm import WriteBack
@@ -23,6 +22,7 @@ from agent.sync.requests import RequestProcessor
 from dbsys.watcher import FolderWatcher
 
 from conftest import rmm_backend
+from rmm_support import needs, snapshot_rmm
 from test_outbound_support import PSG, age, drop, make_env, request_xml, result, wait_for
 
 CREATE_TICKET, ASSIGN, ADD_NOTE = needs(WriteBack.CREATE_TICKET), needs(WriteBack.ASSIGN), needs(WriteBack.ADD_NOTE)
