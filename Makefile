@@ -10,6 +10,10 @@ ENGINE_TESTS := tests/test_inbound_rules.py tests/test_inbound_page.py tests/tes
                 tests/test_inbound_feed.py tests/test_outbound_actions.py tests/test_links_manager.py \
                 tests/test_requests_drops.py
 
+# The engine suites once more against each snapshot RMM's sandbox (ZENITHLINK_TEST_RMM), with the
+# alert lifecycle's tests; what the RMM cannot do (its capabilities) is skipped with that reason.
+RMM_ENGINE_TESTS := $(ENGINE_TESTS) tests/test_alert_lifecycle.py
+
 # The Windows lane (`make test-windows`): the official Windows CPython 3.13 under Wine, with Windows
 # wheels of every dependency, built once into .winlane/ by scripts/winlane.py. It runs what touches
 # the platform — files, locks, the watcher, processes, encodings, sockets, the store, the service
@@ -53,6 +57,8 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q $(XDIST) $(PYTEST_ARGS)
 	ZENITHLINK_TEST_PSA=memory $(BIN)/python -m pytest -q $(PYTEST_ARGS) $(ENGINE_TESTS)
 	ZENITHLINK_TEST_PSA=rangermsp-simulator $(BIN)/python -m pytest -q $(PYTEST_ARGS) $(ENGINE_TESTS)
+	ZENITHLINK_TEST_RMM=nsight $(BIN)/python -m pytest -q $(PYTEST_ARGS) $(RMM_ENGINE_TESTS)
+	ZENITHLINK_TEST_RMM=ninjaone $(BIN)/python -m pytest -q $(PYTEST_ARGS) $(RMM_ENGINE_TESTS)
 
 test-windows: $(STAMP)
 	ZENITHLINK_TEST_WINDOWS_SERVICE=1 ZENITHLINK_SIMULATOR_DLLS=$(CURDIR)/.winlane/simdlls $(WINPY) -m pytest -q -m "not posix and not browser" $(WINDOWS_PYTEST_ARGS) $(WINDOWS_TESTS)

@@ -139,3 +139,9 @@ def psa_backend() -> str:
     """The PSA backend the engine tests run on: ``embedded``, or the one ``ZENITHLINK_TEST_PSA`` names
     (``make test`` runs the engine suites once more on ``memory``)."""
     return os.environ.get("ZENITHLINK_TEST_PSA", "embedded")
+
+
+def rmm_backend() -> str:
+    """The RMM the engine tests run against: ``continuum``, or the one ``ZENITHLINK_TEST_RMM`` names
+    (``nsight``, ``ninjaone``: ``make test`` runs the engine suites once more on each)."""
+    return os.environ.get("ZENITHLINK_TEST_RMM", "continuum")

@@ -92,9 +92,16 @@ def test_the_suite_is_run_with_python_m_pytest_and_the_engine_suites_as_make_tes
     block = re.search(r"ENGINE_TESTS: >-\n((?: {8}.*\n)+)", text)
     assert block, "ENGINE_TESTS in the workflow"
     assert block[1].split() == expected
-    assert text.count("$ENGINE_TESTS") == 2
+    assert text.count("$ENGINE_TESTS") == 4
     for backend in ("memory", "rangermsp-simulator"):
         assert f"ZENITHLINK_TEST_PSA: {backend}" in text
+    rmm_engine = re.search(r"^RMM_ENGINE_TESTS := \$\(ENGINE_TESTS\) (.*)$", makefile, re.M)
+    assert rmm_engine, "RMM_ENGINE_TESTS in the Makefile"
+    for backend in ("nsight", "ninjaone"):
+        line = f"ZENITHLINK_TEST_RMM={backend} $(BIN)/python -m pytest -q $(PYTEST_ARGS) $(RMM_ENGINE_TESTS)"
+        assert line in makefile
+        assert f"ZENITHLINK_TEST_RMM: {backend}" in text
+    assert text.count(f"$ENGINE_TESTS {rmm_engine[1]}") == 2
 
 
 def test_posix_tests_are_marked_for_the_windows_runner():

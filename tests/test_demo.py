@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from stores import embedded
 
 from agent.ports.psa import STATUS_COMPLETED
@@ -67,13 +68,16 @@ def test_demo_removes_the_temporary_folder_it_made(tmp_path):
     assert not list(tmp_path.glob("zenithlink-demo-*"))
 
 
-def test_demo_with_n_sight_tells_the_alert_story(tmp_path):
-    res = run_cli(["demo", "--once", "--rmm", "nsight", "--folder", str(tmp_path)], timeout=120)
+@pytest.mark.parametrize("rmm, name", [("nsight", "N-sight"), ("ninjaone", "NinjaOne")])
+def test_demo_with_a_snapshot_rmm_tells_the_alert_story(tmp_path, rmm, name):
+    res = run_cli(["demo", "--once", "--rmm", rmm, "--folder", str(tmp_path)], timeout=120)
     assert res.code == 0, res.err
     for step in ("Inventory", "Link sites to accounts", "Checks fail", "A repeat and a recovery",
                  "Complete a ticket", "Summary"):
         assert step in res.out
-    assert "1 clear queued, 1 sent" in res.out
+    assert f"sandbox {name} at http://127.0.0.1:" in res.out
+    assert "3 tickets opened, 1 waiting for their site to be linked" in res.out
+    assert "1 repeated, 1 recovered" in res.out and "1 clear queued, 1 sent" in res.out
     with embedded(tmp_path / "Dbsys" / "zenithlink.sqlite3") as (state, psa):
         tickets = psa.list_tickets()
         assert len(tickets) == 3 and sum(t.status_code == STATUS_COMPLETED for t in tickets) == 1

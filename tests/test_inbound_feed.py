@@ -11,7 +11,10 @@ from agent.sync.inbound.engine import InboundSync
 from agent.sync.outage import OutageTracker
 from dbsys import reports
 
+from rmm_support import needs_feed
 from test_inbound_support import Env, env, sandbox  # noqa: F401 - fixtures
+
+pytestmark = needs_feed()  # the inbound engine reads a change-feed RMM's tickets
 
 
 class FailingResolver:

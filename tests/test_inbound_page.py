@@ -7,7 +7,10 @@ from __future__ import annotations
 from agent import events
 from agent.hookspecs import hookimpl
 
+from rmm_support import needs_feed
 from test_inbound_support import Env, sandbox  # noqa: F401 - fixtures
+
+pytestmark = needs_feed()  # the inbound engine reads a change-feed RMM's tickets
 
 
 class Watcher:

@@ -9,7 +9,10 @@ from agent.backends.continuum.models import Change, Note, Ticket
 from agent.hookspecs import hookimpl
 from plugins import echo_filter, ticket_format
 
+from rmm_support import needs_feed
 from test_inbound_support import Env, env, sandbox  # noqa: F401 - fixtures
+
+pytestmark = needs_feed()  # the inbound engine reads a change-feed RMM's tickets
 
 
 class Vip:

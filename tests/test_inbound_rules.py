@@ -7,7 +7,10 @@ from agent.ports.psa import STATUS_NEW
 from agent.sync import records
 from config.loader import load_settings
 
+from rmm_support import needs_feed
 from test_inbound_support import Env, env, ini_text, sandbox  # noqa: F401 - fixtures
+
+pytestmark = needs_feed()  # the inbound engine reads a change-feed RMM's tickets
 
 IN_PROGRESS = 200
 

@@ -17,6 +17,8 @@ from agent.sync.links import DevicePlanRow, LinksManager, PlanAction, SitePlanRo
 from dbsys import cmt
 
 from conftest import psa_backend
+from rmm_support import SnapshotRmm
+from test_outbound_support import make_app, make_snapshot_app, sandbox  # noqa: F401 - a fixture
 
 GENERATED = datetime(2026, 11, 27, 10, 0, 0, tzinfo=timezone.utc)
 SITES = [
@@ -466,3 +468,42 @@ def test_a_review_row_decided_by_a_person():
     assert (picked.asset_rec_id, picked.asset_name, picked.action) == ("AST2", "PC-2", PlanAction.LINK)
     assert device.decided("AST9").action is PlanAction.REVIEW  # not one of its candidates: a person looks again
     assert device.as_dict()["candidates"] == [["AST1", "PC-1"], ["AST2", "PC-2"]]
+
+
+# -- on the configured RMM's own inventory (ZENITHLINK_TEST_RMM) -------------------------------
+@pytest.fixture
+def rmm_links(tmp_path, sandbox):
+    """The links manager on the inventory downloaded from the configured RMM's sandbox."""
+    from agent.sync.inventory.refresh import refresh
+
+    app = make_snapshot_app(tmp_path, sandbox) if isinstance(sandbox, SnapshotRmm) else make_app(tmp_path, sandbox.url)
+    refresh(app)
+    seed_people(app)
+    yield LinksManager(app)
+    app.close()
+
+
+def test_the_rmms_sites_and_devices_are_linked_by_their_clients_name(rmm_links):
+    sites = rmm_links.sites()
+    assert sites and all(s["record"].get("ClientName") for s in sites)
+    by_client: dict[str, list[str]] = {}
+    for row in sites:
+        by_client.setdefault(row["record"]["ClientName"], []).append(row["site_code"])
+    def plain(name: str) -> str:
+        return "".join(ch for ch in name.lower() if ch.isalnum())
+
+    # A client whose name no other client shares once normalised (two would be a person's call).
+    unique = [c for c in by_client if sum(plain(other) == plain(c) for other in by_client) == 1]
+    client = max(unique, key=lambda c: (len(by_client[c]), c))
+    codes = by_client[client]
+    account = rmm_links.psa.add_account(client)
+    assert rmm_links.suggest_accounts(codes[0])[0].rec_id == account
+    rmm_links.review(min_score=100, dry_run=False, user="admin")
+    assert {code for code, linked in rmm_links.state.site_links().items() if linked == account} >= set(codes)
+    made = rmm_links.create_account_from_site(next(c for c in (s["site_code"] for s in sites)
+                                                   if rmm_links.state.account_for_site(c) is None), "admin")
+    assert rmm_links.psa.get_account(made).name in by_client
+    device = next(d for d in rmm_links.devices() if d["record"]["SiteCode"] in codes)
+    asset = rmm_links.create_asset_from_device(device["device_id"], None, "admin")
+    assert rmm_links.psa.get_asset(asset).account_rec_id == account
+    assert rmm_links.state.asset_for_device(device["device_id"]) == asset

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from agent.ports.psa import STATUS_COMPLETED
+from agent.ports.rmm import WriteBack
 from agent.sandbox import SandboxServer
 from agent.sync import records
 from agent.sync.inventory.refresh import InventoryJob
@@ -20,13 +21,22 @@ from agent.sync.outbound.sender import OutboxSender
 from agent.sync.requests import RequestProcessor
 from dbsys.watcher import FolderWatcher
 
+from conftest import rmm_backend
+from rmm_support import needs, snapshot_rmm
 from test_outbound_support import PSG, age, drop, make_env, request_xml, result, wait_for
+
+CREATE_TICKET, ASSIGN, ADD_NOTE = needs(WriteBack.CREATE_TICKET), needs(WriteBack.ASSIGN), needs(WriteBack.ADD_NOTE)
 
 
 @pytest.fixture
 def sandbox():
-    with SandboxServer(psg=PSG, seed=5, sites=6, devices=30) as server:
-        yield server
+    """The configured RMM's sandbox (``ZENITHLINK_TEST_RMM``)."""
+    if rmm_backend() == "continuum":
+        with SandboxServer(psg=PSG, seed=5, sites=6, devices=30) as server:
+            yield server
+    else:
+        with snapshot_rmm() as rmm:
+            yield rmm
 
 
 @pytest.fixture
@@ -59,6 +69,7 @@ def folder_names(env, sub):
 
 # -- ticket actions --------------------------------------------------------------------------
 
+@CREATE_TICKET
 def test_create_ticket_drop_is_queued_then_done(env, proc, sandbox):
     rec_id = env.ticket()
     path = put(env, "req-1", "CreateTicket", TicketRecID=rec_id, AssignTo="NOC", Note="check it")
@@ -73,6 +84,7 @@ def test_create_ticket_drop_is_queued_then_done(env, proc, sandbox):
     assert env.state.request_seen("req-1")["status"] == "Done"
 
 
+@ASSIGN
 def test_reassign_note_and_complete_drops(env, proc, sandbox):
     rec_id, tid = env.linked_ticket()
     paths = [put(env, "r-a", "Reassign", TicketRecID=rec_id, AssignTo="vsd", Note="over"),
@@ -91,6 +103,26 @@ def test_reassign_note_and_complete_drops(env, proc, sandbox):
     assert env.state.outbox_depth() == 0
 
 
+def test_note_and_complete_drops_reach_the_rmm_and_a_second_completion_is_done_at_once(env, proc):
+    from agent.ports.rmm import capabilities_of
+
+    rec_id, target = env.linked_ticket()
+    notes = capabilities_of(env.app.rmm).supports(WriteBack.ADD_NOTE)
+    paths = ([put(env, "n-a", "AddNote", TicketRecID=rec_id, Note="a note")] if notes else []) + \
+        [put(env, "n-b", "CompleteTicket", TicketRecID=rec_id, Note="fixed")]
+    assert run(proc, *paths) == len(paths)
+    assert records.get_ticket(env.state, env.psa, rec_id).status_code == STATUS_COMPLETED
+    assert OutboxSender(env.app).run_once() == len(paths)
+    for rid in ["n-a", "n-b"][-len(paths):]:
+        got = result(env.requests_folder, rid)
+        assert got["status"] == "Done" and got["continuum_ticket_id"] == target
+    assert env.remote_closed(target) and ("a note" in env.remote_notes(target)) == notes
+    run(proc, put(env, "n-c", "CompleteTicket", TicketRecID=rec_id))
+    assert result(env.requests_folder, "n-c")["status"] == "Done"
+    assert env.state.outbox_depth() == 0
+
+
+@CREATE_TICKET
 def test_ticket_preconditions_fail_with_a_clear_result(env, proc):
     unlinked = env.ticket(account=env.unlinked_account)
     linked, _tid = env.linked_ticket()
@@ -112,12 +144,10 @@ def test_ticket_preconditions_fail_with_a_clear_result(env, proc):
 
 # -- link actions ----------------------------------------------------------------------------
 
-def test_link_actions(env, proc, sandbox):
-    world = sandbox.world
-    site2 = world._site_list()[1].site_code
-    site3 = world._site_list()[2].site_code
-    device2 = world._devices_of(site2)[0].device_id
-    device3 = world._devices_of(site3)[0].device_id
+def test_link_actions(env, proc):
+    sites = env.sites()
+    site2, site3 = sites[1][0], sites[2][0]
+    device2, device3 = env.device_of(site2), env.device_of(site3)
     other_asset = env.psa.add_asset("Spare", env.unlinked_account)
     run(proc, put(env, "l-1", "LinkSite", SiteCode=site2, AccountRecID=env.unlinked_account))
     assert env.state.account_for_site(site2) == env.unlinked_account
@@ -125,7 +155,7 @@ def test_link_actions(env, proc, sandbox):
     created = result(env.requests_folder, "l-2")
     assert created["status"] == "Done" and env.state.account_for_site(site3) == created["extra"]["AccountRecID"]
     # the drop's contract: the account is named after the site (the web and the CLI use its client's name)
-    assert env.psa.get_account(created["extra"]["AccountRecID"]).name == world._site_list()[2].name
+    assert env.psa.get_account(created["extra"]["AccountRecID"]).name == sites[2][1]
     run(proc, put(env, "l-3", "LinkDevice", DeviceID=device2, AssetRecID=other_asset))
     assert env.state.asset_for_device(device2) == other_asset
     run(proc, put(env, "l-4", "CreateAssetFromDevice", DeviceID=device3))
@@ -159,6 +189,7 @@ BAD = {
 }
 
 
+@ADD_NOTE  # a note is the drop these tests send
 def test_bad_drops_fail_with_clear_results_and_the_rest_goes_on(env, proc):
     for name, data in BAD.items():
         age(drop(env.requests_folder, name, data))
@@ -207,6 +238,7 @@ def test_a_drop_named_after_a_device_fails_with_a_result_under_another_name(env,
     assert folder_names(env, "Failed") == ["nul.xml"]
 
 
+@ADD_NOTE  # a note is the drop these tests send
 def test_file_still_being_written_waits_then_is_taken(env, proc):
     rec_id, _tid = env.linked_ticket()
     data = request_xml("slow-1", "AddNote", TicketRecID=rec_id, Note="written slowly")
@@ -238,6 +270,7 @@ def test_abandoned_partial_file_fails_after_the_grace_period(env):
 
 # -- duplicates and crash points -------------------------------------------------------------
 
+@ADD_NOTE  # a note is the drop these tests send
 def test_same_request_twice_is_taken_once(env, proc):
     rec_id, _tid = env.linked_ticket()
     data = request_xml("dup-1", "AddNote", TicketRecID=rec_id, Note="once")
@@ -248,6 +281,7 @@ def test_same_request_twice_is_taken_once(env, proc):
     assert result(env.requests_folder, "dup-1")["status"] == "Queued"
 
 
+@ADD_NOTE  # a note is the drop these tests send
 def test_same_id_with_other_content_fails_without_touching_the_first(env, proc):
     rec_id, _tid = env.linked_ticket()
     run(proc, put(env, "dup-2", "AddNote", TicketRecID=rec_id, Note="first"))
@@ -259,6 +293,7 @@ def test_same_id_with_other_content_fails_without_touching_the_first(env, proc):
     assert folder_names(env, "Failed") == ["again.xml"]
 
 
+@ADD_NOTE  # a note is the drop these tests send
 def test_crash_after_commit_before_result_and_move(env, proc, monkeypatch):
     rec_id, _tid = env.linked_ticket()
     path = put(env, "crash-1", "AddNote", TicketRecID=rec_id, Note="once")
@@ -278,6 +313,7 @@ def test_crash_after_commit_before_result_and_move(env, proc, monkeypatch):
     assert folder_names(env, "Processed") == ["crash-1.xml"]
 
 
+@ADD_NOTE  # a note is the drop these tests send
 def test_crash_after_result_before_move(env, proc, monkeypatch):
     from dbsys import drops
 
@@ -350,6 +386,7 @@ def test_a_drop_held_open_is_answered_and_moved_at_a_later_scan_never_copied(env
 
 # -- the real watcher --------------------------------------------------------------------------
 
+@ADD_NOTE  # a note is the drop these tests send
 def test_watcher_feeds_the_processor(env, proc):
     rec_id, _tid = env.linked_ticket()
     env.requests_folder.mkdir(parents=True, exist_ok=True)
@@ -361,6 +398,7 @@ def test_watcher_feeds_the_processor(env, proc):
     assert all(result(env.requests_folder, f"w-{n}")["status"] == "Queued" for n in range(20))
 
 
+@ADD_NOTE  # a note is the drop these tests send
 def test_concurrent_calls_take_each_file_once(env, proc):
     rec_id, _tid = env.linked_ticket()
     paths = {put(env, f"c-{n}", "AddNote", TicketRecID=rec_id, Note=f"n{n}") for n in range(30)}
@@ -380,18 +418,17 @@ def test_a_queued_drop_wakes_a_sender_of_the_same_app_only(env, proc, tmp_path):
 
     other = App(env.app.config_path)
     assert not env.app.outbox_wake.is_set()
-    run(proc, put(env, "wake-1", "CreateTicket", TicketRecID=env.ticket(), AssignTo="NOC"))
+    run(proc, put(env, "wake-1", "CompleteTicket", TicketRecID=env.linked_ticket()[0]))
     assert wait_for_work(env.app, 0) is True  # set by the drop, cleared by the wait
     assert wait_for_work(env.app, 0) is False
     assert not other.outbox_wake.is_set()  # no process-wide event: another App is not woken
     other.close()
 
 
-def test_a_request_rolled_back_to_its_savepoint_announces_nothing_and_leaves_no_memo(env, proc, sandbox,
-                                                                                      monkeypatch):
+def test_a_request_rolled_back_to_its_savepoint_announces_nothing_and_leaves_no_memo(env, proc, monkeypatch):
     from agent.sync.links import LinksManager
 
-    site = sandbox.world._site_list()[2].site_code
+    site = env.sites()[2][0]
 
     heard = []
     monkeypatch.setattr(env.app, "notify", heard.append)
@@ -451,8 +488,8 @@ def test_a_queued_result_left_by_a_killed_agent_follows_the_store_at_the_next_st
     from agent.sync import request_results
     from agent.sync import requests as requests_module
 
-    rec_id = env.ticket()
-    run(proc, put(env, "q-1", "CreateTicket", TicketRecID=rec_id, AssignTo="NOC"))
+    rec_id, _target = env.linked_ticket()
+    run(proc, put(env, "q-1", "CompleteTicket", TicketRecID=rec_id))
     assert result(env.requests_folder, "q-1")["status"] == "Queued"
     # The sender commits, then the agent dies before it rewrites the result file.
     monkeypatch.setattr(requests_module, "write_request_result", lambda *a, **k: None)
@@ -477,6 +514,7 @@ def test_a_bad_request_of_a_known_action_says_which_action_and_its_advice_is_two
     assert ". Then drop the request again with a new id." in message and ".." not in message
 
 
+@ADD_NOTE  # a note is the drop these tests send
 def test_malformed_and_id_less_drops_are_listed_once_and_every_failed_drop_is_counted(env, proc):
     import json
 
@@ -498,6 +536,7 @@ def test_malformed_and_id_less_drops_are_listed_once_and_every_failed_drop_is_co
     assert status["requests_failed"] == len(listed)
 
 
+@ADD_NOTE  # a note is the drop these tests send
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="close events come from inotify")
 def test_a_drop_written_in_place_with_a_pause_is_taken_whole(env, proc):
     rec_id, _tid = env.linked_ticket()
@@ -549,6 +588,7 @@ for start in range(0, len(data), size):
 """
 
 
+@ADD_NOTE  # a note is the drop these tests send
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="close events come from inotify")
 def test_a_drop_appended_and_closed_chunk_by_chunk_is_taken_whole_once_complete(env, tmp_path):
     import subprocess

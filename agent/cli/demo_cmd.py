@@ -17,10 +17,11 @@ import click
               help="Port of the sandbox RMM (0: any free port).")
 @click.option("--psa", type=click.Choice(["embedded", "rangermsp-simulator"]), default="embedded", show_default=True,
               help="The PSA backend: the embedded store, or RangerMSP's DB API over the project's simulator of it.")
-@click.option("--rmm", type=click.Choice(["continuum", "nsight"]), default="continuum", show_default=True,
-              help="The RMM: a sandbox Continuum, or a sandbox N-able N-sight (failing checks become tickets).")
+@click.option("--rmm", type=click.Choice(["continuum", "nsight", "ninjaone"]), default="continuum", show_default=True,
+              help="The RMM: a sandbox Continuum, or a sandbox N-able N-sight or NinjaOne (failing checks, open "
+                   "alerts, become tickets).")
 def demo(once: bool, folder: Path | None, port: int, psa: str, rmm: str) -> None:
-    """Run the agent against a built-in sandbox RMM (Continuum or N-sight) with an embedded store: no set-up."""
+    """Run the agent against a built-in sandbox RMM (Continuum, N-sight or NinjaOne) with an embedded store."""
     from agent.demo import Demo, run_demo
 
     story = Demo
@@ -28,6 +29,10 @@ def demo(once: bool, folder: Path | None, port: int, psa: str, rmm: str) -> None
         from agent.demo_nsight import NsightDemo
 
         story = NsightDemo
+    elif rmm == "ninjaone":
+        from agent.demo_ninjaone import NinjaOneDemo
+
+        story = NinjaOneDemo
     run_demo(folder, once=once, port=port, psa=psa, story=story)
 
 

@@ -47,10 +47,13 @@ class NsightSandbox(LoopbackSandbox):
 
     # -- what a test or the demo makes happen (the RMM contract's harness speaks this) ---------
     def fail(self, device_id: str, check: str) -> str:
-        """The device's check described ``check`` (else its first check) fails (again); its checkid."""
+        """The device's check described ``check`` fails (again); its checkid. A device without such a
+        check is given one first; ``""`` names the device's first check."""
         with self.world.lock:
             own = [c for c in self.world.checks.values() if c.deviceid == int(device_id)]
-            chosen = next((c for c in own if c.description == check), own[0])
+            chosen = next((c for c in own if c.description == check), None if check else own[0])
+            if chosen is None:
+                chosen = self.world.add_check(int(device_id), check)
             self.world.fail(chosen.checkid)
             return str(chosen.checkid)
 

@@ -99,6 +99,13 @@ class NsightWorld:
             self.checks[checkid].failing_since = None
             self.checks[checkid].cleared = None
 
+    def add_check(self, deviceid: int, description: str, check_type: int = 2000) -> Check:
+        """A check of the device, not failing yet."""
+        with self.lock:
+            check = Check(next(self._ids), deviceid, description, check_type)
+            self.checks[check.checkid] = check
+            return check
+
     def check_of(self, deviceid: int, description: str) -> Check:
         with self.lock:
             return next(c for c in self.checks.values() if c.deviceid == deviceid and c.description == description)

@@ -25,7 +25,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from loguru import logger
 
@@ -189,9 +189,7 @@ class AlertLifecycle:
 
     def _completed(self, row: AlertTicket, alert: Alert, ticket: Ticket, outcome: PollOutcome) -> None:
         """A person completed the ticket while the check still fails: clear it in the RMM, once."""
-        payload = {"alert_id": alert.alert_id, "note": f"Completed in RangerMSP (ticket {ticket.ticket_no}).",
-                   "check": row.check_name, "device_id": row.device_id}
-        key = f"zl-clear-{self.policy.rmm}-{row.id}"
+        key, payload = clear_request(row, alert.alert_id, ticket.ticket_no)
         if self.state.enqueue_outbox(key, row.ticket_rec_id, CLEAR, payload, requested_by=AGENT) is not None:
             outcome.clears_queued += 1
         self.state.update_alert_ticket(row.id, state="closed")
@@ -213,6 +211,15 @@ class AlertLifecycle:
 
     def _mark(self, rec_id: str) -> str:
         return _fingerprint(self.psa.get_ticket(rec_id, history=True))
+
+
+def clear_request(row: AlertTicket, alert_id: str, ticket_no: int | str,
+                  note: str | None = None) -> tuple[str, dict[str, Any]]:
+    """The outbox key and payload of the clear of ``row``'s check: one key per alert ticket, so that
+    a completion seen by a poll and one made through the agent's own actions queue it once."""
+    payload = {"alert_id": alert_id, "note": note or f"Completed in RangerMSP (ticket {ticket_no}).",
+               "check": row.check_name, "device_id": row.device_id}
+    return f"zl-clear-{row.rmm}-{row.id}", payload
 
 
 def _fingerprint(ticket: Ticket) -> str:

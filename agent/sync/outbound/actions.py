@@ -26,10 +26,11 @@ from loguru import logger
 from agent.errors import AlreadyLinked, MissingUser, NotLinked, PreconditionError, UsageError, ZenithError
 from agent.ports.psa import STATUS_COMPLETED, Ticket
 from agent.ports.rmm import WriteBack, capabilities_of
-from agent.ports.state import Employees
+from agent.ports.state import AlertTicket, AlertTickets, Employees
 from agent.sync import records
+from agent.sync.alerts.lifecycle import clear_request
 from agent.sync.engine_app import EngineApp
-from agent.sync.outbound.vocabulary import ASSIGN, CLOSE, CREATE, CREATE_ASSIGNEE, NOTE, REASSIGN_ASSIGNEE
+from agent.sync.outbound.vocabulary import ASSIGN, CLEAR, CLOSE, CREATE, CREATE_ASSIGNEE, NOTE, REASSIGN_ASSIGNEE
 
 TITLE_LIMIT = 200
 
@@ -104,13 +105,19 @@ def reassign(app: EngineApp, ticket_rec_id: str, assign_to: str, note: str | Non
 
 def add_note(app: EngineApp, ticket_rec_id: str, text: str | None, user: str | None,
              request_id: str | None = None) -> ActionOutcome:
-    """Queue a note for the linked Continuum ticket (R14)."""
+    """Queue a note for the linked Continuum ticket (R14), or for the check of a snapshot RMM the
+    ticket was opened for."""
     state, psa = app.state, app.psa
     text = _text(text)
     if not text:
         raise UsageError("a note needs some text; give the note to send to Continuum.")
     ticket = records.get_ticket(state, psa, ticket_rec_id, history=False)
     _require_employee(state, user, "send notes to Continuum")
+    alert = None if ticket.continuum_ticket_id else _alert_of(state, ticket.rec_id)
+    if alert is not None:
+        return _queue(app, ticket_rec_id, NOTE, {"text": text, "author": user, "alert_id": alert.alert_id,
+                                                    "check": alert.check_name}, user,
+                      request_id, f"note on check {alert.check_name}", alert.alert_id)
     linked = _require_link(app, ticket, "send a note to it")
     payload = {"text": text, "author": user}
     return _queue(app, ticket_rec_id, NOTE, payload, user, request_id, "note", linked)
@@ -122,6 +129,9 @@ def complete_ticket(app: EngineApp, ticket_rec_id: str, note: str | None, user: 
     state, psa = app.state, app.psa
     ticket = records.get_ticket(state, psa, ticket_rec_id, history=False)
     _require_employee(state, user, "complete tickets")
+    alert = None if ticket.continuum_ticket_id else _alert_of(state, ticket.rec_id)
+    if alert is not None:
+        return _complete_alert_ticket(app, ticket, alert, note, user, request_id)
     linked = _require_link(app, ticket, "close it")
     if ticket.status_code != STATUS_COMPLETED:
         psa.set_ticket_status(ticket_rec_id, STATUS_COMPLETED)
@@ -131,6 +141,22 @@ def complete_ticket(app: EngineApp, ticket_rec_id: str, note: str | None, user: 
                              "the ticket is completed; its Continuum ticket is closed (or queued to close) already")
     payload = {"resolution": _text(note), "author": user}
     return _queue(app, ticket_rec_id, CLOSE, payload, user, request_id, "close", linked)
+
+
+def _complete_alert_ticket(app: EngineApp, ticket: Ticket, alert: AlertTicket, note: str | None, user: str | None,
+                           request_id: str | None) -> ActionOutcome:
+    """Complete the ticket of a snapshot RMM's check and queue the check's clear, under the key the
+    alert lifecycle uses for it: whichever sees the completion first queues it, once."""
+    state, psa = app.state, app.psa
+    if ticket.status_code != STATUS_COMPLETED:
+        psa.set_ticket_status(ticket.rec_id, STATUS_COMPLETED)
+        state.audit(user or "", "complete", ticket.rec_id)
+    key, payload = clear_request(alert, alert.alert_id, ticket.ticket_no, _text(note))
+    if alert.state != "failing" or state.outbox_id(key) is not None:
+        return ActionOutcome(ticket.rec_id, CLEAR, None, None, alert.alert_id,
+                             "the ticket is completed; its check is not failing, or its clear is queued already")
+    return _queue(app, ticket.rec_id, CLEAR, payload, user, request_id, f"clear check {alert.check_name}",
+                  alert.alert_id, key=key)
 
 
 def close_completed_tickets(app: EngineApp, since: str | None = None, limit: int = 500) -> int:
@@ -200,6 +226,12 @@ def _require_link(app: EngineApp, ticket: Ticket, doing: str) -> str | None:
         return ticket.continuum_ticket_id
     if app.state.count_outbox(ticket.rec_id, (CREATE,)):
         return None
+    snapshot = _snapshot_rmm(app)
+    if snapshot:  # nothing to create in such an RMM: say which tickets do go back to it
+        raise NotLinked(
+            f"ticket {ticket.ticket_no} ({ticket.rec_id})", f"a failing check of {snapshot}",
+            f"so the agent cannot {doing}: only the tickets it opened for the RMM's failing checks (open "
+            "alerts) go back to the RMM. Work this one in the PSA alone")
     rmm = rmm_name(app)
     if not _can_create(app):
         raise NotLinked(f"ticket {ticket.ticket_no} ({ticket.rec_id})", f"a {rmm} ticket",
@@ -217,6 +249,21 @@ def _can_create(app: EngineApp) -> bool:
         return capabilities_of(app.rmm).supports(WriteBack.CREATE_TICKET)
     except ZenithError:
         return True  # no RMM configured for this command: the advice of the RMM the agent was built for
+
+
+def _snapshot_rmm(app: EngineApp) -> str | None:
+    """The configured RMM's name when it is a snapshot RMM (N-sight, NinjaOne); ``None`` otherwise."""
+    try:
+        offered = capabilities_of(app.rmm)
+    except ZenithError:
+        return None  # no RMM configured for this command: the change-feed wording, as before
+    return offered.rmm if offered.delivery == "snapshot" else None
+
+
+def _alert_of(state: AlertTickets, ticket_rec_id: str) -> AlertTicket | None:
+    """The snapshot RMM's check the ticket was opened for (the latest record of it), if any."""
+    rows = state.alert_tickets_of(ticket_rec_id)
+    return rows[-1] if rows else None
 
 
 def _place(app: EngineApp, ticket: Ticket, chosen: str | None = None) -> tuple[str, str | None]:

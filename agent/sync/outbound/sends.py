@@ -49,7 +49,12 @@ def assign(app: EngineApp, item: OutboxItem) -> Delivery:
 
 
 def add_note(app: EngineApp, item: OutboxItem) -> Delivery:
-    p, target = item.payload, linked(app, item)
+    p = item.payload
+    if p.get("alert_id"):  # a snapshot RMM's check: named in the row, as for a clear
+        as_alert_rmm(app.rmm_owning(p["alert_id"])).add_alert_note(p["alert_id"], p["text"],
+                                                                   idempotency_key=item.idem_key)
+        return Delivery(p["alert_id"], sentence(f"note on check {p.get('check') or p['alert_id']}", p["text"]))
+    target = linked(app, item)
     app.rmm_owning(target).add_note(target, p["text"], p.get("author") or item.requested_by or "PSA",
                                     idempotency_key=item.idem_key)
     return Delivery(target, sentence("note", p["text"]))
@@ -74,7 +79,7 @@ def target_of(app: EngineApp, item: OutboxItem) -> str:
     p = item.payload
     if item.action == CREATE:
         return str(p["site_code"])
-    if item.action == CLEAR:
+    if item.action == CLEAR or p.get("alert_id"):
         return str(p["alert_id"])
     return app.state.continuum_for_ticket(item.ticket_rec_id) or ""
 
