@@ -40,7 +40,7 @@ def render_template() -> str:
     lines += ["", "; Settings of one plugin go in a section of its own, e.g.:",
               ";[plugin:notify_email]", ";SMTPHost=mail.example.com",
               "", "; A second RMM beside the one above (moving between RMMs) is a section of its own, with its",
-              "; own InstanceID and its backend's keys (docs/multiple-rmms.md), e.g.:",
+              "; own InstanceID and its backend's keys ('zenithlink docs multiple-rmms'), e.g.:",
               ";[RMM:nsight]", ";Backend=nsight", ";InstanceID=NSIGHT1", ";ServerURL=https://www.system-monitor.com",
               ";APIKey=", ""]
     return "\n".join(lines)
