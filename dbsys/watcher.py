@@ -31,7 +31,7 @@ from watchdog.events import (
 )
 from watchdog.observers import Observer
 
-from dbsys import host
+from dbsys import host, inotify
 from dbsys.atomic import is_temp_name
 
 _IGNORED_EVENTS = {EVENT_TYPE_OPENED, EVENT_TYPE_CLOSED_NO_WRITE}
@@ -167,13 +167,26 @@ class FolderWatcher(_Worker):
 
     def start(self) -> FolderWatcher:
         self.folder.mkdir(parents=True, exist_ok=True)
-        self._observe(self.folder, _CANDIDATE_EVENTS if self._on_complete else _CANDIDATE_EVENTS_WITHOUT_CLOSES)
+        if not (self._on_complete and self._read_inotify()):
+            self._observe(self.folder, _CANDIDATE_EVENTS if self._on_complete else _CANDIDATE_EVENTS_WITHOUT_CLOSES)
         logging.getLogger(_WATCHDOG_LOGGER).addHandler(self._overflow)
         return super().start()
 
     def stop(self, timeout: float = 10.0) -> None:
         logging.getLogger(_WATCHDOG_LOGGER).removeHandler(self._overflow)
         super().stop(timeout)
+
+    def _read_inotify(self) -> bool:
+        """Read the folder's inotify events without watchdog (see :mod:`dbsys.inotify`); False where
+        the kernel refuses (its limit of instances or watches reached): watchdog's observer then."""
+        try:
+            events = inotify.FolderEvents(self.folder, self._on_path, self._note_complete, self.kick)
+        except inotify.Unavailable as exc:
+            logger.info("watching {} through watchdog: {}", self.folder, exc)
+            return False
+        events.start()
+        self._observer = events
+        return True
 
     def kick(self) -> None:
         """Scan the whole folder now (from any thread)."""
