@@ -153,6 +153,7 @@ class FolderWatcher(_Worker):
                  scan_interval: float = 30.0) -> None:
         super().__init__(f"folder watcher of {Path(folder).name}")
         self.folder = Path(folder).absolute()
+        self._folder_text = str(self.folder)
         self._callback = callback
         self._patterns = tuple(p.lower() for p in patterns)
         self._debounce = debounce
@@ -199,9 +200,11 @@ class FolderWatcher(_Worker):
         return not is_temp_name(name) and any(fnmatch.fnmatchcase(lower, p) for p in self._patterns)
 
     def _on_path(self, path: str) -> None:
-        candidate = Path(path)
-        if candidate.parent != self.folder or not self._matches(candidate.name):
+        # Called for every event of a burst: the name is judged before a Path is made of it.
+        parent, name = os.path.split(path)
+        if not self._matches(name) or not self._in_folder(parent):
             return
+        candidate = Path(path)
         with self._cond:
             now = time.monotonic()
             if not self._pending:
@@ -210,10 +213,16 @@ class FolderWatcher(_Worker):
             self._last_event = now
             self._cond.notify_all()
 
+    def _in_folder(self, parent: str) -> bool:
+        # The string first (events name the folder as it was given); Path's comparison too, which
+        # folds case on Windows.
+        return parent == self._folder_text or Path(parent) == self.folder
+
     def _note_complete(self, path: str) -> None:
-        candidate = Path(path)
-        if candidate.parent != self.folder or not self._matches(candidate.name):
+        parent, name = os.path.split(path)
+        if not self._matches(name) or not self._in_folder(parent):
             return
+        candidate = Path(path)
         try:
             mtime = os.stat(candidate).st_mtime_ns
         except OSError:
