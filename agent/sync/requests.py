@@ -24,6 +24,7 @@ the file.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import threading
@@ -84,13 +85,14 @@ class FileLocks:
         return self._moves[hash(file_name) % self.STRIPES]
 
 
-def _each(calls: list) -> None:
-    """Run the calls, in parallel when there are several; the first error is raised after all ran."""
-    if len(calls) <= 1:
+def _each(calls: list, threads: int = SETTLE_THREADS) -> None:
+    """Run the calls, in parallel (at most ``threads`` at once) when there are several; the first
+    error is raised after all ran."""
+    if len(calls) <= 1 or threads <= 1:
         for call in calls:
             call()
         return
-    with ThreadPoolExecutor(min(SETTLE_THREADS, len(calls)), thread_name_prefix="zenithlink-settle") as pool:
+    with ThreadPoolExecutor(min(threads, len(calls)), thread_name_prefix="zenithlink-settle") as pool:
         futures = [pool.submit(call) for call in calls]
     errors = [f.exception() for f in futures if f.exception() is not None]
     if errors:
@@ -420,6 +422,21 @@ def write_request_result(app, request_id: str, *, name: str | None = None, sync_
                                     error_code=(row["error_code"] or "Error") if failed else None,
                                     error_message=(row["error_message"] or "see the log") if failed else None,
                                     extra=row["extra"], sync_folder=sync_folder)
+
+
+def write_request_results(app, request_ids: list[str], *, threads: int = SETTLE_THREADS) -> list[tuple[str, OSError]]:
+    """Rewrite several requests' results side by side, their renames left for the caller's one
+    fsync of the results folder; returns the ``(request id, error)`` of those that could not be written."""
+    failed: list[tuple[str, OSError]] = []
+
+    def write(request_id: str) -> None:
+        try:
+            write_request_result(app, request_id, sync_folder=False)
+        except OSError as exc:
+            failed.append((request_id, exc))
+
+    _each([functools.partial(write, request_id) for request_id in request_ids], threads)
+    return failed
 
 
 def _advice(exc: ZenithError) -> str:

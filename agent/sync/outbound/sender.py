@@ -63,6 +63,8 @@ SEND_WORKERS = 4
 #: burst of drops kept it busy). A crash before the commit sends them again with the same keys,
 #: which Continuum applies once.
 RUN_ROWS = 25
+#: Result files a worker writes at once after its run's commit.
+RESULT_THREADS = 8
 #: How long the round waits for a send to finish before it looks again for a ticket that
 #: became due meanwhile (a slot of the pool may be free).
 FILL_SECONDS = 0.5
@@ -443,7 +445,7 @@ class OutboxSender:
                 recorded.append((item, delivery))
         for item, delivery in recorded:
             logger.info("sent {} for ticket {} to Continuum ({})", item.action, item.ticket_rec_id, delivery.note)
-            self._write_result(item)
+        self._write_results([item for item, _delivery in recorded])
 
     def _fail(self, item: OutboxItem, exc: BaseException) -> None:
         state, psa = self.app.state, self.app.psa
@@ -458,7 +460,7 @@ class OutboxSender:
             state.outbox_finish(item.id, "failed", error=sentence)
             if item.request_id:
                 state.finish_request(item.request_id, "Failed", error_code=code, error_message=sentence)
-        self._write_result(item)
+        self._write_results([item])
         report_failure(self.app, "request", f"Continuum refused to {_label(item.action)} for ticket "
                        f"{item.ticket_rec_id}", exc, todo="Fix what the error says, then repeat the action "
                        "(a new request, or the CLI).", event_kind=events.REQUEST_FAILED,
@@ -476,20 +478,21 @@ class OutboxSender:
     def _backoff(self, attempt: int, retry_after: float | None) -> float:
         return Backoff(self.base_delay, self.max_delay, "equal", random=self._rng).delay(attempt, retry_after)
 
-    def _write_result(self, item: OutboxItem) -> None:
-        if not item.request_id:
-            return
-        from agent.sync.requests import write_request_result
+    def _write_results(self, items: list[OutboxItem]) -> None:
+        """The result files of the rows' requests, side by side (each is fsynced before its rename,
+        and one after another those waits added up to more than the run's sends)."""
+        from agent.sync.requests import write_request_results
 
-        try:
-            # The rename is made durable with the round's others (_sync_results): a folder
-            # fsync per row took the disk from the commits. Until then a power cut may bring
-            # back the "Queued" result; the store holds the outcome and repair_results rewrites
-            # such a result when the agent starts.
-            write_request_result(self.app, item.request_id, sync_folder=False)
-            self._results_written = True
-        except OSError as exc:
-            logger.error("cannot write the result of request {}: {}", item.request_id, exc)
+        requests = [item.request_id for item in items if item.request_id]
+        if not requests:
+            return
+        # The renames are made durable with the round's others (_sync_results): a folder fsync
+        # per row took the disk from the commits. Until then a power cut may bring back the
+        # "Queued" result; the store holds the outcome and repair_results rewrites such a
+        # result when the agent starts.
+        self._results_written = True
+        for request_id, exc in write_request_results(self.app, requests, threads=RESULT_THREADS):
+            logger.error("cannot write the result of request {}: {}", request_id, exc)
 
     def _sync_results(self) -> None:
         """One fsync of the results folder for every result the round wrote."""
