@@ -4,8 +4,9 @@ Rows go out oldest first, in order per ticket, each with its own ``Idempotency-K
 retry after a lost answer (or a crash) is applied once by Continuum. Different tickets' rows
 are sent side by side (a thread each, at most SEND_WORKERS, one shared HTTP client); a ticket's next row
 is picked only once its previous one has finished, so no ticket ever has two rows in flight.
-A success commits the row, the audit History Note (R16), the ticket link (create) and the
-request's result in one transaction; the result file follows. A transient failure
+A worker sends a run of up to RUN_ROWS rows of its ticket, one after another, then commits
+those Continuum took, each with its audit History Note (R16), the ticket link (create) and the
+request's result, in one transaction; their result files follow. A transient failure
 reschedules the row with exponential backoff and jitter (honouring ``Retry-After``) for as
 long as it takes; a definitive refusal fails the row and its request and tells the
 administrator. Conditions that concern every row (Continuum down, rate limit, Security Code refused,
@@ -57,11 +58,10 @@ SWEEP_MARGIN_SECONDS = 600
 #: Rows of different tickets in flight at once. Each send waits mostly on Continuum and each
 #: commit on the disk, so a few overlap well; more would only queue on the store's one writer.
 SEND_WORKERS = 4
-#: How many rows of one ticket a worker sends in a row before it commits them: in order, each
-#: with its own Idempotency-Key, and then one durable commit and one fsync of the results folder
-#: for them all (a commit and a folder fsync per row held the sender to the disk's pace while a
-#: burst of drops kept it busy). A crash before the commit sends them again with the same keys,
-#: which Continuum applies once.
+#: How many rows of one ticket a worker sends one after another before it records them: in
+#: order, each with its own Idempotency-Key, then one durable commit for them all (a commit per
+#: row held the sender to the disk's pace while a burst of drops kept the disk busy). A crash
+#: before the commit sends them again with the same keys, which Continuum applies once.
 RUN_ROWS = 25
 #: Result files a worker writes at once after its run's commit.
 RESULT_THREADS = 8
