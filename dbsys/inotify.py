@@ -66,16 +66,18 @@ class FolderEvents:
         self._on_overflow = on_overflow
         self._fd = _open(self._folder)
         self._wake_r, self._wake_w = os.pipe()
+        self._fds_lock = threading.Lock()
+        self._closed = False
         self._thread = threading.Thread(target=self._run, name=f"inotify of {Path(folder).name}", daemon=True)
 
     def start(self) -> None:
         self._thread.start()
 
     def stop(self) -> None:
-        try:
-            os.write(self._wake_w, b"x")
-        except OSError:
-            pass  # stopped already
+        # Under the lock: once the reader closed its descriptors, their numbers may be another file's.
+        with self._fds_lock:
+            if not self._closed:
+                os.write(self._wake_w, b"x")
 
     def join(self, timeout: float | None = None) -> None:
         self._thread.join(timeout)
@@ -98,11 +100,10 @@ class FolderEvents:
             logger.exception("reading the file-system events of {} failed; the periodic scans go on",
                              os.fsdecode(self._folder))
         finally:
-            for fd in (self._fd, self._wake_r, self._wake_w):
-                try:
+            with self._fds_lock:
+                self._closed = True
+                for fd in (self._fd, self._wake_r, self._wake_w):
                     os.close(fd)
-                except OSError:
-                    pass
 
     def _dispatch(self, events: list[tuple[int, bytes]]) -> None:
         for mask, name in events:

@@ -125,3 +125,17 @@ def test_without_inotify_the_watcher_falls_back_to_watchdog(tmp_path, monkeypatc
         assert not isinstance(watcher._observer, inotify.FolderEvents)
         target = tmp_path / "late.xml"
         wait_for(lambda: watcher.writer_done(target, target.stat().st_mtime_ns), 10, "the rename-in")
+
+
+def test_stopping_twice_or_after_the_reader_ended_writes_to_no_other_file(tmp_path):
+    calls = Calls()
+    events = inotify.FolderEvents(tmp_path, calls.path, calls.done, calls.overflow)
+    events.start()
+    events.stop()
+    events.join(5)
+    other = os.open(tmp_path / "other.bin", os.O_RDWR | os.O_CREAT)  # may take a number the reader freed
+    try:
+        events.stop()
+        assert os.fstat(other).st_size == 0
+    finally:
+        os.close(other)
