@@ -32,7 +32,7 @@ from watchdog.events import (
 from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver
 
-from dbsys import host
+from dbsys import host, inotify
 from dbsys.atomic import is_temp_name
 
 _IGNORED_EVENTS = {EVENT_TYPE_OPENED, EVENT_TYPE_CLOSED_NO_WRITE}
@@ -85,7 +85,7 @@ class _Worker:
         self._cond = threading.Condition()
         self._stopping = False
         self._thread = threading.Thread(target=self._run_safely, name=name, daemon=True)
-        self._observer: BaseObserver | None = None
+        self._observer: BaseObserver | inotify.FolderEvents | None = None
 
     def _observe(self, folder: Path, event_filter: list[type[FileSystemEvent]] | None = None) -> None:
         observer = Observer()
@@ -154,6 +154,7 @@ class FolderWatcher(_Worker):
                  scan_interval: float = 30.0) -> None:
         super().__init__(f"folder watcher of {Path(folder).name}")
         self.folder = Path(folder).absolute()
+        self._folder_text = str(self.folder)
         self._callback = callback
         self._patterns = tuple(p.lower() for p in patterns)
         self._debounce = debounce
@@ -168,13 +169,26 @@ class FolderWatcher(_Worker):
 
     def start(self) -> FolderWatcher:
         self.folder.mkdir(parents=True, exist_ok=True)
-        self._observe(self.folder, _CANDIDATE_EVENTS if self._on_complete else _CANDIDATE_EVENTS_WITHOUT_CLOSES)
+        if not (self._on_complete and self._read_inotify()):
+            self._observe(self.folder, _CANDIDATE_EVENTS if self._on_complete else _CANDIDATE_EVENTS_WITHOUT_CLOSES)
         logging.getLogger(_WATCHDOG_LOGGER).addHandler(self._overflow)
         return super().start()
 
     def stop(self, timeout: float = 10.0) -> None:
         logging.getLogger(_WATCHDOG_LOGGER).removeHandler(self._overflow)
         super().stop(timeout)
+
+    def _read_inotify(self) -> bool:
+        """Read the folder's inotify events without watchdog (see :mod:`dbsys.inotify`); False where
+        the kernel refuses (its limit of instances or watches reached): watchdog's observer then."""
+        try:
+            events = inotify.FolderEvents(self.folder, self._on_path, self._note_complete, self.kick)
+        except inotify.Unavailable as exc:
+            logger.info("watching {} through watchdog: {}", self.folder, exc)
+            return False
+        events.start()
+        self._observer = events
+        return True
 
     def kick(self) -> None:
         """Scan the whole folder now (from any thread)."""
@@ -187,9 +201,11 @@ class FolderWatcher(_Worker):
         return not is_temp_name(name) and any(fnmatch.fnmatchcase(lower, p) for p in self._patterns)
 
     def _on_path(self, path: str) -> None:
-        candidate = Path(path)
-        if candidate.parent != self.folder or not self._matches(candidate.name):
+        # Called for every event of a burst: the name is judged before a Path is made of it.
+        parent, name = os.path.split(path)
+        if not self._matches(name) or not self._in_folder(parent):
             return
+        candidate = Path(path)
         with self._cond:
             now = time.monotonic()
             if not self._pending:
@@ -198,10 +214,16 @@ class FolderWatcher(_Worker):
             self._last_event = now
             self._cond.notify_all()
 
+    def _in_folder(self, parent: str) -> bool:
+        # The string first (events name the folder as it was given); Path's comparison too, which
+        # folds case on Windows.
+        return parent == self._folder_text or Path(parent) == self.folder
+
     def _note_complete(self, path: str) -> None:
-        candidate = Path(path)
-        if candidate.parent != self.folder or not self._matches(candidate.name):
+        parent, name = os.path.split(path)
+        if not self._matches(name) or not self._in_folder(parent):
             return
+        candidate = Path(path)
         try:
             mtime = os.stat(candidate).st_mtime_ns
         except OSError:

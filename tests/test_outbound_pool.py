@@ -112,3 +112,54 @@ def test_once_stopping_the_sends_in_flight_finish_and_no_other_starts(env, sandb
     assert env.state.outbox_depth() == 6  # the rest waits, queued, for the next start
     states = env.state.db.query("SELECT idem_key, state FROM outbox")
     assert {r["idem_key"] for r in states if r["state"] == "done"} == {ks[0] for ks in keys.values()}
+
+
+def test_a_tickets_rows_sent_one_after_another_are_recorded_in_one_commit_per_run(env, sandbox, monkeypatch):
+    from agent.sync.outbound.sender import RUN_ROWS
+
+    keys = queue_notes(env, tickets=1, per_ticket=2 * RUN_ROWS + 5)
+    recorder = Recorder(sandbox, hold=0.0)
+    commits: list[int] = []
+    real = env.app.unit_of_work
+
+    def counted(**kwargs):
+        commits.append(1)
+        return real(**kwargs)
+
+    monkeypatch.setattr(env.app, "unit_of_work", counted)
+    assert OutboxSender(env.app, workers=4).run_once() == 2 * RUN_ROWS + 5
+    assert recorder.arrivals == keys and recorder.most_per_ticket == 1
+    assert len(commits) == 3  # a commit per run of RUN_ROWS rows, not one per row
+    assert set(ledger_by_key(sandbox).values()) == {1} and env.state.outbox_depth() == 0
+
+
+def test_a_run_whose_commit_fails_is_sent_again_in_order_with_the_same_keys_and_applied_once(env, sandbox,
+                                                                                             monkeypatch):
+    from agent.errors import StoreError
+    from agent.ports.times import now_iso
+
+    from conftest import wait_for
+
+    now = [1000.0]
+    keys = queue_notes(env, tickets=1, per_ticket=10)
+    tid = next(iter(keys))
+    sender = OutboxSender(env.app, base_delay=0.01, clock=lambda: now[0])
+    real = env.state.outbox_finish
+
+    def disk_full(*args, **kwargs):
+        raise StoreError("the store failed: database or disk is full")
+
+    monkeypatch.setattr(env.state, "outbox_finish", disk_full)
+    assert sender.run_once() == 0  # Continuum took the run; recording it failed, as a crash would lose it
+    assert env.state.outbox_depth() == 10 and len(sandbox.world.ledger) == 10
+    monkeypatch.setattr(env.state, "outbox_finish", real)
+    recorder = Recorder(sandbox, hold=0.0)
+    now[0] += 120  # past the sender's pause
+    head = env.state.outbox_id(keys[tid][0])
+    wait_for(lambda: env.state.get_outbox(head).next_attempt_at <= now_iso(), 5, "the run's head due again")
+    assert sender.run_once() == 10
+    assert recorder.arrivals == keys  # the same keys, in the same order
+    assert set(ledger_by_key(sandbox).values()) == {1} and len(sandbox.world.ledger) == 10
+    texts = [n["text"] for n in sandbox.world.ticket(tid)["notes"] if n["text"].startswith("note ")]
+    assert texts == [f"note {n}" for n in range(10)]
+    assert env.state.outbox_depth() == 0

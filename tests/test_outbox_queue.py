@@ -42,7 +42,8 @@ def steps(state, call) -> int:
 
     state.db.conn.set_progress_handler(tick, 1)
     try:
-        call()
+        with state.db.transaction():  # on the writer's connection, whose steps are counted
+            call()
     finally:
         state.db.conn.set_progress_handler(None, 1)
     return count[0]
@@ -53,10 +54,11 @@ def statements(state, call) -> list[str]:
     seen: list[str] = []
     state.db.conn.set_trace_callback(seen.append)
     try:
-        call()
+        with state.db.transaction():  # on the writer's connection, which is traced
+            call()
     finally:
         state.db.conn.set_trace_callback(None)
-    return seen
+    return [sql for sql in seen if not sql.startswith(("BEGIN", "COMMIT"))]
 
 
 def test_the_plan_reads_pending_rows_only(state):

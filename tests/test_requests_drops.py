@@ -486,14 +486,13 @@ def test_a_drop_whose_handling_keeps_raising_is_failed_and_reported_after_a_few_
 
 def test_a_queued_result_left_by_a_killed_agent_follows_the_store_at_the_next_start(env, proc, monkeypatch):
     from agent.sync import request_results
-    from agent.sync import requests as requests_module
+    from agent.sync.outbound import sender as sender_module
 
     rec_id, _target = env.linked_ticket()
     run(proc, put(env, "q-1", "CompleteTicket", TicketRecID=rec_id))
     assert result(env.requests_folder, "q-1")["status"] == "Queued"
     # The sender commits, then the agent dies before it rewrites the result file.
-    monkeypatch.setattr(requests_module, "write_request_result", lambda *a, **k: None)
-    monkeypatch.setattr(OutboxSender, "_write_result", lambda self, item: None)
+    monkeypatch.setattr(sender_module, "write_request_results", lambda *a, **k: [])
     OutboxSender(env.app).run_once()
     monkeypatch.undo()
     assert env.state.request_seen("q-1")["status"] == "Done"

@@ -616,3 +616,29 @@ def test_a_full_disk_is_reported_as_a_full_disk_and_the_store_goes_on(tmp_path):
         assert state.get_state("kept") == "yes" and state.audit_log(1)[0]["action"] == "small"
     finally:
         state.close()
+
+
+def test_a_read_outside_a_transaction_does_not_wait_for_another_threads_transaction(state):
+    """A batch of request drops holds the writer for a while; the outbox sender's reads go on
+    beside it and see what is committed, never what the batch has not committed yet."""
+    state.set_state("seen", "before")
+    inside, done_reading = threading.Event(), threading.Event()
+    waited_out: list[bool] = []
+
+    def long_transaction() -> None:
+        with state.transaction():
+            state.set_state("seen", "uncommitted")
+            inside.set()
+            waited_out.append(not done_reading.wait(10))  # True: the read had to wait for this commit
+
+    writer = threading.Thread(target=long_transaction)
+    writer.start()
+    assert inside.wait(10)
+    value = state.get_state("seen")
+    done_reading.set()
+    writer.join(10)
+    assert value == "before" and waited_out == [False]
+    assert state.get_state("seen") == "uncommitted"  # committed now: the next read sees it
+    with state.transaction():
+        state.set_state("seen", "mine")
+        assert state.get_state("seen") == "mine"  # a transaction reads its own writes

@@ -8,6 +8,9 @@ the ``Done`` the other wrote a moment before.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -58,3 +61,34 @@ def repair_results(app: EngineApp) -> int:
     if repaired:
         logger.info("{} result file(s) said Queued for requests that were finished; rewritten", repaired)
     return repaired
+
+
+def write_request_results(app: EngineApp, request_ids: list[str], *, threads: int) -> list[tuple[str, OSError]]:
+    """Rewrite several requests' results side by side (at most ``threads`` at once), their renames
+    left for the caller's one fsync of the results folder; returns the ``(request id, error)`` of
+    those that could not be written."""
+    failed: list[tuple[str, OSError]] = []
+
+    def write(request_id: str) -> None:
+        try:
+            write_request_result(app, request_id, sync_folder=False)
+        except OSError as exc:
+            failed.append((request_id, exc))
+
+    in_parallel([functools.partial(write, request_id) for request_id in request_ids], threads)
+    return failed
+
+
+def in_parallel(calls: Sequence[Callable[[], object]], threads: int) -> None:
+    """Run the calls, in parallel (at most ``threads`` at once) when there are several; the first
+    error is raised after all ran. (Each result file and each move waits for its own fsync; many in
+    flight share the disk's journal commits.)"""
+    if len(calls) <= 1 or threads <= 1:
+        for call in calls:
+            call()
+        return
+    with ThreadPoolExecutor(min(threads, len(calls)), thread_name_prefix="zenithlink-settle") as pool:
+        futures = [pool.submit(call) for call in calls]
+    errors = [error for error in (f.exception() for f in futures) if error is not None]
+    if errors:
+        raise errors[0]

@@ -29,8 +29,7 @@ import hashlib
 import os
 import threading
 import time
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -41,7 +40,7 @@ from agent.errors import ZenithError, code_of, describe, sentence
 from agent.ports.state import DUPLICATES_STATE
 from agent.reporting import report_failure
 from agent.sync.outbound import registry
-from agent.sync.request_results import write_request_result, write_result_file
+from agent.sync.request_results import in_parallel, write_request_result, write_result_file
 from dbsys import drops
 from dbsys.atomic import fsync_folder
 from dbsys.fsops import FileInUse
@@ -61,19 +60,6 @@ UNEXPECTED_TRIES = 3
 BATCH = 200
 # fsync dominates the cost of a drop; many in flight at once share the journal commits.
 SETTLE_THREADS = 16
-
-
-def _each(calls: Sequence[Callable[[], object]]) -> None:
-    """Run the calls, in parallel when there are several; the first error is raised after all ran."""
-    if len(calls) <= 1:
-        for call in calls:
-            call()
-        return
-    with ThreadPoolExecutor(min(SETTLE_THREADS, len(calls)), thread_name_prefix="zenithlink-settle") as pool:
-        futures = [pool.submit(call) for call in calls]
-    errors = [error for error in (f.exception() for f in futures) if error is not None]
-    if errors:
-        raise errors[0]
 
 
 @dataclass
@@ -330,10 +316,10 @@ class RequestProcessor:
         per file, for a batch of hundreds, kept the disk from the outbox sender's commits."""
         written = [functools.partial(write_request_result, self.app, o.request_id, name=o.result_name,
                                      sync_folder=False) for _p, o in claimed if o.result_name]
-        _each(written)
+        in_parallel(written, SETTLE_THREADS)
         if written:
             fsync_folder(self.results_folder)
-        _each([functools.partial(self._move, p, o) for p, o in claimed])
+        in_parallel([functools.partial(self._move, p, o) for p, o in claimed], SETTLE_THREADS)
         # The moves likewise: each folder once for the batch (a crash before this only puts a
         # drop back in the folder, where it is found taken and moved again).
         if claimed:

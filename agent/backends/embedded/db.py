@@ -1,4 +1,10 @@
-"""The SQLite connection: WAL, synchronous=FULL, one writer, explicit re-entrant transactions."""
+"""The SQLite connection: WAL, synchronous=FULL, one writer, explicit re-entrant transactions.
+
+A read outside the reading thread's own transaction goes to a connection of a small pool of
+readers instead (WAL lets readers go on beside the writer): it sees what is committed, as it
+did when it waited for the writer's lock, but it no longer waits for another thread's long
+transaction (a batch of hundreds of request drops) to end.
+"""
 
 from __future__ import annotations
 
@@ -22,6 +28,8 @@ from dbsys.host import OWNER_ONLY
 #: Parameters of one SQL statement: positional or named.
 Params = tuple[Any, ...] | dict[str, Any]
 _MISSING = object()  # what a memo holds for a key it has not loaded (None is a value it may hold)
+#: Idle reader connections kept open; more are opened while more threads read at once.
+_IDLE_READERS = 8
 
 
 class Database:
@@ -52,6 +60,11 @@ class Database:
         self._memo_serial = 0
         self._on_commit: list[Callable[[], None]] = []
         self._savepoints = 0
+        #: The thread whose transaction is open (reads of its own go to its connection).
+        self._owner: int | None = None
+        self._readers: list[sqlite3.Connection] = []  # idle ones
+        self._readers_lock = threading.Lock()
+        self._closed = False
         self._pragmas()
         self._migrate()
 
@@ -151,18 +164,53 @@ class Database:
         _run_after_commit([action])
 
     def query(self, sql: str, params: Params = ()) -> list[sqlite3.Row]:
-        with self._lock:
-            try:
-                return self.conn.execute(sql, params).fetchall()
-            except sqlite3.Error as exc:
-                raise store_error(exc, self.path) from exc
+        return self._read(sql, params, sqlite3.Cursor.fetchall)
 
     def query_one(self, sql: str, params: Params = ()) -> sqlite3.Row | None:
-        with self._lock:
+        return self._read(sql, params, sqlite3.Cursor.fetchone)
+
+    def _read(self, sql: str, params: Params, fetch: Callable[[sqlite3.Cursor], Any]) -> Any:
+        reader = self._reader()
+        if reader is None:
+            with self._lock:
+                try:
+                    return fetch(self.conn.execute(sql, params))
+                except sqlite3.Error as exc:
+                    raise store_error(exc, self.path) from exc
+        try:
+            cursor = reader.execute(sql, params)
             try:
-                return self.conn.execute(sql, params).fetchone()
-            except sqlite3.Error as exc:
-                raise store_error(exc, self.path) from exc
+                return fetch(cursor)
+            finally:
+                cursor.close()  # a statement left open would hold its read snapshot
+        except sqlite3.Error as exc:
+            raise store_error(exc, self.path) from exc
+        finally:
+            self._give_back(reader)
+
+    def _reader(self) -> sqlite3.Connection | None:
+        """A reader for a read outside this thread's own transaction; ``None``: read on the
+        writer's connection (inside the transaction, or a store in memory, which readers would not see)."""
+        if self._owner == threading.get_ident() or self._closed or str(self.path) == ":memory:":
+            return None
+        with self._readers_lock:
+            if self._readers:
+                return self._readers.pop()
+        try:
+            reader = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False, timeout=30)
+        except sqlite3.Error:
+            return None  # the writer's connection serves, as before
+        reader.row_factory = sqlite3.Row
+        reader.execute("PRAGMA query_only=ON")
+        reader.execute("PRAGMA busy_timeout=30000")
+        return reader
+
+    def _give_back(self, reader: sqlite3.Connection) -> None:
+        with self._readers_lock:
+            if not self._closed and len(self._readers) < _IDLE_READERS:
+                self._readers.append(reader)
+                return
+        reader.close()
 
     def scalar(self, sql: str, params: Params = ()) -> Any:
         row = self.query_one(sql, params)
@@ -201,6 +249,11 @@ class Database:
 
     def close(self) -> None:
         with self._lock:
+            with self._readers_lock:
+                self._closed = True
+                readers, self._readers = self._readers, []
+            for reader in readers:
+                reader.close()
             self.conn.close()
 
 
@@ -231,6 +284,7 @@ class _Transaction:
             raise
         db._depth = 1
         db._serial += 1
+        db._owner = threading.get_ident()
         return db.conn
 
     def _restore(self) -> None:
@@ -248,6 +302,7 @@ class _Transaction:
                     raise store_error(exc, db.path) from exc
                 return False
             db._depth = 0
+            db._owner = None
             pending, db._on_commit = db._on_commit, []
             if exc_type is not None:
                 # SQLite may have rolled back already (a full disk does): a second ROLLBACK would

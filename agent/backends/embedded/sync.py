@@ -134,6 +134,13 @@ class SyncState:
         return self.db.scalar("SELECT MIN(id) FROM outbox INDEXED BY outbox_queue"
                               " WHERE ticket_rec_id = ? AND state = 'pending'", (ticket_rec_id,))
 
+    def pending_outbox_of(self, ticket_rec_id: str, limit: int) -> list[OutboxItem]:
+        """The ticket's oldest ``limit`` pending rows, in the order they must go out (one seek
+        on the pending-only index)."""
+        rows = self.db.query("SELECT * FROM outbox INDEXED BY outbox_queue WHERE ticket_rec_id = ?"
+                             " AND state = 'pending' ORDER BY id LIMIT ?", (ticket_rec_id, limit))
+        return [_outbox(r) for r in rows]
+
     def next_outbox_attempt(self) -> str | None:
         """When the earliest pending row is due (``None``: nothing is pending)."""
         return self.db.scalar("SELECT MIN(next_attempt_at) FROM outbox WHERE state = 'pending'")

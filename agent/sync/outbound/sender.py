@@ -4,8 +4,9 @@ Rows go out oldest first, in order per ticket, each with its own ``Idempotency-K
 retry after a lost answer (or a crash) is applied once by Continuum. Different tickets' rows
 are sent side by side (a thread each, at most SEND_WORKERS, one shared HTTP client); a ticket's next row
 is picked only once its previous one has finished, so no ticket ever has two rows in flight.
-A success commits the row, the audit History Note (R16), the ticket link (create) and the
-request's result in one transaction; the result file follows. A transient failure
+A worker sends a run of up to RUN_ROWS rows of its ticket, one after another, then commits
+those Continuum took, each with its audit History Note (R16), the ticket link (create) and the
+request's result, in one transaction; their result files follow. A transient failure
 reschedules the row with exponential backoff and jitter (honouring ``Retry-After``) for as
 long as it takes; a definitive refusal fails the row and its request and tells the
 administrator. Conditions that concern every row (Continuum down, rate limit, Security Code refused,
@@ -25,7 +26,7 @@ import math
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -48,7 +49,7 @@ from agent.sync.outbound import registry, sends
 from agent.sync.outbound.actions import close_completed_tickets, rmm_name
 from agent.sync.outbound.pause import SenderPause
 from agent.sync.outbound.sends import Delivery
-from agent.sync.request_results import write_request_result
+from agent.sync.request_results import write_request_results
 from dbsys.atomic import fsync_folder
 from dbsys.backoff import Backoff
 
@@ -58,6 +59,13 @@ SWEEP_MARGIN_SECONDS = 600
 #: Rows of different tickets in flight at once. Each send waits mostly on Continuum and each
 #: commit on the disk, so a few overlap well; more would only queue on the store's one writer.
 SEND_WORKERS = 4
+#: How many rows of one ticket a worker sends one after another before it records them: in
+#: order, each with its own Idempotency-Key, then one durable commit for them all (a commit per
+#: row held the sender to the disk's pace while a burst of drops kept the disk busy). A crash
+#: before the commit sends them again with the same keys, which Continuum applies once.
+RUN_ROWS = 25
+#: Result files a worker writes at once after its run's commit.
+RESULT_THREADS = 8
 #: How long the round waits for a send to finish before it looks again for a ticket that
 #: became due meanwhile (a slot of the pool may be free).
 FILL_SECONDS = 0.5
@@ -105,7 +113,7 @@ class OutboxSender:
         self._swept_at = -math.inf
         self._completed_since: str | None = None
         self._state: SenderPause = app.outbox_pause
-        self._sends: dict[Future[str], threading.Thread] = {}
+        self._sends: dict[Future[tuple[str, int]], threading.Thread] = {}
         self._results_written = False
         #: Why a row of the last :meth:`run_once` was not delivered and waits, one sentence, or
         #: ``None``; a row Continuum refused for good is finished (failed), not waiting, and
@@ -148,7 +156,7 @@ class OutboxSender:
         :data:`STOP_SEND_GRACE_SECONDS` to finish before they are abandoned. Returns (rows
         finished, held back)."""
         finished, held = 0, False
-        flying: dict[Future[str], OutboxItem] = {}
+        flying: dict[Future[tuple[str, int]], OutboxItem] = {}
         stop_deadline: float | None = None
         waiting: set[str] = set()  # tickets whose head was tried and rescheduled: none of theirs goes now
         items = first
@@ -158,7 +166,8 @@ class OutboxSender:
                     held = True
                     break
                 tried.add(item.id)
-                flying[self._start_send(item)] = item
+                budget = max(1, self.round_limit - len(tried) - finished)
+                flying[self._start_send(item, budget)] = item
             if not flying:
                 return finished, held
             if self._stopping():
@@ -169,25 +178,25 @@ class OutboxSender:
             done, _ = wait(flying, timeout=FILL_SECONDS, return_when=FIRST_COMPLETED)
             for future in done:
                 item = flying.pop(future)
-                outcome = future.result()  # a bug that escaped _deliver: the pool still finishes the rest
+                outcome, rows = future.result()  # a bug that escaped _deliver: the pool still finishes the rest
                 held |= outcome == "pause"
-                finished += outcome == "finished"
+                finished += rows
                 if outcome == "retry":
                     waiting.add(item.ticket_rec_id)
             held |= self._stopping()
-            free = min(self.workers - len(flying), self.round_limit - len(tried))
+            free = min(self.workers - len(flying), self.round_limit - len(tried) - finished)
             busy = {i.ticket_rec_id for i in flying.values()} | waiting
             items = [] if held or free <= 0 else self._due(tried, busy, free)
 
-    def _start_send(self, item: OutboxItem) -> Future[str]:
+    def _start_send(self, item: OutboxItem, budget: int) -> Future[tuple[str, int]]:
         """:meth:`_deliver` on a thread of its own, a daemon: a send abandoned at a stop must not
         hold the process's exit (a ThreadPoolExecutor's threads are joined at interpreter exit)."""
-        future: Future[str] = Future()
+        future: Future[tuple[str, int]] = Future()
 
         def send() -> None:
             if future.set_running_or_notify_cancel():
                 try:
-                    future.set_result(self._deliver(item))
+                    future.set_result(self._deliver(item, min(RUN_ROWS, budget)))
                 except BaseException as exc:  # noqa: BLE001 - handed to the round, as a pool would
                     future.set_exception(exc)
 
@@ -197,7 +206,7 @@ class OutboxSender:
         thread.start()
         return future
 
-    def _abandon(self, flying: dict[Future[str], OutboxItem]) -> None:
+    def _abandon(self, flying: dict[Future[tuple[str, int]], OutboxItem]) -> None:
         logger.warning("stopping: {} send(s) to {} still waiting for an answer after {} s are abandoned; "
                        "they stay queued and are sent again (once, by their idempotency key) at the next start",
                        len(flying), rmm_name(self.app), STOP_SEND_GRACE_SECONDS)
@@ -234,30 +243,69 @@ class OutboxSender:
                 self.run_once()
         return self.app.state.get_outbox(item_id).state
 
-    # -- one row ---------------------------------------------------------------------------
-    def _deliver(self, item: OutboxItem) -> str:
-        try:
-            delivery = self._send(item)
-        except RmmError as exc:
+    # -- one ticket's rows -----------------------------------------------------------------
+    def _deliver(self, head: OutboxItem, rows: int = 1) -> tuple[str, int]:
+        """Send ``head`` and, while Continuum takes them, up to ``rows`` of its ticket's rows in
+        order; then record those Continuum took in one transaction and write their results.
+        Returns (what the round should do, rows finished)."""
+        sent: list[tuple[OutboxItem, Delivery]] = []
+        failure: tuple[OutboxItem, Exception] | None = None
+        item: OutboxItem | None = head
+        following: Iterator[OutboxItem] | None = None
+        while item is not None:
+            try:
+                delivery = self._send(item)
+            except Exception as exc:  # noqa: BLE001 - told apart by _failed, after the rows sent are recorded
+                failure = (item, exc)
+                break
+            if delivery.sent:
+                self._outage_of(item).answered("outbox")
+            sent.append((item, delivery))
+            # A new ticket's link must be committed before its next row can be sent to it.
+            if item.action == registry.CREATE_TICKET.row or len(sent) >= rows or self._stopping():
+                break
+            if following is None:  # read once the head went: its send starts without waiting for the store
+                following = iter(self._following(head, rows))
+            item = next(following, None)
+        if sent:
+            try:
+                self._succeed(sent)
+            except Exception as exc:  # noqa: BLE001 - Continuum has them; what failed is recording that
+                self._not_recorded(sent, exc)
+                return "pause", 0
+        if failure is None:
+            return "finished", len(sent)
+        outcome = self._failed(*failure)
+        return outcome, len(sent) + (outcome == "finished")
+
+    def _following(self, head: OutboxItem, rows: int) -> list[OutboxItem]:
+        """The rows of ``head``'s ticket that follow it and are due, at most ``rows - 1``."""
+        pending = self.app.state.pending_outbox_of(head.ticket_rec_id, rows)
+        if not pending or pending[0].id != head.id:
+            return []  # finished or overtaken meanwhile: the head alone, as picked
+        now = now_iso()
+        run = []
+        for item in pending[1:]:
+            if item.next_attempt_at > now:
+                break
+            run.append(item)
+        return run
+
+    def _failed(self, item: OutboxItem, exc: Exception) -> str:
+        """What a failure to send ``item`` means: ``finished`` (failed for good), ``retry`` (this
+        row later) or ``pause`` (every row waits)."""
+        if isinstance(exc, RmmError):
             return self._rmm_failed(item, exc)
-        except PreconditionError as exc:
+        if isinstance(exc, PreconditionError):
             self._fail(item, exc)
             return "finished"
-        except ZenithError as exc:  # configuration (no ContinuumURL, bad PSG characters): all wait
+        if isinstance(exc, ZenithError):  # configuration (no ContinuumURL, bad PSG characters): all wait
             self._pause_for(exc, None, until_new_settings=True)
             return "pause"
-        except Exception as exc:  # noqa: BLE001 - a bug must not lose the row: keep it, say so
-            logger.opt(exception=exc).error("unexpected error sending outbox row {}", item.id)
-            self._retry_later(item, exc)
-            return "retry"
-        if delivery.sent:
-            self._outage_of(item).answered("outbox")
-        try:
-            self._succeed(item, delivery)
-        except Exception as exc:  # noqa: BLE001 - Continuum has it; what failed is recording that
-            self._not_recorded(item, exc)
-            return "pause"
-        return "finished"
+        # A bug must not lose the row: keep it, say so.
+        logger.opt(exception=exc).error("unexpected error sending outbox row {}", item.id)
+        self._retry_later(item, exc)
+        return "retry"
 
     def _rmm_failed(self, item: OutboxItem, exc: RmmError) -> str:
         """What the RMM's failure means for this row, and for the others."""
@@ -292,12 +340,15 @@ class OutboxSender:
         self._fail(item, exc)
         return "finished"
 
-    def _not_recorded(self, item: OutboxItem, exc: BaseException) -> None:
-        """Continuum took the action but the store could not record it: the row is sent again
-        later (its idempotency key makes that a no-op in Continuum), and every row waits, as a
-        store that cannot write concerns them all."""
-        logger.error("{} took {} for ticket {}, but recording it failed: {}; sent again later",
-                     rmm_name(self.app), item.action, item.ticket_rec_id, describe(exc))
+    def _not_recorded(self, sent: list[tuple[OutboxItem, Delivery]], exc: BaseException) -> None:
+        """The RMM took the actions but the store could not record them: the rows are sent again
+        later (their idempotency keys make that a no-op in the RMM), and every row waits, as a
+        store that cannot write concerns them all. The first row is rescheduled; the others wait
+        behind it, as a ticket's rows go out in order."""
+        item = sent[0][0]
+        logger.error("{} took {} for ticket {}{}, but recording it failed: {}; sent again later",
+                     rmm_name(self.app, sent[0][1].continuum_ticket_id), item.action, item.ticket_rec_id,
+                     f" and {len(sent) - 1} row(s) after it" if len(sent) > 1 else "", describe(exc))
         try:
             self._retry_later(item, exc)
         except Exception as again:  # noqa: BLE001 - the pause below still holds the sender back
@@ -329,24 +380,29 @@ class OutboxSender:
         return tracker
 
     # -- outcomes --------------------------------------------------------------------------
-    def _succeed(self, item: OutboxItem, delivery: Delivery) -> None:
+    def _succeed(self, sent: list[tuple[OutboxItem, Delivery]]) -> None:
+        """Record the rows the RMM took, their History Notes (R16) and their requests in one
+        transaction, then write their results."""
         state, psa = self.app.state, self.app.psa
+        rmm = rmm_name(self.app, sent[0][1].continuum_ticket_id)  # a run is one ticket's: one RMM
+        recorded: list[tuple[OutboxItem, Delivery]] = []
         with self.app.unit_of_work():
-            if state.get_outbox(item.id).state != "pending":
-                return  # another sender (the CLI's --wait beside the service) finished it already
-            if item.action == registry.CREATE_TICKET.row and not state.continuum_for_ticket(item.ticket_rec_id):
-                # Continuum holds the link already (PsaTicketID went with the ticket): nothing to ack.
-                state.link_ticket(delivery.continuum_ticket_id, item.ticket_rec_id, acked=True)
-            with psa.keyed(f"outbox:{item.id}"):
-                rmm = rmm_name(self.app, delivery.continuum_ticket_id)
-                psa.add_history(item.ticket_rec_id, f"Sent to {rmm}: {delivery.note}",
-                                author=item.requested_by or "zenithlink")
-            state.outbox_finish(item.id, "done", result={"continuum_ticket_id": delivery.continuum_ticket_id})
-            if item.request_id:
-                state.finish_request(item.request_id, "Done", continuum_ticket_id=delivery.continuum_ticket_id)
-        logger.info("sent {} for ticket {} to {} ({})", item.action, item.ticket_rec_id, rmm_name(self.app),
-                    delivery.note)
-        self._write_result(item)
+            for item, delivery in sent:
+                if state.get_outbox(item.id).state != "pending":
+                    continue  # another sender (the CLI's --wait beside the service) finished it already
+                if item.action == registry.CREATE_TICKET.row and not state.continuum_for_ticket(item.ticket_rec_id):
+                    # The RMM holds the link already (PsaTicketID went with the ticket): nothing to ack.
+                    state.link_ticket(delivery.continuum_ticket_id, item.ticket_rec_id, acked=True)
+                with psa.keyed(f"outbox:{item.id}"):
+                    psa.add_history(item.ticket_rec_id, f"Sent to {rmm}: {delivery.note}",
+                                    author=item.requested_by or "zenithlink")
+                state.outbox_finish(item.id, "done", result={"continuum_ticket_id": delivery.continuum_ticket_id})
+                if item.request_id:
+                    state.finish_request(item.request_id, "Done", continuum_ticket_id=delivery.continuum_ticket_id)
+                recorded.append((item, delivery))
+        for item, delivery in recorded:
+            logger.info("sent {} for ticket {} to {} ({})", item.action, item.ticket_rec_id, rmm, delivery.note)
+        self._write_results([item for item, _delivery in recorded])
 
     def _fail(self, item: OutboxItem, exc: BaseException) -> None:
         state, psa = self.app.state, self.app.psa
@@ -362,7 +418,7 @@ class OutboxSender:
             state.outbox_finish(item.id, "failed", error=sentence)
             if item.request_id:
                 state.finish_request(item.request_id, "Failed", error_code=code, error_message=sentence)
-        self._write_result(item)
+        self._write_results([item])
         report_failure(self.app, "request", f"{rmm} refused to {_doing(item.action)} for ticket "
                        f"{item.ticket_rec_id}", exc, todo="Fix what the error says, then repeat the action "
                        "(a new request, or the CLI).", event_kind=events.REQUEST_FAILED,
@@ -380,18 +436,19 @@ class OutboxSender:
     def _backoff(self, attempt: int, retry_after: float | None) -> float:
         return Backoff(self.base_delay, self.max_delay, "equal", random=self._rng).delay(attempt, retry_after)
 
-    def _write_result(self, item: OutboxItem) -> None:
-        if not item.request_id:
+    def _write_results(self, items: list[OutboxItem]) -> None:
+        """The result files of the rows' requests, side by side (each is fsynced before its rename,
+        and one after another those waits added up to more than the run's sends)."""
+        requests = [item.request_id for item in items if item.request_id]
+        if not requests:
             return
-        try:
-            # The rename is made durable with the round's others (_sync_results): a folder
-            # fsync per row took the disk from the commits. Until then a power cut may bring
-            # back the "Queued" result; the store holds the outcome and repair_results rewrites
-            # such a result when the agent starts.
-            write_request_result(self.app, item.request_id, sync_folder=False)
-            self._results_written = True
-        except OSError as exc:
-            logger.error("cannot write the result of request {}: {}", item.request_id, exc)
+        # The renames are made durable with the round's others (_sync_results): a folder fsync
+        # per row took the disk from the commits. Until then a power cut may bring back the
+        # "Queued" result; the store holds the outcome and repair_results rewrites such a
+        # result when the agent starts.
+        self._results_written = True
+        for request_id, exc in write_request_results(self.app, requests, threads=RESULT_THREADS):
+            logger.error("cannot write the result of request {}: {}", request_id, exc)
 
     def _sync_results(self) -> None:
         """One fsync of the results folder for every result the round wrote."""
