@@ -280,6 +280,32 @@ class InboundSync:
         return {change.id for change in page.changes if change.id not in give_up
                 and _guarded(lambda c: bool(skip(change=c, settings=settings)), change)}
 
+    def _apply_changes(self, page, give_up: dict[str, str], skipped: set[str], applier: PageApplier,
+                       done: set[str], processed: list[str], result: _PageResult) -> None:
+        """The page's changes in order, inside its transaction; ``done`` and ``processed`` grow."""
+        state, psa = self.app.state, self.app.psa
+        for change in page.changes:
+            if change.id in done:
+                result.duplicates += 1
+                continue
+            if change.id in give_up:
+                result.given_up.append((change, give_up[change.id]))
+                state.audit("zenithlink", "change_given_up", f"{change.id} {change.kind} ticket "
+                            f"{change.ticket.ticket_id}: {give_up[change.id]}")
+                state.set_state(_failures_key(change.id), None)
+            elif change.id in skipped:
+                result.skipped += 1
+            else:
+                with psa.keyed(f"change:{change.id}"):
+                    produced = _guarded(applier.apply, change)
+                if produced is None:
+                    result.skipped += 1
+                else:
+                    result.applied += 1
+                    result.events.extend(produced)
+            done.add(change.id)
+            processed.append(change.id)
+
     def _commit_page(self, page, give_up: dict[str, str]) -> _PageResult:
         state, psa = self.app.state, self.app.psa
         result = _PageResult()
@@ -290,27 +316,8 @@ class InboundSync:
             done = state.processed_among(change.id for change in page.changes)
             failed_before = state.get_states(_failures_key(change.id) for change in page.changes)
             processed: list[str] = []
-            for change in page.changes:
-                if change.id in done:
-                    result.duplicates += 1
-                    continue
-                if change.id in give_up:
-                    result.given_up.append((change, give_up[change.id]))
-                    state.audit("zenithlink", "change_given_up", f"{change.id} {change.kind} ticket "
-                                f"{change.ticket.ticket_id}: {give_up[change.id]}")
-                    state.set_state(_failures_key(change.id), None)
-                elif change.id in skipped:
-                    result.skipped += 1
-                else:
-                    with psa.keyed(f"change:{change.id}"):
-                        produced = _guarded(applier.apply, change)
-                    if produced is None:
-                        result.skipped += 1
-                    else:
-                        result.applied += 1
-                        result.events.extend(produced)
-                done.add(change.id)
-                processed.append(change.id)
+            with psa.batch():
+                self._apply_changes(page, give_up, skipped, applier, done, processed, result)
             state.mark_processed_many(processed)
             applier.finish()
             result.links = applier.new_links

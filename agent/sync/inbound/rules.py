@@ -74,7 +74,11 @@ class PageApplier:
         self._handlers = {"TicketCreated": self._created, "TicketReturned": self._returned,
                           "TicketClosed": self._closed, "NoteAdded": self._note_added,
                           "TicketUpdated": self._updated}
-        known = self.state.ticket_links_among({change.ticket.ticket_id for change in changes})
+        tickets = [change.ticket for change in changes]
+        known = self.state.ticket_links_among({ticket.ticket_id for ticket in tickets})
+        # The resolvers ask for the links of each new ticket's site and device: read together.
+        new = [ticket for ticket in tickets if ticket.ticket_id not in known]
+        self.state.read_links_of({t.site_code for t in new if t.site_code}, {t.device_id for t in new if t.device_id})
         self._links = {tid: rec_id for tid, (rec_id, _) in known.items()}
         self._seen = {tid: seen for tid, (_, seen) in known.items() if seen}
         self._remembered: dict[str, str] = {}
