@@ -234,8 +234,7 @@ class InboundSync:
         try:
             feed.ack(page.next, unacked + result.links)
         finally:
-            for event in result.events:
-                self.app.notify(event)
+            self.app.notify_all(result.events)
             self._report_given_up(result.given_up)
 
     def _prune_processed(self) -> None:
