@@ -313,6 +313,8 @@ def test_states_in_batches(state, psa):
     assert state.get_states(["a", "b", "c", "d"]) == {"a": "1", "b": "3"}
     assert state.get_state("b") == "3" and state.get_state("c", "none") == "none"
     assert state.get_states([]) == {}
+    state.set_states({"fail:1": "2", "fail:2": "1", "fail;": "x", "fail": "y", "failed:1": "z"})
+    assert state.get_states_with_prefix("fail:") == {"fail:1": "2", "fail:2": "1"}
 
 
 def test_tickets_for_continuum_in_one_query(state, psa):
@@ -389,8 +391,9 @@ def test_a_batch_writes_new_tickets_their_notes_and_links_together_before_the_ne
             psa.add_history(ticket, f"Created {n}", at=now_iso(), touch=False)
             state.link_ticket(f"CT-{n}", ticket)
             made.append(ticket)
+        assert state.get_state("feed_cursor") is None  # a read of another table cannot see them...
         inserts = [c for c in spy.calls if c[1].startswith("INSERT")]
-        assert inserts == []  # held so far
+        assert inserts == []  # ...so they are held still
         assert psa.count_tickets() == 3  # a read finds them written
         inserts = [c for c in spy.calls if c[1].startswith("INSERT")]
         assert inserts == [("executemany", "INSERT INTO tickets", 3), ("executemany", "INSERT INTO history", 3),

@@ -54,6 +54,7 @@ class Database:
         self._savepoints = 0
         self._holding = 0
         self._held: dict[str, list[Params]] = {}  # statement -> rows, in the order first held
+        self._held_tables: tuple[str, ...] = ()  # the tables they go into
         self._pragmas()
         self._migrate()
 
@@ -153,8 +154,10 @@ class Database:
         """Inside a transaction: the rows given to :meth:`insert` wait and are written together.
 
         They are written, one ``executemany`` per statement in the order each statement was
-        first held, before any other statement runs on the connection (a read, a write, the
-        commit), so every reader sees them as if they had been written at once. A statement's
+        first held, before any other statement runs on the connection that may see them (a read
+        that names one of their tables, any write, the commit), so every reader sees them as if
+        they had been written at once. (A read that names none of their tables cannot see them:
+        the store has no views or triggers.) A statement's
         rows may depend on the rows of statements held before it (a ticket's note on its
         ticket), not on later ones. Re-entrant; outside a transaction it holds nothing.
         """
@@ -172,18 +175,26 @@ class Database:
                 rows = self._held.get(sql)
                 if rows is None:
                     rows = self._held[sql] = []
+                    self._held_tables += (sql.split()[2].split("(")[0],)  # INSERT INTO <table>(...
                 rows.append(params)
                 return
         self.execute(sql, params)
 
     def _write_held(self) -> None:
         """Write the held rows (called with the lock held, before any other statement)."""
-        held, self._held = self._held, {}
+        held = self._take_held()
         try:
             for sql, rows in held.items():
                 self.conn.executemany(sql, rows)
         except sqlite3.Error as exc:
             raise store_error(exc, self.path) from exc
+
+    def _take_held(self) -> dict[str, list[Params]]:
+        held, self._held, self._held_tables = self._held, {}, ()
+        return held
+
+    def _sees_held(self, sql: str) -> bool:
+        return any(table in sql for table in self._held_tables)
 
     def on_commit(self, action: Callable[[], None]) -> None:
         """Run ``action`` once the current transaction has committed (at once outside one).
@@ -200,7 +211,7 @@ class Database:
 
     def query(self, sql: str, params: Params = ()) -> list[sqlite3.Row]:
         with self._lock:
-            if self._held:
+            if self._held and self._sees_held(sql):
                 self._write_held()
             try:
                 return self.conn.execute(sql, params).fetchall()
@@ -209,7 +220,7 @@ class Database:
 
     def query_one(self, sql: str, params: Params = ()) -> sqlite3.Row | None:
         with self._lock:
-            if self._held:
+            if self._held and self._sees_held(sql):
                 self._write_held()
             try:
                 return self.conn.execute(sql, params).fetchone()
@@ -307,7 +318,7 @@ class _Transaction:
                 return False
             db._depth = 0
             pending, db._on_commit = db._on_commit, []
-            held, db._held = db._held, {}
+            held = db._take_held()
             if exc_type is not None:
                 # SQLite may have rolled back already (a full disk does): a second ROLLBACK would
                 # fail and hide the error that matters.
@@ -404,7 +415,7 @@ def _savepoint(db: Database) -> Iterator[None]:
                 conn.execute(f"ROLLBACK TO {name}")
                 conn.execute(f"RELEASE {name}")
             del db._on_commit[queued:]
-            db._held = {}  # held inside the savepoint: its start wrote the ones before
+            db._take_held()  # held inside the savepoint: its start wrote the ones before
             db._serial += 1  # a new number: every memo of this transaction is forgotten
             raise
         finally:

@@ -39,6 +39,7 @@ class EmbeddedPsa:
     def __init__(self, db: Database) -> None:
         self.db = db
         self._ticket_no_hint: tuple[int | None, int] = (None, 0)
+        self._unkeyed: AbstractContextManager[None] = nullcontext()  # stateless: one serves every unit
 
     def transaction(self) -> Any:
         return self.db.transaction()
@@ -60,7 +61,7 @@ class EmbeddedPsa:
 
     def keyed(self, key: str, *, external_id: str | None = None) -> AbstractContextManager[None]:
         """Nothing to key: a unit that fails is rolled back whole."""
-        return nullcontext()
+        return self._unkeyed
 
     def batch(self) -> AbstractContextManager[None]:
         """New tickets, their first notes (and the ticket links of the state store, which shares the

@@ -313,7 +313,7 @@ class InboundSync:
             # Read inside the transaction: nothing else writes until it commits.
             applier = PageApplier(self.app, page.changes)
             done = state.processed_among(change.id for change in page.changes)
-            failed_before = state.get_states(_failures_key(change.id) for change in page.changes)
+            failed_before = state.get_states_with_prefix(_FAILURES_PREFIX)  # of any page; usually none
             processed: list[str] = []
             with psa.batch():
                 self._apply_changes(page, give_up, skipped, applier, done, processed, result)
