@@ -46,6 +46,7 @@ from agent.ports.rmm import RmmError
 from agent.ports.times import now_iso, parse_stored_time, stored_time
 from agent.reporting import report_failure
 from agent.sync.inbound.feed import FeedIO
+from agent.sync.inbound.heap import collector_paused
 from agent.sync.inbound.rules import KINDS, BadChange, PageApplier
 from agent.sync.outage import (
     CREDENTIALS_REFUSED,
@@ -210,13 +211,14 @@ class InboundSync:
         # they go with the first ack; later acks carry the links their page made.
         unacked = state.unacked_ticket_links()
         for number in range(1, self.max_pages + 1):
-            page = ahead.page()
-            self.outage.answered("feed")  # before the page's events: Continuum was back first
-            self._activation_confirmed()
-            more = bool(page.more and page.changes)
-            if more and number < self.max_pages:
-                ahead = feed.fetch(page.next)  # applied only once this page's cursor is committed
-            self._one_page(page, stats, feed, unacked)
+            with collector_paused():
+                page = ahead.page()
+                self.outage.answered("feed")  # before the page's events: Continuum was back first
+                self._activation_confirmed()
+                more = bool(page.more and page.changes)
+                if more and number < self.max_pages:
+                    ahead = feed.fetch(page.next)  # applied only once this page's cursor is committed
+                self._one_page(page, stats, feed, unacked)
             unacked = []
             if not more:
                 return
