@@ -8,6 +8,7 @@ import gc
 
 from agent import events
 from agent.hookspecs import hookimpl
+from agent.sync.inbound.engine import InboundSync
 
 from test_inbound_support import Env, sandbox  # noqa: F401 - fixtures
 
@@ -125,5 +126,33 @@ def test_a_page_that_fails_gives_the_collector_back(tmp_path, sandbox):
         env.open(env.site_codes()[0], title="one")
         assert env.sync() == 0
         assert gc.isenabled()
+    finally:
+        env.close()
+
+
+def test_a_row_of_the_batch_that_breaks_a_rule_of_the_store_is_counted_against_its_change(tmp_path, sandbox):
+    """The page's rows are written together; one that the store refuses (here a link a plugin made
+    behind the agent's back) sends the page round again row by row, so that the change it belongs
+    to is the one that fails and is counted, not the whole round."""
+    holder: dict = {}
+
+    class LinksBehindTheBack:
+        @hookimpl
+        def zenith_ticket_manager(self, ticket, account, psa, settings):
+            if ticket.title == "taken":
+                holder["env"].state.link_ticket(ticket.ticket_id, "TKT00000000000000042")
+            return None
+
+    env = Env(tmp_path, sandbox, plugins=[("links", LinksBehindTheBack())])
+    holder["env"] = env
+    try:
+        site = env.site_codes()[0]
+        fine = env.open(site, title="fine")
+        taken = env.open(site, title="taken")
+        sync = InboundSync(env.app)
+        assert sync.run_once() == 0
+        assert sync.last_round.stopped_by == "change failed"
+        assert f"Continuum ticket {taken}" in sync.last_round.failure
+        assert env.state.ticket_for_continuum(fine) is None  # the page's transaction was rolled back whole
     finally:
         env.close()

@@ -32,6 +32,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -39,7 +40,7 @@ from typing import Any
 from loguru import logger
 
 from agent import events
-from agent.errors import StoreError, describe
+from agent.errors import ConstraintError, StoreError, describe
 from agent.hookcalls import first_result
 from agent.ports.psa import PsaUnavailable
 from agent.ports.rmm import RmmError
@@ -268,11 +269,18 @@ class InboundSync:
     # -- one page in one transaction (D1) --------------------------------------------------
     def _apply_page(self, page) -> _PageResult:
         give_up: dict[str, str] = {}
+        batched = True
         while True:
             try:
-                return self._commit_page(page, give_up)
+                return self._commit_page(page, give_up, batched)
             except _ChangeFailed as failure:
                 give_up[failure.change.id] = self._after_failure(failure)
+            except ConstraintError:
+                if not batched:
+                    raise
+                # A row written with the page's batch broke a rule of the store: the page is
+                # applied again row by row, so that the change it belongs to is the one counted.
+                batched = False
 
     def _skipped(self, page, give_up: dict[str, str]) -> set[str]:
         """The changes the skip rule (``zenith_skip_change``) sets aside. It needs no store, so it
@@ -307,7 +315,7 @@ class InboundSync:
             done.add(change.id)
             processed.append(change.id)
 
-    def _commit_page(self, page, give_up: dict[str, str]) -> _PageResult:
+    def _commit_page(self, page, give_up: dict[str, str], batched: bool = True) -> _PageResult:
         state, psa = self.app.state, self.app.psa
         result = _PageResult()
         skipped = self._skipped(page, give_up)
@@ -317,7 +325,7 @@ class InboundSync:
             done = state.processed_among(change.id for change in page.changes)
             failed_before = state.get_states_with_prefix(_FAILURES_PREFIX)  # of any page; usually none
             processed: list[str] = []
-            with psa.batch():
+            with psa.batch() if batched else nullcontext():
                 self._apply_changes(page, give_up, skipped, applier, done, processed, result)
             state.mark_processed_many(processed)
             applier.finish()
