@@ -157,9 +157,9 @@ class Database:
         first held, before any other statement runs on the connection that may see them (a read
         that names one of their tables, any write, the commit), so every reader sees them as if
         they had been written at once. (A read that names none of their tables cannot see them:
-        the store has no views or triggers.) A statement's
-        rows may depend on the rows of statements held before it (a ticket's note on its
-        ticket), not on later ones. Re-entrant; outside a transaction it holds nothing.
+        the store has no views or triggers.) A statement's rows may depend on the rows of
+        statements held before it (a ticket's note on its ticket), not on later ones.
+        Re-entrant; outside a transaction it holds nothing.
         """
         return _HeldInserts(self)
 

@@ -65,7 +65,8 @@ class EmbeddedPsa:
 
     def batch(self) -> AbstractContextManager[None]:
         """New tickets, their first notes (and the ticket links of the state store, which shares the
-        file) are written together, one ``executemany`` each, before anything else reads or writes."""
+        file) are written together, one ``executemany`` each, before the next statement that may
+        see them (see :meth:`Database.hold_inserts`)."""
         return self.db.hold_inserts()
 
     # -- accounts --------------------------------------------------------------------------
