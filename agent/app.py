@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -319,17 +319,23 @@ class App:
 
     def notify(self, event: Event) -> None:
         """Hand ``event`` to every notifier, with any secret blanked out of its text (D6)."""
+        self.notify_all([event])
+
+    def notify_all(self, events: Sequence[Event]) -> None:
+        """:meth:`notify` for each of ``events`` in turn (a feed page's: one for every ticket made)."""
         from dataclasses import replace
 
         from dbsys.redact import redact
 
-        # Raised for every ticket the inbound sync makes: its texts are looked at together (a
-        # secret in any of them is in the whole), and only an event that holds one is copied.
-        whole = "\x00".join([event.summary, *(v for v in event.data.values() if isinstance(v, str))])
+        # The texts of all the events are looked at together (a secret in any of them is in the
+        # whole), and only an event that holds one is copied.
+        whole = "\x00".join([text for event in events for text in (
+            event.summary, *(v for v in event.data.values() if isinstance(v, str)))])
         if redact(whole) != whole:
-            event = replace(event, summary=redact(event.summary),
-                            data={k: redact(v) if isinstance(v, str) else v for k, v in event.data.items()})
-        self.pm.notify(event)
+            events = [replace(event, summary=redact(event.summary),
+                              data={k: redact(v) if isinstance(v, str) else v for k, v in event.data.items()})
+                      for event in events]
+        self.pm.notify_all(events)
 
     def keep_open_for(self, threads: list[threading.Thread]) -> None:
         """Leave the store, PSA and client open at :meth:`close` while any of ``threads`` runs (a

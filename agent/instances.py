@@ -54,6 +54,10 @@ class KeyedState:
         wanted = {self._key(k): k for k in keys}
         return {wanted[k]: v for k, v in self._store.get_states(wanted).items()}
 
+    def get_states_with_prefix(self, prefix: str) -> dict[str, str]:
+        found = self._store.get_states_with_prefix(self._key(prefix))
+        return {key[len(self._prefix):]: value for key, value in found.items()}
+
     def set_states(self, values: Mapping[str, str | None]) -> None:
         self._store.set_states({self._key(k): v for k, v in values.items()})
 

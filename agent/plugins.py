@@ -14,6 +14,7 @@ import importlib.util
 import inspect
 import os
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -127,11 +128,17 @@ class PluginManager(pluggy.PluginManager):
 
     def notify(self, event) -> None:
         """Call every notifier; a failing notifier is logged and never stops the others."""
-        for impl in reversed(self.hook.zenith_notify.get_hookimpls()):
-            try:
-                impl.function(event=event)
-            except Exception as exc:  # noqa: BLE001 - a notifier must not stop the agent
-                logger.warning("notifier {} failed on {}: {}", impl.plugin_name, event.kind, exc)
+        self.notify_all([event])
+
+    def notify_all(self, events: Sequence[Any]) -> None:
+        """:meth:`notify` for each of ``events`` in turn, the notifiers looked up once."""
+        notifiers = list(reversed(self.hook.zenith_notify.get_hookimpls()))
+        for event in events:
+            for impl in notifiers:
+                try:
+                    impl.function(event=event)
+                except Exception as exc:  # noqa: BLE001 - a notifier must not stop the agent
+                    logger.warning("notifier {} failed on {}: {}", impl.plugin_name, event.kind, exc)
 
 
 def installed_plugin_manager() -> PluginManager:

@@ -4,8 +4,11 @@ several tickets of one unlinked site, in the same page."""
 
 from __future__ import annotations
 
+import gc
+
 from agent import events
 from agent.hookspecs import hookimpl
+from agent.sync.inbound.engine import InboundSync
 
 from rmm_support import needs_feed
 from test_inbound_support import Env, sandbox  # noqa: F401 - fixtures
@@ -76,5 +79,83 @@ def test_tickets_of_one_unlinked_site_in_one_page_share_one_new_account(tmp_path
         assert watcher.counts == [0, 1, 2]  # a hook sees the tickets made earlier in the page
         assert env.state.unacked_ticket_links() == []
         assert env.sandbox.world.links == {t: env.ticket_of(t).rec_id for t in ids}
+    finally:
+        env.close()
+
+
+class CollectorWatcher:
+    """A manager rule that notes whether the cyclic garbage collector runs while a page is applied."""
+
+    def __init__(self) -> None:
+        self.enabled: list[bool] = []
+
+    @hookimpl
+    def zenith_ticket_manager(self, ticket, account, psa, settings):
+        self.enabled.append(gc.isenabled())
+        return None
+
+
+def test_the_collector_is_paused_while_a_page_is_applied_and_as_it_was_after(tmp_path, sandbox):
+    watcher = CollectorWatcher()
+    env = Env(tmp_path, sandbox, plugins=[("collector", watcher)])
+    try:
+        site = env.site_codes()[0]
+        env.open(site, title="one")
+        env.open(site, title="two")
+        assert gc.isenabled()
+        assert env.sync() == 2
+        assert watcher.enabled == [False, False]
+        assert gc.isenabled()
+
+        gc.disable()  # switched off by someone else: left off
+        try:
+            env.open(site, title="three")
+            assert env.sync() == 1
+            assert not gc.isenabled()
+        finally:
+            gc.enable()
+    finally:
+        env.close()
+
+
+def test_a_page_that_fails_gives_the_collector_back(tmp_path, sandbox):
+    class Failing:
+        @hookimpl
+        def zenith_ticket_description(self, ticket, device, asset, settings):
+            raise RuntimeError("a plugin bug")
+
+    env = Env(tmp_path, sandbox, plugins=[("failing", Failing())])
+    try:
+        env.open(env.site_codes()[0], title="one")
+        assert env.sync() == 0
+        assert gc.isenabled()
+    finally:
+        env.close()
+
+
+def test_a_row_of_the_batch_that_breaks_a_rule_of_the_store_is_counted_against_its_change(tmp_path, sandbox):
+    """The page's rows are written together; one that the store refuses (here a link a plugin made
+    behind the agent's back) sends the page round again row by row, so that the change it belongs
+    to is the one that fails and is counted, not the whole round."""
+    holder: dict = {}
+
+    class LinksBehindTheBack:
+        @hookimpl
+        def zenith_ticket_manager(self, ticket, account, psa, settings):
+            if ticket.title == "taken":
+                holder["env"].state.link_ticket(ticket.ticket_id, "TKT00000000000000042")
+            return None
+
+    env = Env(tmp_path, sandbox, plugins=[("links", LinksBehindTheBack())])
+    holder["env"] = env
+    try:
+        site = env.site_codes()[0]
+        fine = env.open(site, title="fine")
+        taken = env.open(site, title="taken")
+        sync = InboundSync(env.app)
+        assert sync.run_once() == 0
+        assert sync.last_round.stopped_by == "change failed"
+        assert f"Continuum ticket {taken}" in sync.last_round.failure
+        assert env.state.ticket_for_continuum(fine) is None  # the page's transaction was rolled back whole
     finally:
         env.close()

@@ -313,6 +313,8 @@ def test_states_in_batches(state, psa):
     assert state.get_states(["a", "b", "c", "d"]) == {"a": "1", "b": "3"}
     assert state.get_state("b") == "3" and state.get_state("c", "none") == "none"
     assert state.get_states([]) == {}
+    state.set_states({"fail:1": "2", "fail:2": "1", "fail;": "x", "fail": "y", "failed:1": "z"})
+    assert state.get_states_with_prefix("fail:") == {"fail:1": "2", "fail:2": "1"}
 
 
 def test_tickets_for_continuum_in_one_query(state, psa):
@@ -358,6 +360,75 @@ def test_ticket_numbers_run_on_within_and_across_transactions(state, psa):
     numbers = {t.rec_id: t.ticket_no for t in records.list_tickets(state, psa, )}
     assert [numbers[t] for t in [first, *inside]] == [1, 2, 3, 4, 5, 6]
     assert numbers[after] == 8 and len(numbers) == 8
+
+
+class _Statements:
+    """The store's connection, counting the statements run on it (``execute`` and ``executemany``)."""
+
+    def __init__(self, conn):
+        self.conn, self.calls = conn, []
+
+    def execute(self, sql, params=()):
+        self.calls.append(("execute", sql.split("(")[0].strip(), 1))
+        return self.conn.execute(sql, params)
+
+    def executemany(self, sql, rows):
+        rows = list(rows)
+        self.calls.append(("executemany", sql.split("(")[0].strip(), len(rows)))
+        return self.conn.executemany(sql, rows)
+
+    def __getattr__(self, name):
+        return getattr(self.conn, name)
+
+
+def test_a_batch_writes_new_tickets_their_notes_and_links_together_before_the_next_read(state, psa):
+    acct = psa.add_account("ACME")
+    spy = state.db.conn = _Statements(state.db.conn)
+    with state.transaction(), psa.batch():
+        made = []
+        for n in range(3):
+            ticket = psa.add_ticket(acct, f"alert {n}", in_inbox=True)
+            psa.add_history(ticket, f"Created {n}", at=now_iso(), touch=False)
+            state.link_ticket(f"CT-{n}", ticket)
+            made.append(ticket)
+        assert state.get_state("feed_cursor") is None  # a read of another table cannot see them...
+        inserts = [c for c in spy.calls if c[1].startswith("INSERT")]
+        assert inserts == []  # ...so they are held still
+        assert psa.count_tickets() == 3  # a read finds them written
+        inserts = [c for c in spy.calls if c[1].startswith("INSERT")]
+        assert inserts == [("executemany", "INSERT INTO tickets", 3), ("executemany", "INSERT INTO history", 3),
+                           ("executemany", "INSERT INTO ticket_links", 3)]
+        late = psa.add_ticket(acct, "late")
+    assert [t.rec_id for t in psa.list_tickets()] == [*made, late]  # held rows are written by the commit
+    assert state.ticket_for_continuum("CT-2") == made[2]
+
+
+def test_rows_held_in_a_savepoint_that_fails_are_dropped_with_it(state, psa):
+    acct = psa.add_account("ACME")
+    with state.transaction(), psa.batch():
+        kept = psa.add_ticket(acct, "kept")
+        with pytest.raises(RuntimeError), state.savepoint():
+            psa.add_ticket(acct, "undone")
+            raise RuntimeError("boom")
+        assert [t.rec_id for t in psa.list_tickets()] == [kept]
+    with pytest.raises(RuntimeError), state.transaction(), psa.batch():
+        psa.add_ticket(acct, "rolled back")
+        raise RuntimeError("boom")
+    assert [t.rec_id for t in psa.list_tickets()] == [kept]
+
+
+def test_links_read_together_answer_for_the_transaction_and_follow_link_changes(state, psa):
+    a = psa.add_account("A")
+    state.link_site("S1", a)
+    with state.transaction():
+        state.read_links_of(["S1", "S2"], ["D1"])
+        spy = state.db.conn = _Statements(state.db.conn)
+        assert (state.account_for_site("S1"), state.account_for_site("S2"), state.asset_for_device("D1")) == \
+            (a, None, None)
+        assert spy.calls == []  # answered from what was read together
+        state.link_site("S2", a)
+        assert state.account_for_site("S2") == a
+    state.db.conn = spy.conn
 
 
 def test_site_account_memo_follows_link_changes_inside_a_transaction(state, psa):

@@ -80,6 +80,10 @@ class MemoryPsa:
         """Nothing to key: a unit that fails is rolled back whole."""
         return nullcontext()
 
+    def batch(self) -> AbstractContextManager[None]:
+        """Nothing to gather: each write is a dictionary's."""
+        return nullcontext()
+
     def _roll_back_to(self, mark: int) -> None:
         while len(self._undo) > mark:
             self._undo.pop()()

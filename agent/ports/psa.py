@@ -202,6 +202,15 @@ class PsaStore(Protocol):
         failed unit leaves nothing behind); one that cannot keys each record it creates with it (D9).
         ``external_id`` is the Continuum ticket id of a ticket created inside."""
 
+    def batch(self) -> AbstractContextManager[Any]:
+        """A run of writes the caller makes one after the other inside a transaction (a feed page's
+        tickets). Inside it a backend may hold back the rows of new tickets and their first notes
+        (``add_history(..., touch=False)``) and write them together, as long as every later call
+        (a read, any other write, the end of the transaction) finds them written; REC IDs are
+        returned at once as always. A backend that writes row by row returns a context that does
+        nothing (``contextlib.nullcontext()``). The embedded backend writes them with one
+        ``executemany`` per table."""
+
     # -- accounts --------------------------------------------------------------------------
     def add_account(self, name: str, manager: str | None = None, *, auto_created: bool = False,
                     notes: str = "") -> str:

@@ -72,6 +72,8 @@ class Transactions(Protocol):
 class SyncValues(Protocol):
     """The store's named values: the feed's and the workers' small state, read and written by key."""
 
+    def get_states_with_prefix(self, prefix: str) -> dict[str, str]: ...
+
     def get_state(self, key: str, default: str | None = None) -> str | None: ...
 
     def set_state(self, key: str, value: str | None) -> None: ...
@@ -121,6 +123,8 @@ class TicketLinks(Protocol):
 
 class SiteLinks(Protocol):
     """Sites linked to accounts and devices to assets."""
+
+    def read_links_of(self, site_codes: Iterable[str], device_ids: Iterable[str]) -> None: ...
 
     def link_site(self, site_code: str, account_rec_id: str, *, by: str = "") -> str | None: ...
 

@@ -8,6 +8,7 @@ function that needs only some of these (the state store and the PSA, say) takes 
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Protocol
 
@@ -61,6 +62,8 @@ class EngineApp(Protocol):
     def user(self) -> str | None: ...
 
     def notify(self, event: Event) -> None: ...
+
+    def notify_all(self, events: Sequence[Event]) -> None: ...
 
     def unit_of_work(self, *, durable: bool = True) -> AbstractContextManager[None]: ...
 

@@ -65,6 +65,9 @@ class Database:
         self._readers: list[sqlite3.Connection] = []  # idle ones
         self._readers_lock = threading.Lock()
         self._closed = False
+        self._holding = 0
+        self._held: dict[str, list[Params]] = {}  # statement -> rows, in the order first held
+        self._held_tables: tuple[str, ...] = ()  # the tables they go into
         self._pragmas()
         self._migrate()
 
@@ -144,11 +147,67 @@ class Database:
                 value = table[key] = load()
             return value
 
+    def remember(self, memo: str, values: dict[Any, Any]) -> None:
+        """What :meth:`cached` would load for each key of ``values``, read together by the caller
+        (one query for a page's worth of keys); nothing outside a transaction."""
+        with self._lock:
+            if not self._depth:
+                return
+            if self._memo_serial != self._serial:
+                self._memos, self._memo_serial = {}, self._serial
+            self._memos.setdefault(memo, {}).update(values)
+
     def forget(self, *memos: str) -> None:
         """Drop what :meth:`cached` remembers under these names."""
         with self._lock:
             for memo in memos:
                 self._memos.pop(memo, None)
+
+    def hold_inserts(self) -> AbstractContextManager[None]:
+        """Inside a transaction: the rows given to :meth:`insert` wait and are written together.
+
+        They are written, one ``executemany`` per statement in the order each statement was
+        first held, before any other statement runs on the connection that may see them (a read
+        that names one of their tables, any write, the commit), so every reader sees them as if
+        they had been written at once. (A read that names none of their tables cannot see them:
+        the store has no views or triggers.) A statement's rows may depend on the rows of
+        statements held before it (a ticket's note on its ticket), not on later ones.
+        Re-entrant; outside a transaction it holds nothing.
+        """
+        return _HeldInserts(self)
+
+    def writing(self) -> AbstractContextManager[None]:
+        """A unit for a few writes that belong together: the current transaction while this thread
+        holds inserts (a nested one would write them at once), else :meth:`transaction`."""
+        return _Writing(self)
+
+    def insert(self, sql: str, params: Params) -> None:
+        """Run one INSERT: held inside :meth:`hold_inserts` (and a transaction), else at once."""
+        with self._lock:
+            if self._holding and self._depth:
+                rows = self._held.get(sql)
+                if rows is None:
+                    rows = self._held[sql] = []
+                    self._held_tables += (sql.split()[2].split("(")[0],)  # INSERT INTO <table>(...
+                rows.append(params)
+                return
+        self.execute(sql, params)
+
+    def _write_held(self) -> None:
+        """Write the held rows (called with the lock held, before any other statement)."""
+        held = self._take_held()
+        try:
+            for sql, rows in held.items():
+                self.conn.executemany(sql, rows)
+        except sqlite3.Error as exc:
+            raise store_error(exc, self.path) from exc
+
+    def _take_held(self) -> dict[str, list[Params]]:
+        held, self._held, self._held_tables = self._held, {}, ()
+        return held
+
+    def _sees_held(self, sql: str) -> bool:
+        return any(table in sql for table in self._held_tables)
 
     def on_commit(self, action: Callable[[], None]) -> None:
         """Run ``action`` once the current transaction has committed (at once outside one).
@@ -173,6 +232,8 @@ class Database:
         reader = self._reader()
         if reader is None:
             with self._lock:
+                if self._held and self._sees_held(sql):
+                    self._write_held()
                 try:
                     return fetch(self.conn.execute(sql, params))
                 except sqlite3.Error as exc:
@@ -271,6 +332,12 @@ class _Transaction:
         db = self.db
         db._lock.acquire()
         if db._depth:
+            if db._held:
+                try:
+                    db._write_held()  # whatever the caller runs next comes after them
+                except BaseException:
+                    db._lock.release()
+                    raise
             db._depth += 1
             self.durable = True  # joined: the outer transaction decides
             return db.conn
@@ -304,6 +371,7 @@ class _Transaction:
             db._depth = 0
             db._owner = None
             pending, db._on_commit = db._on_commit, []
+            held = db._take_held()
             if exc_type is not None:
                 # SQLite may have rolled back already (a full disk does): a second ROLLBACK would
                 # fail and hide the error that matters.
@@ -313,6 +381,8 @@ class _Transaction:
                     raise store_error(exc, db.path) from exc
                 return False
             try:
+                for sql, rows in held.items():
+                    db.conn.executemany(sql, rows)
                 db.conn.execute("COMMIT")
             except sqlite3.Error as error:
                 if db.conn.in_transaction:  # never leave a failed commit's transaction open
@@ -330,6 +400,60 @@ class _Transaction:
                 _run_after_commit(committed)
 
 
+class _HeldInserts:
+    """The context manager of :meth:`Database.hold_inserts`: holds the lock throughout, so no other
+    thread's statement runs between a held row and its write."""
+
+    __slots__ = ("db",)
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def __enter__(self) -> None:
+        self.db._lock.acquire()
+        self.db._holding += 1
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        db = self.db
+        try:
+            db._holding -= 1
+            if not db._holding and db._held and exc_type is None:
+                db._write_held()
+        finally:
+            db._lock.release()
+
+
+class _Writing:
+    """The context manager of :meth:`Database.writing`."""
+
+    __slots__ = ("db", "joined")
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.joined: _Transaction | None = None
+
+    def __enter__(self) -> None:
+        db = self.db
+        db._lock.acquire()  # so that "holding" is this thread's
+        if db._holding and db._depth:
+            return
+        self.joined = _Transaction(db)
+        try:
+            self.joined.__enter__()
+        except BaseException:
+            db._lock.release()
+            raise
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        try:
+            if self.joined is not None:
+                self.joined.__exit__(exc_type, exc, tb)
+        finally:
+            self.db._lock.release()
+
+
 @contextmanager
 def _savepoint(db: Database) -> Iterator[None]:
     with db.transaction() as conn:
@@ -344,6 +468,7 @@ def _savepoint(db: Database) -> Iterator[None]:
                 conn.execute(f"ROLLBACK TO {name}")
                 conn.execute(f"RELEASE {name}")
             del db._on_commit[queued:]
+            db._take_held()  # held inside the savepoint: its start wrote the ones before
             db._serial += 1  # a new number: every memo of this transaction is forgotten
             raise
         finally:

@@ -82,6 +82,18 @@ class LinkTables:
         return self.db.cached(DEVICE_ASSET_MEMO, device_id, lambda: self.db.scalar(
             "SELECT asset_rec_id FROM device_links WHERE device_id = ?", (device_id,)))
 
+    def read_links_of(self, site_codes: Iterable[str], device_ids: Iterable[str]) -> None:
+        """Read the links of these sites and devices in two queries, for the rest of the transaction:
+        :meth:`account_for_site` and :meth:`asset_for_device` then answer them without a query
+        (a feed page asks for each of its tickets)."""
+        sites, devices = json.dumps(list(set(site_codes))), json.dumps(list(set(device_ids)))
+        self.db.remember(SITE_ACCOUNT_MEMO, {r[0]: r[1] for r in self.db.query(
+            "SELECT j.value, l.account_rec_id FROM json_each(?) j LEFT JOIN site_links l ON l.site_code = j.value",
+            (sites,))})
+        self.db.remember(DEVICE_ASSET_MEMO, {r[0]: r[1] for r in self.db.query(
+            "SELECT j.value, l.asset_rec_id FROM json_each(?) j LEFT JOIN device_links l ON l.device_id = j.value",
+            (devices,))})
+
     def device_for_asset(self, asset_rec_id: str) -> str | None:
         return self.db.scalar("SELECT device_id FROM device_links WHERE asset_rec_id = ?", (asset_rec_id,))
 
@@ -92,8 +104,8 @@ class LinkTables:
     def link_ticket(self, continuum_ticket_id: str, ticket_rec_id: str, *, acked: bool = False,
                     seen: str | None = None) -> None:
         """Link a Continuum ticket to its PSA ticket; ``seen`` is its last seen fields (see :meth:`set_seen_many`)."""
-        self.db.execute("INSERT INTO ticket_links(continuum_ticket_id, ticket_rec_id, linked_at, acked, seen)"
-                        " VALUES (?,?,?,?,?)", (continuum_ticket_id, ticket_rec_id, now_iso(), int(acked), seen))
+        self.db.insert("INSERT INTO ticket_links(continuum_ticket_id, ticket_rec_id, linked_at, acked, seen)"
+                       " VALUES (?,?,?,?,?)", (continuum_ticket_id, ticket_rec_id, now_iso(), int(acked), seen))
 
     def ticket_for_continuum(self, continuum_ticket_id: str) -> str | None:
         return self.db.scalar("SELECT ticket_rec_id FROM ticket_links WHERE continuum_ticket_id = ?",
@@ -146,9 +158,11 @@ class LinkTables:
             "SELECT continuum_ticket_id, ticket_rec_id FROM ticket_links WHERE acked = 0")]
 
     def mark_links_acked(self, continuum_ticket_ids: list[str]) -> None:
+        # One statement for a round's links (thousands): half the time of a row-by-row executemany.
         with self.db.transaction() as conn:
-            conn.executemany("UPDATE ticket_links SET acked = 1 WHERE continuum_ticket_id = ?",
-                             [(t,) for t in continuum_ticket_ids])
+            conn.execute("UPDATE ticket_links SET acked = 1 WHERE acked = 0"
+                         " AND continuum_ticket_id IN (SELECT value FROM json_each(?))",
+                         (json.dumps(continuum_ticket_ids),))
 
     # -- cascades --------------------------------------------------------------------------
     def unlink_account(self, account_rec_id: str, *, tickets: Iterable[str] = (),

@@ -24,6 +24,10 @@ from agent.ports.times import now_iso
 ACCOUNT_MEMO = "account"  # names of the store's per-transaction memos (Database.cached)
 SITE_ACCOUNT_MEMO = "site_account"
 FIRST_ACCOUNT_MEMO = "first_account"
+ASSET_MEMO = "asset"
+_INSERT_TICKET = ("INSERT INTO tickets(rec_id, ticket_no, account_rec_id, asset_rec_id, description, status_code,"
+                  " manager, in_inbox, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?)")
+_INSERT_HISTORY = "INSERT INTO history(rec_id, ticket_rec_id, at, text, author) VALUES (?,?,?,?,?)"
 
 
 class EmbeddedPsa:
@@ -34,6 +38,7 @@ class EmbeddedPsa:
     def __init__(self, db: Database) -> None:
         self.db = db
         self._ticket_no_hint: tuple[int | None, int] = (None, 0)
+        self._unkeyed: AbstractContextManager[None] = nullcontext()  # stateless: one serves every unit
 
     def transaction(self) -> Any:
         return self.db.transaction()
@@ -55,7 +60,13 @@ class EmbeddedPsa:
 
     def keyed(self, key: str, *, external_id: str | None = None) -> AbstractContextManager[None]:
         """Nothing to key: a unit that fails is rolled back whole."""
-        return nullcontext()
+        return self._unkeyed
+
+    def batch(self) -> AbstractContextManager[None]:
+        """New tickets, their first notes (and the ticket links of the state store, which shares the
+        file) are written together, one ``executemany`` each, before the next statement that may
+        see them (see :meth:`Database.hold_inserts`)."""
+        return self.db.hold_inserts()
 
     # -- accounts --------------------------------------------------------------------------
     def add_account(self, name: str, manager: str | None = None, *, auto_created: bool = False,
@@ -149,7 +160,7 @@ class EmbeddedPsa:
                                        (into, source)).rowcount,
             }
             conn.execute("UPDATE accounts SET merged_into = ? WHERE rec_id = ?", (into, source))
-            self.db.forget(ACCOUNT_MEMO, FIRST_ACCOUNT_MEMO)
+            self.db.forget(ACCOUNT_MEMO, FIRST_ACCOUNT_MEMO, ASSET_MEMO)
         return moved
 
     def successor_account(self, rec_id: str) -> str | None:
@@ -173,9 +184,16 @@ class EmbeddedPsa:
         return rec_id
 
     def get_asset(self, rec_id: str) -> Asset:
-        row = self.db.query_one("SELECT * FROM assets WHERE rec_id = ?", (rec_id,))
-        if row is None:
-            raise checks.not_found("asset", rec_id)
+        # Asked twice for every incoming ticket of a linked device (the asset resolver, add_ticket's
+        # check): remembered for the rest of the transaction; merge_account, the one method that
+        # changes an asset, forgets it.
+        def load() -> sqlite3.Row:
+            row = self.db.query_one("SELECT * FROM assets WHERE rec_id = ?", (rec_id,))
+            if row is None:
+                raise checks.not_found("asset", rec_id)
+            return row
+
+        row: sqlite3.Row = self.db.cached(ASSET_MEMO, rec_id, load)
         return Asset(**{k: row[k] for k in row.keys()})  # noqa: SIM118 - iterating a Row yields its values
 
     def list_assets(self, account_rec_id: str | None = None) -> list[Asset]:
@@ -194,22 +212,21 @@ class EmbeddedPsa:
             self.get_asset(asset_rec_id)
         rec_id = new_rec_id("ticket")
         stamp = now_iso()
-        with self.db.transaction() as conn:
-            number = self._next_ticket_no(conn)
-            conn.execute("INSERT INTO tickets(rec_id, ticket_no, account_rec_id, asset_rec_id, description,"
-                         " status_code, manager, in_inbox, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                         (rec_id, number, account_rec_id, asset_rec_id, description, status_code,
-                          manager, int(in_inbox), stamp, stamp))
+        with self.db.writing():
+            number = self._next_ticket_no()
+            self.db.insert(_INSERT_TICKET, (rec_id, number, account_rec_id, asset_rec_id, description, status_code,
+                                            manager, int(in_inbox), stamp, stamp))
             self._ticket_no_hint = (self.db.transaction_serial, number + 1)
         return rec_id
 
-    def _next_ticket_no(self, conn: sqlite3.Connection) -> int:
+    def _next_ticket_no(self) -> int:
         # Inside one transaction nobody else writes, so the next number is known after the
         # first ticket: a page of a thousand tickets asks for MAX() once, not a thousand times.
         serial, number = self._ticket_no_hint
         if serial is not None and serial == self.db.transaction_serial:
             return number
-        return conn.execute("SELECT COALESCE(MAX(ticket_no), 0) + 1 FROM tickets").fetchone()[0]
+        result: int = self.db.scalar("SELECT COALESCE(MAX(ticket_no), 0) + 1 FROM tickets")
+        return result
 
     def get_ticket(self, rec_id: str, *, history: bool = True) -> Ticket:
         row = self.db.query_one("SELECT * FROM tickets WHERE rec_id = ?", (rec_id,))
@@ -251,11 +268,12 @@ class EmbeddedPsa:
         note of a ticket made a moment ago in the same transaction)."""
         rec_id = new_rec_id("history")
         stamp = now_iso() if touch or not at else ""
+        if not touch:
+            self.db.insert(_INSERT_HISTORY, (rec_id, ticket_rec_id, at or stamp, text, author))
+            return rec_id
         with self.db.transaction() as conn:
-            conn.execute("INSERT INTO history(rec_id, ticket_rec_id, at, text, author) VALUES (?,?,?,?,?)",
-                         (rec_id, ticket_rec_id, at or stamp, text, author))
-            if touch:
-                conn.execute("UPDATE tickets SET updated_at = ? WHERE rec_id = ?", (stamp, ticket_rec_id))
+            conn.execute(_INSERT_HISTORY, (rec_id, ticket_rec_id, at or stamp, text, author))
+            conn.execute("UPDATE tickets SET updated_at = ? WHERE rec_id = ?", (stamp, ticket_rec_id))
         return rec_id
 
     def set_ticket_status(self, rec_id: str, status_code: int) -> int:

@@ -37,6 +37,12 @@ class SyncState:
             "SELECT s.key, s.value FROM json_each(?) j JOIN sync_state s ON s.key = j.value"
             " WHERE s.value IS NOT NULL", (json.dumps(keys),))}
 
+    def get_states_with_prefix(self, prefix: str) -> dict[str, str]:
+        """The keys that start with ``prefix`` (not empty) and their values, in one range read."""
+        after = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+        return {r[0]: r[1] for r in self.db.query(
+            "SELECT key, value FROM sync_state WHERE key >= ? AND key < ? AND value IS NOT NULL", (prefix, after))}
+
     def set_states(self, values: Mapping[str, str | None]) -> None:
         """Set several keys at once; ``None`` removes a key (so per-change keys do not pile up)."""
         if not values:

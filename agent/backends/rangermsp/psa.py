@@ -134,6 +134,10 @@ class RangerMspPsa:
         finally:
             self._keys.stack.pop()
 
+    def batch(self) -> nullcontext[None]:
+        """Row by row: each record is journalled and written on its own (D9)."""
+        return nullcontext()
+
     def _next_key(self, kind: str) -> tuple[str, str | None] | None:
         if not self._keys.stack:
             return None

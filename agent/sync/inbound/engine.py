@@ -32,6 +32,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, TypeVar
@@ -39,13 +40,14 @@ from typing import TYPE_CHECKING, TypeVar
 from loguru import logger
 
 from agent import events
-from agent.errors import StoreError, describe
+from agent.errors import ConstraintError, StoreError, describe
 from agent.hookcalls import first_result
 from agent.ports.psa import PsaUnavailable
 from agent.ports.rmm import Change, ChangePage, RmmError
 from agent.ports.times import now_iso, parse_stored_time, stored_time
 from agent.reporting import report_failure
 from agent.sync.inbound.feed import FeedIO
+from agent.sync.inbound.heap import collector_paused
 from agent.sync.inbound.rules import KINDS, BadChange, PageApplier
 from agent.sync.outage import (
     CREDENTIALS_REFUSED,
@@ -215,13 +217,14 @@ class InboundSync:
         # they go with the first ack; later acks carry the links their page made.
         unacked = state.unacked_ticket_links()
         for number in range(1, self.max_pages + 1):
-            page = ahead.page()
-            self.outage.answered("feed")  # before the page's events: Continuum was back first
-            self._activation_confirmed()
-            more = bool(page.more and page.changes)
-            if more and number < self.max_pages:
-                ahead = feed.fetch(page.next)  # applied only once this page's cursor is committed
-            self._one_page(page, stats, feed, unacked)
+            with collector_paused():
+                page = ahead.page()
+                self.outage.answered("feed")  # before the page's events: Continuum was back first
+                self._activation_confirmed()
+                more = bool(page.more and page.changes)
+                if more and number < self.max_pages:
+                    ahead = feed.fetch(page.next)  # applied only once this page's cursor is committed
+                self._one_page(page, stats, feed, unacked)
             unacked = []
             if not more:
                 return
@@ -239,8 +242,7 @@ class InboundSync:
         try:
             feed.ack(page.next, unacked + result.links)
         finally:
-            for event in result.events:
-                self.app.notify(event)
+            self.app.notify_all(result.events)
             self._report_given_up(result.given_up)
 
     def _prune_processed(self) -> None:
@@ -272,11 +274,18 @@ class InboundSync:
     # -- one page in one transaction (D1) --------------------------------------------------
     def _apply_page(self, page: ChangePage) -> _PageResult:
         give_up: dict[str, str] = {}
+        batched = True
         while True:
             try:
-                return self._commit_page(page, give_up)
+                return self._commit_page(page, give_up, batched)
             except _ChangeFailed as failure:
                 give_up[failure.change.id] = self._after_failure(failure)
+            except ConstraintError:
+                if not batched:
+                    raise
+                # A row written with the page's batch broke a rule of the store: the page is
+                # applied again row by row, so that the change it belongs to is the one counted.
+                batched = False
 
     def _skipped(self, page: ChangePage, give_up: dict[str, str]) -> set[str]:
         """The changes the skip rule (``zenith_skip_change``) sets aside. It needs no store, so it
@@ -285,7 +294,33 @@ class InboundSync:
         return {change.id for change in page.changes if change.id not in give_up
                 and _guarded(lambda c: bool(skip(change=c, settings=settings)), change)}
 
-    def _commit_page(self, page: ChangePage, give_up: dict[str, str]) -> _PageResult:
+    def _apply_changes(self, page: ChangePage, give_up: dict[str, str], skipped: set[str], applier: PageApplier,
+                       done: set[str], processed: list[str], result: _PageResult) -> None:
+        """The page's changes in order, inside its transaction; ``done`` and ``processed`` grow."""
+        state, psa = self.app.state, self.app.psa
+        for change in page.changes:
+            if change.id in done:
+                result.duplicates += 1
+                continue
+            if change.id in give_up:
+                result.given_up.append((change, give_up[change.id]))
+                state.audit("zenithlink", "change_given_up", f"{change.id} {change.kind} ticket "
+                            f"{change.ticket.ticket_id}: {give_up[change.id]}")
+                state.set_state(_failures_key(change.id), None)
+            elif change.id in skipped:
+                result.skipped += 1
+            else:
+                with psa.keyed(f"change:{change.id}"):
+                    produced = _guarded(applier.apply, change)
+                if produced is None:
+                    result.skipped += 1
+                else:
+                    result.applied += 1
+                    result.events.extend(produced)
+            done.add(change.id)
+            processed.append(change.id)
+
+    def _commit_page(self, page: ChangePage, give_up: dict[str, str], batched: bool = True) -> _PageResult:
         state, psa = self.app.state, self.app.psa
         result = _PageResult()
         skipped = self._skipped(page, give_up)
@@ -293,29 +328,10 @@ class InboundSync:
             # Read inside the transaction: nothing else writes until it commits.
             applier = PageApplier(self.app, page.changes)
             done = state.processed_among(change.id for change in page.changes)
-            failed_before = state.get_states(_failures_key(change.id) for change in page.changes)
+            failed_before = state.get_states_with_prefix(_FAILURES_PREFIX)  # of any page; usually none
             processed: list[str] = []
-            for change in page.changes:
-                if change.id in done:
-                    result.duplicates += 1
-                    continue
-                if change.id in give_up:
-                    result.given_up.append((change, give_up[change.id]))
-                    state.audit("zenithlink", "change_given_up", f"{change.id} {change.kind} ticket "
-                                f"{change.ticket.ticket_id}: {give_up[change.id]}")
-                    state.set_state(_failures_key(change.id), None)
-                elif change.id in skipped:
-                    result.skipped += 1
-                else:
-                    with psa.keyed(f"change:{change.id}"):
-                        produced = _guarded(applier.apply, change)
-                    if produced is None:
-                        result.skipped += 1
-                    else:
-                        result.applied += 1
-                        result.events.extend(produced)
-                done.add(change.id)
-                processed.append(change.id)
+            with psa.batch() if batched else nullcontext():
+                self._apply_changes(page, give_up, skipped, applier, done, processed, result)
             state.mark_processed_many(processed)
             applier.finish()
             result.links = applier.new_links

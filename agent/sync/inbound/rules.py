@@ -79,13 +79,19 @@ class PageApplier:
         self._handlers = {"TicketCreated": self._created, "TicketReturned": self._returned,
                           "TicketClosed": self._closed, "NoteAdded": self._note_added,
                           "TicketUpdated": self._updated}
-        known = self.state.ticket_links_among({change.ticket.ticket_id for change in changes})
+        tickets = [change.ticket for change in changes]
+        known = self.state.ticket_links_among({ticket.ticket_id for ticket in tickets})
+        # The resolvers ask for the links of each new ticket's site and device: read together.
+        new = [ticket for ticket in tickets if ticket.ticket_id not in known]
+        self.state.read_links_of({t.site_code for t in new if t.site_code}, {t.device_id for t in new if t.device_id})
         self._links = {tid: rec_id for tid, (rec_id, _) in known.items()}
         self._seen = {tid: seen for tid, (_, seen) in known.items() if seen}
         self._remembered: dict[str, str] = {}
         self.new_links: list[tuple[str, str]] = []
         self._lookups: dict[str, Callable[[str], dict[str, str] | None]] = {}
         self._account_names: dict[str, str] = {}
+        self._site_names: dict[str, str | None] = {}
+        self._at = events.utcnow()  # the page's events happen together, to the second
 
     def finish(self) -> None:
         """Write what the page remembered of its tickets; call once, inside the page's transaction."""
@@ -115,9 +121,9 @@ class PageApplier:
         text = f"Returned by {_who(ticket.origin)} in Continuum with status {ticket.status or 'unknown'}"
         self._history(rec_id, text + _note_suffix(note), note.created_on if note else ticket.updated_on)
         self._remember(ticket)
-        produced.append(_event(events.TICKET_RETURNED, f"Continuum ticket {ticket.ticket_id} returned "
-                               f"({ticket.status}) into the Inbox as {rec_id}", ticket, rec_id,
-                               status=ticket.status, note=note.text if note else ""))
+        produced.append(self._event(events.TICKET_RETURNED, f"Continuum ticket {ticket.ticket_id} returned "
+                                    f"({ticket.status}) into the Inbox as {rec_id}", ticket, rec_id,
+                                    status=ticket.status, note=note.text if note else ""))
         return produced
 
     def _closed(self, change: Change) -> list[events.Event] | None:
@@ -128,9 +134,9 @@ class PageApplier:
         text = f"Closed in Continuum by {_who(ticket.origin)}; the status of this ticket is unchanged"
         self._history(rec_id, text + _note_suffix(note), note.created_on if note else ticket.updated_on)
         self._remember(ticket)
-        produced.append(_event(events.TICKET_CLOSED_IN_CONTINUUM,
-                               f"Continuum ticket {ticket.ticket_id} was closed in Continuum ({rec_id})",
-                               ticket, rec_id))
+        produced.append(self._event(events.TICKET_CLOSED_IN_CONTINUUM,
+                                    f"Continuum ticket {ticket.ticket_id} was closed in Continuum ({rec_id})",
+                                    ticket, rec_id))
         return produced
 
     def _note_added(self, change: Change) -> list[events.Event] | None:
@@ -191,12 +197,24 @@ class PageApplier:
         self.state.link_ticket(ticket.ticket_id, rec_id, seen=seen)
         self._links[ticket.ticket_id] = rec_id
         self.new_links.append((ticket.ticket_id, rec_id))
-        site = self._record("sites", ticket.site_code) if ticket.site_code else None
         # Names beside the REC IDs: a person reading the alert knows the customer, not its REC ID.
-        return _event(events.TICKET_CREATED, f"Continuum ticket {ticket.ticket_id} became PSA ticket {rec_id}",
-                      ticket, rec_id, account_rec_id=account, account_name=self._account_name(account),
-                      asset_rec_id=asset, manager=manager, title=ticket.title,
-                      site_name=(site or {}).get("Name"), device_name=(device or {}).get("Name"))
+        return self._event(events.TICKET_CREATED, f"Continuum ticket {ticket.ticket_id} became PSA ticket {rec_id}",
+                           ticket, rec_id, account_rec_id=account, account_name=self._account_name(account),
+                           asset_rec_id=asset, manager=manager, title=ticket.title,
+                           site_name=self._site_name(ticket.site_code), device_name=(device or {}).get("Name"))
+
+    def _event(self, kind: str, summary: str, ticket: RmmTicket, rec_id: str, **data: Any) -> events.Event:
+        return events.Event(kind, summary, {"ticket_rec_id": rec_id, "continuum_ticket_id": ticket.ticket_id,
+                                            "site_code": ticket.site_code, "device_id": ticket.device_id, **data},
+                            at=self._at)
+
+    def _site_name(self, site_code: str) -> str | None:
+        # A page's tickets share a few sites: each site's record is read once a page.
+        if not site_code:
+            return None
+        if site_code not in self._site_names:
+            self._site_names[site_code] = (self._record("sites", site_code) or {}).get("Name")
+        return self._site_names[site_code]
 
     def _account_name(self, rec_id: str) -> str:
         # Hooks cannot rename an account (the view they get has no rename), so a name read once
@@ -294,9 +312,6 @@ def _fallback_description(ticket: RmmTicket) -> str:
     return ticket.title or ticket.description or f"Continuum ticket {ticket.ticket_id}"
 
 
-def _event(kind: str, summary: str, ticket: RmmTicket, rec_id: str, **data: Any) -> events.Event:
-    return events.Event(kind, summary, {"ticket_rec_id": rec_id, "continuum_ticket_id": ticket.ticket_id,
-                                        "site_code": ticket.site_code, "device_id": ticket.device_id, **data})
 
 
 def seen_fields(raw: str) -> dict[str, str]:

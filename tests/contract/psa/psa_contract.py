@@ -237,6 +237,32 @@ class PsaContract:
         expected = [outer, after] if psa.joins_state_transaction else [outer, inner, after]
         assert [a.rec_id for a in psa.list_accounts()] == expected
 
+    def test_a_batch_of_new_tickets_reads_as_if_written_one_by_one(self, psa):
+        """What the inbound sync relies on: inside ``batch()`` every read (and every other write)
+        finds the tickets and first notes written before it, numbered in order."""
+        account = psa.add_account("Acme")
+        with psa.transaction(), psa.batch():
+            made = []
+            for n in range(3):
+                ticket = psa.add_ticket(account, f"alert {n}", in_inbox=True)
+                psa.add_history(ticket, f"Created {n}", at="2024-01-01T00:00:00.000000Z", touch=False)
+                made.append(ticket)
+                assert psa.count_tickets() == n + 1
+            psa.add_history(made[0], "a second note")
+            psa.set_inbox(made[1], False)
+            assert [h.text for h in psa.get_ticket(made[0]).history] == ["Created 0", "a second note"]
+        assert [t.ticket_no for t in psa.list_tickets()] == [1, 2, 3]
+        assert [t.rec_id for t in psa.list_tickets(inbox=True)] == [made[0], made[2]]
+        assert [h.text for h in psa.get_ticket(made[2]).history] == ["Created 2"]
+
+    def test_a_batch_that_raises_leaves_nothing_or_the_backend_says_it_cannot(self, psa):
+        account = psa.add_account("Acme")
+        with pytest.raises(Boom), psa.transaction(), psa.batch():
+            ticket = psa.add_ticket(account, "alert")
+            psa.add_history(ticket, "Created", touch=False)
+            raise Boom
+        assert psa.count_tickets() == (0 if psa.joins_state_transaction else 1)
+
     def test_a_keyed_unit_written_again_after_a_failure_makes_nothing_twice(self, psa):
         """What the engines rely on: a unit of work that failed half-way is written again whole,
         under the same name, and the PSA ends with one of each record (D1 or D9)."""
