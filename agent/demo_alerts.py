@@ -20,7 +20,7 @@ from agent.app import App, load
 from agent.demo import ADMIN, Demo, _psa_spelling
 from agent.ports.psa import STATUS_COMPLETED
 from agent.ports.rmm import AlertRmm
-from agent.sync.alerts import AlertLifecycle, PollOutcome
+from agent.sync.alerts.lifecycle import AlertLifecycle, PollOutcome
 
 CHECKS = ("Disk Space Check - C:", "Backup Check", "Antivirus Update Check", "Event Log Check")
 

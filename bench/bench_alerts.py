@@ -36,7 +36,7 @@ from agent.ports.psa import STATUS_COMPLETED
 from agent.sandbox.ninjaone import NinjaSandbox
 from agent.sandbox.ninjaone.server import CLIENT_ID, CLIENT_SECRET, NinjaWorld
 from agent.sandbox.nsight import NsightSandbox, NsightWorld
-from agent.sync.alerts import AlertLifecycle
+from agent.sync.alerts.lifecycle import AlertLifecycle
 from bench.common import Table, peak_rss_mb
 
 RUNS = 3

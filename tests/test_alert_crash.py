@@ -24,7 +24,7 @@ AGENT = textwrap.dedent('''
     from loguru import logger
     logger.remove()
     from agent.app import App
-    from agent.sync.alerts import AlertLifecycle
+    from agent.sync.alerts.lifecycle import AlertLifecycle
 
     ini, kill_at_note = sys.argv[1], int(sys.argv[2])
     app = App(ini)

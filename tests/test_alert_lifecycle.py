@@ -17,8 +17,9 @@ import pytest
 from agent.app import App
 from agent.backends.memory_rmm import MemoryRmm
 from agent.ports.psa import STATUS_COMPLETED
-from agent.sync.alerts import CLEAR, AlertLifecycle, AlertPolicy
+from agent.sync.alerts.lifecycle import AlertLifecycle, AlertPolicy
 from agent.sync.outbound.sender import OutboxSender
+from agent.sync.outbound.vocabulary import CLEAR
 
 from conftest import rmm_backend
 from rmm_support import SnapshotRmm, is_snapshot, snapshot_rmm

@@ -3,8 +3,9 @@ changed link left behind is found, and what is safe to fix is fixed."""
 
 from __future__ import annotations
 
-from agent.sync.alerts import CLEAR, AlertPolicy
+from agent.sync.alerts.lifecycle import AlertPolicy
 from agent.sync.alerts.reconcile import reconcile
+from agent.sync.outbound.vocabulary import CLEAR
 
 from test_alert_lifecycle import world  # noqa: F401 - the fixture
 

@@ -16,7 +16,7 @@ from agent.ports.rmm import RmmRateLimited, RmmUnsupported, capabilities_of
 from agent.runtime.service import Service
 from agent.sandbox.ninjaone import NinjaSandbox
 from agent.sandbox.ninjaone.server import CLIENT_ID, CLIENT_SECRET
-from agent.sync.alerts import AlertLifecycle
+from agent.sync.alerts.lifecycle import AlertLifecycle
 from agent.sync.inventory.refresh import refresh
 from agent.sync.outbound.registry import CREATE_TICKET
 from agent.sync.outbound.sender import OutboxSender

@@ -15,7 +15,7 @@ from agent.errors import ConfigError
 from agent.ports.psa import STATUS_COMPLETED
 from agent.ports.rmm import RmmCredentialsRefused, RmmRateLimited, RmmRejected, RmmUnavailable, capabilities_of
 from agent.sandbox.nsight import NsightSandbox
-from agent.sync.alerts import AlertLifecycle, AlertPolicy
+from agent.sync.alerts.lifecycle import AlertLifecycle, AlertPolicy
 from agent.sync.inventory.refresh import refresh
 from agent.sync.outbound.sender import OutboxSender
 

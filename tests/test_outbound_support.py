@@ -21,7 +21,7 @@ from agent.backends.continuum.client import ContinuumClient
 from agent.backends.continuum.retry import RetryPolicy
 from agent.hookspecs import hookimpl
 from agent.sandbox import SandboxServer
-from agent.sync.alerts import AlertLifecycle
+from agent.sync.alerts.lifecycle import AlertLifecycle
 from config.loader import parse_settings
 from dbsys import results
 

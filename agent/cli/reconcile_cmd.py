@@ -6,8 +6,8 @@ import click
 
 from agent.cli.options import json_option
 from agent.cli.output import done, emit_json, table
-from agent.sync.alerts import policy_from, skip_rule
 from agent.sync.alerts.kept import keep
+from agent.sync.alerts.lifecycle import policy_from, skip_rule
 from agent.sync.alerts.reconcile import FIXABLE, reconcile
 
 

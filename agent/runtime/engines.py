@@ -17,7 +17,7 @@ from loguru import logger
 
 from agent.errors import describe
 from agent.ports.rmm import RmmError, capabilities_of
-from agent.sync.alerts import AlertLifecycle, policy_from, skip_rule
+from agent.sync.alerts.lifecycle import AlertLifecycle, policy_from, skip_rule
 from agent.sync.alerts.periodic import reconcile_pass
 from agent.sync.inbound.engine import InboundSync
 from agent.sync.inventory.refresh import InventoryJob

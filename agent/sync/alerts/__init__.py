@@ -1,6 +1,5 @@
-"""Alert RMMs (N-sight): failing checks polled as snapshots and kept in step with PSA tickets."""
+"""Alert RMMs (N-sight, NinjaOne): failing checks polled as snapshots and kept in step with PSA tickets.
 
-from agent.sync.alerts.lifecycle import AlertLifecycle, AlertPolicy, PollOutcome, policy_from, skip_rule
-from agent.sync.outbound.vocabulary import CLEAR
-
-__all__ = ["CLEAR", "AlertLifecycle", "AlertPolicy", "PollOutcome", "policy_from", "skip_rule"]
+The modules are imported by what uses them (``lifecycle``, ``reconcile``, ``kept``…): the status
+fields read ``kept`` without loading the lifecycle and the RMM port behind it.
+"""
