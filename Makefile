@@ -55,10 +55,10 @@ test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -q $(XDIST) $(PYTEST_ARGS)
-	ZENITHLINK_TEST_PSA=memory $(BIN)/python -m pytest -q $(PYTEST_ARGS) $(ENGINE_TESTS)
-	ZENITHLINK_TEST_PSA=rangermsp-simulator $(BIN)/python -m pytest -q $(PYTEST_ARGS) $(ENGINE_TESTS)
-	ZENITHLINK_TEST_RMM=nsight $(BIN)/python -m pytest -q $(PYTEST_ARGS) $(RMM_ENGINE_TESTS)
-	ZENITHLINK_TEST_RMM=ninjaone $(BIN)/python -m pytest -q $(PYTEST_ARGS) $(RMM_ENGINE_TESTS)
+	ZENITHLINK_TEST_PSA=memory $(BIN)/python -m pytest -q $(XDIST) $(PYTEST_ARGS) $(ENGINE_TESTS)
+	ZENITHLINK_TEST_PSA=rangermsp-simulator $(BIN)/python -m pytest -q $(XDIST) $(PYTEST_ARGS) $(ENGINE_TESTS)
+	ZENITHLINK_TEST_RMM=nsight $(BIN)/python -m pytest -q $(XDIST) $(PYTEST_ARGS) $(RMM_ENGINE_TESTS)
+	ZENITHLINK_TEST_RMM=ninjaone $(BIN)/python -m pytest -q $(XDIST) $(PYTEST_ARGS) $(RMM_ENGINE_TESTS)
 
 test-windows: $(STAMP)
 	ZENITHLINK_TEST_WINDOWS_SERVICE=1 ZENITHLINK_SIMULATOR_DLLS=$(CURDIR)/.winlane/simdlls $(WINPY) -m pytest -q -m "not posix and not browser" $(WINDOWS_PYTEST_ARGS) $(WINDOWS_TESTS)
