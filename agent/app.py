@@ -14,8 +14,6 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from loguru import logger
-
 from agent import logs
 from agent.errors import AlreadyRunning, ConfigError, StoreError
 from config.loader import REQUIRED_FOR_CONTINUUM, InvalidConfig, Settings, default_config_path, load_settings
@@ -232,6 +230,11 @@ class App:
     def instances(self) -> list[InstanceApp]:
         """The extra RMMs of the INI's ``[RMM:<name>]`` sections, each as its engines see the app
         (read at start-up, like ``Backend=``: a reload does not add or remove one)."""
+        built: list[InstanceApp] | None = self._members.get("instances")
+        if built is not None:
+            return built
+        if not self.settings.rmm_instances:  # the usual agent, one RMM: the instances' machinery stays unloaded
+            return self._member("instances", list)
         from agent.instances import InstanceApp
 
         return self._member("instances", lambda: [InstanceApp(self, i.instance_id)
@@ -278,6 +281,7 @@ class App:
         from agent.backends.embedded.migrations import MIGRATIONS
 
         if self.read_only and not Path(self.settings.database).exists():
+            from loguru import logger  # on use: a command that never logs here starts faster
             logger.warning("There is nothing yet: the store {} does not exist. The agent creates it when it first "
                            "runs ('zenithlink run'); this command looks only, and created nothing.",
                            self.settings.database)

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Protocol
 
-from loguru import logger
-
 from agent import events, logs
 from agent.errors import describe, describe_once
 
@@ -34,6 +32,8 @@ class ReportingApp(Protocol):
 def report_failure(app: ReportingApp, kind: str, what: str, exc: BaseException | None = None, *, todo: str = "",
                    event_kind: str | None = None, data: dict[str, Any] | None = None) -> str:
     """Log, write an error report, remember it as the last error, notify. Returns the sentence."""
+    from loguru import logger  # imported on use: commands that never get here start faster
+
     from dbsys import reports
 
     told = describe_once if getattr(app, "tries_once", False) else describe

@@ -18,8 +18,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
-from loguru import logger
-
 from dbsys import fsops
 
 TEMP_SUFFIX = ".tmp"
@@ -107,9 +105,11 @@ def sweep_temp_files(folder: str | os.PathLike[str], *, older_than: float = 10.0
         except FileNotFoundError:
             continue
         except OSError as exc:
+            from loguru import logger  # on use: a command that never logs here starts faster
             logger.warning("Could not remove the stray temporary file {}: {}", entry.name, exc)
             continue
         removed += 1
+        from loguru import logger  # on use: a command that never logs here starts faster
         logger.info("Removed the stray temporary file {} left by an interrupted write", entry.name)
     return removed
 
@@ -119,4 +119,5 @@ def remove_quietly(path: Path) -> None:
     try:
         fsops.remove(path)
     except OSError as exc:
+        from loguru import logger  # on use: a command that never logs here starts faster
         logger.warning("Could not remove the temporary file {}: {}", path, exc)

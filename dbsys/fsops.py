@@ -20,8 +20,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-from loguru import logger
-
 from dbsys import host
 from dbsys.backoff import Backoff
 
@@ -116,6 +114,7 @@ def _patiently(doing: str, path: str | os.PathLike[str], call: Callable[[], T]) 
                 raise
             if attempt == tries - 1:
                 raise FileInUse(path, doing, tries, exc) from exc
+            from loguru import logger  # on use: a command that never logs here starts faster
             logger.debug("{} is held ({}); trying again in {} s", path, exc, RETRY_DELAYS[attempt])
             time.sleep(RETRY_DELAYS[attempt])
     raise AssertionError("unreachable")

@@ -15,8 +15,6 @@ import unicodedata
 from collections.abc import Callable
 from pathlib import Path
 
-from loguru import logger
-
 _lock = threading.Lock()
 KEYS = {"sites": "SiteCode", "devices": "DeviceID"}
 _SEP, _ABSENT = "\x1f", "\x1e"
@@ -104,6 +102,7 @@ def _index(path: Path, kind: str) -> _Index:
                 index.add(record.get(key, ""), record)
         except Exception as exc:  # noqa: BLE001 - a damaged file must not stop ticket creation
             # Remembered like a good file: read again only once the file changes.
+            from loguru import logger  # on use: a command that never logs here starts faster
             logger.warning("cannot read {}: {}", path, exc)
             index = _Index(f"{path.name} cannot be read ({exc})")
         _cache[path] = (stamp, index)

@@ -16,7 +16,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from loguru import logger
 from lxml import etree
 
 from dbsys import host, safexml
@@ -73,6 +72,7 @@ def write_report(dbsys_folder: str | os.PathLike[str], kind: str, what: str, err
     with _claim_lock:
         path = _free_name(folder, stem)
         atomic_write(path, data)
+    from loguru import logger  # on use: a command that never logs here starts faster
     logger.info("Wrote the error report {}", path.name)
     return path
 
@@ -130,6 +130,7 @@ def list_reports(dbsys_folder: str | os.PathLike[str]) -> list[ReportInfo]:
             report = read_report(dbsys_folder, path.name)
             mtime = path.stat().st_mtime_ns
         except (OSError, ValueError) as exc:
+            from loguru import logger  # on use: a command that never logs here starts faster
             logger.warning("Skipped the unreadable error report {}: {}", path.name, exc)
             continue
         info = ReportInfo(path.name, report["at"], report["kind"], report["what"])

@@ -78,6 +78,15 @@ def test_a_command_on_a_pipe_prints_plain_columns_without_rich(folder, argv):
     assert not any(c in out for c in "┃│━─"), "no drawn table on a pipe"
 
 
+@pytest.mark.parametrize("argv", [["status"], ["inventory", "sites"]], ids=" ".join)
+def test_a_stopped_agents_status_and_listing_load_neither_loguru_nor_the_rmm_port(folder, argv):
+    # Nothing on their way logs when all is well: loguru (asyncio, multiprocessing) is imported
+    # where a line is written; with one RMM, the extra RMMs' machinery stays unloaded too.
+    _code, _out, modules = run(argv, folder)
+    for package in ("loguru", "agent.instances", "agent.ports.rmm", "agent.sync.alerts.lifecycle"):
+        assert not _loaded(modules, package), f"{' '.join(argv)} imported {package}"
+
+
 def test_status_on_a_pipe_has_the_fields_one_line_each(folder):
     _code, out, _modules = run(["status"], folder)
     lines = out.splitlines()

@@ -21,7 +21,8 @@ from agent.ports.rmm import (
     RmmUnavailable,
 )
 from agent.reporting import report_failure
-from agent.sync.outage import OutageTracker, classify, duration, is_outage, threshold_seconds
+from agent.sync.health import duration
+from agent.sync.outage import OutageTracker, classify, is_outage, threshold_seconds
 from dbsys import reports
 
 DOWN = RmmUnavailable("Could not get an answer from Continuum for GET /psa/v1/queue (ConnectError: refused); "

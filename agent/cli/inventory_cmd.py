@@ -9,7 +9,6 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 import click
-from loguru import logger
 
 from agent.cli.options import json_option, of_rmm, rmm_option
 from agent.cli.output import TABLE_LIMIT, done, emit_json, reader_went_away, rich_console, table, tsv
@@ -134,6 +133,7 @@ def _list(app, kind: Kind, as_json: bool, site_code: str | None) -> None:
     except Exception as exc:  # noqa: BLE001 - damaged part-way through
         if isinstance(exc, OSError) and reader_went_away(exc):
             raise  # `| head`: the reader has all it wanted; the entry point ends quietly
+        from loguru import logger  # on use: a command that never logs here starts faster
         logger.debug("reading {} failed: {}", path, exc)
         raise PreconditionError(f"{describe(exc)} Run 'zenithlink inventory refresh' to write it again.") from None
 

@@ -20,7 +20,7 @@ from agent.ports.state import DUPLICATES_STATE
 from agent.ports.times import now_iso
 from agent.sync.alerts.kept import STATE_FIELDS as RECONCILE_FIELDS
 from agent.sync.alerts.kept import summary as reconcile_summary
-from agent.sync.outage import RUN_STATES, health_fields
+from agent.sync.health import RUN_STATES, health_fields
 from dbsys import cmt, reports
 from dbsys.status import read_status, status_path
 

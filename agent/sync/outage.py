@@ -34,7 +34,6 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from datetime import datetime, timezone
 from typing import Any
 
 from loguru import logger
@@ -49,22 +48,22 @@ from agent.ports.rmm import (
     RmmRejected,
     RmmUnavailable,
 )
-from agent.ports.times import parse_stored_time, stored_time
+from agent.ports.times import parse_stored_time
 from agent.reporting import ReportingApp, report_failure
+from agent.sync.health import (
+    BEFORE_STATE,
+    FAILING_SINCE_STATE,
+    FAILURE_STATE,
+    RECOVERED_PREFIX,
+    SINCE_STATE,
+    WHAT_PREFIX,
+    duration,
+    moment_text,
+    stored_moment,
+)
 
 MIN_THRESHOLD_SECONDS = 60.0
 REPORT_KIND = "continuum-unreachable"
-#: How the outage's ``last_error`` begins: recovery replaces only that one, never a later failure.
-WHAT_PREFIX = "Continuum has not answered"
-RECOVERED_PREFIX = "Recovered at"
-SINCE_STATE = "outage_since"
-#: When the current run of failures began and what failed first (recorded by the agent that
-#: holds the folder; cleared when Continuum answers again).
-FAILING_SINCE_STATE = "continuum_failing_since"
-FAILURE_STATE = "continuum_failure"
-#: ``last_error`` when the run began: a failure reported since then is newer than the outage's view.
-_BEFORE_STATE = "continuum_error_before_failing"
-RUN_STATES = (FAILING_SINCE_STATE, FAILURE_STATE, _BEFORE_STATE, SINCE_STATE)
 TODO = ("Check the network between this server and Continuum, and [Continuum] ContinuumURL in the INI; if "
         "both are fine, Continuum itself is down. Nothing is lost meanwhile: the agent keeps trying, actions "
         "wait in the outbox, and everything goes on by itself once Continuum answers.")
@@ -104,21 +103,6 @@ def is_outage(exc: BaseException) -> bool:
 def threshold_seconds(settings: Any) -> float:
     """How long failures must last, with no answer in between, to be an outage episode."""
     return max(2.0 * float(settings.poll_interval_seconds), MIN_THRESHOLD_SECONDS)
-
-
-def duration(seconds: float) -> str:
-    """``45 s``, ``3 min 12 s``, ``2 h 5 min``, ``1 d 3 h``: how long, for a person."""
-    total = max(0, round(seconds))
-    days, rest = divmod(total, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    if days:
-        return f"{days} d {hours} h"
-    if hours:
-        return f"{hours} h {minutes} min"
-    if minutes:
-        return f"{minutes} min {secs} s"
-    return f"{secs} s"
 
 
 class OutageTracker:
@@ -219,25 +203,25 @@ class OutageTracker:
 
     # -- the two changes of state ----------------------------------------------------------
     def _start(self, source: str, exc: BaseException, since: float, now: float) -> None:
-        what = f"{self._what_prefix} for {duration(now - since)} (since {_text(since)})"
+        what = f"{self._what_prefix} for {duration(now - since)} (since {moment_text(since)})"
         todo = TODO if self.rmm == "Continuum" else TODO_OF_AN_RMM.format(rmm=self.rmm)
         report_failure(self.app, REPORT_KIND, what, exc, todo=todo, event_kind=events.CONTINUUM_UNREACHABLE,
-                       data={"since": _text(since), "seconds": round(now - since), "source": source,
+                       data={"since": moment_text(since), "seconds": round(now - since), "source": source,
                              "threshold_seconds": round(threshold_seconds(self.app.settings)), "rmm": self.rmm})
         self._episode_since = since
-        self._set_states({SINCE_STATE: _stored(since)})
+        self._set_states({SINCE_STATE: stored_moment(since)})
         self._changed()
 
     def _end(self, source: str, since: float, lasted: float) -> None:
         now = self._clock()
         logger.info("{} answers again ({}): it had not answered for {} (since {})", self.rmm, source,
-                    duration(lasted), _text(since))
+                    duration(lasted), moment_text(since))
         self._end_run(since, lasted, {SINCE_STATE: None})
         try:
             self.app.notify(events.Event(events.CONTINUUM_RECOVERED,
                                          f"{self.rmm} answers again; it had not answered for {duration(lasted)} "
-                                         f"(since {_text(since)})",
-                                         {"since": _text(since), "recovered_at": _text(now),
+                                         f"(since {moment_text(since)})",
+                                         {"since": moment_text(since), "recovered_at": moment_text(now),
                                           "seconds": round(lasted), "source": source, "rmm": self.rmm},
                                          logged=True))
         except Exception as err:  # noqa: BLE001 - telling must never stop the engine that noticed
@@ -248,17 +232,17 @@ class OutageTracker:
         """The first failure of a run, in the store, for the status (only by the agent that holds
         the folder: a command's failure must not outlive it there while the agent answers)."""
         if getattr(self.app, "owns_folder", False):
-            self._set_states({FAILING_SINCE_STATE: _stored(since), FAILURE_STATE: describe(exc),
-                              _BEFORE_STATE: self._state("last_error")})
+            self._set_states({FAILING_SINCE_STATE: stored_moment(since), FAILURE_STATE: describe(exc),
+                              BEFORE_STATE: self._state("last_error")})
 
     def _end_run(self, since: float, lasted: float, values: dict[str, str | None] | None = None) -> None:
         """The run's records cleared; a ``last_error`` that is still the outage's becomes a note."""
         values = dict(values or {})
         if getattr(self.app, "owns_folder", False):
-            values.update({FAILING_SINCE_STATE: None, FAILURE_STATE: None, _BEFORE_STATE: None})
+            values.update({FAILING_SINCE_STATE: None, FAILURE_STATE: None, BEFORE_STATE: None})
         if (self._state("last_error") or "").startswith(self._what_prefix):
-            values["last_error"] = (f"{RECOVERED_PREFIX} {_text(self._clock())} after {duration(lasted)}: "
-                                    f"{self.rmm} had not answered since {_text(since)}")
+            values["last_error"] = (f"{RECOVERED_PREFIX} {moment_text(self._clock())} after {duration(lasted)}: "
+                                    f"{self.rmm} had not answered since {moment_text(since)}")
         if values:
             self._set_states(values)
 
@@ -307,37 +291,3 @@ class OutageTracker:
             logger.warning("cannot record {} in the store: {}", ", ".join(values), describe(err))
 
 
-def health_fields(stored: dict[str, str | None], now: float) -> dict[str, str | None]:
-    """The status's view of Continuum from the store's values (``stored`` holds ``last_error``
-    and the keys this tracker records): ``failing_since`` (when the current run of failures
-    began, ``None`` while Continuum answers), ``outage_since`` (once the run is an episode) and
-    ``last_error``, which during a run says for how long Continuum has not answered and why,
-    unless another failure was reported since the run began."""
-    failing = stored.get(FAILING_SINCE_STATE)
-    last_error = stored.get("last_error")
-    fields: dict[str, str | None] = {"failing_since": failing, "outage_since": stored.get(SINCE_STATE),
-                                     "last_error": last_error}
-    began = failing or stored.get(SINCE_STATE)
-    if not began or not (last_error is None or last_error.startswith((WHAT_PREFIX, RECOVERED_PREFIX))
-                         or failing and last_error == stored.get(_BEFORE_STATE)):
-        return fields
-    try:
-        since = parse_stored_time(began).timestamp()
-    except ValueError:
-        return fields
-    cause = stored.get(FAILURE_STATE)
-    fields["last_error"] = (f"{WHAT_PREFIX} for {duration(now - since)} (since {_text(since)})"
-                            + (f": {cause}" if cause else ""))
-    return fields
-
-
-def _moment(seconds: float) -> datetime:
-    return datetime.fromtimestamp(seconds, timezone.utc)
-
-
-def _stored(seconds: float) -> str:
-    return stored_time(_moment(seconds))
-
-
-def _text(seconds: float) -> str:
-    return _moment(seconds).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -17,8 +17,6 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal
 
-from loguru import logger
-
 from agent.backends.embedded.migrations import MIGRATIONS
 from agent.errors import ConstraintError, StoreError
 from agent.ports.times import now_iso, parse_stored_time, stored_time  # noqa: F401 - the store's time format
@@ -96,6 +94,7 @@ class Database:
                     if self.conn.in_transaction:
                         self.conn.execute("ROLLBACK")
                     raise
+                from loguru import logger  # on use: a command that never logs here starts faster
                 logger.debug("store migrated to schema {}", step + 1)
 
     @property
@@ -491,6 +490,7 @@ def _run_after_commit(actions: list[Callable[[], None]]) -> None:
         try:
             action()
         except Exception as exc:  # noqa: BLE001 - the commit stands; say what was not done after it
+            from loguru import logger  # on use: a command that never logs here starts faster
             logger.warning("after a store commit, {} failed: {}", getattr(action, "__qualname__", action), exc)
 
 
