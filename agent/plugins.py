@@ -21,7 +21,6 @@ from types import ModuleType
 from typing import Any
 
 import pluggy
-from loguru import logger
 
 from agent import hookspecs
 from agent.errors import ZenithError
@@ -138,6 +137,7 @@ class PluginManager(pluggy.PluginManager):
                 try:
                     impl.function(event=event)
                 except Exception as exc:  # noqa: BLE001 - a notifier must not stop the agent
+                    from loguru import logger  # on use: a command that never logs here starts faster
                     logger.warning("notifier {} failed on {}: {}", impl.plugin_name, event.kind, exc)
 
 

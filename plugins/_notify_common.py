@@ -13,8 +13,6 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-from loguru import logger
-
 from agent.errors import ConfigError
 from agent.events import (
     ACTIVATION_PENDING,
@@ -125,6 +123,7 @@ class Worker:
             self._queue.put_nowait(item)
         except queue.Full:
             self.dropped += 1
+            from loguru import logger  # on use: a command that never logs here starts faster
             logger.warning("{}: {} events waiting already; dropped one", self.name, self._queue.maxsize)
             return False
         return True
@@ -142,10 +141,12 @@ class Worker:
         try:
             self._queue.put(_STOP, timeout=timeout)
         except queue.Full:
+            from loguru import logger  # on use: a command that never logs here starts faster
             logger.warning("{}: still busy at shutdown; {} events are not sent", self.name, self._queue.qsize())
             return
         thread.join(timeout)
         if thread.is_alive():
+            from loguru import logger  # on use: a command that never logs here starts faster
             logger.warning("{}: did not finish within {:g} s at shutdown", self.name, timeout)
 
     def pending(self) -> int:
@@ -174,6 +175,7 @@ class Worker:
         try:
             return fn(*args)
         except Exception as exc:  # noqa: BLE001 - a notifier never stops the agent
+            from loguru import logger  # on use: a command that never logs here starts faster
             logger.warning("{}: {}: {}", self.name, type(exc).__name__, exc)
             return None
 
@@ -254,6 +256,7 @@ class NotifierSlot:
     def notify(self, event: Event) -> None:
         notifier = self._current
         if notifier is None:
+            from loguru import logger  # on use: a command that never logs here starts faster
             logger.warning("{} is enabled but was given no settings; the event {} is not {}",
                            self.name, event.kind, self._verb)
             return

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from loguru import logger
-
 from agent.hookspecs import hookimpl
 
 if TYPE_CHECKING:
@@ -39,6 +37,7 @@ def _auto_create(ticket: Ticket, psa: PsaView, settings: Settings) -> str:
     rec_id = psa.add_account(name, auto_created=True)
     psa.link_site(ticket.site_code, rec_id, by="zenithlink")
     psa.audit("zenithlink", "auto_create_account", f"{rec_id} {name!r} for site {ticket.site_code}")
+    from loguru import logger  # on use: a command that never logs here starts faster
     logger.info("site {} is not linked: created account {} ({}) and linked it", ticket.site_code, name, rec_id)
     return rec_id
 
@@ -57,11 +56,13 @@ def own_business_account(psa: PsaView, settings: Settings) -> str:
         account = psa.find_account(ref)
         if account:
             return account.rec_id
+        from loguru import logger  # on use: a command that never logs here starts faster
         logger.warning("OwnBusinessAccount {!r} matches no account; using the first account", ref)
     first = psa.first_account()
     if first:
         return first.rec_id
     rec_id = psa.add_account(ref or "Own business")
+    from loguru import logger  # on use: a command that never logs here starts faster
     logger.warning("no account exists yet: created {!r} ({}) for tickets without a site", ref or "Own business", rec_id)
     return rec_id
 

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from loguru import logger
-
 from agent.hookspecs import hookimpl
 
 if TYPE_CHECKING:
@@ -31,6 +29,7 @@ def zenith_resolve_asset(ticket: Ticket, account: str, psa: PsaView, settings: S
         return None
     owner = psa.get_asset(asset).account_rec_id
     if owner != account:
+        from loguru import logger  # on use: a command that never logs here starts faster
         logger.warning("device {} is linked to asset {} of account {}, but Continuum ticket {} goes to account {}; "
                        "the ticket is not linked to that asset. Check the links of site {} and of the device.",
                        ticket.device_id, asset, owner, ticket.ticket_id, account, ticket.site_code or "(none)")

@@ -19,8 +19,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from loguru import logger
-
 from agent import logs
 from agent.errors import ConfigError
 from plugins._notify_common import NotifierSlot, Worker, events_text, parse_events, parse_number, split_list
@@ -118,6 +116,7 @@ class EmailNotifier:
     def _say_capped(self) -> None:
         start = self._clock() if self._window_start is None else self._window_start
         minutes = max(1, round((start + HOUR - self._clock()) / 60))
+        from loguru import logger  # on use: a command that never logs here starts faster
         logger.warning("notify_email: {} mails sent within the hour, the cap (MaxPerHour in [{}]); further events "
                        "are held and mailed as one digest in about {} minute(s), when the hour turns (or when the "
                        "agent stops). Raise MaxPerHour to be mailed each one.",
@@ -167,6 +166,7 @@ class EmailNotifier:
                 smtp.send_message(message)
         except (OSError, smtplib.SMTPException) as exc:
             self.failed += 1
+            from loguru import logger  # on use: a command that never logs here starts faster
             logger.warning("notify_email: cannot send {!r} through {}:{}: {}. Check [{}] SMTPHost, "
                            "SMTPPort, Security and the credentials.", subject, self.config.host,
                            self.config.port, exc, SECTION)

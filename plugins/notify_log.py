@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from loguru import logger
-
 from agent.hookspecs import hookimpl
 
 if TYPE_CHECKING:
@@ -18,4 +16,5 @@ DEFAULT_ENABLED = True
 def zenith_notify(event: Event) -> None:
     if getattr(event, "logged", False):
         return
+    from loguru import logger  # on use: a command that never logs here starts faster
     logger.bind(event=event.kind).info("[{}] {}", event.kind, event.summary)

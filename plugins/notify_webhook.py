@@ -22,8 +22,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from loguru import logger
-
 from agent import logs
 from agent.errors import ConfigError
 from dbsys.backoff import Backoff, parse_retry_after
@@ -117,6 +115,7 @@ class WebhookNotifier:
                 break
             self._sleep(self._backoff.delay(attempt, retry_after))
         self.failed += 1
+        from loguru import logger  # on use: a command that never logs here starts faster
         logger.warning("notify_webhook: the {} event was not delivered to {}: {}. Check [{}] URL and the "
                        "receiver.", event.kind, _safe_url(self.config.url), why, SECTION)
 

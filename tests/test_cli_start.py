@@ -87,6 +87,12 @@ def test_a_stopped_agents_status_and_listing_load_neither_loguru_nor_the_rmm_por
         assert not _loaded(modules, package), f"{' '.join(argv)} imported {package}"
 
 
+def test_check_config_judges_every_plugin_without_loading_loguru(folder):
+    _code, _out, modules = run(["check-config", "--offline"], folder)
+    assert _loaded(modules, "plugins.account_resolver"), "the built-in plugins are judged"
+    assert not _loaded(modules, "loguru")
+
+
 def test_status_on_a_pipe_has_the_fields_one_line_each(folder):
     _code, out, _modules = run(["status"], folder)
     lines = out.splitlines()
