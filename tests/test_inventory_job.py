@@ -12,7 +12,8 @@ from agent import events
 from agent.app import App
 from agent.backends.continuum import CircuitBreaker, ContinuumClient, RetryPolicy
 from agent.sandbox import SandboxServer
-from agent.sync.inventory.refresh import PENDING_WARNING, InventoryJob, inventory_paths
+from agent.sync.activation import PENDING_WARNING
+from agent.sync.inventory.refresh import InventoryJob, inventory_paths
 from agent.sync.outage import OutageTracker
 from config.loader import parse_settings
 from dbsys import reports

@@ -46,6 +46,7 @@ from agent.ports.psa import PsaUnavailable
 from agent.ports.rmm import Change, ChangePage, RmmError
 from agent.ports.times import now_iso, parse_stored_time, stored_time
 from agent.reporting import report_failure
+from agent.sync.activation import Activation
 from agent.sync.inbound.feed import FeedIO
 from agent.sync.inbound.heap import collector_paused
 from agent.sync.inbound.rules import KINDS, BadChange, PageApplier
@@ -70,7 +71,6 @@ GIVE_UP_AFTER = 3
 PROCESSED_RETENTION_DAYS = 7
 PRUNE_EVERY_SECONDS = 3600
 _PROBLEM_STATE = "inbound_problem"
-ACTIVATION_PENDING = "Waiting for Continuum to apply the PSA activation (this can take up to 24 hours)"
 
 
 @dataclass
@@ -170,11 +170,11 @@ class InboundSync:
             return
         if kind == NOT_ACTIVATED:
             stats.stopped_by = "not activated"
-            self._activation_pending()
+            Activation(self.app).pending(exc)
         elif kind == CREDENTIALS_REFUSED:
             stats.stopped_by = "security code"
             stats.failure = describe(exc)
-            self.app.state.set_state("activation", "refused")
+            Activation(self.app).refused()
             self._problem("BadSecurityCode", "Continuum refused the Security Code while reading the ticket queue",
                           exc, events.SECURITY_CODE_REFUSED,
                           todo="Correct [Continuum] PSG in the INI; the agent reads the queue again at the next poll.")
@@ -220,7 +220,7 @@ class InboundSync:
             with collector_paused():
                 page = ahead.page()
                 self.outage.answered("feed")  # before the page's events: Continuum was back first
-                self._activation_confirmed()
+                Activation(self.app).confirmed(what="the ticket queue is read")
                 more = bool(page.more and page.changes)
                 if more and number < self.max_pages:
                     ahead = feed.fetch(page.next)  # applied only once this page's cursor is committed
@@ -262,14 +262,6 @@ class InboundSync:
         if gone:
             logger.info("forgot {} processed change id(s) acknowledged more than {} days ago", gone,
                         PROCESSED_RETENTION_DAYS)
-
-    def _activation_confirmed(self) -> None:
-        state = self.app.state
-        if state.get_state("activation") in ("pending", "refused"):
-            with self.app.unit_of_work():
-                state.set_state("activation", "ok")
-                state.set_state("activation_pending_since", None)
-            logger.info("Continuum accepts the Security Code now; the ticket queue is read")
 
     # -- one page in one transaction (D1) --------------------------------------------------
     def _apply_page(self, page: ChangePage) -> _PageResult:
@@ -395,21 +387,6 @@ class InboundSync:
             raise failure
 
     # -- failures --------------------------------------------------------------------------
-    def _activation_pending(self) -> None:
-        """Not a failure of the agent: noted quietly; notifiers hear it once (as the inventory job does)."""
-        state = self.app.state
-        since = state.get_state("activation_pending_since")
-        with self.app.unit_of_work():
-            state.set_state("activation", "pending")
-            if not since:
-                state.set_state("activation_pending_since", now_iso())
-        if since:
-            logger.debug("ticket queue: the PSA activation is still pending")
-            return
-        logger.info("ticket queue: Continuum has not applied the PSA activation yet (this can take up to "
-                    "24 hours); the agent keeps polling")
-        self.app.notify(events.Event(events.ACTIVATION_PENDING, ACTIVATION_PENDING, {"since": now_iso()}))
-
     def _problem(self, kind: str, what: str, exc: BaseException, event_kind: str | None = None, *,
                  todo: str = "") -> None:
         """Report a failure once; the same failure again, round after round, is only logged."""

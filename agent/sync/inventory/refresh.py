@@ -23,7 +23,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -33,6 +33,7 @@ from agent import events
 from agent.errors import ZenithError, describe
 from agent.ports.rmm import InventoryPage, InventoryRecord, Kind, RmmCredentialsRefused, RmmNotActivated
 from agent.reporting import report_failure
+from agent.sync.activation import Activation
 from agent.sync.inventory.publish import KINDS, complete, publish
 from agent.sync.outage import OutageTracker
 from config.loader import Settings
@@ -273,9 +274,6 @@ def _append(bucket: list[T], value: T) -> None:
 
 
 # -- the service job ------------------------------------------------------------------------
-PENDING_WARNING = "waiting for Continuum to apply the PSA activation (this can take up to 24 hours)"
-WARN_EVERY = timedelta(hours=1)
-REPORT_EVERY = timedelta(days=1)
 
 
 def _utcnow() -> datetime:
@@ -300,11 +298,11 @@ class InventoryJob:
             result = refresh(self.app)
         except RmmNotActivated as exc:
             self.outage.heard("inventory", exc)
-            self._activation_pending(exc)
+            Activation(self.app, now=self._now).pending(exc)
             return None
         except RmmCredentialsRefused as exc:
             self.outage.heard("inventory", exc)
-            self._set_state(activation="refused")
+            Activation(self.app, now=self._now).refused()
             self.last_failure = report_failure(
                 self.app, "inventory", "Continuum refused the Security Code", exc,
                 todo="Correct [Continuum] PSG in the INI; the agent retries the inventory at the next refresh.",
@@ -341,50 +339,18 @@ class InventoryJob:
         return True
 
     def _record(self, result: InventoryResult) -> None:
-        previous = self._state("activation")
         failure = self._set_state(last_inventory_refresh=_iso(self._now()), inventory_sites=str(result.sites),
                                   inventory_devices=str(result.devices),
-                                  inventory_changes=result.changes.summary(), activation="ok",
-                                  activation_pending_since=None, activation_warned_at=None,
-                                  activation_reported_at=None)
+                                  inventory_changes=result.changes.summary())
         if failure is not None:
             self.last_failure = report_failure(self.app, "store", "Recording the inventory refresh in the store failed",
                                                failure)
-        if previous in ("pending", "refused"):
-            logger.info("Continuum accepts the Security Code now; the inventory was downloaded")
+        Activation(self.app, now=self._now).confirmed(what="the inventory was downloaded")
         logger.info("Inventory refreshed: {}", result.summary())
         for line in result.changes.lines():
             logger.info("inventory change: {}", line)
         self._notify(events.Event(events.INVENTORY_REFRESHED, f"Inventory refreshed: {result.summary()}",
                                   result.as_dict(), logged=True))
-
-    def _activation_pending(self, exc: RmmNotActivated) -> None:
-        """Not an agent failure: say so plainly, once an hour in the log, once a day in a report."""
-        now = self._now()
-        since = self._state("activation_pending_since")
-        self._set_state(activation="pending", **({} if since else {"activation_pending_since": _iso(now)}))
-        warned = _due(self._state("activation_warned_at"), now, WARN_EVERY)
-        if warned:
-            logger.warning(PENDING_WARNING)
-            self._set_state(activation_warned_at=_iso(now))
-        if not since:
-            self._notify(events.Event(events.ACTIVATION_PENDING, PENDING_WARNING[0].upper() + PENDING_WARNING[1:],
-                                      {"since": _iso(now)}, logged=warned))
-        if _due(self._state("activation_reported_at"), now, REPORT_EVERY):
-            self._report_pending(exc, since or _iso(now))
-            self._set_state(activation_reported_at=_iso(now))
-
-    def _report_pending(self, exc: RmmNotActivated, since: str) -> None:
-        from dbsys import reports
-
-        try:
-            reports.write_report(self.app.settings.dbsys_folder, "activation-pending",
-                                 "Continuum has not applied the PSA activation yet", exc.message,
-                                 "Nothing needs fixing: the agent keeps retrying at every inventory refresh. "
-                                 "If this lasts more than 24 hours, check the activation with Continuum.",
-                                 details={"pending_since": since})
-        except OSError as err:
-            logger.error("cannot write the activation-pending report: {}", err)
 
     def _notify(self, event: events.Event) -> None:
         try:
@@ -414,13 +380,3 @@ class InventoryJob:
 
 def _iso(at: datetime) -> str:
     return at.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _due(last: str | None, now: datetime, every: timedelta) -> bool:
-    if not last:
-        return True
-    try:
-        then = datetime.fromisoformat(last.replace("Z", "+00:00"))
-    except ValueError:
-        return True
-    return now - then >= every
