@@ -98,7 +98,7 @@ def test_the_suite_is_run_with_python_m_pytest_and_the_engine_suites_as_make_tes
     rmm_engine = re.search(r"^RMM_ENGINE_TESTS := \$\(ENGINE_TESTS\) (.*)$", makefile, re.M)
     assert rmm_engine, "RMM_ENGINE_TESTS in the Makefile"
     for backend in ("nsight", "ninjaone"):
-        line = f"ZENITHLINK_TEST_RMM={backend} $(BIN)/python -m pytest -q $(PYTEST_ARGS) $(RMM_ENGINE_TESTS)"
+        line = f"ZENITHLINK_TEST_RMM={backend} $(BIN)/python -m pytest -q $(XDIST) $(PYTEST_ARGS) $(RMM_ENGINE_TESTS)"
         assert line in makefile
         assert f"ZENITHLINK_TEST_RMM: {backend}" in text
     assert text.count(f"$ENGINE_TESTS {rmm_engine[1]}") == 2
