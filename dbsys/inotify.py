@@ -16,6 +16,7 @@ import ctypes.util
 import os
 import select
 import struct
+import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -28,7 +29,8 @@ IN_CREATE = 0x00000100
 IN_Q_OVERFLOW = 0x00004000
 IN_ONLYDIR = 0x01000000
 IN_ISDIR = 0x40000000
-IN_NONBLOCK = os.O_NONBLOCK
+# Linux's values (the module is imported on Windows too, where os has no O_NONBLOCK).
+IN_NONBLOCK = 0o4000
 IN_CLOEXEC = 0o2000000
 WATCHED = IN_CREATE | IN_MOVED_TO | IN_CLOSE_WRITE
 _HEADER = struct.Struct("iIII")  # wd, mask, cookie, length of the name
@@ -121,6 +123,8 @@ class FolderEvents:
 
 def _open(folder: bytes) -> int:
     """An inotify descriptor watching ``folder`` for :data:`WATCHED`."""
+    if not sys.platform.startswith("linux"):
+        raise Unavailable(f"no inotify on {sys.platform}")
     name = ctypes.util.find_library("c") or "libc.so.6"
     try:
         libc = ctypes.CDLL(name, use_errno=True)

@@ -11,6 +11,7 @@ import fnmatch
 import hashlib
 import logging
 import os
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -181,6 +182,8 @@ class FolderWatcher(_Worker):
     def _read_inotify(self) -> bool:
         """Read the folder's inotify events without watchdog (see :mod:`dbsys.inotify`); False where
         the kernel refuses (its limit of instances or watches reached): watchdog's observer then."""
+        if not sys.platform.startswith("linux"):
+            return False  # Windows: ReadDirectoryChangesW through watchdog, which pairs nothing
         try:
             events = inotify.FolderEvents(self.folder, self._on_path, self._note_complete, self.kick)
         except inotify.Unavailable as exc:

@@ -139,3 +139,10 @@ def test_stopping_twice_or_after_the_reader_ended_writes_to_no_other_file(tmp_pa
         assert os.fstat(other).st_size == 0
     finally:
         os.close(other)
+
+
+def test_off_linux_there_is_no_inotify_and_the_module_still_imports(monkeypatch, tmp_path):
+    # The watcher imports the module on every platform; Windows keeps watchdog's observer.
+    monkeypatch.setattr(inotify.sys, "platform", "win32")
+    with pytest.raises(inotify.Unavailable, match="no inotify on win32"):
+        inotify.FolderEvents(tmp_path, lambda _p: None, lambda _p: None, lambda: None)
