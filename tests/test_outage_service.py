@@ -201,8 +201,11 @@ def test_the_running_service_sends_what_waited_as_soon_as_continuum_answers_agai
         sandbox.faults.set(outage=True)
         put_request_for(running, rec_id)
         wait_for(lambda: "outbox" in running.sources, 15, "the note tried while Continuum is down")
-        (row,) = running.app.state.db.query("SELECT attempts, next_attempt_at FROM outbox")
-        assert row["attempts"] == 1 and row["next_attempt_at"] > now_iso()  # half an hour away at least
+        # The tracker hears the failure before the sender records the row's next try: wait for that.
+        row = wait_for(lambda: next((r for r in running.app.state.db.query("SELECT attempts, next_attempt_at "
+                                                                           "FROM outbox") if r["attempts"] == 1),
+                                    None), 15, "the failed try recorded on the row")
+        assert row["next_attempt_at"] > now_iso()  # half an hour away at least
 
         sandbox.faults.clear()
         wait_for(lambda: running.app.state.outbox_depth() == 0, 15, "the waiting note to go out")
