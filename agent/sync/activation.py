@@ -19,8 +19,8 @@ from loguru import logger
 
 from agent import events
 from agent.ports.rmm import RmmError
-from agent.ports.state import SyncValues, Transactions
 from agent.ports.times import parse_stored_time, stored_time
+from agent.sync.bookkeeping import ValueStore, notify_quietly, read_value, record_values
 from config.loader import Settings
 
 PENDING_WARNING = "waiting for Continuum to apply the PSA activation (this can take up to 24 hours)"
@@ -33,16 +33,12 @@ WARNED_AT = "activation_warned_at"
 REPORTED_AT = "activation_reported_at"
 
 
-class ActivationStore(SyncValues, Transactions, Protocol):
-    """The store's named values, written together."""
-
-
 class ActivationApp(Protocol):
     @property
     def settings(self) -> Settings: ...
 
     @property
-    def state(self) -> ActivationStore: ...
+    def state(self) -> ValueStore: ...
 
     def notify(self, event: events.Event) -> None: ...
 
@@ -61,37 +57,39 @@ class Activation:
     def confirmed(self, *, what: str) -> bool:
         """The RMM answered with data: the activation is applied. Says so once, naming ``what``
         the engine does now, when it was pending or refused; whether it was."""
-        if self._get(STATE) not in ("pending", "refused"):
-            if self._get(STATE) != "ok":
-                self._set({STATE: "ok"})
+        was = read_value(self.app.state, STATE)
+        if was not in ("pending", "refused"):
+            if was != "ok":
+                record_values(self.app.state, {STATE: "ok"})
             return False
-        self._set({STATE: "ok", PENDING_SINCE: None, WARNED_AT: None, REPORTED_AT: None})
+        record_values(self.app.state, {STATE: "ok", PENDING_SINCE: None, WARNED_AT: None, REPORTED_AT: None})
         logger.info("Continuum accepts the Security Code now; {}", what)
         return True
 
     def refused(self) -> None:
         """The RMM refused the agent's credentials (the engine reports that as the failure it is)."""
-        self._set({STATE: "refused"})
+        record_values(self.app.state, {STATE: "refused"})
 
     def pending(self, exc: RmmError) -> None:
         """Not a failure of the agent: recorded quietly; a warning once an hour, the event once,
         a report once a day."""
         now = self._now()
-        since = self._get(PENDING_SINCE)
+        since = read_value(self.app.state, PENDING_SINCE)
         values: dict[str, str | None] = {STATE: "pending"}
         if not since:
             values[PENDING_SINCE] = stored_time(now)
-        warned = _due(self._get(WARNED_AT), now, WARN_EVERY)
+        warned = _due(read_value(self.app.state, WARNED_AT), now, WARN_EVERY)
         if warned:
             logger.warning(PENDING_WARNING)
             values[WARNED_AT] = stored_time(now)
-        reported = _due(self._get(REPORTED_AT), now, REPORT_EVERY)
+        reported = _due(read_value(self.app.state, REPORTED_AT), now, REPORT_EVERY)
         if reported:
             values[REPORTED_AT] = stored_time(now)
-        self._set(values)
+        record_values(self.app.state, values)
         if not since:
-            self._notify(events.Event(events.ACTIVATION_PENDING, PENDING_WARNING[0].upper() + PENDING_WARNING[1:],
-                                      {"since": stored_time(now)}, logged=warned))
+            event = events.Event(events.ACTIVATION_PENDING, PENDING_WARNING[0].upper() + PENDING_WARNING[1:],
+                                 {"since": stored_time(now)}, logged=warned)
+            notify_quietly(self.app, event)
         if reported:
             self._report(exc, since or stored_time(now))
 
@@ -106,28 +104,6 @@ class Activation:
                                  details={"pending_since": since})
         except OSError as err:
             logger.error("cannot write the activation-pending report: {}", err)
-
-    def _notify(self, event: events.Event) -> None:
-        try:
-            self.app.notify(event)
-        except Exception as exc:  # noqa: BLE001 - a broken notifier set-up must not stop the engine
-            logger.error("cannot notify {}: {}", event.kind, exc)
-
-    def _get(self, key: str) -> str | None:
-        try:
-            return self.app.state.get_state(key)
-        except Exception as exc:  # noqa: BLE001 - bookkeeping must not stop the engine
-            logger.warning("cannot read {} from the store: {}", key, exc)
-            return None
-
-    def _set(self, values: dict[str, str | None]) -> None:
-        try:
-            state = self.app.state
-            with state.transaction():
-                for key, value in values.items():
-                    state.set_state(key, value)
-        except Exception as exc:  # noqa: BLE001 - bookkeeping must not stop the engine
-            logger.warning("cannot record {} in the store: {}", ", ".join(values), exc)
 
 
 def _due(last: str | None, now: datetime, every: timedelta) -> bool:

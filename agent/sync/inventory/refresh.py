@@ -34,6 +34,7 @@ from agent.errors import ZenithError, describe
 from agent.ports.rmm import InventoryPage, InventoryRecord, Kind, RmmCredentialsRefused, RmmNotActivated
 from agent.reporting import report_failure
 from agent.sync.activation import Activation
+from agent.sync.bookkeeping import notify_quietly, record_values
 from agent.sync.inventory.publish import KINDS, complete, publish
 from agent.sync.outage import OutageTracker
 from config.loader import Settings
@@ -339,9 +340,10 @@ class InventoryJob:
         return True
 
     def _record(self, result: InventoryResult) -> None:
-        failure = self._set_state(last_inventory_refresh=_iso(self._now()), inventory_sites=str(result.sites),
-                                  inventory_devices=str(result.devices),
-                                  inventory_changes=result.changes.summary())
+        failure = record_values(self.app.state, {"last_inventory_refresh": _iso(self._now()),
+                                                  "inventory_sites": str(result.sites),
+                                                  "inventory_devices": str(result.devices),
+                                                  "inventory_changes": result.changes.summary()})
         if failure is not None:
             self.last_failure = report_failure(self.app, "store", "Recording the inventory refresh in the store failed",
                                                failure)
@@ -349,33 +351,9 @@ class InventoryJob:
         logger.info("Inventory refreshed: {}", result.summary())
         for line in result.changes.lines():
             logger.info("inventory change: {}", line)
-        self._notify(events.Event(events.INVENTORY_REFRESHED, f"Inventory refreshed: {result.summary()}",
-                                  result.as_dict(), logged=True))
-
-    def _notify(self, event: events.Event) -> None:
-        try:
-            self.app.notify(event)
-        except Exception as exc:  # noqa: BLE001 - a broken notifier set-up must not stop the refreshes
-            logger.error("cannot notify {}: {}", event.kind, exc)
-
-    def _state(self, key: str) -> str | None:
-        try:
-            return self.app.state.get_state(key)
-        except Exception as exc:  # noqa: BLE001 - bookkeeping must not stop the job
-            logger.warning("cannot read {} from the store: {}", key, exc)
-            return None
-
-    def _set_state(self, **values: str | None) -> Exception | None:
-        """Write the values in one transaction; the error instead of raising it."""
-        try:
-            state = self.app.state
-            with state.transaction():
-                for key, value in values.items():
-                    state.set_state(key, value)
-        except Exception as exc:  # noqa: BLE001 - bookkeeping must not stop the job
-            logger.warning("cannot record {} in the store: {}", ", ".join(values), exc)
-            return exc
-        return None
+        refreshed = events.Event(events.INVENTORY_REFRESHED, f"Inventory refreshed: {result.summary()}",
+                                 result.as_dict(), logged=True)
+        notify_quietly(self.app, refreshed)
 
 
 def _iso(at: datetime) -> str:
